@@ -265,6 +265,8 @@ class RunConfig(_Part):
             )
         if self.task.kind == "regression" and self.regularization.label_smoothing:
             raise ValueError("regularization.label_smoothing needs task.kind='classification'")
+        if self.regularization.early_stopping.enabled and self.data.val_fraction == 0:
+            raise ValueError("regularization.early_stopping needs data.val_fraction > 0")
         return self
 
     # -- identity -------------------------------------------------------------------

@@ -1,0 +1,394 @@
+"""The sequential engine: ``train(config) -> Run``.
+
+One minibatch step, in order: learning rate from the schedule; the batch (augmented,
+input noise, FGSM examples); weight noise on; forward; data loss (+ auxiliary tasks,
++ activation L1); backward; weight noise off; penalty gradients (L2, L1); clipping;
+decoupled weight decay; the optimizer's update. A non-finite loss, or one 1000 times
+that of a constant prediction (log k for k classes, Var(y) for regression), ends the
+run as ``diverged``: a result, never an exception.
+
+Determinism: the seed fixes the init (its own generator), the data order (its own
+generator, one ``randperm`` per epoch) and everything drawn from torch's global RNG
+(dropout, noise), which is forked so the caller's RNG state is untouched.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import regularize as reg
+from .config import RunConfig
+from .data import DataSplits, load_data
+from .data.augment import augment_batch, check_augment
+from .init import apply_init
+from .models import build_model
+from .optim import clip_gradients_, grad_norm, lr_at, make_optimizer, set_lr
+from .run import Run
+
+DIVERGENCE_FACTOR = 1e3
+EVAL_BATCH = 4096
+
+
+class Callback:
+    """Hooks into a training run; every method is optional. Set ``trainer.stop = True``
+    from a callback to end the run after the current step (status stays ``completed``)."""
+
+    def on_train_start(self, trainer: Trainer) -> None: ...
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None: ...
+    def on_epoch_end(self, trainer: Trainer, row: dict) -> None: ...
+    def on_train_end(self, trainer: Trainer, run: Run) -> None: ...
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor
+    y: torch.Tensor
+    idx: torch.Tensor  # positions in the training set (for per-example masks)
+
+
+class EarlyStopping:
+    """Keras-style early stopping on a validation metric (Goodfellow et al. 2016, alg. 7.1).
+
+    An epoch improves when the metric beats the best by more than ``min_delta``; after
+    ``patience`` epochs without improvement the run stops, and with ``restore_best`` the
+    weights of the best epoch come back.
+    """
+
+    def __init__(self, monitor: str, patience: int, min_delta: float, start_epoch: int):
+        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
+        self.start_epoch = start_epoch
+        self.sign = 1.0 if monitor.endswith("loss") else -1.0
+        self.best, self.best_epoch, self.best_step, self.wait = math.inf, 0, 0, 0
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def update(self, epoch: int, step: int, value: float, model: nn.Module) -> bool:
+        """Record an epoch; True when training should stop."""
+        if self.sign * value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.best_step, self.wait = self.sign * value, epoch, step, 0
+            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            return False
+        if epoch >= self.start_epoch:
+            self.wait += 1
+        return self.wait >= self.patience
+
+
+class Trainer:
+    """State of one run; :func:`train` is the way to use it."""
+
+    def __init__(self, config: RunConfig, model: nn.Module | None = None,
+                 callbacks: Sequence[Callback] = (), splits: DataSplits | None = None):
+        self.config, self.callbacks = config, list(callbacks)
+        cfg = config
+        self.device = torch.device(_device(cfg.budget.device))
+        self.splits = splits or load_data(cfg.data, cfg.task.kind)
+        check_augment(cfg.regularization.augment, self.splits)
+        self.classify = cfg.task.kind == "classification"
+        self.n_classes = self.splits.n_classes
+        builtin = model is None
+        if builtin:
+            model = build_model(cfg, self.splits.n_features, self.n_classes,
+                                self.splits.input_shape)
+        model = model.cpu()  # init draws from a CPU generator, then the model moves
+        apply_init(model, cfg.init, generator=torch.Generator().manual_seed(cfg.budget.seed))
+        self.model = model.to(self.device)
+        self.model_spec = {"builtin": builtin, "n_features": self.splits.n_features,
+                           "n_classes": self.n_classes,
+                           "input_shape": list(self.splits.input_shape)}
+        self.weights, self.others = reg.weights_and_others(self.model)
+        self.params = self.weights + self.others
+        self.optimizer = make_optimizer(self.weights, self.others, cfg.optimizer,
+                                        cfg.regularization.weight_decay)
+        rc = cfg.regularization
+        self.act_l1 = (reg.ActivationL1(reg.hidden_activations(self.model), rc.activation_l1)
+                       if rc.activation_l1 else None)
+        es = rc.early_stopping
+        self.early = (EarlyStopping(es.monitor, es.patience, es.min_delta, es.start_epoch)
+                      if es.enabled else None)
+        self.x_train, self.y_train = self._to(self.splits.x_train), self._to(self.splits.y_train)
+        self.main_mask = self._main_label_mask()
+        self.shuffle_gen = torch.Generator().manual_seed(cfg.budget.seed)
+        self.augment_gen = torch.Generator().manual_seed(cfg.budget.seed + 1)
+        n = len(self.x_train)
+        bs = cfg.budget.batch_size
+        self.batch_size = n if bs == 0 or bs >= n else bs
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.total_steps = min(cfg.budget.epochs * self.steps_per_epoch,
+                               cfg.budget.max_steps or math.inf)
+        self.step, self.epoch, self.stop = 0, 0, False
+        self.baseline_loss = self._constant_prediction_loss()
+        self.history: list[dict] = []
+        self.snapshots: list[dict] = []
+        self.status, self.reason, self.diverged_step, self.stop_epoch = "completed", "", None, None
+
+    # -- pieces -----------------------------------------------------------------------
+    def _to(self, t: torch.Tensor) -> torch.Tensor:
+        return t.to(self.device)
+
+    def _main_label_mask(self) -> torch.Tensor | None:
+        frac = self.config.task.main_label_fraction
+        if frac >= 1.0:
+            return None
+        g = torch.Generator().manual_seed(self.config.data.split_seed + 7)
+        return self._to(torch.rand(len(self.splits.y_train), generator=g) < frac)
+
+    def data_loss(self, out: torch.Tensor, y: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+        """Cross-entropy (classification) or mean squared error (regression)."""
+        if self.classify:
+            return reg.classification_loss(out, y, self.n_classes, smoothing)
+        return F.mse_loss(out[:, 0], y)
+
+    def _batches(self):
+        perm = torch.randperm(len(self.x_train), generator=self.shuffle_gen).to(self.device)
+        for start in range(0, len(perm), self.batch_size):
+            idx = perm[start:start + self.batch_size]
+            yield Batch(self.x_train[idx], self.y_train[idx], idx)
+
+    def _prepare(self, b: Batch) -> torch.Tensor:
+        """The batch's inputs after augmentation, input noise and FGSM replacement."""
+        rc, x = self.config.regularization, b.x
+        if rc.augment.active:
+            x = augment_batch(x, self.splits.input_shape, rc.augment, self.augment_gen)
+        if rc.input_noise:
+            x = x + torch.randn_like(x) * rc.input_noise
+        if rc.fgsm_epsilon and rc.adversarial_fraction:
+            k = round(len(x) * rc.adversarial_fraction)
+            if k:
+                adv = reg.fgsm(self.model, x[:k], b.y[:k], self.data_loss, rc.fgsm_epsilon)
+                x = torch.cat([adv, x[k:]])
+        return x
+
+    def _loss(self, x: torch.Tensor, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """(objective to minimize, outputs of the main task)."""
+        smoothing = self.config.regularization.label_smoothing
+        if not self.config.task.aux:
+            out = self.model(x)
+            return self.data_loss(out, b.y, smoothing), out
+        outs = self.model.forward_tasks(x)
+        out = outs["main"]
+        if self.main_mask is None:
+            loss = self.data_loss(out, b.y, smoothing)
+        else:
+            keep = self.main_mask[b.idx]
+            loss = (self.data_loss(out[keep], b.y[keep], smoothing) if keep.any()
+                    else out.sum() * 0.0)
+        for aux in self.config.task.aux:
+            target = aux_target(b.y, aux.kind, self.n_classes).to(out.dtype)
+            loss = loss + aux.weight * F.binary_cross_entropy_with_logits(outs[aux.kind][:, 0],
+                                                                         target)
+        return loss, out
+
+    def train_step(self, b: Batch) -> tuple[float, torch.Tensor]:
+        """One optimizer step on a batch; returns (data loss, main outputs)."""
+        cfg, rc = self.config, self.config.regularization
+        lr = lr_at(self.step, cfg.optimizer.lr, cfg.optimizer.schedule, self.total_steps)
+        if cfg.optimizer.schedule.kind != "constant":
+            set_lr(self.optimizer, lr)
+        x = self._prepare(b)
+        noise = reg.add_weight_noise_(self.weights, rc.weight_noise) if rc.weight_noise else None
+        loss, out = self._loss(x, b)
+        objective = loss + self.act_l1.pop() if self.act_l1 else loss
+        self.optimizer.zero_grad(set_to_none=True)
+        objective.backward()
+        if noise is not None:
+            reg.remove_weight_noise_(self.weights, noise)
+        if rc.l2 or rc.l1:
+            reg.add_penalty_grads_(self.weights, rc.l2, rc.l1)
+            if rc.l2_on_bias and rc.l2:
+                reg.add_penalty_grads_(self.others, rc.l2, 0.0)
+        if cfg.optimizer.clip_norm or cfg.optimizer.clip_value:
+            clip_gradients_(self.params, cfg.optimizer.clip_norm, cfg.optimizer.clip_value)
+        if rc.weight_decay and cfg.optimizer.name != "adamw":
+            reg.decoupled_weight_decay_(self.weights, lr, rc.weight_decay)
+        self.optimizer.step()
+        return loss.item(), out.detach()
+
+    def _constant_prediction_loss(self) -> float:
+        """Loss of the best constant guess: log k (uniform over k classes) or Var(y)."""
+        if self.classify:
+            return math.log(max(self.n_classes, 2))
+        return max(float(self.splits.y_train.var()), 1e-8)
+
+    def _check_divergence(self, loss: float) -> bool:
+        if not math.isfinite(loss):
+            self.reason = f"non-finite loss ({loss}) at step {self.step}"
+        elif loss > DIVERGENCE_FACTOR * self.baseline_loss:
+            self.reason = (f"loss {loss:.3g} at step {self.step} is over {DIVERGENCE_FACTOR:g}x "
+                           f"that of a constant prediction ({self.baseline_loss:.3g})")
+        else:
+            return False
+        self.status, self.diverged_step = "diverged", self.step
+        return True
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
+        """(mean data loss, accuracy) in eval mode; accuracy is None for regression."""
+        if len(x) == 0:
+            return math.nan, None
+        was_training = self.model.training
+        self.model.eval()
+        loss_sum, correct = 0.0, 0
+        for s in range(0, len(x), EVAL_BATCH):
+            xb, yb = self._to(x[s:s + EVAL_BATCH]), self._to(y[s:s + EVAL_BATCH])
+            out = self.model(xb)
+            loss_sum += self.data_loss(out, yb).item() * len(xb)
+            if self.classify:
+                correct += int((reg.predictions(out) == yb).sum())
+        self.model.train(was_training)
+        return loss_sum / len(x), (correct / len(x) if self.classify else None)
+
+    # -- the loop -------------------------------------------------------------------
+    def run_epochs(self, epochs: int) -> None:
+        every = self.config.observe.snapshot_every
+        for _ in range(epochs):
+            self.epoch += 1
+            t0, loss_sum, correct, seen = time.perf_counter(), 0.0, 0, 0
+            self.model.train()
+            for b in self._batches():
+                loss, out = self.train_step(b)
+                if self._check_divergence(loss):
+                    return
+                loss_sum += loss * len(b.y)
+                if self.classify:
+                    correct += int((reg.predictions(out) == b.y).sum())
+                seen += len(b.y)
+                self.step += 1
+                if every and self.step % every == 0:
+                    self.snapshots.append({"step": self.step, "params": _flat(self.model)})
+                for cb in self.callbacks:
+                    cb.on_step_end(self, self.step, loss)
+                if self.stop or self.step >= self.total_steps:
+                    break
+            row = self._epoch_row(loss_sum / max(seen, 1),
+                                  correct / max(seen, 1) if self.classify else None,
+                                  time.perf_counter() - t0)
+            if self._end_of_epoch(row):
+                return
+
+    def _epoch_row(self, train_loss: float, train_acc: float | None, seconds: float) -> dict:
+        val_loss, val_acc = self.evaluate(self.splits.x_val, self.splits.y_val)
+        rc = self.config.regularization
+        return {"epoch": self.epoch, "step": self.step, "train_loss": train_loss,
+                "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
+                "lr": self.optimizer.param_groups[0]["lr"], "grad_norm": grad_norm(self.params),
+                "penalty": reg.penalty_value(self.weights, rc.l2, rc.l1), "seconds": seconds}
+
+    def _end_of_epoch(self, row: dict) -> bool:
+        """Record the row; True when the run must end."""
+        self.history.append(row)
+        for cb in self.callbacks:
+            cb.on_epoch_end(self, row)
+        if not all(math.isfinite(float(p.detach().abs().max())) for p in self.params):
+            self.status, self.diverged_step = "diverged", self.step
+            self.reason = f"non-finite parameters after step {self.step}"
+            return True
+        if self.early and self.early.update(self.epoch, self.step, row[self.early.monitor],
+                                            self.model):
+            self.status, self.stop_epoch = "early_stopped", self.epoch
+            return True
+        return self.stop or self.step >= self.total_steps
+
+    def fit(self) -> Run:
+        t0 = time.perf_counter()
+        for cb in self.callbacks:
+            cb.on_train_start(self)
+        self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.run_epochs(self.config.budget.epochs)
+        es = self.config.regularization.early_stopping
+        if self.early and es.restore_best and self.early.best_state is not None \
+                and self.status != "diverged":
+            self.model.load_state_dict(self.early.best_state)
+        if self.early and self.status != "diverged" and es.after != "none":
+            after_all_data(self, es.after)
+        train_seconds = time.perf_counter() - t0
+        run = Run(config=self.config, status=self.status, history=self.history,
+                  metrics=self.final_metrics(), stop_epoch=self.stop_epoch,
+                  diverged_step=self.diverged_step, reason=self.reason,
+                  model_spec=self.model_spec, model=self.model, snapshots=self.snapshots,
+                  timings={"train_seconds": train_seconds,
+                           "seconds_per_step": train_seconds / max(self.step, 1)})
+        if self.act_l1:
+            self.act_l1.remove()
+        for cb in self.callbacks:
+            cb.on_train_end(self, run)
+        return run
+
+    def final_metrics(self) -> dict:
+        s = self.splits
+        metrics: dict = {"epochs_run": self.epoch, "steps": self.step,
+                         "best_epoch": self.early.best_epoch if self.early else self.epoch}
+        if self.status == "diverged":
+            return metrics
+        for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),
+                            ("test", s.x_test, s.y_test)):
+            loss, acc = self.evaluate(x, y)
+            metrics[f"{split}_loss"], metrics[f"{split}_acc"] = loss, acc
+        return metrics
+
+
+def aux_target(y: torch.Tensor, kind: str, n_classes: int) -> torch.Tensor:
+    """Auxiliary binary targets derived from the class label: ``parity`` is y mod 2,
+    ``upper_half`` is y >= n_classes / 2."""
+    return (y % 2) if kind == "parity" else (y >= n_classes / 2).long()
+
+
+def after_all_data(trainer: Trainer, how: str) -> None:
+    """Use the validation data too, once early stopping has chosen (Goodfellow et al.
+    2016, alg. 7.2 and 7.3).
+
+    ``retrain_all``: re-initialize to the same init and train on train+val for the
+    number of steps early stopping found best. ``continue_all``: from the best weights,
+    keep training on train+val until the validation loss falls below the training loss
+    at the best epoch (at most as many more epochs as the first phase ran).
+    """
+    s, early = trainer.splits, trainer.early
+    target = next(r["train_loss"] for r in trainer.history if r["epoch"] == early.best_epoch)
+    trainer.x_train = trainer._to(torch.cat([s.x_train, s.x_val]))
+    trainer.y_train = trainer._to(torch.cat([s.y_train, s.y_val]))
+    trainer.main_mask, trainer.early = None, None
+    trainer.steps_per_epoch = math.ceil(len(trainer.x_train) / trainer.batch_size)
+    first_phase_epochs = trainer.epoch
+    if how == "retrain_all":
+        trainer.model.load_state_dict(trainer.init_state)
+        trainer.optimizer = make_optimizer(trainer.weights, trainer.others,
+                                           trainer.config.optimizer,
+                                           trainer.config.regularization.weight_decay)
+        trainer.step, trainer.total_steps = 0, early.best_step
+        trainer.run_epochs(first_phase_epochs)
+    else:
+        trainer.total_steps = math.inf
+        for _ in range(first_phase_epochs):
+            trainer.run_epochs(1)
+            if trainer.status == "diverged" or trainer.history[-1]["val_loss"] < target:
+                break
+    trainer.early = early
+
+
+def _flat(model: nn.Module) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).cpu().clone()
+
+
+def _device(name: str) -> str:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("budget.device='cuda' was asked for but no CUDA device is available")
+    return name
+
+
+def train(config: RunConfig, *, model: nn.Module | None = None,
+          callbacks: Sequence[Callback] = ()) -> Run:
+    """Train ``config`` and return its :class:`Run`.
+
+    ``model`` replaces the built-in architecture with any ``nn.Module`` taking flat
+    ``(B, n_features)`` inputs (the config's init is applied to it unless
+    ``init.scheme = "default"``). Same config and seed on the CPU give the same numbers,
+    bit for bit.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.budget.seed)
+        return Trainer(config, model, callbacks).fit()

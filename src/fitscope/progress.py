@@ -1,0 +1,33 @@
+"""Rich progress bars for training runs (a :class:`~fitscope.engine.Callback`)."""
+
+from __future__ import annotations
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from .config import RunConfig
+from .engine import Callback
+
+
+class EpochProgress(Callback):
+    """A bar over epochs showing the latest train and validation loss."""
+
+    def __init__(self, config: RunConfig, disable: bool = False):
+        self.config = config
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), disable=disable,
+        )
+        self.task = None
+
+    def __enter__(self) -> EpochProgress:
+        self.progress.start()
+        self.task = self.progress.add_task(f"run {self.config.run_id}",
+                                           total=self.config.budget.epochs, losses="")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.progress.stop()
+
+    def on_epoch_end(self, trainer, row: dict) -> None:
+        losses = f"train {row['train_loss']:.4f}  val {row['val_loss']:.4f}"
+        self.progress.update(self.task, completed=row["epoch"], losses=losses)

@@ -1,0 +1,162 @@
+"""Regularizers as small composable pieces: penalties, noise, smoothed targets, FGSM.
+
+Each function does one thing; the engine calls the ones a config switches on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def weights_and_others(model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Split trainable parameters into weights (of Linear / Conv layers) and the rest.
+
+    Penalties and weight decay act on weights only (Goodfellow et al. 2016, 7.1: biases
+    need less data to fit and regularizing them can cause underfitting). Normalization
+    layers' scales count as "the rest".
+    """
+    norm_types = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
+    weights: list[torch.Tensor] = []
+    seen: set[int] = set()
+    for module in model.modules():
+        w = getattr(module, "weight", None)
+        if isinstance(w, nn.Parameter) and w.dim() >= 2 and not isinstance(module, norm_types):
+            if w.requires_grad and id(w) not in seen:
+                weights.append(w)
+                seen.add(id(w))
+    others = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
+    return weights, others
+
+
+def add_penalty_grads_(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) -> None:
+    """Add the gradients of the norm penalties to ``p.grad`` in place.
+
+    L2: Omega(w) = 1/2 ||w||^2, so grad [J + lambda Omega] = grad J + lambda w, and one
+    gradient step is w <- (1 - eta lambda) w - eta grad J: a weight decay by the factor
+    (1 - eta lambda) every step (the notes; Goodfellow et al. 2016, 7.1.1).
+    L1: Omega(w) = ||w||_1, whose (sub)gradient is lambda sign(w) (7.1.2).
+    ``l2`` and ``l1`` together are the elastic net (Zou and Hastie 2005).
+    """
+    params = [p for p in params if p.grad is not None]
+    if not params:
+        return
+    grads = [p.grad for p in params]
+    if l2:
+        torch._foreach_add_(grads, params, alpha=l2)
+    if l1:
+        torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
+
+
+def penalty_value(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) -> float:
+    """lambda_2 / 2 * sum ||w||_2^2 + lambda_1 * sum ||w||_1 (the penalty term's value)."""
+    if not (l2 or l1) or not params:
+        return 0.0
+    with torch.no_grad():
+        total = 0.0
+        if l2:
+            total += l2 / 2 * sum(float(p.pow(2).sum()) for p in params)
+        if l1:
+            total += l1 * sum(float(p.abs().sum()) for p in params)
+    return total
+
+
+def decoupled_weight_decay_(params: list[torch.Tensor], lr: float, decay: float) -> None:
+    """w <- w (1 - lr * decay), outside the gradient (Loshchilov and Hutter 2019)."""
+    if decay and params:
+        with torch.no_grad():
+            torch._foreach_mul_(params, 1.0 - lr * decay)
+
+
+class ActivationL1:
+    """lambda * ||h||_1 on hidden activations, for sparse representations (the notes;
+    Goodfellow et al. 2016, 7.10), averaged over the batch.
+
+    Forward hooks on the given modules collect sum_i |h_i| while training; ``pop()``
+    returns lambda * (sum over modules) / batch and clears the store.
+    """
+
+    def __init__(self, modules: list[nn.Module], lam: float):
+        self.lam, self._terms = lam, []
+        self._handles = [m.register_forward_hook(self._hook) for m in modules]
+
+    def _hook(self, module: nn.Module, inputs, output: torch.Tensor) -> None:
+        if module.training:
+            self._terms.append(output.abs().sum() / output.shape[0])
+
+    def pop(self) -> torch.Tensor | float:
+        terms, self._terms = self._terms, []
+        return self.lam * torch.stack(terms).sum() if terms else 0.0
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+
+
+def hidden_activations(model: nn.Module) -> list[nn.Module]:
+    """The activation modules of a model (the h whose sparsity ActivationL1 rewards)."""
+    kinds = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.GELU, nn.ELU, nn.Identity)
+    return [m for name, m in model.named_modules() if isinstance(m, kinds) and name]
+
+
+def smoothed_targets(y: torch.Tensor, k: int, eps: float) -> torch.Tensor:
+    """Label smoothing as in the notes: the true class gets 1 - eps, each of the other
+    k - 1 classes eps / (k - 1) (Szegedy et al. 2016 spread eps / k over all classes;
+    the notes' form keeps the true class exactly at 1 - eps).
+    """
+    targets = torch.full((y.shape[0], k), eps / (k - 1), dtype=torch.float32, device=y.device)
+    return targets.scatter_(1, y.view(-1, 1), 1.0 - eps)
+
+
+def classification_loss(logits: torch.Tensor, y: torch.Tensor, n_classes: int,
+                        smoothing: float = 0.0) -> torch.Tensor:
+    """Mean cross-entropy; one logit with binary cross-entropy for two classes.
+
+    With smoothing the binary targets are eps and 1 - eps, the k-class targets those of
+    :func:`smoothed_targets`.
+    """
+    if logits.shape[1] == 1:
+        target = y.to(logits.dtype)
+        if smoothing:
+            target = target * (1 - 2 * smoothing) + smoothing
+        return F.binary_cross_entropy_with_logits(logits[:, 0], target)
+    if smoothing:
+        soft = smoothed_targets(y, n_classes, smoothing)
+        return -(soft * F.log_softmax(logits, dim=1)).sum(1).mean()
+    return F.cross_entropy(logits, y)
+
+
+def predictions(logits: torch.Tensor) -> torch.Tensor:
+    """Class predictions: logit > 0 for one output, else the arg-max."""
+    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+
+
+def add_weight_noise_(params: list[torch.Tensor], std: float) -> list[torch.Tensor]:
+    """Perturb weights in place by N(0, std^2) noise and return the noise, so the caller
+    can subtract it after the backward pass (Graves 2011; the notes: noise on the weights
+    looks for minima surrounded by flat regions).
+    """
+    with torch.no_grad():
+        noise = [torch.randn_like(p) * std for p in params]
+        torch._foreach_add_(params, noise)
+    return noise
+
+
+def remove_weight_noise_(params: list[torch.Tensor], noise: list[torch.Tensor]) -> None:
+    with torch.no_grad():
+        torch._foreach_sub_(params, noise)
+
+
+def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+         loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+         epsilon: float) -> torch.Tensor:
+    """Fast gradient sign method: x' = x + epsilon * sign(grad_x J(theta, x, y))
+    (Goodfellow, Shlens and Szegedy 2015; the notes' adversarial examples).
+    Parameter gradients are left untouched.
+    """
+    x_adv = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(loss_fn(model(x_adv), y), x_adv)
+    return (x + epsilon * grad.sign()).detach()
