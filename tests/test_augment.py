@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import math
+import time
 
 import pytest
 import torch
@@ -65,7 +65,7 @@ def test_rotation_of_non_square_images_keeps_pixel_geometry():
     spot[0, 0, 2, 7] = 1.0  # 2.5 px right of centre, 0.5 px up
     turned = warp(spot, _theta(angle=90, size=(6, 10)))
     row, col = divmod(int(turned.flatten().argmax()), 10)
-    assert (row, col) == (0, 5)  # counterclockwise: now 2.5 px up, 0.5 px left
+    assert (row, col) == (0, 4)  # counterclockwise: now 2.5 px up, 0.5 px left
 
 
 def test_zoom_shift_and_crop_move_content_as_documented():
@@ -128,6 +128,12 @@ def test_random_scale_and_translate_stay_within_their_ranges():
         assert shift.abs().max() <= limit + 0.05 and shift.abs().max() > 0.8 * limit
 
 
+def test_pixels_from_outside_the_image_repeat_the_border():
+    background = torch.full((32, 1, 10, 10), -0.4)  # a standardized blank image
+    out = _augment(background, AugmentConfig(rotate_deg=45, scale=0.3, translate=0.3))
+    assert torch.allclose(out, background, atol=1e-6)
+
+
 def test_noise_has_the_requested_std_on_vectors():
     x = torch.zeros(4000, 10)
     out = augment_batch(x, (10,), AugmentConfig(noise_std=0.3), _gen())
@@ -171,7 +177,6 @@ def test_augmenting_a_large_batch_is_fast():
                         noise_std=0.1)
     x = torch.rand(2048, 28 * 28)
     augment_batch(x, (1, 28, 28), cfg, _gen())  # warm-up
-    start = __import__("time").perf_counter()
+    start = time.perf_counter()
     augment_batch(x, (1, 28, 28), cfg, _gen())
-    assert __import__("time").perf_counter() - start < 1.0
-    assert math.isfinite(float(x.sum()))
+    assert time.perf_counter() - start < 2.0  # one batched call, not a loop over examples

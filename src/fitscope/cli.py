@@ -21,7 +21,7 @@ from .config import RunConfig, parse_override
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="See and measure why neural networks train or fail.")
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str) -> typer.Exit:

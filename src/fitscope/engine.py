@@ -103,8 +103,7 @@ class Trainer:
                            "input_shape": list(self.splits.input_shape)}
         self.weights, self.others = reg.weights_and_others(self.model)
         self.params = self.weights + self.others
-        self.optimizer = make_optimizer(self.weights, self.others, cfg.optimizer,
-                                        cfg.regularization.weight_decay)
+        self.optimizer = make_optimizer(self.params, cfg.optimizer)
         rc = cfg.regularization
         self.act_l1 = (reg.ActivationL1(reg.hidden_activations(self.model), rc.activation_l1)
                        if rc.activation_l1 else None)
@@ -204,7 +203,7 @@ class Trainer:
                 reg.add_penalty_grads_(self.others, rc.l2, 0.0)
         if cfg.optimizer.clip_norm or cfg.optimizer.clip_value:
             clip_gradients_(self.params, cfg.optimizer.clip_norm, cfg.optimizer.clip_value)
-        if rc.weight_decay and cfg.optimizer.name != "adamw":
+        if rc.weight_decay:
             reg.decoupled_weight_decay_(self.weights, lr, rc.weight_decay)
         self.optimizer.step()
         return loss.item(), out.detach()
@@ -356,9 +355,7 @@ def after_all_data(trainer: Trainer, how: str) -> None:
     first_phase_epochs = trainer.epoch
     if how == "retrain_all":
         trainer.model.load_state_dict(trainer.init_state)
-        trainer.optimizer = make_optimizer(trainer.weights, trainer.others,
-                                           trainer.config.optimizer,
-                                           trainer.config.regularization.weight_decay)
+        trainer.optimizer = make_optimizer(trainer.params, trainer.config.optimizer)
         trainer.step, trainer.total_steps = 0, early.best_step
         trainer.run_epochs(first_phase_epochs)
     else:

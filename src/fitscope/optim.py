@@ -32,32 +32,27 @@ import torch
 from .config import OptimizerConfig, ScheduleConfig
 
 
-def make_optimizer(weights: list[torch.Tensor], others: list[torch.Tensor],
-                   cfg: OptimizerConfig, weight_decay: float = 0.0) -> torch.optim.Optimizer:
-    """The optimizer ``cfg.name`` over two groups: weights, then biases and norm parameters.
+def make_optimizer(params: list[torch.Tensor], cfg: OptimizerConfig) -> torch.optim.Optimizer:
+    """The ``torch.optim`` optimizer for ``cfg.name`` over one parameter group.
 
-    ``weight_decay`` is used only by AdamW, on the weights group; other optimizers get
-    decoupled decay from :func:`fitscope.regularize.decoupled_weight_decay_`.
+    ``adamw`` is Adam's update here; its decoupled decay is applied to the weights only,
+    by :func:`fitscope.regularize.decoupled_weight_decay_` just before the step, exactly
+    where ``torch.optim.AdamW`` applies it (one group keeps the fused kernel to one call).
     """
-    groups = [{"params": weights}, {"params": others}]
     lr, name = cfg.lr, cfg.name
     if name in ("sgd", "momentum", "nesterov"):
         momentum = 0.0 if name == "sgd" else cfg.momentum
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=name == "nesterov")
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov")
     if name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=lr, eps=cfg.eps)
+        return torch.optim.Adagrad(params, lr=lr, eps=cfg.eps)
     if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, alpha=cfg.rho, eps=cfg.eps)
-    betas = (cfg.beta1, cfg.beta2)
-    if name == "adam":
-        return torch.optim.Adam(groups, lr=lr, betas=betas, eps=cfg.eps, fused=_fusable(groups))
-    groups[0]["weight_decay"], groups[1]["weight_decay"] = weight_decay, 0.0
-    return torch.optim.AdamW(groups, lr=lr, betas=betas, eps=cfg.eps, fused=_fusable(groups))
+        return torch.optim.RMSprop(params, lr=lr, alpha=cfg.rho, eps=cfg.eps)
+    return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), eps=cfg.eps,
+                            fused=_fusable(params))
 
 
-def _fusable(groups: list[dict]) -> bool:
+def _fusable(params: list[torch.Tensor]) -> bool:
     """Fused Adam kernels exist for floating tensors on CPU and CUDA."""
-    params = [p for g in groups for p in g["params"]]
     return bool(params) and all(p.is_floating_point() for p in params)
 
 

@@ -21,13 +21,17 @@ class EpochProgress(Callback):
 
     def __enter__(self) -> EpochProgress:
         self.progress.start()
+        return self
+
+    def on_train_start(self, trainer) -> None:
         self.task = self.progress.add_task(f"run {self.config.run_id}",
                                            total=self.config.budget.epochs, losses="")
-        return self
 
     def __exit__(self, *exc) -> None:
         self.progress.stop()
 
     def on_epoch_end(self, trainer, row: dict) -> None:
+        if row["epoch"] > self.config.budget.epochs:  # a phase on all data after early stopping
+            self.progress.update(self.task, total=row["epoch"])
         losses = f"train {row['train_loss']:.4f}  val {row['val_loss']:.4f}"
         self.progress.update(self.task, completed=row["epoch"], losses=losses)
