@@ -298,6 +298,8 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        if self.config.observe.snapshot_every:  # the trajectory starts at the init
+            self.snapshots.append({"step": 0, "params": _flat(self.model)})
         self.run_epochs(self.config.budget.epochs)
         es = self.config.regularization.early_stopping
         if self.early and es.restore_best and self.early.best_state is not None \

@@ -1,8 +1,9 @@
 """The record of one training run, and how it is saved and loaded.
 
 A saved run is a directory: ``config.json`` (the :class:`RunConfig`), ``run.json``
-(status, history, metrics, timings, probe records, versions) and ``model.pt`` (the
-model's ``state_dict``: an ordinary PyTorch checkpoint).
+(status, history, metrics, timings, probe records, versions), ``model.pt`` (the
+model's ``state_dict``: an ordinary PyTorch checkpoint) and, when the run kept parameter
+snapshots, ``snapshots.pt`` (the list of ``{"step", "params"}``).
 """
 
 from __future__ import annotations
@@ -84,6 +85,10 @@ class Run:
             with tempfile.NamedTemporaryFile(dir=directory, delete=False) as tmp:
                 torch.save(self.model.state_dict(), tmp)
             os.replace(tmp.name, directory / "model.pt")
+        if self.snapshots:
+            with tempfile.NamedTemporaryFile(dir=directory, delete=False) as tmp:
+                torch.save(self.snapshots, tmp)
+            os.replace(tmp.name, directory / "snapshots.pt")
         return directory
 
     @classmethod
@@ -119,6 +124,8 @@ def load_run(directory: str | Path, model: nn.Module | None = None) -> Run:
     if not (directory / "run.json").exists():
         raise FileNotFoundError(f"no saved run in {directory} (run.json missing)")
     run = Run.from_record(json.loads((directory / "run.json").read_text()))
+    if (directory / "snapshots.pt").exists():
+        run.snapshots = torch.load(directory / "snapshots.pt", weights_only=True)
     if (directory / "model.pt").exists():
         if model is None and run.model_spec.get("builtin", True):
             spec = run.model_spec
