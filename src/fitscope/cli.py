@@ -91,12 +91,45 @@ def run_summary(run) -> Table:
 
 
 @app.command()
-def demo(epochs: Annotated[int, typer.Option(help="epochs per run")] = 40,
-         seeds: Annotated[int, typer.Option(help="seeds per scheme")] = 2) -> None:
-    """The notes' nine-layer network under five initializations, as a table."""
-    from .init_study import init_study_table
+def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
+                                                  help="run only this claim (number or slug)")] = [],  # noqa: B006
+         list_: Annotated[bool, typer.Option("--list", help="list the claims and exit")] = False,
+         seeds: Annotated[int | None, typer.Option(help="seeds per configuration")] = None,
+         full: Annotated[bool, typer.Option("--full", help="more seeds, longer runs")] = False,
+         quick: Annotated[bool, typer.Option("--quick", help="the default: small and fast")] = True,
+         out: Annotated[Path, typer.Option(help="HTML report")] = Path("reports/claims.html"),
+         fashion_mnist: Annotated[Path | None, typer.Option(
+             "--fashion-mnist", help="directory with the Fashion-MNIST IDX files")] = None) -> None:
+    """Run the notes' claims as experiments and write a report of what held."""
+    from .claims import REGISTRY, get
+    from .claims.base import Context
+    from .claims.demo import run_claims
+    from .claims.report import terminal_table, write_html
 
-    console.print(init_study_table(epochs=epochs, seeds=seeds))
+    if list_:
+        for c in REGISTRY.values():
+            console.print(f"{c.number:>2}  {c.slug:<28} {c.statement}")
+        return
+    try:
+        claims = [get(k) for k in claim] if claim else list(REGISTRY.values())
+    except KeyError as exc:
+        raise fail(str(exc).strip("'\"")) from None
+    if seeds is not None and seeds < 2:
+        raise fail(f"--seeds must be at least 2 (a comparison needs spread), got {seeds}")
+    if fashion_mnist is not None and not fashion_mnist.is_dir():
+        raise fail(f"--fashion-mnist: no such directory: {fashion_mnist}")
+    ctx = Context(seeds=seeds or (5 if full else 3), scale=3.0 if full else 1.0,
+                  fashion_mnist=str(fashion_mnist) if fashion_mnist else None)
+    results = run_claims(claims, ctx)
+    console.print(terminal_table(results))
+    mode = "full" if full else "quick"
+    path = write_html(results, out, f"--{mode}, {ctx.seeds} seeds, {ctx.runs_trained} runs")
+    console.print(f"report: {path}")
+    if any(r.error for r in results):
+        for r in results:
+            if r.error:
+                err.print(f"claim {r.claim.number} failed:\n{r.error}")
+        raise typer.Exit(1)
 
 
 def main() -> None:

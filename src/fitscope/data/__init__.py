@@ -45,7 +45,8 @@ class DataSplits:
     images and ``(1, L)`` for mnist1d signals; ``n_classes`` is 1 for regression.
 
     :func:`load_data` caches its result, so the same tensors are handed to every caller:
-    never modify them in place (clone first).
+    never modify them in place (clone first). Instances compare by identity (``eq=False``):
+    tensors have no single truth value to compare fields with.
     """
 
     x_train: torch.Tensor

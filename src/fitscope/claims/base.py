@@ -1,0 +1,100 @@
+"""What a claim is, and the context its experiment runs in.
+
+A :class:`Claim` pairs a sentence from the notes with three functions:
+
+- ``measure(ctx) -> Measurement``: runs the experiment (trains runs through
+  ``ctx.train_many`` so seeds, progress and the store are handled once) and returns
+  numbers, never a verdict;
+- ``decide(m) -> Verdict``: a pure function of those numbers and the claim's statistical
+  criterion (so a verdict cannot be written by hand; tests feed it numbers);
+- ``figure(m) -> plotly Figure``: what the report shows.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..config import RunConfig
+from ..run import Run
+
+Outcome = Literal["holds", "does not hold", "holds only when"]
+
+
+@dataclass
+class Measurement:
+    """Numbers a claim's experiment produced: ``values`` for decisions and tables,
+    ``series`` for figures (lists), ``notes`` for conditions worth reporting."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    series: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: Outcome
+    reason: str          # one or two sentences, with the numbers that decided it
+    condition: str = ""  # for "holds only when": the condition
+
+    @property
+    def label(self) -> str:
+        return f"holds only when {self.condition}" if self.outcome == "holds only when" \
+            else self.outcome
+
+
+@dataclass(frozen=True)
+class Claim:
+    number: int
+    slug: str
+    statement: str       # our words
+    source: str          # which note says it
+    criterion: str       # the statistical test, named
+    measure: Callable[[Context], Measurement]
+    decide: Callable[[Measurement], Verdict]
+    figure: Callable[[Measurement], Any]
+
+
+@dataclass
+class Context:
+    """Settings of a demo run and the one way claims train: :meth:`train_many`.
+
+    ``scale`` is 1.0 for ``--quick`` and larger for ``--full`` (claims multiply epochs or
+    sample counts by it where it matters). ``trainer`` trains a list of configs and
+    returns their runs in order (the sequential engine by default; the demo passes one
+    that uses the study store and the population engine).
+    """
+
+    seeds: int = 3
+    scale: float = 1.0
+    fashion_mnist: str | None = None
+    trainer: Callable[[Sequence[RunConfig]], list[Run]] | None = None
+    runs_trained: int = 0
+
+    def train_many(self, configs: Sequence[RunConfig]) -> list[Run]:
+        self.runs_trained += len(configs)
+        if self.trainer is not None:
+            return self.trainer(configs)
+        from ..engine import train
+
+        return [train(c) for c in configs]
+
+    def seeded(self, base: RunConfig, **overrides: Any) -> list[RunConfig]:
+        """``base`` with ``overrides`` (dotted keys), once per seed."""
+        cfg = base.with_overrides(overrides) if overrides else base
+        return [cfg.with_overrides({"budget.seed": s}) for s in range(self.seeds)]
+
+    def epochs(self, quick: int) -> int:
+        return max(1, round(quick * self.scale))
+
+
+def metric(runs: Sequence[Run], key: str) -> list[float]:
+    """``run.metrics[key]`` of every run that did not diverge."""
+    return [r.metrics[key] for r in runs if r.status != "diverged" and key in r.metrics]
+
+
+def mean(xs: Sequence[float]) -> float:
+    return statistics.fmean(xs) if xs else math.nan

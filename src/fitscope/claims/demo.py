@@ -1,0 +1,57 @@
+"""Run claims, time them, keep going when one fails, and collect results for the report."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from .base import Claim, Context, Measurement, Verdict
+
+
+@dataclass
+class ClaimResult:
+    claim: Claim
+    measurement: Measurement | None
+    verdict: Verdict | None
+    figure: Any = None
+    seconds: float = 0.0
+    runs: int = 0
+    error: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.verdict.label if self.verdict else "error"
+
+
+def run_claim(claim: Claim, ctx: Context) -> ClaimResult:
+    """Measure, decide and draw one claim; an exception becomes a result with ``error``."""
+    t0, before = time.perf_counter(), ctx.runs_trained
+    try:
+        m = claim.measure(ctx)
+        verdict = claim.decide(m)
+        fig = claim.figure(m)
+    except Exception:  # noqa: BLE001 - one broken claim must not end the demo
+        return ClaimResult(claim, None, None, seconds=time.perf_counter() - t0,
+                           runs=ctx.runs_trained - before, error=traceback.format_exc())
+    return ClaimResult(claim, m, verdict, fig, time.perf_counter() - t0,
+                       ctx.runs_trained - before)
+
+
+def run_claims(claims: Iterable[Claim], ctx: Context, show: bool = True) -> list[ClaimResult]:
+    claims = list(claims)
+    results = []
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, disable=not show) as bar:
+        task = bar.add_task("claims", total=len(claims))
+        for c in claims:
+            bar.update(task, description=f"claim {c.number}: {c.slug}")
+            results.append(run_claim(c, ctx))
+            bar.advance(task)
+    return results

@@ -1,0 +1,129 @@
+"""Claims from the generalization slides (note 003, "Underfitting and overfitting")."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from sklearn.neighbors import KNeighborsClassifier
+
+from ..config import DataConfig, RunConfig
+from ..data import load_data
+from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .tests import greater
+
+KS = (1, 3, 9, 27)
+
+
+def _knn_errors(seed: int, scale: float) -> dict[int, tuple[float, float]]:
+    """(train error, test error) of k-NN for each k on one split of noisy moons."""
+    s = load_data(DataConfig(name="moons", noise=0.35, n_samples=round(600 * scale),
+                             split_seed=seed))
+    out = {}
+    for k in KS:
+        clf = KNeighborsClassifier(n_neighbors=k).fit(s.x_train.numpy(), s.y_train.numpy())
+        err = lambda x, y: float((clf.predict(x.numpy()) != y.numpy()).mean())  # noqa: E731
+        out[k] = (err(s.x_train, s.y_train), err(s.x_test, s.y_test))
+    return out
+
+
+def measure_one_nn(ctx: Context) -> Measurement:
+    per_seed = [_knn_errors(seed, ctx.scale) for seed in range(max(ctx.seeds, 3))]
+    train = {k: [e[k][0] for e in per_seed] for k in KS}
+    test = {k: [e[k][1] for e in per_seed] for k in KS}
+    return Measurement(
+        values={"train_error_1nn": train[1], "test_error_1nn": test[1],
+                "test_error_best_k": min(mean(test[k]) for k in KS),
+                "gap_1nn": [b - a for a, b in zip(train[1], test[1])]},
+        series={"k": list(KS), "train": {k: mean(v) for k, v in train.items()},
+                "test": {k: mean(v) for k, v in test.items()}})
+
+
+def decide_one_nn(m: Measurement) -> Verdict:
+    v = m.values
+    c = greater(v["test_error_1nn"], v["train_error_1nn"], paired=True)
+    zero = max(v["train_error_1nn"]) == 0.0
+    if zero and c.significant:
+        return Verdict("holds", f"1-NN training error is 0 on every split while its test "
+                                f"error is {mean(v['test_error_1nn']):.3f} ({c.text()}).")
+    why = "training error is not zero" if not zero else f"the gap is not significant ({c.text()})"
+    return Verdict("does not hold", f"1-NN: {why}.")
+
+
+def figure_one_nn(m: Measurement) -> go.Figure:
+    s = m.series
+    fig = go.Figure([go.Bar(name="train error", x=[f"k={k}" for k in s["k"]],
+                            y=[s["train"][k] for k in s["k"]]),
+                     go.Bar(name="test error", x=[f"k={k}" for k in s["k"]],
+                            y=[s["test"][k] for k in s["k"]])])
+    fig.update_layout(barmode="group", yaxis_title="error", title="k-NN on noisy moons")
+    return fig
+
+
+ONE_NN = Claim(
+    1, "one-nn", "A 1-nearest-neighbour classifier has zero training error and a large test "
+    "error: the widest generalization gap.", "note 003, Underfitting and Overfitting (1NN)",
+    "training error exactly 0 on every split, and test error > training error by a one-sided "
+    "paired t-test over splits (p < 0.05)", measure_one_nn, decide_one_nn, figure_one_nn)
+
+
+DEGREES = (1, 2, 3, 5, 7, 10)
+
+
+def measure_capacity(ctx: Context) -> Measurement:
+    """Polynomial logistic regression of growing degree on few noisy points."""
+    base = RunConfig.model_validate({
+        "data": {"name": "circles", "noise": 0.25, "n_samples": 400, "train_size": 40},
+        "model": {"depth": 0}, "init": {"scheme": "zeros"},
+        "optimizer": {"name": "adam", "lr": 0.05},
+        "budget": {"epochs": ctx.epochs(300), "batch_size": 0}})
+    configs = {d: ctx.seeded(base, **{"data.poly_degree": d}) for d in DEGREES}
+    flat = [c for d in DEGREES for c in configs[d]]
+    runs = ctx.train_many(flat)
+    n = len(configs[DEGREES[0]])
+    by_degree = {d: runs[i * n:(i + 1) * n] for i, d in enumerate(DEGREES)}
+    train = {d: [1 - a for a in metric(rs, "train_acc")] for d, rs in by_degree.items()}
+    test = {d: [1 - a for a in metric(rs, "test_acc")] for d, rs in by_degree.items()}
+    return Measurement(values={"train": train, "test": test},
+                       series={"degrees": list(DEGREES)})
+
+
+def decide_capacity(m: Measurement) -> Verdict:
+    train, test = m.values["train"], m.values["test"]
+    degrees = sorted(train)
+    tr = [mean(train[d]) for d in degrees]
+    te = [mean(test[d]) for d in degrees]
+    falls = all(b <= a + 0.01 for a, b in zip(tr, tr[1:]))
+    best = int(np.argmin(te))
+    rise = greater(test[degrees[-1]], test[degrees[best]])
+    u_shape = 0 < best < len(degrees) - 1 and rise.significant
+    detail = (f"training error by degree {[round(x, 3) for x in tr]}, test error "
+              f"{[round(x, 3) for x in te]}; best test at degree {degrees[best]}; "
+              f"rise after it: {rise.text()}")
+    if falls and u_shape:
+        return Verdict("holds", detail + ".")
+    if falls:
+        return Verdict("holds only when", detail + ".",
+                       "capacity is read from training error: test error did not rise "
+                       "significantly past its minimum here")
+    return Verdict("does not hold", detail + "; training error did not fall steadily.")
+
+
+def figure_capacity(m: Measurement) -> go.Figure:
+    degrees = m.series["degrees"]
+    fig = go.Figure()
+    for key, name in (("train", "training error"), ("test", "test error")):
+        fig.add_scatter(x=degrees, y=[mean(m.values[key][d]) for d in degrees],
+                        mode="lines+markers", name=name)
+    fig.update_layout(xaxis_title="polynomial degree (capacity)", yaxis_title="error",
+                      title="Capacity against error, 40 training points")
+    return fig
+
+
+CAPACITY = Claim(
+    2, "capacity-u-curve", "As capacity grows, training error falls steadily while test error "
+    "falls and then rises.", "note 003, Underfitting and Overfitting (capacity, Goodfellow "
+    "fig. 5.3)", "training error non-increasing (0.01 tolerance); test error minimal at an "
+    "interior degree and higher at the largest degree by a one-sided Welch t-test (p < 0.05)",
+    measure_capacity, decide_capacity, figure_capacity)
+
+CLAIMS = [ONE_NN, CAPACITY]
