@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from . import generalization
+from . import generalization, initialization, optimization, regularization
 from .base import Claim, Context, Measurement, Verdict
 
-_MODULES = (generalization,)
+_MODULES = (generalization, initialization, regularization, optimization)
 
 REGISTRY: dict[int, Claim] = {c.number: c for m in _MODULES for c in m.CLAIMS}
 
