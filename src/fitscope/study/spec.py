@@ -99,7 +99,7 @@ class StudySpec:
         try:
             base = RunConfig.model_validate(data.get("base", {}))
         except ValidationError as exc:
-            raise StudySpecError(f"invalid [base] config:\n{_errors(exc)}") from None
+            raise StudySpecError(f"[base]: {_explain(exc)}") from None
         spec = cls(name=str(data.get("name", default_name)), base=base,
                    grid=_axes(data.get("grid", {}), "grid"),
                    zip=_axes(data.get("zip", {}), "zip"), seeds=seeds, text=text)
@@ -107,11 +107,13 @@ class StudySpec:
         return spec
 
     @property
+    def zip_axis(self) -> str:
+        """The name of the zip axis: its keys joined with ``" + "``."""
+        return " + ".join(self.zip)
+
+    @property
     def axis_names(self) -> list[str]:
-        names = list(self.grid)
-        if self.zip:
-            names.append(" + ".join(self.zip))
-        return names
+        return [*self.grid, self.zip_axis] if self.zip else list(self.grid)
 
     def _check_axes(self) -> None:
         both = sorted(set(self.grid) & set(self.zip))
@@ -122,7 +124,7 @@ class StudySpec:
             raise StudySpecError(f"[zip] lists must have one length, got {lengths}")
         for kind, axes in (("grid", self.grid), ("zip", self.zip)):
             for key, values in axes.items():
-                if key == "budget.seed" or key.startswith("budget.seed."):
+                if key == "budget.seed":
                     raise StudySpecError(f"{kind} axis 'budget.seed' is set by `seeds = N`")
                 for value in values:
                     self._try({key: value}, f"{kind} axis {key!r} value {value!r}")
@@ -131,9 +133,9 @@ class StudySpec:
         try:
             return self.base.with_overrides(overrides)
         except ValidationError as exc:
-            raise StudySpecError(f"{what} is invalid:\n{_errors(exc)}") from None
+            raise StudySpecError(f"{what}: {_explain(exc)}") from None
         except KeyError as exc:
-            raise StudySpecError(f"{what}: {str(exc).strip(chr(34) + chr(39))}") from None
+            raise StudySpecError(f"{what}: {exc.args[0]}") from None
 
     def points(self) -> list[dict[str, Any]]:
         """Every configuration as ``{axis: value}`` (a zip axis' value is a tuple)."""
@@ -141,19 +143,23 @@ class StudySpec:
                 for values in itertools.product(*self.grid.values())]
         if not self.zip:
             return grid
-        zip_name = " + ".join(self.zip)
         rows = list(zip(*self.zip.values()))
-        return [{**g, zip_name: row} for g in grid for row in rows]
+        return [{**g, self.zip_axis: row} for g in grid for row in rows]
 
     def expand(self) -> list[StudyRun]:
         """The study's runs: every configuration times every seed, in a stable order."""
-        runs = []
+        runs: list[StudyRun] = []
+        seen: dict[str, str] = {}
         for point in self.points():
             overrides = self._overrides(point)
             for i in range(self.seeds):
                 seed = self.base.budget.seed + i
                 what = f"configuration {config_label(point)!r} with seed {seed}"
                 config = self._try({**overrides, "budget.seed": seed}, what)
+                if config.run_id in seen:
+                    raise StudySpecError(f"{what} is the same run as {seen[config.run_id]} "
+                                         "(two axis values give one config)")
+                seen[config.run_id] = what
                 runs.append(StudyRun(config=config, axes=point, seed=seed))
         return runs
 
@@ -161,7 +167,7 @@ class StudySpec:
         """Axis values as dotted overrides (a zip axis' tuple spread over its keys)."""
         out = {key: point[key] for key in self.grid}
         if self.zip:
-            out.update(zip(self.zip, point[" + ".join(self.zip)]))
+            out.update(zip(self.zip, point[self.zip_axis]))
         return out
 
 
@@ -183,10 +189,13 @@ def _axes(table: Any, kind: str) -> dict[str, list[Any]]:
 
 
 def config_label(axes: dict[str, Any]) -> str:
-    """A configuration's name: ``init.scheme=xavier_normal, regularization.l2=0.0001``."""
-    if not axes:
-        return "base"
-    return ", ".join(f"{axis}={format_value(value)}" for axis, value in axes.items())
+    """A configuration's name: ``init.scheme=xavier_normal, regularization.l2=0.0001``
+    (a zip axis' keys are listed one by one)."""
+    pairs = []
+    for axis, value in axes.items():
+        keys = axis.split(" + ")
+        pairs += zip(keys, value) if len(keys) > 1 else [(axis, value)]
+    return ", ".join(f"{key}={format_value(value)}" for key, value in pairs) or "base"
 
 
 def format_value(value: Any) -> str:
@@ -200,7 +209,9 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def _errors(exc: ValidationError) -> str:
-    return "\n".join(f"  {'.'.join(str(p) for p in e['loc']) or 'config'}: {e['msg']}"
-                     + (f" (got {e['input']!r})" if not isinstance(e.get("input"), dict) else "")
-                     for e in exc.errors())
+
+def _explain(exc: ValidationError) -> str:
+    # imported here: cli.py imports this package to register its commands
+    from fitscope.cli import format_validation_error
+
+    return format_validation_error(exc)
