@@ -1,0 +1,231 @@
+"""The lab's FastAPI application: pages, static files, JSON endpoints, the websocket.
+
+Routes::
+
+    GET  /                         home: the pages and what each shows
+    GET  /{page}                   init, landscape, optimizers, overfitting, runs
+    GET  /static/{file}            the front end (404 outside the static folder)
+    GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
+    GET  /api/health               live trainings and the limit
+    GET  /api/form                 choices and limits for the training forms
+    GET  /api/landscape/quadratic  L1/L2 optimum of a 2-D quadratic (Quadratic fields)
+    GET  /api/landscape/logistic   L1/L2 paths of logistic regression on breast cancer
+    GET  /api/overfitting/nearest-neighbour   1-NN train/val/test accuracy on a data set
+    GET  /api/optimizers/race      optimizers' paths on a toy surface (see optimizers_api)
+    GET  /api/runs, /api/runs/{id} the run store (runs page)
+    WS   /ws/train                 live training (see fitscope.lab.channel)
+
+Query parameters are validated by pydantic models (422 naming the field on error).
+Every response carries a content security policy allowing only this origin, and the
+websocket refuses pages from other origins.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import typing
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+from fitscope.config import RunConfig
+from fitscope.landscape import toy
+
+from . import penalty
+from .channel import Channel
+from .messages import LAB_DATA, LIMITS
+from .optimizers_api import add_optimizer_routes
+from .runs_api import add_runs_routes
+from .session import Sessions, finite
+
+STATIC = Path(__file__).parent / "static"
+PAGES = {
+    "init": "Initialization",
+    "landscape": "Regularization landscape",
+    "optimizers": "Optimizers",
+    "overfitting": "Overfitting",
+    "runs": "Runs",
+}
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data: blob:; connect-src 'self'; "
+                               "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+FORM_FIELDS = ("model.activation", "init.scheme", "optimizer.name", "task.kind",
+               "optimizer.schedule.kind", "regularization.early_stopping.monitor")
+
+
+def plotly_js() -> Path:
+    """The ``plotly.min.js`` shipped inside the installed ``plotly`` package."""
+    import plotly
+
+    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+
+
+def field_choices(dotted: str) -> list[str]:
+    """The allowed values of a ``Literal`` config field, e.g. ``"init.scheme"``."""
+    model: Any = RunConfig
+    *parts, last = dotted.split(".")
+    for part in parts:
+        model = model.model_fields[part].annotation
+    return list(typing.get_args(model.model_fields[last].annotation))
+
+
+def render(page: str) -> str:
+    """A page: the shared layout around ``static/pages/<page>.html``."""
+    nav = "".join(f'<a href="/{slug}"{" class=current" if slug == page else ""}>{title}</a>'
+                  for slug, title in PAGES.items())
+    body = (STATIC / "pages" / f"{page}.html").read_text()
+    title = PAGES.get(page, "fitscope lab")
+    return ((STATIC / "layout.html").read_text().replace("{{title}}", title)
+            .replace("{{nav}}", nav).replace("{{body}}", body).replace("{{page}}", page))
+
+
+class NeighbourQuery(BaseModel):
+    """The data of the overfitting page, for its 1-nearest-neighbour reference."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: typing.Literal[LAB_DATA] = "moons"  # type: ignore[valid-type]
+    n_samples: int = Field(1000, ge=10, le=LIMITS["data.n_samples"])
+    noise: float = Field(0.2, ge=0.0, le=10.0)
+    label_noise: float = Field(0.0, ge=0.0, le=1.0)
+    train_size: int | None = Field(None, ge=2, le=LIMITS["data.n_samples"])
+    split_seed: int = Field(0, ge=0, le=2**31)
+
+
+def nearest_neighbour(q: NeighbourQuery) -> dict:
+    """Accuracy of a 1-nearest-neighbour classifier: 1.0 on its own training points
+    (each is its own neighbour, unless duplicates disagree), less elsewhere."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    from fitscope.config import DataConfig
+    from fitscope.data import load_data
+
+    s = load_data(DataConfig(**q.model_dump()))
+    clf = KNeighborsClassifier(n_neighbors=1).fit(s.x_train.numpy(), s.y_train.numpy())
+    acc = {split: float(clf.score(x.numpy(), y.numpy())) if len(x) else None
+           for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),
+                               ("test", s.x_test, s.y_test))}
+    return {f"{k}_acc": v for k, v in acc.items()}
+
+
+def warm_up(done: threading.Event) -> None:
+    """Train a tiny probed run once, so the first Train pressed does not pay for
+    PyTorch's lazy imports and first-call setup (seconds on a busy machine)."""
+    from fitscope.engine import train
+
+    from .views import with_probes
+
+    try:
+        train(with_probes(RunConfig.model_validate(
+            {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
+    finally:
+        done.set()
+
+
+def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
+               store: str | Path | None = None, allowed_hosts: list[str] | None = None,
+               warm: bool = False) -> FastAPI:
+    """The lab. ``allowed_hosts`` (e.g. loopback names) refuses requests whose Host
+    header names another server (DNS rebinding); None accepts any. ``warm`` starts
+    :func:`warm_up` in a thread when the server starts; ``/api/health`` tells when it
+    is done."""
+    ready = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if warm:
+            threading.Thread(target=warm_up, args=(ready,), daemon=True).start()
+        else:
+            ready.set()
+        yield
+        app.state.sessions.stop_all()
+
+    app = FastAPI(title="fitscope lab", docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
+    app.state.ready = ready
+    app.state.sessions = Sessions(max_sessions, idle_seconds)
+    app.state.store = Path(store) if store else None
+    if allowed_hosts:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _pages(app)
+    _api(app)
+    add_optimizer_routes(app)
+    add_runs_routes(app)
+
+    @app.websocket("/ws/train")
+    async def train_socket(ws: WebSocket) -> None:
+        if not same_origin(ws):
+            await ws.close(code=1008, reason="cross-origin pages may not train here")
+            return
+        await ws.accept()
+        await Channel(ws, app.state.sessions).serve()
+
+    return app
+
+
+def same_origin(ws: WebSocket) -> bool:
+    """True without an Origin header (not a browser) or when it names this host."""
+    origin = ws.headers.get("origin")
+    return origin is None or origin.split("://", 1)[-1] == ws.headers.get("host")
+
+
+def _pages(app: FastAPI) -> None:
+    @app.get("/", response_class=HTMLResponse)
+    async def home() -> str:
+        return render("home")
+
+    @app.get("/vendor/plotly.min.js")
+    async def plotly_route() -> FileResponse:
+        return FileResponse(plotly_js(), media_type="text/javascript")
+
+    @app.get("/{page}", response_class=HTMLResponse)
+    async def page(page: str) -> str:
+        if page not in PAGES:
+            raise HTTPException(404, f"no page {page!r}; pages: {list(PAGES)}")
+        return render(page)
+
+
+def _api(app: FastAPI) -> None:
+    @app.get("/api/health")
+    async def health() -> dict:
+        s = app.state.sessions
+        return {"trainings": s.count, "max_sessions": s.max_sessions,
+                "warm": app.state.ready.is_set()}
+
+    @app.get("/api/form")
+    async def form() -> dict:
+        choices = {f: field_choices(f) for f in FORM_FIELDS}
+        choices["data.name"] = list(LAB_DATA)
+        choices["surface"], choices["optimizer"] = list(toy.SURFACES), list(toy.OPTIMIZERS)
+        return {"choices": choices, "limits": LIMITS, "defaults": RunConfig().to_dict()}
+
+    @app.get("/api/landscape/quadratic")
+    async def quadratic(q: Annotated[penalty.Quadratic, Query()]) -> JSONResponse:
+        return JSONResponse(finite(await asyncio.to_thread(penalty.quadratic_view, q)))
+
+    @app.get("/api/landscape/logistic")
+    async def logistic() -> JSONResponse:
+        return JSONResponse(finite(await asyncio.to_thread(penalty.logistic_path)))
+
+    @app.get("/api/overfitting/nearest-neighbour")
+    async def neighbour(q: Annotated[NeighbourQuery, Query()]) -> dict:
+        return await asyncio.to_thread(nearest_neighbour, q)

@@ -1,0 +1,106 @@
+"""The websocket side of a live training: one :class:`Channel` per open page.
+
+Two coroutines share the socket: the reader validates each message
+(:func:`~fitscope.lab.messages.parse_message`) and acts on it; the writer sends the
+:class:`~fitscope.lab.session.Outbox` once per tick (at most ``1 / tick`` messages a
+second), and stops the page's training once it has been idle too long. A bad message
+is answered by an ``error`` event; the connection stays open.
+
+Messages out are ``{"type": "update", "training": id, "events": [...], "rows": [...],
+"view": {...} | null}``; events are ``started``, ``state``, ``finished``, ``failed``,
+``reset``, ``stopped`` and ``error``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .messages import BadMessage, Control, Start, parse_message
+from .session import VIEWS_PER_SECOND, Busy, LiveTraining, Outbox, Sessions
+
+STOP_TIMEOUT = 10.0
+
+
+class Channel:
+    """One page's connection and the training it controls (at most one at a time)."""
+
+    def __init__(self, ws: WebSocket, sessions: Sessions, tick: float = 1 / VIEWS_PER_SECOND):
+        self.ws, self.sessions, self.tick = ws, sessions, tick
+        self.outbox = Outbox()
+        self.training: LiveTraining | None = None
+
+    async def serve(self) -> None:
+        writer = asyncio.create_task(self._write())
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self.handle(message.get("text") if message.get("text") is not None
+                                  else message.get("bytes"))
+        except WebSocketDisconnect:
+            pass
+        finally:
+            writer.cancel()
+            await self._stop()
+
+    async def handle(self, raw: str | bytes | None) -> None:
+        if self.training is not None:
+            self.training.touch()
+        try:
+            message = parse_message(raw)
+        except BadMessage as exc:
+            self.outbox.event("error", message=str(exc))
+            return
+        if isinstance(message, Start):
+            await self._start(message)
+        else:
+            await self._control(message)
+
+    async def _start(self, message: Start) -> None:
+        await self._stop()
+        try:
+            self.training = self.sessions.open(message.config, self.outbox, message.paused,
+                                               message.probe)
+        except Busy as exc:
+            self.outbox.event("error", message=str(exc))
+
+    async def _control(self, message: Control) -> None:
+        if message.type == "reset":
+            await self._stop()
+            self.outbox.event("reset")
+            return
+        if self.training is None or not self.training.alive:
+            self.outbox.event("error", message=f"nothing to {message.type}: no training is "
+                                               f"running (press Train)")
+            return
+        getattr(self.training, message.type)()
+
+    async def _stop(self) -> None:
+        """Stop the current training and wait for its thread, so its slot is free."""
+        training, self.training = self.training, None
+        if training is None:
+            return
+        self.outbox.claim(0)
+        training.stop()
+        await asyncio.to_thread(training.thread.join, STOP_TIMEOUT)
+
+    async def _write(self) -> None:
+        try:
+            await self._write_forever()
+        except (WebSocketDisconnect, RuntimeError):  # the page went away mid-send
+            pass
+
+    async def _write_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick)
+            if self.training is not None and self.sessions.is_idle(self.training):
+                self.outbox.event("stopped", message=f"stopped after "
+                                  f"{self.sessions.idle_seconds:g} s paused without a message")
+                await self._stop()
+            body = self.outbox.take()
+            if body is not None:
+                await self.ws.send_text(json.dumps(body, allow_nan=False))

@@ -1,0 +1,72 @@
+"""The optimizers page's endpoint: optimizers racing on the notes' toy surfaces.
+
+Surfaces, optimizers, paths and the figure all come from :mod:`fitscope.landscape`
+(:func:`~fitscope.landscape.toy.optimize`, :func:`~fitscope.landscape.figures.toy_figure`);
+this module only validates the page's settings and packs the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from typing import Annotated, Literal
+
+from fastapi import FastAPI, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from fitscope.landscape import toy
+from fitscope.landscape.figures import toy_figure
+
+from .session import finite
+
+SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
+OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]
+
+
+class _RaceBase(BaseModel):
+    """Which surface, from where, for how long, with which optimizers; ``clip_norm``
+    clips every optimizer's gradient norm. ``lr_<name>`` is that optimizer's learning
+    rate (the surface's own when left out)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    surface: SurfaceName = "ravine"
+    x0: float | None = Field(None, ge=-50.0, le=50.0)
+    y0: float | None = Field(None, ge=-50.0, le=50.0)
+    steps: int = Field(200, ge=1, le=2000)
+    clip_norm: float | None = Field(None, gt=0.0, le=1000.0)
+    run: tuple[OptimizerName, ...] = toy.OPTIMIZERS
+
+
+Race = create_model("Race", __base__=_RaceBase,
+                    **{f"lr_{name}": (float | None, Field(None, gt=0.0, le=10.0))
+                       for name in toy.OPTIMIZERS})
+
+
+@functools.lru_cache(maxsize=128)
+def race_view(q: _RaceBase) -> dict:
+    """The surface's figure with every chosen optimizer's path, and the paths' numbers."""
+    surf = toy.surface(q.surface)
+    start = (q.x0 if q.x0 is not None else surf.start[0],
+             q.y0 if q.y0 is not None else surf.start[1])
+    paths, info = {}, {}
+    for name in q.run:
+        lr = getattr(q, f"lr_{name}") or surf.lr.get(name, 0.01)
+        path = toy.optimize(surf, name, steps=q.steps, start=start, lr=lr,
+                            clip_norm=q.clip_norm)
+        paths[name] = path
+        loss = toy.losses(surf, path)
+        info[name] = {"lr": lr, "x": path[:, 0].tolist(), "y": path[:, 1].tolist(),
+                      "loss": loss.tolist(), "final_gap": float(loss[-1] - surf.f_min)}
+    figure = json.loads(toy_figure(surf, paths).to_json())
+    return {"surface": q.surface, "formula": surf.formula, "start": list(start),
+            "bounds": surf.bounds, "f_min": surf.f_min, "paths": info, "figure": figure,
+            "default_lr": {name: surf.lr.get(name, 0.01) for name in toy.OPTIMIZERS}}
+
+
+def add_optimizer_routes(app: FastAPI) -> None:
+    @app.get("/api/optimizers/race")
+    async def race(q: Annotated[Race, Query()]) -> JSONResponse:
+        return JSONResponse(finite(await asyncio.to_thread(race_view, q)))

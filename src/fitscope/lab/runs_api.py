@@ -1,0 +1,68 @@
+"""The runs page's endpoints: the run store (:mod:`fitscope.study.store`), read only.
+
+The store is the file given to ``fitscope lab --store``; a missing file is an empty
+store (the lab never creates one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import FastAPI, HTTPException
+from fastapi import Path as PathParam
+from fastapi.responses import JSONResponse
+
+from .session import finite
+
+SUMMARY_METRICS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc",
+                   "best_epoch", "epochs_run")
+RunId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{1,16}$",
+                                 description="a run id or a unique prefix of one")]
+
+
+def _summary(record: dict, studies: list[str]) -> dict:
+    cfg = record["config"]
+    return {"run_id": record["run_id"], "status": record["status"], "name": cfg.get("name", ""),
+            "data": cfg["data"]["name"], "depth": cfg["model"]["depth"],
+            "width": cfg["model"]["width"], "init": cfg["init"]["scheme"],
+            "optimizer": cfg["optimizer"]["name"], "studies": studies,
+            "metrics": {k: record["metrics"].get(k) for k in SUMMARY_METRICS}}
+
+
+def list_runs(path: Path | None) -> dict:
+    """Every stored run (summary) and every study's run ids."""
+    if path is None or not path.exists():
+        return {"store": str(path) if path else None, "runs": [], "studies": {}}
+    from fitscope.study.store import Store
+
+    with Store(path) as store:
+        membership = store.membership()
+        runs = [_summary(s.record, membership.get(s.run_id, [])) for s in store.runs()]
+        studies = {name: [m.run_id for m in store.members(name)] for name in store.studies()}
+    return {"store": str(path), "runs": runs, "studies": studies}
+
+
+def get_run(path: Path | None, prefix: str) -> dict:
+    """One stored run's whole record; KeyError when no single run matches."""
+    if path is None or not path.exists():
+        raise KeyError("no run store is open (start the lab with --store PATH)")
+    from fitscope.study.store import Store
+
+    with Store(path) as store:
+        return store.get(prefix).record
+
+
+def add_runs_routes(app: FastAPI) -> None:
+    @app.get("/api/runs")
+    async def runs() -> JSONResponse:
+        return JSONResponse(finite(await asyncio.to_thread(list_runs, app.state.store)))
+
+    @app.get("/api/runs/{run_id}")
+    async def run(run_id: RunId) -> JSONResponse:
+        try:
+            record = await asyncio.to_thread(get_run, app.state.store, run_id)
+        except KeyError as exc:
+            raise HTTPException(404, str(exc).strip("'\"")) from None
+        return JSONResponse(finite(record))

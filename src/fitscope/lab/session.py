@@ -1,0 +1,243 @@
+"""Live trainings: each in a worker thread, controlled from the server's event loop.
+
+A :class:`LiveTraining` runs :func:`fitscope.train` with itself as the
+:class:`~fitscope.engine.Callback`: it posts each epoch's history row and, at most
+:data:`VIEWS_PER_SECOND` times a second, the heavier views (decision boundary, probes)
+to an :class:`Outbox`; it blocks between steps while paused. The websocket side sends
+the outbox's content once per tick, so a page gets at most that many updates a
+second however fast the run goes, and a slow page makes the outbox merge, not grow.
+
+:class:`Sessions` admits at most ``max_sessions`` live trainings at once and stops a
+paused one whose page has sent nothing for ``idle_seconds``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from fitscope.config import RunConfig
+from fitscope.engine import Callback, Trainer, train
+from fitscope.run import Run
+
+from . import views
+
+VIEWS_PER_SECOND = 30
+MAX_EVENTS = 50
+
+
+def finite(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite float replaced by None (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [finite(v) for v in obj]
+    return obj
+
+
+class Outbox:
+    """What one page has not been sent yet: events in order, new history rows, the
+    latest view. Only output of the training named by :attr:`owner` is accepted, so a
+    reset training's last words never reach the page."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._events: list[dict] = []
+        self._rows: list[dict] = []
+        self._view: dict | None = None
+        self.owner = 0
+
+    def event(self, kind: str, owner: int | None = None, **fields: Any) -> None:
+        with self._lock:
+            if owner is None or owner == self.owner:
+                self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": kind, **fields}]
+
+    def rows(self, owner: int, rows: list[dict]) -> None:
+        with self._lock:
+            if owner == self.owner:
+                self._rows.extend(rows)
+
+    def view(self, owner: int, view: dict) -> None:
+        with self._lock:
+            if owner == self.owner:
+                self._view = {**(self._view or {}), **view}
+
+    def claim(self, owner: int) -> None:
+        """Accept output from training ``owner`` only, dropping anything still queued
+        from an earlier one (events stay: they answer the page's messages)."""
+        with self._lock:
+            self.owner, self._rows, self._view = owner, [], None
+
+    def take(self) -> dict | None:
+        """Everything queued, as one JSON-ready message, or None when there is nothing."""
+        with self._lock:
+            if not (self._events or self._rows or self._view):
+                return None
+            body = {"type": "update", "training": self.owner, "events": self._events,
+                    "rows": self._rows, "view": self._view}
+            self._events, self._rows, self._view = [], [], None
+        return finite(body)
+
+
+class LiveTraining(Callback):
+    """One training in its own thread. ``pause``, ``resume``, ``step`` (one more epoch,
+    then pause) and ``stop`` are called from the event loop; the callback methods run
+    in the worker."""
+
+    def __init__(self, ident: int, config: RunConfig, outbox: Outbox,
+                 on_exit: Callable[[LiveTraining], None], paused: bool = False,
+                 probe: bool = False):
+        self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
+        self.probe = probe
+        self._go, self._halt = threading.Event(), threading.Event()
+        if not paused:
+            self._go.set()
+        self._pause_after_epoch = False
+        self._last_view = 0.0
+        self._probe, self._probe_step = None, None
+        self.state = "paused" if paused else "running"
+        self.last_contact = time.monotonic()
+        self.thread = threading.Thread(target=self._work, name=f"lab-training-{ident}",
+                                       daemon=True)
+
+    # -- control, from the event loop --------------------------------------------------
+    def touch(self) -> None:
+        self.last_contact = time.monotonic()
+
+    def pause(self) -> None:
+        self._go.clear()
+
+    def resume(self) -> None:
+        self._pause_after_epoch = False
+        self._go.set()
+
+    def step(self) -> None:
+        self._pause_after_epoch = True
+        self._go.set()
+
+    def stop(self) -> None:
+        self._halt.set()
+        self._go.set()
+
+    @property
+    def alive(self) -> bool:
+        return self.thread.is_alive()
+
+    # -- the worker ------------------------------------------------------------------
+    def _work(self) -> None:
+        try:
+            if self.probe:
+                self.config = views.with_probes(self.config)
+            train(self.config, callbacks=[self])
+        except Exception as exc:  # noqa: BLE001 (any failure is shown on the page)
+            self.state = "failed"
+            self.outbox.event("failed", self.ident, message=f"{type(exc).__name__}: {exc}")
+        finally:
+            self._on_exit(self)
+
+    def _post_view(self, trainer: Trainer, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_view >= 1 / VIEWS_PER_SECOND:
+            self._last_view = now
+            view = views.live_view(trainer, self.state, self._probe, self._probe_step)
+            if "probes" in view:
+                self._probe_step = view["probes"]["step"]
+            self.outbox.view(self.ident, view)
+
+    def _hold(self, trainer: Trainer) -> None:
+        """Block while paused; ask the engine to end the run once stopped."""
+        if not self._go.is_set() and not self._halt.is_set():
+            self.state = "paused"
+            self._post_view(trainer, force=True)
+            self.outbox.event("state", self.ident, state="paused")
+            self._go.wait()
+            if not self._halt.is_set():
+                self.state = "running"
+                self.outbox.event("state", self.ident, state="running")
+        if self._halt.is_set():
+            trainer.stop = True
+
+    def on_train_start(self, trainer: Trainer) -> None:
+        self._probe = views.probe_of(trainer)
+        self.outbox.event("started", self.ident, run_id=self.config.run_id,
+                          config=self.config.to_dict(), meta=views.meta(trainer))
+        self._post_view(trainer, force=True)
+        self._hold(trainer)
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        self._hold(trainer)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict) -> None:
+        self.outbox.rows(self.ident, [row])
+        if self._pause_after_epoch:
+            self._pause_after_epoch = False
+            self._go.clear()
+        self._post_view(trainer)
+        self._hold(trainer)
+
+    def on_train_end(self, trainer: Trainer, run: Run) -> None:
+        self.state = "stopped" if self._halt.is_set() else "finished"
+        self._post_view(trainer, force=True)
+        self.outbox.event("finished", self.ident, state=self.state, status=run.status,
+                          reason=run.reason, metrics=run.metrics, stop_epoch=run.stop_epoch,
+                          **views.final_view(trainer, run))
+
+
+class Busy(RuntimeError):
+    """Every training slot is taken."""
+
+
+class Sessions:
+    """The server's live trainings: at most ``max_sessions`` at once."""
+
+    def __init__(self, max_sessions: int = 4, idle_seconds: float = 300.0):
+        if max_sessions < 1:
+            raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
+        if not idle_seconds > 0:
+            raise ValueError(f"idle_seconds must be positive, got {idle_seconds}")
+        self.max_sessions, self.idle_seconds = max_sessions, idle_seconds
+        self._lock = threading.Lock()
+        self._live: set[LiveTraining] = set()
+        self._next_id = 0
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return len(self._live)
+
+    def open(self, config: RunConfig, outbox: Outbox, paused: bool = False,
+             probe: bool = False) -> LiveTraining:
+        """Start a training whose output goes to ``outbox``; :class:`Busy` when full."""
+        with self._lock:
+            if len(self._live) >= self.max_sessions:
+                raise Busy(f"all {self.max_sessions} training slots are in use (the server's "
+                           f"--max-sessions); wait for one to finish or stop one")
+            self._next_id += 1
+            training = LiveTraining(self._next_id, config, outbox, self._release, paused,
+                                    probe)
+            self._live.add(training)
+        outbox.claim(training.ident)
+        training.thread.start()
+        return training
+
+    def _release(self, training: LiveTraining) -> None:
+        with self._lock:
+            self._live.discard(training)
+
+    def is_idle(self, training: LiveTraining) -> bool:
+        """Paused, and nothing heard from its page for ``idle_seconds``."""
+        quiet = time.monotonic() - training.last_contact
+        return training.alive and training.state == "paused" and quiet > self.idle_seconds
+
+    def stop_all(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            live = list(self._live)
+        for training in live:
+            training.stop()
+        for training in live:
+            training.thread.join(timeout)

@@ -1,0 +1,93 @@
+/* The Initialization page: a deep network trained live, probed layer by layer. */
+"use strict";
+
+(() => {
+  const { $, plot } = Lab;
+  const V = TrainViews;
+  const form = $("#form");
+  const LABELS = {
+    default: "PyTorch default", zeros: "zeros", constant: "constant", normal: "normal (std)",
+    uniform: "uniform", xavier_normal: "Xavier normal", xavier_uniform: "Xavier uniform",
+    kaiming_normal: "He normal", kaiming_uniform: "He uniform", lecun_normal: "LeCun normal",
+    orthogonal: "orthogonal",
+  };
+  const loss = new V.Curves("loss", [["train_loss", "training"], ["val_loss", "validation", "dash"]],
+    "loss", "cross-entropy");
+  let points = null;
+
+  function variance(probes) {
+    const traces = [["act", "Var(activation)"], ["grad", "Var(dL/dz)"]].map(([key, name]) => ({
+      x: probes[key].layers.map(V.layerLabel), y: probes[key].var, name, mode: "lines+markers",
+    }));
+    plot("variance", traces, {
+      title: { text: `variance per layer (step ${probes.step})` },
+      yaxis: { type: "log", title: { text: "variance" }, exponentformat: "power" },
+      xaxis: { type: "category" },
+    });
+  }
+
+  function findings(list) {
+    const ul = $("#findings");
+    ul.replaceChildren();
+    if (!list.length) {
+      ul.append(Object.assign(document.createElement("li"), { textContent: "No problem found." }));
+    }
+    for (const f of list) {
+      const li = document.createElement("li");
+      li.className = f.severity;
+      const head = document.createElement("div");
+      head.innerHTML = '<span class="code"></span> <span class="where"></span>';
+      head.querySelector(".code").textContent = f.code;
+      head.querySelector(".where").textContent = f.layer ? `(${f.layer})` : "";
+      const text = Object.assign(document.createElement("div"), { textContent: f.explanation });
+      const fix = Object.assign(document.createElement("div"), { className: "fix", textContent: f.fix ? `Try: ${f.fix}` : "" });
+      li.append(head, text, fix);
+      ul.append(li);
+    }
+  }
+
+  const page = {
+    probe: true,
+    clear() {
+      loss.clear();
+      points = null;
+      V.empty("boundary", "decision boundary");
+      V.empty("act-hist", "activations per layer");
+      V.empty("grad-hist", "gradients per layer");
+      V.empty("variance", "variance per layer");
+      $("#boundary-note").textContent = "";
+      findings([]);
+      $("#findings").firstChild.textContent = "Train to see what the diagnosis finds.";
+    },
+    started(ev) {
+      points = ev.meta.points ?? null;
+      $("#boundary-note").textContent = points ? ""
+        : "The decision boundary is drawn for 2-D data sets only.";
+    },
+    rows(rows) { loss.add(rows); },
+    view(v) {
+      if (v.boundary) V.boundary("boundary", v.boundary, points);
+      if (v.probes) {
+        V.histograms("act-hist", v.probes.act, v.probes.edges, `activations per layer (step ${v.probes.step})`);
+        V.histograms("grad-hist", v.probes.grad, v.probes.edges, `gradients per layer (step ${v.probes.step})`);
+        variance(v.probes);
+      }
+      if (v.findings) findings(v.findings);
+    },
+    finished(ev) { if (ev.findings) findings(ev.findings); },
+  };
+
+  for (const button of $("#presets").querySelectorAll("button")) {
+    button.onclick = () => {
+      form.elements["init.scheme"].value = button.dataset.scheme;
+      if (button.dataset.std) form.elements["init.std"].value = button.dataset.std;
+      if (button.dataset.value) form.elements["init.value"].value = button.dataset.value;
+      form.dispatchEvent(new Event("change"));
+    };
+  }
+
+  Lab.prepareForm(form, LABELS).then(() => {
+    page.clear();
+    Lab.bindTraining(form, page);
+  }).catch((e) => Lab.showError(String(e)));
+})();

@@ -1,0 +1,213 @@
+/* fitscope lab: what every page shares.
+ *
+ * - Page state lives in the URL: every named form control is a query parameter, so a
+ *   link reproduces the view (restoreState / saveState).
+ * - Training settings are RunConfig fields: a control with `data-config` and a dotted
+ *   name (`model.depth`) becomes part of the config sent to the server (configOf).
+ * - A checkbox with `data-enables="field"` switches that control on and off; a disabled
+ *   control is left out of the config (the field keeps its default).
+ * - Live training talks to /ws/train (Live) and the four buttons Train / Pause / Step /
+ *   Reset drive it (bindTraining).
+ */
+"use strict";
+
+const Lab = (() => {
+  const $ = (sel, root = document) => root.querySelector(sel);
+
+  // -- state in the URL ---------------------------------------------------------------
+  const named = (form) => [...form.elements].filter((el) => el.name);
+
+  function readControl(el) {
+    if (el.type === "checkbox") return el.checked;
+    if (el.type === "number" || el.type === "range" || el.dataset.type === "number") {
+      return el.value === "" ? null : Number(el.value);
+    }
+    return el.value;
+  }
+
+  function restoreState(form) {
+    const params = new URLSearchParams(location.search);
+    for (const el of named(form)) {
+      if (!params.has(el.name)) continue;
+      const text = params.get(el.name);
+      if (el.type === "checkbox") el.checked = text === "true";
+      else el.value = text;
+    }
+  }
+
+  function saveState(form) {
+    const params = new URLSearchParams();
+    for (const el of named(form)) {
+      params.set(el.name, el.type === "checkbox" ? String(el.checked) : el.value);
+    }
+    history.replaceState(null, "", `${location.pathname}?${params}`);
+  }
+
+  function configOf(form) {
+    const cfg = {};
+    for (const el of named(form)) {
+      if (!("config" in el.dataset) || el.disabled) continue;
+      const keys = el.name.split(".");
+      let node = cfg;
+      for (const k of keys.slice(0, -1)) node = node[k] ??= {};
+      node[keys.at(-1)] = readControl(el);
+    }
+    return cfg;
+  }
+
+  /* Fill `select[data-choices]` from /api/form, set defaults, let `build(info)` add
+   * controls of its own, then apply the URL. */
+  async function prepareForm(form, labels = {}, build = null) {
+    form.addEventListener("submit", (e) => e.preventDefault());
+    const selects = form.querySelectorAll("select[data-choices]");
+    if (selects.length || build) {
+      const info = await getJSON("/api/form");
+      build?.(info);
+      for (const sel of selects) {
+        const allowed = sel.dataset.only ? sel.dataset.only.split(",") : null;
+        for (const value of info.choices[sel.dataset.choices]) {
+          if (allowed && !allowed.includes(value)) continue;
+          sel.add(new Option(labels[value] ?? value, value));
+        }
+        sel.value = sel.dataset.default ?? sel.options[0].value;
+      }
+    }
+    restoreState(form);
+    saveState(form);
+    for (const box of form.querySelectorAll("input[data-enables]")) {
+      const target = form.elements[box.dataset.enables];
+      const sync = () => { target.disabled = !box.checked; };
+      box.addEventListener("change", sync);
+      sync();
+    }
+  }
+
+  // -- talking to the server ----------------------------------------------------------
+  async function getJSON(url) {
+    const response = await fetch(url);
+    const body = await response.json();
+    if (!response.ok) throw new Error(describe(body));
+    return body;
+  }
+
+  function describe(body) {
+    if (Array.isArray(body.detail)) {
+      return body.detail.map((e) => `${e.loc.slice(1).join(".")}: ${e.msg}` +
+        (e.input !== undefined ? ` (got ${JSON.stringify(e.input)})` : "")).join("\n");
+    }
+    return String(body.detail ?? JSON.stringify(body));
+  }
+
+  function showError(message) { $("#error").textContent = message || ""; }
+
+  // -- figures ------------------------------------------------------------------------
+  const LAYOUT = {
+    margin: { l: 55, r: 15, t: 34, b: 42 }, font: { size: 11 },
+    paper_bgcolor: "#fff", plot_bgcolor: "#fff",
+    legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom" },
+  };
+
+  /* Draw (or redraw) a figure; titles sit top left, legends top right. */
+  function plot(id, traces, layout = {}) {
+    const title = { x: 0.01, xanchor: "left", font: { size: 13 }, ...layout.title };
+    return Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
+      { displayModeBar: false, responsive: true });
+  }
+
+  const fmt = (x, digits = 3) => (x === null || x === undefined ? "–"
+    : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2)
+      : x.toFixed(digits));
+
+  // -- live training ------------------------------------------------------------------
+  class Live {
+    constructor(handlers) {
+      this.handlers = handlers;
+      this.pending = [];
+      const proto = location.protocol === "https:" ? "wss" : "ws";
+      this.ws = new WebSocket(`${proto}://${location.host}/ws/train`);
+      this.ws.onopen = () => this.pending.splice(0).forEach((m) => this.ws.send(m));
+      this.ws.onmessage = (e) => this.receive(JSON.parse(e.data));
+      this.ws.onclose = () => handlers.closed();
+    }
+
+    send(message) {
+      const text = JSON.stringify(message);
+      if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+      else this.pending.push(text);
+    }
+
+    receive(m) {
+      for (const event of m.events) this.handlers.event(event, m.training);
+      if (m.rows.length) this.handlers.rows(m.rows, m.training);
+      if (m.view) this.handlers.view(m.view, m.training);
+    }
+  }
+
+  /* Wire #train #pause #step #reset, #status and #error to a live training.
+   * `page` has clear(), started(event), rows(rows), view(view), finished(event), and
+ * `probe: true` when it shows per-layer probes. */
+  function bindTraining(form, page) {
+    let current = null; // id of the training this page shows
+    let state = "idle"; // idle | running | paused | finished | stopped | failed
+    let dirty = false; // the form changed since the training started
+    const buttons = { train: $("#train"), pause: $("#pause"), step: $("#step"), reset: $("#reset") };
+
+    const status = (text) => { $("#status").textContent = text; };
+    const refresh = () => {
+      buttons.pause.disabled = state !== "running";
+      buttons.train.textContent = state === "paused" && !dirty ? "Resume" : "Train";
+    };
+    const live = new Live({
+      event(ev, training) {
+        if (ev.type === "error") { showError(ev.message); return; }
+        if (ev.type === "started") {
+          current = training; state = "running"; showError("");
+          page.clear(); page.started(ev);
+        } else if (training !== current && ev.type !== "reset") {
+          return;
+        } else if (ev.type === "state") {
+          state = ev.state;
+        } else if (ev.type === "finished") {
+          state = ev.state; page.finished(ev);
+          status(`${ev.state}: ${ev.status}${ev.reason ? ` (${ev.reason})` : ""}`);
+        } else if (ev.type === "failed" || ev.type === "stopped") {
+          state = ev.type; showError(ev.message);
+        } else if (ev.type === "reset") {
+          current = null; state = "idle"; page.clear(); status("");
+        }
+        refresh();
+      },
+      rows(rows, training) { if (training === current) page.rows(rows); },
+      view(view, training) {
+        if (training !== current) return;
+        if (view.state === "running" || view.state === "paused") {
+          status(`${view.state} · epoch ${view.epoch} · step ${view.step}`);
+        }
+        page.view(view);
+      },
+      closed() { showError("lost the connection to the lab server; reload the page"); },
+    });
+
+    const start = (paused) => {
+      showError("");
+      dirty = false;
+      live.send({ type: "start", config: configOf(form), paused, probe: Boolean(page.probe) });
+    };
+    buttons.train.onclick = () => {
+      if (state === "paused" && !dirty) live.send({ type: "resume" });
+      else start(false);
+    };
+    buttons.pause.onclick = () => live.send({ type: "pause" });
+    buttons.step.onclick = () => {
+      if (state === "paused" && !dirty) live.send({ type: "step" });
+      else { start(true); live.send({ type: "step" }); }
+    };
+    buttons.reset.onclick = () => live.send({ type: "reset" });
+    form.addEventListener("change", () => { dirty = state !== "idle"; saveState(form); refresh(); });
+    refresh();
+    return live;
+  }
+
+  return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot, fmt,
+    Live, bindTraining };
+})();

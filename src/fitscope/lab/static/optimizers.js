@@ -1,0 +1,119 @@
+/* The Optimizers page: optimizers racing on a toy surface, animated. */
+"use strict";
+
+(() => {
+  const { $, plot, fmt } = Lab;
+  const form = $("#form");
+  const FRAMES = 90; // the race takes about FRAMES animation frames, whatever the steps
+  const ON_BY_DEFAULT = ["sgd", "momentum", "adagrad", "rmsprop", "adam"];
+  let names = [];
+  let race = null; // the last response
+  let animation = 0;
+  let clickable = false; // the click handler is attached after the first plot
+
+  function build(info) {
+    names = info.choices.optimizer;
+    const box = $("#optimizers");
+    for (const name of names) {
+      const row = document.createElement("label");
+      row.innerHTML = `<span><input type="checkbox" name="run_${name}"> ${name}</span>` +
+        `<input type="number" name="lr_${name}" min="0.000001" max="10" step="any" placeholder="lr">`;
+      row.querySelector("input[type=checkbox]").checked = ON_BY_DEFAULT.includes(name);
+      box.append(row);
+    }
+  }
+
+  function query() {
+    const p = new URLSearchParams();
+    const el = form.elements;
+    p.set("surface", el.surface.value);
+    p.set("steps", el.steps.value);
+    for (const key of ["x0", "y0"]) if (el[key].value !== "") p.set(key, el[key].value);
+    if (el.clip.checked) p.set("clip_norm", el.clip_norm.value);
+    for (const name of names) {
+      if (!el[`run_${name}`].checked) continue;
+      p.append("run", name);
+      if (el[`lr_${name}`].value !== "") p.set(`lr_${name}`, el[`lr_${name}`].value);
+    }
+    return p;
+  }
+
+  /* The figure from fitscope.landscape.figures.toy_figure, paths cut to `k` steps. */
+  function frame(k) {
+    const fig = race.figure;
+    const data = fig.data.map((trace) => {
+      const path = race.paths[trace.name];
+      return path ? { ...trace, x: path.x.slice(0, k + 1), y: path.y.slice(0, k + 1) } : trace;
+    });
+    plot("surface", data, {
+      ...fig.layout, title: { text: fig.layout.title.text },
+      margin: { l: 55, r: 15, t: 40, b: 42 }, uirevision: race.surface,
+    });
+    if (!clickable) {
+      $("#surface").on("plotly_click", startAt);
+      clickable = true;
+    }
+  }
+
+  /* A click on the surface restarts the race from there. */
+  function startAt(ev) {
+    const pt = ev.points[0];
+    form.elements.x0.value = pt.x.toPrecision(4);
+    form.elements.y0.value = pt.y.toPrecision(4);
+    update();
+  }
+
+  function animate() {
+    cancelAnimationFrame(animation);
+    const steps = Math.max(...Object.values(race.paths).map((p) => p.x.length - 1), 0);
+    const per = Math.max(1, Math.ceil(steps / FRAMES));
+    let k = 0;
+    const tick = () => {
+      k = Math.min(steps, k + per);
+      frame(k);
+      if (k < steps) animation = requestAnimationFrame(tick);
+    };
+    frame(0);
+    animation = requestAnimationFrame(tick);
+  }
+
+  function drawLosses() {
+    const traces = Object.entries(race.paths).map(([name, p]) => ({
+      y: p.loss.map((f) => f - race.f_min), name: `${name} (lr ${fmt(p.lr)})`, mode: "lines",
+    }));
+    plot("losses", traces, {
+      title: { text: "f − f_min along each path" },
+      xaxis: { title: { text: "step" } },
+      yaxis: { type: "log", title: { text: "f − f_min" }, exponentformat: "power" },
+    });
+  }
+
+  async function update() {
+    Lab.saveState(form);
+    try {
+      race = await Lab.getJSON(`/api/optimizers/race?${query()}`);
+      Lab.showError("");
+    } catch (e) {
+      Lab.showError(e.message);
+      return;
+    }
+    for (const name of names) form.elements[`lr_${name}`].placeholder = `lr ${race.default_lr[name]}`;
+    $("#surface-note").textContent = `f = ${race.formula}. Contours of log10(1 + f − f_min); ` +
+      `the star marks the minimum. Start: (${fmt(race.start[0])}, ${fmt(race.start[1])}).`;
+    drawLosses();
+    animate();
+  }
+
+  Lab.prepareForm(form, {}, build).then(() => {
+    form.addEventListener("change", (e) => {
+      if (e.target.name === "surface") { form.elements.x0.value = ""; form.elements.y0.value = ""; }
+      update();
+    });
+    $("#race").onclick = update;
+    $("#home").onclick = () => {
+      form.elements.x0.value = ""; form.elements.y0.value = "";
+      update();
+    };
+    update();
+  }).catch((e) => Lab.showError(String(e)));
+})();

@@ -1,0 +1,117 @@
+/* The Runs page: the run store, one run or two side by side. */
+"use strict";
+
+(() => {
+  const { $, plot, fmt } = Lab;
+  const form = $("#form");
+  const el = form.elements;
+  let store = null;
+  const records = {}; // run id -> full record
+
+  function cell(row, text, cls) {
+    const td = row.insertCell();
+    td.textContent = text;
+    if (cls) td.className = cls;
+    return td;
+  }
+
+  function table() {
+    const body = $("#runs tbody");
+    body.replaceChildren();
+    const members = el.study.value ? new Set(store.studies[el.study.value]) : null;
+    for (const r of store.runs) {
+      if (members && !members.has(r.run_id)) continue;
+      const row = body.insertRow();
+      if (r.run_id === el.a.value || r.run_id === el.b.value) row.className = "picked";
+      for (const slot of ["a", "b"]) {
+        const pick = document.createElement("input");
+        Object.assign(pick, { type: "radio", name: `pick-${slot}`, checked: el[slot].value === r.run_id });
+        pick.onchange = () => { el[slot].value = r.run_id; changed(); };
+        row.insertCell().append(pick);
+      }
+      cell(row, r.run_id, "mono");
+      for (const v of [r.name, r.status, r.data, r.depth, r.width, r.init, r.optimizer]) cell(row, String(v));
+      cell(row, fmt(r.metrics.val_acc));
+      cell(row, fmt(r.metrics.test_acc));
+      cell(row, r.studies.join(", "));
+    }
+  }
+
+  async function record(id) {
+    if (!id) return null;
+    records[id] ??= await Lab.getJSON(`/api/runs/${encodeURIComponent(id)}`);
+    return records[id];
+  }
+
+  function curves(runs) {
+    const traces = [];
+    for (const [slot, r] of runs) {
+      const x = r.history.map((h) => h.epoch);
+      traces.push({ x, y: r.history.map((h) => h.train_loss), name: `${slot} training`, mode: "lines" });
+      traces.push({ x, y: r.history.map((h) => h.val_loss), name: `${slot} validation`, mode: "lines",
+        line: { dash: "dash" } });
+    }
+    plot("curves", traces, { title: { text: "loss" }, xaxis: { title: { text: "epoch" } } });
+  }
+
+  function probes(runs) {
+    const traces = [];
+    for (const [slot, r] of runs) {
+      for (const [quantity, name] of [["act_std", "std of activations"], ["preact_grad_std", "std of dL/dz"]]) {
+        const rows = r.probes.filter((p) => p.quantity === quantity);
+        traces.push({ x: rows.map((p) => p.layer), y: rows.map((p) => p.value),
+          name: `${slot}: ${name}`, mode: "lines+markers" });
+      }
+    }
+    const step = runs.length ? runs[0][1].probes[0]?.step : undefined;
+    plot("probes", traces, {
+      title: { text: step === undefined ? "probes (none stored)" : `probes at the last probed step (${step})` },
+      yaxis: { type: "log", exponentformat: "power" }, xaxis: { type: "category" },
+    });
+  }
+
+  function compare(runs) {
+    const t = $("#compare");
+    t.replaceChildren();
+    if (!runs.length) return;
+    const head = t.createTHead().insertRow();
+    cell(head, "");
+    for (const [slot, r] of runs) cell(head, `${slot}: ${r.run_id}`, "mono");
+    const lines = [["status", (r) => r.status], ["reason", (r) => r.reason || "–"]];
+    for (const k of ["train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc", "best_epoch", "epochs_run"]) {
+      lines.push([k, (r) => fmt(r.metrics[k])]);
+    }
+    const body = t.createTBody();
+    for (const [label, get] of lines) {
+      const row = body.insertRow();
+      cell(row, label);
+      for (const [, r] of runs) cell(row, String(get(r)));
+    }
+  }
+
+  async function changed() {
+    Lab.saveState(form);
+    table();
+    try {
+      const runs = [];
+      for (const slot of ["a", "b"]) {
+        const r = await record(el[slot].value.trim());
+        if (r) runs.push([slot.toUpperCase(), r]);
+      }
+      Lab.showError("");
+      curves(runs); probes(runs); compare(runs);
+    } catch (e) {
+      Lab.showError(e.message);
+    }
+  }
+
+  (async () => {
+    store = await Lab.getJSON("/api/runs");
+    $("#store").textContent = store.store ? `${store.store}: ${store.runs.length} runs`
+      : "no store: start the lab with --store PATH";
+    for (const name of Object.keys(store.studies)) el.study.add(new Option(name, name));
+    await Lab.prepareForm(form);
+    form.addEventListener("change", changed);
+    await changed();
+  })().catch((e) => Lab.showError(String(e)));
+})();

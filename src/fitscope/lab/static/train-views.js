@@ -1,0 +1,127 @@
+/* Figures of a live training, shared by the Initialization and Overfitting pages. */
+"use strict";
+
+const TrainViews = (() => {
+  const { plot } = Lab;
+
+  /* "hidden.3.act" -> "layer 4", "out" -> "output". */
+  function layerLabel(name) {
+    const m = /^hidden\.(\d+)\./.exec(name);
+    if (m) return `layer ${Number(m[1]) + 1}`;
+    return name === "out" ? "output" : name;
+  }
+
+  /* Curves of history columns over epochs, with optional vertical marks. */
+  class Curves {
+    constructor(id, columns, title, yTitle) {
+      Object.assign(this, { id, columns, title, yTitle, rows: [], marks: [], levels: [] });
+    }
+
+    clear() { this.rows = []; this.marks = []; this.draw(); }
+
+    add(rows) { this.rows.push(...rows); this.draw(); }
+
+    /* Vertical lines: [{epoch, label, color}]. */
+    mark(marks) { this.marks = marks; this.draw(); }
+
+    /* Horizontal reference lines: [{y, label, color}]. */
+    level(levels) { this.levels = levels; this.draw(); }
+
+    draw() {
+      if (!this.rows.length && !this.levels.length) return empty(this.id, this.title);
+      const x = this.rows.map((r) => r.epoch);
+      const traces = this.columns.map(([key, name, dash]) => ({
+        x, y: this.rows.map((r) => r[key]), name, mode: "lines", line: { dash },
+      }));
+      const shapes = this.marks.map((m) => ({
+        type: "line", x0: m.epoch, x1: m.epoch, yref: "paper", y0: 0, y1: 1,
+        line: { color: m.color, dash: "dot", width: 2 },
+      }));
+      const annotations = this.marks.map((m, i) => ({
+        x: m.epoch, yref: "paper", y: 1 - 0.08 * i, text: m.label, showarrow: false,
+        font: { color: m.color, size: 10 }, xanchor: "left", yanchor: "top",
+      }));
+      for (const l of this.levels) {
+        shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: l.y, y1: l.y,
+          line: { color: l.color, dash: "dash", width: 1.5 } });
+        annotations.push({ xref: "paper", x: 0.01, y: l.y, text: l.label, showarrow: false,
+          font: { color: l.color, size: 10 }, xanchor: "left", yanchor: "bottom" });
+      }
+      plot(this.id, traces, {
+        title: { text: this.title }, shapes, annotations,
+        xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: this.yTitle } },
+      });
+    }
+  }
+
+  const CLASS_COLORS = ["#d94841", "#2f6fdb", "#2e7d32", "#b7791f", "#7b1fa2"];
+
+  /* The model's output over the plane and the training points on top. */
+  function boundary(id, b, points) {
+    const traces = [];
+    if (b) {
+      traces.push({
+        type: "heatmap", x: b.x, y: b.y, z: b.z, showscale: false, opacity: 0.75,
+        hoverinfo: "skip", zsmooth: "best",
+        colorscale: b.kind === "probability" ? "RdBu" : "Portland",
+        ...(b.kind === "probability" ? { zmin: 0, zmax: 1 } : {}),
+      });
+    }
+    if (points) {
+      traces.push({
+        type: "scatter", mode: "markers", x: points.x, y: points.y, hoverinfo: "skip",
+        marker: { size: 5, line: { width: 0.5, color: "#fff" },
+          color: points.label.map((k) => CLASS_COLORS[k % CLASS_COLORS.length]) },
+        showlegend: false,
+      });
+    }
+    plot(id, traces, {
+      title: { text: "decision boundary (P of class 1)" },
+      xaxis: { title: { text: "x1 (standardized)" }, zeroline: false },
+      yaxis: { title: { text: "x2" }, zeroline: false },
+    });
+  }
+
+  const TICKS = [-100, -1, -0.01, -1e-4, -1e-6, 0, 1e-6, 1e-4, 0.01, 1, 100];
+  const TICK_TEXT = { "-0.0001": "-1e-4", "-0.000001": "-1e-6", 0.0001: "1e-4", 0.000001: "1e-6" };
+
+  /* Where value v sits on a heatmap whose column i spans (edges[i], edges[i+1]]:
+   * edge k is drawn at k - 0.5, and between edges the position is linear in log|v|. */
+  function position(v, edges) {
+    const k = edges.findIndex((e, i) => i < edges.length - 1 && e <= v && v <= edges[i + 1]);
+    if (k < 0) return null;
+    const [a, b] = [edges[k], edges[k + 1]];
+    const frac = a === v ? 0 : b === v ? 1 : a * b > 0
+      ? Math.log(Math.abs(v / a)) / Math.log(Math.abs(b / a)) : 0.5;
+    return k - 0.5 + frac;
+  }
+
+  /* One row per layer: the share of its values in each of the probe's fixed bins. */
+  function histograms(id, part, edges, title) {
+    const z = part.counts.map((c) => {
+      const total = c.reduce((a, v) => a + v, 0);
+      return c.map((v) => (total ? v / total : 0));
+    });
+    const ticks = TICKS.map((v) => [position(v, edges), v]).filter(([x]) => x !== null);
+    plot(id, [{
+      type: "heatmap", z, y: part.layers.map(layerLabel), zmin: 0,
+      colorscale: [[0, "#ffffff"], [0.01, "#e3ecfa"], [0.3, "#7aa5e6"], [1, "#0b3d91"]],
+      colorbar: { title: { text: "share" }, thickness: 10 },
+      hovertemplate: "%{y}, bin %{x}: %{z:.2f}<extra></extra>",
+    }], {
+      title: { text: title },
+      xaxis: { tickvals: ticks.map(([x]) => x), ticktext: ticks.map(([, v]) => TICK_TEXT[v] ?? v),
+        title: { text: "value (bins log-spaced in |value|)" } },
+      yaxis: { type: "category" },
+    });
+  }
+
+  function empty(id, title, hint = "press Train") {
+    plot(id, [], {
+      title: { text: title }, xaxis: { visible: false }, yaxis: { visible: false },
+      annotations: [{ text: hint, showarrow: false, font: { color: "#9aa5b1", size: 13 } }],
+    });
+  }
+
+  return { Curves, boundary, histograms, empty, layerLabel };
+})();

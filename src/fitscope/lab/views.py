@@ -1,0 +1,121 @@
+"""What a live training shows, computed in its worker from the engine's ``Trainer``.
+
+Every function returns plain JSON-ready data. Inputs are in the model's own (by
+default standardized) coordinates, so the decision boundary lies over the points the
+model was trained on.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from fitscope import regularize as reg
+from fitscope.config import RunConfig
+from fitscope.data import load_data
+from fitscope.engine import Trainer
+from fitscope.probe import Probe
+from fitscope.probe.training import ProbeStepper
+from fitscope.run import Run
+
+MAX_POINTS = 600
+GRID = 60
+PROBE_SAMPLES = 100
+
+
+def with_probes(cfg: RunConfig, samples: int = PROBE_SAMPLES) -> RunConfig:
+    """``cfg`` with ``observe.probe_every`` set so the engine probes the run about
+    ``samples`` times (and always at step 0): frequent enough to watch, few enough
+    that the records of a 500-epoch run stay small."""
+    n = len(load_data(cfg.data, cfg.task.kind).x_train)
+    bs = cfg.budget.batch_size
+    per_epoch = math.ceil(n / (n if bs == 0 or bs >= n else bs))
+    steps = min(cfg.budget.epochs * per_epoch, cfg.budget.max_steps or math.inf)
+    return cfg.with_overrides({"observe.probe_every": max(1, math.ceil(steps / samples))})
+
+
+def probe_of(trainer: Trainer) -> Probe | None:
+    """The probe the engine attached to this run (``observe.probe_every > 0``)."""
+    return next((cb.probe for cb in trainer.callbacks if isinstance(cb, ProbeStepper)), None)
+
+
+def latest_probe(p: Probe) -> dict | None:
+    """The last probed step, per layer in forward order: histograms (on the probe's
+    fixed bins) and variances of each activation's output and of the loss gradient with
+    respect to each weight layer's output (pre-activation)."""
+    if not p.records:
+        return None
+    step = p.records[-1]["step"]
+    rows = []
+    for r in reversed(p.records):
+        if r["step"] != step:
+            break
+        rows.append(r)
+    values = {(r["layer"], r["quantity"]): r["value"] for r in reversed(rows)}
+    order = list(dict.fromkeys(layer for layer, q in values if q.endswith("_mean")))
+
+    def part(hist: str, std: str) -> dict:
+        layers = [layer for layer in order if (layer, hist) in values]
+        return {"layers": layers, "counts": [values[(la, hist)]["counts"] for la in layers],
+                "var": [values[(la, std)] ** 2 for la in layers]}
+
+    return {"step": step, "edges": p.edges, "act": part("act_hist", "act_std"),
+            "grad": part("preact_grad_hist", "preact_grad_std")}
+
+
+def meta(trainer: Trainer) -> dict:
+    """Once per training: sizes, layer names, and for 2-D data a sample of the points."""
+    s = trainer.splits
+    body = {"n_features": s.n_features, "n_classes": s.n_classes,
+            "n_train": len(s.x_train), "steps_per_epoch": trainer.steps_per_epoch,
+            "total_steps": trainer.total_steps, "epochs": trainer.config.budget.epochs}
+    if s.n_features == 2:
+        x, y = s.x_train[:MAX_POINTS], s.y_train[:MAX_POINTS]
+        body["points"] = {"x": x[:, 0].tolist(), "y": x[:, 1].tolist(), "label": y.tolist()}
+    return body
+
+
+def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
+              probe_step: int | None = None) -> dict:
+    """The latest state: progress, early-stopping marks, the decision boundary, and
+    the probes when they hold a step newer than ``probe_step``."""
+    view = {"state": state, "epoch": trainer.epoch, "step": trainer.step}
+    if probe is not None and probe.records and probe.records[-1]["step"] != probe_step:
+        view["probes"] = latest_probe(probe)
+    if trainer.early is not None:
+        view["best_epoch"] = trainer.early.best_epoch
+    if trainer.splits.n_features == 2:
+        view["boundary"] = decision_boundary(trainer)
+    return view
+
+
+def final_view(trainer: Trainer, run: Run) -> dict:
+    """At the end: the epoch whose weights the run kept (early stopping restores one)."""
+    return {"best_epoch": run.metrics.get("best_epoch")}
+
+
+@torch.no_grad()
+def decision_boundary(trainer: Trainer, n: int = GRID) -> dict:
+    """The model's output on an ``n`` x ``n`` grid over the training points (plus a
+    margin): P(class 1) for two classes, the predicted class for more, the predicted
+    value for regression. ``z[i][j]`` belongs to ``(x[j], y[i])``."""
+    pts = trainer.splits.x_train
+    lo, hi = pts.min(0).values, pts.max(0).values
+    pad = 0.1 * (hi - lo)
+    xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), n)
+    ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), n)
+    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(trainer.device)
+    model, was_training = trainer.model, trainer.model.training
+    model.eval()
+    out = model(grid)
+    model.train(was_training)
+    if not trainer.classify:
+        z, kind = out[:, 0], "value"
+    elif out.shape[1] == 1:
+        z, kind = torch.sigmoid(out[:, 0]), "probability"
+    else:
+        z, kind = reg.predictions(out).float(), "class"
+    return {"x": xs.tolist(), "y": ys.tolist(), "z": z.reshape(n, n).cpu().tolist(),
+            "kind": kind}

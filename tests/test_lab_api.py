@@ -1,0 +1,203 @@
+"""The lab's HTTP side: pages, static files, plotly, and every JSON endpoint, including
+malformed and hostile requests."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from fitscope import RunConfig, train
+from fitscope.lab.app import PAGES, create_app, plotly_js
+from fitscope.lab.messages import LAB_DATA, LIMITS
+from fitscope.study import Store
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+@pytest.mark.parametrize("path", ["/", *[f"/{p}" for p in PAGES]])
+def test_every_page_has_the_layout_navigation_and_an_explanation(client, path):
+    r = client.get(path)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    for slug in PAGES:
+        assert f'href="/{slug}"' in r.text
+    assert 'class="explain"' in r.text and "/vendor/plotly.min.js" in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_a_page_script_exists_for_every_page(client):
+    for page in PAGES:
+        assert client.get(f"/static/{page}.js").status_code == 200
+    assert client.get("/static/lab.js").status_code == 200
+
+
+def test_unknown_pages_are_404(client):
+    assert client.get("/nope").status_code == 404
+    assert client.get("/api/nope").status_code == 404
+
+
+@pytest.mark.parametrize("path", [
+    "/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/%2e%2e/config.py",
+    "/static/pages/../../app.py", "/static/..%2f..%2f..%2fpyproject.toml",
+    "/static/%2e%2e%2f%2e%2e%2fcommands.py", "/static//etc/passwd", "/static/missing.js",
+])
+def test_path_traversal_on_static_files_is_404(client, path):
+    r = client.get(path)
+    assert r.status_code == 404
+    assert "import" not in r.text
+
+
+def test_plotly_is_served_from_the_installed_package(client):
+    r = client.get("/vendor/plotly.min.js")
+    assert r.status_code == 200 and "javascript" in r.headers["content-type"]
+    assert r.content == plotly_js().read_bytes()
+
+
+def test_health_reports_trainings_and_the_limit():
+    with TestClient(create_app(max_sessions=7)) as c:
+        assert c.get("/api/health").json() == {"trainings": 0, "max_sessions": 7, "warm": True}
+
+
+def test_form_choices_come_from_the_config(client):
+    body = client.get("/api/form").json()
+    assert body["choices"]["data.name"] == list(LAB_DATA)
+    assert "kaiming_normal" in body["choices"]["init.scheme"]
+    assert body["choices"]["model.activation"] == ["relu", "tanh", "sigmoid", "linear"]
+    assert body["choices"]["surface"] == ["ravine", "saddle", "rosenbrock", "cliff"]
+    assert body["limits"] == LIMITS
+    assert body["defaults"] == RunConfig().to_dict()
+
+
+# -- regularization landscape ----------------------------------------------------------
+def test_quadratic_l1_with_a_diagonal_hessian_is_soft_thresholding(client):
+    # angle 0: H = diag(scale, scale / cond); each weight is soft-thresholded by lam / H_ii
+    q = {"cx": 2.0, "cy": 1.0, "scale": 2.0, "cond": 4.0, "angle": 0.0, "penalty": "l1",
+         "lam": 0.3}
+    body = client.get("/api/landscape/quadratic", params=q).json()
+    h = np.array([2.0, 0.5])
+    expected = np.sign([2.0, 1.0]) * np.maximum(np.abs([2.0, 1.0]) - 0.3 / h, 0)
+    np.testing.assert_allclose(body["optimum"], expected, atol=1e-9)
+    assert body["zeros"] == 0 and body["lam_zero"] == pytest.approx(4.0)
+    q["lam"] = 0.6  # above |H_22 c_2| = 0.5: the second weight is exactly zero
+    body = client.get("/api/landscape/quadratic", params=q).json()
+    assert body["optimum"][1] == 0.0 and body["zeros"] == 1
+    assert body["radius"] == pytest.approx(abs(body["optimum"][0]))
+
+
+def test_quadratic_view_has_contours_path_and_region(client):
+    body = client.get("/api/landscape/quadratic", params={"penalty": "l2", "lam": 1.0}).json()
+    grid = body["grid"]
+    assert len(grid["z"]) == len(grid["y"]) and len(grid["z"][0]) == len(grid["x"])
+    assert body["path"]["lam"][0] == 0.0 and body["path"]["lam"][-1] == body["lam_max"]
+    assert [body["path"]["w1"][0], body["path"]["w2"][0]] == pytest.approx(body["center"])
+    assert body["radius"] == pytest.approx(np.hypot(*body["optimum"]))
+    assert body["zeros"] == 0
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"cond": 0}, "cond"), ({"lam": -1}, "lam"), ({"lam": "1e999"}, "lam"),
+    ({"lam": "nan"}, "lam"), ({"penalty": "l3"}, "penalty"), ({"cx": "x"}, "cx"),
+    ({"scale": "9" * 400}, "scale"), ({"angle": 1000}, "angle"), ({"bogus": 1}, "bogus"),
+])
+def test_quadratic_rejects_bad_values_naming_the_field(client, params, field):
+    r = client.get("/api/landscape/quadratic", params=params)
+    assert r.status_code == 422
+    assert field in {e["loc"][-1] for e in r.json()["detail"]}
+
+
+def test_logistic_paths_count_zero_weights(client):
+    body = client.get("/api/landscape/logistic").json()
+    n_features = len(body["features"])
+    assert n_features == 30 and len(body["lam"]) == len(body["l1"]["zeros"])
+    l1, l2 = body["l1"]["zeros"], body["l2"]["zeros"]
+    assert l1[0] < 15 and l1[-1] == n_features  # at lam_zero L1 keeps no weight
+    assert max(l2) == 0  # L2 never zeroes one
+    assert np.mean(np.diff(l1) >= 0) > 0.9  # weights drop out as lambda grows
+    assert len(body["l1"]["coef"]) == n_features
+    assert len(body["l1"]["coef"][0]) == len(body["lam"])
+
+
+# -- overfitting -----------------------------------------------------------------------
+def test_one_nearest_neighbour_is_perfect_on_its_training_points(client):
+    body = client.get("/api/overfitting/nearest-neighbour",
+                      params={"name": "moons", "noise": 0.35, "n_samples": 400}).json()
+    assert body["train_acc"] == 1.0
+    assert body["val_acc"] < 0.95 and body["test_acc"] < 0.95
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"name": "csv"}, "name"), ({"n_samples": 5001}, "n_samples"),
+    ({"train_size": 1}, "train_size"), ({"path": "/etc/passwd"}, "path"),
+])
+def test_nearest_neighbour_rejects_bad_data(client, params, field):
+    r = client.get("/api/overfitting/nearest-neighbour", params=params)
+    assert r.status_code == 422
+    assert field in {e["loc"][-1] for e in r.json()["detail"]}
+
+
+# -- optimizers ------------------------------------------------------------------------
+def test_race_starts_where_asked_and_clipping_bounds_every_step(client):
+    params = {"surface": "cliff", "x0": 2.0, "y0": 0.5, "run": ["sgd"], "lr_sgd": 0.1,
+              "steps": 50}
+    free = client.get("/api/optimizers/race", params=params).json()
+    clipped = client.get("/api/optimizers/race", params={**params, "clip_norm": 1.0}).json()
+    for body in (free, clipped):
+        path = body["paths"]["sgd"]
+        assert [path["x"][0], path["y"][0]] == [2.0, 0.5]
+        assert set(body["paths"]) == {"sgd"} and body["figure"]["data"]
+    step = lambda p: np.hypot(np.diff(p["x"]), np.diff(p["y"])).max()  # noqa: E731
+    assert step(clipped["paths"]["sgd"]) <= 0.1 * 1.0 + 1e-9  # lr * max norm
+    assert step(free["paths"]["sgd"]) > 1.0  # the wall catapults unclipped SGD
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"surface": "nope"}, "surface"), ({"run": "bogus"}, 0), ({"x0": 1e9}, "x0"),
+    ({"lr_adam": -1}, "lr_adam"), ({"steps": 10**6}, "steps"), ({"extra": 1}, "extra"),
+])
+def test_race_rejects_bad_settings(client, params, field):
+    r = client.get("/api/optimizers/race", params=params)
+    assert r.status_code == 422
+    assert field in {e["loc"][-1] for e in r.json()["detail"]}
+
+
+# -- runs ------------------------------------------------------------------------------
+def test_runs_without_a_store_are_empty(client):
+    assert client.get("/api/runs").json() == {"store": None, "runs": [], "studies": {}}
+    r = client.get("/api/runs/abc")
+    assert r.status_code == 404 and "--store" in r.json()["detail"]
+
+
+def test_runs_from_a_store(tmp_path):
+    path = tmp_path / "runs.sqlite"
+    cfg = RunConfig.model_validate({"data": {"n_samples": 100}, "model": {"depth": 1},
+                                    "budget": {"epochs": 2}})
+    run = train(cfg)
+    with Store(path) as store:
+        store.put(run.record())
+    with TestClient(create_app(store=path)) as c:
+        body = c.get("/api/runs").json()
+        assert [r["run_id"] for r in body["runs"]] == [run.run_id]
+        assert body["runs"][0]["metrics"]["val_acc"] == run.metrics["val_acc"]
+        record = c.get(f"/api/runs/{run.run_id[:6]}").json()
+        assert record["history"] == run.record()["history"]
+        assert c.get("/api/runs/0000").status_code == 404
+        for bad in ("..%2f..%2fetc", "XYZ", "a" * 17):
+            assert c.get(f"/api/runs/{bad}").status_code in (404, 422)
+
+
+def test_a_missing_store_file_is_not_created(tmp_path):
+    path = tmp_path / "none.sqlite"
+    with TestClient(create_app(store=path)) as c:
+        assert c.get("/api/runs").json()["runs"] == []
+    assert not Path(path).exists()
+
+
+def test_allowed_hosts_refuse_other_host_names():
+    with TestClient(create_app(allowed_hosts=["testserver"])) as c:
+        assert c.get("/api/health").status_code == 200
+        assert c.get("/api/health", headers={"host": "evil.example"}).status_code == 400
