@@ -1,0 +1,188 @@
+"""Batched evaluation of a model's loss at many points of parameter space.
+
+A *point* is a flat parameter vector in ``model.parameters()`` order: the layout of
+:func:`torch.nn.utils.parameters_to_vector` and of the engine's snapshots. A
+:class:`Problem` (model, loss, data) evaluates points in chunks: each chunk of P points
+is split into per-parameter tensors of shape ``(P, *param.shape)`` and the model runs
+once on all of them, ``torch.func.functional_call`` vectorized over the stack with
+``torch.vmap`` (a population of P networks as one program), instead of P sequential
+forward passes. The model is evaluated in eval mode (dropout off, batch norm on its
+running statistics, which are shared by every point).
+
+Losses are means over the data: with the data in batches of sizes n_b (N rows in all),
+L(theta) = sum_b n_b L_b(theta) / N, exact for any loss that is a mean over examples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import torch
+from rich.progress import track
+from torch import Tensor, nn
+from torch.func import functional_call, vmap
+
+from fitscope import regularize as reg
+
+LossFn = Callable[[Tensor, Tensor], Tensor]  # (outputs, targets) -> mean loss, a scalar
+CHUNK_ROWS = 16_384  # points per chunk x rows per data batch: keeps a chunk's activations in cache
+
+
+def accuracy(outputs: Tensor, targets: Tensor) -> Tensor:
+    """Share of correct class predictions (one logit: logit > 0; else the arg-max)."""
+    return (reg.predictions(outputs) == targets).float().mean()
+
+
+@contextlib.contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode for the block, its previous mode restored afterwards."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+@dataclass(eq=False)
+class Problem:
+    """A loss landscape's ingredients: ``model``, ``loss_fn(outputs, targets)`` (a mean
+    over the batch), data ``x``, ``y``, and optionally ``metric_fn`` (e.g. :func:`accuracy`)
+    evaluated alongside. ``batch_size`` rows of data go through the model at a time.
+    """
+
+    model: nn.Module
+    loss_fn: LossFn
+    x: Tensor
+    y: Tensor
+    metric_fn: LossFn | None = None
+    batch_size: int = 4096
+
+    def __post_init__(self) -> None:
+        if len(self.x) != len(self.y) or len(self.x) == 0:
+            raise ValueError(f"x and y must have the same, non-zero number of rows, "
+                             f"got x: {tuple(self.x.shape)}, y: {tuple(self.y.shape)}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
+        named = list(self.model.named_parameters())
+        self.names = [n for n, _ in named]
+        self.shapes = [p.shape for _, p in named]
+        self.numels = [p.numel() for _, p in named]
+        self.n_params = sum(self.numels)
+        first = named[0][1]
+        self.device, self.dtype = first.device, first.dtype
+        self.x, self.y = self.x.to(self.device), self.y.to(self.device)
+
+    # -- layout -------------------------------------------------------------------------
+    def center(self) -> Tensor:
+        """The model's current parameters as one flat vector (a copy)."""
+        return torch.cat([p.detach().reshape(-1) for p in self.model.parameters()]).clone()
+
+    def unflatten(self, flat: Tensor) -> dict[str, Tensor]:
+        """``(..., n_params)`` -> ``{name: (..., *shape)}``, views into ``flat``."""
+        lead = flat.shape[:-1]
+        pieces = flat.split(self.numels, dim=-1)
+        return {n: t.reshape(*lead, *s) for n, t, s in zip(self.names, pieces, self.shapes)}
+
+    def _batches(self) -> Iterator[tuple[Tensor, Tensor, float]]:
+        """(x_b, y_b, n_b / N) for each data batch."""
+        n = len(self.x)
+        for s in range(0, n, self.batch_size):
+            xb, yb = self.x[s:s + self.batch_size], self.y[s:s + self.batch_size]
+            yield xb, yb, len(xb) / n
+
+    def as_point(self, theta: Tensor, name: str = "theta") -> Tensor:
+        """``theta`` on the model's device and dtype; its last axis must be n_params."""
+        if theta.shape[-1] != self.n_params:
+            raise ValueError(f"{name} must have {self.n_params} entries (the model's "
+                             f"parameters), got shape {tuple(theta.shape)}")
+        return theta.to(self.device, self.dtype)
+
+    # -- one point, differentiable ----------------------------------------------------------
+    def _batch_loss(self, theta: Tensor, xb: Tensor, yb: Tensor) -> Tensor:
+        buffers = dict(self.model.named_buffers())
+        return self.loss_fn(functional_call(self.model, (self.unflatten(theta), buffers), (xb,)), yb)
+
+    def loss_at(self, theta: Tensor) -> Tensor:
+        """L(theta) over all the data, differentiable in ``theta`` (eval mode)."""
+        theta = self.as_point(theta)
+        with eval_mode(self.model):
+            return sum(w * self._batch_loss(theta, xb, yb) for xb, yb, w in self._batches())
+
+    def hvp(self, theta: Tensor, v: Tensor) -> Tensor:
+        """Hessian-vector product H(theta) v by double backward (Pearlmutter 1994):
+        H v = grad_theta (grad_theta L . v), accumulated over the data batches as
+        H v = sum_b (n_b / N) H_b v."""
+        theta, v = self.as_point(theta).detach().requires_grad_(True), self.as_point(v, "v")
+        out = torch.zeros_like(v)
+        with eval_mode(self.model):
+            for xb, yb, w in self._batches():
+                (g,) = torch.autograd.grad(self._batch_loss(theta, xb, yb), theta,
+                                           create_graph=True)
+                (hv,) = torch.autograd.grad(g @ v, theta)
+                out += w * hv
+        return out
+
+    # -- many points, batched ---------------------------------------------------------------
+    def default_chunk(self) -> int:
+        """Points per chunk: ``CHUNK_ROWS`` // rows per data batch, at least 1."""
+        return max(1, CHUNK_ROWS // min(len(self.x), self.batch_size))
+
+    def _chunk_values(self, points: Tensor) -> tuple[Tensor, Tensor | None]:
+        """(loss (P,), metric (P,) or None) for one chunk of points (P, n_params)."""
+        stacked = self.unflatten(points)
+        buffers = dict(self.model.named_buffers())
+        loss = torch.zeros(len(points), device=self.device, dtype=torch.float64)
+        metric = torch.zeros_like(loss) if self.metric_fn is not None else None
+        for xb, yb, w in self._batches():
+            def one(params: dict[str, Tensor], xb=xb, yb=yb) -> tuple[Tensor, Tensor]:
+                out = functional_call(self.model, (params, buffers), (xb,))
+                m = self.metric_fn(out, yb) if self.metric_fn is not None else out.new_zeros(())
+                return self.loss_fn(out, yb), m
+            chunk_loss, chunk_metric = vmap(one)(stacked)
+            loss += w * chunk_loss.double()
+            if metric is not None:
+                metric += w * chunk_metric.double()
+        return loss, metric
+
+    @torch.no_grad()
+    def _evaluate(self, n_points: int, make_chunk: Callable[[int, int], Tensor],
+                  chunk: int | None = None, progress: bool = False,
+                  description: str = "landscape") -> tuple[Tensor, Tensor | None]:
+        size = chunk or self.default_chunk()
+        starts = range(0, n_points, size)
+        losses, metrics = [], []
+        with eval_mode(self.model):
+            for s in track(starts, description=description, disable=not progress,
+                           total=len(starts)):
+                loss, metric = self._chunk_values(make_chunk(s, min(s + size, n_points)))
+                losses.append(loss.cpu())
+                if metric is not None:
+                    metrics.append(metric.cpu())
+        return torch.cat(losses), (torch.cat(metrics) if metrics else None)
+
+    def evaluate(self, points: Tensor, *, chunk: int | None = None, progress: bool = False,
+                 description: str = "landscape") -> tuple[Tensor, Tensor | None]:
+        """Loss (and metric) at each row of ``points`` ``(P, n_params)``, ``chunk`` points
+        at a time (default :meth:`default_chunk`), with a progress bar if ``progress``.
+        Returns float64 tensors of shape ``(P,)`` on the CPU; the metric is None without
+        ``metric_fn``."""
+        points = self.as_point(points, "points")
+        return self._evaluate(len(points), lambda s, e: points[s:e], chunk, progress,
+                              description)
+
+    def evaluate_affine(self, origin: Tensor, basis: Tensor, coords: Tensor,
+                        **kwargs) -> tuple[Tensor, Tensor | None]:
+        """Like :meth:`evaluate` at the points ``origin + coords @ basis``: ``origin`` is
+        ``(n_params,)``, ``basis`` ``(k, n_params)`` (k directions), ``coords`` ``(P, k)``.
+        Points are built one chunk at a time, so P x n_params is never held in memory."""
+        origin = self.as_point(origin, "origin")
+        basis = self.as_point(basis, "basis")
+        coords = coords.to(self.device, self.dtype)
+        if coords.dim() != 2 or basis.dim() != 2 or coords.shape[1] != basis.shape[0]:
+            raise ValueError(f"coords must have shape (P, k) for a basis of k directions, "
+                             f"got coords {tuple(coords.shape)}, basis {tuple(basis.shape)}")
+        return self._evaluate(len(coords), lambda s, e: origin + coords[s:e] @ basis,
+                              **kwargs)
