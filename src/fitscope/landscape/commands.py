@@ -15,7 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fitscope import cli
 from fitscope.run import load_run
 
 from .figures import figure_for, write_html
@@ -32,6 +31,7 @@ def register(app: typer.Typer) -> None:
 
 def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
     """(run, init or None) from a run directory or a config file; exits 2 on bad input."""
+    from fitscope import cli  # not at the top: cli imports this module to register it
     if target.is_dir():
         if overrides:
             raise cli.fail("--set applies to a config file, not to a saved run directory")
@@ -88,6 +88,7 @@ def landscape(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Loss landscape of a run: a line, a 2-D slice, or the training path on its PCA plane."""
+    from fitscope import cli
     if kind not in KINDS:
         raise cli.fail(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if split not in SPLITS:
