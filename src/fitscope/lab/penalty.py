@@ -57,7 +57,7 @@ def soft_threshold(v: np.ndarray, tau: np.ndarray | float) -> np.ndarray:
 
 
 def penalized_optima(h: np.ndarray, c: np.ndarray, lams: np.ndarray, penalty: Penalty,
-                     iterations: int = 5000) -> np.ndarray:
+                     iterations: int = 2000) -> np.ndarray:
     """``argmin_w 1/2 (w - c)^T H (w - c) + Omega_lam(w)`` for each ``lam``; shape (n, d).
 
     L2 (``Omega = lam/2 ||w||^2``): setting the gradient to zero gives
