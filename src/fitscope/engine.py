@@ -386,8 +386,13 @@ def train(config: RunConfig, *, model: nn.Module | None = None,
     ``model`` replaces the built-in architecture with any ``nn.Module`` taking flat
     ``(B, n_features)`` inputs (the config's init is applied to it unless
     ``init.scheme = "default"``). Same config and seed on the CPU give the same numbers,
-    bit for bit.
+    bit for bit. With ``observe.probe_every > 0`` the run is probed
+    (:func:`fitscope.probe.training.fit_with_probe`) and ``Run.probes`` holds the records.
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.budget.seed)
-        return Trainer(config, model, callbacks).fit()
+        trainer = Trainer(config, model, callbacks)
+        if config.observe.probe_every:
+            from .probe.training import fit_with_probe
+            return fit_with_probe(trainer)
+        return trainer.fit()

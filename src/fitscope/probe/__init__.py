@@ -1,0 +1,17 @@
+"""See inside training: per-layer probes, theory beside measurement, and diagnosis.
+
+- :func:`probe` (``with fitscope.probe(model, every=10) as p``): tidy per-layer records
+  on any ``nn.Module`` (:mod:`fitscope.probe.hooks`, :mod:`fitscope.probe.stats`);
+- :mod:`fitscope.probe.theory`: the variance each layer should have at initialization,
+  beside what the probe measures, and the notes' linear toy network;
+- :func:`diagnose`: findings from a run or from a model and a batch
+  (:mod:`fitscope.probe.findings`);
+- :mod:`fitscope.probe.tensorboard`: TensorBoard event files (optional extra).
+
+``fitscope.probe`` is the function :func:`probe`; import the modules by their full
+names (``from fitscope.probe.theory import theory_table``).
+"""
+
+from .hooks import Probe, probe
+
+__all__ = ["Probe", "probe"]

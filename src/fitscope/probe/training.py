@@ -1,0 +1,30 @@
+"""The probe inside the engine: ``train(config)`` uses it when ``observe.probe_every > 0``."""
+
+from __future__ import annotations
+
+from ..engine import Callback, Trainer
+from ..run import Run
+from .hooks import Probe, probe
+
+
+class ProbeStepper(Callback):
+    """Advances a :class:`~fitscope.probe.hooks.Probe` after every optimizer step."""
+
+    def __init__(self, p: Probe):
+        self.probe = p
+
+    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        self.probe.step()
+
+
+def fit_with_probe(trainer: Trainer) -> Run:
+    """``trainer.fit()`` under a probe every ``observe.probe_every`` steps with
+    ``observe.histogram_bins`` bins; the records go to ``Run.probes``. Probe steps
+    count every optimizer step of the run, also those after early stopping's
+    ``retrain_all`` restarts the engine's own step count."""
+    obs = trainer.config.observe
+    with probe(trainer.model, every=obs.probe_every, bins=obs.histogram_bins) as p:
+        trainer.callbacks.append(ProbeStepper(p))
+        run = trainer.fit()
+    run.probes = p.records
+    return run
