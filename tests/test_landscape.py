@@ -14,9 +14,18 @@ from sklearn.decomposition import PCA
 from torch import nn
 from torch.func import functional_call
 
-from fitscope.landscape import (Problem, accuracy, expected_sharpness, filter_normalize,
-                                interpolate, pca_directions, plane, random_directions,
-                                top_hessian_eigenvalue, trajectory)
+from fitscope.landscape import (
+    Problem,
+    accuracy,
+    expected_sharpness,
+    filter_normalize,
+    interpolate,
+    pca_directions,
+    plane,
+    random_directions,
+    top_hessian_eigenvalue,
+    trajectory,
+)
 from fitscope.landscape.results import Line, Surface, from_dict
 
 

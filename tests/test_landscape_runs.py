@@ -9,6 +9,7 @@ import pytest
 import torch
 import typer
 from scipy import stats
+from test_landscape import one_thread  # noqa: F401 (autouse fixture)
 from typer.testing import CliRunner
 
 from fitscope import RunConfig, load_run, train
@@ -16,7 +17,6 @@ from fitscope.landscape import compare_sharpness, pca_directions, run_landscape
 from fitscope.landscape import runs as landscape_runs
 from fitscope.landscape.commands import register
 from fitscope.landscape.runs import problem_for_run, run_path, train_with_init
-from test_landscape import one_thread  # noqa: F401 (autouse fixture)
 
 
 def tiny(**overrides) -> RunConfig:

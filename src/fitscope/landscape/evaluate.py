@@ -103,7 +103,8 @@ class Problem:
     # -- one point, differentiable ----------------------------------------------------------
     def _batch_loss(self, theta: Tensor, xb: Tensor, yb: Tensor) -> Tensor:
         buffers = dict(self.model.named_buffers())
-        return self.loss_fn(functional_call(self.model, (self.unflatten(theta), buffers), (xb,)), yb)
+        out = functional_call(self.model, (self.unflatten(theta), buffers), (xb,))
+        return self.loss_fn(out, yb)
 
     def loss_at(self, theta: Tensor) -> Tensor:
         """L(theta) over all the data, differentiable in ``theta`` (eval mode)."""

@@ -24,18 +24,22 @@ def _log(values: np.ndarray) -> np.ndarray:
 
 
 def line_figure(line: Line, title: str = "") -> go.Figure:
-    """Loss (left axis) and accuracy (right axis) along the line; t = 0 and t = 1 marked."""
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Scatter(x=line.t, y=line.loss, name="loss", mode="lines+markers"))
+    """Loss (top, log scale) and accuracy (below, when there is one) along the line;
+    t = 0 and t = 1 marked."""
+    rows = 1 if line.accuracy is None else 2
+    fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06,
+                        row_heights=[0.65, 0.35][:rows] if rows == 2 else None)
+    fig.add_trace(go.Scatter(x=line.t, y=line.loss, name="loss", mode="lines+markers"),
+                  row=1, col=1)
+    fig.update_yaxes(title_text="loss", type="log", row=1, col=1)
     if line.accuracy is not None:
         fig.add_trace(go.Scatter(x=line.t, y=line.accuracy, name="accuracy",
-                                 mode="lines", line={"dash": "dot"}), secondary_y=True)
-        fig.update_yaxes(title_text="accuracy", range=[0, 1.02], secondary_y=True)
+                                 mode="lines+markers"), row=2, col=1)
+        fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=2, col=1)
     for t in (0.0, 1.0):
         fig.add_vline(x=t, line={"color": "grey", "dash": "dash"})
     ends = line.meta.get("ends", "theta_a -> theta_b")
-    fig.update_xaxes(title_text=f"t  ({ends}: t = 0 -> t = 1)")
-    fig.update_yaxes(title_text="loss", type="log", secondary_y=False)
+    fig.update_xaxes(title_text=f"t  ({ends}: t = 0 -> t = 1)", row=rows, col=1)
     fig.update_layout(title=title or "loss along the line", template="plotly_white")
     return fig
 

@@ -1,13 +1,14 @@
 """The training path on its own plane (Li et al. 2018, sec. 7).
 
-With snapshots theta_0 (the init), ..., theta_n (the trained weights), the rows of
-M = [theta_0 - theta_n; ...; theta_{n-1} - theta_n] are analysed by PCA (centered, as
-sklearn's ``PCA`` does); its first two components d1, d2 (unit vectors) span the plane
-through theta_n, oriented so that the init has coordinates <= 0. Each snapshot's coordinates are ((theta_i - theta_n) . d1,
-(theta_i - theta_n) . d2), so the path ends at the origin, and the explained variance
-ratio of component k is s_k^2 / sum_j s_j^2 (s the singular values of the centered M):
-the share of the path that the drawing shows. Random directions would show almost
-nothing of the path, since in high dimension they are nearly orthogonal to it.
+With snapshots theta_0 (the init), ..., theta_n (the trained weights), the matrix M
+with rows theta_i - theta_n (every snapshot, as in Li et al.'s code) is analysed by PCA
+(centered, as sklearn's ``PCA`` does); its first two components d1, d2 (unit vectors)
+span the plane through theta_n, oriented so that the init has coordinates <= 0. Each
+snapshot's coordinates are ((theta_i - theta_n) . d1, (theta_i - theta_n) . d2), so the
+path ends at the origin, and the explained variance ratio of component k is
+s_k^2 / sum_j s_j^2 (s the singular values of the centered M): the share of the path
+that the drawing shows. Random directions would show almost nothing of the path, since
+in high dimension they are nearly orthogonal to it.
 """
 
 from __future__ import annotations
