@@ -99,8 +99,9 @@ class Probe:
         self._handles: list[Any] = []
         self._step_handles: list[Any] = []
         self._scalars: list[tuple[str, str, tuple[Tensor, ...], Finish]] = []
-        self._hists: list[tuple[str, str]] = []
-        self._codes: list[Tensor] = []
+        self._moment_keys: list[tuple[str, str, int, bool]] = []  # layer, prefix, numel, mean?
+        self._moment_values: list[Tensor] = []  # sum, norm, sum, norm, ...
+        self._codes: list[Tensor] = []  # for the histograms, one per moment key
         self._before: dict[str, Tensor] = {}
         self._calls: dict[str, int] = {}
         self._grads_seen: set[str] = set()
@@ -122,7 +123,7 @@ class Probe:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._sampled and self._scalars:
+            if self._sampled and self._moment_keys:
                 self._end_step(updated=False)
         finally:
             for handle in self._handles + self._step_handles:
@@ -158,7 +159,7 @@ class Probe:
 
     def _weight_stats(self, layer: str, w: Tensor, after: Tensor | None) -> None:
         m = w.shape[0]
-        norm = self._moments(layer, "weight", w, mean=False, norm=True)
+        norm = self._moments(layer, "weight", w, mean=False)
         if w.dim() >= 2 and m >= 2:
             self._add(layer, "unit_distance", (stats.unit_spread(w), norm),
                       lambda s, q: stats.unit_distance(s, q, m))
@@ -170,35 +171,37 @@ class Probe:
              finish: Finish = float) -> None:
         self._scalars.append((layer, quantity, tensors, finish))
 
-    def _moments(self, layer: str, prefix: str, t: Tensor, mean: bool, norm: bool) -> Tensor:
-        """Queue ``{prefix}_mean`` (if ``mean``), ``_norm`` (if ``norm``), ``_std``, ``_hist``;
-        return the norm tensor."""
+    def _moments(self, layer: str, prefix: str, t: Tensor, mean: bool) -> Tensor:
+        """Queue ``{prefix}_mean`` (if ``mean``, else ``_norm``), ``_std`` and ``_hist``
+        of ``t``; return its norm (a tensor)."""
         total, l2 = stats.moments(t)
-        n = t.numel()
-        if mean:
-            self._add(layer, f"{prefix}_mean", (total,), lambda s: s / n)
-        if norm:
-            self._add(layer, f"{prefix}_norm", (l2,))
-        self._add(layer, f"{prefix}_std", (total, l2), lambda s, q: stats.std_from(s, q, n))
-        self._hists.append((layer, f"{prefix}_hist"))
+        self._moment_keys.append((layer, prefix, t.numel(), mean))
+        self._moment_values += (total, l2)
         self._codes.append(stats.codes(t))
         return l2
 
     def _flush(self) -> None:
         """Turn the step's tensors into plain records (one conversion per step)."""
-        step, records = self.current, self.records
-        values = iter(stats.to_python([t for *_, ts, _ in self._scalars for t in ts]))
+        step, records, add = self.current, self.records, self.records.append
+        raw = stats.to_python(self._moment_values + [t for *_, ts, _ in self._scalars for t in ts])
+        for i, (layer, prefix, n, mean) in enumerate(self._moment_keys):
+            total, l2 = raw[2 * i], raw[2 * i + 1]
+            first = (f"{prefix}_mean", total / n) if mean else (f"{prefix}_norm", l2)
+            add({"step": step, "layer": layer, "quantity": first[0], "value": first[1]})
+            add({"step": step, "layer": layer, "quantity": f"{prefix}_std",
+                 "value": stats.std_from(total, l2, n)})
+        k = 2 * len(self._moment_keys)
         for layer, quantity, ts, finish in self._scalars:
-            value = finish(*(next(values) for _ in ts))
+            value = finish(*raw[k:k + len(ts)])
+            k += len(ts)
             if value is not None:
-                records.append({"step": step, "layer": layer, "quantity": quantity,
-                                "value": value})
+                add({"step": step, "layer": layer, "quantity": quantity, "value": value})
         if self._codes:
             counts = stats.histograms(self._codes, self.bins).tolist()
-            for (layer, quantity), c in zip(self._hists, counts):
-                records.append({"step": step, "layer": layer, "quantity": quantity,
-                                "value": {"edges": list(self.edges), "counts": c}})
-        self._scalars, self._hists, self._codes = [], [], []
+            for (layer, prefix, _, _), c in zip(self._moment_keys, counts):
+                add({"step": step, "layer": layer, "quantity": f"{prefix}_hist",
+                     "value": {"edges": list(self.edges), "counts": c}})
+        self._scalars, self._moment_keys, self._moment_values, self._codes = [], [], [], []
 
     # -- hooks ----------------------------------------------------------------------
     def _on_root_call(self, module: nn.Module, inputs: Any) -> None:
@@ -214,7 +217,7 @@ class Probe:
         self._calls[name] = calls + 1
         layer = name if calls == 0 else f"{name}#{calls + 1}"
         out = output.detach()  # statistics of a detached tensor build no graph
-        self._moments(layer, role, out, mean=True, norm=False)
+        self._moments(layer, role, out, mean=True)
         n = out.numel()
         if kind == "relu":
             self._add(layer, "act_dead", (stats.unit_maxima(out),), stats.dead_fraction)
@@ -226,14 +229,14 @@ class Probe:
 
     def _output_grad_hook(self, layer: str, prefix: str) -> Callable[[Tensor], None]:
         def hook(grad: Tensor) -> None:
-            self._moments(layer, prefix, grad, mean=False, norm=True)
+            self._moments(layer, prefix, grad, mean=False)
         return hook
 
     def _weight_grad_hook(self, layer: str) -> Callable[[Tensor], None]:
         def hook(grad: Tensor) -> None:
             if layer not in self._grads_seen:  # the first backward of the step
                 self._grads_seen.add(layer)
-                self._moments(layer, "weight_grad", grad, mean=False, norm=True)
+                self._moments(layer, "weight_grad", grad, mean=False)
         return hook
 
 

@@ -107,7 +107,8 @@ def histogram(t: Tensor, bins: int) -> Tensor:
 def moments(t: Tensor) -> tuple[Tensor, Tensor]:
     """(sum, norm) of all of ``t``'s values; norm = ||t|| = sqrt(sum of squares).
     The mean and standard deviation follow in Python: :func:`std_from`."""
-    return t.sum(dtype=torch.float32), torch.linalg.vector_norm(t, dtype=torch.float32)
+    v = t.float()  # the same tensor when it is float32 already
+    return v.sum(), torch.linalg.vector_norm(v)
 
 
 def std_from(total: float, norm: float, n: int) -> float:
