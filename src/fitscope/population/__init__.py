@@ -1,0 +1,14 @@
+"""The population engine: N runs of one shape trained as one batched program.
+
+    from fitscope.population import group_by_shape, train
+    for group in group_by_shape(configs):
+        runs = train(group)          # one Run per config, engine="population"
+
+See :mod:`fitscope.population.engine` for the step order and how it mirrors the
+sequential engine, and ``docs/population.md`` for what may differ between members.
+"""
+
+from .engine import train
+from .shape import ShapeKey, group_by_shape, shape_key, unsupported_reason
+
+__all__ = ["ShapeKey", "group_by_shape", "shape_key", "train", "unsupported_reason"]

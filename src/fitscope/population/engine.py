@@ -1,0 +1,413 @@
+"""The population engine: ``train(configs) -> list[Run]``, N runs of one shape as one program.
+
+Each member is set up by the sequential engine itself (a
+:class:`fitscope.engine.Trainer` built as :func:`fitscope.engine.train` builds it: same
+seeded model construction and init, same data, batch size and step budget), then the
+members' parameters are stacked (:class:`~fitscope.population.stacked.StackedMLP`) and
+trained together. One step mirrors the sequential engine's order, for all members at
+once: learning rate from each member's schedule; the batch (each member's own data
+order, from its own seed, gathered into (N, B, F)); input noise; weight noise on;
+forward; data loss per member; backward (of the sum of the members' losses, so each
+member gets exactly its own gradient); weight noise off; penalty gradients (L2, L1);
+clipping (each member by its own norm); decoupled weight decay; the optimizer's update.
+
+Per member, as in the sequential engine: divergence (a non-finite loss, or one 1000
+times that of a constant prediction, ends the member's run as ``diverged``), early
+stopping (on the member's own validation metric, restoring its best weights), history
+rows, final metrics, snapshots and probe records. A member whose run has ended leaves
+the stacked program (its rows are dropped, so it costs nothing more and its numbers,
+even NaNs, can reach no other member); its weights stay as they were when it left.
+
+Where it differs from the sequential engine: dropout masks and input and weight noise
+are drawn from one population generator (seeded by the members' run ids), not from each
+member's own torch RNG, so with those switched on a member's numbers match the
+sequential run's in distribution, not bit for bit; without them they match up to float
+rounding (batched kernels sum in another order). ``seconds`` in the history is the
+population's epoch time, and ``timings`` share the population's time among its members.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from .. import regularize as reg
+from ..config import RunConfig
+from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, Trainer
+from ..run import Run
+from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
+from .probes import PopulationProbe
+from .shape import check_population
+from .stacked import MemberView, StackedMLP
+
+EVAL_FLOATS = 1 << 24  # cap on N * rows * width of one evaluation pass (64 MiB of float32)
+
+
+def train(configs: Sequence[RunConfig]) -> list[Run]:
+    """Train ``configs`` (which share a :func:`~fitscope.population.shape.shape_key`) as
+    one population; returns their :class:`~fitscope.run.Run` s in input order, with
+    ``engine="population"``. Raises ``ValueError`` naming the field when a config is
+    outside what the population engine supports or the configs differ in shape."""
+    configs = list(configs)
+    check_population(configs)
+    return Population(configs).fit()
+
+
+def member(config: RunConfig) -> Trainer:
+    """The sequential engine's :class:`Trainer` for ``config``, built under the same
+    forked, seeded RNG as :func:`fitscope.engine.train` (so the model's construction and
+    init draw exactly the same numbers)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(config.budget.seed)
+        return Trainer(config)
+
+
+def population_seed(configs: Sequence[RunConfig]) -> int:
+    """Seed of the population's dropout and noise generator: a hash of the run ids."""
+    text = ",".join(c.run_id for c in configs)
+    return int(hashlib.sha256(text.encode()).hexdigest()[:15], 16)
+
+
+class Population:
+    """The members (sequential :class:`Trainer` s holding each run's bookkeeping) and the
+    stacked program of those still training (``self.alive``, in row order)."""
+
+    def __init__(self, configs: list[RunConfig]):
+        self.members = [member(c) for c in configs]
+        self.alive = list(self.members)
+        lead = self.members[0]
+        self.lead, self.classify, self.n_classes = lead, lead.classify, lead.n_classes
+        self.x_train, self.y_train = lead.x_train, lead.y_train
+        cfg = configs[0]
+        rate = lambda get: column([get(c) for c in configs], lead.x_train).view(-1, 1, 1)  # noqa: E731
+        self.net = StackedMLP([m.model for m in self.members], cfg.model,
+                              rate(lambda c: c.model.dropout),
+                              rate(lambda c: c.model.input_dropout))
+        self.opt = make_batched_optimizer([c.optimizer for c in configs], self.net.flat)
+        self._set_columns(self._columns(configs))
+        self.gen = torch.Generator(device=self.net.flat.device)
+        self.gen.manual_seed(population_seed(configs))
+        self.step, self.epoch = 0, 0
+        obs = cfg.observe
+        self.probe = (PopulationProbe(self.net, obs.probe_every, obs.histogram_bins,
+                                      cfg.model.activation) if obs.probe_every else None)
+        self.lrs = [c.optimizer.lr for c in configs]  # each member's last learning rate
+        self.lr_column: Tensor | None = None  # self.lrs as a column, until they change
+        self.scheduled = any(c.optimizer.schedule.kind != "constant" for c in configs)
+
+    def _columns(self, configs: list[RunConfig]) -> dict[str, Tensor]:
+        """Per-member regularization and clipping settings as float64 (N, 1) columns."""
+        rcs = [c.regularization for c in configs]
+        ocs = [c.optimizer for c in configs]
+        like = self.net.flat
+        inf = math.inf
+        values = {
+            "l2": [r.l2 for r in rcs], "l2_bias": [r.l2 if r.l2_on_bias else 0.0 for r in rcs],
+            "l1": [r.l1 for r in rcs], "weight_decay": [r.weight_decay for r in rcs],
+            "input_noise": [r.input_noise for r in rcs],
+            "weight_noise": [r.weight_noise for r in rcs],
+            "label_smoothing": [r.label_smoothing for r in rcs],
+            "clip_value": [o.clip_value or inf for o in ocs],
+            "clip_norm": [o.clip_norm or inf for o in ocs],
+        }
+        return {k: column(v, like, torch.float64) for k, v in values.items()}
+
+    def _set_columns(self, cols: dict[str, Tensor]) -> None:
+        """Per-member settings, and the names of those some member uses (nonzero, finite)."""
+        self.cols = cols
+        self.used = {k for k, v in cols.items() if bool(((v != 0) & torch.isfinite(v)).any())}
+
+    def uses(self, name: str) -> bool:
+        """Whether any member still training has a nonzero (finite) setting ``name``."""
+        return name in self.used
+
+    # -- one step ---------------------------------------------------------------------
+    def learning_rates(self) -> Tensor:
+        """(N, 1) float64 learning rates at this step, from each member's schedule."""
+        if self.scheduled:
+            cfgs = [m.config.optimizer for m in self.alive]
+            self.lrs = schedule_lrs(cfgs, self.step, self.lead.total_steps)
+            self.lr_column = None
+        if self.lr_column is None:
+            self.lr_column = column(self.lrs, self.net.flat, torch.float64)
+        return self.lr_column
+
+    def train_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """One optimizer step of every member; returns (losses (N,), outputs (N, B, k))."""
+        lr = self.learning_rates()
+        if self.uses("input_noise"):
+            std = self.cols["input_noise"].float().unsqueeze(2)
+            x = x + torch.randn(x.shape, generator=self.gen, device=x.device) * std
+        noise = self._weight_noise()
+        net, probing = self.net, self.probe is not None and self.probe.sampled(self.step)
+        taps = self.probe.begin(net.flat, self.step) if probing else None
+        out = net.forward(x, train=True, gen=self.gen, taps=taps)
+        smoothing = self.cols["label_smoothing"].float() if self.uses("label_smoothing") else None
+        losses = example_losses(out, y, self.classify, smoothing).mean(1)
+        net.flat.grad = None
+        losses.sum().backward()  # d(sum)/d(loss_i) = 1: member i's own gradient
+        p, g = net.flat.detach(), net.flat.grad
+        if probing:
+            self.probe.gradients(g)
+        with torch.no_grad():
+            if noise is not None:
+                p.sub_(noise)
+            self._penalty_grads(p, g)
+            clip_per_member_(g, self._clip("clip_value"), self._clip("clip_norm"))
+            self._decay(p, lr)
+            self.opt.step(p, g, lr)
+        return losses.detach(), out.detach()
+
+    def _weight_noise(self) -> Tensor | None:
+        """Add N(0, std_i^2) noise to member i's weights (not biases); return it
+        (:func:`fitscope.regularize.add_weight_noise_`, per member)."""
+        if not self.uses("weight_noise"):
+            return None
+        p = self.net.flat.detach()
+        std = self.cols["weight_noise"].float() * self.net.weight_mask
+        noise = torch.randn(p.shape, generator=self.gen, device=p.device) * std
+        p.add_(noise)
+        return noise
+
+    def _penalty_grads(self, p: Tensor, g: Tensor) -> None:
+        """:func:`fitscope.regularize.add_penalty_grads_` per member: g += l2 w on weights
+        (and on biases with ``l2_on_bias``), then g += l1 sign(w) on weights."""
+        mask = self.net.weight_mask
+        if self.uses("l2"):
+            g.addcmul_(p, torch.where(mask, self.cols["l2"], self.cols["l2_bias"]).float())
+        if self.uses("l1"):
+            g.addcmul_(p.sign(), (self.cols["l1"] * mask).float())
+
+    def _clip(self, name: str) -> Tensor | None:
+        return self.cols[name].float() if self.uses(name) else None
+
+    def _decay(self, p: Tensor, lr: Tensor) -> None:
+        """w <- w (1 - lr * decay) on weights (:func:`fitscope.regularize.decoupled_weight_decay_`),
+        the factor computed in float64 like the sequential engine's Python float."""
+        if self.uses("weight_decay"):
+            factor = (1.0 - lr * self.cols["weight_decay"]).float()
+            p.mul_(torch.where(self.net.weight_mask, factor, 1.0))
+
+    # -- epochs -----------------------------------------------------------------------
+    def fit(self) -> list[Run]:
+        t0 = time.perf_counter()
+        every = self.lead.config.observe.snapshot_every
+        if every:  # the trajectory starts at the init, as in the sequential engine
+            self._snapshot()
+        for _ in range(self.lead.config.budget.epochs):
+            if not self.alive:
+                break
+            self.run_epoch()
+            if self.step >= self.lead.total_steps:
+                break
+        self._leave(list(range(len(self.alive))))
+        seconds = time.perf_counter() - t0
+        return self._runs(seconds)
+
+    def run_epoch(self) -> None:
+        """One epoch of every member still training (``Trainer.run_epochs`` for one epoch)."""
+        self.epoch += 1
+        t0 = time.perf_counter()
+        for m in self.alive:
+            m.epoch = self.epoch
+        n = len(self.x_train)
+        perms = torch.stack([torch.randperm(n, generator=m.shuffle_gen) for m in self.alive])
+        perms = perms.to(self.x_train.device)
+        loss_sums = torch.zeros(len(self.alive), dtype=torch.float64)
+        correct = torch.zeros(len(self.alive), dtype=torch.long)
+        seen, every = 0, self.lead.config.observe.snapshot_every
+        for start in range(0, n, self.lead.batch_size):
+            idx = perms[:, start:start + self.lead.batch_size]  # (N, B): each member's batch
+            y = self.y_train[idx]
+            losses, out = self.train_step(self.x_train[idx], y)
+            gone = self._diverged(losses)
+            loss_sums += losses.double().cpu() * y.shape[1]  # as the engine's Python sum
+            if self.classify:
+                pred = reg.predictions(out.flatten(0, 1)).view(y.shape)
+                correct += (pred == y).sum(1).cpu()
+            seen += y.shape[1]
+            self.step += 1
+            if self.probe is not None:
+                self.probe.end(self.net.flat, gone)
+            if gone:
+                keep = self._leave(gone)
+                perms, loss_sums, correct = perms[keep], loss_sums[keep], correct[keep]
+                if not self.alive:
+                    return
+            if every and self.step % every == 0:
+                self._snapshot()
+            if self.step >= self.lead.total_steps:
+                break
+        self._end_of_epoch(loss_sums / max(seen, 1), correct.double() / max(seen, 1),
+                           time.perf_counter() - t0)
+
+    def _diverged(self, losses: Tensor) -> list[int]:
+        """Rows whose loss diverged at this step (``Trainer._check_divergence`` marks each)."""
+        limit = DIVERGENCE_FACTOR * self.lead.baseline_loss
+        bad = ~torch.isfinite(losses) | (losses.double() > limit)
+        if not bool(bad.any()):
+            return []
+        rows = bad.nonzero().flatten().tolist()
+        for i in rows:
+            self.alive[i].step = self.step
+            self.alive[i]._check_divergence(float(losses[i]))
+        return rows
+
+    def _end_of_epoch(self, train_loss: Tensor, train_acc: Tensor, seconds: float) -> None:
+        """History rows, then per member (``Trainer._end_of_epoch``): non-finite parameters
+        end the run as diverged; early stopping may end it."""
+        val_loss, val_acc = evaluate(self.net, self.lead.splits.x_val, self.lead.splits.y_val,
+                                     self.classify)
+        p, mask = self.net.flat.detach(), self.net.weight_mask
+        grad_norm = torch.linalg.vector_norm(self.net.flat.grad, dim=1).tolist()
+        penalty = penalty_values(p, mask, self.cols["l2"], self.cols["l1"])
+        finite = torch.isfinite(p).all(1).tolist()
+        ended = []
+        for i, m in enumerate(self.alive):
+            row = {"epoch": self.epoch, "step": self.step, "train_loss": float(train_loss[i]),
+                   "train_acc": float(train_acc[i]) if self.classify else None,
+                   "val_loss": val_loss[i], "val_acc": val_acc[i], "lr": self.lrs[i],
+                   "grad_norm": grad_norm[i], "penalty": penalty[i], "seconds": seconds}
+            m.step = self.step
+            m.history.append(row)
+            if not finite[i]:
+                m.status, m.diverged_step = "diverged", self.step
+                m.reason = f"non-finite parameters after step {self.step}"
+                ended.append(i)
+            elif m.early and m.early.update(self.epoch, self.step, row[m.early.monitor],
+                                            MemberView(self.net, i)):
+                m.status, m.stop_epoch = "early_stopped", self.epoch
+                ended.append(i)
+        if ended:
+            self._leave(ended)
+
+    def _leave(self, rows: list[int]) -> Tensor:
+        """Members at ``rows`` stop training: their weights go to their own modules and
+        their rows leave the program. Returns the kept rows' indices."""
+        for i in rows:
+            self.alive[i].model.load_state_dict(self.net.state_dict(i))
+        keep = [i for i in range(len(self.alive)) if i not in set(rows)]
+        index = torch.tensor(keep, dtype=torch.long, device=self.net.flat.device)
+        self.alive = [self.alive[i] for i in keep]
+        self.lrs, self.lr_column = [self.lrs[i] for i in keep], None
+        self.net.keep(index)
+        self.opt.keep(index)
+        self._set_columns({k: v[index] for k, v in self.cols.items()})
+        if self.probe is not None:
+            self.probe.keep(keep)
+        return index.cpu()
+
+    def _snapshot(self) -> None:
+        rows = self.net.flat.detach().cpu()
+        for i, m in enumerate(self.alive):
+            m.snapshots.append({"step": self.step, "params": rows[i].clone()})
+
+    # -- the records ------------------------------------------------------------------
+    def _runs(self, seconds: float) -> list[Run]:
+        """Restore best weights (``Trainer.fit``), evaluate every member that did not
+        diverge, and build the runs."""
+        for m in self.members:
+            es = m.config.regularization.early_stopping
+            if m.early and es.restore_best and m.early.best_state is not None \
+                    and m.status != "diverged":
+                m.model.load_state_dict(m.early.best_state)
+        metrics = final_metrics([m for m in self.members if m.status != "diverged"])
+        share = seconds / len(self.members)
+        runs = []
+        for i, m in enumerate(self.members):
+            run = Run(config=m.config, status=m.status, history=m.history,
+                      metrics={"epochs_run": m.epoch, "steps": m.step,
+                               "best_epoch": m.early.best_epoch if m.early else m.epoch,
+                               **metrics.get(id(m), {})},
+                      stop_epoch=m.stop_epoch, diverged_step=m.diverged_step, reason=m.reason,
+                      model_spec=m.model_spec, model=m.model, snapshots=m.snapshots,
+                      probes=self.probe.records[i] if self.probe else [],
+                      timings={"train_seconds": share,
+                               "seconds_per_step": share / max(m.step, 1),
+                               "population_seconds": seconds,
+                               "population_size": len(self.members)},
+                      engine="population")
+            runs.append(run)
+        return runs
+
+
+def example_losses(out: Tensor, y: Tensor, classify: bool,
+                   smoothing: Tensor | None = None) -> Tensor:
+    """Per-example data loss of every member, (N, B): the terms whose batch mean is the
+    sequential engine's loss (:func:`fitscope.regularize.classification_loss`: binary
+    cross-entropy on one logit for two classes, cross-entropy on k logits; regression:
+    squared error). ``smoothing`` is an (N, 1) column of label-smoothing eps: binary
+    targets eps and 1 - eps; k-class targets 1 - eps and eps / (k - 1)
+    (:func:`fitscope.regularize.smoothed_targets`, with each member's eps)."""
+    if not classify:
+        return (out[..., 0] - y).square()
+    if out.shape[-1] == 1:
+        target = y.to(out.dtype)
+        if smoothing is not None:
+            target = target * (1 - 2 * smoothing) + smoothing
+        return F.binary_cross_entropy_with_logits(out[..., 0], target, reduction="none")
+    if smoothing is None:
+        return F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+    k, eps = out.shape[-1], smoothing.unsqueeze(2)
+    onehot = F.one_hot(y, k).to(out.dtype)
+    soft = onehot * (1 - eps) + (1 - onehot) * (eps / (k - 1))
+    return -(soft * F.log_softmax(out, dim=-1)).sum(-1)
+
+
+def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[float]:
+    """Each member's lambda_2 / 2 ||w||^2 + lambda_1 ||w||_1 over its weights
+    (:func:`fitscope.regularize.penalty_value`)."""
+    w = p * mask
+    total = l2[:, 0] / 2 * w.square().sum(1).double() + l1[:, 0] * w.abs().sum(1).double()
+    return total.tolist()
+
+
+@torch.no_grad()
+def evaluate(net: StackedMLP, x: Tensor, y: Tensor,
+             classify: bool) -> tuple[list[float], list[float | None]]:
+    """Each member's (mean data loss, accuracy) in eval mode, as ``Trainer.evaluate``
+    computes them (means of chunks of ``EVAL_BATCH`` rows, weighted by their size)."""
+    n = net.n
+    if len(x) == 0:
+        return [math.nan] * n, [None] * n
+    x, y = x.to(net.flat.device), y.to(net.flat.device)
+    rows = max(1, min(EVAL_BATCH, EVAL_FLOATS // (n * max(net.widest, 1))))
+    losses, correct = [], torch.zeros(n, dtype=torch.long, device=x.device)
+    for s in range(0, len(x), rows):
+        xb, yb = x[s:s + rows], y[s:s + rows]
+        out = net.forward(xb.expand(n, *xb.shape), train=False)
+        yb = yb.expand(n, *yb.shape)
+        losses.append(example_losses(out, yb, classify))
+        if classify:
+            correct += (reg.predictions(out.flatten(0, 1)).view(yb.shape) == yb).sum(1)
+    per_example = torch.cat(losses, dim=1)  # (N, len(x))
+    loss_sum = torch.zeros(n, dtype=torch.float64)
+    for s in range(0, len(x), EVAL_BATCH):
+        chunk = per_example[:, s:s + EVAL_BATCH]
+        loss_sum += chunk.mean(1).double().cpu() * chunk.shape[1]
+    acc = (correct.double() / len(x)).tolist() if classify else [None] * n
+    return (loss_sum / len(x)).tolist(), acc
+
+
+def final_metrics(members: list[Trainer]) -> dict[int, dict]:
+    """``Trainer.final_metrics``' train, val and test loss and accuracy of each member,
+    evaluated as one stacked program; keyed by ``id(member)``."""
+    if not members:
+        return {}
+    lead = members[0]
+    zero = torch.zeros(len(members), 1, 1)
+    net = StackedMLP([m.model for m in members], lead.config.model, zero, zero)
+    s = lead.splits
+    metrics: dict[int, dict] = {id(m): {} for m in members}
+    for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),
+                        ("test", s.x_test, s.y_test)):
+        loss, acc = evaluate(net, x, y, lead.classify)
+        for i, m in enumerate(members):
+            metrics[id(m)][f"{split}_loss"], metrics[id(m)][f"{split}_acc"] = loss[i], acc[i]
+    return metrics

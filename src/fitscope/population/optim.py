@@ -1,0 +1,161 @@
+"""Batched optimizers, clipping and learning rates: all members in one update.
+
+Parameters and gradients are (N, D) tensors (one row per member, see
+:mod:`fitscope.population.stacked`); every hyperparameter is an (N, 1) column, so member
+i's row is updated with its own learning rate, momentum, betas, rho and eps, with a
+handful of whole-population tensor operations and no loop over members.
+
+The update rules are those of :mod:`fitscope.optim` (formulas in its docstring) in the
+conventions of the ``torch.optim`` implementations the sequential engine runs:
+``SGD`` keeps v <- alpha v + g and steps eps * v (Nesterov steps eps * (g + alpha v));
+``Adagrad`` and ``RMSprop`` put delta outside the square root; ``Adam`` divides by the
+bias corrections 1 - rho_1^t and sqrt(1 - rho_2^t). AdamW is Adam: its decoupled decay
+is applied by the engine before every optimizer's update, as the sequential engine does
+(:func:`fitscope.regularize.decoupled_weight_decay_`, or inside ``torch.optim.AdamW``'s
+step, which decays before the Adam update too).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ..config import OptimizerConfig
+from ..optim import lr_at
+
+
+def column(values: Sequence[float], like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
+    """An (N, 1) column of per-member values on ``like``'s device (``like``'s dtype by
+    default; float64 columns keep Python's precision until the final cast)."""
+    return torch.tensor(list(values), dtype=dtype or like.dtype, device=like.device).view(-1, 1)
+
+
+class BatchedOptimizer:
+    """State as (N, D) tensors and hyperparameters as (N, 1) columns; :meth:`keep` drops
+    members. Subclasses define :meth:`update`."""
+
+    state_names: tuple[str, ...] = ()
+    hyper_names: tuple[str, ...] = ()
+
+    def __init__(self, cfgs: Sequence[OptimizerConfig], flat: Tensor):
+        self.t = 0  # steps taken (all members step together)
+        for name in self.state_names:
+            setattr(self, name, torch.zeros_like(flat, memory_format=torch.contiguous_format))
+        self.hyper = {name: column([getattr(c, name) for c in cfgs], flat, torch.float64)
+                      for name in self.hyper_names}
+
+    def h(self, name: str) -> Tensor:
+        """Hyperparameter ``name`` as a float32 column (cast once from float64)."""
+        return self.hyper[name].float()
+
+    def keep(self, index: Tensor) -> None:
+        """Keep the members at ``index``, in that order."""
+        for name in self.state_names:
+            setattr(self, name, getattr(self, name)[index])
+        self.hyper = {k: v[index] for k, v in self.hyper.items()}
+
+    @torch.no_grad()
+    def step(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        """Update ``p`` in place from gradients ``g``; ``lr`` is an (N, 1) float64 column."""
+        self.t += 1
+        self.update(p, g, lr)
+
+    def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        raise NotImplementedError
+
+
+class SGD(BatchedOptimizer):
+    """theta <- theta - eps g."""
+
+    def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        p.addcmul_(g, -lr.float())
+
+
+class Momentum(BatchedOptimizer):
+    """v <- alpha v + g; theta <- theta - eps v (torch's convention; v starts at 0, so the
+    first v is g, as torch's clone of the first gradient)."""
+
+    state_names, hyper_names = ("v",), ("momentum",)
+
+    def direction(self, g: Tensor) -> Tensor:
+        self.v.mul_(self.h("momentum")).add_(g)
+        return self.v
+
+    def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        p.addcmul_(self.direction(g), -lr.float())
+
+
+class Nesterov(Momentum):
+    """v <- alpha v + g; theta <- theta - eps (g + alpha v) (torch's Nesterov form)."""
+
+    def direction(self, g: Tensor) -> Tensor:
+        v = super().direction(g)
+        return g + v * self.h("momentum")
+
+
+class AdaGrad(BatchedOptimizer):
+    """r <- r + g*g; theta <- theta - eps g / (sqrt(r) + delta)."""
+
+    state_names, hyper_names = ("r",), ("eps",)
+
+    def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        self.r.addcmul_(g, g)
+        p.add_(g.mul(-lr.float()).div_(self.r.sqrt().add_(self.h("eps"))))
+
+
+class RMSProp(BatchedOptimizer):
+    """r <- rho r + (1 - rho) g*g; theta <- theta - eps g / (sqrt(r) + delta)."""
+
+    state_names, hyper_names = ("r",), ("rho", "eps")
+
+    def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        rho = self.hyper["rho"]
+        self.r.mul_(rho.float()).addcmul_(g * (1.0 - rho).float(), g)
+        p.add_(g.mul(-lr.float()).div_(self.r.sqrt().add_(self.h("eps"))))
+
+
+class Adam(BatchedOptimizer):
+    """s <- lerp(s, g, 1 - rho_1); r <- rho_2 r + (1 - rho_2) g*g;
+    theta <- theta - (eps / (1 - rho_1^t)) s / (sqrt(r) / sqrt(1 - rho_2^t) + delta)."""
+
+    state_names, hyper_names = ("s", "r"), ("beta1", "beta2", "eps")
+
+    def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
+        b1, b2 = self.hyper["beta1"], self.hyper["beta2"]
+        self.s.lerp_(g, (1.0 - b1).float())
+        self.r.mul_(b2.float()).addcmul_(g * (1.0 - b2).float(), g)
+        step_size = (lr / (1.0 - b1 ** self.t)).float()
+        denom = self.r.sqrt().div_((1.0 - b2 ** self.t).sqrt().float()).add_(self.h("eps"))
+        p.add_(self.s.mul(-step_size).div_(denom))
+
+
+OPTIMIZERS: dict[str, type[BatchedOptimizer]] = {
+    "sgd": SGD, "momentum": Momentum, "nesterov": Nesterov, "adagrad": AdaGrad,
+    "rmsprop": RMSProp, "adam": Adam, "adamw": Adam,
+}
+
+
+def make_batched_optimizer(cfgs: Sequence[OptimizerConfig], flat: Tensor) -> BatchedOptimizer:
+    """The batched optimizer for ``cfgs`` (which share ``name``) over ``flat`` (N, D)."""
+    names = {c.name for c in cfgs}
+    if len(names) != 1:
+        raise ValueError(f"optimizer.name must be the same for every member, got {sorted(names)}")
+    return OPTIMIZERS[names.pop()](cfgs, flat)
+
+
+def clip_per_member_(g: Tensor, clip_value: Tensor | None, clip_norm: Tensor | None) -> None:
+    """:func:`fitscope.optim.clip_gradients_` for each member on its own row of ``g``:
+    by value, then by norm, with ``torch.nn.utils.clip_grad_norm_``'s coefficient
+    min(1, c / (||g_i|| + 1e-6)). Columns hold inf for members that do not clip."""
+    if clip_value is not None:
+        torch.clamp(g, -clip_value, clip_value, out=g)
+    if clip_norm is not None:
+        norm = torch.linalg.vector_norm(g, dim=1, keepdim=True)
+        g.mul_((clip_norm / (norm + 1e-6)).clamp_(max=1.0))
+
+
+def schedule_lrs(cfgs: Sequence[OptimizerConfig], step: int, total_steps: int) -> list[float]:
+    """Each member's learning rate at ``step`` (:func:`fitscope.optim.lr_at`)."""
+    return [lr_at(step, c.lr, c.schedule, total_steps) for c in cfgs]

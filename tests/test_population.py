@@ -1,0 +1,271 @@
+"""The population engine: grouping, equivalence with the sequential engine, per-member
+early stopping and divergence, batched optimizers, records."""
+
+import math
+
+import pytest
+import torch
+
+from fitscope import RunConfig
+from fitscope.engine import train as train_sequential
+from fitscope.population import group_by_shape, shape_key, train
+from fitscope.population.optim import clip_per_member_, column, make_batched_optimizer
+from fitscope.run import load_run
+
+RTOL = 1e-5  # float32: relative agreement asked of every loss and final weight
+NUMERIC = ("train_loss", "val_loss", "train_acc", "val_acc", "lr", "grad_norm", "penalty")
+
+
+def cfg(**overrides) -> RunConfig:
+    base = RunConfig.model_validate({
+        "data": {"name": "moons", "n_samples": 300},
+        "model": {"depth": 2, "width": 16},
+        "budget": {"epochs": 3, "batch_size": 32},
+    })
+    return base.with_overrides(overrides) if overrides else base
+
+
+def close(a: float | None, b: float | None, rtol: float = RTOL) -> bool:
+    if a is None or b is None:
+        return a is b
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    return abs(a - b) <= rtol * abs(b) + 1e-9
+
+
+def assert_matches(pop, seq, rtol: float = RTOL) -> None:
+    """Same outcome, history, metrics and final weights, within ``rtol`` relative."""
+    assert pop.engine == "population" and seq.engine == "sequential"
+    assert (pop.status, pop.stop_epoch, pop.diverged_step, pop.reason) == \
+        (seq.status, seq.stop_epoch, seq.diverged_step, seq.reason)
+    assert len(pop.history) == len(seq.history)
+    for rp, rs in zip(pop.history, seq.history):
+        assert rp.keys() == rs.keys()
+        assert (rp["epoch"], rp["step"]) == (rs["epoch"], rs["step"])
+        for key in NUMERIC:
+            assert close(rp[key], rs[key], rtol), (key, rp, rs)
+    assert pop.metrics.keys() == seq.metrics.keys()
+    for key, value in seq.metrics.items():
+        assert close(pop.metrics[key], value, rtol), (key, pop.metrics[key], value)
+    for (name, a), (_, b) in zip(pop.model.state_dict().items(), seq.model.state_dict().items()):
+        a, b = a.double(), b.double()
+        assert float((a - b).norm()) <= rtol * float(b.norm()) + 1e-7, name
+
+
+def run_both(configs: list[RunConfig], rtol: float = RTOL) -> list:
+    pops = train(configs)
+    for c, pop in zip(configs, pops):
+        assert pop.config == c
+        assert_matches(pop, train_sequential(c), rtol)
+    return pops
+
+
+# -- grouping --------------------------------------------------------------------------
+def test_members_that_differ_in_hyperparameters_share_a_shape():
+    a = cfg()
+    b = cfg(**{"budget.seed": 3, "optimizer.lr": 0.1, "init.scheme": "orthogonal",
+               "regularization.l2": 0.01, "model.dropout": 0.2,
+               "regularization.early_stopping": {"enabled": True}})
+    assert shape_key(a) == shape_key(b) and shape_key(a).engine == "population"
+    deeper, sgd = cfg(**{"model.depth": 3}), cfg(**{"optimizer.name": "sgd"})
+    assert len({shape_key(c) for c in (a, deeper, sgd)}) == 3
+    groups = group_by_shape([a, deeper, b, sgd])
+    assert groups == [[a, b], [deeper], [sgd]]
+
+
+@pytest.mark.parametrize("overrides, field", [
+    ({"model.kind": "cnn", "data.name": "digits"}, "model.kind"),
+    ({"task.aux": [{"kind": "parity"}], "data.name": "digits"}, "task.aux"),
+    ({"regularization.augment.noise_std": 0.1}, "regularization.augment"),
+    ({"regularization.fgsm_epsilon": 0.1}, "regularization.fgsm_epsilon"),
+    ({"regularization.activation_l1": 0.01}, "regularization.activation_l1"),
+    ({"regularization.early_stopping": {"enabled": True, "after": "retrain_all"}},
+     "regularization.early_stopping.after"),
+])
+def test_unsupported_configs_go_to_the_sequential_engine(overrides, field):
+    c = cfg(**overrides)
+    key = shape_key(c)
+    assert key.engine == "sequential" and field in key.reason
+    assert group_by_shape([c, c, cfg()]) == [[c], [c], [cfg()]]
+    with pytest.raises(ValueError, match=f"configs\\[1\\] has {field}"):
+        train([cfg(), c])
+
+
+def test_configs_of_different_shapes_are_refused_naming_the_field():
+    with pytest.raises(ValueError, match=r"differ in model.widths \(\(16, 16\) vs \(8, 8\)\)"):
+        train([cfg(), cfg(**{"model.width": 8})])
+    with pytest.raises(ValueError, match="differ in budget.batch_size"):
+        train([cfg(), cfg(**{"budget.batch_size": 16})])
+    with pytest.raises(ValueError, match="at least one RunConfig"):
+        train([])
+
+
+# -- equivalence with the sequential engine ---------------------------------------------
+OPTIMIZERS = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"]
+
+
+@pytest.mark.parametrize("name", OPTIMIZERS)
+def test_every_member_matches_the_sequential_engine(name):
+    """Members differing in seed, lr, init, L2 / L1, clipping and optimizer settings."""
+    members = [
+        {"budget.seed": 0, "optimizer.lr": 0.01},
+        {"budget.seed": 1, "optimizer.lr": 0.03, "init.scheme": "xavier_uniform",
+         "regularization.l2": 0.01, "optimizer.momentum": 0.5, "optimizer.beta1": 0.8},
+        {"budget.seed": 2, "optimizer.lr": 0.005, "init.scheme": "orthogonal",
+         "regularization.l1": 0.001, "optimizer.clip_norm": 0.5, "optimizer.rho": 0.99},
+        {"budget.seed": 3, "optimizer.lr": 0.02, "init": {"scheme": "normal", "std": 0.3},
+         "regularization.l2": 0.001, "regularization.l1": 0.001, "optimizer.clip_value": 0.05,
+         "optimizer.eps": 1e-6, "optimizer.beta2": 0.99, "regularization.weight_decay": 0.01},
+    ]
+    run_both([cfg(**{"optimizer.name": name, **m}) for m in members])
+
+
+def test_schedules_decay_smoothing_and_activations_match():
+    common = {"model.activation": "tanh", "budget.epochs": 4}
+    members = [
+        {"optimizer.schedule": {"kind": "linear", "final_fraction": 0.1}},
+        {"optimizer.schedule": {"kind": "cosine", "tau": 10}, "regularization.label_smoothing": 0.1},
+        {"optimizer.schedule": {"kind": "step", "step_size": 5, "gamma": 0.5},
+         "regularization.l2": 0.01, "regularization.l2_on_bias": True},
+        {"regularization.weight_decay": 0.05, "init.scheme": "default", "budget.seed": 4},
+    ]
+    run_both([cfg(**common, **m) for m in members])
+
+
+def test_multiclass_batch_norm_and_a_partial_last_epoch_match():
+    # SGD: a bias before batch norm has a zero gradient up to rounding, which Adam would
+    # blow up to steps of size lr in a direction decided by rounding
+    common = {"data": {"name": "digits", "train_size": 200}, "model.batch_norm": True,
+              "model.activation": "sigmoid", "budget.max_steps": 17, "budget.batch_size": 48, "budget.epochs": 4,
+              "optimizer.name": "momentum"}
+    members = [{"optimizer.lr": 0.05},
+               {"budget.seed": 1, "optimizer.lr": 0.05, "regularization.label_smoothing": 0.2},
+               {"budget.seed": 2, "optimizer.lr": 0.01, "init.bias": 0.1}]
+    pops = run_both([cfg(**common, **m) for m in members])
+    assert pops[0].metrics["steps"] == 17 and pops[0].history[-1]["step"] == 17
+
+
+def test_regression_without_bias_full_batch_matches():
+    common = {"task.kind": "regression", "model.bias": False, "budget.batch_size": 0,
+              "optimizer.name": "momentum", "model.activation": "linear", "budget.epochs": 5}
+    run_both([cfg(**common, **{"budget.seed": s, "optimizer.lr": lr})
+              for s, lr in ((0, 0.01), (1, 0.05))])
+
+
+def test_snapshots_match_the_sequential_engine():
+    c = [cfg(**{"observe.snapshot_every": 4, "budget.seed": s}) for s in (0, 1)]
+    for pop, conf in zip(train(c), c):
+        seq = train_sequential(conf)
+        assert [s["step"] for s in pop.snapshots] == [s["step"] for s in seq.snapshots]
+        for a, b in zip(pop.snapshots, seq.snapshots):
+            assert torch.allclose(a["params"], b["params"], rtol=RTOL, atol=1e-7)
+
+
+# -- per-member early stopping and divergence -----------------------------------------
+def test_members_stop_early_on_their_own_and_keep_their_best_weights():
+    es = {"enabled": True, "patience": 3}
+    common = {"data.n_samples": 120, "data.noise": 0.4, "model.width": 64,
+              "optimizer.lr": 0.03, "budget.epochs": 60}
+    members = [
+        {"regularization.early_stopping": es},
+        {"regularization.early_stopping": {**es, "patience": 6, "monitor": "val_acc"},
+         "budget.seed": 1},
+        {"regularization.early_stopping": {**es, "restore_best": False}, "budget.seed": 2},
+        {"budget.seed": 3},
+    ]
+    pops = run_both([cfg(**common, **m) for m in members])
+    assert [p.status for p in pops] == ["early_stopped"] * 3 + ["completed"]
+    assert len({p.stop_epoch for p in pops[:3]}) > 1, "members stopped at different epochs"
+    assert len(pops[3].history) == 60
+
+
+def test_a_diverging_member_is_marked_and_the_others_go_on_unharmed():
+    members = [{"optimizer.lr": 0.01}, {"optimizer.lr": 50.0, "optimizer.name": "sgd"},
+               {"optimizer.lr": 0.02, "budget.seed": 5}]
+    configs = [cfg(**{"optimizer.name": "sgd", "budget.epochs": 4, **m}) for m in members]
+    pops = run_both(configs)
+    assert [p.status for p in pops] == ["completed", "diverged", "completed"]
+    assert pops[1].diverged_step is not None and "at step" in pops[1].reason
+    assert set(pops[1].metrics) == {"epochs_run", "steps", "best_epoch"}
+
+
+# -- records ---------------------------------------------------------------------------
+def test_runs_are_records_like_the_sequential_engines(tmp_path):
+    c = cfg(**{"budget.epochs": 2})
+    (pop,) = train([c])
+    seq = train_sequential(c)
+    assert pop.record().keys() == seq.record().keys()
+    assert pop.model_spec == seq.model_spec
+    assert pop.timings["population_size"] == 1
+    loaded = load_run(pop.save(tmp_path / "run"))
+    assert loaded.engine == "population" and loaded.history == pop.history
+    for a, b in zip(loaded.model.parameters(), pop.model.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_dropout_and_noise_are_reproducible_and_leave_the_callers_rng_alone():
+    configs = [cfg(**{"model.dropout": 0.3, "model.input_dropout": 0.1,
+                      "regularization.input_noise": 0.1, "regularization.weight_noise": 0.01,
+                      "budget.seed": s}) for s in (0, 1)] + [cfg(**{"budget.seed": 2})]
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    a = train(configs)
+    assert torch.equal(torch.rand(3), expected)
+    b = train(configs)
+    assert [r.column("train_loss") for r in a] == [r.column("train_loss") for r in b]
+    # the member without dropout or noise still matches the sequential engine
+    assert_matches(a[2], train_sequential(configs[2]))
+
+
+# -- the batched optimizers, against torch.optim ----------------------------------------
+TORCH_OPTIMIZERS = {
+    "sgd": lambda p, c: torch.optim.SGD([p], lr=c.lr),
+    "momentum": lambda p, c: torch.optim.SGD([p], lr=c.lr, momentum=c.momentum),
+    "nesterov": lambda p, c: torch.optim.SGD([p], lr=c.lr, momentum=c.momentum, nesterov=True),
+    "adagrad": lambda p, c: torch.optim.Adagrad([p], lr=c.lr, eps=c.eps),
+    "rmsprop": lambda p, c: torch.optim.RMSprop([p], lr=c.lr, alpha=c.rho, eps=c.eps),
+    "adam": lambda p, c: torch.optim.Adam([p], lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps),
+}
+
+
+@pytest.mark.parametrize("name", list(TORCH_OPTIMIZERS))
+def test_batched_optimizer_steps_each_row_like_torch_optim(name):
+    """Three members with their own hyperparameters, ten steps, against one torch.optim
+    optimizer per member."""
+    cfgs = [cfg(**{"optimizer.name": name, "optimizer.lr": lr, "optimizer.momentum": mu,
+                   "optimizer.beta1": b1, "optimizer.beta2": b2, "optimizer.rho": rho,
+                   "optimizer.eps": eps}).optimizer
+            for lr, mu, b1, b2, rho, eps in ((0.1, 0.9, 0.9, 0.999, 0.9, 1e-8),
+                                             (0.01, 0.5, 0.5, 0.99, 0.5, 1e-3),
+                                             (0.3, 0.1, 0.0, 0.9, 0.99, 1e-6))]
+    g = torch.Generator().manual_seed(0)
+    flat = torch.randn(3, 7, generator=g)
+    singles = [flat[i].clone().requires_grad_() for i in range(3)]
+    opts = [TORCH_OPTIMIZERS[name](p, c) for p, c in zip(singles, cfgs)]
+    batched = make_batched_optimizer(cfgs, flat)
+    lr = column([c.lr for c in cfgs], flat, torch.float64)
+    for _ in range(10):
+        grads = torch.randn(3, 7, generator=g)
+        for p, o, grad in zip(singles, opts, grads):
+            p.grad = grad.clone()
+            o.step()
+        batched.step(flat, grads, lr)
+    for i, p in enumerate(singles):
+        torch.testing.assert_close(flat[i], p.detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_clipping_uses_each_members_own_norm():
+    g = torch.randn(3, 50, generator=torch.Generator().manual_seed(1))
+    expected = g.clone()
+    norm, value = [1.0, math.inf, 0.1], [math.inf, 0.05, 0.02]
+    for i in range(3):
+        p = torch.zeros(50, requires_grad=True)
+        p.grad = expected[i].clone()
+        if value[i] < math.inf:
+            torch.nn.utils.clip_grad_value_([p], value[i])
+        if norm[i] < math.inf:
+            torch.nn.utils.clip_grad_norm_([p], norm[i])
+        expected[i] = p.grad
+    clip_per_member_(g, column(value, g), column(norm, g))
+    torch.testing.assert_close(g, expected)
