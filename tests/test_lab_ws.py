@@ -61,7 +61,8 @@ def test_a_training_streams_rows_views_and_a_finish(client):
     assert kinds[0] == "started" and kinds[-1] == "finished"
     started, finished = events[0], events[-1]
     assert started["meta"]["n_features"] == 2 and len(started["meta"]["points"]["x"]) == 60
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]  # epoch 0: the initial weights
+    assert rows[0]["train_loss"] > rows[-1]["train_loss"]
     assert finished["status"] == "completed" and finished["metrics"]["epochs_run"] == 3
     boundary = views[-1]["boundary"]
     assert len(boundary["z"]) == len(boundary["y"]) and boundary["kind"] == "probability"
@@ -81,7 +82,7 @@ def test_updates_are_throttled_but_every_row_arrives(client):
             if any(e["type"] == "finished" for e in m["events"]):
                 break
         seconds = time.monotonic() - t0
-    assert [r["epoch"] for r in rows] == list(range(1, 151))
+    assert [r["epoch"] for r in rows] == list(range(151))
     assert messages / seconds <= VIEWS_PER_SECOND * 1.1
     assert messages < len(rows)
 
@@ -105,7 +106,7 @@ def test_pause_step_and_resume(client):
     with client.websocket_connect("/ws/train") as ws:
         start(ws, tiny(budget={"epochs": 4}), paused=True)
         events, rows, _ = collect(ws, "started")
-        assert rows == []
+        assert [r["epoch"] for r in rows] == [0]
         ws.send_text(json.dumps({"type": "step"}))
         events, rows, _ = collect(ws, "state")
         # one epoch, then paused again
@@ -144,7 +145,7 @@ def test_reset_forgets_the_training_and_frees_its_slot(client):
         assert client.get("/api/health").json()["trainings"] == 0
         start(ws)  # a new training after a reset
         events, rows, _ = collect(ws, "finished")
-    assert [r["epoch"] for r in rows] == [1, 2, 3]
+    assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("kind", ["pause", "resume", "step"])
@@ -204,7 +205,7 @@ def test_hostile_messages_get_errors_and_the_connection_stays_up(client):
         assert "JSON text" in collect(ws, "error")[0][-1]["message"]
         start(ws)  # still up: a valid message works
         _, rows, _ = collect(ws, "finished")
-    assert len(rows) == 3
+    assert len(rows) == 4
     assert client.get("/api/health").json()["trainings"] == 0
 
 

@@ -121,7 +121,8 @@ def nearest_neighbour(q: NeighbourQuery) -> dict:
 
 def warm_up(done: threading.Event) -> None:
     """Train a tiny probed run once, so the first Train pressed does not pay for
-    PyTorch's lazy imports and first-call setup (seconds on a busy machine)."""
+    PyTorch's lazy imports and first-call setup (seconds on a busy machine), and fit the
+    logistic regression paths the landscape page shows (cached)."""
     from fitscope.engine import train
 
     from .views import with_probes
@@ -129,6 +130,7 @@ def warm_up(done: threading.Event) -> None:
     try:
         train(with_probes(RunConfig.model_validate(
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
+        penalty.logistic_path()
     finally:
         done.set()
 

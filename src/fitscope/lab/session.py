@@ -1,7 +1,8 @@
 """Live trainings: each in a worker thread, controlled from the server's event loop.
 
 A :class:`LiveTraining` runs :func:`fitscope.train` with itself as the
-:class:`~fitscope.engine.Callback`: it posts each epoch's history row and, at most
+:class:`~fitscope.engine.Callback`: it posts the initial weights' losses (epoch 0), each
+epoch's history row and, at most
 :data:`VIEWS_PER_SECOND` times a second, the heavier views (decision boundary, probes)
 to an :class:`Outbox`; it blocks between steps while paused. The websocket side sends
 the outbox's content once per tick, so a page gets at most that many updates a
@@ -166,6 +167,7 @@ class LiveTraining(Callback):
         self._probe = views.probe_of(trainer)
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
                           config=self.config.to_dict(), meta=views.meta(trainer))
+        self.outbox.rows(self.ident, [views.initial_row(trainer)])
         self._post_view(trainer, force=True)
         self._hold(trainer)
 

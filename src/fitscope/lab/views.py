@@ -76,6 +76,17 @@ def meta(trainer: Trainer) -> dict:
     return body
 
 
+def initial_row(trainer: Trainer) -> dict:
+    """Epoch 0: loss and accuracy of the initial weights on the training and validation
+    sets (evaluation mode), so a curve starts at the initialization (later epochs' training
+    numbers are means over the epoch's minibatches, as the engine records them)."""
+    s = trainer.splits
+    train_loss, train_acc = trainer.evaluate(s.x_train, s.y_train)
+    val_loss, val_acc = trainer.evaluate(s.x_val, s.y_val)
+    return {"epoch": 0, "step": 0, "train_loss": train_loss, "train_acc": train_acc,
+            "val_loss": val_loss, "val_acc": val_acc}
+
+
 def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
               probe_step: int | None = None) -> dict:
     """The latest state: progress, early-stopping marks, the decision boundary, and

@@ -114,9 +114,18 @@ const Lab = (() => {
       { displayModeBar: false, responsive: true });
   }
 
+  /* An empty figure with a title and a grey hint in the middle. */
+  function placeholder(id, title, hint) {
+    return plot(id, [], {
+      title: { text: title }, xaxis: { visible: false }, yaxis: { visible: false },
+      annotations: [{ text: hint, showarrow: false, font: { color: "#9aa5b1", size: 13 } }],
+    });
+  }
+
   const fmt = (x, digits = 3) => (x === null || x === undefined ? "–"
-    : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2)
-      : x.toFixed(digits));
+    : Number.isInteger(x) ? String(x)
+      : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2)
+        : x.toFixed(digits));
 
   // -- live training ------------------------------------------------------------------
   class Live {
@@ -208,6 +217,6 @@ const Lab = (() => {
     return live;
   }
 
-  return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot, fmt,
-    Live, bindTraining };
+  return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot,
+    placeholder, fmt, Live, bindTraining };
 })();

@@ -102,7 +102,8 @@
         xaxis: { type: "log", title: { text: "lambda" }, exponentformat: "power" },
         yaxis: { title: { text: "coefficient" } },
         yaxis2: { overlaying: "y", side: "right", range: [0, p.features.length],
-          title: { text: "zero weights" }, showgrid: false },
+          tickmode: "linear", tick0: 0, dtick: 5, title: { text: "zero weights" },
+          showgrid: false },
         margin: { l: 55, r: 50, t: 34, b: 42 },
       });
     }
@@ -112,6 +113,9 @@
     form.addEventListener("input", update);
     update();
   });
+  for (const penalty of ["l1", "l2"]) {
+    Lab.placeholder(`logistic-${penalty}`, `${penalty.toUpperCase()} path`, "fitting the path…");
+  }
   Lab.getJSON("/api/landscape/logistic").then(drawLogistic)
     .catch((e) => Lab.showError(e.message));
 })();

@@ -43,7 +43,9 @@
     const fig = race.figure;
     const data = fig.data.map((trace) => {
       const path = race.paths[trace.name];
-      return path ? { ...trace, x: path.x.slice(0, k + 1), y: path.y.slice(0, k + 1) } : trace;
+      if (path) return { ...trace, x: path.x.slice(0, k + 1), y: path.y.slice(0, k + 1) };
+      // "skip" would also swallow clicks; "none" only hides the hover label
+      return trace.type === "contour" ? { ...trace, hoverinfo: "none" } : trace;
     });
     plot("surface", data, {
       ...fig.layout, title: { text: fig.layout.title.text },
@@ -77,9 +79,13 @@
     animation = requestAnimationFrame(tick);
   }
 
+  /* Each optimizer in the colour its path has on the surface figure. */
   function drawLosses() {
+    const colorway = race.figure.layout.template?.layout?.colorway ?? [];
+    const index = Object.fromEntries(race.figure.data.map((t, i) => [t.name, i]));
     const traces = Object.entries(race.paths).map(([name, p]) => ({
       y: p.loss.map((f) => f - race.f_min), name: `${name} (lr ${fmt(p.lr)})`, mode: "lines",
+      line: { color: colorway[index[name] % colorway.length] },
     }));
     plot("losses", traces, {
       title: { text: "f − f_min along each path" },

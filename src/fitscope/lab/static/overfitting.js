@@ -73,7 +73,7 @@
     },
     view(v) {
       if (v.boundary) V.boundary("boundary", v.boundary, points);
-      if (v.best_epoch) {
+      if (v.best_epoch && (v.state === "running" || v.state === "paused")) {
         const marks = [{ epoch: v.best_epoch, label: "best so far", color: "#2e7d32" }];
         loss.mark(marks); accuracy.mark(marks);
       }

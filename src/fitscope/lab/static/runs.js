@@ -51,24 +51,39 @@
       traces.push({ x, y: r.history.map((h) => h.val_loss), name: `${slot} validation`, mode: "lines",
         line: { dash: "dash" } });
     }
-    plot("curves", traces, { title: { text: "loss" }, xaxis: { title: { text: "epoch" } } });
+    plot("curves", traces, {
+      title: { text: "loss" }, xaxis: { title: { text: "epoch" } },
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.28, yanchor: "top" },
+      margin: { l: 55, r: 15, t: 34, b: 80 },
+    });
   }
 
+  /* Per-layer spreads at each run's last probed step (what the store keeps). */
   function probes(runs) {
     const traces = [];
     for (const [slot, r] of runs) {
+      const last = Math.max(...r.probes.map((p) => p.step));
       for (const [quantity, name] of [["act_std", "std of activations"], ["preact_grad_std", "std of dL/dz"]]) {
-        const rows = r.probes.filter((p) => p.quantity === quantity);
-        traces.push({ x: rows.map((p) => p.layer), y: rows.map((p) => p.value),
+        const rows = r.probes.filter((p) => p.quantity === quantity && p.step === last)
+          .map((p) => ({ ...p, label: TrainViews.layerLabel(p.layer) }))
+          .sort((a, b) => order(a.label) - order(b.label));
+        traces.push({ x: rows.map((p) => p.label), y: rows.map((p) => p.value),
           name: `${slot}: ${name}`, mode: "lines+markers" });
       }
     }
-    const step = runs.length ? runs[0][1].probes[0]?.step : undefined;
+    const stored = runs.some(([, r]) => r.probes.length);
     plot("probes", traces, {
-      title: { text: step === undefined ? "probes (none stored)" : `probes at the last probed step (${step})` },
-      yaxis: { type: "log", exponentformat: "power" }, xaxis: { type: "category" },
+      title: { text: stored ? "probes at the last probed step" : "probes (none stored)" },
+      yaxis: { type: "log", exponentformat: "power", title: { text: "std" } },
+      xaxis: { type: "category", categoryorder: "array",
+        categoryarray: [...new Set(traces.flatMap((t) => t.x))].sort((a, b) => order(a) - order(b)) },
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.15, yanchor: "top" },
+      margin: { l: 55, r: 15, t: 34, b: 80 },
     });
   }
+
+  /* Forward order of layer labels: layer 1, layer 2, ..., output. */
+  const order = (label) => (label === "output" ? Infinity : Number(label.split(" ")[1]));
 
   function compare(runs) {
     const t = $("#compare");

@@ -116,12 +116,7 @@ const TrainViews = (() => {
     });
   }
 
-  function empty(id, title, hint = "press Train") {
-    plot(id, [], {
-      title: { text: title }, xaxis: { visible: false }, yaxis: { visible: false },
-      annotations: [{ text: hint, showarrow: false, font: { color: "#9aa5b1", size: 13 } }],
-    });
-  }
+  const empty = (id, title) => Lab.placeholder(id, title, "press Train");
 
   return { Curves, boundary, histograms, empty, layerLabel };
 })();

@@ -1,0 +1,198 @@
+"""The lab in Debian's chromium: every page loads cleanly, live training draws, the
+landscape moves, the URL carries the state. Screenshots go to tests/artifacts/."""
+
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from fitscope import RunConfig, train
+from fitscope.study import Store
+from fitscope.study.runner import store_record
+
+from lab_harness import lab_server, shoot
+
+pytestmark = pytest.mark.browser
+
+HAS_LOSS_POINT = "() => document.querySelector('#loss').data?.[0]?.x.length > 0"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A lab server with a run store of two small runs, for the Runs page."""
+    path = tmp_path_factory.mktemp("store") / "runs.sqlite"
+    base = RunConfig.model_validate({"data": {"n_samples": 200}, "model": {"depth": 2},
+                                     "budget": {"epochs": 8}, "observe": {"probe_every": 5}})
+    with Store(path) as store:
+        for init in ("kaiming_normal", "zeros"):
+            store.put(store_record(train(base.with_overrides({"init.scheme": init}))))
+    with lab_server("--store", str(path)) as server:
+        yield server
+
+
+def wait_drawn(page, selector: str) -> None:
+    page.wait_for_selector(f"{selector} .main-svg", timeout=30_000)
+
+
+READY = {
+    "": None, "init": "#loss", "landscape": "#contours", "optimizers": "#surface",
+    "overfitting": "#accuracy", "runs": "#curves",
+}
+
+
+@pytest.mark.parametrize("page", list(READY))
+def test_every_page_loads_without_console_errors(lab, tab, page):
+    tab.page.goto(f"{lab.url}/{page}")
+    if READY[page]:
+        wait_drawn(tab.page, READY[page])
+    tab.page.wait_for_load_state("networkidle")
+    shoot(tab.page, f"page-{page or 'home'}")
+    assert tab.errors == []
+    assert tab.page.locator("header nav a").count() == 5
+    assert tab.page.locator(".explain").inner_text().strip()
+
+
+def test_train_grows_the_loss_curve_and_changes_the_histograms(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?model.depth=5&budget.epochs=60")
+    wait_drawn(page, "#loss")
+    first_ms, trained_ms = page.evaluate("""() => new Promise((resolve) => {
+        const t0 = performance.now();
+        const times = [];
+        document.querySelector('#train').click();
+        const poll = () => {
+            const n = document.querySelector('#loss').data?.[0]?.x.length ?? 0;
+            while (times.length < Math.min(n, 2)) times.push(performance.now() - t0);
+            if (times.length === 2) resolve(times); else requestAnimationFrame(poll);
+        };
+        poll();
+    })""")
+    print(f"\nfrom pressing Train: first loss point (the initial weights) after {first_ms:.0f} ms,"
+          f" first trained epoch after {trained_ms:.0f} ms")
+    assert first_ms < 1000
+    page.wait_for_function("() => document.querySelector('#act-hist').data?.length > 0")
+    first = page.evaluate("() => document.querySelector('#act-hist').data[0].z")
+    points = page.evaluate("() => document.querySelector('#loss').data[0].x.length")
+    page.wait_for_function(f"() => document.querySelector('#loss').data[0].x.length > {points + 5}",
+                           timeout=30_000)
+    page.wait_for_function(
+        "(first) => JSON.stringify(document.querySelector('#act-hist').data[0].z) !== "
+        "JSON.stringify(first)", arg=first, timeout=30_000)
+    assert len(first) == 5  # one row per hidden layer
+    shoot(page, "init-training")
+    assert tab.errors == []
+
+
+def test_zero_init_produces_the_symmetry_finding(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?init.scheme=zeros&model.activation=tanh&budget.epochs=5")
+    wait_drawn(page, "#loss")
+    page.click("#train")
+    page.wait_for_function("() => /symmetr/i.test(document.querySelector('#findings').innerText)",
+                           timeout=60_000)
+    shoot(page, "init-zeros")
+    assert tab.errors == []
+
+
+def test_bad_settings_show_an_error_and_the_connection_stays_up(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?model.depth=25&budget.epochs=3")
+    wait_drawn(page, "#loss")
+    page.click("#train")
+    page.wait_for_function("() => document.querySelector('#error').innerText.length > 0")
+    assert "model.depth must be at most 20" in page.inner_text("#error")
+    shoot(page, "init-error")
+    page.fill("input[name='model.depth']", "2")
+    page.dispatch_event("input[name='model.depth']", "change")
+    page.click("#train")
+    page.wait_for_function(HAS_LOSS_POINT, timeout=30_000)
+    assert page.inner_text("#error") == ""
+
+
+def test_url_holds_the_state_and_reproduces_the_view(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?model.depth=9&init.scheme=zeros&budget.seed=3")
+    wait_drawn(page, "#loss")
+    assert page.input_value("input[name='model.depth']") == "9"
+    assert page.input_value("select[name='init.scheme']") == "zeros"
+    page.click("#presets button[data-scheme='kaiming_normal']")
+    state = parse_qs(urlparse(page.url).query)
+    assert state["init.scheme"] == ["kaiming_normal"] and state["budget.seed"] == ["3"]
+    assert state["model.depth"] == ["9"]
+
+
+def test_lambda_slider_with_l1_moves_the_optimum_onto_an_axis(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/landscape?penalty=l1&lam=0.2&cx=2&cy=1&angle=30")
+    page.wait_for_selector("#readout[data-zeros='0']")
+    w = [float(page.get_attribute("#readout", f"data-w{i}")) for i in (1, 2)]
+    assert all(abs(v) > 0.1 for v in w)
+    page.fill("input[name='lam']", "1.2")
+    page.wait_for_selector("#readout[data-zeros='1']")
+    w = [float(page.get_attribute("#readout", f"data-w{i}")) for i in (1, 2)]
+    assert w[1] == 0.0 and w[0] > 0.5  # on the w1 axis
+    lam = float(parse_qs(urlparse(page.url).query)["lam"][0])
+    assert lam == pytest.approx(1.2, abs=0.01)  # the slider snaps to its step
+    page.wait_for_function("() => document.querySelector('#logistic-l1').data?.length > 0")
+    shoot(page, "landscape-l1-corner")
+    page.select_option("select[name='penalty']", "l2")
+    page.wait_for_function("() => document.querySelector('#readout').dataset.zeros === '0' "
+                           "&& location.search.includes('penalty=l2')")
+    assert tab.errors == []
+
+
+def test_a_link_reproduces_the_landscape_exactly(lab, tab, browser):
+    page = tab.page
+    url = f"{lab.url}/landscape?penalty=l1&lam=0.7&cx=-1.5&cy=2.5&scale=2&cond=9&angle=-40"
+    page.goto(url)
+    page.wait_for_selector("#readout[data-w1]")
+    first = page.inner_text("#readout")
+    other = browser.new_page()
+    other.goto(page.url)
+    other.wait_for_selector("#readout[data-w1]")
+    assert other.inner_text("#readout") == first
+    other.close()
+
+
+def test_clicking_the_surface_restarts_the_race_there(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/optimizers?surface=saddle")
+    wait_drawn(page, "#surface")
+    box = page.locator("#surface .nsewdrag").first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.25)
+    page.wait_for_function("() => location.search.includes('x0=') && "
+                           "!location.search.includes('x0=&')")
+    x0 = float(parse_qs(urlparse(page.url).query)["x0"][0])
+    assert 0.5 < x0 < 2.5  # three quarters across (-2.5, 2.5)
+    page.wait_for_function(f"() => document.querySelector('#surface').data"
+                           f".some((t) => t.name === 'adam' && Math.abs(t.x[0] - {x0}) < 1e-9)")
+    shoot(page, "optimizers-clicked")
+    assert tab.errors == []
+
+
+def test_overfitting_shows_early_stopping_and_the_one_nn_reference(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?regularization.early_stopping.enabled=true"
+              "&regularization.early_stopping.patience=10&budget.epochs=150")
+    wait_drawn(page, "#accuracy")
+    page.wait_for_function("() => /1-nearest/.test(document.querySelector('#summary').innerText)")
+    page.click("#train")
+    page.wait_for_function("() => /restored epoch/.test(document.querySelector('#loss')"
+                           ".innerText ?? '') || document.querySelector('#status').innerText"
+                           ".startsWith('finished')", timeout=60_000)
+    assert "restored epoch" in page.inner_text("#loss")
+    shoot(page, "overfitting-early-stopping")
+    assert tab.errors == []
+
+
+def test_runs_page_compares_two_stored_runs(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/runs")
+    page.wait_for_selector("#runs tbody tr")
+    assert page.locator("#runs tbody tr").count() == 2
+    page.locator("input[name='pick-a']").nth(0).check()
+    page.locator("input[name='pick-b']").nth(1).check()
+    page.wait_for_function("() => document.querySelectorAll('#compare tbody tr').length > 0")
+    assert page.locator("#compare thead td").count() == 3
+    assert len(page.evaluate("() => document.querySelector('#curves').data")) == 4
+    shoot(page, "runs-compare")
+    assert tab.errors == []
