@@ -158,20 +158,38 @@ def population_engine():
 
 
 # -- backends ----------------------------------------------------------------------------
+def worker_context() -> mp.context.BaseContext:
+    """``forkserver`` where the platform has it, else ``spawn``; never a plain fork of the
+    driver, whose torch thread pools may already run.
+
+    The fork server imports torch and fitscope once (``PRELOAD``); each worker is then a
+    fork of it that starts in milliseconds, so a dead worker is replaced at once.
+    """
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+# torch.optim imports torch._dynamo on the first optimizer it builds (seconds)
+PRELOAD = ["fitscope.study.runner", "fitscope.engine", "torch._dynamo"]
+
+
 class LocalBackend:
-    """Worker processes (``spawn``: a fresh interpreter, so torch's threads start clean),
-    each training one task at a time; the driver knows which task each one holds, so a
-    worker that dies is charged with its own task only and replaced."""
+    """Worker processes, each training one task at a time; the driver knows which task
+    each one holds, so a worker that dies is charged with its own task only and replaced."""
 
     def __init__(self, workers: int):
         self.slots, self.threads = workers, threads_per_worker(workers)
-        self.ctx = mp.get_context("spawn")
+        self.ctx = worker_context()
         self.idle = [self._start() for _ in range(workers)]
         self.busy: dict[_Worker, Task] = {}
 
     def _start(self) -> _Worker:
         parent, child = self.ctx.Pipe()
-        process = self.ctx.Process(target=_worker_main, args=(child,), daemon=True,
+        hook = {k: v for k, v in os.environ.items() if k == TEST_EXIT_ENV}
+        process = self.ctx.Process(target=_worker_main, args=(child, hook), daemon=True,
                                    name="fitscope-study-worker")
         process.start()
         child.close()
@@ -228,10 +246,12 @@ class _Worker:
         self.conn.close()
 
 
-def _worker_main(conn: Connection) -> None:
+def _worker_main(conn: Connection, hook: dict[str, str]) -> None:
     """A worker's loop: receive a task, send back its records; None or a closed pipe
-    (the driver has gone) ends it."""
+    (the driver has gone) ends it. ``hook`` carries the driver's test hook variable
+    (a fork server's children inherit the server's environment, not the driver's)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
+    os.environ.update(hook)
     while True:
         try:
             job = conn.recv()
