@@ -269,3 +269,27 @@ def test_clipping_uses_each_members_own_norm():
         expected[i] = p.grad
     clip_per_member_(g, column(value, g), column(norm, g))
     torch.testing.assert_close(g, expected)
+
+
+@pytest.mark.parametrize("model", [{"activation": "relu"}, {"activation": "tanh"},
+                                   {"activation": "sigmoid", "batch_norm": True}])
+def test_probe_records_match_the_sequential_probes(model):
+    configs = [cfg(**{"model": {"depth": 2, "width": 16, **model}, "optimizer.name": "sgd",
+                      "optimizer.lr": 0.05, "budget.epochs": 2, "observe.probe_every": 5,
+                      "budget.seed": s}) for s in (0, 1)]
+    for pop, c in zip(train(configs), configs):
+        seq = train_sequential(c)
+        assert pop.probes and len(pop.probes) == len(seq.probes)
+        expected = {(r["step"], r["layer"], r["quantity"]): r["value"] for r in seq.probes}
+        assert {(r["step"], r["layer"], r["quantity"]) for r in pop.probes} == expected.keys()
+        for r in pop.probes:
+            want = expected[(r["step"], r["layer"], r["quantity"])]
+            if isinstance(want, dict):
+                assert r["value"]["edges"] == want["edges"]
+                assert sum(r["value"]["counts"]) == sum(want["counts"])
+                assert sum(abs(a - b) for a, b in zip(r["value"]["counts"], want["counts"])) <= 2
+            else:  # means of centred outputs are ~1e-8: an absolute tolerance for those;
+                # std is sqrt(||t||^2 / n - mean^2), which cancels for batch-norm scales
+                # (std / mean ~ 3e-3): float32 rounding of ||t|| reaches ~1e-5 there
+                atol = 1e-4 if r["quantity"].endswith("_std") else 1e-6
+                assert abs(r["value"] - want) <= 1e-4 * abs(want) + atol, (r, want)

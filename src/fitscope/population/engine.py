@@ -144,9 +144,9 @@ class Population:
         if self.uses("input_noise"):
             std = self.cols["input_noise"].float().unsqueeze(2)
             x = x + torch.randn(x.shape, generator=self.gen, device=x.device) * std
-        noise = self._weight_noise()
         net, probing = self.net, self.probe is not None and self.probe.sampled(self.step)
         taps = self.probe.begin(net.flat, self.step) if probing else None
+        noise = self._weight_noise()
         out = net.forward(x, train=True, gen=self.gen, taps=taps)
         smoothing = self.cols["label_smoothing"].float() if self.uses("label_smoothing") else None
         losses = example_losses(out, y, self.classify, smoothing).mean(1)

@@ -85,9 +85,13 @@ class StackedMLP:
 
     def params(self) -> dict[str, Tensor]:
         """Per-layer views of ``flat``: (N, *shape) each, in ``model.parameters()`` order."""
-        n = self.n
-        parts = self.flat.split(self.sizes, dim=1)
-        return {name: part.view(n, *shape)
+        return self.split(self.flat)
+
+    def split(self, rows: Tensor) -> dict[str, Tensor]:
+        """Per-parameter views of (N, D) ``rows`` laid out like ``flat`` (such as its
+        gradient): name -> (N, *shape)."""
+        parts = rows.split(self.sizes, dim=1)
+        return {name: part.view(rows.shape[0], *shape)
                 for name, part, shape in zip(self.names, parts, self.shapes)}
 
     @property
