@@ -152,7 +152,7 @@ def test_report_names_tests_and_adjusts_for_many():
     assert report.comparisons[1].result.significant  # he vs zeros: 0.4 apart, tiny noise
     text = report.html()
     assert "paired t-test" in text and "Holm" in text and "seeds = 3" in text
-    assert "init=he, l2=0" in text and "0.913 ± " in text
+    assert "init=he, l2=0" in text and "0.913±" in text
 
 
 def test_html_is_self_contained():
@@ -167,4 +167,4 @@ def test_html_is_self_contained():
 def test_fmt():
     assert fmt(mean_ci([])) == "-"
     assert fmt(mean_ci([0.5])) == "0.500"
-    assert fmt(mean_ci([1.0, 2.0, 3.0, 4.0, 5.0]), 2) == "3.00 ± 1.96"
+    assert fmt(mean_ci([1.0, 2.0, 3.0, 4.0, 5.0]), 2) == "3.00±1.96"

@@ -77,7 +77,7 @@ class StudyReport:
 
     def tables(self) -> list[Table]:
         """The terminal summary: the ranked table and the comparisons."""
-        return [rich_table(ranked_title(self), *ranked_rows(self)),
+        return [rich_table(ranked_title(self), *ranked_rows(self), caption=RANK_NOTE),
                 rich_table(comparison_title(self), *comparison_rows(self),
                            caption=multiple_comparisons_note(self))]
 
@@ -179,7 +179,7 @@ def fmt(est: Estimate, digits: int = 3) -> str:
         return "-"
     if est.n == 1:
         return f"{est.mean:.{digits}f}"
-    return f"{est.mean:.{digits}f} ± {est.half_width:.{digits}f}"
+    return f"{est.mean:.{digits}f}±{est.half_width:.{digits}f}"
 
 
 def verdict(c: AxisComparison) -> str:
@@ -190,15 +190,16 @@ def verdict(c: AxisComparison) -> str:
     return "significant" + ("" if c.p_holm < ALPHA else " (not after Holm)")
 
 
-RANK_COLUMNS = (("test acc", "test_acc"), ("test loss", "test_loss"),
-                ("gap acc (train-test)", "gap_acc"), ("gap loss (test-train)", "gap_loss"),
-                ("best epoch", "best_epoch"))
+RANK_COLUMNS = (("test acc", "test_acc"), ("test loss", "test_loss"), ("gap acc", "gap_acc"),
+                ("gap loss", "gap_loss"), ("best ep", "best_epoch"))
+RANK_NOTE = ("± is the 95% CI half-width over seeds; runs = finished / in the study; gap acc "
+             "= train minus test accuracy, gap loss = test minus train loss; best ep = epoch "
+             "of the kept weights (the early-stopping epoch when early stopping is on).")
 
 
 def ranked_rows(report: StudyReport) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the ranked table (finished runs / runs in the study)."""
-    headers = ["#", "configuration", "runs", *(c for c, _ in RANK_COLUMNS), "diverged",
-               "failed"]
+    headers = ["#", "configuration", "runs", *(c for c, _ in RANK_COLUMNS), "div", "fail"]
     rows = [[str(rank), c.label, f"{c.finished}/{c.runs}",
              *(fmt(c.estimates[k], 1 if k == "best_epoch" else 3) for _, k in RANK_COLUMNS),
              str(c.diverged), str(c.failed)]
@@ -207,7 +208,7 @@ def ranked_rows(report: StudyReport) -> tuple[list[str], list[list[str]]]:
 
 
 def comparison_rows(report: StudyReport) -> tuple[list[str], list[list[str]]]:
-    headers = ["axis", "A", "B", "mean A-B", "test", "n A/B", "p", "Holm p", "verdict"]
+    headers = ["axis", "A", "B", "A-B", "test", "n", "p", "Holm p", "verdict"]
     rows = [[c.axis, c.a, c.b, f"{c.result.diff:+.4f}", c.result.test,
              f"{c.result.n_a}/{c.result.n_b}", f"{c.result.p:.3g}", f"{c.p_holm:.3g}",
              verdict(c)] for c in report.comparisons]
@@ -224,12 +225,19 @@ def comparison_title(report: StudyReport) -> str:
             "than the seeds' noise)")
 
 
+TEXT_COLUMNS = ("configuration", "axis", "A", "B", "test", "verdict")
+
+
 def rich_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]],
                caption: str | None = None) -> Table:
+    """A terminal table; text columns fold rather than shrink to an ellipsis."""
     table = Table(title=title, caption=caption)
-    for h in headers:
-        table.add_column(h, justify="left" if h in ("configuration", "axis", "A", "B",
-                                                     "test", "verdict") else "right")
+    for i, h in enumerate(headers):
+        longest = max((len(str(row[i])) for row in rows), default=len(h))
+        if h in TEXT_COLUMNS:
+            table.add_column(h, overflow="fold", min_width=min(longest, 24))
+        else:
+            table.add_column(h, justify="right", no_wrap=True, min_width=longest)
     for row in rows:
         table.add_row(*row)
     return table
@@ -303,6 +311,7 @@ font-size:13px;text-align:right}}td:nth-child(2),th:nth-child(2){{text-align:lef
 intervals. Only runs that finished (completed or early-stopped) enter the statistics;
 diverged and failed runs are counted.</p>
 <h2>{esc(ranked_title(report))}</h2>{html_table(*ranked_rows(report))}
+<p>{esc(RANK_NOTE)}</p>
 <h2>{esc(comparison_title(report))}</h2>
 <p>Runs of two values are matched on the other axes and the seed: a paired t-test when
 every run has its partner, Welch's t-test otherwise. {esc(multiple_comparisons_note(report))}
