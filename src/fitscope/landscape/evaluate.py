@@ -6,8 +6,11 @@ A *point* is a flat parameter vector in ``model.parameters()`` order: the layout
 is split into per-parameter tensors of shape ``(P, *param.shape)`` and the model runs
 once on all of them, ``torch.func.functional_call`` vectorized over the stack with
 ``torch.vmap`` (a population of P networks as one program), instead of P sequential
-forward passes. The model is evaluated in eval mode (dropout off, batch norm on its
-running statistics, which are shared by every point).
+forward passes. That removes per-pass overhead (Python, dispatch, kernel launches), not
+arithmetic: on a CPU it helps small models, while a model dominated by matrix products
+costs about the same either way (measured in ``benchmarks/landscape.py``). The model is
+evaluated in eval mode (dropout off, batch norm on its running statistics, which are
+shared by every point).
 
 Losses are means over the data: with the data in batches of sizes n_b (N rows in all),
 L(theta) = sum_b n_b L_b(theta) / N, exact for any loss that is a mean over examples.
@@ -27,7 +30,7 @@ from torch.func import functional_call, vmap
 from fitscope import regularize as reg
 
 LossFn = Callable[[Tensor, Tensor], Tensor]  # (outputs, targets) -> mean loss, a scalar
-CHUNK_ROWS = 16_384  # points per chunk x rows per data batch: keeps a chunk's activations in cache
+CHUNK_ROWS = 16_384  # points per chunk x rows per data batch (benchmarks/landscape.py)
 
 
 def accuracy(outputs: Tensor, targets: Tensor) -> Tensor:
