@@ -1,0 +1,253 @@
+"""Claims 9-20 (regularization): the measuring pieces against outside references
+(sklearn's ridge, least squares, linear networks), verdicts from hand-made numbers, and
+every experiment run at a reduced size."""
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from sklearn.linear_model import Ridge as SkRidge
+
+from fitscope import train
+from fitscope.claims import REGISTRY
+from fitscope.claims import regularization as regc
+from fitscope.claims.base import Context, Measurement
+from fitscope.claims.demo import run_claim
+from fitscope.config import RunConfig
+from fitscope.run import Run
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: a second thread only adds synchronization on a loaded machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def m(**values) -> Measurement:
+    return Measurement(values=values)
+
+
+def decide(number: int, **values):
+    return REGISTRY[number].decide(m(**values))
+
+
+LOW, HIGH = [0.10, 0.12, 0.11], [0.20, 0.25, 0.22]  # clearly different, with spread
+SAME = [0.15, 0.16, 0.14]
+
+
+def test_the_twelve_claims_are_registered_in_order():
+    assert [c.number for c in regc.CLAIMS] == list(range(9, 21))
+    assert all(REGISTRY[c.number] is c for c in regc.CLAIMS)
+    assert len({c.slug for c in regc.CLAIMS}) == 12
+
+
+# -- measuring pieces against references -------------------------------------------------
+
+def tiny(**overrides) -> RunConfig:
+    base = RunConfig.model_validate({"data": {"name": "moons", "n_samples": 200},
+                                     "model": {"depth": 1, "width": 8},
+                                     "budget": {"epochs": 3, "batch_size": 0},
+                                     "observe": {"snapshot_every": 1}})
+    return base.with_overrides(overrides)
+
+
+def test_step_check_confirms_sgd_with_l2_and_catches_adam():
+    sgd = train(tiny(**{"optimizer.name": "sgd", "optimizer.lr": 0.1,
+                        "regularization.l2": 0.3}))
+    deviation, factor = regc.step_check(sgd, 0.3)
+    assert deviation < 1e-6
+    assert factor == pytest.approx(1 - 0.1 * 0.3, abs=1e-5)
+    adam = train(tiny(**{"optimizer.name": "adam", "optimizer.lr": 0.01,
+                         "regularization.l2": 0.3}))
+    assert regc.step_check(adam, 0.3)[0] > 1e-3  # Adam's step is not the notes' formula
+
+
+def test_ridge_matches_sklearn_and_least_squares():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 5)) @ rng.normal(size=(5, 5))
+    y = x @ rng.normal(size=5) + 3.0 + rng.normal(size=80) * 0.1
+    ridge = regc.Ridge(x, y)
+    for lam in (0.01, 0.5, 4.0):  # mean((Xw+b-y)^2) + lam/2 |w|^2 == sklearn alpha n lam / 2
+        ref = SkRidge(alpha=len(x) * lam / 2).fit(x, y).coef_
+        np.testing.assert_allclose(ridge.solve(lam), ref, rtol=1e-8, atol=1e-10)
+    xc = np.c_[x, np.ones(len(x))]
+    np.testing.assert_allclose(ridge.solve(0.0), np.linalg.lstsq(xc, y, rcond=None)[0][:5],
+                               rtol=1e-8)
+
+
+def test_hidden_outputs_sees_every_activation_and_removes_its_hooks():
+    run = train(tiny(**{"model.depth": 2, "observe.snapshot_every": 0}))
+    x = torch.randn(7, 2)
+    outs = regc.hidden_outputs(run.model, x)
+    assert [tuple(o.shape) for o in outs] == [(7, 8), (7, 8)]
+    assert all((o >= 0).all() for o in outs)  # ReLU outputs
+    assert all(not m._forward_hooks for m in run.model.modules())
+    h = torch.relu(run.model.hidden[0].linear(x))
+    torch.testing.assert_close(outs[0], h)
+
+
+@pytest.mark.parametrize("activation, exact_net", [("linear", True), ("relu", False)])
+def test_dropout_expectation_is_exact_at_the_layer_and_through_a_linear_net(activation,
+                                                                            exact_net):
+    """Masks are independent, so E[output] equals the test-time output through linear
+    layers; a ReLU in between breaks that (Jensen)."""
+    cfg = tiny(**{"model.depth": 2, "model.width": 32, "model.dropout": 0.5,
+                  "model.activation": activation, "budget.epochs": 30,
+                  "optimizer.lr": 0.05, "observe.snapshot_every": 0})
+    e = regc.dropout_expectation(train(cfg))
+    assert e["layer"]["relative"] < 0.02 and e["layer"]["p"] > 0.01
+    assert (e["network"]["p"] > 0.01) is exact_net
+    assert len(e["network"]["test"]) == len(e["network"]["train_mean"]) == 40  # test rows
+
+
+def test_history_at_reads_best_and_last_epochs():
+    run = Run(config=RunConfig(), history=[{"epoch": e, "val_loss": v} for e, v in
+                                           ((1, 0.5), (2, 0.3), (3, 0.4))],
+              metrics={"best_epoch": 2})
+    assert regc._history_at("val_loss best")(run) == 0.3
+    assert regc._history_at("val_loss last")(run) == 0.4
+
+
+def test_closest_pair_matches_training_losses():
+    losses = {"none": [0.1], "L1 a": [0.2], "L1 b": [0.4], "L2 c": [0.39], "L2 d": [0.25]}
+    assert regc._closest_pair(losses) == ("L1 b", "L2 c")
+
+
+# -- verdicts from hand-made numbers -------------------------------------------------------
+
+def test_decide_weight_decay():
+    v = {"step_deviation": [6e-8] * 3, "sgd_penalty_vs_decay": [2e-7] * 3,
+         "adam_penalty_vs_decay": [0.1, 0.12, 0.11], "eta_sgd": 0.1, "tolerance": 1e-5}
+    verdict = decide(9, **v)
+    assert verdict.outcome == "holds only when" and "plain (S)GD" in verdict.condition
+    assert decide(9, **{**v, "adam_penalty_vs_decay": [1e-7] * 3}).outcome == "holds"
+    assert decide(9, **{**v, "step_deviation": [1e-3, 6e-8]}).outcome == "does not hold"
+
+
+def test_decide_sparsity():
+    v = {"pair": ["L1 a", "L2 b"], "near_zero": {"none": SAME, "L1 a": HIGH, "L2 b": LOW},
+         "norm": {"none": [2.0, 2.1, 2.05], "L1 a": SAME, "L2 b": [1.5, 1.52, 1.49]},
+         "train_loss": {"none": SAME, "L1 a": SAME, "L2 b": SAME}, "threshold": 0.01}
+    assert decide(10, **v).outcome == "holds"
+    swapped = {**v, "near_zero": {"none": SAME, "L1 a": LOW, "L2 b": HIGH}}
+    assert decide(10, **swapped).outcome == "does not hold"
+
+
+@pytest.mark.parametrize("number, key, better, worse", [
+    (11, "zero_share", "activation L1", "none"),
+    (13, "test_acc", "augmented", "none"),
+    (16, "test_acc", "with auxiliary tasks", "main task only"),
+])
+def test_decide_one_comparison_claims(number, key, better, worse):
+    extra = {11: {"lambda": 0.003, "test_acc": {"none": SAME, "activation L1": SAME}},
+             13: {"train_size": 100}, 16: {"main_label_fraction": 0.05}}[number]
+    assert decide(number, **{key: {better: HIGH, worse: LOW}}, **extra).outcome == "holds"
+    assert decide(number, **{key: {better: LOW, worse: HIGH}}, **extra).outcome == "does not hold"
+
+
+def gap_values(reg: str, acc_narrower: bool, loss_narrower: bool) -> dict:
+    return {"gap": {"none": HIGH, reg: LOW if acc_narrower else HIGH},
+            "loss_gap": {"none": [1.5, 2.0, 1.2], reg: [0.3, 0.4, 0.2] if loss_narrower
+                         else [1.5, 2.0, 1.2]},
+            "train_acc": {"none": SAME, reg: SAME}, "test_acc": {"none": SAME, reg: SAME}}
+
+
+def test_decide_l2_gap():
+    assert decide(12, **gap_values("L2", True, True)).outcome == "holds"
+    only = decide(12, **gap_values("L2", False, True))
+    assert only.outcome == "holds only when" and "cross-entropy" in only.condition
+    assert "accuracy" in decide(12, **gap_values("L2", True, False)).condition
+    assert decide(12, **gap_values("L2", False, False)).outcome == "does not hold"
+
+
+def test_decide_flatness():
+    v = {"train_loss": {"none": SAME, "weight noise": SAME}, "noise_std": 0.05, "alpha": 0.1}
+    assert decide(14, sharpness={"none": HIGH, "weight noise": LOW}, **v).outcome == "holds"
+    assert decide(14, sharpness={"none": LOW, "weight noise": HIGH}, **v).outcome \
+        == "does not hold"
+
+
+def test_decide_label_smoothing():
+    acc = {"noisy": LOW, "noisy, smoothed": HIGH, "clean": SAME, "clean, smoothed": SAME}
+    v = {"label_noise": 0.3, "smoothing": 0.3}
+    assert decide(15, test_acc=acc, **v).outcome == "holds"
+    assert decide(15, test_acc={**acc, "noisy, smoothed": LOW}, **v).outcome == "does not hold"
+
+
+def test_decide_early_stopping():
+    v = {"val_loss best": [0.3, 0.35, 0.32], "val_loss last": [0.7, 0.6, 0.9],
+         "train_loss best": [0.2, 0.5, 0.15], "train_loss last": [0.05, 0.1, 0.02],
+         "test_loss": {"best epoch": [0.35, 0.3, 0.4], "last epoch": [0.8, 0.6, 1.1]},
+         "test_acc": {"best epoch": SAME, "last epoch": SAME}, "best_epoch": [18, 3, 37]}
+    assert decide(17, **v).outcome == "holds"
+    flat = {**v, "val_loss last": [0.3, 0.36, 0.31]}
+    assert decide(17, **flat).outcome == "does not hold"
+
+
+def es_l2(to_ridge: dict, to_ls: float = 10.0, ratio: float = 0.7) -> dict:
+    return {"to_ridge": to_ridge,
+            "to_least_squares": {t: [to_ls, to_ls * 1.1] for t in to_ridge},
+            "best_lambda_times_eta_t": {t: [ratio, ratio] for t in to_ridge},
+            "eta": 0.03, "diverged": 0}
+
+
+def test_decide_early_stopping_l2():
+    good = {"3": [0.1, 0.12], "10": [0.15, 0.14], "30": [0.1, 0.11]}
+    assert decide(18, **es_l2(good)).outcome == "holds"
+    early = decide(18, **es_l2({**good, "3": [0.3, 0.28]}))
+    assert early.outcome == "holds only when" and "t >= 10" in early.condition
+    assert decide(18, **es_l2({**good, "30": [0.3, 0.28]})).outcome == "does not hold"
+    assert decide(18, **es_l2(good, ratio=5.0)).outcome == "does not hold"
+    assert decide(18, **es_l2(good, to_ls=0.01)).outcome == "does not hold"
+
+
+def test_decide_dropout():
+    v = {**gap_values("dropout", True, True), "p": 0.5, "layer_p": [0.4, 0.6],
+         "layer_relative": [0.005, 0.004], "network_p": [0.3, 0.2],
+         "network_relative": [0.01, 0.02]}
+    assert decide(19, **v).outcome == "holds"
+    approx = decide(19, **{**v, "network_p": [0.0, 1e-9]})
+    assert approx.outcome == "holds only when" and "layer right after dropout" in \
+        approx.condition
+    both = decide(19, **{**v, **gap_values("dropout", False, True), "network_p": [0.0, 0.0]})
+    assert "cross-entropy" in both.condition and "; and " in both.condition
+    assert decide(19, **{**v, "layer_p": [1e-6, 0.5]}).outcome == "does not hold"
+    assert decide(19, **{**v, **gap_values("dropout", False, False)}).outcome == "does not hold"
+
+
+def test_decide_fgsm():
+    v = {"epsilon": 0.2, "pixel_range": 2.66,
+         "clean_acc": {"standard": SAME, "adversarial": SAME},
+         "fgsm_acc": {"standard": LOW, "adversarial": HIGH},
+         "flip_fgsm": {"standard": HIGH, "adversarial": LOW},
+         "flip_random": {"standard": [0.01, 0.0, 0.02], "adversarial": [0.0] * 3}}
+    assert decide(20, **v).outcome == "holds"
+    assert decide(20, **{**v, "fgsm_acc": {"standard": HIGH, "adversarial": LOW}}).outcome \
+        == "does not hold"
+
+
+# -- every experiment at a reduced size -----------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", range(9, 21))
+def test_regularization_claims_run_at_reduced_size(number):
+    ctx = Context(seeds=2, scale=0.3)
+    result = run_claim(REGISTRY[number], ctx)
+    assert not result.error, result.error
+    assert result.verdict.outcome in ("holds", "does not hold", "holds only when")
+    assert result.verdict == REGISTRY[number].decide(result.measurement)
+    fig = result.figure
+    assert isinstance(fig, go.Figure) and fig.layout.title.text and len(fig.data) >= 2
+    assert result.runs == ctx.runs_trained > 0
+    values = result.measurement.values
+    if number == 9:  # the identity is exact at any size
+        assert max(values["step_deviation"]) < 1e-5
+    if number == 19:
+        assert max(values["layer_relative"]) < 0.05
+    if number == 18:
+        assert all(math.isfinite(d) for ds in values["to_ridge"].values() for d in ds)
