@@ -5,7 +5,6 @@ worker processes, the kill test and Ray are in ``test_runner_processes.py``.
 """
 
 import sys
-import types
 
 import pytest
 import torch
@@ -17,6 +16,15 @@ from fitscope.study.runner import Task, execute, make_tasks, threads_per_worker,
 
 BASE = {"data": {"name": "moons", "n_samples": 200}, "model": {"depth": 1, "width": 8},
         "budget": {"epochs": 2, "batch_size": 32}}
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models train fastest on one thread (and test machines are shared)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def study(grid: dict, seeds: int = 2, name: str = "t") -> StudySpec:
@@ -139,23 +147,7 @@ def test_threads_per_worker_share_the_cores(monkeypatch):
     assert [threads_per_worker(w) for w in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
 
 
-# -- the population engine's seam ---------------------------------------------------------
-def fake_population(calls: list) -> types.ModuleType:
-    """Stands in for fitscope.population: shape = model width; trains sequentially."""
-    module = types.ModuleType("fitscope.population")
-    module.shape_key = lambda config: config.model.width
-
-    def population_train(configs):
-        calls.append([c.run_id for c in configs])
-        runs = [train(c) for c in configs]
-        for run in runs:
-            run.engine = "population"
-        return runs
-
-    module.train = population_train
-    return module
-
-
+# -- the population engine -------------------------------------------------------------
 def test_without_the_population_engine(monkeypatch):
     monkeypatch.setitem(sys.modules, "fitscope.population", None)  # import fails
     configs = [r.config for r in study({"model.width": [4, 8]}).expand()]
@@ -164,25 +156,27 @@ def test_without_the_population_engine(monkeypatch):
         make_tasks(configs, "population", 2)
 
 
-def test_population_tasks_group_runs_by_shape(monkeypatch):
-    monkeypatch.setitem(sys.modules, "fitscope.population", fake_population([]))
+def test_population_tasks_group_runs_by_shape():
     runs = study({"model.width": [4, 8, 16]}, seeds=5).expand()
     configs = [r.config for r in runs if r.config.model.width != 16 or r.seed == 0]
-    tasks = make_tasks(configs, "auto", 2)
+    adversarial = configs[0].with_overrides({"regularization.fgsm_epsilon": 0.1})
+    tasks = make_tasks([*configs, adversarial], "auto", 2)
     shapes = [(t.engine, t.configs[0].model.width, len(t.configs)) for t in tasks]
     assert shapes == [("population", 4, 3), ("population", 4, 2), ("population", 8, 3),
-                      ("population", 8, 2), ("sequential", 16, 1)]
+                      ("population", 8, 2), ("sequential", 16, 1), ("sequential", 4, 1)]
     assert all(len({c.model.width for c in t.configs}) == 1 for t in tasks)
-    assert [t.engine for t in make_tasks(configs, "population", 2)][-1] == "population"
+    forced = make_tasks([*configs, adversarial], "population", 2)
+    assert [t.engine for t in forced[-2:]] == ["population", "sequential"]
     assert {t.engine for t in make_tasks(configs, "sequential", 2)} == {"sequential"}
 
 
-def test_run_study_with_the_population_engine(monkeypatch, tmp_path):
-    calls = []
-    monkeypatch.setitem(sys.modules, "fitscope.population", fake_population(calls))
+def test_run_study_with_the_population_engine(tmp_path):
     spec = study({"model.width": [4, 8]}, seeds=3)
     with Store(tmp_path / "s.db") as store:
         assert run_study(spec, store, workers=0, engine="population").statuses == {
             "completed": 6}
-        assert {r.record["engine"] for r in store.runs()} == {"population"}
-    assert sorted(len(c) for c in calls) == [3, 3]
+        runs = store.runs()
+    assert {r.record["engine"] for r in runs} == {"population"}
+    for r in runs[:2]:  # the population engine mirrors the sequential one
+        expected = train(RunConfig.model_validate(r.record["config"])).metrics
+        assert r.record["metrics"] == pytest.approx(expected, rel=1e-5)

@@ -119,26 +119,25 @@ def failed_record(config: RunConfig, reason: str, engine: str) -> dict[str, Any]
 def make_tasks(configs: Sequence[RunConfig], engine: Engine, slots: int) -> list[Task]:
     """One task per run (sequential), or per same-shape group split over ``slots`` workers.
 
-    The population engine is used when ``fitscope.population`` is importable and offers
-    ``train(configs) -> list[Run]`` and ``shape_key(config)`` (configs with equal keys
-    train as one population). ``auto`` falls back to sequential without it, and for
-    groups of one run; ``population`` without it is a :class:`StudyError`.
+    ``population`` and ``auto`` group the runs with
+    :func:`fitscope.population.group_by_shape`; a config the population engine cannot
+    run (its shape key says ``sequential``) trains alone on the sequential engine, and so
+    does, under ``auto``, a group of one. Without ``fitscope.population``, ``auto`` is
+    sequential and ``population`` a :class:`StudyError`.
     """
     if engine == "sequential":
         return [Task((c,)) for c in configs]
     population = population_engine()
     if population is None:
         if engine == "population":
-            raise StudyError("--engine population needs fitscope.population with "
-                             "train(configs) and shape_key(config); it is not available")
+            raise StudyError("--engine population needs fitscope.population (train and "
+                             "group_by_shape); it is not available")
         return [Task((c,)) for c in configs]
-    groups: dict[Any, list[RunConfig]] = {}
-    for c in configs:
-        groups.setdefault(population.shape_key(c), []).append(c)
     tasks = []
-    for group in groups.values():
-        if engine == "auto" and len(group) == 1:
-            tasks.append(Task((group[0],)))
+    for group in population.group_by_shape(configs):
+        batched = population.shape_key(group[0]).engine == "population"
+        if not batched or (engine == "auto" and len(group) == 1):
+            tasks += [Task((c,)) for c in group]
             continue
         size = math.ceil(len(group) / slots)
         tasks += [Task(tuple(group[i:i + size]), "population")
@@ -152,9 +151,8 @@ def population_engine():
         from fitscope import population
     except ImportError:
         return None
-    ok = callable(getattr(population, "train", None)) and \
-        callable(getattr(population, "shape_key", None))
-    return population if ok else None
+    needed = ("train", "group_by_shape", "shape_key")
+    return population if all(callable(getattr(population, n, None)) for n in needed) else None
 
 
 # -- backends ----------------------------------------------------------------------------
