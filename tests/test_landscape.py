@@ -141,6 +141,8 @@ def test_problem_names_bad_inputs():
     problem = Problem(small_classifier(), F.cross_entropy, x, y)
     with pytest.raises(ValueError, match="points must have 51 entries"):
         problem.evaluate(torch.zeros(2, 7))
+    with pytest.raises(ValueError, match="model has no parameters to move: ReLU"):
+        Problem(nn.ReLU(), F.cross_entropy, x, y)
 
 
 # -- line and plane on a convex quadratic --------------------------------------------------------
@@ -233,6 +235,8 @@ def test_trajectory_names_bad_inputs():
         trajectory(problem, problem.center()[None].repeat(2, 1))
     with pytest.raises(ValueError, match="steps must label every snapshot"):
         trajectory(problem, problem.center()[None].repeat(4, 1), [0, 1])
+    with pytest.raises(ValueError, match="margin must be at least 0, got -1"):
+        trajectory(problem, problem.center()[None].repeat(4, 1), margin=-1)
 
 
 # -- sharpness --------------------------------------------------------------------------------

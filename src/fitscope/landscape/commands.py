@@ -79,8 +79,9 @@ def landscape(
                                           "share of its extent")] = 0.25,
     seed: Annotated[int, typer.Option(help="plane: seed of the random directions")] = 0,
     split: Annotated[str, typer.Option(help="data split: train | val | test")] = "train",
-    to: Annotated[Path | None, typer.Option(help="line: a second saved run; the line goes "
-                                            "from RUN_OR_CONFIG's weights to its")] = None,
+    to: Annotated[Path | None, typer.Option(help="line: a second run (directory or config); "
+                                            "the line goes from RUN_OR_CONFIG's weights "
+                                            "to its")] = None,
     set_: Annotated[list[str], typer.Option("--set", "-s", help="config override, "
                                             "e.g. model.depth=3")] = [],  # noqa: B006
     no_cache: Annotated[bool, typer.Option("--no-cache", help="recompute even if "

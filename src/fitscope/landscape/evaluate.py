@@ -70,6 +70,8 @@ class Problem:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {self.batch_size}")
         named = list(self.model.named_parameters())
+        if not named:
+            raise ValueError(f"model has no parameters to move: {type(self.model).__name__}")
         self.names = [n for n, _ in named]
         self.shapes = [p.shape for _, p in named]
         self.numels = [p.numel() for _, p in named]

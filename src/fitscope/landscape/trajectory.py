@@ -45,6 +45,8 @@ def trajectory(problem: Problem, path: Tensor, steps: list[int] | None = None, *
     The grid covers the path's coordinates plus ``margin`` of their range on each side;
     ``steps`` labels the snapshots (default 0, 1, ...).
     """
+    if margin < 0:
+        raise ValueError(f"margin must be at least 0, got {margin}")
     path = problem.as_point(path, "path")
     final = path[-1] if final is None else problem.as_point(final, "final")
     steps = list(range(len(path))) if steps is None else list(steps)
