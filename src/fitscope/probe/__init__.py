@@ -12,6 +12,7 @@
 names (``from fitscope.probe.theory import theory_table``).
 """
 
+from .findings import Finding, diagnose
 from .hooks import Probe, probe
 
-__all__ = ["Probe", "probe"]
+__all__ = ["Finding", "Probe", "diagnose", "probe"]
