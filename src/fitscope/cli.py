@@ -98,6 +98,8 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
          full: Annotated[bool, typer.Option("--full", help="more seeds, longer runs")] = False,
          quick: Annotated[bool, typer.Option("--quick", help="the default: small and fast")] = True,
          out: Annotated[Path, typer.Option(help="HTML report")] = Path("reports/claims.html"),
+         store: Annotated[Path, typer.Option(help="SQLite store the runs go to")] = Path(
+             "reports/fitscope.sqlite"),
          fashion_mnist: Annotated[Path | None, typer.Option(
              "--fashion-mnist", help="directory with the Fashion-MNIST IDX files")] = None) -> None:
     """Run the notes' claims as experiments and write a report of what held."""
@@ -105,6 +107,8 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
     from .claims.base import Context
     from .claims.demo import run_claims
     from .claims.report import terminal_table, write_html
+    from .claims.training import demo_trainer
+    from .study.store import Store
 
     if list_:
         for c in REGISTRY.values():
@@ -118,18 +122,37 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
         raise fail(f"--seeds must be at least 2 (a comparison needs spread), got {seeds}")
     if fashion_mnist is not None and not fashion_mnist.is_dir():
         raise fail(f"--fashion-mnist: no such directory: {fashion_mnist}")
-    ctx = Context(seeds=seeds or (5 if full else 3), scale=3.0 if full else 1.0,
-                  fashion_mnist=str(fashion_mnist) if fashion_mnist else None)
-    results = run_claims(claims, ctx)
+    if fashion_mnist is not None:
+        from .claims.fashion import FASHION
+
+        claims.append(FASHION)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    with Store(store) as db:
+        ctx = Context(seeds=seeds or (5 if full else 3), scale=3.0 if full else 1.0,
+                      fashion_mnist=str(fashion_mnist) if fashion_mnist else None,
+                      trainer=demo_trainer(db))
+        results = run_claims(claims, ctx)
     console.print(terminal_table(results))
     mode = "full" if full else "quick"
     path = write_html(results, out, f"--{mode}, {ctx.seeds} seeds, {ctx.runs_trained} runs")
-    console.print(f"report: {path}")
+    console.print(f"report: {path}\nruns: {store} (fitscope runs list --store {store})")
     if any(r.error for r in results):
         for r in results:
             if r.error:
                 err.print(f"claim {r.claim.number} failed:\n{r.error}")
         raise typer.Exit(1)
+
+
+def _register_commands() -> None:
+    """Commands that live beside the code they drive (``<package>/commands.py``)."""
+    from .lab import commands as lab_commands
+    from .landscape import commands as landscape_commands
+
+    for module in (lab_commands, landscape_commands):
+        module.register(app)
+
+
+_register_commands()
 
 
 def main() -> None:

@@ -1,7 +1,378 @@
-"""Claims from the notes on initialization."""
+"""Claims from the notes on initialization (notes 000, 001, 003; deeplearning.ai's
+"Initializing neural networks" and the slides' "Parameter initialization strategies")."""
 
 from __future__ import annotations
 
-from .base import Claim
+import math
 
-CLAIMS: list[Claim] = []
+import numpy as np
+import plotly.graph_objects as go
+import torch
+
+from ..config import RunConfig
+from ..probe.stats import unit_distance, unit_spread
+from ..probe.theory import linear_toy_network, theory_table
+from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .tests import greater
+
+# -- shared measurement: one probed forward/backward at init ------------------------------
+
+
+def init_profile(cfg: RunConfig) -> dict[str, list[float]]:
+    """Per layer at initialization, from the probe's theory-beside-measurement table
+    (:func:`fitscope.probe.theory.theory_table`): the RMS of the hidden activations
+    a[l] (measured and predicted) and the RMS of the back-propagated dL/dz[l]."""
+    rows = theory_table(cfg)
+    hidden = rows[:-1]
+    return {"act_rms": [math.sqrt(r["a_moment_measured"]) for r in hidden],
+            "act_rms_theory": [math.sqrt(r["a_moment"]) for r in hidden],
+            "grad_rms": [math.sqrt(r["grad_z_var_measured"]) for r in rows]}
+
+
+def layer_unit_distance(w: torch.Tensor) -> float:
+    """The probe's relative distance between a layer's units (0: identical units)."""
+    w = w.detach()
+    return unit_distance(float(unit_spread(w)), float(w.float().norm()), w.shape[0])
+
+
+def _layer_figure(series: dict[str, list[float]], title: str, ytitle: str,
+                  log: bool = True) -> go.Figure:
+    fig = go.Figure()
+    for name, ys in series.items():
+        fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers", name=name)
+    fig.update_layout(title=title, xaxis_title="layer", yaxis_title=ytitle)
+    if log:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+# -- 3: symmetry of constant init --------------------------------------------------------
+
+SYMMETRY_BASE = RunConfig.model_validate({
+    "data": {"name": "spiral", "n_samples": 600, "noise": 0.15},
+    "model": {"depth": 2, "width": 16, "activation": "tanh"},
+    "optimizer": {"name": "adam", "lr": 0.02}, "budget": {"epochs": 30, "batch_size": 64}})
+SYMMETRIC_TOL = 1e-4  # relative distance between units below which they are "identical"
+
+
+def measure_symmetry(ctx: Context) -> Measurement:
+    inits = {"zeros": {"init.scheme": "zeros"},
+             "constant 0.5": {"init.scheme": "constant", "init.value": 0.5},
+             "xavier": {"init.scheme": "xavier_normal"}}
+    configs = [c for o in inits.values() for c in ctx.seeded(
+        SYMMETRY_BASE, **o, **{"budget.epochs": ctx.epochs(30)})]
+    runs = ctx.train_many(configs)
+    n = ctx.seeds
+    values, series = {}, {}
+    for i, label in enumerate(inits):
+        rs = runs[i * n:(i + 1) * n]
+        values[f"unit_distance_{label}"] = [
+            max(layer_unit_distance(layer.linear.weight) for layer in r.model.hidden)
+            for r in rs]
+        values[f"test_acc_{label}"] = metric(rs, "test_acc")
+        series[label] = [layer_unit_distance(layer.linear.weight) for layer in rs[0].model.hidden]
+    return Measurement(values=values, series=series)
+
+
+def decide_symmetry(m: Measurement) -> Verdict:
+    v = m.values
+    symmetric = all(max(v[f"unit_distance_{k}"]) < SYMMETRIC_TOL for k in ("zeros", "constant 0.5"))
+    worse = [greater(v["test_acc_xavier"], v[f"test_acc_{k}"]) for k in ("zeros", "constant 0.5")]
+    detail = (f"largest relative distance between hidden units after training: zeros "
+              f"{max(v['unit_distance_zeros']):.2g}, constant {max(v['unit_distance_constant 0.5']):.2g}, "
+              f"xavier {min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
+              f"{mean(v['test_acc_xavier']):.3f}, zeros {mean(v['test_acc_zeros']):.3f}, constant "
+              f"{mean(v['test_acc_constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
+    if symmetric and all(c.significant for c in worse):
+        return Verdict("holds", detail + ".")
+    if symmetric:
+        return Verdict("holds only when", detail + ".",
+                       "judged by the units' symmetry: the accuracy loss was not significant")
+    return Verdict("does not hold", detail + ": the units did not stay identical.")
+
+
+def figure_symmetry(m: Measurement) -> go.Figure:
+    fig = go.Figure([go.Bar(name=k, x=[f"hidden {i + 1}" for i in range(len(ys))], y=ys)
+                     for k, ys in m.series.items()])
+    fig.update_layout(barmode="group", title="Relative distance between the units of each "
+                      "hidden layer after training (0: identical units)",
+                      yaxis_title="RMS distance / RMS norm")
+    return fig
+
+
+SYMMETRY = Claim(
+    3, "constant-init-symmetry", "Zero or constant initialization keeps the hidden units "
+    "identical through training, and the network underperforms.",
+    "note 001, The importance of effective initialization",
+    f"every hidden layer's relative unit distance below {SYMMETRIC_TOL:g} after training, and "
+    "Xavier's test accuracy above each constant init's by a one-sided Welch t-test (p < 0.05)",
+    measure_symmetry, decide_symmetry, figure_symmetry)
+
+
+# -- 4: the linear toy network -------------------------------------------------------------
+
+TOY_DEPTHS = tuple(range(2, 11))
+
+
+def measure_toy(ctx: Context) -> Measurement:
+    """||y_hat|| / ||x|| of the notes' linear network (weights scale * I) for L layers."""
+    x = torch.randn(256, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    values, series = {}, {}
+    for scale in (1.5, 0.5):
+        gains = []
+        for depth in TOY_DEPTHS:
+            net = linear_toy_network(depth, scale).double()
+            with torch.no_grad():
+                gains.append(float(net(x).norm() / x.norm()))
+        values[f"max_rel_error {scale}"] = max(abs(g / scale ** (d - 1) - 1)
+                                               for g, d in zip(gains, TOY_DEPTHS))
+        series[f"measured {scale} I"] = gains
+        series[f"{scale}^(L-1)"] = [scale ** (d - 1) for d in TOY_DEPTHS]
+    return Measurement(values=values, series=series)
+
+
+def decide_toy(m: Measurement) -> Verdict:
+    errs = {s: m.values[f"max_rel_error {s}"] for s in (1.5, 0.5)}
+    detail = (f"largest relative deviation of ||y_hat|| / ||x|| from scale^(L-1) over "
+              f"L = 2..10: {errs[1.5]:.1e} for 1.5 I, {errs[0.5]:.1e} for 0.5 I")
+    if max(errs.values()) < 1e-9:
+        return Verdict("holds", detail + " (float64).")
+    return Verdict("does not hold", detail + ".")
+
+
+def figure_toy(m: Measurement) -> go.Figure:
+    fig = go.Figure()
+    for name, ys in m.series.items():
+        dash = "dot" if "^" in name else None
+        fig.add_scatter(x=list(TOY_DEPTHS), y=ys, name=name, mode="lines+markers",
+                        line={"dash": dash})
+    fig.update_layout(title="Output scale of the deep linear network against L",
+                      xaxis_title="L (layers)", yaxis_title="||y_hat|| / ||x|| (log scale)")
+    fig.update_yaxes(type="log")
+    return fig
+
+
+TOY = Claim(
+    4, "linear-toy-network", "In the linear toy network, weights 1.5 I and 0.5 I scale the "
+    "output by 1.5^(L-1) and 0.5^(L-1): it explodes or vanishes exponentially with depth.",
+    "note 001, The problem of exploding or vanishing gradients",
+    "||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an exact "
+    "identity: no seeds needed)", measure_toy, decide_toy, figure_toy)
+
+
+# -- 5: too small learns slowly, too large explodes ---------------------------------------
+
+NINE_LAYER = RunConfig.model_validate({
+    "data": {"name": "moons", "n_samples": 600, "noise": 0.15},
+    "model": {"depth": 8, "width": 16, "activation": "relu"},
+    "optimizer": {"name": "momentum", "lr": 0.02}, "budget": {"epochs": 20, "batch_size": 64}})
+SCALES = {"too small N(0, 0.01^2)": {"init.scheme": "normal", "init.std": 0.01},
+          "He": {"init.scheme": "kaiming_normal"},
+          "too large N(0, 1)": {"init.scheme": "normal", "init.std": 1.0}}
+
+
+def measure_scale(ctx: Context) -> Measurement:
+    base = NINE_LAYER.with_overrides({"budget.epochs": ctx.epochs(20)})
+    configs = [c for o in SCALES.values() for c in ctx.seeded(base, **o)]
+    runs = ctx.train_many(configs)
+    n, values, series = ctx.seeds, {}, {}
+    for i, label in enumerate(SCALES):
+        rs = runs[i * n:(i + 1) * n]
+        values[f"final_train_loss {label}"] = [
+            r.history[-1]["train_loss"] if r.status != "diverged" else math.inf for r in rs]
+        values[f"diverged {label}"] = sum(r.status == "diverged" for r in rs)
+        prof = init_profile(base.with_overrides(SCALES[label]))
+        values[f"first_layer_grad_rms {label}"] = prof["grad_rms"][0]
+        values[f"last_layer_act_rms {label}"] = prof["act_rms"][-1]
+        series[label] = [row["train_loss"] for row in rs[0].history]
+    return Measurement(values=values, series=series)
+
+
+def decide_scale(m: Measurement) -> Verdict:
+    v = m.values
+    small, he, large = SCALES
+    vanishing = v[f"first_layer_grad_rms {small}"] < 1e-3 * v[f"first_layer_grad_rms {he}"]
+    slow = greater(v[f"final_train_loss {small}"], v[f"final_train_loss {he}"])
+    exploding = (v[f"diverged {large}"] > 0 or
+                 v[f"last_layer_act_rms {large}"] > 100 * v[f"last_layer_act_rms {he}"])
+    detail = (f"RMS of the first layer's gradient dL/dz at init: too small {v[f'first_layer_grad_rms {small}']:.2g} "
+              f"vs He {v[f'first_layer_grad_rms {he}']:.2g}; final training loss too small "
+              f"{mean(v[f'final_train_loss {small}']):.3f} vs He {mean(v[f'final_train_loss {he}']):.3f} "
+              f"({slow.text()}); too large: {v[f'diverged {large}']} runs diverged, last-layer "
+              f"activation RMS at init {v[f'last_layer_act_rms {large}']:.3g} vs He "
+              f"{v[f'last_layer_act_rms {he}']:.3g}")
+    if vanishing and slow.significant and exploding:
+        return Verdict("holds", detail + ".")
+    parts = [n for n, ok in (("too-small init has vanishing gradients", vanishing),
+                             ("too-small init learns more slowly", slow.significant),
+                             ("too-large init explodes", exploding)) if ok]
+    if parts:
+        return Verdict("holds only when", detail + ".", "; ".join(parts) + " (the rest did not)")
+    return Verdict("does not hold", detail + ".")
+
+
+def figure_scale(m: Measurement) -> go.Figure:
+    fig = _layer_figure(m.series, "Training loss per epoch, nine-layer ReLU net, SGD with "
+                        "momentum (seed 0)", "training loss", log=True)
+    fig.update_xaxes(title="epoch")
+    return fig
+
+
+SCALE = Claim(
+    5, "init-too-small-too-large", "Too-small initialization learns slowly with vanishing "
+    "gradients; too-large initialization diverges or explodes.",
+    "note 001, The problem of exploding or vanishing gradients",
+    "too small: RMS of the first layer's gradient at init under 1/1000 of He's, and final training "
+    "loss above He's by a one-sided Welch t-test (p < 0.05); too large: a diverged run or "
+    "last-layer activations 100x He's at init", measure_scale, decide_scale, figure_scale)
+
+
+# -- 6: N(0,1) explodes, 0.01 N(0,1) collapses --------------------------------------------
+
+def measure_matmul(ctx: Context) -> Measurement:
+    """The slides' experiment: repeated multiplication by N(0, s^2) matrices, width 256."""
+    width, depth = 256, 10
+    values, series = {}, {}
+    for label, std in (("N(0, 1)", 1.0), ("0.01 N(0, 1)", 0.01), ("xavier 1/sqrt(n)",
+                                                                  1 / math.sqrt(width))):
+        per_seed = []
+        for seed in range(ctx.seeds):
+            g = torch.Generator().manual_seed(seed)
+            a = torch.randn(1000, width, generator=g, dtype=torch.float64)
+            stds = []
+            for _ in range(depth):
+                a = a @ (torch.randn(width, width, generator=g, dtype=torch.float64) * std)
+                stds.append(float(a.std()))
+            per_seed.append(stds)
+        growth = [math.log10(s[-1]) / depth for s in per_seed]  # log10 factor per layer
+        values[f"log10_growth_per_layer {label}"] = growth
+        series[label] = np.mean(per_seed, axis=0).tolist()
+    return Measurement(values=values, series=series)
+
+
+def decide_matmul(m: Measurement) -> Verdict:
+    up, down = m.values["log10_growth_per_layer N(0, 1)"], \
+        m.values["log10_growth_per_layer 0.01 N(0, 1)"]
+    explodes, collapses = min(up) > 0.5, max(down) < -0.5
+    detail = (f"activation std changes by 10^{mean(up):.2f} per layer with N(0, 1) and by "
+              f"10^{mean(down):.2f} with 0.01 N(0, 1) (width 256, 10 layers)")
+    if explodes and collapses:
+        return Verdict("holds", detail + ".")
+    return Verdict("does not hold", detail + ".")
+
+
+MATMUL = Claim(
+    6, "matmul-explode-collapse", "With N(0, 1) weights the activations explode through the "
+    "layers; scaled by 0.01 they collapse to zero.",
+    "note 003, Parameter initialization strategies",
+    "activation std grows by more than 10^0.5 per layer (N(0, 1)) and shrinks by more than "
+    "10^0.5 per layer (0.01 N(0, 1)) on every seed",
+    measure_matmul, decide_matmul,
+    lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
+                                      "(width 256)", "std (log scale)"))
+
+
+# -- 7: Xavier keeps tanh variance ----------------------------------------------------------
+
+def _deep_tanh(depth: int, scheme: str, mode: str = "in") -> RunConfig:
+    return RunConfig.model_validate({
+        "data": {"name": "mnist1d", "n_samples": 1000},
+        "model": {"depth": depth, "width": 256, "activation": "tanh"},
+        "init": {"scheme": scheme, "xavier_mode": mode}})
+
+
+def measure_xavier_tanh(ctx: Context) -> Measurement:
+    depth, values, series = 10, {}, {}
+    for label, cfg in (("xavier", _deep_tanh(depth, "xavier_normal")),
+                       ("N(0, 1)", _deep_tanh(depth, "normal").with_overrides({"init.std": 1.0})),
+                       ("N(0, 0.01^2)", _deep_tanh(depth, "normal"))):
+        profiles = [init_profile(cfg.with_overrides({"budget.seed": s})) for s in range(ctx.seeds)]
+        ratios = [p["act_rms"][-1] ** 2 / p["act_rms"][0] ** 2 for p in profiles]
+        values[f"var_last_over_first {label}"] = ratios
+        series[label] = np.mean([p["act_rms"] for p in profiles], axis=0).tolist()
+        if label == "xavier":
+            series["xavier, theory"] = profiles[0]["act_rms_theory"]
+    return Measurement(values=values, series=series,
+                       notes=["RMS of tanh activations per layer at init on MNIST-1D, width "
+                              "256, Xavier with variance 1/n_in (the notes' form); the theory "
+                              "line propagates E[a^2] through each layer with Gaussian "
+                              "pre-activations (fitscope.probe.theory)."])
+
+
+def decide_xavier_tanh(m: Measurement) -> Verdict:
+    r = m.values["var_last_over_first xavier"]
+    stds = m.series["xavier"]
+    keep = all(0.5 <= x <= 2.0 for x in r)
+    detail = (f"variance of the 10th layer's activations over the 1st's: {mean(r):.2f} with "
+              f"Xavier, {mean(m.values['var_last_over_first N(0, 1)']):.2f} with N(0, 1), "
+              f"{mean(m.values['var_last_over_first N(0, 0.01^2)']):.2g} with N(0, 0.01^2)")
+    if keep:
+        return Verdict("holds", detail + ".")
+    ok = next((i for i, s in enumerate(stds) if not 0.5 <= s**2 / stds[0] ** 2 <= 2.0),
+              len(stds))
+    return Verdict("holds only when", detail + ".",
+                   f"the network has at most {ok} tanh layers: the variance drifts past a "
+                   "factor 2 deeper than that")
+
+
+XAVIER_TANH = Claim(
+    7, "xavier-tanh-variance", "Xavier initialization keeps the activation variance about "
+    "constant across tanh layers.", "note 001, Xavier initialization",
+    "Var(a) of the last of 10 layers within a factor 2 of the first layer's on every seed",
+    measure_xavier_tanh, decide_xavier_tanh,
+    lambda m: _layer_figure(m.series, "RMS of tanh activations per layer at init "
+                                      "(width 256)", "RMS (log scale)"))
+
+
+# -- 8: Xavier fails deep ReLU, He trains ---------------------------------------------------
+
+DEEP_RELU = RunConfig.model_validate({
+    "data": {"name": "moons", "n_samples": 600, "noise": 0.15},
+    "model": {"depth": 20, "width": 32, "activation": "relu"},
+    "init": {"xavier_mode": "avg"},
+    "optimizer": {"name": "momentum", "lr": 0.01}, "budget": {"epochs": 15, "batch_size": 64}})
+
+
+def measure_relu_depth(ctx: Context) -> Measurement:
+    base = DEEP_RELU.with_overrides({"budget.epochs": ctx.epochs(15)})
+    schemes = ("xavier_normal", "kaiming_normal")
+    runs = ctx.train_many([c for s in schemes for c in ctx.seeded(base, **{"init.scheme": s})])
+    n, values, series = ctx.seeds, {}, {}
+    for i, s in enumerate(schemes):
+        rs = runs[i * n:(i + 1) * n]
+        values[f"train_acc {s}"] = metric(rs, "train_acc")
+        values[f"final_train_loss {s}"] = [r.history[-1]["train_loss"] for r in rs
+                                           if r.status != "diverged"]
+        prof = init_profile(base.with_overrides({"init.scheme": s}))
+        series[s] = prof["act_rms"]
+        values[f"act_var_ratio_last_first {s}"] = prof["act_rms"][-1] ** 2 / prof["act_rms"][0] ** 2
+    return Measurement(values=values, series=series)
+
+
+def decide_relu_depth(m: Measurement) -> Verdict:
+    v = m.values
+    c = greater(v["final_train_loss xavier_normal"], v["final_train_loss kaiming_normal"])
+    fails = mean(v["train_acc xavier_normal"]) < 0.7
+    detail = (f"20-layer ReLU net: training accuracy Xavier {mean(v['train_acc xavier_normal']):.3f} "
+              f"vs He {mean(v['train_acc kaiming_normal']):.3f}; final training loss {c.text()}; "
+              f"mean square activation, last over first layer at init: Xavier "
+              f"{v['act_var_ratio_last_first xavier_normal']:.2g}, He "
+              f"{v['act_var_ratio_last_first kaiming_normal']:.2g}")
+    if c.significant and fails:
+        return Verdict("holds", detail + ".")
+    if c.significant:
+        return Verdict("holds only when", detail + ".",
+                       "'fails' means trains worse: Xavier still learned above 70% here")
+    return Verdict("does not hold", detail + ".")
+
+
+RELU_DEPTH = Claim(
+    8, "xavier-fails-deep-relu", "Xavier initialization fails deep ReLU networks, where He "
+    "initialization trains them.", "note 003, Xavier / Kaiming initialization",
+    "Xavier's final training loss above He's by a one-sided Welch t-test (p < 0.05) and its "
+    "training accuracy under 0.7 (chance is 0.5)",
+    measure_relu_depth, decide_relu_depth,
+    lambda m: _layer_figure(m.series, "RMS of ReLU activations per layer at init, 20 layers",
+                            "RMS (log scale)"))
+
+CLAIMS = [SYMMETRY, TOY, SCALE, MATMUL, XAVIER_TANH, RELU_DEPTH]

@@ -31,8 +31,8 @@ def summarize(value) -> str:
         return f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)
     if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float))
                                                           for v in value):
-        m, lo, hi = mean_ci(value)
-        return f"{m:.4g} [{lo:.4g}, {hi:.4g}] (n={len(value)})"
+        e = mean_ci(value)
+        return f"{e.mean:.4g} [{e.low:.4g}, {e.high:.4g}] (n={e.n})"
     if isinstance(value, dict):
         return "; ".join(f"{k}: {summarize(v)}" for k, v in value.items())
     return html.escape(str(value))

@@ -1,0 +1,185 @@
+"""Claims 1-8 and the claims machinery: verdicts come from the numbers, experiments run."""
+
+import math
+
+import pytest
+
+from fitscope.claims import REGISTRY, get
+from fitscope.claims.base import Context, Measurement
+from fitscope.claims.demo import run_claim
+from fitscope.claims.report import terminal_table, write_html
+from fitscope.claims.tests import greater, mean_above
+
+
+def test_registry_numbers_are_unique_and_complete_for_the_core():
+    assert list(REGISTRY) == sorted(REGISTRY)
+    for n in range(1, 9):
+        assert n in REGISTRY, f"claim {n} missing"
+    assert get("one-nn") is REGISTRY[1] and get("1") is REGISTRY[1]
+    with pytest.raises(KeyError, match="no claim"):
+        get("nope")
+
+
+def test_one_sided_tests():
+    assert greater([3, 4, 5, 6], [1, 2, 1, 2]).significant
+    assert not greater([1, 2, 1, 2], [3, 4, 5, 6]).significant
+    assert greater([1.0, 1.0], [0.0, 0.0]).p_value == 0.0  # no spread, right direction
+    assert greater([0.0, 0.0], [1.0, 1.0]).p_value == 1.0
+    assert mean_above([0.2, 0.3, 0.25], 0.0).significant
+    assert "paired" in greater([1, 2, 3], [0, 1, 1], paired=True).test
+
+
+def m(**values) -> Measurement:
+    return Measurement(values=values)
+
+
+def test_decide_one_nn():
+    d = REGISTRY[1].decide
+    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22])).outcome == "holds"
+    assert d(m(train_error_1nn=[0, 0.01, 0], test_error_1nn=[0.2, 0.25, 0.22])).outcome == \
+        "does not hold"
+    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0, 0, 0])).outcome == "does not hold"
+
+
+def test_decide_capacity():
+    d = REGISTRY[2].decide
+    train = {1: [0.3] * 3, 2: [0.2] * 3, 5: [0.1] * 3, 10: [0.0] * 3}
+    u = {1: [0.3, 0.31, 0.29], 2: [0.2, 0.21, 0.19], 5: [0.25, 0.26, 0.24], 10: [0.4, 0.41, 0.39]}
+    flat = {1: [0.3, 0.31, 0.29], 2: [0.2, 0.21, 0.19], 5: [0.19, 0.2, 0.18],
+            10: [0.18, 0.19, 0.17]}
+    assert d(m(train=train, test=u)).outcome == "holds"
+    assert d(m(train=train, test=flat)).outcome == "holds only when"
+    bumpy = {**train, 5: [0.3] * 3}
+    assert d(m(train=bumpy, test=u)).outcome == "does not hold"
+
+
+def test_decide_symmetry():
+    d = REGISTRY[3].decide
+    base = {"unit_distance_zeros": [0.0] * 3, "unit_distance_constant 0.5": [1e-7] * 3,
+            "unit_distance_xavier": [1.2] * 3, "test_acc_xavier": [0.95, 0.96, 0.94],
+            "test_acc_zeros": [0.5, 0.52, 0.51], "test_acc_constant 0.5": [0.6, 0.62, 0.61]}
+    assert d(m(**base)).outcome == "holds"
+    assert d(m(**dict(base, **{"unit_distance_zeros": [0.3] * 3}))).outcome == "does not hold"
+    same = dict(base, test_acc_zeros=[0.95, 0.96, 0.94], **{"test_acc_constant 0.5":
+                                                            [0.95, 0.96, 0.94]})
+    assert d(m(**same)).outcome == "holds only when"
+
+
+def test_decide_toy():
+    d = REGISTRY[4].decide
+    assert d(m(**{"max_rel_error 1.5": 1e-15, "max_rel_error 0.5": 0.0})).outcome == "holds"
+    assert d(m(**{"max_rel_error 1.5": 0.2, "max_rel_error 0.5": 0.0})).outcome == \
+        "does not hold"
+
+
+def test_decide_scale():
+    d = REGISTRY[5].decide
+    s, he, lg = "too small N(0, 0.01^2)", "He", "too large N(0, 1)"
+    v = {f"first_layer_grad_rms {s}": 1e-12, f"first_layer_grad_rms {he}": 0.1,
+         f"first_layer_grad_rms {lg}": 1e6, f"final_train_loss {s}": [0.69, 0.69, 0.68],
+         f"final_train_loss {he}": [0.1, 0.12, 0.11], f"final_train_loss {lg}": [math.inf] * 3,
+         f"diverged {s}": 0, f"diverged {he}": 0, f"diverged {lg}": 3,
+         f"last_layer_act_rms {s}": 1e-14, f"last_layer_act_rms {he}": 1.0,
+         f"last_layer_act_rms {lg}": 1e7}
+    assert d(m(**v)).outcome == "holds"
+    v2 = dict(v, **{f"diverged {lg}": 0, f"last_layer_act_rms {lg}": 2.0})
+    assert d(m(**v2)).outcome == "holds only when"
+    v3 = dict(v2, **{f"first_layer_grad_rms {s}": 0.1, f"final_train_loss {s}": [0.1] * 3})
+    assert d(m(**v3)).outcome == "does not hold"
+
+
+def test_decide_matmul():
+    d = REGISTRY[6].decide
+    assert d(m(**{"log10_growth_per_layer N(0, 1)": [1.2, 1.2],
+                  "log10_growth_per_layer 0.01 N(0, 1)": [-0.8, -0.8]})).outcome == "holds"
+    assert d(m(**{"log10_growth_per_layer N(0, 1)": [0.0, 0.01],
+                  "log10_growth_per_layer 0.01 N(0, 1)": [-0.8, -0.8]})).outcome == \
+        "does not hold"
+
+
+def test_decide_xavier_tanh():
+    d = REGISTRY[7].decide
+    other = {"var_last_over_first N(0, 1)": [1.0], "var_last_over_first N(0, 0.01^2)": [1e-30]}
+    ok = Measurement(values={"var_last_over_first xavier": [0.8, 0.9], **other},
+                     series={"xavier": [1.0, 0.95, 0.9]})
+    assert d(ok).outcome == "holds"
+    drift = Measurement(values={"var_last_over_first xavier": [0.2, 0.25], **other},
+                        series={"xavier": [1.0, 0.9, 0.8, 0.6, 0.5, 0.45]})
+    v = d(drift)
+    assert v.outcome == "holds only when" and "at most 3 tanh layers" in v.condition
+
+
+def test_decide_relu_depth():
+    d = REGISTRY[8].decide
+    v = {"train_acc xavier_normal": [0.5, 0.52, 0.5], "train_acc kaiming_normal": [0.97] * 3,
+         "final_train_loss xavier_normal": [0.69, 0.68, 0.69],
+         "final_train_loss kaiming_normal": [0.05, 0.06, 0.07],
+         "act_var_ratio_last_first xavier_normal": 1e-6,
+         "act_var_ratio_last_first kaiming_normal": 1.1}
+    assert d(m(**v)).outcome == "holds"
+    assert d(m(**dict(v, **{"train_acc xavier_normal": [0.9] * 3}))).outcome == "holds only when"
+    assert d(m(**dict(v, **{"final_train_loss xavier_normal": [0.05, 0.06, 0.07]}))).outcome \
+        == "does not hold"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", [1, 2, 3, 4, 5, 6, 7, 8])
+def test_core_claims_run_at_reduced_size(number, tmp_path):
+    ctx = Context(seeds=2, scale=0.3)
+    result = run_claim(REGISTRY[number], ctx)
+    assert not result.error, result.error
+    assert result.verdict.outcome in ("holds", "does not hold", "holds only when")
+    assert result.verdict.reason and result.figure is not None
+    path = write_html([result], tmp_path / "r.html", "test")
+    text = path.read_text()
+    assert REGISTRY[number].statement[:40] in text and "plotly" in text
+    assert terminal_table([result]).row_count == 1
+
+
+def tiny_fashion(directory, n_train=240, n_test=80, seed=0):
+    """Tiny Fashion-MNIST-like IDX files: each class a bright square at its own place."""
+    import numpy as np
+
+    from fitscope.data import write_idx
+
+    rng = np.random.default_rng(seed)
+    for part, n in (("train", n_train), ("t10k", n_test)):
+        y = rng.integers(0, 10, n).astype(np.uint8)
+        x = rng.integers(0, 60, (n, 28, 28)).astype(np.uint8)
+        for i, label in enumerate(y):
+            r, c = divmod(int(label), 5)
+            x[i, 4 + 10 * r:12 + 10 * r, 2 + 5 * c:6 + 5 * c] = 250
+        write_idx(directory / f"{part}-images-idx3-ubyte.gz", x)
+        write_idx(directory / f"{part}-labels-idx1-ubyte.gz", y)
+    return directory
+
+
+@pytest.mark.slow
+def test_fashion_mnist_chapter_on_tiny_idx_files(tmp_path):
+    from typer.testing import CliRunner
+
+    from fitscope.cli import app
+
+    tiny_fashion(tmp_path)
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, ["demo", "-c", "1", "--fashion-mnist", str(tmp_path),
+                                      "--seeds", "2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "Fashion-MNIST" in text and "claim-29" in text
+
+
+def test_decide_fashion():
+    from fitscope.claims.fashion import FASHION
+
+    v = {"test_acc plain": [0.85, 0.86, 0.84], "gap plain": [0.1, 0.11, 0.09]}
+    better = {**v}
+    for k in ("early stopping", "L2 1e-4", "L1 1e-5", "Xavier"):
+        better[f"test_acc {k}"], better[f"gap {k}"] = [0.87, 0.88, 0.86], [0.02, 0.03, 0.02]
+    assert FASHION.decide(m(**better)).outcome == "holds"
+    mixed = {**better, "test_acc Xavier": v["test_acc plain"], "gap Xavier": v["gap plain"]}
+    assert FASHION.decide(m(**mixed)).outcome == "holds only when"
+    none = {**v}
+    for k in ("early stopping", "L2 1e-4", "L1 1e-5", "Xavier"):
+        none[f"test_acc {k}"], none[f"gap {k}"] = v["test_acc plain"], v["gap plain"]
+    assert FASHION.decide(m(**none)).outcome == "does not hold"
