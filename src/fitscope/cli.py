@@ -147,8 +147,10 @@ def _register_commands() -> None:
     """Commands that live beside the code they drive (``<package>/commands.py``)."""
     from .lab import commands as lab_commands
     from .landscape import commands as landscape_commands
+    from .probe import commands as probe_commands
+    from .study import commands as study_commands
 
-    for module in (lab_commands, landscape_commands):
+    for module in (probe_commands, study_commands, landscape_commands, lab_commands):
         module.register(app)
 
 
