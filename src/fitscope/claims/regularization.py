@@ -91,6 +91,15 @@ def _bar_figure(bars: list[go.Bar], title: str, xtitle: str, ytitle: str) -> go.
     return fig
 
 
+def _add_ci_line(fig: go.Figure, xs: Sequence[float], per_x: Sequence[Sequence[float]],
+                 name: str, **kwargs: Any) -> None:
+    """A line through the means over seeds of each x's values, with 95% CI error bars."""
+    est = [mean_ci(v) for v in per_x]
+    fig.add_scatter(x=list(xs), y=[e.mean for e in est], mode="lines+markers", name=name,
+                    error_y={"type": "data", "array": [e.half_width if e.n > 1 else 0.0
+                                                       for e in est]}, **kwargs)
+
+
 def _flat(tensors) -> torch.Tensor:
     return torch.cat([t.detach().reshape(-1) for t in tensors])
 
@@ -836,14 +845,9 @@ def figure_early_stopping_l2(m: Measurement) -> go.Figure:
                                               "best-fitting lambda times eta t"))
     for key, name in (("to_ridge", "ridge, lambda = 1/(eta t)"),
                       ("to_least_squares", "least squares (no penalty)")):
-        est = [mean_ci(v[key][str(t)]) for t in steps]
-        fig.add_scatter(x=steps, y=[e.mean for e in est], mode="lines+markers", name=name,
-                        row=1, col=1)
-    est = [mean_ci(v["best_lambda_times_eta_t"][str(t)]) for t in steps]
-    fig.add_scatter(x=steps, y=[e.mean for e in est], mode="lines+markers",
-                    error_y={"type": "data", "array": [e.half_width if e.n > 1 else 0.0
-                                                       for e in est]},
-                    name="lambda* eta t (1 = the notes' rule)", row=1, col=2)
+        _add_ci_line(fig, steps, [v[key][str(t)] for t in steps], name, row=1, col=1)
+    _add_ci_line(fig, steps, [v["best_lambda_times_eta_t"][str(t)] for t in steps],
+                 "lambda* eta t (1 = the notes' rule)", row=1, col=2)
     fig.update_xaxes(title_text="gradient-descent steps t", type="log")
     fig.update_yaxes(title_text="||w_t - w|| / ||w_t||", type="log", row=1, col=1)
     fig.update_yaxes(title_text="lambda* eta t", row=1, col=2)
@@ -953,23 +957,20 @@ def decide_dropout(m: Measurement) -> Verdict:
 
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
-    fig = make_subplots(1, 2, subplot_titles=("accuracy", "training-time mean vs test-time "
-                                              "output (one seed)"))
+    fig = make_subplots(1, 2, subplot_titles=("accuracy", "mean training-time output - "
+                                              "test-time output (one seed)"))
     for bar in (_ci_bar("train accuracy", v["train_acc"]), _ci_bar("test accuracy",
                                                                    v["test_acc"])):
         fig.add_trace(bar, row=1, col=1)
-    for key, name in (("layer", "output layer input (exact)"), ("network", "whole network")):
+    for key, name in (("layer", "at the output layer (exact in theory)"),
+                      ("network", "through the whole network")):
         if key in e:
-            fig.add_scatter(x=e[key]["test"], y=e[key]["train_mean"], mode="markers",
-                            name=name, row=1, col=2)
-    if e:
-        lo, hi = min(e["network"]["test"]), max(e["network"]["test"])
-        fig.add_scatter(x=[lo, hi], y=[lo, hi], mode="lines", line={"dash": "dot"},
-                        name="equality", row=1, col=2)
+            fig.add_scatter(x=e[key]["test"], mode="markers", name=name, row=1, col=2,
+                            y=[a - b for a, b in zip(e[key]["train_mean"], e[key]["test"])])
     fig.update_xaxes(title_text="training", row=1, col=1)
     fig.update_yaxes(title_text="accuracy (mean, 95% CI)", row=1, col=1)
     fig.update_xaxes(title_text="test-time logit", row=1, col=2)
-    fig.update_yaxes(title_text=f"mean training-time logit over {MASKS} masks", row=1, col=2)
+    fig.update_yaxes(title_text=f"mean over {MASKS} masks - test-time logit", row=1, col=2)
     fig.update_layout(barmode="group", title=f"Dropout p = {v['p']} on the overfitting MLP "
                       "(60 noisy moons points)")
     return fig
@@ -1020,10 +1021,11 @@ def measure_fgsm(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
     runs = _train(ctx, base, {"standard": {}, "adversarial": {
         "regularization.fgsm_epsilon": FGSM_EPS}})
-    at = {k: [_attacked(r, FGSM_EPS) for r in rs if _ok(r)] for k, rs in runs.items()}
-    curve = {k: {kind: [_m([_attacked(r, e)[f"{kind}_acc"] for r in rs if _ok(r)])
-                        for e in FGSM_CURVE] for kind in ("fgsm", "random")}
-             for k, rs in runs.items()}
+    per_run = {k: [[_attacked(r, e) for e in FGSM_CURVE] for r in rs if _ok(r)]
+               for k, rs in runs.items()}
+    at = {k: [a[FGSM_CURVE.index(FGSM_EPS)] for a in v] for k, v in per_run.items()}
+    curve = {k: {kind: [[a[i][f"{kind}_acc"] for a in v] for i in range(len(FGSM_CURVE))]
+                 for kind in ("fgsm", "random")} for k, v in per_run.items()}
     s = problem_for_run(runs["standard"][0])
     return Measurement(
         values={"epsilon": FGSM_EPS, "pixel_range": float(s.x.max() - s.x.min()),
@@ -1053,11 +1055,11 @@ def figure_fgsm(m: Measurement) -> go.Figure:
     fig = go.Figure()
     for model, curves in m.series["curve"].items():
         for kind, dash in (("fgsm", "solid"), ("random", "dot")):
-            fig.add_scatter(x=m.series["eps"], y=curves[kind], mode="lines+markers",
-                            line={"dash": dash}, name=f"{model} training, {kind} step")
+            _add_ci_line(fig, m.series["eps"], curves[kind], f"{model} training, {kind} step",
+                         line={"dash": dash})
     fig.update_layout(title="Test accuracy of an MLP on digits under FGSM and random-sign "
-                      "steps (mean over seeds)", xaxis_title="epsilon (standardized pixel "
-                      "units)", yaxis_title="test accuracy")
+                      "steps (mean, 95% CI over seeds)", xaxis_title="epsilon (standardized "
+                      "pixel units)", yaxis_title="test accuracy")
     return fig
 
 
