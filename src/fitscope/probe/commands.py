@@ -1,0 +1,136 @@
+"""``fitscope diagnose`` and ``fitscope theory``.
+
+``fitscope diagnose CONFIG.toml [--set ...] [--tensorboard DIR]`` trains the config with
+probes (every ``observe.probe_every`` steps; DEFAULT_PROBE_EVERY when the config says 0)
+and prints the findings; a saved run directory is diagnosed without training.
+``fitscope theory CONFIG.toml`` prints, per layer of an MLP at init, the variances the
+derivation predicts beside the measured ones. Bad input exits with status 2 and a
+message naming the option or field.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .findings import Finding, diagnose
+from .theory import REGIMES, theory_table
+
+DEFAULT_PROBE_EVERY = 10  # ~100 probed steps in a 1000-step run
+
+ConfigArg = Annotated[Path, typer.Argument(metavar="CONFIG_OR_RUN",
+                                           help="run config (.toml / .json) or saved run dir")]
+SetOpt = Annotated[list[str], typer.Option("--set", "-s", help="override, e.g. model.depth=9")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``diagnose`` and ``theory`` commands to the main app."""
+    app.command("diagnose")(diagnose_command)
+    app.command("theory")(theory_command)
+
+
+def _train_probed(config: Path, overrides: list[str], quiet: bool):
+    from fitscope import cli  # not at the top: cli imports this module to register it
+    from fitscope.engine import train
+    from fitscope.progress import EpochProgress
+
+    cfg = cli.load_config(config, overrides)
+    if not cfg.observe.probe_every:
+        cfg = cfg.with_overrides({"observe.probe_every": DEFAULT_PROBE_EVERY})
+    try:
+        with EpochProgress(cfg, disable=quiet) as bar:
+            return train(cfg, callbacks=[bar])
+    except (FileNotFoundError, ValueError) as exc:
+        raise cli.fail(str(exc)) from None
+
+
+def findings_table(findings: list[Finding]) -> Table:
+    table = Table(title="diagnosis", show_lines=True)
+    for col in ("severity", "finding", "layer", "what it means", "fix"):
+        table.add_column(col, overflow="fold")
+    colors = {"error": "red", "warning": "yellow", "info": "green"}
+    for f in findings:
+        table.add_row(f"[{colors[f.severity]}]{f.severity}[/]", f.code, f.layer or "",
+                      f.explanation, f.fix)
+    return table
+
+
+def diagnose_command(
+    config: ConfigArg,
+    set_: SetOpt = [],  # noqa: B006 (typer needs a list)
+    tensorboard: Annotated[Path | None, typer.Option(
+        help="also write probes and history as TensorBoard event files here")] = None,
+    out: Annotated[Path | None, typer.Option(help="write the findings as JSON")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+) -> None:
+    """Train CONFIG with probes (or load a saved run) and say what is wrong and why."""
+    from fitscope import cli
+    from fitscope.run import load_run
+
+    if tensorboard and importlib.util.find_spec("tensorboard") is None:
+        raise cli.fail("--tensorboard needs the optional extra: "
+                       "pip install 'fitscope[tensorboard]'")
+    if config.is_dir():
+        if set_:
+            raise cli.fail("--set applies to a config file, not to a saved run directory")
+        try:
+            run = load_run(config)
+        except (FileNotFoundError, ValueError) as exc:
+            raise cli.fail(str(exc)) from None
+    elif not config.exists():
+        raise cli.fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
+    else:
+        run = _train_probed(config, set_, quiet)
+    findings = diagnose(run)
+    console = Console()
+    console.print(f"run {run.run_id}  status: {run.status}  probe records: {len(run.probes)}")
+    console.print(findings_table(findings))
+    if out:
+        out.write_text(json.dumps([f.__dict__ for f in findings], indent=1, default=str))
+    if tensorboard:
+        from .tensorboard import export_tensorboard
+
+        export_tensorboard(run, tensorboard)
+        console.print(f"TensorBoard event files in {tensorboard}: tensorboard --logdir "
+                      f"{tensorboard}")
+
+
+def _cell(row: dict, key: str) -> str:
+    if row[key] is None:
+        return ""
+    ratio = row[key] / row[f"{key}_measured"] if row[f"{key}_measured"] else float("inf")
+    return f"{row[key]:.3g} / {row[f'{key}_measured']:.3g} ({ratio:.2f})"
+
+
+def theory_command(
+    config: Annotated[Path, typer.Argument(help="run config (.toml / .json) of an MLP")],
+    set_: SetOpt = [],  # noqa: B006 (typer needs a list)
+    regime: Annotated[str, typer.Option(help="tanh/sigmoid: gaussian (exact for Gaussian "
+                                        "z) or linear (the notes' small-z approximation)")]
+    = "gaussian",
+) -> None:
+    """Per layer at init: the variances the derivation predicts beside the measured ones."""
+    from fitscope import cli
+
+    if regime not in REGIMES:
+        raise cli.fail(f"--regime must be one of {', '.join(REGIMES)}, got {regime!r}")
+    cfg = cli.load_config(config, set_)
+    try:
+        rows = theory_table(cfg, regime)
+    except (FileNotFoundError, ValueError) as exc:
+        raise cli.fail(str(exc)) from None
+    m = cfg.model
+    table = Table(title=f"{m.activation} MLP, init {cfg.init.scheme}: theory / measured "
+                        f"(ratio), {regime} regime")
+    for col in ("layer", "fan_in", "Var(W)", "Var(z)", r"E\[a^2]", "Var(dL/da)", "Var(dL/dz)"):
+        table.add_column(col, justify="left" if col == "layer" else "right")
+    for r in rows:
+        table.add_row(r["layer"], str(r["fan_in"]), f"{r['var_w']:.3g}", _cell(r, "z_var"),
+                      _cell(r, "a_moment"), _cell(r, "grad_a_var"), _cell(r, "grad_z_var"))
+    Console().print(table)
