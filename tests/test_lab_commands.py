@@ -23,6 +23,7 @@ def served(monkeypatch):
     monkeypatch.setattr("uvicorn.run", lambda app, **kw: calls.append((app, kw)))
     monkeypatch.setattr("webbrowser.open", lambda url: calls.append(("browser", url)))
     monkeypatch.setattr("torch.set_num_threads", lambda n: None)
+    monkeypatch.setattr("sys.setswitchinterval", lambda s: None)
     return calls
 
 

@@ -1,10 +1,13 @@
 """The websocket side of a live training: one :class:`Channel` per open page.
 
 Two coroutines share the socket: the reader validates each message
-(:func:`~fitscope.lab.messages.parse_message`) and acts on it; the writer sends the
-:class:`~fitscope.lab.session.Outbox` once per tick (at most ``1 / tick`` messages a
-second), and stops the page's training once it has been idle too long. A bad message
-is answered by an ``error`` event; the connection stays open.
+(:func:`~fitscope.lab.messages.parse_message`) and acts on it; the writer sleeps until
+the :class:`~fitscope.lab.session.Outbox` has something, sends all of it as one message,
+and waits a tick before the next (at most ``1 / tick`` messages a second). Waking only
+when there is news keeps the event loop free: twenty pages polling thirty times a
+second would queue it behind the training threads for the GIL. Once a second the writer
+also stops the page's training if it has been idle too long. A bad message is answered
+by an ``error`` event; the connection stays open.
 
 Messages out are ``{"type": "update", "training": id, "events": [...], "rows": [...],
 "view": {...} | null}``; events are ``started``, ``state``, ``finished``, ``failed``,
@@ -22,6 +25,7 @@ from .messages import BadMessage, Control, Start, parse_message
 from .session import VIEWS_PER_SECOND, Busy, LiveTraining, Outbox, Sessions
 
 STOP_TIMEOUT = 10.0
+IDLE_CHECK = 1.0
 
 
 class Channel:
@@ -29,7 +33,9 @@ class Channel:
 
     def __init__(self, ws: WebSocket, sessions: Sessions, tick: float = 1 / VIEWS_PER_SECOND):
         self.ws, self.sessions, self.tick = ws, sessions, tick
-        self.outbox = Outbox()
+        self._news = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        self.outbox = Outbox(on_post=lambda: loop.call_soon_threadsafe(self._news.set))
         self.training: LiveTraining | None = None
 
     async def serve(self) -> None:
@@ -96,7 +102,11 @@ class Channel:
 
     async def _write_forever(self) -> None:
         while True:
-            await asyncio.sleep(self.tick)
+            try:
+                await asyncio.wait_for(self._news.wait(), IDLE_CHECK)
+            except TimeoutError:
+                pass
+            self._news.clear()
             if self.training is not None and self.sessions.is_idle(self.training):
                 self.outbox.event("stopped", message=f"stopped after "
                                   f"{self.sessions.idle_seconds:g} s paused without a message")
@@ -104,3 +114,4 @@ class Channel:
             body = self.outbox.take()
             if body is not None:
                 await self.ws.send_text(json.dumps(body, allow_nan=False))
+                await asyncio.sleep(self.tick)

@@ -4,7 +4,7 @@ A :class:`LiveTraining` runs :func:`fitscope.train` with itself as the
 :class:`~fitscope.engine.Callback`: it posts the initial weights' losses (epoch 0), each
 epoch's history row and, at most
 :data:`VIEWS_PER_SECOND` times a second, the heavier views (decision boundary, probes)
-to an :class:`Outbox`; it blocks between steps while paused. The websocket side sends
+to an :class:`Outbox`, with a progress note between epochs once a second; it blocks between steps while paused. The websocket side sends
 the outbox's content once per tick, so a page gets at most that many updates a
 second however fast the run goes, and a slow page makes the outbox merge, not grow.
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,7 @@ from . import views
 
 VIEWS_PER_SECOND = 30
 MAX_EVENTS = 50
+TURNS = 2
 
 
 def finite(obj: Any) -> Any:
@@ -44,29 +46,46 @@ def finite(obj: Any) -> Any:
 class Outbox:
     """What one page has not been sent yet: events in order, new history rows, the
     latest view. Only output of the training named by :attr:`owner` is accepted, so a
-    reset training's last words never reach the page."""
+    reset training's last words never reach the page. ``on_post`` is called (from the
+    posting thread) when something arrives in an empty outbox."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_post: Callable[[], None] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._events: list[dict] = []
         self._rows: list[dict] = []
         self._view: dict | None = None
         self.owner = 0
+        self.on_post = on_post
+
+    def _empty(self) -> bool:
+        return not (self._events or self._rows or self._view)
 
     def event(self, kind: str, owner: int | None = None, **fields: Any) -> None:
         with self._lock:
-            if owner is None or owner == self.owner:
-                self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": kind, **fields}]
+            if owner is not None and owner != self.owner:
+                return
+            was_empty = self._empty()
+            self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": kind, **fields}]
+        if was_empty:
+            self.on_post()
 
     def rows(self, owner: int, rows: list[dict]) -> None:
         with self._lock:
-            if owner == self.owner:
-                self._rows.extend(rows)
+            if owner != self.owner:
+                return
+            was_empty = self._empty()
+            self._rows.extend(rows)
+        if was_empty:
+            self.on_post()
 
     def view(self, owner: int, view: dict) -> None:
         with self._lock:
-            if owner == self.owner:
-                self._view = {**(self._view or {}), **view}
+            if owner != self.owner:
+                return
+            was_empty = self._empty()
+            self._view = {**(self._view or {}), **view}
+        if was_empty:
+            self.on_post()
 
     def claim(self, owner: int) -> None:
         """Accept output from training ``owner`` only, dropping anything still queued
@@ -77,12 +96,43 @@ class Outbox:
     def take(self) -> dict | None:
         """Everything queued, as one JSON-ready message, or None when there is nothing."""
         with self._lock:
-            if not (self._events or self._rows or self._view):
+            if self._empty():
                 return None
             body = {"type": "update", "training": self.owner, "events": self._events,
                     "rows": self._rows, "view": self._view}
             self._events, self._rows, self._view = [], [], None
         return finite(body)
+
+
+class Turns:
+    """At most ``k`` trainings compute at once; the others wait in line, first come first
+    served, and each gives its turn up after every optimizer step.
+
+    Why: only one thread runs Python at a time (the GIL), and a small model's step is
+    mostly Python, so twenty training threads run no faster than two; but the server's
+    event loop, queued behind twenty threads for the GIL, would answer in seconds.
+    """
+
+    def __init__(self, k: int = TURNS):
+        self._lock = threading.Lock()
+        self._free = k
+        self._line: deque[threading.Event] = deque()
+
+    def take(self) -> None:
+        with self._lock:
+            if self._free and not self._line:
+                self._free -= 1
+                return
+            turn = threading.Event()
+            self._line.append(turn)
+        turn.wait()
+
+    def give(self) -> None:
+        with self._lock:
+            if self._line:
+                self._line.popleft().set()  # straight to the next in line
+            else:
+                self._free += 1
 
 
 class LiveTraining(Callback):
@@ -91,15 +141,16 @@ class LiveTraining(Callback):
     in the worker."""
 
     def __init__(self, ident: int, config: RunConfig, outbox: Outbox,
-                 on_exit: Callable[[LiveTraining], None], paused: bool = False,
-                 probe: bool = False):
+                 on_exit: Callable[[LiveTraining], None], turns: Turns,
+                 paused: bool = False, probe: bool = False):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
+        self.turns, self._has_turn = turns, False
         self.probe = probe
         self._go, self._halt = threading.Event(), threading.Event()
         if not paused:
             self._go.set()
         self._pause_after_epoch = False
-        self._last_view = 0.0
+        self._last_view = self._last_progress = 0.0
         self._probe, self._probe_step = None, None
         self.state = "paused" if paused else "running"
         self.last_contact = time.monotonic()
@@ -139,7 +190,17 @@ class LiveTraining(Callback):
             self.state = "failed"
             self.outbox.event("failed", self.ident, message=f"{type(exc).__name__}: {exc}")
         finally:
+            self._give()
             self._on_exit(self)
+
+    def _take(self) -> None:
+        self.turns.take()
+        self._has_turn = True
+
+    def _give(self) -> None:
+        if self._has_turn:
+            self._has_turn = False
+            self.turns.give()
 
     def _post_view(self, trainer: Trainer, force: bool = False) -> None:
         now = time.monotonic()
@@ -149,6 +210,20 @@ class LiveTraining(Callback):
             if "probes" in view:
                 self._probe_step = view["probes"]["step"]
             self.outbox.view(self.ident, view)
+
+    def _post_progress(self, trainer: Trainer, loss: float) -> None:
+        """Between epochs, at most once a second: where the run is (cheap, no views)."""
+        now = time.monotonic()
+        if now - max(self._last_view, self._last_progress) >= 1.0:
+            self._last_progress = now
+            self.outbox.view(self.ident, {"state": self.state, "epoch": trainer.epoch,
+                                          "step": trainer.step, "batch_loss": loss})
+
+    def _between_steps(self, trainer: Trainer) -> None:
+        """Let the next training in line compute; block here while paused."""
+        self._give()
+        self._hold(trainer)
+        self._take()
 
     def _hold(self, trainer: Trainer) -> None:
         """Block while paused; ask the engine to end the run once stopped."""
@@ -169,10 +244,11 @@ class LiveTraining(Callback):
                           config=self.config.to_dict(), meta=views.meta(trainer))
         self.outbox.rows(self.ident, [views.initial_row(trainer)])
         self._post_view(trainer, force=True)
-        self._hold(trainer)
+        self._between_steps(trainer)
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
-        self._hold(trainer)
+        self._post_progress(trainer, loss)
+        self._between_steps(trainer)
 
     def on_epoch_end(self, trainer: Trainer, row: dict) -> None:
         self.outbox.rows(self.ident, [row])
@@ -180,7 +256,7 @@ class LiveTraining(Callback):
             self._pause_after_epoch = False
             self._go.clear()
         self._post_view(trainer)
-        self._hold(trainer)
+        self._between_steps(trainer)
 
     def on_train_end(self, trainer: Trainer, run: Run) -> None:
         self.state = "stopped" if self._halt.is_set() else "finished"
@@ -188,6 +264,7 @@ class LiveTraining(Callback):
         self.outbox.event("finished", self.ident, state=self.state, status=run.status,
                           reason=run.reason, metrics=run.metrics, stop_epoch=run.stop_epoch,
                           **views.final_view(trainer, run))
+        self._give()
 
 
 class Busy(RuntimeError):
@@ -195,14 +272,16 @@ class Busy(RuntimeError):
 
 
 class Sessions:
-    """The server's live trainings: at most ``max_sessions`` at once."""
+    """The server's live trainings: at most ``max_sessions`` at once, ``turns`` of them
+    computing at any moment (:class:`Turns`)."""
 
-    def __init__(self, max_sessions: int = 4, idle_seconds: float = 300.0):
+    def __init__(self, max_sessions: int = 4, idle_seconds: float = 300.0, turns: int = TURNS):
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if not idle_seconds > 0:
             raise ValueError(f"idle_seconds must be positive, got {idle_seconds}")
         self.max_sessions, self.idle_seconds = max_sessions, idle_seconds
+        self.turns = Turns(turns)
         self._lock = threading.Lock()
         self._live: set[LiveTraining] = set()
         self._next_id = 0
@@ -220,8 +299,8 @@ class Sessions:
                 raise Busy(f"all {self.max_sessions} training slots are in use (the server's "
                            f"--max-sessions); wait for one to finish or stop one")
             self._next_id += 1
-            training = LiveTraining(self._next_id, config, outbox, self._release, paused,
-                                    probe)
+            training = LiveTraining(self._next_id, config, outbox, self._release, self.turns,
+                                    paused, probe)
             self._live.add(training)
         outbox.claim(training.ident)
         training.thread.start()
