@@ -252,7 +252,7 @@ def test_batched_optimizer_steps_each_row_like_torch_optim(name):
             o.step()
         batched.step(flat, grads, lr)
     for i, p in enumerate(singles):
-        torch.testing.assert_close(flat[i], p.detach(), rtol=1e-6, atol=1e-7)
+        torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
 
 
 def test_clipping_uses_each_members_own_norm():

@@ -33,28 +33,30 @@ def column(values: Sequence[float], like: Tensor, dtype: torch.dtype | None = No
 
 
 class BatchedOptimizer:
-    """State as (N, D) tensors and hyperparameters as (N, 1) columns; :meth:`keep` drops
-    members. Subclasses define :meth:`update`."""
+    """State as (N, D) tensors, hyperparameters as (N, 1) columns (``hyper``: float64,
+    ``h``: float32); :meth:`keep` drops members. Subclasses define :meth:`update`, with
+    in-place operations and one scratch tensor ``tmp``, so a step allocates nothing of
+    the population's size."""
 
     state_names: tuple[str, ...] = ()
     hyper_names: tuple[str, ...] = ()
 
     def __init__(self, cfgs: Sequence[OptimizerConfig], flat: Tensor):
         self.t = 0  # steps taken (all members step together)
-        for name in self.state_names:
+        for name in (*self.state_names, "tmp"):
             setattr(self, name, torch.zeros_like(flat, memory_format=torch.contiguous_format))
-        self.hyper = {name: column([getattr(c, name) for c in cfgs], flat, torch.float64)
-                      for name in self.hyper_names}
+        self._set_hyper({name: column([getattr(c, name) for c in cfgs], flat, torch.float64)
+                         for name in self.hyper_names})
 
-    def h(self, name: str) -> Tensor:
-        """Hyperparameter ``name`` as a float32 column (cast once from float64)."""
-        return self.hyper[name].float()
+    def _set_hyper(self, hyper: dict[str, Tensor]) -> None:
+        self.hyper = hyper
+        self.h = {name: col.float() for name, col in hyper.items()}
 
     def keep(self, index: Tensor) -> None:
         """Keep the members at ``index``, in that order."""
-        for name in self.state_names:
+        for name in (*self.state_names, "tmp"):
             setattr(self, name, getattr(self, name)[index])
-        self.hyper = {k: v[index] for k, v in self.hyper.items()}
+        self._set_hyper({k: v[index] for k, v in self.hyper.items()})
 
     @torch.no_grad()
     def step(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
@@ -70,7 +72,7 @@ class SGD(BatchedOptimizer):
     """theta <- theta - eps g."""
 
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
-        p.addcmul_(g, -lr.float())
+        p.addcmul_(g, (-lr).float())
 
 
 class Momentum(BatchedOptimizer):
@@ -80,11 +82,10 @@ class Momentum(BatchedOptimizer):
     state_names, hyper_names = ("v",), ("momentum",)
 
     def direction(self, g: Tensor) -> Tensor:
-        self.v.mul_(self.h("momentum")).add_(g)
-        return self.v
+        return torch.addcmul(g, self.v, self.h["momentum"], out=self.v)
 
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
-        p.addcmul_(self.direction(g), -lr.float())
+        p.addcmul_(self.direction(g), (-lr).float())
 
 
 class Nesterov(Momentum):
@@ -92,7 +93,7 @@ class Nesterov(Momentum):
 
     def direction(self, g: Tensor) -> Tensor:
         v = super().direction(g)
-        return g + v * self.h("momentum")
+        return torch.addcmul(g, v, self.h["momentum"], out=self.tmp)
 
 
 class AdaGrad(BatchedOptimizer):
@@ -102,7 +103,7 @@ class AdaGrad(BatchedOptimizer):
 
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
         self.r.addcmul_(g, g)
-        p.add_(g.mul(-lr.float()).div_(self.r.sqrt().add_(self.h("eps"))))
+        _step_(p, g, torch.sqrt(self.r, out=self.tmp), 1.0, self.hyper["eps"], lr)
 
 
 class RMSProp(BatchedOptimizer):
@@ -112,12 +113,13 @@ class RMSProp(BatchedOptimizer):
 
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
         rho = self.hyper["rho"]
-        self.r.mul_(rho.float()).addcmul_(g * (1.0 - rho).float(), g)
-        p.add_(g.mul(-lr.float()).div_(self.r.sqrt().add_(self.h("eps"))))
+        scaled = torch.mul(g, (1.0 - rho).float(), out=self.tmp)
+        self.r.mul_(self.h["rho"]).addcmul_(scaled, g)
+        _step_(p, g, torch.sqrt(self.r, out=self.tmp), 1.0, self.hyper["eps"], lr)
 
 
 class Adam(BatchedOptimizer):
-    """s <- lerp(s, g, 1 - rho_1); r <- rho_2 r + (1 - rho_2) g*g;
+    """s <- rho_1 s + (1 - rho_1) g (as ``lerp``); r <- rho_2 r + (1 - rho_2) g*g;
     theta <- theta - (eps / (1 - rho_1^t)) s / (sqrt(r) / sqrt(1 - rho_2^t) + delta)."""
 
     state_names, hyper_names = ("s", "r"), ("beta1", "beta2", "eps")
@@ -125,10 +127,20 @@ class Adam(BatchedOptimizer):
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
         b1, b2 = self.hyper["beta1"], self.hyper["beta2"]
         self.s.lerp_(g, (1.0 - b1).float())
-        self.r.mul_(b2.float()).addcmul_(g * (1.0 - b2).float(), g)
-        step_size = (lr / (1.0 - b1 ** self.t)).float()
-        denom = self.r.sqrt().div_((1.0 - b2 ** self.t).sqrt().float()).add_(self.h("eps"))
-        p.add_(self.s.mul(-step_size).div_(denom))
+        scaled = torch.mul(g, (1.0 - b2).float(), out=self.tmp)
+        self.r.mul_(self.h["beta2"]).addcmul_(scaled, g)
+        root = torch.sqrt(self.r, out=self.tmp)
+        _step_(p, self.s, root, (1.0 - b2 ** self.t).sqrt(), self.hyper["eps"],
+               lr / (1.0 - b1 ** self.t))
+
+
+def _step_(p: Tensor, u: Tensor, root: Tensor, scale: Tensor | float, eps: Tensor,
+           lr: Tensor) -> None:
+    """theta <- theta - lr u / (root / scale + eps), in three in-place passes: ``root``
+    (a scratch tensor) becomes the denominator divided by -lr (lr, scale, eps: float64
+    columns, combined before the cast to float32)."""
+    root.mul_((-1.0 / (scale * lr)).float()).add_((-eps / lr).float())
+    p.addcdiv_(u, root)
 
 
 OPTIMIZERS: dict[str, type[BatchedOptimizer]] = {

@@ -3,10 +3,9 @@
 :class:`fitscope.probe.hooks.Probe` records, every ``probe_every`` steps, tidy
 ``{"step", "layer", "quantity", "value"}`` dicts for one model. This module records the
 same quantities under the same layer names at the same steps for every member of a
-population, with the probe's own statistics (:mod:`fitscope.probe.stats`): its tensor
-functions run for all members at once under ``torch.vmap``, its Python finishing
-functions (standard deviation, dead fraction, unit distance) per member, and its
-histograms count every member's values in one pass. What is recorded on a sampled step:
+population, computing each statistic for all members at once (the histograms member by
+member with :func:`fitscope.probe.stats.histogram`, so that their bins are the probe's).
+What is recorded on a sampled step:
 
 - each pre-activation output (``hidden.i.linear``, ``hidden.i.bn``, ``out``) and
   activation output (``hidden.i.act``): ``preact_|act_`` ``mean``, ``std``, ``hist``,
@@ -21,7 +20,6 @@ histograms count every member's values in one pass. What is recorded on a sample
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -30,10 +28,41 @@ from torch import Tensor
 from ..probe import stats
 from .stacked import StackedMLP
 
-_moments = torch.vmap(stats.moments)  # (N, ...) -> sums (N,), norms (N,)
-_unit_spread = torch.vmap(stats.unit_spread)
-_unit_maxima = torch.vmap(stats.unit_maxima)
-_saturated_count = torch.vmap(stats.saturated_count, in_dims=(0, None))
+
+
+def moments(t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per member i, over all values of ``t[i]``: mean, population standard deviation
+    (divisor n) and Euclidean (Frobenius) norm, each (N,)."""
+    v = t.reshape(t.shape[0], -1).float()
+    var, mean = torch.var_mean(v, dim=1, correction=0)
+    return mean, var.sqrt(), torch.linalg.vector_norm(v, dim=1)
+
+
+def dead_fraction(a: Tensor) -> Tensor:
+    """Per member, the share of units (last dim of (N, B, units)) whose output is 0 for
+    every example of the batch: dead ReLUs."""
+    return (a.abs().amax(dim=1) == 0).float().mean(1)
+
+
+def saturated_fraction(a: Tensor, kind: str) -> Tensor:
+    """Per member, the share of values where the non-linearity is flat: |a| >
+    ``TANH_SATURATION`` (tanh); a below ``SIGMOID_SATURATION`` or above one minus it
+    (sigmoid); the thresholds of :mod:`fitscope.probe.stats`."""
+    centered = a if kind == "tanh" else a - 0.5
+    limit = stats.TANH_SATURATION if kind == "tanh" else 0.5 - stats.SIGMOID_SATURATION
+    return (centered.abs() > limit).flatten(1).float().mean(1)
+
+
+def unit_distance(w: Tensor, norm: Tensor) -> Tensor:
+    """Per member, how far apart a layer's m >= 2 units' incoming weight vectors w_j (rows
+    of W, mean w_bar) are: d = sqrt(2m / (m - 1)) ||W - w_bar|| / ||W|| (0 when W = 0),
+    the RMS distance over pairs of units relative to a unit's RMS norm (the probe's
+    ``unit_distance``). ``w``: (N, m, in); ``norm``: ||W|| per member."""
+    m = w.shape[1]
+    spread = torch.linalg.vector_norm((w - w.mean(dim=1, keepdim=True)).flatten(1), dim=1)
+    return torch.where(norm > 0, (2 * m / (m - 1)) ** 0.5 * spread / norm.clamp_min(1e-30),
+                       torch.zeros_like(norm))
+
 
 Tap = tuple[str, str, Tensor]  # (layer, "preact" | "act", output (N, B, units))
 
@@ -55,10 +84,10 @@ class PopulationProbe:
         self._clear()
 
     def _clear(self) -> None:
-        self.moment_keys: list[tuple[str, str, int, bool]] = []  # layer, prefix, numel, mean?
-        self.moment_values: list[Tensor] = []  # sums (N,), norms (N,), ...
-        self.codes: list[Tensor] = []  # (N, numel) histogram codes, one per moment key
-        self.scalars: list[tuple[str, str, tuple[Tensor, ...], Callable]] = []
+        self.moment_keys: list[tuple[str, str]] = []  # (layer, "{prefix}_mean|_norm") each
+        self.moment_values: list[Tensor] = []  # (N,) first value (mean or norm), (N,) std, ...
+        self.hists: list[Tensor] = []  # (N, bins) counts, one per moment entry
+        self.scalars: list[tuple[str, str, Tensor, Tensor]] = []  # layer, quantity, (N,), kept?
 
     def sampled(self, step: int) -> bool:
         return step % self.every == 0
@@ -87,8 +116,8 @@ class PopulationProbe:
         """After the update: weight statistics and update ratios, then the records."""
         if self.before is None:
             return
-        updated = torch.ones(len(self.rows))
-        updated[diverged] = 0.0
+        updated = torch.ones(len(self.rows), dtype=torch.bool)
+        updated[diverged] = False
         with torch.no_grad():
             before, after = self.net.split(self.before), self.net.split(flat.detach())
             for layer in self.weights:
@@ -104,52 +133,47 @@ class PopulationProbe:
     # -- statistics, queued as tensors --------------------------------------------------
     def _outputs(self, layer: str, role: str, out: Tensor) -> None:
         self._moments(layer, role, out, mean=True)
+        every = torch.ones(out.shape[0], dtype=torch.bool)
         if role == "act" and self.kind == "relu":
-            self.scalars.append((layer, "act_dead", (_unit_maxima(out),), stats.dead_fraction))
+            self.scalars.append((layer, "act_dead", dead_fraction(out), every))
         elif role == "act" and self.kind:
-            n = out[0].numel()
-            self.scalars.append((layer, "act_saturated", (_saturated_count(out, self.kind),),
-                                 lambda c: c / max(n, 1)))
+            self.scalars.append((layer, "act_saturated", saturated_fraction(out, self.kind),
+                                 every))
 
     def _weights(self, layer: str, w: Tensor, after: Tensor, updated: Tensor) -> None:
         norm = self._moments(layer, "weight", w, mean=False)
-        m = w.shape[1]
-        if w.dim() >= 3 and m >= 2:
-            self.scalars.append((layer, "unit_distance", (_unit_spread(w), norm),
-                                 lambda s, q: stats.unit_distance(s, q, m)))
+        if w.dim() >= 3 and w.shape[1] >= 2:
+            self.scalars.append((layer, "unit_distance", unit_distance(w, norm),
+                                 torch.ones_like(updated)))
         change = torch.linalg.vector_norm((after - w).flatten(1), dim=1)
-        self.scalars.append((layer, "update_ratio", (change, norm, updated),
-                             lambda d, q, u: d / q if u and q > 0 else None))
+        self.scalars.append((layer, "update_ratio", change / norm, updated & (norm > 0)))
 
     def _moments(self, layer: str, prefix: str, t: Tensor, mean: bool) -> Tensor:
         """Queue ``{prefix}_mean`` (if ``mean``, else ``_norm``), ``_std`` and ``_hist`` of
         each member's ``t[i]``; return the norms (N,)."""
-        total, l2 = _moments(t)
-        self.moment_keys.append((layer, prefix, t[0].numel(), mean))
-        self.moment_values += (total, l2)
-        self.codes.append(stats.codes(t).view(t.shape[0], -1))
+        mu, std, l2 = moments(t)
+        self.moment_keys.append((layer, f"{prefix}_mean" if mean else f"{prefix}_norm"))
+        self.moment_values += (mu if mean else l2, std)
+        self.hists.append(torch.stack([stats.histogram(member, self.bins) for member in t]))
         return l2
 
     def _flush(self) -> None:
         """Turn the step's tensors into plain records, member by member, in the order
-        :class:`~fitscope.probe.hooks.Probe` writes them."""
-        moments = [v.tolist() for v in self.moment_values]
-        scalars = [[t.tolist() for t in ts] for _, _, ts, _ in self.scalars]
-        hists = stats.histograms([row for c in self.codes for row in c.unbind(0)], self.bins)
-        hists = hists.view(len(self.codes), len(self.rows), self.bins).tolist()
+        :class:`~fitscope.probe.hooks.Probe` writes them: moments, other scalars, histograms."""
+        firsts = [v.tolist() for v in self.moment_values]
+        scalars = [(v.tolist(), kept.tolist()) for *_, v, kept in self.scalars]
+        hists = [h.tolist() for h in self.hists]
         for j, member in enumerate(self.rows):
             add = self.records[member].append
-            for i, (layer, prefix, n, mean) in enumerate(self.moment_keys):
-                total, l2 = moments[2 * i][j], moments[2 * i + 1][j]
-                first = (f"{prefix}_mean", total / n) if mean else (f"{prefix}_norm", l2)
-                add(self._record(layer, first[0], first[1]))
-                add(self._record(layer, f"{prefix}_std", stats.std_from(total, l2, n)))
-            for (layer, quantity, _, finish), values in zip(self.scalars, scalars):
-                value = finish(*(v[j] for v in values))
-                if value is not None:
-                    add(self._record(layer, quantity, value))
-            for (layer, prefix, _, _), counts in zip(self.moment_keys, hists):
-                add(self._record(layer, f"{prefix}_hist",
+            for i, (layer, first) in enumerate(self.moment_keys):
+                prefix = first.rsplit("_", 1)[0]
+                add(self._record(layer, first, firsts[2 * i][j]))
+                add(self._record(layer, f"{prefix}_std", firsts[2 * i + 1][j]))
+            for (layer, quantity, *_), (values, kept) in zip(self.scalars, scalars):
+                if kept[j]:
+                    add(self._record(layer, quantity, values[j]))
+            for (layer, first), counts in zip(self.moment_keys, hists):
+                add(self._record(layer, first.rsplit("_", 1)[0] + "_hist",
                                  {"edges": list(self.edges), "counts": counts[j]}))
         self._clear()
 

@@ -1,0 +1,167 @@
+"""The population engine against the sequential engine on the same configs.
+
+Two settings, each N members differing in seed and learning rate, Adam, batch 64, 200
+steps:
+
+- ``toy``: the nine-layer width-16 tanh MLP on two moons (600 train rows: 20 epochs of
+  10 steps), N = 8, 32, 64, 128. Targets: >= 12x at N = 32, >= 20x at N = 128.
+- ``digits``: a width-128 MLP on digits (8x8 images, 10 classes), N = 32, nine layers
+  as in ``toy`` and two layers (64-128-128-10). Target: >= 3x at N = 32.
+
+Every measurement runs in a fresh process, so that its peak memory (the process's
+maximum resident set, less what it held after imports and data loading) is its own.
+One repeat times the population engine once per N and the sequential engine once over
+all the configs, run by run; the sequential time for N members is the sum of the times
+of the first N runs (the N-member population trains exactly those configs). The numbers
+printed are medians over repeats, interleaved so that load on the machine hits both
+engines alike. ``--seq-members M`` times only the first M sequential runs and
+extrapolates larger N from their mean (printed as "extrapolated").
+
+    python benchmarks/population.py                 # torch's default threads
+    python benchmarks/population.py --threads 1 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import torch
+
+from fitscope import RunConfig
+
+SETTINGS = {
+    "toy": ({"data": {"name": "moons", "n_samples": 1000},
+             "model": {"depth": 9, "width": 16, "activation": "tanh"}},
+            (8, 32, 64, 128), {32: 12.0, 128: 20.0}),
+    "digits-9x128": ({"data": {"name": "digits"},
+                      "model": {"depth": 9, "width": 128, "activation": "tanh"}},
+                     (32,), {32: 3.0}),
+    "digits-2x128": ({"data": {"name": "digits"},
+                      "model": {"depth": 2, "width": 128, "activation": "tanh"}},
+                     (32,), {32: 3.0}),
+}
+
+
+def configs(setting: str, n: int) -> list[RunConfig]:
+    """N members: seeds 0..N-1, learning rates spread over [1e-3, 1e-2] (log scale)."""
+    body = {**SETTINGS[setting][0], "optimizer": {"name": "adam"},
+            "budget": {"epochs": 200, "max_steps": 200, "batch_size": 64}}
+    base = RunConfig.model_validate(body)
+    return [base.with_overrides({"budget.seed": i, "optimizer.lr": 1e-3 * 10 ** (i % 8 / 7)})
+            for i in range(n)]
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def _prepare(threads: int | None, setting: str, n: int) -> list[RunConfig]:
+    if threads:
+        torch.set_num_threads(threads)
+    from fitscope.data import load_data
+
+    cs = configs(setting, n)
+    load_data(cs[0].data, cs[0].task.kind)
+    return cs
+
+
+def population_child(threads: int | None, setting: str, n: int) -> tuple[float, float]:
+    """(seconds, peak MB over the baseline) of one population of n members."""
+    from fitscope.population import train
+
+    cs = _prepare(threads, setting, n)
+    train(cs[:2])  # warm-up: first-call costs of torch and the engine
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    runs = train(cs)
+    seconds = time.perf_counter() - t0
+    assert len(runs) == n
+    return seconds, _rss_mb() - base
+
+
+def sequential_child(threads: int | None, setting: str, n: int,
+                     marks: tuple[int, ...]) -> tuple[list[float], dict[int, float]]:
+    """(seconds of each of n sequential runs, peak MB over the baseline after each mark)."""
+    from fitscope.engine import train
+
+    cs = _prepare(threads, setting, n)
+    train(cs[0])  # warm-up
+    base, times, peaks, runs = _rss_mb(), [], {}, []
+    for i, c in enumerate(cs, start=1):
+        t0 = time.perf_counter()
+        runs.append(train(c))  # kept, as a study keeps its runs
+        times.append(time.perf_counter() - t0)
+        if i in marks:
+            peaks[i] = _rss_mb() - base
+    return times, peaks
+
+
+def in_fresh_process(fn, *args):
+    ctx = get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+        return pool.submit(fn, *args).result()
+
+
+def bench(setting: str, repeats: int, threads: int | None, seq_members: int | None) -> None:
+    _, sizes, targets = SETTINGS[setting]
+    seq_n = min(max(sizes), seq_members or max(sizes))
+    pop_times: dict[int, list[float]] = {n: [] for n in sizes}
+    pop_mem: dict[int, list[float]] = {n: [] for n in sizes}
+    seq_runs: list[list[float]] = []
+    seq_mem: list[dict[int, float]] = []
+    for _ in range(repeats):
+        for n in sizes:
+            seconds, mb = in_fresh_process(population_child, threads, setting, n)
+            pop_times[n].append(seconds)
+            pop_mem[n].append(mb)
+        times, peaks = in_fresh_process(sequential_child, threads, setting, seq_n,
+                                        tuple(n for n in sizes if n <= seq_n))
+        seq_runs.append(times)
+        seq_mem.append(peaks)
+    body = SETTINGS[setting][0]
+    print(f"\n{setting}: {body['data']['name']}, depth {body['model']['depth']} width "
+          f"{body['model']['width']} {body['model']['activation']}, Adam, batch 64, 200 steps; "
+          f"median of {repeats}")
+    print(f"{'N':>5} {'sequential s':>13} {'population s':>13} {'speedup':>8} {'target':>7}"
+          f" {'seq peak MB':>12} {'pop peak MB':>12}")
+    for n in sizes:
+        if n <= seq_n:
+            seq = statistics.median(sum(t[:n]) for t in seq_runs)
+            seq_mb = f"{statistics.median(m[n] for m in seq_mem):12.1f}"
+            note = ""
+        else:
+            seq = statistics.median(statistics.mean(t) for t in seq_runs) * n
+            seq_mb, note = f"{'-':>12}", f"  (sequential extrapolated from {seq_n} runs)"
+        pop = statistics.median(pop_times[n])
+        ratio = seq / pop
+        target = targets.get(n)
+        verdict = "" if target is None else f"{target:5.0f}x {'met' if ratio >= target else 'NOT met'}"
+        print(f"{n:5d} {seq:13.2f} {pop:13.2f} {ratio:7.1f}x {verdict:>11}"
+              f" {seq_mb} {statistics.median(pop_mem[n]):12.1f}{note}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads in every process (default: torch's own)")
+    parser.add_argument("--seq-members", type=int, default=None,
+                        help="time only this many sequential runs; extrapolate beyond")
+    parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    args = parser.parse_args()
+    threads = args.threads or torch.get_num_threads()
+    print(f"torch {torch.__version__}, {threads} thread(s), {os.cpu_count()} CPUs, "
+          f"load average at start {os.getloadavg()[0]:.1f}")
+    for setting in args.settings:
+        bench(setting, args.repeats, args.threads, args.seq_members)
+    print(f"\nload average at end {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
