@@ -21,7 +21,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from fitscope import cli
 from fitscope.config import RunConfig
 
 from .runner import BackendName, Engine, StudyError, run_study
@@ -56,9 +55,15 @@ def user_errors() -> Iterator[None]:
         yield
     except (StudySpecError, StudyError, FileNotFoundError, ValueError,
             sqlite3.DatabaseError) as exc:
-        raise cli.fail(str(exc)) from None
+        raise _fail(str(exc)) from None
     except KeyError as exc:
-        raise cli.fail(str(exc.args[0])) from None
+        raise _fail(str(exc.args[0])) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    from fitscope.cli import fail  # imported here: cli.py imports this module
+
+    return fail(message)
 
 
 def default_store(study_file: Path) -> Path:

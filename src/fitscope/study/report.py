@@ -25,6 +25,8 @@ from .stats import ALPHA, Comparison, Estimate, holm, mean_ci, paired_t, welch_t
 from .store import Member, StoredRun
 
 FINISHED = ("completed", "early_stopped")
+METRICS = ("test_acc", "test_loss", "val_acc", "val_loss", "train_acc", "train_loss")
+"""What a report may rank and compare on: accuracies descending, losses ascending."""
 
 
 @dataclass(frozen=True)
@@ -67,10 +69,6 @@ class StudyReport:
     configs: list[ConfigSummary]
     comparisons: list[AxisComparison]
     spec_text: str = ""
-
-    @property
-    def higher_is_better(self) -> bool:
-        return not self.metric.endswith("loss")
 
     def html(self) -> str:
         return render_html(self)
@@ -152,9 +150,8 @@ def build_report(study: str, members: Sequence[Member], stored: Sequence[StoredR
                  metric: str = "test_acc", spec_text: str = "") -> StudyReport:
     """Summaries per configuration, ranked on ``metric``, and the pairwise comparisons of
     every axis with at least two values (Holm-adjusted together)."""
-    if metric not in run_values({"metrics": {}}):
-        raise ValueError(f"metric must be one of {sorted(run_values({'metrics': {}}))}, "
-                         f"got {metric!r}")
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
     by_id = {s.run_id: s for s in stored}
     groups: dict[str, list[Member]] = {}
     for m in members:
@@ -267,7 +264,7 @@ def curves_figure(report: StudyReport) -> go.Figure:
         fig.add_trace(go.Scatter(x=epochs, y=mean, name=c.label, legendgroup=c.label,
                                  line={"color": color}))
     fig.update_layout(title="validation loss per epoch (mean and 95% CI over seeds)",
-                      xaxis_title="epoch", yaxis_title="validation loss", yaxis_type="log",
+                      xaxis_title="epoch", yaxis_title="validation loss",
                       template="plotly_white", height=520, legend={"font": {"size": 10}})
     return fig
 
@@ -289,9 +286,11 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
-                   for row in rows)
+    """A table; text columns are left-aligned (class ``t``), numbers right-aligned."""
+    cls = [' class="t"' if h in TEXT_COLUMNS else "" for h in headers]
+    head = "".join(f"<th{c}>{html.escape(h)}</th>" for h, c in zip(headers, cls))
+    body = "".join("<tr>" + "".join(f"<td{c}>{html.escape(str(v))}</td>"
+                                    for v, c in zip(row, cls)) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -304,7 +303,7 @@ def render_html(report: StudyReport) -> str:
 <script type="text/javascript">{get_plotlyjs()}</script>
 <style>body{{font-family:sans-serif;margin:2em;max-width:1200px}}
 table{{border-collapse:collapse;margin:1em 0}}td,th{{border:1px solid #ccc;padding:3px 8px;
-font-size:13px;text-align:right}}td:nth-child(2),th:nth-child(2){{text-align:left}}</style>
+font-size:13px;text-align:right}}.t{{text-align:left}}</style>
 </head><body>
 <h1>Study {esc(report.study)}</h1>
 <p>{len(report.configs)} configurations; means over seeds with 95% Student-t confidence

@@ -170,8 +170,9 @@ def worker_context() -> mp.context.BaseContext:
     return ctx
 
 
-# torch.optim imports torch._dynamo on the first optimizer it builds (seconds)
-PRELOAD = ["fitscope.study.runner", "fitscope.engine", "torch._dynamo"]
+# "__main__": the driver's main module, which each child would otherwise import again;
+# torch._dynamo: torch.optim imports it on the first optimizer it builds (seconds)
+PRELOAD = ["__main__", "fitscope.study.runner", "fitscope.engine", "torch._dynamo"]
 
 
 class LocalBackend:
@@ -195,7 +196,12 @@ class LocalBackend:
 
     def submit(self, task: Task) -> None:
         worker = self.idle.pop() if self.idle else self._start()
-        worker.conn.send(task.payload(self.threads))
+        try:
+            worker.conn.send(task.payload(self.threads))
+        except OSError:  # it died while idle: replace it
+            worker.stop()
+            worker = self._start()
+            worker.conn.send(task.payload(self.threads))
         self.busy[worker] = task
 
     def wait(self) -> list[tuple[Task, list[dict] | None, str]]:
@@ -214,6 +220,9 @@ class LocalBackend:
         return done
 
     def close(self) -> None:
+        """Stop every worker; busy ones (the study was interrupted) are killed at once."""
+        for worker in self.busy:
+            worker.process.kill()
         for worker in [*self.idle, *self.busy]:
             worker.stop()
         self.idle, self.busy = [], {}
@@ -233,6 +242,7 @@ class _Worker:
         return f"worker process died (exit code {code})"
 
     def stop(self) -> None:
+        """Ask the process to exit; kill it if it has not within 5 s."""
         try:
             self.conn.send(None)
         except OSError:
