@@ -10,7 +10,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from fitscope.lab.app import create_app
 from fitscope.lab.messages import MAX_MESSAGE_CHARS
-from fitscope.lab.session import VIEWS_PER_SECOND, Outbox, finite
+from fitscope.lab.session import VIEWS_PER_SECOND
 
 TINY = {"data": {"n_samples": 100}, "model": {"depth": 1, "width": 8},
         "budget": {"epochs": 3, "batch_size": 0}}
@@ -86,10 +86,15 @@ def test_updates_are_throttled_but_every_row_arrives(client):
     assert messages / seconds <= VIEWS_PER_SECOND * 1.1
 
 
-def test_probes_show_every_layer(client):
+def test_probes_show_every_layer_beside_the_theory(client):
     with client.websocket_connect("/ws/train") as ws:
         start(ws, tiny(model={"depth": 3, "width": 8}), probe=True)
         _, _, views = collect(ws, "finished")
+    theory = next(v["theory"] for v in views if "theory" in v)
+    weights = ["hidden.0.linear", "hidden.1.linear", "hidden.2.linear", "out"]
+    assert theory["layers"] == weights
+    assert all(t > 0 for t in theory["z_var"] + theory["grad_z_var"])
+    assert views[-1]["state"] == "finished"
     probes = [v["probes"] for v in views if "probes" in v]
     assert probes, "no probe view"
     last = probes[-1]
@@ -98,7 +103,19 @@ def test_probes_show_every_layer(client):
     n_train = 60
     for counts in last["act"]["counts"]:
         assert len(counts) == len(last["edges"]) - 1 and sum(counts) == n_train * 8
-    assert all(v >= 0 for v in last["act"]["var"])
+    assert last["variance"]["layers"] == weights
+    assert all(v >= 0 for v in last["variance"]["z_var"] + last["variance"]["grad_z_var"])
+
+
+def test_zero_init_is_diagnosed_as_symmetric(client):
+    with client.websocket_connect("/ws/train") as ws:
+        start(ws, tiny(init={"scheme": "zeros"}, model={"depth": 2, "width": 8}), probe=True)
+        events, _, views = collect(ws, "finished")
+    final = next(e for e in events if e["type"] == "finished")["findings"]
+    assert "symmetric_units" in {f["code"] for f in final}
+    assert {"code", "severity", "layer", "evidence", "explanation", "fix"} <= set(final[0])
+    live = [v["findings"] for v in views if "findings" in v]
+    assert live and "symmetric_units" in {f["code"] for f in live[-1]}
 
 
 def test_pause_step_and_resume(client):
@@ -258,22 +275,3 @@ def test_pages_from_other_origins_may_not_connect(client):
     assert info.value.code == 1008
     with client.websocket_connect("/ws/train", headers={"origin": "http://testserver"}) as ws:
         assert "no training" in error_after(ws, '{"type": "step"}')
-
-
-def test_outbox_merges_views_and_drops_output_of_old_trainings():
-    box = Outbox()
-    box.claim(1)
-    box.rows(1, [{"epoch": 1}])
-    box.view(1, {"a": 1, "b": 1})
-    box.view(1, {"b": 2})
-    box.rows(2, [{"epoch": 9}])  # not the owner
-    box.event("error", message="x")
-    body = box.take()
-    assert body["rows"] == [{"epoch": 1}] and body["view"] == {"a": 1, "b": 2}
-    assert body["events"] == [{"type": "error", "message": "x"}]
-    assert box.take() is None
-
-
-def test_finite_replaces_nan_and_infinity():
-    assert finite({"a": [1.0, float("nan")], "b": float("-inf"), "c": (2, "x")}) == \
-        {"a": [1.0, None], "b": None, "c": [2, "x"]}

@@ -28,6 +28,7 @@ from fitscope.run import Run
 from . import views
 
 VIEWS_PER_SECOND = 30
+FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
 MAX_EVENTS = 50
 TURNS = 2
 
@@ -150,7 +151,7 @@ class LiveTraining(Callback):
         if not paused:
             self._go.set()
         self._pause_after_epoch = False
-        self._last_view = self._last_progress = 0.0
+        self._last_view = self._last_progress = self._last_findings = 0.0
         self._probe, self._probe_step = None, None
         self.state = "paused" if paused else "running"
         self.last_contact = time.monotonic()
@@ -202,13 +203,16 @@ class LiveTraining(Callback):
             self._has_turn = False
             self.turns.give()
 
-    def _post_view(self, trainer: Trainer, force: bool = False) -> None:
+    def _post_view(self, trainer: Trainer, force: bool = False, diagnose: bool = True) -> None:
         now = time.monotonic()
         if force or now - self._last_view >= 1 / VIEWS_PER_SECOND:
             self._last_view = now
             view = views.live_view(trainer, self.state, self._probe, self._probe_step)
             if "probes" in view:
                 self._probe_step = view["probes"]["step"]
+                if diagnose and (force or now - self._last_findings >= FINDINGS_EVERY):
+                    self._last_findings = now
+                    view["findings"] = views.findings(trainer, self._probe)
             self.outbox.view(self.ident, view)
 
     def _post_progress(self, trainer: Trainer, loss: float) -> None:
@@ -243,6 +247,8 @@ class LiveTraining(Callback):
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
                           config=self.config.to_dict(), meta=views.meta(trainer))
         self.outbox.rows(self.ident, [views.initial_row(trainer)])
+        if self._probe:  # after the first point: the theory takes a model of its own
+            self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
         self._post_view(trainer, force=True)
         self._between_steps(trainer)
 
@@ -260,10 +266,10 @@ class LiveTraining(Callback):
 
     def on_train_end(self, trainer: Trainer, run: Run) -> None:
         self.state = "stopped" if self._halt.is_set() else "finished"
-        self._post_view(trainer, force=True)
+        self._post_view(trainer, force=True, diagnose=False)  # the final diagnosis follows
         self.outbox.event("finished", self.ident, state=self.state, status=run.status,
                           reason=run.reason, metrics=run.metrics, stop_epoch=run.stop_epoch,
-                          **views.final_view(trainer, run))
+                          **views.final_view(trainer, run, self._probe))
         self._give()
 
 

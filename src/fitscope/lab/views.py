@@ -7,6 +7,7 @@ model was trained on.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -15,7 +16,8 @@ from fitscope import regularize as reg
 from fitscope.config import RunConfig
 from fitscope.data import load_data
 from fitscope.engine import Trainer
-from fitscope.probe import Probe
+from fitscope.probe import Probe, diagnose
+from fitscope.probe.theory import theory_table
 from fitscope.probe.training import ProbeStepper
 from fitscope.run import Run
 
@@ -42,8 +44,8 @@ def probe_of(trainer: Trainer) -> Probe | None:
 
 def latest_probe(p: Probe) -> dict | None:
     """The last probed step, per layer in forward order: histograms (on the probe's
-    fixed bins) and variances of each activation's output and of the loss gradient with
-    respect to each weight layer's output (pre-activation)."""
+    fixed bins) of each activation's output and of the loss gradient with respect to
+    each weight layer's output z; and each weight layer's Var(z) and Var(dL/dz)."""
     if not p.records:
         return None
     step = p.records[-1]["step"]
@@ -55,13 +57,38 @@ def latest_probe(p: Probe) -> dict | None:
     values = {(r["layer"], r["quantity"]): r["value"] for r in reversed(rows)}
     order = list(dict.fromkeys(layer for layer, q in values if q.endswith("_mean")))
 
-    def part(hist: str, std: str) -> dict:
-        layers = [layer for layer in order if (layer, hist) in values]
-        return {"layers": layers, "counts": [values[(la, hist)]["counts"] for la in layers],
-                "var": [values[(la, std)] ** 2 for la in layers]}
+    def hist(quantity: str) -> dict:
+        layers = [layer for layer in order if (layer, quantity) in values]
+        return {"layers": layers, "counts": [values[(la, quantity)]["counts"] for la in layers]}
 
-    return {"step": step, "edges": p.edges, "act": part("act_hist", "act_std"),
-            "grad": part("preact_grad_hist", "preact_grad_std")}
+    weights = [layer for layer in order if (layer, "preact_grad_std") in values]
+    variance = {"layers": weights, "z_var": [values[(la, "preact_std")] ** 2 for la in weights],
+                "grad_z_var": [values[(la, "preact_grad_std")] ** 2 for la in weights]}
+    return {"step": step, "edges": p.edges, "act": hist("act_hist"),
+            "grad": hist("preact_grad_hist"), "variance": variance}
+
+
+def theory_line(config: RunConfig) -> dict | None:
+    """What each weight layer's Var(z) and Var(dL/dz) should be at initialization
+    (:func:`fitscope.probe.theory.theory_table`), with the measured values beside; None
+    for a model the theory does not cover (batch norm, auxiliary tasks)."""
+    try:
+        rows = theory_table(config)
+    except ValueError:
+        return None
+    keys = ("z_var", "grad_z_var", "z_var_measured", "grad_z_var_measured")
+    return {"layers": [r["layer"] for r in rows], **{k: [r[k] for r in rows] for k in keys}}
+
+
+def findings(trainer: Trainer, probe: Probe | None, run: Run | None = None) -> list[dict]:
+    """:func:`fitscope.probe.diagnose` on the run so far (or the finished ``run``) with
+    the probe's records."""
+    if run is None:
+        run = Run(config=trainer.config, status=trainer.status, history=list(trainer.history),
+                  model_spec=trainer.model_spec)
+    if probe is not None:
+        run = dataclasses.replace(run, probes=probe.records)
+    return [dataclasses.asdict(f) for f in diagnose(run)]
 
 
 def meta(trainer: Trainer) -> dict:
@@ -101,9 +128,13 @@ def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
     return view
 
 
-def final_view(trainer: Trainer, run: Run) -> dict:
-    """At the end: the epoch whose weights the run kept (early stopping restores one)."""
-    return {"best_epoch": run.metrics.get("best_epoch")}
+def final_view(trainer: Trainer, run: Run, probe: Probe | None = None) -> dict:
+    """At the end: the epoch whose weights the run kept (early stopping restores one)
+    and, for a probed run, the diagnosis."""
+    body = {"best_epoch": run.metrics.get("best_epoch")}
+    if probe is not None:
+        body["findings"] = findings(trainer, probe, run)
+    return body
 
 
 @torch.no_grad()

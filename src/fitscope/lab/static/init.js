@@ -14,15 +14,31 @@
   const loss = new V.Curves("loss", [["train_loss", "training"], ["val_loss", "validation", "dash"]],
     "loss", "cross-entropy");
   let points = null;
+  let theory = null; // the started event's theory line (variances at initialization)
+  const SERIES = [["z_var", "Var(z)", "#2f6fdb"], ["grad_z_var", "Var(dL/dz)", "#d94841"]];
 
+  /* Measured variances now (solid), theory at init (dashed), measured at init (rings). */
   function variance(probes) {
-    const traces = [["act", "Var(activation)"], ["grad", "Var(dL/dz)"]].map(([key, name]) => ({
-      x: probes[key].layers.map(V.layerLabel), y: probes[key].var, name, mode: "lines+markers",
+    const v = probes.variance;
+    const traces = SERIES.map(([key, name, color]) => ({
+      x: v.layers.map(V.layerLabel), y: v[key], name: `${name} now`, mode: "lines+markers",
+      line: { color },
     }));
+    if (theory) {
+      const x = theory.layers.map(V.layerLabel);
+      for (const [key, name, color] of SERIES) {
+        traces.push({ x, y: theory[key], name: `${name} theory at init`, mode: "lines",
+          line: { color, dash: "dash" } });
+        traces.push({ x, y: theory[`${key}_measured`], name: `${name} measured at init`,
+          mode: "markers", marker: { color, symbol: "circle-open", size: 9 } });
+      }
+    }
     plot("variance", traces, {
       title: { text: `variance per layer (step ${probes.step})` },
       yaxis: { type: "log", title: { text: "variance" }, exponentformat: "power" },
       xaxis: { type: "category" },
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.18, yanchor: "top" },
+      margin: { l: 55, r: 15, t: 34, b: 90 },
     });
   }
 
@@ -34,7 +50,7 @@
     }
     for (const f of list) {
       const li = document.createElement("li");
-      li.className = f.severity;
+      li.className = `sev-${f.severity}`;
       const head = document.createElement("div");
       head.innerHTML = '<span class="code"></span> <span class="where"></span>';
       head.querySelector(".code").textContent = f.code;
@@ -51,6 +67,7 @@
     clear() {
       loss.clear();
       points = null;
+      theory = null;
       V.empty("boundary", "decision boundary");
       V.empty("act-hist", "activations per layer");
       V.empty("grad-hist", "gradients per layer");
@@ -66,6 +83,11 @@
     },
     rows(rows) { loss.add(rows); },
     view(v) {
+      if ("theory" in v) {
+        theory = v.theory;
+        $("#variance-note").textContent = theory ? ""
+          : "No theory line: it covers plain MLPs (no batch norm).";
+      }
       if (v.boundary) V.boundary("boundary", v.boundary, points);
       if (v.probes) {
         V.histograms("act-hist", v.probes.act, v.probes.edges, `activations per layer (step ${v.probes.step})`);

@@ -1,0 +1,88 @@
+"""The pieces behind live training: the outbox, JSON-safe numbers, turns, sessions."""
+
+import threading
+import time
+
+import pytest
+
+from fitscope.lab.session import Outbox, Sessions, Turns, finite
+
+
+def test_outbox_merges_views_and_drops_output_of_old_trainings():
+    box = Outbox()
+    box.claim(1)
+    box.rows(1, [{"epoch": 1}])
+    box.view(1, {"a": 1, "b": 1})
+    box.view(1, {"b": 2})
+    box.rows(2, [{"epoch": 9}])  # not the owner
+    box.event("error", message="x")
+    body = box.take()
+    assert body["rows"] == [{"epoch": 1}] and body["view"] == {"a": 1, "b": 2}
+    assert body["events"] == [{"type": "error", "message": "x"}]
+    assert box.take() is None
+
+
+def test_outbox_calls_on_post_only_when_it_stops_being_empty():
+    calls = []
+    box = Outbox(on_post=lambda: calls.append(1))
+    box.claim(1)
+    box.rows(1, [{"epoch": 1}])
+    box.view(1, {"a": 1})
+    box.event("state", 1, state="paused")
+    assert len(calls) == 1
+    box.take()
+    box.view(1, {"a": 2})
+    assert len(calls) == 2
+    box.rows(7, [{"epoch": 1}])  # refused: no call
+    box.take()
+    box.rows(7, [{"epoch": 1}])
+    assert len(calls) == 2
+
+
+def test_outbox_keeps_a_bounded_number_of_events():
+    box = Outbox()
+    for i in range(500):
+        box.event("error", message=str(i))
+    events = box.take()["events"]
+    assert len(events) == 50 and events[-1]["message"] == "499"
+
+
+def test_finite_replaces_nan_and_infinity():
+    assert finite({"a": [1.0, float("nan")], "b": float("-inf"), "c": (2, "x")}) == \
+        {"a": [1.0, None], "b": None, "c": [2, "x"]}
+
+
+def test_turns_admit_k_at_once_and_serve_the_line_in_order():
+    turns = Turns(2)
+    turns.take()
+    turns.take()
+    order = []
+
+    def wait(name):
+        turns.take()
+        order.append(name)
+
+    threads = []
+    for i, name in enumerate("abc"):  # queue up one after the other
+        t = threading.Thread(target=wait, args=(name,))
+        t.start()
+        threads.append(t)
+        while len(turns._line) < i + 1:  # (private) wait until it stands in line
+            time.sleep(0.001)
+    time.sleep(0.02)
+    assert order == []  # both turns are taken
+    for _ in "abc":
+        turns.give()
+        time.sleep(0.02)
+    for t in threads:
+        t.join(1)
+    assert order == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_sessions": 0}, "max_sessions must be at least 1, got 0"),
+    ({"idle_seconds": 0}, "idle_seconds must be positive, got 0"),
+])
+def test_sessions_reject_bad_limits(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Sessions(**kwargs)
