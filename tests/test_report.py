@@ -105,6 +105,10 @@ def test_summaries_rank_and_estimate():
     loss_ranked = build_report("s", ms, runs, metric="test_loss")
     assert loss_ranked.configs[0].estimates["test_loss"].mean <= \
         loss_ranked.configs[1].estimates["test_loss"].mean
+    regression = [StoredRun({**r.record, "metrics": {**r.record["metrics"], "test_acc": None}},
+                            1, 0.0) for r in runs]
+    assert build_report("s", ms, runs).metric == "test_acc"
+    assert build_report("s", ms, regression).metric == "test_loss"
     with pytest.raises(ValueError, match="metric must be one of .* got 'accuracy'"):
         build_report("s", ms, runs, metric="accuracy")
 

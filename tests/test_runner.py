@@ -180,3 +180,14 @@ def test_run_study_with_the_population_engine(tmp_path):
     for r in runs[:2]:  # the population engine mirrors the sequential one
         expected = train(RunConfig.model_validate(r.record["config"])).metrics
         assert r.record["metrics"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_progress_counts_done_running_failed_and_diverged():
+    progress = StudyProgress(disable=True)
+    progress.begin(10, ["completed", "failed", "diverged", "completed"])
+    progress.started(2)
+    progress.stopped(1)
+    progress.finished("diverged")
+    (task,) = progress.bar.tasks
+    assert (task.total, task.completed) == (10, 5)
+    assert task.fields == {"running": 1, "failed": 1, "diverged": 2}

@@ -33,7 +33,8 @@ def test_grid_times_zip_times_seeds():
 """)
     runs = s.expand()
     assert len(runs) == 2 * 3 * 2 * 3
-    assert s.axis_names == ["init.scheme", "regularization.l2", "optimizer.name + optimizer.lr"]
+    assert list(s.points()[0]) == ["init.scheme", "regularization.l2",
+                                   "optimizer.name + optimizer.lr"]
     assert len({r.run_id for r in runs}) == len(runs)
     first = runs[0].config
     assert (first.init.scheme, first.regularization.l2, first.optimizer.name,

@@ -116,7 +116,9 @@ def study_report(
                                              "suffix .html)")] = None,
     store: StoreOpt = None,
     study: StudyOpt = None,
-    metric: Annotated[str, typer.Option(help="rank and compare on this metric")] = "test_acc",
+    metric: Annotated[str | None, typer.Option(
+        help="rank and compare on this metric (default test_acc; test_loss without "
+             "accuracies)")] = None,
 ) -> None:
     """Write the study's HTML report and print its summary tables."""
     with user_errors():
@@ -129,7 +131,7 @@ def study_report(
 
 
 def load_report(source: Path, store: Path | None, study: str | None,
-                metric: str) -> StudyReport:
+                metric: str | None) -> StudyReport:
     """The report of a study file (its runs in ``store``) or of a study in a store."""
     from .report import build_report  # plotly and scipy load only for reports
 

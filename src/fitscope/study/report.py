@@ -147,9 +147,13 @@ def compare_axis(axis: str, members: Sequence[Member], stored: dict[str, StoredR
 
 
 def build_report(study: str, members: Sequence[Member], stored: Sequence[StoredRun],
-                 metric: str = "test_acc", spec_text: str = "") -> StudyReport:
+                 metric: str | None = None, spec_text: str = "") -> StudyReport:
     """Summaries per configuration, ranked on ``metric``, and the pairwise comparisons of
-    every axis with at least two values (Holm-adjusted together)."""
+    every axis with at least two values (Holm-adjusted together). ``metric`` defaults to
+    ``test_acc``, or ``test_loss`` when no run has an accuracy (regression)."""
+    if metric is None:
+        has_acc = any(s.record["metrics"].get("test_acc") is not None for s in stored)
+        metric = "test_acc" if has_acc else "test_loss"
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
     by_id = {s.run_id: s for s in stored}

@@ -111,10 +111,6 @@ class StudySpec:
         """The name of the zip axis: its keys joined with ``" + "``."""
         return " + ".join(self.zip)
 
-    @property
-    def axis_names(self) -> list[str]:
-        return [*self.grid, self.zip_axis] if self.zip else list(self.grid)
-
     def _check_axes(self) -> None:
         both = sorted(set(self.grid) & set(self.zip))
         if both:

@@ -13,8 +13,8 @@ Tables:
 Crash safety: every write is one ``BEGIN IMMEDIATE`` transaction (a killed process loses
 at most the runs it had not committed), the journal is a write-ahead log with
 ``synchronous=FULL``, and writers wait on each other (busy timeout) instead of failing.
-A run's row is written once (``INSERT ... ON CONFLICT DO NOTHING``), except a ``failed``
-row, which a later result replaces.
+A run's row is written once: ``INSERT ... ON CONFLICT(run_id)`` leaves a stored row as it
+is, unless its status is ``failed``, which a later result replaces.
 """
 
 from __future__ import annotations
