@@ -141,7 +141,8 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
         pop = statistics.median(pop_times[n])
         ratio = seq / pop
         target = targets.get(n)
-        verdict = "" if target is None else f"{target:5.0f}x {'met' if ratio >= target else 'NOT met'}"
+        met = "met" if target and ratio >= target else "NOT met"
+        verdict = "" if target is None else f"{target:5.0f}x {met}"
         print(f"{n:5d} {seq:13.2f} {pop:13.2f} {ratio:7.1f}x {verdict:>11}"
               f" {seq_mb} {statistics.median(pop_mem[n]):12.1f}{note}")
 

@@ -124,7 +124,8 @@ def test_schedules_decay_smoothing_and_activations_match():
     common = {"model.activation": "tanh", "budget.epochs": 4}
     members = [
         {"optimizer.schedule": {"kind": "linear", "final_fraction": 0.1}},
-        {"optimizer.schedule": {"kind": "cosine", "tau": 10}, "regularization.label_smoothing": 0.1},
+        {"optimizer.schedule": {"kind": "cosine", "tau": 10},
+         "regularization.label_smoothing": 0.1},
         {"optimizer.schedule": {"kind": "step", "step_size": 5, "gamma": 0.5},
          "regularization.l2": 0.01, "regularization.l2_on_bias": True},
         {"regularization.weight_decay": 0.05, "init.scheme": "default", "budget.seed": 4},
@@ -136,7 +137,8 @@ def test_multiclass_batch_norm_and_a_partial_last_epoch_match():
     # SGD: a bias before batch norm has a zero gradient up to rounding, which Adam would
     # blow up to steps of size lr in a direction decided by rounding
     common = {"data": {"name": "digits", "train_size": 200}, "model.batch_norm": True,
-              "model.activation": "sigmoid", "budget.max_steps": 17, "budget.batch_size": 48, "budget.epochs": 4,
+              "model.activation": "sigmoid", "budget.max_steps": 17, "budget.batch_size": 48,
+              "budget.epochs": 4,
               "optimizer.name": "momentum"}
     members = [{"optimizer.lr": 0.05},
                {"budget.seed": 1, "optimizer.lr": 0.05, "regularization.label_smoothing": 0.2},

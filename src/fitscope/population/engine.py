@@ -1,9 +1,10 @@
 """The population engine: ``train(configs) -> list[Run]``, N runs of one shape as one program.
 
-Each member is set up by the sequential engine itself (a
-:class:`fitscope.engine.Trainer` built as :func:`fitscope.engine.train` builds it: same
-seeded model construction and init, same data, batch size and step budget), then the
-members' parameters are stacked (:class:`~fitscope.population.stacked.StackedMLP`) and
+A lead :class:`fitscope.engine.Trainer` (built like the first member's, never trained)
+gives what the members share: data, batch size, step budget and the divergence rule.
+Each member's model is built and initialized as ``Trainer.__init__`` does it, under the
+same forked and seeded RNG as :func:`fitscope.engine.train`; then the members'
+parameters are stacked (:class:`~fitscope.population.stacked.StackedMLP`) and
 trained together. One step mirrors the sequential engine's order, for all members at
 once: learning rate from each member's schedule; the batch (each member's own data
 order, from its own seed, gathered into (N, B, F)); input noise; weight noise on;
@@ -32,14 +33,17 @@ import hashlib
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .. import regularize as reg
 from ..config import RunConfig
-from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, Trainer
+from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer
+from ..init import apply_init
+from ..models import build_model
 from ..run import Run
 from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
 from .probes import PopulationProbe
@@ -59,13 +63,45 @@ def train(configs: Sequence[RunConfig]) -> list[Run]:
     return Population(configs).fit()
 
 
-def member(config: RunConfig) -> Trainer:
-    """The sequential engine's :class:`Trainer` for ``config``, built under the same
-    forked, seeded RNG as :func:`fitscope.engine.train` (so the model's construction and
-    init draw exactly the same numbers)."""
+@dataclass
+class Member:
+    """One run: its model and the bookkeeping the sequential ``Trainer`` keeps."""
+
+    config: RunConfig
+    model: nn.Module
+    shuffle_gen: torch.Generator  # the data order: one randperm per epoch, as the Trainer's
+    early: EarlyStopping | None
+    history: list[dict] = field(default_factory=list)
+    snapshots: list[dict] = field(default_factory=list)
+    status: str = "completed"
+    reason: str = ""
+    diverged_step: int | None = None
+    stop_epoch: int | None = None
+    epoch: int = 0
+    step: int = 0
+
+
+def lead_trainer(config: RunConfig) -> Trainer:
+    """The sequential engine's :class:`Trainer` for ``config``, built under the forked,
+    seeded RNG of :func:`fitscope.engine.train`."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.budget.seed)
         return Trainer(config)
+
+
+def member(config: RunConfig, lead: Trainer) -> Member:
+    """A member, its model built and initialized as ``Trainer.__init__`` does it, under the
+    forked, seeded RNG of :func:`fitscope.engine.train` (so ``init.scheme = "default"``
+    draws PyTorch's own init from the same seed)."""
+    seed, splits = config.budget.seed, lead.splits
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = build_model(config, splits.n_features, splits.n_classes, splits.input_shape)
+    apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
+    es = config.regularization.early_stopping
+    early = (EarlyStopping(es.monitor, es.patience, es.min_delta, es.start_epoch)
+             if es.enabled else None)
+    return Member(config, model.to(lead.device), torch.Generator().manual_seed(seed), early)
 
 
 def population_seed(configs: Sequence[RunConfig]) -> int:
@@ -75,20 +111,19 @@ def population_seed(configs: Sequence[RunConfig]) -> int:
 
 
 class Population:
-    """The members (sequential :class:`Trainer` s holding each run's bookkeeping) and the
-    stacked program of those still training (``self.alive``, in row order)."""
+    """The members and the stacked program of those still training (``self.alive``, in
+    row order)."""
 
     def __init__(self, configs: list[RunConfig]):
-        self.members = [member(c) for c in configs]
+        lead = lead_trainer(configs[0])
+        self.members = [member(c, lead) for c in configs]
         self.alive = list(self.members)
-        lead = self.members[0]
         self.lead, self.classify, self.n_classes = lead, lead.classify, lead.n_classes
         self.x_train, self.y_train = lead.x_train, lead.y_train
         cfg = configs[0]
-        rate = lambda get: column([get(c) for c in configs], lead.x_train).view(-1, 1, 1)  # noqa: E731
-        self.net = StackedMLP([m.model for m in self.members], cfg.model,
-                              rate(lambda c: c.model.dropout),
-                              rate(lambda c: c.model.input_dropout))
+        rates = [column([getattr(c.model, name) for c in configs], lead.x_train).view(-1, 1, 1)
+                 for name in ("dropout", "input_dropout")]
+        self.net = StackedMLP([m.model for m in self.members], cfg.model, *rates)
         self.opt = make_batched_optimizer([c.optimizer for c in configs], self.net.flat)
         self._set_columns(self._columns(configs))
         self.gen = torch.Generator(device=self.net.flat.device)
@@ -120,7 +155,7 @@ class Population:
 
     def _set_columns(self, cols: dict[str, Tensor]) -> None:
         """Per-member settings, and the names of those some member uses (nonzero, finite)."""
-        self.cols = cols
+        self.cols, self.cols32 = cols, {k: v.float() for k, v in cols.items()}
         self.used = {k for k, v in cols.items() if bool(((v != 0) & torch.isfinite(v)).any())}
 
     def uses(self, name: str) -> bool:
@@ -142,13 +177,13 @@ class Population:
         """One optimizer step of every member; returns (losses (N,), outputs (N, B, k))."""
         lr = self.learning_rates()
         if self.uses("input_noise"):
-            std = self.cols["input_noise"].float().unsqueeze(2)
+            std = self.cols32["input_noise"].unsqueeze(2)
             x = x + torch.randn(x.shape, generator=self.gen, device=x.device) * std
         net, probing = self.net, self.probe is not None and self.probe.sampled(self.step)
         taps = self.probe.begin(net.flat, self.step) if probing else None
         noise = self._weight_noise()
         out = net.forward(x, train=True, gen=self.gen, taps=taps)
-        smoothing = self.cols["label_smoothing"].float() if self.uses("label_smoothing") else None
+        smoothing = self.cols32["label_smoothing"] if self.uses("label_smoothing") else None
         losses = example_losses(out, y, self.classify, smoothing).mean(1)
         net.flat.grad = None
         losses.sum().backward()  # d(sum)/d(loss_i) = 1: member i's own gradient
@@ -170,7 +205,7 @@ class Population:
         if not self.uses("weight_noise"):
             return None
         p = self.net.flat.detach()
-        std = self.cols["weight_noise"].float() * self.net.weight_mask
+        std = self.cols32["weight_noise"] * self.net.weight_mask
         noise = torch.randn(p.shape, generator=self.gen, device=p.device) * std
         p.add_(noise)
         return noise
@@ -180,12 +215,12 @@ class Population:
         (and on biases with ``l2_on_bias``), then g += l1 sign(w) on weights."""
         mask = self.net.weight_mask
         if self.uses("l2"):
-            g.addcmul_(p, torch.where(mask, self.cols["l2"], self.cols["l2_bias"]).float())
+            g.addcmul_(p, torch.where(mask, self.cols32["l2"], self.cols32["l2_bias"]))
         if self.uses("l1"):
-            g.addcmul_(p.sign(), (self.cols["l1"] * mask).float())
+            g.addcmul_(p.sign(), self.cols32["l1"] * mask)
 
     def _clip(self, name: str) -> Tensor | None:
-        return self.cols[name].float() if self.uses(name) else None
+        return self.cols32[name] if self.uses(name) else None
 
     def _decay(self, p: Tensor, lr: Tensor) -> None:
         """w <- w (1 - lr * decay) on weights (:func:`fitscope.regularize.decoupled_weight_decay_`),
@@ -248,15 +283,18 @@ class Population:
                            time.perf_counter() - t0)
 
     def _diverged(self, losses: Tensor) -> list[int]:
-        """Rows whose loss diverged at this step (``Trainer._check_divergence`` marks each)."""
+        """Rows whose loss diverged at this step, marked with the sequential engine's
+        verdict (``Trainer._check_divergence`` of the lead, which never trains)."""
         limit = DIVERGENCE_FACTOR * self.lead.baseline_loss
         bad = ~torch.isfinite(losses) | (losses.double() > limit)
         if not bool(bad.any()):
             return []
         rows = bad.nonzero().flatten().tolist()
         for i in rows:
-            self.alive[i].step = self.step
-            self.alive[i]._check_divergence(float(losses[i]))
+            m, lead = self.alive[i], self.lead
+            lead.step = m.step = m.diverged_step = self.step
+            lead._check_divergence(float(losses[i]))
+            m.status, m.reason = "diverged", lead.reason
         return rows
 
     def _end_of_epoch(self, train_loss: Tensor, train_acc: Tensor, seconds: float) -> None:
@@ -317,7 +355,7 @@ class Population:
             if m.early and es.restore_best and m.early.best_state is not None \
                     and m.status != "diverged":
                 m.model.load_state_dict(m.early.best_state)
-        metrics = final_metrics([m for m in self.members if m.status != "diverged"])
+        metrics = final_metrics([m for m in self.members if m.status != "diverged"], self.lead)
         share = seconds / len(self.members)
         runs = []
         for i, m in enumerate(self.members):
@@ -326,7 +364,7 @@ class Population:
                                "best_epoch": m.early.best_epoch if m.early else m.epoch,
                                **metrics.get(id(m), {})},
                       stop_epoch=m.stop_epoch, diverged_step=m.diverged_step, reason=m.reason,
-                      model_spec=m.model_spec, model=m.model, snapshots=m.snapshots,
+                      model_spec=self.lead.model_spec, model=m.model, snapshots=m.snapshots,
                       probes=self.probe.records[i] if self.probe else [],
                       timings={"train_seconds": share,
                                "seconds_per_step": share / max(m.step, 1),
@@ -395,12 +433,11 @@ def evaluate(net: StackedMLP, x: Tensor, y: Tensor,
     return (loss_sum / len(x)).tolist(), acc
 
 
-def final_metrics(members: list[Trainer]) -> dict[int, dict]:
+def final_metrics(members: list[Member], lead: Trainer) -> dict[int, dict]:
     """``Trainer.final_metrics``' train, val and test loss and accuracy of each member,
     evaluated as one stacked program; keyed by ``id(member)``."""
     if not members:
         return {}
-    lead = members[0]
     zero = torch.zeros(len(members), 1, 1)
     net = StackedMLP([m.model for m in members], lead.config.model, zero, zero)
     s = lead.splits

@@ -111,27 +111,39 @@ class RMSProp(BatchedOptimizer):
 
     state_names, hyper_names = ("r",), ("rho", "eps")
 
+    def _set_hyper(self, hyper: dict[str, Tensor]) -> None:
+        super()._set_hyper(hyper)
+        self.w = (1.0 - hyper["rho"]).float()
+
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
-        rho = self.hyper["rho"]
-        scaled = torch.mul(g, (1.0 - rho).float(), out=self.tmp)
-        self.r.mul_(self.h["rho"]).addcmul_(scaled, g)
+        self.r.mul_(self.h["rho"]).addcmul_(torch.mul(g, self.w, out=self.tmp), g)
         _step_(p, g, torch.sqrt(self.r, out=self.tmp), 1.0, self.hyper["eps"], lr)
 
 
 class Adam(BatchedOptimizer):
     """s <- rho_1 s + (1 - rho_1) g (as ``lerp``); r <- rho_2 r + (1 - rho_2) g*g;
-    theta <- theta - (eps / (1 - rho_1^t)) s / (sqrt(r) / sqrt(1 - rho_2^t) + delta)."""
+    theta <- theta - (eps / (1 - rho_1^t)) s / (sqrt(r) / sqrt(1 - rho_2^t) + delta).
+    rho^t is kept as a running product (float64)."""
 
     state_names, hyper_names = ("s", "r"), ("beta1", "beta2", "eps")
 
+    def _set_hyper(self, hyper: dict[str, Tensor]) -> None:
+        super()._set_hyper(hyper)
+        self.w1, self.w2 = (1.0 - hyper["beta1"]).float(), (1.0 - hyper["beta2"]).float()
+        if not hasattr(self, "powers"):  # rho_1^t, rho_2^t at t = 0
+            self.powers = torch.ones_like(hyper["beta1"]), torch.ones_like(hyper["beta2"])
+
+    def keep(self, index: Tensor) -> None:
+        self.powers = self.powers[0][index], self.powers[1][index]
+        super().keep(index)
+
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
-        b1, b2 = self.hyper["beta1"], self.hyper["beta2"]
-        self.s.lerp_(g, (1.0 - b1).float())
-        scaled = torch.mul(g, (1.0 - b2).float(), out=self.tmp)
-        self.r.mul_(self.h["beta2"]).addcmul_(scaled, g)
+        b1t = self.powers[0].mul_(self.hyper["beta1"])
+        b2t = self.powers[1].mul_(self.hyper["beta2"])
+        self.s.lerp_(g, self.w1)
+        self.r.mul_(self.h["beta2"]).addcmul_(torch.mul(g, self.w2, out=self.tmp), g)
         root = torch.sqrt(self.r, out=self.tmp)
-        _step_(p, self.s, root, (1.0 - b2 ** self.t).sqrt(), self.hyper["eps"],
-               lr / (1.0 - b1 ** self.t))
+        _step_(p, self.s, root, (1.0 - b2t).sqrt(), self.hyper["eps"], lr / (1.0 - b1t))
 
 
 def _step_(p: Tensor, u: Tensor, root: Tensor, scale: Tensor | float, eps: Tensor,

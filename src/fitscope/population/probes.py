@@ -39,9 +39,9 @@ def moments(t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def dead_fraction(a: Tensor) -> Tensor:
-    """Per member, the share of units (last dim of (N, B, units)) whose output is 0 for
+    """Per member, the share of units (dim 1 of (N, units, B)) whose output is 0 for
     every example of the batch: dead ReLUs."""
-    return (a.abs().amax(dim=1) == 0).float().mean(1)
+    return (a.abs().amax(dim=2) == 0).float().mean(1)
 
 
 def saturated_fraction(a: Tensor, kind: str) -> Tensor:
@@ -64,7 +64,7 @@ def unit_distance(w: Tensor, norm: Tensor) -> Tensor:
                        torch.zeros_like(norm))
 
 
-Tap = tuple[str, str, Tensor]  # (layer, "preact" | "act", output (N, B, units))
+Tap = tuple[str, str, Tensor]  # (layer, "preact" | "act", output (N, units, B))
 
 
 class PopulationProbe:

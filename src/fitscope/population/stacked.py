@@ -77,7 +77,12 @@ class StackedMLP:
         self.buffer_names = [name for name, _ in template.named_buffers()]
         self.buffers = {name: torch.stack([m.get_buffer(name).detach().clone() for m in models])
                         for name in self.buffer_names}
+        self._set_rates(dropout, input_dropout)
+
+    def _set_rates(self, dropout: Tensor, input_dropout: Tensor) -> None:
+        """Dropout rate columns; a rate column of zeros is skipped altogether."""
         self.dropout, self.input_dropout = dropout, input_dropout
+        self.drops = bool((dropout > 0).any()), bool((input_dropout > 0).any())
 
     @property
     def n(self) -> int:
@@ -105,22 +110,28 @@ class StackedMLP:
         batch norm uses (and updates) batch statistics; otherwise running ones. With
         ``taps``, each layer's output is appended as ``(layer, "preact" | "act", output)``
         (named like the module that computes it in :class:`fitscope.models.MLP`), its
-        gradient kept for after the backward pass."""
+        gradient kept for after the backward pass.
+
+        Inside, activations are kept transposed, (N, units, B): a layer is then
+        W h^T + b, whose weight gradient comes out in W's own (out, in) layout (no copy
+        on its way into ``flat.grad``); taps hold these transposed outputs."""
         p = self.params()
         tap = _tapper(taps)
-        if train:
-            x = _dropout(x, self.input_dropout, gen)
+        h = x.transpose(1, 2)  # (N, n_in, B)
+        if train and self.drops[1]:
+            h = _dropout(h, self.input_dropout, gen)
         for i in range(self.cfg.depth):
-            x = tap(f"hidden.{i}.linear", "preact", _linear(x, p, f"hidden.{i}.linear"))
+            h = tap(f"hidden.{i}.linear", "preact", _linear(h, p, f"hidden.{i}.linear"))
             if self.cfg.batch_norm:
-                x = tap(f"hidden.{i}.bn", "preact", self._batch_norm(x, p, i, train))
-            x = tap(f"hidden.{i}.act", "act", self.act(x))
-            if train:
-                x = _dropout(x, self.dropout, gen)
-        return tap("out", "preact", _linear(x, p, "out"))
+                h = tap(f"hidden.{i}.bn", "preact", self._batch_norm(h, p, i, train))
+            h = tap(f"hidden.{i}.act", "act", self.act(h))
+            if train and self.drops[0]:
+                h = _dropout(h, self.dropout, gen)
+        return tap("out", "preact", _linear(h, p, "out")).transpose(1, 2)
 
     def _batch_norm(self, h: Tensor, p: dict[str, Tensor], i: int, train: bool) -> Tensor:
-        """y = (h - mu) / sqrt(var + eps) * gamma + beta per unit (Ioffe and Szegedy 2015).
+        """y = (h - mu) / sqrt(var + eps) * gamma + beta per unit (Ioffe and Szegedy 2015),
+        over the batch (the last dim of ``h``, (N, units, B)).
 
         Training uses the batch's mean and biased variance and updates the running
         statistics like ``nn.BatchNorm1d``: r <- (1 - m) r + m s, with the unbiased
@@ -129,16 +140,16 @@ class StackedMLP:
         name = f"hidden.{i}.bn"
         mean_r, var_r = self.buffers[f"{name}.running_mean"], self.buffers[f"{name}.running_var"]
         if train:
-            var, mean = torch.var_mean(h, dim=1, unbiased=False, keepdim=True)  # (N, 1, H)
+            var, mean = torch.var_mean(h, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
             with torch.no_grad():
-                b = h.shape[1]
-                mean_r.lerp_(mean[:, 0], BN_MOMENTUM)
-                var_r.lerp_(var[:, 0] * (b / max(b - 1, 1)), BN_MOMENTUM)
+                b = h.shape[2]
+                mean_r.lerp_(mean[..., 0], BN_MOMENTUM)
+                var_r.lerp_(var[..., 0] * (b / max(b - 1, 1)), BN_MOMENTUM)
                 self.buffers[f"{name}.num_batches_tracked"].add_(1)
         else:
-            mean, var = mean_r.unsqueeze(1), var_r.unsqueeze(1)
+            mean, var = mean_r.unsqueeze(2), var_r.unsqueeze(2)
         h = (h - mean) * torch.rsqrt(var + BN_EPS)
-        return h * p[f"{name}.weight"].unsqueeze(1) + p[f"{name}.bias"].unsqueeze(1)
+        return h * p[f"{name}.weight"].unsqueeze(2) + p[f"{name}.bias"].unsqueeze(2)
 
     def keep(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (a 1-D long tensor), in that order."""
@@ -146,7 +157,7 @@ class StackedMLP:
         self.flat = self.flat.detach()[index].requires_grad_()
         self.flat.grad = None if grad is None else grad[index]
         self.buffers = {k: v[index] for k, v in self.buffers.items()}
-        self.dropout, self.input_dropout = self.dropout[index], self.input_dropout[index]
+        self._set_rates(self.dropout[index], self.input_dropout[index])
 
     def state_dict(self, i: int) -> OrderedDict[str, Tensor]:
         """Member ``i``'s ``state_dict`` (views, not copies), keyed like its ``nn.Module``."""
@@ -155,11 +166,10 @@ class StackedMLP:
         return OrderedDict((k, v.detach()) for k, v in state.items())
 
 
-def _linear(x: Tensor, p: dict[str, Tensor], name: str) -> Tensor:
-    """x W^T + b for every member: (N, B, in) -> (N, B, out)."""
-    w_t = p[f"{name}.weight"].transpose(1, 2)  # (N, in, out)
-    bias = p.get(f"{name}.bias")
-    return torch.bmm(x, w_t) if bias is None else torch.baddbmm(bias.unsqueeze(1), x, w_t)
+def _linear(h: Tensor, p: dict[str, Tensor], name: str) -> Tensor:
+    """W h^T + b for every member: (N, in, B) -> (N, out, B)."""
+    w, bias = p[f"{name}.weight"], p.get(f"{name}.bias")
+    return torch.bmm(w, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), w, h)
 
 
 def _tapper(taps: list[tuple[str, str, Tensor]] | None):
@@ -176,8 +186,6 @@ def _tapper(taps: list[tuple[str, str, Tensor]] | None):
 def _dropout(h: Tensor, rate: Tensor, gen: torch.Generator | None) -> Tensor:
     """Inverted dropout with a per-member rate p (N, 1, 1): h * m / (1 - p), m ~ Bernoulli(1 - p)
     (Srivastava et al. 2014; ``nn.Dropout``'s form). Rate-0 members get m = 1 exactly."""
-    if not bool((rate > 0).any()):
-        return h
     keep = 1.0 - rate
     mask = torch.bernoulli(keep.expand(h.shape), generator=gen).div_(keep)
     return h * mask
