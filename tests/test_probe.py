@@ -124,7 +124,7 @@ def test_evaluation_and_second_passes_are_not_recorded_and_shared_modules_are_nu
 def test_unit_distance_is_zero_for_identical_units_and_near_sqrt2_for_random():
     same = torch.ones(16, 10) * 0.3
     rand = torch.randn(512, 256)
-    spread = lambda w: float(stats.unit_spread(w))  # noqa: E731
+    spread = lambda w: float(stats.unit_offsets(w).norm())  # noqa: E731
     assert stats.unit_distance(spread(same), float(same.norm()), 16) == pytest.approx(0, abs=1e-6)
     assert stats.unit_distance(0.0, 0.0, 16) == 0.0
     d = stats.unit_distance(spread(rand), float(rand.norm()), 512)

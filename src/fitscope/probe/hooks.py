@@ -20,8 +20,9 @@ Step ``s`` is the step computed with the weights after ``s`` updates; it is samp
   (ReLU, ReLU6) or ``act_saturated`` (Tanh, Sigmoid) from :mod:`fitscope.probe.stats`;
 - the gradient of the loss with respect to each of those outputs (dL/dz, dL/da):
   ``preact_grad_norm|std|hist`` and ``act_grad_norm|std|hist``;
-- each ``weight`` parameter W (the weights this step's forward pass used), and dL/dW as
-  backward computes it (before any clipping or penalty): ``weight_norm|std|hist``,
+- each ``weight`` parameter W (the weights this step's forward pass used), and its
+  ``.grad`` when the step ends (the gradient the optimizer used, so call ``p.step()``
+  before the next ``zero_grad()``): ``weight_norm|std|hist``,
   ``weight_grad_norm|std|hist``, ``unit_distance`` (weights of 2+ dims with 2+ units)
   and ``update_ratio`` = ||W_after - W_before|| / ||W_before||, the relative size of the
   step's update (recorded at the next :meth:`Probe.step`; not when W is all zero).
@@ -31,13 +32,14 @@ sampled step (evaluation under ``torch.no_grad()`` is not); a module called seve
 times in that pass (a shared ``nn.ReLU``) gets layers ``name``, ``name#2``, ...
 Activations computed by functions (``F.relu``) are not modules and are not seen; the
 pre-activations and gradients of the layers around them still are. On steps that are
-not sampled every hook returns at once. Hooks are removed when the ``with`` block ends,
-also on an exception.
+not sampled there are no hooks at all: they are added when a sampled step begins and
+removed when it ends, and when the ``with`` block ends, also on an exception.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -73,13 +75,19 @@ def layer_name(name: str) -> str:
 
 Finish = Callable[..., "float | None"]  # the tensors' Python values -> the record's value
 
+# Tensors queued on a sampled step, by prefix: "act" and "preact" record mean, std and
+# histogram; gradients and weights record norm, std and histogram; "_spread" (W - w_bar)
+# and "_diff" (W_after - W_before) only give norms, for unit_distance and update_ratio.
+_WITH_MEAN = ("act", "preact")
+
 
 class Probe:
     """Records per-layer statistics of ``model`` every ``every`` steps; see the module doc.
 
     ``records`` is a list of ``{"step": int, "layer": str, "quantity": str, "value":
     float | {"edges": [...], "counts": [...]}}`` dicts; histograms use ``bins`` bins
-    (:func:`fitscope.probe.stats.histogram_edges`).
+    (:func:`fitscope.probe.stats.histogram_edges`). A sampled step's tensors are kept
+    (flat, detached) until :meth:`step`, which computes all their statistics at once.
     """
 
     def __init__(self, model: nn.Module, every: int = 10, bins: int = 30):
@@ -96,15 +104,12 @@ class Probe:
         self._weights = {layer_name(n): m.weight for n, m in model.named_modules()
                          if isinstance(getattr(m, "weight", None), nn.Parameter)
                          and m.weight.requires_grad}
-        self._handles: list[Any] = []
-        self._step_handles: list[Any] = []
-        self._scalars: list[tuple[str, str, tuple[Tensor, ...], Finish]] = []
-        self._moment_keys: list[tuple[str, str, int, bool]] = []  # layer, prefix, numel, mean?
-        self._moment_values: list[Tensor] = []  # sum, norm, sum, norm, ...
-        self._codes: list[Tensor] = []  # for the histograms, one per moment key
+        self._handles: list[Any] = []  # hooks of the sampled step in progress
+        self._queued: list[tuple[str, str, Tensor]] = []  # (layer, prefix, flat float tensor)
+        self._scalars: list[tuple[str, str, Tensor, Finish]] = []  # one tensor, then finish()
         self._before: dict[str, Tensor] = {}
         self._calls: dict[str, int] = {}
-        self._grads_seen: set[str] = set()
+        self._grads: dict[tuple[str, str], Tensor] = {}  # (layer, prefix) -> dL/d(output)
         self._sampled = self._active = False
         self._passes = 0
 
@@ -112,23 +117,18 @@ class Probe:
     def __enter__(self) -> Probe:
         for name, module in self.model.named_modules():
             kind = activation_kind(module)
-            if kind is None and not isinstance(getattr(module, "weight", None), nn.Parameter):
-                continue
-            role = "preact" if kind is None else "act"
-            self._info[module] = (layer_name(name), role, kind or "")
-            self._handles.append(module.register_forward_hook(self._on_forward))
-        self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
+            if kind is not None or isinstance(getattr(module, "weight", None), nn.Parameter):
+                role = "preact" if kind is None else "act"
+                self._info[module] = (layer_name(name), role, kind or "")
         self._begin_step()
         return self
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self._sampled and self._moment_keys:
+            if self._sampled and self._queued:
                 self._end_step(updated=False)
         finally:
-            for handle in self._handles + self._step_handles:
-                handle.remove()
-            self._handles, self._step_handles = [], []
+            self._remove_hooks()
             self._sampled = self._active = False
 
     def step(self) -> None:
@@ -138,70 +138,73 @@ class Probe:
         self.current += 1
         self._begin_step()
 
-    # -- step bookkeeping -----------------------------------------------------------
+    # -- step bookkeeping: hooks exist only during sampled steps ---------------------
     def _begin_step(self) -> None:
         self._sampled = self._active = self.current % self.every == 0
         if not self._sampled:
             return
-        self._passes, self._calls, self._grads_seen = 0, {}, set()
+        self._passes, self._calls, self._grads = 0, {}, {}
         self._before = {k: w.detach().clone() for k, w in self._weights.items()}
-        self._step_handles = [w.register_hook(self._weight_grad_hook(k))
-                              for k, w in self._weights.items()]
+        self._handles = [m.register_forward_hook(self._on_forward) for m in self._info]
+        self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
+
+    def _remove_hooks(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
 
     def _end_step(self, updated: bool) -> None:
-        for handle in self._step_handles:
-            handle.remove()
-        self._step_handles = []
-        for layer, before in self._before.items():
-            self._weight_stats(layer, before, self._weights[layer].detach() if updated else None)
+        self._remove_hooks()
+        for (layer, prefix), grad in self._grads.items():
+            self._queue(layer, prefix, grad.detach())
+        for layer, w in self._before.items():
+            self._queue(layer, "weight", w)
+            if self._weights[layer].grad is not None:
+                self._queue(layer, "weight_grad", self._weights[layer].grad.detach())
+            if w.dim() >= 2 and w.shape[0] >= 2:
+                self._queue(layer, "_spread", stats.unit_offsets(w))
+            if updated:
+                self._queue(layer, "_diff", self._weights[layer].detach() - w)
         self._flush()
-        self._before = {}
+        self._before, self._grads = {}, {}
 
-    def _weight_stats(self, layer: str, w: Tensor, after: Tensor | None) -> None:
-        m = w.shape[0]
-        norm = self._moments(layer, "weight", w, mean=False)
-        if w.dim() >= 2 and m >= 2:
-            self._add(layer, "unit_distance", (stats.unit_spread(w), norm),
-                      lambda s, q: stats.unit_distance(s, q, m))
-        if after is not None:
-            self._add(layer, "update_ratio", (torch.linalg.vector_norm(after - w), norm),
-                      lambda d, q: d / q if q > 0 else None)  # undefined when W = 0
+    def _queue(self, layer: str, prefix: str, t: Tensor) -> None:
+        flat = t.reshape(-1)
+        self._queued.append((layer, prefix, flat if flat.dtype == torch.float32 else flat.float()))
 
-    def _add(self, layer: str, quantity: str, tensors: tuple[Tensor, ...],
-             finish: Finish = float) -> None:
-        self._scalars.append((layer, quantity, tensors, finish))
-
-    def _moments(self, layer: str, prefix: str, t: Tensor, mean: bool) -> Tensor:
-        """Queue ``{prefix}_mean`` (if ``mean``, else ``_norm``), ``_std`` and ``_hist``
-        of ``t``; return its norm (a tensor)."""
-        total, l2 = stats.moments(t)
-        self._moment_keys.append((layer, prefix, t.numel(), mean))
-        self._moment_values += (total, l2)
-        self._codes.append(stats.codes(t))
-        return l2
+    def _add(self, layer: str, quantity: str, t: Tensor, finish: Finish) -> None:
+        self._scalars.append((layer, quantity, t, finish))
 
     def _flush(self) -> None:
-        """Turn the step's tensors into plain records (one conversion per step)."""
-        step, records, add = self.current, self.records, self.records.append
-        raw = stats.to_python(self._moment_values + [t for *_, ts, _ in self._scalars for t in ts])
-        for i, (layer, prefix, n, mean) in enumerate(self._moment_keys):
-            total, l2 = raw[2 * i], raw[2 * i + 1]
-            first = (f"{prefix}_mean", total / n) if mean else (f"{prefix}_norm", l2)
-            add({"step": step, "layer": layer, "quantity": first[0], "value": first[1]})
-            add({"step": step, "layer": layer, "quantity": f"{prefix}_std",
-                 "value": stats.std_from(total, l2, n)})
-        k = 2 * len(self._moment_keys)
-        for layer, quantity, ts, finish in self._scalars:
-            value = finish(*raw[k:k + len(ts)])
-            k += len(ts)
-            if value is not None:
-                add({"step": step, "layer": layer, "quantity": quantity, "value": value})
-        if self._codes:
-            counts = stats.histograms(self._codes, self.bins).tolist()
-            for (layer, prefix, _, _), c in zip(self._moment_keys, counts):
-                add({"step": step, "layer": layer, "quantity": f"{prefix}_hist",
-                     "value": {"edges": list(self.edges), "counts": c}})
-        self._scalars, self._moment_keys, self._moment_values, self._codes = [], [], [], []
+        """Turn the step's tensors into plain records, with a few batched operations."""
+        step, add = self.current, self.records.append
+        queued = self._queued
+        sums, norms, hists = stats.summarize([t for *_, t in queued],
+                                             [prefix[0] != "_" for _, prefix, _ in queued],
+                                             self.bins)
+        weight_norms = {layer: q for (layer, prefix, _), q in zip(queued, norms)
+                        if prefix == "weight"}
+        for (layer, prefix, t), total, l2, counts in zip(queued, sums, norms, hists):
+            if counts is not None:  # a recorded tensor: mean or norm, std, histogram
+                n = t.numel()
+                first = (prefix + "_mean", total / n) if prefix in _WITH_MEAN \
+                    else (prefix + "_norm", l2)
+                add({"step": step, "layer": layer, "quantity": first[0], "value": first[1]})
+                add({"step": step, "layer": layer, "quantity": prefix + "_std",
+                     "value": stats.std_from(total, l2, n)})
+                add({"step": step, "layer": layer, "quantity": prefix + "_hist",
+                     "value": {"edges": list(self.edges), "counts": counts}})
+            elif prefix == "_spread":
+                add({"step": step, "layer": layer, "quantity": "unit_distance",
+                     "value": stats.unit_distance(l2, weight_norms[layer],
+                                                  self._before[layer].shape[0])})
+            elif weight_norms[layer] > 0:  # "_diff"; the update ratio is undefined when W = 0
+                add({"step": step, "layer": layer, "quantity": "update_ratio",
+                     "value": l2 / weight_norms[layer]})
+        values = stats.to_python([t for *_, t, _ in self._scalars])
+        for (layer, quantity, _, finish), v in zip(self._scalars, values):
+            add({"step": step, "layer": layer, "quantity": quantity, "value": finish(v)})
+        self._queued, self._scalars = [], []
 
     # -- hooks ----------------------------------------------------------------------
     def _on_root_call(self, module: nn.Module, inputs: Any) -> None:
@@ -217,27 +220,15 @@ class Probe:
         self._calls[name] = calls + 1
         layer = name if calls == 0 else f"{name}#{calls + 1}"
         out = output.detach()  # statistics of a detached tensor build no graph
-        self._moments(layer, role, out, mean=True)
-        n = out.numel()
+        self._queue(layer, role, out.clone())  # a copy: a later in-place op may change out
         if kind == "relu":
-            self._add(layer, "act_dead", (stats.unit_maxima(out),), stats.dead_fraction)
+            self._add(layer, "act_dead", stats.unit_maxima(out), stats.dead_fraction)
         elif kind in ("tanh", "sigmoid"):
-            self._add(layer, "act_saturated", (stats.saturated_count(out, kind),),
+            n = out.numel()
+            self._add(layer, "act_saturated", stats.saturated_count(out, kind),
                       lambda c: c / max(n, 1))
-        if output.requires_grad:
-            output.register_hook(self._output_grad_hook(layer, f"{role}_grad"))
-
-    def _output_grad_hook(self, layer: str, prefix: str) -> Callable[[Tensor], None]:
-        def hook(grad: Tensor) -> None:
-            self._moments(layer, prefix, grad, mean=False)
-        return hook
-
-    def _weight_grad_hook(self, layer: str) -> Callable[[Tensor], None]:
-        def hook(grad: Tensor) -> None:
-            if layer not in self._grads_seen:  # the first backward of the step
-                self._grads_seen.add(layer)
-                self._moments(layer, "weight_grad", grad, mean=False)
-        return hook
+        if output.requires_grad:  # keep dL/d(output) when backward computes it (a C call)
+            output.register_hook(partial(self._grads.__setitem__, (layer, f"{role}_grad")))
 
 
 def probe(model: nn.Module, every: int = 10, bins: int = 30) -> Probe:

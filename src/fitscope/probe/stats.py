@@ -1,10 +1,10 @@
 """Statistics of one tensor, as the probe records them: moments, fixed-bin histograms,
 saturation, dead units, unit symmetry.
 
-The tensor functions take a detached tensor and return tensors (few operations each,
-nothing converted to Python); the float functions finish a number from those tensors'
-values. A probe gathers a whole step's tensors and converts them at once, which keeps
-a probed step cheap.
+A probe keeps a sampled step's tensors and computes their statistics together:
+:func:`summarize` takes all of them in a few batched operations, the per-tensor
+functions return tensors (nothing converted to Python one by one), and the float
+functions finish a record's value. That keeps a probed step cheap.
 
 Histogram bins are the same for every quantity, layer and step, so any two histograms
 compare bin by bin (:func:`histogram_edges`): symmetric about zero, magnitudes spaced
@@ -68,51 +68,68 @@ def _code_to_bin(bins: int, device: torch.device) -> Tensor:
     code = torch.arange(_N_CODES, dtype=torch.int32)
     inside = ((code << _CODE_SHIFT) | (1 << (_CODE_SHIFT - 1))).view(torch.float32)
     inner = torch.tensor(histogram_edges(bins)[1:-1], dtype=torch.float32)
-    table = torch.bucketize(inside, inner)  # interior points of each code: never on an edge
+    table = torch.bucketize(inside, inner, out_int32=True)  # interior points: never on an edge
     exponent_all_ones = ((code >> 3) & 0xFF) == 0xFF
     infinite = exponent_all_ones & ((code & 0x7) == 0)
-    table[infinite] = torch.where(code[infinite] < _N_CODES // 2, bins - 1, 0)
+    table[infinite] = torch.where(code[infinite] < _N_CODES // 2, bins - 1, 0).int()
     table[exponent_all_ones & ~infinite] = bins
     return table.to(device)
 
 
-def codes(t: Tensor) -> Tensor:
-    """The top 12 bits of each of ``t``'s float32 values, flat (int32, -2048..2047);
-    :func:`histograms` counts them into bins. One cheap operation per tensor, so a probe
-    can histogram a whole step's tensors at once."""
-    return t.float().reshape(-1).view(torch.int32) >> _CODE_SHIFT
+@functools.lru_cache(maxsize=32)
+def _row_tables(rows: int, bins: int, device: torch.device) -> Tensor:
+    """:func:`_code_to_bin`, indexed by the signed code + 2048, repeated for ``rows``
+    tensors with row r's bins shifted by r * (bins + 1): one look-up and one count
+    histogram many tensors."""
+    shift = torch.arange(rows, dtype=torch.int32, device=device)[:, None] * (bins + 1)
+    signed = _code_to_bin(bins, device).roll(_N_CODES // 2)  # index: signed code + 2048
+    return (signed[None, :] + shift).reshape(-1)
 
 
-@functools.lru_cache(maxsize=8)
-def _segment_offsets(sizes: tuple[int, ...], bins: int, device: torch.device) -> Tensor:
-    """For every value of the concatenated tensors: (its tensor's index) * (bins + 1)."""
-    index = torch.arange(len(sizes), device=device) * (bins + 1)
-    return torch.repeat_interleave(index, torch.tensor(sizes, device=device))
+@functools.lru_cache(maxsize=32)
+def _row_codes_offset(rows: int, device: torch.device) -> Tensor:
+    """Added to the signed codes (-2048..2047) of row r: r * 4096 + 2048."""
+    return torch.arange(rows, dtype=torch.int32, device=device)[:, None] * _N_CODES + 2048
 
 
-def histograms(code_list: list[Tensor], bins: int) -> Tensor:
-    """Histograms ``(k, bins)`` of k tensors from their :func:`codes`, in one pass."""
-    flat = torch.cat(code_list) & (_N_CODES - 1)  # as unsigned: 0..4095
-    offsets = _segment_offsets(tuple(len(c) for c in code_list), bins, flat.device)
-    binned = _code_to_bin(bins, flat.device).index_select(0, flat) + offsets
-    counts = torch.bincount(binned, minlength=len(code_list) * (bins + 1))
-    return counts.view(len(code_list), bins + 1)[:, :bins]
+def _histogram_rows(stacked: Tensor, bins: int) -> Tensor:
+    """Histograms ``(k, bins)`` of the k rows of a float32 matrix: each value's code (its
+    top 12 bits) is looked up in a table of bins."""
+    k = stacked.shape[0]
+    codes = (stacked.view(torch.int32) >> _CODE_SHIFT) + _row_codes_offset(k, stacked.device)
+    binned = _row_tables(k, bins, stacked.device).index_select(0, codes.reshape(-1))
+    return torch.bincount(binned, minlength=k * (bins + 1)).view(k, bins + 1)[:, :bins]
 
 
 def histogram(t: Tensor, bins: int) -> Tensor:
     """Counts of ``t``'s values in the :func:`histogram_edges` bins (length ``bins``)."""
-    return histograms([codes(t)], bins)[0]
+    return _histogram_rows(t.detach().reshape(1, -1).float(), bins)[0]
 
 
-def moments(t: Tensor) -> tuple[Tensor, Tensor]:
-    """(sum, norm) of all of ``t``'s values; norm = ||t|| = sqrt(sum of squares).
-    The mean and standard deviation follow in Python: :func:`std_from`."""
-    v = t.float()  # the same tensor when it is float32 already
-    return v.sum(), torch.linalg.vector_norm(v)
+def summarize(flats: list[Tensor], histogrammed: list[bool], bins: int
+              ) -> tuple[list[float], list[float], list[list[int] | None]]:
+    """(sums, norms, histograms) of many flat float32 tensors, the histograms only where
+    ``histogrammed``. Tensors of one size are stacked and done together, so the cost is
+    a few operations per distinct size, not per tensor."""
+    sums, norms = [0.0] * len(flats), [0.0] * len(flats)
+    hists: list[list[int] | None] = [None] * len(flats)
+    groups: dict[tuple[int, bool], list[int]] = {}
+    for i, (t, h) in enumerate(zip(flats, histogrammed)):
+        groups.setdefault((t.numel(), h), []).append(i)
+    for (_, with_hist), idx in groups.items():
+        stacked = torch.stack([flats[i] for i in idx])  # (k, n)
+        pair = torch.stack([stacked.sum(dim=1), torch.linalg.vector_norm(stacked, dim=1)])
+        for i, s, q in zip(idx, *pair.tolist()):
+            sums[i], norms[i] = s, q
+        if with_hist:
+            for i, counts in zip(idx, _histogram_rows(stacked, bins).tolist()):
+                hists[i] = counts
+    return sums, norms, hists
 
 
 def std_from(total: float, norm: float, n: int) -> float:
-    """Population standard deviation (divisor n) from the sum and the norm:
+    """Population standard deviation (divisor n) from the sum and the norm (the norm is
+    ||t|| = sqrt(sum of squares)):
     std^2 = ||t||^2 / n - mean^2, mean = sum / n (one pass; accurate while std / |mean|
     is above ~1e-3 in float32)."""
     mean = total / n
@@ -142,11 +159,11 @@ def saturated_count(a: Tensor, kind: str) -> Tensor:
     return torch.count_nonzero(centered.abs() > limit)
 
 
-def unit_spread(w: Tensor) -> Tensor:
-    """||W - w_bar||: the spread of a layer's incoming weight vectors (rows of W, w_bar
-    their mean); :func:`unit_distance` turns it into a distance."""
+def unit_offsets(w: Tensor) -> Tensor:
+    """W - w_bar: each unit's incoming weights (a row of W) minus the mean unit's; its
+    norm is the spread :func:`unit_distance` needs."""
     rows = w.float().reshape(w.shape[0], -1)
-    return torch.linalg.vector_norm(rows - rows.mean(dim=0))
+    return rows - rows.mean(dim=0)
 
 
 def unit_distance(spread: float, norm: float, m: int) -> float:
@@ -159,7 +176,7 @@ def unit_distance(spread: float, norm: float, m: int) -> float:
           = sqrt( 2m / (m - 1) ) * ||W - w_bar|| / ||W||
 
     using sum_{i,j} ||w_i - w_j||^2 = 2m sum_i ||w_i - w_bar||^2 (w_bar the mean unit,
-    W the matrix of rows w_i; ``spread`` = ||W - w_bar|| from :func:`unit_spread`,
+    W the matrix of rows w_i; ``spread`` = ||W - w_bar|| from :func:`unit_offsets`,
     ``norm`` = ||W||). d = 0 means every unit computes the same function (constant init:
     the notes' symmetry problem); independent random units give d close to sqrt(2).
     A weight of all zeros gives 0.
