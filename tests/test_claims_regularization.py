@@ -100,8 +100,8 @@ def test_dropout_expectation_is_exact_at_the_layer_and_through_a_linear_net(acti
                   "model.activation": activation, "budget.epochs": 30,
                   "optimizer.lr": 0.05, "observe.snapshot_every": 0})
     e = regc.dropout_expectation(train(cfg))
-    assert e["layer"]["relative"] < 0.02 and e["layer"]["p"] > 0.01
-    assert (e["network"]["p"] > 0.01) is exact_net
+    assert e["layer"]["relative"] < 0.02 and e["layer"]["z2"] < regc.Z2_MAX
+    assert (e["network"]["z2"] < regc.Z2_MAX) is exact_net
     assert len(e["network"]["test"]) == len(e["network"]["train_mean"]) == 40  # test rows
 
 
@@ -166,9 +166,10 @@ def test_decide_l2_gap():
 
 
 def test_decide_flatness():
-    v = {"train_loss": {"none": SAME, "weight noise": SAME}, "noise_std": 0.05, "alpha": 0.1}
-    assert decide(14, sharpness={"none": HIGH, "weight noise": LOW}, **v).outcome == "holds"
-    assert decide(14, sharpness={"none": LOW, "weight noise": HIGH}, **v).outcome \
+    v = {"train_loss": {"none": SAME, "weight noise": SAME}, "noise_std": 0.05, "alpha": 0.2,
+         "hessian": {"none": SAME, "weight noise": SAME}}
+    assert decide(14, perturbation={"none": HIGH, "weight noise": LOW}, **v).outcome == "holds"
+    assert decide(14, perturbation={"none": LOW, "weight noise": HIGH}, **v).outcome \
         == "does not hold"
 
 
@@ -207,16 +208,16 @@ def test_decide_early_stopping_l2():
 
 
 def test_decide_dropout():
-    v = {**gap_values("dropout", True, True), "p": 0.5, "layer_p": [0.4, 0.6],
-         "layer_relative": [0.005, 0.004], "network_p": [0.3, 0.2],
+    v = {**gap_values("dropout", True, True), "p": 0.5, "layer_z2": [0.9, 1.1],
+         "layer_relative": [0.005, 0.004], "network_z2": [1.2, 0.8],
          "network_relative": [0.01, 0.02]}
     assert decide(19, **v).outcome == "holds"
-    approx = decide(19, **{**v, "network_p": [0.0, 1e-9]})
+    approx = decide(19, **{**v, "network_z2": [40.0, 1.0]})
     assert approx.outcome == "holds only when" and "layer right after dropout" in \
         approx.condition
-    both = decide(19, **{**v, **gap_values("dropout", False, True), "network_p": [0.0, 0.0]})
+    both = decide(19, **{**v, **gap_values("dropout", False, True), "network_z2": [9.0, 9.0]})
     assert "cross-entropy" in both.condition and "; and " in both.condition
-    assert decide(19, **{**v, "layer_p": [1e-6, 0.5]}).outcome == "does not hold"
+    assert decide(19, **{**v, "layer_z2": [3.0, 1.0]}).outcome == "does not hold"
     assert decide(19, **{**v, **gap_values("dropout", False, False)}).outcome == "does not hold"
 
 
