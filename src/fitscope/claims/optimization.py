@@ -18,6 +18,7 @@ from torch.func import functional_call, grad, vmap
 
 from ..config import RunConfig
 from ..landscape import Problem, problem_for_run, toy
+from ..landscape.evaluate import eval_mode
 from ..run import Run
 from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .tests import greater, mean_ci
@@ -84,7 +85,8 @@ SLOPE, SLOPE_TOL = -0.5, 0.1
 GRAD_BASE = RunConfig.model_validate({
     "data": {"name": "digits"}, "model": {"depth": 2, "width": 32},
     "optimizer": {"name": "adam", "lr": 0.01},
-    "budget": {"epochs": 2, "batch_size": 64}, "observe": {"snapshot_every": 100_000}})
+    "budget": {"epochs": 2, "batch_size": 64},
+    "observe": {"snapshot_every": 100_000}})  # keeps the step-0 snapshot: the init
 
 
 def minibatch_gradients(problem: Problem, theta: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
@@ -96,8 +98,8 @@ def minibatch_gradients(problem: Problem, theta: torch.Tensor, rows: torch.Tenso
         return problem.loss_fn(functional_call(problem.model, (problem.unflatten(t), buffers),
                                                (xb,)), yb)
 
-    problem.model.eval()
-    return vmap(grad(loss), in_dims=(None, 0, 0))(theta, problem.x[rows], problem.y[rows])
+    with eval_mode(problem.model):
+        return vmap(grad(loss), in_dims=(None, 0, 0))(theta, problem.x[rows], problem.y[rows])
 
 
 def gradient_errors(problem: Problem, theta: torch.Tensor, draws: int,
@@ -105,10 +107,10 @@ def gradient_errors(problem: Problem, theta: torch.Tensor, draws: int,
     """Standard error of the minibatch gradient for each size n in :data:`GRAD_SIZES`.
 
     SE(n) = sqrt(mean over ``draws`` minibatches of ||g_B - g||^2), g the full-batch
-    gradient. With replacement E||g_B - g||^2 = tr(Sigma) / n exactly, so SE = sigma /
-    sqrt(n) (the notes). Without replacement from N examples it is smaller by the
-    finite-population correction sqrt((N - n) / (N - 1)) (Cochran 1977, 2.4); ``fpc``
-    divides it out.
+    gradient. With replacement E||g_B - g||^2 = sigma^2 / n exactly, sigma^2 = mean_i
+    ||g_i - g||^2 over the N examples' gradients g_i, so SE = sigma / sqrt(n) (the notes).
+    Without replacement it is smaller by the finite-population correction
+    sqrt((N - n) / (N - 1)) (Cochran 1977, thm. 2.2); ``fpc`` divides it out.
     """
     n_rows = len(problem.x)
     full = grad(problem.loss_at)(theta)
@@ -133,8 +135,8 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
     draws = max(32, round(64 * ctx.scale))
     slopes: dict[str, list[float]] = {"with": [], "without": [], "fpc": []}
     curves: dict[str, list[list[float]]] = {k: [] for k in slopes}
-    for seed, run in enumerate(runs):
-        problem = problem_for_run(run)
+    problems = [problem_for_run(run) for run in runs]
+    for seed, (run, problem) in enumerate(zip(runs, problems)):
         gen = torch.Generator().manual_seed(seed)
         for theta in (run.snapshots[0]["params"], problem.center()):  # init, trained
             ses = gradient_errors(problem, theta, draws, gen)
@@ -143,7 +145,7 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
                 curves[key].append(ys)
     return Measurement(
         values={f"slope_{k}": v for k, v in slopes.items()} | {
-            "training_examples": len(problem.x), "minibatches_per_size": draws},
+            "training_examples": len(problems[0].x), "minibatches_per_size": draws},
         series={"sizes": list(GRAD_SIZES), "curves": curves},
         notes=["Each seed measures at two points, the init and after a short Adam run; "
                "sizes 4 to 256 out of the training set, 'fpc' divides the without-replacement "
@@ -286,6 +288,7 @@ def measure_saddle(ctx: Context) -> Measurement:
     surf = toy.surface("saddle")
     values: dict[str, list[float]] = {}
     gaps: dict[str, list[list[float]]] = {}  # f - f_min along each path
+    paths: dict[str, list] = {}              # seed 0's, to draw
     for seed in range(ctx.seeds):
         for label, start in _saddle_starts(seed).items():
             path = toy.optimize(surf, "sgd", steps=SADDLE_STEPS, start=start)
@@ -294,10 +297,8 @@ def measure_saddle(ctx: Context) -> Measurement:
             for key in keys:
                 values.setdefault(f"{key} {label}", []).append(walk[key])
             gaps.setdefault(label, []).append((toy.losses(surf, path) - surf.f_min).tolist())
-            if seed == 0:
-                values.setdefault("example_paths", {})[label] = path.tolist()
-    example = values.pop("example_paths")
-    return Measurement(values=values, series={"gaps": gaps, "paths": example},
+            paths.setdefault(label, path.tolist())
+    return Measurement(values=values, series={"gaps": gaps, "paths": paths},
                        notes=[f"Gradient descent with learning rate {surf.lr['sgd']} on "
                               f"{surf.formula}; near = within {SADDLE_RADIUS} of (0, 0)."])
 
