@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import torch
 
 from ..config import RunConfig
-from ..probe.stats import unit_distance, unit_spread
+from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .tests import greater
@@ -32,7 +32,7 @@ def init_profile(cfg: RunConfig) -> dict[str, list[float]]:
 def layer_unit_distance(w: torch.Tensor) -> float:
     """The probe's relative distance between a layer's units (0: identical units)."""
     w = w.detach()
-    return unit_distance(float(unit_spread(w)), float(w.float().norm()), w.shape[0])
+    return unit_distance(float(unit_offsets(w).norm()), float(w.float().norm()), w.shape[0])
 
 
 def _layer_figure(series: dict[str, list[float]], title: str, ytitle: str,
