@@ -33,7 +33,8 @@ times in that pass (a shared ``nn.ReLU``) gets layers ``name``, ``name#2``, ...
 Activations computed by functions (``F.relu``) are not modules and are not seen; the
 pre-activations and gradients of the layers around them still are. On steps that are
 not sampled there are no hooks at all: they are added when a sampled step begins and
-removed when it ends, and when the ``with`` block ends, also on an exception.
+removed before a step that is not sampled, and when the ``with`` block ends, also on an
+exception.
 """
 
 from __future__ import annotations
@@ -123,10 +124,10 @@ class Probe:
         self._begin_step()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type | None, *exc: object) -> None:
         try:
-            if self._sampled and self._queued:
-                self._end_step(updated=False)
+            if self._sampled and self._queued and exc_type is None:
+                self._end_step(updated=False)  # a step with no p.step() after it
         finally:
             self._remove_hooks()
             self._sampled = self._active = False
@@ -136,6 +137,8 @@ class Probe:
         if self._sampled:
             self._end_step(updated=True)
         self.current += 1
+        if self.current % self.every:
+            self._remove_hooks()
         self._begin_step()
 
     # -- step bookkeeping: hooks exist only during sampled steps ---------------------
@@ -145,8 +148,9 @@ class Probe:
             return
         self._passes, self._calls, self._grads = 0, {}, {}
         self._before = {k: w.detach().clone() for k, w in self._weights.items()}
-        self._handles = [m.register_forward_hook(self._on_forward) for m in self._info]
-        self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
+        if not self._handles:  # still there when the previous step was sampled too
+            self._handles = [m.register_forward_hook(self._on_forward) for m in self._info]
+            self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
 
     def _remove_hooks(self) -> None:
         for handle in self._handles:
@@ -154,7 +158,6 @@ class Probe:
         self._handles = []
 
     def _end_step(self, updated: bool) -> None:
-        self._remove_hooks()
         for (layer, prefix), grad in self._grads.items():
             self._queue(layer, prefix, grad.detach())
         for layer, w in self._before.items():
