@@ -107,15 +107,25 @@ def test_probes_show_every_layer_beside_the_theory(client):
     assert all(v >= 0 for v in last["variance"]["z_var"] + last["variance"]["grad_z_var"])
 
 
-def test_zero_init_is_diagnosed_as_symmetric(client):
+def test_zero_init_is_diagnosed_as_symmetric_live_and_at_the_end(client):
     with client.websocket_connect("/ws/train") as ws:
-        start(ws, tiny(init={"scheme": "zeros"}, model={"depth": 2, "width": 8}), probe=True)
-        events, _, views = collect(ws, "finished")
+        start(ws, tiny(init={"scheme": "zeros"}, model={"depth": 2, "width": 8}), probe=True,
+              paused=True)
+        events, _, views = collect(ws, "started")
+        while not any(e.get("state") == "paused" for e in events):  # paused at the start
+            more, _, more_views = collect(ws, "state")
+            events, views = events + more, views + more_views
+        ws.send_text(json.dumps({"type": "step"}))  # a pause shows the latest diagnosis
+        while sum(e.get("state") == "paused" for e in events) < 2:
+            more, _, more_views = collect(ws, "state")
+            events, views = events + more, views + more_views
+        live = [v["findings"] for v in views if "findings" in v]
+        assert live and "symmetric_units" in {f["code"] for f in live[-1]}
+        ws.send_text(json.dumps({"type": "resume"}))
+        events, _, _ = collect(ws, "finished")
     final = next(e for e in events if e["type"] == "finished")["findings"]
     assert "symmetric_units" in {f["code"] for f in final}
     assert {"code", "severity", "layer", "evidence", "explanation", "fix"} <= set(final[0])
-    live = [v["findings"] for v in views if "findings" in v]
-    assert live and "symmetric_units" in {f["code"] for f in live[-1]}
 
 
 def test_pause_step_and_resume(client):
