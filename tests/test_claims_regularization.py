@@ -252,3 +252,18 @@ def test_regularization_claims_run_at_reduced_size(number):
         assert max(values["layer_relative"]) < 0.05
     if number == 18:
         assert all(math.isfinite(d) for ds in values["to_ridge"].values() for d in ds)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("number", [9, 14, 17, 18, 19])
+def test_claims_run_through_the_population_engine(number):
+    """The demo trains same-shape configs together: snapshots, models and early-stopping
+    restores must come back from that path too."""
+    from fitscope.claims.training import train_batched
+
+    ctx = Context(seeds=2, scale=0.3, trainer=train_batched)
+    result = run_claim(REGISTRY[number], ctx)
+    assert not result.error, result.error
+    assert result.verdict == REGISTRY[number].decide(result.measurement)
+    if number == 9:
+        assert max(result.measurement.values["step_deviation"]) < 1e-5
