@@ -80,6 +80,16 @@ def test_ridge_matches_sklearn_and_least_squares():
                                rtol=1e-8)
 
 
+def test_ridge_least_squares_on_a_rank_deficient_design_is_the_minimum_norm_solution():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(40, 3))
+    x = np.c_[x, x[:, 0] + x[:, 1]]  # a duplicated direction: H is singular
+    y = rng.normal(size=40)
+    xc = x - x.mean(0)
+    np.testing.assert_allclose(regc.Ridge(x, y).solve(0.0),
+                               np.linalg.lstsq(xc, y - y.mean(), rcond=None)[0], atol=1e-8)
+
+
 def test_hidden_outputs_sees_every_activation_and_removes_its_hooks():
     run = train(tiny(**{"model.depth": 2, "observe.snapshot_every": 0}))
     x = torch.randn(7, 2)
@@ -267,3 +277,4 @@ def test_claims_run_through_the_population_engine(number):
     assert result.verdict == REGISTRY[number].decide(result.measurement)
     if number == 9:
         assert max(result.measurement.values["step_deviation"]) < 1e-5
+

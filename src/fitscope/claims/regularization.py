@@ -560,7 +560,8 @@ def decide_flatness(m: Measurement) -> Verdict:
               f"({c['perturbation'].text()}); the top Hessian eigenvalue is "
               f"{_m(v['hessian']['weight noise']):.3g} against {_m(v['hessian']['none']):.3g} "
               f"({c['hessian'].text()}); training loss at the minimum "
-              f"{_m(v['train_loss']['weight noise']):.3g} against {_m(v['train_loss']['none']):.3g}")
+              f"{_m(v['train_loss']['weight noise']):.3g} against "
+              f"{_m(v['train_loss']['none']):.3g}")
     return Verdict("holds" if c["perturbation"].significant else "does not hold", detail + ".")
 
 
@@ -786,9 +787,12 @@ class Ridge:
     J(w, b) = mean((X w + b - y)^2) + lam / 2 ||w||^2 with the bias b free. With X centred
     (Xc = X - mean X), H = (2/n) Xc^T Xc = V diag(e) V^T and g = (2/n) Xc^T (y - mean y),
     the minimizer is w(lam) = (H + lam I)^{-1} g = V diag(1 / (e + lam)) V^T g
-    (Goodfellow et al. 2016, 7.1.1); lam = 0 is least squares (on a rank-deficient H, the
-    zero eigen-directions are left out).
+    (Goodfellow et al. 2016, 7.1.1); lam = 0 is least squares. Directions whose e + lam
+    is below ``RCOND`` times the largest eigenvalue are left out (the minimum-norm
+    solution, as ``numpy.linalg.lstsq`` does on a rank-deficient H).
     """
+
+    RCOND = 1e-12
 
     def __init__(self, x: np.ndarray, y: np.ndarray):
         xc, n = x - x.mean(0), len(x)
@@ -797,7 +801,8 @@ class Ridge:
 
     def solve(self, lam: float) -> np.ndarray:
         denom = self.e + lam
-        return self.v @ np.divide(self.gv, denom, out=np.zeros_like(self.gv), where=denom > 0)
+        keep = denom > self.RCOND * self.e.max()
+        return self.v @ np.divide(self.gv, denom, out=np.zeros_like(self.gv), where=keep)
 
 
 def _compare_to_ridge(run: Run) -> dict[int, tuple[float, float, float]]:
