@@ -63,6 +63,7 @@ def test_overrides_parse_toml_values():
     ({"budget": {"batch_size": -3}}, "budget.batch_size"),
     ({"regularization": {"dropout": 0.5}}, "regularization.dropout"),
     ({"model": {"kind": "cnn"}}, "model.kind"),
+    ({"task": {"main_label_fraction": 0.5}}, "task.main_label_fraction"),
     ({"regularization": {"early_stopping": {"enabled": True}}, "data": {"val_fraction": 0}},
      "early_stopping"),
 ])

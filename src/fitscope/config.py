@@ -91,6 +91,9 @@ class TaskConfig(_Part):
     def _check(self) -> TaskConfig:
         if self.aux and self.kind != "classification":
             raise ValueError("task.aux needs task.kind='classification'")
+        if self.main_label_fraction < 1 and not self.aux:
+            raise ValueError("task.main_label_fraction < 1 needs task.aux (it hides main labels "
+                             "from a multi-task net); use data.train_size for a smaller set")
         return self
 
 

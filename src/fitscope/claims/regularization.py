@@ -650,7 +650,8 @@ def measure_multitask(ctx: Context) -> Measurement:
     the same heads with weight 0, so both train the same network on the same main labels."""
     base = RunConfig.model_validate({
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
-        "task": {"main_label_fraction": MAIN_FRACTION},
+        "task": {"main_label_fraction": MAIN_FRACTION,
+                 "aux": [{"kind": k, "weight": 0.0} for k in AUX_TASKS]},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
     variants = {name: {"task.aux": [{"kind": k, "weight": w} for k in AUX_TASKS]}
