@@ -185,6 +185,7 @@ def test_runs_from_a_store(tmp_path):
         assert body["runs"][0]["metrics"]["val_acc"] == run.metrics["val_acc"]
         record = c.get(f"/api/runs/{run.run_id[:6]}").json()
         assert record["history"] == run.record()["history"]
+        assert record["findings"] and {"code", "severity"} <= set(record["findings"][0])
         assert c.get("/api/runs/0000").status_code == 404
         for bad in ("..%2f..%2fetc", "XYZ", "a" * 17):
             assert c.get(f"/api/runs/{bad}").status_code in (404, 422)

@@ -1,11 +1,16 @@
-"""The pieces behind live training: the outbox, JSON-safe numbers, turns, sessions."""
+"""The pieces behind live training: the outbox, JSON-safe numbers, turns, sessions, and
+the plane a 2-D decision boundary is drawn on."""
 
 import threading
 import time
 
+import numpy as np
 import pytest
 
+from fitscope.config import DataConfig
+from fitscope.data import load_data
 from fitscope.lab.session import Outbox, Sessions, Turns, finite
+from fitscope.lab.views import Plane
 
 
 def test_outbox_merges_views_and_drops_output_of_old_trainings():
@@ -86,3 +91,17 @@ def test_turns_admit_k_at_once_and_serve_the_line_in_order():
 def test_sessions_reject_bad_limits(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Sessions(**kwargs)
+
+
+@pytest.mark.parametrize("data", [
+    {"name": "moons"}, {"name": "circles", "poly_degree": 3}, {"name": "xor", "standardize": False},
+    {"name": "spiral", "poly_degree": 5, "train_size": 80, "label_noise": 0.1},
+])
+def test_the_plane_maps_raw_points_to_the_models_inputs(data):
+    # the boundary is drawn in raw coordinates: the map must be the data pipeline's own
+    cfg = DataConfig.model_validate({"n_samples": 300, **data})
+    plane = Plane(cfg, "classification")
+    splits = load_data(cfg)
+    assert plane.points.shape == (len(splits.x_train), 2)
+    np.testing.assert_allclose(plane.inputs(plane.points).numpy(), splits.x_train.numpy(),
+                               rtol=1e-4, atol=1e-4)

@@ -7,6 +7,7 @@ store (the lab never creates one).
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -45,13 +46,16 @@ def list_runs(path: Path | None) -> dict:
 
 
 def get_run(path: Path | None, prefix: str) -> dict:
-    """One stored run's whole record; KeyError when no single run matches."""
+    """One stored run's whole record and its diagnosis (:func:`fitscope.probe.diagnose`
+    on what the store kept); KeyError when no single run matches."""
     if path is None or not path.exists():
         raise KeyError("no run store is open (start the lab with --store PATH)")
+    from fitscope.probe import diagnose
     from fitscope.study.store import Store
 
     with Store(path) as store:
-        return store.get(prefix).record
+        stored = store.get(prefix)
+    return {**stored.record, "findings": [asdict(f) for f in diagnose(stored.run())]}
 
 
 def add_runs_routes(app: FastAPI) -> None:

@@ -152,7 +152,7 @@ class LiveTraining(Callback):
             self._go.set()
         self._pause_after_epoch = False
         self._last_view = self._last_progress = self._last_findings = 0.0
-        self._probe, self._probe_step = None, None
+        self._probe, self._probe_step, self._plane = None, None, None
         self.state = "paused" if paused else "running"
         self.last_contact = time.monotonic()
         self.thread = threading.Thread(target=self._work, name=f"lab-training-{ident}",
@@ -207,7 +207,8 @@ class LiveTraining(Callback):
         now = time.monotonic()
         if force or now - self._last_view >= 1 / VIEWS_PER_SECOND:
             self._last_view = now
-            view = views.live_view(trainer, self.state, self._probe, self._probe_step)
+            view = views.live_view(trainer, self.state, self._probe, self._probe_step,
+                                   self._plane)
             if "probes" in view:
                 self._probe_step = view["probes"]["step"]
                 if diagnose and (force or now - self._last_findings >= FINDINGS_EVERY):
@@ -243,9 +244,9 @@ class LiveTraining(Callback):
             trainer.stop = True
 
     def on_train_start(self, trainer: Trainer) -> None:
-        self._probe = views.probe_of(trainer)
+        self._probe, self._plane = views.probe_of(trainer), views.plane_of(trainer)
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
-                          config=self.config.to_dict(), meta=views.meta(trainer))
+                          config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
         self.outbox.rows(self.ident, [views.initial_row(trainer)])
         if self._probe:  # after the first point: the theory takes a model of its own
             self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})

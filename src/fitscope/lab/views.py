@@ -1,8 +1,8 @@
 """What a live training shows, computed in its worker from the engine's ``Trainer``.
 
-Every function returns plain JSON-ready data. Inputs are in the model's own (by
-default standardized) coordinates, so the decision boundary lies over the points the
-model was trained on.
+Every function returns plain JSON-ready data. The decision boundary of a 2-D data set
+is drawn in the data's own coordinates (:class:`Plane`), also when the model sees
+polynomial features of them.
 """
 
 from __future__ import annotations
@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numpy as np
 import torch
 
 from fitscope import regularize as reg
-from fitscope.config import RunConfig
-from fitscope.data import load_data
+from fitscope.config import TOY_2D, DataConfig, RunConfig
+from fitscope.data import load_data, prepare
 from fitscope.engine import Trainer
 from fitscope.probe import Probe, diagnose
 from fitscope.probe.theory import theory_table
@@ -91,14 +92,44 @@ def findings(trainer: Trainer, probe: Probe | None, run: Run | None = None) -> l
     return [dataclasses.asdict(f) for f in diagnose(run)]
 
 
-def meta(trainer: Trainer) -> dict:
-    """Once per training: sizes, layer names, and for 2-D data a sample of the points."""
+class Plane:
+    """A 2-D data set's plane in its raw coordinates: the training points, and the map
+    from raw points to the model's inputs, made of :mod:`fitscope.data.prepare`'s own
+    steps (polynomial features, then the training rows' standardization)."""
+
+    def __init__(self, cfg: DataConfig, task_kind: str):
+        raw = load_data(cfg.model_copy(update={"poly_degree": 1, "standardize": False}),
+                        task_kind)
+        self.points = raw.x_train.numpy()
+        self.degree, self.standardize = cfg.poly_degree, cfg.standardize
+        self._train = self._poly(self.points)
+
+    def _poly(self, x: np.ndarray) -> np.ndarray:
+        return x if self.degree == 1 else prepare.poly_features(x, self.degree)
+
+    def inputs(self, x: np.ndarray) -> torch.Tensor:
+        """Model inputs (N, n_features) for raw points ``x`` (N, 2)."""
+        features = self._poly(x)
+        if self.standardize:
+            features = prepare.standardize([self._train, features], per_feature=True)[1]
+        return torch.as_tensor(features, dtype=torch.float32)
+
+
+def plane_of(trainer: Trainer) -> Plane | None:
+    """The :class:`Plane` of a run on a 2-D data set, else None."""
+    data = trainer.config.data
+    return Plane(data, trainer.config.task.kind) if data.name in TOY_2D else None
+
+
+def meta(trainer: Trainer, plane: Plane | None = None) -> dict:
+    """Once per training: sizes, and on a plane a sample of the training points (raw
+    coordinates; labels as trained on, label noise included)."""
     s = trainer.splits
     body = {"n_features": s.n_features, "n_classes": s.n_classes,
             "n_train": len(s.x_train), "steps_per_epoch": trainer.steps_per_epoch,
             "total_steps": trainer.total_steps, "epochs": trainer.config.budget.epochs}
-    if s.n_features == 2:
-        x, y = s.x_train[:MAX_POINTS], s.y_train[:MAX_POINTS]
+    if plane is not None:
+        x, y = plane.points[:MAX_POINTS], s.y_train[:MAX_POINTS]
         body["points"] = {"x": x[:, 0].tolist(), "y": x[:, 1].tolist(), "label": y.tolist()}
     return body
 
@@ -115,16 +146,16 @@ def initial_row(trainer: Trainer) -> dict:
 
 
 def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
-              probe_step: int | None = None) -> dict:
-    """The latest state: progress, early-stopping marks, the decision boundary, and
-    the probes when they hold a step newer than ``probe_step``."""
+              probe_step: int | None = None, plane: Plane | None = None) -> dict:
+    """The latest state: progress, early-stopping marks, the decision boundary on a
+    plane, and the probes when they hold a step newer than ``probe_step``."""
     view = {"state": state, "epoch": trainer.epoch, "step": trainer.step}
     if probe is not None and probe.records and probe.records[-1]["step"] != probe_step:
         view["probes"] = latest_probe(probe)
     if trainer.early is not None:
         view["best_epoch"] = trainer.early.best_epoch
-    if trainer.splits.n_features == 2:
-        view["boundary"] = decision_boundary(trainer)
+    if plane is not None:
+        view["boundary"] = decision_boundary(trainer, plane)
     return view
 
 
@@ -138,17 +169,16 @@ def final_view(trainer: Trainer, run: Run, probe: Probe | None = None) -> dict:
 
 
 @torch.no_grad()
-def decision_boundary(trainer: Trainer, n: int = GRID) -> dict:
+def decision_boundary(trainer: Trainer, plane: Plane, n: int = GRID) -> dict:
     """The model's output on an ``n`` x ``n`` grid over the training points (plus a
-    margin): P(class 1) for two classes, the predicted class for more, the predicted
-    value for regression. ``z[i][j]`` belongs to ``(x[j], y[i])``."""
-    pts = trainer.splits.x_train
-    lo, hi = pts.min(0).values, pts.max(0).values
+    margin), in raw coordinates: P(class 1) for two classes, the predicted class for
+    more, the predicted value for regression. ``z[i][j]`` belongs to ``(x[j], y[i])``."""
+    lo, hi = plane.points.min(0), plane.points.max(0)
     pad = 0.1 * (hi - lo)
-    xs = torch.linspace(float(lo[0] - pad[0]), float(hi[0] + pad[0]), n)
-    ys = torch.linspace(float(lo[1] - pad[1]), float(hi[1] + pad[1]), n)
-    gy, gx = torch.meshgrid(ys, xs, indexing="ij")
-    grid = torch.stack([gx.reshape(-1), gy.reshape(-1)], 1).to(trainer.device)
+    xs = np.linspace(lo[0] - pad[0], hi[0] + pad[0], n)
+    ys = np.linspace(lo[1] - pad[1], hi[1] + pad[1], n)
+    gx, gy = np.meshgrid(xs, ys)
+    grid = plane.inputs(np.stack([gx.ravel(), gy.ravel()], 1)).to(trainer.device)
     model, was_training = trainer.model, trainer.model.training
     model.eval()
     out = model(grid)
@@ -160,5 +190,5 @@ def decision_boundary(trainer: Trainer, n: int = GRID) -> dict:
     else:
         z, kind = reg.predictions(out).float(), "class"
     # three decimals are plenty for a colour map, and a quarter of the bytes
-    return {"x": xs.tolist(), "y": ys.tolist(), "kind": kind,
+    return {"x": np.round(xs, 4).tolist(), "y": np.round(ys, 4).tolist(), "kind": kind,
             "z": torch.round(z.reshape(n, n), decimals=3).cpu().tolist()}

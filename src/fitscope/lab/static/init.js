@@ -42,26 +42,6 @@
     });
   }
 
-  function findings(list) {
-    const ul = $("#findings");
-    ul.replaceChildren();
-    if (!list.length) {
-      ul.append(Object.assign(document.createElement("li"), { textContent: "No problem found." }));
-    }
-    for (const f of list) {
-      const li = document.createElement("li");
-      li.className = `sev-${f.severity}`;
-      const head = document.createElement("div");
-      head.innerHTML = '<span class="code"></span> <span class="where"></span>';
-      head.querySelector(".code").textContent = f.code;
-      head.querySelector(".where").textContent = f.layer ? `(${f.layer})` : "";
-      const text = Object.assign(document.createElement("div"), { textContent: f.explanation });
-      const fix = Object.assign(document.createElement("div"), { className: "fix", textContent: f.fix ? `Try: ${f.fix}` : "" });
-      li.append(head, text, fix);
-      ul.append(li);
-    }
-  }
-
   const page = {
     probe: true,
     clear() {
@@ -73,8 +53,7 @@
       V.empty("grad-hist", "gradients per layer");
       V.empty("variance", "variance per layer");
       $("#boundary-note").textContent = "";
-      findings([]);
-      $("#findings").firstChild.textContent = "Train to see what the diagnosis finds.";
+      V.findings("findings", [], "Train to see what the diagnosis finds.");
     },
     started(ev) {
       points = ev.meta.points ?? null;
@@ -94,9 +73,9 @@
         V.histograms("grad-hist", v.probes.grad, v.probes.edges, `gradients per layer (step ${v.probes.step})`);
         variance(v.probes);
       }
-      if (v.findings) findings(v.findings);
+      if (v.findings) V.findings("findings", v.findings);
     },
-    finished(ev) { if (ev.findings) findings(ev.findings); },
+    finished(ev) { if (ev.findings) V.findings("findings", ev.findings); },
   };
 
   for (const button of $("#presets").querySelectorAll("button")) {

@@ -4,6 +4,7 @@
  *   link reproduces the view (restoreState / saveState).
  * - Training settings are RunConfig fields: a control with `data-config` and a dotted
  *   name (`model.depth`) becomes part of the config sent to the server (configOf).
+ * - A range slider shows its value beside it.
  * - A checkbox with `data-enables="field"` switches that control on and off; a disabled
  *   control is left out of the config (the field keeps its default).
  * - Live training talks to /ws/train (Live) and the four buttons Train / Pause / Step /
@@ -74,6 +75,13 @@ const Lab = (() => {
     }
     restoreState(form);
     saveState(form);
+    for (const range of form.querySelectorAll("input[type=range]")) {
+      const shown = Object.assign(document.createElement("span"), { className: "value" });
+      const sync = () => { shown.textContent = range.value; };
+      range.after(shown);
+      range.addEventListener("input", sync);
+      sync();
+    }
     for (const box of form.querySelectorAll("input[data-enables]")) {
       const target = form.elements[box.dataset.enables];
       const sync = () => { target.disabled = !box.checked; };

@@ -115,6 +115,11 @@
       }
       Lab.showError("");
       curves(runs); probes(runs); compare(runs);
+      for (const slot of ["A", "B"]) {
+        const r = runs.find(([s]) => s === slot);
+        TrainViews.findings(`findings-${slot.toLowerCase()}`, r ? r[1].findings : [],
+          r ? "No finding." : `Pick run ${slot} in the table.`);
+      }
     } catch (e) {
       Lab.showError(e.message);
     }

@@ -1,4 +1,4 @@
-/* Figures of a live training, shared by the Initialization and Overfitting pages. */
+/* Figures of a training, shared by the Initialization, Overfitting and Runs pages. */
 "use strict";
 
 const TrainViews = (() => {
@@ -77,7 +77,7 @@ const TrainViews = (() => {
     }
     plot(id, traces, {
       title: { text: "decision boundary (P of class 1)" },
-      xaxis: { title: { text: "x1 (standardized)" }, zeroline: false },
+      xaxis: { title: { text: "x1" }, zeroline: false },
       yaxis: { title: { text: "x2" }, zeroline: false },
     });
   }
@@ -118,5 +118,25 @@ const TrainViews = (() => {
 
   const empty = (id, title) => Lab.placeholder(id, title, "press Train");
 
-  return { Curves, boundary, histograms, empty, layerLabel };
+  /* A diagnosis (fitscope.probe.diagnose findings) as a list, in the order diagnose gives. */
+  function findings(id, list, emptyText = "No finding.") {
+    const ul = document.getElementById(id);
+    ul.replaceChildren();
+    if (!list.length) {
+      ul.append(Object.assign(document.createElement("li"), { textContent: emptyText }));
+    }
+    for (const f of list) {
+      const li = Object.assign(document.createElement("li"), { className: `sev-${f.severity}` });
+      const head = document.createElement("div");
+      head.append(Object.assign(document.createElement("span"), { className: "code", textContent: f.code }),
+        f.layer ? ` (${f.layer})` : "");
+      const text = Object.assign(document.createElement("div"), { textContent: f.explanation });
+      const fix = Object.assign(document.createElement("div"),
+        { className: "fix", textContent: f.fix ? `Try: ${f.fix}` : "" });
+      li.append(head, text, fix);
+      ul.append(li);
+    }
+  }
+
+  return { Curves, boundary, histograms, empty, findings, layerLabel };
 })();
