@@ -6,6 +6,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from typer.testing import CliRunner
 
 from fitscope.lab import commands
+from fitscope.study import Store
 
 
 @pytest.fixture
@@ -39,13 +40,21 @@ def test_defaults_bind_loopback_on_8765_with_four_sessions(cli, served):
 
 
 def test_options_reach_the_server(cli, served, tmp_path):
+    Store(tmp_path / "s.db").close()
     result = CliRunner().invoke(cli, ["lab", "--port", "9001", "--max-sessions", "20",
-                                      "--idle-timeout", "60", "--store", str(tmp_path / "s"),
+                                      "--idle-timeout", "60", "--store", str(tmp_path / "s.db"),
                                       "--no-browser"])
     assert result.exit_code == 0, result.output
     app, kw = served[0]
     assert kw["port"] == 9001 and app.state.sessions.max_sessions == 20
-    assert app.state.sessions.idle_seconds == 60 and app.state.store == tmp_path / "s"
+    assert app.state.sessions.idle_seconds == 60 and app.state.store == tmp_path / "s.db"
+
+
+def test_a_missing_store_exits_2(cli, served, tmp_path):
+    result = CliRunner().invoke(cli, ["lab", "--store", str(tmp_path / "none.db"),
+                                      "--no-browser"])
+    assert result.exit_code == 2 and "--store: no run store at" in result.output
+    assert served == [] and not (tmp_path / "none.db").exists()
 
 
 def test_an_explicit_host_is_bound_without_a_host_check(cli, served):

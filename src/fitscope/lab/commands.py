@@ -69,6 +69,11 @@ def lab(
                                                     "page")] = None,
 ) -> None:
     """Start the web lab: initialization, regularization, optimizers, overfitting, runs."""
+    if store is not None and not store.is_file():
+        from fitscope.cli import fail  # imported here: cli.py imports this module
+
+        raise fail(f"--store: no run store at {store} (the lab reads a store, it never "
+                   f"creates one)")
     serve(host, port, not no_browser, max_sessions, idle_timeout, store)
 
 
