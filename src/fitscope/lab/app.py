@@ -62,8 +62,7 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-FORM_FIELDS = ("model.activation", "init.scheme", "optimizer.name", "task.kind",
-               "optimizer.schedule.kind", "regularization.early_stopping.monitor")
+FORM_FIELDS = ("model.activation", "init.scheme", "optimizer.name")  # the pages' selects
 
 
 class SecurityHeaders:

@@ -1,15 +1,15 @@
 """Live trainings: each in a worker thread, controlled from the server's event loop.
 
 A :class:`LiveTraining` runs :func:`fitscope.train` with itself as the
-:class:`~fitscope.engine.Callback`: it posts the initial weights' losses (epoch 0), each
-epoch's history row and, at most
-:data:`VIEWS_PER_SECOND` times a second, the heavier views (decision boundary, probes)
-to an :class:`Outbox`, with a progress note between epochs once a second; it blocks between steps while paused. The websocket side sends
-the outbox's content once per tick, so a page gets at most that many updates a
+:class:`~fitscope.engine.Callback`: it posts to an :class:`Outbox` the initial weights'
+losses (epoch 0), each epoch's history row, the heavier views (decision boundary,
+probes, findings) at most :data:`VIEWS_PER_SECOND` times a second, and a progress note
+between epochs once a second; it blocks between steps while paused. The websocket side
+(:mod:`fitscope.lab.channel`) sends the outbox's content at most that many times a
 second however fast the run goes, and a slow page makes the outbox merge, not grow.
 
-:class:`Sessions` admits at most ``max_sessions`` live trainings at once and stops a
-paused one whose page has sent nothing for ``idle_seconds``.
+:class:`Sessions` admits at most ``max_sessions`` live trainings at once, lets
+:class:`Turns` of them compute at a time, and tells which paused ones are idle.
 """
 
 from __future__ import annotations
