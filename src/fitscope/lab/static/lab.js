@@ -77,7 +77,7 @@ const Lab = (() => {
     saveState(form);
     for (const range of form.querySelectorAll("input[type=range]")) {
       const shown = Object.assign(document.createElement("span"), { className: "value" });
-      const sync = () => { shown.textContent = range.value; };
+      const sync = () => { shown.textContent = String(Number(Number(range.value).toPrecision(3))); };
       range.after(shown);
       range.addEventListener("input", sync);
       sync();

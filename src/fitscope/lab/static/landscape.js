@@ -61,7 +61,7 @@
 
   function draw(v) {
     lam.max = Math.max(v.lam_max, v.lam);
-    lam.step = v.lam_max / 400;
+    lam.step = 10 ** Math.floor(Math.log10(v.lam_max / 200)); // a round step: 0.01, 0.1, ...
     $("#lam-text").textContent = `lambda = ${fmt(v.lam)}; L1 reaches the origin at ${fmt(v.lam_zero)}`;
     const readout = $("#readout");
     const [w1, w2] = v.optimum;

@@ -44,6 +44,7 @@
   }
 
   function curves(runs) {
+    if (!runs.length) return Lab.placeholder("curves", "loss", "pick a run in the table");
     const traces = [];
     for (const [slot, r] of runs) {
       const x = r.history.map((h) => h.epoch);
@@ -60,6 +61,7 @@
 
   /* Per-layer spreads at each run's last probed step (what the store keeps). */
   function probes(runs) {
+    if (!runs.length) return Lab.placeholder("probes", "probes", "pick a run in the table");
     const traces = [];
     for (const [slot, r] of runs) {
       const last = Math.max(...r.probes.map((p) => p.step));
