@@ -182,3 +182,15 @@ def test_bad_arguments_are_named():
         fitscope.diagnose(nn.Linear(2, 2))
     with pytest.raises(TypeError, match="target"):
         fitscope.diagnose("run.json")
+
+
+def test_a_healthy_trained_tanh_net_gets_no_false_alarm():
+    """Minibatch noise around a minimum is not an oscillating learning rate, and logits
+    that grow as the net grows confident are not exploding activations."""
+    run = train(RunConfig.model_validate({
+        "data": {"name": "moons", "n_samples": 1000},
+        "model": {"depth": 5, "width": 32, "activation": "tanh"},
+        "init": {"scheme": "xavier_normal"}, "optimizer": {"name": "adam", "lr": 0.01},
+        "budget": {"epochs": 40}, "observe": {"probe_every": 50}}))
+    found = codes(fitscope.diagnose(run))
+    assert "lr_too_high" not in found and "exploding_activations" not in found, found

@@ -33,8 +33,11 @@ DEAD_FRACTION = 0.5  # half of a layer's ReLUs off for the whole batch (narrow d
 #                      nets have some dead units even at a good init: Lu et al. 2019)
 SYMMETRY_TOL = 1e-3  # units differing by < 0.1% of their size are identical up to rounding
 OSCILLATING_SHARE = 0.3  # the epoch loss rose in 30%+ of epochs: steps overshoot
-REBOUND_FACTOR = 1.5  # the epoch loss jumping 1.5x, or ending 1.5x above its best: a step
-#                       threw the weights out of the minimum (epoch averages hide smaller noise)
+RISE_SHARE = 0.2  # a rise counts when it undoes 20%+ of the run's progress (first - best
+#                   loss); smaller rises are minibatch noise around a minimum
+REBOUND_FACTOR = 1.5  # the epoch loss jumping 1.5x while undoing RISE_SHARE of the progress,
+#                       or ending 2 RISE_SHARE of the progress above its best: a step threw the
+#                       weights out of the minimum (epoch averages hide smaller noise)
 SLOW_PROGRESS = 0.75  # the training loss kept 75%+ of its first value over the whole run
 UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is healthy)
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
@@ -112,9 +115,14 @@ def _activation_scale(values: dict, order: list[str], step: int) -> list[Finding
         return []
     first = order[0]
     worst = max(rms, key=rms.get)
-    growth = rms[worst] / rms[first] if rms[first] > 0 else math.inf
-    if not (rms[worst] > ACTIVATION_LIMIT or (growth > ACTIVATION_GROWTH and rms[worst] > 0)):
-        return []
+    # growth is judged on hidden layers: the output's logits grow as the net grows confident
+    hidden = {k: v for k, v in rms.items() if k != order[-1]} or rms
+    grower = max(hidden, key=hidden.get)
+    growth = hidden[grower] / rms[first] if rms[first] > 0 else math.inf
+    if rms[worst] <= ACTIVATION_LIMIT:
+        if not (growth > ACTIVATION_GROWTH and hidden[grower] > 0):
+            return []
+        worst = grower
     return [Finding(
         "exploding_activations", "error", worst,
         {"step": step, "rms": rms, "growth": growth},
@@ -189,13 +197,18 @@ def _learning_rate(run: Run, explained: bool) -> list[Finding]:
     losses = [row["train_loss"] for row in run.history]
     if len(losses) < MIN_EPOCHS or run.status == "diverged":
         return []
+    progress = max(losses[0] - min(losses), 1e-12)
     ups = sum(b > a for a, b in zip(losses, losses[1:]))
+    marked = sum(b - a > RISE_SHARE * progress for a, b in zip(losses, losses[1:]))
     jump = max(b / a for a, b in zip(losses, losses[1:]) if a > 0)
+    worst_rise = max(b - a for a, b in zip(losses, losses[1:])) / progress
     ratio = _median_update_ratio(run.probes)
-    evidence = {"train_loss": losses, "epochs_loss_rose": ups, "largest_jump": jump,
+    evidence = {"train_loss": losses, "epochs_loss_rose": ups, "marked_rises": marked,
+                "largest_jump": jump,
                 "median_update_ratio": ratio, "lr": run.config.optimizer.lr}
-    if (ups >= max(2, OSCILLATING_SHARE * (len(losses) - 1)) or jump > REBOUND_FACTOR
-            or losses[-1] > REBOUND_FACTOR * min(losses)
+    rebound = jump > REBOUND_FACTOR and worst_rise > RISE_SHARE
+    if (marked >= max(2, OSCILLATING_SHARE * (len(losses) - 1)) or rebound
+            or losses[-1] - min(losses) > 2 * RISE_SHARE * progress
             or (ratio is not None and ratio > UPDATE_RATIO_HIGH)):
         return [Finding(
             "lr_too_high", "warning", None, evidence,
