@@ -83,7 +83,8 @@ def test_updates_are_throttled_but_every_row_arrives(client):
                 break
         seconds = time.monotonic() - t0
     assert [r["epoch"] for r in rows] == list(range(151))
-    assert messages / seconds <= VIEWS_PER_SECOND * 1.1
+    # the first message goes out at once and the last one on finishing: allow those two
+    assert messages <= VIEWS_PER_SECOND * 1.1 * seconds + 2
 
 
 def test_probes_show_every_layer_beside_the_theory(client):

@@ -149,7 +149,10 @@ def test_threads_per_worker_share_the_cores(monkeypatch):
 
 # -- the population engine -------------------------------------------------------------
 def test_without_the_population_engine(monkeypatch):
+    import fitscope
+
     monkeypatch.setitem(sys.modules, "fitscope.population", None)  # import fails
+    monkeypatch.delattr(fitscope, "population", raising=False)  # also once imported elsewhere
     configs = [r.config for r in study({"model.width": [4, 8]}).expand()]
     assert [len(t.configs) for t in make_tasks(configs, "auto", 2)] == [1, 1, 1, 1]
     with pytest.raises(StudyError, match="--engine population needs fitscope.population"):
