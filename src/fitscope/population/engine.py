@@ -118,7 +118,7 @@ class Population:
         lead = lead_trainer(configs[0])
         self.members = [member(c, lead) for c in configs]
         self.alive = list(self.members)
-        self.lead, self.classify, self.n_classes = lead, lead.classify, lead.n_classes
+        self.lead, self.classify = lead, lead.classify
         self.x_train, self.y_train = lead.x_train, lead.y_train
         cfg = configs[0]
         rates = [column([getattr(c.model, name) for c in configs], lead.x_train).view(-1, 1, 1)
@@ -329,7 +329,7 @@ class Population:
         """Members at ``rows`` stop training: their weights go to their own modules and
         their rows leave the program. Returns the kept rows' indices."""
         for i in rows:
-            self.alive[i].model.load_state_dict(self.net.state_dict(i))
+            self.net.copy_to(i, self.alive[i].model)
         keep = [i for i in range(len(self.alive)) if i not in set(rows)]
         index = torch.tensor(keep, dtype=torch.long, device=self.net.flat.device)
         self.alive = [self.alive[i] for i in keep]

@@ -159,6 +159,15 @@ class StackedMLP:
         self.buffers = {k: v[index] for k, v in self.buffers.items()}
         self._set_rates(self.dropout[index], self.input_dropout[index])
 
+    @torch.no_grad()
+    def copy_to(self, i: int, module: nn.Module) -> None:
+        """Write member ``i``'s parameters and buffers into ``module`` (a model of the
+        members' shape), in place."""
+        for p, row in zip(module.parameters(), self.flat[i].split(self.sizes)):
+            p.copy_(row.view_as(p))
+        for name in self.buffer_names:
+            module.get_buffer(name).copy_(self.buffers[name][i])
+
     def state_dict(self, i: int) -> OrderedDict[str, Tensor]:
         """Member ``i``'s ``state_dict`` (views, not copies), keyed like its ``nn.Module``."""
         state = OrderedDict((name, t[i]) for name, t in self.params().items())
