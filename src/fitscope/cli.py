@@ -133,7 +133,7 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
         claims.append(FASHION)
     store.parent.mkdir(parents=True, exist_ok=True)
     with Store(store) as db:
-        ctx = Context(seeds=seeds or (5 if full else 3), scale=3.0 if full else 1.0,
+        ctx = Context(seeds=seeds or (10 if full else 5), scale=3.0 if full else 1.0,
                       fashion_mnist=str(fashion_mnist) if fashion_mnist else None,
                       trainer=demo_trainer(db))
         results = run_claims(claims, ctx)

@@ -68,7 +68,7 @@ class Context:
     that uses the study store and the population engine).
     """
 
-    seeds: int = 3
+    seeds: int = 5
     scale: float = 1.0
     fashion_mnist: str | None = None
     trainer: Callable[[Sequence[RunConfig]], list[Run]] | None = None
