@@ -10,9 +10,8 @@ conventions of the ``torch.optim`` implementations the sequential engine runs:
 ``SGD`` keeps v <- alpha v + g and steps eps * v (Nesterov steps eps * (g + alpha v));
 ``Adagrad`` and ``RMSprop`` put delta outside the square root; ``Adam`` divides by the
 bias corrections 1 - rho_1^t and sqrt(1 - rho_2^t). AdamW is Adam: its decoupled decay
-is applied by the engine before every optimizer's update, as the sequential engine does
-(:func:`fitscope.regularize.decoupled_weight_decay_`, or inside ``torch.optim.AdamW``'s
-step, which decays before the Adam update too).
+on the weights is applied by the engine just before every optimizer's update, as the
+sequential engine does (:func:`fitscope.regularize.decoupled_weight_decay_`).
 """
 
 from __future__ import annotations

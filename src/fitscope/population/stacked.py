@@ -2,14 +2,16 @@
 
 Member i's parameters are row i of ``flat``, in ``model.parameters()`` order: the row is
 the member's flat parameter vector, as in the sequential engine's snapshots. The forward
-pass splits the rows into per-layer views -- weight (N, out, in), bias (N, 1, out) --
-and runs each layer for every member at once as a batched matrix multiply:
+pass splits the rows into per-layer views -- weight (N, out, in), bias (N, out) -- and
+runs each layer for every member at once as a batched matrix multiply on activations
+kept transposed, (N, units, B):
 
-    h_i <- h_i W_i^T + b_i  for every member i  (``torch.baddbmm(b, h, W^T)``)
+    z_i^T <- W_i h_i^T + b_i  for every member i  (``torch.baddbmm(b, W, h^T)``)
 
-so one kernel does the work of N ``nn.Linear`` calls. The backward pass of the split
-gathers every layer's gradient into one (N, D) ``flat.grad``, on which the optimizer,
-penalties and clipping act with a few whole-population operations.
+so one kernel does the work of N ``nn.Linear`` calls, and the weight gradient comes out
+in W's own layout. The backward pass of the split gathers every layer's gradient into
+one (N, D) ``flat.grad``, on which the optimizer, penalties and clipping act with a few
+whole-population operations.
 
 The layers mirror :class:`fitscope.models.MLP`: ``[input dropout] -> depth x (Linear
 -> [BatchNorm1d] -> activation -> [dropout]) -> Linear``. Dropout rates are per member:
@@ -27,7 +29,6 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..regularize import weights_and_others
-
 
 
 class Tanh(torch.autograd.Function):
