@@ -16,15 +16,6 @@ from fitscope.claims.base import Context, Measurement
 from fitscope.landscape import Problem, toy
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: a second thread only adds synchronization on a loaded machine."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def m(**values) -> Measurement:
     return Measurement(values=values)
 

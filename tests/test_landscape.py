@@ -29,16 +29,6 @@ from fitscope.landscape import (
 from fitscope.landscape.results import Line, Surface, from_dict
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tensors are tiny: a second thread only adds synchronization, which on a
-    loaded machine costs far more than the work itself."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def mse_first(out, y):
     return F.mse_loss(out[:, 0], y)
 
