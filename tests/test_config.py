@@ -64,6 +64,7 @@ def test_overrides_parse_toml_values():
     ({"regularization": {"dropout": 0.5}}, "regularization.dropout"),
     ({"model": {"kind": "cnn"}}, "model.kind"),
     ({"task": {"main_label_fraction": 0.5}}, "task.main_label_fraction"),
+    ({"optimizer": {"name": "nesterov", "momentum": 0.0}}, "optimizer.momentum"),
     ({"regularization": {"early_stopping": {"enabled": True}}, "data": {"val_fraction": 0}},
      "early_stopping"),
 ])

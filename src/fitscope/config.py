@@ -227,6 +227,13 @@ class OptimizerConfig(_Part):
     clip_norm: float | None = Field(None, gt=0.0)
     clip_value: float | None = Field(None, gt=0.0)
 
+    @model_validator(mode="after")
+    def _check(self) -> OptimizerConfig:
+        if self.name in ("momentum", "nesterov") and self.momentum == 0:
+            raise ValueError(f"optimizer.momentum must be above 0 for optimizer.name="
+                             f"{self.name!r} (use name='sgd' for plain SGD)")
+        return self
+
 
 class BudgetConfig(_Part):
     """How long, in what batches, with which seed, on which device."""
