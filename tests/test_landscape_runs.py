@@ -9,7 +9,6 @@ import pytest
 import torch
 import typer
 from scipy import stats
-from test_landscape import one_thread  # noqa: F401 (autouse fixture)
 from typer.testing import CliRunner
 
 from fitscope import RunConfig, load_run, train

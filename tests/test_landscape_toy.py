@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import torch
 from pydantic import ValidationError
-from test_landscape import one_thread  # noqa: F401 (autouse fixture)
 
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure, write_html
