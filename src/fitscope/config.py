@@ -229,9 +229,9 @@ class OptimizerConfig(_Part):
 
     @model_validator(mode="after")
     def _check(self) -> OptimizerConfig:
-        if self.name in ("momentum", "nesterov") and self.momentum == 0:
-            raise ValueError(f"optimizer.momentum must be above 0 for optimizer.name="
-                             f"{self.name!r} (use name='sgd' for plain SGD)")
+        if self.name == "nesterov" and self.momentum == 0:
+            raise ValueError("optimizer.momentum must be above 0 for optimizer.name='nesterov' "
+                             "(use name='sgd' for plain SGD)")
         return self
 
 
