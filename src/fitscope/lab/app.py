@@ -3,7 +3,8 @@
 Routes::
 
     GET  /                         home: the pages and what each shows
-    GET  /{page}                   init, landscape, optimizers, overfitting, runs
+    GET  /{page}                   init, landscape, optimizers, trajectories, overfitting,
+                                   runs
     GET  /static/{file}            the front end (404 outside the static folder)
     GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
     GET  /api/health               live trainings and the limit
@@ -12,6 +13,9 @@ Routes::
     GET  /api/landscape/logistic   L1/L2 paths of logistic regression on breast cancer
     GET  /api/overfitting/nearest-neighbour   1-NN train/val/test accuracy on a data set
     GET  /api/optimizers/race      optimizers' paths on a toy surface (see optimizers_api)
+    GET  /api/trajectories         two trained runs' path slices and sharpness, and their
+                                   optimizers on a toy surface (see trajectories_api)
+    GET  /api/trajectories/progress   what that computation is doing
     GET  /api/runs, /api/runs/{id} the run store (runs page)
     WS   /ws/train                 live training (see fitscope.lab.channel)
 
@@ -46,12 +50,14 @@ from .messages import LAB_DATA, LIMITS
 from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
 from .session import Sessions, finite
+from .trajectories_api import add_trajectory_routes
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {
     "init": "Initialization",
     "landscape": "Regularization landscape",
     "optimizers": "Optimizers",
+    "trajectories": "Trained landscape",
     "overfitting": "Overfitting",
     "runs": "Runs",
 }
@@ -188,6 +194,7 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
     _api(app)
     add_optimizer_routes(app)
     add_runs_routes(app)
+    add_trajectory_routes(app)
 
     @app.websocket("/ws/train")
     async def train_socket(ws: WebSocket) -> None:
