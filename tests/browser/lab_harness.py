@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -42,12 +43,14 @@ class LabServer:
 
 
 @contextmanager
-def lab_server(*options: str, ready_timeout: float = 180.0):
-    """``python -m fitscope.lab`` on a free port, once its warm-up run is done."""
+def lab_server(*options: str, ready_timeout: float = 180.0, env: dict[str, str] | None = None):
+    """``python -m fitscope.lab`` on a free port, once its warm-up run is done; ``env``
+    adds environment variables (e.g. ``FITSCOPE_CACHE``)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "fitscope.lab", "--port", str(port),
                              "--no-browser", *options],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
     server = LabServer(f"http://127.0.0.1:{port}", proc)
     try:
         deadline = time.monotonic() + ready_timeout
