@@ -4,6 +4,7 @@ Each check is against an outside reference: a closed-form loss, torch.linalg.eig
 the full Hessian, sklearn's PCA, or a plain sequential loop over the points.
 """
 
+import copy
 import math
 
 import numpy as np
@@ -26,7 +27,10 @@ from fitscope.landscape import (
     top_hessian_eigenvalue,
     trajectory,
 )
+from fitscope.config import ModelConfig
+from fitscope.landscape.losses import CrossEntropy, SquaredError
 from fitscope.landscape.results import Line, Surface, from_dict
+from fitscope.models import MLP
 
 
 def mse_first(out, y):
@@ -122,6 +126,79 @@ def test_batched_evaluation_equals_a_sequential_loop(batch_norm):
     ref = torch.tensor(reference, dtype=torch.float64)
     assert torch.allclose(loss, ref[:, 0], rtol=1e-5)
     assert torch.allclose(acc, ref[:, 1], atol=1e-6)
+
+
+def loop_reference(model, points, x, y, loss_fn, metric_fn=None):
+    """Loss (and metric) at each point by copying it into a clone of the model."""
+    probe = copy.deepcopy(model).eval()
+    rows = []
+    with torch.no_grad():
+        for p in points:
+            torch.nn.utils.vector_to_parameters(p, probe.parameters())
+            out = probe(x)
+            rows.append((loss_fn(out, y).item(),
+                         metric_fn(out, y).item() if metric_fn else 0.0))
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def plain_mlps():
+    """(name, model, x, y, loss, metric): plain MLPs that take the fast path."""
+    x, y = classification_data(n=37)
+    yield "sequential bn tanh dropout", small_classifier(batch_norm=True), x, y, \
+        CrossEntropy(3), accuracy
+    torch.manual_seed(1)
+    binary = MLP(4, 1, ModelConfig(depth=2, width=5, activation="relu", bias=False))
+    yield "fitscope MLP, no bias, one logit", binary, x, (y > 0).long(), CrossEntropy(2), \
+        accuracy
+    torch.manual_seed(2)
+    sig = MLP(4, 1, ModelConfig(depth=1, width=6, activation="sigmoid", batch_norm=True))
+    yield "fitscope MLP, regression", sig, x, x[:, 0] - x[:, 1], SquaredError(), None
+
+
+@pytest.mark.parametrize("case", list(plain_mlps()), ids=lambda c: c[0])
+def test_the_plain_mlp_path_equals_a_loop_at_any_points_and_on_slices(case):
+    _, model, x, y, loss_fn, metric_fn = case
+    if any(isinstance(m, nn.BatchNorm1d) for m in model.modules()):
+        model.train()
+        model(x * 2 + 1)  # non-trivial running statistics
+    problem = Problem(model, loss_fn, x, y, metric_fn=metric_fn, batch_size=10)
+    assert problem._batched_mlp() is not None  # the fast path is the one tested
+    theta = problem.center()
+    g = torch.Generator().manual_seed(3)
+    points = theta + 0.5 * torch.randn(9, len(theta), generator=g)
+    loss, metric = problem.evaluate(points, chunk=4)
+    ref = loop_reference(model, points, x, y, loss_fn, metric_fn)
+    assert torch.allclose(loss, ref[:, 0], rtol=1e-5, atol=1e-7)
+    basis = torch.randn(2, len(theta), generator=g)
+    coords = torch.randn(11, 2, generator=g)
+    loss, metric = problem.evaluate_affine(theta, basis, coords, chunk=3)
+    ref = loop_reference(model, theta + coords @ basis, x, y, loss_fn, metric_fn)
+    assert torch.allclose(loss, ref[:, 0], rtol=1e-5, atol=1e-6)
+    if metric_fn is None:
+        assert metric is None
+    else:
+        assert torch.allclose(metric, ref[:, 1], atol=1e-6)
+
+
+def test_models_and_losses_outside_the_plain_mlp_path_take_the_general_one():
+    x, y = classification_data()
+    assert Problem(small_classifier(), F.cross_entropy, x, y)._batched_mlp() is None
+    conv = nn.Sequential(nn.Unflatten(1, (1, 4)), nn.Conv1d(1, 2, 3), nn.Flatten(),
+                         nn.Linear(4, 3))
+    assert Problem(conv, CrossEntropy(3), x, y)._batched_mlp() is None
+    assert Problem(small_classifier(), CrossEntropy(3), x, y)._batched_mlp() is not None
+
+
+@pytest.mark.parametrize("classes", [1, 4])
+def test_loss_columns_equal_the_loss_of_each_point(classes):
+    g = torch.Generator().manual_seed(0)
+    z = 3 * torch.randn(5, classes, 13, generator=g)  # (P, C, N)
+    y = torch.randint(0, max(classes, 2), (13,), generator=g)
+    fns = [CrossEntropy(max(classes, 2)), accuracy] + ([SquaredError()] if classes == 1 else [])
+    for fn in fns:
+        target = y.float() if isinstance(fn, SquaredError) else y
+        expect = torch.stack([fn(z[p].T, target) for p in range(5)])
+        assert torch.allclose(fn.columns(z, target), expect, atol=1e-6), fn
 
 
 def test_problem_names_bad_inputs():

@@ -7,8 +7,11 @@ is split into per-parameter tensors of shape ``(P, *param.shape)`` and the model
 once on all of them, ``torch.func.functional_call`` vectorized over the stack with
 ``torch.vmap`` (a population of P networks as one program), instead of P sequential
 forward passes. That removes per-pass overhead (Python, dispatch, kernel launches), not
-arithmetic: on a CPU it helps small models, while a model dominated by matrix products
-costs about the same either way (measured in ``benchmarks/landscape.py``). The model is
+arithmetic. A plain MLP (fitscope's own, or an ``nn.Sequential`` of linear layers,
+batch norm and activations) takes a faster path, :mod:`fitscope.landscape.batched_mlp`:
+transposed activations, cache-sized chunks, a loss reduced over the classes across rows,
+and on a slice the first layer's products with the data computed once
+(``benchmarks/landscape.py`` measures both against a point-by-point loop). The model is
 evaluated in eval mode (dropout off, batch norm on its running statistics, which are
 shared by every point).
 
@@ -27,15 +30,11 @@ from rich.progress import track
 from torch import Tensor, nn
 from torch.func import functional_call, vmap
 
-from fitscope import regularize as reg
+from .batched_mlp import BatchedMLP
+from .losses import accuracy  # noqa: F401  (re-exported)
 
 LossFn = Callable[[Tensor, Tensor], Tensor]  # (outputs, targets) -> mean loss, a scalar
 CHUNK_ROWS = 16_384  # points per chunk x rows per data batch (benchmarks/landscape.py)
-
-
-def accuracy(outputs: Tensor, targets: Tensor) -> Tensor:
-    """Share of correct class predictions (one logit: logit > 0; else the arg-max)."""
-    return (reg.predictions(outputs) == targets).float().mean()
 
 
 @contextlib.contextmanager
@@ -133,8 +132,10 @@ class Problem:
 
     # -- many points, batched ---------------------------------------------------------------
     def default_chunk(self) -> int:
-        """Points per chunk: ``CHUNK_ROWS`` // rows per data batch, at least 1."""
-        return max(1, CHUNK_ROWS // min(len(self.x), self.batch_size))
+        """Points per chunk: for a plain MLP :meth:`BatchedMLP.chunk_size`, else
+        ``CHUNK_ROWS`` // rows per data batch; at least 1."""
+        mlp = self._batched_mlp()
+        return mlp.chunk_size(self._rows()) if mlp else max(1, CHUNK_ROWS // self._rows())
 
     def _chunk_values(self, points: Tensor) -> tuple[Tensor, Tensor | None]:
         """(loss (P,), metric (P,) or None) for one chunk of points (P, n_params)."""
@@ -153,21 +154,37 @@ class Problem:
                 metric += w * chunk_metric.double()
         return loss, metric
 
+    def _batched_mlp(self) -> BatchedMLP | None:
+        """The fast evaluator when the model is a plain MLP (else None: ``vmap``)."""
+        return BatchedMLP.of(self.model, self.loss_fn, self.metric_fn)
+
     @torch.no_grad()
-    def _evaluate(self, n_points: int, make_chunk: Callable[[int, int], Tensor],
-                  chunk: int | None = None, progress: bool = False,
-                  description: str = "landscape") -> tuple[Tensor, Tensor | None]:
-        size = chunk or self.default_chunk()
+    def _evaluate(self, n_points: int, size: int,
+                  chunk_values: Callable[[int, int], tuple[Tensor, Tensor | None]],
+                  progress: bool, description: str) -> tuple[Tensor, Tensor | None]:
+        """Concatenated ``chunk_values(start, end)`` over chunks of ``size`` points."""
         starts = range(0, n_points, size)
         losses, metrics = [], []
         with eval_mode(self.model):
             for s in track(starts, description=description, disable=not progress,
                            total=len(starts)):
-                loss, metric = self._chunk_values(make_chunk(s, min(s + size, n_points)))
+                loss, metric = chunk_values(s, min(s + size, n_points))
                 losses.append(loss.cpu())
                 if metric is not None:
                     metrics.append(metric.cpu())
         return torch.cat(losses), (torch.cat(metrics) if metrics else None)
+
+    def _mlp_values(self, mlp: BatchedMLP, params: dict[str, Tensor],
+                    first_of: Callable[[int, Tensor], Tensor]) -> tuple[Tensor, Tensor | None]:
+        """Like :meth:`_chunk_values` through the fast evaluator: ``params`` name ->
+        (P, *shape); ``first_of(b, x_b)`` the first layer's output on data batch b."""
+        loss = metric = None
+        for b, (xb, yb, w) in enumerate(self._batches()):
+            chunk_loss, chunk_metric = mlp.values(params, first_of(b, xb), yb)
+            loss = w * chunk_loss.double() + (0 if loss is None else loss)
+            if chunk_metric is not None:
+                metric = w * chunk_metric.double() + (0 if metric is None else metric)
+        return loss, metric
 
     def evaluate(self, points: Tensor, *, chunk: int | None = None, progress: bool = False,
                  description: str = "landscape") -> tuple[Tensor, Tensor | None]:
@@ -176,19 +193,50 @@ class Problem:
         Returns float64 tensors of shape ``(P,)`` on the CPU; the metric is None without
         ``metric_fn``."""
         points = self.as_point(points, "points")
-        return self._evaluate(len(points), lambda s, e: points[s:e], chunk, progress,
-                              description)
+        mlp = self._batched_mlp()
+        if mlp is None:
+            return self._evaluate(len(points), chunk or self.default_chunk(),
+                                  lambda s, e: self._chunk_values(points[s:e]), progress,
+                                  description)
 
-    def evaluate_affine(self, origin: Tensor, basis: Tensor, coords: Tensor,
-                        **kwargs) -> tuple[Tensor, Tensor | None]:
+        def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
+            params = self.unflatten(points[s:e])
+            return self._mlp_values(mlp, params, lambda b, xb: mlp.first_layer(xb, params))
+        return self._evaluate(len(points), chunk or self.default_chunk(), values,
+                              progress, description)
+
+    def evaluate_affine(self, origin: Tensor, basis: Tensor, coords: Tensor, *,
+                        chunk: int | None = None, progress: bool = False,
+                        description: str = "landscape") -> tuple[Tensor, Tensor | None]:
         """Like :meth:`evaluate` at the points ``origin + coords @ basis``: ``origin`` is
         ``(n_params,)``, ``basis`` ``(k, n_params)`` (k directions), ``coords`` ``(P, k)``.
-        Points are built one chunk at a time, so P x n_params is never held in memory."""
+        Points are built one chunk at a time, so P x n_params is never held in memory.
+        For a plain MLP the first layer's products with the data are computed once for
+        the whole slice (:mod:`fitscope.landscape.batched_mlp`)."""
         origin = self.as_point(origin, "origin")
         basis = self.as_point(basis, "basis")
         coords = coords.to(self.device, self.dtype)
         if coords.dim() != 2 or basis.dim() != 2 or coords.shape[1] != basis.shape[0]:
             raise ValueError(f"coords must have shape (P, k) for a basis of k directions, "
                              f"got coords {tuple(coords.shape)}, basis {tuple(basis.shape)}")
-        return self._evaluate(len(coords), lambda s, e: origin + coords[s:e] @ basis,
-                              **kwargs)
+        mlp = self._batched_mlp()
+        if mlp is None:
+            return self._evaluate(len(coords), chunk or self.default_chunk(),
+                                  lambda s, e: self._chunk_values(origin + coords[s:e] @ basis),
+                                  progress, description)
+        rows = torch.cat([origin[None], basis])  # (k + 1, n_params)
+        with torch.no_grad(), eval_mode(self.model):
+            pieces = [mlp.first_layer(xb, self.unflatten(rows)).flatten(1)
+                      for xb, _, _ in self._batches()]  # (k + 1, out * N_b) per batch
+        weights = torch.cat([torch.ones_like(coords[:, :1]), coords], dim=1)  # (P, k + 1)
+
+        def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
+            c = weights[s:e]
+            return self._mlp_values(mlp, self.unflatten(c @ rows),
+                                    lambda b, xb: (c @ pieces[b]).view(len(c), -1, len(xb)))
+        return self._evaluate(len(coords), chunk or self.default_chunk(), values,
+                              progress, description)
+
+    def _rows(self) -> int:
+        """Rows of data in the largest batch."""
+        return min(len(self.x), self.batch_size)

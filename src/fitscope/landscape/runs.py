@@ -8,21 +8,19 @@ through their main head.
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from fitscope import regularize as reg
 from fitscope.config import RunConfig
 from fitscope.data import load_data
 from fitscope.engine import Callback, Trainer, train
 from fitscope.run import Run
 
 from . import cache
-from .evaluate import LossFn, Problem, accuracy
+from .evaluate import LossFn, Problem
+from .losses import CrossEntropy, SquaredError, accuracy
 from .line import interpolate
 from .plane import plane
 from .results import Line, Surface, from_dict
@@ -33,15 +31,9 @@ SPLITS = ("train", "val", "test")
 Kind = Literal["line", "plane", "trajectory"]
 
 
-def _mse_first_output(out: Tensor, y: Tensor) -> Tensor:
-    return F.mse_loss(out[:, 0], y)
-
-
 def data_loss_fn(task_kind: str, n_classes: int) -> LossFn:
     """The engine's data loss for a task, as a function of (outputs, targets)."""
-    if task_kind == "classification":
-        return partial(reg.classification_loss, n_classes=n_classes)
-    return _mse_first_output
+    return CrossEntropy(n_classes) if task_kind == "classification" else SquaredError()
 
 
 def problem_for_run(run: Run, split: str = "train") -> Problem:
