@@ -25,7 +25,8 @@ def lab(tmp_path_factory):
     with Store(path) as store:
         for init in ("kaiming_normal", "zeros"):
             store.put(store_record(train(base.with_overrides({"init.scheme": init}))))
-    with lab_server("--store", str(path)) as server:
+    cache = tmp_path_factory.mktemp("cache")  # the trajectories page caches landscapes
+    with lab_server("--store", str(path), env={"FITSCOPE_CACHE": str(cache)}) as server:
         yield server
 
 
@@ -35,7 +36,7 @@ def wait_drawn(page, selector: str) -> None:
 
 READY = {
     "": None, "init": "#loss", "landscape": "#contours", "optimizers": "#surface",
-    "overfitting": "#accuracy", "runs": "#curves",
+    "trajectories": "#slice-b", "overfitting": "#accuracy", "runs": "#curves",
 }
 
 
@@ -47,7 +48,7 @@ def test_every_page_loads_without_console_errors(lab, tab, page):
     tab.page.wait_for_load_state("networkidle")
     shoot(tab.page, f"page-{page or 'home'}")
     assert tab.errors == []
-    assert tab.page.locator("header nav a").count() == 5
+    assert tab.page.locator("header nav a").count() == 6
     assert tab.page.locator(".explain").inner_text().strip()
 
 

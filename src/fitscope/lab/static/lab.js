@@ -100,7 +100,8 @@ const Lab = (() => {
 
   function describe(body) {
     if (Array.isArray(body.detail)) {
-      return body.detail.map((e) => `${e.loc.slice(1).join(".")}: ${e.msg}` +
+      return body.detail.map((e) => `${e.loc.slice(1).join(".")}: ` +
+        `${e.msg.replace(/^Value error, /, "")}` +
         (e.input !== undefined ? ` (got ${JSON.stringify(e.input)})` : "")).join("\n");
     }
     return String(body.detail ?? JSON.stringify(body));

@@ -14,11 +14,13 @@
     optimizer: { a_optimizer: "sgd", a_lr: 0.1, a_batch: 64, a_noise: 0,
       b_optimizer: "adam", b_lr: 0.01, b_batch: 64, b_noise: 0 },
   };
+  const PLOTS = ["slice-a", "slice-b", "toy", "curves"];
   let inFlight = false;
   let again = false;
 
   const log10 = (v) => (v === null ? null : Math.log10(Math.max(v, 1e-12)));
   const pct = (r) => `${(100 * r).toFixed(1)}%`;
+  const sig = (x) => (x === null || x === undefined ? "–" : String(Number(x.toPrecision(3))));
 
   /* The colour range shared by both slices, so equal colours mean equal losses. */
   function sharedRange(runs) {
@@ -69,7 +71,8 @@
     const how = run.cached ? "read from the cache" : `trained and measured in ` +
       `${fmt(run.seconds.train + run.seconds.landscape + run.seconds.sharpness, 1)} s`;
     const shown = t ? ` The plane shows ${pct(t.explained_variance[0] + t.explained_variance[1])}` +
-      ` of the path's variance (${t.path.length} snapshots over ${m.steps} steps).` : "";
+      ` of the path's variance (${t.path.length} snapshots over ${m.steps} steps; the two` +
+      " axes are not drawn to the same scale)." : "";
     return `${run.description}.${status}${shown} Final training loss ${fmt(m.train_loss, 4)},` +
       ` test accuracy ${fmt(m.test_acc)}; ${how}.`;
   }
@@ -87,7 +90,7 @@
         (r) => (r.sharpness && !r.sharpness.hessian.converged ? " (not converged)" : "")],
       ...view.alphas.map((alpha, k) => [`expected increase, α = ${alpha}`,
         (r) => r.sharpness?.expected[k].increase ?? null,
-        (r) => (r.sharpness ? ` ± ${fmt(r.sharpness.expected[k].std_error)}` : "")]),
+        (r) => (r.sharpness ? ` ± ${sig(r.sharpness.expected[k].std_error)}` : "")]),
       ["path shown by the plane", (r) => (r.trajectory
         ? pct(r.trajectory.explained_variance[0] + r.trajectory.explained_variance[1]) : "–")],
       ["run id", (r) => r.run_id],
@@ -98,7 +101,7 @@
       const numeric = typeof va === "number" && typeof vb === "number";
       const cell = (v, other, r) => {
         const flatter = numeric && v < other ? " class=\"flatter\"" : "";
-        const shown = typeof v === "number" ? fmt(v, 4) : (v ?? "–");
+        const shown = typeof v === "number" ? sig(v) : (v ?? "–");
         return `<td${flatter}>${shown}${extra ? extra(r) : ""}</td>`;
       };
       const mono = name === "run id" ? " class=\"mono\"" : "";
@@ -137,7 +140,7 @@
     plot("curves", traces, {
       title: { text: "loss per epoch: training (solid) and validation (dotted)" },
       xaxis: { title: { text: "epoch" } },
-      yaxis: { title: { text: "loss" }, type: "log", exponentformat: "power" },
+      yaxis: { title: { text: "loss" }, rangemode: "tozero" },
     });
   }
 
@@ -197,6 +200,9 @@
     } catch (e) {
       Lab.showError(e.message);
       $("#status").textContent = "";
+      if (!document.body.dataset.compared) {
+        for (const id of PLOTS) placeholder(id, "", "nothing to show: see the message on the left");
+      }
     } finally {
       inFlight = false;
       if (again) { again = false; compare(); }
@@ -214,7 +220,7 @@
     }
     $("#compare").onclick = compare;
     form.addEventListener("change", compare);
-    for (const id of ["slice-a", "slice-b", "toy", "curves"]) placeholder(id, "", "training…");
+    for (const id of PLOTS) placeholder(id, "", "training…");
     compare();
   }).catch((e) => Lab.showError(String(e)));
 })();
