@@ -144,10 +144,12 @@ class Trainer:
         return F.mse_loss(out[:, 0], y)
 
     def _batches(self):
+        """One epoch's batches: one gather of the shuffled data, then slices of it."""
         perm = torch.randperm(len(self.x_train), generator=self.shuffle_gen).to(self.device)
+        x, y = self.x_train[perm], self.y_train[perm]
         for start in range(0, len(perm), self.batch_size):
-            idx = perm[start:start + self.batch_size]
-            yield Batch(self.x_train[idx], self.y_train[idx], idx)
+            end = start + self.batch_size
+            yield Batch(x[start:end], y[start:end], perm[start:end])
 
     def _prepare(self, b: Batch) -> torch.Tensor:
         """The batch's inputs after augmentation, input noise and FGSM replacement."""
