@@ -51,7 +51,7 @@ def test_default_comparison_draws_both_slices_the_numbers_and_the_toy(lab, tab):
     assert "no weight noise" in page.inner_text("#slice-a")
     assert "weight noise 0.05" in page.inner_text("#slice-b")
     table = page.inner_text("#numbers")
-    assert "top Hessian eigenvalue" in table and "α = 0.05" in table and "±" in table
+    assert "top Hessian eigenvalue" in table and "α\u00a0=\u00a00.05" in table and "±" in table
     assert [t["name"] for t in traces(page, "toy")][1:] == ["adam", "minimum"]
     assert len(traces(page, "curves")) == 4
     assert "trained and measured" in page.inner_text("#note-a")

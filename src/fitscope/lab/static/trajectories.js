@@ -52,7 +52,8 @@
         marker: { symbol: "circle-open", size: 15, color: "#ff4d4d", line: { width: 3 } },
         hovertemplate: `initialization<br>loss ${fmt(t.path_loss[0], 4)}<extra></extra>` },
       { x: px.slice(-1), y: py.slice(-1), mode: "markers", name: "trained weights",
-        marker: { symbol: "star", size: 17, color: "#ffd43b", line: { color: "#1f2933", width: 1 } },
+        marker: { symbol: "star", size: 17, color: "#ffd43b",
+          line: { color: "#1f2933", width: 1 } },
         hovertemplate: `trained weights<br>loss ${fmt(t.path_loss.at(-1), 4)}<extra></extra>` },
     ], {
       title: { text: title, font: { size: 13, color: COLORS[run.side] } },
@@ -88,7 +89,7 @@
       ["test accuracy", (r) => fmt(r.metrics.test_acc)],
       ["top Hessian eigenvalue", (r) => r.sharpness?.hessian.eigenvalue ?? null,
         (r) => (r.sharpness && !r.sharpness.hessian.converged ? " (not converged)" : "")],
-      ...view.alphas.map((alpha, k) => [`expected increase, α = ${alpha}`,
+      ...view.alphas.map((alpha, k) => [`expected increase, α\u00a0=\u00a0${alpha}`,
         (r) => r.sharpness?.expected[k].increase ?? null,
         (r) => (r.sharpness ? ` ± ${sig(r.sharpness.expected[k].std_error)}` : "")]),
       ["path shown by the plane", (r) => (r.trajectory
@@ -170,7 +171,8 @@
         const p = await Lab.getJSON(`/api/trajectories/progress?${query}`);
         if (!settled && p.stage) {
           $("#progress").value = p.fraction;
-          $("#stage").textContent = `${p.stage} · ${((performance.now() - started) / 1000).toFixed(0)} s`;
+          const seconds = ((performance.now() - started) / 1000).toFixed(0);
+          $("#stage").textContent = `${p.stage} · ${seconds} s`;
         }
       } catch (e) { /* the comparison itself reports errors */ }
       if (!settled) setTimeout(poll, 300);
@@ -189,13 +191,15 @@
     Lab.saveState(form);
     const query = new URLSearchParams(location.search);
     const started = performance.now();
+    $("#status").textContent = "";
     try {
       const view = await watch(query, Lab.getJSON(`/api/trajectories?${query}`));
       Lab.showError("");
       draw(view);
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
       const cached = view.runs.every((r) => r.cached) ? " (both from the cache)" : "";
-      $("#status").textContent = `compared in ${seconds} s${cached}; grid ${view.grid} × ${view.grid}`;
+      $("#status").textContent =
+        `compared in ${seconds} s${cached}; grid ${view.grid} × ${view.grid}`;
       document.body.dataset.compared = query.toString();
     } catch (e) {
       Lab.showError(e.message);
