@@ -251,15 +251,17 @@ class Trainer:
         for _ in range(epochs):
             self.epoch += 1
             t0, loss_sum, seen = time.perf_counter(), 0.0, 0
-            correct = torch.zeros((), dtype=torch.long, device=self.device)
+            outs: list[torch.Tensor] = []  # the epoch's outputs and targets, for accuracy
+            targets: list[torch.Tensor] = []
             self.model.train()
             for b in self._batches():
                 loss, out = self.train_step(b)
                 if self._check_divergence(loss):
                     return
                 loss_sum += loss * len(b.y)
-                if self.classify:  # a tensor sum: no host sync per step
-                    correct += (reg.predictions(out) == b.y).sum()
+                if self.classify:  # accuracy once per epoch: no kernels per step
+                    outs.append(out)
+                    targets.append(b.y)
                 seen += len(b.y)
                 self.step += 1
                 if every and self.step % every == 0:
@@ -268,9 +270,11 @@ class Trainer:
                     cb.on_step_end(self, self.step, loss)
                 if self.stop or self.step >= self.total_steps:
                     break
-            row = self._epoch_row(loss_sum / max(seen, 1),
-                                  int(correct) / max(seen, 1) if self.classify else None,
-                                  time.perf_counter() - t0)
+            acc = None if not self.classify else 0.0
+            if outs:
+                hits = reg.predictions(torch.cat(outs)) == torch.cat(targets)
+                acc = int(hits.count_nonzero()) / len(hits)
+            row = self._epoch_row(loss_sum / max(seen, 1), acc, time.perf_counter() - t0)
             if self._end_of_epoch(row):
                 return
 
