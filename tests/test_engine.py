@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from fitscope import RunConfig, load_run, train
-from fitscope.engine import Callback
+from fitscope import regularize as reg
+from fitscope.engine import Callback, Trainer
 
 
 def cfg(**overrides) -> RunConfig:
@@ -213,3 +214,15 @@ def test_users_own_module_trains_and_loads(tmp_path):
 def test_missing_idx_files_are_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte"):
         train(RunConfig(data={"name": "mnist", "path": str(tmp_path)}))
+
+
+def test_train_accuracy_is_the_share_of_the_epochs_rows_predicted_right():
+    c = cfg(**{"optimizer.name": "sgd", "optimizer.lr": 1e-12, "budget.epochs": 1,
+               "budget.batch_size": 50})
+    trainer = Trainer(c)
+    with torch.no_grad():  # lr 1e-12: the weights stay put, so predictions are the init's
+        hits = reg.predictions(trainer.model(trainer.x_train)) == trainer.y_train
+    expected = int(hits.sum()) / len(hits)
+    run = trainer.fit()
+    assert run.history[0]["train_acc"] == expected
+    assert 0.0 < expected < 1.0
