@@ -39,7 +39,6 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import regularize as reg
 from ..config import RunConfig
 from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer
 from ..init import apply_init
@@ -89,19 +88,26 @@ def lead_trainer(config: RunConfig) -> Trainer:
         return Trainer(config)
 
 
-def member(config: RunConfig, lead: Trainer) -> Member:
-    """A member, its model built and initialized as ``Trainer.__init__`` does it, under the
-    forked, seeded RNG of :func:`fitscope.engine.train` (so ``init.scheme = "default"``
-    draws PyTorch's own init from the same seed)."""
-    seed, splits = config.budget.seed, lead.splits
+def members(configs: Sequence[RunConfig], lead: Trainer) -> list[Member]:
+    """The members, each model built and initialized as ``Trainer.__init__`` does it,
+    under a forked RNG seeded with the member's seed as in :func:`fitscope.engine.train`
+    (so ``init.scheme = "default"`` draws PyTorch's own init from the same seed). One
+    fork for all of them: the caller's RNG is left as it was."""
+    splits, built = lead.splits, []
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = build_model(config, splits.n_features, splits.n_classes, splits.input_shape)
-    apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
-    es = config.regularization.early_stopping
-    early = (EarlyStopping(es.monitor, es.patience, es.min_delta, es.start_epoch)
-             if es.enabled else None)
-    return Member(config, model.to(lead.device), torch.Generator().manual_seed(seed), early)
+        for config in configs:
+            seed = config.budget.seed
+            torch.default_generator.manual_seed(seed)  # the models are built on the CPU
+            model = build_model(config, splits.n_features, splits.n_classes,
+                                splits.input_shape)
+            apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
+            if lead.device.type != "cpu":
+                model = model.to(lead.device)
+            es = config.regularization.early_stopping
+            early = (EarlyStopping(es.monitor, es.patience, es.min_delta, es.start_epoch)
+                     if es.enabled else None)
+            built.append(Member(config, model, torch.Generator().manual_seed(seed), early))
+    return built
 
 
 def population_seed(configs: Sequence[RunConfig]) -> int:
@@ -116,7 +122,7 @@ class Population:
 
     def __init__(self, configs: list[RunConfig]):
         lead = lead_trainer(configs[0])
-        self.members = [member(c, lead) for c in configs]
+        self.members = members(configs, lead)
         self.alive = list(self.members)
         self.lead, self.classify = lead, lead.classify
         self.x_train, self.y_train = lead.x_train, lead.y_train
@@ -134,6 +140,7 @@ class Population:
                                       cfg.model.activation) if obs.probe_every else None)
         self.lrs = [c.optimizer.lr for c in configs]  # each member's last learning rate
         self.lr_column: Tensor | None = None  # self.lrs as a column, until they change
+        self.same_lr: float | None = None  # the members' common learning rate, if any
         self.scheduled = any(c.optimizer.schedule.kind != "constant" for c in configs)
 
     def _columns(self, configs: list[RunConfig]) -> dict[str, Tensor]:
@@ -156,6 +163,7 @@ class Population:
     def _set_columns(self, cols: dict[str, Tensor]) -> None:
         """Per-member settings, and the names of those some member uses (nonzero, finite)."""
         self.cols, self.cols32 = cols, {k: v.float() for k, v in cols.items()}
+        self._smooth = None
         self.used = {k for k, v in cols.items() if bool(((v != 0) & torch.isfinite(v)).any())}
 
     def uses(self, name: str) -> bool:
@@ -171,10 +179,15 @@ class Population:
             self.lr_column = None
         if self.lr_column is None:
             self.lr_column = column(self.lrs, self.net.flat, torch.float64)
+            self.same_lr = self.lrs[0] if len(set(self.lrs)) == 1 else None
         return self.lr_column
 
     def train_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """One optimizer step of every member; returns (losses (N,), outputs (N, B, k))."""
+        """One optimizer step of every member; returns (losses (N,), outputs (N, k, B)).
+
+        The forward and backward passes are :class:`StackedMLP`'s own (no autograd
+        graph), except on the steps a probe samples, which go through autograd so that
+        every layer's output gradient can be read."""
         lr = self.learning_rates()
         if self.uses("input_noise"):
             std = self.cols32["input_noise"].unsqueeze(2)
@@ -182,29 +195,43 @@ class Population:
         net, probing = self.net, self.probe is not None and self.probe.sampled(self.step)
         taps = self.probe.begin(net.flat, self.step) if probing else None
         noise = self._weight_noise()
-        out = net.forward(x, train=True, gen=self.gen, taps=taps)
-        smoothing = self.cols32["label_smoothing"] if self.uses("label_smoothing") else None
-        losses = example_losses(out, y, self.classify, smoothing).mean(1)
-        net.flat.grad = None
-        losses.sum().backward()  # d(sum)/d(loss_i) = 1: member i's own gradient
-        p, g = net.flat.detach(), net.flat.grad
+        smoothing = self._smoothing()
         if probing:
-            self.probe.gradients(g)
+            leaf = net.flat.detach().requires_grad_()
+            out = net.forward(x, train=True, gen=self.gen, taps=taps, flat=leaf)
+            losses = example_losses(out, y, self.classify, smoothing).mean(1)
+            losses.sum().backward()  # d(sum)/d(loss_i) = 1: member i's own gradient
+            net.grad.copy_(leaf.grad)
+            self.probe.gradients(net.grad)
+            losses, out = losses.detach(), out.detach()
+        else:
+            out, tape = net.forward_train(x, self.gen)
+            losses, grad_out = losses_and_grad(out, y, self.classify, smoothing)
+            net.backward(tape, grad_out)
+        p, g = net.flat, net.grad
         with torch.no_grad():
             if noise is not None:
                 p.sub_(noise)
             self._penalty_grads(p, g)
             clip_per_member_(g, self._clip("clip_value"), self._clip("clip_norm"))
             self._decay(p, lr)
-            self.opt.step(p, g, lr)
-        return losses.detach(), out.detach()
+            self.opt.step(p, g, lr, self.same_lr)
+        return losses, out
+
+    def _smoothing(self) -> Smoothing | None:
+        """The label-smoothing columns, when some member smooths its labels."""
+        if not self.uses("label_smoothing"):
+            return None
+        if self._smooth is None:
+            self._smooth = Smoothing(self.cols["label_smoothing"], self.lead.n_classes)
+        return self._smooth
 
     def _weight_noise(self) -> Tensor | None:
         """Add N(0, std_i^2) noise to member i's weights (not biases); return it
         (:func:`fitscope.regularize.add_weight_noise_`, per member)."""
         if not self.uses("weight_noise"):
             return None
-        p = self.net.flat.detach()
+        p = self.net.flat
         std = self.cols32["weight_noise"] * self.net.weight_mask
         noise = torch.randn(p.shape, generator=self.gen, device=p.device) * std
         p.add_(noise)
@@ -259,13 +286,12 @@ class Population:
         seen, every = 0, self.lead.config.observe.snapshot_every
         for start in range(0, n, self.lead.batch_size):
             idx = perms[:, start:start + self.lead.batch_size]  # (N, B): each member's batch
-            y = self.y_train[idx]
-            losses, out = self.train_step(self.x_train[idx], y)
+            x, y = self._batch(idx)
+            losses, out = self.train_step(x, y)
             gone = self._diverged(losses)
             loss_sums += losses.double().cpu() * y.shape[1]  # as the engine's Python sum
             if self.classify:
-                pred = reg.predictions(out.flatten(0, 1)).view(y.shape)
-                correct += (pred == y).sum(1).cpu()
+                correct += (predictions(out) == y).sum(1).cpu()
             seen += y.shape[1]
             self.step += 1
             if self.probe is not None:
@@ -282,13 +308,19 @@ class Population:
         self._end_of_epoch(loss_sums / max(seen, 1), correct.double() / max(seen, 1),
                            time.perf_counter() - t0)
 
+    def _batch(self, idx: Tensor) -> tuple[Tensor, Tensor]:
+        """Each member's batch, (N, B, F) inputs and (N, B) targets: one gather each."""
+        flat = idx.reshape(-1)
+        x = self.x_train.index_select(0, flat).view(*idx.shape, *self.x_train.shape[1:])
+        return x, self.y_train.index_select(0, flat).view(idx.shape)
+
     def _diverged(self, losses: Tensor) -> list[int]:
         """Rows whose loss diverged at this step, marked with the sequential engine's
         verdict (``Trainer._check_divergence`` of the lead, which never trains)."""
         limit = DIVERGENCE_FACTOR * self.lead.baseline_loss
-        bad = ~torch.isfinite(losses) | (losses.double() > limit)
-        if not bool(bad.any()):
+        if float(losses.max()) <= limit:  # max is NaN if any loss is: one test for all
             return []
+        bad = ~torch.isfinite(losses) | (losses.double() > limit)
         rows = bad.nonzero().flatten().tolist()
         for i in rows:
             m, lead = self.alive[i], self.lead
@@ -302,9 +334,10 @@ class Population:
         end the run as diverged; early stopping may end it."""
         val_loss, val_acc = evaluate(self.net, self.lead.splits.x_val, self.lead.splits.y_val,
                                      self.classify)
-        p, mask = self.net.flat.detach(), self.net.weight_mask
-        grad_norm = torch.linalg.vector_norm(self.net.flat.grad, dim=1).tolist()
-        penalty = penalty_values(p, mask, self.cols["l2"], self.cols["l1"])
+        p, mask = self.net.flat, self.net.weight_mask
+        grad_norm = torch.linalg.vector_norm(self.net.grad, dim=1).tolist()
+        penalty = (penalty_values(p, mask, self.cols["l2"], self.cols["l1"])
+                   if self.uses("l2") or self.uses("l1") else [0.0] * len(self.alive))
         finite = torch.isfinite(p).all(1).tolist()
         ended = []
         for i, m in enumerate(self.alive):
@@ -342,7 +375,7 @@ class Population:
         return index.cpu()
 
     def _snapshot(self) -> None:
-        rows = self.net.flat.detach().cpu()
+        rows = self.net.flat.cpu()
         for i, m in enumerate(self.alive):
             m.snapshots.append({"step": self.step, "params": rows[i].clone()})
 
@@ -375,27 +408,80 @@ class Population:
         return runs
 
 
+class Smoothing:
+    """Label-smoothing targets of every member, from an (N, 1) float64 column of eps:
+    binary targets eps and 1 - eps, k-class targets 1 - eps and eps / (k - 1)
+    (:func:`fitscope.regularize.smoothed_targets`, each member with its own eps), the
+    constants computed in float64 like the sequential engine's Python floats."""
+
+    def __init__(self, eps: Tensor, n_classes: int):
+        k = max(n_classes, 2)
+        self.eps = eps.float()  # binary: y (1 - 2 eps) + eps
+        self.scale = (1.0 - 2.0 * eps).float()
+        self.on, self.off = (1.0 - eps).float(), (eps / (k - 1)).float()
+
+    def binary(self, y: Tensor) -> Tensor:
+        """(N, B) targets for one logit."""
+        return y.float() * self.scale + self.eps
+
+    def soft(self, y: Tensor, k: int) -> Tensor:
+        """(N, k, B) target distributions."""
+        n, b = y.shape
+        soft = self.off.view(n, 1, 1).expand(n, k, b).clone()
+        return soft.scatter_(1, y.unsqueeze(1), self.on.view(n, 1, 1).expand(n, 1, b))
+
+
 def example_losses(out: Tensor, y: Tensor, classify: bool,
-                   smoothing: Tensor | None = None) -> Tensor:
-    """Per-example data loss of every member, (N, B): the terms whose batch mean is the
-    sequential engine's loss (:func:`fitscope.regularize.classification_loss`: binary
-    cross-entropy on one logit for two classes, cross-entropy on k logits; regression:
-    squared error). ``smoothing`` is an (N, 1) column of label-smoothing eps: binary
-    targets eps and 1 - eps; k-class targets 1 - eps and eps / (k - 1)
-    (:func:`fitscope.regularize.smoothed_targets`, with each member's eps)."""
+                   smoothing: Smoothing | None = None) -> Tensor:
+    """Per-example data loss of every member, (N, B), from outputs (N, k, B): the terms
+    whose batch mean is the sequential engine's loss
+    (:func:`fitscope.regularize.classification_loss`: binary cross-entropy on one logit
+    for two classes, cross-entropy on k logits; regression: squared error), with each
+    member's label smoothing."""
     if not classify:
-        return (out[..., 0] - y).square()
-    if out.shape[-1] == 1:
-        target = y.to(out.dtype)
-        if smoothing is not None:
-            target = target * (1 - 2 * smoothing) + smoothing
-        return F.binary_cross_entropy_with_logits(out[..., 0], target, reduction="none")
+        return (out[:, 0] - y).square()
+    if out.shape[1] == 1:
+        target = y.to(out.dtype) if smoothing is None else smoothing.binary(y)
+        return F.binary_cross_entropy_with_logits(out[:, 0], target, reduction="none")
     if smoothing is None:
-        return F.cross_entropy(out.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
-    k, eps = out.shape[-1], smoothing.unsqueeze(2)
-    onehot = F.one_hot(y, k).to(out.dtype)
-    soft = onehot * (1 - eps) + (1 - onehot) * (eps / (k - 1))
-    return -(soft * F.log_softmax(out, dim=-1)).sum(-1)
+        return F.cross_entropy(out, y, reduction="none")
+    return -(smoothing.soft(y, out.shape[1]) * F.log_softmax(out, dim=1)).sum(1)
+
+
+def losses_and_grad(out: Tensor, y: Tensor, classify: bool,
+                    smoothing: Smoothing | None = None) -> tuple[Tensor, Tensor]:
+    """Each member's mean data loss (N,) (the batch mean of :func:`example_losses`) and
+    the gradient of their sum with respect to the outputs (N, k, B), computed as the
+    backward formulas of the sequential engine's loss functions compute it:
+    (sigmoid(o) - t) / B for binary cross-entropy, softmax minus the target
+    distribution over B for cross-entropy (as log-softmax's backward: g - e^lsm sum g),
+    2 (o - y) / B for squared error."""
+    b = out.shape[2]
+    if not classify:
+        diff = out[:, 0] - y
+        losses = diff.square().mean(1)
+        return losses, diff.mul_(2.0 / b).unsqueeze(1)
+    if out.shape[1] == 1:
+        o = out[:, 0]
+        target = y.to(out.dtype) if smoothing is None else smoothing.binary(y)
+        losses = F.binary_cross_entropy_with_logits(o, target, reduction="none").mean(1)
+        return losses, torch.sigmoid(o).sub_(target).div_(b).unsqueeze(1)
+    lsm = F.log_softmax(out, dim=1)
+    if smoothing is None:
+        losses = F.nll_loss(lsm, y, reduction="none").mean(1)
+        grad = lsm.exp_().mul_(1.0 / b)  # - e^lsm * sum(g), sum(g) = -1 / B
+        grad.scatter_add_(1, y.unsqueeze(1), grad.new_full((y.shape[0], 1, b), -1.0 / b))
+        return losses, grad
+    soft = smoothing.soft(y, out.shape[1])
+    losses = -(soft * lsm).sum(1).mean(1)
+    g = soft.mul_(-1.0 / b)
+    return losses, g.sub_(lsm.exp_().mul_(g.sum(1, keepdim=True)))
+
+
+def predictions(out: Tensor) -> Tensor:
+    """(N, B) class predictions from (N, k, B) outputs: logit > 0 for one output, else
+    the arg-max (:func:`fitscope.regularize.predictions`)."""
+    return (out[:, 0] > 0).long() if out.shape[1] == 1 else out.argmax(1)
 
 
 def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[float]:
@@ -419,11 +505,11 @@ def evaluate(net: StackedMLP, x: Tensor, y: Tensor,
     losses, correct = [], torch.zeros(n, dtype=torch.long, device=x.device)
     for s in range(0, len(x), rows):
         xb, yb = x[s:s + rows], y[s:s + rows]
-        out = net.forward(xb.expand(n, *xb.shape), train=False)
+        out = net.forward_eval(xb.expand(n, *xb.shape))
         yb = yb.expand(n, *yb.shape)
         losses.append(example_losses(out, yb, classify))
         if classify:
-            correct += (reg.predictions(out.flatten(0, 1)).view(yb.shape) == yb).sum(1)
+            correct += (predictions(out) == yb).sum(1)
     per_example = torch.cat(losses, dim=1)  # (N, len(x))
     loss_sum = torch.zeros(n, dtype=torch.float64)
     for s in range(0, len(x), EVAL_BATCH):

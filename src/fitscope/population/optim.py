@@ -58,8 +58,10 @@ class BatchedOptimizer:
         self._set_hyper({k: v[index] for k, v in self.hyper.items()})
 
     @torch.no_grad()
-    def step(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
-        """Update ``p`` in place from gradients ``g``; ``lr`` is an (N, 1) float64 column."""
+    def step(self, p: Tensor, g: Tensor, lr: Tensor, same_lr: float | None = None) -> None:
+        """Update ``p`` in place from gradients ``g``; ``lr`` is an (N, 1) float64 column
+        (``same_lr``, the members' common learning rate when they share one, is a hint
+        some optimizers use)."""
         self.t += 1
         self.update(p, g, lr)
 
@@ -122,7 +124,14 @@ class RMSProp(BatchedOptimizer):
 class Adam(BatchedOptimizer):
     """s <- rho_1 s + (1 - rho_1) g (as ``lerp``); r <- rho_2 r + (1 - rho_2) g*g;
     theta <- theta - (eps / (1 - rho_1^t)) s / (sqrt(r) / sqrt(1 - rho_2^t) + delta).
-    rho^t is kept as a running product (float64)."""
+    rho^t is kept as a running product (float64).
+
+    When every member has the same rho_1, rho_2 and delta (the usual case: studies vary
+    the learning rate, the seed, the penalties), the update is torch's fused Adam kernel
+    (``torch._fused_adam_``, the kernel the sequential engine's ``Adam(fused=True)``
+    runs), one pass over the (N, D) state: on the parameters themselves when the
+    members' learning rates are equal too, else on a zeroed update u with learning rate
+    1, then theta <- theta + eps_i u per member."""
 
     state_names, hyper_names = ("s", "r"), ("beta1", "beta2", "eps")
 
@@ -131,10 +140,31 @@ class Adam(BatchedOptimizer):
         self.w1, self.w2 = (1.0 - hyper["beta1"]).float(), (1.0 - hyper["beta2"]).float()
         if not hasattr(self, "powers"):  # rho_1^t, rho_2^t at t = 0
             self.powers = torch.ones_like(hyper["beta1"]), torch.ones_like(hyper["beta2"])
+        self.shared = _shared(hyper["beta1"], hyper["beta2"], hyper["eps"])
+        self.fusable = self.shared is not None and self.s.dtype in FUSED_DTYPES
 
     def keep(self, index: Tensor) -> None:
         self.powers = self.powers[0][index], self.powers[1][index]
         super().keep(index)
+
+    def step(self, p: Tensor, g: Tensor, lr: Tensor, same_lr: float | None = None) -> None:
+        """``same_lr``: the members' common learning rate, when they have one."""
+        if not self.fusable:
+            super().step(p, g, lr)
+            return
+        self.t += 1
+        self.powers[0].mul_(self.hyper["beta1"])  # kept in step for the unfused update
+        self.powers[1].mul_(self.hyper["beta2"])
+        beta1, beta2, eps = self.shared
+        step = torch.tensor(float(self.t))
+        target = p if same_lr is not None else self.tmp.zero_()
+        with torch.no_grad():
+            torch._fused_adam_([target], [g], [self.s], [self.r], [], [step],
+                               lr=1.0 if same_lr is None else same_lr, beta1=beta1,
+                               beta2=beta2, weight_decay=0.0, eps=eps, amsgrad=False,
+                               maximize=False)
+            if same_lr is None:
+                p.addcmul_(self.tmp, lr.float())
 
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
         b1t = self.powers[0].mul_(self.hyper["beta1"])
@@ -143,6 +173,15 @@ class Adam(BatchedOptimizer):
         self.r.mul_(self.h["beta2"]).addcmul_(torch.mul(g, self.w2, out=self.tmp), g)
         root = torch.sqrt(self.r, out=self.tmp)
         _step_(p, self.s, root, (1.0 - b2t).sqrt(), self.hyper["eps"], lr / (1.0 - b1t))
+
+
+FUSED_DTYPES = (torch.float32, torch.float64)
+
+
+def _shared(*columns: Tensor) -> tuple[float, ...] | None:
+    """The values of (N, 1) columns as Python floats when each column holds one value."""
+    values = [col.unique() for col in columns]
+    return tuple(float(v) for v in values) if all(len(v) == 1 for v in values) else None
 
 
 def _step_(p: Tensor, u: Tensor, root: Tensor, scale: Tensor | float, eps: Tensor,

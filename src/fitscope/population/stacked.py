@@ -1,17 +1,25 @@
 """The stacked MLP: the parameters of N members as one (N, D) tensor.
 
 Member i's parameters are row i of ``flat``, in ``model.parameters()`` order: the row is
-the member's flat parameter vector, as in the sequential engine's snapshots. The forward
-pass splits the rows into per-layer views -- weight (N, out, in), bias (N, out) -- and
-runs each layer for every member at once as a batched matrix multiply on activations
-kept transposed, (N, units, B):
+the member's flat parameter vector, as in the sequential engine's snapshots. Per-layer
+views split the rows -- weight (N, out, in), bias (N, out) -- and each layer runs for
+every member at once as a batched matrix multiply on activations kept transposed,
+(N, units, B):
 
     z_i^T <- W_i h_i^T + b_i  for every member i  (``torch.baddbmm(b, W, h^T)``)
 
 so one kernel does the work of N ``nn.Linear`` calls, and the weight gradient comes out
-in W's own layout. The backward pass of the split gathers every layer's gradient into
-one (N, D) ``flat.grad``, on which the optimizer, penalties and clipping act with a few
-whole-population operations.
+in W's own layout. ``grad`` is the (N, D) gradient laid out like ``flat``, on which the
+optimizer, penalties and clipping act with a few whole-population operations.
+
+Training steps do not go through autograd: :meth:`StackedMLP.forward_train` keeps what
+the backward pass needs (a :class:`Tape`) and :meth:`StackedMLP.backward` writes every
+layer's gradient into ``grad`` with the same kernels autograd would call (``bmm`` for
+the weight and input gradients, a sum for the bias, ``tanh_backward`` and its kin for
+the activations, the batch-norm formula), a handful of kernels per layer with no graph
+to build. Activations are computed in place where nothing needs the input again.
+:meth:`StackedMLP.forward` is the same network through autograd, with taps for the
+probes (:mod:`fitscope.population.probes`), which need every layer's output gradient.
 
 The layers mirror :class:`fitscope.models.MLP`: ``[input dropout] -> depth x (Linear
 -> [BatchNorm1d] -> activation -> [dropout]) -> Linear``. Dropout rates are per member:
@@ -23,12 +31,15 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..regularize import weights_and_others
+
+aten = torch.ops.aten
 
 
 class Tanh(torch.autograd.Function):
@@ -37,7 +48,8 @@ class Tanh(torch.autograd.Function):
     Mathematically ``torch.tanh``; computed through the sigmoid because torch's CPU tanh
     kernel is several times slower than its sigmoid and the population's activations are
     N times larger than one net's. It differs from ``torch.tanh`` by at most about 2e-7
-    (a few float32 ulps of 1, absolute).
+    (a few float32 ulps of 1, absolute). :func:`_activate_` computes the same numbers in
+    place.
     """
 
     @staticmethod
@@ -49,7 +61,7 @@ class Tanh(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> Tensor:
         (y,) = ctx.saved_tensors
-        return torch.ops.aten.tanh_backward(grad, y)
+        return aten.tanh_backward(grad, y)
 
 
 ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
@@ -57,12 +69,101 @@ ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
 
 
+_MINUS_ONE = torch.tensor(-1.0)
+
+
+def _activate_(z: Tensor, kind: str, doubled: bool = False) -> Tensor:
+    """The activation of ``z``, in place (``z`` becomes the output). ``doubled``: ``z``
+    holds 2z already (tanh only: the layer's multiply computed it for free)."""
+    if kind == "tanh":
+        if not doubled:
+            z.mul_(2.0)
+        return torch.add(_MINUS_ONE, z.sigmoid_(), alpha=2.0, out=z)  # 2 s - 1, one pass
+    if kind == "relu":
+        return z.relu_()
+    if kind == "sigmoid":
+        return z.sigmoid_()
+    return z
+
+
+def _activation_backward_(grad: Tensor, y: Tensor, kind: str) -> Tensor:
+    """d loss / d z from d loss / d y, in place in ``grad``, as autograd computes it from
+    the output ``y``."""
+    if kind == "tanh":
+        return aten.tanh_backward.grad_input(grad, y, grad_input=grad)
+    if kind == "relu":
+        return aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad)
+    if kind == "sigmoid":
+        return aten.sigmoid_backward.grad_input(grad, y, grad_input=grad)
+    return grad
+
+
+@dataclass
+class Layer:
+    """One linear layer's views into ``flat`` and ``grad`` (and those of the batch norm
+    that follows it), with a scratch buffer for its weight gradient."""
+
+    name: str
+    w: Tensor  # (N, out, in)
+    b: Tensor | None  # (N, out)
+    gw: Tensor
+    gb: Tensor | None
+    gw_scratch: Tensor  # contiguous (N, out, in): bmm writes here, then one copy to gw
+    bn: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # gamma, beta, their grads
+
+
+class Workspace:
+    """Buffers for one batch size, reused from step to step: each layer's output, and two
+    scratch buffers that the backward pass's input gradients (and the layers of an
+    evaluation) alternate between. Fresh tensors of the
+    population's size at every step would cost page faults (the allocator hands large
+    blocks back to the system) and cache misses; these stay put."""
+
+    def __init__(self, net: StackedMLP, b: int):
+        n, like = net.n, net.flat
+        self.b = b
+        self.outputs = [like.new_empty(n, layer.w.shape[1], b) for layer in net.layers]
+        width = max(layer.w.shape[2] for layer in net.layers)
+        self.scratches = [like.new_empty(n * width * b) for _ in range(2)]
+        depth = len(net.layers) - 1
+        self.dropped: list[Tensor | None] = [None] * depth  # outputs after dropout
+        self.masks: list[Tensor | None] = [None] * (depth + 1)  # [input, hidden 0, ...]
+
+    def scratch(self, k: int, n: int, units: int) -> Tensor:
+        """The k-th scratch buffer (the two alternate with k), as (n, units, b)."""
+        return self.scratches[k % 2][:n * units * self.b].view(n, units, self.b)
+
+    def mask(self, i: int, like: Tensor) -> Tensor:
+        """The buffer for dropout mask ``i`` (0: the input's), shaped like ``like``."""
+        if self.masks[i] is None:
+            self.masks[i] = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return self.masks[i]
+
+    def after_dropout(self, i: int, like: Tensor) -> Tensor:
+        if self.dropped[i] is None:
+            self.dropped[i] = torch.empty_like(like)
+        return self.dropped[i]
+
+
+@dataclass
+class Tape:
+    """What :meth:`StackedMLP.backward` needs from :meth:`StackedMLP.forward_train`:
+    each linear layer's input, and per hidden layer its activation output, dropout mask
+    and batch-norm normalized values and inverse standard deviations."""
+
+    inputs: list[Tensor] = field(default_factory=list)
+    acts: list[Tensor] = field(default_factory=list)
+    masks: list[Tensor | None] = field(default_factory=list)
+    normed: list[tuple[Tensor, Tensor] | None] = field(default_factory=list)
+
+
 class StackedMLP:
     """N MLPs of one shape. ``models`` give the members' initial parameters and buffers
     (they are copied); ``dropout`` and ``input_dropout`` are (N, 1, 1) rate columns."""
 
     def __init__(self, models: Sequence[nn.Module], cfg: ModelConfig,
-                 dropout: Tensor, input_dropout: Tensor):
+                 dropout: Tensor, input_dropout: Tensor,
+                 rows: Tensor | None = None):
         template = models[0]
         self.cfg, self.act = cfg, ACTIVATIONS[cfg.activation]
         named = list(template.named_parameters())
@@ -72,18 +173,37 @@ class StackedMLP:
         weight_ids = {id(w) for w in weights_and_others(template)[0]}
         self.weight_mask = torch.cat([torch.full((p.numel(),), id(p) in weight_ids)
                                       for _, p in named]).unsqueeze(0)  # (1, D) bool
-        rows = [torch.cat([p.detach().reshape(-1) for p in m.parameters()]) for m in models]
-        self.flat = torch.stack(rows).requires_grad_()  # (N, D)
+        if rows is None:
+            rows = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()])
+                                for m in models])
+        self.flat = rows  # (N, D)
+        self.grad = torch.zeros_like(self.flat)
         self.weight_mask = self.weight_mask.to(self.flat.device)
         self.buffer_names = [name for name, _ in template.named_buffers()]
         self.buffers = {name: torch.stack([m.get_buffer(name).detach().clone() for m in models])
                         for name in self.buffer_names}
         self._set_rates(dropout, input_dropout)
+        self._bind()
+        self.workspaces: dict[tuple[str, int], Workspace] = {}
 
     def _set_rates(self, dropout: Tensor, input_dropout: Tensor) -> None:
         """Dropout rate columns; a rate column of zeros is skipped altogether."""
         self.dropout, self.input_dropout = dropout, input_dropout
         self.drops = bool((dropout > 0).any()), bool((input_dropout > 0).any())
+
+    def _bind(self) -> None:
+        """The per-layer views of ``flat`` and ``grad`` (made again when rows change)."""
+        p, g = self.split(self.flat), self.split(self.grad)
+        names = [f"hidden.{i}.linear" for i in range(self.cfg.depth)] + ["out"]
+        self.layers = []
+        for i, name in enumerate(names):
+            bn = f"hidden.{i}.bn"
+            self.layers.append(Layer(
+                name, p[f"{name}.weight"], p.get(f"{name}.bias"), g[f"{name}.weight"],
+                g.get(f"{name}.bias"), torch.empty_like(p[f"{name}.weight"],
+                                                        memory_format=torch.contiguous_format),
+                (p[f"{bn}.weight"], p[f"{bn}.bias"], g[f"{bn}.weight"], g[f"{bn}.bias"])
+                if self.cfg.batch_norm and name != "out" else None))
 
     @property
     def n(self) -> int:
@@ -105,30 +225,137 @@ class StackedMLP:
         """The largest layer width (inputs, hidden units or outputs)."""
         return max(max(shape) for shape in self.shapes)
 
-    def forward(self, x: Tensor, train: bool, gen: torch.Generator | None = None,
-                taps: list[tuple[str, str, Tensor]] | None = None) -> Tensor:
-        """(N, B, n_in) -> (N, B, n_out). With ``train`` dropout is drawn from ``gen`` and
-        batch norm uses (and updates) batch statistics; otherwise running ones. With
-        ``taps``, each layer's output is appended as ``(layer, "preact" | "act", output)``
-        (named like the module that computes it in :class:`fitscope.models.MLP`), its
-        gradient kept for after the backward pass.
+    def workspace(self, kind: str, b: int) -> Workspace:
+        """The buffers for ``kind`` ("train" or "eval") passes of ``b`` examples."""
+        key = (kind, b)
+        if key not in self.workspaces:
+            self.workspaces[key] = Workspace(self, b)
+        return self.workspaces[key]
 
-        Inside, activations are kept transposed, (N, units, B): a layer is then
-        W h^T + b, whose weight gradient comes out in W's own (out, in) layout (no copy
-        on its way into ``flat.grad``); taps hold these transposed outputs."""
-        p = self.params()
+    # -- training steps without autograd ----------------------------------------------
+    def forward_train(self, x: Tensor, gen: torch.Generator | None) -> tuple[Tensor, Tape]:
+        """(N, B, n_in) -> outputs (N, n_out, B) in training mode (dropout drawn from
+        ``gen``, batch norm on batch statistics, running statistics updated), and the
+        :class:`Tape` for :meth:`backward`. The same numbers as :meth:`forward`. The
+        outputs and the tape live in this batch size's workspace: valid until the next
+        pass of that size."""
+        tape, kind = Tape(), self.cfg.activation
+        ws = self.workspace("train", x.shape[1])
+        h = x.transpose(1, 2)  # (N, n_in, B)
+        if self.drops[1]:
+            h = h * _mask(h, self.input_dropout, gen, ws.mask(0, h))
+        for i, layer in enumerate(self.layers[:-1]):
+            tape.inputs.append(h)
+            if layer.bn is None:
+                doubled = kind == "tanh"  # 2 (W h + b) costs nothing extra in the multiply
+                z = _linear(h, layer, 2.0 if doubled else 1.0, out=ws.outputs[i])
+                tape.normed.append(None)
+            else:
+                z, normed = self._batch_norm_train(_linear(h, layer, out=ws.outputs[i]),
+                                                   layer, i)
+                tape.normed.append(normed)
+                doubled = False
+            y = _activate_(z, kind, doubled)
+            tape.acts.append(y)
+            if self.drops[0]:
+                mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
+                tape.masks.append(mask)
+                h = torch.mul(y, mask, out=ws.after_dropout(i, y))
+            else:
+                tape.masks.append(None)
+                h = y
+        tape.inputs.append(h)
+        return _linear(h, self.layers[-1], out=ws.outputs[-1]), tape
+
+    def backward(self, tape: Tape, grad_out: Tensor) -> None:
+        """Write the gradient of the members' summed loss into ``grad``, given
+        ``grad_out`` = d loss / d outputs (N, n_out, B) and the forward pass's ``tape``."""
+        kind, gz = self.cfg.activation, grad_out
+        n, b = grad_out.shape[0], grad_out.shape[2]
+        ws = self.workspace("train", b)
+        for j in range(len(self.layers) - 1, -1, -1):
+            layer, h = self.layers[j], tape.inputs[j]
+            layer.gw.copy_(torch.bmm(gz, h.transpose(1, 2), out=layer.gw_scratch))
+            if layer.gb is not None:
+                torch.sum(gz, dim=2, out=layer.gb)
+            if j == 0:
+                break
+            i = j - 1  # the hidden layer whose output h is
+            gh = torch.bmm(layer.w.transpose(1, 2), gz, out=ws.scratch(j, n, h.shape[1]))
+            if tape.masks[i] is not None:
+                gh.mul_(tape.masks[i])
+            gz = _activation_backward_(gh, tape.acts[i], kind)
+            if tape.normed[i] is not None:
+                gz = _batch_norm_backward(gz, self.layers[i].bn, *tape.normed[i])
+
+    @torch.no_grad()
+    def forward_eval(self, x: Tensor) -> Tensor:
+        """(N, B, n_in) -> (N, n_out, B) in eval mode (no dropout, running batch-norm
+        statistics), in place in this batch size's workspace. When every member gets the
+        same inputs (``x`` expanded from (B, n_in)), the first layer is one matrix
+        multiply for all members."""
+        kind, (n, b) = self.cfg.activation, x.shape[:2]
+        ws = self.workspace("eval", b)
+        h = x.transpose(1, 2)
+        for i, layer in enumerate(self.layers[:-1]):
+            doubled = kind == "tanh" and layer.bn is None
+            buffer = ws.scratch(i, n, layer.w.shape[1])
+            if i == 0 and x.stride(0) == 0:
+                z = _shared_linear(x[0], layer, 2.0 if doubled else 1.0, out=buffer)
+            else:
+                z = _linear(h, layer, 2.0 if doubled else 1.0, out=buffer)
+            if layer.bn is not None:
+                mean = self.buffers[f"hidden.{i}.bn.running_mean"].unsqueeze(2)
+                var = self.buffers[f"hidden.{i}.bn.running_var"].unsqueeze(2)
+                z = _affine(z.sub_(mean).mul_(torch.rsqrt(var + BN_EPS)), layer.bn)
+            h = _activate_(z, kind, doubled)
+        if len(self.layers) == 1 and x.stride(0) == 0:
+            return _shared_linear(x[0], self.layers[-1])
+        return _linear(h, self.layers[-1])
+
+    def _batch_norm_train(self, z: Tensor, layer: Layer, i: int
+                          ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        """Batch norm on batch statistics (see :meth:`_batch_norm`), updating the running
+        ones; returns the output and (normalized values, 1 / sqrt(var + eps))."""
+        var, mean = torch.var_mean(z, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
+        self._track(i, mean, var, z.shape[2])
+        rstd = torch.rsqrt(var + BN_EPS)
+        normed = z.sub_(mean).mul_(rstd)
+        return _affine(normed, layer.bn), (normed, rstd)
+
+    def _track(self, i: int, mean: Tensor, var: Tensor, b: int) -> None:
+        """r <- (1 - m) r + m s, with the unbiased variance for ``running_var``."""
+        name = f"hidden.{i}.bn"
+        with torch.no_grad():
+            self.buffers[f"{name}.running_mean"].lerp_(mean[..., 0], BN_MOMENTUM)
+            self.buffers[f"{name}.running_var"].lerp_(var[..., 0] * (b / max(b - 1, 1)),
+                                                      BN_MOMENTUM)
+            self.buffers[f"{name}.num_batches_tracked"].add_(1)
+
+    # -- through autograd, with taps (probed steps) -------------------------------------
+    def forward(self, x: Tensor, train: bool, gen: torch.Generator | None = None,
+                taps: list[tuple[str, str, Tensor]] | None = None,
+                flat: Tensor | None = None) -> Tensor:
+        """(N, B, n_in) -> (N, n_out, B) through autograd, on ``flat`` (default: this
+        net's rows; pass a leaf that requires grad to differentiate). With ``train``
+        dropout is drawn from ``gen`` and batch norm uses (and updates) batch statistics;
+        otherwise running ones. With ``taps``, each layer's output is appended as
+        ``(layer, "preact" | "act", output)`` (named like the module that computes it in
+        :class:`fitscope.models.MLP`), its gradient kept for after the backward pass;
+        taps hold (N, units, B) outputs."""
+        p = self.split(self.flat if flat is None else flat)
         tap = _tapper(taps)
         h = x.transpose(1, 2)  # (N, n_in, B)
         if train and self.drops[1]:
-            h = _dropout(h, self.input_dropout, gen)
+            h = h * _mask(h, self.input_dropout, gen)
         for i in range(self.cfg.depth):
-            h = tap(f"hidden.{i}.linear", "preact", _linear(h, p, f"hidden.{i}.linear"))
+            h = tap(f"hidden.{i}.linear", "preact", _linear_p(h, p, f"hidden.{i}.linear"))
             if self.cfg.batch_norm:
                 h = tap(f"hidden.{i}.bn", "preact", self._batch_norm(h, p, i, train))
             h = tap(f"hidden.{i}.act", "act", self.act(h))
             if train and self.drops[0]:
-                h = _dropout(h, self.dropout, gen)
-        return tap("out", "preact", _linear(h, p, "out")).transpose(1, 2)
+                h = h * _mask(h, self.dropout, gen)
+        return tap("out", "preact", _linear_p(h, p, "out"))
 
     def _batch_norm(self, h: Tensor, p: dict[str, Tensor], i: int, train: bool) -> Tensor:
         """y = (h - mu) / sqrt(var + eps) * gamma + beta per unit (Ioffe and Szegedy 2015),
@@ -139,26 +366,23 @@ class StackedMLP:
         variance for ``running_var``; evaluation uses the running statistics.
         """
         name = f"hidden.{i}.bn"
-        mean_r, var_r = self.buffers[f"{name}.running_mean"], self.buffers[f"{name}.running_var"]
         if train:
             var, mean = torch.var_mean(h, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
-            with torch.no_grad():
-                b = h.shape[2]
-                mean_r.lerp_(mean[..., 0], BN_MOMENTUM)
-                var_r.lerp_(var[..., 0] * (b / max(b - 1, 1)), BN_MOMENTUM)
-                self.buffers[f"{name}.num_batches_tracked"].add_(1)
+            self._track(i, mean.detach(), var.detach(), h.shape[2])
         else:
-            mean, var = mean_r.unsqueeze(2), var_r.unsqueeze(2)
+            mean = self.buffers[f"{name}.running_mean"].unsqueeze(2)
+            var = self.buffers[f"{name}.running_var"].unsqueeze(2)
         h = (h - mean) * torch.rsqrt(var + BN_EPS)
-        return h * p[f"{name}.weight"].unsqueeze(2) + p[f"{name}.bias"].unsqueeze(2)
+        return torch.addcmul(p[f"{name}.bias"].unsqueeze(2), h, p[f"{name}.weight"].unsqueeze(2))
 
+    # -- rows -------------------------------------------------------------------------
     def keep(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (a 1-D long tensor), in that order."""
-        grad = self.flat.grad
-        self.flat = self.flat.detach()[index].requires_grad_()
-        self.flat.grad = None if grad is None else grad[index]
+        self.flat, self.grad = self.flat[index], self.grad[index]
         self.buffers = {k: v[index] for k, v in self.buffers.items()}
         self._set_rates(self.dropout[index], self.input_dropout[index])
+        self._bind()
+        self.workspaces = {}
 
     @torch.no_grad()
     def copy_to(self, i: int, module: nn.Module) -> None:
@@ -176,10 +400,56 @@ class StackedMLP:
         return OrderedDict((k, v.detach()) for k, v in state.items())
 
 
-def _linear(h: Tensor, p: dict[str, Tensor], name: str) -> Tensor:
-    """W h^T + b for every member: (N, in, B) -> (N, out, B)."""
+def _linear(h: Tensor, layer: Layer, scale: float = 1.0, out: Tensor | None = None) -> Tensor:
+    """scale (W h^T + b) for every member: (N, in, B) -> (N, out, B), into ``out`` when
+    given. A power of two as ``scale`` is exact: the result is ``scale`` times the
+    unscaled one, bit for bit."""
+    if layer.b is None:
+        z = torch.bmm(layer.w, h, out=out)
+        return z if scale == 1.0 else z.mul_(scale)
+    return torch.baddbmm(layer.b.unsqueeze(2), layer.w, h, beta=scale, alpha=scale, out=out)
+
+
+def _shared_linear(x: Tensor, layer: Layer, scale: float = 1.0,
+                   out: Tensor | None = None) -> Tensor:
+    """``_linear`` for inputs every member shares, x (B, in): one (N out, in) x (in, B)
+    matrix multiply for all members. -> (N, out, B)."""
+    n, units, _ = layer.w.shape
+    w = layer.w.reshape(n * units, -1)
+    flat = None if out is None else out.view(n * units, -1)
+    if layer.b is None:
+        z = torch.mm(w, x.T, out=flat)
+        z = z if scale == 1.0 else z.mul_(scale)
+    else:
+        z = torch.addmm(layer.b.reshape(n * units, 1), w, x.T, beta=scale, alpha=scale,
+                        out=flat)
+    return z.view(n, units, -1)
+
+
+def _linear_p(h: Tensor, p: dict[str, Tensor], name: str) -> Tensor:
+    """W h^T + b for every member: (N, in, B) -> (N, out, B), from parameter views."""
     w, bias = p[f"{name}.weight"], p.get(f"{name}.bias")
     return torch.bmm(w, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), w, h)
+
+
+def _affine(normed: Tensor, bn: tuple[Tensor, ...]) -> Tensor:
+    """normed * gamma + beta per unit."""
+    gamma, beta = bn[0], bn[1]
+    return torch.addcmul(beta.unsqueeze(2), normed, gamma.unsqueeze(2))
+
+
+def _batch_norm_backward(gy: Tensor, bn: tuple[Tensor, ...], normed: Tensor,
+                         rstd: Tensor) -> Tensor:
+    """Batch norm's backward pass on batch statistics: writes d gamma = sum(gy xhat) and
+    d beta = sum(gy) into ``grad``, returns d loss / d input
+    = rstd (g - mean(g) - xhat mean(g xhat)) with g = gy gamma (``gy`` is overwritten)."""
+    gamma, _, g_gamma, g_beta = bn
+    torch.sum(gy * normed, dim=2, out=g_gamma)
+    torch.sum(gy, dim=2, out=g_beta)
+    g = gy.mul_(gamma.unsqueeze(2))
+    mean_g = g.mean(2, keepdim=True)
+    mean_gx = (g * normed).mean(2, keepdim=True)
+    return g.sub_(mean_g).sub_(normed * mean_gx).mul_(rstd)
 
 
 def _tapper(taps: list[tuple[str, str, Tensor]] | None):
@@ -193,12 +463,15 @@ def _tapper(taps: list[tuple[str, str, Tensor]] | None):
     return tap
 
 
-def _dropout(h: Tensor, rate: Tensor, gen: torch.Generator | None) -> Tensor:
-    """Inverted dropout with a per-member rate p (N, 1, 1): h * m / (1 - p), m ~ Bernoulli(1 - p)
-    (Srivastava et al. 2014; ``nn.Dropout``'s form). Rate-0 members get m = 1 exactly."""
+def _mask(h: Tensor, rate: Tensor, gen: torch.Generator | None,
+          out: Tensor | None = None) -> Tensor:
+    """Inverted dropout's mask with a per-member rate p (N, 1, 1): m / (1 - p),
+    m ~ Bernoulli(1 - p) (Srivastava et al. 2014; ``nn.Dropout``'s form), shaped like
+    ``h`` (into ``out`` when given). Rate-0 members get 1 exactly."""
     keep = 1.0 - rate
-    mask = torch.bernoulli(keep.expand(h.shape), generator=gen).div_(keep)
-    return h * mask
+    if out is None:
+        return torch.bernoulli(keep.expand(h.shape), generator=gen).div_(keep)
+    return torch.bernoulli(keep.expand(h.shape), generator=gen, out=out).div_(keep)
 
 
 class MemberView:
