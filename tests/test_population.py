@@ -9,6 +9,7 @@ import torch
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
 from fitscope.population import group_by_shape, shape_key, train
+from fitscope.population.engine import Population, example_losses, losses_and_grad
 from fitscope.population.optim import clip_per_member_, column, make_batched_optimizer
 from fitscope.run import load_run
 
@@ -255,6 +256,64 @@ def test_batched_optimizer_steps_each_row_like_torch_optim(name):
         batched.step(flat, grads, lr)
     for i, p in enumerate(singles):
         torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("lrs", [(0.1, 0.01, 0.3), (0.02, 0.02, 0.02)])
+def test_fused_adam_steps_each_row_like_torch_optim(lrs):
+    """Members sharing betas and eps take torch's fused kernel: with their own learning
+    rates (an update tensor, then a per-row scale) or one common rate (in place)."""
+    cfgs = [cfg(**{"optimizer.name": "adam", "optimizer.lr": lr}).optimizer for lr in lrs]
+    g = torch.Generator().manual_seed(0)
+    flat = torch.randn(3, 7, generator=g)
+    singles = [flat[i].clone().requires_grad_() for i in range(3)]
+    opts = [TORCH_OPTIMIZERS["adam"](p, c) for p, c in zip(singles, cfgs)]
+    batched = make_batched_optimizer(cfgs, flat)
+    assert batched.fusable
+    lr = column(lrs, flat, torch.float64)
+    same = lrs[0] if len(set(lrs)) == 1 else None
+    for _ in range(10):
+        grads = torch.randn(3, 7, generator=g)
+        for p, o, grad in zip(singles, opts, grads):
+            p.grad = grad.clone()
+            o.step()
+        batched.step(flat, grads, lr, same)
+    for i, p in enumerate(singles):
+        torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("overrides", [
+    {"model.activation": "tanh"},
+    {"model.activation": "relu", "model.dropout": 0.3, "model.input_dropout": 0.2},
+    {"model.activation": "sigmoid", "model.batch_norm": True},
+    {"data": {"name": "digits", "train_size": 100}, "model.activation": "relu",
+     "regularization.label_smoothing": 0.1},
+    {"data": {"name": "digits", "train_size": 100}, "model.activation": "tanh"},
+    {"task.kind": "regression", "model.activation": "linear", "model.bias": False},
+    {"model.depth": 0},
+])
+def test_hand_written_backward_matches_autograd(overrides):
+    """One step's losses, outputs and (N, D) gradient: StackedMLP's forward_train and
+    backward against its autograd forward, same dropout draws."""
+    configs = [cfg(**{**overrides, "budget.seed": s, "optimizer.lr": 0.01 * (s + 1)})
+               for s in range(3)]
+    pop = Population(configs)
+    net, smoothing = pop.net, pop._smoothing()
+    x, y = pop._batch(torch.stack([torch.randperm(len(pop.x_train))[:32] for _ in range(3)]))
+    leaf = net.flat.clone().requires_grad_()
+    gen = torch.Generator().manual_seed(7)
+    out = net.forward(x, train=True, gen=gen, flat=leaf)
+    losses = example_losses(out, y, pop.classify, smoothing).mean(1)
+    losses.sum().backward()
+    gen.manual_seed(7)
+    out2, tape = net.forward_train(x, gen)
+    losses2, grad_out = losses_and_grad(out2, y, pop.classify, smoothing)
+    net.backward(tape, grad_out)
+    torch.testing.assert_close(out2, out.detach(), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(losses2, losses.detach(), rtol=1e-6, atol=1e-7)
+    # relative to each member's gradient norm: a bias before batch norm has a gradient
+    # that is zero up to rounding, which no elementwise tolerance can judge
+    error = torch.linalg.vector_norm(net.grad - leaf.grad, dim=1)
+    assert (error <= 1e-5 * torch.linalg.vector_norm(leaf.grad, dim=1)).all(), error
 
 
 def test_clipping_uses_each_members_own_norm():
