@@ -287,7 +287,8 @@ def test_fused_adam_steps_each_row_like_torch_optim(lrs):
     {"model.activation": "sigmoid", "model.batch_norm": True},
     {"data": {"name": "digits", "train_size": 100}, "model.activation": "relu",
      "regularization.label_smoothing": 0.1},
-    {"data": {"name": "digits", "train_size": 100}, "model.activation": "tanh"},
+    {"data": {"name": "digits", "train_size": 100}, "model.activation": "tanh",
+     "model.width": 128},  # weight gradients large enough to go straight into grad
     {"task.kind": "regression", "model.activation": "linear", "model.bias": False},
     {"model.depth": 0},
 ])

@@ -67,6 +67,7 @@ class Tanh(torch.autograd.Function):
 ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
                "linear": lambda h: h}
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
+DIRECT_MACS = 1 << 18  # per member weight gradients this large go straight into ``grad``
 
 
 _MINUS_ONE = torch.tensor(-1.0)
@@ -109,6 +110,8 @@ class Layer:
     gw: Tensor
     gb: Tensor | None
     gw_scratch: Tensor  # contiguous (N, out, in): bmm writes here, then one copy to gw
+    # (bmm into gw itself, whose members lie D apart, multiplies member by member: for
+    # small matrices that costs more than the copy, see DIRECT_MACS)
     bn: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # gamma, beta, their grads
 
 
@@ -275,7 +278,10 @@ class StackedMLP:
         ws = self.workspace("train", b)
         for j in range(len(self.layers) - 1, -1, -1):
             layer, h = self.layers[j], tape.inputs[j]
-            layer.gw.copy_(torch.bmm(gz, h.transpose(1, 2), out=layer.gw_scratch))
+            if layer.gw.shape[1] * layer.gw.shape[2] * b >= DIRECT_MACS:
+                torch.bmm(gz, h.transpose(1, 2), out=layer.gw)
+            else:
+                layer.gw.copy_(torch.bmm(gz, h.transpose(1, 2), out=layer.gw_scratch))
             if layer.gb is not None:
                 torch.sum(gz, dim=2, out=layer.gb)
             if j == 0:
