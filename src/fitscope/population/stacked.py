@@ -29,6 +29,7 @@ through unchanged, bit for bit).
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -67,7 +68,7 @@ class Tanh(torch.autograd.Function):
 ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
                "linear": lambda h: h}
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
-DIRECT_MACS = 1 << 18  # per member weight gradients this large go straight into ``grad``
+DIRECT_UNITS = 8192  # weight matrices this large (out x in) get gradients straight in grad
 
 
 _MINUS_ONE = torch.tensor(-1.0)
@@ -109,9 +110,11 @@ class Layer:
     b: Tensor | None  # (N, out)
     gw: Tensor
     gb: Tensor | None
-    gw_scratch: Tensor  # contiguous (N, out, in): bmm writes here, then one copy to gw
-    # (bmm into gw itself, whose members lie D apart, multiplies member by member: for
-    # small matrices that costs more than the copy, see DIRECT_MACS)
+    # None, or a contiguous (N, out, in) buffer (shared by the layers) that bmm writes the
+    # weight gradient to before one copy into gw: bmm into gw itself, whose members lie D
+    # apart, multiplies member by member, which costs more than the copy for small
+    # matrices (see DIRECT_UNITS)
+    gw_scratch: Tensor | None
     bn: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # gamma, beta, their grads
 
 
@@ -198,13 +201,16 @@ class StackedMLP:
         """The per-layer views of ``flat`` and ``grad`` (made again when rows change)."""
         p, g = self.split(self.flat), self.split(self.grad)
         names = [f"hidden.{i}.linear" for i in range(self.cfg.depth)] + ["out"]
+        small = [math.prod(p[f"{name}.weight"].shape[1:]) for name in names]
+        small = [units for units in small if units < DIRECT_UNITS]
+        scratch = self.flat.new_empty(self.n * max(small)) if small else None
         self.layers = []
         for i, name in enumerate(names):
-            bn = f"hidden.{i}.bn"
+            bn, w = f"hidden.{i}.bn", p[f"{name}.weight"]
+            direct = math.prod(w.shape[1:]) >= DIRECT_UNITS
             self.layers.append(Layer(
-                name, p[f"{name}.weight"], p.get(f"{name}.bias"), g[f"{name}.weight"],
-                g.get(f"{name}.bias"), torch.empty_like(p[f"{name}.weight"],
-                                                        memory_format=torch.contiguous_format),
+                name, w, p.get(f"{name}.bias"), g[f"{name}.weight"], g.get(f"{name}.bias"),
+                None if direct else scratch[:w.numel()].view(w.shape),
                 (p[f"{bn}.weight"], p[f"{bn}.bias"], g[f"{bn}.weight"], g[f"{bn}.bias"])
                 if self.cfg.batch_norm and name != "out" else None))
 
@@ -278,7 +284,7 @@ class StackedMLP:
         ws = self.workspace("train", b)
         for j in range(len(self.layers) - 1, -1, -1):
             layer, h = self.layers[j], tape.inputs[j]
-            if layer.gw.shape[1] * layer.gw.shape[2] * b >= DIRECT_MACS:
+            if layer.gw_scratch is None:
                 torch.bmm(gz, h.transpose(1, 2), out=layer.gw)
             else:
                 layer.gw.copy_(torch.bmm(gz, h.transpose(1, 2), out=layer.gw_scratch))
