@@ -39,7 +39,7 @@ exception.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from functools import partial
 from typing import Any
 
@@ -74,12 +74,17 @@ def layer_name(name: str) -> str:
     return name or "root"
 
 
-Finish = Callable[..., "float | None"]  # the tensors' Python values -> the record's value
-
-# Tensors queued on a sampled step, by prefix: "act" and "preact" record mean, std and
-# histogram; gradients and weights record norm, std and histogram; "_spread" (W - w_bar)
-# and "_diff" (W_after - W_before) only give norms, for unit_distance and update_ratio.
+# A step's tensors, by prefix: "act" and "preact" record mean, std and histogram;
+# gradients and weights record norm, std and histogram; "_spread" (W - w_bar) and "_diff"
+# (W_after - W_before) only give norms, for unit_distance and update_ratio.
 _WITH_MEAN = ("act", "preact")
+_SATURATING_KINDS = ("tanh", "sigmoid")  # act_saturated; "relu" gives act_dead
+
+
+def _as_float32(t: Tensor) -> Tensor:
+    """``t`` detached, as float32 (a copy only when it is another dtype)."""
+    t = t.detach()
+    return t if t.dtype == torch.float32 else t.float()
 
 
 class Probe:
@@ -87,8 +92,10 @@ class Probe:
 
     ``records`` is a list of ``{"step": int, "layer": str, "quantity": str, "value":
     float | {"edges": [...], "counts": [...]}}`` dicts; histograms use ``bins`` bins
-    (:func:`fitscope.probe.stats.histogram_edges`). A sampled step's tensors are kept
-    (flat, detached) until :meth:`step`, which computes all their statistics at once.
+    (:func:`fitscope.probe.stats.histogram_edges`). A sampled step keeps copies of the
+    outputs and weights, and the outputs' gradients, until :meth:`step`, which computes
+    all their statistics at once (:func:`fitscope.probe.stats.summarize`) and appends
+    the step's records.
     """
 
     def __init__(self, model: nn.Module, every: int = 10, bins: int = 30):
@@ -104,13 +111,18 @@ class Probe:
         self._info: dict[nn.Module, tuple[str, str, str]] = {}  # module -> (layer, role, kind)
         self._weights = {layer_name(n): m.weight for n, m in model.named_modules()
                          if isinstance(getattr(m, "weight", None), nn.Parameter)
-                         and m.weight.requires_grad}
+                         and m.weight.requires_grad and m.weight.numel() > 0}
+        self._sizes = [w.numel() for w in self._weights.values()]
+        # W - w_bar per unit: (layer, units) of the weights with 2+ dims and 2+ units
+        self._units = [(layer, w.shape[0]) if w.dim() >= 2 and w.shape[0] >= 2 else None
+                       for layer, w in self._weights.items()]
         self._handles: list[Any] = []  # hooks of the sampled step in progress
-        self._queued: list[tuple[str, str, Tensor]] = []  # (layer, prefix, flat float tensor)
-        self._scalars: list[tuple[str, str, Tensor, Finish]] = []  # one tensor, then finish()
-        self._before: dict[str, Tensor] = {}
+        # the step's outputs: (layer, role, kind, float32 copy, output whose .grad we read)
+        self._outs: list[tuple[str, str, str, Tensor, Tensor | None]] = []
+        self._retained: list[Tensor] = []  # outputs whose .grad we asked autograd to keep
+        self._grads: dict[int, Tensor] = {}  # index in _outs -> dL/d(output) (leaf outputs)
+        self._before: Tensor | None = None  # all weights at the step's start, a flat block
         self._calls: dict[str, int] = {}
-        self._grads: dict[tuple[str, str], Tensor] = {}  # (layer, prefix) -> dL/d(output)
         self._sampled = self._active = False
         self._passes = 0
 
@@ -126,9 +138,10 @@ class Probe:
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:
         try:
-            if self._sampled and self._queued and exc_type is None:
+            if self._sampled and self._outs and exc_type is None:
                 self._end_step(updated=False)  # a step with no p.step() after it
         finally:
+            self._release()
             self._remove_hooks()
             self._sampled = self._active = False
 
@@ -146,8 +159,8 @@ class Probe:
         self._sampled = self._active = self.current % self.every == 0
         if not self._sampled:
             return
-        self._passes, self._calls, self._grads = 0, {}, {}
-        self._before = {k: w.detach().clone() for k, w in self._weights.items()}
+        self._passes, self._calls, self._outs, self._grads = 0, {}, [], {}
+        self._before = self._weight_block()
         if not self._handles:  # still there when the previous step was sampled too
             self._handles = [m.register_forward_hook(self._on_forward) for m in self._info]
             self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
@@ -157,57 +170,114 @@ class Probe:
             handle.remove()
         self._handles = []
 
+    def _release(self) -> None:
+        """Drop the step's tensors; the outputs' gradients kept for us go too."""
+        for out in self._retained:
+            out.grad = None
+        self._retained, self._outs, self._grads, self._before = [], [], {}, None
+
+    def _weight_block(self) -> Tensor | None:
+        """All weights, each padded (:func:`fitscope.probe.stats.padded`), end to end in
+        a new float32 tensor; None for a model without weights."""
+        if not self._weights:
+            return None
+        return stats.flatten(stats.padded([_as_float32(w) for w in self._weights.values()]))
+
     def _end_step(self, updated: bool) -> None:
-        for (layer, prefix), grad in self._grads.items():
-            self._queue(layer, prefix, grad.detach())
-        for layer, w in self._before.items():
-            self._queue(layer, "weight", w)
-            if self._weights[layer].grad is not None:
-                self._queue(layer, "weight_grad", self._weights[layer].grad.detach())
-            if w.dim() >= 2 and w.shape[0] >= 2:
-                self._queue(layer, "_spread", stats.unit_offsets(w))
+        """Summarize the step's tensors in one batch and append its records.
+
+        The batch (:func:`fitscope.probe.stats.summarize`): histogrammed first, the
+        outputs, their gradients, the weights (one block), the weight gradients; then,
+        only for their norms, W - w_bar of each weight (unit distance) and W_after -
+        W_before (update ratio, one block)."""
+        outs, before, weights = self._outs, self._before, self._weights
+        tensors = [t for _, _, _, t, _ in outs]
+        keys = [(layer, role) for layer, role, _, _, _ in outs]
+        for i in range(len(outs) - 1, -1, -1):  # gradients in backward order
+            layer, role, _, _, out = outs[i]
+            grad = self._grads.get(i) if out is None else out.grad
+            if grad is not None:
+                keys.append((layer, role + "_grad"))
+                tensors.append(_as_float32(grad))
+        n_acts = len(keys)
+        pieces = stats.padded(tensors)
+        sizes = [t.numel() for t in tensors]
+        if before is not None:
+            keys += [(layer, "weight") for layer in weights]
+            pieces.append(before)
+            sizes += self._sizes
+            wgrads = [(layer, _as_float32(w.grad)) for layer, w in weights.items()
+                      if w.grad is not None]
+            keys += [(layer, "weight_grad") for layer, _ in wgrads]
+            pieces += stats.padded([g for _, g in wgrads])
+            sizes += [g.numel() for _, g in wgrads]
+        hist = len(keys)
+        if before is not None:
+            blocks = torch.split_with_sizes(before, [n + (-n % stats.CHUNK) for n in self._sizes])
+            spreads = []
+            for unit, w, n in zip(self._units, blocks, self._sizes):
+                if unit is not None:
+                    keys.append((unit[0], "_spread"))
+                    spreads.append(stats.unit_offsets(w[:n].view(unit[1], -1)))
+            pieces += stats.padded(spreads)
+            sizes += [t.numel() for t in spreads]
             if updated:
-                self._queue(layer, "_diff", self._weights[layer].detach() - w)
-        self._flush()
-        self._before, self._grads = {}, {}
+                keys += [(layer, "_diff") for layer in weights]
+                pieces.append(self._weight_block() - before)
+                sizes += self._sizes
+        relu = [(layer, stats.unit_maxima(t)) for layer, _, kind, t, _ in outs if kind == "relu"]
+        saturating = [(layer, t.numel(), stats.saturated_count(t, kind))
+                      for layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
+        self._release()
+        if keys:
+            sums, squares, hists = stats.summarize(pieces, tuple(sizes), hist, self.bins)
+        maxima = torch.cat([m for _, m in relu]).tolist() if relu else []
+        counts = torch.stack([c for _, _, c in saturating]).tolist() if saturating else []
 
-    def _queue(self, layer: str, prefix: str, t: Tensor) -> None:
-        flat = t.reshape(-1)
-        self._queued.append((layer, prefix, flat if flat.dtype == torch.float32 else flat.float()))
-
-    def _add(self, layer: str, quantity: str, t: Tensor, finish: Finish) -> None:
-        self._scalars.append((layer, quantity, t, finish))
-
-    def _flush(self) -> None:
-        """Turn the step's tensors into plain records, with a few batched operations."""
-        step, add = self.current, self.records.append
-        queued = self._queued
-        sums, norms, hists = stats.summarize([t for *_, t in queued],
-                                             [prefix[0] != "_" for _, prefix, _ in queued],
-                                             self.bins)
-        weight_norms = {layer: q for (layer, prefix, _), q in zip(queued, norms)
-                        if prefix == "weight"}
-        for (layer, prefix, t), total, l2, counts in zip(queued, sums, norms, hists):
-            if counts is not None:  # a recorded tensor: mean or norm, std, histogram
-                n = t.numel()
-                first = (prefix + "_mean", total / n) if prefix in _WITH_MEAN \
-                    else (prefix + "_norm", l2)
-                add({"step": step, "layer": layer, "quantity": first[0], "value": first[1]})
-                add({"step": step, "layer": layer, "quantity": prefix + "_std",
-                     "value": stats.std_from(total, l2, n)})
-                add({"step": step, "layer": layer, "quantity": prefix + "_hist",
-                     "value": {"edges": list(self.edges), "counts": counts}})
-            elif prefix == "_spread":
+        step, add, edges, std = self.current, self.records.append, self.edges, stats.std_from
+        for i in range(n_acts):  # outputs (forward order), then their gradients
+            (layer, prefix), n = keys[i], sizes[i]
+            if prefix in _WITH_MEAN:
+                add({"step": step, "layer": layer, "quantity": prefix + "_mean",
+                     "value": sums[i] / n})
+            else:
+                add({"step": step, "layer": layer, "quantity": prefix + "_norm",
+                     "value": math.sqrt(squares[i])})
+            add({"step": step, "layer": layer, "quantity": prefix + "_std",
+                 "value": std(sums[i], squares[i], n)})
+            add({"step": step, "layer": layer, "quantity": prefix + "_hist",
+                 "value": {"edges": list(edges), "counts": hists[i]}})
+        at = {key: i for i, key in enumerate(keys[n_acts:], n_acts)}
+        for layer, unit in zip(weights, self._units):
+            i = at.get((layer, "weight"))
+            if i is None:
+                break
+            norm = math.sqrt(squares[i])
+            for j in (i, at.get((layer, "weight_grad"))):
+                if j is not None:
+                    prefix = keys[j][1]
+                    add({"step": step, "layer": layer, "quantity": prefix + "_norm",
+                         "value": math.sqrt(squares[j])})
+                    add({"step": step, "layer": layer, "quantity": prefix + "_std",
+                         "value": std(sums[j], squares[j], sizes[j])})
+                    add({"step": step, "layer": layer, "quantity": prefix + "_hist",
+                         "value": {"edges": list(edges), "counts": hists[j]}})
+            if unit is not None:
                 add({"step": step, "layer": layer, "quantity": "unit_distance",
-                     "value": stats.unit_distance(l2, weight_norms[layer],
-                                                  self._before[layer].shape[0])})
-            elif weight_norms[layer] > 0:  # "_diff"; the update ratio is undefined when W = 0
+                     "value": stats.unit_distance(math.sqrt(squares[at[(layer, "_spread")]]),
+                                                  norm, unit[1])})
+            j = at.get((layer, "_diff"))
+            if j is not None and norm > 0:  # the update ratio is undefined when W = 0
                 add({"step": step, "layer": layer, "quantity": "update_ratio",
-                     "value": l2 / weight_norms[layer]})
-        values = stats.to_python([t for *_, t, _ in self._scalars])
-        for (layer, quantity, _, finish), v in zip(self._scalars, values):
-            add({"step": step, "layer": layer, "quantity": quantity, "value": finish(v)})
-        self._queued, self._scalars = [], []
+                     "value": math.sqrt(squares[j]) / norm})
+        start = 0
+        for layer, m in relu:
+            units = m.numel()
+            add({"step": step, "layer": layer, "quantity": "act_dead",
+                 "value": stats.dead_fraction(maxima[start:start + units])})
+            start += units
+        for (layer, n, _), c in zip(saturating, counts):
+            add({"step": step, "layer": layer, "quantity": "act_saturated", "value": c / n})
 
     # -- hooks ----------------------------------------------------------------------
     def _on_root_call(self, module: nn.Module, inputs: Any) -> None:
@@ -221,17 +291,22 @@ class Probe:
         name, role, kind = self._info[module]
         calls = self._calls.get(name, 0)
         self._calls[name] = calls + 1
+        if output.numel() == 0:  # no statistics of nothing
+            return
         layer = name if calls == 0 else f"{name}#{calls + 1}"
-        out = output.detach()  # statistics of a detached tensor build no graph
-        self._queue(layer, role, out.clone())  # a copy: a later in-place op may change out
-        if kind == "relu":
-            self._add(layer, "act_dead", stats.unit_maxima(out), stats.dead_fraction)
-        elif kind in ("tanh", "sigmoid"):
-            n = out.numel()
-            self._add(layer, "act_saturated", stats.saturated_count(out, kind),
-                      lambda c: c / max(n, 1))
-        if output.requires_grad:  # keep dL/d(output) when backward computes it (a C call)
-            output.register_hook(partial(self._grads.__setitem__, (layer, f"{role}_grad")))
+        # a copy: the statistics come later, and a later in-place op may change the output
+        copy = output.detach()
+        copy = copy.clone() if copy.dtype == torch.float32 else copy.float()
+        keep = None  # dL/d(output), when backward computes it
+        if output.requires_grad:
+            if output.grad_fn is not None:  # autograd keeps it in .grad for us (a C call)
+                if not output.retains_grad:
+                    output.retain_grad()
+                    self._retained.append(output)
+                keep = output
+            else:  # a leaf (an input passed through): its .grad accumulates, so hook it
+                output.register_hook(partial(self._grads.__setitem__, len(self._outs)))
+        self._outs.append((layer, role, kind, copy, keep))
 
 
 def probe(model: nn.Module, every: int = 10, bins: int = 30) -> Probe:

@@ -106,43 +106,112 @@ def histogram(t: Tensor, bins: int) -> Tensor:
     return _histogram_rows(t.detach().reshape(1, -1).float(), bins)[0]
 
 
-def summarize(flats: list[Tensor], histogrammed: list[bool], bins: int
-              ) -> tuple[list[float], list[float], list[list[int] | None]]:
-    """(sums, norms, histograms) of many flat float32 tensors, the histograms only where
-    ``histogrammed``. Tensors of one size are stacked and done together, so the cost is
-    a few operations per distinct size, not per tensor."""
-    sums, norms = [0.0] * len(flats), [0.0] * len(flats)
-    hists: list[list[int] | None] = [None] * len(flats)
-    groups: dict[tuple[int, bool], list[int]] = {}
-    for i, (t, h) in enumerate(zip(flats, histogrammed)):
-        groups.setdefault((t.numel(), h), []).append(i)
-    for (_, with_hist), idx in groups.items():
-        stacked = torch.cat([flats[i] for i in idx]).view(len(idx), -1)  # (k, n); cat is
-        # faster than stack for many 1-D tensors
-        pair = torch.stack([stacked.sum(dim=1), torch.linalg.vector_norm(stacked, dim=1)])
-        for i, s, q in zip(idx, *pair.tolist()):
-            sums[i], norms[i] = s, q
-        if with_hist:
-            for i, counts in zip(idx, _histogram_rows(stacked, bins).tolist()):
-                hists[i] = counts
-    return sums, norms, hists
+# summarize() takes a step's tensors end to end, each padded with zeros to a multiple of
+# CHUNK values, so that one (rows, CHUNK) view gives every tensor's sums in one reduction.
+CHUNK = 128
+
+try:  # one C++ call: each tensor made contiguous, flattened and concatenated
+    _flatten = torch._C._nn.flatten_dense_tensors
+except AttributeError:  # pragma: no cover - older or future torch without it
+    def _flatten(tensors: list[Tensor]) -> Tensor:
+        return torch.cat([t.reshape(-1) for t in tensors])
 
 
-def std_from(total: float, norm: float, n: int) -> float:
-    """Population standard deviation (divisor n) from the sum and the norm (the norm is
-    ||t|| = sqrt(sum of squares)):
-    std^2 = ||t||^2 / n - mean^2, mean = sum / n (one pass; accurate while std / |mean|
-    is above ~1e-3 in float32)."""
+@functools.lru_cache(maxsize=256)
+def _zeros(n: int, device: torch.device) -> Tensor:
+    return torch.zeros(n, device=device)
+
+
+def padding(n: int, device: torch.device) -> Tensor | None:
+    """Zeros that complete ``n`` values to a multiple of :data:`CHUNK` (None when none
+    are needed); :func:`summarize` expects each tensor followed by its padding."""
+    missing = -n % CHUNK
+    return _zeros(missing, device) if missing else None
+
+
+def padded(tensors: list[Tensor]) -> list[Tensor]:
+    """``tensors``, each followed by its :func:`padding`: the pieces :func:`summarize`
+    takes, or what :func:`flatten` joins into a block of several of its tensors."""
+    pieces = []
+    for t in tensors:
+        pieces.append(t)
+        pad = padding(t.numel(), t.device)
+        if pad is not None:
+            pieces.append(pad)
+    return pieces
+
+
+def flatten(pieces: list[Tensor]) -> Tensor:
+    """The values of ``pieces`` end to end in one new 1-d tensor (one operation)."""
+    return _flatten(pieces)
+
+
+class _Layout:
+    """What :func:`summarize` needs to know about tensors of ``sizes`` (the first
+    ``hist`` of them histogrammed): each CHUNK-row's tensor, and each histogrammed
+    value's row in the look-up table (padding goes to an extra row that is dropped)."""
+
+    def __init__(self, sizes: tuple[int, ...], hist: int, bins: int, device: torch.device):
+        padded_sizes = [n + (-n % CHUNK) for n in sizes]
+        self.rows = sum(padded_sizes) // CHUNK
+        self.row_tensor = torch.repeat_interleave(
+            torch.arange(len(sizes), device=device),
+            torch.tensor([p // CHUNK for p in padded_sizes], device=device))
+        self.hist_len = sum(padded_sizes[:hist])
+        row_of_value = torch.tensor([r for i in range(hist) for r in (i, hist)], device=device)
+        lengths = torch.tensor([k for n, p in zip(sizes, padded_sizes[:hist]) for k in (n, p - n)],
+                               device=device)
+        offsets = torch.repeat_interleave(row_of_value, lengths) * _N_CODES + _N_CODES // 2
+        self.offsets = offsets.to(torch.int32)
+        self.table = _row_tables(hist + 1, bins, device)
+        self.shape = (hist + 1, bins + 1)
+
+
+@functools.lru_cache(maxsize=16)
+def _layout(sizes: tuple[int, ...], hist: int, bins: int, device: torch.device) -> _Layout:
+    return _Layout(sizes, hist, bins, device)
+
+
+def summarize(pieces: list[Tensor], sizes: tuple[int, ...], hist: int, bins: int
+              ) -> tuple[list[float], list[float], list[list[int]]]:
+    """(sums, sums of squares, histograms) of tensors of ``sizes`` values; histograms
+    (:func:`histogram`'s counts) of the first ``hist`` of them only.
+
+    ``pieces`` (float32, one device) hold the tensors' values end to end, each tensor
+    followed by its :func:`padding`; a piece may hold several tensors (a block made
+    with :func:`flatten` of :func:`padded` tensors). Everything is done on one buffer:
+    sums and sums of squares per row of CHUNK values (float32), added up per tensor in
+    float64; the histograms by one table look-up and one count; two ``tolist`` calls.
+    A handful of operations per step, however many tensors.
+    """
+    buffer = _flatten(pieces)
+    layout = _layout(sizes, hist, bins, buffer.device)
+    rows = buffer.view(layout.rows, CHUNK)
+    per_row = torch.stack([rows.sum(dim=1), (rows * rows).sum(dim=1)]).double()
+    moments = torch.zeros(2, len(sizes), dtype=torch.float64, device=buffer.device)
+    moments.index_add_(1, layout.row_tensor, per_row)
+    codes = (buffer[:layout.hist_len].view(torch.int32) >> _CODE_SHIFT).add_(layout.offsets)
+    counts = torch.bincount(layout.table.index_select(0, codes),
+                            minlength=layout.shape[0] * layout.shape[1])
+    sums, squares = moments.tolist()
+    return sums, squares, counts.view(layout.shape)[:hist, :bins].tolist()
+
+
+def std_from(total: float, squares: float, n: int) -> float:
+    """Population standard deviation (divisor n) from the sum and the sum of squares:
+    std^2 = squares / n - mean^2, mean = total / n (one pass over float32 values;
+    accurate while std / |mean| is above ~1e-3)."""
     mean = total / n
-    return math.sqrt(max(norm * norm / n - mean * mean, 0.0))
+    return math.sqrt(max(squares / n - mean * mean, 0.0))
 
 
 def unit_maxima(a: Tensor) -> Tensor:
-    """max |a| per unit (dim 1: features, or conv channels) over the batch and positions;
-    0 means a unit that is off for every example (:func:`dead_fraction`)."""
+    """max a per unit (dim 1: features, or conv channels) over the batch and positions,
+    for the output of a ReLU (>= 0): 0 means a unit that is off for every example
+    (:func:`dead_fraction`)."""
     if a.dim() < 2:
-        return a.abs().amax().reshape(1)
-    return a.abs().amax(dim=[d for d in range(a.dim()) if d != 1])
+        return a.amax().reshape(1)
+    return a.amax(dim=0) if a.dim() == 2 else a.amax(dim=[d for d in range(a.dim()) if d != 1])
 
 
 def dead_fraction(maxima: list[float]) -> float:
@@ -161,10 +230,11 @@ def saturated_count(a: Tensor, kind: str) -> Tensor:
 
 
 def unit_offsets(w: Tensor) -> Tensor:
-    """W - w_bar: each unit's incoming weights (a row of W) minus the mean unit's; its
-    norm is the spread :func:`unit_distance` needs."""
-    rows = w.float().reshape(w.shape[0], -1)
-    return rows - rows.mean(dim=0)
+    """W - w_bar: each unit's incoming weights (a row of W, reshaped to units x inputs)
+    minus the mean unit's; its norm is the spread :func:`unit_distance` needs."""
+    rows = w.reshape(w.shape[0], -1)
+    rows = rows if rows.dtype == torch.float32 else rows.float()
+    return rows.sub(rows.sum(dim=0), alpha=1.0 / rows.shape[0])
 
 
 def unit_distance(spread: float, norm: float, m: int) -> float:
@@ -183,19 +253,3 @@ def unit_distance(spread: float, norm: float, m: int) -> float:
     A weight of all zeros gives 0; non-finite weights give NaN.
     """
     return 0.0 if norm == 0 else math.sqrt(2 * m / (m - 1)) * spread / norm
-
-
-def to_python(tensors: list[Tensor]) -> list[float | list[float]]:
-    """The values of many tensors: 0-d tensors become floats (one stack per dtype),
-    others lists."""
-    out: list[float | list[float]] = [0.0] * len(tensors)
-    by_dtype: dict[torch.dtype, list[int]] = {}
-    for i, t in enumerate(tensors):
-        if t.dim() == 0:
-            by_dtype.setdefault(t.dtype, []).append(i)
-        else:
-            out[i] = t.tolist()
-    for idx in by_dtype.values():
-        for i, v in zip(idx, torch.stack([tensors[i] for i in idx]).tolist()):
-            out[i] = float(v)
-    return out
