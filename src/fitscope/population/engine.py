@@ -69,11 +69,11 @@ def train(configs: Sequence[RunConfig]) -> list[Run]:
 def gc_paused():
     """Python's cyclic garbage collector off for the block (back on after, if it was).
 
-    A population builds N models at once and keeps them while it trains; every full
-    collection walks all their modules, which took a fifth of a toy population's time
-    (N = 128: 1.8 s with collections, 1.5 s without). The training loop makes no
-    reference cycles worth collecting before it returns; whatever it leaves is collected
-    afterwards."""
+    A population builds N models at once and keeps them while it trains; collections
+    during the run walk all their modules again and again (the toy benchmark at N = 128:
+    1.41 s with them, 1.29 s with one collection after the run, which the first
+    allocation after this block triggers). The training loop makes no reference cycles
+    worth collecting before it returns."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -99,6 +99,14 @@ class Member:
     stop_epoch: int | None = None
     epoch: int = 0
     step: int = 0
+    params: list[Tensor] = field(default_factory=list)  # list(model.parameters()), once
+
+    def __post_init__(self):
+        self.params = list(self.model.parameters())
+
+    def row(self) -> Tensor:
+        """The model's parameters as one flat vector, in ``parameters()`` order."""
+        return torch.cat([p.detach().reshape(-1) for p in self.params])
 
 
 def lead_trainer(config: RunConfig) -> Trainer:
@@ -150,7 +158,8 @@ class Population:
         cfg = configs[0]
         rates = [column([getattr(c.model, name) for c in configs], lead.x_train).view(-1, 1, 1)
                  for name in ("dropout", "input_dropout")]
-        self.net = StackedMLP([m.model for m in self.members], cfg.model, *rates)
+        self.net = StackedMLP([m.model for m in self.members], cfg.model, *rates,
+                              rows=torch.stack([m.row() for m in self.members]))
         self.opt = make_batched_optimizer([c.optimizer for c in configs], self.net.flat)
         self._set_columns(self._columns(configs))
         self.gen = torch.Generator(device=self.net.flat.device)
@@ -383,7 +392,7 @@ class Population:
         """Members at ``rows`` stop training: their weights go to their own modules and
         their rows leave the program. Returns the kept rows' indices."""
         for i in rows:
-            self.net.copy_to(i, self.alive[i].model)
+            self.net.copy_to(i, self.alive[i].model, self.alive[i].params)
         keep = [i for i in range(len(self.alive)) if i not in set(rows)]
         index = torch.tensor(keep, dtype=torch.long, device=self.net.flat.device)
         self.alive = [self.alive[i] for i in keep]
@@ -546,7 +555,8 @@ def final_metrics(members: list[Member], lead: Trainer) -> dict[int, dict]:
     if not members:
         return {}
     zero = torch.zeros(len(members), 1, 1)
-    net = StackedMLP([m.model for m in members], lead.config.model, zero, zero)
+    net = StackedMLP([m.model for m in members], lead.config.model, zero, zero,
+                     rows=torch.stack([m.row() for m in members]))
     s = lead.splits
     metrics: dict[int, dict] = {id(m): {} for m in members}
     for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),

@@ -397,10 +397,10 @@ class StackedMLP:
         self.workspaces = {}
 
     @torch.no_grad()
-    def copy_to(self, i: int, module: nn.Module) -> None:
+    def copy_to(self, i: int, module: nn.Module, params: Sequence[Tensor] | None = None) -> None:
         """Write member ``i``'s parameters and buffers into ``module`` (a model of the
-        members' shape), in place."""
-        for p, row in zip(module.parameters(), self.flat[i].split(self.sizes)):
+        members' shape), in place; ``params``: ``list(module.parameters())``, if known."""
+        for p, row in zip(params or module.parameters(), self.flat[i].split(self.sizes)):
             p.copy_(row.view_as(p))
         for name in self.buffer_names:
             module.get_buffer(name).copy_(self.buffers[name][i])
