@@ -117,6 +117,10 @@ class Layer:
     gw_scratch: Tensor | None
     bn: tuple[Tensor, Tensor, Tensor, Tensor] | None = None  # gamma, beta, their grads
 
+    def __post_init__(self):
+        self.wt = self.w.transpose(1, 2)  # (N, in, out): the backward pass's W^T
+        self.bias = None if self.b is None else self.b.unsqueeze(2)  # (N, out, 1)
+
 
 class Workspace:
     """Buffers for one batch size, reused from step to step: each layer's output, and two
@@ -129,8 +133,12 @@ class Workspace:
         n, like = net.n, net.flat
         self.b = b
         self.outputs = [like.new_empty(n, layer.w.shape[1], b) for layer in net.layers]
+        self.outputs_t = [out.transpose(1, 2) for out in self.outputs]  # (N, B, units)
         width = max(layer.w.shape[2] for layer in net.layers)
         self.scratches = [like.new_empty(n * width * b) for _ in range(2)]
+        # the gradient with respect to layer j's input (j >= 1), alternating buffers
+        self.input_grads = [None] + [self.scratch(j, n, layer.w.shape[2])
+                                     for j, layer in enumerate(net.layers) if j > 0]
         depth = len(net.layers) - 1
         self.dropped: list[Tensor | None] = [None] * depth  # outputs after dropout
         self.masks: list[Tensor | None] = [None] * (depth + 1)  # [input, hidden 0, ...]
@@ -158,6 +166,7 @@ class Tape:
     and batch-norm normalized values and inverse standard deviations."""
 
     inputs: list[Tensor] = field(default_factory=list)
+    inputs_t: list[Tensor] = field(default_factory=list)  # the same, (N, B, units)
     acts: list[Tensor] = field(default_factory=list)
     masks: list[Tensor | None] = field(default_factory=list)
     normed: list[tuple[Tensor, Tensor] | None] = field(default_factory=list)
@@ -250,11 +259,13 @@ class StackedMLP:
         pass of that size."""
         tape, kind = Tape(), self.cfg.activation
         ws = self.workspace("train", x.shape[1])
-        h = x.transpose(1, 2)  # (N, n_in, B)
+        h, h_t = x.transpose(1, 2), x  # (N, n_in, B) and (N, B, n_in)
         if self.drops[1]:
             h = h * _mask(h, self.input_dropout, gen, ws.mask(0, h))
+            h_t = h.transpose(1, 2)
         for i, layer in enumerate(self.layers[:-1]):
             tape.inputs.append(h)
+            tape.inputs_t.append(h_t)
             if layer.bn is None:
                 doubled = kind == "tanh"  # 2 (W h + b) costs nothing extra in the multiply
                 z = _linear(h, layer, 2.0 if doubled else 1.0, out=ws.outputs[i])
@@ -270,30 +281,31 @@ class StackedMLP:
                 mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
                 tape.masks.append(mask)
                 h = torch.mul(y, mask, out=ws.after_dropout(i, y))
+                h_t = h.transpose(1, 2)
             else:
                 tape.masks.append(None)
-                h = y
+                h, h_t = y, ws.outputs_t[i] if y is ws.outputs[i] else y.transpose(1, 2)
         tape.inputs.append(h)
+        tape.inputs_t.append(h_t)
         return _linear(h, self.layers[-1], out=ws.outputs[-1]), tape
 
     def backward(self, tape: Tape, grad_out: Tensor) -> None:
         """Write the gradient of the members' summed loss into ``grad``, given
         ``grad_out`` = d loss / d outputs (N, n_out, B) and the forward pass's ``tape``."""
         kind, gz = self.cfg.activation, grad_out
-        n, b = grad_out.shape[0], grad_out.shape[2]
-        ws = self.workspace("train", b)
+        ws = self.workspace("train", grad_out.shape[2])
         for j in range(len(self.layers) - 1, -1, -1):
-            layer, h = self.layers[j], tape.inputs[j]
+            layer, h_t = self.layers[j], tape.inputs_t[j]
             if layer.gw_scratch is None:
-                torch.bmm(gz, h.transpose(1, 2), out=layer.gw)
+                torch.bmm(gz, h_t, out=layer.gw)
             else:
-                layer.gw.copy_(torch.bmm(gz, h.transpose(1, 2), out=layer.gw_scratch))
+                layer.gw.copy_(torch.bmm(gz, h_t, out=layer.gw_scratch))
             if layer.gb is not None:
                 torch.sum(gz, dim=2, out=layer.gb)
             if j == 0:
                 break
             i = j - 1  # the hidden layer whose output h is
-            gh = torch.bmm(layer.w.transpose(1, 2), gz, out=ws.scratch(j, n, h.shape[1]))
+            gh = torch.bmm(layer.wt, gz, out=ws.input_grads[j])
             if tape.masks[i] is not None:
                 gh.mul_(tape.masks[i])
             gz = _activation_backward_(gh, tape.acts[i], kind)
@@ -416,10 +428,10 @@ def _linear(h: Tensor, layer: Layer, scale: float = 1.0, out: Tensor | None = No
     """scale (W h^T + b) for every member: (N, in, B) -> (N, out, B), into ``out`` when
     given. A power of two as ``scale`` is exact: the result is ``scale`` times the
     unscaled one, bit for bit."""
-    if layer.b is None:
+    if layer.bias is None:
         z = torch.bmm(layer.w, h, out=out)
         return z if scale == 1.0 else z.mul_(scale)
-    return torch.baddbmm(layer.b.unsqueeze(2), layer.w, h, beta=scale, alpha=scale, out=out)
+    return torch.baddbmm(layer.bias, layer.w, h, beta=scale, alpha=scale, out=out)
 
 
 def _shared_linear(x: Tensor, layer: Layer, scale: float = 1.0,
