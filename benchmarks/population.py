@@ -17,6 +17,12 @@ printed are medians over repeats, interleaved so that load on the machine hits b
 engines alike. ``--seq-members M`` times only the first M sequential runs and
 extrapolates larger N from their mean (printed as "extrapolated").
 
+The speedup and its verdict are on wall-clock seconds. CPU seconds (the process's user
+and system time) are printed beside them: with one thread they are the wall time less
+the time other processes took the core, so on a shared machine their ratio is the
+steadier estimate of what a quiet machine gives; with more threads they add up the
+threads' time (spinning included) and say nothing about wall time.
+
     python benchmarks/population.py                 # torch's default threads
     python benchmarks/population.py --threads 1 --repeats 3
 """
@@ -71,35 +77,37 @@ def _prepare(threads: int | None, setting: str, n: int) -> list[RunConfig]:
     return cs
 
 
-def population_child(threads: int | None, setting: str, n: int) -> tuple[float, float]:
-    """(seconds, peak MB over the baseline) of one population of n members."""
+def population_child(threads: int | None, setting: str, n: int) -> tuple[float, float, float]:
+    """(seconds, CPU seconds, peak MB over the baseline) of one population of n members."""
     from fitscope.population import train
 
     cs = _prepare(threads, setting, n)
     train(cs[:2])  # warm-up: first-call costs of torch and the engine
     base = _rss_mb()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     runs = train(cs)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert len(runs) == n
-    return seconds, _rss_mb() - base
+    return seconds, cpu, _rss_mb() - base
 
 
-def sequential_child(threads: int | None, setting: str, n: int,
-                     marks: tuple[int, ...]) -> tuple[list[float], dict[int, float]]:
-    """(seconds of each of n sequential runs, peak MB over the baseline after each mark)."""
+def sequential_child(threads: int | None, setting: str, n: int, marks: tuple[int, ...]
+                     ) -> tuple[list[float], list[float], dict[int, float]]:
+    """(seconds and CPU seconds of each of n sequential runs, peak MB over the baseline
+    after each mark)."""
     from fitscope.engine import train
 
     cs = _prepare(threads, setting, n)
     train(cs[0])  # warm-up
-    base, times, peaks, runs = _rss_mb(), [], {}, []
+    base, times, cpus, peaks, runs = _rss_mb(), [], [], {}, []
     for i, c in enumerate(cs, start=1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         runs.append(train(c))  # kept, as a study keeps its runs
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         if i in marks:
             peaks[i] = _rss_mb() - base
-    return times, peaks
+    return times, cpus, peaks
 
 
 def in_fresh_process(fn, *args):
@@ -112,38 +120,46 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
     _, sizes, targets = SETTINGS[setting]
     seq_n = min(max(sizes), seq_members or max(sizes))
     pop_times: dict[int, list[float]] = {n: [] for n in sizes}
+    pop_cpus: dict[int, list[float]] = {n: [] for n in sizes}
     pop_mem: dict[int, list[float]] = {n: [] for n in sizes}
     seq_runs: list[list[float]] = []
+    seq_cpus: list[list[float]] = []
     seq_mem: list[dict[int, float]] = []
     for _ in range(repeats):
         for n in sizes:
-            seconds, mb = in_fresh_process(population_child, threads, setting, n)
+            seconds, cpu, mb = in_fresh_process(population_child, threads, setting, n)
             pop_times[n].append(seconds)
+            pop_cpus[n].append(cpu)
             pop_mem[n].append(mb)
-        times, peaks = in_fresh_process(sequential_child, threads, setting, seq_n,
-                                        tuple(n for n in sizes if n <= seq_n))
+        times, cpus, peaks = in_fresh_process(sequential_child, threads, setting, seq_n,
+                                              tuple(n for n in sizes if n <= seq_n))
         seq_runs.append(times)
+        seq_cpus.append(cpus)
         seq_mem.append(peaks)
     body = SETTINGS[setting][0]
     print(f"\n{setting}: {body['data']['name']}, depth {body['model']['depth']} width "
           f"{body['model']['width']} {body['model']['activation']}, Adam, batch 64, 200 steps; "
           f"median of {repeats}")
-    print(f"{'N':>5} {'sequential s':>13} {'population s':>13} {'speedup':>8} {'target':>7}"
+    print(f"{'N':>5} {'sequential s':>13} {'population s':>13} {'speedup':>8} {'target':>11}"
+          f" {'seq cpu s':>10} {'pop cpu s':>10} {'cpu speedup':>12}"
           f" {'seq peak MB':>12} {'pop peak MB':>12}")
     for n in sizes:
         if n <= seq_n:
             seq = statistics.median(sum(t[:n]) for t in seq_runs)
+            seq_cpu = statistics.median(sum(t[:n]) for t in seq_cpus)
             seq_mb = f"{statistics.median(m[n] for m in seq_mem):12.1f}"
             note = ""
         else:
             seq = statistics.median(statistics.mean(t) for t in seq_runs) * n
+            seq_cpu = statistics.median(statistics.mean(t) for t in seq_cpus) * n
             seq_mb, note = f"{'-':>12}", f"  (sequential extrapolated from {seq_n} runs)"
-        pop = statistics.median(pop_times[n])
+        pop, pop_cpu = statistics.median(pop_times[n]), statistics.median(pop_cpus[n])
         ratio = seq / pop
         target = targets.get(n)
         met = "met" if target and ratio >= target else "NOT met"
-        verdict = "" if target is None else f"{target:5.0f}x {met}"
+        verdict = "" if target is None else f"{target:3.0f}x {met}"
         print(f"{n:5d} {seq:13.2f} {pop:13.2f} {ratio:7.1f}x {verdict:>11}"
+              f" {seq_cpu:10.2f} {pop_cpu:10.2f} {seq_cpu / pop_cpu:11.1f}x"
               f" {seq_mb} {statistics.median(pop_mem[n]):12.1f}{note}")
 
 
