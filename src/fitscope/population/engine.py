@@ -511,7 +511,9 @@ def losses_and_grad(out: Tensor, y: Tensor, classify: bool,
 def predictions(out: Tensor) -> Tensor:
     """(N, B) class predictions from (N, k, B) outputs: logit > 0 for one output, else
     the arg-max (:func:`fitscope.regularize.predictions`)."""
-    return (out[:, 0] > 0).long() if out.shape[1] == 1 else out.argmax(1)
+    if out.shape[1] == 1:
+        return (out[:, 0] > 0).long()
+    return out.max(1).indices  # argmax(1) across strides is ten times slower (torch 2.13)
 
 
 def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[float]:
