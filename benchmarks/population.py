@@ -25,6 +25,7 @@ threads' time (spinning included) and say nothing about wall time.
 
     python benchmarks/population.py                 # torch's default threads
     python benchmarks/population.py --threads 1 --repeats 3
+    python benchmarks/population.py --passive-omp   # default threads, on a shared machine
 """
 
 from __future__ import annotations
@@ -171,10 +172,18 @@ def main() -> None:
     parser.add_argument("--seq-members", type=int, default=None,
                         help="time only this many sequential runs; extrapolate beyond")
     parser.add_argument("--settings", nargs="+", default=list(SETTINGS), choices=list(SETTINGS))
+    parser.add_argument("--passive-omp", action="store_true",
+                        help="OMP_WAIT_POLICY=PASSIVE in the measuring processes: waiting "
+                             "threads sleep instead of spinning (on a machine shared with "
+                             "other jobs, threads spinning at barriers for a descheduled one "
+                             "dominate multi-thread timings)")
     args = parser.parse_args()
+    if args.passive_omp:  # read by OpenMP when a fresh measuring process loads torch
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     threads = args.threads or torch.get_num_threads()
+    policy = os.environ.get("OMP_WAIT_POLICY", "default")
     print(f"torch {torch.__version__}, {threads} thread(s), {os.cpu_count()} CPUs, "
-          f"load average at start {os.getloadavg()[0]:.1f}")
+          f"OMP_WAIT_POLICY {policy}, load average at start {os.getloadavg()[0]:.1f}")
     for setting in args.settings:
         bench(setting, args.repeats, args.threads, args.seq_members)
     print(f"\nload average at end {os.getloadavg()[0]:.1f}")
