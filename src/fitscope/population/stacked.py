@@ -69,8 +69,6 @@ ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
                "linear": lambda h: h}
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
 DIRECT_UNITS = 8192  # weight matrices this large (out x in) get gradients straight in grad
-
-
 _MINUS_ONE = torch.tensor(-1.0)
 
 
@@ -125,9 +123,9 @@ class Layer:
 class Workspace:
     """Buffers for one batch size, reused from step to step: each layer's output, and two
     scratch buffers that the backward pass's input gradients (and the layers of an
-    evaluation) alternate between. Fresh tensors of the
-    population's size at every step would cost page faults (the allocator hands large
-    blocks back to the system) and cache misses; these stay put."""
+    evaluation) alternate between. Fresh tensors of the population's size at every step
+    cost page faults (the allocator hands blocks this large back to the system) and cache
+    misses; these stay put."""
 
     def __init__(self, net: StackedMLP, b: int):
         n, like = net.n, net.flat
