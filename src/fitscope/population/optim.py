@@ -156,7 +156,7 @@ class Adam(BatchedOptimizer):
         self.powers[0].mul_(self.hyper["beta1"])  # kept in step for the unfused update
         self.powers[1].mul_(self.hyper["beta2"])
         beta1, beta2, eps = self.shared
-        step = torch.tensor(float(self.t))
+        step = torch.tensor(float(self.t), device=p.device)  # read on the kernel's device
         target = p if same_lr is not None else self.tmp.zero_()
         with torch.no_grad():
             torch._fused_adam_([target], [g], [self.s], [self.r], [], [step],
