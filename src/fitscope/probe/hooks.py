@@ -74,17 +74,39 @@ def layer_name(name: str) -> str:
     return name or "root"
 
 
-# A step's tensors, by prefix: "act" and "preact" record mean, std and histogram;
-# gradients and weights record norm, std and histogram; "_spread" (W - w_bar) and "_diff"
-# (W_after - W_before) only give norms, for unit_distance and update_ratio.
-_WITH_MEAN = ("act", "preact")
+_WITH_MEAN = ("act", "preact")  # outputs record mean, std, hist; the rest norm, std, hist
 _SATURATING_KINDS = ("tanh", "sigmoid")  # act_saturated; "relu" gives act_dead
+_NAMES = {prefix: (prefix + ("_mean" if prefix in _WITH_MEAN else "_norm"), prefix + "_std",
+                   prefix + "_hist") for prefix in ("act", "preact", "act_grad", "preact_grad")}
+
+
+FLUSH_STEPS = 16  # sampled steps whose records are finished together
+FLUSH_VALUES = 1 << 20  # or fewer, so that their weight copies hold at most this many values
 
 
 def _as_float32(t: Tensor) -> Tensor:
     """``t`` detached, as float32 (a copy only when it is another dtype)."""
-    t = t.detach()
+    if t.requires_grad:
+        t = t.detach()
     return t if t.dtype == torch.float32 else t.float()
+
+
+class _Step:
+    """A sampled step between its summary and its records: what each tensor of its
+    buffer is, the buffer's :func:`fitscope.probe.stats.partial_summary`, the weights it
+    started with (for the unit distance), and the activations' dead units and
+    saturated values."""
+
+    __slots__ = ("step", "keys", "n_outs", "sizes", "wgrad_at", "updated", "part", "before",
+                 "maxima", "saturated")
+
+    def __init__(self, step: int, keys: list[tuple[str, str]], n_outs: int, sizes: list[int],
+                 wgrad_at: list[int | None], updated: bool, part: tuple[Tensor, Tensor],
+                 before: Tensor | None, maxima: list[tuple[str, Tensor]],
+                 saturated: list[tuple[str, int, Tensor]]):
+        self.step, self.keys, self.n_outs, self.sizes = step, keys, n_outs, sizes
+        self.wgrad_at, self.updated, self.part, self.before = wgrad_at, updated, part, before
+        self.maxima, self.saturated = maxima, saturated
 
 
 class Probe:
@@ -92,10 +114,11 @@ class Probe:
 
     ``records`` is a list of ``{"step": int, "layer": str, "quantity": str, "value":
     float | {"edges": [...], "counts": [...]}}`` dicts; histograms use ``bins`` bins
-    (:func:`fitscope.probe.stats.histogram_edges`). A sampled step keeps copies of the
-    outputs and weights, and the outputs' gradients, until :meth:`step`, which computes
-    all their statistics at once (:func:`fitscope.probe.stats.summarize`) and appends
-    the step's records.
+    (:func:`fitscope.probe.stats.histogram_edges`). A sampled step keeps copies of its
+    outputs and weights, and the gradients, until :meth:`step`, which lays them end to
+    end in one buffer and reduces it (histograms, sums per CHUNK values). Up to
+    FLUSH_STEPS such steps then become records together: when they are that many, when
+    the model's shapes change, when ``records`` is read and when the ``with`` block ends.
     """
 
     def __init__(self, model: nn.Module, every: int = 10, bins: int = 30):
@@ -106,25 +129,38 @@ class Probe:
             raise ValueError(f"Argument `every` must be an int >= 1. Received: every={every!r}")
         self.edges = list(stats.histogram_edges(bins))
         self.model, self.every, self.bins = model, every, bins
-        self.records: list[dict[str, Any]] = []
         self.current = 0  # the step in progress = optimizer updates done so far
+        self._records: list[dict[str, Any]] = []
         self._info: dict[nn.Module, tuple[str, str, str]] = {}  # module -> (layer, role, kind)
         self._weights = {layer_name(n): m.weight for n, m in model.named_modules()
                          if isinstance(getattr(m, "weight", None), nn.Parameter)
                          and m.weight.requires_grad and m.weight.numel() > 0}
         self._sizes = [w.numel() for w in self._weights.values()]
-        # W - w_bar per unit: (layer, units) of the weights with 2+ dims and 2+ units
-        self._units = [(layer, w.shape[0]) if w.dim() >= 2 and w.shape[0] >= 2 else None
-                       for layer, w in self._weights.items()]
+        self._starts = [sum(map(stats.padded_size, self._sizes[:i]))
+                        for i in range(len(self._sizes))]  # in a weight block
+        self._block = sum(map(stats.padded_size, self._sizes))  # values in a weight block
+        # units of the weights with 2+ dims and 2+ units (unit distance), else None
+        self._units = [w.shape[0] if w.dim() >= 2 and w.shape[0] >= 2 else None
+                       for w in self._weights.values()]
         self._handles: list[Any] = []  # hooks of the sampled step in progress
         # the step's outputs: (layer, role, kind, float32 copy, output whose .grad we read)
         self._outs: list[tuple[str, str, str, Tensor, Tensor | None]] = []
         self._retained: list[Tensor] = []  # outputs whose .grad we asked autograd to keep
         self._grads: dict[int, Tensor] = {}  # index in _outs -> dL/d(output) (leaf outputs)
-        self._before: Tensor | None = None  # all weights at the step's start, a flat block
+        self._before: Tensor | None = None  # the weights at the step's start, a block
+        self._after: Tensor | None = None  # the weights after the last sampled step
+        self._pending: list[_Step] = []  # summarized steps waiting for their records
+        self._pending_layout: stats.Layout | None = None
         self._calls: dict[str, int] = {}
         self._sampled = self._active = False
         self._passes = 0
+
+    @property
+    def records(self) -> list[dict[str, Any]]:
+        """The tidy records of the sampled steps so far."""
+        if self._pending:
+            self._flush()
+        return self._records
 
     # -- context --------------------------------------------------------------------
     def __enter__(self) -> Probe:
@@ -138,12 +174,20 @@ class Probe:
 
     def __exit__(self, exc_type: type | None, *exc: object) -> None:
         try:
-            if self._sampled and self._outs and exc_type is None:
-                self._end_step(updated=False)  # a step with no p.step() after it
+            if exc_type is None:
+                if self._sampled and self._outs:
+                    self._end_step(updated=False)  # a step with no p.step() after it
+                self._flush()
+            elif self._pending:  # keep the steps done; the block's exception is the news
+                try:
+                    self._flush()
+                except Exception:  # noqa: BLE001
+                    self._pending = []
         finally:
             self._release()
             self._remove_hooks()
             self._sampled = self._active = False
+            self._after = None
 
     def step(self) -> None:
         """End the current step (call it after ``optimizer.step()``) and start the next."""
@@ -156,11 +200,13 @@ class Probe:
 
     # -- step bookkeeping: hooks exist only during sampled steps ---------------------
     def _begin_step(self) -> None:
+        after, self._after = self._after, None
         self._sampled = self._active = self.current % self.every == 0
         if not self._sampled:
             return
         self._passes, self._calls, self._outs, self._grads = 0, {}, [], {}
-        self._before = self._weight_block()
+        # the weights right after the previous step's update, when that step was sampled
+        self._before = after if after is not None else self._weight_block()
         if not self._handles:  # still there when the previous step was sampled too
             self._handles = [m.register_forward_hook(self._on_forward) for m in self._info]
             self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
@@ -184,13 +230,13 @@ class Probe:
         return stats.flatten(stats.padded([_as_float32(w) for w in self._weights.values()]))
 
     def _end_step(self, updated: bool) -> None:
-        """Summarize the step's tensors in one batch and append its records.
+        """Lay the step's tensors end to end in one buffer and reduce it.
 
-        The batch (:func:`fitscope.probe.stats.summarize`): histogrammed first, the
-        outputs, their gradients, the weights (one block), the weight gradients; then,
-        only for their norms, W - w_bar of each weight (unit distance) and W_after -
-        W_before (update ratio, one block)."""
-        outs, before, weights = self._outs, self._before, self._weights
+        The buffer, histogrammed first: the outputs, their gradients, the weights (a
+        block) and the weight gradients; then, for its norms only, W_after - W_before
+        (update ratio, a block). W - w_bar (unit distance) comes later, for several
+        steps at once, from the weight blocks."""
+        outs, before = self._outs, self._before
         tensors = [t for _, _, _, t, _ in outs]
         keys = [(layer, role) for layer, role, _, _, _ in outs]
         for i in range(len(outs) - 1, -1, -1):  # gradients in backward order
@@ -199,85 +245,114 @@ class Probe:
             if grad is not None:
                 keys.append((layer, role + "_grad"))
                 tensors.append(_as_float32(grad))
-        n_acts = len(keys)
-        pieces = stats.padded(tensors)
-        sizes = [t.numel() for t in tensors]
+        pieces, sizes = stats.padded(tensors), [t.numel() for t in tensors]
+        wgrad_at: list[int | None] = []
         if before is not None:
-            keys += [(layer, "weight") for layer in weights]
             pieces.append(before)
             sizes += self._sizes
-            wgrads = [(layer, _as_float32(w.grad)) for layer, w in weights.items()
-                      if w.grad is not None]
-            keys += [(layer, "weight_grad") for layer, _ in wgrads]
-            pieces += stats.padded([g for _, g in wgrads])
-            sizes += [g.numel() for _, g in wgrads]
-        hist = len(keys)
-        if before is not None:
-            blocks = torch.split_with_sizes(before, [n + (-n % stats.CHUNK) for n in self._sizes])
-            spreads = []
-            for unit, w, n in zip(self._units, blocks, self._sizes):
-                if unit is not None:
-                    keys.append((unit[0], "_spread"))
-                    spreads.append(stats.unit_offsets(w[:n].view(unit[1], -1)))
-            pieces += stats.padded(spreads)
-            sizes += [t.numel() for t in spreads]
-            if updated:
-                keys += [(layer, "_diff") for layer in weights]
-                pieces.append(self._weight_block() - before)
-                sizes += self._sizes
-        relu = [(layer, stats.unit_maxima(t)) for layer, _, kind, t, _ in outs if kind == "relu"]
-        saturating = [(layer, t.numel(), stats.saturated_count(t, kind))
-                      for layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
+            wgrads = []
+            for w in self._weights.values():
+                g = w.grad
+                wgrad_at.append(None if g is None else len(sizes) + len(wgrads))
+                if g is not None:
+                    wgrads.append(_as_float32(g))
+            pieces += stats.padded(wgrads)
+            sizes += [g.numel() for g in wgrads]
+        hist = len(sizes)
+        if before is not None and updated:
+            self._after = after = self._weight_block()
+            pieces.append(after - before)
+            sizes += self._sizes
+        maxima = [(layer, stats.unit_maxima(t)) for layer, _, kind, t, _ in outs
+                  if kind == "relu"]
+        saturated = [(layer, t.numel(), stats.saturated_count(t, kind))
+                     for layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
+        n_outs = len(outs)
         self._release()
-        if keys:
-            sums, squares, hists = stats.summarize(pieces, tuple(sizes), hist, self.bins)
-        maxima = torch.cat([m for _, m in relu]).tolist() if relu else []
-        counts = torch.stack([c for _, _, c in saturating]).tolist() if saturating else []
+        if not sizes:
+            return
+        buffer = stats.flatten(pieces)
+        lay = stats.layout(tuple(sizes), hist, self.bins, buffer.device)
+        if self._pending and (lay is not self._pending_layout
+                              or len(self._pending) * self._block >= FLUSH_VALUES):
+            self._flush()
+        self._pending_layout = lay
+        self._pending.append(_Step(self.current, keys, n_outs, sizes, wgrad_at, updated,
+                                   stats.partial_summary(buffer, lay), before, maxima,
+                                   saturated))
+        if len(self._pending) >= FLUSH_STEPS:
+            self._flush()
 
-        step, add, edges, std = self.current, self.records.append, self.edges, stats.std_from
-        for i in range(n_acts):  # outputs (forward order), then their gradients
-            (layer, prefix), n = keys[i], sizes[i]
-            if prefix in _WITH_MEAN:
-                add({"step": step, "layer": layer, "quantity": prefix + "_mean",
-                     "value": sums[i] / n})
-            else:
-                add({"step": step, "layer": layer, "quantity": prefix + "_norm",
-                     "value": math.sqrt(squares[i])})
-            add({"step": step, "layer": layer, "quantity": prefix + "_std",
-                 "value": std(sums[i], squares[i], n)})
-            add({"step": step, "layer": layer, "quantity": prefix + "_hist",
-                 "value": {"edges": list(edges), "counts": hists[i]}})
-        at = {key: i for i, key in enumerate(keys[n_acts:], n_acts)}
-        for layer, unit in zip(weights, self._units):
-            i = at.get((layer, "weight"))
-            if i is None:
-                break
-            norm = math.sqrt(squares[i])
-            for j in (i, at.get((layer, "weight_grad"))):
-                if j is not None:
-                    prefix = keys[j][1]
-                    add({"step": step, "layer": layer, "quantity": prefix + "_norm",
-                         "value": math.sqrt(squares[j])})
-                    add({"step": step, "layer": layer, "quantity": prefix + "_std",
-                         "value": std(sums[j], squares[j], sizes[j])})
-                    add({"step": step, "layer": layer, "quantity": prefix + "_hist",
-                         "value": {"edges": list(edges), "counts": hists[j]}})
-            if unit is not None:
-                add({"step": step, "layer": layer, "quantity": "unit_distance",
-                     "value": stats.unit_distance(math.sqrt(squares[at[(layer, "_spread")]]),
-                                                  norm, unit[1])})
-            j = at.get((layer, "_diff"))
-            if j is not None and norm > 0:  # the update ratio is undefined when W = 0
-                add({"step": step, "layer": layer, "quantity": "update_ratio",
-                     "value": math.sqrt(squares[j]) / norm})
-        start = 0
-        for layer, m in relu:
-            units = m.numel()
-            add({"step": step, "layer": layer, "quantity": "act_dead",
-                 "value": stats.dead_fraction(maxima[start:start + units])})
-            start += units
-        for (layer, n, _), c in zip(saturating, counts):
-            add({"step": step, "layer": layer, "quantity": "act_saturated", "value": c / n})
+    def _flush(self) -> None:
+        """Turn the pending steps (of one layout) into records, in a few batched
+        operations: their sums and histograms (:func:`fitscope.probe.stats.summarize`),
+        W - w_bar of each weight of each step (unit distance), dead units and saturated
+        values."""
+        steps, self._pending = self._pending, []
+        if not steps:
+            return
+        lay, n = self._pending_layout, len(steps)
+        means, stds, norms, hists = stats.summarize(lay, [s.part for s in steps])
+        spreads: list[list[float]] = []  # per weight with units: one value per step
+        if steps[0].before is not None and any(m is not None for m in self._units):
+            blocks = torch.stack([s.before for s in steps])
+            spreads = torch.stack([
+                stats.unit_spreads(blocks.as_strided((n, m, size // m), (self._block, size // m, 1),
+                                                     start))
+                for start, size, m in zip(self._starts, self._sizes, self._units)
+                if m is not None]).tolist()
+        maxima = [m for s in steps for _, m in s.maxima]
+        maxima_values = torch.cat(maxima).tolist() if maxima else []
+        counts = [c for s in steps for _, _, c in s.saturated]
+        count_values = torch.stack(counts).tolist() if counts else []
+
+        add, edges = self._records.append, self.edges
+        names = _NAMES
+        weights = list(zip(self._weights, self._units))
+        at_max = at_count = 0
+        for b, s in enumerate(steps):
+            step, mean, std, norm, hist = s.step, means[b], stds[b], norms[b], hists[b]
+            for i, (layer, prefix) in enumerate(s.keys):  # outputs, then their gradients
+                first, q_std, q_hist = names[prefix]
+                add({"step": step, "layer": layer, "quantity": first,
+                     "value": mean[i] if i < s.n_outs else norm[i]})
+                add({"step": step, "layer": layer, "quantity": q_std, "value": std[i]})
+                add({"step": step, "layer": layer, "quantity": q_hist,
+                     "value": {"edges": list(edges), "counts": hist[i]}})
+            if s.before is not None:
+                first, spread = len(s.keys), 0
+                for w, (layer, m) in enumerate(weights):
+                    i = first + w
+                    add({"step": step, "layer": layer, "quantity": "weight_norm",
+                         "value": norm[i]})
+                    add({"step": step, "layer": layer, "quantity": "weight_std",
+                         "value": std[i]})
+                    add({"step": step, "layer": layer, "quantity": "weight_hist",
+                         "value": {"edges": list(edges), "counts": hist[i]}})
+                    j = s.wgrad_at[w]
+                    if j is not None:
+                        add({"step": step, "layer": layer, "quantity": "weight_grad_norm",
+                             "value": norm[j]})
+                        add({"step": step, "layer": layer, "quantity": "weight_grad_std",
+                             "value": std[j]})
+                        add({"step": step, "layer": layer, "quantity": "weight_grad_hist",
+                             "value": {"edges": list(edges), "counts": hist[j]}})
+                    if m is not None:
+                        add({"step": step, "layer": layer, "quantity": "unit_distance",
+                             "value": stats.unit_distance(spreads[spread][b], norm[i], m)})
+                        spread += 1
+                    if s.updated and norm[i] > 0:  # the update ratio is undefined when W = 0
+                        add({"step": step, "layer": layer, "quantity": "update_ratio",
+                             "value": norm[lay.hist + w] / norm[i]})
+            for layer, m in s.maxima:
+                units = m.numel()
+                add({"step": step, "layer": layer, "quantity": "act_dead",
+                     "value": stats.dead_fraction(maxima_values[at_max:at_max + units])})
+                at_max += units
+            for layer, size, _ in s.saturated:
+                add({"step": step, "layer": layer, "quantity": "act_saturated",
+                     "value": count_values[at_count] / size})
+                at_count += 1
 
     # -- hooks ----------------------------------------------------------------------
     def _on_root_call(self, module: nn.Module, inputs: Any) -> None:

@@ -77,42 +77,37 @@ def _code_to_bin(bins: int, device: torch.device) -> Tensor:
 
 
 @functools.lru_cache(maxsize=32)
-def _row_tables(rows: int, bins: int, device: torch.device) -> Tensor:
-    """:func:`_code_to_bin`, indexed by the signed code + 2048, repeated for ``rows``
-    tensors with row r's bins shifted by r * (bins + 1): one look-up and one count
-    histogram many tensors."""
-    shift = torch.arange(rows, dtype=torch.int32, device=device)[:, None] * (bins + 1)
-    signed = _code_to_bin(bins, device).roll(_N_CODES // 2)  # index: signed code + 2048
-    return (signed[None, :] + shift).reshape(-1)
-
-
-@functools.lru_cache(maxsize=32)
-def _row_codes_offset(rows: int, device: torch.device) -> Tensor:
-    """Added to the signed codes (-2048..2047) of row r: r * 4096 + 2048."""
-    return torch.arange(rows, dtype=torch.int32, device=device)[:, None] * _N_CODES + 2048
-
-
-def _histogram_rows(stacked: Tensor, bins: int) -> Tensor:
-    """Histograms ``(k, bins)`` of the k rows of a float32 matrix: each value's code (its
-    top 12 bits) is looked up in a table of bins."""
-    k = stacked.shape[0]
-    codes = (stacked.view(torch.int32) >> _CODE_SHIFT) + _row_codes_offset(k, stacked.device)
-    binned = _row_tables(k, bins, stacked.device).index_select(0, codes.reshape(-1))
-    return torch.bincount(binned, minlength=k * (bins + 1)).view(k, bins + 1)[:, :bins]
+def _signed_code_to_bin(bins: int, device: torch.device) -> Tensor:
+    """:func:`_code_to_bin` indexed by the signed code (a float32's bits as int32,
+    shifted right by 20) + 2048."""
+    return _code_to_bin(bins, device).roll(_N_CODES // 2)
 
 
 def histogram(t: Tensor, bins: int) -> Tensor:
     """Counts of ``t``'s values in the :func:`histogram_edges` bins (length ``bins``)."""
-    return _histogram_rows(t.detach().reshape(1, -1).float(), bins)[0]
+    flat = t.detach().reshape(-1)
+    flat = flat if flat.dtype == torch.float32 else flat.float()
+    codes = (flat.view(torch.int32) >> _CODE_SHIFT).add_(_N_CODES // 2)
+    binned = _signed_code_to_bin(bins, flat.device).index_select(0, codes)
+    return torch.bincount(binned, minlength=bins + 1)[:bins]
 
 
-# summarize() takes a step's tensors end to end, each padded with zeros to a multiple of
+@functools.lru_cache(maxsize=8)
+def _row_tables(rows: int, bins: int, device: torch.device) -> Tensor:
+    """:func:`_signed_code_to_bin` repeated for ``rows`` tensors, row r's bins shifted by
+    r (bins + 1): one look-up (at r * 4096 + signed code + 2048) and one count histogram
+    many tensors."""
+    shift = torch.arange(rows, dtype=torch.int32, device=device)[:, None] * (bins + 1)
+    return (_signed_code_to_bin(bins, device)[None, :] + shift).reshape(-1)
+
+
+# summarize() reads a step's tensors end to end, each padded with zeros to a multiple of
 # CHUNK values, so that one (rows, CHUNK) view gives every tensor's sums in one reduction.
 CHUNK = 128
 
 try:  # one C++ call: each tensor made contiguous, flattened and concatenated
     _flatten = torch._C._nn.flatten_dense_tensors
-except AttributeError:  # pragma: no cover - older or future torch without it
+except AttributeError:  # pragma: no cover - a torch without it
     def _flatten(tensors: list[Tensor]) -> Tensor:
         return torch.cat([t.reshape(-1) for t in tensors])
 
@@ -122,22 +117,21 @@ def _zeros(n: int, device: torch.device) -> Tensor:
     return torch.zeros(n, device=device)
 
 
-def padding(n: int, device: torch.device) -> Tensor | None:
-    """Zeros that complete ``n`` values to a multiple of :data:`CHUNK` (None when none
-    are needed); :func:`summarize` expects each tensor followed by its padding."""
-    missing = -n % CHUNK
-    return _zeros(missing, device) if missing else None
+def padded_size(n: int) -> int:
+    """``n`` rounded up to a multiple of :data:`CHUNK`."""
+    return n + (-n % CHUNK)
 
 
 def padded(tensors: list[Tensor]) -> list[Tensor]:
-    """``tensors``, each followed by its :func:`padding`: the pieces :func:`summarize`
-    takes, or what :func:`flatten` joins into a block of several of its tensors."""
+    """``tensors``, each followed by the zeros (if any) that complete it to a multiple
+    of :data:`CHUNK` values: what :func:`flatten` joins into the buffer, or a block of
+    it, that :func:`summarize` reads."""
     pieces = []
     for t in tensors:
         pieces.append(t)
-        pad = padding(t.numel(), t.device)
-        if pad is not None:
-            pieces.append(pad)
+        missing = -t.numel() % CHUNK
+        if missing:
+            pieces.append(_zeros(missing, t.device))
     return pieces
 
 
@@ -146,63 +140,77 @@ def flatten(pieces: list[Tensor]) -> Tensor:
     return _flatten(pieces)
 
 
-class _Layout:
-    """What :func:`summarize` needs to know about tensors of ``sizes`` (the first
-    ``hist`` of them histogrammed): each CHUNK-row's tensor, and each histogrammed
-    value's row in the look-up table (padding goes to an extra row that is dropped)."""
+@functools.lru_cache(maxsize=8)
+def _ones(n: int, device: torch.device) -> Tensor:
+    return torch.ones(n, device=device)
+
+
+class Layout:
+    """Where tensors of ``sizes`` values lie in a buffer (in order, each padded to a
+    multiple of CHUNK), the first ``hist`` of them histogrammed: each CHUNK-row's
+    tensor, and each histogrammed value's row in the look-up table (the padding's row,
+    ``hist``, is dropped)."""
 
     def __init__(self, sizes: tuple[int, ...], hist: int, bins: int, device: torch.device):
-        padded_sizes = [n + (-n % CHUNK) for n in sizes]
+        padded_sizes = [padded_size(n) for n in sizes]
+        self.count, self.hist, self.bins = len(sizes), hist, bins
         self.rows = sum(padded_sizes) // CHUNK
         self.row_tensor = torch.repeat_interleave(
             torch.arange(len(sizes), device=device),
             torch.tensor([p // CHUNK for p in padded_sizes], device=device))
         self.hist_len = sum(padded_sizes[:hist])
-        row_of_value = torch.tensor([r for i in range(hist) for r in (i, hist)], device=device)
-        lengths = torch.tensor([k for n, p in zip(sizes, padded_sizes[:hist]) for k in (n, p - n)],
+        row = torch.tensor([r for i in range(hist) for r in (i, hist)], device=device)
+        lengths = torch.tensor([m for n, p in zip(sizes, padded_sizes[:hist]) for m in (n, p - n)],
                                device=device)
-        offsets = torch.repeat_interleave(row_of_value, lengths) * _N_CODES + _N_CODES // 2
+        offsets = torch.repeat_interleave(row, lengths) * _N_CODES + _N_CODES // 2
         self.offsets = offsets.to(torch.int32)
         self.table = _row_tables(hist + 1, bins, device)
-        self.shape = (hist + 1, bins + 1)
+        self.ones = _ones(CHUNK, device)
+        self.n = torch.tensor(sizes, dtype=torch.float64, device=device)
 
 
 @functools.lru_cache(maxsize=16)
-def _layout(sizes: tuple[int, ...], hist: int, bins: int, device: torch.device) -> _Layout:
-    return _Layout(sizes, hist, bins, device)
+def layout(sizes: tuple[int, ...], hist: int, bins: int, device: torch.device) -> Layout:
+    """The :class:`Layout` of tensors of ``sizes`` values, the first ``hist`` histogrammed
+    (cached: a model's steps mostly share one)."""
+    return Layout(sizes, hist, bins, device)
 
 
-def summarize(pieces: list[Tensor], sizes: tuple[int, ...], hist: int, bins: int
-              ) -> tuple[list[float], list[float], list[list[int]]]:
-    """(sums, sums of squares, histograms) of tensors of ``sizes`` values; histograms
-    (:func:`histogram`'s counts) of the first ``hist`` of them only.
+def partial_summary(buffer: Tensor, lay: Layout) -> tuple[Tensor, Tensor]:
+    """The part of :func:`summarize` done on the buffer itself (a float32 buffer laid
+    out as ``lay`` says): the sum and the norm of each CHUNK values, ``(2, rows)``, and
+    the histogram counts, one table look-up and one count for all tensors."""
+    rows = buffer.view(lay.rows, CHUNK)
+    per_row = torch.stack([torch.mv(rows, lay.ones), torch.linalg.vector_norm(rows, dim=1)])
+    codes = (buffer[:lay.hist_len].view(torch.int32) >> _CODE_SHIFT).add_(lay.offsets)
+    counts = torch.bincount(lay.table.index_select(0, codes),
+                            minlength=(lay.hist + 1) * (lay.bins + 1))
+    return per_row, counts
 
-    ``pieces`` (float32, one device) hold the tensors' values end to end, each tensor
-    followed by its :func:`padding`; a piece may hold several tensors (a block made
-    with :func:`flatten` of :func:`padded` tensors). Everything is done on one buffer:
-    sums and sums of squares per row of CHUNK values (float32), added up per tensor in
-    float64; the histograms by one table look-up and one count; two ``tolist`` calls.
-    A handful of operations per step, however many tensors.
+
+def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor]]
+              ) -> tuple[list[list[float]], list[list[float]], list[list[float]],
+                         list[list[list[int]]]]:
+    """(means, standard deviations, norms, histograms) of the tensors of each buffer,
+    from its :func:`partial_summary`, the buffers all laid out as ``lay`` says: one
+    list per buffer, one entry per tensor (histograms, :func:`histogram`'s counts, of
+    the first ``lay.hist`` tensors only).
+
+    The sums over CHUNK values (float32) are added up per tensor in float64; standard
+    deviations divide by n: std^2 = sum(x^2) / n - mean^2 (one pass, accurate while
+    std / |mean| is above ~1e-3). All the buffers' numbers reach Python in two
+    ``tolist`` calls.
     """
-    buffer = _flatten(pieces)
-    layout = _layout(sizes, hist, bins, buffer.device)
-    rows = buffer.view(layout.rows, CHUNK)
-    per_row = torch.stack([rows.sum(dim=1), (rows * rows).sum(dim=1)]).double()
-    moments = torch.zeros(2, len(sizes), dtype=torch.float64, device=buffer.device)
-    moments.index_add_(1, layout.row_tensor, per_row)
-    codes = (buffer[:layout.hist_len].view(torch.int32) >> _CODE_SHIFT).add_(layout.offsets)
-    counts = torch.bincount(layout.table.index_select(0, codes),
-                            minlength=layout.shape[0] * layout.shape[1])
-    sums, squares = moments.tolist()
-    return sums, squares, counts.view(layout.shape)[:hist, :bins].tolist()
-
-
-def std_from(total: float, squares: float, n: int) -> float:
-    """Population standard deviation (divisor n) from the sum and the sum of squares:
-    std^2 = squares / n - mean^2, mean = total / n (one pass over float32 values;
-    accurate while std / |mean| is above ~1e-3)."""
-    mean = total / n
-    return math.sqrt(max(squares / n - mean * mean, 0.0))
+    rows = torch.stack([per_row for per_row, _ in parts]).double()  # (buffers, 2, rows)
+    rows[:, 1].square_()
+    totals = torch.zeros(len(parts), 2, lay.count, dtype=torch.float64, device=rows.device)
+    totals.index_add_(2, lay.row_tensor, rows)
+    mean = totals[:, 0] / lay.n
+    std = (totals[:, 1] / lay.n - mean * mean).clamp_min_(0.0).sqrt_()
+    means, stds, norms = torch.stack([mean, std, totals[:, 1].sqrt_()]).tolist()
+    shape = (len(parts), lay.hist + 1, lay.bins + 1)
+    hists = torch.stack([c for _, c in parts]).view(shape)[:, :lay.hist, :lay.bins].tolist()
+    return means, stds, norms, hists
 
 
 def unit_maxima(a: Tensor) -> Tensor:
@@ -217,7 +225,7 @@ def unit_maxima(a: Tensor) -> Tensor:
 def dead_fraction(maxima: list[float]) -> float:
     """Share of units whose output is 0 for every example of the batch (from
     :func:`unit_maxima`): a dead ReLU, which passes no gradient and so never revives."""
-    return sum(m == 0 for m in maxima) / max(len(maxima), 1)
+    return maxima.count(0.0) / max(len(maxima), 1)
 
 
 def saturated_count(a: Tensor, kind: str) -> Tensor:
@@ -232,9 +240,16 @@ def saturated_count(a: Tensor, kind: str) -> Tensor:
 def unit_offsets(w: Tensor) -> Tensor:
     """W - w_bar: each unit's incoming weights (a row of W, reshaped to units x inputs)
     minus the mean unit's; its norm is the spread :func:`unit_distance` needs."""
-    rows = w.reshape(w.shape[0], -1)
+    rows = w if w.dim() == 2 else w.reshape(w.shape[0], -1)
     rows = rows if rows.dtype == torch.float32 else rows.float()
     return rows.sub(rows.sum(dim=0), alpha=1.0 / rows.shape[0])
+
+
+def unit_spreads(w: Tensor) -> Tensor:
+    """||W - w_bar|| (the norm of :func:`unit_offsets`) of each W of a float32 stack
+    ``(n, units, inputs)``: n values."""
+    offsets = w.sub(w.sum(dim=1, keepdim=True), alpha=1.0 / w.shape[1])
+    return torch.linalg.vector_norm(offsets, dim=(1, 2))
 
 
 def unit_distance(spread: float, norm: float, m: int) -> float:
