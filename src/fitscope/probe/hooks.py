@@ -84,6 +84,9 @@ FLUSH_STEPS = 16  # sampled steps whose records are finished together
 FLUSH_VALUES = 1 << 20  # or fewer, so that their weight copies hold at most this many values
 
 
+_set_grad_enabled = torch._C._set_grad_enabled  # what torch.no_grad() calls, without its overhead
+
+
 def _as_float32(t: Tensor) -> Tensor:
     """``t`` detached, as float32 (a copy only when it is another dtype)."""
     if t.requires_grad:
@@ -101,12 +104,48 @@ class _Step:
                  "maxima", "saturated")
 
     def __init__(self, step: int, keys: list[tuple[str, str]], n_outs: int, sizes: list[int],
-                 wgrad_at: list[int | None], updated: bool, part: tuple[Tensor, Tensor],
+                 wgrad_at: list[int | None], updated: bool, part: tuple[Tensor, Tensor, Tensor],
                  before: Tensor | None, maxima: list[tuple[str, Tensor]],
                  saturated: list[tuple[str, int, Tensor]]):
         self.step, self.keys, self.n_outs, self.sizes = step, keys, n_outs, sizes
         self.wgrad_at, self.updated, self.part, self.before = wgrad_at, updated, part, before
         self.maxima, self.saturated = maxima, saturated
+
+
+class _Plan:
+    """A step's buffer laid out in advance, for the steps shaped like the one it was
+    made from: the outputs are copied into it as the forward pass makes them, the
+    gradients and weights when the step ends, so no step copies a tensor twice.
+
+    ``outs``: (module, shape) of each output in forward order; ``grad_of``: the outputs
+    with a gradient, in backward order; ``wgrads``: the weights with a gradient;
+    ``updated``: whether it holds W_after - W_before."""
+
+    __slots__ = ("outs", "grad_of", "wgrads", "updated", "layout", "buffer", "out_views",
+                 "end_views", "diff_view")
+
+    def __init__(self, outs: tuple, grad_of: tuple[int, ...], wgrads: tuple[int, ...],
+                 updated: bool, sizes: list[int], shapes: list[tuple[int, ...]], hist: int,
+                 bins: int, device: torch.device):
+        self.outs, self.grad_of, self.wgrads, self.updated = outs, grad_of, wgrads, updated
+        self.layout = stats.layout(tuple(sizes), hist, bins, device)
+        starts = [0]
+        for n in sizes:
+            starts.append(starts[-1] + stats.padded_size(n))
+        self.buffer = torch.zeros(starts[-1], device=device)
+        views = [self.buffer[a:a + n].view(shape)
+                 for a, n, shape in zip(starts, sizes, shapes)]
+        n_outs, n_acts = len(outs), len(outs) + len(grad_of)
+        self.out_views = views[:n_outs]
+        self.end_views = views[n_outs:n_acts]  # then the weight block, the weight gradients
+        self.diff_view = None
+        if shapes[n_acts:]:  # the weights, one block; their gradients; the update, one block
+            n_weights = hist - n_acts - len(wgrads)
+            block = starts[n_acts + n_weights] - starts[n_acts]
+            self.end_views.append(self.buffer[starts[n_acts]:starts[n_acts] + block])
+            self.end_views += views[n_acts + n_weights:hist]
+            if updated:
+                self.diff_view = self.buffer[starts[hist]:starts[hist] + block]
 
 
 class Probe:
@@ -136,6 +175,8 @@ class Probe:
                          if isinstance(getattr(m, "weight", None), nn.Parameter)
                          and m.weight.requires_grad and m.weight.numel() > 0}
         self._sizes = [w.numel() for w in self._weights.values()]
+        self._weight_pieces = stats.padded(list(self._weights.values()))  # for a weight block
+        self._weight_device = self._weight_pieces[0].device if self._weights else None
         self._starts = [sum(map(stats.padded_size, self._sizes[:i]))
                         for i in range(len(self._sizes))]  # in a weight block
         self._block = sum(map(stats.padded_size, self._sizes))  # values in a weight block
@@ -149,6 +190,8 @@ class Probe:
         self._grads: dict[int, Tensor] = {}  # index in _outs -> dL/d(output) (leaf outputs)
         self._before: Tensor | None = None  # the weights at the step's start, a block
         self._after: Tensor | None = None  # the weights after the last sampled step
+        self._plans: dict[tuple, _Plan] = {}  # by (module, shape) of a step's first output
+        self._plan: _Plan | None = None  # the plan the step in progress follows, if any
         self._pending: list[_Step] = []  # summarized steps waiting for their records
         self._pending_layout: stats.Layout | None = None
         self._calls: dict[str, int] = {}
@@ -205,6 +248,7 @@ class Probe:
         if not self._sampled:
             return
         self._passes, self._calls, self._outs, self._grads = 0, {}, [], {}
+        self._plan = None
         # the weights right after the previous step's update, when that step was sampled
         self._before = after if after is not None else self._weight_block()
         if not self._handles:  # still there when the previous step was sampled too
@@ -221,13 +265,24 @@ class Probe:
         for out in self._retained:
             out.grad = None
         self._retained, self._outs, self._grads, self._before = [], [], {}, None
+        self._plan = None
 
     def _weight_block(self) -> Tensor | None:
         """All weights, each padded (:func:`fitscope.probe.stats.padded`), end to end in
         a new float32 tensor; None for a model without weights."""
         if not self._weights:
             return None
-        return stats.flatten(stats.padded([_as_float32(w) for w in self._weights.values()]))
+        pieces = self._weight_pieces
+        if pieces[0].device != self._weight_device:  # the model moved: its padding too
+            self._weight_device = pieces[0].device
+            pieces = self._weight_pieces = stats.padded(list(self._weights.values()))
+        grad_mode = torch.is_grad_enabled()
+        _set_grad_enabled(False)  # a plain copy, outside autograd (cheaper than detach)
+        try:
+            block = stats.flatten(pieces)
+        finally:
+            _set_grad_enabled(grad_mode)
+        return block if block.dtype == torch.float32 else block.float()
 
     def _end_step(self, updated: bool) -> None:
         """Lay the step's tensors end to end in one buffer and reduce it.
@@ -235,51 +290,79 @@ class Probe:
         The buffer, histogrammed first: the outputs, their gradients, the weights (a
         block) and the weight gradients; then, for its norms only, W_after - W_before
         (update ratio, a block). W - w_bar (unit distance) comes later, for several
-        steps at once, from the weight blocks."""
-        outs, before = self._outs, self._before
-        tensors = [t for _, _, _, t, _ in outs]
-        keys = [(layer, role) for layer, role, _, _, _ in outs]
+        steps at once, from the weight blocks. A step shaped like an earlier one uses
+        that step's :class:`_Plan` (its outputs are already in the buffer); another
+        step is copied into a new buffer, and makes a plan for the next ones."""
+        outs, before, plan = self._outs, self._before, self._plan
+        keys = [(layer, role) for _, layer, role, _, _, _ in outs]
+        grads, grad_of = [], []
         for i in range(len(outs) - 1, -1, -1):  # gradients in backward order
-            layer, role, _, _, out = outs[i]
+            _, layer, role, _, _, out = outs[i]
             grad = self._grads.get(i) if out is None else out.grad
             if grad is not None:
                 keys.append((layer, role + "_grad"))
-                tensors.append(_as_float32(grad))
-        pieces, sizes = stats.padded(tensors), [t.numel() for t in tensors]
-        wgrad_at: list[int | None] = []
+                grads.append(_as_float32(grad))
+                grad_of.append(i)
+        wgrads, wgrad_at, wgrad_mask = [], [], []
+        n_acts = len(keys)
         if before is not None:
-            pieces.append(before)
-            sizes += self._sizes
-            wgrads = []
-            for w in self._weights.values():
-                g = w.grad
-                wgrad_at.append(None if g is None else len(sizes) + len(wgrads))
+            j = n_acts + len(self._sizes)
+            for w, weight in enumerate(self._weights.values()):
+                g = weight.grad
+                wgrad_at.append(None if g is None else j)
                 if g is not None:
                     wgrads.append(_as_float32(g))
-            pieces += stats.padded(wgrads)
-            sizes += [g.numel() for g in wgrads]
-        hist = len(sizes)
-        if before is not None and updated:
-            self._after = after = self._weight_block()
-            pieces.append(after - before)
-            sizes += self._sizes
-        maxima = [(layer, stats.unit_maxima(t)) for layer, _, kind, t, _ in outs
+                    wgrad_mask.append(w)
+                    j += 1
+        updated = updated and before is not None
+        after = self._weight_block() if updated else None
+        maxima = [(layer, stats.unit_maxima(t)) for _, layer, _, kind, t, _ in outs
                   if kind == "relu"]
         saturated = [(layer, t.numel(), stats.saturated_count(t, kind))
-                     for layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
+                     for _, layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
         n_outs = len(outs)
+        if (plan is not None and n_outs == len(plan.outs) and plan.updated == updated
+                and tuple(grad_of) == plan.grad_of and tuple(wgrad_mask) == plan.wgrads):
+            torch._foreach_copy_(plan.end_views, grads + ([before] if before is not None
+                                                          else []) + wgrads)
+            if updated:
+                torch.sub(after, before, out=plan.diff_view)
+            buffer, lay = plan.buffer, plan.layout
+        else:  # a new buffer, and a plan for the steps shaped like this one
+            tensors = [t for *_, t, _ in outs] + grads
+            pieces, sizes = stats.padded(tensors), [t.numel() for t in tensors]
+            shapes = [tuple(t.shape) for t in tensors]
+            if before is not None:
+                pieces.append(before)
+                pieces += stats.padded(wgrads)
+                sizes += self._sizes + [g.numel() for g in wgrads]
+                shapes += [(n,) for n in self._sizes] + [tuple(g.shape) for g in wgrads]
+            hist = len(sizes)
+            if updated:
+                pieces.append(after - before)
+                sizes += self._sizes
+                shapes += [(n,) for n in self._sizes]
+            if not sizes:
+                self._release()
+                return
+            buffer = stats.flatten(pieces)
+            if outs:
+                first = (outs[0][0], outs[0][4].shape)
+                self._plans[first] = _Plan(
+                    tuple((m, t.shape) for m, *_, t, _ in outs), tuple(grad_of),
+                    tuple(wgrad_mask), updated, sizes, shapes, hist, self.bins, buffer.device)
+                if len(self._plans) > 8:
+                    del self._plans[next(iter(self._plans))]
+            lay = stats.layout(tuple(sizes), hist, self.bins, buffer.device)
         self._release()
-        if not sizes:
-            return
-        buffer = stats.flatten(pieces)
-        lay = stats.layout(tuple(sizes), hist, self.bins, buffer.device)
+        self._after = after
         if self._pending and (lay is not self._pending_layout
                               or len(self._pending) * self._block >= FLUSH_VALUES):
             self._flush()
         self._pending_layout = lay
-        self._pending.append(_Step(self.current, keys, n_outs, sizes, wgrad_at, updated,
-                                   stats.partial_summary(buffer, lay), before, maxima,
-                                   saturated))
+        self._pending.append(_Step(self.current, keys, n_outs, list(lay.sizes), wgrad_at,
+                                   updated, stats.partial_summary(buffer, lay), before,
+                                   maxima, saturated))
         if len(self._pending) >= FLUSH_STEPS:
             self._flush()
 
@@ -370,8 +453,21 @@ class Probe:
             return
         layer = name if calls == 0 else f"{name}#{calls + 1}"
         # a copy: the statistics come later, and a later in-place op may change the output
-        copy = output.detach()
-        copy = copy.clone() if copy.dtype == torch.float32 else copy.float()
+        i, plan = len(self._outs), self._plan
+        if i == 0:
+            plan = self._plan = self._plans.get((module, output.shape))
+        if plan is not None and i < len(plan.outs) and plan.outs[i][0] is module \
+                and plan.outs[i][1] == output.shape:
+            copy = plan.out_views[i]
+            _set_grad_enabled(False)  # a plain copy, outside autograd (cheaper than detach)
+            try:
+                copy.copy_(output)
+            finally:
+                _set_grad_enabled(True)
+        else:
+            self._plan = None
+            copy = output.detach()
+            copy = copy.clone() if copy.dtype == torch.float32 else copy.float()
         keep = None  # dL/d(output), when backward computes it
         if output.requires_grad:
             if output.grad_fn is not None:  # autograd keeps it in .grad for us (a C call)
@@ -380,8 +476,8 @@ class Probe:
                     self._retained.append(output)
                 keep = output
             else:  # a leaf (an input passed through): its .grad accumulates, so hook it
-                output.register_hook(partial(self._grads.__setitem__, len(self._outs)))
-        self._outs.append((layer, role, kind, copy, keep))
+                output.register_hook(partial(self._grads.__setitem__, i))
+        self._outs.append((module, layer, role, kind, copy, keep))
 
 
 def probe(model: nn.Module, every: int = 10, bins: int = 30) -> Probe:

@@ -153,7 +153,7 @@ class Layout:
 
     def __init__(self, sizes: tuple[int, ...], hist: int, bins: int, device: torch.device):
         padded_sizes = [padded_size(n) for n in sizes]
-        self.count, self.hist, self.bins = len(sizes), hist, bins
+        self.sizes, self.count, self.hist, self.bins = sizes, len(sizes), hist, bins
         self.rows = sum(padded_sizes) // CHUNK
         self.row_tensor = torch.repeat_interleave(
             torch.arange(len(sizes), device=device),
@@ -176,19 +176,20 @@ def layout(sizes: tuple[int, ...], hist: int, bins: int, device: torch.device) -
     return Layout(sizes, hist, bins, device)
 
 
-def partial_summary(buffer: Tensor, lay: Layout) -> tuple[Tensor, Tensor]:
-    """The part of :func:`summarize` done on the buffer itself (a float32 buffer laid
-    out as ``lay`` says): the sum and the norm of each CHUNK values, ``(2, rows)``, and
-    the histogram counts, one table look-up and one count for all tensors."""
+def partial_summary(buffer: Tensor, lay: Layout) -> tuple[Tensor, Tensor, Tensor]:
+    """The part of :func:`summarize` done on a step's buffer (float32, laid out as
+    ``lay`` says; it is squared in place): the sum and the sum of squares of each
+    CHUNK values and the histogram counts, by one table look-up and one count for all
+    tensors."""
     rows = buffer.view(lay.rows, CHUNK)
-    per_row = torch.stack([torch.mv(rows, lay.ones), torch.linalg.vector_norm(rows, dim=1)])
+    sums = torch.mv(rows, lay.ones)
     codes = (buffer[:lay.hist_len].view(torch.int32) >> _CODE_SHIFT).add_(lay.offsets)
     counts = torch.bincount(lay.table.index_select(0, codes),
                             minlength=(lay.hist + 1) * (lay.bins + 1))
-    return per_row, counts
+    return sums, torch.mv(rows.mul_(rows), lay.ones), counts
 
 
-def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor]]
+def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor, Tensor]]
               ) -> tuple[list[list[float]], list[list[float]], list[list[float]],
                          list[list[list[int]]]]:
     """(means, standard deviations, norms, histograms) of the tensors of each buffer,
@@ -201,15 +202,16 @@ def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor]]
     std / |mean| is above ~1e-3). All the buffers' numbers reach Python in two
     ``tolist`` calls.
     """
-    rows = torch.stack([per_row for per_row, _ in parts]).double()  # (buffers, 2, rows)
-    rows[:, 1].square_()
+    rows = torch.stack([t for sums, squares, _ in parts for t in (sums, squares)])
+    rows = rows.double().view(len(parts), 2, lay.rows)
     totals = torch.zeros(len(parts), 2, lay.count, dtype=torch.float64, device=rows.device)
     totals.index_add_(2, lay.row_tensor, rows)
     mean = totals[:, 0] / lay.n
     std = (totals[:, 1] / lay.n - mean * mean).clamp_min_(0.0).sqrt_()
     means, stds, norms = torch.stack([mean, std, totals[:, 1].sqrt_()]).tolist()
     shape = (len(parts), lay.hist + 1, lay.bins + 1)
-    hists = torch.stack([c for _, c in parts]).view(shape)[:, :lay.hist, :lay.bins].tolist()
+    hists = torch.stack([c for _, _, c in parts]).view(shape)[:, :lay.hist, :lay.bins]
+    hists = hists.numpy().tolist() if hists.device.type == "cpu" else hists.tolist()
     return means, stds, norms, hists
 
 
