@@ -167,6 +167,8 @@ class Probe:
         if not isinstance(every, int) or every < 1:
             raise ValueError(f"Argument `every` must be an int >= 1. Received: every={every!r}")
         self.edges = list(stats.histogram_edges(bins))
+        # one list shared by the histogram records (read-only, like the records)
+        self._edges = list(self.edges)
         self.model, self.every, self.bins = model, every, bins
         self.current = 0  # the step in progress = optimizer updates done so far
         self._records: list[dict[str, Any]] = []
@@ -389,52 +391,54 @@ class Probe:
         counts = [c for s in steps for _, _, c in s.saturated]
         count_values = torch.stack(counts).tolist() if counts else []
 
-        add, edges = self._records.append, self.edges
-        names = _NAMES
+        edges, records = self._edges, self._records
         weights = list(zip(self._weights, self._units))
         at_max = at_count = 0
         for b, s in enumerate(steps):
             step, mean, std, norm, hist = s.step, means[b], stds[b], norms[b], hists[b]
+            n_outs = s.n_outs
             for i, (layer, prefix) in enumerate(s.keys):  # outputs, then their gradients
-                first, q_std, q_hist = names[prefix]
-                add({"step": step, "layer": layer, "quantity": first,
-                     "value": mean[i] if i < s.n_outs else norm[i]})
-                add({"step": step, "layer": layer, "quantity": q_std, "value": std[i]})
-                add({"step": step, "layer": layer, "quantity": q_hist,
-                     "value": {"edges": list(edges), "counts": hist[i]}})
+                first, q_std, q_hist = _NAMES[prefix]
+                records += ({"step": step, "layer": layer, "quantity": first,
+                             "value": mean[i] if i < n_outs else norm[i]},
+                            {"step": step, "layer": layer, "quantity": q_std, "value": std[i]},
+                            {"step": step, "layer": layer, "quantity": q_hist,
+                             "value": {"edges": edges, "counts": hist[i]}})
             if s.before is not None:
                 first, spread = len(s.keys), 0
                 for w, (layer, m) in enumerate(weights):
                     i = first + w
-                    add({"step": step, "layer": layer, "quantity": "weight_norm",
-                         "value": norm[i]})
-                    add({"step": step, "layer": layer, "quantity": "weight_std",
-                         "value": std[i]})
-                    add({"step": step, "layer": layer, "quantity": "weight_hist",
-                         "value": {"edges": list(edges), "counts": hist[i]}})
+                    records += ({"step": step, "layer": layer, "quantity": "weight_norm",
+                                 "value": norm[i]},
+                                {"step": step, "layer": layer, "quantity": "weight_std",
+                                 "value": std[i]},
+                                {"step": step, "layer": layer, "quantity": "weight_hist",
+                                 "value": {"edges": edges, "counts": hist[i]}})
                     j = s.wgrad_at[w]
                     if j is not None:
-                        add({"step": step, "layer": layer, "quantity": "weight_grad_norm",
-                             "value": norm[j]})
-                        add({"step": step, "layer": layer, "quantity": "weight_grad_std",
-                             "value": std[j]})
-                        add({"step": step, "layer": layer, "quantity": "weight_grad_hist",
-                             "value": {"edges": list(edges), "counts": hist[j]}})
+                        records += ({"step": step, "layer": layer,
+                                     "quantity": "weight_grad_norm", "value": norm[j]},
+                                    {"step": step, "layer": layer,
+                                     "quantity": "weight_grad_std", "value": std[j]},
+                                    {"step": step, "layer": layer,
+                                     "quantity": "weight_grad_hist",
+                                     "value": {"edges": edges, "counts": hist[j]}})
                     if m is not None:
-                        add({"step": step, "layer": layer, "quantity": "unit_distance",
-                             "value": stats.unit_distance(spreads[spread][b], norm[i], m)})
+                        records.append({"step": step, "layer": layer, "quantity": "unit_distance",
+                                        "value": stats.unit_distance(spreads[spread][b],
+                                                                     norm[i], m)})
                         spread += 1
                     if s.updated and norm[i] > 0:  # the update ratio is undefined when W = 0
-                        add({"step": step, "layer": layer, "quantity": "update_ratio",
-                             "value": norm[lay.hist + w] / norm[i]})
+                        records.append({"step": step, "layer": layer, "quantity": "update_ratio",
+                                        "value": norm[lay.hist + w] / norm[i]})
             for layer, m in s.maxima:
                 units = m.numel()
-                add({"step": step, "layer": layer, "quantity": "act_dead",
-                     "value": stats.dead_fraction(maxima_values[at_max:at_max + units])})
+                records.append({"step": step, "layer": layer, "quantity": "act_dead",
+                                "value": stats.dead_fraction(maxima_values[at_max:at_max + units])})
                 at_max += units
             for layer, size, _ in s.saturated:
-                add({"step": step, "layer": layer, "quantity": "act_saturated",
-                     "value": count_values[at_count] / size})
+                records.append({"step": step, "layer": layer, "quantity": "act_saturated",
+                                "value": count_values[at_count] / size})
                 at_count += 1
 
     # -- hooks ----------------------------------------------------------------------

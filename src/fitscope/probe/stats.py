@@ -98,7 +98,9 @@ def _row_tables(rows: int, bins: int, device: torch.device) -> Tensor:
     r (bins + 1): one look-up (at r * 4096 + signed code + 2048) and one count histogram
     many tensors."""
     shift = torch.arange(rows, dtype=torch.int32, device=device)[:, None] * (bins + 1)
-    return (_signed_code_to_bin(bins, device)[None, :] + shift).reshape(-1)
+    table = (_signed_code_to_bin(bins, device)[None, :] + shift).reshape(-1)
+    # int16 when the bins fit: half the memory for the look-up's output and the count
+    return table.to(torch.int16) if rows * (bins + 1) <= torch.iinfo(torch.int16).max else table
 
 
 # summarize() reads a step's tensors end to end, each padded with zeros to a multiple of
