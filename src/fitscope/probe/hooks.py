@@ -122,7 +122,7 @@ class _Plan:
     ``updated``: whether it holds W_after - W_before."""
 
     __slots__ = ("outs", "grad_of", "wgrads", "updated", "layout", "buffer", "out_views",
-                 "end_views", "diff_view")
+                 "end_views", "diff_view", "workspace")
 
     def __init__(self, outs: tuple, grad_of: tuple[int, ...], wgrads: tuple[int, ...],
                  updated: bool, sizes: list[int], shapes: list[tuple[int, ...]], hist: int,
@@ -133,6 +133,7 @@ class _Plan:
         for n in sizes:
             starts.append(starts[-1] + stats.padded_size(n))
         self.buffer = torch.zeros(starts[-1], device=device)
+        self.workspace = stats.Workspace(self.buffer, self.layout)
         views = [self.buffer[a:a + n].view(shape)
                  for a, n, shape in zip(starts, sizes, shapes)]
         n_outs, n_acts = len(outs), len(outs) + len(grad_of)
@@ -329,7 +330,7 @@ class Probe:
                                                           else []) + wgrads)
             if updated:
                 torch.sub(after, before, out=plan.diff_view)
-            buffer, lay = plan.buffer, plan.layout
+            buffer, lay, ws = plan.buffer, plan.layout, plan.workspace
         else:  # a new buffer, and a plan for the steps shaped like this one
             tensors = [t for *_, t, _ in outs] + grads
             pieces, sizes = stats.padded(tensors), [t.numel() for t in tensors]
@@ -355,7 +356,7 @@ class Probe:
                     tuple(wgrad_mask), updated, sizes, shapes, hist, self.bins, buffer.device)
                 if len(self._plans) > 8:
                     del self._plans[next(iter(self._plans))]
-            lay = stats.layout(tuple(sizes), hist, self.bins, buffer.device)
+            lay, ws = stats.layout(tuple(sizes), hist, self.bins, buffer.device), None
         self._release()
         self._after = after
         if self._pending and (lay is not self._pending_layout
@@ -363,7 +364,7 @@ class Probe:
             self._flush()
         self._pending_layout = lay
         self._pending.append(_Step(self.current, keys, n_outs, list(lay.sizes), wgrad_at,
-                                   updated, stats.partial_summary(buffer, lay), before,
+                                   updated, stats.partial_summary(buffer, lay, ws), before,
                                    maxima, saturated))
         if len(self._pending) >= FLUSH_STEPS:
             self._flush()

@@ -178,16 +178,30 @@ def layout(sizes: tuple[int, ...], hist: int, bins: int, device: torch.device) -
     return Layout(sizes, hist, bins, device)
 
 
-def partial_summary(buffer: Tensor, lay: Layout) -> tuple[Tensor, Tensor, Tensor]:
+class Workspace:
+    """Views of a buffer laid out as ``lay`` says, and room for its codes and bins: what
+    :func:`partial_summary` needs, made once for a buffer used step after step."""
+
+    def __init__(self, buffer: Tensor, lay: Layout):
+        self.rows = buffer.view(lay.rows, CHUNK)
+        self.bits = buffer[:lay.hist_len].view(torch.int32)
+        self.codes = torch.empty_like(self.bits)
+        self.bins = torch.empty(lay.hist_len, dtype=lay.table.dtype, device=buffer.device)
+
+
+def partial_summary(buffer: Tensor, lay: Layout, ws: Workspace | None = None
+                    ) -> tuple[Tensor, Tensor, Tensor]:
     """The part of :func:`summarize` done on a step's buffer (float32, laid out as
     ``lay`` says; it is squared in place): the sum and the sum of squares of each
     CHUNK values and the histogram counts, by one table look-up and one count for all
-    tensors."""
-    rows = buffer.view(lay.rows, CHUNK)
+    tensors. ``ws`` (a :class:`Workspace` of this buffer) saves making views and room."""
+    if ws is None:
+        ws = Workspace(buffer, lay)
+    rows = ws.rows
     sums = torch.mv(rows, lay.ones)
-    codes = (buffer[:lay.hist_len].view(torch.int32) >> _CODE_SHIFT).add_(lay.offsets)
-    counts = torch.bincount(lay.table.index_select(0, codes),
-                            minlength=(lay.hist + 1) * (lay.bins + 1))
+    torch.bitwise_right_shift(ws.bits, _CODE_SHIFT, out=ws.codes).add_(lay.offsets)
+    torch.index_select(lay.table, 0, ws.codes, out=ws.bins)
+    counts = torch.bincount(ws.bins, minlength=(lay.hist + 1) * (lay.bins + 1))
     return sums, torch.mv(rows.mul_(rows), lay.ones), counts
 
 
