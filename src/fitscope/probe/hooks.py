@@ -39,7 +39,6 @@ exception.
 
 from __future__ import annotations
 
-import math
 from functools import partial
 from typing import Any
 
@@ -76,6 +75,7 @@ def layer_name(name: str) -> str:
 
 _WITH_MEAN = ("act", "preact")  # outputs record mean, std, hist; the rest norm, std, hist
 _SATURATING_KINDS = ("tanh", "sigmoid")  # act_saturated; "relu" gives act_dead
+_COUNTED = ("relu",) + _SATURATING_KINDS
 _NAMES = {prefix: (prefix + ("_mean" if prefix in _WITH_MEAN else "_norm"), prefix + "_std",
                    prefix + "_hist") for prefix in ("act", "preact", "act_grad", "preact_grad")}
 
@@ -96,20 +96,22 @@ def _as_float32(t: Tensor) -> Tensor:
 
 class _Step:
     """A sampled step between its summary and its records: what each tensor of its
-    buffer is, the buffer's :func:`fitscope.probe.stats.partial_summary`, the weights it
-    started with (for the unit distance), and the activations' dead units and
-    saturated values."""
+    buffer is (``keys``: (layer, prefix) of the outputs, then of their gradients;
+    ``wgrad_at``: each weight's gradient's place, if any), the buffer's
+    :func:`fitscope.probe.stats.partial_summary`, the weights it started with (for the
+    unit distance), and the activations' unit maxima and saturated counts."""
 
-    __slots__ = ("step", "keys", "n_outs", "sizes", "wgrad_at", "updated", "part", "before",
-                 "maxima", "saturated")
+    __slots__ = ("step", "keys", "n_outs", "wgrad_at", "updated", "part", "before", "maxima",
+                 "saturated", "order")
 
-    def __init__(self, step: int, keys: list[tuple[str, str]], n_outs: int, sizes: list[int],
+    def __init__(self, step: int, keys: list[tuple[str, str]], n_outs: int,
                  wgrad_at: list[int | None], updated: bool, part: tuple[Tensor, Tensor, Tensor],
                  before: Tensor | None, maxima: list[tuple[str, Tensor]],
-                 saturated: list[tuple[str, int, Tensor]]):
-        self.step, self.keys, self.n_outs, self.sizes = step, keys, n_outs, sizes
+                 saturated: list[tuple[str, int, Tensor]], order: list[bool] | None):
+        self.step, self.keys, self.n_outs = step, keys, n_outs
         self.wgrad_at, self.updated, self.part, self.before = wgrad_at, updated, part, before
         self.maxima, self.saturated = maxima, saturated
+        self.order = order  # relu or not, per counted activation, when both kinds occur
 
 
 class _Plan:
@@ -187,8 +189,9 @@ class Probe:
         self._units = [w.shape[0] if w.dim() >= 2 and w.shape[0] >= 2 else None
                        for w in self._weights.values()]
         self._handles: list[Any] = []  # hooks of the sampled step in progress
-        # the step's outputs: (layer, role, kind, float32 copy, output whose .grad we read)
-        self._outs: list[tuple[str, str, str, Tensor, Tensor | None]] = []
+        # the step's outputs: (module, layer, role, kind, float32 copy, output whose .grad
+        # we read); the copy is in the step's planned buffer when there is a plan
+        self._outs: list[tuple[nn.Module, str, str, str, Tensor, Tensor | None]] = []
         self._retained: list[Tensor] = []  # outputs whose .grad we asked autograd to keep
         self._grads: dict[int, Tensor] = {}  # index in _outs -> dL/d(output) (leaf outputs)
         self._before: Tensor | None = None  # the weights at the step's start, a block
@@ -319,10 +322,15 @@ class Probe:
                     j += 1
         updated = updated and before is not None
         after = self._weight_block() if updated else None
+        # act_dead (relu: unit maxima) and act_saturated (tanh, sigmoid: a count)
         maxima = [(layer, stats.unit_maxima(t)) for _, layer, _, kind, t, _ in outs
                   if kind == "relu"]
         saturated = [(layer, t.numel(), stats.saturated_count(t, kind))
                      for _, layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
+        if maxima and saturated:  # both kinds: keep the records in forward order
+            order = [kind == "relu" for *_, kind, _, _ in outs if kind in _COUNTED]
+        else:
+            order = None
         n_outs = len(outs)
         if (plan is not None and n_outs == len(plan.outs) and plan.updated == updated
                 and tuple(grad_of) == plan.grad_of and tuple(wgrad_mask) == plan.wgrads):
@@ -363,9 +371,9 @@ class Probe:
                               or len(self._pending) * self._block >= FLUSH_VALUES):
             self._flush()
         self._pending_layout = lay
-        self._pending.append(_Step(self.current, keys, n_outs, list(lay.sizes), wgrad_at,
+        self._pending.append(_Step(self.current, keys, n_outs, wgrad_at,
                                    updated, stats.partial_summary(buffer, lay, ws), before,
-                                   maxima, saturated))
+                                   maxima, saturated, order))
         if len(self._pending) >= FLUSH_STEPS:
             self._flush()
 
@@ -432,15 +440,24 @@ class Probe:
                     if s.updated and norm[i] > 0:  # the update ratio is undefined when W = 0
                         records.append({"step": step, "layer": layer, "quantity": "update_ratio",
                                         "value": norm[lay.hist + w] / norm[i]})
+            dead = []
             for layer, m in s.maxima:
                 units = m.numel()
-                records.append({"step": step, "layer": layer, "quantity": "act_dead",
-                                "value": stats.dead_fraction(maxima_values[at_max:at_max + units])})
+                dead.append({"step": step, "layer": layer, "quantity": "act_dead",
+                             "value": stats.dead_fraction(maxima_values[at_max:at_max + units])})
                 at_max += units
+            saturated = []
             for layer, size, _ in s.saturated:
-                records.append({"step": step, "layer": layer, "quantity": "act_saturated",
-                                "value": count_values[at_count] / size})
+                saturated.append({"step": step, "layer": layer, "quantity": "act_saturated",
+                                  "value": count_values[at_count] / size})
                 at_count += 1
+            if s.order is None:
+                records += dead
+                records += saturated
+            else:
+                dead.reverse()
+                saturated.reverse()
+                records += [(dead if is_relu else saturated).pop() for is_relu in s.order]
 
     # -- hooks ----------------------------------------------------------------------
     def _on_root_call(self, module: nn.Module, inputs: Any) -> None:
