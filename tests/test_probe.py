@@ -36,7 +36,9 @@ def value(records, step, layer, quantity):
 
 
 def hooks_on(model: nn.Module) -> int:
-    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules()) \
+    """Hooks on the model and its parameters, and forwards replaced on its modules."""
+    return sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + ("forward" in m.__dict__)
+               for m in model.modules()) \
         + sum(len(p._backward_hooks or {}) for p in model.parameters())
 
 
@@ -98,6 +100,35 @@ def test_hooks_removed_on_exit_and_on_exception():
             model(torch.randn(2, 4)).sum().backward()
             raise RuntimeError("boom")
     assert hooks_on(model) == before
+
+
+def test_a_model_copied_or_pickled_during_a_sampled_step_keeps_its_own_forward():
+    import copy
+    import pickle
+
+    model = mlp()
+    x = torch.randn(5, 4)
+    with probe(model, every=1) as p:
+        twin = copy.deepcopy(model)  # forwards are the probe's now
+        with torch.no_grad():
+            twin[0].weight.mul_(2.0)
+        restored = pickle.loads(pickle.dumps(model))
+        loop(model, p, 1)
+        assert not torch.allclose(twin(x), model(x))
+        assert torch.equal(restored(x), mlp()(x))
+    assert hooks_on(model) == 0
+    assert len({r["step"] for r in p.records}) == 2  # the copies are not probed
+
+
+def test_a_module_with_its_own_forward_attribute_is_probed_by_a_hook():
+    model = mlp()
+    custom = model[3]
+    custom.forward = lambda x: torch.relu(x)  # an instance attribute: left alone
+    with probe(model, every=1) as p:
+        loop(model, p, 1)
+        assert len(custom._forward_hooks) == 1
+    assert len(custom._forward_hooks) == 0 and "forward" in custom.__dict__
+    assert ("3", "act_dead") in {(r["layer"], r["quantity"]) for r in p.records}
 
 
 def test_evaluation_and_second_passes_are_not_recorded_and_shared_modules_are_numbered():

@@ -114,6 +114,41 @@ class _Step:
         self.order = order  # relu or not, per counted activation, when both kinds occur
 
 
+def _class_forward(module: nn.Module) -> Any:
+    """The forward of ``module``'s class, bound to it (what a copy of a probed module
+    gets instead of the probe's :class:`_Forward`)."""
+    return type(module).forward.__get__(module)
+
+
+class _Forward:
+    """A probed module's ``forward`` during a sampled step: the module's own forward,
+    then the probe's look at its output (for the root module: first the start of a
+    pass). Set as the module's instance attribute ``forward``, which ``Module.__call__``
+    calls; it costs a fraction of a forward hook, whose dispatch in ``Module.__call__``
+    takes several times what the probe does with the output. A copy or a pickle of the
+    module gets the module's own forward instead."""
+
+    __slots__ = ("probe", "module", "forward", "captures", "root")
+
+    def __init__(self, probe: Probe, module: nn.Module, captures: bool, root: bool):
+        self.probe, self.module, self.forward = probe, module, _class_forward(module)
+        self.captures, self.root = captures, root
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.root:
+            self.probe._on_root_call(self.module, args)
+        out = self.forward(*args, **kwargs)
+        if self.captures:
+            self.probe._on_forward(self.module, args, out)
+        return out
+
+    def __deepcopy__(self, memo: dict) -> Any:
+        return _class_forward(memo.get(id(self.module), self.module))
+
+    def __reduce__(self) -> tuple:
+        return _class_forward, (self.module,)
+
+
 class _Plan:
     """A step's buffer laid out in advance, for the steps shaped like the one it was
     made from: the outputs are copied into it as the forward pass makes them, the
@@ -258,12 +293,31 @@ class Probe:
         # the weights right after the previous step's update, when that step was sampled
         self._before = after if after is not None else self._weight_block()
         if not self._handles:  # still there when the previous step was sampled too
-            self._handles = [m.register_forward_hook(self._on_forward) for m in self._info]
-            self._handles.append(self.model.register_forward_pre_hook(self._on_root_call))
+            self._add_hooks()
+
+    def _add_hooks(self) -> None:
+        """A :class:`_Forward` on each probed module and the root (a forward hook, and a
+        forward pre-hook on the root, where the module's forward cannot be replaced)."""
+        root = self.model
+        for m in [*self._info, root] if root not in self._info else list(self._info):
+            is_root = m is root
+            if "forward" in m.__dict__ or isinstance(m, torch.jit.ScriptModule):
+                if m in self._info:
+                    self._handles.append(m.register_forward_hook(self._on_forward))
+                if is_root:
+                    self._handles.append(m.register_forward_pre_hook(self._on_root_call))
+                continue
+            wrapper = _Forward(self, m, m in self._info, is_root)
+            m.__dict__["forward"] = wrapper
+            self._handles.append(wrapper)
 
     def _remove_hooks(self) -> None:
         for handle in self._handles:
-            handle.remove()
+            if isinstance(handle, _Forward):
+                if handle.module.__dict__.get("forward") is handle:
+                    del handle.module.__dict__["forward"]
+            else:
+                handle.remove()
         self._handles = []
 
     def _release(self) -> None:
