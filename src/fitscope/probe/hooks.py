@@ -32,9 +32,18 @@ sampled step (evaluation under ``torch.no_grad()`` is not); a module called seve
 times in that pass (a shared ``nn.ReLU``) gets layers ``name``, ``name#2``, ...
 Activations computed by functions (``F.relu``) are not modules and are not seen; the
 pre-activations and gradients of the layers around them still are. On steps that are
-not sampled there are no hooks at all: they are added when a sampled step begins and
-removed before a step that is not sampled, and when the ``with`` block ends, also on an
-exception.
+not sampled the model is left alone: on a sampled step each probed module's ``forward``
+is wrapped (an instance attribute that calls the module's own forward, then looks at the
+output; a forward hook where the module has a ``forward`` attribute of its own), and the
+wrappers go before a step that is not sampled and when the ``with`` block ends, also on
+an exception. A copy or pickle of the model made meanwhile keeps its own forward.
+
+How it stays cheap: a sampled step's outputs are copied into one buffer as the forward
+pass makes them (laid out by an earlier step of the same shapes), the gradients and
+weights when the step ends; one pass over that buffer gives every tensor's histogram and
+sums (:func:`fitscope.probe.stats.partial_summary`); up to FLUSH_STEPS steps then become
+records together (:attr:`Probe.records` finishes any pending ones when read). The
+histogram records of a probe share one ``edges`` list: treat records as read-only.
 """
 
 from __future__ import annotations

@@ -1,10 +1,14 @@
 """Statistics of tensors, as the probe records them: moments, fixed-bin histograms,
 saturation, dead units, unit symmetry.
 
-A probe keeps a sampled step's tensors and computes their statistics together:
-:func:`summarize` takes all of them in a few batched operations, the per-tensor
-functions return tensors (nothing converted to Python one by one), and the float
-functions finish a record's value. That keeps a probed step cheap.
+A probe lays a sampled step's tensors end to end in one float32 buffer, each padded with
+zeros to a multiple of CHUNK values (:func:`padded`, :func:`flatten`, a :class:`Layout`),
+and reduces it in a handful of operations whatever the number of tensors
+(:func:`partial_summary`: sums per CHUNK values, one table look-up and one count for all
+histograms); :func:`summarize` then turns several steps' reductions into means,
+standard deviations, norms and histogram counts, reaching Python in two ``tolist``
+calls. The per-tensor functions below return tensors, the float functions finish a
+record's value.
 
 Histogram bins are the same for every quantity, layer and step, so any two histograms
 compare bin by bin (:func:`histogram_edges`): symmetric about zero, magnitudes spaced
@@ -103,8 +107,8 @@ def _row_tables(rows: int, bins: int, device: torch.device) -> Tensor:
     return table.to(torch.int16) if rows * (bins + 1) <= torch.iinfo(torch.int16).max else table
 
 
-# summarize() reads a step's tensors end to end, each padded with zeros to a multiple of
-# CHUNK values, so that one (rows, CHUNK) view gives every tensor's sums in one reduction.
+# A buffer holds its tensors end to end, each padded with zeros to a multiple of CHUNK
+# values, so that one (rows, CHUNK) view gives every tensor's sums in one reduction.
 CHUNK = 128
 
 try:  # one C++ call: each tensor made contiguous, flattened and concatenated
