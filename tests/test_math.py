@@ -108,6 +108,22 @@ def test_lean_adam_is_bit_for_bit_torch_fused_adam_and_falls_back_when_it_must()
     assert lean._lean is not None  # the short step did run
     assert torch.equal(lean.state[net[0].weight]["exp_avg_sq"],
                        ref.state[twin[0].weight]["exp_avg_sq"])
+    # step counts stay per parameter (the bias that missed step 4 is one behind) ...
+    assert [float(lean.state[p]["step"]) for p in net.parameters()] == \
+        [float(ref.state[p]["step"]) for p in twin.parameters()] == [6, 6, 6, 5]
+    # ... and survive a state_dict round trip into a fresh optimizer
+    resumed = LeanAdam(net.parameters(), lr=0.003, betas=(0.8, 0.99), eps=1e-6,
+                       weight_decay=0.1)
+    resumed.load_state_dict(copy.deepcopy(lean.state_dict()))
+    for _ in range(2):
+        for model, opt in ((net, resumed), (twin, ref)):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+        for a, b in zip(net.parameters(), twin.parameters()):
+            assert torch.equal(a, b)
+    assert [float(resumed.state[p]["step"]) for p in net.parameters()] == [8, 8, 8, 7]
+    lean = resumed
     calls = []
     lean.register_step_post_hook(lambda opt, args, kwargs: calls.append(opt))
     lean.step()  # with a hook: the general, hooked step, which calls it
