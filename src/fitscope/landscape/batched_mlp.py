@@ -34,7 +34,7 @@ from ..models import MLP
 ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
                nn.Softplus)
 PASS = (nn.Identity, nn.Dropout)  # the identity in eval mode
-CACHE_FLOATS = 1 << 18  # 1 MiB of float32 activations per chunk (benchmarks/landscape.py)
+CACHE_FLOATS = 1 << 19  # 2 MiB of float32 activations per chunk (benchmarks/landscape.py)
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,19 @@ class BatchedMLP:
 
     def __init__(self, chain: list[Layer], loss, metric=None):
         self.chain, self.loss, self.metric = chain, loss, metric
+        self._rooms: dict[tuple[int, ...], Tensor] = {}
+
+    def room(self, slot: int, shape: tuple[int, ...], like: Tensor) -> Tensor:
+        """An uninitialized ``shape`` tensor for intermediate ``slot``, reused from chunk
+        to chunk (the first ``shape[0]`` points of the one made for the largest chunk):
+        a chunk's activations are written where the previous chunk's were, in memory the
+        cache and the page tables already hold."""
+        key = (slot, *shape[1:])  # data batches of two sizes get a room each
+        buf = self._rooms.get(key)
+        if (buf is None or buf.shape[0] < shape[0] or buf.dtype != like.dtype
+                or buf.device != like.device):
+            buf = self._rooms[key] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buf[:shape[0]]
 
     @classmethod
     def of(cls, model: nn.Module, loss, metric=None) -> BatchedMLP | None:
@@ -109,16 +122,24 @@ class BatchedMLP:
         out = torch.matmul(params[first.weight], x.T)
         return out if first.bias is None else out + params[first.bias].unsqueeze(2)
 
+    def first_layer_affine(self, coords: Tensor, products: Tensor, rows: int) -> Tensor:
+        """(P, out, N) at P points of a slice, from the first layer's products with the
+        data at the origin and along each direction, ``products`` (k + 1, out * N), and
+        the points' ``coords`` (P, k + 1) with a leading 1 (see the module doc)."""
+        flat = self.room(0, (len(coords), products.shape[1]), products)
+        return torch.mm(coords, products, out=flat).view(len(coords), -1, rows)
+
     def values(self, params: dict[str, Tensor], first: Tensor, y: Tensor
                ) -> tuple[Tensor, Tensor | None]:
         """(loss (P,), metric (P,) or None) at P points, given the first layer's
         pre-activations ``first`` (P, out, N) and ``params`` name -> (P, *shape)."""
         h = first
-        for layer in self.chain[1:]:
+        for slot, layer in enumerate(self.chain[1:], start=1):
             if layer.kind == "linear":
                 w = params[layer.weight]
-                h = (torch.bmm(w, h) if layer.bias is None
-                     else torch.baddbmm(params[layer.bias].unsqueeze(2), w, h))
+                out = self.room(slot, (h.shape[0], w.shape[1], h.shape[2]), h)
+                h = (torch.bmm(w, h, out=out) if layer.bias is None
+                     else torch.baddbmm(params[layer.bias].unsqueeze(2), w, h, out=out))
             elif layer.kind == "bn":
                 bn = layer.module
                 h = F.batch_norm(h, bn.running_mean, bn.running_var, training=False,

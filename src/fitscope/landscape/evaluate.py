@@ -233,7 +233,7 @@ class Problem:
         def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
             c = weights[s:e]
             return self._mlp_values(mlp, self.unflatten(c @ rows),
-                                    lambda b, xb: (c @ pieces[b]).view(len(c), -1, len(xb)))
+                                    lambda b, xb: mlp.first_layer_affine(c, pieces[b], len(xb)))
         return self._evaluate(len(coords), chunk or self.default_chunk(), values,
                               progress, description)
 
