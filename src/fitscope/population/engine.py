@@ -369,10 +369,11 @@ class Population:
         penalty = (penalty_values(p, mask, self.cols["l2"], self.cols["l1"])
                    if self.uses("l2") or self.uses("l1") else [0.0] * len(self.alive))
         finite = torch.isfinite(p).all(1).tolist()
+        train_loss, train_acc = train_loss.tolist(), train_acc.tolist()  # not N items each
         ended = []
         for i, m in enumerate(self.alive):
-            row = {"epoch": self.epoch, "step": self.step, "train_loss": float(train_loss[i]),
-                   "train_acc": float(train_acc[i]) if self.classify else None,
+            row = {"epoch": self.epoch, "step": self.step, "train_loss": train_loss[i],
+                   "train_acc": train_acc[i] if self.classify else None,
                    "val_loss": val_loss[i], "val_acc": val_acc[i], "lr": self.lrs[i],
                    "grad_norm": grad_norm[i], "penalty": penalty[i], "seconds": seconds}
             m.step = self.step
