@@ -8,8 +8,9 @@ all P points as one batched product on activations of shape ``(P, units, N)``:
     z = W h + b  for every point  (``torch.baddbmm(b, W, h)``),
 
 and the loss reduces over the classes along dim 1
-(:mod:`fitscope.landscape.losses`). Chunks are sized so that one layer's activations
-stay near ``CACHE_FLOATS`` floats, which keeps them in the CPU's cache.
+(:mod:`fitscope.landscape.losses`). Every chunk writes its layers' outputs into the same
+buffers (:meth:`BatchedMLP.room`), and chunks are sized so that one layer's activations
+stay near ``CACHE_FLOATS`` floats.
 
 On a slice ``origin + sum_k c_k d_k`` the first layer is affine in the coordinates, as
 its input x is the same at every point:
