@@ -39,6 +39,13 @@ def open_and_time(page, url: str) -> float:
 def test_default_comparison_draws_both_slices_the_numbers_and_the_toy(lab, tab):
     page = tab.page
     cold = open_and_time(page, f"{lab.url}/trajectories")
+    # Run A's and Run B's fields come from one template, with the page's defaults
+    assert page.evaluate("() => [...document.querySelectorAll('#form legend')]"
+                         ".map((l) => l.textContent)") == ["Run A", "Run B", "Both"]
+    state = parse_qs(urlparse(page.url).query)
+    assert {k: v[0] for k, v in state.items() if k[:2] in ("a_", "b_")} == {
+        "a_optimizer": "adam", "a_lr": "0.01", "a_batch": "64", "a_noise": "0",
+        "b_optimizer": "adam", "b_lr": "0.01", "b_batch": "64", "b_noise": "0.05"}
     for side in ("a", "b"):
         drawn = traces(page, f"slice-{side}")
         assert [t["name"] for t in drawn] == ["loss", "training path", "initialization",

@@ -213,11 +213,29 @@
     }
   }
 
+  /* Run A's and Run B's fieldsets, both from one template: each field gets its side's
+   * prefix and the page's defaults, which are the "noise" preset. */
+  function addRunFields() {
+    const template = $("#run-fields");
+    for (const side of ["a", "b"]) {
+      const set = template.content.firstElementChild.cloneNode(true);
+      set.querySelector("legend").textContent = `Run ${side.toUpperCase()}`;
+      for (const el of set.querySelectorAll("[name]")) {
+        el.name = `${side}_${el.name}`;
+        const value = String(PRESETS.noise[el.name]);
+        if (el.tagName === "SELECT") el.dataset.default = value;
+        else el.value = value;
+      }
+      template.before(set);
+    }
+  }
+
   function applyPreset(name) {
     for (const [field, value] of Object.entries(PRESETS[name])) form.elements[field].value = value;
     compare();
   }
 
+  addRunFields();
   Lab.prepareForm(form).then(() => {
     for (const b of $("#presets").querySelectorAll("button")) {
       b.onclick = () => applyPreset(b.dataset.preset);
