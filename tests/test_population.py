@@ -9,6 +9,7 @@ import torch
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
 from fitscope.population import group_by_shape, shape_key, train
+from fitscope.population import optim as population_optim
 from fitscope.population.engine import Population, example_losses, losses_and_grad
 from fitscope.population.optim import clip_per_member_, column, make_batched_optimizer
 from fitscope.run import load_run
@@ -258,10 +259,14 @@ def test_batched_optimizer_steps_each_row_like_torch_optim(name):
         torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("lrs", [(0.1, 0.01, 0.3), (0.02, 0.02, 0.02)])
-def test_fused_adam_steps_each_row_like_torch_optim(lrs):
-    """Members sharing betas and eps take torch's fused kernel: with their own learning
-    rates (an update tensor, then a per-row scale) or one common rate (in place)."""
+@pytest.mark.parametrize("lrs, row_floats, path", [
+    ((0.1, 0.01, 0.3), 16384, "update"),  # short rows: an update tensor, then a scale
+    ((0.02, 0.02, 0.02), 16384, "one call"),  # a common rate: in place, one call
+    ((0.1, 0.01, 0.1), 1, "per rate"),  # long rows: one call per rate over their rows
+])
+def test_fused_adam_steps_each_row_like_torch_optim(lrs, row_floats, path, monkeypatch):
+    """Members sharing betas and eps take torch's fused kernel, by each of its paths."""
+    monkeypatch.setattr(population_optim, "ROW_FLOATS", row_floats)
     cfgs = [cfg(**{"optimizer.name": "adam", "optimizer.lr": lr}).optimizer for lr in lrs]
     g = torch.Generator().manual_seed(0)
     flat = torch.randn(3, 7, generator=g)
@@ -270,13 +275,15 @@ def test_fused_adam_steps_each_row_like_torch_optim(lrs):
     batched = make_batched_optimizer(cfgs, flat)
     assert batched.fusable
     lr = column(lrs, flat, torch.float64)
-    same = lrs[0] if len(set(lrs)) == 1 else None
     for _ in range(10):
         grads = torch.randn(3, 7, generator=g)
         for p, o, grad in zip(singles, opts, grads):
             p.grad = grad.clone()
             o.step()
-        batched.step(flat, grads, lr, same)
+        batched.step(flat, grads, lr, list(lrs))
+    groups = batched._lr_groups(list(lrs), flat.shape[1])  # (private) the path taken
+    assert {"update": groups is None, "one call": groups is not None and len(groups) == 1,
+            "per rate": groups is not None and len(groups) == 2}[path]
     for i, p in enumerate(singles):
         torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
 
@@ -288,7 +295,7 @@ def test_fused_adam_steps_each_row_like_torch_optim(lrs):
     {"data": {"name": "digits", "train_size": 100}, "model.activation": "relu",
      "regularization.label_smoothing": 0.1},
     {"data": {"name": "digits", "train_size": 100}, "model.activation": "tanh",
-     "model.width": 128},  # weight gradients large enough to go straight into grad
+     "model.width": 128},
     {"task.kind": "regression", "model.activation": "linear", "model.bias": False},
     {"model.depth": 0},
 ])

@@ -170,7 +170,6 @@ class Population:
                                       cfg.model.activation) if obs.probe_every else None)
         self.lrs = [c.optimizer.lr for c in configs]  # each member's last learning rate
         self.lr_column: Tensor | None = None  # self.lrs as a column, until they change
-        self.same_lr: float | None = None  # the members' common learning rate, if any
         self.scheduled = any(c.optimizer.schedule.kind != "constant" for c in configs)
 
     def _columns(self, configs: list[RunConfig]) -> dict[str, Tensor]:
@@ -209,7 +208,6 @@ class Population:
             self.lr_column = None
         if self.lr_column is None:
             self.lr_column = column(self.lrs, self.net.flat, torch.float64)
-            self.same_lr = self.lrs[0] if len(set(self.lrs)) == 1 else None
         return self.lr_column
 
     def train_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
@@ -245,7 +243,7 @@ class Population:
             self._penalty_grads(p, g)
             clip_per_member_(g, self._clip("clip_value"), self._clip("clip_norm"))
             self._decay(p, lr)
-            self.opt.step(p, g, lr, self.same_lr)
+            self.opt.step(p, g, lr, self.lrs)
         return losses, out
 
     def _smoothing(self) -> Smoothing | None:

@@ -58,10 +58,11 @@ class BatchedOptimizer:
         self._set_hyper({k: v[index] for k, v in self.hyper.items()})
 
     @torch.no_grad()
-    def step(self, p: Tensor, g: Tensor, lr: Tensor, same_lr: float | None = None) -> None:
+    def step(self, p: Tensor, g: Tensor, lr: Tensor, lrs: Sequence[float] | None = None
+             ) -> None:
         """Update ``p`` in place from gradients ``g``; ``lr`` is an (N, 1) float64 column
-        (``same_lr``, the members' common learning rate when they share one, is a hint
-        some optimizers use)."""
+        (``lrs``, the same learning rates as Python floats, is a hint some optimizers
+        use)."""
         self.t += 1
         self.update(p, g, lr)
 
@@ -129,9 +130,13 @@ class Adam(BatchedOptimizer):
     When every member has the same rho_1, rho_2 and delta (the usual case: studies vary
     the learning rate, the seed, the penalties), the update is torch's fused Adam kernel
     (``torch._fused_adam_``, the kernel the sequential engine's ``Adam(fused=True)``
-    runs), one pass over the (N, D) state: on the parameters themselves when the
-    members' learning rates are equal too, else on a zeroed update u with learning rate
-    1, then theta <- theta + eps_i u per member."""
+    runs), one pass over the (N, D) state. Given the learning rates as Python floats
+    (``lrs``), the kernel runs on the parameters themselves: in one call when the members
+    share one rate, else in one call per distinct rate over the rows of the members that
+    have it, when rows have at least ``ROW_FLOATS`` values (the kernel's cost per tensor
+    is then small). Otherwise it runs on a zeroed update u with learning rate 1, then
+    theta <- theta + eps_i u per member: two more passes over (N, D), cheaper than many
+    short rows."""
 
     state_names, hyper_names = ("s", "r"), ("beta1", "beta2", "eps")
 
@@ -147,24 +152,56 @@ class Adam(BatchedOptimizer):
         self.powers = self.powers[0][index], self.powers[1][index]
         super().keep(index)
 
-    def step(self, p: Tensor, g: Tensor, lr: Tensor, same_lr: float | None = None) -> None:
-        """``same_lr``: the members' common learning rate, when they have one."""
+    def step(self, p: Tensor, g: Tensor, lr: Tensor, lrs: Sequence[float] | None = None
+             ) -> None:
         if not self.fusable:
             super().step(p, g, lr)
             return
         self.t += 1
         self.powers[0].mul_(self.hyper["beta1"])  # kept in step for the unfused update
         self.powers[1].mul_(self.hyper["beta2"])
-        beta1, beta2, eps = self.shared
         step = torch.tensor(float(self.t), device=p.device)  # read on the kernel's device
-        target = p if same_lr is not None else self.tmp.zero_()
+        groups = self._lr_groups(lrs, p.shape[1])
         with torch.no_grad():
-            torch._fused_adam_([target], [g], [self.s], [self.r], [], [step],
-                               lr=1.0 if same_lr is None else same_lr, beta1=beta1,
-                               beta2=beta2, weight_decay=0.0, eps=eps, amsgrad=False,
-                               maximize=False)
-            if same_lr is None:
+            if groups is None:
+                self._fused([self.tmp.zero_()], [g], [self.s], [self.r], [step], 1.0)
                 p.addcmul_(self.tmp, lr.float())
+            elif len(groups) == 1:
+                self._fused([p], [g], [self.s], [self.r], [step], lrs[0])
+            else:
+                rows = self._rows(p, g)
+                for rate, members in groups.items():
+                    self._fused(*([t[i] for i in members] for t in rows),
+                                [step] * len(members), rate)
+
+    def _fused(self, params: list[Tensor], grads: list[Tensor], s: list[Tensor],
+               r: list[Tensor], steps: list[Tensor], lr: float) -> None:
+        beta1, beta2, eps = self.shared
+        torch._fused_adam_(params, grads, s, r, [], steps, lr=lr, beta1=beta1, beta2=beta2,
+                           weight_decay=0.0, eps=eps, amsgrad=False, maximize=False)
+
+    def _lr_groups(self, lrs: Sequence[float] | None, row: int) -> dict[float, list[int]] | None:
+        """Member indices by learning rate, or None for the zeroed-update path (no
+        ``lrs``, or several rates over rows shorter than ``ROW_FLOATS``)."""
+        if lrs is None:
+            return None
+        key = (tuple(lrs), row)
+        if getattr(self, "_groups_key", None) != key:
+            groups: dict[float, list[int]] = {}
+            for i, rate in enumerate(lrs):
+                groups.setdefault(rate, []).append(i)
+            self._groups_key = key
+            self._groups = groups if len(groups) == 1 or row >= ROW_FLOATS else None
+        return self._groups
+
+    def _rows(self, p: Tensor, g: Tensor) -> tuple[list[Tensor], ...]:
+        """Each member's row of the parameters, gradients and state (views, made again
+        when the tensors change)."""
+        key = tuple(t.data_ptr() for t in (p, g, self.s, self.r)) + (p.shape[0],)
+        if getattr(self, "_rows_key", None) != key:
+            self._rows_key = key
+            self._row_views = tuple(list(t.unbind(0)) for t in (p, g, self.s, self.r))
+        return self._row_views
 
     def update(self, p: Tensor, g: Tensor, lr: Tensor) -> None:
         b1t = self.powers[0].mul_(self.hyper["beta1"])
@@ -176,6 +213,11 @@ class Adam(BatchedOptimizer):
 
 
 FUSED_DTYPES = (torch.float32, torch.float64)
+# Rows at least this long take fused Adam once per learning rate on the members' rows (a
+# few microseconds a row) rather than an update tensor and a per-member scale (two more
+# passes over (N, D)). Measured, 2 threads: N = 32 rows of 141,706 values 3.1 ms against
+# 4.2 ms a step; N = 128 rows of 2,258 values 0.38 ms against 0.09 ms.
+ROW_FLOATS = 16384
 
 
 def _shared(*columns: Tensor) -> tuple[float, ...] | None:
