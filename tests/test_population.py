@@ -193,6 +193,17 @@ def test_a_diverging_member_is_marked_and_the_others_go_on_unharmed():
     assert set(pops[1].metrics) == {"epochs_run", "steps", "best_epoch"}
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf")])
+def test_a_member_with_non_finite_parameters_ends_diverged_at_the_epochs_end(bad):
+    pop = Population([cfg(**{"budget.seed": s}) for s in range(3)])
+    pop.net.flat[1, -1] = bad  # (private) as if a step had made it so
+    pop.net.flat[2, 0] = 3e38  # huge but finite
+    pop._end_of_epoch(torch.zeros(3), torch.zeros(3), 0.0)  # (private)
+    assert [m.status for m in pop.members] == ["completed", "diverged", "completed"]
+    assert pop.members[1].reason == "non-finite parameters after step 0"
+    assert len(pop.alive) == 2
+
+
 # -- records ---------------------------------------------------------------------------
 def test_runs_are_records_like_the_sequential_engines(tmp_path):
     c = cfg(**{"budget.epochs": 2})
