@@ -44,7 +44,7 @@ from torch import Tensor, nn
 from ..config import RunConfig
 from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer
 from ..init import apply_init
-from ..models import build_model
+from ..models import build_model, clone_module
 from ..run import Run
 from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
 from .probes import PopulationProbe
@@ -123,12 +123,20 @@ def members(configs: Sequence[RunConfig], lead: Trainer) -> list[Member]:
     (so ``init.scheme = "default"`` draws PyTorch's own init from the same seed). One
     fork for all of them: the caller's RNG is left as it was."""
     splits, built = lead.splits, []
+    templates: dict[str, nn.Module] = {}  # per model config: a module to clone
     with torch.random.fork_rng(devices=[]):
         for config in configs:
             seed = config.budget.seed
             torch.default_generator.manual_seed(seed)  # the models are built on the CPU
-            model = build_model(config, splits.n_features, splits.n_classes,
-                                splits.input_shape)
+            if config.init.scheme == "default":  # PyTorch's init, drawn as it builds
+                model = build_model(config, splits.n_features, splits.n_classes,
+                                    splits.input_shape)
+            else:  # every weight and bias is set below: a clone is as good and faster
+                key = config.model.model_dump_json()
+                if key not in templates:
+                    templates[key] = build_model(config, splits.n_features,
+                                                 splits.n_classes, splits.input_shape)
+                model = clone_module(templates[key])
             apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
             if lead.device.type != "cpu":
                 model = model.to(lead.device)
