@@ -183,6 +183,25 @@ def test_members_stop_early_on_their_own_and_keep_their_best_weights():
     assert len(pops[3].history) == 60
 
 
+def test_adam_per_rate_over_rows_matches_as_members_leave(monkeypatch):
+    """Fused Adam once per learning rate over the members' rows (the path of long rows,
+    forced here), while members stop early and leave the program."""
+    monkeypatch.setattr(population_optim, "ROW_FLOATS", 1)
+    es = {"enabled": True, "patience": 3}
+    common = {"data.n_samples": 120, "data.noise": 0.4, "model.width": 64,
+              "optimizer.name": "adam", "budget.epochs": 40}
+    members = [
+        {"optimizer.lr": 0.03, "regularization.early_stopping": es},
+        {"optimizer.lr": 0.01, "budget.seed": 1},
+        {"optimizer.lr": 0.03, "budget.seed": 2,
+         "regularization.early_stopping": {**es, "patience": 6}},
+        {"optimizer.lr": 0.01, "budget.seed": 3, "regularization.early_stopping": es},
+    ]
+    pops = run_both([cfg(**common, **m) for m in members])
+    assert pops[1].status == "completed"
+    assert sum(p.status == "early_stopped" for p in pops) >= 2
+
+
 def test_a_diverging_member_is_marked_and_the_others_go_on_unharmed():
     members = [{"optimizer.lr": 0.01}, {"optimizer.lr": 50.0, "optimizer.name": "sgd"},
                {"optimizer.lr": 0.02, "budget.seed": 5}]
