@@ -56,3 +56,22 @@ def test_diverged_run_is_a_result_not_an_error():
                                  "-s", "init.scheme=normal", "-s", "init.std=10.0"])
     assert result.exit_code == 0, result.output
     assert "diverged" in result.output
+
+
+def test_the_command_line_starts_without_torch():
+    """``fitscope --help`` and option errors need no torch (seconds to import); the
+    package's names still resolve, and ``fitscope.probe`` is the function."""
+    import subprocess
+    import sys
+
+    code = ("import sys, fitscope.cli\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+            "import fitscope, fitscope.probe.commands\n"
+            "assert callable(fitscope.probe) and callable(fitscope.diagnose)\n"
+            "assert fitscope.RunConfig().model.depth >= 0 and fitscope.load_run\n"
+            "import fitscope.landscape.plane, fitscope.landscape as L\n"
+            "from fitscope.landscape import plane, trajectory\n"
+            "assert callable(L.plane) and not isinstance(L.plane, type(sys))\n"
+            "assert callable(plane) and callable(trajectory) and 'Line' in dir(L)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

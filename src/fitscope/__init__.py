@@ -3,15 +3,26 @@
     import fitscope
     run = fitscope.train(fitscope.RunConfig())   # two moons, a small ReLU MLP, Adam
     print(run.status, run.metrics["test_acc"])
+
+The names below are imported on first use (:mod:`fitscope._lazy`); ``fitscope.probe``
+is the function, its subpackage's modules are imported by their full names.
 """
+
+from typing import TYPE_CHECKING
+
+from ._lazy import lazy_package
 
 __version__ = "0.1.0"
 
-from .config import RunConfig  # noqa: E402
-from .engine import Callback, train  # noqa: E402
-from .init import apply_init  # noqa: E402
-from .probe import diagnose, probe  # noqa: E402
-from .run import Run, load_run  # noqa: E402
+__all__ = ["RunConfig", "Run", "Callback", "train", "load_run", "apply_init", "__version__",
+           "probe", "diagnose"]
+lazy_package(__name__, {
+    "RunConfig": ".config", "Callback": ".engine", "train": ".engine", "apply_init": ".init",
+    "diagnose": ".probe", "probe": ".probe", "Run": ".run", "load_run": ".run"})
 
-__all__ = ["RunConfig", "Run", "Callback", "train", "load_run", "apply_init", "__version__"]
-__all__ += ["probe", "diagnose"]
+if TYPE_CHECKING:
+    from .config import RunConfig
+    from .engine import Callback, train
+    from .init import apply_init
+    from .probe import diagnose, probe
+    from .run import Run, load_run

@@ -14,17 +14,19 @@ import platform
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any, Literal
 
 from .config import RunConfig
+
+if TYPE_CHECKING:  # torch is imported where it is used: reading records needs none
+    from torch import nn
 
 Status = Literal["completed", "early_stopped", "diverged", "failed"]
 
 
 def versions() -> dict[str, str]:
+    import torch
+
     from . import __version__
 
     return {"fitscope": __version__, "torch": torch.__version__,
@@ -77,6 +79,8 @@ class Run:
 
     def save(self, directory: str | Path) -> Path:
         """Write the run to ``directory`` (created); files are replaced atomically."""
+        import torch
+
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(directory / "config.json", self.config.to_json().encode())
@@ -118,6 +122,8 @@ def load_run(directory: str | Path, model: nn.Module | None = None) -> Run:
     The model is rebuilt from the config (or ``model`` is used, for a user's own
     architecture) and its ``state_dict`` loaded from ``model.pt``.
     """
+    import torch
+
     from .models import build_model
 
     directory = Path(directory)

@@ -12,15 +12,9 @@ comparison of two groups of runs, with a named test). :mod:`fitscope.landscape.t
 2-D toy surfaces with the optimizers run on them; :mod:`fitscope.landscape.figures` draws it all.
 """
 
-from .compare import compare_sharpness, sharpness_of_run
-from .directions import filter_normalize, random_direction, random_directions
-from .evaluate import Problem, accuracy
-from .line import interpolate
-from .plane import plane
-from .results import Line, Surface
-from .runs import problem_for_run, run_landscape
-from .sharpness import expected_sharpness, top_hessian_eigenvalue
-from .trajectory import pca_directions, trajectory
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_package
 
 __all__ = [
     "Line", "Problem", "Surface", "accuracy", "compare_sharpness", "expected_sharpness",
@@ -28,3 +22,22 @@ __all__ = [
     "random_direction", "random_directions", "run_landscape", "sharpness_of_run",
     "top_hessian_eigenvalue", "trajectory",
 ]
+lazy_package(__name__, {
+    "compare_sharpness": ".compare", "sharpness_of_run": ".compare",
+    "filter_normalize": ".directions", "random_direction": ".directions",
+    "random_directions": ".directions", "Problem": ".evaluate", "accuracy": ".evaluate",
+    "interpolate": ".line", "plane": ".plane", "Line": ".results", "Surface": ".results",
+    "problem_for_run": ".runs", "run_landscape": ".runs",
+    "expected_sharpness": ".sharpness", "top_hessian_eigenvalue": ".sharpness",
+    "pca_directions": ".trajectory", "trajectory": ".trajectory"})
+
+if TYPE_CHECKING:
+    from .compare import compare_sharpness, sharpness_of_run
+    from .directions import filter_normalize, random_direction, random_directions
+    from .evaluate import Problem, accuracy
+    from .line import interpolate
+    from .plane import plane
+    from .results import Line, Surface
+    from .runs import problem_for_run, run_landscape
+    from .sharpness import expected_sharpness, top_hessian_eigenvalue
+    from .trajectory import pca_directions, trajectory

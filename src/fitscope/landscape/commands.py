@@ -15,12 +15,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from fitscope.run import load_run
-
-from .figures import figure_for, write_html
-from .results import Line
-from .runs import KINDS, SPLITS, run_landscape, train_with_init
-
 console = Console()
 
 
@@ -32,6 +26,10 @@ def register(app: typer.Typer) -> None:
 def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
     """(run, init or None) from a run directory or a config file; exits 2 on bad input."""
     from fitscope import cli  # not at the top: cli imports this module to register it
+    from fitscope.run import load_run
+
+    from .runs import train_with_init
+
     if target.is_dir():
         if overrides:
             raise cli.fail("--set applies to a config file, not to a saved run directory")
@@ -52,6 +50,8 @@ def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
 
 
 def _summary(result) -> str:
+    from .results import Line
+
     if isinstance(result, Line):
         return (f"line over t in [{result.t[0]:g}, {result.t[-1]:g}]: loss at t=0 "
                 f"{result.loss[abs(result.t).argmin()]:.4g}, at t=1 "
@@ -90,6 +90,10 @@ def landscape(
 ) -> None:
     """Loss landscape of a run: a line, a 2-D slice, or the training path on its PCA plane."""
     from fitscope import cli
+
+    from .figures import figure_for, write_html
+    from .runs import KINDS, SPLITS, run_landscape
+
     if kind not in KINDS:
         raise cli.fail(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if split not in SPLITS:

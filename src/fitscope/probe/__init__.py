@@ -12,7 +12,14 @@
 names (``from fitscope.probe.theory import theory_table``).
 """
 
-from .findings import Finding, diagnose
-from .hooks import Probe, probe
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_package
 
 __all__ = ["Finding", "Probe", "diagnose", "probe"]
+lazy_package(__name__, {
+    "Finding": ".findings", "diagnose": ".findings", "Probe": ".hooks", "probe": ".hooks"})
+
+if TYPE_CHECKING:
+    from .findings import Finding, diagnose
+    from .hooks import Probe, probe

@@ -13,14 +13,14 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from .findings import Finding, diagnose
-from .theory import REGIMES, theory_table
+if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
+    from .findings import Finding
 
 DEFAULT_PROBE_EVERY = 10  # ~100 probed steps in a 1000-step run
 
@@ -73,6 +73,8 @@ def diagnose_command(
     from fitscope import cli
     from fitscope.run import load_run
 
+    from .findings import diagnose
+
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise cli.fail("--tensorboard needs the optional extra: "
                        "pip install 'fitscope[tensorboard]'")
@@ -117,6 +119,8 @@ def theory_command(
 ) -> None:
     """Per layer at init: the variances the derivation predicts beside the measured ones."""
     from fitscope import cli
+
+    from .theory import REGIMES, theory_table
 
     if regime not in REGIMES:
         raise cli.fail(f"--regime must be one of {', '.join(REGIMES)}, got {regime!r}")
