@@ -73,5 +73,6 @@ def test_the_command_line_starts_without_torch():
             "from fitscope.landscape import plane, trajectory\n"
             "assert callable(L.plane) and not isinstance(L.plane, type(sys))\n"
             "assert callable(plane) and callable(trajectory) and 'Line' in dir(L)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stderr
