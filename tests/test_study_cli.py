@@ -81,6 +81,9 @@ def test_runs_list_and_show(done):
         rid = db.runs()[0].run_id
     result = invoke("runs", "list", "--store", store)
     assert result.exit_code == 0 and "4 runs in" in result.output and "widths" in result.output
+    with Store(store) as db:  # seconds in three significant digits, not "0.00"
+        shown = f"{db.runs()[0].record['timings']['train_seconds']:.3g}"
+    assert shown in result.output and shown != "0"
     result = invoke("runs", "show", rid[:8], "--store", store)
     assert result.exit_code == 0, result.output
     assert rid in result.output and "completed" in result.output and "test_acc" in result.output

@@ -179,7 +179,7 @@ def runs_list(store: NeedStore, study: StudyOpt = None,
         table.add_row(r.run_id, ", ".join(studies.get(r.run_id, [])), r.status,
                       r.record["engine"], str(r.attempts), _num(m.get("test_acc")),
                       _num(m.get("test_loss")), str(m.get("epochs_run", "")),
-                      _num(t.get("train_seconds"), 2), r.record["reason"][:60])
+                      _seconds(t.get("train_seconds")), r.record["reason"][:60])
     console.print(table)
 
 
@@ -262,3 +262,9 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def _num(value: Any, digits: int = 3) -> str:
     return "" if value is None else f"{value:.{digits}f}"
+
+
+def _seconds(value: float | None) -> str:
+    """Three significant digits: a population member's share of its population's time
+    can be a few milliseconds."""
+    return "" if value is None else f"{value:.3g}"
