@@ -392,3 +392,24 @@ def test_probe_records_match_the_sequential_probes(model):
                 # (std / mean ~ 3e-3): float32 rounding of ||t|| reaches ~1e-5 there
                 atol = 1e-4 if r["quantity"].endswith("_std") else 1e-6
                 assert abs(r["value"] - want) <= 1e-4 * abs(want) + atol, (r, want)
+
+
+def test_overlapping_gc_pauses_turn_the_collector_back_on_once_all_end():
+    """Populations trained from two threads: the pause lasts until the last one ends."""
+    import gc
+
+    from fitscope.population.engine import gc_paused
+
+    assert gc.isenabled()
+    first, second = gc_paused(), gc_paused()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first to finish leaves the pause on
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
+    gc.disable()  # a caller's own choice is kept
+    with gc_paused():
+        pass
+    assert not gc.isenabled()
+    gc.enable()

@@ -32,6 +32,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import math
+import threading
 import time
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -67,20 +68,38 @@ def train(configs: Sequence[RunConfig]) -> list[Run]:
 
 @contextmanager
 def gc_paused():
-    """Python's cyclic garbage collector off for the block (back on after, if it was).
+    """Python's cyclic garbage collector off for the block (back on after the last
+    overlapping block ends, if it was on before the first began).
 
     A population builds N models at once and keeps them while it trains; collections
     during the run walk all their modules again and again (the toy benchmark at N = 128:
     1.41 s with them, 1.29 s with one collection after the run, which the first
     allocation after this block triggers). The training loop makes no reference cycles
-    worth collecting before it returns."""
-    enabled = gc.isenabled()
-    gc.disable()
+    worth collecting before it returns. The collector is process-wide: populations
+    trained from several threads share one pause (a count), so the first to finish does
+    not turn it back on under the others."""
+    with _GC_PAUSE.lock:
+        if _GC_PAUSE.count == 0:
+            _GC_PAUSE.was_enabled = gc.isenabled()
+            gc.disable()
+        _GC_PAUSE.count += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _GC_PAUSE.lock:
+            _GC_PAUSE.count -= 1
+            if _GC_PAUSE.count == 0 and _GC_PAUSE.was_enabled:
+                gc.enable()
+
+
+@dataclass
+class _GCPause:
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    count: int = 0  # blocks inside gc_paused now
+    was_enabled: bool = False  # the collector's state when the first of them began
+
+
+_GC_PAUSE = _GCPause()
 
 
 @dataclass
