@@ -106,8 +106,10 @@ def toy_figure(surf: ToySurface, paths: dict[str, np.ndarray], title: str = "") 
     fig.add_trace(go.Scatter(x=mx, y=my, mode="markers", name="minimum",
                              marker={"symbol": "star", "size": 14, "color": "gold"}))
     (x0, x1), (y0, y1) = surf.bounds
-    fig.update_xaxes(range=[x0, x1], title_text="x")
-    fig.update_yaxes(range=[y0, y1], title_text="y")
+    # outside ticks push both axes' labels off the corner, where the first ones touched
+    ticks = {"ticks": "outside", "ticklen": 5, "tickcolor": "rgba(0, 0, 0, 0)"}
+    fig.update_xaxes(range=[x0, x1], title_text="x", **ticks)
+    fig.update_yaxes(range=[y0, y1], title_text="y", **ticks)
     fig.update_layout(title=title or f"{surf.name}: f = {surf.formula}",
                       template="plotly_white")
     return fig
