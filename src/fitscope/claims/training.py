@@ -11,24 +11,22 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from ..config import RunConfig
-from ..engine import train as train_sequential
-from ..population import group_by_shape
-from ..population import train as train_population
 from ..run import Run
-from ..study.runner import store_record
+from ..study.runner import make_tasks, store_record, train_configs
 from ..study.store import Store
 
 
 def train_batched(configs: Sequence[RunConfig]) -> list[Run]:
-    """Runs for ``configs`` in their order; same-shape groups of two or more on the
-    population engine, everything else sequentially."""
+    """Runs for ``configs`` in their order, grouped as a study's ``--engine auto`` groups
+    them in one worker (:func:`fitscope.study.runner.make_tasks`): same-shape groups of
+    two or more on the population engine, everything else sequentially."""
     position = {id(c): i for i, c in enumerate(configs)}
     if len(position) != len(configs):
         raise ValueError("train_batched needs distinct config objects")
     runs: dict[int, Run] = {}
-    for group in group_by_shape(configs):  # unsupported configs come as groups of one
-        trained = train_population(group) if len(group) > 1 else [train_sequential(group[0])]
-        runs.update({position[id(c)]: r for c, r in zip(group, trained)})
+    for task in make_tasks(configs, "auto", slots=1):
+        trained = train_configs(list(task.configs), task.engine)
+        runs.update({position[id(c)]: r for c, r in zip(task.configs, trained)})
     return [runs[i] for i in range(len(configs))]
 
 

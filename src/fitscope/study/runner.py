@@ -87,14 +87,15 @@ def train_task(configs_json: list[str], engine: str, threads: int) -> list[dict[
     if os.environ.get(TEST_EXIT_ENV) in {c.run_id for c in configs}:
         os._exit(70)
     try:
-        runs = _train(configs, engine)
+        runs = train_configs(configs, engine)
     except Exception as exc:  # noqa: BLE001 (a failed run is a result to store)
         reason = f"{type(exc).__name__}: {exc}"
         return [failed_record(c, reason, engine) for c in configs]
     return [store_record(run) for run in runs]
 
 
-def _train(configs: list[RunConfig], engine: str) -> list[Run]:
+def train_configs(configs: list[RunConfig], engine: str) -> list[Run]:
+    """``configs`` trained by ``engine``: one population, or one sequential run each."""
     if engine == "population":
         from fitscope import population
 
