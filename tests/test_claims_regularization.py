@@ -13,6 +13,7 @@ from sklearn.linear_model import Ridge as SkRidge
 from fitscope import train
 from fitscope.claims import REGISTRY
 from fitscope.claims import regularization as regc
+from fitscope.claims.regularization import dropout, early_stopping, penalties
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
 from fitscope.config import RunConfig
@@ -50,19 +51,19 @@ def tiny(**overrides) -> RunConfig:
 def test_step_check_confirms_sgd_with_l2_and_catches_adam():
     sgd = train(tiny(**{"optimizer.name": "sgd", "optimizer.lr": 0.1,
                         "regularization.l2": 0.3}))
-    deviation, factor = regc.step_check(sgd, 0.3)
+    deviation, factor = penalties.step_check(sgd, 0.3)
     assert deviation < 1e-6
     assert factor == pytest.approx(1 - 0.1 * 0.3, abs=1e-5)
     adam = train(tiny(**{"optimizer.name": "adam", "optimizer.lr": 0.01,
                          "regularization.l2": 0.3}))
-    assert regc.step_check(adam, 0.3)[0] > 1e-3  # Adam's step is not the notes' formula
+    assert penalties.step_check(adam, 0.3)[0] > 1e-3  # Adam's step is not the notes' formula
 
 
 def test_ridge_matches_sklearn_and_least_squares():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(80, 5)) @ rng.normal(size=(5, 5))
     y = x @ rng.normal(size=5) + 3.0 + rng.normal(size=80) * 0.1
-    ridge = regc.Ridge(x, y)
+    ridge = early_stopping.Ridge(x, y)
     for lam in (0.01, 0.5, 4.0):  # mean((Xw+b-y)^2) + lam/2 |w|^2 == sklearn alpha n lam / 2
         ref = SkRidge(alpha=len(x) * lam / 2).fit(x, y).coef_
         np.testing.assert_allclose(ridge.solve(lam), ref, rtol=1e-8, atol=1e-10)
@@ -77,14 +78,14 @@ def test_ridge_least_squares_on_a_rank_deficient_design_is_the_minimum_norm_solu
     x = np.c_[x, x[:, 0] + x[:, 1]]  # a duplicated direction: H is singular
     y = rng.normal(size=40)
     xc = x - x.mean(0)
-    np.testing.assert_allclose(regc.Ridge(x, y).solve(0.0),
+    np.testing.assert_allclose(early_stopping.Ridge(x, y).solve(0.0),
                                np.linalg.lstsq(xc, y - y.mean(), rcond=None)[0], atol=1e-8)
 
 
 def test_hidden_outputs_sees_every_activation_and_removes_its_hooks():
     run = train(tiny(**{"model.depth": 2, "observe.snapshot_every": 0}))
     x = torch.randn(7, 2)
-    outs = regc.hidden_outputs(run.model, x)
+    outs = penalties.hidden_outputs(run.model, x)
     assert [tuple(o.shape) for o in outs] == [(7, 8), (7, 8)]
     assert all((o >= 0).all() for o in outs)  # ReLU outputs
     assert all(not m._forward_hooks for m in run.model.modules())
@@ -100,9 +101,9 @@ def test_dropout_expectation_is_exact_at_the_layer_and_through_a_linear_net(acti
     cfg = tiny(**{"model.depth": 2, "model.width": 32, "model.dropout": 0.5,
                   "model.activation": activation, "budget.epochs": 30,
                   "optimizer.lr": 0.05, "observe.snapshot_every": 0})
-    e = regc.dropout_expectation(train(cfg))
-    assert e["layer"]["relative"] < 0.02 and e["layer"]["z2"] < regc.Z2_MAX
-    assert (e["network"]["z2"] < regc.Z2_MAX) is exact_net
+    e = dropout.dropout_expectation(train(cfg))
+    assert e["layer"]["relative"] < 0.02 and e["layer"]["z2"] < dropout.Z2_MAX
+    assert (e["network"]["z2"] < dropout.Z2_MAX) is exact_net
     assert len(e["network"]["test"]) == len(e["network"]["train_mean"]) == 40  # test rows
 
 
@@ -110,13 +111,13 @@ def test_history_at_reads_best_and_last_epochs():
     run = Run(config=RunConfig(), history=[{"epoch": e, "val_loss": v} for e, v in
                                            ((1, 0.5), (2, 0.3), (3, 0.4))],
               metrics={"best_epoch": 2})
-    assert regc._history_at("val_loss best")(run) == 0.3
-    assert regc._history_at("val_loss last")(run) == 0.4
+    assert early_stopping._history_at("val_loss best")(run) == 0.3
+    assert early_stopping._history_at("val_loss last")(run) == 0.4
 
 
 def test_closest_pair_matches_training_losses():
     losses = {"none": [0.1], "L1 a": [0.2], "L1 b": [0.4], "L2 c": [0.39], "L2 d": [0.25]}
-    assert regc._closest_pair(losses) == ("L1 b", "L2 c")
+    assert penalties._closest_pair(losses) == ("L1 b", "L2 c")
 
 
 # -- verdicts from hand-made numbers -------------------------------------------------------

@@ -1,0 +1,172 @@
+"""What the regularization claims share: training variants, per-run values, paired
+comparisons, figure pieces, and the overfitting setting of claims 12, 17 and 19."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ...config import RunConfig
+from ...landscape.directions import weight_mask
+from ...run import Run
+from ..base import Context, Measurement, Verdict, mean
+from ..tests import Comparison, greater, mean_ci
+
+# -- shared pieces ---------------------------------------------------------------------
+
+
+def _train(ctx: Context, base: RunConfig, variants: dict[str, dict[str, Any]],
+           resplit: bool = False) -> dict[str, list[Run]]:
+    """Train ``base`` with each variant's overrides once per seed, all in one
+    ``ctx.train_many`` call; with ``resplit`` seed s also draws the data with
+    ``data.split_seed = s``. Returns the runs by variant, in seed order."""
+    groups = {}
+    for name, overrides in variants.items():
+        configs = ctx.seeded(base, **overrides)
+        if resplit:
+            configs = [c.with_overrides({"data.split_seed": c.budget.seed}) for c in configs]
+        groups[name] = configs
+    runs = iter(ctx.train_many([c for cs in groups.values() for c in cs]))
+    return {name: [next(runs) for _ in cs] for name, cs in groups.items()}
+
+
+def _ok(run: Run) -> bool:
+    return run.status != "diverged"
+
+
+def _per_run(runs: Sequence[Run], fn: Callable[[Run], float]) -> list[float]:
+    """``fn(run)`` for each run, NaN for a diverged one (so seeds stay aligned)."""
+    return [float(fn(r)) if _ok(r) else math.nan for r in runs]
+
+
+def _metric(runs: Sequence[Run], key: str) -> list[float]:
+    return _per_run(runs, lambda r: r.metrics[key])
+
+
+def _gap(runs: Sequence[Run]) -> list[float]:
+    """Generalization gap in accuracy: train accuracy - test accuracy."""
+    return _per_run(runs, lambda r: r.metrics["train_acc"] - r.metrics["test_acc"])
+
+
+def _paired_greater(a: Sequence[float], b: Sequence[float]) -> Comparison:
+    """One-sided paired t-test that mean(a) > mean(b), on the seeds where both are finite."""
+    keep = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
+    return greater([x for x, _ in keep], [y for _, y in keep], paired=True)
+
+
+def _m(xs: Sequence[float]) -> float:
+    return mean([x for x in xs if math.isfinite(x)])
+
+
+def _ci_bar(name: str, groups: dict[str, Sequence[float]]) -> go.Bar:
+    """Bars of the means over seeds with 95% Student-t intervals."""
+    est = [mean_ci(v) for v in groups.values()]
+    up = [e.high - e.mean if e.n > 1 else 0.0 for e in est]
+    down = [e.mean - e.low if e.n > 1 else 0.0 for e in est]
+    return go.Bar(name=name, x=list(groups), y=[e.mean for e in est],
+                  error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down})
+
+
+def _bar_figure(bars: list[go.Bar], title: str, xtitle: str, ytitle: str) -> go.Figure:
+    fig = go.Figure(bars)
+    fig.update_layout(barmode="group", title=title, xaxis_title=xtitle, yaxis_title=ytitle,
+                      showlegend=True, legend_title_text="mean, 95% CI over seeds")
+    return fig
+
+
+def _add_ci_line(fig: go.Figure, xs: Sequence[float], per_x: Sequence[Sequence[float]],
+                 name: str, **kwargs: Any) -> None:
+    """A line through the means over seeds of each x's values, with 95% CI error bars."""
+    est = [mean_ci(v) for v in per_x]
+    fig.add_scatter(x=list(xs), y=[e.mean for e in est], mode="lines+markers", name=name,
+                    error_y={"type": "data", "array": [e.half_width if e.n > 1 else 0.0
+                                                       for e in est]}, **kwargs)
+
+
+def _flat(tensors) -> torch.Tensor:
+    return torch.cat([t.detach().reshape(-1) for t in tensors])
+
+
+def _weight_entries(model: torch.nn.Module) -> torch.Tensor:
+    """Boolean mask over the flat parameter vector: True on layer weights."""
+    return torch.cat([torch.full((p.numel(),), w)
+                      for p, w in zip(model.parameters(), weight_mask(model))])
+
+
+def _weights_flat(run: Run) -> torch.Tensor:
+    """The run's layer weights (no biases), flat."""
+    return _flat(run.model.parameters())[_weight_entries(run.model)]
+
+
+
+# -- overfitting setting shared by claims 12, 17 and 19 ---------------------------------
+
+
+def overfit_base(ctx: Context) -> RunConfig:
+    """A wide MLP trained long on 60 noisy two-moons points: it fits the noise."""
+    return RunConfig.model_validate({
+        "data": {"name": "moons", "noise": 0.3, "n_samples": 1000, "train_size": 60},
+        "model": {"depth": 2, "width": 128}, "optimizer": {"name": "adam", "lr": 0.01},
+        "budget": {"epochs": ctx.epochs(200), "batch_size": 0}})
+
+
+def _gap_values(runs: dict[str, list[Run]]) -> dict[str, Any]:
+    """Accuracies and the two generalization gaps: train - test accuracy, and test - train
+    cross-entropy (the loss the network minimizes)."""
+    return {"gap": {k: _gap(rs) for k, rs in runs.items()},
+            "loss_gap": {k: _per_run(rs, lambda r: r.metrics["test_loss"] -
+                                     r.metrics["train_loss"]) for k, rs in runs.items()},
+            "train_acc": {k: _metric(rs, "train_acc") for k, rs in runs.items()},
+            "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()}}
+
+
+def _decide_gap(m: Measurement, name: str) -> tuple[bool, str, str]:
+    """(narrowed in at least one measure, condition or "", reason): holds when the gap
+    narrows in both accuracy and cross-entropy; with only one of them significant the
+    claim holds only when the gap is measured that way."""
+    v = m.values
+    acc = _paired_greater(v["gap"]["none"], v["gap"][name])
+    loss = _paired_greater(v["loss_gap"]["none"], v["loss_gap"][name])
+    detail = (f"the accuracy gap (train - test) is {_m(v['gap'][name]):.3f} with {name} against "
+              f"{_m(v['gap']['none']):.3f} without ({acc.text()}); the cross-entropy gap (test - "
+              f"train) {_m(v['loss_gap'][name]):.3f} against {_m(v['loss_gap']['none']):.3f} "
+              f"({loss.text()}); test accuracy {_m(v['test_acc'][name]):.3f} against "
+              f"{_m(v['test_acc']['none']):.3f}")
+    condition = ("" if acc.significant == loss.significant else
+                 "the gap is measured in cross-entropy (in accuracy it is not significantly "
+                 "narrower)" if loss.significant else
+                 "the gap is measured in accuracy (in cross-entropy it is not significantly "
+                 "narrower)")
+    return acc.significant or loss.significant, condition, detail
+
+
+def _gap_verdict(m: Measurement, name: str) -> Verdict:
+    narrowed, condition, detail = _decide_gap(m, name)
+    if not narrowed:
+        return Verdict("does not hold", detail + ".")
+    return Verdict("holds only when", detail + ".", condition) if condition else \
+        Verdict("holds", detail + ".")
+
+
+def _gap_figure(m: Measurement, title: str) -> go.Figure:
+    """Train and test accuracy per training, and the cross-entropy gap beside them."""
+    v = m.values
+    fig = make_subplots(1, 2, column_widths=[0.65, 0.35], subplot_titles=(
+        "accuracy", "cross-entropy gap (test - train)"))
+    for bar in (_ci_bar("train accuracy", v["train_acc"]),
+                _ci_bar("test accuracy", v["test_acc"])):
+        fig.add_trace(bar, row=1, col=1)
+    fig.add_trace(_ci_bar("cross-entropy gap", v["loss_gap"]), row=1, col=2)
+    fig.update_xaxes(title_text="training")
+    fig.update_yaxes(title_text="accuracy", row=1, col=1)
+    fig.update_yaxes(title_text="test loss - train loss", row=1, col=2)
+    fig.update_layout(barmode="group", title=title,
+                      legend_title_text="mean, 95% CI over seeds")
+    return fig
+
+

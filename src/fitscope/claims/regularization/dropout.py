@@ -1,0 +1,149 @@
+"""Regularization claim 19: dropout, and test-time weight scaling."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ...landscape import problem_for_run
+from ...landscape.evaluate import eval_mode
+from ...run import Run
+from ..base import Claim, Context, Measurement, Verdict
+from .common import (
+    _ci_bar,
+    _decide_gap,
+    _gap_values,
+    _m,
+    _ok,
+    _train,
+    overfit_base,
+)
+
+# -- 19: dropout narrows the gap; test-time scaling matches the training expectation -------
+
+DROPOUT = 0.5
+MASKS = 500  # dropout masks drawn per test input for the Monte Carlo expectation
+MASK_CHUNK = 250  # masks evaluated in one batched forward pass
+MC_INPUTS = 100  # test inputs the expectation is checked on
+Z2_MAX = 1.5  # mean squared standardized difference that Monte Carlo noise explains
+
+
+def _mc_match(forward: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor,
+              test_out: torch.Tensor) -> dict[str, Any]:
+    """Compare the mean of ``MASKS`` training-mode outputs with the test-mode output.
+
+    ``forward`` maps a stack of ``MASK_CHUNK`` copies of ``inputs`` (N rows each) to
+    outputs with fresh dropout masks per row. z = (mean - test) / (sd / sqrt(MASKS)) per
+    entry; with no true difference each z is about N(0, 1), so ``z2`` = mean z^2 is near 1
+    (sum z^2 is chi-square with one degree of freedom per entry: for 100 entries, mean z^2
+    > ``Z2_MAX`` = 1.5 has probability 0.001). ``relative`` = mean |mean - test| / mean |test|.
+    """
+    n = len(inputs)
+    stacked = inputs.repeat(MASK_CHUNK, 1)
+    draws = torch.cat([forward(stacked).view(MASK_CHUNK, n, -1).double()
+                       for _ in range(MASKS // MASK_CHUNK)])  # (MASKS, N, out)
+    avg, se = draws.mean(0), draws.std(0) / math.sqrt(len(draws))
+    z2 = ((avg - test_out.double()) / se.clamp_min(1e-12)).pow(2)
+    return {"z2": float(z2.mean()),
+            "relative": float((avg - test_out).abs().mean() / test_out.abs().mean()),
+            "test": test_out[:, 0].tolist(), "train_mean": avg[:, 0].tolist()}
+
+
+@torch.no_grad()
+def dropout_expectation(run: Run) -> dict[str, dict[str, Any]]:
+    """Training-time expectation against the test-time output of a trained MLP with
+    dropout, on its test inputs: at the layer after the last dropout (``out`` applied to
+    the dropped-out last hidden layer; exact in expectation for inverted dropout,
+    Srivastava et al. 2014) and for the whole network (an approximation through the
+    non-linearities)."""
+    model, x = run.model, problem_for_run(run, "test").x[:MC_INPUTS]
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(run.config.budget.seed)
+        with eval_mode(model):
+            h = x
+            for layer in model.hidden:
+                h = layer(h)  # eval mode: dropout is the identity
+            test_layer, test_net = model.out(h), model(x)
+        drop = model.hidden[-1].dropout
+        with eval_mode(model):
+            drop.train()
+            layer = _mc_match(lambda hs: model.out(drop(hs)), h, test_layer)
+        model.train()
+        try:
+            net = _mc_match(model, x, test_net)
+        finally:
+            model.eval()
+    return {"layer": layer, "network": net}
+
+
+def measure_dropout(ctx: Context) -> Measurement:
+    runs = _train(ctx, overfit_base(ctx), {"none": {}, "dropout": {"model.dropout": DROPOUT}})
+    checks = [dropout_expectation(r) for r in runs["dropout"] if _ok(r)]
+    return Measurement(
+        values={**_gap_values(runs), "p": DROPOUT,
+                "layer_z2": [c["layer"]["z2"] for c in checks],
+                "layer_relative": [c["layer"]["relative"] for c in checks],
+                "network_z2": [c["network"]["z2"] for c in checks],
+                "network_relative": [c["network"]["relative"] for c in checks]},
+        series={"expectation": checks[0] if checks else {}})
+
+
+def decide_dropout(m: Measurement) -> Verdict:
+    v = m.values
+    narrowed, gap_condition, detail = _decide_gap(m, "dropout")
+    layer_ok = bool(v["layer_z2"]) and max(v["layer_z2"]) <= Z2_MAX
+    net_ok = bool(v["network_z2"]) and max(v["network_z2"]) <= Z2_MAX
+    detail += (f"; over {MASKS} dropout masks the mean training-time input to the output "
+               f"layer is within {max(v['layer_relative'], default=math.nan):.2%} of its "
+               f"test-time value (mean squared standardized difference at most "
+               f"{max(v['layer_z2'], default=math.nan):.2f}; Monte Carlo noise alone gives 1); "
+               f"through the whole network it is off by {_m(v['network_relative']):.1%} (mean "
+               f"squared standardized difference {_m(v['network_z2']):.3g})")
+    if not (narrowed and layer_ok):
+        return Verdict("does not hold", detail + ".")
+    conditions = [c for c in (gap_condition, "" if net_ok else (
+        "the expectation is taken at the layer right after dropout: through the non-linear "
+        "network, test-time scaling only approximates the mean training-time output")) if c]
+    if conditions:
+        return Verdict("holds only when", detail + ".", "; and ".join(conditions))
+    return Verdict("holds", detail + ".")
+
+
+def figure_dropout(m: Measurement) -> go.Figure:
+    v, e = m.values, m.series["expectation"]
+    fig = make_subplots(1, 2, subplot_titles=("accuracy", "mean training-time output - "
+                                              "test-time output (one seed)"))
+    for bar in (_ci_bar("train accuracy", v["train_acc"]), _ci_bar("test accuracy",
+                                                                   v["test_acc"])):
+        fig.add_trace(bar, row=1, col=1)
+    for key, name in (("layer", "at the output layer (exact in theory)"),
+                      ("network", "through the whole network")):
+        if key in e:
+            fig.add_scatter(x=e[key]["test"], mode="markers", name=name, row=1, col=2,
+                            y=[a - b for a, b in zip(e[key]["train_mean"], e[key]["test"])])
+    fig.update_xaxes(title_text="training", row=1, col=1)
+    fig.update_yaxes(title_text="accuracy (mean, 95% CI)", row=1, col=1)
+    fig.update_xaxes(title_text="test-time logit", row=1, col=2)
+    fig.update_yaxes(title_text=f"mean over {MASKS} masks - test-time logit", row=1, col=2)
+    fig.update_layout(barmode="group", title=f"Dropout p = {v['p']} on the overfitting MLP "
+                      "(60 noisy moons points)")
+    return fig
+
+
+DROPOUT_CLAIM = Claim(
+    19, "dropout-gap-and-scaling", "Dropout narrows the generalization gap, and the test-time "
+    "network (all units, weights scaled by the keep probability) outputs the expected "
+    "training-time output.", "note 003, Dropout (Srivastava et al. 2014)",
+    "gaps (train - test accuracy; test - train cross-entropy) without dropout > with, "
+    "one-sided paired t-tests over seeds (p < 0.05); the mean over 500 dropout masks equals "
+    "the test-time output on 100 test inputs when the mean squared standardized difference "
+    "is at most 1.5 (Monte Carlo noise alone gives 1; chi-square upper tail 0.001), at the "
+    "output layer and through the whole network",
+    measure_dropout, decide_dropout, figure_dropout)
+
+

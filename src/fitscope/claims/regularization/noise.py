@@ -1,0 +1,185 @@
+"""Regularization claims 14 and 20: perturbed weights and inputs (weight noise and flat
+minima, adversarial examples)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ... import regularize as reg
+from ...config import RunConfig
+from ...landscape import problem_for_run, sharpness_of_run
+from ...landscape.evaluate import eval_mode
+from ...run import Run
+from ..base import Claim, Context, Measurement, Verdict
+from .common import (
+    _add_ci_line,
+    _ci_bar,
+    _m,
+    _metric,
+    _ok,
+    _paired_greater,
+    _per_run,
+    _train,
+)
+
+# -- 14: weight noise finds flatter minima -----------------------------------------------
+
+WEIGHT_NOISE = 0.05
+SHARPNESS_ALPHA = 0.2  # relative size of the random weight perturbations
+SHARPNESS_SAMPLES = 32
+FLATNESS_MEASURES = {"perturbation": "loss increase under perturbation",
+                     "hessian": "top Hessian eigenvalue"}
+
+
+def _sharpness(run: Run, measure: str) -> float:
+    return sharpness_of_run(run, measure, alpha=SHARPNESS_ALPHA, samples=SHARPNESS_SAMPLES,
+                            seed=0)
+
+
+def measure_flatness(ctx: Context) -> Measurement:
+    """An MLP on digits with and without Gaussian noise on its weights at every step; at
+    the end, two sharpness measures on the training loss (``fitscope.landscape``)."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
+    runs = _train(ctx, base, {"none": {}, "weight noise": {
+        "regularization.weight_noise": WEIGHT_NOISE}})
+    return Measurement(values={
+        **{measure: {k: _per_run(rs, lambda r, ms=measure: _sharpness(r, ms))
+                     for k, rs in runs.items()} for measure in FLATNESS_MEASURES},
+        "train_loss": {k: _metric(rs, "train_loss") for k, rs in runs.items()},
+        "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
+        "noise_std": WEIGHT_NOISE, "alpha": SHARPNESS_ALPHA})
+
+
+def decide_flatness(m: Measurement) -> Verdict:
+    """Decided on the notes' measure, the loss increase under perturbation; the top
+    Hessian eigenvalue is reported beside it."""
+    v = m.values
+    c = {k: _paired_greater(v[k]["none"], v[k]["weight noise"]) for k in FLATNESS_MEASURES}
+    detail = (f"perturbing every parameter by N(0, ({v['alpha']} theta)^2) raises the "
+              f"training loss by {_m(v['perturbation']['weight noise']):.3g} after training "
+              f"with weight noise against {_m(v['perturbation']['none']):.3g} without "
+              f"({c['perturbation'].text()}); the top Hessian eigenvalue is "
+              f"{_m(v['hessian']['weight noise']):.3g} against {_m(v['hessian']['none']):.3g} "
+              f"({c['hessian'].text()}); training loss at the minimum "
+              f"{_m(v['train_loss']['weight noise']):.3g} against "
+              f"{_m(v['train_loss']['none']):.3g}")
+    return Verdict("holds" if c["perturbation"].significant else "does not hold", detail + ".")
+
+
+def figure_flatness(m: Measurement) -> go.Figure:
+    v = m.values
+    titles = [f"{name}{' (size ' + str(v['alpha']) + ')' if k == 'perturbation' else ''}"
+              for k, name in FLATNESS_MEASURES.items()] + ["training loss at the minimum"]
+    fig = make_subplots(1, 3, subplot_titles=titles)
+    for col, key in enumerate((*FLATNESS_MEASURES, "train_loss"), start=1):
+        bar = _ci_bar("mean, 95% CI over seeds", v[key])
+        bar.showlegend = col == 1
+        fig.add_trace(bar, row=1, col=col)
+        fig.update_xaxes(title_text="training", row=1, col=col)
+    fig.update_yaxes(title_text="loss increase", row=1, col=1)
+    fig.update_yaxes(title_text="eigenvalue", row=1, col=2)
+    fig.update_yaxes(title_text="cross-entropy", row=1, col=3)
+    fig.update_layout(title=f"Weight noise (std {v['noise_std']}) on an MLP on digits: "
+                      "how sharp the minimum is")
+    return fig
+
+
+FLATNESS = Claim(
+    14, "weight-noise-flat-minima", "Injecting noise into the weights during training finds "
+    "minima surrounded by flat regions.", "note 003, Noise Robustness (noise on the weights)",
+    "expected sharpness (mean training-loss increase under Gaussian parameter perturbations "
+    "of relative size 0.2, Jiang et al. 2019) lower with weight noise, one-sided paired "
+    "t-test over seeds (p < 0.05); the top Hessian eigenvalue is reported beside it",
+    measure_flatness, decide_flatness, figure_flatness)
+
+
+
+# -- 20: FGSM examples flip predictions; adversarial training resists them ---------------
+
+FGSM_EPS = 0.2  # in standardized pixel units
+FGSM_CURVE = (0.0, 0.05, 0.1, 0.2, 0.3)
+
+
+def _attacked(run: Run, eps: float) -> dict[str, float]:
+    """On the test set: accuracy under FGSM of size ``eps`` against the run's own model,
+    and the share of correctly classified inputs whose prediction an FGSM step flips,
+    against a random-sign step of the same size (seeded)."""
+    problem, model = problem_for_run(run, "test"), run.model
+    x, y = problem.x, problem.y
+    g = torch.Generator().manual_seed(run.config.budget.seed)
+    noise = eps * torch.sign(torch.randn(x.shape, generator=g))
+    with eval_mode(model):
+        adv = reg.fgsm(model, x, y, problem.loss_fn, eps)
+        with torch.no_grad():
+            clean, p_adv, p_rand = (reg.predictions(model(t)) for t in (x, adv, x + noise))
+    right = clean == y
+    share = lambda p: float((p[right] != clean[right]).float().mean())  # noqa: E731
+    return {"fgsm_acc": float((p_adv == y).float().mean()), "random_acc":
+            float((p_rand == y).float().mean()), "flip_fgsm": share(p_adv),
+            "flip_random": share(p_rand)}
+
+
+def measure_fgsm(ctx: Context) -> Measurement:
+    """An MLP on digits trained normally and with half of each batch replaced by FGSM
+    examples (epsilon ``FGSM_EPS``); both attacked on the test set."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
+    runs = _train(ctx, base, {"standard": {}, "adversarial": {
+        "regularization.fgsm_epsilon": FGSM_EPS}})
+    per_run = {k: [[_attacked(r, e) for e in FGSM_CURVE] for r in rs if _ok(r)]
+               for k, rs in runs.items()}
+    at = {k: [a[FGSM_CURVE.index(FGSM_EPS)] for a in v] for k, v in per_run.items()}
+    curve = {k: {kind: [[a[i][f"{kind}_acc"] for a in v] for i in range(len(FGSM_CURVE))]
+                 for kind in ("fgsm", "random")} for k, v in per_run.items()}
+    s = problem_for_run(runs["standard"][0])
+    return Measurement(
+        values={"epsilon": FGSM_EPS, "pixel_range": float(s.x.max() - s.x.min()),
+                "clean_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
+                **{key: {k: [a[key] for a in v] for k, v in at.items()}
+                   for key in ("fgsm_acc", "flip_fgsm", "flip_random")}},
+        series={"eps": list(FGSM_CURVE), "curve": curve})
+
+
+def decide_fgsm(m: Measurement) -> Verdict:
+    v = m.values
+    flips = _paired_greater(v["flip_fgsm"]["standard"], v["flip_random"]["standard"])
+    robust = _paired_greater(v["fgsm_acc"]["adversarial"], v["fgsm_acc"]["standard"])
+    detail = (f"an FGSM step of epsilon = {v['epsilon']} ({v['epsilon'] / v['pixel_range']:.0%} "
+              f"of the pixel range) flips {_m(v['flip_fgsm']['standard']):.0%} of the correct "
+              f"test predictions, a random-sign step of the same size "
+              f"{_m(v['flip_random']['standard']):.0%} ({flips.text()}); accuracy on FGSM "
+              f"examples is {_m(v['fgsm_acc']['adversarial']):.3f} after adversarial training "
+              f"against {_m(v['fgsm_acc']['standard']):.3f} ({robust.text()}); clean accuracy "
+              f"{_m(v['clean_acc']['adversarial']):.3f} against "
+              f"{_m(v['clean_acc']['standard']):.3f}")
+    ok = flips.significant and robust.significant
+    return Verdict("holds" if ok else "does not hold", detail + ".")
+
+
+def figure_fgsm(m: Measurement) -> go.Figure:
+    fig = go.Figure()
+    for model, curves in m.series["curve"].items():
+        for kind, dash in (("fgsm", "solid"), ("random", "dot")):
+            _add_ci_line(fig, m.series["eps"], curves[kind], f"{model} training, {kind} step",
+                         line={"dash": dash})
+    fig.update_layout(title="Test accuracy of an MLP on digits under FGSM and random-sign "
+                      "steps (mean, 95% CI over seeds)", xaxis_title="epsilon (standardized "
+                      "pixel units)", yaxis_title="test accuracy")
+    return fig
+
+
+FGSM = Claim(
+    20, "fgsm-adversarial-training", "A fast-gradient-sign step with a small epsilon flips "
+    "predictions; adversarial training makes the model more robust to such examples.",
+    "note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
+    "share of correct test predictions flipped by FGSM > by a random-sign step of the same "
+    "size, and accuracy on FGSM test examples after adversarial training > after standard "
+    "training, each by a one-sided paired t-test over seeds (p < 0.05)",
+    measure_fgsm, decide_fgsm, figure_fgsm)

@@ -1,0 +1,339 @@
+"""Regularization claims 9 to 12: penalties on the weights and the activations."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ... import regularize as reg
+from ...config import RunConfig
+from ...landscape import problem_for_run
+from ...landscape.evaluate import eval_mode
+from ...run import Run
+from ..base import Claim, Context, Measurement, Verdict
+from ..tests import mean_ci
+from .common import (
+    _ci_bar,
+    _flat,
+    _gap_figure,
+    _gap_values,
+    _gap_verdict,
+    _m,
+    _metric,
+    _ok,
+    _paired_greater,
+    _per_run,
+    _train,
+    _weight_entries,
+    _weights_flat,
+    overfit_base,
+)
+
+# -- 9: an L2 penalty is weight decay ---------------------------------------------------
+
+DECAY_LAMBDAS = (0.01, 0.1, 0.5)
+DECAY_LR = {"sgd": 0.1, "adam": 0.01}
+DECAY_STEPS = 5
+DECAY_TOL = 1e-5  # float32 rounding over a few steps; updates are 1e-3 and larger
+
+
+def _decay_variants() -> dict[str, dict[str, Any]]:
+    return {f"{opt} {kind} {lam}": {"optimizer.name": opt, "optimizer.lr": DECAY_LR[opt],
+                                    f"regularization.{kind}": lam}
+            for opt in DECAY_LR for lam in DECAY_LAMBDAS for kind in ("l2", "weight_decay")}
+
+
+def step_check(run: Run, lam: float) -> tuple[float, float]:
+    """Replay a full-batch SGD run with an L2 penalty step by step.
+
+    For each step k, with eta the learning rate and grad J the data gradient at w_k
+    (recomputed on the training set), the notes' update is
+    w_{k+1} = (1 - eta lam) w_k - eta grad J(w_k) for weights, b_{k+1} = b_k - eta grad J
+    for biases. Returns (max |measured - formula| over steps and parameters, mean decay
+    factor <w_{k+1} + eta grad J, w_k> / <w_k, w_k> of the weights, to set beside 1 - eta lam).
+    """
+    eta, problem = run.config.optimizer.lr, problem_for_run(run)
+    is_weight = _weight_entries(run.model)
+    decay = torch.where(is_weight, 1.0 - eta * lam, 1.0)
+    points = [s["params"] for s in run.snapshots]
+    deviation, factors = 0.0, []
+    for before, after in zip(points, points[1:]):
+        theta = before.clone().requires_grad_(True)
+        (grad,) = torch.autograd.grad(problem.loss_at(theta), theta)
+        deviation = max(deviation, float((after - (decay * before - eta * grad)).abs().max()))
+        w, moved = before[is_weight], (after + eta * grad)[is_weight]
+        factors.append(float(moved @ w / (w @ w)))
+    return deviation, statistics.fmean(factors)
+
+
+def _relative_difference(a: Run, b: Run) -> float:
+    """max |theta_a - theta_b| / max |theta_a| of two runs' final parameters."""
+    ta, tb = _flat(a.model.parameters()), _flat(b.model.parameters())
+    return float((ta - tb).abs().max() / ta.abs().max())
+
+
+def measure_weight_decay(ctx: Context) -> Measurement:
+    """Full-batch runs of an MLP on digits with the L2 penalty and with decoupled weight
+    decay, under SGD and Adam; the SGD + L2 runs are replayed step by step."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits"}, "model": {"depth": 1, "width": 32},
+        "budget": {"epochs": DECAY_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
+    runs = _train(ctx, base, _decay_variants())
+    checks = {lam: [step_check(r, lam) for r in runs[f"sgd l2 {lam}"]] for lam in DECAY_LAMBDAS}
+    differ = {opt: [_relative_difference(a, b) for lam in DECAY_LAMBDAS
+                    for a, b in zip(runs[f"{opt} l2 {lam}"], runs[f"{opt} weight_decay {lam}"])]
+              for opt in DECAY_LR}
+    return Measurement(
+        values={"step_deviation": [d for c in checks.values() for d, _ in c],
+                "sgd_penalty_vs_decay": differ["sgd"], "adam_penalty_vs_decay": differ["adam"],
+                "eta_sgd": DECAY_LR["sgd"], "tolerance": DECAY_TOL},
+        series={"lambdas": list(DECAY_LAMBDAS),
+                "factor": {str(lam): [f for _, f in c] for lam, c in checks.items()}})
+
+
+def decide_weight_decay(m: Measurement) -> Verdict:
+    v = m.values
+    dev, sgd, adam = max(v["step_deviation"]), max(v["sgd_penalty_vs_decay"]), \
+        min(v["adam_penalty_vs_decay"])
+    detail = (f"replaying SGD with the L2 penalty, every step matches w <- (1 - eta lambda) w "
+              f"- eta grad J to {dev:.2g} (tolerance {v['tolerance']:g}); after the same steps "
+              f"the L2 penalty and decoupled weight decay differ by {sgd:.2g} (relative) under "
+              f"SGD and by at least {adam:.2g} under Adam")
+    if dev > v["tolerance"] or sgd > v["tolerance"]:
+        return Verdict("does not hold", detail + ".")
+    if adam > 100 * v["tolerance"]:
+        return Verdict("holds only when", detail + ".", "the update is plain (S)GD: with "
+                       "Adam the penalty's gradient is rescaled and is no longer a decay")
+    return Verdict("holds", detail + ".")
+
+
+def figure_weight_decay(m: Measurement) -> go.Figure:
+    lams, eta = m.series["lambdas"], m.values["eta_sgd"]
+    fig = make_subplots(1, 2, subplot_titles=("decay factor per SGD step",
+                                              "L2 penalty vs decoupled decay"))
+    est = [mean_ci(m.series["factor"][str(lam)]) for lam in lams]
+    fig.add_scatter(x=lams, y=[1 - eta * lam for lam in lams], mode="lines",
+                    name="1 - eta lambda (the notes)", row=1, col=1)
+    fig.add_scatter(x=lams, y=[e.mean for e in est], mode="markers", marker={"size": 10},
+                    name="measured <w' + eta g, w> / <w, w>", row=1, col=1)
+    for opt in ("sgd", "adam"):
+        fig.add_box(y=m.values[f"{opt}_penalty_vs_decay"], name=opt.upper(), row=1, col=2)
+    fig.update_xaxes(title_text="lambda", type="log", row=1, col=1)
+    fig.update_yaxes(title_text="factor", row=1, col=1)
+    fig.update_yaxes(title_text="max relative difference of the weights", type="log",
+                     row=1, col=2)
+    fig.update_layout(title=f"An L2 penalty under SGD (eta = {eta}) and Adam, "
+                      f"{DECAY_STEPS} full-batch steps")
+    return fig
+
+
+WEIGHT_DECAY = Claim(
+    9, "l2-is-weight-decay", "An L2 penalty is weight decay: with gradient descent each step "
+    "multiplies the weights by (1 - eta lambda) before the gradient step.",
+    "note 003, L2 Regularization (w <- (1 - eta lambda) w - eta grad J); note 002, L2",
+    "exact identity up to float32 rounding: every replayed SGD step within 1e-5 of the formula, "
+    "and SGD with the penalty within 1e-5 (relative) of SGD with decoupled decay; Adam is "
+    "measured the same way (a difference above 1e-3 means the identity needs plain SGD)",
+    measure_weight_decay, decide_weight_decay, figure_weight_decay)
+
+
+# -- 10: L1 sparse, L2 small and dense ----------------------------------------------------
+
+L1_LAMBDAS = (0.01, 0.03)
+L2_LAMBDAS = (0.03, 0.1)
+NEAR_ZERO = 0.01  # |w| below this moves the logit by < 0.01 per standard deviation of x
+
+
+def _sparse_variants() -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {"none": {}}
+    out |= {f"L1 {lam}": {"regularization.l1": lam} for lam in L1_LAMBDAS}
+    out |= {f"L2 {lam}": {"regularization.l2": lam} for lam in L2_LAMBDAS}
+    return out
+
+
+def _near_zero(run: Run) -> float:
+    return float((_weights_flat(run).abs() < NEAR_ZERO).float().mean())
+
+
+def _closest_pair(losses: dict[str, list[float]]) -> tuple[str, str]:
+    """The (L1, L2) variants whose mean training losses are closest."""
+    l1 = [k for k in losses if k.startswith("L1")]
+    l2 = [k for k in losses if k.startswith("L2")]
+    return min(((a, b) for a in l1 for b in l2),
+               key=lambda p: abs(_m(losses[p[0]]) - _m(losses[p[1]])))
+
+
+def measure_sparsity(ctx: Context) -> Measurement:
+    """Logistic regression on breast cancer, full-batch SGD from zero, L1 and L2 grids;
+    the data are re-drawn per seed."""
+    base = RunConfig.model_validate({
+        "data": {"name": "breast_cancer"}, "model": {"depth": 0}, "init": {"scheme": "zeros"},
+        "optimizer": {"name": "sgd", "lr": 0.3},
+        "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
+    runs = _train(ctx, base, _sparse_variants(), resplit=True)
+    loss = {k: _metric(rs, "train_loss") for k, rs in runs.items()}
+    a, b = _closest_pair(loss)
+    return Measurement(
+        values={"pair": [a, b],
+                "near_zero": {k: _per_run(rs, _near_zero) for k, rs in runs.items()},
+                "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
+                         for k, rs in runs.items()},
+                "train_loss": loss, "threshold": NEAR_ZERO},
+        notes=[f"near zero: |w| < {NEAR_ZERO} on standardized features; L1's subgradient "
+               f"steps keep such weights oscillating around 0 within eta lambda"])
+
+
+def decide_sparsity(m: Measurement) -> Verdict:
+    v = m.values
+    a, b = v["pair"]
+    zero, norm, loss = v["near_zero"], v["norm"], v["train_loss"]
+    sparse = _paired_greater(zero[a], zero[b])
+    small = _paired_greater(norm["none"], norm[b])
+    detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
+              f"{_m(zero[a]):.0%} of the L1 weights are near zero against {_m(zero[b]):.0%} "
+              f"of the L2 weights ({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
+              f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
+    if sparse.significant and small.significant:
+        return Verdict("holds", detail + ".")
+    return Verdict("does not hold", detail + ".")
+
+
+def figure_sparsity(m: Measurement) -> go.Figure:
+    v = m.values
+    fig = go.Figure()
+    for kind in ("none", "L1", "L2"):
+        keys = [k for k in v["near_zero"] if k.startswith(kind)]
+        fig.add_scatter(x=[_m(v["train_loss"][k]) for k in keys],
+                        y=[_m(v["near_zero"][k]) for k in keys], text=keys,
+                        mode="markers+lines+text", textposition="top center",
+                        error_y={"type": "data", "array": [
+                            mean_ci(v["near_zero"][k]).half_width for k in keys]},
+                        name=kind)
+    fig.update_layout(title="Logistic regression on breast cancer: sparsity at equal fit",
+                      xaxis_title="training loss (mean over seeds)",
+                      yaxis_title=f"share of weights with |w| < {v['threshold']}")
+    return fig
+
+
+SPARSITY = Claim(
+    10, "l1-sparse-l2-dense", "L1 regularization gives sparse weights (many exactly or nearly "
+    "zero); L2 gives small but dense ones.", "note 003, Difference between L1 and L2; note "
+    "002, L1 Regularization",
+    "at the L1 and L2 strengths with the closest training loss: share of near-zero weights "
+    "L1 > L2, and weight norm without penalty > with L2, each by a one-sided paired t-test "
+    "over data splits (p < 0.05)",
+    measure_sparsity, decide_sparsity, figure_sparsity)
+
+
+# -- 11: an L1 penalty on activations gives sparse representations -----------------------
+
+ACT_L1 = 0.003
+
+
+def hidden_outputs(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
+    """The outputs h of the model's activation modules on ``x`` (eval mode, no grad)."""
+    outs: list[torch.Tensor] = []
+    handles = [m.register_forward_hook(lambda _m, _i, out: outs.append(out.detach()))
+               for m in reg.hidden_activations(model)]
+    try:
+        with torch.no_grad(), eval_mode(model):
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return outs
+
+
+def _representation(run: Run) -> tuple[float, float]:
+    """(share of hidden activations exactly 0, mean ||h||_1 per example) on the test set."""
+    problem = problem_for_run(run, "test")
+    h = torch.cat([o.reshape(len(problem.x), -1) for o in hidden_outputs(run.model, problem.x)],
+                  dim=1)
+    return float((h == 0).float().mean()), float(h.abs().sum(1).mean())
+
+
+def measure_activation_l1(ctx: Context) -> Measurement:
+    """A ReLU MLP on digits with and without lambda ||h||_1 on its hidden activations."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
+    runs = _train(ctx, base, {"none": {},
+                              "activation L1": {"regularization.activation_l1": ACT_L1}})
+    rep = {k: [_representation(r) if _ok(r) else (math.nan, math.nan) for r in rs]
+           for k, rs in runs.items()}
+    return Measurement(values={"zero_share": {k: [z for z, _ in v] for k, v in rep.items()},
+                               "l1_per_example": {k: [a for _, a in v] for k, v in rep.items()},
+                               "lambda": ACT_L1,
+                               "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()}})
+
+
+def decide_activation_l1(m: Measurement) -> Verdict:
+    z, acc = m.values["zero_share"], m.values["test_acc"]
+    c = _paired_greater(z["activation L1"], z["none"])
+    detail = (f"on test digits {_m(z['activation L1']):.0%} of the hidden ReLU outputs are "
+              f"exactly zero with the penalty against {_m(z['none']):.0%} without "
+              f"({c.text()}); test accuracy {_m(acc['activation L1']):.3f} against "
+              f"{_m(acc['none']):.3f}")
+    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+
+
+def figure_activation_l1(m: Measurement) -> go.Figure:
+    v = m.values
+    fig = make_subplots(1, 2, subplot_titles=("share of exactly-zero activations",
+                                              "mean ||h||_1 per test example"))
+    for col, key in ((1, "zero_share"), (2, "l1_per_example")):
+        bar = _ci_bar(key, v[key])
+        bar.showlegend = col == 1
+        bar.name = "mean, 95% CI over seeds"
+        fig.add_trace(bar, row=1, col=col)
+    fig.update_yaxes(title_text="share", row=1, col=1)
+    fig.update_yaxes(title_text="||h||_1", row=1, col=2)
+    fig.update_xaxes(title_text="penalty", row=1, col=1)
+    fig.update_xaxes(title_text="penalty", row=1, col=2)
+    fig.update_layout(title=f"Hidden representations of a ReLU MLP on digits "
+                      f"(lambda = {v['lambda']})")
+    return fig
+
+
+ACTIVATION_L1 = Claim(
+    11, "activation-l1-sparse", "An L1 penalty on the hidden activations gives sparse "
+    "representations: most units output exactly zero on a given input.",
+    "note 003, Sparse Representations (Omega(h) = ||h||_1)",
+    "share of exactly-zero hidden activations on the test set larger with the penalty, "
+    "one-sided paired t-test over seeds (p < 0.05)",
+    measure_activation_l1, decide_activation_l1, figure_activation_l1)
+
+
+
+# -- 12: L2 narrows the generalization gap ------------------------------------------------
+
+GAP_L2 = 0.01
+
+
+def measure_l2_gap(ctx: Context) -> Measurement:
+    runs = _train(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
+    return Measurement(values={**_gap_values(runs), "lambda": GAP_L2})
+
+
+def decide_l2_gap(m: Measurement) -> Verdict:
+    return _gap_verdict(m, "L2")
+
+
+L2_GAP = Claim(
+    12, "l2-narrows-gap", "An L2 penalty narrows the generalization gap of an overfitting "
+    "network.", "note 003, Regularization and L2 Regularization; note 002, Overfitting "
+    "before/after L2",
+    "gaps (train - test accuracy; test - train cross-entropy) without L2 > with L2, each by "
+    "a one-sided paired t-test over seeds (p < 0.05); holds when both narrow, "
+    "holds only when measured one way when only that one does",
+    measure_l2_gap, decide_l2_gap,
+    lambda m: _gap_figure(m, f"Wide MLP on 60 noisy moons points, L2 lambda = "
+                             f"{m.values['lambda']}"))
+
+
