@@ -5,16 +5,8 @@ from __future__ import annotations
 
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (
-    _bar_figure,
-    _ci_bar,
-    _gap_figure,
-    _gap_values,
-    _m,
-    _metric,
-    _paired_greater,
-    _train,
-)
+from .common import (_bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _metric, _paired_greater,
+                     _train)
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 

@@ -14,15 +14,7 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (
-    _ci_bar,
-    _decide_gap,
-    _gap_values,
-    _m,
-    _ok,
-    _train,
-    overfit_base,
-)
+from .common import (_ci_bar, _decide_gap, _gap_values, _m, _ok, _train, overfit_base)
 
 # -- 19: dropout narrows the gap; test-time scaling matches the training expectation -------
 

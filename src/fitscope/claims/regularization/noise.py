@@ -13,16 +13,7 @@ from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (
-    _add_ci_line,
-    _ci_bar,
-    _m,
-    _metric,
-    _ok,
-    _paired_greater,
-    _per_run,
-    _train,
-)
+from .common import (_add_ci_line, _ci_bar, _m, _metric, _ok, _paired_greater, _per_run, _train)
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
 

@@ -17,22 +17,9 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
 from ..tests import mean_ci
-from .common import (
-    _ci_bar,
-    _flat,
-    _gap_figure,
-    _gap_values,
-    _gap_verdict,
-    _m,
-    _metric,
-    _ok,
-    _paired_greater,
-    _per_run,
-    _train,
-    _weight_entries,
-    _weights_flat,
-    overfit_base,
-)
+from .common import (_ci_bar, _flat, _gap_figure, _gap_values, _gap_verdict, _m, _metric, _ok,
+                     _paired_greater, _per_run, _train, _weight_entries, _weights_flat,
+                     overfit_base)
 
 # -- 9: an L2 penalty is weight decay ---------------------------------------------------
 
