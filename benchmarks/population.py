@@ -23,6 +23,13 @@ the time other processes took the core, so on a shared machine their ratio is th
 steadier estimate of what a quiet machine gives; with more threads they add up the
 threads' time (spinning included) and say nothing about wall time.
 
+"pop floor s" is the work the population cannot avoid, each part timed alone with its
+operands in cache (``floor_child``: the training steps' batched matrix multiplies, one
+fused Adam pass per step, the evaluations), and "at floor" the sequential time over it:
+the speedup a population whose every kernel ran at its in-cache speed would reach on
+this machine. A target above it cannot be met here by scheduling the same kernels
+better.
+
     python benchmarks/population.py                 # torch's default threads
     python benchmarks/population.py --threads 1 --repeats 3
     python benchmarks/population.py --passive-omp   # default threads, on a shared machine
@@ -31,11 +38,13 @@ threads' time (spinning included) and say nothing about wall time.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import resource
 import statistics
 import time
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 
 import torch
@@ -92,6 +101,70 @@ def population_child(threads: int | None, setting: str, n: int) -> tuple[float, 
     return seconds, cpu, _rss_mb() - base
 
 
+def _hot_seconds(fn, warm: int = 2, reps: int = 7) -> float:
+    """Median seconds of ``fn()`` repeated back to back (its operands stay in cache)."""
+    for _ in range(warm):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def floor_child(threads: int | None, setting: str, n: int) -> dict[str, float]:
+    """Seconds of the work an N-member population cannot avoid, each part timed alone and
+    back to back so that its operands stay in cache (medians of 7):
+
+    - ``matmul``: the batched matrix multiplies of the training steps, at the
+      :class:`~fitscope.population.stacked.StackedMLP` layers' shapes: per layer the
+      forward ``baddbmm`` and the weight-gradient ``bmm``, and the input-gradient ``bmm``
+      for every layer but the first; timed at the batch size and scaled by the rows each
+      step sees (a last short batch per epoch costs its share);
+    - ``adam``: one fused Adam pass over the (N, D) parameters, gradients and moments per
+      step (the engine's own optimizer with one learning rate: one kernel call);
+    - ``eval``: the evaluations of ``Population.fit`` (``evaluate`` of the validation
+      split at the end of every epoch, then of the train, validation and test splits for
+      the final metrics), timed whole.
+
+    Their sum is a lower bound for these kernels on this machine: a real step cannot keep
+    every operand in cache (the population's weights, gradients and Adam moments are
+    4 x N x D floats), and activations, losses, data order and Python come on top.
+    """
+    from fitscope.population.engine import Population, evaluate
+
+    cs = _prepare(threads, setting, n)
+    pop = Population(cs)
+    net, lead, b = pop.net, pop.lead, pop.lead.batch_size
+    rows_seen, left = 0, lead.total_steps  # the rows the steps see, epoch by epoch
+    while left > 0:
+        k = min(left, lead.steps_per_epoch)
+        rows_seen += min(len(lead.x_train), k * b)
+        left -= k
+    matmul, macs = 0.0, 0
+    for j, layer in enumerate(net.layers):
+        units, inputs = layer.w.shape[1:]
+        macs += n * units * inputs * rows_seen * (3 if j > 0 else 2)
+        h = torch.randn(n, inputs, b)
+        gz, z = torch.randn(n, units, b), torch.empty(n, units, b)
+        gw = torch.empty(n, units, inputs)
+        matmul += _hot_seconds(partial(torch.baddbmm, layer.bias, layer.w, h, out=z))
+        matmul += _hot_seconds(partial(torch.bmm, gz, h.transpose(1, 2), out=gw))
+        if j > 0:
+            matmul += _hot_seconds(partial(torch.bmm, layer.wt, gz, out=h))
+    matmul *= rows_seen / b
+    grad = torch.randn_like(net.flat) * 1e-3
+    lr = torch.full((n, 1), 1e-3, dtype=torch.float64)
+    adam = _hot_seconds(lambda: pop.opt.step(net.flat, grad, lr, [1e-3] * n)) * lead.total_steps
+    s = lead.splits
+    epochs = math.ceil(lead.total_steps / lead.steps_per_epoch)
+    evaluation = sum(count * _hot_seconds(partial(evaluate, net, x, y, lead.classify), reps=3)
+                     for x, y, count in ((s.x_val, s.y_val, epochs + 1),
+                                         (s.x_train, s.y_train, 1), (s.x_test, s.y_test, 1)))
+    return {"matmul": matmul, "adam": adam, "eval": evaluation, "matmul_macs": macs}
+
+
 def sequential_child(threads: int | None, setting: str, n: int, marks: tuple[int, ...]
                      ) -> tuple[list[float], list[float], dict[int, float]]:
     """(seconds and CPU seconds of each of n sequential runs, peak MB over the baseline
@@ -123,6 +196,7 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
     pop_times: dict[int, list[float]] = {n: [] for n in sizes}
     pop_cpus: dict[int, list[float]] = {n: [] for n in sizes}
     pop_mem: dict[int, list[float]] = {n: [] for n in sizes}
+    floors: dict[int, list[dict[str, float]]] = {n: [] for n in sizes}
     seq_runs: list[list[float]] = []
     seq_cpus: list[list[float]] = []
     seq_mem: list[dict[int, float]] = []
@@ -132,6 +206,7 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
             pop_times[n].append(seconds)
             pop_cpus[n].append(cpu)
             pop_mem[n].append(mb)
+            floors[n].append(in_fresh_process(floor_child, threads, setting, n))
         times, cpus, peaks = in_fresh_process(sequential_child, threads, setting, seq_n,
                                               tuple(n for n in sizes if n <= seq_n))
         seq_runs.append(times)
@@ -143,7 +218,7 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
           f"median of {repeats}")
     print(f"{'N':>5} {'sequential s':>13} {'population s':>13} {'speedup':>8} {'target':>11}"
           f" {'seq cpu s':>10} {'pop cpu s':>10} {'cpu speedup':>12}"
-          f" {'seq peak MB':>12} {'pop peak MB':>12}")
+          f" {'seq peak MB':>12} {'pop peak MB':>12} {'pop floor s':>12} {'at floor':>9}")
     for n in sizes:
         if n <= seq_n:
             seq = statistics.median(sum(t[:n]) for t in seq_runs)
@@ -155,13 +230,26 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
             seq_cpu = statistics.median(statistics.mean(t) for t in seq_cpus) * n
             seq_mb, note = f"{'-':>12}", f"  (sequential extrapolated from {seq_n} runs)"
         pop, pop_cpu = statistics.median(pop_times[n]), statistics.median(pop_cpus[n])
+        floor = statistics.median(_floor(f) for f in floors[n])
         ratio = seq / pop
         target = targets.get(n)
         met = "met" if target and ratio >= target else "NOT met"
         verdict = "" if target is None else f"{target:3.0f}x {met}"
         print(f"{n:5d} {seq:13.2f} {pop:13.2f} {ratio:7.1f}x {verdict:>11}"
               f" {seq_cpu:10.2f} {pop_cpu:10.2f} {seq_cpu / pop_cpu:11.1f}x"
-              f" {seq_mb} {statistics.median(pop_mem[n]):12.1f}{note}")
+              f" {seq_mb} {statistics.median(pop_mem[n]):12.1f} {floor:12.2f}"
+              f" {seq / floor:8.1f}x{note}")
+    n = max(sizes)
+    parts = {k: statistics.median(f[k] for f in floors[n]) for k in floors[n][0]}
+    print(f"floor at N = {n} (work timed alone, operands in cache; see floor_child): "
+          f"training matmuls {parts['matmul']:.2f} s ({parts['matmul_macs'] / 1e9:.0f} G "
+          f"multiply-adds, {parts['matmul_macs'] / parts['matmul'] / 1e9:.0f} G/s) + Adam "
+          f"{parts['adam']:.2f} s + evaluations {parts['eval']:.2f} s; the population took "
+          f"{statistics.median(pop_times[n]) / _floor(parts):.1f} times that")
+
+
+def _floor(parts: dict[str, float]) -> float:
+    return parts["matmul"] + parts["adam"] + parts["eval"]
 
 
 def main() -> None:

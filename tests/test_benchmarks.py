@@ -1,0 +1,43 @@
+"""The benchmarks' own arithmetic. The benchmarks are run by hand (``make bench``), not by
+the suite; what they count, rather than time, is checked here."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from fitscope.engine import Trainer
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name: str):
+    spec = importlib.util.spec_from_file_location(f"benchmark_{name}", BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_population_floor_counts_the_multiply_adds_autograd_counts():
+    """The floor's multiply-add count is N members times what torch's flop counter sees in
+    one sequential member's forward and backward pass, per row, times the rows the 200
+    steps see; every part of the floor is a positive time."""
+    bench = _load("population")
+    n = 3
+    parts = bench.floor_child(None, "toy", n)
+    trainer = Trainer(bench.configs("toy", 1)[0])
+    b = trainer.batch_size
+    x = torch.randn(b, trainer.x_train.shape[1])
+    with FlopCounterMode(display=False) as counter:
+        trainer.model(x).sum().backward()  # the input needs no gradient, as in training
+    macs_per_row = counter.get_total_flops() / 2 / b
+    epochs, last = divmod(trainer.total_steps, trainer.steps_per_epoch)
+    rows = epochs * len(trainer.x_train) + min(last * b, len(trainer.x_train))
+    assert rows == 12000  # the docstring's 20 epochs of 600 rows
+    assert parts["matmul_macs"] == n * macs_per_row * rows
+    assert all(parts[k] > 0 and math.isfinite(parts[k]) for k in ("matmul", "adam", "eval"))
+    assert bench._floor(parts) == parts["matmul"] + parts["adam"] + parts["eval"]
