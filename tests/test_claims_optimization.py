@@ -13,6 +13,7 @@ from torch import nn
 from fitscope.claims import REGISTRY
 from fitscope.claims import optimization as opt
 from fitscope.claims.base import Context, Measurement
+from fitscope.claims.optimization import adaptive, minibatch, momentum, surfaces
 from fitscope.landscape import Problem, toy
 
 
@@ -43,23 +44,23 @@ def _linear_problem(n_rows: int = 300) -> tuple[Problem, torch.Tensor]:
 def test_minibatch_gradients_are_the_mean_of_per_example_gradients():
     problem, per_example = _linear_problem()
     rows = torch.tensor([[0, 1, 2], [5, 5, 7]])
-    got = opt.minibatch_gradients(problem, torch.zeros(1), rows)
+    got = minibatch.minibatch_gradients(problem, torch.zeros(1), rows)
     assert torch.allclose(got[:, 0], per_example[rows].mean(dim=1), atol=1e-6)
 
 
 def test_gradient_errors_match_sigma_over_sqrt_n_and_the_finite_population_correction():
     problem, per_example = _linear_problem()
     n_rows, sigma = len(per_example), float(per_example.std(unbiased=False))
-    ses = opt.gradient_errors(problem, torch.zeros(1), 4000, torch.Generator().manual_seed(1))
-    for i, n in enumerate(opt.GRAD_SIZES):
+    ses = minibatch.gradient_errors(problem, torch.zeros(1), 4000, torch.Generator().manual_seed(1))
+    for i, n in enumerate(minibatch.GRAD_SIZES):
         exact = sigma / math.sqrt(n)
         fpc = math.sqrt((n_rows - n) / (n_rows - 1))
         assert ses["with"][i] == pytest.approx(exact, rel=0.05)
         assert ses["without"][i] == pytest.approx(exact * fpc, rel=0.05)
         assert ses["fpc"][i] == pytest.approx(exact, rel=0.05)
     # n = 256 of 300: the correction is large, so the uncorrected slope is far steeper
-    assert opt.loglog_slope(opt.GRAD_SIZES, ses["without"]) < -0.6
-    assert opt.loglog_slope([1, 4, 16], [1.0, 0.5, 0.25]) == pytest.approx(-0.5)
+    assert minibatch.loglog_slope(minibatch.GRAD_SIZES, ses["without"]) < -0.6
+    assert minibatch.loglog_slope([1, 4, 16], [1.0, 0.5, 0.25]) == pytest.approx(-0.5)
 
 
 def test_decide_gradient_noise():
@@ -91,7 +92,7 @@ def test_decide_batch_regularizer():
 def test_saddle_walk_counts_steps_near_the_saddle_and_their_lengths():
     path = np.array([[-1.0, 0.0], [-0.5, 0.0], [-0.1, 0.0], [-0.09, 0.0], [-0.08, 0.0],
                      [0.5, 0.5]])
-    walk = opt.saddle_walk(path)
+    walk = surfaces.saddle_walk(path)
     assert walk["dwell"] == 3  # the steps leaving (-0.1, 0), (-0.09, 0), (-0.08, 0)
     assert walk["approach_step"] == pytest.approx(0.45)  # median of 0.5 and 0.4
     assert walk["near_step"] == pytest.approx(0.01)
@@ -111,21 +112,21 @@ def test_decide_saddle():
 
 def test_cliff_walk_finds_the_jump_and_the_rise():
     path = np.array([[3.0, 0.0], [1.4, 0.0], [-18.0, 0.0], [-16.0, 0.0]])
-    walk = opt.cliff_walk(path, np.array([10.0, 5.0, 160.0, 128.0]))
+    walk = surfaces.cliff_walk(path, np.array([10.0, 5.0, 160.0, 128.0]))
     assert walk == {"largest_step": pytest.approx(19.4), "largest_rise": 155.0,
                     "final_loss": 128.0}
-    assert opt.cliff_walk(path, np.array([3.0, 2.0, 1.0, 0.5]))["largest_rise"] == 0.0
+    assert surfaces.cliff_walk(path, np.array([3.0, 2.0, 1.0, 0.5]))["largest_rise"] == 0.0
 
 
 def test_clipping_bounds_every_step_on_the_cliff():
     surf = toy.surface("cliff")
-    clipped = toy.optimize(surf, "sgd", steps=60, clip_norm=opt.CLIP_NORM)
-    assert opt.cliff_walk(clipped, toy.losses(surf, clipped))["largest_step"] <= \
-        surf.lr["sgd"] * opt.CLIP_NORM + 1e-12
+    clipped = toy.optimize(surf, "sgd", steps=60, clip_norm=surfaces.CLIP_NORM)
+    assert surfaces.cliff_walk(clipped, toy.losses(surf, clipped))["largest_step"] <= \
+        surf.lr["sgd"] * surfaces.CLIP_NORM + 1e-12
 
 
 def test_decide_cliff():
-    c = f"clip_norm={opt.CLIP_NORM:g}"
+    c = f"clip_norm={surfaces.CLIP_NORM:g}"
     base = {"largest_step plain": [20.1, 20.2, 20.0], f"largest_step {c}": [0.1] * 3,
             "largest_rise plain": [130.0, 140.0, 150.0], f"largest_rise {c}": [0.0] * 3}
     assert outcome(24, **base) == "holds"
@@ -152,10 +153,11 @@ def test_decide_decay():
 
 def test_momentum_reaches_the_ravine_floor_first():
     start = toy.surface("ravine").start
-    sgd, momentum = opt.ravine_steps(start, "sgd"), opt.ravine_steps(start, "momentum")
+    sgd = momentum.ravine_steps(start, "sgd")
+    heavy_ball = momentum.ravine_steps(start, "momentum")
     # f ~ x_k^2 / 2 with x_k = x_0 (1 - eps)^k: f <= tol after ln(x_0^2 / 2 tol) / 2 eps steps
-    assert sgd == pytest.approx(math.log(81 / (2 * opt.RAVINE_TOL)) / (2 * 0.012), rel=0.02)
-    assert momentum < sgd / 3
+    assert sgd == pytest.approx(math.log(81 / (2 * momentum.RAVINE_TOL)) / (2 * 0.012), rel=0.02)
+    assert heavy_ball < sgd / 3
 
 
 def test_decide_momentum():
@@ -185,7 +187,7 @@ def _torch_steps(name: str, grads: torch.Tensor, **kwargs) -> torch.Tensor:
 
 def test_adam_steps_match_torch_adam_and_the_first_step_formula():
     grads = torch.randn(30, 5, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    corrected, uncorrected = opt.adam_steps(grads, 0.01, 0.9, 0.999, 1e-8)
+    corrected, uncorrected = adaptive.adam_steps(grads, 0.01, 0.9, 0.999, 1e-8)
     path = _torch_steps("Adam", grads, lr=0.01, betas=(0.9, 0.999), eps=1e-8)
     assert torch.allclose(path[1:] - path[:-1], corrected, rtol=1e-6, atol=1e-12)
     # step 1: corrected -eps sign(g); uncorrected (1 - beta1) / sqrt(1 - beta2) times that
@@ -199,14 +201,14 @@ def test_step_rates_are_adagrad_and_rmsprop_rates():
     grads = torch.randn(20, 4, generator=gen, dtype=torch.float64)
     grads[3, 1] = 0.0  # no gradient: no rate
     path = _torch_steps("Adagrad", grads, lr=0.1, eps=1e-10)
-    rates = opt.step_rates(path, grads)
+    rates = adaptive.step_rates(path, grads)
     expected = 0.1 / (1e-10 + grads.pow(2).cumsum(dim=0).sqrt())
     assert torch.isnan(rates[3, 1])
     rates[3, 1] = expected[3, 1]
     assert torch.allclose(rates, expected, rtol=1e-6)
-    assert opt.rise_share(rates) == 0.0
-    rms = opt.step_rates(_torch_steps("RMSprop", grads, lr=0.1, alpha=0.9), grads)
-    assert opt.rise_share(rms) > 0.2
+    assert adaptive.rise_share(rates) == 0.0
+    rms = adaptive.step_rates(_torch_steps("RMSprop", grads, lr=0.1, alpha=0.9), grads)
+    assert adaptive.rise_share(rms) > 0.2
 
 
 def test_decide_adaptive():

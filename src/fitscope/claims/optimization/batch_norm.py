@@ -1,0 +1,110 @@
+"""Optimization claim 28: batch normalization trains at higher learning rates and is less
+sensitive to the init."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ...config import RunConfig
+from ...run import Run
+from ..base import Claim, Context, Measurement, Verdict, mean
+from ..tests import greater
+from .common import _chunks, _errorbars, _parts_verdict
+
+# -- 28: batch norm: higher learning rates, less sensitive to init -------------------------
+
+BN_LRS = (0.1, 0.3, 1.0, 3.0)
+BN_INIT_STDS = (0.01, 0.1, 0.3, 1.0)
+BN_INIT_LR = 0.1
+BN_BASE = RunConfig.model_validate({
+    "data": {"name": "digits", "train_size": 512}, "model": {"depth": 6, "width": 32},
+    "optimizer": {"name": "sgd", "lr": BN_INIT_LR}, "budget": {"epochs": 10, "batch_size": 64}})
+
+
+def capped_loss(run: Run) -> float:
+    """Final training loss, at most log k (a constant prediction's); a diverged run counts
+    as log k: it learned nothing a constant would not."""
+    worst = math.log(max(run.model_spec["n_classes"], 2))
+    return worst if run.status == "diverged" else min(run.metrics["train_loss"], worst)
+
+
+def trains(run: Run) -> bool:
+    """The run ended below half a constant prediction's loss (log k / 2)."""
+    return capped_loss(run) < math.log(max(run.model_spec["n_classes"], 2)) / 2
+
+
+def measure_batch_norm(ctx: Context) -> Measurement:
+    base = BN_BASE.with_overrides({"budget.epochs": ctx.epochs(10)})
+    settings = [(bn, "lr", lr) for bn in (False, True) for lr in BN_LRS] + [
+        (bn, "std", std) for bn in (False, True) for std in BN_INIT_STDS]
+    configs = [c for bn, kind, x in settings for c in ctx.seeded(base, **{
+        "model.batch_norm": bn, **({"optimizer.lr": x} if kind == "lr" else
+                                   {"init.scheme": "normal", "init.std": x})})]
+    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
+    values, series = {}, {}
+    for bn in (False, True):
+        tag = "bn" if bn else "plain"
+        lr_runs = [groups[(bn, "lr", lr)] for lr in BN_LRS]
+        # largest learning rate that trains, per seed (0 if none does)
+        values[f"largest_lr {tag}"] = [max([lr for lr, rs in zip(BN_LRS, lr_runs) if trains(rs[i])],
+                                           default=0.0) for i in range(ctx.seeds)]
+        std_runs = [groups[(bn, "std", std)] for std in BN_INIT_STDS]
+        values[f"init_scales_trained {tag}"] = [float(sum(trains(rs[i]) for rs in std_runs))
+                                                for i in range(ctx.seeds)]
+        std_losses = [[capped_loss(r) for r in rs] for rs in std_runs]
+        values[f"init_range {tag}"] = [float(np.ptp([ls[i] for ls in std_losses]))
+                                       for i in range(ctx.seeds)]
+        series[f"lr {tag}"] = [[capped_loss(r) for r in rs] for rs in lr_runs]
+        series[f"std {tag}"] = std_losses
+    return Measurement(values=values, series=series, notes=[
+        f"MLP with {base.model.depth} ReLU hidden layers of {base.model.width} on "
+        f"{base.data.train_size} digits, SGD, batch {base.budget.batch_size}, "
+        f"{base.budget.epochs} epochs; the init sweep draws weights from N(0, std^2) at "
+        f"eps = {BN_INIT_LR}. A run trains when its final training loss is below log(10) / 2; "
+        "a diverged run counts as loss log(10). init_range = highest minus lowest final "
+        "loss over the init scales."])
+
+
+def decide_batch_norm(m: Measurement) -> Verdict:
+    v = m.values
+    lr_test = greater(np.log10(np.add(v["largest_lr bn"], 1e-3)),
+                      np.log10(np.add(v["largest_lr plain"], 1e-3)), paired=True)
+    init_test = greater(v["init_scales_trained bn"], v["init_scales_trained plain"], paired=True)
+    detail = (f"largest learning rate that trains: {mean(v['largest_lr bn']):.3g} with batch "
+              f"norm vs {mean(v['largest_lr plain']):.3g} without (on log10: {lr_test.text()}); "
+              f"init scales (of {len(BN_INIT_STDS)}) that train: "
+              f"{mean(v['init_scales_trained bn']):.2g} with vs "
+              f"{mean(v['init_scales_trained plain']):.2g} without ({init_test.text()}); range "
+              f"of final losses over them {mean(v['init_range bn']):.3f} vs "
+              f"{mean(v['init_range plain']):.3f}")
+    return _parts_verdict(detail, {"higher learning rates train": lr_test.significant,
+                                   "less sensitive to init": init_test.significant})
+
+
+def figure_batch_norm(m: Measurement) -> go.Figure:
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, subplot_titles=(
+        "learning rate (kaiming init)", f"init std of N(0, std^2) (eps = {BN_INIT_LR})"))
+    for tag, name, color in (("plain", "without batch norm", "#cf222e"),
+                             ("bn", "with batch norm", "#0969da")):
+        _errorbars(fig, BN_LRS, m.series[f"lr {tag}"], f"{name}, lr sweep", 1, 1, color)
+        _errorbars(fig, BN_INIT_STDS, m.series[f"std {tag}"], f"{name}, init sweep", 1, 2, color)
+    fig.update_xaxes(type="log", title="learning rate", row=1, col=1)
+    fig.update_xaxes(type="log", title="init std", row=1, col=2)
+    fig.update_yaxes(title="final training loss (diverged = log 10)", row=1, col=1)
+    fig.update_layout(title="Batch norm in a deep ReLU MLP on digits (95% CI over seeds)")
+    return fig
+
+
+BATCH_NORM = Claim(
+    28, "batch-norm-lr-init", "Batch normalization lets the same network train at learning "
+    "rates where it diverges without it, and makes it less sensitive to initialization.",
+    "note 003, Batch normalization (Ioffe and Szegedy 2015)",
+    "largest learning rate of the grid that trains (final loss < log(k)/2) higher with batch "
+    "norm (one-sided paired t-test on log10, over seeds), and more of the init scales "
+    f"N(0, std^2), std in {BN_INIT_STDS}, train with batch norm (one-sided paired t-test); "
+    "p < 0.05 each",
+    measure_batch_norm, decide_batch_norm, figure_batch_norm)

@@ -1,0 +1,67 @@
+"""What the optimization claims share: runs cut by setting, bands and error bars over
+seeds, jittered start points and verdicts of compound claims."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ...run import Run
+from ..base import Verdict, mean
+from ..tests import mean_ci
+
+# -- shared helpers -----------------------------------------------------------------------
+
+
+def _chunks(runs: Sequence[Run], n: int) -> list[list[Run]]:
+    """``runs`` cut into consecutive groups of ``n`` (one group per setting, seeds inside)."""
+    return [list(runs[i:i + n]) for i in range(0, len(runs), n)]
+
+
+def _band(fig: go.Figure, x: Sequence[float], per_seed: Sequence[Sequence[float]], name: str,
+          color: str, row: int | None = None, col: int | None = None) -> None:
+    """Mean over seeds as a line, the range over seeds (lowest to highest) as a band: it
+    stays positive on log axes, where a t interval of three seeds would not."""
+    cols = [[s[i] for s in per_seed] for i in range(len(x))]
+    lo, hi = [min(c) for c in cols], [max(c) for c in cols]
+    where = {"row": row, "col": col} if row else {}
+    fig.add_scatter(x=list(x) + list(x)[::-1], y=hi + lo[::-1], fill="toself", opacity=0.2,
+                    mode="lines", line={"width": 0}, fillcolor=color, hoverinfo="skip",
+                    showlegend=False, **where)
+    fig.add_scatter(x=list(x), y=[mean(c) for c in cols], mode="lines", name=name,
+                    line={"color": color}, **where)
+
+
+def _errorbars(fig: go.Figure, x: Sequence, per_x: Sequence[Sequence[float]], name: str,
+               row: int | None = None, col: int | None = None, color: str | None = None) -> None:
+    """Mean of each x's values with its 95% t interval as error bars."""
+    cis = [mean_ci(v) for v in per_x]
+    where = {"row": row, "col": col} if row else {}
+    fig.add_scatter(x=list(x), y=[c.mean for c in cis], mode="lines+markers", name=name,
+                    line={"color": color} if color else None,
+                    error_y={"type": "data", "array": [c.half_width for c in cis]}, **where)
+
+
+def _jitter(start: tuple[float, float], seed: int,
+            spread: tuple[float, float]) -> tuple[float, float]:
+    """``start`` moved by U(-spread, spread) per coordinate, drawn from ``seed``."""
+    rng = np.random.default_rng(seed)
+    return tuple(float(s + rng.uniform(-d, d)) for s, d in zip(start, spread))
+
+
+def _ci_text(xs: Sequence[float]) -> str:
+    e = mean_ci(xs)
+    return f"{e.mean:.3f} (95% CI {e.low:.3f} to {e.high:.3f})"
+
+
+def _parts_verdict(detail: str, parts: dict[str, bool]) -> Verdict:
+    """``holds`` when every part of a compound claim holds; else ``does not hold``, naming
+    the parts that held and those that did not."""
+    if all(parts.values()):
+        return Verdict("holds", detail + ".")
+    held = [p for p, ok in parts.items() if ok] or ["none"]
+    failed = [p for p, ok in parts.items() if not ok]
+    return Verdict("does not hold", f"{detail}. Held: {'; '.join(held)}. Did not hold: "
+                   f"{'; '.join(failed)}.")
