@@ -10,6 +10,8 @@ steps:
 
 Every measurement runs in a fresh process, so that its peak memory (the process's
 maximum resident set, less what it held after imports and data loading) is its own.
+"pop est MB" is the engine's own upper estimate of that peak
+(``fitscope.population.engine.estimated_bytes``, which caps one stacked program).
 One repeat times the population engine once per N and the sequential engine once over
 all the configs, run by run; the sequential time for N members is the sum of the times
 of the first N runs (the N-member population trains exactly those configs). The numbers
@@ -87,9 +89,12 @@ def _prepare(threads: int | None, setting: str, n: int) -> list[RunConfig]:
     return cs
 
 
-def population_child(threads: int | None, setting: str, n: int) -> tuple[float, float, float]:
-    """(seconds, CPU seconds, peak MB over the baseline) of one population of n members."""
+def population_child(threads: int | None, setting: str, n: int
+                     ) -> tuple[float, float, float, float]:
+    """(seconds, CPU seconds, peak MB over the baseline, the engine's estimate of that peak
+    in MB) of one population of n members."""
     from fitscope.population import train
+    from fitscope.population.engine import estimated_bytes, lead_trainer
 
     cs = _prepare(threads, setting, n)
     train(cs[:2])  # warm-up: first-call costs of torch and the engine
@@ -98,7 +103,7 @@ def population_child(threads: int | None, setting: str, n: int) -> tuple[float, 
     runs = train(cs)
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     assert len(runs) == n
-    return seconds, cpu, _rss_mb() - base
+    return seconds, cpu, _rss_mb() - base, estimated_bytes(lead_trainer(cs[0]), n) / 2**20
 
 
 def _hot_seconds(fn, warm: int = 2, reps: int = 7) -> float:
@@ -197,12 +202,14 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
     pop_cpus: dict[int, list[float]] = {n: [] for n in sizes}
     pop_mem: dict[int, list[float]] = {n: [] for n in sizes}
     floors: dict[int, list[dict[str, float]]] = {n: [] for n in sizes}
+    pop_est: dict[int, float] = {}
     seq_runs: list[list[float]] = []
     seq_cpus: list[list[float]] = []
     seq_mem: list[dict[int, float]] = []
     for _ in range(repeats):
         for n in sizes:
-            seconds, cpu, mb = in_fresh_process(population_child, threads, setting, n)
+            seconds, cpu, mb, est_mb = in_fresh_process(population_child, threads, setting, n)
+            pop_est[n] = est_mb
             pop_times[n].append(seconds)
             pop_cpus[n].append(cpu)
             pop_mem[n].append(mb)
@@ -218,7 +225,8 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
           f"median of {repeats}")
     print(f"{'N':>5} {'sequential s':>13} {'population s':>13} {'speedup':>8} {'target':>11}"
           f" {'seq cpu s':>10} {'pop cpu s':>10} {'cpu speedup':>12}"
-          f" {'seq peak MB':>12} {'pop peak MB':>12} {'pop floor s':>12} {'at floor':>9}")
+          f" {'seq peak MB':>12} {'pop peak MB':>12} {'pop est MB':>11}"
+          f" {'pop floor s':>12} {'at floor':>9}")
     for n in sizes:
         if n <= seq_n:
             seq = statistics.median(sum(t[:n]) for t in seq_runs)
@@ -237,7 +245,7 @@ def bench(setting: str, repeats: int, threads: int | None, seq_members: int | No
         verdict = "" if target is None else f"{target:3.0f}x {met}"
         print(f"{n:5d} {seq:13.2f} {pop:13.2f} {ratio:7.1f}x {verdict:>11}"
               f" {seq_cpu:10.2f} {pop_cpu:10.2f} {seq_cpu / pop_cpu:11.1f}x"
-              f" {seq_mb} {statistics.median(pop_mem[n]):12.1f} {floor:12.2f}"
+              f" {seq_mb} {statistics.median(pop_mem[n]):12.1f} {pop_est[n]:11.1f} {floor:12.2f}"
               f" {seq / floor:8.1f}x{note}")
     n = max(sizes)
     parts = {k: statistics.median(f[k] for f in floors[n]) for k in floors[n][0]}

@@ -8,7 +8,7 @@ import torch
 
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
-from fitscope.population import group_by_shape, shape_key, train
+from fitscope.population import engine, group_by_shape, shape_key, train
 from fitscope.population import optim as population_optim
 from fitscope.population.engine import Population, example_losses, losses_and_grad
 from fitscope.population.optim import clip_per_member_, column, make_batched_optimizer
@@ -224,6 +224,37 @@ def test_a_member_with_non_finite_parameters_ends_diverged_at_the_epochs_end(bad
 
 
 # -- records ---------------------------------------------------------------------------
+def test_members_over_the_memory_cap_train_in_programs_that_fit(monkeypatch):
+    """A cap that fits two members trains five as programs of 2, 2 and 1, in input order,
+    each member as the sequential engine trains it."""
+    configs = [cfg(**{"budget.seed": i, "optimizer.lr": 0.01 * (i + 1)}) for i in range(5)]
+    cap = engine.estimated_bytes(engine.lead_trainer(configs[0]), 2)
+    sizes, build = [], engine.Population.__init__
+
+    def spy(self, chunk, lead=None):
+        sizes.append(len(chunk))
+        build(self, chunk, lead)
+
+    monkeypatch.setattr(engine.Population, "__init__", spy)
+    runs = train(configs, max_bytes=cap)
+    assert sizes == [2, 2, 1]
+    for c, run in zip(configs, runs):
+        assert run.config == c
+        assert_matches(run, train_sequential(c))
+
+
+def test_program_size_is_the_fewest_even_programs_that_fit():
+    lead = engine.lead_trainer(cfg())
+    one, four = engine.estimated_bytes(lead, 1), engine.estimated_bytes(lead, 4)
+    assert one < four < 4 * one + 1  # grows with n, never faster than n copies of one
+    assert engine.program_size(lead, 5, 100 * four) == 5
+    assert engine.program_size(lead, 5, four) == 3  # 4 fit: two programs, of 3 and 2
+    assert engine.program_size(lead, 5, one) == 1
+    assert engine.program_size(lead, 5, one - 1) == 1  # not even one fits: one at a time
+    with pytest.raises(ValueError, match="max_bytes must be a positive"):
+        train([cfg()], max_bytes=0)
+
+
 def test_runs_are_records_like_the_sequential_engines(tmp_path):
     c = cfg(**{"budget.epochs": 2})
     (pop,) = train([c])

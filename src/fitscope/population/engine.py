@@ -53,17 +53,70 @@ from .shape import check_population
 from .stacked import MemberView, StackedMLP
 
 EVAL_FLOATS = 1 << 24  # cap on N * rows * width of one evaluation pass (64 MiB of float32)
+POPULATION_BYTES = 2 << 30  # default cap on one stacked program's estimated memory (2 GiB)
 
 
-def train(configs: Sequence[RunConfig]) -> list[Run]:
+def train(configs: Sequence[RunConfig], max_bytes: int | None = None) -> list[Run]:
     """Train ``configs`` (which share a :func:`~fitscope.population.shape.shape_key`) as
     one population; returns their :class:`~fitscope.run.Run` s in input order, with
     ``engine="population"``. Raises ``ValueError`` naming the field when a config is
-    outside what the population engine supports or the configs differ in shape."""
+    outside what the population engine supports or the configs differ in shape.
+
+    The members train as one stacked program unless :func:`estimated_bytes` puts that
+    above ``max_bytes`` (default ``POPULATION_BYTES``, 2 GiB); then they train as
+    consecutive programs of equal size (within one member), each as large as fits, at
+    least one member: many runs of a wide net stay within memory, as they would one by
+    one on the sequential engine."""
     configs = list(configs)
     check_population(configs)
+    if max_bytes is not None and max_bytes <= 0:
+        raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes}")
     with gc_paused():
-        return Population(configs).fit()
+        lead = lead_trainer(configs[0])
+        size = program_size(lead, len(configs), max_bytes or POPULATION_BYTES)
+        runs = []
+        for start in range(0, len(configs), size):
+            chunk = configs[start:start + size]
+            runs += Population(chunk, lead if start == 0 else None).fit()
+        return runs
+
+
+def estimated_bytes(lead: Trainer, n: int) -> int:
+    """An upper estimate of the memory, in bytes, that a population of ``n`` members of
+    ``lead``'s shape takes while it trains (float32):
+
+        4 (n (10 D + 5 U B + 2 R) + 2 min(EVAL_FLOATS, n W min(R, EVAL_BATCH)))
+
+    with D parameters per member, U the units of its layers' outputs summed, B the batch
+    size, R the rows of the largest split and W the widest layer. Ten (n, D) tensors at
+    most: while the final metrics are computed, the population's parameters, gradients,
+    weight-gradient scratch and up to three optimizer states, the members' own modules,
+    and the final evaluation's stack of their rows with its gradient and scratch. Five
+    (n, U, B) buffers of a step (outputs, input gradients, dropout masks and outputs after
+    dropout); an evaluation's per-example losses (n, R) and its two layer buffers.
+    ``benchmarks/population.py`` prints it beside the measured peak."""
+    linears = [m for m in lead.model.modules() if isinstance(m, nn.Linear)]
+    d = sum(p.numel() for p in lead.model.parameters())
+    units = sum(m.out_features for m in linears)
+    widest = max(max(m.in_features, m.out_features) for m in linears)
+    s = lead.splits
+    rows = max(len(s.x_train), len(s.x_val), len(s.x_test))
+    evaluation = min(EVAL_FLOATS, n * widest * min(rows, EVAL_BATCH))
+    return 4 * (n * (10 * d + 5 * units * lead.batch_size + 2 * rows) + 2 * evaluation)
+
+
+def program_size(lead: Trainer, n: int, max_bytes: int) -> int:
+    """Members per stacked program for ``n`` members: all of them if
+    :func:`estimated_bytes` allows, else the size that splits them into the fewest
+    programs that fit, as evenly as possible (at least one member)."""
+    lo, hi = 1, n  # the largest size that fits, by bisection (the estimate grows with n)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if estimated_bytes(lead, mid) <= max_bytes:
+            lo = mid
+        else:
+            hi = mid - 1
+    return math.ceil(n / math.ceil(n / lo))
 
 
 @contextmanager
@@ -176,8 +229,8 @@ class Population:
     """The members and the stacked program of those still training (``self.alive``, in
     row order)."""
 
-    def __init__(self, configs: list[RunConfig]):
-        lead = lead_trainer(configs[0])
+    def __init__(self, configs: list[RunConfig], lead: Trainer | None = None):
+        lead = lead or lead_trainer(configs[0])  # a lead of these configs' shape, untrained
         self.members = members(configs, lead)
         self.alive = list(self.members)
         self.lead, self.classify = lead, lead.classify
