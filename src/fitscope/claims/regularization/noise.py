@@ -13,7 +13,7 @@ from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (_add_ci_line, _ci_bar, _m, _metric, _ok, _paired_greater, _per_run, _train)
+from .common import _add_ci_line, _ci_bar, _m, _metric, _ok, _paired_greater, _per_run, _train
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
 
@@ -24,6 +24,14 @@ FLATNESS_MEASURES = {"perturbation": "loss increase under perturbation",
                      "hessian": "top Hessian eigenvalue"}
 
 
+def _digits_mlp(ctx: Context) -> RunConfig:
+    """The base of claims 14 and 20: an MLP with two hidden layers of 64 on digits, Adam."""
+    return RunConfig.model_validate({
+        "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
+
+
 def _sharpness(run: Run, measure: str) -> float:
     return sharpness_of_run(run, measure, alpha=SHARPNESS_ALPHA, samples=SHARPNESS_SAMPLES,
                             seed=0)
@@ -32,10 +40,7 @@ def _sharpness(run: Run, measure: str) -> float:
 def measure_flatness(ctx: Context) -> Measurement:
     """An MLP on digits with and without Gaussian noise on its weights at every step; at
     the end, two sharpness measures on the training loss (``fitscope.landscape``)."""
-    base = RunConfig.model_validate({
-        "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
-        "optimizer": {"name": "adam", "lr": 0.003},
-        "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
+    base = _digits_mlp(ctx)
     runs = _train(ctx, base, {"none": {}, "weight noise": {
         "regularization.weight_noise": WEIGHT_NOISE}})
     return Measurement(values={
@@ -118,10 +123,7 @@ def _attacked(run: Run, eps: float) -> dict[str, float]:
 def measure_fgsm(ctx: Context) -> Measurement:
     """An MLP on digits trained normally and with half of each batch replaced by FGSM
     examples (epsilon ``FGSM_EPS``); both attacked on the test set."""
-    base = RunConfig.model_validate({
-        "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
-        "optimizer": {"name": "adam", "lr": 0.003},
-        "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
+    base = _digits_mlp(ctx)
     runs = _train(ctx, base, {"standard": {}, "adversarial": {
         "regularization.fgsm_epsilon": FGSM_EPS}})
     per_run = {k: [[_attacked(r, e) for e in FGSM_CURVE] for r in rs if _ok(r)]
