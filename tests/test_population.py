@@ -2,6 +2,7 @@
 early stopping and divergence, batched optimizers, records."""
 
 import math
+import weakref
 
 import pytest
 import torch
@@ -226,13 +227,16 @@ def test_a_member_with_non_finite_parameters_ends_diverged_at_the_epochs_end(bad
 # -- records ---------------------------------------------------------------------------
 def test_members_over_the_memory_cap_train_in_programs_that_fit(monkeypatch):
     """A cap that fits two members trains five as programs of 2, 2 and 1, in input order,
-    each member as the sequential engine trains it."""
+    each member as the sequential engine trains it; a program's tensors are freed before
+    the next is built (the garbage collector is paused meanwhile: no reference cycles)."""
     configs = [cfg(**{"budget.seed": i, "optimizer.lr": 0.01 * (i + 1)}) for i in range(5)]
     cap = engine.estimated_bytes(engine.lead_trainer(configs[0]), 2)
-    sizes, build = [], engine.Population.__init__
+    sizes, programs, build = [], [], engine.Population.__init__
 
     def spy(self, chunk, lead=None):
         sizes.append(len(chunk))
+        assert all(ref() is None for ref in programs)
+        programs.append(weakref.ref(self))
         build(self, chunk, lead)
 
     monkeypatch.setattr(engine.Population, "__init__", spy)
