@@ -193,6 +193,9 @@ def test_runs_page_compares_two_stored_runs(lab, tab):
     page.locator("input[name='pick-b']").nth(1).check()
     page.wait_for_function("() => document.querySelectorAll('#compare tbody tr').length > 0")
     assert page.locator("#compare thead td").count() == 3
+    rows = page.evaluate("() => [...document.querySelectorAll('#compare tbody tr')]"
+                         ".map((tr) => [...tr.cells].map((c) => c.innerText))")
+    assert ["engine", "sequential", "sequential"] in rows  # which engine trained each run
     assert len(page.evaluate("() => document.querySelector('#curves').data")) == 4
     shoot(page, "runs-compare")
     assert tab.errors == []

@@ -94,7 +94,8 @@
     const head = t.createTHead().insertRow();
     cell(head, "");
     for (const [slot, r] of runs) cell(head, `${slot}: ${r.run_id}`, "mono");
-    const lines = [["status", (r) => r.status], ["reason", (r) => r.reason || "–"]];
+    const lines = [["status", (r) => r.status], ["engine", (r) => r.engine || "–"],
+                   ["reason", (r) => r.reason || "–"]];
     for (const k of ["train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc", "best_epoch", "epochs_run"]) {
       lines.push([k, (r) => fmt(r.metrics[k])]);
     }
