@@ -2,6 +2,7 @@
 
 import math
 import re
+import warnings
 
 import pytest
 from plotly.offline import get_plotlyjs
@@ -31,6 +32,17 @@ def test_mean_ci_small_and_missing_samples():
     one = mean_ci([0.3])
     assert one.mean == 0.3 and math.isnan(one.low) and one.n == 1
     assert mean_ci([1.0, float("nan"), 3.0, None]).mean == 2.0
+
+
+def test_mean_ci_of_an_infinite_value_is_infinite_without_an_interval():
+    """A diverged run's loss is inf: the mean is inf, the interval NaN, and numpy is not
+    asked for inf - inf (which warned in every demo report)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        est = mean_ci([0.2, float("inf"), 0.3])
+        both = mean_ci([float("inf"), -float("inf"), 1.0])
+    assert est.mean == math.inf and math.isnan(est.low) and math.isnan(est.high) and est.n == 3
+    assert math.isnan(both.mean) and both.n == 3
 
 
 def test_paired_t_matches_r():

@@ -35,11 +35,14 @@ def mean_ci(values: Sequence[float], level: float = 0.95) -> Estimate:
     """Mean and Student-t confidence interval (Student 1908).
 
     x̄ ± t_{(1+level)/2, n-1} · s / √n, with s the sample standard deviation (ddof 1);
-    for level 0.95 and n = 5, t = 2.776. NaN values are left out.
+    for level 0.95 and n = 5, t = 2.776. NaN values are left out; an infinite one (a
+    diverged run's loss) makes the mean infinite and the interval NaN.
     """
     x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
     if len(x) == 0:
         return Estimate(math.nan, math.nan, math.nan, 0)
+    if not np.isfinite(x).all():
+        return Estimate(sum(x.tolist()), math.nan, math.nan, len(x))  # +-inf, or NaN if both
     mean = float(x.mean())
     if len(x) < 2:
         return Estimate(mean, math.nan, math.nan, 1)
