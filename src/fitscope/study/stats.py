@@ -19,7 +19,8 @@ ALPHA = 0.05
 
 @dataclass(frozen=True)
 class Estimate:
-    """A sample mean and its confidence interval ``[low, high]`` (NaN for n < 2)."""
+    """A sample mean and its confidence interval ``[low, high]`` (NaN for n < 2 or with an
+    infinite value)."""
 
     mean: float
     low: float
