@@ -1,27 +1,56 @@
-# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
-PY      ?= python3
-VENV    := .venv
-BIN     := $(VENV)/bin
-STAMP   := $(VENV)/.installed
+# Two commands do all the set-up on a fresh machine (nothing but Python and make):
+#   make demo   .venv + fitscope and its runtime dependencies (torch pinned to the CPU build),
+#               then the main job, `fitscope demo`
+#   make test   the same install plus the test extras (pytest, hypothesis, playwright, ray,
+#               tensorboard), Debian's chromium for the browser tests when it is missing,
+#               then the whole test suite
+PY       ?= python3
+VENV     := .venv
+BIN      := $(VENV)/bin
+CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test install bench clean
+.PHONY: demo test install install-test browser bench clean
 
-$(STAMP): pyproject.toml constraints.txt
+# The runtime install: what `fitscope demo`, `fitscope train` and `fitscope lab` need.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip -c constraints.txt >/dev/null
+	$(BIN)/pip install -c constraints.txt -e .
+	touch $@
+
+# The test extras on top of it.
+$(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -c constraints.txt -e '.[test]'
-	touch $(STAMP)
+	touch $@
 
-install: $(STAMP)
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
 
-demo: $(STAMP)
+# The browser tests drive Debian's chromium through playwright (never `playwright install`,
+# which downloads a browser build). Installed with apt when it is missing: as root, or
+# through passwordless sudo; otherwise make says what to run.
+browser:
+	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "chromium is missing: installing Debian's chromium (apt-get, about a minute)"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif sudo -n true 2>/dev/null; then \
+	  echo "chromium is missing: installing Debian's chromium (sudo apt-get, about a minute)"; \
+	  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "the browser tests need Debian's chromium: run 'sudo apt-get install -y chromium'," \
+	  "or 'make test PYTEST_ARGS=\"-m \\\"not browser\\\"\"' to leave them out" >&2; exit 1; fi
+	@[ -x "$(CHROMIUM)" ] || { echo "chromium still missing at $(CHROMIUM)" >&2; exit 1; }
+
+demo: $(VENV)/.installed
 	$(BIN)/fitscope demo
 
-test: $(STAMP)
+test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(VENV)/.installed-test
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:
