@@ -59,7 +59,7 @@ class DataConfig(_Part):
     n_samples: Int = Field(1000, ge=10, le=2_000_000, description="2-D sets and mnist1d")
     noise: Float = Field(0.2, ge=0.0, le=10.0, description="2-D sets: noise level")
     path: str | None = Field(None, description="mnist/fashion_mnist: IDX directory; csv/npz: file")
-    target: str | Int = Field(-1, ge=-COUNT_MAX, le=COUNT_MAX, description="csv: label column (name or index)")
+    target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(-1, description="csv: label column (name or index)")
     val_fraction: Float = Field(0.2, ge=0.0, lt=1.0)
     test_fraction: Float = Field(0.2, gt=0.0, lt=1.0)
     split_seed: Int = Field(0, ge=0, le=SEED_MAX, description="seed of the train/val/test split")
