@@ -1,12 +1,21 @@
 """The ``fitscope`` command line.
 
-A bad config or option exits with status 2 and a message naming the field; a run that
-diverges is a result (exit 0, status shown), not an error.
+Exit status: 0 when the command did its work (a run that diverges is a result, shown
+with its status, not an error); 2 for bad input (a config, an option, a path, a run
+that would not fit in memory, a device this machine lacks), with one message naming the
+file, field or option, checked before any training starts; 1 when a claim of ``demo``
+failed; 130 when interrupted. Every message prints user text literally (Rich markup in
+it is escaped).
+
+Options before the command apply to every command: ``--threads N`` (torch's thread
+count; else ``FITSCOPE_THREADS``, else :mod:`fitscope.threads` picks it from the size of
+the work) and ``--verbose`` (say what was picked).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -14,30 +23,74 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
-from .config import RunConfig, parse_override
+from . import threads
+from .config import SEED_MAX, RunConfig, parse_override
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="See and measure why neural networks train or fail.")
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
+VERBOSE = False  # set by ``fitscope --verbose``
+
+
+@app.callback()
+def main_options(
+    threads_: Annotated[int | None, typer.Option(
+        "--threads", min=1, max=threads.MAX_THREADS,
+        help=f"torch threads (default: picked from the size of the work; env "
+             f"{threads.ENV})")] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="say how many threads and why")] = False,
+) -> None:
+    """See and measure why neural networks train or fail."""
+    global VERBOSE
+    VERBOSE = verbose
+    threads.set_flag(threads_)
+    try:
+        threads.requested()  # a bad FITSCOPE_THREADS stops every command at once
+    except threads.ThreadsError as exc:
+        raise fail(str(exc)) from None
+
+
+def say(message: str) -> None:
+    """A ``--verbose`` line on stderr (user text in it printed literally)."""
+    if VERBOSE:
+        err.print(escape(message))
+
+
+def use_threads(cfg: RunConfig | None, members: int = 1) -> threads.Choice:
+    """Set torch's threads by :mod:`fitscope.threads` for training ``cfg`` (None: small
+    work by design) and say the choice under ``--verbose``. Loads ``cfg``'s data (cached
+    for the run); data errors are the caller's to turn into exit 2."""
+    choice = threads.for_config(cfg, members) if cfg is not None else threads.pick(None)
+    say(str(threads.use(choice)))
+    return choice
 
 
 def fail(message: str) -> typer.Exit:
-    """Print a usage error and return the exit (status 2) to raise."""
-    err.print(f"[bold red]error:[/] {message}")
+    """Print a usage error (``message`` literally: markup in it is escaped) and return
+    the exit (status 2) to raise."""
+    err.print(f"[bold red]error:[/] {escape(message)}")
     return typer.Exit(2)
 
 
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``field.path: message (got value)``."""
+def format_validation_error(exc: ValidationError, source: Path | None = None) -> str:
+    """One line per problem: ``field.path: message (got value)``, under a line naming
+    the config file (``source``)."""
     lines = []
     for e in exc.errors():
         where = ".".join(str(p) for p in e["loc"]) or "config"
-        got = f" (got {e['input']!r})" if not isinstance(e.get("input"), dict) else ""
-        lines.append(f"  {where}: {e['msg']}{got}")
-    return "invalid config:\n" + "\n".join(lines)
+        got = ""
+        if not isinstance(e.get("input"), dict):
+            got = repr(e["input"])
+            got = f" (got {got[:80]}{'...' if len(got) > 80 else ''})"
+        hint = f" (seeds are in [0, {SEED_MAX}])" if where.endswith("seed") else ""
+        lines.append(f"  {where}: {e['msg']}{got}{hint}")
+    head = f"invalid config {source}" if source else "invalid config"
+    return head + ":\n" + "\n".join(lines)
 
 
 def load_config(path: Path | None, overrides: list[str]) -> RunConfig:
@@ -47,9 +100,56 @@ def load_config(path: Path | None, overrides: list[str]) -> RunConfig:
         pairs = dict(parse_override(o) for o in overrides)
         return cfg.with_overrides(pairs) if pairs else cfg
     except ValidationError as exc:
-        raise fail(format_validation_error(exc)) from None
-    except (FileNotFoundError, KeyError, ValueError) as exc:
-        raise fail(str(exc).strip("'\"")) from None
+        raise fail(format_validation_error(exc, path)) from None
+    except KeyError as exc:
+        raise fail(str(exc.args[0])) from None
+    except (ValueError, OSError) as exc:  # FileNotFoundError, ConfigFileError, bad --set
+        raise fail(str(exc)) from None
+
+
+def check_output(path: Path | None, option: str, *, directory: bool = False,
+                 make_parents: bool = False) -> None:
+    """Exit 2 unless ``path`` can be written by the command, before it starts its work:
+    a file (or with ``directory`` a folder) that is not the other kind, in a folder that
+    exists (or, with ``make_parents`` or ``directory``, can be made) and is writable."""
+    if path is None:
+        return
+    try:
+        if directory and path.exists() and not path.is_dir():
+            raise fail(f"{option}: {path} is a file, not a directory")
+        if not directory and path.is_dir():
+            raise fail(f"{option}: {path} is a directory, not a file")
+        if path.exists() and not os.access(path, os.W_OK):
+            raise fail(f"{option}: {path} is not writable")
+        parent = path.absolute().parent
+        if not (make_parents or directory):
+            if not parent.is_dir():
+                what = "not a directory" if parent.exists() else "no such directory"
+                raise fail(f"{option}: {what}: {parent} (for {path})")
+        else:
+            while not parent.exists() and parent != parent.parent:
+                parent = parent.parent
+            if not parent.is_dir():
+                raise fail(f"{option}: {parent} is a file, not a directory (for {path})")
+        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
+            raise fail(f"{option}: cannot write in {parent}: permission denied (for {path})")
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+        raise fail(f"{option}: not a usable path: {path!s:.200} ({exc})") from None
+
+
+def train_or_fail(cfg: RunConfig, quiet: bool, trainer=None):
+    """``trainer(cfg, callbacks)`` (default :func:`fitscope.engine.train`) with a progress
+    bar, on the threads the policy picks; a data error, a run that would not fit in
+    memory or a missing device exits 2."""
+    from .engine import train
+    from .progress import EpochProgress
+
+    try:
+        use_threads(cfg)
+        with EpochProgress(cfg, disable=quiet) as bar:
+            return (trainer or (lambda c, callbacks: train(c, callbacks=callbacks)))(cfg, [bar])
+    except (FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
 
 
 ConfigArg = Annotated[Path | None, typer.Argument(help="run config (.toml or .json); "
@@ -63,15 +163,10 @@ def train(config: ConfigArg = None, set_: SetOpt = [],  # noqa: B006 (typer need
           save_dir: Annotated[Path | None, typer.Option(help="save run + checkpoint here")] = None,
           quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False) -> None:
     """Train one run config, with a progress bar and a summary table."""
-    from .engine import train as train_run
-    from .progress import EpochProgress
-
     cfg = load_config(config, set_)
-    try:
-        with EpochProgress(cfg, disable=quiet) as bar:
-            run = train_run(cfg, callbacks=[bar])
-    except (FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
+    check_output(out, "--out")
+    check_output(save_dir, "--save-dir", directory=True)
+    run = train_or_fail(cfg, quiet)
     if not quiet:
         console.print(run_summary(run))
     if out:
@@ -85,7 +180,7 @@ def run_summary(run) -> Table:
     for key, value in run.metrics.items():
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     if run.reason:
-        table.add_row("reason", run.reason)
+        table.add_row("reason", escape(run.reason))
     table.add_row("seconds", f"{run.timings.get('train_seconds', 0):.2f}")
     return table
 
@@ -112,7 +207,7 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
 
     if list_:
         for c in REGISTRY.values():
-            console.print(f"{c.number:>2}  {c.slug:<28} {c.statement}")
+            console.print(escape(f"{c.number:>2}  {c.slug:<28} {c.statement}"))
         return
     try:
         claims = [get(k) for k in claim] if claim else list(REGISTRY.values())
@@ -122,11 +217,12 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
         raise fail(f"--seeds must be at least 2 (a comparison needs spread), got {seeds}")
     if fashion_mnist is not None and not fashion_mnist.is_dir():
         raise fail(f"--fashion-mnist: no such directory: {fashion_mnist}")
-    import torch
-
-    # The claims train small networks: one thread avoids synchronization costs (measured
-    # 20x slower on some claims with two threads on a loaded 2-core machine).
-    torch.set_num_threads(1)
+    check_output(out, "--out", make_parents=True)
+    check_output(store, "--store", make_parents=True)
+    # The claims train small networks (measured 20x slower on some claims with two threads
+    # on a loaded 2-core machine); each claim's runs pick their own count as they train.
+    use_threads(None)
+    say("threads: then picked per claim's runs from their size")
     if fashion_mnist is not None:
         from .claims.fashion import FASHION
 
@@ -140,11 +236,11 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
     console.print(terminal_table(results))
     mode = "full" if full else "quick"
     path = write_html(results, out, f"--{mode}, {ctx.seeds} seeds, {ctx.runs_trained} runs")
-    console.print(f"report: {path}\nruns: {store} (fitscope runs list --store {store})")
+    console.print(escape(f"report: {path}\nruns: {store} (fitscope runs list --store {store})"))
     if any(r.error for r in results):
         for r in results:
             if r.error:
-                err.print(f"claim {r.claim.number} failed:\n{r.error}")
+                err.print(escape(f"claim {r.claim.number} failed:\n{r.error}"))
         raise typer.Exit(1)
 
 

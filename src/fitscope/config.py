@@ -6,7 +6,12 @@ the same experiment always gets the same id. Every part has defaults that train 
 the default data (two moons), so ``RunConfig()`` is a complete, working run.
 
 Errors are pydantic ``ValidationError`` s; they name the field (``model.depth``) and,
-for choices, the allowed values.
+for choices, the allowed values. Types are strict where a wrong one would change the
+meaning: a count takes an integer only (not ``true``, ``2.5`` or ``"3"``), a number takes
+an integer or a finite float (not NaN or infinity), a switch takes ``true`` or ``false``.
+Seeds are in [0, :data:`SEED_MAX`]; counts without a natural bound stop at
+:data:`COUNT_MAX`. A config file that cannot be read, is not UTF-8 text, or is not valid
+TOML / JSON raises :class:`ConfigFileError` naming the file (and the line).
 """
 
 from __future__ import annotations
@@ -15,10 +20,17 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, model_validator
+
+Int = Annotated[int, Strict()]  # an integer: no bool, float or text
+Float = Annotated[float, Strict(), AllowInfNan(False)]  # an int or a finite float
+Bool = Annotated[bool, Strict()]  # true or false, not 1 or "yes"
+SEED_MAX = 2**31 - 1  # seeds (a seed + a small offset still fits numpy's 32-bit seeds)
+COUNT_MAX = 2**31 - 1  # steps, sizes and periods that have no smaller natural bound
+CHANNELS_MAX = 4096  # model.channels: units per conv block
 
 TOY_2D = ("moons", "circles", "xor", "spiral", "gaussians")
 IMAGE_SETS = ("digits", "mnist", "fashion_mnist")
@@ -44,17 +56,17 @@ class DataConfig(_Part):
     """Which data, how it is split and preprocessed."""
 
     name: DataName = "moons"
-    n_samples: int = Field(1000, ge=10, le=2_000_000, description="2-D sets and mnist1d")
-    noise: float = Field(0.2, ge=0.0, le=10.0, description="2-D sets: noise level")
+    n_samples: Int = Field(1000, ge=10, le=2_000_000, description="2-D sets and mnist1d")
+    noise: Float = Field(0.2, ge=0.0, le=10.0, description="2-D sets: noise level")
     path: str | None = Field(None, description="mnist/fashion_mnist: IDX directory; csv/npz: file")
-    target: str | int = Field(-1, description="csv: label column (name or index)")
-    val_fraction: float = Field(0.2, ge=0.0, lt=1.0)
-    test_fraction: float = Field(0.2, gt=0.0, lt=1.0)
-    split_seed: int = Field(0, ge=0, description="seed of the train/val/test split")
-    train_size: int | None = Field(None, ge=2, description="keep only this many train examples")
-    label_noise: float = Field(0.0, ge=0.0, le=1.0, description="share of train labels replaced")
-    standardize: bool = Field(True, description="zero mean, unit variance, fitted on train only")
-    poly_degree: int = Field(1, ge=1, le=10, description="polynomial feature expansion")
+    target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(-1, description="csv: label column (name or index)")
+    val_fraction: Float = Field(0.2, ge=0.0, lt=1.0)
+    test_fraction: Float = Field(0.2, gt=0.0, lt=1.0)
+    split_seed: Int = Field(0, ge=0, le=SEED_MAX, description="seed of the train/val/test split")
+    train_size: Int | None = Field(None, ge=2, le=COUNT_MAX, description="keep only this many train examples")
+    label_noise: Float = Field(0.0, ge=0.0, le=1.0, description="share of train labels replaced")
+    standardize: Bool = Field(True, description="zero mean, unit variance, fitted on train only")
+    poly_degree: Int = Field(1, ge=1, le=10, description="polynomial feature expansion")
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -72,7 +84,7 @@ class AuxTask(_Part):
     """An auxiliary task derived from the class label, for multi-task learning."""
 
     kind: Literal["parity", "upper_half"] = "parity"
-    weight: float = Field(1.0, ge=0.0, le=100.0)
+    weight: Float = Field(1.0, ge=0.0, le=100.0)
 
 
 class TaskConfig(_Part):
@@ -85,7 +97,7 @@ class TaskConfig(_Part):
 
     kind: Literal["classification", "regression"] = "classification"
     aux: tuple[AuxTask, ...] = ()
-    main_label_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    main_label_fraction: Float = Field(1.0, gt=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _check(self) -> TaskConfig:
@@ -101,15 +113,15 @@ class ModelConfig(_Part):
     """An MLP (``depth`` hidden layers; 0 is a linear / logistic model) or a small CNN."""
 
     kind: Literal["mlp", "cnn"] = "mlp"
-    depth: int = Field(2, ge=0, le=64, description="hidden layers")
-    width: int | tuple[int, ...] = Field(32, description="units per hidden layer, or one per layer")
+    depth: Int = Field(2, ge=0, le=64, description="hidden layers")
+    width: Int | tuple[Int, ...] = Field(32, description="units per hidden layer, or one per layer")
     activation: Activation = "relu"
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="drop probability after hidden layers")
-    input_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="drop probability on inputs")
-    batch_norm: bool = False
-    bias: bool = True
-    channels: tuple[int, ...] = Field((8, 16), description="cnn: channels per conv block")
-    kernel_size: int = Field(3, ge=1, le=11)
+    dropout: Float = Field(0.0, ge=0.0, lt=1.0, description="drop probability after hidden layers")
+    input_dropout: Float = Field(0.0, ge=0.0, lt=1.0, description="drop probability on inputs")
+    batch_norm: Bool = False
+    bias: Bool = True
+    channels: tuple[Int, ...] = Field((8, 16), description="cnn: channels per conv block")
+    kernel_size: Int = Field(3, ge=1, le=11)
 
     @model_validator(mode="after")
     def _check(self) -> ModelConfig:
@@ -122,6 +134,9 @@ class ModelConfig(_Part):
             )
         if self.kind == "cnn" and not self.channels:
             raise ValueError("model.channels must name at least one conv block for kind='cnn'")
+        if any(c < 1 or c > CHANNELS_MAX for c in self.channels) or len(self.channels) > 16:
+            raise ValueError(f"model.channels must be at most 16 blocks of 1 to "
+                             f"{CHANNELS_MAX} channels, got {self.channels}")
         return self
 
     @property
@@ -139,24 +154,24 @@ class InitConfig(_Part):
     """
 
     scheme: InitScheme = "kaiming_normal"
-    value: float = Field(0.0, ge=-100.0, le=100.0, description="constant: the value")
-    std: float = Field(0.01, gt=0.0, le=100.0, description="normal: standard deviation")
-    a: float = Field(0.05, gt=0.0, le=100.0, description="uniform: bound a of U(-a, a)")
+    value: Float = Field(0.0, ge=-100.0, le=100.0, description="constant: the value")
+    std: Float = Field(0.01, gt=0.0, le=100.0, description="normal: standard deviation")
+    a: Float = Field(0.05, gt=0.0, le=100.0, description="uniform: bound a of U(-a, a)")
     xavier_mode: Literal["avg", "in"] = "avg"
-    gain: float = Field(1.0, gt=0.0, le=100.0, description="orthogonal: gain")
-    bias: float = Field(0.0, ge=-100.0, le=100.0, description="value of every bias")
+    gain: Float = Field(1.0, gt=0.0, le=100.0, description="orthogonal: gain")
+    bias: Float = Field(0.0, ge=-100.0, le=100.0, description="value of every bias")
 
 
 class AugmentConfig(_Part):
     """Data augmentation applied to each training batch (images: digits, mnist)."""
 
-    flip_h: bool = False
-    flip_v: bool = False
-    rotate_deg: float = Field(0.0, ge=0.0, le=180.0)
-    scale: float = Field(0.0, ge=0.0, lt=1.0, description="zoom by a factor in [1-s, 1+s]")
-    translate: float = Field(0.0, ge=0.0, lt=1.0, description="shift by up to this share")
-    crop: float = Field(0.0, ge=0.0, lt=1.0, description="random crop of this share, resized")
-    noise_std: float = Field(0.0, ge=0.0, le=10.0, description="Gaussian noise (any data)")
+    flip_h: Bool = False
+    flip_v: Bool = False
+    rotate_deg: Float = Field(0.0, ge=0.0, le=180.0)
+    scale: Float = Field(0.0, ge=0.0, lt=1.0, description="zoom by a factor in [1-s, 1+s]")
+    translate: Float = Field(0.0, ge=0.0, lt=1.0, description="shift by up to this share")
+    crop: Float = Field(0.0, ge=0.0, lt=1.0, description="random crop of this share, resized")
+    noise_std: Float = Field(0.0, ge=0.0, le=10.0, description="Gaussian noise (any data)")
 
     @property
     def active(self) -> bool:
@@ -173,12 +188,12 @@ class EarlyStoppingConfig(_Part):
     the training loss at the stop.
     """
 
-    enabled: bool = False
+    enabled: Bool = False
     monitor: Literal["val_loss", "val_acc"] = "val_loss"
-    patience: int = Field(10, ge=1, le=100_000)
-    min_delta: float = Field(0.0, ge=0.0)
-    restore_best: bool = True
-    start_epoch: int = Field(0, ge=0)
+    patience: Int = Field(10, ge=1, le=100_000)
+    min_delta: Float = Field(0.0, ge=0.0, le=1e6)
+    restore_best: Bool = True
+    start_epoch: Int = Field(0, ge=0, le=COUNT_MAX)
     after: Literal["none", "retrain_all", "continue_all"] = "none"
 
 
@@ -189,17 +204,17 @@ class RegularizationConfig(_Part):
     is the elastic net.
     """
 
-    l2: float = Field(0.0, ge=0.0, le=10.0, description="penalty lambda/2 ||w||^2")
-    l2_on_bias: bool = False
-    weight_decay: float = Field(0.0, ge=0.0, le=10.0, description="decoupled weight decay")
-    l1: float = Field(0.0, ge=0.0, le=10.0, description="penalty lambda ||w||_1")
-    activation_l1: float = Field(0.0, ge=0.0, le=10.0, description="lambda ||h||_1 on hidden")
-    input_noise: float = Field(0.0, ge=0.0, le=10.0, description="std of noise on inputs")
-    weight_noise: float = Field(0.0, ge=0.0, le=10.0, description="std of noise on weights")
-    label_smoothing: float = Field(0.0, ge=0.0, lt=1.0)
+    l2: Float = Field(0.0, ge=0.0, le=10.0, description="penalty lambda/2 ||w||^2")
+    l2_on_bias: Bool = False
+    weight_decay: Float = Field(0.0, ge=0.0, le=10.0, description="decoupled weight decay")
+    l1: Float = Field(0.0, ge=0.0, le=10.0, description="penalty lambda ||w||_1")
+    activation_l1: Float = Field(0.0, ge=0.0, le=10.0, description="lambda ||h||_1 on hidden")
+    input_noise: Float = Field(0.0, ge=0.0, le=10.0, description="std of noise on inputs")
+    weight_noise: Float = Field(0.0, ge=0.0, le=10.0, description="std of noise on weights")
+    label_smoothing: Float = Field(0.0, ge=0.0, lt=1.0)
     augment: AugmentConfig = AugmentConfig()
-    fgsm_epsilon: float = Field(0.0, ge=0.0, le=10.0, description="adversarial training")
-    adversarial_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    fgsm_epsilon: Float = Field(0.0, ge=0.0, le=10.0, description="adversarial training")
+    adversarial_fraction: Float = Field(0.5, ge=0.0, le=1.0)
     early_stopping: EarlyStoppingConfig = EarlyStoppingConfig()
 
 
@@ -207,25 +222,25 @@ class ScheduleConfig(_Part):
     """Learning-rate schedule over steps; see :func:`fitscope.optim.lr_at` for formulas."""
 
     kind: Literal["constant", "linear", "step", "cosine"] = "constant"
-    final_fraction: float = Field(0.01, ge=0.0, le=1.0, description="eps_tau / eps_0")
-    tau: int | None = Field(None, ge=1, description="linear/cosine: steps to decay (default all)")
-    step_size: int = Field(1000, ge=1, description="step: steps between drops")
-    gamma: float = Field(0.1, gt=0.0, le=1.0, description="step: factor of each drop")
+    final_fraction: Float = Field(0.01, ge=0.0, le=1.0, description="eps_tau / eps_0")
+    tau: Int | None = Field(None, ge=1, le=COUNT_MAX, description="linear/cosine: steps to decay (default all)")
+    step_size: Int = Field(1000, ge=1, le=COUNT_MAX, description="step: steps between drops")
+    gamma: Float = Field(0.1, gt=0.0, le=1.0, description="step: factor of each drop")
 
 
 class OptimizerConfig(_Part):
     """The optimizer, its schedule and gradient clipping."""
 
     name: Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"] = "adam"
-    lr: float = Field(0.01, gt=0.0, le=100.0)
-    momentum: float = Field(0.9, ge=0.0, lt=1.0, description="momentum / nesterov: alpha")
-    beta1: float = Field(0.9, ge=0.0, lt=1.0)
-    beta2: float = Field(0.999, ge=0.0, lt=1.0)
-    rho: float = Field(0.9, ge=0.0, lt=1.0, description="rmsprop: decay rate")
-    eps: float = Field(1e-8, gt=0.0, le=1.0)
+    lr: Float = Field(0.01, gt=0.0, le=100.0)
+    momentum: Float = Field(0.9, ge=0.0, lt=1.0, description="momentum / nesterov: alpha")
+    beta1: Float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: Float = Field(0.999, ge=0.0, lt=1.0)
+    rho: Float = Field(0.9, ge=0.0, lt=1.0, description="rmsprop: decay rate")
+    eps: Float = Field(1e-8, gt=0.0, le=1.0)
     schedule: ScheduleConfig = ScheduleConfig()
-    clip_norm: float | None = Field(None, gt=0.0)
-    clip_value: float | None = Field(None, gt=0.0)
+    clip_norm: Float | None = Field(None, gt=0.0)
+    clip_value: Float | None = Field(None, gt=0.0)
 
     @model_validator(mode="after")
     def _check(self) -> OptimizerConfig:
@@ -238,19 +253,19 @@ class OptimizerConfig(_Part):
 class BudgetConfig(_Part):
     """How long, in what batches, with which seed, on which device."""
 
-    epochs: int = Field(30, ge=1, le=100_000)
-    max_steps: int | None = Field(None, ge=1, description="stop after this many steps")
-    batch_size: int = Field(64, ge=0, description="0 means full batch")
-    seed: int = Field(0, ge=0)
+    epochs: Int = Field(30, ge=1, le=100_000)
+    max_steps: Int | None = Field(None, ge=1, le=COUNT_MAX, description="stop after this many steps")
+    batch_size: Int = Field(64, ge=0, le=COUNT_MAX, description="0 means full batch")
+    seed: Int = Field(0, ge=0, le=SEED_MAX)
     device: Literal["cpu", "cuda"] = "cpu"
 
 
 class ObserveConfig(_Part):
     """What the engine records beyond the history."""
 
-    probe_every: int = Field(0, ge=0, description="probe layers every N steps (0: off)")
-    histogram_bins: int = Field(30, ge=2, le=200)
-    snapshot_every: int = Field(0, ge=0, description="keep parameters every N steps (0: off)")
+    probe_every: Int = Field(0, ge=0, le=COUNT_MAX, description="probe layers every N steps (0: off)")
+    histogram_bins: Int = Field(30, ge=2, le=200)
+    snapshot_every: Int = Field(0, ge=0, le=COUNT_MAX, description="keep parameters every N steps (0: off)")
 
 
 class RunConfig(_Part):
@@ -303,13 +318,8 @@ class RunConfig(_Part):
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
-        """Load from a ``.toml`` or ``.json`` file."""
-        path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"config file not found: {path}")
-        text = path.read_text()
-        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
-        return cls.model_validate(data)
+        """Load from a ``.json`` file, or TOML (any other suffix); see :func:`read_table`."""
+        return cls.model_validate(read_table(path, "config"))
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
@@ -322,6 +332,58 @@ class RunConfig(_Part):
         for dotted, value in overrides.items():
             set_dotted(data, dotted, value)
         return type(self).model_validate(data)
+
+
+class ConfigFileError(ValueError):
+    """A config or study file that cannot be read as TOML / JSON; the message names it."""
+
+
+def read_text(path: str | Path, what: str = "config") -> str:
+    """The text of a TOML / JSON file, a UTF-8 byte order mark skipped.
+
+    Raises :class:`FileNotFoundError` for a missing file and :class:`ConfigFileError` for
+    a directory, an unreadable file or a binary one (a NUL byte, or not UTF-8); ``what``
+    names the kind of file in the messages.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} file not found: {path}")
+    if path.is_dir():
+        raise ConfigFileError(f"{what} file is a directory, not a TOML/JSON file: {path}")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigFileError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+    nul = raw.find(b"\0")
+    try:
+        if nul >= 0:
+            raise UnicodeDecodeError("utf-8", raw, nul, nul + 1, "NUL byte")
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(f"not a TOML/JSON file: {path} (binary content at byte "
+                              f"{exc.start})") from None
+
+
+def read_table(path: str | Path, what: str = "config") -> dict[str, Any]:
+    """The table in a TOML file (JSON for a ``.json`` suffix), as a dict, read by
+    :func:`read_text`. Invalid TOML / JSON (named with its line), or JSON that is not an
+    object, raises :class:`ConfigFileError` naming the file."""
+    path = Path(path)
+    text = read_text(path, what)
+    kind = "JSON" if path.suffix.lower() == ".json" else "TOML"
+    try:
+        data = json.loads(text) if kind == "JSON" else tomllib.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigFileError(f"{path}: invalid JSON at line {exc.lineno}, column "
+                              f"{exc.colno}: {exc.msg}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigFileError(f"{path}: invalid {kind}: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{path}: a {what} file holds a table (a JSON object), "
+                              f"got a JSON {type(data).__name__}")
+    return data
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

@@ -31,9 +31,9 @@ from .init import apply_init
 from .models import build_model
 from .optim import clip_gradients_, grad_norm, lr_at, make_optimizer, set_lr
 from .run import Run
+from .sizing import EVAL_BATCH, check_fits
 
 DIVERGENCE_FACTOR = 1e3
-EVAL_BATCH = 4096
 
 
 class Callback:
@@ -86,9 +86,13 @@ class Trainer:
                  callbacks: Sequence[Callback] = (), splits: DataSplits | None = None):
         self.config, self.callbacks = config, list(callbacks)
         cfg = config
-        self.device = torch.device(_device(cfg.budget.device))
+        self.device = torch.device(check_device(cfg.budget.device))
         self.splits = splits or load_data(cfg.data, cfg.task.kind)
         check_augment(cfg.regularization.augment, self.splits)
+        n = len(self.splits.x_train)
+        bs = cfg.budget.batch_size
+        self.batch_size = n if bs == 0 or bs >= n else bs
+        check_fits(cfg, self.splits, self.batch_size, model)  # before a byte is allocated
         self.classify = cfg.task.kind == "classification"
         self.n_classes = self.splits.n_classes
         builtin = model is None
@@ -114,9 +118,6 @@ class Trainer:
         self.main_mask = self._main_label_mask()
         self.shuffle_gen = torch.Generator().manual_seed(cfg.budget.seed)
         self.augment_gen = torch.Generator().manual_seed(cfg.budget.seed + 1)
-        n = len(self.x_train)
-        bs = cfg.budget.batch_size
-        self.batch_size = n if bs == 0 or bs >= n else bs
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.total_steps = min(cfg.budget.epochs * self.steps_per_epoch,
                                cfg.budget.max_steps or math.inf)
@@ -396,10 +397,18 @@ def _flat(model: nn.Module) -> torch.Tensor:
     return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).cpu().clone()
 
 
-def _device(name: str) -> str:
+class DeviceUnavailable(ValueError):
+    """``budget.device`` names a device this machine does not have."""
+
+
+def check_device(name: str) -> str:
+    """``name`` if this machine has it; else :class:`DeviceUnavailable` naming the field."""
     if name == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("budget.device='cuda' was asked for but no CUDA device is available")
+        raise DeviceUnavailable("budget.device='cuda' was asked for but no CUDA device is "
+                                "available (torch was built without CUDA or sees no GPU); "
+                                "use budget.device='cpu'")
     return name
+
 
 
 def train(config: RunConfig, *, model: nn.Module | None = None,
@@ -411,6 +420,11 @@ def train(config: RunConfig, *, model: nn.Module | None = None,
     ``init.scheme = "default"``). Same config and seed on the CPU give the same numbers,
     bit for bit. With ``observe.probe_every > 0`` the run is probed
     (:func:`fitscope.probe.training.fit_with_probe`) and ``Run.probes`` holds the records.
+
+    Before the model is built, :func:`fitscope.sizing.check_fits` estimates the run's
+    memory and raises :class:`~fitscope.sizing.NotEnoughMemory` (a ``ValueError``) when
+    it would not fit; a ``budget.device`` this machine lacks raises
+    :class:`DeviceUnavailable` (a ``ValueError``).
     """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.budget.seed)

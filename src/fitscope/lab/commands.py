@@ -39,12 +39,13 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
     GIL over every millisecond (Python's default is 5 ms), so the event loop waits less
     behind a training thread each time it wakes.
     """
-    import torch
     import uvicorn
+
+    from fitscope import threads
 
     from .app import create_app
 
-    torch.set_num_threads(1)
+    threads.use(threads.pick(None))  # small trainings side by side: one thread each
     sys.setswitchinterval(0.001)
     hosts = LOOPBACK_NAMES if is_loopback(host) else None
     app = create_app(max_sessions, idle_seconds, store, allowed_hosts=hosts, warm=True)
@@ -69,11 +70,12 @@ def lab(
                                                     "page")] = None,
 ) -> None:
     """Start the web lab: initialization, regularization, optimizers, overfitting, runs."""
-    if store is not None and not store.is_file():
-        from fitscope.cli import fail  # imported here: cli.py imports this module
+    from fitscope import cli, threads  # imported here: cli.py imports this module
 
-        raise fail(f"--store: no run store at {store} (the lab reads a store, it never "
-                   f"creates one)")
+    if store is not None and not store.is_file():
+        raise cli.fail(f"--store: no run store at {store} (the lab reads a store, it never "
+                       f"creates one)")
+    cli.say(str(threads.pick(None)))
     serve(host, port, not no_browser, max_sessions, idle_timeout, store)
 
 

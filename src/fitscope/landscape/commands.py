@@ -14,6 +14,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from fitscope.config import SEED_MAX
 
 console = Console()
 
@@ -34,19 +37,22 @@ def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
         if overrides:
             raise cli.fail("--set applies to a config file, not to a saved run directory")
         try:
-            return load_run(target), None
+            run = load_run(target)
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise cli.fail(f"RUN_OR_CONFIG: {target} is a directory but not a saved run: "
+                           f"{exc}") from None
+        try:
+            cli.use_threads(run.config)  # the landscape evaluates the run's data
         except (FileNotFoundError, ValueError) as exc:
             raise cli.fail(str(exc)) from None
+        return run, None
     if not target.exists():
         raise cli.fail(f"RUN_OR_CONFIG: no such run directory or config file: {target}")
     cfg = cli.load_config(target, overrides)
     if kind == "trajectory" and not cfg.observe.snapshot_every:
         raise cli.fail("--kind trajectory needs observe.snapshot_every > 0 in the config "
                        "(got 0); add e.g. --set observe.snapshot_every=10")
-    from fitscope.progress import EpochProgress
-
-    with EpochProgress(cfg, disable=quiet) as bar:
-        return train_with_init(cfg, (bar,))
+    return cli.train_or_fail(cfg, quiet, lambda c, callbacks: train_with_init(c, tuple(callbacks)))
 
 
 def _summary(result) -> str:
@@ -104,6 +110,15 @@ def landscape(
         raise cli.fail(f"--span must be positive; got {span}")
     if to is not None and kind != "line":
         raise cli.fail(f"--to applies to --kind line only; got --kind {kind}")
+    if not 0 <= seed <= SEED_MAX:
+        raise cli.fail(f"--seed must be in [0, {SEED_MAX}]; got {seed}")
+    if margin < 0 or margin != margin or margin > 100:
+        raise cli.fail(f"--margin must be in [0, 100]; got {margin}")
+    if span is not None and (span != span or span > 1e6):
+        raise cli.fail(f"--span must be a finite number up to 1e6; got {span}")
+    cli.check_output(out, "--out", make_parents=True)
+    if out is not None:
+        cli.check_output(out.with_suffix(".json"), "--out (its JSON)", make_parents=True)
     run, init = _load(target, kind, set_, quiet)
     other = _load(to, kind, [], quiet)[0] if to is not None else None
     line_span = None if span is None else (-span, 1 + span)
@@ -119,4 +134,4 @@ def landscape(
     numbers.write_text(json.dumps(result.to_dict(), indent=1))
     if not quiet:
         console.print(_summary(result))
-        console.print(f"wrote {out} and {numbers}")
+        console.print(escape(f"wrote {out} and {numbers}"))

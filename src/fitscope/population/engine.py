@@ -47,12 +47,12 @@ from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
+from ..sizing import EVAL_FLOATS, footprint, largest_split, training_bytes
 from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
 from .probes import PopulationProbe
 from .shape import check_population
 from .stacked import MemberView, StackedMLP
 
-EVAL_FLOATS = 1 << 24  # cap on N * rows * width of one evaluation pass (64 MiB of float32)
 POPULATION_BYTES = 2 << 30  # default cap on one stacked program's estimated memory (2 GiB)
 
 
@@ -83,26 +83,10 @@ def train(configs: Sequence[RunConfig], max_bytes: int | None = None) -> list[Ru
 
 def estimated_bytes(lead: Trainer, n: int) -> int:
     """An upper estimate of the memory, in bytes, that a population of ``n`` members of
-    ``lead``'s shape takes while it trains (float32):
-
-        4 (n (10 D + 5 U B + 2 R) + 2 min(EVAL_FLOATS, n W min(R, EVAL_BATCH)))
-
-    with D parameters per member, U the units of its layers' outputs summed, B the batch
-    size, R the rows of the largest split and W the widest layer. Ten (n, D) tensors at
-    most: while the final metrics are computed, the population's parameters, gradients,
-    weight-gradient scratch and up to three optimizer states, the members' own modules,
-    and the final evaluation's stack of their rows with its gradient and scratch. Five
-    (n, U, B) buffers of a step (outputs, input gradients, dropout masks and outputs after
-    dropout); an evaluation's per-example losses (n, R) and its two layer buffers.
-    ``benchmarks/population.py`` prints it beside the measured peak."""
-    linears = [m for m in lead.model.modules() if isinstance(m, nn.Linear)]
-    d = sum(p.numel() for p in lead.model.parameters())
-    units = sum(m.out_features for m in linears)
-    widest = max(max(m.in_features, m.out_features) for m in linears)
-    s = lead.splits
-    rows = max(len(s.x_train), len(s.x_val), len(s.x_test))
-    evaluation = min(EVAL_FLOATS, n * widest * min(rows, EVAL_BATCH))
-    return 4 * (n * (10 * d + 5 * units * lead.batch_size + 2 * rows) + 2 * evaluation)
+    ``lead``'s shape takes while it trains: :func:`fitscope.sizing.training_bytes` (the
+    formula, shared with the sequential engine's memory guard) of the lead's model."""
+    fp = footprint(lead.model, lead.splits.input_shape)
+    return training_bytes(fp, largest_split(lead.splits), lead.batch_size, n)
 
 
 def program_size(lead: Trainer, n: int, max_bytes: int) -> int:

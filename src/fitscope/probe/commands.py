@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
@@ -35,19 +36,13 @@ def register(app: typer.Typer) -> None:
     app.command("theory")(theory_command)
 
 
-def _train_probed(config: Path, overrides: list[str], quiet: bool):
+def _probed_config(config: Path, overrides: list[str]):
     from fitscope import cli  # not at the top: cli imports this module to register it
-    from fitscope.engine import train
-    from fitscope.progress import EpochProgress
 
     cfg = cli.load_config(config, overrides)
     if not cfg.observe.probe_every:
         cfg = cfg.with_overrides({"observe.probe_every": DEFAULT_PROBE_EVERY})
-    try:
-        with EpochProgress(cfg, disable=quiet) as bar:
-            return train(cfg, callbacks=[bar])
-    except (FileNotFoundError, ValueError) as exc:
-        raise cli.fail(str(exc)) from None
+    return cfg
 
 
 def findings_table(findings: list[Finding]) -> Table:
@@ -78,17 +73,20 @@ def diagnose_command(
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
         raise cli.fail("--tensorboard needs the optional extra: "
                        "pip install 'fitscope[tensorboard]'")
+    cli.check_output(out, "--out")
+    cli.check_output(tensorboard, "--tensorboard", directory=True)
     if config.is_dir():
         if set_:
             raise cli.fail("--set applies to a config file, not to a saved run directory")
         try:
             run = load_run(config)
-        except (FileNotFoundError, ValueError) as exc:
-            raise cli.fail(str(exc)) from None
+        except (FileNotFoundError, ValueError, OSError) as exc:
+            raise cli.fail(f"CONFIG_OR_RUN: {config} is a directory but not a saved run: "
+                           f"{exc}") from None
     elif not config.exists():
         raise cli.fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
     else:
-        run = _train_probed(config, set_, quiet)
+        run = cli.train_or_fail(_probed_config(config, set_), quiet)
     findings = diagnose(run)
     console = Console()
     console.print(f"run {run.run_id}  status: {run.status}  probe records: {len(run.probes)}")
@@ -99,8 +97,8 @@ def diagnose_command(
         from .tensorboard import export_tensorboard
 
         export_tensorboard(run, tensorboard)
-        console.print(f"TensorBoard event files in {tensorboard}: tensorboard --logdir "
-                      f"{tensorboard}")
+        console.print(escape(f"TensorBoard event files in {tensorboard}: tensorboard --logdir "
+                             f"{tensorboard}"))
 
 
 def _cell(row: dict, key: str) -> str:
@@ -126,6 +124,7 @@ def theory_command(
         raise cli.fail(f"--regime must be one of {', '.join(REGIMES)}, got {regime!r}")
     cfg = cli.load_config(config, set_)
     try:
+        cli.use_threads(cfg)
         rows = theory_table(cfg, regime)
     except (FileNotFoundError, ValueError) as exc:
         raise cli.fail(str(exc)) from None

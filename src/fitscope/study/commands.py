@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fitscope.config import RunConfig
 
-from .runner import BackendName, Engine, StudyError, run_study
+from .runner import BackendName, Engine, StudyError, cores, run_study, threads_per_worker
 from .spec import StudySpec, StudySpecError
 from .store import Member, Store, StoredRun
 
@@ -66,6 +67,25 @@ def _fail(message: str) -> typer.Exit:
     return fail(message)
 
 
+def _check_output(path: Path | None, option: str) -> None:
+    from fitscope.cli import check_output  # imported here: cli.py imports this module
+
+    check_output(path, option)
+
+
+def _say_threads(spec: StudySpec, workers: int | None) -> None:
+    """Under ``fitscope --verbose``: the threads a worker picks for the study's first run."""
+    from fitscope import cli, threads
+
+    if cli.VERBOSE:
+        cap = threads.cores() if workers == 0 else threads_per_worker(workers or cores())
+        try:
+            cli.say(f"{threads.for_config(spec.base, cap=cap)} per worker for runs like "
+                    f"[base]; each task picks its own")
+        except (FileNotFoundError, ValueError) as exc:
+            cli.say(f"threads: not known before training ({exc})")
+
+
 def default_store(study_file: Path) -> Path:
     return study_file.with_suffix(".db")
 
@@ -100,13 +120,15 @@ def study_run(
     with user_errors():
         spec = StudySpec.load(study)
         path = store or default_store(study)
+        _check_output(path, "--store")
+        _say_threads(spec, workers)
         with Store(path) as db:
             result = run_study(spec, db, backend=backend, workers=workers, address=address,
                                engine=engine, retry_failed=retry_failed,
                                progress=StudyProgress(spec.name, disable=quiet))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items()))
-    console.print(f"study {spec.name}: {result.total} runs ({counts}); trained {result.trained} "
-                  f"now; store {path}")
+    console.print(escape(f"study {spec.name}: {result.total} runs ({counts}); trained "
+                         f"{result.trained} now; store {path}"))
 
 
 @study_app.command("report")
@@ -122,12 +144,13 @@ def study_report(
 ) -> None:
     """Write the study's HTML report and print its summary tables."""
     with user_errors():
-        report = load_report(source, store, study, metric)
         target = out or source.with_suffix(".html")
+        _check_output(target, "--out")
+        report = load_report(source, store, study, metric)
         target.write_text(report.html())
     for table in report.tables():
         console.print(table)
-    console.print(f"report written to {target}")
+    console.print(escape(f"report written to {target}"))
 
 
 def load_report(source: Path, store: Path | None, study: str | None,
@@ -170,16 +193,16 @@ def runs_list(store: NeedStore, study: StudyOpt = None,
     """One line per stored run."""
     with user_errors(), open_existing(store) as db:
         runs, studies = selected(db, study, status), db.membership()
-    table = Table(title=f"{len(runs)} runs in {store}")
+    table = Table(title=escape(f"{len(runs)} runs in {store}"))
     for col in ("run id", "studies", "status", "engine", "attempts", "test acc", "test loss",
                 "epochs", "seconds", "reason"):
         table.add_column(col)
     for r in runs:
         m, t = r.record["metrics"], r.record["timings"]
-        table.add_row(r.run_id, ", ".join(studies.get(r.run_id, [])), r.status,
+        table.add_row(r.run_id, escape(", ".join(studies.get(r.run_id, []))), r.status,
                       r.record["engine"], str(r.attempts), _num(m.get("test_acc")),
                       _num(m.get("test_loss")), str(m.get("epochs_run", "")),
-                      _seconds(t.get("train_seconds")), r.record["reason"][:60])
+                      _seconds(t.get("train_seconds")), escape(r.record["reason"][:60]))
     console.print(table)
 
 
@@ -197,7 +220,7 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="run id (or its first d
             "epochs recorded": len(rec["history"]), "probe records kept": len(rec["probes"]),
             **rec["metrics"], **rec["timings"], **rec["versions"]}
     for key, value in rows.items():
-        table.add_row(key, _num(value, 4) if isinstance(value, float) else str(value))
+        table.add_row(key, _num(value, 4) if isinstance(value, float) else escape(str(value)))
     console.print(table)
     console.print(RunConfig.model_validate(rec["config"]).to_toml(), markup=False,
                   highlight=False)
@@ -211,6 +234,7 @@ def runs_export(store: NeedStore, study: StudyOpt = None,
                 out: Annotated[Path | None, typer.Option(help="file (default: stdout)")] = None
                 ) -> None:
     """Every stored run (of one study with ``--study``) as CSV rows or JSON records."""
+    _check_output(out, "--out")
     with user_errors(), open_existing(store) as db:
         runs, studies = selected(db, study), db.membership()
     writer: Callable[[list[dict[str, Any]]], str] = to_csv if fmt == "csv" else to_json

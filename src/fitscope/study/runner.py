@@ -26,6 +26,8 @@ from typing import Any, Literal
 
 from fitscope.config import RunConfig
 from fitscope.run import Run
+from fitscope.threads import Choice, cores, for_config, requested
+from fitscope.threads import use as use_threads
 
 from .progress import StudyProgress
 from .spec import StudySpec
@@ -50,9 +52,10 @@ class Task:
     engine: Literal["sequential", "population"] = "sequential"
     attempt: int = 1
 
-    def payload(self, threads: int) -> tuple[list[str], str, int]:
+    def payload(self, threads: int, override: Choice | None = None
+                ) -> tuple[list[str], str, int, Choice | None]:
         """The picklable arguments of :func:`train_task`."""
-        return [c.model_dump_json() for c in self.configs], self.engine, threads
+        return [c.model_dump_json() for c in self.configs], self.engine, threads, override
 
 
 @dataclass(frozen=True)
@@ -64,38 +67,38 @@ class StudyResult:
     statuses: dict[str, int]
 
 
-def cores() -> int:
-    """CPU cores this process may use."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-
-
 def threads_per_worker(workers: int) -> int:
-    """Torch threads per worker, so that workers x threads does not exceed the cores."""
+    """Most torch threads per worker, so that workers x threads does not exceed the cores
+    (each task picks its own count up to this, :mod:`fitscope.threads`)."""
     return max(1, cores() // max(1, workers))
 
 
 # -- what a worker does ------------------------------------------------------------------
-def train_task(configs_json: list[str], engine: str, threads: int) -> list[dict[str, Any]]:
-    """Train a task's runs and return their store records (runs in a worker or on Ray).
+def train_task(configs_json: list[str], engine: str, threads: int,
+               override: Choice | None = None) -> list[dict[str, Any]]:
+    """Train a task's runs and return their store records (runs in a worker or on Ray),
+    on at most ``threads`` torch threads (exactly ``override``'s, the driver's
+    ``--threads`` or ``FITSCOPE_THREADS``, when given).
 
     An exception inside training becomes ``failed`` records with the error as reason.
     """
-    import torch
-
-    torch.set_num_threads(threads)
     configs = [RunConfig.model_validate_json(c) for c in configs_json]
     if os.environ.get(TEST_EXIT_ENV) in {c.run_id for c in configs}:
         os._exit(70)
     try:
-        runs = train_configs(configs, engine)
+        runs = train_configs(configs, engine, threads, override)
     except Exception as exc:  # noqa: BLE001 (a failed run is a result to store)
         reason = f"{type(exc).__name__}: {exc}"
         return [failed_record(c, reason, engine) for c in configs]
     return [store_record(run) for run in runs]
 
 
-def train_configs(configs: list[RunConfig], engine: str) -> list[Run]:
-    """``configs`` trained by ``engine``: one population, or one sequential run each."""
+def train_configs(configs: list[RunConfig], engine: str, cap: int | None = None,
+                  override: Choice | None = None) -> list[Run]:
+    """``configs`` trained by ``engine``: one population, or one sequential run each, on
+    the threads :func:`fitscope.threads.for_config` picks for them (at most ``cap``)."""
+    members = len(configs) if engine == "population" else 1
+    use_threads(for_config(configs[0], members, cap, override))
     if engine == "population":
         from fitscope import population
 
@@ -182,6 +185,7 @@ class LocalBackend:
 
     def __init__(self, workers: int):
         self.slots, self.threads = workers, threads_per_worker(workers)
+        self.override = requested()  # the driver's: a fork server may not see its flag
         self.ctx = worker_context()
         self.idle = [self._start() for _ in range(workers)]
         self.busy: dict[_Worker, Task] = {}
@@ -198,11 +202,11 @@ class LocalBackend:
     def submit(self, task: Task) -> None:
         worker = self.idle.pop() if self.idle else self._start()
         try:
-            worker.conn.send(task.payload(self.threads))
+            worker.conn.send(task.payload(self.threads, self.override))
         except OSError:  # it died while idle: replace it
             worker.stop()
             worker = self._start()
-            worker.conn.send(task.payload(self.threads))
+            worker.conn.send(task.payload(self.threads, self.override))
         self.busy[worker] = task
 
     def wait(self) -> list[tuple[Task, list[dict] | None, str]]:
@@ -281,9 +285,7 @@ class InProcessBackend:
         self.done: list[tuple[Task, list[dict] | None, str]] = []
 
     def submit(self, task: Task) -> None:
-        import torch
-
-        self.done.append((task, train_task(*task.payload(torch.get_num_threads())), ""))
+        self.done.append((task, train_task(*task.payload(cores())), ""))
 
     def wait(self) -> list[tuple[Task, list[dict] | None, str]]:
         done, self.done = self.done, []
@@ -315,7 +317,7 @@ class RayBackend:
         self.pending: dict[Any, Task] = {}
 
     def submit(self, task: Task) -> None:
-        self.pending[self.remote.remote(*task.payload(1))] = task
+        self.pending[self.remote.remote(*task.payload(1, requested()))] = task
 
     def wait(self) -> list[tuple[Task, list[dict] | None, str]]:
         ready, _ = self.ray.wait(list(self.pending), num_returns=1)

@@ -33,7 +33,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fitscope.config import RunConfig
+from fitscope.config import RunConfig, read_text
 
 SPEC_KEYS = {"name", "seeds", "base", "grid", "zip"}
 
@@ -78,13 +78,13 @@ class StudySpec:
     @classmethod
     def load(cls, path: str | Path) -> StudySpec:
         path = Path(path)
-        if not path.exists():
-            raise FileNotFoundError(f"study file not found: {path}")
-        text = path.read_text()
+        text = read_text(path, "study")  # names the file if missing, binary or a directory
         try:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise StudySpecError(f"{path}: not valid TOML: {exc}") from None
+        except RecursionError:
+            raise StudySpecError(f"{path}: not valid TOML: nested too deeply") from None
         return cls.from_dict(data, default_name=path.stem, text=text)
 
     @classmethod
