@@ -40,6 +40,8 @@ NPY_MAGIC = b"\x93NUMPY"
 
 def _existing(path: str, kind: str) -> Path:
     file = Path(path)
+    if file.is_dir():
+        raise DataError(f"{file}: is a directory; data.path must name a {kind} file")
     if not file.is_file():
         raise FileNotFoundError(f"{kind} file not found: {file}")
     return file
