@@ -181,9 +181,10 @@ def load_idx_set(directory: str | Path, dataset: str) -> Raw:
     x, y = _read_part(directory, "train", dataset)
     x_test, y_test = _read_part(directory, "test", dataset)
     if x.shape[1:] != x_test.shape[1:]:
-        raise DataError(
-            f"{dataset}: train images are {x.shape[1:]} but t10k images are {x_test.shape[1:]}"
-        )
+        train_file, test_file = (find_idx(directory, IDX_FILES[part][0], dataset)
+                                 for part in ("train", "test"))
+        raise DataError(f"{dataset}: {train_file} holds {x.shape[1:]} images but {test_file} "
+                        f"holds {x_test.shape[1:]} images (t10k images must match)")
     return Raw(
         x=x.reshape(len(x), -1), y=y, input_shape=(1, *x.shape[1:]), is_image=True,
         n_classes=N_CLASSES, x_test=x_test.reshape(len(x_test), -1), y_test=y_test,

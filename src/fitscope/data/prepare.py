@@ -164,6 +164,7 @@ def standardize(parts: list[np.ndarray], per_feature: bool) -> list[np.ndarray]:
     values. A (near-)constant feature, ``std <= 1e-10 * |mean|``, gets ``std = 1``.
     Works in each array's own dtype.
     """
-    mean, std = moments(parts[0], 0 if per_feature else None)
-    std = np.where(std <= 1e-10 * np.abs(mean), 1.0, std)
-    return [((p - mean.astype(p.dtype)) / std.astype(p.dtype)) for p in parts]
+    with np.errstate(over="ignore", invalid="ignore"):  # inf in, NaN out: the caller checks
+        mean, std = moments(parts[0], 0 if per_feature else None)
+        std = np.where(std <= 1e-10 * np.abs(mean), 1.0, std)
+        return [((p - mean.astype(p.dtype)) / std.astype(p.dtype)) for p in parts]
