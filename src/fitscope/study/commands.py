@@ -117,8 +117,8 @@ def study_report(
     store: StoreOpt = None,
     study: StudyOpt = None,
     metric: Annotated[str | None, typer.Option(
-        help="rank and compare on this metric (default test_acc; test_loss without "
-             "accuracies)")] = None,
+        help="rank and compare on this metric (default test_acc; test_rmse for "
+             "regression)")] = None,
 ) -> None:
     """Write the study's HTML report and print its summary tables."""
     with user_errors():
