@@ -181,3 +181,16 @@ def test_a_study_trains_again_after_its_csv_is_cut_and_reports_the_new_numbers(t
         old = store.runs(old_ids)
         assert len(old) == 2 and all(s.record["data_hash"] != fingerprint.file_sha256(data)
                                      for s in old)
+    # the store's commands say which runs used which version of the file
+    from typer.testing import CliRunner
+
+    from fitscope.cli import app
+
+    listed = CliRunner().invoke(app, ["runs", "list", "--store", str(tmp_path / "s.db")])
+    assert listed.exit_code == 0, listed.output
+    new_hash = fingerprint.file_sha256(data)
+    assert listed.output.count(new_hash[:8]) == 2
+    assert len({s.record["data_hash"][:8] for s in old} & set(listed.output.split())) == 1
+    shown = CliRunner().invoke(app, ["runs", "show", stored[0].run_id, "--store",
+                                     str(tmp_path / "s.db")])
+    assert new_hash in shown.output and "0, 1" in shown.output  # data sha256, classes
