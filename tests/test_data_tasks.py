@@ -167,3 +167,20 @@ def test_train_summary_lists_the_class_names(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "0=[b]old, 1=plain" in result.output  # user text printed as text, not markup
     assert "data sha256" in result.output
+
+
+# -- values near the ends of float64 ---------------------------------------------------------
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_features_near_1e300_or_1e_300_standardize_and_train_above_chance(tmp_path, scale):
+    """Squares of such values overflow (underflow) float64: standardization divides by the
+    largest magnitude first, so the run learns instead of "completing" at chance."""
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(200, 2))
+    rows = [f"{a * scale:.6e},{b * scale:.6e},{int(a > 0)}" for a, b in x]
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    d = load_data(DataConfig(name="csv", path=str(path)))
+    assert abs(float(d.x_train[:, 0].std()) - 1) < 0.05
+    run = train(RunConfig.model_validate({"data": {"name": "csv", "path": str(path)},
+                                          "budget": {"epochs": 10}}))
+    assert run.status == "completed" and run.metrics["test_acc"] > 0.9
