@@ -181,6 +181,12 @@ def run_summary(run) -> Table:
         table.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
     if run.reason:
         table.add_row("reason", escape(run.reason))
+    if run.label_names:
+        names = ", ".join(f"{i}={n}" for i, n in enumerate(run.label_names[:20]))
+        more = f" (+{len(run.label_names) - 20} more)" if len(run.label_names) > 20 else ""
+        table.add_row("classes", escape(names + more))
+    if run.data_hash:
+        table.add_row("data sha256", run.data_hash[:16])
     table.add_row("seconds", f"{run.timings.get('train_seconds', 0):.2f}")
     return table
 

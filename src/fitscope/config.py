@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (AllowInfNan, BaseModel, ConfigDict, Field, Strict, ValidationInfo,
+                      field_validator, model_validator)
 
 Int = Annotated[int, Strict()]  # an integer: no bool, float or text
 Float = Annotated[float, Strict(), AllowInfNan(False)]  # an int or a finite float
@@ -31,7 +33,11 @@ Bool = Annotated[bool, Strict()]  # true or false, not 1 or "yes"
 SEED_MAX = 2**31 - 1  # seeds (a seed + a small offset still fits numpy's 32-bit seeds)
 COUNT_MAX = 2**31 - 1  # steps, sizes and periods that have no smaller natural bound
 CHANNELS_MAX = 4096  # model.channels: units per conv block
-
+DEFAULT_SAMPLES = 1000
+MNIST1D_SAMPLES = 5000
+"""mnist1d's own size (``get_dataset_args().num_samples``): 4000 train and 1000 test."""
+MNIST1D_SEED = 42
+"""mnist1d's own generation seed (``get_dataset_args().seed``)."""
 TOY_2D = ("moons", "circles", "xor", "spiral", "gaussians")
 IMAGE_SETS = ("digits", "mnist", "fashion_mnist")
 DataName = Literal[
@@ -56,9 +62,12 @@ class DataConfig(_Part):
     """Which data, how it is split and preprocessed."""
 
     name: DataName = "moons"
-    n_samples: Int = Field(1000, ge=10, le=2_000_000, description="2-D sets and mnist1d")
+    n_samples: Int | None = Field(None, ge=10, le=2_000_000,
+                                  description="2-D sets and mnist1d; None: the set's own size "
+                                              "(1000; mnist1d: 5000, the paper's)")
     noise: Float = Field(0.2, ge=0.0, le=10.0, description="2-D sets: noise level")
-    path: str | None = Field(None, description="mnist/fashion_mnist: IDX directory; csv/npz: file")
+    path: str | None = Field(None, description="mnist/fashion_mnist: IDX directory; csv/npz: "
+                                               "file; relative to the config file's folder")
     target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(-1, description="csv: label column (name or index)")
     val_fraction: Float = Field(0.2, ge=0.0, lt=1.0)
     test_fraction: Float = Field(0.2, gt=0.0, lt=1.0)
@@ -67,6 +76,28 @@ class DataConfig(_Part):
     label_noise: Float = Field(0.0, ge=0.0, le=1.0, description="share of train labels replaced")
     standardize: Bool = Field(True, description="zero mean, unit variance, fitted on train only")
     poly_degree: Int = Field(1, ge=1, le=10, description="polynomial feature expansion")
+    standardize_targets: Bool = Field(False, description="regression: targets to zero mean and "
+                                                         "unit variance (train statistics)")
+
+    @field_validator("path")
+    @classmethod
+    def _resolve_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """A relative path read from a file resolves against that file's folder: the
+        validation context's ``base_dir`` (:meth:`RunConfig.load`, study files). Without
+        one (``--set``, configs built in Python) it stays as written: relative to the
+        working directory."""
+        base = (info.context or {}).get("base_dir")
+        if value and base is not None and not Path(value).expanduser().is_absolute():
+            return os.path.abspath(Path(base) / value)
+        return value
+
+    @property
+    def samples(self) -> int:
+        """``n_samples``, or the set's own size when it is None: 1000 for the 2-D sets,
+        :data:`MNIST1D_SAMPLES` for mnist1d (other sets do not use it)."""
+        if self.n_samples is not None:
+            return self.n_samples
+        return MNIST1D_SAMPLES if self.name == "mnist1d" else DEFAULT_SAMPLES
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -268,6 +299,10 @@ class ObserveConfig(_Part):
     snapshot_every: Int = Field(0, ge=0, le=COUNT_MAX, description="keep parameters every N steps (0: off)")
 
 
+ID_OMITTED_AT_DEFAULT: dict[str, Any] = {"data.standardize_targets": False}
+"""Fields added after run ids were first stored, left out of the id at their default."""
+
+
 class RunConfig(_Part):
     """A whole experiment. ``run_id`` is a stable hash of everything but ``name``."""
 
@@ -288,6 +323,8 @@ class RunConfig(_Part):
                 f"model.kind='cnn' needs image or signal data (digits, mnist, fashion_mnist, "
                 f"mnist1d), got data.name={self.data.name!r}"
             )
+        if self.data.standardize_targets and self.task.kind != "regression":
+            raise ValueError("data.standardize_targets needs task.kind='regression'")
         if self.task.kind == "regression" and self.regularization.label_smoothing:
             raise ValueError("regularization.label_smoothing needs task.kind='classification'")
         if self.regularization.early_stopping.enabled and self.data.val_fraction == 0:
@@ -297,10 +334,44 @@ class RunConfig(_Part):
     # -- identity -------------------------------------------------------------------
     @property
     def run_id(self) -> str:
-        """First 16 hex digits of the SHA-256 of the canonical JSON (``name`` excluded)."""
-        body = self.model_dump(mode="json", exclude={"name"})
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+        """The id of this config on the data as it is now: :meth:`run_id_for` of the data
+        file's content hash (:func:`fitscope.data.fingerprint.data_hash`; None for
+        built-in sets and missing files)."""
+        from fitscope.data.fingerprint import data_hash
+
+        return self.run_id_for(data_hash(self.data))
+
+    def run_id_for(self, data_hash: str | None) -> str:
+        """First 16 hex digits of the SHA-256 of :meth:`identity`'s canonical JSON."""
+        text = json.dumps(self.identity(data_hash), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def identity(self, data_hash: str | None) -> dict[str, Any]:
+        """What the run id hashes: the config as JSON, ``name`` excluded, with
+
+        * ``data.path`` replaced by ``data.content_sha256 = data_hash`` when the data is a
+          file that exists (same content, same id, wherever the file is; a changed file,
+          a new id);
+        * ``data.n_samples`` at None written as the size it means (:attr:`DataConfig.samples`);
+        * for mnist1d, its generation seed :data:`MNIST1D_SEED` and split
+          (``data.mnist1d = "package-split-seed-42"``);
+        * fields of :data:`ID_OMITTED_AT_DEFAULT` left out while at their default,
+
+        so the ids of runs stored before those fields existed stay the same.
+        """
+        body = self.model_dump(mode="json", exclude={"name"})
+        data = body["data"]
+        data["n_samples"] = self.data.samples
+        for dotted, default in ID_OMITTED_AT_DEFAULT.items():
+            part, key = dotted.split(".")
+            if body[part].get(key) == default:
+                del body[part][key]
+        if data_hash is not None:
+            data["path"] = None
+            data["content_sha256"] = data_hash
+        if self.data.name == "mnist1d":
+            data["mnist1d"] = f"package-split-seed-{MNIST1D_SEED}"
+        return body
 
     # -- (de)serialization ----------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -318,20 +389,26 @@ class RunConfig(_Part):
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
-        """Load from a ``.json`` file, or TOML (any other suffix); see :func:`read_table`."""
-        return cls.model_validate(read_table(path, "config"))
+        """Load from a ``.json`` file, or TOML (any other suffix); see :func:`read_table`.
+        A relative ``data.path`` in it resolves against the file's folder."""
+        return cls.model_validate(read_table(path, "config"),
+                                  context={"base_dir": Path(path).parent})
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         path.write_text(self.to_json() if path.suffix == ".json" else self.to_toml())
         return path
 
-    def with_overrides(self, overrides: dict[str, Any]) -> RunConfig:
-        """A copy with dotted-path values replaced: ``{"model.depth": 9}``."""
+    def with_overrides(self, overrides: dict[str, Any],
+                       base_dir: str | Path | None = None) -> RunConfig:
+        """A copy with dotted-path values replaced: ``{"model.depth": 9}``. A relative
+        ``data.path`` among them resolves against ``base_dir`` when given (a study file's
+        folder), else stays relative to the working directory."""
         data = self.to_dict()
         for dotted, value in overrides.items():
             set_dotted(data, dotted, value)
-        return type(self).model_validate(data)
+        context = None if base_dir is None else {"base_dir": Path(base_dir)}
+        return type(self).model_validate(data, context=context)
 
 
 class ConfigFileError(ValueError):

@@ -5,7 +5,8 @@ input noise, FGSM examples); weight noise on; forward; data loss (+ auxiliary ta
 + activation L1); backward; weight noise off; penalty gradients (L2, L1); clipping;
 decoupled weight decay; the optimizer's update. A non-finite loss, or one 1000 times
 that of a constant prediction (log k for k classes, Var(y) for regression), ends the
-run as ``diverged``: a result, never an exception.
+run as ``diverged``: a result, never an exception. Regression runs also report RMSE (in
+the target's units) and R2 per split (:func:`regression_metrics`).
 
 Determinism: the seed fixes the init (its own generator), the data order (its own
 generator, one ``randperm`` per epoch) and everything drawn from torch's global RNG
@@ -322,6 +323,7 @@ class Trainer:
                   metrics=self.final_metrics(), stop_epoch=self.stop_epoch,
                   diverged_step=self.diverged_step, reason=self.reason,
                   model_spec=self.model_spec, model=self.model, snapshots=self.snapshots,
+                  label_names=label_names(self.splits),
                   timings={"train_seconds": train_seconds,
                            "seconds_per_step": train_seconds / max(self.step, 1)})
         if self.act_l1:
@@ -340,7 +342,29 @@ class Trainer:
                             ("test", s.x_test, s.y_test)):
             loss, acc = self.evaluate(x, y)
             metrics[f"{split}_loss"], metrics[f"{split}_acc"] = loss, acc
+            if not self.classify:
+                metrics.update(regression_metrics(split, loss, y, s.target_std))
         return metrics
+
+
+def regression_metrics(split: str, mse: float, y: torch.Tensor, target_std: float) -> dict:
+    """``{split}_rmse`` and ``{split}_r2`` from the split's mean squared error ``mse`` on
+    targets ``y`` as trained on (standardized when ``target_std != 1``).
+
+    RMSE is in the target's own units: ``sqrt(mse) * target_std``. R2 is
+    ``1 - mse / Var(y)`` (Var with ddof 0 over the split: the share of the split's
+    variance the model explains; 0 for predicting the split's mean), unit-free; NaN when
+    the split is empty or its targets are constant.
+    """
+    var = float(y.double().var(unbiased=False)) if len(y) else math.nan
+    r2 = 1.0 - mse / var if var > 0 else math.nan
+    return {f"{split}_rmse": math.sqrt(mse) * target_std if mse >= 0 else math.nan,
+            f"{split}_r2": r2}
+
+
+def label_names(splits: DataSplits) -> list[str] | None:
+    """The data file's class names, in class-id order, for the run record."""
+    return list(splits.label_names) if splits.label_names is not None else None
 
 
 def aux_target(y: torch.Tensor, kind: str, n_classes: int) -> torch.Tensor:

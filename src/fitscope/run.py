@@ -42,7 +42,15 @@ class Run:
     and test loss and accuracy at the restored best weights plus ``best_epoch``,
     ``epochs_run`` and ``steps``. ``probes`` are tidy records ``{step, layer, quantity,
     value}``. ``stop_epoch`` is set when early stopping ended the run; ``diverged_step``
-    and ``reason`` when it diverged.
+    and ``reason`` when it diverged. Regression runs add ``{split}_rmse`` (in the
+    target's own units) and ``{split}_r2`` to ``metrics``.
+
+    ``run_id`` and ``data_hash`` are fixed when the run is made: ``data_hash`` is the
+    content hash of the data file(s) it was given (None for built-in sets,
+    :func:`fitscope.data.fingerprint.data_hash`) and ``run_id`` is
+    ``config.run_id_for(data_hash)``, so a record keeps the id it was trained under after
+    its file changes. ``label_names[i]`` is the data file's own name of class ``i``
+    (None for built-in sets and regression).
     """
 
     config: RunConfig
@@ -59,10 +67,16 @@ class Run:
     model_spec: dict[str, Any] = field(default_factory=dict)
     versions: dict[str, str] = field(default_factory=versions)
     model: nn.Module | None = field(default=None, repr=False, compare=False)
+    label_names: list[str] | None = None
+    data_hash: str | None = None
+    run_id: str = ""
 
-    @property
-    def run_id(self) -> str:
-        return self.config.run_id
+    def __post_init__(self) -> None:
+        if not self.run_id:
+            from .data.fingerprint import data_hash
+
+            self.data_hash = data_hash(self.config.data)
+            self.run_id = self.config.run_id_for(self.data_hash)
 
     def column(self, key: str) -> list[float]:
         """One history column, e.g. ``run.column("val_loss")``."""
@@ -98,8 +112,8 @@ class Run:
     @classmethod
     def from_record(cls, body: dict[str, Any]) -> Run:
         body = dict(body)
-        body.pop("run_id", None)
         body["config"] = RunConfig.model_validate(body["config"])
+        body.setdefault("data_hash", None)
         return cls(**body)
 
 

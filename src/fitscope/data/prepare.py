@@ -12,6 +12,8 @@ import numpy as np
 from sklearn.model_selection import train_test_split
 from sklearn.preprocessing import PolynomialFeatures
 
+from fitscope.data.errors import DataError
+
 MAX_POLY_FEATURES = 20_000
 
 
@@ -21,28 +23,50 @@ def share(fraction: float, n: int) -> int:
 
 
 def encode_targets(y: np.ndarray, n_classes: int | None, task_kind: str,
-                   source: str) -> tuple[np.ndarray, int]:
-    """Targets and the class count: class ids (int64) for classification, float for regression.
+                   source: str) -> tuple[np.ndarray, int, tuple[str, ...] | None]:
+    """Targets, the class count and the class names.
 
-    A built-in set's ids pass through (``n_classes`` given). File targets (``n_classes``
-    None) map their sorted unique values to 0..k-1 (numbers sort numerically, strings
-    alphabetically). Regression uses the values themselves (a built-in set's class id as
-    a number) and reports one "class".
+    Classification: class ids (int64). A built-in set's ids pass through (``n_classes``
+    given, no names). File targets (``n_classes`` None) map their sorted unique values to
+    0..k-1 (numbers sort numerically, strings alphabetically) and the names are those
+    values as text, so class id ``i`` is ``names[i]``; numbers must be whole (a label
+    0.37 means a numeric target: regression) and finite. Regression: the values
+    themselves as float64 (a built-in set's class id as a number), one "class", no
+    names; they must be finite. Problems are :class:`DataError` naming ``source``.
     """
     if task_kind == "regression":
         if y.dtype.kind not in "biuf":
-            raise ValueError(f"{source}: task.kind='regression' needs a numeric target, got "
-                             f"values such as {y[0]!r}")
-        return y.astype(np.float64), 1
+            raise DataError(f"{source}: task.kind='regression' needs a numeric target, got "
+                            f"values such as {y[0]!r}")
+        y = y.astype(np.float64)
+        if not np.isfinite(y).all():
+            raise DataError(f"{source}: the target contains NaN or infinite values (first in "
+                            f"example {int(np.argmax(~np.isfinite(y)))})")
+        return y, 1, None
     if n_classes is not None:
-        return y.astype(np.int64), n_classes
-    if y.dtype.kind == "f" and not np.isfinite(y).all():
-        raise ValueError(f"{source}: the target contains NaN or infinite values")
+        return y.astype(np.int64), n_classes, None
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all():
+            raise DataError(f"{source}: the target contains NaN or infinite values")
+        fractional = y != np.round(y)
+        if fractional.any():
+            raise DataError(f"{source}: classification needs class labels, but the target "
+                            f"holds non-integer numbers such as {y[np.argmax(fractional)]!r}; "
+                            f"use task.kind='regression' for a numeric target")
     classes, ids = np.unique(y, return_inverse=True)
     if len(classes) < 2:
-        raise ValueError(f"{source}: classification needs at least 2 classes, found "
-                         f"{len(classes)}")
-    return ids.astype(np.int64), len(classes)
+        raise DataError(f"{source}: classification needs at least 2 classes, found "
+                        f"{len(classes)}")
+    return ids.astype(np.int64), len(classes), tuple(_name(c) for c in classes)
+
+
+def _name(value: object) -> str:
+    """A class value as text: whole numbers without ``.0``, bytes decoded."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.floating):
+        return str(int(value))
+    return str(value)
 
 
 def _can_stratify(labels: np.ndarray, n_out: int) -> bool:
@@ -115,16 +139,32 @@ def poly_features(x: np.ndarray, degree: int) -> np.ndarray:
     return PolynomialFeatures(degree, include_bias=False).fit_transform(x)
 
 
+def moments(train: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (ddof 0, float64) of ``train`` along ``axis``.
+
+    Where the largest magnitude ``s`` (per column for ``axis=0``) is above 1e100 or below
+    1e-100, they are computed as ``s * mean(x / s)`` and ``s * std(x / s)``: the same
+    values up to rounding, but the squares of values near 1e300 would overflow float64
+    (``std = inf``) and those of values near 1e-300 underflow to 0.
+    """
+    with np.errstate(over="ignore"):
+        size = np.abs(train).max(axis=axis, initial=0.0).astype(np.float64)
+    scale = np.where((size > 1e100) | ((size < 1e-100) & (size > 0)), size, 1.0)
+    if (scale == 1.0).all():
+        return train.mean(axis=axis, dtype=np.float64), train.std(axis=axis, dtype=np.float64)
+    scaled = train / scale
+    return scale * scaled.mean(axis=axis), scale * scaled.std(axis=axis)
+
+
 def standardize(parts: list[np.ndarray], per_feature: bool) -> list[np.ndarray]:
-    """``(x - mean) / std`` with mean and std (ddof 0) of ``parts[0]``, the train rows.
+    """``(x - mean) / std`` with mean and std of ``parts[0]``, the train rows
+    (:func:`moments`).
 
     ``per_feature``: one mean/std per column; otherwise a single mean/std over all
     values. A (near-)constant feature, ``std <= 1e-10 * |mean|``, gets ``std = 1``.
     Works in each array's own dtype.
     """
-    train = parts[0]
-    axis = 0 if per_feature else None
-    mean = train.mean(axis=axis, dtype=np.float64)
-    std = train.std(axis=axis, dtype=np.float64)
-    std = np.where(std <= 1e-10 * np.abs(mean), 1.0, std)
-    return [((p - mean.astype(p.dtype)) / std.astype(p.dtype)) for p in parts]
+    with np.errstate(over="ignore", invalid="ignore"):  # inf in, NaN out: the caller checks
+        mean, std = moments(parts[0], 0 if per_feature else None)
+        std = np.where(std <= 1e-10 * np.abs(mean), 1.0, std)
+        return [((p - mean.astype(p.dtype)) / std.astype(p.dtype)) for p in parts]

@@ -29,7 +29,7 @@ def check_lab_limits(cfg: RunConfig) -> RunConfig:
     """
     m, d = cfg.model, cfg.data
     values = {"model.depth": m.depth, "model.width": max(m.widths, default=0),
-              "data.n_samples": d.n_samples, "budget.epochs": cfg.budget.epochs}
+              "data.n_samples": d.samples, "budget.epochs": cfg.budget.epochs}
     for field, value in values.items():
         if value > LIMITS[field]:
             raise ValueError(f"{field} must be at most {LIMITS[field]} in the lab, got {value}")

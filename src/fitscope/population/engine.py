@@ -43,7 +43,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..engine import DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer
+from ..engine import (DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer, label_names,
+                      regression_metrics)
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
@@ -493,6 +494,7 @@ class Population:
                                **metrics.get(id(m), {})},
                       stop_epoch=m.stop_epoch, diverged_step=m.diverged_step, reason=m.reason,
                       model_spec=self.lead.model_spec, model=m.model, snapshots=m.snapshots,
+                      label_names=label_names(self.lead.splits),
                       probes=self.probe.records[i] if self.probe else [],
                       timings={"train_seconds": share,
                                "seconds_per_step": share / max(m.step, 1),
@@ -631,4 +633,6 @@ def final_metrics(members: list[Member], lead: Trainer) -> dict[int, dict]:
         loss, acc = evaluate(net, x, y, lead.classify)
         for i, m in enumerate(members):
             metrics[id(m)][f"{split}_loss"], metrics[id(m)][f"{split}_acc"] = loss[i], acc[i]
+            if not lead.classify:
+                metrics[id(m)].update(regression_metrics(split, loss[i], y, s.target_std))
     return metrics

@@ -139,8 +139,8 @@ def study_report(
     store: StoreOpt = None,
     study: StudyOpt = None,
     metric: Annotated[str | None, typer.Option(
-        help="rank and compare on this metric (default test_acc; test_loss without "
-             "accuracies)")] = None,
+        help="rank and compare on this metric (default test_acc; test_rmse for "
+             "regression)")] = None,
 ) -> None:
     """Write the study's HTML report and print its summary tables."""
     with user_errors():
@@ -190,19 +190,21 @@ def selected(db: Store, study: str | None, status: str | None = None) -> list[St
 def runs_list(store: NeedStore, study: StudyOpt = None,
               status: Annotated[str | None, typer.Option(help="only this status")] = None
               ) -> None:
-    """One line per stored run."""
+    """One line per stored run; "data" is the start of the SHA-256 of the data file it was
+    trained on (empty for built-in sets)."""
     with user_errors(), open_existing(store) as db:
         runs, studies = selected(db, study, status), db.membership()
     table = Table(title=escape(f"{len(runs)} runs in {store}"))
     for col in ("run id", "studies", "status", "engine", "attempts", "test acc", "test loss",
-                "epochs", "seconds", "reason"):
+                "epochs", "seconds", "data", "reason"):
         table.add_column(col)
     for r in runs:
         m, t = r.record["metrics"], r.record["timings"]
         table.add_row(r.run_id, escape(", ".join(studies.get(r.run_id, []))), r.status,
                       r.record["engine"], str(r.attempts), _num(m.get("test_acc")),
                       _num(m.get("test_loss")), str(m.get("epochs_run", "")),
-                      _seconds(t.get("train_seconds")), escape(r.record["reason"][:60]))
+                      _seconds(t.get("train_seconds")), (r.record.get("data_hash") or "")[:8],
+                      escape(r.record["reason"][:60]))
     console.print(table)
 
 
@@ -218,6 +220,8 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="run id (or its first d
     rows = {"status": rec["status"], "reason": rec["reason"], "engine": rec["engine"],
             "attempts": r.attempts, "studies": ", ".join(studies),
             "epochs recorded": len(rec["history"]), "probe records kept": len(rec["probes"]),
+            "data sha256": rec.get("data_hash") or "",
+            "classes": escape(", ".join(rec.get("label_names") or [])),
             **rec["metrics"], **rec["timings"], **rec["versions"]}
     for key, value in rows.items():
         table.add_row(key, _num(value, 4) if isinstance(value, float) else escape(str(value)))

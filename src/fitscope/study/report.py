@@ -25,8 +25,10 @@ from .stats import ALPHA, Comparison, Estimate, holm, mean_ci, paired_t, welch_t
 from .store import Member, StoredRun
 
 FINISHED = ("completed", "early_stopped")
-METRICS = ("test_acc", "test_loss", "val_acc", "val_loss", "train_acc", "train_loss")
-"""What a report may rank and compare on: accuracies descending, losses ascending."""
+METRICS = ("test_acc", "test_loss", "val_acc", "val_loss", "train_acc", "train_loss",
+           "test_rmse", "test_r2", "val_rmse", "val_r2")
+"""What a report may rank and compare on: accuracies and R2 descending, losses and RMSE
+ascending (RMSE and R2: regression runs, in the target's own units)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,8 @@ def run_values(record: dict) -> dict[str, float]:
             "train_acc": get("train_acc"), "train_loss": get("train_loss"),
             "gap_acc": get("train_acc") - get("test_acc"),
             "gap_loss": get("test_loss") - get("train_loss"),
-            "best_epoch": get("best_epoch")}
+            "best_epoch": get("best_epoch"),
+            **{key: get(key) for key in ("test_rmse", "test_r2", "val_rmse", "val_r2")}}
 
 
 def summarize(label: str, members: Sequence[Member], stored: dict[str, StoredRun]
@@ -150,10 +153,13 @@ def build_report(study: str, members: Sequence[Member], stored: Sequence[StoredR
                  metric: str | None = None, spec_text: str = "") -> StudyReport:
     """Summaries per configuration, ranked on ``metric``, and the pairwise comparisons of
     every axis with at least two values (Holm-adjusted together). ``metric`` defaults to
-    ``test_acc``, or ``test_loss`` when no run has an accuracy (regression)."""
+    ``test_acc``; without accuracies (regression) ``test_rmse`` (in the target's units),
+    or ``test_loss`` for runs recorded before RMSE was."""
     if metric is None:
-        has_acc = any(s.record["metrics"].get("test_acc") is not None for s in stored)
-        metric = "test_acc" if has_acc else "test_loss"
+        has = lambda key: any(s.record["metrics"].get(key) is not None  # noqa: E731
+                              for s in stored)
+        metric = "test_acc" if has("test_acc") else "test_rmse" if has("test_rmse") \
+            else "test_loss"
     if metric not in METRICS:
         raise ValueError(f"metric must be one of {list(METRICS)}, got {metric!r}")
     by_id = {s.run_id: s for s in stored}
@@ -161,7 +167,7 @@ def build_report(study: str, members: Sequence[Member], stored: Sequence[StoredR
     for m in members:
         groups.setdefault(m.label, []).append(m)
     configs = [summarize(label, ms, by_id) for label, ms in groups.items()]
-    sign = -1.0 if metric.endswith("loss") else 1.0
+    sign = -1.0 if metric.endswith(("loss", "rmse")) else 1.0
     configs.sort(key=lambda c: (math.isnan(c.estimates[metric].mean),
                                 -sign * c.estimates[metric].mean))
     axes = list(dict.fromkeys(k for m in members for k in m.axes))

@@ -20,7 +20,9 @@ A study file is TOML::
 Keys are dotted config paths, quoted or written as TOML dotted keys. A value may be a
 whole table (``init = [{scheme = "zeros"}, {scheme = "normal", std = 1.0}]``). The runs
 are grid x zip x seeds; each run's id is its config's hash, so an expanded run that is
-already in the store is never trained again. Errors name the axis and the value.
+already in the store is never trained again (a run id includes the content hash of a
+data file, so a changed file makes new runs). A relative ``data.path`` resolves against
+the study file's folder. Errors name the axis and the value.
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class StudySpec:
     zip: dict[str, list[Any]]
     seeds: int
     text: str = ""
+    base_dir: str | None = None  # the study file's folder: relative data paths start there
 
     @classmethod
     def load(cls, path: str | Path) -> StudySpec:
@@ -85,11 +88,13 @@ class StudySpec:
             raise StudySpecError(f"{path}: not valid TOML: {exc}") from None
         except RecursionError:
             raise StudySpecError(f"{path}: not valid TOML: nested too deeply") from None
-        return cls.from_dict(data, default_name=path.stem, text=text)
+        return cls.from_dict(data, default_name=path.stem, text=text, base_dir=path.parent)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], default_name: str = "study",
-                  text: str = "") -> StudySpec:
+                  text: str = "", base_dir: str | Path | None = None) -> StudySpec:
+        """A spec from its table; a relative ``data.path`` (in ``[base]`` or an axis)
+        resolves against ``base_dir`` when given, else the working directory."""
         unknown = sorted(set(data) - SPEC_KEYS)
         if unknown:
             raise StudySpecError(f"unknown study key(s) {unknown}; allowed: {sorted(SPEC_KEYS)}")
@@ -97,12 +102,14 @@ class StudySpec:
         if isinstance(seeds, bool) or not isinstance(seeds, int) or not 1 <= seeds <= 10_000:
             raise StudySpecError(f"seeds must be an integer in [1, 10000], got {seeds!r}")
         try:
-            base = RunConfig.model_validate(data.get("base", {}))
+            context = None if base_dir is None else {"base_dir": Path(base_dir)}
+            base = RunConfig.model_validate(data.get("base", {}), context=context)
         except ValidationError as exc:
             raise StudySpecError(f"[base]: {_explain(exc)}") from None
         spec = cls(name=str(data.get("name", default_name)), base=base,
                    grid=_axes(data.get("grid", {}), "grid"),
-                   zip=_axes(data.get("zip", {}), "zip"), seeds=seeds, text=text)
+                   zip=_axes(data.get("zip", {}), "zip"), seeds=seeds, text=text,
+                   base_dir=None if base_dir is None else str(base_dir))
         spec._check_axes()
         return spec
 
@@ -127,7 +134,7 @@ class StudySpec:
 
     def _try(self, overrides: dict[str, Any], what: str) -> RunConfig:
         try:
-            return self.base.with_overrides(overrides)
+            return self.base.with_overrides(overrides, base_dir=self.base_dir)
         except ValidationError as exc:
             raise StudySpecError(f"{what}: {_explain(exc)}") from None
         except KeyError as exc:
