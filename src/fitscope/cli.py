@@ -6,7 +6,6 @@ diverges is a result (exit 0, status shown), not an error.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .config import RunConfig, parse_override
+from .jsontext import json_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="See and measure why neural networks train or fail.")
@@ -75,7 +75,7 @@ def train(config: ConfigArg = None, set_: SetOpt = [],  # noqa: B006 (typer need
     if not quiet:
         console.print(run_summary(run))
     if out:
-        out.write_text(json.dumps(run.record(), indent=1))
+        out.write_text(json_text(run.record()))
     if save_dir:
         run.save(save_dir)
 

@@ -69,11 +69,15 @@ def lab(
                                                     "page")] = None,
 ) -> None:
     """Start the web lab: initialization, regularization, optimizers, overfitting, runs."""
-    if store is not None and not store.is_file():
+    if store is not None:
         from fitscope.cli import fail  # imported here: cli.py imports this module
+        from fitscope.study.store import StoreError, store_version
 
-        raise fail(f"--store: no run store at {store} (the lab reads a store, it never "
-                   f"creates one)")
+        try:
+            store_version(store)  # read-only: the lab never creates or changes a store
+        except StoreError as exc:
+            raise fail(f"--store: {exc} (the lab reads a store, it never creates one)"
+                       ) from None
     serve(host, port, not no_browser, max_sessions, idle_timeout, store)
 
 
