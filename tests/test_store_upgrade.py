@@ -44,8 +44,8 @@ def expected_now() -> dict:
     return {**EXPECTED, "runs": runs}
 
 
-def test_the_fixture_is_a_schema_1_store_with_every_kind_of_run():
-    assert store_version(DATA / "store_schema1.db") == 1
+def test_the_fixture_is_a_schema_1_store_with_every_kind_of_run(old):
+    assert store_version(old) == 1
     statuses = sorted(r["record"]["status"] for r in EXPECTED["runs"])
     assert statuses == ["completed", "diverged", "diverged", "failed"]
     assert all("schema" not in r["record"] for r in EXPECTED["runs"])
