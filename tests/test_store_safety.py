@@ -46,13 +46,16 @@ READERS = [
     lambda p: ["runs", "export", "--store", str(p), "--format", "json"],
     lambda p: ["study", "report", str(p)],
     lambda p: ["study", "report", str(p.parent / "tiny.toml"), "--store", str(p)],
+    # the writers check the file the same way before writing
     lambda p: ["study", "run", str(p.parent / "tiny.toml"), "--store", str(p), "-q"],
+    lambda p: ["demo", "--claim", "1", "--store", str(p), "--out", str(p.parent / "r.html")],
 ]
+WRITERS = 2
 
-
-# every command on every kind of file, but study run on a missing one (it creates stores)
+# every command on every kind of file, but the writers on a missing one (they create it)
 CASES = [(c, kind) for kind in ("foreign", "empty", "text", "missing")
-         for c in range(len(READERS)) if not (kind == "missing" and c == len(READERS) - 1)]
+         for c in range(len(READERS))
+         if not (kind == "missing" and c >= len(READERS) - WRITERS)]
 
 
 @pytest.mark.parametrize(("command", "kind"), CASES)
@@ -79,6 +82,22 @@ def test_not_a_store_is_refused_and_left_unchanged(tmp_path, command, kind):
         assert db.execute("PRAGMA user_version").fetchone()[0] == 7
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
         db.close()
+
+
+def test_the_lab_runs_page_refuses_a_file_that_is_not_a_store(tmp_path):
+    from fastapi.testclient import TestClient
+
+    from fitscope.lab.app import create_app
+
+    path = foreign_sqlite(tmp_path / "other.db")
+    before = path.read_bytes()
+    with TestClient(create_app(store=path)) as client:
+        for url in ("/api/runs", "/api/runs/abc"):
+            response = client.get(url)
+            assert response.status_code == 409, response.text
+            assert "is not a fitscope store" in response.json()["detail"]
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
 
 
 def test_a_store_from_a_newer_fitscope_is_refused(tmp_path):

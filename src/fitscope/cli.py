@@ -108,7 +108,7 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
     from .claims.demo import run_claims
     from .claims.report import terminal_table, write_html
     from .claims.training import demo_trainer
-    from .study.store import Store
+    from .study.store import Store, StoreError
 
     if list_:
         for c in REGISTRY.values():
@@ -132,7 +132,11 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
 
         claims.append(FASHION)
     store.parent.mkdir(parents=True, exist_ok=True)
-    with Store(store) as db:
+    try:
+        db = Store(store)
+    except StoreError as exc:  # another program's file, an empty one: left as it is
+        raise fail(f"--store: {exc}") from None
+    with db:
         ctx = Context(seeds=seeds or (10 if full else 5), scale=3.0 if full else 1.0,
                       fashion_mnist=str(fashion_mnist) if fashion_mnist else None,
                       trainer=demo_trainer(db))
