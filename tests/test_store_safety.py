@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from fitscope.cli import app
 from fitscope.run import Run
 from fitscope.study import Store, StudySpec
-from fitscope.study.store import StoreError
+from fitscope.study.store import SCHEMA_VERSION, StoreError, store_version
 from tests.fuzz.harness import expect_rejected
 
 STUDY = """name = "tiny"
@@ -52,10 +52,11 @@ READERS = [
 ]
 WRITERS = 2
 
-# every command on every kind of file, but the writers on a missing one (they create it)
+# every command on every kind of file, but the writers on a missing or empty one (they
+# make it a store)
 CASES = [(c, kind) for kind in ("foreign", "empty", "text", "missing")
          for c in range(len(READERS))
-         if not (kind == "missing" and c >= len(READERS) - WRITERS)]
+         if not (kind in ("missing", "empty") and c >= len(READERS) - WRITERS)]
 
 
 @pytest.mark.parametrize(("command", "kind"), CASES)
@@ -98,6 +99,41 @@ def test_the_lab_runs_page_refuses_a_file_that_is_not_a_store(tmp_path):
             assert "is not a fitscope store" in response.json()["detail"]
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.db"]
+
+
+def test_study_run_makes_an_empty_file_a_store(tmp_path):
+    (tmp_path / "tiny.toml").write_text(STUDY)
+    (tmp_path / "tiny.db").write_bytes(b"")
+    result = runner.invoke(app, ["study", "run", str(tmp_path / "tiny.toml"), "-q",
+                                 "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    with Store(tmp_path / "tiny.db", readonly=True) as store:
+        assert len(store.runs()) == 2
+
+
+def test_drivers_creating_one_store_at_once_all_open_it(tmp_path):
+    """While one writer creates a store, the file is empty or holds an empty database;
+    the others wait for it instead of refusing it."""
+    import threading
+
+    for attempt in range(5):
+        path, errors = tmp_path / f"s{attempt}.db", []
+        barrier = threading.Barrier(6)
+
+        def open_it():
+            barrier.wait()
+            try:
+                Store(path).close()
+            except Exception as exc:  # noqa: BLE001 (collected and shown)
+                errors.append(exc)
+
+        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert store_version(path) == SCHEMA_VERSION
 
 
 def test_a_store_from_a_newer_fitscope_is_refused(tmp_path):

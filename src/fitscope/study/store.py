@@ -23,9 +23,11 @@ Versions: schema 1 (fitscope 0.1.0 before issue 17) had no ``meta`` table and
 writing, a schema-1 store is migrated in one transaction (the ``meta`` table added,
 ``user_version`` set: its runs stay as they are); opened read-only it is read as is. Run
 records carry their own version (``record["schema"]``, :func:`fitscope.run.upgrade_record`).
-A file that is not a store (not SQLite, another program's database, an empty file) is
-refused with :class:`StoreError` and left byte for byte as it was: it is inspected through
-a read-only connection before anything is written.
+A file that is not a store (not SQLite, another program's database) is refused with
+:class:`StoreError` and left byte for byte as it was: it is inspected through a read-only
+connection before anything is written. An empty file (0 bytes, or an SQLite database with
+nothing in it) is no store to read, but a writer makes it one: it is what a store looks
+like while another driver creates it.
 """
 
 from __future__ import annotations
@@ -98,16 +100,19 @@ class StoreError(ValueError):
     """A file that cannot be used as a run store (the message names it and why)."""
 
 
-def store_version(path: Path) -> int:
+def store_version(path: Path, empty_ok: bool = False) -> int:
     """The schema version of the store at ``path``, read through a read-only connection
-    (the file is not changed). StoreError when there is no file, or it is not a fitscope
-    store, or one newer than this fitscope reads."""
+    (the file is not changed); 0 for an empty file or an SQLite database with nothing in
+    it, when ``empty_ok`` (a writer makes it a store). StoreError when there is no file,
+    or it is not a fitscope store, or one newer than this fitscope reads."""
     if not path.exists():
         raise StoreError(f"no such store: {path}")
     if not path.is_file():
         raise StoreError(f"store {path} is not a file")
     with path.open("rb") as f:
         head = f.read(len(SQLITE_MAGIC))
+    if not head and empty_ok:
+        return 0
     if not head:
         raise StoreError(f"{path} is not a fitscope store: the file is empty")
     if head != SQLITE_MAGIC:
@@ -119,7 +124,7 @@ def store_version(path: Path) -> int:
         raise StoreError(f"{path} is not a fitscope store: {exc}") from None
     finally:
         db.close()
-    if version is None:
+    if version is None or (version == 0 and not empty_ok):
         raise StoreError(f"{path} is not a fitscope store: an SQLite database without "
                          "fitscope's tables")
     if version > SCHEMA_VERSION:
@@ -129,10 +134,14 @@ def store_version(path: Path) -> int:
 
 
 def _schema_of(db: sqlite3.Connection) -> int | None:
-    """The store schema of an open database, or None when it is not a fitscope store."""
+    """The store schema of an open database: 0 when it holds nothing at all, None when it
+    is not a fitscope store."""
     tables = {name for (name,) in db.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table'")}
     user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if not tables and user_version == 0 and not db.execute(
+            "SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        return 0
     if "meta" in tables:
         meta = dict(db.execute("SELECT key, value FROM meta"))
         if meta.get("format") != FORMAT or not str(meta.get("schema", "")).isdigit():
@@ -206,31 +215,40 @@ def probe_summary(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Store:
-    """A SQLite run store. ``Store(path)`` opens it for writing (a missing file becomes a
-    new store; an older schema is migrated); ``Store(path, readonly=True)`` reads an
+    """A SQLite run store. ``Store(path)`` opens it for writing (a missing or empty file
+    becomes a new store; an older schema is migrated); ``Store(path, readonly=True)`` reads an
     existing store as it is, through a read-only connection. Either raises
     :class:`StoreError` for a file that is not a fitscope store."""
 
     def __init__(self, path: str | Path, readonly: bool = False):
         self.path, self.readonly = Path(path), readonly
-        self.version = SCHEMA_VERSION if not readonly and not self.path.exists() \
-            else store_version(self.path)
         if readonly:
+            self.version = store_version(self.path)
             self.db = _connect(self.path, readonly=True)
             return
+        # a file that is there is checked read-only first: nothing is written to a file
+        # that is not a store. An empty one may be a store another driver is creating.
+        if self.path.exists():
+            store_version(self.path, empty_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.db = _connect(self.path, readonly=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
-        with self.transaction() as db:
-            if _schema_of(db) not in (None, self.version):  # changed since it was read
-                raise StoreError(f"store {self.path} changed while it was opened")
-            for statement in SCHEMA.split(";"):
-                db.execute(statement)
-            db.executemany("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
-                           "SET value = excluded.value",
-                           [("format", FORMAT), ("schema", str(SCHEMA_VERSION))])
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            with self.transaction() as db:  # waits for a driver creating the same store
+                found = _schema_of(db)
+                if found is None or found > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} is not a fitscope store any more: it "
+                                     "changed while it was opened")
+                for statement in SCHEMA.split(";"):
+                    db.execute(statement)
+                db.executemany("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                               "SET value = excluded.value",
+                               [("format", FORMAT), ("schema", str(SCHEMA_VERSION))])
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self.db.close()
+            raise
+        self.db.execute("PRAGMA journal_mode=WAL")
         self.version = SCHEMA_VERSION
 
     def close(self) -> None:
