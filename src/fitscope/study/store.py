@@ -120,6 +120,8 @@ def store_version(path: Path, empty_ok: bool = False) -> int:
     db = _connect(path, readonly=True)
     try:
         version = _schema_of(db)
+    except sqlite3.OperationalError as exc:  # e.g. a WAL store in a read-only folder
+        raise StoreError(f"store {path} cannot be read: {exc}") from None
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{path} is not a fitscope store: {exc}") from None
     finally:
