@@ -3,6 +3,8 @@ and refuse (exit 2, naming the file) what is not a fitscope store, leaving it by
 byte as it was; ``study run`` exits 1 when runs of the study failed; exports are strict
 JSON, and CSV says it is one-way."""
 
+import csv
+import io
 import json
 import math
 import sqlite3
@@ -11,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fitscope.cli import app
+from fitscope.config import RunConfig
 from fitscope.run import Run
 from fitscope.study import Store, StudySpec
 from fitscope.study.store import SCHEMA_VERSION, StoreError, store_version
@@ -211,6 +214,19 @@ def test_json_export_is_strict_json(tmp_path):
     assert saved["metrics"]["train_loss"] is None
 
 
-def test_csv_export_says_it_is_one_way():
+def test_csv_export_is_one_way_and_says_so_json_rebuilds_the_config(tmp_path):
     text = help_text("runs", "export")
     assert "one-way" in text and "use JSON" in text
+    cfg = StudySpec.from_dict({"base": {"data": {"train_size": None},
+                                        "optimizer": {"clip_norm": 1.0}}}).expand()[0].config
+    assert cfg.data.train_size is None and cfg.optimizer.schedule.tau is None
+    with Store(tmp_path / "s.db") as store:
+        store.put(Run(config=cfg, metrics={"test_acc": 0.5}).record())
+    store = str(tmp_path / "s.db")
+    rows = list(csv.DictReader(io.StringIO(
+        runner.invoke(app, ["runs", "export", "--store", store]).output)))
+    assert rows[0]["config.data.train_size"] == ""  # None and "" alike: one-way
+    (row,) = json.loads(runner.invoke(app, ["runs", "export", "--store", store,
+                                            "--format", "json"]).output)
+    assert RunConfig.model_validate(row["config"]) == cfg  # JSON: the config exactly
+    assert RunConfig.model_validate(row["config"]).run_id == row["run_id"]

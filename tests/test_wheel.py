@@ -13,6 +13,7 @@ imported from the new environment.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
@@ -58,6 +59,9 @@ def venv(tmp_path_factory) -> Path:
     shutil.copytree(ROOT / "src", source / "src",
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    assert importlib.util.find_spec("setuptools"), (
+        "building the wheel offline needs setuptools in the test environment "
+        "(pip install setuptools)")
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
         "--no-index", "-w", tmp / "dist", source, env=env, cwd=tmp)
     (wheel,) = (tmp / "dist").glob("fitscope-*.whl")
