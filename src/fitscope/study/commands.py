@@ -78,7 +78,7 @@ def open_existing(path: Path) -> Store:
 
 
 # -- study -------------------------------------------------------------------------------
-EXIT_OK, EXIT_FAILED_RUNS, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_FAILED_RUNS = 1  # 0: every run a result, 2: bad input (user_errors); see the epilog
 
 
 @study_app.command("run", epilog=(
