@@ -1,5 +1,7 @@
 """``fitscope lab``: options, defaults, loopback binding and the host check."""
 
+import sqlite3
+
 import pytest
 import typer
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -53,7 +55,7 @@ def test_options_reach_the_server(cli, served, tmp_path):
 def test_a_missing_store_exits_2(cli, served, tmp_path):
     result = CliRunner().invoke(cli, ["lab", "--store", str(tmp_path / "none.db"),
                                       "--no-browser"])
-    assert result.exit_code == 2 and "--store: no run store at" in result.output
+    assert result.exit_code == 2 and "--store: no such store" in result.output
     assert served == [] and not (tmp_path / "none.db").exists()
 
 
@@ -83,3 +85,16 @@ def test_bad_options_exit_2_naming_the_option(cli, served, args, name):
 ])
 def test_is_loopback(host, loopback):
     assert commands.is_loopback(host) is loopback
+
+
+def test_a_file_that_is_not_a_store_exits_2_unchanged(cli, served, tmp_path):
+    other = tmp_path / "other.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE t (x)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    result = CliRunner().invoke(cli, ["lab", "--store", str(other), "--no-browser"])
+    assert result.exit_code == 2 and "is not a fitscope store" in result.output
+    assert str(other) in result.output.replace("\n", "")
+    assert served == [] and other.read_bytes() == before

@@ -119,7 +119,7 @@ def test_bad_input_exits_2_and_names_it(done, tmp_path):
         (("study", "run", path, "--workers", "-1", "--store", tmp_path / "x.db"),
          ["--workers", "got -1"]),
         (("study", "run", path, "--backend", "slurm"), ["slurm"]),
-        (("study", "report", tmp_path / "none.db"), ["store not found"]),
+        (("study", "report", tmp_path / "none.db"), ["no such store", "none.db"]),
         (("study", "report", path, "--metric", "accuracy"), ["metric", "'accuracy'"]),
         (("runs", "show", "zzzz", "--store", store), ["no run", "'zzzz'"]),
         (("runs", "list", "--store", store, "--study", "other"), ["no study 'other'"]),

@@ -4,8 +4,10 @@
     run = fitscope.train(fitscope.RunConfig())   # two moons, a small ReLU MLP, Adam
     print(run.status, run.metrics["test_acc"])
 
-The names below are imported on first use (:mod:`fitscope._lazy`); ``fitscope.probe``
-is the function, its subpackage's modules are imported by their full names.
+The names below, and the subpackages (``fitscope.population``, ``fitscope.study``, ...),
+are imported on first use (:mod:`fitscope._lazy`). ``fitscope.probe`` is the probe
+subpackage, and calling it calls :func:`fitscope.probe.probe`
+(``with fitscope.probe(model, every=10) as p``).
 """
 
 from typing import TYPE_CHECKING
@@ -18,11 +20,12 @@ __all__ = ["RunConfig", "Run", "Callback", "train", "load_run", "apply_init", "_
            "probe", "diagnose"]
 lazy_package(__name__, {
     "RunConfig": ".config", "Callback": ".engine", "train": ".engine", "apply_init": ".init",
-    "diagnose": ".probe", "probe": ".probe", "Run": ".run", "load_run": ".run"})
+    "diagnose": ".probe", "Run": ".run", "load_run": ".run"})
 
 if TYPE_CHECKING:
     from .config import RunConfig
     from .engine import Callback, train
     from .init import apply_init
-    from .probe import diagnose, probe
+    from . import probe
+    from .probe import diagnose
     from .run import Run, load_run

@@ -14,7 +14,6 @@ the work) and ``--verbose`` (say what was picked).
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -28,6 +27,7 @@ from rich.table import Table
 
 from . import threads
 from .config import SEED_MAX, RunConfig, parse_override
+from .jsontext import json_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="See and measure why neural networks train or fail.")
@@ -170,7 +170,7 @@ def train(config: ConfigArg = None, set_: SetOpt = [],  # noqa: B006 (typer need
     if not quiet:
         console.print(run_summary(run))
     if out:
-        out.write_text(json.dumps(run.record(), indent=1))
+        out.write_text(json_text(run.record()))
     if save_dir:
         run.save(save_dir)
 
@@ -209,7 +209,7 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
     from .claims.demo import run_claims
     from .claims.report import terminal_table, write_html
     from .claims.training import demo_trainer
-    from .study.store import Store
+    from .study.store import Store, StoreError
 
     if list_:
         for c in REGISTRY.values():
@@ -234,7 +234,11 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
 
         claims.append(FASHION)
     store.parent.mkdir(parents=True, exist_ok=True)
-    with Store(store) as db:
+    try:
+        db = Store(store)
+    except StoreError as exc:  # another program's file, an empty one: left as it is
+        raise fail(f"--store: {exc}") from None
+    with db:
         ctx = Context(seeds=seeds or (10 if full else 5), scale=3.0 if full else 1.0,
                       fashion_mnist=str(fashion_mnist) if fashion_mnist else None,
                       trainer=demo_trainer(db))

@@ -1,7 +1,8 @@
 """The record of one training run, and how it is saved and loaded.
 
 A saved run is a directory: ``config.json`` (the :class:`RunConfig`), ``run.json``
-(status, history, metrics, timings, probe records, versions), ``model.pt`` (the
+(status, history, metrics, timings, probe records, versions; strict JSON, a NaN or
+infinite number written as null), ``model.pt`` (the
 model's ``state_dict``: an ordinary PyTorch checkpoint) and, when the run kept parameter
 snapshots, ``snapshots.pt`` (the list of ``{"step", "params"}``).
 """
@@ -17,11 +18,29 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from .config import RunConfig
+from .jsontext import json_text
 
 if TYPE_CHECKING:  # torch is imported where it is used: reading records needs none
     from torch import nn
 
 Status = Literal["completed", "early_stopped", "diverged", "failed"]
+# The version of Run.record()'s layout, kept in every record as "schema". Records written
+# before it existed (schema 1) have no "schema" key; upgrade_record reads them.
+RECORD_SCHEMA = 2
+
+
+def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` (a :meth:`Run.record`, from a store or ``run.json``) in the current
+    layout: a record without ``schema`` is schema 1. A
+    record newer than this fitscope reads is a ValueError. Schema 2 added ``data_hash`` and
+    ``label_names`` (None for a schema-1 record: it predates content-addressed data)."""
+    schema = record.get("schema", 1)
+    if not isinstance(schema, int) or isinstance(schema, bool) or schema < 1:
+        raise ValueError(f"run record {record.get('run_id', '?')}: bad schema {schema!r}")
+    if schema > RECORD_SCHEMA:
+        raise ValueError(f"run record {record.get('run_id', '?')} has schema {schema}; "
+                         f"this fitscope reads up to {RECORD_SCHEMA} (upgrade fitscope)")
+    return {"data_hash": None, "label_names": None, **record, "schema": RECORD_SCHEMA}
 
 
 def versions() -> dict[str, str]:
@@ -89,6 +108,7 @@ class Run:
         body.pop("snapshots", None)
         body["config"] = self.config.to_dict()
         body["run_id"] = self.run_id
+        body["schema"] = RECORD_SCHEMA
         return body
 
     def save(self, directory: str | Path) -> Path:
@@ -98,7 +118,7 @@ class Run:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         _atomic_write(directory / "config.json", self.config.to_json().encode())
-        _atomic_write(directory / "run.json", json.dumps(self.record(), indent=1).encode())
+        _atomic_write(directory / "run.json", json_text(self.record()).encode())
         if self.model is not None:
             with tempfile.NamedTemporaryFile(dir=directory, delete=False) as tmp:
                 torch.save(self.model.state_dict(), tmp)
@@ -111,9 +131,9 @@ class Run:
 
     @classmethod
     def from_record(cls, body: dict[str, Any]) -> Run:
-        body = dict(body)
+        body = upgrade_record(body)
+        body.pop("schema")
         body["config"] = RunConfig.model_validate(body["config"])
-        body.setdefault("data_hash", None)
         return cls(**body)
 
 

@@ -72,9 +72,14 @@ def lab(
     """Start the web lab: initialization, regularization, optimizers, overfitting, runs."""
     from fitscope import cli, threads  # imported here: cli.py imports this module
 
-    if store is not None and not store.is_file():
-        raise cli.fail(f"--store: no run store at {store} (the lab reads a store, it never "
-                       f"creates one)")
+    if store is not None:
+        from fitscope.study.store import StoreError, store_version
+
+        try:
+            store_version(store)  # read-only: the lab never creates or changes a store
+        except StoreError as exc:
+            raise cli.fail(f"--store: {exc} (the lab reads a store, it never creates one)"
+                           ) from None
     cli.say(str(threads.pick(None)))
     serve(host, port, not no_browser, max_sessions, idle_timeout, store)
 

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure
 
-from .session import finite
+from fitscope.jsontext import finite
 
 SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
 OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]

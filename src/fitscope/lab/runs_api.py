@@ -1,7 +1,8 @@
 """The runs page's endpoints: the run store (:mod:`fitscope.study.store`), read only.
 
-The store is the file given to ``fitscope lab --store``; a missing file is an empty
-store (the lab never creates one).
+The store is the file given to ``fitscope lab --store``, opened through a read-only
+connection at each request; a missing file is an empty store (the lab never creates
+one), and a file that is not a store answers 409 with the reason.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from fastapi import FastAPI, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse
 
-from .session import finite
+from fitscope.jsontext import finite
 
 SUMMARY_METRICS = ("train_loss", "val_loss", "test_loss", "train_acc", "val_acc", "test_acc",
                    "best_epoch", "epochs_run")
@@ -38,7 +39,7 @@ def list_runs(path: Path | None) -> dict:
         return {"store": str(path) if path else None, "runs": [], "studies": {}}
     from fitscope.study.store import Store
 
-    with Store(path) as store:
+    with Store(path, readonly=True) as store:
         membership = store.membership()
         runs = [_summary(s.record, membership.get(s.run_id, [])) for s in store.runs()]
         studies = {name: [m.run_id for m in store.members(name)] for name in store.studies()}
@@ -53,15 +54,20 @@ def get_run(path: Path | None, prefix: str) -> dict:
     from fitscope.probe import diagnose
     from fitscope.study.store import Store
 
-    with Store(path) as store:
+    with Store(path, readonly=True) as store:
         stored = store.get(prefix)
     return {**stored.record, "findings": [asdict(f) for f in diagnose(stored.run())]}
 
 
 def add_runs_routes(app: FastAPI) -> None:
+    from fitscope.study.store import StoreError
+
     @app.get("/api/runs")
     async def runs() -> JSONResponse:
-        return JSONResponse(finite(await asyncio.to_thread(list_runs, app.state.store)))
+        try:
+            return JSONResponse(finite(await asyncio.to_thread(list_runs, app.state.store)))
+        except StoreError as exc:
+            raise HTTPException(409, str(exc)) from None
 
     @app.get("/api/runs/{run_id}")
     async def run(run_id: RunId) -> JSONResponse:
@@ -69,4 +75,6 @@ def add_runs_routes(app: FastAPI) -> None:
             record = await asyncio.to_thread(get_run, app.state.store, run_id)
         except KeyError as exc:
             raise HTTPException(404, str(exc).strip("'\"")) from None
+        except StoreError as exc:
+            raise HTTPException(409, str(exc)) from None
         return JSONResponse(finite(record))

@@ -14,7 +14,6 @@ second however fast the run goes, and a slow page makes the outbox merge, not gr
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections import deque
@@ -23,6 +22,7 @@ from typing import Any
 
 from fitscope.config import RunConfig
 from fitscope.engine import Callback, Trainer, train
+from fitscope.jsontext import finite
 from fitscope.run import Run
 
 from . import views
@@ -31,17 +31,6 @@ VIEWS_PER_SECOND = 30
 FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
 MAX_EVENTS = 50
 TURNS = 2
-
-
-def finite(obj: Any) -> Any:
-    """``obj`` with every NaN or infinite float replaced by None (JSON has neither)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [finite(v) for v in obj]
-    return obj
 
 
 class Outbox:

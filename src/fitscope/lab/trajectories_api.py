@@ -26,7 +26,7 @@ from fitscope.landscape import toy
 
 from .messages import describe
 from .optimizers_api import Race, race_view
-from .session import finite
+from fitscope.jsontext import finite
 from .trajectory_runs import ALPHAS, POINTS, Report, cached_record, compared_config, run_record
 from .trajectory_runs import steps_of
 

@@ -8,8 +8,8 @@
   (:mod:`fitscope.probe.findings`);
 - :mod:`fitscope.probe.tensorboard`: TensorBoard event files (optional extra).
 
-``fitscope.probe`` is the function :func:`probe`; import the modules by their full
-names (``from fitscope.probe.theory import theory_table``).
+Calling this package calls :func:`probe` (``fitscope.probe(model)``); its modules are
+attributes imported on first use (``fitscope.probe.theory.theory_table``).
 """
 
 from typing import TYPE_CHECKING
@@ -18,7 +18,8 @@ from .._lazy import lazy_package
 
 __all__ = ["Finding", "Probe", "diagnose", "probe"]
 lazy_package(__name__, {
-    "Finding": ".findings", "diagnose": ".findings", "Probe": ".hooks", "probe": ".hooks"})
+    "Finding": ".findings", "diagnose": ".findings", "Probe": ".hooks", "probe": ".hooks"},
+    call="probe")
 
 if TYPE_CHECKING:
     from .findings import Finding, diagnose

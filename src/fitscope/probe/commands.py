@@ -11,7 +11,6 @@ message naming the option or field.
 from __future__ import annotations
 
 import importlib.util
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,6 +18,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from fitscope.jsontext import json_text
 
 if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
     from .findings import Finding
@@ -92,7 +93,7 @@ def diagnose_command(
     console.print(f"run {run.run_id}  status: {run.status}  probe records: {len(run.probes)}")
     console.print(findings_table(findings))
     if out:
-        out.write_text(json.dumps([f.__dict__ for f in findings], indent=1, default=str))
+        out.write_text(json_text([f.__dict__ for f in findings], default=str))
     if tensorboard:
         from .tensorboard import export_tensorboard
 

@@ -1,15 +1,15 @@
 """``fitscope study run|report`` and ``fitscope runs list|show|export``.
 
 :func:`register` adds both command groups to the main ``fitscope`` app. Bad input
-(a study file, an option, a missing store or run) exits with status 2 and a message
-naming what was wrong.
+(a study file, an option, a missing store or run, a file that is not a store) exits with
+status 2 and a message naming what was wrong. The reading commands open the store
+read-only (``Store(path, readonly=True)``): they never create, migrate or change a file.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterator
@@ -23,6 +23,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fitscope.config import RunConfig
+from fitscope.jsontext import json_text
 
 from .runner import BackendName, Engine, StudyError, cores, run_study, threads_per_worker
 from .spec import StudySpec, StudySpecError
@@ -91,14 +92,20 @@ def default_store(study_file: Path) -> Path:
 
 
 def open_existing(path: Path) -> Store:
-    """A store that must exist already (reading commands never create one)."""
-    if not path.is_file():
-        raise FileNotFoundError(f"store not found: {path}")
-    return Store(path)
+    """A store that must exist already, opened read-only (reading commands never create,
+    migrate or write one); StoreError (exit 2) for a missing file or one not a store."""
+    return Store(path, readonly=True)
 
 
 # -- study -------------------------------------------------------------------------------
-@study_app.command("run")
+EXIT_FAILED_RUNS = 1  # 0: every run a result, 2: bad input (user_errors); see the epilog
+
+
+@study_app.command("run", epilog=(
+    "Exit status: 0 every run of the study is stored as completed, early_stopped or "
+    "diverged; 1 some runs of the study are stored as failed (trained now or before; "
+    "--retry-failed trains them again); 2 bad input (the study file, an option, a store "
+    "that is not a fitscope store), nothing trained."))
 def study_run(
     study: Annotated[Path, typer.Argument(help="study file (.toml)")],
     workers: Annotated[int | None, typer.Option(help="worker processes (default: the "
@@ -114,7 +121,9 @@ def study_run(
     retry_failed: Annotated[bool, typer.Option(help="train failed runs again")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
-    """Train every run of the study that the store lacks; a killed study resumes here."""
+    """Train every run of the study that the store lacks; a killed study resumes here.
+    A diverged run is a result; a failed one (its worker died twice, or training raised)
+    makes the exit status 1."""
     from .progress import StudyProgress
 
     with user_errors():
@@ -127,8 +136,12 @@ def study_run(
                                engine=engine, retry_failed=retry_failed,
                                progress=StudyProgress(spec.name, disable=quiet))
     counts = ", ".join(f"{n} {status}" for status, n in sorted(result.statuses.items()))
-    console.print(escape(f"study {spec.name}: {result.total} runs ({counts}); trained "
-                         f"{result.trained} now; store {path}"))
+    console.print(f"study {spec.name}: {result.total} runs ({counts}); trained {result.trained} "
+                  f"now; store {path}", markup=False, highlight=False)
+    if result.statuses.get("failed"):
+        console.print(f"{result.statuses['failed']} runs failed: see fitscope runs list "
+                      f"--store {path} --status failed", markup=False, highlight=False)
+        raise typer.Exit(EXIT_FAILED_RUNS)
 
 
 @study_app.command("report")
@@ -232,12 +245,17 @@ def runs_show(run_id: Annotated[str, typer.Argument(help="run id (or its first d
 
 @runs_app.command("export")
 def runs_export(store: NeedStore, study: StudyOpt = None,
-                fmt: Annotated[Literal["csv", "json"], typer.Option("--format",
-                                                                   help="output format")]
+                fmt: Annotated[Literal["csv", "json"], typer.Option(
+                    "--format", help="json: whole records, strict JSON; csv: one row per "
+                    "run for spreadsheets, one-way (None and \"\" both empty)")]
                 = "csv",
                 out: Annotated[Path | None, typer.Option(help="file (default: stdout)")] = None
                 ) -> None:
-    """Every stored run (of one study with ``--study``) as CSV rows or JSON records."""
+    """Every stored run (of one study with ``--study``) as CSV rows or JSON records.
+
+    JSON is strict (NaN and infinities written as null) and keeps whole records. CSV is
+    one-way, for spreadsheets: None and "" both become an empty cell and lists become
+    JSON text, so a config cannot be rebuilt from it exactly (use JSON for that)."""
     _check_output(out, "--out")
     with user_errors(), open_existing(store) as db:
         runs, studies = selected(db, study), db.membership()
@@ -259,13 +277,14 @@ def export_row(run: StoredRun, studies: list[str]) -> dict[str, Any]:
 
 
 def to_json(rows: list[dict[str, Any]]) -> str:
-    return json.dumps(rows, indent=1) + "\n"
+    """Strict JSON (:func:`~fitscope.jsontext.json_text`: null for NaN and infinities)."""
+    return json_text(rows) + "\n"
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
     """One row per run: scalar fields, then config, metrics, timings and versions as
     dotted columns (``config.model.depth``); lists are JSON text. History and probes are
-    left out (use JSON for them)."""
+    left out (use JSON for them). One-way: an empty cell is None or "" alike."""
     flat = [flatten({k: v for k, v in row.items() if k not in ("history", "probes")})
             for row in rows]
     columns = list(dict.fromkeys(k for row in flat for k in row))
@@ -284,7 +303,8 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         if isinstance(value, dict):
             out.update(flatten(value, f"{name}."))
         else:
-            out[name] = json.dumps(value) if isinstance(value, list | tuple) else value
+            out[name] = json_text(value, indent=None) if isinstance(value, list | tuple) \
+                else value
     return out
 
 

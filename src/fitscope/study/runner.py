@@ -18,8 +18,11 @@ import math
 import multiprocessing as mp
 import os
 import signal
+import sys
+import types
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal
@@ -174,9 +177,25 @@ def worker_context() -> mp.context.BaseContext:
     return ctx
 
 
-# "__main__": the driver's main module, which each child would otherwise import again;
-# torch._dynamo: torch.optim imports it on the first optimizer it builds (seconds)
-PRELOAD = ["__main__", "fitscope.study.runner", "fitscope.engine", "torch._dynamo"]
+# torch._dynamo: torch.optim imports it on the first optimizer it builds (seconds). The
+# driver's main module is not among them: workers never import it (main_module_hidden).
+PRELOAD = ["fitscope.study.runner", "fitscope.engine", "torch._dynamo"]
+
+
+@contextmanager
+def main_module_hidden() -> Iterator[None]:
+    """While worker processes (and the fork server) start, ``__main__`` is an empty
+    module, so multiprocessing does not tell them to run the driver's main script again
+    (spawn and forkserver children run it as ``__mp_main__``). A script calling
+    :func:`run_study` without an ``if __name__ == "__main__":`` guard would otherwise start
+    the study again inside every worker, and every worker would die. Workers need nothing
+    from the script: a task is config JSON, and the worker's code is this module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 class LocalBackend:
@@ -195,7 +214,8 @@ class LocalBackend:
         hook = {k: v for k, v in os.environ.items() if k == TEST_EXIT_ENV}
         process = self.ctx.Process(target=_worker_main, args=(child, hook), daemon=True,
                                    name="fitscope-study-worker")
-        process.start()
+        with main_module_hidden():
+            process.start()
         child.close()
         return _Worker(process, parent)
 

@@ -2,6 +2,8 @@
 
 Tables:
 
+- ``meta``: ``format = fitscope-store`` and ``schema`` (the store's schema version, also
+  SQLite's ``user_version``): what marks a file as a fitscope store.
 - ``runs``: one row per run id (the config hash) with its status, engine, reason,
   attempt count, and JSON columns config, history, metrics, probes (a summary, see
   :func:`probe_summary`), timings, versions, and ``extra`` for the rest of the
@@ -15,6 +17,17 @@ at most the runs it had not committed), the journal is a write-ahead log with
 ``synchronous=FULL``, and writers wait on each other (busy timeout) instead of failing.
 A run's row is written once: ``INSERT ... ON CONFLICT(run_id)`` leaves a stored row as it
 is, unless its status is ``failed``, which a later result replaces.
+
+Versions: schema 1 (fitscope 0.1.0 before issue 17) had no ``meta`` table and
+``user_version`` 1; it is recognized by its three tables and their columns. Opened for
+writing, a schema-1 store is migrated in one transaction (the ``meta`` table added,
+``user_version`` set: its runs stay as they are); opened read-only it is read as is. Run
+records carry their own version (``record["schema"]``, :func:`fitscope.run.upgrade_record`).
+A file that is not a store (not SQLite, another program's database) is refused with
+:class:`StoreError` and left byte for byte as it was: it is inspected through a read-only
+connection before anything is written. An empty file (0 bytes, or an SQLite database with
+nothing in it) is no store to read, but a writer makes it one: it is what a store looks
+like while another driver creates it.
 """
 
 from __future__ import annotations
@@ -28,16 +41,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fitscope.run import Run
+from fitscope.run import Run, upgrade_record
 
 from .spec import StudyRun, format_value
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+FORMAT = "fitscope-store"
+SQLITE_MAGIC = b"SQLite format 3\x00"
 BUSY_TIMEOUT_S = 60.0
 COLUMNS = ("status", "engine", "reason", "config", "history", "metrics", "probes",
            "timings", "versions")
 JSON_COLUMNS = ("config", "history", "metrics", "probes", "timings", "versions")
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
     status      TEXT NOT NULL,
@@ -68,6 +87,82 @@ CREATE TABLE IF NOT EXISTS study_runs (
     PRIMARY KEY (study, run_id)
 );
 """
+# the tables and columns of schema 1, which had no meta table to say what the file is
+SCHEMA1_TABLES = {
+    "runs": {"run_id", "status", "engine", "reason", "attempts", "config", "history",
+             "metrics", "probes", "timings", "versions", "extra", "finished_at"},
+    "studies": {"name", "spec", "updated_at"},
+    "study_runs": {"study", "run_id", "position", "label", "axes", "seed"},
+}
+
+
+class StoreError(ValueError):
+    """A file that cannot be used as a run store (the message names it and why)."""
+
+
+def store_version(path: Path, empty_ok: bool = False) -> int:
+    """The schema version of the store at ``path``, read through a read-only connection
+    (the file is not changed); 0 for an empty file or an SQLite database with nothing in
+    it, when ``empty_ok`` (a writer makes it a store). StoreError when there is no file,
+    or it is not a fitscope store, or one newer than this fitscope reads."""
+    if not path.exists():
+        raise StoreError(f"no such store: {path}")
+    if not path.is_file():
+        raise StoreError(f"store {path} is not a file")
+    with path.open("rb") as f:
+        head = f.read(len(SQLITE_MAGIC))
+    if not head and empty_ok:
+        return 0
+    if not head:
+        raise StoreError(f"{path} is not a fitscope store: the file is empty")
+    if head != SQLITE_MAGIC:
+        raise StoreError(f"{path} is not a fitscope store: not an SQLite database")
+    db = _connect(path, readonly=True)
+    try:
+        version = _schema_of(db)
+    except sqlite3.OperationalError as exc:  # e.g. a WAL store in a read-only folder
+        raise StoreError(f"store {path} cannot be read: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"{path} is not a fitscope store: {exc}") from None
+    finally:
+        db.close()
+    if version is None or (version == 0 and not empty_ok):
+        raise StoreError(f"{path} is not a fitscope store: an SQLite database without "
+                         "fitscope's tables")
+    if version > SCHEMA_VERSION:
+        raise StoreError(f"store {path} has schema version {version}; this fitscope reads "
+                         f"up to {SCHEMA_VERSION} (upgrade fitscope)")
+    return version
+
+
+def _schema_of(db: sqlite3.Connection) -> int | None:
+    """The store schema of an open database: 0 when it holds nothing at all, None when it
+    is not a fitscope store."""
+    tables = {name for (name,) in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    user_version = db.execute("PRAGMA user_version").fetchone()[0]
+    if not tables and user_version == 0 and not db.execute(
+            "SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        return 0
+    if "meta" in tables:
+        meta = dict(db.execute("SELECT key, value FROM meta"))
+        if meta.get("format") != FORMAT or not str(meta.get("schema", "")).isdigit():
+            return None
+        return max(int(meta["schema"]), user_version)  # a newer fitscope may bump either
+    if user_version == 1 and all(
+            name in tables and columns <= {row[1] for row in
+                                           db.execute(f"PRAGMA table_info({name})")}
+            for name, columns in SCHEMA1_TABLES.items()):
+        return 1
+    return None
+
+
+def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+    """A connection to ``path``; read-only ones through SQLite's ``mode=ro`` URI."""
+    if readonly:
+        uri = f"{path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+    return sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
 
 
 @dataclass(frozen=True)
@@ -122,22 +217,41 @@ def probe_summary(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class Store:
-    """A SQLite run store; open it with ``Store(path)`` (created if missing)."""
+    """A SQLite run store. ``Store(path)`` opens it for writing (a missing or empty file
+    becomes a new store; an older schema is migrated); ``Store(path, readonly=True)`` reads an
+    existing store as it is, through a read-only connection. Either raises
+    :class:`StoreError` for a file that is not a fitscope store."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path, self.readonly = Path(path), readonly
+        if readonly:
+            self.version = store_version(self.path)
+            self.db = _connect(self.path, readonly=True)
+            return
+        # a file that is there is checked read-only first: nothing is written to a file
+        # that is not a store. An empty one may be a store another driver is creating.
+        if self.path.exists():
+            store_version(self.path, empty_ok=True)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db = _connect(self.path, readonly=False)
         self.db.execute("PRAGMA synchronous=FULL")
-        with self.transaction():
-            version = self.db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise ValueError(f"store {self.path} has schema version {version}; this "
-                                 f"fitscope reads up to {SCHEMA_VERSION}")
-            for statement in SCHEMA.split(";"):
-                self.db.execute(statement)
-            self.db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        try:
+            with self.transaction() as db:  # waits for a driver creating the same store
+                found = _schema_of(db)
+                if found is None or found > SCHEMA_VERSION:
+                    raise StoreError(f"{self.path} is not a fitscope store any more: it "
+                                     "changed while it was opened")
+                for statement in SCHEMA.split(";"):
+                    db.execute(statement)
+                db.executemany("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE "
+                               "SET value = excluded.value",
+                               [("format", FORMAT), ("schema", str(SCHEMA_VERSION))])
+                db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            self.db.close()
+            raise
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.version = SCHEMA_VERSION
 
     def close(self) -> None:
         self.db.close()
@@ -250,7 +364,9 @@ class Store:
 
 
 def _stored(row: dict[str, Any]) -> StoredRun:
+    """A row as a :class:`StoredRun`; a record of an older schema is brought up to date
+    (:func:`~fitscope.run.upgrade_record`)."""
     record = {"run_id": row["run_id"], **json.loads(row["extra"])}
     for col in COLUMNS:
         record[col] = json.loads(row[col]) if col in JSON_COLUMNS else row[col]
-    return StoredRun(record, row["attempts"], row["finished_at"])
+    return StoredRun(upgrade_record(record), row["attempts"], row["finished_at"])
