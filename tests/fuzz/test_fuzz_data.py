@@ -425,7 +425,7 @@ def check_rule(args: list[str], path: Path, out: Path, case: str) -> None:
             f"{case}: status {record['status']} with losses {losses}")
 
 
-FUZZ = settings(max_examples=12, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=20, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 SPECIAL = st.sampled_from(["nan", "inf", "-inf", "1e300", "-1e300", "1e-320", "", "x", "1e39"])
