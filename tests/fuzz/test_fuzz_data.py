@@ -218,6 +218,8 @@ BAD_FILES: list[Bad] = [
              "5 examples", "at least 10"),
     csv_case("csv_fractional_labels", csv_text(labels=[f"{0.37 * i:.2f}" for i in range(30)]),
              "non-integer", "regression"),
+    csv_case("csv_numeric_target_as_classes", csv_text(labels=[str(i) for i in range(30)]),
+             "30 distinct values", "regression"),
     csv_case("csv_nan_label", _with_row(GOOD, "1,2,3,nan"), "NaN or infinite"),
     csv_case("csv_unknown_target", GOOD, "no column named", "species",
              extra=("--set", "data.target='species'")),
