@@ -1,8 +1,9 @@
 """One run, one config.
 
 A :class:`RunConfig` is validated when it is built, frozen, serializable to TOML and
-JSON, and hashable: :attr:`RunConfig.run_id` is a stable hash of its canonical JSON, so
-the same experiment always gets the same id. Every part has defaults that train well on
+JSON, and hashable: :attr:`RunConfig.run_id` is a stable hash of its canonical JSON and of
+its data file's content (:meth:`RunConfig.identity`), so the same experiment always gets
+the same id and a changed data file a new one. Every part has defaults that train well on
 the default data (two moons), so ``RunConfig()`` is a complete, working run.
 
 Errors are pydantic ``ValidationError`` s; they name the field (``model.depth``) and,
@@ -304,7 +305,8 @@ ID_OMITTED_AT_DEFAULT: dict[str, Any] = {"data.standardize_targets": False}
 
 
 class RunConfig(_Part):
-    """A whole experiment. ``run_id`` is a stable hash of everything but ``name``."""
+    """A whole experiment. ``run_id`` is a stable hash of everything but ``name``, with the
+    data file's content in place of its path (:meth:`identity`)."""
 
     name: str = ""
     data: DataConfig = DataConfig()

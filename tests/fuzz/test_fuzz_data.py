@@ -218,6 +218,8 @@ BAD_FILES: list[Bad] = [
              "5 examples", "at least 10"),
     csv_case("csv_fractional_labels", csv_text(labels=[f"{0.37 * i:.2f}" for i in range(30)]),
              "non-integer", "regression"),
+    csv_case("csv_numeric_target_as_classes", csv_text(labels=[str(i) for i in range(30)]),
+             "30 distinct values", "regression"),
     csv_case("csv_nan_label", _with_row(GOOD, "1,2,3,nan"), "NaN or infinite"),
     csv_case("csv_unknown_target", GOOD, "no column named", "species",
              extra=("--set", "data.target='species'")),
@@ -425,7 +427,7 @@ def check_rule(args: list[str], path: Path, out: Path, case: str) -> None:
             f"{case}: status {record['status']} with losses {losses}")
 
 
-FUZZ = settings(max_examples=12, deadline=None, derandomize=True,
+FUZZ = settings(max_examples=20, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow])
 SPECIAL = st.sampled_from(["nan", "inf", "-inf", "1e300", "-1e300", "1e-320", "", "x", "1e39"])

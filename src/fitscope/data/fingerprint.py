@@ -54,13 +54,17 @@ def data_files(cfg: DataConfig) -> list[tuple[str, Path]] | None:
 
 
 def data_hash(cfg: DataConfig) -> str | None:
-    """The hex SHA-256 of the data's content (see the module docstring), or None."""
+    """The hex SHA-256 of the data's content (see the module docstring), or None (also for
+    a file that cannot be read: loading it then fails with a message naming it)."""
     files = data_files(cfg)
     if files is None:
         return None
-    if cfg.name in FILE_SETS:
-        return file_sha256(files[0][1])
-    lines = "".join(f"{stem} {file_sha256(path)}\n" for stem, path in files)
+    try:
+        if cfg.name in FILE_SETS:
+            return file_sha256(files[0][1])
+        lines = "".join(f"{stem} {file_sha256(path)}\n" for stem, path in files)
+    except OSError:
+        return None
     return hashlib.sha256(lines.encode()).hexdigest()
 
 

@@ -30,7 +30,8 @@ def encode_targets(y: np.ndarray, n_classes: int | None, task_kind: str,
     given, no names). File targets (``n_classes`` None) map their sorted unique values to
     0..k-1 (numbers sort numerically, strings alphabetically) and the names are those
     values as text, so class id ``i`` is ``names[i]``; numbers must be whole (a label
-    0.37 means a numeric target: regression) and finite. Regression: the values
+    0.37 means a numeric target: regression) and finite, and there may be at most half as
+    many classes as examples (more means a numeric target too). Regression: the values
     themselves as float64 (a built-in set's class id as a number), one "class", no
     names; they must be finite. Problems are :class:`DataError` naming ``source``.
     """
@@ -57,6 +58,10 @@ def encode_targets(y: np.ndarray, n_classes: int | None, task_kind: str,
     if len(classes) < 2:
         raise DataError(f"{source}: classification needs at least 2 classes, found "
                         f"{len(classes)}")
+    if len(classes) > len(y) / 2:
+        raise DataError(f"{source}: the target has {len(classes)} distinct values among "
+                        f"{len(y)} examples, too many to be classes (at most half as many); "
+                        f"use task.kind='regression' for a numeric target")
     return ids.astype(np.int64), len(classes), tuple(_name(c) for c in classes)
 
 
