@@ -172,7 +172,7 @@ def test_a_run_that_would_not_fit_in_memory_is_refused_at_once():
     t0 = time.perf_counter()
     out = expect_rejected(["train", "--set", "model.depth=64", "--set", "model.width=8192"],
                           "GiB", "4.23e+09 parameters", "model.width=8192", "available")
-    assert time.perf_counter() - t0 < 1.0, out
+    assert time.perf_counter() - t0 < 2.0, out  # the guard's own share: tests/test_sizing.py
     expect_rejected(["diagnose", "-", "--set", "model.depth=64"], "-")  # no such file
     expect_rejected(["train", "--set", "model.kind=cnn", "--set", "data.name=digits",
                      "--set", "model.channels=[4096, 4096, 4096, 4096]", "--set",
@@ -300,7 +300,10 @@ def test_output_paths_are_checked_before_training(tmp_path, small_config, never_
         (["train", cfg, "--out", str(a_dir)], ["--out", "is a directory"]),
         (["train", cfg, "--out", str(a_file / "x.json")], ["--out", "not a directory"]),
         (["train", cfg, "--out", str(tmp_path / "[/]" / "x.json")], ["--out", "[/]"]),
-        (["train", cfg, "--out", "x" * 5000], ["--out", "not a usable path"]),
+        (["train", cfg, "--out", "x" * 5000], ["--out", "cannot write"]),
+        (["train", cfg, "--out", "/proc/version"], ["--out", "/proc/version"]),
+        (["train", cfg, "--save-dir", "/proc/run"], ["--save-dir", "/proc/run"]),
+        (["diagnose", cfg, "--out", "/proc/findings.json"], ["--out", "/proc"]),
         (["train", cfg, "--save-dir", str(a_file)], ["--save-dir", "is a file"]),
         (["train", cfg, "--save-dir", str(a_file / "sub")], ["--save-dir", "a-file"]),
         (["diagnose", cfg, "--out", str(tmp_path / "missing" / "f.json")],
@@ -370,6 +373,9 @@ ARG_CASES = [
     (["lab", "--max-sessions", "0"], "--max-sessions"),
     (["lab", "--idle-timeout", "0"], "--idle-timeout"),
     (["lab", "--store", "/nonexistent/[x].db"], "/nonexistent/[x].db"),
+    (["lab", "--host", "[/]"], "[/]"),
+    (["lab", "--host", "exa mple.org"], "--host"),
+    (["lab", "--host", ""], "--host"),
     (["study", "run", "/nonexistent/s.toml"], "/nonexistent/s.toml"),
     (["study", "run", "{cfg}", "--engine", "warp"], "--engine"),
     (["study", "run", "{cfg}", "--backend", "slurm"], "--backend"),
