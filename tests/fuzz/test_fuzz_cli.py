@@ -387,6 +387,13 @@ ARG_CASES = [
     (["train", "--quiet=maybe"], "--quiet"),
     (["train", "--no-such-option"], "--no-such-option"),
     (["train", "a.toml", "b.toml"], "b.toml"),
+    (["train", "--[/]"], "--[/]"),
+    (["[bold]x"], "[bold]x"),
+    (["study", "[/]"], "[/]"),
+    (["runs", "show"], "run_id"),
+    (["train", "--set"], "--set"),
+    (["landscape", "{cfg}", "--points", "[/]"], "--points"),
+    (["demo", "--seeds", "[red]1"], "--seeds"),
 ]
 
 
