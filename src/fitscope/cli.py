@@ -138,7 +138,8 @@ def check_output(path: Path | None, option: str, *, directory: bool = False,
             with tempfile.TemporaryFile(dir=folder):
                 pass
     except OSError as exc:
-        raise fail(f"{option}: cannot write {path}: {exc.strerror or exc}") from None
+        where = f" in {folder}" if "folder" in locals() else ""
+        raise fail(f"{option}: cannot write {path}{where}: {exc.strerror or exc}") from None
     except ValueError as exc:  # a NUL byte
         raise fail(f"{option}: not a usable path: {path!s:.200} ({exc})") from None
 

@@ -289,7 +289,8 @@ def never_trains(monkeypatch):
     monkeypatch.setattr("fitscope.engine.Trainer.__init__", boom)
 
 
-def test_output_paths_are_checked_before_training(tmp_path, small_config, never_trains):
+def test_output_paths_are_checked_before_training(tmp_path, small_config, never_trains,
+                                                  monkeypatch):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     a_dir = tmp_path / "a-dir"
@@ -317,6 +318,8 @@ def test_output_paths_are_checked_before_training(tmp_path, small_config, never_
     ]
     for args, mentions in cases:
         expect_rejected(args, *mentions)
+    monkeypatch.chdir("/proc")  # the default output goes to the working folder
+    expect_rejected(["landscape", cfg], "--out", "landscape-<run id>-plane.html", "/proc")
 
 
 def test_study_and_runs_output_paths(tmp_path):
