@@ -148,10 +148,11 @@ def train_or_fail(cfg: RunConfig, quiet: bool, trainer=None):
     """``trainer(cfg, callbacks)`` (default :func:`fitscope.engine.train`) with a progress
     bar, on the threads the policy picks; a data error, a run that would not fit in
     memory or a missing device exits 2."""
-    from .engine import train
+    from .engine import check_device, train
     from .progress import EpochProgress
 
     try:
+        check_device(cfg.budget.device)  # before the data is loaded
         use_threads(cfg)
         with EpochProgress(cfg, disable=quiet) as bar:
             return (trainer or (lambda c, callbacks: train(c, callbacks=callbacks)))(cfg, [bar])
