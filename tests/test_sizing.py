@@ -25,6 +25,28 @@ def test_training_bytes_is_the_documented_formula():
         4 * (3 * (10 * 1000 + 5 * 70 * 32 + 2 * 500) + 2 * 3 * 40 * 500)
     assert sizing.training_bytes(fp, rows=10**6, batch_size=1, n=10**4) == \
         4 * (10**4 * (10 * 1000 + 5 * 70 + 2 * 10**6) + 2 * sizing.EVAL_FLOATS)
+    assert sizing.training_bytes(fp, rows=500, batch_size=32, n=1, snapshots=7) == \
+        4 * (1 * (17 * 1000 + 5 * 70 * 32 + 2 * 500) + 2 * 1 * 40 * 500)
+
+
+def test_snapshots_kept_are_the_ones_the_engine_keeps():
+    cfg = RunConfig().with_overrides({"data.n_samples": 100, "budget.epochs": 3,
+                                      "observe.snapshot_every": 2})
+    run = train(cfg)  # 60 train rows, batch 60: 3 steps, snapshots at 0 and 2
+    assert sizing.snapshots_kept(cfg, 60, 60) == len(run.snapshots) == 2
+    limited = cfg.with_overrides({"budget.max_steps": 1, "observe.snapshot_every": 1})
+    assert sizing.snapshots_kept(limited, 60, 16) == len(train(limited).snapshots) == 2
+    assert sizing.snapshots_kept(RunConfig(), 600, 64) == 0
+
+
+def test_snapshots_count_in_the_guard(monkeypatch):
+    cfg = RunConfig().with_overrides({"model.width": 2048, "observe.snapshot_every": 1})
+    monkeypatch.setattr(sizing, "available_bytes", lambda device="cpu": 2 * sizing.GIB)
+    splits = load_data(cfg.data, cfg.task.kind)
+    plain = cfg.with_overrides({"observe.snapshot_every": 0})
+    assert sizing.check_fits(plain, splits, 64) < 0.2 * sizing.GIB
+    with pytest.raises(sizing.NotEnoughMemory, match="301 snapshots"):
+        train(cfg)  # 4.2e6 parameters kept at 301 of its steps: about 4.7 GiB more
 
 
 def test_a_meta_model_is_sized_like_the_built_one():

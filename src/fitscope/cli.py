@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -111,7 +112,9 @@ def check_output(path: Path | None, option: str, *, directory: bool = False,
                  make_parents: bool = False) -> None:
     """Exit 2 unless ``path`` can be written by the command, before it starts its work:
     a file (or with ``directory`` a folder) that is not the other kind, in a folder that
-    exists (or, with ``make_parents`` or ``directory``, can be made) and is writable."""
+    exists (or, with ``make_parents`` or ``directory``, can be made). Writing is tried,
+    not guessed from permissions: an existing file is opened for appending (nothing is
+    written), and a scratch file is made and removed in the folder that will hold it."""
     if path is None:
         return
     try:
@@ -119,21 +122,26 @@ def check_output(path: Path | None, option: str, *, directory: bool = False,
             raise fail(f"{option}: {path} is a file, not a directory")
         if not directory and path.is_dir():
             raise fail(f"{option}: {path} is a directory, not a file")
-        if path.exists() and not os.access(path, os.W_OK):
-            raise fail(f"{option}: {path} is not writable")
-        parent = path.absolute().parent
+        folder = path if directory and path.is_dir() else path.absolute().parent
         if not (make_parents or directory):
-            if not parent.is_dir():
-                what = "not a directory" if parent.exists() else "no such directory"
-                raise fail(f"{option}: {what}: {parent} (for {path})")
+            if not folder.is_dir():
+                what = "not a directory" if folder.exists() else "no such directory"
+                raise fail(f"{option}: {what}: {folder} (for {path})")
         else:
-            while not parent.exists() and parent != parent.parent:
-                parent = parent.parent
-            if not parent.is_dir():
-                raise fail(f"{option}: {parent} is a file, not a directory (for {path})")
-        if not path.exists() and not os.access(parent, os.W_OK | os.X_OK):
-            raise fail(f"{option}: cannot write in {parent}: permission denied (for {path})")
-    except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            if not folder.is_dir():
+                raise fail(f"{option}: {folder} is a file, not a directory (for {path})")
+        if path.is_file():
+            with path.open("ab"):
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+    except OSError as exc:
+        where = f" in {folder}" if "folder" in locals() else ""
+        raise fail(f"{option}: cannot write {path}{where}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL byte
         raise fail(f"{option}: not a usable path: {path!s:.200} ({exc})") from None
 
 
@@ -141,10 +149,11 @@ def train_or_fail(cfg: RunConfig, quiet: bool, trainer=None):
     """``trainer(cfg, callbacks)`` (default :func:`fitscope.engine.train`) with a progress
     bar, on the threads the policy picks; a data error, a run that would not fit in
     memory or a missing device exits 2."""
-    from .engine import train
+    from .engine import check_device, train
     from .progress import EpochProgress
 
     try:
+        check_device(cfg.budget.device)  # before the data is loaded
         use_threads(cfg)
         with EpochProgress(cfg, disable=quiet) as bar:
             return (trainer or (lambda c, callbacks: train(c, callbacks=callbacks)))(cfg, [bar])
@@ -169,10 +178,13 @@ def train(config: ConfigArg = None, set_: SetOpt = [],  # noqa: B006 (typer need
     run = train_or_fail(cfg, quiet)
     if not quiet:
         console.print(run_summary(run))
-    if out:
-        out.write_text(json_text(run.record()))
-    if save_dir:
-        run.save(save_dir)
+    try:
+        if out:
+            out.write_text(json_text(run.record()))
+        if save_dir:
+            run.save(save_dir)
+    except OSError as exc:  # the paths were writable when checked; something changed since
+        raise fail(f"cannot write the run: {exc}") from None
 
 
 def run_summary(run) -> Table:

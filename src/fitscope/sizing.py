@@ -109,24 +109,38 @@ def largest_split(splits) -> int:
     return max(len(splits.x_train), len(splits.x_val), len(splits.x_test))
 
 
-def training_bytes(fp: Footprint, rows: int, batch_size: int, n: int = 1) -> int:
+def snapshots_kept(config, train_rows: int, batch_size: int) -> int:
+    """S: the parameter snapshots a run of ``config`` keeps (``observe.snapshot_every``):
+    one at step 0 and one every that many of its steps, as the engines take them."""
+    every = config.observe.snapshot_every
+    if not every:
+        return 0
+    steps = config.budget.epochs * math.ceil(train_rows / max(batch_size, 1))
+    if config.budget.max_steps:
+        steps = min(steps, config.budget.max_steps)
+    return 1 + steps // every
+
+
+def training_bytes(fp: Footprint, rows: int, batch_size: int, n: int = 1,
+                   snapshots: int = 0) -> int:
     """An upper estimate of the memory, in bytes, that ``n`` runs of footprint ``fp``
     take while they train together (float32; ``n = 1`` for the sequential engine):
 
-        4 (n (10 D + 5 U B + 2 R) + 2 min(EVAL_FLOATS, n W min(R, EVAL_BATCH)))
+        4 (n ((10 + S) D + 5 U B + 2 R) + 2 min(EVAL_FLOATS, n W min(R, EVAL_BATCH)))
 
-    with D parameters per run, U the units of its layers' outputs summed, B the batch
-    size, R the rows of the largest split and W the widest layer. Ten (n, D) tensors at
-    most: while the final metrics are computed, the parameters, gradients, weight-gradient
-    scratch and up to three optimizer states, the members' own modules (population), the
-    initial and best weights (sequential), and the final evaluation's stack of their rows
-    with its gradient and scratch. Five (n, U, B) buffers of a step (outputs, input
-    gradients, dropout masks and outputs after dropout); an evaluation's per-example
-    losses (n, R) and its two layer buffers. ``benchmarks/population.py`` prints it
-    beside the measured peak."""
+    with D parameters per run, S the parameter snapshots each keeps, U the units of its
+    layers' outputs summed, B the batch size, R the rows of the largest split and W the
+    widest layer. Ten (n, D) tensors at most besides the snapshots: while the final
+    metrics are computed, the parameters, gradients, weight-gradient scratch and up to
+    three optimizer states, the members' own modules (population), the initial and best
+    weights (sequential), and the final evaluation's stack of their rows with its
+    gradient and scratch. Five (n, U, B) buffers of a step (outputs, input gradients,
+    dropout masks and outputs after dropout); an evaluation's per-example losses (n, R)
+    and its two layer buffers. ``benchmarks/population.py`` prints it beside the
+    measured peak."""
     d, u, w = fp.params, fp.units, fp.widest
     evaluation = min(EVAL_FLOATS, n * w * min(rows, EVAL_BATCH))
-    return 4 * (n * (10 * d + 5 * u * batch_size + 2 * rows) + 2 * evaluation)
+    return 4 * (n * ((10 + snapshots) * d + 5 * u * batch_size + 2 * rows) + 2 * evaluation)
 
 
 def available_bytes(device: str = "cpu") -> int | None:
@@ -176,13 +190,15 @@ def check_fits(config, splits, batch_size: int, model: nn.Module | None = None) 
     :func:`available_bytes` of its device; returns the estimate otherwise."""
     fp = (footprint(model, splits.input_shape) if model is not None
           else config_footprint(config, splits))
-    need = training_bytes(fp, largest_split(splits), batch_size)
+    kept = snapshots_kept(config, len(splits.x_train), batch_size)
+    need = training_bytes(fp, largest_split(splits), batch_size, snapshots=kept)
     have = available_bytes(config.budget.device)
     if have is not None and need > have:
         m = config.model
         raise NotEnoughMemory(
             f"this run needs about {need / GIB:.3g} GiB (parameters, optimizer state and "
-            f"activations of {fp.params:.3g} parameters at budget.batch_size={batch_size}; "
+            f"activations of {fp.params:.3g} parameters at budget.batch_size={batch_size}"
+            f"{f', {kept} snapshots (observe.snapshot_every)' if kept else ''}; "
             f"model.depth={m.depth}, model.width={m.width}) but {have / GIB:.3g} GiB of "
             f"{config.budget.device} memory is available; use a smaller model or batch")
     return need

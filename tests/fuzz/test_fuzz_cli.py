@@ -172,7 +172,7 @@ def test_a_run_that_would_not_fit_in_memory_is_refused_at_once():
     t0 = time.perf_counter()
     out = expect_rejected(["train", "--set", "model.depth=64", "--set", "model.width=8192"],
                           "GiB", "4.23e+09 parameters", "model.width=8192", "available")
-    assert time.perf_counter() - t0 < 1.0, out
+    assert time.perf_counter() - t0 < 2.0, out  # the guard's own share: tests/test_sizing.py
     expect_rejected(["diagnose", "-", "--set", "model.depth=64"], "-")  # no such file
     expect_rejected(["train", "--set", "model.kind=cnn", "--set", "data.name=digits",
                      "--set", "model.channels=[4096, 4096, 4096, 4096]", "--set",
@@ -289,7 +289,8 @@ def never_trains(monkeypatch):
     monkeypatch.setattr("fitscope.engine.Trainer.__init__", boom)
 
 
-def test_output_paths_are_checked_before_training(tmp_path, small_config, never_trains):
+def test_output_paths_are_checked_before_training(tmp_path, small_config, never_trains,
+                                                  monkeypatch):
     a_file = tmp_path / "a-file"
     a_file.write_text("x")
     a_dir = tmp_path / "a-dir"
@@ -300,7 +301,10 @@ def test_output_paths_are_checked_before_training(tmp_path, small_config, never_
         (["train", cfg, "--out", str(a_dir)], ["--out", "is a directory"]),
         (["train", cfg, "--out", str(a_file / "x.json")], ["--out", "not a directory"]),
         (["train", cfg, "--out", str(tmp_path / "[/]" / "x.json")], ["--out", "[/]"]),
-        (["train", cfg, "--out", "x" * 5000], ["--out", "not a usable path"]),
+        (["train", cfg, "--out", "x" * 5000], ["--out", "cannot write"]),
+        (["train", cfg, "--out", "/proc/version"], ["--out", "/proc/version"]),
+        (["train", cfg, "--save-dir", "/proc/run"], ["--save-dir", "/proc/run"]),
+        (["diagnose", cfg, "--out", "/proc/findings.json"], ["--out", "/proc"]),
         (["train", cfg, "--save-dir", str(a_file)], ["--save-dir", "is a file"]),
         (["train", cfg, "--save-dir", str(a_file / "sub")], ["--save-dir", "a-file"]),
         (["diagnose", cfg, "--out", str(tmp_path / "missing" / "f.json")],
@@ -314,6 +318,8 @@ def test_output_paths_are_checked_before_training(tmp_path, small_config, never_
     ]
     for args, mentions in cases:
         expect_rejected(args, *mentions)
+    monkeypatch.chdir("/proc")  # the default output goes to the working folder
+    expect_rejected(["landscape", cfg], "--out", "landscape-<run id>-plane.html", "/proc")
 
 
 def test_study_and_runs_output_paths(tmp_path):
@@ -370,6 +376,9 @@ ARG_CASES = [
     (["lab", "--max-sessions", "0"], "--max-sessions"),
     (["lab", "--idle-timeout", "0"], "--idle-timeout"),
     (["lab", "--store", "/nonexistent/[x].db"], "/nonexistent/[x].db"),
+    (["lab", "--host", "[/]"], "[/]"),
+    (["lab", "--host", "exa mple.org"], "--host"),
+    (["lab", "--host", ""], "--host"),
     (["study", "run", "/nonexistent/s.toml"], "/nonexistent/s.toml"),
     (["study", "run", "{cfg}", "--engine", "warp"], "--engine"),
     (["study", "run", "{cfg}", "--backend", "slurm"], "--backend"),
@@ -381,6 +390,13 @@ ARG_CASES = [
     (["train", "--quiet=maybe"], "--quiet"),
     (["train", "--no-such-option"], "--no-such-option"),
     (["train", "a.toml", "b.toml"], "b.toml"),
+    (["train", "--[/]"], "--[/]"),
+    (["[bold]x"], "[bold]x"),
+    (["study", "[/]"], "[/]"),
+    (["runs", "show"], "run_id"),
+    (["train", "--set"], "--set"),
+    (["landscape", "{cfg}", "--points", "[/]"], "--points"),
+    (["demo", "--seeds", "[red]1"], "--seeds"),
 ]
 
 

@@ -7,6 +7,7 @@ on its own.
 from __future__ import annotations
 
 import ipaddress
+import re
 import sys
 import threading
 import webbrowser
@@ -16,6 +17,18 @@ from typing import Annotated
 import typer
 
 LOOPBACK_NAMES = ["127.0.0.1", "localhost", "::1", "[::1]"]
+
+
+HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
+
+
+def is_host(host: str) -> bool:
+    """True for an IP address (IPv6 with or without brackets) or a DNS host name."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+        return True
+    except ValueError:
+        return HOSTNAME.fullmatch(host) is not None
 
 
 def is_loopback(host: str) -> bool:
@@ -72,6 +85,8 @@ def lab(
     """Start the web lab: initialization, regularization, optimizers, overfitting, runs."""
     from fitscope import cli, threads  # imported here: cli.py imports this module
 
+    if not is_host(host):
+        raise cli.fail(f"--host must be an IP address or a host name, got {host!r}")
     if store is not None:
         from fitscope.study.store import StoreError, store_version
 

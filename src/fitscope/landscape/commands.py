@@ -116,9 +116,9 @@ def landscape(
         raise cli.fail(f"--margin must be in [0, 100]; got {margin}")
     if span is not None and (span != span or span > 1e6):
         raise cli.fail(f"--span must be a finite number up to 1e6; got {span}")
-    cli.check_output(out, "--out", make_parents=True)
-    if out is not None:
-        cli.check_output(out.with_suffix(".json"), "--out (its JSON)", make_parents=True)
+    planned = out or Path(f"landscape-<run id>-{kind}.html")  # the default: this folder
+    cli.check_output(planned, "--out", make_parents=True)
+    cli.check_output(planned.with_suffix(".json"), "--out (its JSON)", make_parents=True)
     run, init = _load(target, kind, set_, quiet)
     other = _load(to, kind, [], quiet)[0] if to is not None else None
     line_span = None if span is None else (-span, 1 + span)

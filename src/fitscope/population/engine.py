@@ -48,7 +48,7 @@ from ..engine import (DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer, lab
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
-from ..sizing import EVAL_FLOATS, footprint, largest_split, training_bytes
+from ..sizing import EVAL_FLOATS, footprint, largest_split, snapshots_kept, training_bytes
 from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
 from .probes import PopulationProbe
 from .shape import check_population
@@ -87,7 +87,8 @@ def estimated_bytes(lead: Trainer, n: int) -> int:
     ``lead``'s shape takes while it trains: :func:`fitscope.sizing.training_bytes` (the
     formula, shared with the sequential engine's memory guard) of the lead's model."""
     fp = footprint(lead.model, lead.splits.input_shape)
-    return training_bytes(fp, largest_split(lead.splits), lead.batch_size, n)
+    kept = snapshots_kept(lead.config, len(lead.splits.x_train), lead.batch_size)
+    return training_bytes(fp, largest_split(lead.splits), lead.batch_size, n, kept)
 
 
 def program_size(lead: Trainer, n: int, max_bytes: int) -> int:
