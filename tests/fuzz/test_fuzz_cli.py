@@ -260,16 +260,13 @@ def test_a_bom_config_loads(tmp_path):
         assert RunConfig.load(path).model.width == 4
 
 
-@pytest.mark.skipif(os.geteuid() == 0 if hasattr(os, "geteuid") else True,
-                    reason="root reads any file")
+@pytest.mark.skipif(not Path("/proc/self/mem").exists(), reason="needs Linux's /proc")
 def test_an_unreadable_config_names_it(tmp_path):
+    # Reading /proc/self/mem from its start fails (EIO) for every user, root included (CI
+    # runs as root, who could read a chmod 0 file).
     path = tmp_path / "secret.toml"
-    path.write_text(_toml(GOOD))
-    path.chmod(0)
-    try:
-        expect_rejected(["train", str(path)], "secret.toml", "cannot read")
-    finally:
-        path.chmod(0o600)
+    path.symlink_to("/proc/self/mem")
+    expect_rejected(["train", str(path)], "secret.toml", "cannot read")
 
 
 # -- output paths: checked before any training -------------------------------------------
