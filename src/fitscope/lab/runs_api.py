@@ -6,7 +6,6 @@ store (the lab never creates one).
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -61,12 +60,12 @@ def get_run(path: Path | None, prefix: str) -> dict:
 def add_runs_routes(app: FastAPI) -> None:
     @app.get("/api/runs")
     async def runs() -> JSONResponse:
-        return JSONResponse(finite(await asyncio.to_thread(list_runs, app.state.store)))
+        return JSONResponse(finite(await app.state.work.run(list_runs, app.state.store)))
 
     @app.get("/api/runs/{run_id}")
     async def run(run_id: RunId) -> JSONResponse:
         try:
-            record = await asyncio.to_thread(get_run, app.state.store, run_id)
+            record = await app.state.work.run(get_run, app.state.store, run_id)
         except KeyError as exc:
             raise HTTPException(404, str(exc).strip("'\"")) from None
         return JSONResponse(finite(record))

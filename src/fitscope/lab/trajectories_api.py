@@ -6,14 +6,13 @@ optimizers racing on a toy surface (:func:`fitscope.lab.optimizers_api.race_view
 ``GET /api/trajectories/progress`` with the same query says what that computation is
 doing (``{"stage": null}`` when it is not running), for the page to show while it waits.
 
-The work runs in a worker thread, one comparison at a time (the machine has few cores
-and a second comparison would only slow the first); records already cached are read
-without waiting.
+The work runs on the app's :class:`~fitscope.lab.work.WorkQueue` (503 when it is
+full), one comparison at a time (the machine has few cores and a second comparison
+would only slow the first); records already cached are read without waiting.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Annotated, Any, Literal
 
@@ -142,7 +141,7 @@ def add_trajectory_routes(app: FastAPI) -> None:
         key = q.model_dump_json()
         report = lambda stage, fraction: progress.set(key, stage, fraction)  # noqa: E731
         try:
-            view = await asyncio.to_thread(comparison_view, q, report, compute)
+            view = await app.state.work.run(comparison_view, q, report, compute)
         except ValidationError as exc:  # settings that make no valid RunConfig
             raise HTTPException(422, describe(exc)) from None
         finally:
