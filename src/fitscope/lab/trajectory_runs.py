@@ -105,9 +105,10 @@ def cached_record(cfg: RunConfig) -> dict[str, Any] | None:
     return {**hit, "cached": True}
 
 
-def prune_records(keep: int = MAX_RECORDS) -> int:
-    """Delete all but the ``keep`` most recently used records of this page from the
-    cache; the number deleted."""
+def prune_records(keep: int | None = None) -> int:
+    """Delete all but the ``keep`` (default :data:`MAX_RECORDS`) most recently used
+    records of this page from the cache; the number deleted."""
+    keep = MAX_RECORDS if keep is None else keep
     files = []
     for path in cache.cache_dir().glob(f"*-{RECORD_KIND}-*.json"):
         try:
