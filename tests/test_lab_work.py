@@ -170,3 +170,26 @@ def test_a_cache_hit_is_touched_and_a_new_record_prunes(tmp_path, monkeypatch):
     monkeypatch.setattr(trajectory_runs, "compute_record", lambda cfg, report: {"x": 1})
     trajectory_runs.run_record(trajectory_runs.compared_config("sgd", 0.1, 0, 0.0, 2, 0))
     assert len(list(path.parent.glob(f"*-{trajectory_runs.RECORD_KIND}-*.json"))) == 1
+
+
+def test_trajectory_comparisons_have_a_queue_of_their_own(monkeypatch):
+    from fitscope.lab import trajectories_api
+
+    release = threading.Event()
+    monkeypatch.setattr(trajectories_api, "comparison_view",
+                        lambda q, report, compute: release.wait(10) and {"runs": []})
+    with TestClient(create_app()) as c:
+        threads = [threading.Thread(target=c.get, args=("/api/trajectories",),
+                                    kwargs={"params": {"seed": i}}) for i in range(6)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while c.app.state.trajectory_work.admitted < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = c.get("/api/trajectories", params={"seed": 99})
+        assert r.status_code == 503 and r.headers["retry-after"] == str(RETRY_AFTER)
+        # the other pages' costly requests are not behind them
+        assert c.get("/api/landscape/quadratic").status_code == 200
+        release.set()
+        for t in threads:
+            t.join(10)

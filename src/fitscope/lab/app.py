@@ -193,6 +193,7 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
         yield
         app.state.sessions.stop_all()
         app.state.work.shutdown()
+        app.state.trajectory_work.shutdown()
 
     app = FastAPI(title="fitscope lab", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
