@@ -54,7 +54,7 @@ Race = create_model("Race", __base__=_RaceBase,
                        for name in toy.OPTIMIZERS})
 
 
-@lru(entries=64, max_bytes=32_000_000)
+@lru(entries=64, max_bytes=8_000_000)
 def race_view(q: _RaceBase) -> dict:
     """The surface's figure with every chosen optimizer's path, and the paths' numbers."""
     surf = toy.surface(q.surface)

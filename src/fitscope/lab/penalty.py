@@ -88,7 +88,7 @@ def norm(w: np.ndarray, penalty: Penalty) -> np.ndarray:
     return np.abs(w).sum(-1) if penalty == "l1" else np.sqrt((w ** 2).sum(-1))
 
 
-@lru(entries=256, max_bytes=16_000_000)
+@lru(entries=256, max_bytes=4_000_000)
 def quadratic_view(q: Quadratic) -> dict:
     """Everything the landscape page draws for ``q``: contours, both optima, the
     constraint region's size and the path of the optimum as lambda grows.
