@@ -14,6 +14,7 @@ from fitscope import RunConfig, train
 from fitscope.lab import views
 from fitscope.lab.app import create_app
 from fitscope.lab.limits import MB, Budget, OverBudget, record_bytes
+from fitscope.lab.memory import Releaser
 
 from tests.test_lab_ws import collect, start, tiny
 
@@ -165,16 +166,27 @@ def _watch_probes(monkeypatch) -> list[weakref.ref]:
 
 
 def _released(refs: list[weakref.ref], timeout: float = 10.0) -> bool:
+    """Whether the objects go within ``timeout``; the test's own garbage collection is
+    off (:func:`no_gc`), so only the lab's release can free their reference cycles."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        gc.collect()
         if all(r() is None for r in refs):
             return True
         time.sleep(0.05)
     return False
 
 
-def test_a_closed_page_lets_go_of_its_trainer_and_probe_records(monkeypatch):
+@pytest.fixture
+def no_gc():
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def test_a_closed_page_lets_go_of_its_trainer_and_probe_records(monkeypatch, no_gc):
     refs = _watch_probes(monkeypatch)
     with client_with() as c:
         with c.websocket_connect("/ws/train") as ws:
@@ -185,10 +197,41 @@ def test_a_closed_page_lets_go_of_its_trainer_and_probe_records(monkeypatch):
         assert _released(refs)
 
 
-def test_a_finished_run_lets_go_while_its_page_stays_open(monkeypatch):
+def test_a_finished_run_lets_go_while_its_page_stays_open(monkeypatch, no_gc):
     refs = _watch_probes(monkeypatch)
     with client_with() as c, c.websocket_connect("/ws/train") as ws:
         start(ws, tiny(), probe=True)
         collect(ws, "finished")
         assert wait_no_trainings(c) == 0
         assert _released(refs)
+
+
+def test_release_requests_coalesce_into_one_release():
+    def wait_for(n: int) -> None:
+        deadline = time.monotonic() + 10
+        while releaser.releases < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # and no more than n
+
+    releaser = Releaser(delay=0.2)
+    for _ in range(20):
+        releaser.request()
+    wait_for(1)
+    assert releaser.releases == 1
+    releaser.request()
+    wait_for(2)
+    assert releaser.releases == 2
+
+
+def test_the_releaser_frees_reference_cycles(no_gc):
+    class Node:
+        pass
+
+    a, b = Node(), Node()
+    a.other, b.other = b, a
+    ref = weakref.ref(a)
+    del a, b
+    assert ref() is not None  # a cycle: reference counting alone keeps it
+    releaser = Releaser(delay=0.0)
+    releaser.request()
+    assert _released([ref])

@@ -3,9 +3,9 @@
 A :class:`Budget` holds the limits ``fitscope lab`` enforces on every training started
 from a page (set by its ``--max-*`` options, served at ``/api/form`` under ``limits``):
 
-- ``max_run_seconds``: seconds of training compute per run, counted only while the
-  run holds a turn to compute (:class:`~fitscope.lab.session.Turns`), so time paused
-  or waiting in line is free;
+- ``max_run_seconds``: seconds of training compute per run: the CPU time of the run's
+  thread while it holds a turn to compute (:class:`~fitscope.lab.session.Turns`), so
+  time paused, waiting in line or waiting for a busy machine is free;
 - ``max_probe_mb``: megabytes of probe records a run may keep (see :func:`record_bytes`);
 - ``max_histogram_bins``: ``observe.histogram_bins`` at most this;
 - ``max_steps``: optimizer steps per run (epochs times steps per epoch, as the engine

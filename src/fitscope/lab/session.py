@@ -13,14 +13,12 @@ second however fast the run goes, and a slow page makes the outbox merge, not gr
 training is held to the server's :class:`~fitscope.lab.limits.Budget` (steps, compute
 seconds, probe memory, histogram bins): a run over it ends with a ``failed`` event
 naming the limit. When a training's thread ends it lets go of its model, data and
-probe records, and the process hands freed memory back to the system
-(:func:`release_memory`).
+probe records; when the last live training ends, the process collects its garbage
+and hands freed memory back to the system (:mod:`fitscope.lab.memory`).
 """
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import math
 import threading
 import time
@@ -34,22 +32,12 @@ from fitscope.run import Run
 
 from . import views
 from .limits import Budget, OverBudget, record_bytes
+from .memory import RELEASER
 
 VIEWS_PER_SECOND = 30
 FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
 MAX_EVENTS = 50
 TURNS = 2
-
-
-def release_memory() -> None:
-    """Collect garbage and ask glibc's allocator to return freed memory to the system
-    (``malloc_trim(0)``): a finished training's tensors and records are freed, but
-    without the trim the pages stay mapped and the server's RSS never goes down."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
 
 
 def finite(obj: Any) -> Any:
@@ -166,7 +154,9 @@ class LiveTraining(Callback):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
         self.turns, self._has_turn = turns, False
         self.budget = budget or Budget()
-        self.compute_seconds, self._turn_since = 0.0, 0.0  # time holding a turn
+        # CPU seconds of this thread while holding a turn (time.thread_time: waiting
+        # for the GIL or for other processes on a busy machine is not counted)
+        self.compute_seconds, self._turn_since = 0.0, 0.0
         self._probe_checked = False
         self.probe = probe
         self._go, self._halt = threading.Event(), threading.Event()
@@ -224,19 +214,19 @@ class LiveTraining(Callback):
     def _take(self) -> None:
         self.turns.take()
         self._has_turn = True
-        self._turn_since = time.perf_counter()
+        self._turn_since = time.thread_time()
 
     def _give(self) -> None:
         if self._has_turn:
             self._has_turn = False
-            self.compute_seconds += time.perf_counter() - self._turn_since
+            self.compute_seconds += time.thread_time() - self._turn_since
             self.turns.give()
 
     def _check_budget(self, trainer: Trainer) -> None:
         """Raise :class:`OverBudget` once the run has used its compute seconds, or (once,
         at its first probed step's records) when its probing would exceed the probe
         memory."""
-        seconds = self.compute_seconds + (time.perf_counter() - self._turn_since
+        seconds = self.compute_seconds + (time.thread_time() - self._turn_since
                                           if self._has_turn else 0.0)
         self.budget.check_seconds(seconds, trainer.step, trainer.total_steps)
         if self._probe is not None and not self._probe_checked:
@@ -368,7 +358,9 @@ class Sessions:
     def _release(self, training: LiveTraining) -> None:
         with self._lock:
             self._live.discard(training)
-        release_memory()
+            idle = not self._live
+        if idle:
+            RELEASER.request()
 
     def is_idle(self, training: LiveTraining) -> bool:
         """Paused, and nothing heard from its page for ``idle_seconds``."""

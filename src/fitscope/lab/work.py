@@ -5,7 +5,9 @@ landscapes, nearest neighbours, regularization optima, run store reads) on a few
 threads of its own, so they never take the threads that the websockets and cheap
 requests need (Starlette's shared pool, which eight slow requests once exhausted). At
 most ``workers`` jobs compute and ``waiting`` more wait; a request beyond that is
-answered at once with 503 and a ``Retry-After`` header (:class:`QueueFull`).
+answered at once with 503 and a ``Retry-After`` header (:class:`QueueFull`). When the
+queue falls empty it asks for the memory its jobs left to be released
+(:mod:`fitscope.lab.memory`).
 
 :class:`LRU` is a cache bounded in entries and in bytes (of the JSON it would send),
 evicting the least recently used entry first; :func:`lru` makes one a decorator, in
@@ -24,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
+
+from .memory import RELEASER
 
 WORKERS = 2
 WAITING = 8
@@ -63,6 +67,9 @@ class WorkQueue:
         finally:
             with self._lock:
                 self._admitted -= 1
+                idle = not self._admitted
+            if idle:  # what the computations left behind (fitscope.lab.memory)
+                RELEASER.request()
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
