@@ -14,7 +14,7 @@ from fitscope import RunConfig, train
 from fitscope.lab import views
 from fitscope.lab.app import create_app
 from fitscope.lab.limits import MB, Budget, OverBudget, record_bytes
-from fitscope.lab.memory import Releaser
+from fitscope.lab.memory import Releaser, tune_allocator
 
 from tests.test_lab_ws import collect, start, tiny
 
@@ -235,3 +235,21 @@ def test_the_releaser_frees_reference_cycles(no_gc):
     releaser = Releaser(delay=0.0)
     releaser.request()
     assert _released([ref])
+
+
+def _rss_mib() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_the_tuned_allocator_returns_freed_blocks_at_once():
+    import torch
+
+    assert tune_allocator()  # glibc
+    before = _rss_mib()
+    blocks = [torch.ones(256 * 1024) for _ in range(100)]  # 100 blocks of 1 MiB
+    assert _rss_mib() > before + 90
+    del blocks
+    assert _rss_mib() < before + 10  # unmapped when freed, no trim needed

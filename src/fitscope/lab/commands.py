@@ -44,6 +44,8 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
     """Run the lab with uvicorn until interrupted.
 
     Requests must name a loopback host or one of ``allow_hosts`` (no DNS rebinding).
+    glibc's allocator is set to return large blocks at once
+    (:func:`fitscope.lab.memory.tune_allocator`).
     ``budget`` is the :class:`~fitscope.lab.limits.Budget` of every training. Torch uses
     one thread per operation here: the trainings are small and run side by side, one
     thread each. Threads hand the GIL over every millisecond (Python's default is 5 ms),
@@ -53,7 +55,9 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
     import uvicorn
 
     from .app import create_app
+    from .memory import tune_allocator
 
+    tune_allocator()
     torch.set_num_threads(1)
     sys.setswitchinterval(0.001)
     app = create_app(max_sessions, idle_seconds, store, allowed_hosts=list(allow_hosts or []),
