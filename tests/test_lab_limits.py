@@ -253,3 +253,24 @@ def test_the_tuned_allocator_returns_freed_blocks_at_once():
     assert _rss_mib() > before + 90
     del blocks
     assert _rss_mib() < before + 10  # unmapped when freed, no trim needed
+
+
+def test_large_theory_lines_take_turns_and_small_ones_never_wait():
+    import threading
+
+    small = RunConfig()
+    large = RunConfig.model_validate({"model": {"depth": 2, "width": 256}})  # 131,072
+    done = {}
+
+    def compute(name, cfg):
+        done[name] = views.theory_line(cfg)
+
+    with views._THEORY:  # a large theory line in progress
+        threads = {name: threading.Thread(target=compute, args=(name, cfg))
+                   for name, cfg in (("small", small), ("large", large))}
+        for t in threads.values():
+            t.start()
+        threads["small"].join(30)
+        assert done.get("small") is not None and "large" not in done
+    threads["large"].join(30)
+    assert done["large"]["layers"] == ["hidden.0.linear", "hidden.1.linear", "out"]
