@@ -52,6 +52,13 @@ NOT_RUN = {
     ("docs/lab.md", "fitscope lab --port 9000 --no-browser --max-sessions 8 --store "
      "runs/fitscope.sqlite"): "serves until stopped; its options are tested in "
     "tests/test_lab_commands.py",
+    ("docs/lab.md", "fitscope lab --host 0.0.0.0 --allow-host mylaptop.local"): "serves until "
+    "stopped; the host rules are tested in tests/test_lab_guard.py",
+    ("docs/lab.md", ".venv/bin/python benchmarks/lab_load.py --sessions 20 --seconds 20"):
+    "a benchmark (a minute); its parts are tested in tests/test_lab_load_benchmark.py",
+    ("docs/lab.md", ".venv/bin/python benchmarks/lab_load.py --sessions 50 --hostile 10 "
+     "--seconds 40"): "a benchmark (over a minute); its parts are tested in "
+    "tests/test_lab_load_benchmark.py",
 }
 
 # (file, text in a python block) -> what it becomes here: the same code, smaller

@@ -69,7 +69,8 @@ def test_form_choices_come_from_the_config(client):
     assert "kaiming_normal" in body["choices"]["init.scheme"]
     assert body["choices"]["model.activation"] == ["relu", "tanh", "sigmoid", "linear"]
     assert body["choices"]["surface"] == ["ravine", "saddle", "rosenbrock", "cliff"]
-    assert body["limits"] == LIMITS
+    assert body["limits"] == {**LIMITS, "max_run_seconds": 60.0, "max_probe_mb": 50.0,
+                              "max_histogram_bins": 100, "max_steps": 25_000, "max_sessions": 4}
     assert body["defaults"] == RunConfig().to_dict()
 
 

@@ -7,8 +7,9 @@ Routes::
                                    runs
     GET  /static/{file}            the front end (404 outside the static folder)
     GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
-    GET  /api/health               live trainings and the limit
-    GET  /api/form                 choices and limits for the training forms
+    GET  /api/health               live trainings and the limit (cheap, never queued)
+    GET  /api/form                 choices, limits (the session budget) and defaults
+                                   for the training forms
     GET  /api/landscape/quadratic  L1/L2 optimum of a 2-D quadratic (Quadratic fields)
     GET  /api/landscape/logistic   L1/L2 paths of logistic regression on breast cancer
     GET  /api/overfitting/nearest-neighbour   1-NN train/val/test accuracy on a data set
@@ -20,13 +21,17 @@ Routes::
     WS   /ws/train                 live training (see fitscope.lab.channel)
 
 Query parameters are validated by pydantic models (422 naming the field on error).
-Every response carries a content security policy allowing only this origin, and the
-websocket refuses pages from other origins.
+The costly GETs (landscape, nearest neighbour, race, trajectories, runs) are bounded
+in their inputs and computed by the app's :class:`~fitscope.lab.work.WorkQueue`, off
+the request threads; a full queue answers 503 with ``Retry-After``. Every response
+carries a content security policy allowing only this origin; ``/api/`` and ``/ws/``
+refuse requests a browser sends for another site, and with an allow-list of hosts
+every request must name a loopback host or one of them
+(:mod:`fitscope.lab.guard`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import typing
 from contextlib import asynccontextmanager
@@ -38,19 +43,23 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import MutableHeaders
-from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fitscope.config import RunConfig
+from fitscope.jsontext import finite
 from fitscope.landscape import toy
 
 from . import penalty
 from .channel import Channel
+from .guard import HostCheck, SameOrigin
+from .limits import Budget
 from .messages import LAB_DATA, LIMITS
 from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
-from .session import Sessions, finite
+from .session import Sessions
 from .trajectories_api import add_trajectory_routes
+from .work import QueueFull, WorkQueue, busy_response
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {
@@ -132,7 +141,9 @@ class NeighbourQuery(BaseModel):
 
 def nearest_neighbour(q: NeighbourQuery) -> dict:
     """Accuracy of a 1-nearest-neighbour classifier: 1.0 on its own training points
-    (each is its own neighbour, unless duplicates disagree), less elsewhere."""
+    (each is its own neighbour, unless duplicates disagree), less elsewhere.
+    ``ValueError`` for a data set that cannot be made (e.g. ``train_size`` above the
+    training rows left after the split)."""
     from sklearn.neighbors import KNeighborsClassifier
 
     from fitscope.config import DataConfig
@@ -164,11 +175,14 @@ def warm_up(done: threading.Event) -> None:
 
 def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
                store: str | Path | None = None, allowed_hosts: list[str] | None = None,
-               warm: bool = False) -> FastAPI:
-    """The lab. ``allowed_hosts`` (e.g. loopback names) refuses requests whose Host
-    header names another server (DNS rebinding); None accepts any. ``warm`` starts
-    :func:`warm_up` in a thread when the server starts; ``/api/health`` tells when it
-    is done."""
+               warm: bool = False, budget: Budget | None = None,
+               work: WorkQueue | None = None) -> FastAPI:
+    """The lab. ``allowed_hosts``: requests must name a loopback host or one of these
+    (:class:`~fitscope.lab.guard.HostCheck`, against DNS rebinding; ``[]`` allows
+    loopback names only); None accepts any Host (tests). ``budget``: the limits of every
+    live training. ``work``: the queue of the costly GETs (a default one when None).
+    ``warm`` starts :func:`warm_up` in a thread when the server starts;
+    ``/api/health`` tells when it is done."""
     ready = threading.Event()
 
     @asynccontextmanager
@@ -179,15 +193,24 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
             ready.set()
         yield
         app.state.sessions.stop_all()
+        app.state.work.shutdown()
+        app.state.trajectory_work.shutdown()
 
     app = FastAPI(title="fitscope lab", docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
     app.state.ready = ready
-    app.state.sessions = Sessions(max_sessions, idle_seconds)
+    app.state.budget = budget or Budget()
+    app.state.sessions = Sessions(max_sessions, idle_seconds, budget=app.state.budget)
+    app.state.work = work or WorkQueue()
     app.state.store = Path(store) if store else None
-    if allowed_hosts:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
 
+    @app.exception_handler(QueueFull)
+    async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
+        return busy_response(exc)
+
+    app.add_middleware(SameOrigin)
+    if allowed_hosts is not None:
+        app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _pages(app)
@@ -198,19 +221,10 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
 
     @app.websocket("/ws/train")
     async def train_socket(ws: WebSocket) -> None:
-        if not same_origin(ws):
-            await ws.close(code=1008, reason="cross-origin pages may not train here")
-            return
-        await ws.accept()
+        await ws.accept()  # pages from other sites were refused by SameOrigin
         await Channel(ws, app.state.sessions).serve()
 
     return app
-
-
-def same_origin(ws: WebSocket) -> bool:
-    """True without an Origin header (not a browser) or when it names this host."""
-    origin = ws.headers.get("origin")
-    return origin is None or origin.split("://", 1)[-1] == ws.headers.get("host")
 
 
 def _pages(app: FastAPI) -> None:
@@ -238,19 +252,29 @@ def _api(app: FastAPI) -> None:
 
     @app.get("/api/form")
     async def form() -> dict:
+        """``limits``: the config limits of :data:`~fitscope.lab.messages.LIMITS` (dotted
+        names) and the server's session budget (``max_run_seconds``, ``max_probe_mb``,
+        ``max_histogram_bins``, ``max_steps``, ``max_sessions``)."""
         choices = {f: field_choices(f) for f in FORM_FIELDS}
         choices["data.name"] = list(LAB_DATA)
         choices["surface"], choices["optimizer"] = list(toy.SURFACES), list(toy.OPTIMIZERS)
-        return {"choices": choices, "limits": LIMITS, "defaults": RunConfig().to_dict()}
+        limits = {**LIMITS, **app.state.budget.to_dict(),
+                  "max_sessions": app.state.sessions.max_sessions}
+        return {"choices": choices, "limits": limits, "defaults": RunConfig().to_dict()}
+
+    work: WorkQueue = app.state.work
 
     @app.get("/api/landscape/quadratic")
     async def quadratic(q: Annotated[penalty.Quadratic, Query()]) -> JSONResponse:
-        return JSONResponse(finite(await asyncio.to_thread(penalty.quadratic_view, q)))
+        return JSONResponse(finite(await work.run(penalty.quadratic_view, q)))
 
     @app.get("/api/landscape/logistic")
     async def logistic() -> JSONResponse:
-        return JSONResponse(finite(await asyncio.to_thread(penalty.logistic_path)))
+        return JSONResponse(finite(await work.run(penalty.logistic_path)))
 
     @app.get("/api/overfitting/nearest-neighbour")
     async def neighbour(q: Annotated[NeighbourQuery, Query()]) -> dict:
-        return await asyncio.to_thread(nearest_neighbour, q)
+        try:
+            return await work.run(nearest_neighbour, q)
+        except ValueError as exc:  # e.g. train_size above the rows left for training
+            raise HTTPException(422, str(exc)) from None

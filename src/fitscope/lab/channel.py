@@ -21,6 +21,7 @@ import json
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from .limits import OverBudget
 from .messages import BadMessage, Control, Start, parse_message
 from .session import VIEWS_PER_SECOND, Busy, LiveTraining, Outbox, Sessions
 
@@ -71,7 +72,7 @@ class Channel:
         try:
             self.training = self.sessions.open(message.config, self.outbox, message.paused,
                                                message.probe)
-        except Busy as exc:
+        except (Busy, OverBudget) as exc:
             self.outbox.event("error", message=str(exc))
 
     async def _control(self, message: Control) -> None:

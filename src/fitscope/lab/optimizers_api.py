@@ -2,24 +2,25 @@
 
 Surfaces, optimizers, paths and the figure all come from :mod:`fitscope.landscape`
 (:func:`~fitscope.landscape.toy.optimize`, :func:`~fitscope.landscape.figures.toy_figure`);
-this module only validates the page's settings and packs the result.
+this module only validates the page's settings and packs the result. The inputs are
+bounded (at most 2000 steps, each optimizer at most once) so that a race is computed
+in well under 2 s; results are kept in a bounded LRU cache (:func:`fitscope.lab.work.lru`).
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import json
 from typing import Annotated, Literal
 
 from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure
 
 from fitscope.jsontext import finite
+from .work import lru
 
 SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
 OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]
@@ -37,7 +38,15 @@ class _RaceBase(BaseModel):
     y0: float | None = Field(None, ge=-50.0, le=50.0)
     steps: int = Field(200, ge=1, le=2000)
     clip_norm: float | None = Field(None, gt=0.0, le=1000.0)
-    run: tuple[OptimizerName, ...] = toy.OPTIMIZERS
+    run: tuple[OptimizerName, ...] = Field(toy.OPTIMIZERS, min_length=1,
+                                           max_length=len(toy.OPTIMIZERS))
+
+    @field_validator("run")
+    @classmethod
+    def _each_once(cls, run: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(run)) != len(run):
+            raise ValueError(f"each optimizer at most once, got {list(run)}")
+        return run
 
 
 Race = create_model("Race", __base__=_RaceBase,
@@ -45,7 +54,7 @@ Race = create_model("Race", __base__=_RaceBase,
                        for name in toy.OPTIMIZERS})
 
 
-@functools.lru_cache(maxsize=128)
+@lru(entries=64, max_bytes=8_000_000)
 def race_view(q: _RaceBase) -> dict:
     """The surface's figure with every chosen optimizer's path, and the paths' numbers."""
     surf = toy.surface(q.surface)
@@ -69,4 +78,4 @@ def race_view(q: _RaceBase) -> dict:
 def add_optimizer_routes(app: FastAPI) -> None:
     @app.get("/api/optimizers/race")
     async def race(q: Annotated[Race, Query()]) -> JSONResponse:
-        return JSONResponse(finite(await asyncio.to_thread(race_view, q)))
+        return JSONResponse(finite(await app.state.work.run(race_view, q)))

@@ -14,6 +14,8 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from .work import lru
+
 Penalty = Literal["l1", "l2"]
 PATH_POINTS = 101
 GRID = 81
@@ -86,7 +88,7 @@ def norm(w: np.ndarray, penalty: Penalty) -> np.ndarray:
     return np.abs(w).sum(-1) if penalty == "l1" else np.sqrt((w ** 2).sum(-1))
 
 
-@functools.lru_cache(maxsize=256)
+@lru(entries=256, max_bytes=4_000_000)
 def quadratic_view(q: Quadratic) -> dict:
     """Everything the landscape page draws for ``q``: contours, both optima, the
     constraint region's size and the path of the optimum as lambda grows.

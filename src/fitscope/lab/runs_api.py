@@ -7,7 +7,6 @@ one), and a file that is not a store answers 409 with the reason.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -65,14 +64,14 @@ def add_runs_routes(app: FastAPI) -> None:
     @app.get("/api/runs")
     async def runs() -> JSONResponse:
         try:
-            return JSONResponse(finite(await asyncio.to_thread(list_runs, app.state.store)))
+            return JSONResponse(finite(await app.state.work.run(list_runs, app.state.store)))
         except StoreError as exc:
             raise HTTPException(409, str(exc)) from None
 
     @app.get("/api/runs/{run_id}")
     async def run(run_id: RunId) -> JSONResponse:
         try:
-            record = await asyncio.to_thread(get_run, app.state.store, run_id)
+            record = await app.state.work.run(get_run, app.state.store, run_id)
         except KeyError as exc:
             raise HTTPException(404, str(exc).strip("'\"")) from None
         except StoreError as exc:

@@ -9,11 +9,17 @@ between epochs once a second; it blocks between steps while paused. The websocke
 second however fast the run goes, and a slow page makes the outbox merge, not grow.
 
 :class:`Sessions` admits at most ``max_sessions`` live trainings at once, lets
-:class:`Turns` of them compute at a time, and tells which paused ones are idle.
+:class:`Turns` of them compute at a time, and tells which paused ones are idle. Every
+training is held to the server's :class:`~fitscope.lab.limits.Budget` (steps, compute
+seconds, probe memory, histogram bins): a run over it ends with a ``failed`` event
+naming the limit. When a training's thread ends it lets go of its model, data and
+probe records; when the last live training ends, the process collects its garbage
+and hands freed memory back to the system (:mod:`fitscope.lab.memory`).
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -26,6 +32,8 @@ from fitscope.jsontext import finite
 from fitscope.run import Run
 
 from . import views
+from .limits import Budget, OverBudget, record_bytes
+from .memory import RELEASER
 
 VIEWS_PER_SECOND = 30
 FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
@@ -132,9 +140,14 @@ class LiveTraining(Callback):
 
     def __init__(self, ident: int, config: RunConfig, outbox: Outbox,
                  on_exit: Callable[[LiveTraining], None], turns: Turns,
-                 paused: bool = False, probe: bool = False):
+                 paused: bool = False, probe: bool = False, budget: Budget | None = None):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
         self.turns, self._has_turn = turns, False
+        self.budget = budget or Budget()
+        # CPU seconds of this thread while holding a turn (time.thread_time: waiting
+        # for the GIL or for other processes on a busy machine is not counted)
+        self.compute_seconds, self._turn_since = 0.0, 0.0
+        self._probe_checked = False
         self.probe = probe
         self._go, self._halt = threading.Event(), threading.Event()
         if not paused:
@@ -176,21 +189,44 @@ class LiveTraining(Callback):
             if self.probe:
                 self.config = views.with_probes(self.config)
             train(self.config, callbacks=[self])
+        except OverBudget as exc:
+            self.state = "failed"
+            self.outbox.event("failed", self.ident, message=str(exc), limit=True)
         except Exception as exc:  # noqa: BLE001 (any failure is shown on the page)
             self.state = "failed"
             self.outbox.event("failed", self.ident, message=f"{type(exc).__name__}: {exc}")
         finally:
             self._give()
+            # the model, data and records go with the trainer; drop what we kept of them
+            self._probe = self._plane = None
             self._on_exit(self)
 
     def _take(self) -> None:
         self.turns.take()
         self._has_turn = True
+        self._turn_since = time.thread_time()
 
     def _give(self) -> None:
         if self._has_turn:
             self._has_turn = False
+            self.compute_seconds += time.thread_time() - self._turn_since
             self.turns.give()
+
+    def _check_budget(self, trainer: Trainer) -> None:
+        """Raise :class:`OverBudget` once the run has used its compute seconds, or (once,
+        at its first probed step's records) when its probing would exceed the probe
+        memory."""
+        seconds = self.compute_seconds + (time.thread_time() - self._turn_since
+                                          if self._has_turn else 0.0)
+        self.budget.check_seconds(seconds, trainer.step, trainer.total_steps)
+        if self._probe is not None and not self._probe_checked:
+            records = self._probe.records
+            if records:
+                self._probe_checked = True
+                first = [r for r in records if r["step"] == records[0]["step"]]
+                every = self._probe.every
+                probed = math.ceil(trainer.total_steps / every)
+                self.budget.check_probes(record_bytes(first), probed, every)
 
     def _post_view(self, trainer: Trainer, force: bool = False, diagnose: bool = True) -> None:
         now = time.monotonic()
@@ -233,6 +269,7 @@ class LiveTraining(Callback):
             trainer.stop = True
 
     def on_train_start(self, trainer: Trainer) -> None:
+        self.budget.check_steps(trainer.total_steps)
         self._probe, self._plane = views.probe_of(trainer), views.plane_of(trainer)
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
                           config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
@@ -243,6 +280,7 @@ class LiveTraining(Callback):
         self._between_steps(trainer)
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
+        self._check_budget(trainer)
         self._post_progress(trainer, loss)
         self._between_steps(trainer)
 
@@ -271,12 +309,14 @@ class Sessions:
     """The server's live trainings: at most ``max_sessions`` at once, ``turns`` of them
     computing at any moment (:class:`Turns`)."""
 
-    def __init__(self, max_sessions: int = 4, idle_seconds: float = 300.0, turns: int = TURNS):
+    def __init__(self, max_sessions: int = 4, idle_seconds: float = 300.0, turns: int = TURNS,
+                 budget: Budget | None = None):
         if max_sessions < 1:
             raise ValueError(f"max_sessions must be at least 1, got {max_sessions}")
         if not idle_seconds > 0:
             raise ValueError(f"idle_seconds must be positive, got {idle_seconds}")
         self.max_sessions, self.idle_seconds = max_sessions, idle_seconds
+        self.budget = budget or Budget()
         self.turns = Turns(turns)
         self._lock = threading.Lock()
         self._live: set[LiveTraining] = set()
@@ -289,14 +329,17 @@ class Sessions:
 
     def open(self, config: RunConfig, outbox: Outbox, paused: bool = False,
              probe: bool = False) -> LiveTraining:
-        """Start a training whose output goes to ``outbox``; :class:`Busy` when full."""
+        """Start a training whose output goes to ``outbox``; :class:`Busy` when full,
+        :class:`~fitscope.lab.limits.OverBudget` for settings over the budget known before
+        training (the rest is checked as it trains)."""
+        self.budget.check_config(config)
         with self._lock:
             if len(self._live) >= self.max_sessions:
                 raise Busy(f"all {self.max_sessions} training slots are in use (the server's "
                            f"--max-sessions); wait for one to finish or stop one")
             self._next_id += 1
             training = LiveTraining(self._next_id, config, outbox, self._release, self.turns,
-                                    paused, probe)
+                                    paused, probe, self.budget)
             self._live.add(training)
         outbox.claim(training.ident)
         training.thread.start()
@@ -305,6 +348,9 @@ class Sessions:
     def _release(self, training: LiveTraining) -> None:
         with self._lock:
             self._live.discard(training)
+            idle = not self._live
+        if idle:
+            RELEASER.request()
 
     def is_idle(self, training: LiveTraining) -> bool:
         """Paused, and nothing heard from its page for ``idle_seconds``."""

@@ -6,14 +6,15 @@ optimizers racing on a toy surface (:func:`fitscope.lab.optimizers_api.race_view
 ``GET /api/trajectories/progress`` with the same query says what that computation is
 doing (``{"stage": null}`` when it is not running), for the page to show while it waits.
 
-The work runs in a worker thread, one comparison at a time (the machine has few cores
-and a second comparison would only slow the first); records already cached are read
-without waiting.
+The work runs on a :class:`~fitscope.lab.work.WorkQueue` of its own
+(``app.state.trajectory_work``: two workers, four waiting, 503 when full), so that
+comparisons, which take seconds, never hold up the other pages' requests; one
+comparison computes at a time (the machine has few cores and a second comparison
+would only slow the first), and records already cached are read beside it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ from .optimizers_api import Race, race_view
 from fitscope.jsontext import finite
 from .trajectory_runs import ALPHAS, POINTS, Report, cached_record, compared_config, run_record
 from .trajectory_runs import steps_of
+from .work import WorkQueue
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most
 SIDES = ("a", "b")
@@ -136,13 +138,14 @@ def comparison_view(q: Comparison, report: Report, compute: threading.Lock) -> d
 def add_trajectory_routes(app: FastAPI) -> None:
     progress = Progress()
     compute = threading.Lock()
+    app.state.trajectory_work = WorkQueue(workers=2, waiting=4)
 
     @app.get("/api/trajectories")
     async def trajectories(q: Annotated[Comparison, Query()]) -> JSONResponse:
         key = q.model_dump_json()
         report = lambda stage, fraction: progress.set(key, stage, fraction)  # noqa: E731
         try:
-            view = await asyncio.to_thread(comparison_view, q, report, compute)
+            view = await app.state.trajectory_work.run(comparison_view, q, report, compute)
         except ValidationError as exc:  # settings that make no valid RunConfig
             raise HTTPException(422, describe(exc)) from None
         finally:

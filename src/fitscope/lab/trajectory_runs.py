@@ -13,13 +13,17 @@ eigenvalue and the expected loss increase under relative weight noise of each si
 Records are stored in the landscape cache (:mod:`fitscope.landscape.cache`) under the
 run's id, so a page reloaded, or a run that appears in two comparisons, is read back
 instead of trained again; the id is a hash of the whole config and a run on the CPU is
-deterministic, so the run id fixes the numbers.
+deterministic, so the run id fixes the numbers. The cache keeps at most
+:data:`MAX_RECORDS` of these records: a record read is touched, and storing one more
+deletes the least recently used (:func:`prune_records`), so a new seed on every
+request cannot fill the disk.
 """
 
 from __future__ import annotations
 
 import functools
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +41,7 @@ ALPHAS = (0.05, 0.2)  # relative noise sizes of the expected sharpness
 SAMPLES = 32  # noise draws per expected sharpness
 RECORD_KIND = "lab-trajectory"
 RECORD_VERSION = 1  # bump when a record's content changes
+MAX_RECORDS = 200  # records kept in the cache (31 to 37 kB each, measured)
 
 Report = Callable[[str, float], None]  # (what is being done, share of the run done in [0, 1])
 SHARE = {"train": 0.55, "landscape": 0.35}  # of a run's time; sharpness takes the rest
@@ -87,9 +92,33 @@ class _EpochReport(Callback):
 
 
 def cached_record(cfg: RunConfig) -> dict[str, Any] | None:
-    """The cached record of ``cfg`` (with ``cached: True``), or None."""
-    hit = cache.load(record_key(cfg))
-    return None if hit is None else {**hit, "cached": True}
+    """The cached record of ``cfg`` (with ``cached: True``), or None; a hit is touched
+    (its file's modification time is the last use, for :func:`prune_records`)."""
+    key = record_key(cfg)
+    hit = cache.load(key)
+    if hit is None:
+        return None
+    try:
+        os.utime(cache.cache_dir() / f"{key}.json")
+    except OSError:  # pruned meanwhile: the record read is still good
+        pass
+    return {**hit, "cached": True}
+
+
+def prune_records(keep: int | None = None) -> int:
+    """Delete all but the ``keep`` (default :data:`MAX_RECORDS`) most recently used
+    records of this page from the cache; the number deleted."""
+    keep = MAX_RECORDS if keep is None else keep
+    files = []
+    for path in cache.cache_dir().glob(f"*-{RECORD_KIND}-*.json"):
+        try:
+            files.append((path.stat().st_mtime, path))
+        except OSError:
+            pass
+    files.sort(reverse=True)
+    for _, path in files[keep:]:
+        path.unlink(missing_ok=True)
+    return max(0, len(files) - keep)
 
 
 def run_record(cfg: RunConfig, report: Report | None = None) -> dict[str, Any]:
@@ -99,6 +128,7 @@ def run_record(cfg: RunConfig, report: Report | None = None) -> dict[str, Any]:
         return hit
     record = compute_record(cfg, report or (lambda stage, share: None))
     cache.store(record_key(cfg), record)
+    prune_records()
     return {**record, "cached": False}
 
 

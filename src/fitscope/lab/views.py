@@ -7,8 +7,10 @@ polynomial features of them.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
+import threading
 
 import numpy as np
 import torch
@@ -25,6 +27,8 @@ from fitscope.run import Run
 MAX_POINTS = 600
 GRID = 60
 PROBE_SAMPLES = 100
+_THEORY = threading.Lock()  # one large model's theory line at a time
+LARGE_THEORY = 100_000  # hidden weights (depth x width^2) from which a theory line is large
 
 
 def with_probes(cfg: RunConfig, samples: int = PROBE_SAMPLES) -> RunConfig:
@@ -72,9 +76,15 @@ def latest_probe(p: Probe) -> dict | None:
 def theory_line(config: RunConfig) -> dict | None:
     """What each weight layer's Var(z) and Var(dL/dz) should be at initialization
     (:func:`fitscope.probe.theory.theory_table`), with the measured values beside; None
-    for a model the theory does not cover (batch norm, auxiliary tasks)."""
+    for a model the theory does not cover (batch norm, auxiliary tasks). A large model's
+    (depth x width^2 of at least :data:`LARGE_THEORY`) is computed one at a time across
+    trainings: a 20 x 256 model's takes about 320 MiB for a moment; small ones (the
+    pages' defaults) never wait behind it."""
+    m = config.model
+    large = m.depth * max(m.widths, default=0) ** 2 >= LARGE_THEORY
     try:
-        rows = theory_table(config)
+        with _THEORY if large else contextlib.nullcontext():
+            rows = theory_table(config)
     except ValueError:
         return None
     keys = ("z_var", "grad_z_var", "z_var_measured", "grad_z_var_measured")

@@ -1,0 +1,145 @@
+"""Costly GET requests, computed off the request threads: a bounded queue and an LRU cache.
+
+:class:`WorkQueue` runs the lab's costly computations (optimizer races, trained
+landscapes, nearest neighbours, regularization optima, run store reads) on a few
+threads of its own, so they never take the threads that the websockets and cheap
+requests need (Starlette's shared pool, which eight slow requests once exhausted). At
+most ``workers`` jobs compute and ``waiting`` more wait; a request beyond that is
+answered at once with 503 and a ``Retry-After`` header (:class:`QueueFull`). When the
+queue falls empty it asks for the memory its jobs left to be released
+(:mod:`fitscope.lab.memory`).
+
+:class:`LRU` is a cache bounded in entries and in bytes (of the JSON it would send),
+evicting the least recently used entry first; :func:`lru` makes one a decorator, in
+place of ``functools.lru_cache`` whose bound counts entries of any size.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from fastapi.responses import JSONResponse
+
+from .memory import RELEASER
+
+WORKERS = 2
+WAITING = 8
+RETRY_AFTER = 2  # seconds, the 503's Retry-After
+
+T = TypeVar("T")
+
+
+class QueueFull(RuntimeError):
+    """Every worker is busy and the line is full."""
+
+
+class WorkQueue:
+    """At most ``workers`` jobs at once on threads of their own, ``waiting`` more in line."""
+
+    def __init__(self, workers: int = WORKERS, waiting: int = WAITING):
+        self.capacity = workers + waiting
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lab-work")
+        self._lock = threading.Lock()
+        self._admitted = 0
+
+    @property
+    def admitted(self) -> int:
+        """Jobs computing or waiting."""
+        with self._lock:
+            return self._admitted
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` on a worker; :class:`QueueFull` at once when the line is full."""
+        with self._lock:
+            if self._admitted >= self.capacity:
+                raise QueueFull(f"the lab is busy with {self._admitted} computations; "
+                                f"try again in {RETRY_AFTER} s")
+            self._admitted += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            with self._lock:
+                self._admitted -= 1
+                idle = not self._admitted
+            if idle:  # what the computations left behind (fitscope.lab.memory)
+                RELEASER.request()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def busy_response(exc: QueueFull) -> JSONResponse:
+    """503 with ``Retry-After``, for a :class:`QueueFull`."""
+    return JSONResponse({"detail": str(exc)}, status_code=503,
+                        headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def json_bytes(value: Any) -> int:
+    """Size of ``value`` as JSON (what the cache would send), in bytes."""
+    return len(json.dumps(value, default=str))
+
+
+class LRU:
+    """A mapping that keeps at most ``entries`` values and ``max_bytes`` bytes of them
+    (:func:`json_bytes`), dropping the least recently used first; thread-safe. A value
+    bigger than ``max_bytes`` on its own is not kept."""
+
+    def __init__(self, entries: int, max_bytes: int):
+        self.entries, self.max_bytes = entries, max_bytes
+        self._lock = threading.Lock()
+        self._data: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._data)
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        with self._lock:
+            if key not in self._data:
+                return default
+            self._data.move_to_end(key)
+            return self._data[key][0]
+
+    def put(self, key: Any, value: Any) -> None:
+        size = json_bytes(value)
+        with self._lock:
+            if key in self._data:
+                self.bytes -= self._data.pop(key)[1]
+            if size > self.max_bytes:
+                return
+            self._data[key] = (value, size)
+            self.bytes += size
+            while len(self._data) > self.entries or self.bytes > self.max_bytes:
+                self.bytes -= self._data.popitem(last=False)[1][1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+            self.bytes = 0
+
+
+def lru(entries: int, max_bytes: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+    """Cache a function of hashable arguments in an :class:`LRU` (``fn.cache``)."""
+    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
+        cache = LRU(entries, max_bytes)
+        missing = object()
+
+        @functools.wraps(fn)
+        def cached(*args: Any) -> T:
+            value = cache.get(args, missing)
+            if value is missing:
+                value = fn(*args)
+                cache.put(args, value)
+            return value
+
+        cached.cache = cache  # type: ignore[attr-defined]
+        return cached
+    return decorate

@@ -1,0 +1,195 @@
+"""The lab's costly GETs: bounded inputs, a bounded queue off the request threads (503
+with Retry-After when full, cheap requests still answered), bounded LRU caches, and
+the trained landscape's records pruned on disk."""
+
+import os
+import threading
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fitscope.lab import app as lab_app
+from fitscope.lab import trajectory_runs
+from fitscope.lab.app import create_app
+from fitscope.lab.optimizers_api import Race, race_view
+from fitscope.lab.work import LRU, RETRY_AFTER, WorkQueue, json_bytes, lru
+from fitscope.landscape import toy
+
+
+@pytest.fixture(scope="module")
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def test_a_race_with_many_runs_is_refused_at_once(client):
+    t0 = time.monotonic()
+    r = client.get("/api/optimizers/race", params=[("run", "sgd")] * 1500)
+    assert time.monotonic() - t0 < 2.0
+    assert r.status_code == 422 and "run" in r.text
+    r = client.get("/api/optimizers/race", params=[("run", "sgd"), ("run", "adam"),
+                                                   ("run", "sgd")])
+    assert r.status_code == 422 and "each optimizer at most once" in r.text
+
+
+def test_a_race_of_every_optimizer_at_the_step_limit_is_answered(client):
+    t0 = time.monotonic()
+    r = client.get("/api/optimizers/race", params={"steps": 2000, "surface": "saddle",
+                                                   "x0": 1.5})
+    seconds = time.monotonic() - t0
+    assert r.status_code == 200 and set(r.json()["paths"]) == set(toy.OPTIMIZERS)
+    print(f"\nrace of {len(toy.OPTIMIZERS)} optimizers x 2000 steps: {seconds:.2f} s")
+    assert client.get("/api/optimizers/race", params={"steps": 2001}).status_code == 422
+
+
+def test_nearest_neighbour_with_more_training_points_than_the_split_leaves_is_422(client):
+    r = client.get("/api/overfitting/nearest-neighbour",
+                   params={"n_samples": 600, "train_size": 400})
+    assert r.status_code == 422
+    assert "data.train_size=400 exceeds the 360 train examples" in r.json()["detail"]
+    ok = client.get("/api/overfitting/nearest-neighbour",
+                    params={"n_samples": 600, "train_size": 300})
+    assert ok.status_code == 200 and ok.json()["train_acc"] == 1.0
+
+
+def test_a_full_queue_answers_503_with_retry_after_and_cheap_requests_still_pass(monkeypatch):
+    release, entered = threading.Event(), threading.Event()
+
+    def slow(q):
+        entered.set()
+        release.wait(10)
+        return {"train_acc": 1.0, "val_acc": None, "test_acc": None}
+
+    monkeypatch.setattr(lab_app, "nearest_neighbour", slow)
+    with TestClient(create_app(work=WorkQueue(workers=1, waiting=1))) as c:
+        url = "/api/overfitting/nearest-neighbour"
+        answers = []
+        threads = [threading.Thread(target=lambda: answers.append(c.get(url).status_code))
+                   for _ in range(2)]
+        for t in threads:
+            t.start()
+        assert entered.wait(10)
+        deadline = time.monotonic() + 10
+        while c.app.state.work.admitted < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = c.get(url)  # one computing, one waiting: full
+        assert r.status_code == 503 and r.headers["retry-after"] == str(RETRY_AFTER)
+        assert "busy" in r.json()["detail"]
+        t0 = time.monotonic()
+        assert c.get("/api/health").status_code == 200  # never queued
+        assert time.monotonic() - t0 < 1.0
+        release.set()
+        for t in threads:
+            t.join(10)
+        assert answers == [200, 200]
+        assert c.get(url).status_code == 200  # room again
+
+
+def test_queued_work_does_not_take_the_request_threads(monkeypatch):
+    """Eight slow computations once took Starlette's shared threads and a websocket
+    reset waited a minute; now they wait on the queue's own threads."""
+    release = threading.Event()
+    monkeypatch.setattr(lab_app, "nearest_neighbour", lambda q: release.wait(10) and {})
+    with TestClient(create_app(work=WorkQueue(workers=2, waiting=60))) as c:
+        threads = [threading.Thread(target=c.get, args=("/api/overfitting/nearest-neighbour",))
+                   for _ in range(50)]
+        for t in threads:
+            t.start()
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        with c.websocket_connect("/ws/train") as ws:
+            ws.send_text('{"type": "reset"}')
+            assert ws.receive_json()["events"][0]["type"] == "reset"  # uses a thread to join
+        assert time.monotonic() - t0 < 2.0
+        release.set()
+        for t in threads:
+            t.join(10)
+
+
+def test_lru_bounds_entries_and_bytes_and_evicts_the_least_recently_used():
+    cache = LRU(entries=3, max_bytes=100)
+    for k in "abc":
+        cache.put(k, k * 10)
+    assert cache.get("a") == "a" * 10  # a is now the most recent
+    cache.put("d", "d")
+    assert cache.get("b") is None and cache.get("a") and len(cache) == 3
+    cache.put("e", "e" * 80)  # over 100 bytes together: the oldest go
+    assert cache.bytes <= 100 and cache.get("e") == "e" * 80
+    assert cache.get("c") is None
+    cache.put("huge", "x" * 200)  # bigger than the cache: not kept
+    assert cache.get("huge") is None and cache.bytes <= 100
+    assert json_bytes("abc") == 5
+
+
+def test_lru_decorator_computes_once_per_argument():
+    calls = []
+
+    @lru(entries=2, max_bytes=1000)
+    def square(x):
+        calls.append(x)
+        return x * x
+
+    assert [square(2), square(2), square(3), square(4), square(2)] == [4, 4, 9, 16, 4]
+    assert calls == [2, 3, 4, 2] and len(square.cache) == 2
+
+
+def test_the_race_cache_is_bounded_in_bytes():
+    cache = race_view.cache
+    for steps in range(1, 40):
+        race_view(Race(steps=steps * 50, run=("sgd", "adam", "momentum")))
+    assert cache.bytes <= cache.max_bytes and len(cache) <= cache.entries
+
+
+def test_trajectory_records_keep_only_the_most_recently_used(tmp_path, monkeypatch):
+    monkeypatch.setenv("FITSCOPE_CACHE", str(tmp_path))
+    folder = tmp_path / "landscape"
+    folder.mkdir()
+    other = folder / "abc-trajectory-0.json"  # another kind: never pruned
+    other.write_text("{}")
+    for i in range(8):
+        path = folder / f"{i:016x}-{trajectory_runs.RECORD_KIND}-{i}.json"
+        path.write_text("{}")
+        os.utime(path, (1000 + i, 1000 + i))
+    os.utime(folder / f"{1:016x}-{trajectory_runs.RECORD_KIND}-1.json", (5000, 5000))
+    assert trajectory_runs.prune_records(keep=3) == 5
+    left = sorted(p.name.split("-")[0] for p in folder.glob(f"*-{trajectory_runs.RECORD_KIND}-*"))
+    assert left == [f"{i:016x}" for i in (1, 6, 7)] and other.exists()
+
+
+def test_a_cache_hit_is_touched_and_a_new_record_prunes(tmp_path, monkeypatch):
+    monkeypatch.setenv("FITSCOPE_CACHE", str(tmp_path))
+    cfg = trajectory_runs.compared_config("adam", 0.01, 0, 0.0, 2, 0)
+    key = trajectory_runs.record_key(cfg)
+    from fitscope.landscape import cache
+    path = cache.store(key, {"run_id": cfg.run_id})
+    os.utime(path, (1000, 1000))
+    assert trajectory_runs.cached_record(cfg)["cached"] is True
+    assert path.stat().st_mtime > 1000
+    monkeypatch.setattr(trajectory_runs, "MAX_RECORDS", 1)
+    monkeypatch.setattr(trajectory_runs, "compute_record", lambda cfg, report: {"x": 1})
+    trajectory_runs.run_record(trajectory_runs.compared_config("sgd", 0.1, 0, 0.0, 2, 0))
+    assert len(list(path.parent.glob(f"*-{trajectory_runs.RECORD_KIND}-*.json"))) == 1
+
+
+def test_trajectory_comparisons_have_a_queue_of_their_own(monkeypatch):
+    from fitscope.lab import trajectories_api
+
+    release = threading.Event()
+    monkeypatch.setattr(trajectories_api, "comparison_view",
+                        lambda q, report, compute: release.wait(10) and {"runs": []})
+    with TestClient(create_app()) as c:
+        threads = [threading.Thread(target=c.get, args=("/api/trajectories",),
+                                    kwargs={"params": {"seed": i}}) for i in range(6)]
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 10
+        while c.app.state.trajectory_work.admitted < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        r = c.get("/api/trajectories", params={"seed": 99})
+        assert r.status_code == 503 and r.headers["retry-after"] == str(RETRY_AFTER)
+        # the other pages' costly requests are not behind them
+        assert c.get("/api/landscape/quadratic").status_code == 200
+        release.set()
+        for t in threads:
+            t.join(10)
