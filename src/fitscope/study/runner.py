@@ -63,6 +63,16 @@ class StudyResult:
     trained: int
     statuses: dict[str, int]
 
+    def __repr__(self) -> str:
+        from ..display import study_result_repr
+
+        return study_result_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import study_result_html
+
+        return study_result_html(self)
+
 
 def cores() -> int:
     """CPU cores this process may use."""
