@@ -403,8 +403,12 @@ def _device(name: str) -> str:
 
 
 def train(config: RunConfig, *, model: nn.Module | None = None,
-          callbacks: Sequence[Callback] = ()) -> Run:
+          callbacks: Sequence[Callback] = (), live: bool = False) -> Run:
     """Train ``config`` and return its :class:`Run`.
+
+    ``live=True`` redraws the loss curves (and a probed run's histograms) in a notebook
+    cell while training (:class:`fitscope.live.LiveDisplay`, throttled to about 5% of the
+    training time); the config, and so the run, stay the same.
 
     ``model`` replaces the built-in architecture with any ``nn.Module`` taking flat
     ``(B, n_features)`` inputs (the config's init is applied to it unless
@@ -412,6 +416,10 @@ def train(config: RunConfig, *, model: nn.Module | None = None,
     bit for bit. With ``observe.probe_every > 0`` the run is probed
     (:func:`fitscope.probe.training.fit_with_probe`) and ``Run.probes`` holds the records.
     """
+    if live:
+        from .live import LiveDisplay
+
+        callbacks = [*callbacks, LiveDisplay()]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.budget.seed)
         trainer = Trainer(config, model, callbacks)

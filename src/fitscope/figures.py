@@ -33,12 +33,18 @@ HISTOGRAMS = {"activations": "act_hist", "gradients": "preact_grad_hist",
 """``kind`` of :func:`histograms` -> the probe quantity it draws."""
 
 
+GRID = {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8", "linecolor": "#d0d7de"}
+STYLE = {"plot_bgcolor": "white", "paper_bgcolor": "white", "xaxis": GRID, "yaxis": GRID}
+"""The look of plotly's "plotly_white" template, set directly: assigning the template
+costs about 50 ms a figure (it is copied), a third of a live redraw."""
+
+
 def _figure(fig: go.Figure | None, **layout) -> tuple[go.Figure, bool]:
-    """(``fig`` or a new figure with ``layout``, whether it is new)."""
+    """(``fig`` or a new figure with :data:`STYLE` and ``layout``, whether it is new)."""
     if fig is not None:
         return fig, False
-    fig = go.Figure()
-    fig.update_layout(template="plotly_white", **layout)
+    fig = go.Figure(layout=STYLE)
+    fig.update_layout(**layout)
     return fig, True
 
 
