@@ -6,6 +6,7 @@ import plotly.graph_objects as go
 import pytest
 
 from fitscope import RunConfig, train
+from fitscope.figures import bin_position
 from fitscope.landscape.results import Line, Surface
 from fitscope.probe.theory import theory_table
 from fitscope.run import Run
@@ -51,7 +52,13 @@ def test_histograms_are_the_probe_counts(runs):
     acts = records(a, "act_hist", last)
     assert [t.name for t in fig.data] == [f"he {layer}" for layer in acts]
     for trace, hist in zip(fig.data, acts.values()):
-        assert list(trace.y) == hist["counts"] and list(trace.x) == hist["edges"][:-1]
+        assert list(trace.y) == hist["counts"] and list(trace.x) == list(range(30))
+    edges = next(iter(acts.values()))["edges"]
+    ticks = dict(zip(fig.layout.xaxis.ticktext, fig.layout.xaxis.tickvals))
+    assert ticks["0"] == 14.5 and ticks["1"] == pytest.approx(bin_position(1.0, edges))
+    for text, x in ticks.items():  # each marked value is drawn inside its own bin
+        k = min(int(x + 0.5), len(edges) - 2)
+        assert edges[k] <= float(text) <= edges[k + 1], (text, x)
     grads = a.plot.histograms(kind="gradients", step=0)
     assert [list(t.y) for t in grads.data] == [h["counts"] for h in
                                                records(a, "preact_grad_hist", 0).values()]
@@ -69,10 +76,13 @@ def test_variance_is_theory_beside_the_run_s_step_0(runs):
     fig = a.plot.variance()
     rows = theory_table(a.config)
     z_theory, z_measured, g_theory, g_measured = fig.data
-    assert list(z_theory.y) == [r["z_var"] for r in rows]
-    assert list(g_theory.y) == [r["grad_z_var"] for r in rows]
     std = records(a, "preact_std", 0)
     gstd = records(a, "preact_grad_std", 0)
+    assert list(z_theory.y) == [r["z_var"] for r in rows]
+    # the backward theory, started from the run's own output gradient (its batch's mean)
+    scale = gstd["out"] ** 2 / rows[-1]["grad_z_var_measured"]
+    assert list(g_theory.y) == pytest.approx([r["grad_z_var"] * scale for r in rows])
+    assert g_theory.y[-1] == pytest.approx(gstd["out"] ** 2)
     assert list(z_measured.y) == pytest.approx([std[r["layer"]] ** 2 for r in rows])
     assert list(g_measured.y) == pytest.approx([gstd[r["layer"]] ** 2 for r in rows])
     # at step 0 the probe and the theory table measure the same init on the same data split
@@ -150,3 +160,11 @@ def test_landscape_plot_draws_and_overlays_lines():
     assert np.allclose(surf.plot().data[0].customdata, np.ones((2, 3)))
     with pytest.raises(ValueError, match="overlaying works for lines"):
         surf.plot(fig=fig)
+
+
+def test_bin_position_puts_edges_between_bins_and_is_log_linear_inside():
+    edges = [-100.0, -1.0, 0.0, 1.0, 100.0]
+    assert [bin_position(e, edges) for e in edges] == [-0.5, 0.5, 1.5, 2.5, 3.5]
+    assert bin_position(10.0, edges) == pytest.approx(3.0)  # halfway in log between 1, 100
+    assert bin_position(-0.5, edges) == 1.0  # a bin across 0: its middle
+    assert bin_position(1000.0, edges) is None

@@ -111,12 +111,36 @@ def at_step(run: Run, quantity: str, step: int) -> dict[str, object]:
             if r["step"] == step and r["quantity"] == quantity}
 
 
+TICKS = (-100, -1, -0.01, -1e-4, -1e-6, 0, 1e-6, 1e-4, 0.01, 1, 100)
+"""Values marked on a histogram's axis (the lab's histogram view marks the same)."""
+
+
+def bin_position(value: float, edges: Sequence[float]) -> float | None:
+    """Where ``value`` sits on an axis whose bin k spans (edges[k], edges[k + 1]] and is
+    drawn at x = k: edge k at k - 0.5, and between two edges of one sign linearly in
+    log|value| (the probe's bins are log-spaced in magnitude); None outside the edges."""
+    for k in range(len(edges) - 1):
+        a, b = edges[k], edges[k + 1]
+        if a <= value <= b:
+            if value == a:
+                frac = 0.0
+            elif value == b:
+                frac = 1.0
+            elif a * b > 0:
+                frac = math.log(abs(value / a)) / math.log(abs(b / a))
+            else:
+                frac = 0.5
+            return k - 0.5 + frac
+    return None
+
+
 def histograms(run: Run, kind: str = "activations", step: int | None = None,
                fig: go.Figure | None = None) -> go.Figure:
     """Per layer, the histogram of ``kind`` ("activations": each activation's output;
     "gradients": dL/dz of each weight layer's output; also "weights", "preactivations")
-    at probed ``step`` (the last by default), on the probe's fixed bins (counts per bin,
-    drawn as steps over the bin edges)."""
+    at probed ``step`` (the last by default): the counts in the probe's fixed bins, bin k
+    drawn at x = k (the bins are log-spaced in magnitude; the axis marks :data:`TICKS`
+    at their :func:`bin_position`)."""
     _need_probes(run)
     if kind not in HISTOGRAMS:
         raise ValueError(f"kind must be one of {list(HISTOGRAMS)}, got {kind!r}")
@@ -124,13 +148,18 @@ def histograms(run: Run, kind: str = "activations", step: int | None = None,
     step = steps[-1] if step is None else step
     if step not in steps:
         raise ValueError(f"step {step} was not probed; probed steps: {steps}")
-    fig, _ = _figure(fig, title=f"{kind} histograms at step {step}", xaxis_title="value",
-                     yaxis_title="count")
+    hists = at_step(run, HISTOGRAMS[kind], step)
+    edges = next(iter(hists.values()))["edges"] if hists else []
+    ticks = [(x, v) for v in TICKS if (x := bin_position(v, edges)) is not None]
+    fig, new = _figure(fig, title=f"{kind} histograms at step {step}", yaxis_title="count",
+                       xaxis_title="value (bins log-spaced in |value|)")
+    if new:
+        fig.update_xaxes(tickvals=[x for x, _ in ticks], ticktext=[f"{v:g}" for _, v in ticks])
     name, dash = label(run), DASHES[_runs_on(fig) % len(DASHES)]
-    for k, (layer, hist) in enumerate(at_step(run, HISTOGRAMS[kind], step).items()):
-        edges, counts = hist["edges"], hist["counts"]
-        fig.add_trace(go.Scatter(x=edges[:-1], y=counts, name=f"{name} {layer}",
-                                 legendgroup=name, line={"shape": "hv", "dash": dash,
+    for k, (layer, hist) in enumerate(hists.items()):
+        counts = hist["counts"]
+        fig.add_trace(go.Scatter(x=list(range(len(counts))), y=counts, name=f"{name} {layer}",
+                                 legendgroup=name, line={"shape": "hvh", "dash": dash,
                                                          "color": COLORS[k % len(COLORS)]}))
     return fig
 
@@ -139,16 +168,23 @@ def variance(run: Run, step: int = 0, fig: go.Figure | None = None) -> go.Figure
     """Per weight layer, Var(z) and Var(dL/dz): the theory at initialization
     (:func:`fitscope.probe.theory.theory_table`, lines) beside the run's measurement at
     probed ``step`` (markers; the measurement of ``theory_table`` when the run has no
-    probes). Log scale: a bad init changes these by orders of magnitude."""
+    probes). Log scale: a bad init changes these by orders of magnitude.
+
+    The backward theory starts from the output's measured Var(dL/dz), which scales as
+    1 / batch size squared (the loss is a mean): it is scaled here by the run's output
+    Var(dL/dz) over ``theory_table``'s, so both start from the run's own batch."""
     from .probe.theory import theory_table
 
     rows = theory_table(run.config)
     layers = [r["layer"] for r in rows]
+    theory = {k: [r[k] for r in rows] for k in ("z_var", "grad_z_var")}
     if run.probes:
         z = at_step(run, "preact_std", step)
         g = at_step(run, "preact_grad_std", step)
         measured = {"z_var": [z[la] ** 2 for la in layers],
                     "grad_z_var": [g[la] ** 2 for la in layers]}
+        scale = measured["grad_z_var"][-1] / rows[-1]["grad_z_var_measured"]
+        theory["grad_z_var"] = [v * scale for v in theory["grad_z_var"]]
     else:
         measured = {k: [r[f"{k}_measured"] for r in rows] for k in ("z_var", "grad_z_var")}
     fig, _ = _figure(fig, title="variance per layer: theory (lines) and measured (markers)",
@@ -156,7 +192,7 @@ def variance(run: Run, step: int = 0, fig: go.Figure | None = None) -> go.Figure
     name, runs = label(run), _runs_on(fig)
     for k, key in enumerate(("z_var", "grad_z_var")):
         color = COLORS[(2 * runs + k) % len(COLORS)]
-        fig.add_trace(go.Scatter(x=layers, y=[r[key] for r in rows], mode="lines",
+        fig.add_trace(go.Scatter(x=layers, y=theory[key], mode="lines",
                                  name=f"{name} {key} theory", legendgroup=name,
                                  line={"color": color, "dash": "dot"}))
         fig.add_trace(go.Scatter(x=layers, y=measured[key], mode="markers",
