@@ -118,6 +118,7 @@ def test_boundary_is_the_model_on_the_plane(runs):
     assert np.allclose(np.array(contour.z), p.reshape(20, 20).numpy(), atol=2e-3)
     b.plot.boundary(fig=fig, n=20)
     assert len(fig.data) == 3 and fig.data[2].contours.coloring == "lines"
+    assert (fig.data[2].contours.start, fig.data[2].contours.end) == (0.5, 0.5)  # P = 0.5
     with pytest.raises(ValueError, match="has no model"):
         Run(config=a.config).plot.boundary()
 

@@ -225,7 +225,9 @@ def weights(run: Run, quantity: str = "weight_norm", fig: go.Figure | None = Non
 def boundary(run: Run, fig: go.Figure | None = None, n: int = 60) -> go.Figure:
     """The model's output over the plane of a 2-D data set (the lab's
     :func:`fitscope.lab.views.decision_boundary`, in the data's raw coordinates) with the
-    training points. On an existing ``fig`` only the run's contour lines are added."""
+    training points. On an existing ``fig`` only the run's decision boundary is added, as
+    one line: P(class 1) = 0.5, or the edges between predicted classes (regression: the
+    output's contour lines)."""
     from .config import TOY_2D
     from .data import load_data
     from .lab.views import Plane, decision_boundary
@@ -242,7 +244,8 @@ def boundary(run: Run, fig: go.Figure | None = None, n: int = 60) -> go.Figure:
                               classify=cfg.task.kind == "classification")
     grid = decision_boundary(trainer, plane, n)
     fig, new = _figure(fig, title=f"decision boundary ({grid['kind']})", xaxis_title="x1",
-                       yaxis_title="x2", width=560, height=500)
+                       yaxis_title="x2", width=600, height=560,
+                       legend={"orientation": "h", "y": -0.18})
     name = label(run)
     if new:
         fig.add_trace(go.Contour(x=grid["x"], y=grid["y"], z=grid["z"], name=f"{name} model",
@@ -254,9 +257,14 @@ def boundary(run: Run, fig: go.Figure | None = None, n: int = 60) -> go.Figure:
                                      "color": labels, "colorscale": "RdBu", "size": 5,
                                      "line": {"width": 0.5, "color": "black"}}))
     else:
+        color = COLORS[(_runs_on(fig) + 2) % len(COLORS)]
+        levels = ({"start": 0.5, "end": 0.5, "size": 1} if grid["kind"] == "probability" else
+                  {"start": 0.5, "end": max(max(row) for row in grid["z"]) - 0.5, "size": 1}
+                  if grid["kind"] == "class" else {})
         fig.add_trace(go.Contour(x=grid["x"], y=grid["y"], z=grid["z"], name=f"{name} model",
-                                 contours={"coloring": "lines"}, showscale=False,
-                                 line={"width": 2}, legendgroup=name, showlegend=True))
+                                 contours={"coloring": "lines", **levels}, showscale=False,
+                                 colorscale=[[0, color], [1, color]], line={"width": 3},
+                                 legendgroup=name, showlegend=True))
     return fig
 
 
