@@ -43,3 +43,7 @@ def test_notebook_runs_end_to_end(path, tmp_path):
     claims = [c for c in book.cells if c.cell_type == "code" and c.source.startswith("claim(")]
     assert sum("<table" in h and "Claim " in h for h in html) == len(claims) >= 2
     assert len(figures) > len(claims)  # each claim's figure, and the runs' own
+    for cell in book.cells:  # the lab's widgets come up in the kernel
+        if cell.cell_type == "code" and "Explorer()" in cell.source:
+            assert any("application/vnd.jupyter.widget-view+json" in o.get("data", {})
+                       for o in cell.outputs), cell.source

@@ -26,8 +26,12 @@ import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import anywidget
-import traitlets
+try:
+    import anywidget
+    import traitlets
+except ImportError as exc:  # pragma: no cover - depends on the install
+    raise ImportError("fitscope.widgets needs anywidget: pip install 'fitscope[notebook]'"
+                      ) from exc
 
 from .config import RunConfig
 from .lab import penalty
