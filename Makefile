@@ -4,13 +4,15 @@
 #   make test   the same install plus the test extras (pytest, hypothesis, playwright, ray,
 #               tensorboard), Debian's chromium for the browser tests when it is missing,
 #               then the whole test suite
+#   make notebooks  the runtime plus Jupyter (the `notebook` extra), then JupyterLab on
+#               notebooks/ (one notebook per chapter of the notes)
 PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test browser bench clean
+.PHONY: demo test install install-test browser bench notebooks clean
 
 # The runtime install: what `fitscope demo`, `fitscope train` and `fitscope lab` need.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -22,6 +24,11 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 # The test extras on top of it.
 $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/pip install -c constraints.txt -e '.[test]'
+	touch $@
+
+# Jupyter on top of the runtime, for `make notebooks`.
+$(VENV)/.installed-notebook: $(VENV)/.installed
+	$(BIN)/pip install -c constraints.txt -e '.[notebook]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,6 +56,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+notebooks: $(VENV)/.installed-notebook
+	$(BIN)/jupyter lab notebooks/
 
 bench: $(VENV)/.installed-test
 	for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

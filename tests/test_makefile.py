@@ -36,3 +36,9 @@ def test_every_install_is_constrained_to_the_cpu_torch():
     for line in dry_run("test").splitlines():
         if "pip install" in line:
             assert "-c constraints.txt" in line, line
+
+
+def test_make_notebooks_installs_jupyter_and_opens_the_notebooks():
+    out = dry_run("notebooks")
+    assert "-e '.[notebook]'" in out and "[test]" not in out
+    assert out.rstrip().endswith("jupyter lab notebooks/")

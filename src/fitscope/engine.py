@@ -436,8 +436,12 @@ def check_device(name: str) -> str:
 
 
 def train(config: RunConfig, *, model: nn.Module | None = None,
-          callbacks: Sequence[Callback] = ()) -> Run:
+          callbacks: Sequence[Callback] = (), live: bool = False) -> Run:
     """Train ``config`` and return its :class:`Run`.
+
+    ``live=True`` redraws the loss curves (and a probed run's histograms) in a notebook
+    cell while training (:class:`fitscope.live.LiveDisplay`, throttled to about 5% of the
+    training time); the config, and so the run, stay the same.
 
     ``model`` replaces the built-in architecture with any ``nn.Module`` taking flat
     ``(B, n_features)`` inputs (the config's init is applied to it unless
@@ -450,6 +454,10 @@ def train(config: RunConfig, *, model: nn.Module | None = None,
     it would not fit; a ``budget.device`` this machine lacks raises
     :class:`DeviceUnavailable` (a ``ValueError``).
     """
+    if live:
+        from .live import LiveDisplay
+
+        callbacks = [*callbacks, LiveDisplay()]
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.budget.seed)
         trainer = Trainer(config, model, callbacks)

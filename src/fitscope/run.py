@@ -97,6 +97,26 @@ class Run:
             self.data_hash = data_hash(self.config.data)
             self.run_id = self.config.run_id_for(self.data_hash)
 
+    def __repr__(self) -> str:
+        from .display import run_repr
+
+        return run_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Status, metrics, the loss curves and the diagnosis (:mod:`fitscope.display`)."""
+        from .display import run_html
+
+        return run_html(self)
+
+    @property
+    def plot(self):
+        """Plotly figures of this run: ``run.plot.loss()``, ``.accuracy()``,
+        ``.boundary()``, ``.histograms()``, ``.variance()``, ``.weights()``
+        (:class:`fitscope.figures.RunPlots`)."""
+        from .figures import RunPlots
+
+        return RunPlots(self)
+
     def column(self, key: str) -> list[float]:
         """One history column, e.g. ``run.column("val_loss")``."""
         return [row[key] for row in self.history]

@@ -28,6 +28,17 @@ class ClaimResult:
     def label(self) -> str:
         return self.verdict.label if self.verdict else "error"
 
+    def __repr__(self) -> str:
+        from ..display import claim_repr
+
+        return claim_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The statement, the verdict and its reason, the numbers (:mod:`fitscope.display`)."""
+        from ..display import claim_html
+
+        return claim_html(self)
+
 
 def run_claim(claim: Claim, ctx: Context) -> ClaimResult:
     """Measure, decide and draw one claim; an exception becomes a result with ``error``."""

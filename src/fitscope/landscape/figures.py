@@ -23,17 +23,30 @@ def _log(values: np.ndarray) -> np.ndarray:
     return np.log10(np.maximum(values, LOG_FLOOR))
 
 
-def line_figure(line: Line, title: str = "") -> go.Figure:
+def line_figure(line: Line, title: str = "", fig: go.Figure | None = None,
+                name: str = "") -> go.Figure:
     """Loss (top, log scale) and accuracy (below, when there is one) along the line;
-    t = 0 and t = 1 marked."""
+    t = 0 and t = 1 marked. With ``fig`` (a figure this function made) the line's traces,
+    named after ``name``, are added to it: two lines on one figure."""
+    if fig is not None:
+        # the figure's accuracy panel, if it has one, holds traces on y2
+        rows = 2 if any(t.yaxis == "y2" for t in fig.data) else 1
+        prefix = f"{name} " if name else f"line {len(fig.data) + 1} "
+        fig.add_trace(go.Scatter(x=line.t, y=line.loss, name=prefix + "loss",
+                                 mode="lines+markers"), row=1, col=1)
+        if line.accuracy is not None and rows == 2:
+            fig.add_trace(go.Scatter(x=line.t, y=line.accuracy, name=prefix + "accuracy",
+                                     mode="lines+markers"), row=2, col=1)
+        return fig
+    prefix = f"{name} " if name else ""
     rows = 1 if line.accuracy is None else 2
     fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                         row_heights=[0.65, 0.35][:rows] if rows == 2 else None)
-    fig.add_trace(go.Scatter(x=line.t, y=line.loss, name="loss", mode="lines+markers"),
-                  row=1, col=1)
+    fig.add_trace(go.Scatter(x=line.t, y=line.loss, name=prefix + "loss",
+                             mode="lines+markers"), row=1, col=1)
     fig.update_yaxes(title_text="loss", type="log", row=1, col=1)
     if line.accuracy is not None:
-        fig.add_trace(go.Scatter(x=line.t, y=line.accuracy, name="accuracy",
+        fig.add_trace(go.Scatter(x=line.t, y=line.accuracy, name=prefix + "accuracy",
                                  mode="lines+markers"), row=2, col=1)
         fig.update_yaxes(title_text="accuracy", range=[0, 1.02], row=2, col=1)
     for t in (0.0, 1.0):
@@ -115,9 +128,17 @@ def toy_figure(surf: ToySurface, paths: dict[str, np.ndarray], title: str = "") 
     return fig
 
 
-def figure_for(result: Line | Surface, title: str = "") -> go.Figure:
-    """The figure of a line or a surface."""
-    return line_figure(result, title) if isinstance(result, Line) else surface_figure(result, title)
+def figure_for(result: Line | Surface, title: str = "", fig: go.Figure | None = None,
+               name: str = "") -> go.Figure:
+    """The figure of a line or a surface; a line may be added to an existing line
+    figure ``fig``. Two surfaces live on different planes, so a surface is never
+    overlaid (ValueError)."""
+    if isinstance(result, Line):
+        return line_figure(result, title, fig, name)
+    if fig is not None:
+        raise ValueError("a surface has its own plane and axes: plot it on a figure of its "
+                         "own (fig=None); overlaying works for lines")
+    return surface_figure(result, title)
 
 
 def write_html(fig: go.Figure, path: str | Path) -> Path:

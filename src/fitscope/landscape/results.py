@@ -36,6 +36,25 @@ FLOATS = {"center_loss"}
 class _Result:
     kind: str
 
+    def __repr__(self) -> str:
+        from ..display import landscape_repr
+
+        return landscape_repr(self)
+
+    def _repr_html_(self) -> str:
+        """Kind, size, loss range (:mod:`fitscope.display`)."""
+        from ..display import landscape_html
+
+        return landscape_html(self)
+
+    def plot(self, fig=None, title: str = "", name: str = ""):
+        """The plotly figure of this line or surface
+        (:func:`fitscope.landscape.figures.figure_for`); a line is added to ``fig``
+        when one is given (its traces named ``name``), to overlay two lines."""
+        from .figures import figure_for
+
+        return figure_for(self, title, fig=fig, name=name)
+
     def to_dict(self) -> dict[str, Any]:
         return {f.name: _encode(getattr(self, f.name)) for f in fields(self)}
 
@@ -46,7 +65,7 @@ class _Result:
         return cls(**body)
 
 
-@dataclass
+@dataclass(repr=False)
 class Line(_Result):
     """Loss (and accuracy) along theta(t) = (1 - t) theta_a + t theta_b at the values ``t``;
     t = 0 is ``theta_a``, t = 1 is ``theta_b``. ``meta`` says what the ends are."""
@@ -58,7 +77,7 @@ class Line(_Result):
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(repr=False)
 class Surface(_Result):
     """Loss on a grid of a 2-D slice: ``loss[i, j]`` = L(center + x[j] d1 + y[i] d2), rows
     along ``y`` (the layout plotly's contour and surface expect).

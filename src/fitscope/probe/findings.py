@@ -64,6 +64,26 @@ class Finding:
         fix = f"\n  fix: {self.fix}" if self.fix else ""
         return f"{self.severity}: {self.code}{where}: {self.explanation}{fix}"
 
+    def _repr_html_(self) -> str:
+        from ..display import finding_html
+
+        return finding_html(self)
+
+
+class Findings(list):
+    """What :func:`diagnose` returns: a list of :class:`Finding` that shows itself as a
+    table in a notebook (severity, code, layer, explanation, fix)."""
+
+    def __repr__(self) -> str:
+        from ..display import findings_repr
+
+        return findings_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import findings_html
+
+        return findings_html(self)
+
 
 # -- probe records ----------------------------------------------------------------------
 def _at(records: list[dict], step: int) -> tuple[dict[tuple[str, str], float], list[str]]:
@@ -309,19 +329,20 @@ def model_findings(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
     return probe_findings(p.records), p.records
 
 
-def _healthy(found: list[Finding]) -> list[Finding]:
+def _healthy(found: list[Finding]) -> Findings:
     if any(f.severity != "info" for f in found):
-        return found
-    return found + [Finding(
+        return Findings(found)
+    return Findings(found + [Finding(
         "healthy", "info", None, {},
         "Nothing looks wrong: gradients and activations keep their scale from layer to layer, "
-        "units differ from each other, and the losses behave.", "")]
+        "units differ from each other, and the losses behave.", "")])
 
 
 def diagnose(target: Run | nn.Module, batch: tuple[torch.Tensor, torch.Tensor] | None = None,
              loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-             ) -> list[Finding]:
-    """Findings for a :class:`~fitscope.run.Run`, or for a model and a batch ``(x, y)``.
+             ) -> Findings:
+    """Findings for a :class:`~fitscope.run.Run`, or for a model and a batch ``(x, y)``,
+    as a :class:`Findings` list (which shows itself as a table in a notebook).
 
     For a model, ``loss_fn(model(x), y)`` is the loss (default: cross-entropy for integer
     class targets and several outputs, else mean squared error). A healthy result is one

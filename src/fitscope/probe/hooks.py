@@ -207,6 +207,17 @@ class Probe:
     the model's shapes change, when ``records`` is read and when the ``with`` block ends.
     """
 
+    def __repr__(self) -> str:
+        from ..display import probe_repr
+
+        return probe_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The last probed step per layer (:mod:`fitscope.display`)."""
+        from ..display import probe_html
+
+        return probe_html(self)
+
     def __init__(self, model: nn.Module, every: int = 10, bins: int = 30):
         if not isinstance(model, nn.Module):
             raise TypeError(f"Argument `model` must be an nn.Module. Received: "

@@ -17,10 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 
-import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from rich.table import Table
 
+from .. import display
+from ..figures import compare, curves
 from .stats import ALPHA, Comparison, Estimate, holm, mean_ci, paired_t, welch_t
 from .store import Member, StoredRun
 
@@ -74,6 +75,25 @@ class StudyReport:
 
     def html(self) -> str:
         return render_html(self)
+
+    def __repr__(self) -> str:
+        from ..display import study_report_repr
+
+        return study_report_repr(self)
+
+    def _repr_html_(self) -> str:
+        """The ranked table and the comparisons (:mod:`fitscope.display`)."""
+        from ..display import study_report_html
+
+        return study_report_html(self)
+
+    @property
+    def plot(self):
+        """Plotly figures of this study: ``report.plot.compare(metric)``, ``.curves()``
+        (:class:`fitscope.figures.StudyPlots`)."""
+        from ..figures import StudyPlots
+
+        return StudyPlots(self)
 
     def tables(self) -> list[Table]:
         """The terminal summary: the ranked table and the comparisons."""
@@ -257,56 +277,15 @@ def multiple_comparisons_note(report: StudyReport) -> str:
             "keeps the chance of any false positive below α.")
 
 
-# -- HTML --------------------------------------------------------------------------------
-def curves_figure(report: StudyReport) -> go.Figure:
-    """Validation loss per epoch: mean line and 95% CI band over seeds per configuration."""
-    fig = go.Figure()
-    for i, c in enumerate(report.configs):
-        if not c.curve:
-            continue
-        color = COLORS[i % len(COLORS)]
-        epochs, mean, low, high = zip(*c.curve)
-        lo = [m if math.isnan(v) else v for m, v in zip(mean, low)]
-        hi = [m if math.isnan(v) else v for m, v in zip(mean, high)]
-        fig.add_trace(go.Scatter(x=[*epochs, *epochs[::-1]], y=[*hi, *lo[::-1]], fill="toself",
-                                 fillcolor=color, opacity=0.2, line={"width": 0},
-                                 hoverinfo="skip", showlegend=False, legendgroup=c.label))
-        fig.add_trace(go.Scatter(x=epochs, y=mean, name=c.label, legendgroup=c.label,
-                                 line={"color": color}))
-    fig.update_layout(title="validation loss per epoch (mean and 95% CI over seeds)",
-                      xaxis_title="epoch", yaxis_title="validation loss",
-                      template="plotly_white", height=520, legend={"font": {"size": 10}})
-    return fig
-
-
-def metric_figure(report: StudyReport) -> go.Figure:
-    est = [c.estimates[report.metric] for c in report.configs]
-    fig = go.Figure(go.Bar(
-        x=[e.mean for e in est], y=[c.label for c in report.configs], orientation="h",
-        error_x={"type": "data", "array": [0 if math.isnan(e.half_width) else e.half_width
-                                           for e in est]}))
-    fig.update_layout(title=f"{report.metric}: mean and 95% CI over seeds",
-                      yaxis={"autorange": "reversed"}, template="plotly_white",
-                      height=160 + 30 * len(est))
-    return fig
-
-
-COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b",
-          "#e377c2", "#7f7f7f", "#bcbd22")
-
-
+# -- HTML ----------------------------------------------------------------------------------
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A table; text columns are left-aligned (class ``t``), numbers right-aligned."""
-    cls = [' class="t"' if h in TEXT_COLUMNS else "" for h in headers]
-    head = "".join(f"<th{c}>{html.escape(h)}</th>" for h, c in zip(headers, cls))
-    body = "".join("<tr>" + "".join(f"<td{c}>{html.escape(str(v))}</td>"
-                                    for v, c in zip(row, cls)) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return display.html_table(headers, rows, left=TEXT_COLUMNS)
 
 
 def render_html(report: StudyReport) -> str:
     figures = "".join(f.to_html(full_html=False, include_plotlyjs=False)
-                      for f in (metric_figure(report), curves_figure(report)))
+                      for f in (compare(report), curves(report)))
     esc = html.escape
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>fitscope study {esc(report.study)}</title>

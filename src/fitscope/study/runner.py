@@ -69,6 +69,16 @@ class StudyResult:
     trained: int
     statuses: dict[str, int]
 
+    def __repr__(self) -> str:
+        from ..display import study_result_repr
+
+        return study_result_repr(self)
+
+    def _repr_html_(self) -> str:
+        from ..display import study_result_html
+
+        return study_result_html(self)
+
 
 def threads_per_worker(workers: int) -> int:
     """Most torch threads per worker, so that workers x threads does not exceed the cores
