@@ -40,6 +40,8 @@ NOT_RUN = {
     ("README.md", "make demo"): "builds .venv and runs the whole demo (minutes); the wheel "
     "test runs `fitscope demo --claim 1` from an installed wheel",
     ("README.md", "make test"): "the whole suite, this test included",
+    ("docs/notebooks.md", "make notebooks"): "installs Jupyter and serves JupyterLab until "
+    "stopped; tests/test_notebooks.py executes the notebooks",
     ("README.md", "fitscope lab"): "serves until stopped; tests/test_wheel.py starts it and "
     "fetches its pages",
     ("docs/claims.md", "fitscope demo"): "every claim, 405 runs (minutes on a loaded machine); "
