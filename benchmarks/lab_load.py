@@ -13,7 +13,8 @@ cache in a temporary folder), waits for its warm-up, trains one default run to t
   again whenever it finishes;
 - H hostile pages send what issue 16 found could exhaust the server: huge runs over
   the websocket (a 20 x 256 tanh net, batch 1, probes every step with 200 or 100
-  histogram bins; and the same net unprobed for as many steps as the budget allows),
+  histogram bins; the same net unprobed for as many steps as the budget allows; and
+  probed at full batch, 3000 rows a step),
   ``/api/optimizers/race`` with 1500 ``run=`` values and with 2000 steps from a new
   start each time, ``/api/trajectories`` with a new seed each time, and the same
   requests cross-site (``Origin: http://evil.example``, ``Sec-Fetch-Site: cross-site``),
@@ -70,6 +71,7 @@ HOSTILE_RUNS = [  # each refused, or stopped by the budget
     {**HUGE, "budget": {"epochs": 8, "batch_size": 1}, "observe": {"probe_every": 1,
                                                                    "histogram_bins": 100}},
     {**HUGE, "budget": {"epochs": 8, "batch_size": 1}},  # 24,000 steps: the compute limit
+    {**HUGE, "budget": {"epochs": 100, "batch_size": 0}, "observe": {"probe_every": 1}},
 ]
 CROSS_SITE = {"origin": "http://evil.example", "sec-fetch-site": "cross-site"}
 HEALTH_EVERY = 0.25

@@ -31,7 +31,7 @@ from fitscope.engine import Callback, Trainer, train
 from fitscope.run import Run
 
 from . import views
-from .limits import Budget, OverBudget, record_bytes
+from .limits import Budget, OverBudget, probe_step_bytes, record_bytes
 from .memory import RELEASER
 
 VIEWS_PER_SECOND = 30
@@ -281,6 +281,10 @@ class LiveTraining(Callback):
     def on_train_start(self, trainer: Trainer) -> None:
         self.budget.check_steps(trainer.total_steps)
         self._probe, self._plane = views.probe_of(trainer), views.plane_of(trainer)
+        if self._probe is not None:
+            units = views.probed_units(trainer.model)
+            self.budget.check_probe_step(probe_step_bytes(trainer.batch_size, units),
+                                         trainer.batch_size, units)
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
                           config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
         self.outbox.rows(self.ident, [views.initial_row(trainer)])
