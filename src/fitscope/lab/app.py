@@ -53,6 +53,7 @@ from . import penalty
 from .channel import Channel
 from .guard import HostCheck, SameOrigin
 from .limits import Budget
+from .memory import RELEASER
 from .messages import LAB_DATA, LIMITS
 from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
@@ -217,6 +218,14 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
     add_optimizer_routes(app)
     add_runs_routes(app)
     add_trajectory_routes(app)
+
+    def release_when_idle() -> None:
+        """A queue fell empty: release what its jobs left once no training is live
+        (a full collection holds the GIL: not while pages train)."""
+        if app.state.sessions.count == 0:
+            RELEASER.request()
+
+    app.state.work.on_idle = app.state.trajectory_work.on_idle = release_when_idle
 
     @app.websocket("/ws/train")
     async def train_socket(ws: WebSocket) -> None:
