@@ -159,16 +159,19 @@ def nearest_neighbour(q: NeighbourQuery) -> dict:
 
 def warm_up(done: threading.Event) -> None:
     """Train a tiny probed run once, so the first Train pressed does not pay for
-    PyTorch's lazy imports and first-call setup (seconds on a busy machine), and fit the
-    logistic regression paths the landscape page shows (cached)."""
+    PyTorch's lazy imports and first-call setup (seconds on a busy machine), fit the
+    logistic regression paths the landscape page shows and race the optimizers page's
+    default (both cached; the race also loads plotly's figure code, 21 MiB)."""
     from fitscope.engine import train
 
+    from .optimizers_api import Race, race_view
     from .views import with_probes
 
     try:
         train(with_probes(RunConfig.model_validate(
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
         penalty.logistic_path()
+        race_view(Race())
     finally:
         done.set()
 
