@@ -196,6 +196,9 @@ class LiveTraining(Callback):
     # -- the worker ------------------------------------------------------------------
     def _work(self) -> None:
         try:
+            # building the run and its first point take a turn too: twenty pages
+            # pressing Train at once must not be twenty threads wanting the GIL
+            self._take()
             if self.probe:
                 self.config = views.with_probes(self.config)
             train(self.config, callbacks=[self])
@@ -288,6 +291,7 @@ class LiveTraining(Callback):
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
                           config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
         self.outbox.rows(self.ident, [views.initial_row(trainer)])
+        self._give()  # the theory line may wait for another (views.theory_line)
         if self._probe:  # after the first point: the theory takes a model of its own
             self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
         self._post_view(trainer, force=True)
