@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from fitscope import RunConfig, train
 from fitscope.lab import views
 from fitscope.lab.app import create_app
-from fitscope.lab.limits import MB, Budget, OverBudget, record_bytes
+from fitscope.lab.limits import MB, Budget, OverBudget, probe_step_bytes, record_bytes
 from fitscope.lab.memory import Releaser, tune_allocator
 
 from tests.test_lab_ws import collect, start, tiny
@@ -124,6 +124,53 @@ def test_probing_that_would_exceed_the_probe_memory_is_stopped_at_its_first_prob
         # the lab's own probing (probe: true, about 100 probed steps) of the same model fits
         start(ws, {**cfg, "observe": {}}, probe=True)
         assert outcome(ws)[-1]["type"] == "finished"
+
+
+def test_a_probed_step_too_big_for_the_probe_memory_is_refused_at_the_start():
+    # 600 rows a step (full batch) through 2 x (3 x 64 + 1) = 386 probed outputs
+    cfg = tiny(data={"n_samples": 1000}, model={"depth": 3, "width": 64},
+               budget={"epochs": 2, "batch_size": 0})
+    with client_with(max_probe_mb=10) as c, c.websocket_connect("/ws/train") as ws:
+        start(ws, cfg, probe=True)
+        failed = failure(ws)
+        assert "a probed step of this run needs about 15 MB" in failed["message"]
+        assert "600 rows a step through 386 probed outputs" in failed["message"]
+        assert "--max-probe-mb" in failed["message"]
+        assert wait_no_trainings(c) == 0
+        start(ws, cfg)  # unprobed, the same run is fine
+        assert outcome(ws)[-1]["type"] == "finished"
+        start(ws, {**cfg, "budget": {"epochs": 2, "batch_size": 64}}, probe=True)
+        assert outcome(ws)[-1]["type"] == "finished"
+
+
+def test_the_probe_step_estimate_bounds_the_measured_peak():
+    """A probed step's peak memory, measured in a child process (VmHWM over the
+    process's memory before it), is within the estimate of probe_step_bytes."""
+    import subprocess
+    import sys
+
+    code = """
+import torch
+from fitscope import RunConfig, train
+from fitscope.lab.memory import tune_allocator
+from fitscope.lab.views import probed_units
+from fitscope.engine import Trainer
+tune_allocator()
+train(RunConfig.model_validate({"budget": {"epochs": 1}, "observe": {"probe_every": 1}}))
+def status(key):
+    return next(int(l.split()[1]) * 1024 for l in open("/proc/self/status") if l.startswith(key))
+cfg = RunConfig.model_validate({"model": {"depth": 6, "width": 128}, "data": {"n_samples": 2000},
+    "budget": {"epochs": 1, "batch_size": 0, "max_steps": 2}, "observe": {"probe_every": 1}})
+units = probed_units(Trainer(cfg).model)
+base = status("VmRSS")
+train(cfg)
+print(status("VmHWM") - base, units)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=300, check=True).stdout.split()
+    peak, units = int(out[0]), int(out[1])
+    estimate = probe_step_bytes(1200, units)
+    assert 0.4 * estimate < peak < 1.5 * estimate, (peak, estimate)
 
 
 def test_the_probe_estimate_is_the_bytes_of_the_records():

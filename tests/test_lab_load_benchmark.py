@@ -75,3 +75,14 @@ def test_bad_options_exit_2(bench, args, message, capsys):
     with pytest.raises(SystemExit) as info:
         bench.main(args)
     assert info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_event_types_are_found_in_the_text_of_an_update(bench):
+    import json
+
+    update = {"type": "update", "training": 3,
+              "events": [{"type": "started", "config": {"optimizer": {"name": "adam"}}},
+                         {"type": "finished", "state": "finished", "findings": []}],
+              "rows": [], "view": {"state": "failed"}}
+    assert bench.event_types(json.dumps(update)) == {"started", "finished"}
+    assert bench.event_types(json.dumps({**update, "events": []})) == set()

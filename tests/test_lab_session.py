@@ -105,3 +105,15 @@ def test_the_plane_maps_raw_points_to_the_models_inputs(data):
     assert plane.points.shape == (len(splits.x_train), 2)
     np.testing.assert_allclose(plane.inputs(plane.points).numpy(), splits.x_train.numpy(),
                                rtol=1e-4, atol=1e-4)
+
+
+def test_pages_get_fewer_updates_a_second_when_many_train():
+    from types import SimpleNamespace
+
+    from fitscope.lab.channel import FULL_RATE_TRAININGS, Channel
+
+    channel = Channel.__new__(Channel)  # only its delay: no socket needed
+    channel.tick = 1 / 30
+    for live, delay in ((0, 1 / 30), (FULL_RATE_TRAININGS, 1 / 30), (40, 4 / 30)):
+        channel.sessions = SimpleNamespace(count=live)
+        assert channel.delay() == pytest.approx(delay)

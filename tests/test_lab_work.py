@@ -193,3 +193,10 @@ def test_trajectory_comparisons_have_a_queue_of_their_own(monkeypatch):
         release.set()
         for t in threads:
             t.join(10)
+
+
+def test_the_warm_up_caches_the_default_race():
+    done = threading.Event()
+    race_view.cache.clear()
+    lab_app.warm_up(done)
+    assert done.is_set() and race_view.cache.get((Race(),)) is not None

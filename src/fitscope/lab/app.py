@@ -54,6 +54,7 @@ from . import penalty
 from .channel import Channel
 from .guard import HostCheck, SameOrigin
 from .limits import Budget
+from .memory import RELEASER
 from .messages import LAB_DATA, LIMITS
 from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
@@ -159,16 +160,19 @@ def nearest_neighbour(q: NeighbourQuery) -> dict:
 
 def warm_up(done: threading.Event) -> None:
     """Train a tiny probed run once, so the first Train pressed does not pay for
-    PyTorch's lazy imports and first-call setup (seconds on a busy machine), and fit the
-    logistic regression paths the landscape page shows (cached)."""
+    PyTorch's lazy imports and first-call setup (seconds on a busy machine), fit the
+    logistic regression paths the landscape page shows and race the optimizers page's
+    default (both cached; the race also loads plotly's figure code, 21 MiB)."""
     from fitscope.engine import train
 
+    from .optimizers_api import Race, race_view
     from .views import with_probes
 
     try:
         train(with_probes(RunConfig.model_validate(
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
         penalty.logistic_path()
+        race_view(Race())
     finally:
         done.set()
 
@@ -218,6 +222,14 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
     add_optimizer_routes(app)
     add_runs_routes(app)
     add_trajectory_routes(app)
+
+    def release_when_idle() -> None:
+        """A queue fell empty: release what its jobs left once no training is live
+        (a full collection holds the GIL: not while pages train)."""
+        if app.state.sessions.count == 0:
+            RELEASER.request()
+
+    app.state.work.on_idle = app.state.trajectory_work.on_idle = release_when_idle
 
     @app.websocket("/ws/train")
     async def train_socket(ws: WebSocket) -> None:

@@ -3,7 +3,10 @@
 Two coroutines share the socket: the reader validates each message
 (:func:`~fitscope.lab.messages.parse_message`) and acts on it; the writer sleeps until
 the :class:`~fitscope.lab.session.Outbox` has something, sends all of it as one message,
-and waits a tick before the next (at most ``1 / tick`` messages a second). Waking only
+and waits a tick before the next (at most ``1 / tick`` messages a second; with more
+than :data:`FULL_RATE_TRAININGS` live trainings the tick grows in proportion, so the
+server sends at most ``FULL_RATE_TRAININGS / tick`` messages a second in all, each
+built and sent by the event loop that also answers every request). Waking only
 when there is news keeps the event loop free: twenty pages polling thirty times a
 second would queue it behind the training threads for the GIL. Once a second the writer
 also stops the page's training if it has been idle too long. A bad message is answered
@@ -27,6 +30,7 @@ from .session import VIEWS_PER_SECOND, Busy, LiveTraining, Outbox, Sessions
 
 STOP_TIMEOUT = 10.0
 IDLE_CHECK = 1.0
+FULL_RATE_TRAININGS = 10  # live trainings up to which every page gets the full rate
 
 
 class Channel:
@@ -66,6 +70,11 @@ class Channel:
             await self._start(message)
         else:
             await self._control(message)
+
+    def delay(self) -> float:
+        """Seconds between two messages to this page: the tick, times the live trainings
+        over :data:`FULL_RATE_TRAININGS` when there are more."""
+        return self.tick * max(1.0, self.sessions.count / FULL_RATE_TRAININGS)
 
     async def _start(self, message: Start) -> None:
         await self._stop()
@@ -115,4 +124,4 @@ class Channel:
             body = self.outbox.take()
             if body is not None:
                 await self.ws.send_text(json.dumps(body, allow_nan=False))
-                await asyncio.sleep(self.tick)
+                await asyncio.sleep(self.delay())

@@ -115,9 +115,9 @@ def lab(
 ) -> None:
     """Start the web lab: initialization, regularization, optimizers, overfitting, runs.
 
-    Each training started from a page is limited by the --max-* options (a run over a
-    limit ends with a message naming it). The lab answers on this machine only unless
-    --host names another address and --allow-host the names it may be reached by.
+    Every training started from a page is held to the --max-* limits.
+
+    Beyond this machine only with --host and --allow-host (see docs/lab.md).
     """
     from rich.console import Console
     from rich.markup import escape

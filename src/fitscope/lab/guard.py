@@ -25,7 +25,6 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
 GUARDED = ("/api/", "/ws/")
 REFUSED_SITES = ("cross-site", "same-site")
 

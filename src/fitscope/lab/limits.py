@@ -6,7 +6,10 @@ from a page (set by its ``--max-*`` options, served at ``/api/form`` under ``lim
 - ``max_run_seconds``: seconds of training compute per run: the CPU time of the run's
   thread while it holds a turn to compute (:class:`~fitscope.lab.session.Turns`), so
   time paused, waiting in line or waiting for a busy machine is free;
-- ``max_probe_mb``: megabytes of probe records a run may keep (see :func:`record_bytes`);
+- ``max_probe_mb``: megabytes of probe records a run may keep (see :func:`record_bytes`),
+  and also the memory one probed step may use while it is recorded (see
+  :func:`probe_step_bytes`: a full batch of 3000 rows through a probed 20 x 256 net
+  took 1.6 GB);
 - ``max_histogram_bins``: ``observe.histogram_bins`` at most this;
 - ``max_steps``: optimizer steps per run (epochs times steps per epoch, as the engine
   counts them in ``Trainer.total_steps``): batch size 1 must not make 500 epochs into
@@ -25,6 +28,7 @@ from typing import Any
 from fitscope.config import RunConfig
 
 MB = 1_000_000
+PROBE_BYTES_PER_VALUE = 64  # a probed step's peak memory per output value (53 to 71 measured)
 
 
 class OverBudget(ValueError):
@@ -70,6 +74,14 @@ class Budget:
                              f"compute (the server's --max-run-seconds) after {step:,} of "
                              f"{steps:,.0f} optimizer steps: make it smaller or shorter")
 
+    def check_probe_step(self, step_bytes: int, rows: int, units: int) -> None:
+        """``step_bytes``: the memory of one probed step (:func:`probe_step_bytes`)."""
+        if step_bytes > self.max_probe_mb * MB:
+            raise OverBudget(f"a probed step of this run needs about {step_bytes / MB:,.0f} MB "
+                             f"({rows:,} rows a step through {units:,} probed outputs); the "
+                             f"lab allows at most {self.max_probe_mb:g} MB (the server's "
+                             f"--max-probe-mb): lower budget.batch_size or the model's size")
+
     def check_probes(self, step_bytes: int, probed_steps: int, every: int) -> None:
         """Probe records of ``probed_steps`` steps of ``step_bytes`` each (the run's
         whole probing, projected once its first probed step is recorded)."""
@@ -80,6 +92,15 @@ class Budget:
                              f"observe.probe_every = {every}); the lab allows at most "
                              f"{self.max_probe_mb:g} MB (the server's --max-probe-mb): probe "
                              f"less often or with fewer histogram bins")
+
+
+def probe_step_bytes(rows: int, units: int) -> int:
+    """Peak memory of one probed step: ``rows`` examples a step, ``units`` output values
+    per example over the probed layers (each linear layer's output and its activation's),
+    :data:`PROBE_BYTES_PER_VALUE` bytes each (the probe copies outputs and gradients and
+    bins every value; measured 53 to 71 bytes per value for nets from 4 x 64 to 20 x 256
+    and batches from 500 to 3000 rows)."""
+    return rows * units * PROBE_BYTES_PER_VALUE
 
 
 def record_bytes(records: list[dict[str, Any]]) -> int:

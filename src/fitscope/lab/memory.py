@@ -48,8 +48,13 @@ def tune_allocator() -> bool:
 
 
 def release_memory() -> None:
-    """Collect garbage (all generations) and ask glibc's allocator to return freed
-    memory to the system (``malloc_trim(0)``; nothing to do on another libc)."""
+    """Drop the probes' cached layouts (``fitscope.probe.stats.layout``: one is made
+    again by the next probed step that needs it), collect garbage (all generations) and
+    ask glibc's allocator to return freed memory to the system (``malloc_trim(0)``;
+    nothing to do on another libc)."""
+    from fitscope.probe import stats
+
+    stats.layout.cache_clear()
     gc.collect()
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):

@@ -32,7 +32,7 @@ from fitscope.jsontext import finite
 from fitscope.run import Run
 
 from . import views
-from .limits import Budget, OverBudget, record_bytes
+from .limits import Budget, OverBudget, probe_step_bytes, record_bytes
 from .memory import RELEASER
 
 VIEWS_PER_SECOND = 30
@@ -186,6 +186,9 @@ class LiveTraining(Callback):
     # -- the worker ------------------------------------------------------------------
     def _work(self) -> None:
         try:
+            # building the run and its first point take a turn too: twenty pages
+            # pressing Train at once must not be twenty threads wanting the GIL
+            self._take()
             if self.probe:
                 self.config = views.with_probes(self.config)
             train(self.config, callbacks=[self])
@@ -271,9 +274,14 @@ class LiveTraining(Callback):
     def on_train_start(self, trainer: Trainer) -> None:
         self.budget.check_steps(trainer.total_steps)
         self._probe, self._plane = views.probe_of(trainer), views.plane_of(trainer)
+        if self._probe is not None:
+            units = views.probed_units(trainer.model)
+            self.budget.check_probe_step(probe_step_bytes(trainer.batch_size, units),
+                                         trainer.batch_size, units)
         self.outbox.event("started", self.ident, run_id=self.config.run_id,
                           config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
         self.outbox.rows(self.ident, [views.initial_row(trainer)])
+        self._give()  # the theory line may wait for another (views.theory_line)
         if self._probe:  # after the first point: the theory takes a model of its own
             self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
         self._post_view(trainer, force=True)

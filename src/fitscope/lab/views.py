@@ -19,7 +19,7 @@ from fitscope import regularize as reg
 from fitscope.config import TOY_2D, DataConfig, RunConfig
 from fitscope.data import load_data, prepare
 from fitscope.engine import Trainer
-from fitscope.probe import Probe, diagnose
+from fitscope.probe import Probe, diagnose, stats
 from fitscope.probe.theory import theory_table
 from fitscope.probe.training import ProbeStepper
 from fitscope.run import Run
@@ -29,6 +29,7 @@ GRID = 60
 PROBE_SAMPLES = 100
 _THEORY = threading.Lock()  # one large model's theory line at a time
 LARGE_THEORY = 100_000  # hidden weights (depth x width^2) from which a theory line is large
+LARGE_THEORY_EXAMPLES = 128  # examples of a large theory line (theory_table's default: 512)
 
 
 def with_probes(cfg: RunConfig, samples: int = PROBE_SAMPLES) -> RunConfig:
@@ -45,6 +46,12 @@ def with_probes(cfg: RunConfig, samples: int = PROBE_SAMPLES) -> RunConfig:
 def probe_of(trainer: Trainer) -> Probe | None:
     """The probe the engine attached to this run (``observe.probe_every > 0``)."""
     return next((cb.probe for cb in trainer.callbacks if isinstance(cb, ProbeStepper)), None)
+
+
+def probed_units(model: torch.nn.Module) -> int:
+    """Output values per example that a probe records: each linear layer's output and
+    the activation after it (counted as twice the linear outputs)."""
+    return sum(2 * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
 def latest_probe(p: Probe) -> dict | None:
@@ -77,14 +84,19 @@ def theory_line(config: RunConfig) -> dict | None:
     """What each weight layer's Var(z) and Var(dL/dz) should be at initialization
     (:func:`fitscope.probe.theory.theory_table`), with the measured values beside; None
     for a model the theory does not cover (batch norm, auxiliary tasks). A large model's
-    (depth x width^2 of at least :data:`LARGE_THEORY`) is computed one at a time across
-    trainings: a 20 x 256 model's takes about 320 MiB for a moment; small ones (the
-    pages' defaults) never wait behind it."""
+    (depth x width^2 of at least :data:`LARGE_THEORY`) is measured on
+    :data:`LARGE_THEORY_EXAMPLES` examples, one at a time across trainings, and its
+    probe's cached layout is dropped after: on 512 examples a 20 x 256 model's took about
+    320 MiB for a moment and left a 50 MB layout. Small ones (the pages' defaults) never
+    wait behind it."""
     m = config.model
     large = m.depth * max(m.widths, default=0) ** 2 >= LARGE_THEORY
     try:
         with _THEORY if large else contextlib.nullcontext():
-            rows = theory_table(config)
+            rows = (theory_table(config, max_examples=LARGE_THEORY_EXAMPLES) if large
+                    else theory_table(config))
+            if large:  # its probe's cached layout (about 50 MB for 20 x 256) goes too
+                stats.layout.cache_clear()
     except ValueError:
         return None
     keys = ("z_var", "grad_z_var", "z_var_measured", "grad_z_var_measured")

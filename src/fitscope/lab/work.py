@@ -6,8 +6,8 @@ threads of its own, so they never take the threads that the websockets and cheap
 requests need (Starlette's shared pool, which eight slow requests once exhausted). At
 most ``workers`` jobs compute and ``waiting`` more wait; a request beyond that is
 answered at once with 503 and a ``Retry-After`` header (:class:`QueueFull`). When the
-queue falls empty it asks for the memory its jobs left to be released
-(:mod:`fitscope.lab.memory`).
+queue falls empty it calls ``on_idle`` (the app releases the memory its jobs left once
+no training is live either, :mod:`fitscope.lab.memory`).
 
 :class:`LRU` is a cache bounded in entries and in bytes (of the JSON it would send),
 evicting the least recently used entry first; :func:`lru` makes one a decorator, in
@@ -27,8 +27,6 @@ from typing import Any, TypeVar
 
 from fastapi.responses import JSONResponse
 
-from .memory import RELEASER
-
 WORKERS = 2
 WAITING = 8
 RETRY_AFTER = 2  # seconds, the 503's Retry-After
@@ -43,8 +41,9 @@ class QueueFull(RuntimeError):
 class WorkQueue:
     """At most ``workers`` jobs at once on threads of their own, ``waiting`` more in line."""
 
-    def __init__(self, workers: int = WORKERS, waiting: int = WAITING):
-        self.capacity = workers + waiting
+    def __init__(self, workers: int = WORKERS, waiting: int = WAITING,
+                 on_idle: Callable[[], None] | None = None):
+        self.capacity, self.on_idle = workers + waiting, on_idle
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lab-work")
         self._lock = threading.Lock()
         self._admitted = 0
@@ -68,8 +67,8 @@ class WorkQueue:
             with self._lock:
                 self._admitted -= 1
                 idle = not self._admitted
-            if idle:  # what the computations left behind (fitscope.lab.memory)
-                RELEASER.request()
+            if idle and self.on_idle is not None:
+                self.on_idle()
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
