@@ -97,6 +97,8 @@ class Trainer:
                                 self.splits.input_shape)
         model = model.cpu()  # init draws from a CPU generator, then the model moves
         apply_init(model, cfg.init, generator=torch.Generator().manual_seed(cfg.budget.seed))
+        if not builtin:
+            shape_inputs(model, self.splits)
         self.model = model.to(self.device)
         self.model_spec = {"builtin": builtin, "n_features": self.splits.n_features,
                            "n_classes": self.n_classes,
@@ -251,6 +253,7 @@ class Trainer:
         for _ in range(epochs):
             self.epoch += 1
             t0, loss_sum, seen = time.perf_counter(), 0.0, 0
+            step_sum, square_sum, steps = 0.0, 0.0, 0  # for the minibatch losses' spread
             outs: list[torch.Tensor] = []  # the epoch's outputs and targets, for accuracy
             targets: list[torch.Tensor] = []
             self.model.train()
@@ -260,6 +263,9 @@ class Trainer:
                     return
                 n = b.y.shape[0]
                 loss_sum += loss * n
+                step_sum += loss
+                square_sum += loss * loss
+                steps += 1
                 if self.classify:  # accuracy once per epoch: no kernels per step
                     outs.append(out)
                     targets.append(b.y)
@@ -276,6 +282,9 @@ class Trainer:
                 hits = reg.predictions(torch.cat(outs)) == torch.cat(targets)
                 acc = int(hits.count_nonzero()) / len(hits)
             row = self._epoch_row(loss_sum / max(seen, 1), acc, time.perf_counter() - t0)
+            mean_step = step_sum / max(steps, 1)
+            row["train_loss_std"] = math.sqrt(max(square_sum / max(steps, 1)
+                                                  - mean_step * mean_step, 0.0))
             if self._end_of_epoch(row):
                 return
 
@@ -342,6 +351,55 @@ class Trainer:
         return metrics
 
 
+def _first_layer(model: nn.Module) -> str:
+    """``name (Module(...))`` of the first module with a weight, for error messages."""
+    for name, m in model.named_modules():
+        if isinstance(getattr(m, "weight", None), torch.Tensor):
+            return f"{name or 'root'} ({m!r})"
+    return type(model).__name__
+
+
+def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
+    """Make a user's ``model`` see batches in the data's shape: ``(B, C, H, W)`` for
+    images, ``(B, C, L)`` for signals, ``(B, F)`` for vectors.
+
+    The engine keeps data flat (augmentation, penalties and landscapes work on rows); a
+    forward pre-hook on ``model`` reshapes a batch to ``(B, *splits.input_shape)`` when
+    the model accepts that shape. A model that takes flat rows only (an MLP on images)
+    gets them as before. Tried on two training rows in eval mode without gradients, so
+    no batch-norm statistic or random number is used. A model that accepts neither
+    raises ValueError naming its first layer and the data's shape.
+    """
+    shape = tuple(splits.input_shape)
+    x = splits.x_train[:2]
+
+    def accepts(batch: torch.Tensor) -> Exception | None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                model(batch)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            return exc
+        finally:
+            model.train(was_training)
+        return None
+
+    if len(shape) > 1:
+        if accepts(x.view(len(x), *shape)) is None:
+            model.register_forward_pre_hook(
+                lambda _, args: (args[0].view(len(args[0]), *shape), *args[1:]))
+            return
+    error = accepts(x)
+    if error is not None:
+        shapes = f"(batch, {', '.join(map(str, shape))})"
+        also = f" or flat (batch, {splits.n_features})" if len(shape) > 1 else ""
+        raise ValueError(
+            f"the model does not accept the data's shape: data {splits.name!r} gives inputs "
+            f"{shapes}{also}, and the model's first layer is {_first_layer(model)}; the "
+            f"model raised: {str(error).splitlines()[0]}") from None
+
+
 def aux_target(y: torch.Tensor, kind: str, n_classes: int) -> torch.Tensor:
     """Auxiliary binary targets derived from the class label: ``parity`` is y mod 2,
     ``upper_half`` is y >= n_classes / 2."""
@@ -406,9 +464,11 @@ def train(config: RunConfig, *, model: nn.Module | None = None,
           callbacks: Sequence[Callback] = ()) -> Run:
     """Train ``config`` and return its :class:`Run`.
 
-    ``model`` replaces the built-in architecture with any ``nn.Module`` taking flat
-    ``(B, n_features)`` inputs (the config's init is applied to it unless
-    ``init.scheme = "default"``). Same config and seed on the CPU give the same numbers,
+    ``model`` replaces the built-in architecture with any ``nn.Module``; it gets batches
+    in the data's shape (images ``(B, C, H, W)``, signals ``(B, C, L)``, vectors
+    ``(B, F)``), or flat ``(B, n_features)`` rows when it takes only those
+    (:func:`shape_inputs`). The config's init is applied to it unless
+    ``init.scheme = "default"``. Same config and seed on the CPU give the same numbers,
     bit for bit. With ``observe.probe_every > 0`` the run is probed
     (:func:`fitscope.probe.training.fit_with_probe`) and ``Run.probes`` holds the records.
     """
