@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ..run import Run
-from .hooks import probe
+from .hooks import Probe, probe
 
 # -- thresholds, each with the reason for its value -------------------------------------
 VANISHING_RATIO = 1e-2  # first layer's gradient < 1/100 of the output's: it learns 100x slower
@@ -290,8 +290,9 @@ def loss_shape(run: Run) -> dict[str, Any]:
     - ``stuck``: never below STUCK_SHARE of the loss at chance, and the second half of
       the epochs moves by less than (1 - STUCK_SHARE) of it (still falling from a huge
       start is learning);
-    - ``marked``: the rises that are large against the epoch means' own noise
-      (:func:`epoch_noise`, NOISE_K) and against the progress made (RISE_SHARE);
+    - ``marked``: the rises that are large against the epoch means' own noise (NOISE_K
+      times the median of :func:`epoch_noise`) and against the progress made
+      (RISE_SHARE);
     - ``bouncing``: stuck, or no progress after the second epoch (its loss minus ``tol``), while
       the loss rose by ``tol`` twice and fell by ``tol`` twice: steps that overshoot;
     - ``spike``: the first epoch above SPIKE_FACTOR times the loss at chance."""
@@ -301,9 +302,9 @@ def loss_shape(run: Run) -> dict[str, Any]:
     tol = FLAT_SHARE * scale
     noise = epoch_noise(run.history)
     progress = max(losses[0] - min(losses), 0.0)
+    typical = statistics.median(noise)  # an overshooting epoch inflates its own spread
     marked = [i for i, (a, b) in enumerate(zip(losses, losses[1:]))
-              if b - a > NOISE_K * max(noise[i], noise[i + 1])
-              and b - a > RISE_SHARE * progress]
+              if b - a > NOISE_K * typical and b - a > RISE_SHARE * progress]
     later = losses[1:] or losses
     half = losses[len(losses) // 2:]
     stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
@@ -311,7 +312,8 @@ def loss_shape(run: Run) -> dict[str, Any]:
     diffs = [b - a for a, b in zip(later, later[1:])]
     bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
                 and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
-    return {"losses": losses, "chance": chance, "noise": noise, "progress": progress,
+    return {"losses": losses, "chance": chance, "noise": noise, "typical_noise": typical,
+            "progress": progress,
             "flat": max(later) - min(later) < tol, "stuck": stuck, "bouncing": bouncing,
             "marked": marked, "spike": chance is not None and losses[0] > SPIKE_FACTOR * chance}
 
@@ -329,12 +331,12 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                 "largest_jump": jump, "epoch_noise": shape["noise"], "flat": shape["flat"],
                 "median_update_ratio": ratio, "lr": run.config.optimizer.lr}
     lr = run.config.optimizer.lr
-    moving = not shape["flat"] and progress > NOISE_K * max(shape["noise"])
+    moving = not shape["flat"] and progress > NOISE_K * shape["typical_noise"]
     oscillating = moving and (len(marked) >= max(2, OSCILLATING_SHARE * (len(losses) - 1))
                               or (jump > REBOUND_FACTOR and worst_rise > RISE_SHARE
                                   and bool(marked)))
     ends_high = moving and losses[-1] - min(losses) > max(
-        2 * RISE_SHARE * progress, NOISE_K * max(shape["noise"]))
+        2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
     spike = shape["spike"] and init_fine
     oscillating = oscillating or shape["bouncing"]
     if oscillating or ends_high or spike or (ratio is not None and ratio > UPDATE_RATIO_HIGH):
@@ -525,10 +527,12 @@ def _default_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def model_findings(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                   bins: int = 30) -> tuple[list[Finding], list[dict]]:
+                   bins: int = 30, n_classes: int | None = None
+                   ) -> tuple[list[Finding], list[dict]]:
     """(findings, records) of one probed forward and backward pass of ``model`` on
     ``batch``, in the model's current mode. Parameter gradients and buffers (batch-norm
-    statistics) are restored afterwards: the model is left as it was."""
+    statistics) are restored afterwards: the model is left as it was. ``n_classes``
+    (default: the output's width for integer targets) enables the logits' check."""
     x, y = batch
     loss_fn = loss_fn or _default_loss
     grads = {p: p.grad for p in model.parameters()}
@@ -537,14 +541,17 @@ def model_findings(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
         for param in grads:
             param.grad = None
         with probe(model, every=1, bins=bins) as p:
-            loss_fn(model(x), y).backward()
+            out = model(x)
+            loss_fn(out, y).backward()
     finally:
         for param, g in grads.items():
             param.grad = g
         with torch.no_grad():
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
-    return probe_findings(p.records), p.records
+    if n_classes is None and y.dtype in (torch.int64, torch.int32) and out.dim() == 2:
+        n_classes = max(out.shape[1], 2)
+    return probe_findings(p.records, n_classes), p.records
 
 
 def _graded(found: list[Finding]) -> list[Finding]:
@@ -563,20 +570,50 @@ def _healthy(found: list[Finding]) -> list[Finding]:
         "units differ from each other, and the losses behave.", "")]
 
 
-def diagnose(target: Run | nn.Module, batch: tuple[torch.Tensor, torch.Tensor] | None = None,
-             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-             ) -> list[Finding]:
-    """Findings for a :class:`~fitscope.run.Run`, or for a model and a batch ``(x, y)``.
+class Diagnosis(list):
+    """The findings of :func:`diagnose` (a list of :class:`Finding`), and what was
+    diagnosed; :meth:`verify` tries the findings' fixes on a run."""
+
+    def __init__(self, findings: list[Finding], run: Run | None = None):
+        super().__init__(findings)
+        self.run = run
+
+    def change(self) -> dict[str, Any]:
+        """The config change the findings recommend (:func:`fixes.recommended_change`)."""
+        from .fixes import recommended_change
+
+        return recommended_change(self)
+
+    def verify(self, seeds: int = 3, model_factory: Callable[[], nn.Module] | None = None):
+        """Apply the change, retrain with the same seeds and budget, and compare
+        (:func:`fitscope.probe.fixes.verify`); only a diagnosed Run can be retrained."""
+        from .fixes import verify
+
+        if self.run is None:
+            raise ValueError("verify() retrains a run: diagnose a Run (fitscope.train(...)), "
+                             "not a model or a probe")
+        return verify(self.run, list(self), seeds, model_factory)
+
+
+def diagnose(target: Run | nn.Module | Probe,
+             batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             n_classes: int | None = None) -> Diagnosis:
+    """Findings for a :class:`~fitscope.run.Run`, for a model and a batch ``(x, y)``, or
+    for a :class:`~fitscope.probe.hooks.Probe` from your own loop (its records: the
+    probe checks only; ``n_classes`` adds the logits' scale against the loss at chance).
 
     For a model, ``loss_fn(model(x), y)`` is the loss (default: cross-entropy for integer
     class targets and several outputs, else mean squared error). A healthy result is one
     ``healthy`` finding.
     """
     if isinstance(target, Run):
-        return _healthy(run_findings(target))
+        return Diagnosis(_healthy(run_findings(target)), target)
+    if isinstance(target, Probe):
+        return Diagnosis(_healthy(probe_findings(target.records, n_classes)))
     if isinstance(target, nn.Module):
         if batch is None:
             raise ValueError("diagnose(model) needs batch=(x, y): a batch to probe the model on")
-        return _healthy(model_findings(target, batch, loss_fn)[0])
-    raise TypeError(f"Argument `target` must be a Run or an nn.Module. Received: "
+        return Diagnosis(_healthy(model_findings(target, batch, loss_fn, n_classes=n_classes)[0]))
+    raise TypeError(f"Argument `target` must be a Run, a Probe or an nn.Module. Received: "
                     f"target={type(target).__name__}")
