@@ -50,6 +50,8 @@ OVERFIT_RISE = 0.1  # validation loss 10% above its best (and NOISE_K times its 
 #                     epoch-to-epoch spread) while the training loss still fell
 OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
 MIN_EPOCHS = 4  # history checks need a few epochs to see a trend
+INIT_CODES = ("exploding_activations", "exploding_gradients", "vanishing_gradients",
+              "saturated_units", "symmetric_units")  # what a bad init shows at step 0
 
 SEVERITIES = ("info", "possible", "warning", "error")
 POSSIBLE_BELOW = 0.6  # a finding less sure than this is shown as "possible", not asserted
@@ -226,6 +228,26 @@ def _units(values: dict, step: int) -> list[Finding]:
     return found
 
 
+def _faded(records: list[dict], step: int, values: dict, order: list[str],
+           act_layer: str | None) -> bool:
+    """Whether the pre-activation feeding ``act_layer`` has a spread below
+    1/ACTIVATION_GROWTH of the first layer's: the forward signal faded on its way there,
+    so its units are off for lack of input (the vanishing signal of a too-small init),
+    not because their biases or a large step pushed them below zero."""
+    before = None
+    for r in records:
+        if r["step"] != step:
+            continue
+        if r["quantity"] == "preact_mean":
+            before = r["layer"]
+        elif r["quantity"] == "act_mean" and r["layer"] == act_layer:
+            break
+    if before is None or not order:
+        return False
+    first, here = values.get((order[0], "preact_std")), values.get((before, "preact_std"))
+    return bool(first and here is not None and here < first / ACTIVATION_GROWTH)
+
+
 def probe_findings(records: list[dict], n_classes: int | None = None,
                    stuck: bool = False) -> list[Finding]:
     """Findings from probe records.
@@ -245,6 +267,9 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
     for f in (_units(values, steps[0]) + _activation_scale(values, order, steps[0], n_classes)
               + _gradient_flow(values, order, steps[0])):
         found.setdefault(f.code, f)
+    dead = found.get("dead_relu")
+    if dead is not None and _faded(records, steps[0], values, order, dead.layer):
+        del found["dead_relu"]  # no signal reaches the layer: vanishing, not dead units
     if stuck and not found and steps[-1] != steps[0]:
         for f in _units(_at(records, steps[-1])[0], steps[-1]):
             found.setdefault(f.code, f)
@@ -252,6 +277,18 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
 
 
 # -- history ----------------------------------------------------------------------------
+def _first_update_ratio(records: list[dict]) -> tuple[str, float] | None:
+    """(layer, ratio) of the largest ||dW|| / ||W|| of the first probed step's update."""
+    steps = [r["step"] for r in records if r["quantity"] == "update_ratio"]
+    if not steps:
+        return None
+    first = min(steps)
+    layer, ratio = max(((r["layer"], r["value"]) for r in records
+                        if r["quantity"] == "update_ratio" and r["step"] == first),
+                       key=lambda lv: lv[1])
+    return layer, ratio
+
+
 def _median_update_ratio(records: list[dict]) -> float | None:
     ratios = [r["value"] for r in records if r["quantity"] == "update_ratio"]
     return statistics.median(ratios) if ratios else None
@@ -339,8 +376,18 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
     spike = shape["spike"] and init_fine
     oscillating = oscillating or shape["bouncing"]
-    if oscillating or ends_high or spike or (ratio is not None and ratio > UPDATE_RATIO_HIGH):
-        if spike:
+    first = _first_update_ratio(run.probes)
+    leap = init_fine and first is not None and first[1] > UPDATE_RATIO_HIGH
+    if first is not None:
+        evidence["first_update_ratio"] = {"layer": first[0], "ratio": first[1]}
+    if oscillating or ends_high or spike or leap or (ratio is not None
+                                                      and ratio > UPDATE_RATIO_HIGH):
+        if leap and not (oscillating or ends_high or spike):
+            what = (f"The first update moved the weights of {first[0]} by {first[1]:.0%} of "
+                    f"their size (a healthy step moves them by about 0.1%), and the loss "
+                    f"ended at {losses[-1]:.3g} against {losses[0]:.3g} in the first epoch.")
+            conf = confidence(first[1], UPDATE_RATIO_HIGH)
+        elif spike:
             what = (f"The first epoch's loss averaged {losses[0]:.3g}, "
                     f"{losses[0] / shape['chance']:.2g} times the loss at chance, from an init "
                     "whose logits were fine: the first steps threw the weights out.")
@@ -511,8 +558,16 @@ def run_findings(run: Run) -> list[Finding]:
             "initialization."))
     explained = any(f.code in ("vanishing_gradients", "symmetric_units", "dead_relu",
                                "saturated_units") for f in found)
-    init_fine = not any(f.code == "exploding_activations" for f in found)
+    init_fine = not any(f.code in INIT_CODES for f in found)
     lr = _learning_rate(run, explained, init_fine)
+    if run.status == "diverged" and init_fine:
+        lr = [Finding(
+            "lr_too_high", "warning", None, {"lr": run.config.optimizer.lr,
+                                             "reason": run.reason},
+            "The run diverged from an init whose activations and gradients were fine: the "
+            "steps were too large.",
+            "Lower the learning rate (10 times); gradient clipping limits the worst steps.",
+            0.75, {"optimizer.lr": run.config.optimizer.lr / 10})]
     found = _with_changes(run, found) + lr
     found += _not_learning(run, found)
     return found + _fit(run, any(f.code == "lr_too_high" for f in lr))
