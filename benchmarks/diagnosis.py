@@ -9,7 +9,7 @@ seeds beside the unchanged config, and counts a success when the required findin
 gone and the validation loss fell by more than its spread over the seeds
 (:func:`fitscope.probe.fixes.verify`).
 
-    python benchmarks/diagnosis.py [--quick] [--workers N] [--cases]
+    python benchmarks/diagnosis.py [--quick] [--workers N] [--cases] [--ids A,B] [--seeds K]
 
 prints one line per finding, ``finding NAME precision=... recall=...``, then the split
 sizes and a last line ``overall precision=... recall=... fix_rate=... cases=N healthy=H
@@ -62,12 +62,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="every fourth case, 1 seed")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--cases", action="store_true", help="print each case's findings")
+    parser.add_argument("--ids", default="", help="only these case ids (comma-separated)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds for the fixes")
     args = parser.parse_args(argv)
 
     from fitscope.probe.cases import BY_ID, CASES, score
 
     cases = CASES[::4] if args.quick else CASES
-    seeds = 1 if args.quick else 3
+    if args.ids:
+        cases = [BY_ID[i] for i in args.ids.split(",")]
+    seeds = args.seeds or (1 if args.quick else 3)
     t0 = time.perf_counter()
     with Pool(args.workers) as pool:
         results = list(pool.imap_unordered(_one, [(c.id, seeds) for c in cases]))
