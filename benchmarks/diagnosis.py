@@ -73,8 +73,12 @@ def main(argv: list[str] | None = None) -> int:
         cases = [BY_ID[i] for i in args.ids.split(",")]
     seeds = args.seeds or (1 if args.quick else 3)
     t0 = time.perf_counter()
-    with Pool(args.workers) as pool:
-        results = list(pool.imap_unordered(_one, [(c.id, seeds) for c in cases]))
+    jobs = [(c.id, seeds) for c in cases]
+    if args.workers > 1:
+        with Pool(args.workers) as pool:
+            results = list(pool.imap_unordered(_one, jobs))
+    else:  # in this process (and its torch thread setting)
+        results = [_one(job) for job in jobs]
     results.sort(key=lambda r: [c.id for c in cases].index(r["id"]))
     pairs = [(BY_ID[r["id"]], set(r["reported"])) for r in results]
     codes = sorted({code for c in cases for code in c.requires}
