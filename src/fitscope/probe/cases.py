@@ -355,6 +355,57 @@ def _cases() -> list[Case]:
         _c("digits_dropout_09", DIGITS, HE, {"model": {"dropout": 0.9}},
            fix={"model.dropout": 0.1}, **under),
     ]
+    # ---- a second round of development cases (added after the first benchmark run, to
+    # see more of each family at other strengths; none is held back) ----
+    c += [
+        _c("spiral_tanh_xavier_adam", SPIRAL, TANH_X, {"model": {"width": 64}},
+           {"budget": {"epochs": 25}}),
+        _c("mnist1d_tanh_xavier_momentum", MNIST1D, TANH_X, _opt("momentum", 0.05)),
+        _c("circles_relu_he_adam", CIRCLES, HE, _opt("adam", 0.01)),
+        _c("digits_momentum_he", DIGITS, HE, _opt("momentum", 0.05)),
+        _c("moons_batch8_sgd", MOONS, HE, _opt("sgd", 0.1), {"budget": {"batch_size": 8}},
+           note="noisy but healthy"),
+        _c("digits_user_cnn_sigmoid_adam", DIGITS, XAVIER, _opt("adam", 0.01),
+           model=("user_cnn", {"activation": "sigmoid"})),
+        _c("mnist1d_cnn_momentum_he", CNN1D, HE, _opt("momentum", 0.02)),
+        _c("moons_residual_tanh_sgd", MOONS, XAVIER, _opt("sgd", 0.1),
+           model=("residual", {"width": 32, "depth": 2, "activation": "tanh"})),
+    ]
+    c += [
+        _c("moons_momentum_lr10", MOONS, HE, _opt("momentum", 10.0),
+           fix={"optimizer.lr": 0.1}, **div),
+        _c("mnist1d_sgd_lr10", MNIST1D, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
+           **div),
+        _c("digits_user_cnn_sgd_lr5", DIGITS, HE, _opt("sgd", 5.0), model=("user_cnn", {}),
+           fix={"optimizer.lr": 0.05}, **high),
+        _c("digits_sgd_lr3", DIGITS, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.1},
+           **high),
+        _c("moons_adam_lr05", MOONS, HE, _opt("adam", 0.5), fix={"optimizer.lr": 0.01},
+           **high),
+        _c("circles_momentum_lr2", CIRCLES, HE, _opt("momentum", 2.0),
+           fix={"optimizer.lr": 0.05}, **high),
+        _c("spiral_sgd_lr1e-3", SPIRAL, HE, _opt("sgd", 1e-3), fix={"optimizer.lr": 0.1},
+           **low),
+        _c("digits_momentum_lr1e-4", DIGITS, HE, _opt("momentum", 1e-4),
+           fix={"optimizer.lr": 0.05}, **low),
+        _c("spiral_relu_bias_minus2", SPIRAL, _init("kaiming_normal", bias=-2.0), **dead),
+        _c("mnist1d_relu_bias_minus3", MNIST1D, _init("kaiming_normal", bias=-3.0), **dead),
+        _c("digits_cnn_100_examples", CNN, HE, {"data": {"train_size": 100}},
+           {"budget": {"epochs": 60, "batch_size": 25}}, allows=("overfitting",),
+           note="a generalization gap whose validation loss levels off instead of rising: "
+                "not overfitting by the issue's definition, allowed"),
+        _c("mnist1d_l2_05", MNIST1D, HE, {"regularization": {"l2": 0.5}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("moons_l2_2", MOONS, HE, {"regularization": {"l2": 2.0}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("digits_relu2_unit_init", DIGITS, _init("normal", std=1.0), fix=_FIX_HE, **exp),
+        _c("moons_tanh6_large_init", MOONS, {"model": {"depth": 6, "activation": "tanh"}},
+           _init("normal", std=1.5), requires=("saturated_units",), allows=sat_allow,
+           fix=_FIX_XAVIER, kind="saturated"),
+        _c("digits_tanh8_small_init", DIGITS, {"model": {"depth": 8, "activation": "tanh"}},
+           _init("normal", std=0.03), _opt("sgd", 0.05), fix=_FIX_XAVIER, **van),
+        _c("mnist1d_relu_zeros", MNIST1D, _init("zeros"), fix=_FIX_HE, **sym),
+    ]
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 
 

@@ -43,6 +43,7 @@ SPIKE_FACTOR = 3.0  # a first epoch at 3x the loss at chance from an init whose 
 FLAT_SHARE = 0.02  # epoch losses that stay within 2% of the loss at chance: a flat loss
 STUCK_SHARE = 0.9  # a best loss above 90% of the loss at chance: the run learned nothing
 SLOW_PROGRESS = 0.75  # the training loss kept 75%+ of its first value over the whole run
+HIGH_LOSS_SHARE = 0.5  # ... or, with probed update ratios, ends above half the loss at chance
 UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is healthy)
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
 UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to perfect
@@ -248,6 +249,18 @@ def _faded(records: list[dict], step: int, values: dict, order: list[str],
     return bool(first and here is not None and here < first / ACTIVATION_GROWTH)
 
 
+def _collapsed(records: list[dict], steps: list[int]) -> bool:
+    """Whether the weights shrank to under 1/10 of their size at init (median over the
+    layers): a penalty pulled them to zero, so units that are off at the end are its
+    effect, not dead ReLUs."""
+    norms: dict[str, list[float]] = {}
+    for r in records:
+        if r["quantity"] == "weight_norm" and r["step"] in (steps[0], steps[-1]):
+            norms.setdefault(r["layer"], []).append(r["value"])
+    ratios = [v[-1] / v[0] for v in norms.values() if len(v) == 2 and v[0] > 0]
+    return bool(ratios) and statistics.median(ratios) < 1 / ACTIVATION_GROWTH
+
+
 def probe_findings(records: list[dict], n_classes: int | None = None,
                    stuck: bool = False) -> list[Finding]:
     """Findings from probe records.
@@ -255,7 +268,8 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
     At the first probed step (the init): gradient flow, activation scale (with the
     logits' scale for ``n_classes`` classes), saturated, dead and symmetric units. At the
     last probed step only the units, and only when the run is ``stuck`` (it learned
-    nothing) and the init showed nothing wrong: a trained net's confident tanh units and its ReLUs that specialized are not
+    nothing), the init showed nothing wrong and the weights did not collapse under a
+    penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs that specialized are not
     a failure, and a net that got stuck for another reason (a huge step, a strong
     penalty) has vanishing gradients as a consequence, not a cause.
     """
@@ -268,9 +282,11 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
               + _gradient_flow(values, order, steps[0])):
         found.setdefault(f.code, f)
     dead = found.get("dead_relu")
-    if dead is not None and _faded(records, steps[0], values, order, dead.layer):
-        del found["dead_relu"]  # no signal reaches the layer: vanishing, not dead units
-    if stuck and not found and steps[-1] != steps[0]:
+    if dead is not None:
+        first_dead = next(iter(dead.evidence["dead_fraction"]))  # in forward order
+        if _faded(records, steps[0], values, order, first_dead):
+            del found["dead_relu"]  # no signal reaches the layer: vanishing, not dead units
+    if stuck and not found and steps[-1] != steps[0] and not _collapsed(records, steps):
         for f in _units(_at(records, steps[-1])[0], steps[-1]):
             found.setdefault(f.code, f)
     return list(found.values())
@@ -355,6 +371,20 @@ def loss_shape(run: Run) -> dict[str, Any]:
             "marked": marked, "spike": chance is not None and losses[0] > SPIKE_FACTOR * chance}
 
 
+def _init_logit_excess(run: Run) -> float:
+    """:func:`logit_excess` of the output layer at the first probed step (0 without
+    probes or for regression)."""
+    steps = [r["step"] for r in run.probes]
+    chance = chance_loss(run)
+    if not steps or chance is None:
+        return 0.0
+    values, order = _at(run.probes, min(steps))
+    if not order or (order[-1], "preact_std") not in values:
+        return 0.0
+    rms = math.hypot(values[(order[-1], "preact_mean")], values[(order[-1], "preact_std")])
+    return logit_excess(rms, run.model_spec.get("n_classes") or 2)
+
+
 def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     if len(run.history) < MIN_EPOCHS or run.status == "diverged":
         return []
@@ -374,7 +404,19 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                                   and bool(marked)))
     ends_high = moving and losses[-1] - min(losses) > max(
         2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
-    spike = shape["spike"] and init_fine
+    # a rise counts as overshooting only when the loss also falls back after it (a loss
+    # that climbs steadily to chance under a penalty larger than itself is the penalty)
+    best = losses.index(min(losses))
+    falls = any(b - a < -NOISE_K * shape["typical_noise"]
+                for a, b in zip(losses[best:], losses[best + 1:]))
+    rows = run.history
+    penalized = (rows[-1].get("penalty") or 0.0) > rows[-1]["train_loss"]
+    oscillating = oscillating and falls and not penalized
+    ends_high = ends_high and falls and not penalized
+    excess = _init_logit_excess(run)
+    spike = (shape["spike"] and init_fine
+             and losses[0] > SPIKE_FACTOR * shape["chance"] * max(1.0, excess))
+    evidence["init_logit_excess"] = excess
     oscillating = oscillating or shape["bouncing"]
     first = _first_update_ratio(run.probes)
     leap = init_fine and first is not None and first[1] > UPDATE_RATIO_HIGH
@@ -407,7 +449,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
             what + " The steps overshoot the minimum instead of settling into it.",
             "Lower the learning rate (3 to 10 times), or let a schedule decay it; gradient "
             "clipping limits the worst steps.", conf, {"optimizer.lr": lr / 10})]
-    slow = losses[-1] > SLOW_PROGRESS * losses[0] and len(marked) == 0
+    high = shape["chance"] is not None and losses[-1] > HIGH_LOSS_SHARE * shape["chance"]
+    slow = (losses[-1] > SLOW_PROGRESS * losses[0] or (ratio is not None and high)) \
+        and len(marked) == 0
     if slow and not explained and (ratio is None or ratio < UPDATE_RATIO_LOW):
         factor = 10.0 if ratio is None else min(100.0, max(10.0, 1e-2 / max(ratio, 1e-12)))
         return [Finding(
