@@ -46,6 +46,7 @@ SLOW_PROGRESS = 0.75  # the training loss kept 75%+ of its first value over the 
 HIGH_LOSS_SHARE = 0.5  # ... or, with probed update ratios, ends above half the loss at chance
 UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is healthy)
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
+UPDATE_RATIO_TARGET = 0.03  # the largest update of a healthy run's early steps: ~1-5%
 UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to perfect
 OVERFIT_RISE = 0.1  # validation loss 10% above its best (and NOISE_K times its own
 #                     epoch-to-epoch spread) while the training loss still fell
@@ -371,6 +372,17 @@ def loss_shape(run: Run) -> dict[str, Any]:
             "marked": marked, "spike": chance is not None and losses[0] > SPIKE_FACTOR * chance}
 
 
+def lower_lr(run: Run) -> float:
+    """The learning rate to try when it is too high: 10x lower, or lower still so that
+    the largest probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
+    size (an update scales with the learning rate, for SGD, momentum and Adam alike)."""
+    lr = run.config.optimizer.lr
+    ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
+              and math.isfinite(r["value"])]
+    worst = max(ratios, default=0.0)
+    return lr * min(0.1, UPDATE_RATIO_TARGET / worst) if worst > 0 else lr / 10
+
+
 def _init_logit_excess(run: Run) -> float:
     """:func:`logit_excess` of the output layer at the first probed step (0 without
     probes or for regression)."""
@@ -448,7 +460,7 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
             "lr_too_high", "warning", None, evidence,
             what + " The steps overshoot the minimum instead of settling into it.",
             "Lower the learning rate (3 to 10 times), or let a schedule decay it; gradient "
-            "clipping limits the worst steps.", conf, {"optimizer.lr": lr / 10})]
+            "clipping limits the worst steps.", conf, {"optimizer.lr": lower_lr(run)})]
     high = shape["chance"] is not None and losses[-1] > HIGH_LOSS_SHARE * shape["chance"]
     slow = (losses[-1] > SLOW_PROGRESS * losses[0] or (ratio is not None and high)) \
         and len(marked) == 0
@@ -579,9 +591,9 @@ def _with_changes(run: Run, found: list[Finding]) -> list[Finding]:
         elif f.code == "dead_relu":
             change = ({"init.bias": 0.0} if cfg.init.bias < 0 else
                       init if cfg.init.scheme != init["init.scheme"] else
-                      {"optimizer.lr": cfg.optimizer.lr / 10})
+                      {"optimizer.lr": lower_lr(run)})
         elif f.code == "diverged":
-            change = {"optimizer.lr": cfg.optimizer.lr / 10}
+            change = {"optimizer.lr": lower_lr(run)}
         out.append(replace(f, change=change))
     return out
 
@@ -611,7 +623,7 @@ def run_findings(run: Run) -> list[Finding]:
             "The run diverged from an init whose activations and gradients were fine: the "
             "steps were too large.",
             "Lower the learning rate (10 times); gradient clipping limits the worst steps.",
-            0.75, {"optimizer.lr": run.config.optimizer.lr / 10})]
+            0.75, {"optimizer.lr": lower_lr(run)})]
     found = _with_changes(run, found) + lr
     found += _not_learning(run, found)
     return found + _fit(run, any(f.code == "lr_too_high" for f in lr))
