@@ -366,8 +366,10 @@ def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
     The engine keeps data flat (augmentation, penalties and landscapes work on rows); a
     forward pre-hook on ``model`` reshapes a batch to ``(B, *splits.input_shape)`` when
     the model accepts that shape. A model that takes flat rows only (an MLP on images)
-    gets them as before. Tried on two training rows in eval mode without gradients, so
-    no batch-norm statistic or random number is used. A model that accepts neither
+    gets them as before, and so does one that accepts the shaped batch but returns more
+    than ``(batch, outputs)`` (a Linear applied along the last axis of ``(B, 1, L)``).
+    Tried on two training rows in eval mode without gradients, so no batch-norm
+    statistic or random number is used. A model that accepts neither
     raises ValueError naming its first layer and the data's shape.
     """
     shape = tuple(splits.input_shape)
@@ -378,11 +380,15 @@ def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
         model.eval()
         try:
             with torch.no_grad():
-                model(batch)
+                out = model(batch)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             return exc
         finally:
             model.train(was_training)
+        if not isinstance(out, torch.Tensor) or out.dim() > 2 or out.shape[0] != len(batch):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            return ValueError(f"it returned {shape} for a batch of {len(batch)}, not "
+                              "(batch, outputs)")
         return None
 
     if len(shape) > 1:

@@ -406,6 +406,29 @@ def _cases() -> list[Case]:
            _init("normal", std=0.03), _opt("sgd", 0.05), fix=_FIX_XAVIER, **van),
         _c("mnist1d_relu_zeros", MNIST1D, _init("zeros"), fix=_FIX_HE, **sym),
     ]
+    # ---- a third round of development cases ----
+    c += [
+        _c("mnist1d_residual_relu", MNIST1D, HE, _opt("adam", 0.003),
+           model=("residual", {"width": 64, "depth": 2})),
+        _c("digits_cnn_batchnorm", CNN, HE, {"model": {"batch_norm": True}}),
+        _c("xor_tanh_xavier_adam", XOR, TANH_X),
+        _c("digits_100_examples_wide", DIGITS, HE, {"data": {"train_size": 100}},
+           {"model": {"width": 512}}, {"budget": {"epochs": 40, "batch_size": 32}}, **over),
+        _c("mnist1d_300_examples_deep", MNIST1D, HE, {"data": {"train_size": 300}},
+           {"model": {"depth": 3, "width": 256}}, {"budget": {"epochs": 60, "batch_size": 32}},
+           **over),
+        _c("moons_60_noisy_wide", MOONS, HE, {"data": {"n_samples": 100, "noise": 0.5}},
+           {"model": {"depth": 3, "width": 256}}, {"budget": {"epochs": 150}}, **over),
+        _c("digits_l2_03", DIGITS, HE, {"regularization": {"l2": 0.3}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("circles_linear_model", CIRCLES, HE, {"model": {"depth": 0}},
+           fix={"model.depth": 2}, **under),
+        _c("digits_dropout_08", DIGITS, HE, {"model": {"dropout": 0.8}},
+           fix={"model.dropout": 0.1}, **under),
+        _c("moons_momentum_lr5", MOONS, HE, _opt("momentum", 5.0), fix={"optimizer.lr": 0.1},
+           requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
+           note="diverges on some seeds, dies on others: the cause is the rate"),
+    ]
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 
 

@@ -341,9 +341,10 @@ def loss_shape(run: Run) -> dict[str, Any]:
     the first loss, for regression):
 
     - ``flat``: the epochs after the first stay within ``tol`` of each other;
-    - ``stuck``: never below STUCK_SHARE of the loss at chance, and the second half of
-      the epochs moves by less than (1 - STUCK_SHARE) of it (still falling from a huge
-      start is learning);
+    - ``stuck``: never below STUCK_SHARE of the loss at chance, the second half of the
+      epochs moves by less than (1 - STUCK_SHARE) of it (still falling from a huge start
+      is learning), and the final training accuracy (measured without dropout) is in the
+      underfitting range;
     - ``marked``: the rises that are large against the epoch means' own noise (NOISE_K
       times the median of :func:`epoch_noise`) and against the progress made
       (RISE_SHARE);
@@ -361,8 +362,11 @@ def loss_shape(run: Run) -> dict[str, Any]:
               if b - a > NOISE_K * typical and b - a > RISE_SHARE * progress]
     later = losses[1:] or losses
     half = losses[len(losses) // 2:]
+    n_classes = run.model_spec.get("n_classes") or 2
+    acc, guess = run.metrics.get("train_acc"), 1.0 / max(n_classes, 2)
     stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
-             and max(half) - min(half) < (1 - STUCK_SHARE) * chance)
+             and max(half) - min(half) < (1 - STUCK_SHARE) * chance
+             and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess)))
     diffs = [b - a for a, b in zip(later, later[1:])]
     bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
                 and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
