@@ -6,8 +6,8 @@ over (case, finding) pairs (:func:`fitscope.probe.cases.score`), for all cases a
 the held-back split, which no threshold was tuned on. For each fixable case (its label
 names a fix) it then applies the findings' recommended config change, retrains on 3
 seeds beside the unchanged config, and counts a success when the required findings are
-gone and the validation loss fell by more than its spread over the seeds
-(:func:`fitscope.probe.fixes.verify`).
+gone and the validation loss fell on every seed, by more than its spread over the seeds
+after the fix (:func:`fitscope.probe.fixes.verify`).
 
     python benchmarks/diagnosis.py [--quick] [--workers N] [--cases] [--ids A,B] [--seeds K]
 

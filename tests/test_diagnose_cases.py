@@ -99,6 +99,12 @@ def test_a_fix_must_beat_the_seed_spread():
                      ["lr_too_high"], [], {"lr_too_high": True})
     assert v.improvement == pytest.approx(0.1) and v.spread == pytest.approx(0.2)
     assert not v.helped and not v.succeeded
+    unstable = Verification({"optimizer.lr": 0.1}, [0, 1, 2], [0.76, 132.0, 0.70],
+                            [0.49, 0.43, 0.50], ["lr_too_high"], [], {"lr_too_high": True})
+    assert unstable.spread == pytest.approx(0.0379, abs=1e-3) and unstable.succeeded
+    lucky = Verification({"optimizer.lr": 0.1}, [0, 1, 2], [1.0, 0.5, 1.0], [0.2, 0.6, 0.2],
+                         ["lr_too_high"], [], {"lr_too_high": True})
+    assert lucky.improvement > lucky.spread and not lucky.helped  # seed 1 got worse
     diverged = Verification({"optimizer.lr": 0.1}, [0], [math.inf], [0.3], ["diverged"], [],
                             {"diverged": True})
     assert diverged.succeeded

@@ -379,12 +379,18 @@ def loss_shape(run: Run) -> dict[str, Any]:
 def lower_lr(run: Run) -> float:
     """The learning rate to try when it is too high: 10x lower, or lower still so that
     the largest probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
-    size (an update scales with the learning rate, for SGD, momentum and Adam alike)."""
-    lr = run.config.optimizer.lr
+    size (an update scales with the learning rate, for SGD, momentum and Adam alike;
+    with momentum the first update, made before any velocity, counts 1 / (1 - momentum)
+    times, the most the velocity multiplies later ones)."""
+    opt = run.config.optimizer
     ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
               and math.isfinite(r["value"])]
     worst = max(ratios, default=0.0)
-    return lr * min(0.1, UPDATE_RATIO_TARGET / worst) if worst > 0 else lr / 10
+    first = _first_update_ratio(run.probes)
+    if first is not None and opt.name in ("momentum", "nesterov"):
+        # the first step has no velocity yet; later steps grow up to 1 / (1 - momentum)
+        worst = max(worst, first[1] / (1 - opt.momentum))
+    return opt.lr * min(0.1, UPDATE_RATIO_TARGET / worst) if worst > 0 else opt.lr / 10
 
 
 def _init_logit_excess(run: Run) -> float:

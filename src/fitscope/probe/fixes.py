@@ -3,10 +3,11 @@
 :func:`verify` takes a diagnosed :class:`~fitscope.run.Run`, merges the config changes
 its findings recommend (:func:`recommended_change`), and retrains the changed config
 with the same budget on ``seeds`` seeds (the run's own seed first), beside the
-unchanged config on the same seeds. The fix *helps* when the mean validation loss falls
-by more than its spread over the seeds (the larger standard deviation of the two sets;
-a diverged run's loss is infinite), and *succeeds* when it helps and the findings it
-was made for are gone from the retrained run (seed one of the set).
+unchanged config on the same seeds. The fix *helps* when the validation loss falls on
+every seed and its mean falls by more than its spread over the seeds after the fix (the
+standard deviation of the fixed config's runs; a diverged run's loss is infinite), and
+*succeeds* when it helps and the findings it was made for are gone from the retrained
+run (the first seed's).
 """
 
 from __future__ import annotations
@@ -66,15 +67,19 @@ class Verification:
 
     @property
     def spread(self) -> float:
-        """The larger standard deviation of the finite before and after sets (0 for one
-        seed)."""
-        stds = [statistics.stdev(v) for v in (self.before, self.after)
-                if len(v) > 1 and all(math.isfinite(x) for x in v)]
-        return max(stds, default=0.0)
+        """The standard deviation of the validation loss over the seeds after the fix
+        (the fixed config's own noise; 0 for one seed, infinite if one diverged)."""
+        if len(self.after) < 2:
+            return 0.0
+        if not all(math.isfinite(x) for x in self.after):
+            return math.inf
+        return statistics.stdev(self.after)
 
     @property
     def helped(self) -> bool:
-        return bool(self.change) and self.improvement > self.spread
+        """Every seed's validation loss fell, and the mean fell by more than the spread."""
+        return (bool(self.change) and all(a < b for b, a in zip(self.before, self.after))
+                and self.improvement > self.spread)
 
     @property
     def succeeded(self) -> bool:
