@@ -10,8 +10,9 @@ diagnosis reports is a false alarm. A healthy case requires nothing.
 
 The split was fixed before any result was seen, as every third case of the first list
 (positions 2, 5, 8, ...), and is kept by id in :data:`HELDBACK` (cases added later are
-development cases): the held-back cases are never used to tune a threshold. ``benchmarks/diagnosis.py``
-scores the diagnosis on them; the tests use single cases.
+development cases): the held-back cases are never used to tune a threshold.
+``benchmarks/diagnosis.py`` scores the diagnosis on both splits; the tests use single
+cases.
 """
 
 from __future__ import annotations

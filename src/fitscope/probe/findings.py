@@ -270,9 +270,9 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
     logits' scale for ``n_classes`` classes), saturated, dead and symmetric units. At the
     last probed step only the units, and only when the run is ``stuck`` (it learned
     nothing), the init showed nothing wrong and the weights did not collapse under a
-    penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs that specialized are not
-    a failure, and a net that got stuck for another reason (a huge step, a strong
-    penalty) has vanishing gradients as a consequence, not a cause.
+    penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs
+    that specialized are not a failure, and a net that got stuck for another reason (a
+    huge step, a strong penalty) has vanishing gradients as a consequence, not a cause.
     """
     steps = sorted({r["step"] for r in records})
     if not steps:
