@@ -2,10 +2,14 @@
 
 ``diagnose(run)`` reads a :class:`~fitscope.run.Run` (its probes, history, status);
 ``diagnose(model, batch=(x, y))`` runs one probed forward and backward pass on any
-``nn.Module`` and reads that. Each :class:`Finding` has a code, a severity, the layer it
-is about (or None), the evidence (numbers), an explanation a student understands, and the
-fix the notes recommend. Probe checks look at the first and the last probed step (the
-init, and where training ended); a code is reported once, at the first step it shows.
+``nn.Module`` and reads that; ``diagnose(probe)`` reads a probe from your own loop. Each
+:class:`Finding` has a code, a severity, the layer it is about (or None), the evidence
+(numbers), an explanation a student understands, the fix the notes recommend, a
+confidence and the config change that applies the fix (:mod:`fitscope.probe.fixes`
+verifies it). Decisions are made against the run's own scale and noise: the loss at
+chance, the spread of the minibatch losses, the validation curve's own changes (see
+docs/probes.md for each finding's rule). Probe checks look at the first probed step, and
+at the last one only for a run that learned nothing (:func:`probe_findings`).
 """
 
 from __future__ import annotations
