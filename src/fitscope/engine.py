@@ -253,7 +253,6 @@ class Trainer:
         for _ in range(epochs):
             self.epoch += 1
             t0, loss_sum, seen = time.perf_counter(), 0.0, 0
-            step_sum, square_sum, steps = 0.0, 0.0, 0  # for the minibatch losses' spread
             outs: list[torch.Tensor] = []  # the epoch's outputs and targets, for accuracy
             targets: list[torch.Tensor] = []
             self.model.train()
@@ -263,9 +262,6 @@ class Trainer:
                     return
                 n = b.y.shape[0]
                 loss_sum += loss * n
-                step_sum += loss
-                square_sum += loss * loss
-                steps += 1
                 if self.classify:  # accuracy once per epoch: no kernels per step
                     outs.append(out)
                     targets.append(b.y)
@@ -282,9 +278,6 @@ class Trainer:
                 hits = reg.predictions(torch.cat(outs)) == torch.cat(targets)
                 acc = int(hits.count_nonzero()) / len(hits)
             row = self._epoch_row(loss_sum / max(seen, 1), acc, time.perf_counter() - t0)
-            mean_step = step_sum / max(steps, 1)
-            row["train_loss_std"] = math.sqrt(max(square_sum / max(steps, 1)
-                                                  - mean_step * mean_step, 0.0))
             if self._end_of_epoch(row):
                 return
 
