@@ -2,9 +2,9 @@
 and the top Hessian eigenvalue against the edge of stability.
 
 :func:`measure` adds them to a run's probe records at its last step, as layer ``"root"``
-quantities ``grad_noise``, ``hessian_top`` and ``eos_ratio``; TensorBoard export and
-the lab read them like any record. No finding uses them yet: on the diagnosis
-benchmark they were not tried as a decision input (see docs/probes.md).
+quantities ``grad_noise``, ``hessian_top`` and ``eos_ratio``, so TensorBoard export
+writes them like any record. No finding uses them: they were not tried as a decision
+input on the diagnosis benchmark (see docs/probes.md).
 """
 
 from __future__ import annotations
