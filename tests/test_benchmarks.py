@@ -41,3 +41,17 @@ def test_population_floor_counts_the_multiply_adds_autograd_counts():
     assert parts["matmul_macs"] == n * macs_per_row * rows
     assert all(parts[k] > 0 and math.isfinite(parts[k]) for k in ("matmul", "adam", "eval"))
     assert bench._floor(parts) == parts["matmul"] + parts["adam"] + parts["eval"]
+
+
+def test_diagnosis_benchmark_prints_the_lines_the_checks_read(capsys):
+    """Two cases, one seed for the fix: a finding line per code, then the last line."""
+    import re
+
+    bench = _load("diagnosis")
+    assert bench.main(["--ids", "moons_easy_flat,moons_tanh_constant", "--seeds", "1",
+                       "--workers", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert "finding symmetric_units precision=1.00 recall=1.00" in lines
+    assert re.fullmatch(r"overall precision=1\.000 recall=1\.000 fix_rate=1\.00 cases=2 "
+                        r"healthy=1 heldback_precision=1\.000 heldback_recall=1\.000",
+                        lines[-1]), lines[-1]

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from fitscope import RunConfig, train
 from fitscope.probe.commands import register
+from tests.fuzz.harness import expect_rejected
 
 runner = CliRunner(env={"COLUMNS": "240"})  # wide enough that table cells do not wrap
 
@@ -38,8 +39,21 @@ def test_diagnose_trains_with_probes_and_prints_findings(app, tmp_path):
     assert "symmetric_units" in result.output
     findings = json.loads(out.read_text())
     assert "symmetric_units" in [f["code"] for f in findings]
-    assert all(set(f) == {"code", "severity", "layer", "evidence", "explanation", "fix"}
-               for f in findings)
+    assert all(set(f) == {"code", "severity", "layer", "evidence", "explanation", "fix",
+                          "confidence", "change"} for f in findings)
+    sym = next(f for f in findings if f["code"] == "symmetric_units")
+    assert sym["confidence"] == 1.0 and sym["change"] == {"init.scheme": "kaiming_normal"}
+    assert "confidence" in result.output
+
+
+def test_diagnose_fix_retrains_and_reports_before_and_after(app, tmp_path):
+    config = write_config(tmp_path, **{"budget.epochs": 6, "budget.batch_size": 32})
+    result = runner.invoke(app, ["diagnose", str(config), "--set", "init.scheme=zeros",
+                                 "--quiet", "--fix", "--seeds", "2"])
+    assert result.exit_code == 0, result.output
+    assert "fix: init.scheme='kaiming_normal'" in result.output
+    assert "validation loss over seeds [0, 1]" in result.output
+    assert "symmetric_units: gone" in result.output
 
 
 def test_diagnose_reads_a_saved_run_and_writes_tensorboard(app, tmp_path):
@@ -61,6 +75,8 @@ def test_bad_input_exits_2_naming_the_field(app, tmp_path):
     assert result.exit_code == 2 and "model.depth" in result.output
     result = runner.invoke(app, ["diagnose", str(tmp_path / "missing.toml")])
     assert result.exit_code == 2 and "CONFIG_OR_RUN" in result.output
+    expect_rejected(["diagnose", str(config), "--fix", "--seeds", "0"], "--seeds")
+    expect_rejected(["diagnose", str(config), "--fix", "--seeds", "11"], "--seeds")
     result = runner.invoke(app, ["theory", str(config), "--regime", "exact"])
     assert result.exit_code == 2 and "--regime" in result.output
     result = runner.invoke(app, ["theory", str(config), "--set", "model.batch_norm=true"])

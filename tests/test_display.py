@@ -13,6 +13,7 @@ from fitscope.claims.base import Claim, Measurement, Verdict
 from fitscope.claims.demo import ClaimResult
 from fitscope.landscape.results import Line, Surface
 from fitscope.probe import diagnose, probe
+from fitscope.probe.findings import Findings
 from fitscope.run import Run
 from fitscope.study.report import build_report
 from fitscope.study.runner import StudyResult
@@ -104,7 +105,7 @@ def test_a_diverged_run_shows_its_reason():
 
 def test_findings_show_as_a_table_with_severity(run):
     found = diagnose(run)
-    assert type(found).__name__ == "Findings" and isinstance(found, list)
+    assert isinstance(found, Findings) and isinstance(found, list)
     page = shown(found)
     header, *rows = page.tables[0]
     assert header[:2] == ["severity", "finding"]

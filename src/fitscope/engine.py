@@ -102,6 +102,8 @@ class Trainer:
                                 self.splits.input_shape)
         model = model.cpu()  # init draws from a CPU generator, then the model moves
         apply_init(model, cfg.init, generator=torch.Generator().manual_seed(cfg.budget.seed))
+        if not builtin:
+            shape_inputs(model, self.splits)
         self.model = model.to(self.device)
         self.model_spec = {"builtin": builtin, "n_features": self.splits.n_features,
                            "n_classes": self.n_classes,
@@ -367,6 +369,61 @@ def label_names(splits: DataSplits) -> list[str] | None:
     return list(splits.label_names) if splits.label_names is not None else None
 
 
+def _first_layer(model: nn.Module) -> str:
+    """``name (Module(...))`` of the first module with a weight, for error messages."""
+    for name, m in model.named_modules():
+        if isinstance(getattr(m, "weight", None), torch.Tensor):
+            return f"{name or 'root'} ({m!r})"
+    return type(model).__name__
+
+
+def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
+    """Make a user's ``model`` see batches in the data's shape: ``(B, C, H, W)`` for
+    images, ``(B, C, L)`` for signals, ``(B, F)`` for vectors.
+
+    The engine keeps data flat (augmentation, penalties and landscapes work on rows); a
+    forward pre-hook on ``model`` reshapes a batch to ``(B, *splits.input_shape)`` when
+    the model accepts that shape. A model that takes flat rows only (an MLP on images)
+    gets them as before, and so does one that accepts the shaped batch but returns more
+    than ``(batch, outputs)`` (a Linear applied along the last axis of ``(B, 1, L)``).
+    Tried on two training rows in eval mode without gradients, so no batch-norm
+    statistic or random number is used. A model that accepts neither
+    raises ValueError naming its first layer and the data's shape.
+    """
+    shape = tuple(splits.input_shape)
+    x = splits.x_train[:2]
+
+    def accepts(batch: torch.Tensor) -> Exception | None:
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                out = model(batch)
+        except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+            return exc
+        finally:
+            model.train(was_training)
+        if not isinstance(out, torch.Tensor) or out.dim() > 2 or out.shape[0] != len(batch):
+            shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+            return ValueError(f"it returned {shape} for a batch of {len(batch)}, not "
+                              "(batch, outputs)")
+        return None
+
+    if len(shape) > 1:
+        if accepts(x.view(len(x), *shape)) is None:
+            model.register_forward_pre_hook(
+                lambda _, args: (args[0].view(len(args[0]), *shape), *args[1:]))
+            return
+    error = accepts(x)
+    if error is not None:
+        shapes = f"(batch, {', '.join(map(str, shape))})"
+        also = f" or flat (batch, {splits.n_features})" if len(shape) > 1 else ""
+        raise ValueError(
+            f"the model does not accept the data's shape: data {splits.name!r} gives inputs "
+            f"{shapes}{also}, and the model's first layer is {_first_layer(model)}; the "
+            f"model raised: {str(error).splitlines()[0]}") from None
+
+
 def aux_target(y: torch.Tensor, kind: str, n_classes: int) -> torch.Tensor:
     """Auxiliary binary targets derived from the class label: ``parity`` is y mod 2,
     ``upper_half`` is y >= n_classes / 2."""
@@ -443,9 +500,11 @@ def train(config: RunConfig, *, model: nn.Module | None = None,
     cell while training (:class:`fitscope.live.LiveDisplay`, throttled to about 5% of the
     training time); the config, and so the run, stay the same.
 
-    ``model`` replaces the built-in architecture with any ``nn.Module`` taking flat
-    ``(B, n_features)`` inputs (the config's init is applied to it unless
-    ``init.scheme = "default"``). Same config and seed on the CPU give the same numbers,
+    ``model`` replaces the built-in architecture with any ``nn.Module``; it gets batches
+    in the data's shape (images ``(B, C, H, W)``, signals ``(B, C, L)``, vectors
+    ``(B, F)``), or flat ``(B, n_features)`` rows when it takes only those
+    (:func:`shape_inputs`). The config's init is applied to it unless
+    ``init.scheme = "default"``. Same config and seed on the CPU give the same numbers,
     bit for bit. With ``observe.probe_every > 0`` the run is probed
     (:func:`fitscope.probe.training.fit_with_probe`) and ``Run.probes`` holds the records.
 

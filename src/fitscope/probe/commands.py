@@ -1,8 +1,11 @@
 """``fitscope diagnose`` and ``fitscope theory``.
 
-``fitscope diagnose CONFIG.toml [--set ...] [--tensorboard DIR]`` trains the config with
-probes (every ``observe.probe_every`` steps; DEFAULT_PROBE_EVERY when the config says 0)
-and prints the findings; a saved run directory is diagnosed without training.
+``fitscope diagnose CONFIG.toml [--set ...] [--tensorboard DIR] [--fix]`` trains the
+config with probes (every ``observe.probe_every`` steps; DEFAULT_PROBE_EVERY when the
+config says 0) and prints the findings with their confidence; a saved run directory is
+diagnosed without training. ``--fix`` applies the findings' config changes, retrains
+with the same seeds and budget and prints before / after
+(:func:`fitscope.probe.fixes.verify`).
 ``fitscope theory CONFIG.toml`` prints, per layer of an MLP at init, the variances the
 derivation predicts beside the measured ones. Bad input exits with status 2 and a
 message naming the option or field.
@@ -48,12 +51,12 @@ def _probed_config(config: Path, overrides: list[str]):
 
 def findings_table(findings: list[Finding]) -> Table:
     table = Table(title="diagnosis", show_lines=True)
-    for col in ("severity", "finding", "layer", "what it means", "fix"):
+    for col in ("severity", "finding", "confidence", "layer", "what it means", "fix"):
         table.add_column(col, overflow="fold")
-    colors = {"error": "red", "warning": "yellow", "info": "green"}
+    colors = {"error": "red", "warning": "yellow", "possible": "cyan", "info": "green"}
     for f in findings:
-        table.add_row(f"[{colors[f.severity]}]{f.severity}[/]", f.code, f.layer or "",
-                      f.explanation, f.fix)
+        table.add_row(f"[{colors[f.severity]}]{f.severity}[/]", f.code, f"{f.confidence:.2f}",
+                      escape(f.layer or ""), escape(f.explanation), escape(f.fix))
     return table
 
 
@@ -64,6 +67,10 @@ def diagnose_command(
         help="also write probes and history as TensorBoard event files here")] = None,
     out: Annotated[Path | None, typer.Option(help="write the findings as JSON")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bar")] = False,
+    fix: Annotated[bool, typer.Option(
+        "--fix", help="apply the findings' config changes, retrain on --seeds seeds beside "
+                      "the unchanged config, and report before / after")] = False,
+    seeds: Annotated[int, typer.Option(min=1, max=10, help="seeds for --fix")] = 3,
 ) -> None:
     """Train CONFIG with probes (or load a saved run) and say what is wrong and why."""
     from fitscope import cli
@@ -94,6 +101,11 @@ def diagnose_command(
     console.print(findings_table(findings))
     if out:
         out.write_text(json_text([f.__dict__ for f in findings], default=str))
+    if fix:
+        if not run.model_spec.get("builtin", True):
+            raise cli.fail("--fix retrains the config's model; this run used your own model: "
+                           "call fitscope.diagnose(run).verify(model_factory=...) instead")
+        console.print(escape(str(findings.verify(seeds=seeds))))
     if tensorboard:
         from .tensorboard import export_tensorboard
 

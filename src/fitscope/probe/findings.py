@@ -2,10 +2,14 @@
 
 ``diagnose(run)`` reads a :class:`~fitscope.run.Run` (its probes, history, status);
 ``diagnose(model, batch=(x, y))`` runs one probed forward and backward pass on any
-``nn.Module`` and reads that. Each :class:`Finding` has a code, a severity, the layer it
-is about (or None), the evidence (numbers), an explanation a student understands, and the
-fix the notes recommend. Probe checks look at the first and the last probed step (the
-init, and where training ended); a code is reported once, at the first step it shows.
+``nn.Module`` and reads that; ``diagnose(probe)`` reads a probe from your own loop. Each
+:class:`Finding` has a code, a severity, the layer it is about (or None), the evidence
+(numbers), an explanation a student understands, the fix the notes recommend, a
+confidence and the config change that applies the fix (:mod:`fitscope.probe.fixes`
+verifies it). Decisions are made against the run's own scale and noise: the loss at
+chance, the spread of the minibatch losses, the validation curve's own changes (see
+docs/probes.md for each finding's rule). Probe checks look at the first probed step, and
+at the last one only for a run that learned nothing (:func:`probe_findings`).
 """
 
 from __future__ import annotations
@@ -13,44 +17,72 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import torch
 from torch import nn
 
 from ..run import Run
-from .hooks import probe
+from .hooks import Probe, probe
 
 # -- thresholds, each with the reason for its value -------------------------------------
 VANISHING_RATIO = 1e-2  # first layer's gradient < 1/100 of the output's: it learns 100x slower
 EXPLODING_RATIO = 1e2  # first layer's gradient > 100x the output's: its steps are 100x too big
-ACTIVATION_GROWTH = 10.0  # a pre-activation 10x larger (RMS) than the first layer's: the
-#                           signal is multiplied at every layer (n Var(W) > 1 per layer)
+ACTIVATION_GROWTH = 10.0  # a pre-activation's spread 10x the first layer's: the signal is
+#                           multiplied at every layer (n Var(W) > 1 per layer)
 ACTIVATION_LIMIT = 1e3  # pre-activations of RMS 1e3: softmax and exp overflow soon after
+LOGIT_EXCESS = 10.0  # logits at init whose scale costs 10x the loss at chance (below)
 SATURATED_FRACTION = 0.2  # a fifth of a layer's tanh/sigmoid values pass < 2% of the gradient
 DEAD_FRACTION = 0.5  # half of a layer's ReLUs off for the whole batch (narrow deep ReLU
 #                      nets have some dead units even at a good init: Lu et al. 2019)
 SYMMETRY_TOL = 1e-3  # units differing by < 0.1% of their size are identical up to rounding
-OSCILLATING_SHARE = 0.3  # the epoch loss rose in 30%+ of epochs: steps overshoot
-RISE_SHARE = 0.2  # a rise counts when it undoes 20%+ of the run's progress (first - best
-#                   loss); smaller rises are minibatch noise around a minimum
-REBOUND_FACTOR = 1.5  # the epoch loss jumping 1.5x while undoing RISE_SHARE of the progress,
-#                       or ending 2 RISE_SHARE of the progress above its best: a step threw the
-#                       weights out of the minimum (epoch averages hide smaller noise)
+NOISE_K = 3.0  # a change counts when it is 3x the noise of an epoch's mean loss
+OSCILLATING_SHARE = 0.3  # marked rises in 30%+ of epochs (2 at least): steps overshoot
+RISE_SHARE = 0.2  # a rise counts when it also undoes 20%+ of the run's progress (first -
+#                   best loss); smaller rises are minibatch noise around a minimum
+REBOUND_FACTOR = 1.5  # the epoch loss jumping 1.5x while undoing RISE_SHARE of the progress
+SPIKE_FACTOR = 3.0  # a first epoch at 3x the loss at chance from an init whose logits are
+#                     fine: the first steps threw the weights out
+FLAT_SHARE = 0.02  # epoch losses that stay within 2% of the loss at chance: a flat loss
+STUCK_SHARE = 0.9  # a best loss above 90% of the loss at chance: the run learned nothing
 SLOW_PROGRESS = 0.75  # the training loss kept 75%+ of its first value over the whole run
+HIGH_LOSS_SHARE = 0.5  # ... or, with probed update ratios, ends above half the loss at chance
 UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is healthy)
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
-UNDERFIT_MARGIN = 0.2  # train accuracy within 20% of the way from chance to perfect
-OVERFIT_RISE = 0.1  # validation loss 10% above its best while the training loss still fell
+UPDATE_RATIO_TARGET = 0.03  # the largest update of a healthy run's early steps: ~1-5%
+UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to perfect
+OVERFIT_RISE = 0.1  # validation loss 10% above its best (and NOISE_K times its own
+#                     epoch-to-epoch spread) while the training loss still fell
+OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
 MIN_EPOCHS = 4  # history checks need a few epochs to see a trend
+INIT_CODES = ("exploding_activations", "exploding_gradients", "vanishing_gradients",
+              "saturated_units", "symmetric_units")  # what a bad init shows at step 0
 
-SEVERITIES = ("info", "warning", "error")
+SEVERITIES = ("info", "possible", "warning", "error")
+POSSIBLE_BELOW = 0.6  # a finding less sure than this is shown as "possible", not asserted
+
+
+def confidence(value: float, threshold: float, above: bool = True, span: float = 10.0
+               ) -> float:
+    """How sure a threshold decision is: 0.5 at the threshold, rising with the log of how
+    far ``value`` is past it, 1.0 at ``span`` times past (``above=False``: for a value
+    that must be *below* the threshold). Values on the wrong side give less than 0.5."""
+    if not (value > 0 and threshold > 0) or math.isinf(value):
+        return 1.0 if (math.isinf(value) and above) or (value <= 0 and not above) else 0.5
+    x = math.log(value / threshold) / math.log(span)
+    return min(1.0, max(0.0, 0.5 + 0.5 * (x if above else -x)))
 
 
 @dataclass(frozen=True)
 class Finding:
-    """One thing the diagnosis found; ``severity`` is "info", "warning" or "error"."""
+    """One thing the diagnosis found.
+
+    ``severity`` is "info", "possible" (the evidence is near its threshold: not sure),
+    "warning" or "error"; ``confidence`` in [0, 1] says how far past its threshold the
+    evidence is (:func:`confidence`); ``change`` is the config change that fixes it
+    (dotted fields, as ``--set`` takes them), empty when there is none to make.
+    """
 
     code: str
     severity: str
@@ -58,11 +90,14 @@ class Finding:
     evidence: dict[str, Any] = field(default_factory=dict)
     explanation: str = ""
     fix: str = ""
+    confidence: float = 1.0
+    change: dict[str, Any] = field(default_factory=dict)
 
     def __str__(self) -> str:
         where = f" [{self.layer}]" if self.layer else ""
         fix = f"\n  fix: {self.fix}" if self.fix else ""
-        return f"{self.severity}: {self.code}{where}: {self.explanation}{fix}"
+        return (f"{self.severity}: {self.code}{where} (confidence {self.confidence:.2f}): "
+                f"{self.explanation}{fix}")
 
     def _repr_html_(self) -> str:
         from ..display import finding_html
@@ -116,7 +151,8 @@ def _gradient_flow(values: dict, order: list[str], step: int) -> list[Finding]:
             "below 1 again and again.",
             "Initialize for the activation: Xavier (Var(W) = 1/n_in) for tanh or sigmoid, He "
             "(Var(W) = 2/n_in) for ReLU, instead of a fixed small scale such as N(0, 0.01^2); "
-            "batch normalization also keeps the scale.")]
+            "batch normalization also keeps the scale.",
+            confidence(ratio, VANISHING_RATIO, above=False, span=100.0))]
     if ratio > EXPLODING_RATIO:
         return [Finding(
             "exploding_gradients", "error", first, evidence,
@@ -124,33 +160,56 @@ def _gradient_flow(values: dict, order: list[str], step: int) -> list[Finding]:
             f"first layer ({first}). Huge gradients throw the weights far in one step: the "
             "loss oscillates or diverges.",
             "Use Xavier or He initialization instead of large weights, lower the learning "
-            "rate, and clip the gradient norm (optimizer.clip_norm).")]
+            "rate, and clip the gradient norm (optimizer.clip_norm).",
+            confidence(ratio, EXPLODING_RATIO, span=100.0))]
     return []
 
 
-def _activation_scale(values: dict, order: list[str], step: int) -> list[Finding]:
-    rms = {layer: math.hypot(values[(layer, "preact_mean")], values[(layer, "preact_std")])
-           for layer in order if (layer, "preact_std") in values}
+def logit_excess(logit_rms: float, n_classes: int) -> float:
+    """How many times the loss at chance, ln k, a wrong guess costs with logits of this
+    scale: RMS(logits) sqrt(2 ln k) / ln k (the top of k Gaussian logits of spread s is
+    about s sqrt(2 ln k) above the mean, so a confident wrong answer costs that much).
+    Near 1 or below at a good init; the issue's N(0, 1) CNN on digits (RMS 190, k = 10)
+    gives 180."""
+    k = max(n_classes, 2)
+    return logit_rms * math.sqrt(2 * math.log(k)) / math.log(k)
+
+
+def _activation_scale(values: dict, order: list[str], step: int,
+                      n_classes: int | None) -> list[Finding]:
+    """Growth of the pre-activations' spread from the first layer to any later one (the
+    output included), their absolute size, and the logits' scale against the loss at
+    chance (:func:`logit_excess`; classification)."""
+    spread = {layer: values[(layer, "preact_std")] for layer in order
+              if (layer, "preact_std") in values}
+    rms = {layer: math.hypot(values[(layer, "preact_mean")], s) for layer, s in spread.items()}
     if not rms:
         return []
-    first = order[0]
-    worst = max(rms, key=rms.get)
-    # growth is judged on hidden layers: the output's logits grow as the net grows confident
-    hidden = {k: v for k, v in rms.items() if k != order[-1]} or rms
-    grower = max(hidden, key=hidden.get)
-    growth = hidden[grower] / rms[first] if rms[first] > 0 else math.inf
-    if rms[worst] <= ACTIVATION_LIMIT:
-        if not (growth > ACTIVATION_GROWTH and hidden[grower] > 0):
-            return []
-        worst = grower
+    first, last = order[0], order[-1]
+    grower = max(spread, key=spread.get)
+    growth = spread[grower] / spread[first] if spread[first] > 0 else 0.0
+    biggest = max(rms, key=rms.get)
+    excess = logit_excess(rms[last], n_classes) if n_classes and last in rms else 0.0
+    evidence = {"step": step, "rms": rms, "growth": growth, "logit_rms": rms.get(last),
+                "logit_excess": excess}
+    if excess > LOGIT_EXCESS:
+        layer, conf = last, confidence(excess, LOGIT_EXCESS)
+        what = (f"The logits start at RMS {rms[last]:.3g}: a wrong answer then costs about "
+                f"{excess:.3g} times the loss at chance (ln {max(n_classes or 2, 2)}), so the "
+                "first steps are spent shrinking them. ")
+    elif rms[biggest] > ACTIVATION_LIMIT:
+        layer, conf, what = biggest, confidence(rms[biggest], ACTIVATION_LIMIT), ""
+    elif growth > ACTIVATION_GROWTH:
+        layer, conf, what = grower, confidence(growth, ACTIVATION_GROWTH), ""
+    else:
+        return []
     return [Finding(
-        "exploding_activations", "error", worst,
-        {"step": step, "rms": rms, "growth": growth},
-        f"Pre-activations grow from RMS {rms[first]:.3g} in the first layer to {rms[worst]:.3g} "
-        f"in {worst}: every layer multiplies the signal's variance by n Var(W) > 1, so it "
-        "explodes with depth.",
+        "exploding_activations", "error", layer, evidence,
+        what + f"Pre-activations grow from a spread of {spread[first]:.3g} in the first "
+        f"layer to {spread[grower]:.3g} in {grower}: every layer multiplies the signal's "
+        "variance by n Var(W) > 1, so it explodes with depth.",
         "Use Xavier (tanh, sigmoid) or He (ReLU) initialization so that n Var(W) keeps the "
-        "variance; standardize the inputs.")]
+        "variance; standardize the inputs.", conf)]
 
 
 def _units(values: dict, step: int) -> list[Finding]:
@@ -167,7 +226,8 @@ def _units(values: dict, step: int) -> list[Finding]:
             "almost 0: hardly any gradient passes. Large weights push the pre-activations "
             "far from 0.",
             "Xavier initialization (Var(W) = 1/n_in) keeps tanh in its nearly linear range; "
-            "standardize the inputs; a smaller learning rate or batch normalization helps."))
+            "standardize the inputs; a smaller learning rate or batch normalization helps.",
+            confidence(saturated[worst], SATURATED_FRACTION, span=5.0)))
     dead = {k: v for k, v in _per_layer(values, "act_dead").items() if v >= DEAD_FRACTION}
     if dead:
         worst = max(dead, key=dead.get)
@@ -177,7 +237,7 @@ def _units(values: dict, step: int) -> list[Finding]:
             f"{dead[worst]:.0%} of the ReLU units of {worst} output 0 for every example of "
             "the batch. A dead ReLU has zero gradient, so it never comes back.",
             "Lower the learning rate, use He initialization, or a leaky ReLU; avoid large "
-            "negative biases."))
+            "negative biases.", confidence(dead[worst], DEAD_FRACTION, span=2.0)))
     symmetric = {k: v for k, v in _per_layer(values, "unit_distance").items()
                  if v < SYMMETRY_TOL}
     if symmetric:
@@ -190,102 +250,395 @@ def _units(values: dict, step: int) -> list[Finding]:
             "so they stay identical and the layer works like a single unit. Zero or constant "
             "initialization does this.",
             "Initialize the weights randomly (Xavier or He) to break the symmetry; biases may "
-            "start at zero."))
+            "start at zero.", confidence(symmetric[layer], SYMMETRY_TOL, above=False)))
     return found
 
 
-def probe_findings(records: list[dict]) -> list[Finding]:
-    """Findings from probe records: gradient flow, activation scale, saturated, dead and
-    symmetric units, at the first and the last probed step."""
+def _faded(records: list[dict], step: int, values: dict, order: list[str],
+           act_layer: str | None) -> bool:
+    """Whether the pre-activation feeding ``act_layer`` has a spread below
+    1/ACTIVATION_GROWTH of the first layer's: the forward signal faded on its way there,
+    so its units are off for lack of input (the vanishing signal of a too-small init),
+    not because their biases or a large step pushed them below zero."""
+    before = None
+    for r in records:
+        if r["step"] != step:
+            continue
+        if r["quantity"] == "preact_mean":
+            before = r["layer"]
+        elif r["quantity"] == "act_mean" and r["layer"] == act_layer:
+            break
+    if before is None or not order:
+        return False
+    first, here = values.get((order[0], "preact_std")), values.get((before, "preact_std"))
+    return bool(first and here is not None and here < first / ACTIVATION_GROWTH)
+
+
+def _collapsed(records: list[dict], steps: list[int]) -> bool:
+    """Whether the weights shrank to under 1/10 of their size at init (median over the
+    layers): a penalty pulled them to zero, so units that are off at the end are its
+    effect, not dead ReLUs."""
+    norms: dict[str, list[float]] = {}
+    for r in records:
+        if r["quantity"] == "weight_norm" and r["step"] in (steps[0], steps[-1]):
+            norms.setdefault(r["layer"], []).append(r["value"])
+    ratios = [v[-1] / v[0] for v in norms.values() if len(v) == 2 and v[0] > 0]
+    return bool(ratios) and statistics.median(ratios) < 1 / ACTIVATION_GROWTH
+
+
+def probe_findings(records: list[dict], n_classes: int | None = None,
+                   stuck: bool = False) -> list[Finding]:
+    """Findings from probe records.
+
+    At the first probed step (the init): gradient flow, activation scale (with the
+    logits' scale for ``n_classes`` classes), saturated, dead and symmetric units. At the
+    last probed step only the units, and only when the run is ``stuck`` (it learned
+    nothing), the init showed nothing wrong and the weights did not collapse under a
+    penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs
+    that specialized are not a failure, and a net that got stuck for another reason (a
+    huge step, a strong penalty) has vanishing gradients as a consequence, not a cause.
+    """
     steps = sorted({r["step"] for r in records})
+    if not steps:
+        return []
     found: dict[str, Finding] = {}
-    for step in dict.fromkeys(steps[:1] + steps[-1:]):
-        values, order = _at(records, step)
-        for f in (_units(values, step) + _activation_scale(values, order, step)
-                  + _gradient_flow(values, order, step)):
+    values, order = _at(records, steps[0])
+    for f in (_units(values, steps[0]) + _activation_scale(values, order, steps[0], n_classes)
+              + _gradient_flow(values, order, steps[0])):
+        found.setdefault(f.code, f)
+    dead = found.get("dead_relu")
+    if dead is not None:
+        first_dead = next(iter(dead.evidence["dead_fraction"]))  # in forward order
+        if _faded(records, steps[0], values, order, first_dead):
+            del found["dead_relu"]  # no signal reaches the layer: vanishing, not dead units
+    if stuck and not found and steps[-1] != steps[0] and not _collapsed(records, steps):
+        for f in _units(_at(records, steps[-1])[0], steps[-1]):
             found.setdefault(f.code, f)
     return list(found.values())
 
 
 # -- history ----------------------------------------------------------------------------
+def _first_update_ratio(records: list[dict]) -> tuple[str, float] | None:
+    """(layer, ratio) of the largest ||dW|| / ||W|| of the first probed step's update."""
+    steps = [r["step"] for r in records if r["quantity"] == "update_ratio"]
+    if not steps:
+        return None
+    first = min(steps)
+    layer, ratio = max(((r["layer"], r["value"]) for r in records
+                        if r["quantity"] == "update_ratio" and r["step"] == first),
+                       key=lambda lv: lv[1])
+    return layer, ratio
+
+
 def _median_update_ratio(records: list[dict]) -> float | None:
     ratios = [r["value"] for r in records if r["quantity"] == "update_ratio"]
     return statistics.median(ratios) if ratios else None
 
 
-def _learning_rate(run: Run, explained: bool) -> list[Finding]:
+def chance_loss(run: Run) -> float | None:
+    """The loss of knowing nothing: ln k for k classes (2 for a binary task), None for
+    regression."""
+    if run.config.task.kind != "classification":
+        return None
+    return math.log(max(run.model_spec.get("n_classes") or 2, 2))
+
+
+def epoch_noise(history: list[dict]) -> list[float]:
+    """Per epoch, the noise of its mean training loss: the spread of its minibatch losses
+    over the square root of its steps (the standard error of the epoch's mean). Runs
+    recorded without ``train_loss_std`` get the median change between epochs instead."""
+    out, prev = [], 0
+    for row in history:
+        steps = max(row["step"] - prev, 1)
+        prev = row["step"]
+        std = row.get("train_loss_std")
+        out.append(std / math.sqrt(steps) if std is not None else math.nan)
+    if any(math.isnan(v) for v in out):
+        losses = [row["train_loss"] for row in history]
+        diffs = [abs(b - a) for a, b in zip(losses, losses[1:])] or [0.0]
+        out = [statistics.median(diffs)] * len(history)
+    return out
+
+
+def loss_shape(run: Run) -> dict[str, Any]:
+    """What the training loss did, with ``tol`` = FLAT_SHARE of the loss at chance (or of
+    the first loss, for regression):
+
+    - ``flat``: the epochs after the first stay within ``tol`` of each other;
+    - ``stuck``: never below STUCK_SHARE of the loss at chance, the second half of the
+      epochs moves by less than (1 - STUCK_SHARE) of it (still falling from a huge start
+      is learning), and the final training accuracy (measured without dropout) is in the
+      underfitting range;
+    - ``marked``: the rises that are large against the epoch means' own noise (NOISE_K
+      times the median of :func:`epoch_noise`) and against the progress made
+      (RISE_SHARE);
+    - ``bouncing``: stuck, or no progress after the second epoch (its loss minus ``tol``), while
+      the loss rose by ``tol`` twice and fell by ``tol`` twice: steps that overshoot;
+    - ``spike``: the first epoch above SPIKE_FACTOR times the loss at chance."""
     losses = [row["train_loss"] for row in run.history]
-    if len(losses) < MIN_EPOCHS or run.status == "diverged":
+    chance = chance_loss(run)
+    scale = chance or abs(losses[0]) or 1.0
+    tol = FLAT_SHARE * scale
+    noise = epoch_noise(run.history)
+    progress = max(losses[0] - min(losses), 0.0)
+    typical = statistics.median(noise)  # an overshooting epoch inflates its own spread
+    marked = [i for i, (a, b) in enumerate(zip(losses, losses[1:]))
+              if b - a > NOISE_K * typical and b - a > RISE_SHARE * progress]
+    later = losses[1:] or losses
+    half = losses[len(losses) // 2:]
+    n_classes = run.model_spec.get("n_classes") or 2
+    acc, guess = run.metrics.get("train_acc"), 1.0 / max(n_classes, 2)
+    stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
+             and max(half) - min(half) < (1 - STUCK_SHARE) * chance
+             and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess)))
+    diffs = [b - a for a, b in zip(later, later[1:])]
+    bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
+                and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
+    return {"losses": losses, "chance": chance, "noise": noise, "typical_noise": typical,
+            "progress": progress,
+            "flat": max(later) - min(later) < tol, "stuck": stuck, "bouncing": bouncing,
+            "marked": marked, "spike": chance is not None and losses[0] > SPIKE_FACTOR * chance}
+
+
+def lower_lr(run: Run) -> float:
+    """The learning rate to try when it is too high: 10x lower, or lower still so that
+    the largest probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
+    size (an update scales with the learning rate, for SGD, momentum and Adam alike;
+    with momentum the first update, made before any velocity, counts 1 / (1 - momentum)
+    times, the most the velocity multiplies later ones)."""
+    opt = run.config.optimizer
+    ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
+              and math.isfinite(r["value"])]
+    worst = max(ratios, default=0.0)
+    first = _first_update_ratio(run.probes)
+    if first is not None and opt.name in ("momentum", "nesterov"):
+        # the first step has no velocity yet; later steps grow up to 1 / (1 - momentum)
+        worst = max(worst, first[1] / (1 - opt.momentum))
+    return opt.lr * min(0.1, UPDATE_RATIO_TARGET / worst) if worst > 0 else opt.lr / 10
+
+
+def _init_logit_excess(run: Run) -> float:
+    """:func:`logit_excess` of the output layer at the first probed step (0 without
+    probes or for regression)."""
+    steps = [r["step"] for r in run.probes]
+    chance = chance_loss(run)
+    if not steps or chance is None:
+        return 0.0
+    values, order = _at(run.probes, min(steps))
+    if not order or (order[-1], "preact_std") not in values:
+        return 0.0
+    rms = math.hypot(values[(order[-1], "preact_mean")], values[(order[-1], "preact_std")])
+    return logit_excess(rms, run.model_spec.get("n_classes") or 2)
+
+
+def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
+    if len(run.history) < MIN_EPOCHS or run.status == "diverged":
         return []
-    progress = max(losses[0] - min(losses), 1e-12)
+    shape = loss_shape(run)
+    losses, progress, marked = shape["losses"], shape["progress"], shape["marked"]
     ups = sum(b > a for a, b in zip(losses, losses[1:]))
-    marked = sum(b - a > RISE_SHARE * progress for a, b in zip(losses, losses[1:]))
-    jump = max(b / a for a, b in zip(losses, losses[1:]) if a > 0)
-    worst_rise = max(b - a for a, b in zip(losses, losses[1:])) / progress
+    jump = max((b / a for a, b in zip(losses, losses[1:]) if a > 0), default=1.0)
+    worst_rise = max(b - a for a, b in zip(losses, losses[1:])) / max(progress, 1e-12)
     ratio = _median_update_ratio(run.probes)
-    evidence = {"train_loss": losses, "epochs_loss_rose": ups, "marked_rises": marked,
-                "largest_jump": jump,
+    evidence = {"train_loss": losses, "epochs_loss_rose": ups, "marked_rises": len(marked),
+                "largest_jump": jump, "epoch_noise": shape["noise"], "flat": shape["flat"],
                 "median_update_ratio": ratio, "lr": run.config.optimizer.lr}
-    rebound = jump > REBOUND_FACTOR and worst_rise > RISE_SHARE
-    if (marked >= max(2, OSCILLATING_SHARE * (len(losses) - 1)) or rebound
-            or losses[-1] - min(losses) > 2 * RISE_SHARE * progress
-            or (ratio is not None and ratio > UPDATE_RATIO_HIGH)):
+    lr = run.config.optimizer.lr
+    moving = not shape["flat"] and progress > NOISE_K * shape["typical_noise"]
+    oscillating = moving and (len(marked) >= max(2, OSCILLATING_SHARE * (len(losses) - 1))
+                              or (jump > REBOUND_FACTOR and worst_rise > RISE_SHARE
+                                  and bool(marked)))
+    ends_high = moving and losses[-1] - min(losses) > max(
+        2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
+    # a rise counts as overshooting only when the loss also falls back after it (a loss
+    # that climbs steadily to chance under a penalty larger than itself is the penalty)
+    best = losses.index(min(losses))
+    falls = any(b - a < -NOISE_K * shape["typical_noise"]
+                for a, b in zip(losses[best:], losses[best + 1:]))
+    rows = run.history
+    penalized = (rows[-1].get("penalty") or 0.0) > rows[-1]["train_loss"]
+    oscillating = oscillating and falls and not penalized
+    ends_high = ends_high and falls and not penalized
+    excess = _init_logit_excess(run)
+    spike = (shape["spike"] and init_fine
+             and losses[0] > SPIKE_FACTOR * shape["chance"] * max(1.0, excess))
+    evidence["init_logit_excess"] = excess
+    oscillating = oscillating or shape["bouncing"]
+    first = _first_update_ratio(run.probes)
+    leap = init_fine and first is not None and first[1] > UPDATE_RATIO_HIGH
+    if first is not None:
+        evidence["first_update_ratio"] = {"layer": first[0], "ratio": first[1]}
+    if oscillating or ends_high or spike or leap or (ratio is not None
+                                                      and ratio > UPDATE_RATIO_HIGH):
+        if leap and not (oscillating or ends_high or spike):
+            what = (f"The first update moved the weights of {first[0]} by {first[1]:.0%} of "
+                    f"their size (a healthy step moves them by about 0.1%), and the loss "
+                    f"ended at {losses[-1]:.3g} against {losses[0]:.3g} in the first epoch.")
+            conf = confidence(first[1], UPDATE_RATIO_HIGH)
+        elif spike:
+            what = (f"The first epoch's loss averaged {losses[0]:.3g}, "
+                    f"{losses[0] / shape['chance']:.2g} times the loss at chance, from an init "
+                    "whose logits were fine: the first steps threw the weights out.")
+            conf = confidence(losses[0] / shape["chance"], SPIKE_FACTOR)
+        else:
+            what = (f"The training loss oscillates: it rose in {ups} of {len(losses) - 1} "
+                    f"epochs, {len(marked)} times by more than {NOISE_K:g}x the noise of an "
+                    f"epoch's mean, once by a factor {jump:.2g}, and ends at {losses[-1]:.3g} "
+                    f"against a best of {min(losses):.3g}.")
+            conf = min(1.0, 0.5 + 0.1 * len(marked)) if marked else 0.6
+            if shape["bouncing"] and not marked:
+                what = (f"The training loss made no progress after epoch 2 "
+                        f"({losses[1]:.3g}, best {min(losses):.3g}) while it went up and "
+                        f"down by more than {FLAT_SHARE:.0%} of the loss at chance.")
         return [Finding(
             "lr_too_high", "warning", None, evidence,
-            f"The training loss oscillates: it rose in {ups} of {len(losses) - 1} epochs, once "
-            f"by a factor {jump:.2g}, and ends at {losses[-1]:.3g} against a best of "
-            f"{min(losses):.3g}. The steps overshoot the minimum instead of settling into it.",
+            what + " The steps overshoot the minimum instead of settling into it.",
             "Lower the learning rate (3 to 10 times), or let a schedule decay it; gradient "
-            "clipping limits the worst steps.")]
-    slow = losses[-1] > SLOW_PROGRESS * losses[0] and ups <= 1
+            "clipping limits the worst steps.", conf, {"optimizer.lr": lower_lr(run)})]
+    high = shape["chance"] is not None and losses[-1] > HIGH_LOSS_SHARE * shape["chance"]
+    slow = (losses[-1] > SLOW_PROGRESS * losses[0] or (ratio is not None and high)) \
+        and len(marked) == 0
     if slow and not explained and (ratio is None or ratio < UPDATE_RATIO_LOW):
+        factor = 10.0 if ratio is None else min(100.0, max(10.0, 1e-2 / max(ratio, 1e-12)))
         return [Finding(
             "lr_too_low", "warning", None, evidence,
             f"The training loss falls steadily but slowly: from {losses[0]:.3g} to "
             f"{losses[-1]:.3g} in {len(losses)} epochs"
             + (f", with steps that change the weights by {ratio:.1e} of their size" if ratio
                else "") + ". Training would need far more steps.",
-            "Raise the learning rate (3 to 10 times) or use an adaptive optimizer such as Adam.")]
+            "Raise the learning rate (3 to 10 times) or use an adaptive optimizer such as Adam.",
+            confidence(ratio, UPDATE_RATIO_LOW, above=False) if ratio else 0.6,
+            {"optimizer.lr": min(lr * factor, 1.0)})]
     return []
+
+
+def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
+    """A flat loss at chance: the run learned nothing. Its causes, ranked from the probes."""
+    if len(run.history) < 2 or run.status == "diverged":
+        return []
+    shape = loss_shape(run)
+    if not shape["stuck"]:
+        return []
+    codes = {f.code: f for f in found}
+    ratio = _median_update_ratio(run.probes)
+    causes = [(c, codes[c].confidence) for c in
+              ("symmetric_units", "vanishing_gradients", "dead_relu", "saturated_units",
+               "exploding_activations", "lr_too_high", "lr_too_low") if c in codes]
+    if not causes and ratio is not None and ratio < UPDATE_RATIO_LOW:
+        causes.append(("lr_too_low", confidence(ratio, UPDATE_RATIO_LOW, above=False)))
+    causes.sort(key=lambda c: -c[1])
+    best = min(shape["losses"])
+    named = ", ".join(c for c, _ in causes) or "none of the probes' causes (vanishing " \
+        "gradients, dead or symmetric units, a learning rate too low) shows"
+    change = codes[causes[0][0]].change if causes and causes[0][0] in codes else {}
+    return [Finding(
+        "not_learning", "error", None,
+        {"best_loss": best, "chance_loss": shape["chance"], "flat": shape["flat"],
+         "causes": causes, "median_update_ratio": ratio},
+        f"The training loss stays at the loss of guessing: its best is {best:.3g} against "
+        f"{shape['chance']:.3g} at chance. Likely causes, most likely first: {named}.",
+        "Fix the first cause: " + (codes[causes[0][0]].fix if causes and causes[0][0] in codes
+                                   else "check the learning rate and the init."),
+        confidence(shape["chance"] - best + 1e-12, (1 - STUCK_SHARE) * shape["chance"],
+                   above=False, span=10.0) if best < shape["chance"] else 1.0, change)]
 
 
 def _fit(run: Run, oscillating: bool) -> list[Finding]:
     found = []
     n_classes = run.model_spec.get("n_classes")
     train_acc = run.metrics.get("train_acc")
+    rc = run.config.regularization
     if train_acc is not None and n_classes:
         chance = 1.0 / max(n_classes, 2)
-        if train_acc <= chance + UNDERFIT_MARGIN * (1.0 - chance):
+        margin = chance + UNDERFIT_MARGIN * (1.0 - chance)
+        if train_acc <= margin:
+            change: dict[str, Any] = {}
+            if rc.l2 > 1e-3:
+                change["regularization.l2"] = rc.l2 / 1000
+            if rc.weight_decay > 1e-3:
+                change["regularization.weight_decay"] = rc.weight_decay / 1000
+            if run.config.model.dropout > 0.5:
+                change["model.dropout"] = 0.1
+            if run.model_spec.get("builtin", True) and run.config.model.depth == 0:
+                change["model.depth"] = 2
             found.append(Finding(
                 "underfitting", "warning", None,
                 {"train_acc": train_acc, "chance": chance, "n_classes": n_classes},
                 f"Training accuracy is {train_acc:.0%}, close to guessing ({chance:.0%}): the "
                 "model does not even fit the data it is trained on.",
                 "Fix any initialization or learning-rate finding first; then a larger model, "
-                "longer training, or less regularization."))
+                "longer training, or less regularization.",
+                confidence(1 - train_acc, 1 - margin, span=2.0), change))
     vals = [row["val_loss"] for row in run.history]
-    if len(vals) >= MIN_EPOCHS and all(math.isfinite(v) for v in vals):
+    es = rc.early_stopping
+    restored = run.status == "early_stopped" and es.restore_best
+    if len(vals) >= MIN_EPOCHS and all(math.isfinite(v) for v in vals) and not restored:
         best = min(range(len(vals)), key=vals.__getitem__)
         train = [row["train_loss"] for row in run.history]
-        rising = vals[-1] > (1 + OVERFIT_RISE) * vals[best] and train[-1] < train[best]
-        if rising and not oscillating:  # an oscillating run's validation loss is noise
+        spread = statistics.median(abs(b - a) for a, b in zip(vals, vals[1:]))
+        rise = vals[-1] - vals[best]
+        need = max(OVERFIT_RISE * vals[best], NOISE_K * spread)
+        val_acc = run.metrics.get("val_acc")
+        gap_acc = (train_acc - val_acc) if train_acc is not None and val_acc is not None \
+            else None
+        material = gap_acc is None or gap_acc > OVERFIT_ACC_GAP
+        if rise > need and train[-1] < train[best] and material and not oscillating:
             gap = vals[-1] - train[-1]
             found.append(Finding(
                 "overfitting", "warning", None,
                 {"best_epoch": run.history[best]["epoch"], "best_val_loss": vals[best],
-                 "final_val_loss": vals[-1], "final_train_loss": train[-1], "gap": gap},
+                 "final_val_loss": vals[-1], "final_train_loss": train[-1], "gap": gap,
+                 "val_spread": spread, "accuracy_gap": gap_acc},
                 f"Validation loss was lowest at epoch {run.history[best]['epoch']} "
                 f"({vals[best]:.3g}) and rose to {vals[-1]:.3g} while the training loss kept "
                 f"falling to {train[-1]:.3g}: the model learns the training set's noise. The "
-                f"generalization gap (validation minus training loss) is {gap:.3g}.",
+                f"generalization gap (validation minus training loss) is {gap:.3g}"
+                + (f", {gap_acc:.0%} in accuracy" if gap_acc is not None else "") + ".",
                 "Early stopping (regularization.early_stopping), L2 or weight decay, dropout, "
-                "data augmentation, or more training data."))
+                "data augmentation, or more training data.",
+                confidence(rise, need, span=10.0),
+                {"regularization.early_stopping.enabled": True,
+                 "regularization.early_stopping.patience": 3}))
     return found
 
 
+def _init_change(run: Run) -> dict[str, Any]:
+    """Xavier for tanh and sigmoid, He for ReLU (the model's activation modules say which
+    for a user's model)."""
+    relu = run.config.model.activation == "relu"
+    if run.model is not None and not run.model_spec.get("builtin", True):
+        relu = any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in run.model.modules())
+    return {"init.scheme": "kaiming_normal" if relu else "xavier_normal"}
+
+
+def _with_changes(run: Run, found: list[Finding]) -> list[Finding]:
+    """Each finding with the config change that fixes it (see :class:`Finding`)."""
+    init = _init_change(run)
+    cfg = run.config
+    out = []
+    for f in found:
+        change = f.change
+        if f.code in ("vanishing_gradients", "exploding_gradients", "exploding_activations",
+                      "saturated_units", "symmetric_units"):
+            change = init if cfg.init.scheme != init["init.scheme"] else (
+                {"model.batch_norm": True} if run.model_spec.get("builtin", True) else {})
+        elif f.code == "dead_relu":
+            change = ({"init.bias": 0.0} if cfg.init.bias < 0 else
+                      init if cfg.init.scheme != init["init.scheme"] else
+                      {"optimizer.lr": lower_lr(run)})
+        elif f.code == "diverged":
+            change = {"optimizer.lr": lower_lr(run)}
+        out.append(replace(f, change=change))
+    return out
+
+
 def run_findings(run: Run) -> list[Finding]:
-    """Findings from a run: its probes, divergence, learning rate, under- and overfitting."""
-    found = probe_findings(run.probes)
+    """Findings from a run: its probes, divergence, learning rate, not learning, under-
+    and overfitting (see docs/probes.md for how each decides)."""
+    stuck = (len(run.history) >= 2 and run.status != "diverged"
+             and loss_shape(run)["stuck"])
+    found = probe_findings(run.probes, run.model_spec.get("n_classes")
+                           if run.config.task.kind == "classification" else None, stuck)
     if run.status == "diverged":
         found.insert(0, Finding(
             "diverged", "error", None,
@@ -293,9 +646,21 @@ def run_findings(run: Run) -> list[Finding]:
             f"Training diverged: {run.reason}. The loss blew up, so the weights are useless.",
             "Lower the learning rate (10 times), clip the gradient norm, and use Xavier or He "
             "initialization."))
-    explained = any(f.code in ("vanishing_gradients", "symmetric_units") for f in found)
-    lr = _learning_rate(run, explained)
-    return found + lr + _fit(run, any(f.code == "lr_too_high" for f in lr))
+    explained = any(f.code in ("vanishing_gradients", "symmetric_units", "dead_relu",
+                               "saturated_units") for f in found)
+    init_fine = not any(f.code in INIT_CODES for f in found)
+    lr = _learning_rate(run, explained, init_fine)
+    if run.status == "diverged" and init_fine:
+        lr = [Finding(
+            "lr_too_high", "warning", None, {"lr": run.config.optimizer.lr,
+                                             "reason": run.reason},
+            "The run diverged from an init whose activations and gradients were fine: the "
+            "steps were too large.",
+            "Lower the learning rate (10 times); gradient clipping limits the worst steps.",
+            0.75, {"optimizer.lr": lower_lr(run)})]
+    found = _with_changes(run, found) + lr
+    found += _not_learning(run, found)
+    return found + _fit(run, any(f.code == "lr_too_high" for f in lr))
 
 
 # -- a user's model ---------------------------------------------------------------------
@@ -307,10 +672,12 @@ def _default_loss(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def model_findings(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
-                   bins: int = 30) -> tuple[list[Finding], list[dict]]:
+                   bins: int = 30, n_classes: int | None = None
+                   ) -> tuple[list[Finding], list[dict]]:
     """(findings, records) of one probed forward and backward pass of ``model`` on
     ``batch``, in the model's current mode. Parameter gradients and buffers (batch-norm
-    statistics) are restored afterwards: the model is left as it was."""
+    statistics) are restored afterwards: the model is left as it was. ``n_classes``
+    (default: the output's width for integer targets) enables the logits' check."""
     x, y = batch
     loss_fn = loss_fn or _default_loss
     grads = {p: p.grad for p in model.parameters()}
@@ -319,40 +686,79 @@ def model_findings(model: nn.Module, batch: tuple[torch.Tensor, torch.Tensor],
         for param in grads:
             param.grad = None
         with probe(model, every=1, bins=bins) as p:
-            loss_fn(model(x), y).backward()
+            out = model(x)
+            loss_fn(out, y).backward()
     finally:
         for param, g in grads.items():
             param.grad = g
         with torch.no_grad():
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
-    return probe_findings(p.records), p.records
+    if n_classes is None and y.dtype in (torch.int64, torch.int32) and out.dim() == 2:
+        n_classes = max(out.shape[1], 2)
+    return probe_findings(p.records, n_classes), p.records
 
 
-def _healthy(found: list[Finding]) -> Findings:
-    if any(f.severity != "info" for f in found):
-        return Findings(found)
-    return Findings(found + [Finding(
+def _graded(found: list[Finding]) -> list[Finding]:
+    """Findings less sure than POSSIBLE_BELOW get the severity "possible"."""
+    return [replace(f, severity="possible") if f.confidence < POSSIBLE_BELOW
+            and f.severity in ("warning", "error") else f for f in found]
+
+
+def _healthy(found: list[Finding]) -> list[Finding]:
+    found = _graded(found)
+    if any(f.severity in ("warning", "error") for f in found):
+        return found
+    return found + [Finding(
         "healthy", "info", None, {},
         "Nothing looks wrong: gradients and activations keep their scale from layer to layer, "
-        "units differ from each other, and the losses behave.", "")])
+        "units differ from each other, and the losses behave.", "")]
 
 
-def diagnose(target: Run | nn.Module, batch: tuple[torch.Tensor, torch.Tensor] | None = None,
-             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-             ) -> Findings:
-    """Findings for a :class:`~fitscope.run.Run`, or for a model and a batch ``(x, y)``,
-    as a :class:`Findings` list (which shows itself as a table in a notebook).
+class Diagnosis(Findings):
+    """The findings of :func:`diagnose` (a :class:`Findings` list, shown as a table in a
+    notebook), and what was diagnosed; :meth:`verify` tries the findings' fixes on a run."""
+
+    def __init__(self, findings: list[Finding], run: Run | None = None):
+        super().__init__(findings)
+        self.run = run
+
+    def change(self) -> dict[str, Any]:
+        """The config change the findings recommend (:func:`fixes.recommended_change`)."""
+        from .fixes import recommended_change
+
+        return recommended_change(self)
+
+    def verify(self, seeds: int = 3, model_factory: Callable[[], nn.Module] | None = None):
+        """Apply the change, retrain with the same seeds and budget, and compare
+        (:func:`fitscope.probe.fixes.verify`); only a diagnosed Run can be retrained."""
+        from .fixes import verify
+
+        if self.run is None:
+            raise ValueError("verify() retrains a run: diagnose a Run (fitscope.train(...)), "
+                             "not a model or a probe")
+        return verify(self.run, list(self), seeds, model_factory)
+
+
+def diagnose(target: Run | nn.Module | Probe,
+             batch: tuple[torch.Tensor, torch.Tensor] | None = None,
+             loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+             n_classes: int | None = None) -> Diagnosis:
+    """Findings for a :class:`~fitscope.run.Run`, for a model and a batch ``(x, y)``, or
+    for a :class:`~fitscope.probe.hooks.Probe` from your own loop (its records: the
+    probe checks only; ``n_classes`` adds the logits' scale against the loss at chance).
 
     For a model, ``loss_fn(model(x), y)`` is the loss (default: cross-entropy for integer
     class targets and several outputs, else mean squared error). A healthy result is one
     ``healthy`` finding.
     """
     if isinstance(target, Run):
-        return _healthy(run_findings(target))
+        return Diagnosis(_healthy(run_findings(target)), target)
+    if isinstance(target, Probe):
+        return Diagnosis(_healthy(probe_findings(target.records, n_classes)))
     if isinstance(target, nn.Module):
         if batch is None:
             raise ValueError("diagnose(model) needs batch=(x, y): a batch to probe the model on")
-        return _healthy(model_findings(target, batch, loss_fn)[0])
-    raise TypeError(f"Argument `target` must be a Run or an nn.Module. Received: "
+        return Diagnosis(_healthy(model_findings(target, batch, loss_fn, n_classes=n_classes)[0]))
+    raise TypeError(f"Argument `target` must be a Run, a Probe or an nn.Module. Received: "
                     f"target={type(target).__name__}")

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..run import Run
+
+if TYPE_CHECKING:
+    from .hooks import Probe
 
 HISTORY_COLUMNS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm")
 INSTALL_HINT = "TensorBoard export needs the optional extra: pip install 'fitscope[tensorboard]'"
@@ -52,14 +55,27 @@ def write_records(writer: Any, records: list[dict]) -> None:
             writer.add_scalar(tag, r["value"], r["step"])
 
 
-def export_tensorboard(run: Run, logdir: str | Path) -> Path:
-    """Write ``run``'s probe records and history as TensorBoard event files in ``logdir``
-    (created); returns it. ``tensorboard --logdir DIR`` shows them."""
+def export_tensorboard(target: Run | Probe | list[dict], logdir: str | Path) -> Path:
+    """Write probe records as TensorBoard event files in ``logdir`` (created); returns
+    it. ``target`` is a :class:`~fitscope.run.Run` (its probes and history), a
+    :class:`~fitscope.probe.hooks.Probe` from your own loop (its records) or a list of
+    records. ``tensorboard --logdir DIR`` shows them."""
+    from .hooks import Probe
+
+    if isinstance(target, Run):
+        records, history = target.probes, target.history
+    elif isinstance(target, Probe):
+        records, history = target.records, []
+    elif isinstance(target, list):
+        records, history = target, []
+    else:
+        raise TypeError(f"Argument `target` must be a Run, a Probe or a list of records. "
+                        f"Received: target={type(target).__name__}")
     logdir = Path(logdir)
     writer = summary_writer(logdir)
     try:
-        write_records(writer, run.probes)
-        for row in run.history:
+        write_records(writer, records)
+        for row in history:
             for column in HISTORY_COLUMNS:
                 v = row.get(column)
                 if v is not None and math.isfinite(v):

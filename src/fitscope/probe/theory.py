@@ -169,6 +169,15 @@ def compare(model: nn.Module, records: list[dict], activation: str, input_moment
     return rows
 
 
+def probe_table(p: Any, activation: str, input_moment: float,
+                regime: str = "gaussian") -> list[dict[str, Any]]:
+    """:func:`compare` for a :class:`~fitscope.probe.hooks.Probe` from your own loop:
+    its model and the records of its first probed step (probe the step before the first
+    update; an MLP of Linear layers and ``activation`` modules), with E[x^2] of its
+    inputs ``input_moment``."""
+    return compare(p.model, p.records, activation, input_moment, regime)
+
+
 def theory_table(config: RunConfig, regime: str = "gaussian",
                  max_examples: int = 512) -> list[dict[str, Any]]:
     """:func:`compare` for the MLP ``config`` describes, at its initialization.

@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import math
+
 from ..engine import Callback, Trainer
 from ..run import Run
 from .hooks import Probe, probe
 
 
 class ProbeStepper(Callback):
-    """Advances a :class:`~fitscope.probe.hooks.Probe` after every optimizer step."""
+    """Advances a :class:`~fitscope.probe.hooks.Probe` after every optimizer step, and
+    adds ``train_loss_std`` to each history row: the standard deviation of the epoch's
+    minibatch losses (by n, over its steps), the noise the diagnosis judges the loss
+    curve against (:func:`fitscope.probe.findings.epoch_noise`)."""
 
     def __init__(self, p: Probe):
         self.probe = p
+        self.losses: list[float] = []
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
         self.probe.step()
+        self.losses.append(loss)
+
+    def on_epoch_end(self, trainer: Trainer, row: dict) -> None:
+        n = max(len(self.losses), 1)
+        mean = sum(self.losses) / n
+        row["train_loss_std"] = math.sqrt(max(sum(v * v for v in self.losses) / n
+                                              - mean * mean, 0.0))
+        self.losses = []
 
 
 def fit_with_probe(trainer: Trainer) -> Run:

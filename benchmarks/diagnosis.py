@@ -1,0 +1,118 @@
+"""How often `fitscope diagnose` is right: precision and recall on labelled scenarios.
+
+Runs every case of :mod:`fitscope.probe.cases` (a tiny training run each), diagnoses
+it, and scores the findings at warning or error against the case's label: micro-averaged
+over (case, finding) pairs (:func:`fitscope.probe.cases.score`), for all cases and for
+the held-back split, which no threshold was tuned on. For each fixable case (its label
+names a fix) it then applies the findings' recommended config change, retrains on 3
+seeds beside the unchanged config, and counts a success when the required findings are
+gone and the validation loss fell on every seed, by more than its spread over the seeds
+after the fix (:func:`fitscope.probe.fixes.verify`).
+
+    python benchmarks/diagnosis.py [--quick] [--workers N] [--cases] [--ids A,B] [--seeds K]
+
+prints one line per finding, ``finding NAME precision=... recall=...``, then the split
+sizes and a last line ``overall precision=... recall=... fix_rate=... cases=N healthy=H
+heldback_precision=... heldback_recall=...``. ``--quick`` runs every fourth case with
+one seed for the fixes; ``--cases`` prints each case's findings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from multiprocessing import Pool
+
+
+def _one(args: tuple[str, int]) -> dict:
+    case_id, seeds = args
+    import torch
+
+    torch.set_num_threads(1)
+    from fitscope.probe.cases import BY_ID, run_case
+    from fitscope.probe.findings import diagnose
+    from fitscope.probe.fixes import verify
+
+    case = BY_ID[case_id]
+    t0 = time.perf_counter()
+    run = run_case(case)
+    found = diagnose(run)
+    reported = {f.code for f in found if f.severity in ("warning", "error")}
+    possible = {f.code for f in found if f.severity == "possible"}
+    fixed = None
+    if case.fix is not None:
+        def factory():
+            from fitscope.data import load_data
+            cfg = case.run_config()
+            s = load_data(cfg.data, cfg.task.kind)
+            return case.build_model(s.n_features, s.n_classes)
+
+        v = verify(run, found, seeds=seeds, model_factory=factory if case.model else None)
+        gone = all(code not in v.findings_after for code in case.requires)
+        fixed = {"change": v.change, "helped": v.helped, "gone": gone,
+                 "success": v.helped and gone, "before": v.before, "after": v.after}
+    return {"id": case_id, "reported": sorted(reported), "possible": sorted(possible),
+            "fixed": fixed, "seconds": time.perf_counter() - t0}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="every fourth case, 1 seed")
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument("--cases", action="store_true", help="print each case's findings")
+    parser.add_argument("--ids", default="", help="only these case ids (comma-separated)")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds for the fixes")
+    args = parser.parse_args(argv)
+
+    from fitscope.probe.cases import BY_ID, CASES, score
+
+    cases = CASES[::4] if args.quick else CASES
+    if args.ids:
+        cases = [BY_ID[i] for i in args.ids.split(",")]
+    seeds = args.seeds or (1 if args.quick else 3)
+    t0 = time.perf_counter()
+    jobs = [(c.id, seeds) for c in cases]
+    if args.workers > 1:
+        with Pool(args.workers) as pool:
+            results = list(pool.imap_unordered(_one, jobs))
+    else:  # in this process (and its torch thread setting)
+        results = [_one(job) for job in jobs]
+    results.sort(key=lambda r: [c.id for c in cases].index(r["id"]))
+    pairs = [(BY_ID[r["id"]], set(r["reported"])) for r in results]
+    codes = sorted({code for c in cases for code in c.requires}
+                   | {code for _, rep in pairs for code in rep})
+    every = score(pairs, codes)
+    held = score([p for p in pairs if p[0].heldback])
+    dev = score([p for p in pairs if not p[0].heldback])
+    if args.cases:
+        for r in results:
+            case = BY_ID[r["id"]]
+            fx = r["fixed"]
+            fix = "" if fx is None else (f" fix={'ok' if fx['success'] else 'FAILED'} "
+                                         f"{fx['change']}")
+            split = "held" if case.heldback else "dev"
+            print(f"case {r['id']} split={split} requires={sorted(case.requires)} "
+                  f"reported={r['reported']} possible={r['possible']}{fix}")
+    for code in codes:
+        row = every[code]
+        print(f"finding {code} precision={row['precision']:.2f} recall={row['recall']:.2f}")
+    for name, table, part in (("development", dev, [c for c in cases if not c.heldback]),
+                              ("heldback", held, [c for c in cases if c.heldback])):
+        row = table["overall"]
+        print(f"split {name} cases={len(part)} healthy={sum(c.healthy for c in part)} "
+              f"precision={row['precision']:.3f} recall={row['recall']:.3f}")
+    fixes = [r["fixed"] for r in results if r["fixed"] is not None]
+    rate = sum(f["success"] for f in fixes) / len(fixes) if fixes else 1.0
+    print(f"fixable={len(fixes)} fixed={sum(f['success'] for f in fixes)} "
+          f"seconds={time.perf_counter() - t0:.0f} workers={args.workers}")
+    o, h = every["overall"], held["overall"]
+    print(f"overall precision={o['precision']:.3f} recall={o['recall']:.3f} fix_rate={rate:.2f} "
+          f"cases={len(cases)} healthy={sum(c.healthy for c in cases)} "
+          f"heldback_precision={h['precision']:.3f} heldback_recall={h['recall']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

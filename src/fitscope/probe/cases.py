@@ -1,0 +1,478 @@
+"""The labelled diagnosis benchmark: training scenarios whose label follows from how they
+are built.
+
+Each :class:`Case` is a run config (and, for a user-style model, which ``nn.Module`` to
+pass as ``fitscope.train(cfg, model=m)``), the findings it *requires* (the failure it was
+built to have: a tiny init, a huge learning rate, a tiny data set, ...), the findings it
+*allows* (true but secondary, e.g. underfitting beside vanishing gradients) and, where
+the cause has one, the config change that removes it (``fix``). Anything else the
+diagnosis reports is a false alarm. A healthy case requires nothing.
+
+The split was fixed before any result was seen, as every third case of the first list
+(positions 2, 5, 8, ...), and is kept by id in :data:`HELDBACK` (cases added later are
+development cases): the held-back cases are never used to tune a threshold.
+``benchmarks/diagnosis.py`` scores the diagnosis on both splits; the tests use single
+cases.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+from ..config import RunConfig
+
+HELDBACK = frozenset({
+    "moons_sigmoid_xavier", "xor_relu_sgd", "gaussians_solved_in_one_epoch",
+    "digits_cnn_relu_he", "mnist1d_mlp_relu_he", "digits_user_cnn_relu",
+    "moons_deep_tanh_xavier", "digits_mild_l2", "digits_relu10_tiny_init",
+    "mnist1d_tanh6_small_init", "moons_tanh3_large_init", "moons_relu6_unit_init",
+    "digits_user_cnn_unit_init", "moons_relu_zeros", "digits_cnn_zeros", "moons_sgd_lr3",
+    "digits_cnn_adam_lr01", "digits_momentum_lr5", "digits_sgd_lr1e-3",
+    "moons_relu_bias_minus3", "digits_60_examples_wide", "digits_cnn_50_examples",
+    "spiral_l2_05"})
+
+# -- user-style models (plain nn.Modules, nothing fitscope-specific) ----------------------
+_ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+
+
+class ResidualMLP(nn.Module):
+    """x -> Linear -> depth x (h + act(Linear(h))) -> Linear: skip connections."""
+
+    def __init__(self, n_in: int, n_out: int, width: int = 32, depth: int = 4,
+                 activation: str = "relu"):
+        super().__init__()
+        self.inp = nn.Linear(n_in, width)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.Linear(width, width), _ACTS[activation]()) for _ in range(depth))
+        self.out = nn.Linear(width, n_out)
+
+    def forward(self, x):
+        h = self.inp(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.out(h)
+
+
+class UserCNN(nn.Module):
+    """A user's CNN on (N, 1, 8, 8) images: it does not flatten its input itself."""
+
+    def __init__(self, n_out: int = 10, activation: str = "relu"):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 8, 3, padding=1)
+        self.act1 = _ACTS[activation]()
+        self.pool = nn.MaxPool2d(2)
+        self.conv2 = nn.Conv2d(8, 16, 3, padding=1)
+        self.act2 = _ACTS[activation]()
+        self.head = nn.Linear(16 * 4 * 4, n_out)
+
+    def forward(self, x):
+        x = self.pool(self.act1(self.conv1(x)))
+        return self.head(self.act2(self.conv2(x)).flatten(1))
+
+
+USER_MODELS = {"residual": ResidualMLP, "user_cnn": UserCNN}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled scenario; see the module docstring."""
+
+    id: str
+    config: dict[str, Any]
+    requires: frozenset[str] = frozenset()
+    allows: frozenset[str] = frozenset()
+    fix: dict[str, Any] | None = None
+    model: tuple[str, dict[str, Any]] | None = None  # (USER_MODELS key, its kwargs)
+    note: str = ""
+    heldback: bool = False
+    kind: str = field(default="", compare=False)  # healthy, or the problem's family
+
+    @property
+    def healthy(self) -> bool:
+        return not self.requires
+
+    def run_config(self, **overrides: Any) -> RunConfig:
+        cfg = RunConfig.model_validate(self.config)
+        return cfg.with_overrides(overrides) if overrides else cfg
+
+    def build_model(self, n_features: int, n_classes: int) -> nn.Module | None:
+        """The user-style model of this case (None: the config's built-in model)."""
+        if self.model is None:
+            return None
+        name, kwargs = self.model
+        n_out = 1 if n_classes <= 2 else n_classes
+        if name == "residual":
+            return ResidualMLP(n_features, n_out, **kwargs)
+        return UserCNN(n_out, **kwargs)
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+PROBE = {"observe": {"probe_every": 10}}
+MOONS = _merge(PROBE, {"data": {"name": "moons", "n_samples": 400},
+                       "model": {"depth": 2, "width": 32},
+                       "budget": {"epochs": 12, "batch_size": 32}})
+SPIRAL = _merge(PROBE, {"data": {"name": "spiral", "n_samples": 600},
+                        "model": {"depth": 3, "width": 32},
+                        "budget": {"epochs": 15, "batch_size": 32}})
+CIRCLES = _merge(MOONS, {"data": {"name": "circles"}})
+XOR = _merge(MOONS, {"data": {"name": "xor"}})
+DIGITS = _merge(PROBE, {"data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
+                        "budget": {"epochs": 8, "batch_size": 64}})
+CNN = _merge(DIGITS, {"model": {"kind": "cnn"}})
+MNIST1D = _merge(PROBE, {"data": {"name": "mnist1d", "n_samples": 1500},
+                         "model": {"depth": 2, "width": 64},
+                         "budget": {"epochs": 10, "batch_size": 64}})
+CNN1D = _merge(MNIST1D, {"model": {"kind": "cnn"}})
+
+HE = {"init": {"scheme": "kaiming_normal"}}
+XAVIER = {"init": {"scheme": "xavier_normal"}}
+TANH_X = {"model": {"activation": "tanh"}, **XAVIER}
+SIGMOID_X = {"model": {"activation": "sigmoid"}, **XAVIER}
+
+
+def _init(scheme: str, **kw: Any) -> dict:
+    return {"init": {"scheme": scheme, **kw}}
+
+
+def _opt(name: str, lr: float) -> dict:
+    return {"optimizer": {"name": name, "lr": lr}}
+
+
+def _c(id: str, base: dict, *overs: dict, requires=(), allows=(), fix=None, model=None,
+       note="", kind="healthy") -> Case:
+    cfg = base
+    for o in overs:
+        cfg = _merge(cfg, o)
+    return Case(id, cfg, frozenset(requires), frozenset(allows), fix, model, note, kind=kind)
+
+
+_FIX_HE = {"init.scheme": "kaiming_normal"}
+_FIX_XAVIER = {"init.scheme": "xavier_normal"}
+# secondary findings that follow from a net that does not learn at all
+_STUCK = ("underfitting", "not_learning")
+
+
+def _cases() -> list[Case]:
+    c = []
+    # ---- healthy: the lab's defaults, each architecture, activation and optimizer ----
+    c += [
+        _c("lab_default_relu_he", {"observe": {"probe_every": 10}},
+           note="RunConfig(): moons, 2 x 32 ReLU, He, Adam 0.01, 30 epochs"),
+        _c("lab_tanh_xavier", {"observe": {"probe_every": 10}}, TANH_X,
+           note="the lab's tanh + Xavier run"),
+        _c("moons_sigmoid_xavier", MOONS, SIGMOID_X, _opt("adam", 0.02)),
+        _c("spiral_relu_he_adam", SPIRAL, HE, {"model": {"width": 64}},
+           {"budget": {"epochs": 25}}),
+        _c("circles_tanh_momentum", CIRCLES, TANH_X, _opt("momentum", 0.2)),
+        _c("xor_relu_sgd", XOR, HE, _opt("sgd", 0.2)),
+        _c("moons_small_batches_sgd", MOONS, HE, _opt("sgd", 0.05),
+           {"budget": {"batch_size": 4, "epochs": 6}}, note="noisy but healthy"),
+        _c("digits_high_but_fine_sgd", DIGITS, HE, _opt("sgd", 0.3),
+           note="high but fine learning rate"),
+        _c("gaussians_solved_in_one_epoch", MOONS, HE, {"data": {"name": "gaussians"}},
+           _opt("adam", 0.05), note="flat but healthy: an easy problem solved at once"),
+        _c("moons_easy_flat", MOONS, HE, {"data": {"noise": 0.05}}, _opt("adam", 0.05),
+           note="flat but healthy"),
+        _c("moons_rough_start_momentum", MOONS, HE, _opt("momentum", 0.3),
+           note="a rough start, then fine"),
+        _c("digits_cnn_relu_he", CNN, HE, _opt("adam", 0.01)),
+        _c("digits_cnn_tanh_momentum", CNN, TANH_X, _opt("momentum", 0.05)),
+        _c("mnist1d_cnn_relu_he", CNN1D, HE, _opt("adam", 0.005)),
+        _c("mnist1d_mlp_relu_he", MNIST1D, HE, _opt("adam", 0.003)),
+        _c("spiral_residual_relu", SPIRAL, HE, _opt("adam", 0.005),
+           model=("residual", {"width": 32, "depth": 2})),
+        _c("digits_residual_tanh", DIGITS, XAVIER, _opt("adam", 0.003),
+           model=("residual", {"width": 32, "depth": 4, "activation": "tanh"})),
+        _c("digits_user_cnn_relu", DIGITS, HE, _opt("adam", 0.005),
+           model=("user_cnn", {})),
+        _c("digits_user_cnn_tanh_momentum", DIGITS, XAVIER, _opt("momentum", 0.03),
+           model=("user_cnn", {"activation": "tanh"})),
+        _c("digits_sigmoid_xavier_adam", DIGITS, SIGMOID_X, _opt("adam", 0.01)),
+        _c("moons_deep_tanh_xavier", MOONS, TANH_X, {"model": {"depth": 6}},
+           _opt("adam", 0.005)),
+        _c("digits_batchnorm_relu", DIGITS, HE, {"model": {"batch_norm": True}}),
+        _c("moons_dropout_relu", MOONS, HE, {"model": {"dropout": 0.2}}),
+        _c("digits_mild_l2", DIGITS, HE, {"regularization": {"l2": 1e-4}}),
+    ]
+    # ---- vanishing gradients: init scale and depth ----
+    van = dict(requires=("vanishing_gradients", "not_learning"), allows=("underfitting",),
+               kind="vanishing")
+    c += [
+        _c("spiral_tanh8_tiny_init", SPIRAL, {"model": {"depth": 8, "activation": "tanh"}},
+           _init("normal", std=0.01), _opt("sgd", 0.1), fix=_FIX_XAVIER, **van),
+        _c("moons_tanh5_small_init", MOONS, {"model": {"depth": 5, "activation": "tanh"}},
+           _init("normal", std=0.05), _opt("momentum", 0.05), fix=_FIX_XAVIER, **van),
+        _c("digits_relu10_tiny_init", DIGITS, {"model": {"depth": 10}},
+           _init("normal", std=0.01), fix=_FIX_HE, **van),
+        _c("moons_relu30_xavier_flat", MOONS, XAVIER, {"model": {"depth": 30}},
+           _opt("sgd", 0.05), fix=_FIX_HE,
+           note="the issue's 30-layer Xavier ReLU net that does not learn", **van),
+        _c("digits_cnn_tiny_init", CNN, _init("normal", std=0.01), _opt("sgd", 0.05),
+           fix=_FIX_HE, **van),
+        _c("mnist1d_tanh6_small_init", MNIST1D, {"model": {"depth": 6, "activation": "tanh"}},
+           _init("normal", std=0.02), _opt("momentum", 0.02), fix=_FIX_XAVIER, **van),
+        _c("digits_user_cnn_tiny_init", DIGITS, _init("normal", std=0.01), _opt("sgd", 0.05),
+           model=("user_cnn", {}), fix=_FIX_HE, **van),
+    ]
+    # ---- exploding activations / saturation: init scale ----
+    sat_allow = ("exploding_activations", "exploding_gradients", "vanishing_gradients",
+                 "underfitting", "lr_too_high")
+    c += [
+        _c("spiral_tanh8_unit_init", SPIRAL, {"model": {"depth": 8, "activation": "tanh"}},
+           _init("normal", std=1.0), requires=("saturated_units",), allows=sat_allow,
+           fix=_FIX_XAVIER, kind="saturated"),
+        _c("moons_tanh3_large_init", MOONS, {"model": {"depth": 3, "activation": "tanh"}},
+           _init("normal", std=0.7), _opt("sgd", 0.1), requires=("saturated_units",),
+           allows=sat_allow, fix=_FIX_XAVIER, kind="saturated"),
+        _c("digits_sigmoid3_large_init", DIGITS,
+           {"model": {"depth": 3, "activation": "sigmoid"}}, _init("normal", std=2.0),
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER,
+           kind="saturated"),
+        _c("digits_user_cnn_tanh_unit_init", DIGITS, _init("normal", std=1.0),
+           _opt("momentum", 0.03), model=("user_cnn", {"activation": "tanh"}),
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER,
+           kind="saturated"),
+    ]
+    exp = dict(requires=("exploding_activations",),
+               allows=("exploding_gradients", "lr_too_high", "dead_relu", "diverged",
+                       "overfitting", "underfitting"), kind="exploding")
+    c += [
+        _c("moons_relu6_unit_init", MOONS, {"model": {"depth": 6, "width": 64}},
+           _init("normal", std=1.0), fix=_FIX_HE, **exp),
+        _c("digits_cnn_unit_init", CNN, _init("normal", std=1.0), _opt("adam", 0.01),
+           fix=_FIX_HE, note="the issue's N(0, 1) CNN: loss 280 against ln 10 = 2.3", **exp),
+        _c("digits_relu3_large_init", DIGITS, {"model": {"depth": 3}},
+           _init("normal", std=0.5), fix=_FIX_HE, **exp),
+        _c("digits_user_cnn_unit_init", DIGITS, _init("normal", std=1.0),
+           model=("user_cnn", {}), fix=_FIX_HE, **exp),
+        _c("spiral_residual_large_init", SPIRAL, _init("normal", std=0.5),
+           model=("residual", {"width": 32, "depth": 6}), fix=_FIX_HE, **exp),
+        _c("mnist1d_cnn_unit_init", CNN1D, _init("normal", std=1.0), fix=_FIX_HE, **exp),
+        _c("spiral_residual6_he", SPIRAL, HE, _opt("adam", 0.005),
+           model=("residual", {"width": 32, "depth": 6}),
+           note="He in every residual branch: each block doubles the variance (6 blocks: "
+                "8x the spread); no config change fixes it (the branches need scaling)",
+           **exp),
+    ]
+    # ---- symmetric units: zero and constant init ----
+    sym = dict(requires=("symmetric_units",),
+               allows=("dead_relu", "vanishing_gradients", "underfitting", "not_learning"),
+               kind="symmetric")
+    c += [
+        _c("moons_relu_zeros", MOONS, _init("zeros"), fix=_FIX_HE, **sym),
+        _c("digits_tanh_zeros", DIGITS, {"model": {"activation": "tanh"}}, _init("zeros"),
+           fix=_FIX_XAVIER, **sym),
+        _c("moons_tanh_constant", MOONS, {"model": {"activation": "tanh"}},
+           _init("constant", value=0.1), fix=_FIX_XAVIER, **sym),
+        _c("digits_cnn_zeros", CNN, _init("zeros"), fix=_FIX_HE, **sym),
+        _c("spiral_sigmoid_constant", SPIRAL, {"model": {"activation": "sigmoid"}},
+           _init("constant", value=0.05), fix=_FIX_XAVIER, **sym),
+        _c("digits_user_cnn_constant", DIGITS, _init("constant", value=0.01),
+           model=("user_cnn", {}), fix=_FIX_HE, **sym),
+    ]
+    # ---- learning rate too high: oscillation, and divergence ----
+    high = dict(requires=("lr_too_high",), allows=("dead_relu", "underfitting", "not_learning"),
+                kind="lr_high")
+    c += [
+        _c("moons_sgd_lr3", MOONS, HE, _opt("sgd", 3.0), {"budget": {"epochs": 15}},
+           fix={"optimizer.lr": 0.3}, **high),
+        _c("digits_adam_lr03", DIGITS, HE, _opt("adam", 0.3), fix={"optimizer.lr": 0.01},
+           **high),
+        _c("spiral_momentum_lr1", SPIRAL, HE, _opt("momentum", 1.0),
+           fix={"optimizer.lr": 0.05}, **high),
+        _c("digits_cnn_adam_lr01", CNN, HE, _opt("adam", 0.1), fix={"optimizer.lr": 0.01},
+           **high),
+        _c("mnist1d_adam_lr01", MNIST1D, HE, _opt("adam", 0.1), fix={"optimizer.lr": 0.003},
+           **high),
+    ]
+    div = dict(requires=("diverged",),
+               allows=("lr_too_high", "exploding_gradients", "exploding_activations",
+                       "dead_relu"), kind="diverged")
+    c += [
+        _c("moons_sgd_lr20", MOONS, HE, _opt("sgd", 20.0), fix={"optimizer.lr": 0.2}, **div),
+        _c("digits_momentum_lr5", DIGITS, HE, _opt("momentum", 5.0),
+           fix={"optimizer.lr": 0.05}, **div),
+        _c("digits_cnn_sgd_lr10", CNN, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
+           **div),
+    ]
+    # ---- learning rate too low ----
+    low = dict(requires=("lr_too_low",), allows=_STUCK, kind="lr_low")
+    c += [
+        _c("moons_sgd_lr1e-4", MOONS, HE, _opt("sgd", 1e-4), fix={"optimizer.lr": 0.1},
+           **low),
+        _c("digits_sgd_lr1e-3", DIGITS, HE, _opt("sgd", 1e-3), fix={"optimizer.lr": 0.1},
+           **low),
+        _c("digits_cnn_adam_lr1e-5", CNN, HE, _opt("adam", 1e-5), fix={"optimizer.lr": 0.01},
+           **low),
+        _c("mnist1d_sgd_lr1e-3", MNIST1D, HE, _opt("sgd", 1e-3), fix={"optimizer.lr": 0.1},
+           **low),
+    ]
+    # ---- dead ReLUs: negative biases ----
+    dead = dict(requires=("dead_relu",), allows=_STUCK + ("vanishing_gradients",),
+                fix={"init.bias": 0.0}, kind="dead")
+    c += [
+        _c("moons_relu_bias_minus3", MOONS, HE, _init("kaiming_normal", bias=-3.0), **dead),
+        _c("digits_relu_bias_minus2", DIGITS, _init("kaiming_normal", bias=-2.0), **dead),
+        _c("digits_cnn_bias_minus2", CNN, _init("kaiming_normal", bias=-2.0), **dead),
+    ]
+    # ---- overfitting: data set size ----
+    over = dict(requires=("overfitting",), allows=(), kind="overfitting",
+                fix={"regularization.early_stopping.enabled": True,
+                     "regularization.early_stopping.patience": 3})
+    c += [
+        _c("digits_60_examples_wide", DIGITS, HE, {"data": {"train_size": 60}},
+           {"model": {"width": 256}}, {"budget": {"epochs": 60, "batch_size": 32}}, **over),
+        _c("mnist1d_200_examples_wide", MNIST1D, HE, {"data": {"train_size": 200}},
+           {"model": {"width": 256}}, {"budget": {"epochs": 60, "batch_size": 32}}, **over),
+        _c("moons_100_noisy_wide", MOONS, HE, {"data": {"n_samples": 150, "noise": 0.4}},
+           {"model": {"depth": 3, "width": 256}}, {"budget": {"epochs": 80}}, **over),
+        _c("digits_cnn_50_examples", CNN, HE, {"data": {"train_size": 50}},
+           {"budget": {"epochs": 80, "batch_size": 25}}, **over),
+        _c("digits_label_noise_wide", DIGITS, HE, {"data": {"train_size": 200,
+                                                            "label_noise": 0.3}},
+           {"model": {"width": 256}}, {"budget": {"epochs": 50, "batch_size": 32}}, **over),
+    ]
+    # ---- underfitting: regularization strength and capacity ----
+    under = dict(requires=("underfitting",), allows=("not_learning",), kind="underfitting")
+    c += [
+        _c("digits_l2_1", DIGITS, HE, {"regularization": {"l2": 1.0}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("spiral_l2_05", SPIRAL, HE, {"regularization": {"l2": 0.5}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("spiral_linear_model", SPIRAL, HE, {"model": {"depth": 0}},
+           fix={"model.depth": 3}, **under),
+        _c("digits_dropout_09", DIGITS, HE, {"model": {"dropout": 0.9}},
+           fix={"model.dropout": 0.1}, **under),
+    ]
+    # ---- a second round of development cases (added after the first benchmark run, to
+    # see more of each family at other strengths; none is held back) ----
+    c += [
+        _c("spiral_tanh_xavier_adam", SPIRAL, TANH_X, {"model": {"width": 64}},
+           {"budget": {"epochs": 25}}),
+        _c("mnist1d_tanh_xavier_momentum", MNIST1D, TANH_X, _opt("momentum", 0.05)),
+        _c("circles_relu_he_adam", CIRCLES, HE, _opt("adam", 0.01)),
+        _c("digits_momentum_he", DIGITS, HE, _opt("momentum", 0.05)),
+        _c("moons_batch8_sgd", MOONS, HE, _opt("sgd", 0.1), {"budget": {"batch_size": 8}},
+           note="noisy but healthy"),
+        _c("digits_user_cnn_sigmoid_adam", DIGITS, XAVIER, _opt("adam", 0.01),
+           model=("user_cnn", {"activation": "sigmoid"})),
+        _c("mnist1d_cnn_momentum_he", CNN1D, HE, _opt("momentum", 0.02)),
+        _c("moons_residual_tanh_sgd", MOONS, XAVIER, _opt("sgd", 0.1),
+           model=("residual", {"width": 32, "depth": 2, "activation": "tanh"})),
+    ]
+    c += [
+        _c("moons_momentum_lr10", MOONS, HE, _opt("momentum", 10.0),
+           fix={"optimizer.lr": 0.1}, **div),
+        _c("mnist1d_sgd_lr10", MNIST1D, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
+           **div),
+        _c("digits_user_cnn_sgd_lr5", DIGITS, HE, _opt("sgd", 5.0), model=("user_cnn", {}),
+           fix={"optimizer.lr": 0.05}, **high),
+        _c("digits_sgd_lr3", DIGITS, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.1},
+           **high),
+        _c("moons_adam_lr05", MOONS, HE, _opt("adam", 0.5), fix={"optimizer.lr": 0.01},
+           **high),
+        _c("circles_momentum_lr2", CIRCLES, HE, _opt("momentum", 2.0),
+           fix={"optimizer.lr": 0.05}, **high),
+        _c("spiral_sgd_lr1e-3", SPIRAL, HE, _opt("sgd", 1e-3), fix={"optimizer.lr": 0.1},
+           **low),
+        _c("digits_momentum_lr1e-4", DIGITS, HE, _opt("momentum", 1e-4),
+           fix={"optimizer.lr": 0.05}, **low),
+        _c("spiral_relu_bias_minus2", SPIRAL, _init("kaiming_normal", bias=-2.0), **dead),
+        _c("mnist1d_relu_bias_minus3", MNIST1D, _init("kaiming_normal", bias=-3.0), **dead),
+        _c("digits_cnn_100_examples", CNN, HE, {"data": {"train_size": 100}},
+           {"budget": {"epochs": 60, "batch_size": 25}}, allows=("overfitting",),
+           note="a generalization gap whose validation loss levels off instead of rising: "
+                "not overfitting by the issue's definition, allowed"),
+        _c("mnist1d_l2_05", MNIST1D, HE, {"regularization": {"l2": 0.5}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("moons_l2_2", MOONS, HE, {"regularization": {"l2": 2.0}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("digits_relu2_unit_init", DIGITS, _init("normal", std=1.0), fix=_FIX_HE, **exp),
+        _c("moons_tanh6_large_init", MOONS, {"model": {"depth": 6, "activation": "tanh"}},
+           _init("normal", std=1.5), requires=("saturated_units",), allows=sat_allow,
+           fix=_FIX_XAVIER, kind="saturated"),
+        _c("digits_tanh8_small_init", DIGITS, {"model": {"depth": 8, "activation": "tanh"}},
+           _init("normal", std=0.03), _opt("sgd", 0.05), fix=_FIX_XAVIER, **van),
+        _c("mnist1d_relu_zeros", MNIST1D, _init("zeros"), fix=_FIX_HE, **sym),
+    ]
+    # ---- a third round of development cases ----
+    c += [
+        _c("mnist1d_residual_relu", MNIST1D, HE, _opt("adam", 0.003),
+           model=("residual", {"width": 64, "depth": 2})),
+        _c("digits_cnn_batchnorm", CNN, HE, {"model": {"batch_norm": True}}),
+        _c("xor_tanh_xavier_adam", XOR, TANH_X),
+        _c("digits_100_examples_wide", DIGITS, HE, {"data": {"train_size": 100}},
+           {"model": {"width": 512}}, {"budget": {"epochs": 40, "batch_size": 32}}, **over),
+        _c("mnist1d_300_examples_deep", MNIST1D, HE, {"data": {"train_size": 300}},
+           {"model": {"depth": 3, "width": 256}}, {"budget": {"epochs": 60, "batch_size": 32}},
+           **over),
+        _c("moons_60_noisy_wide", MOONS, HE, {"data": {"n_samples": 100, "noise": 0.5}},
+           {"model": {"depth": 3, "width": 256}}, {"budget": {"epochs": 150}}, **over),
+        _c("digits_l2_03", DIGITS, HE, {"regularization": {"l2": 0.3}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("circles_linear_model", CIRCLES, HE, {"model": {"depth": 0}},
+           fix={"model.depth": 2}, **under),
+        _c("digits_dropout_08", DIGITS, HE, {"model": {"dropout": 0.8}},
+           fix={"model.dropout": 0.1}, **under),
+        _c("moons_momentum_lr5", MOONS, HE, _opt("momentum", 5.0), fix={"optimizer.lr": 0.1},
+           requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
+           note="diverges on some seeds, dies on others: the cause is the rate"),
+    ]
+    return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
+
+
+CASES: list[Case] = _cases()
+BY_ID = {case.id: case for case in CASES}
+
+
+def run_case(case: Case, seed: int | None = None, overrides: dict[str, Any] | None = None):
+    """Train ``case`` (its user-style model, if any, built fresh) and return the Run;
+    ``seed`` replaces ``budget.seed``, ``overrides`` are further config changes."""
+    from ..data import load_data
+    from ..engine import train
+
+    over = dict(overrides or {})
+    if seed is not None:
+        over["budget.seed"] = seed
+    cfg = case.run_config(**over)
+    splits = load_data(cfg.data, cfg.task.kind)
+    return train(cfg, model=case.build_model(splits.n_features, splits.n_classes))
+
+
+def score(results: list[tuple[Case, set[str]]], codes: list[str] | None = None
+          ) -> dict[str, dict[str, float]]:
+    """Micro-averaged precision and recall over (case, finding) pairs.
+
+    For each case and code: reported and required is a true positive, required and not
+    reported a false negative, reported and neither required nor allowed a false
+    positive (allowed and reported counts nowhere). Returns ``{code: {tp, fp, fn,
+    precision, recall}}`` for each code seen and ``"overall"``; a ratio with nothing to
+    count is 1.0.
+    """
+    table: dict[str, dict[str, float]] = {}
+    for case, reported in results:
+        for code in reported | case.requires:
+            row = table.setdefault(code, {"tp": 0, "fp": 0, "fn": 0})
+            if code in case.requires:
+                row["tp" if code in reported else "fn"] += 1
+            elif code not in case.allows:
+                row["fp"] += 1
+    total = {k: sum(r[k] for r in table.values()) for k in ("tp", "fp", "fn")}
+    out = {**{c: table.get(c, {"tp": 0, "fp": 0, "fn": 0}) for c in (codes or sorted(table))},
+           "overall": total}
+    for row in out.values():
+        row["precision"] = row["tp"] / (row["tp"] + row["fp"]) if row["tp"] + row["fp"] else 1.0
+        row["recall"] = row["tp"] / (row["tp"] + row["fn"]) if row["tp"] + row["fn"] else 1.0
+    return out
