@@ -5,6 +5,8 @@ import math
 import pytest
 
 from fitscope.claims import REGISTRY, get
+from claims_seeds import measurement, widen
+
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
 from fitscope.claims.report import terminal_table, write_html
@@ -23,14 +25,15 @@ def test_registry_numbers_are_unique_and_complete_for_the_core():
 def test_one_sided_tests():
     assert greater([3, 4, 5, 6], [1, 2, 1, 2]).significant
     assert not greater([1, 2, 1, 2], [3, 4, 5, 6]).significant
-    assert greater([1.0, 1.0], [0.0, 0.0]).p_value == 0.0  # no spread, right direction
+    assert greater([1.0, 1.0], [0.0, 0.0]).p_value == 1.0  # identical replicates: no test
     assert greater([0.0, 0.0], [1.0, 1.0]).p_value == 1.0
-    assert mean_above([0.2, 0.3, 0.25], 0.0).significant
+    assert mean_above(widen([0.2, 0.3, 0.25]), 0.0).significant
+    assert not mean_above([0.2, 0.3, 0.25], 0.0).significant  # 3 seeds: smallest p is 1/8
     assert "paired" in greater([1, 2, 3], [0, 1, 1], paired=True).test
 
 
 def m(**values) -> Measurement:
-    return Measurement(values=values)
+    return measurement(**values)
 
 
 def test_decide_one_nn():

@@ -12,13 +12,15 @@ from torch import nn
 
 from fitscope.claims import REGISTRY
 from fitscope.claims import optimization as opt
+from claims_seeds import measurement, widen
+
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.optimization import adaptive, minibatch, momentum, surfaces
 from fitscope.landscape import Problem, toy
 
 
 def m(**values) -> Measurement:
-    return Measurement(values=values)
+    return measurement(**values)
 
 
 def outcome(number: int, **values) -> str:

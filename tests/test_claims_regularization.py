@@ -14,6 +14,8 @@ from fitscope import train
 from fitscope.claims import REGISTRY
 from fitscope.claims import regularization as regc
 from fitscope.claims.regularization import dropout, early_stopping, penalties
+from claims_seeds import measurement, widen
+
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
 from fitscope.config import RunConfig
@@ -21,7 +23,7 @@ from fitscope.run import Run
 
 
 def m(**values) -> Measurement:
-    return Measurement(values=values)
+    return measurement(**values)
 
 
 def decide(number: int, **values):

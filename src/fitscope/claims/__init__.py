@@ -11,7 +11,23 @@ from .base import Claim, Context, Measurement, Verdict
 
 _MODULES = (generalization, initialization, regularization, optimization)
 
-REGISTRY: dict[int, Claim] = {c.number: c for m in _MODULES for c in m.CLAIMS}
+
+
+def build_registry(claims: list[Claim]) -> dict[int, Claim]:
+    """Claims by number, in order; two claims with one number (or one slug) are refused."""
+    out: dict[int, Claim] = {}
+    slugs: set[str] = set()
+    for c in claims:
+        if c.number in out:
+            raise ValueError(f"two claims numbered {c.number}: {out[c.number].slug!r} and "
+                             f"{c.slug!r}")
+        if c.slug in slugs:
+            raise ValueError(f"two claims with the slug {c.slug!r}")
+        out[c.number], _ = c, slugs.add(c.slug)
+    return dict(sorted(out.items()))
+
+
+REGISTRY: dict[int, Claim] = build_registry([c for m in _MODULES for c in m.CLAIMS])
 
 
 def get(key: str | int) -> Claim:
@@ -22,4 +38,4 @@ def get(key: str | int) -> Claim:
     raise KeyError(f"no claim {key!r}; see `fitscope demo --list`")
 
 
-__all__ = ["REGISTRY", "Claim", "Context", "Measurement", "Verdict", "get"]
+__all__ = ["REGISTRY", "build_registry", "Claim", "Context", "Measurement", "Verdict", "get"]

@@ -16,6 +16,7 @@ from .demo import ClaimResult
 from .tests import mean_ci
 
 COLORS = {"holds": "#1a7f37", "does not hold": "#cf222e", "holds only when": "#9a6700",
+          "not shown": "#0969da",
           "error": "#6e7781"}
 
 

@@ -4,8 +4,8 @@ label smoothing, multi-task learning)."""
 from __future__ import annotations
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict
-from .common import (_bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _metric, _paired_greater,
+from ..base import Claim, Context, Measurement, Verdict, metric
+from .common import (_bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _paired_greater,
                      _train)
 
 # -- 13: data augmentation helps when images are few -------------------------------------
@@ -62,8 +62,8 @@ def measure_label_smoothing(ctx: Context) -> Measurement:
         "data.label_noise": noise, "regularization.label_smoothing": ls}
         for labels, noise in (("noisy", LABEL_NOISE), ("clean", 0.0)) for ls in (0.0, SMOOTHING)}
     runs = _train(ctx, base, variants)
-    return Measurement(values={"test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
-                               "train_acc": {k: _metric(rs, "train_acc") for k, rs in runs.items()},
+    return Measurement(values={"test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+                               "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
                                "label_noise": LABEL_NOISE, "smoothing": SMOOTHING})
 
 

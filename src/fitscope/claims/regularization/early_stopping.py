@@ -12,8 +12,8 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict
-from .common import (_add_ci_line, _ci_bar, _m, _metric, _ok, _paired_greater, _per_run, _train,
+from ..base import Claim, Context, Measurement, Verdict, metric
+from .common import (_add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train,
                      _weight_entries, overfit_base)
 
 # -- 17: validation loss turns up; the best epoch beats the last --------------------------
@@ -33,10 +33,10 @@ def measure_early_stopping(ctx: Context) -> Measurement:
     at = {k: _per_run(last, _history_at(k)) for k in
           ("val_loss best", "val_loss last", "train_loss best", "train_loss last")}
     return Measurement(
-        values={**at, "test_loss": {k: _metric(rs, "test_loss") for k, rs in runs.items()},
-                "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
-                "best_epoch": _metric(last, "best_epoch"),
-                "epochs_run": _metric(last, "epochs_run")},
+        values={**at, "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
+                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+                "best_epoch": metric(last, "best_epoch"),
+                "epochs_run": metric(last, "epochs_run")},
         series={"curves": [{"train": r.column("train_loss"), "val": r.column("val_loss"),
                             "best": r.metrics["best_epoch"]} for r in last if _ok(r)]})
 

@@ -15,9 +15,9 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict
+from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import mean_ci
-from .common import (_ci_bar, _flat, _gap_figure, _gap_values, _gap_verdict, _m, _metric, _ok,
+from .common import (_ci_bar, _flat, _gap_figure, _gap_values, _gap_verdict, _m, _ok,
                      _paired_greater, _per_run, _train, _weight_entries, _weights_flat,
                      overfit_base)
 
@@ -163,7 +163,7 @@ def measure_sparsity(ctx: Context) -> Measurement:
         "optimizer": {"name": "sgd", "lr": 0.3},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
     runs = _train(ctx, base, _sparse_variants(), resplit=True)
-    loss = {k: _metric(rs, "train_loss") for k, rs in runs.items()}
+    loss = {k: metric(rs, "train_loss") for k, rs in runs.items()}
     a, b = _closest_pair(loss)
     return Measurement(
         values={"pair": [a, b],
@@ -257,7 +257,7 @@ def measure_activation_l1(ctx: Context) -> Measurement:
     return Measurement(values={"zero_share": {k: [z for z, _ in v] for k, v in rep.items()},
                                "l1_per_example": {k: [a for _, a in v] for k, v in rep.items()},
                                "lambda": ACT_L1,
-                               "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()}})
+                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
 
 
 def decide_activation_l1(m: Measurement) -> Verdict:
