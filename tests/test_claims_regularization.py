@@ -128,7 +128,8 @@ def test_decide_weight_decay():
     v = {"step_deviation": [6e-8] * 3, "sgd_penalty_vs_decay": [2e-7] * 3,
          "adam_penalty_vs_decay": [0.1, 0.12, 0.11], "eta_sgd": 0.1, "tolerance": 1e-5}
     verdict = decide(9, **v)
-    assert verdict.outcome == "holds only when" and "plain (S)GD" in verdict.condition
+    # the notes say "with gradient descent": Adam is the contrast, not a condition
+    assert verdict.outcome == "holds" and "under Adam" in verdict.reason
     assert decide(9, **{**v, "adam_penalty_vs_decay": [1e-7] * 3}).outcome == "holds"
     assert decide(9, **{**v, "step_deviation": [1e-3, 6e-8]}).outcome == "does not hold"
 

@@ -134,3 +134,10 @@ def test_registry_refuses_two_claims_with_one_number():
     with pytest.raises(ValueError, match="two claims numbered 1"):
         build_registry([one, Claim(1, "other", "-", "-", "-", None, None, None)])
 
+
+
+def test_every_claim_declares_its_smallest_effect_and_protocol():
+    for c in REGISTRY.values():
+        assert c.smallest_effect is not None and c.smallest_effect > 0, c.number
+        assert c.protocol.strip(), c.number
+        assert c.kind in ("claim", "demonstration"), c.number

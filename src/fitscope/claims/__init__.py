@@ -30,6 +30,17 @@ def build_registry(claims: list[Claim]) -> dict[int, Claim]:
 REGISTRY: dict[int, Claim] = build_registry([c for m in _MODULES for c in m.CLAIMS])
 
 
+def markdown_table(claims: list[Claim] | None = None) -> str:
+    """The claims as a Markdown table, from the registry (``fitscope demo --list
+    --markdown``): README and docs carry this table verbatim, and a test compares them."""
+    rows = ["| # | slug | claim | kind | swept over |", "|---|---|---|---|---|"]
+    for c in claims or REGISTRY.values():
+        cell = lambda text: text.replace("|", "\\|")  # noqa: E731
+        rows.append(f"| {c.number} | {c.slug} | {cell(c.statement)} | {c.kind} | "
+                    f"{cell(', '.join(c.factors)) or '-'} |")
+    return "\n".join(rows) + "\n"
+
+
 def get(key: str | int) -> Claim:
     """A claim by number (``7``) or slug (``xavier-tanh``)."""
     for c in REGISTRY.values():
@@ -38,4 +49,4 @@ def get(key: str | int) -> Claim:
     raise KeyError(f"no claim {key!r}; see `fitscope demo --list`")
 
 
-__all__ = ["REGISTRY", "build_registry", "Claim", "Context", "Measurement", "Verdict", "get"]
+__all__ = ["REGISTRY", "build_registry", "markdown_table", "Claim", "Context", "Measurement", "Verdict", "get"]

@@ -105,8 +105,9 @@ SYMMETRY = Claim(
     "identical through training, and the network underperforms.",
     "note 001, The importance of effective initialization",
     f"every hidden layer's relative unit distance below {SYMMETRIC_TOL:g} after training, and "
-    "Xavier's test accuracy above each constant init's by a one-sided Welch t-test (p < 0.05)",
-    measure_symmetry, decide_symmetry, figure_symmetry)
+    "Xavier's test accuracy above each constant init's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05)",
+    measure_symmetry, decide_symmetry, figure_symmetry,
+    smallest_effect=0.5, protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against Xavier; each seed varies the data order (and Xavier's init)")
 
 
 # -- 4: the linear toy network -------------------------------------------------------------
@@ -157,7 +158,8 @@ TOY = Claim(
     "output by 1.5^(L-1) and 0.5^(L-1): it explodes or vanishes exponentially with depth.",
     "note 001, The problem of exploding or vanishing gradients",
     "||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an exact "
-    "identity: no seeds needed)", measure_toy, decide_toy, figure_toy)
+    "identity: no seeds needed)", measure_toy, decide_toy, figure_toy,
+    smallest_effect=0.5, protocol="the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, float64: an identity, no seeds", factors=('depth',), kind="demonstration")
 
 
 # -- 5: too small learns slowly, too large explodes ---------------------------------------
@@ -223,8 +225,11 @@ SCALE = Claim(
     "gradients; too-large initialization diverges or explodes.",
     "note 001, The problem of exploding or vanishing gradients",
     "too small: RMS of the first layer's gradient at init under 1/1000 of He's, and final training "
-    "loss above He's by a one-sided Welch t-test (p < 0.05); too large: a diverged run or "
-    "last-layer activations 100x He's at init", measure_scale, decide_scale, figure_scale)
+    "loss above He's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05); too large: a diverged run or "
+    "last-layer activations 100x He's at init", measure_scale, decide_scale, figure_scale,
+    smallest_effect=0.5,
+    protocol=('9-layer ReLU MLP on moons, SGD with momentum; N(0, 0.01^2), He and N(0, 1) '
+              'inits; each seed varies init and data order'))
 
 
 # -- 6: N(0,1) explodes, 0.01 N(0,1) collapses --------------------------------------------
@@ -269,7 +274,10 @@ MATMUL = Claim(
     "10^0.5 per layer (0.01 N(0, 1)) on every seed",
     measure_matmul, decide_matmul,
     lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
-                                      "(width 256)", "std (log scale)"))
+                                      "(width 256)", "std (log scale)"),
+    smallest_effect=0.5,
+    protocol=('repeated multiplication of N(0, 1) activations by N(0, s^2) 256x256 matrices, 10'
+              ' layers: a property of random matrices, shown'), kind="demonstration")
 
 
 # -- 7: Xavier keeps tanh variance ----------------------------------------------------------
@@ -321,7 +329,10 @@ XAVIER_TANH = Claim(
     "Var(a) of the last of 10 layers within a factor 2 of the first layer's on every seed",
     measure_xavier_tanh, decide_xavier_tanh,
     lambda m: _layer_figure(m.series, "RMS of tanh activations per layer at init "
-                                      "(width 256)", "RMS (log scale)"))
+                                      "(width 256)", "RMS (log scale)"),
+    smallest_effect=0.5,
+    protocol=('tanh MLP of width 256 at init on MNIST-1D; Xavier, N(0, 1), N(0, 0.01^2); each '
+              'seed draws new weights'), factors=('depth',))
 
 
 # -- 8: Xavier fails deep ReLU, He trains ---------------------------------------------------
@@ -369,10 +380,13 @@ def decide_relu_depth(m: Measurement) -> Verdict:
 RELU_DEPTH = Claim(
     8, "xavier-fails-deep-relu", "Xavier initialization fails deep ReLU networks, where He "
     "initialization trains them.", "note 003, Xavier / Kaiming initialization",
-    "Xavier's final training loss above He's by a one-sided Welch t-test (p < 0.05) and its "
+    "Xavier's final training loss above He's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05) and its "
     "training accuracy under 0.7 (chance is 0.5)",
     measure_relu_depth, decide_relu_depth,
     lambda m: _layer_figure(m.series, "RMS of ReLU activations per layer at init, 20 layers",
-                            "RMS (log scale)"))
+                            "RMS (log scale)"),
+    smallest_effect=0.5,
+    protocol=('ReLU MLPs of width 32 on moons, SGD with momentum, Xavier (avg) against He; each'
+              ' seed varies init and data order'), factors=('depth',))
 
 CLAIMS = [SYMMETRY, TOY, SCALE, MATMUL, XAVIER_TANH, RELU_DEPTH]

@@ -134,10 +134,12 @@ def decide_adaptive(m: Measurement) -> Verdict:
               f"steps match the corrected rule to {max(v['adam_formula_error']):.1g} (relative), "
               f"and without the correction step 1 would be {first:.2f} times as long (peak "
               f"{mean(v['adam_peak_ratio']):.2f}, last step {mean(v['adam_last_ratio']):.2f})")
+    changes = "changes" if bias else "does not change"
+    detail += (f" (shown, not tested: Adam's bias correction {changes} its first steps by a "
+               f"factor {BIAS_EFFECT} or more: an identity of the update rule)")
     return _parts_verdict(detail, {
         "AdaGrad's rate shrinks and it stalls behind RMSProp": shrinks and stalls.significant,
-        "RMSProp's rate stays bounded away from zero": bounded,
-        "Adam's bias correction changes its first steps": bias})
+        "RMSProp's rate stays bounded away from zero": bounded})
 
 
 def figure_adaptive(m: Measurement) -> go.Figure:
@@ -162,11 +164,14 @@ def figure_adaptive(m: Measurement) -> go.Figure:
 
 ADAPTIVE_RATES = Claim(
     27, "adaptive-rates", "AdaGrad's effective learning rate shrinks until it stalls; "
-    "RMSProp's does not; Adam's bias correction matters in the first steps.",
+    "RMSProp's does not. (Adam's bias correction in the first steps is shown beside it.)",
     "note 003, AdaGrad, RMSProp and Adam",
     f"AdaGrad's median per-parameter rate ends below {SHRINK} of its first value, "
-    "and its final training loss exceeds RMSProp's at the same eps (one-sided paired t-test, "
+    "and its final training loss exceeds RMSProp's at the same eps (one-sided sign-flip permutation test, "
     f"p < 0.05); RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) "
-    f"steps; Adam's measured steps match the corrected rule (relative error < {FORMULA_TOL:g}) "
-    f"and the uncorrected first step differs by at least a factor {BIAS_EFFECT}",
-    measure_adaptive, decide_adaptive, figure_adaptive)
+    "steps (Adam's bias correction is shown, not tested)",
+    measure_adaptive, decide_adaptive, figure_adaptive,
+    smallest_effect=0.5,
+    protocol=("AdaGrad and RMSProp, full batch on 300 digits, per-parameter effective rates; "
+              "each seed varies the init. Adam's bias correction is shown beside the verdict, "
+              "not tested: it is an identity of the update rule"))

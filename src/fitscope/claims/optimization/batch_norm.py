@@ -104,7 +104,10 @@ BATCH_NORM = Claim(
     "rates where it diverges without it, and makes it less sensitive to initialization.",
     "note 003, Batch normalization (Ioffe and Szegedy 2015)",
     "largest learning rate of the grid that trains (final loss < log(k)/2) higher with batch "
-    "norm (one-sided paired t-test on log10, over seeds), and more of the init scales "
-    f"N(0, std^2), std in {BN_INIT_STDS}, train with batch norm (one-sided paired t-test); "
+    "norm (one-sided sign-flip permutation test on log10, over seeds), and more of the init scales "
+    f"N(0, std^2), std in {BN_INIT_STDS}, train with batch norm (one-sided sign-flip permutation test); "
     "p < 0.05 each",
-    measure_batch_norm, decide_batch_norm, figure_batch_norm)
+    measure_batch_norm, decide_batch_norm, figure_batch_norm,
+    smallest_effect=0.5,
+    protocol=('6-layer ReLU MLP on 512 digits, SGD, with and without batch norm, over learning '
+              'rates 0.1..3 and init scales 0.01..1; each seed varies init and data order'), factors=('learning rate', 'init scale'))

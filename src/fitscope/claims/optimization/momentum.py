@@ -94,6 +94,9 @@ MOMENTUM = Claim(
     "it accumulates the small consistent gradient along the valley floor.",
     "note 003, Momentum (Goodfellow et al. fig. 8.5)",
     f"on the toy ravine, fewer steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD "
-    "(same eps) by a one-sided paired t-test over jittered starts; on an MLP on digits, a "
-    "lower final training loss at equal steps by a one-sided paired t-test over seeds "
-    "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum)
+    "(same eps) by a one-sided sign-flip permutation test over jittered starts; on an MLP on digits, a "
+    "lower final training loss at equal steps by a one-sided sign-flip permutation test over seeds "
+    "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum,
+    smallest_effect=0.5,
+    protocol=('SGD against momentum on the toy ravine (jittered starts) and on an MLP on '
+              'digits; each seed varies init and data order'))

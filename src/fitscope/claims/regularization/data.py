@@ -38,10 +38,14 @@ AUGMENTATION = Claim(
     13, "augmentation-few-images", "Data augmentation (rotating, shifting, zooming the "
     "images) improves test accuracy when training images are few.",
     "note 003, Data Augmentation", "test accuracy with augmentation > without, one-sided "
-    "paired t-test over seeds and training subsets (p < 0.05)",
+    "sign-flip permutation test over seeds and training subsets (Holm-adjusted p < 0.05)",
     measure_augmentation, decide_augmentation,
     lambda m: _gap_figure(m, f"MLP on {m.values['train_size']} digits images: augmentation "
-                             f"{m.values['augment']}"))
+                             f"{m.values['augment']}"),
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on 50 training digits, Adam, batch 25, with and without '
+              'rotation/shift/zoom augmentation; each seed draws its own split, init and data '
+              'order'), factors=('training-set size',))
 
 
 
@@ -82,13 +86,16 @@ LABEL_SMOOTHING = Claim(
     15, "label-smoothing-noisy-labels", "Label smoothing makes training robust to wrong "
     "labels in the training set.", "note 003, Noise Robustness (noise at the output targets)",
     "test accuracy with smoothing > without when training labels are noisy, one-sided paired "
-    "t-test over seeds (p < 0.05); the clean-label pair is reported beside it",
+    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the clean-label pair is reported beside it",
     measure_label_smoothing, decide_label_smoothing,
     lambda m: _bar_figure([_ci_bar("train accuracy (on the labels trained on)",
                                    m.values["train_acc"]),
                            _ci_bar("test accuracy", m.values["test_acc"])],
                           f"MLP on digits, {m.values['label_noise']:.0%} wrong labels, label "
-                          f"smoothing {m.values['smoothing']}", "training labels", "accuracy"))
+                          f"smoothing {m.values['smoothing']}", "training labels", "accuracy"),
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on digits, Adam, noisy or clean training labels, with and without label'
+              ' smoothing; each seed varies init and data order'), factors=('label-noise rate',))
 
 
 # -- 16: multi-task learning helps a task with few labels --------------------------------
@@ -128,9 +135,13 @@ MULTITASK = Claim(
     "little data: the shared layers learn from the pooled data of all tasks.",
     "note 003, Multi-Task Learning",
     "main-task test accuracy with auxiliary heads (weight 1) > with the same heads at weight "
-    "0, one-sided paired t-test over seeds and data splits (p < 0.05)",
+    "0, one-sided sign-flip permutation test over seeds and data splits (Holm-adjusted p < 0.05)",
     measure_multitask, decide_multitask,
     lambda m: _gap_figure(m, f"Digits with main labels on {m.values['main_label_fraction']:.0%}"
-                             f" of the training set; auxiliary tasks {m.values['aux']}"))
+                             f" of the training set; auxiliary tasks {m.values['aux']}"),
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on digits, main labels on a fraction of the training set, alone or with'
+              ' auxiliary heads through the shared layers; each seed draws its own split, init '
+              'and data order'))
 
 

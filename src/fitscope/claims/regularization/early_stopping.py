@@ -57,7 +57,7 @@ def _log(xs: Sequence[float]) -> list[float]:
 
 
 def decide_early_stopping(m: Measurement) -> Verdict:
-    """Losses change by factors, so each comparison is a paired t-test on log losses."""
+    """Losses change by factors, so each comparison is a sign-flip permutation test on log losses."""
     v = m.values
     val_up = _paired_greater(_log(v["val_loss last"]), _log(v["val_loss best"]))
     train_down = _paired_greater(_log(v["train_loss best"]), _log(v["train_loss last"]))
@@ -103,8 +103,9 @@ EARLY_STOPPING = Claim(
     "epoch on the test set.", "note 003, Early Stopping (Goodfellow et al. fig. 7.3, alg. 7.1)",
     "validation loss at the last epoch > at the best, training loss at the best > at the last, "
     "and test loss of the last epoch's weights > of the restored best, each by a one-sided "
-    "paired t-test on log losses over seeds (p < 0.05)",
-    measure_early_stopping, decide_early_stopping, figure_early_stopping)
+    "sign-flip permutation test on log losses over seeds (Holm-adjusted p < 0.05)",
+    measure_early_stopping, decide_early_stopping, figure_early_stopping,
+    smallest_effect=0.5, protocol="the overfitting MLP of claim 12 with early stopping, restoring the best epoch's weights or keeping the last; each seed varies the init")
 
 
 # -- 18: early stopping behaves like L2 for a linear model --------------------------------
@@ -226,7 +227,11 @@ EARLY_STOPPING_L2 = Claim(
     f"at t = {', '.join(map(str, GD_CHECKS))}: relative distance to the ridge solution with "
     f"lambda = 1/(eta t) below {RIDGE_TOL} on every data split, best-fitting lambda within a "
     f"factor {LAMBDA_FACTOR:g} of 1/(eta t), and least squares farther than that ridge "
-    "solution by a one-sided paired t-test over (split, t) (p < 0.05)",
-    measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2)
+    "solution by a one-sided sign-flip permutation test over (split, t) (Holm-adjusted p < 0.05)",
+    measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2,
+    smallest_effect=0.5,
+    protocol=('linear regression from zero on breast cancer, full-batch gradient descent, '
+              'against the ridge solution with lambda = 1/(eta t); each seed draws its own '
+              'split'), factors=('steps t',))
 
 

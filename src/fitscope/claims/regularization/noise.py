@@ -90,8 +90,11 @@ FLATNESS = Claim(
     "minima surrounded by flat regions.", "note 003, Noise Robustness (noise on the weights)",
     "expected sharpness (mean training-loss increase under Gaussian parameter perturbations "
     "of relative size 0.2, Jiang et al. 2019) lower with weight noise, one-sided paired "
-    "t-test over seeds (p < 0.05); the top Hessian eigenvalue is reported beside it",
-    measure_flatness, decide_flatness, figure_flatness)
+    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is reported beside it",
+    measure_flatness, decide_flatness, figure_flatness,
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '
+              'sharpness under parameter perturbations; each seed varies init and data order'))
 
 
 
@@ -174,5 +177,8 @@ FGSM = Claim(
     "note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
     "share of correct test predictions flipped by FGSM > by a random-sign step of the same "
     "size, and accuracy on FGSM test examples after adversarial training > after standard "
-    "training, each by a one-sided paired t-test over seeds (p < 0.05)",
-    measure_fgsm, decide_fgsm, figure_fgsm)
+    "training, each by a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
+    measure_fgsm, decide_fgsm, figure_fgsm,
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed '
+              'varies init and data order'))
