@@ -47,11 +47,11 @@ def test_decide_one_nn():
 def test_decide_capacity():
     d = REGISTRY[2].decide
     train = {1: [0.3] * 3, 2: [0.2] * 3, 5: [0.1] * 3, 10: [0.0] * 3}
-    u = {1: [0.3, 0.31, 0.29], 2: [0.2, 0.21, 0.19], 5: [0.25, 0.26, 0.24], 10: [0.4, 0.41, 0.39]}
+    u = {1: [0.3, 0.31, 0.29], 2: [0.2, 0.21, 0.19], 5: [0.25, 0.26, 0.24], 10: [0.4, 0.43, 0.38]}
     flat = {1: [0.3, 0.31, 0.29], 2: [0.2, 0.21, 0.19], 5: [0.19, 0.2, 0.18],
             10: [0.18, 0.19, 0.17]}
     assert d(m(train=train, test=u)).outcome == "holds"
-    assert d(m(train=train, test=flat)).outcome == "holds only when"
+    assert d(m(train=train, test=flat)).outcome == "does not hold"  # no rise: the U is missing
     bumpy = {**train, 5: [0.3] * 3}
     assert d(m(train=bumpy, test=u)).outcome == "does not hold"
 
@@ -112,17 +112,35 @@ def test_decide_xavier_tanh():
     assert v.outcome == "holds only when" and "at most 3 tanh layers" in v.condition
 
 
+def relu_depths(fail: dict[int, str]) -> dict:
+    """Numbers for claim 8 at depths 10..40: "fails" (Xavier at chance, loss above He's),
+    "worse" (Xavier trains, loss above He's), "same" (no difference)."""
+    v = {}
+    for d in (10, 20, 30, 40):
+        he_loss = [0.05, 0.06, 0.07]
+        x_loss, x_acc = {"fails": ([0.69, 0.68, 0.69], [0.5, 0.52, 0.5]),
+                         "worse": ([0.3, 0.35, 0.32], [0.9, 0.88, 0.91]),
+                         "same": ([0.05, 0.07, 0.06], [0.97, 0.96, 0.97])}[fail[d]]
+        v |= {f"train_acc xavier_normal depth {d}": x_acc,
+              f"train_acc kaiming_normal depth {d}": [0.97] * 3,
+              f"final_train_loss xavier_normal depth {d}": x_loss,
+              f"final_train_loss kaiming_normal depth {d}": he_loss,
+              f"act_var_ratio_last_first xavier_normal depth {d}": 1e-6,
+              f"act_var_ratio_last_first kaiming_normal depth {d}": 1.1}
+    return v
+
+
 def test_decide_relu_depth():
     d = REGISTRY[8].decide
-    v = {"train_acc xavier_normal": [0.5, 0.52, 0.5], "train_acc kaiming_normal": [0.97] * 3,
-         "final_train_loss xavier_normal": [0.69, 0.68, 0.69],
-         "final_train_loss kaiming_normal": [0.05, 0.06, 0.07],
-         "act_var_ratio_last_first xavier_normal": 1e-6,
-         "act_var_ratio_last_first kaiming_normal": 1.1}
-    assert d(m(**v)).outcome == "holds"
-    assert d(m(**dict(v, **{"train_acc xavier_normal": [0.9] * 3}))).outcome == "holds only when"
-    assert d(m(**dict(v, **{"final_train_loss xavier_normal": [0.05, 0.06, 0.07]}))).outcome \
-        == "does not hold"
+    assert d(m(**relu_depths(dict.fromkeys((10, 20, 30, 40), "fails")))).outcome == "holds"
+    mixed = d(m(**relu_depths({10: "worse", 20: "worse", 30: "fails", 40: "fails"})))
+    assert mixed.outcome == "holds only when"
+    assert mixed.condition.startswith("depth >= 30") and "at depth 10, 20 Xavier trains, " \
+        "only worse" in mixed.condition
+    worse = d(m(**relu_depths(dict.fromkeys((10, 20, 30, 40), "worse"))))
+    assert worse.outcome == "holds only when" and "trains worse" in worse.condition
+    assert d(m(**relu_depths(dict.fromkeys((10, 20, 30, 40), "same")))).outcome == \
+        "does not hold"
 
 
 @pytest.mark.slow

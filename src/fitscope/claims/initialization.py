@@ -13,7 +13,7 @@ from ..config import RunConfig
 from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from .base import Claim, Context, Measurement, Verdict, mean, metric
-from .tests import greater
+from .tests import greater, mean_ci
 
 # -- shared measurement: one probed forward/backward at init ------------------------------
 
@@ -344,49 +344,99 @@ DEEP_RELU = RunConfig.model_validate({
     "optimizer": {"name": "momentum", "lr": 0.01}, "budget": {"epochs": 15, "batch_size": 64}})
 
 
+RELU_DEPTHS = (10, 20, 30, 40)
+RELU_SCHEMES = ("xavier_normal", "kaiming_normal")
+FAILS_BELOW = 0.7  # training accuracy under which a network "fails" (chance is 0.5)
+
+
 def measure_relu_depth(ctx: Context) -> Measurement:
     base = DEEP_RELU.with_overrides({"budget.epochs": ctx.epochs(15)})
-    schemes = ("xavier_normal", "kaiming_normal")
-    runs = ctx.train_many([c for s in schemes for c in ctx.seeded(base, **{"init.scheme": s})])
-    n, values, series = ctx.seeds, {}, {}
-    for i, s in enumerate(schemes):
+    settings = [(d, s) for d in RELU_DEPTHS for s in RELU_SCHEMES]
+    runs = ctx.train_many([c for d, s in settings for c in ctx.seeded(
+        base, **{"model.depth": d, "init.scheme": s})])
+    n, values, series = ctx.seeds, {}, {"depths": list(RELU_DEPTHS)}
+    for i, (d, s) in enumerate(settings):
         rs = runs[i * n:(i + 1) * n]
-        values[f"train_acc {s}"] = metric(rs, "train_acc")
-        values[f"final_train_loss {s}"] = [r.history[-1]["train_loss"] for r in rs
-                                           if r.status != "diverged"]
-        prof = init_profile(base.with_overrides({"init.scheme": s}))
-        series[s] = prof["act_rms"]
-        values[f"act_var_ratio_last_first {s}"] = prof["act_rms"][-1] ** 2 / prof["act_rms"][0] ** 2
-    return Measurement(values=values, series=series)
+        values[f"train_acc {s} depth {d}"] = metric(rs, "train_acc")
+        values[f"final_train_loss {s} depth {d}"] = metric(rs, "train_loss")
+        prof = init_profile(base.with_overrides({"model.depth": d, "init.scheme": s}))
+        values[f"act_var_ratio_last_first {s} depth {d}"] = \
+            prof["act_rms"][-1] ** 2 / prof["act_rms"][0] ** 2
+        if d == RELU_DEPTHS[-1]:
+            series[s] = prof["act_rms"]
+    return Measurement(values=values, series=series, notes=[
+        f"ReLU MLPs of width {base.model.width} on moons, SGD with momentum, "
+        f"{base.budget.epochs} epochs, at depths {RELU_DEPTHS}; Xavier with variance "
+        "2 / (n_in + n_out). A network fails when its mean training accuracy stays under "
+        f"{FAILS_BELOW}."])
 
 
 def decide_relu_depth(m: Measurement) -> Verdict:
+    """Per depth: Xavier trains worse (its final training loss above He's, paired by seed)
+    and fails (mean training accuracy under 0.7). The verdict maps the depths."""
     v = m.values
-    c = greater(v["final_train_loss xavier_normal"], v["final_train_loss kaiming_normal"])
-    fails = mean(v["train_acc xavier_normal"]) < 0.7
-    detail = (f"20-layer ReLU net: training accuracy Xavier {mean(v['train_acc xavier_normal']):.3f} "
-              f"vs He {mean(v['train_acc kaiming_normal']):.3f}; final training loss {c.text()}; "
-              f"mean square activation, last over first layer at init: Xavier "
-              f"{v['act_var_ratio_last_first xavier_normal']:.2g}, He "
-              f"{v['act_var_ratio_last_first kaiming_normal']:.2g}")
-    if c.significant and fails:
+    depths = sorted({int(k.rsplit(" ", 1)[1]) for k in v if k.startswith("train_acc ")})
+    fails, worse, parts = [], [], []
+    for d in depths:
+        x, h = f"xavier_normal depth {d}", f"kaiming_normal depth {d}"
+        c = greater(v[f"final_train_loss {x}"], v[f"final_train_loss {h}"], paired=True,
+                    label=f"depth {d}: Xavier's final training loss > He's")
+        acc = mean(v[f"train_acc {x}"])
+        if c.significant:
+            worse.append(d)
+            if acc < FAILS_BELOW:
+                fails.append(d)
+        parts.append(f"depth {d}: training accuracy Xavier {acc:.3f} vs He "
+                     f"{mean(v[f'train_acc {h}']):.3f}, activation variance last/first at "
+                     f"init Xavier {v[f'act_var_ratio_last_first {x}']:.2g} ({c.text()})")
+    detail = "; ".join(parts)
+    if fails == depths:
         return Verdict("holds", detail + ".")
-    if c.significant:
+    if fails:
+        only_worse = [d for d in worse if d not in fails]
+        rest = (f"; at depth {', '.join(map(str, only_worse))} Xavier trains, only worse"
+                if only_worse else "")
         return Verdict("holds only when", detail + ".",
-                       "'fails' means trains worse: Xavier still learned above 70% here")
+                       f"depth >= {min(fails)} (Xavier fails at depth "
+                       f"{', '.join(map(str, fails))}){rest}")
+    if worse:
+        return Verdict("holds only when", detail + ".",
+                       f"'fails' means trains worse (at depth {', '.join(map(str, worse))}): "
+                       f"Xavier still learned above {FAILS_BELOW:.0%} at every depth")
     return Verdict("does not hold", detail + ".")
+
+
+def figure_relu_depth(m: Measurement) -> go.Figure:
+    from plotly.subplots import make_subplots
+
+    depths = m.series["depths"]
+    fig = make_subplots(1, 2, subplot_titles=(
+        "training accuracy against depth (mean, 95% CI over seeds)",
+        f"RMS of activations per layer at init, depth {depths[-1]}"))
+    for s, name in (("xavier_normal", "Xavier"), ("kaiming_normal", "He")):
+        est = [mean_ci(m.values[f"train_acc {s} depth {d}"]) for d in depths]
+        fig.add_scatter(x=depths, y=[e.mean for e in est], mode="lines+markers", name=name,
+                        error_y={"type": "data", "array": [e.half_width for e in est]},
+                        row=1, col=1)
+        ys = m.series[s]
+        fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines", name=f"{name}, init",
+                        row=1, col=2)
+    fig.update_xaxes(title="depth (hidden layers)", row=1, col=1)
+    fig.update_xaxes(title="layer", row=1, col=2)
+    fig.update_yaxes(type="log", row=1, col=2)
+    fig.update_layout(title="Xavier against He on deep ReLU networks")
+    return fig
 
 
 RELU_DEPTH = Claim(
     8, "xavier-fails-deep-relu", "Xavier initialization fails deep ReLU networks, where He "
     "initialization trains them.", "note 003, Xavier / Kaiming initialization",
-    "Xavier's final training loss above He's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05) and its "
-    "training accuracy under 0.7 (chance is 0.5)",
-    measure_relu_depth, decide_relu_depth,
-    lambda m: _layer_figure(m.series, "RMS of ReLU activations per layer at init, 20 layers",
-                            "RMS (log scale)"),
+    f"at each depth {RELU_DEPTHS}: Xavier's final training loss above He's by a one-sided "
+    "sign-flip permutation test paired by seed (Holm-adjusted p < 0.05) and its mean "
+    f"training accuracy under {FAILS_BELOW} (chance is 0.5)",
+    measure_relu_depth, decide_relu_depth, figure_relu_depth,
     smallest_effect=0.5,
-    protocol=('ReLU MLPs of width 32 on moons, SGD with momentum, Xavier (avg) against He; each'
-              ' seed varies init and data order'), factors=('depth',))
+    protocol=("ReLU MLPs of width 32 on moons, SGD with momentum, 15 epochs, Xavier (avg) "
+              "against He; each seed varies init and data order"), factors=("depth",))
 
 CLAIMS = [SYMMETRY, TOY, SCALE, MATMUL, XAVIER_TANH, RELU_DEPTH]
