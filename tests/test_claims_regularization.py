@@ -245,7 +245,7 @@ def test_regularization_claims_run_at_reduced_size(number):
     ctx = Context(seeds=2, scale=0.3)
     result = run_claim(REGISTRY[number], ctx)
     assert not result.error, result.error
-    assert result.verdict.outcome in ("holds", "does not hold", "holds only when")
+    assert result.verdict.outcome in ("holds", "does not hold", "not shown", "holds only when")
     assert result.verdict == REGISTRY[number].decide(result.measurement)
     fig = result.figure
     assert isinstance(fig, go.Figure) and fig.layout.title.text and len(fig.data) >= 2
