@@ -100,16 +100,34 @@ def test_decide_matmul():
         "does not hold"
 
 
+def test_kept_layers_reads_activations_and_gradients():
+    from fitscope.claims.initialization import kept_layers
+
+    flat = [1.0] * 5
+    assert kept_layers(flat, flat + [1.0]) == 5
+    # saturated N(0, 1): activations constant, gradient shrinking x4 per layer downwards
+    assert kept_layers(flat, [4.0 ** -k for k in range(4, -1, -1)] + [1.0]) == 1
+    # activations drifting by 1.2 in RMS per layer (variance x1.44): layer 3 is at 2.07
+    assert kept_layers([1.2 ** k for k in range(5)], flat + [1.0]) == 2
+
+
 def test_decide_xavier_tanh():
     d = REGISTRY[7].decide
-    other = {"var_last_over_first N(0, 1)": [1.0], "var_last_over_first N(0, 0.01^2)": [1e-30]}
-    ok = Measurement(values={"var_last_over_first xavier": [0.8, 0.9], **other},
-                     series={"xavier": [1.0, 0.95, 0.9]})
-    assert d(ok).outcome == "holds"
-    drift = Measurement(values={"var_last_over_first xavier": [0.2, 0.25], **other},
-                        series={"xavier": [1.0, 0.9, 0.8, 0.6, 0.5, 0.45]})
-    v = d(drift)
+
+    def meas(xavier_kept, n1_kept=1.0, small_kept=1.0):
+        v = {f"kept_layers {k}": [x] * 3 for k, x in (("xavier", xavier_kept),
+                                                       ("N(0, 1)", n1_kept),
+                                                       ("N(0, 0.01^2)", small_kept))}
+        v |= {f"{r}_var_ratio_10 {k}": [1.0] * 3 for r in ("act", "grad")
+              for k in ("xavier", "N(0, 1)", "N(0, 0.01^2)")}
+        return Measurement(values=v, series={"activations xavier": [1.0] * 20})
+
+    assert d(meas(20.0)).outcome == "holds"
+    v = d(meas(3.0))
     assert v.outcome == "holds only when" and "at most 3 tanh layers" in v.condition
+    # the criterion fails for a saturated N(0, 1) network as for any init no better than it
+    assert d(meas(1.0)).outcome == "does not hold"
+    assert d(meas(3.0, n1_kept=3.0)).outcome == "does not hold"
 
 
 def relu_depths(fail: dict[int, str]) -> dict:

@@ -289,50 +289,114 @@ def _deep_tanh(depth: int, scheme: str, mode: str = "in") -> RunConfig:
         "init": {"scheme": scheme, "xavier_mode": mode}})
 
 
+TANH_DEPTH = 20
+KEEP_FACTOR = 2.0   # a variance is "kept" while within this factor of its start
+
+
+def kept_layers(act_rms: list[float], grad_rms: list[float]) -> int:
+    """How many tanh layers keep both variances within a factor 2 of their start: the
+    largest L such that for every l <= L the activations' Var(a[l]) / Var(a[1]) and the
+    back-propagated gradient's Var(dL/dz) l - 1 layers below the top over its value at
+    the top are in [1/2, 2]. Read from one network of depth D: the activations of its
+    first L layers are those of an L-layer network, and the gradient is followed down
+    from the top hidden layer."""
+    top = len(act_rms)  # hidden layers; grad_rms has one more entry (the output layer)
+    grads = grad_rms[:top][::-1]  # top hidden layer first
+    kept = 0
+    for depth in range(1, top + 1):
+        a = act_rms[depth - 1] ** 2 / act_rms[0] ** 2
+        g = grads[depth - 1] ** 2 / grads[0] ** 2
+        if not (1 / KEEP_FACTOR <= a <= KEEP_FACTOR and 1 / KEEP_FACTOR <= g <= KEEP_FACTOR):
+            break
+        kept = depth
+    return kept
+
+
+TANH_INITS = ("xavier", "N(0, 1)", "N(0, 0.01^2)")
+
+
 def measure_xavier_tanh(ctx: Context) -> Measurement:
-    depth, values, series = 10, {}, {}
-    for label, cfg in (("xavier", _deep_tanh(depth, "xavier_normal")),
-                       ("N(0, 1)", _deep_tanh(depth, "normal").with_overrides({"init.std": 1.0})),
-                       ("N(0, 0.01^2)", _deep_tanh(depth, "normal"))):
-        profiles = [init_profile(cfg.with_overrides({"budget.seed": s})) for s in range(ctx.seeds)]
-        ratios = [p["act_rms"][-1] ** 2 / p["act_rms"][0] ** 2 for p in profiles]
-        values[f"var_last_over_first {label}"] = ratios
-        series[label] = np.mean([p["act_rms"] for p in profiles], axis=0).tolist()
+    cfgs = {"xavier": _deep_tanh(TANH_DEPTH, "xavier_normal"),
+            "N(0, 1)": _deep_tanh(TANH_DEPTH, "normal").with_overrides({"init.std": 1.0}),
+            "N(0, 0.01^2)": _deep_tanh(TANH_DEPTH, "normal")}
+    values, series = {}, {}
+    for label, cfg in cfgs.items():
+        profiles = [init_profile(cfg.with_overrides({"budget.seed": s}))
+                    for s in range(ctx.seeds)]
+        values[f"kept_layers {label}"] = [float(kept_layers(p["act_rms"], p["grad_rms"]))
+                                          for p in profiles]
+        values[f"act_var_ratio_10 {label}"] = [p["act_rms"][9] ** 2 / p["act_rms"][0] ** 2
+                                               for p in profiles]
+        values[f"grad_var_ratio_10 {label}"] = [
+            p["grad_rms"][TANH_DEPTH - 10] ** 2 / p["grad_rms"][TANH_DEPTH - 1] ** 2
+            for p in profiles]
+        series[f"activations {label}"] = np.mean([p["act_rms"] for p in profiles], axis=0).tolist()
+        series[f"gradients {label}"] = np.mean([p["grad_rms"][:TANH_DEPTH] for p in profiles],
+                                               axis=0).tolist()
         if label == "xavier":
-            series["xavier, theory"] = profiles[0]["act_rms_theory"]
+            series["activations xavier, theory"] = profiles[0]["act_rms_theory"]
     return Measurement(values=values, series=series,
-                       notes=["RMS of tanh activations per layer at init on MNIST-1D, width "
-                              "256, Xavier with variance 1/n_in (the notes' form); the theory "
+                       notes=[f"RMS of tanh activations and of the back-propagated dL/dz per "
+                              f"layer at init on MNIST-1D, {TANH_DEPTH} layers of width 256, "
+                              "Xavier with variance 1/n_in (the notes' form); the theory "
                               "line propagates E[a^2] through each layer with Gaussian "
-                              "pre-activations (fitscope.probe.theory)."])
+                              "pre-activations (fitscope.probe.theory). Ratios over 10 "
+                              "layers: activations of layer 10 over layer 1, gradient 10 "
+                              "layers below the top over the top."])
 
 
 def decide_xavier_tanh(m: Measurement) -> Verdict:
-    r = m.values["var_last_over_first xavier"]
-    stds = m.series["xavier"]
-    keep = all(0.5 <= x <= 2.0 for x in r)
-    detail = (f"variance of the 10th layer's activations over the 1st's: {mean(r):.2f} with "
-              f"Xavier, {mean(m.values['var_last_over_first N(0, 1)']):.2f} with N(0, 1), "
-              f"{mean(m.values['var_last_over_first N(0, 0.01^2)']):.2g} with N(0, 0.01^2)")
-    if keep:
+    """Xavier keeps both variances (within a factor 2) through more layers than either
+    badly scaled init, on every seed; the verdict gives the depth it keeps them to."""
+    v = m.values
+    kept = {k: min(v[f"kept_layers {k}"]) for k in TANH_INITS}
+    depth = len(m.series.get("activations xavier", [])) or TANH_DEPTH
+    detail = (f"layers through which activations and gradients both stay within a factor "
+              f"{KEEP_FACTOR:g} (fewest over seeds): Xavier {kept['xavier']:.0f}, N(0, 1) "
+              f"{kept['N(0, 1)']:.0f}, N(0, 0.01^2) {kept['N(0, 0.01^2)']:.0f}; over 10 "
+              "layers the activation variance changes by "
+              + ", ".join(f"{k} x{mean(v[f'act_var_ratio_10 {k}']):.2g}" for k in TANH_INITS)
+              + " and the gradient variance by "
+              + ", ".join(f"{k} x{mean(v[f'grad_var_ratio_10 {k}']):.2g}" for k in TANH_INITS))
+    if kept["xavier"] <= max(kept["N(0, 1)"], kept["N(0, 0.01^2)"]):
+        return Verdict("does not hold", detail + ": Xavier keeps them no deeper than a badly "
+                       "scaled init.")
+    if kept["xavier"] >= depth:
         return Verdict("holds", detail + ".")
-    ok = next((i for i, s in enumerate(stds) if not 0.5 <= s**2 / stds[0] ** 2 <= 2.0),
-              len(stds))
     return Verdict("holds only when", detail + ".",
-                   f"the network has at most {ok} tanh layers: the variance drifts past a "
-                   "factor 2 deeper than that")
+                   f"the network has at most {kept['xavier']:.0f} tanh layers: deeper, "
+                   f"Xavier's variances drift past a factor {KEEP_FACTOR:g} (slowly, where "
+                   "N(0, 1)'s gradient and N(0, 0.01^2)'s activations change exponentially)")
+
+
+def figure_xavier_tanh(m: Measurement) -> go.Figure:
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(1, 2, subplot_titles=("RMS of activations a[l]",
+                                              "RMS of back-propagated dL/dz[l]"))
+    for name, ys in m.series.items():
+        col = 1 if name.startswith("activations") else 2
+        fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers",
+                        name=name, row=1, col=col)
+    fig.update_xaxes(title="layer")
+    fig.update_yaxes(type="log", title="RMS (log scale)")
+    fig.update_layout(title=f"tanh network of {TANH_DEPTH} layers at init (width 256)")
+    return fig
 
 
 XAVIER_TANH = Claim(
     7, "xavier-tanh-variance", "Xavier initialization keeps the activation variance about "
     "constant across tanh layers.", "note 001, Xavier initialization",
-    "Var(a) of the last of 10 layers within a factor 2 of the first layer's on every seed",
-    measure_xavier_tanh, decide_xavier_tanh,
-    lambda m: _layer_figure(m.series, "RMS of tanh activations per layer at init "
-                                      "(width 256)", "RMS (log scale)"),
+    f"on every seed, the number of layers through which Var(a[l]) / Var(a[1]) and the "
+    f"back-propagated Var(dL/dz) stay within a factor {KEEP_FACTOR:g} of their start is "
+    f"larger with Xavier than with N(0, 1) or N(0, 0.01^2) (a saturated N(0, 1) network "
+    f"keeps its activation variance but not its gradient's); holds when Xavier keeps both "
+    f"through all {TANH_DEPTH} layers",
+    measure_xavier_tanh, decide_xavier_tanh, figure_xavier_tanh,
     smallest_effect=0.5,
-    protocol=('tanh MLP of width 256 at init on MNIST-1D; Xavier, N(0, 1), N(0, 0.01^2); each '
-              'seed draws new weights'), factors=('depth',))
+    protocol=(f"tanh MLP of {TANH_DEPTH} layers of width 256 at init on MNIST-1D; Xavier "
+              "(1/n_in), N(0, 1), N(0, 0.01^2); activations and back-propagated gradients "
+              "per layer; each seed draws new weights"), factors=("depth",))
 
 
 # -- 8: Xavier fails deep ReLU, He trains ---------------------------------------------------
