@@ -145,12 +145,11 @@ def test_decide_sparsity():
 
 @pytest.mark.parametrize("number, key, better, worse", [
     (11, "zero_share", "activation L1", "none"),
-    (13, "test_acc", "augmented", "none"),
     (16, "test_acc", "with auxiliary tasks", "main task only"),
 ])
 def test_decide_one_comparison_claims(number, key, better, worse):
     extra = {11: {"lambda": 0.003, "test_acc": {"none": SAME, "activation L1": SAME}},
-             13: {"train_size": 100}, 16: {"main_label_fraction": 0.05}}[number]
+             16: {"main_label_fraction": 0.05}}[number]
     assert decide(number, **{key: {better: HIGH, worse: LOW}}, **extra).outcome == "holds"
     assert decide(number, **{key: {better: LOW, worse: HIGH}}, **extra).outcome == "does not hold"
 
@@ -178,11 +177,37 @@ def test_decide_flatness():
         == "does not hold"
 
 
+def test_decide_augmentation_over_sizes():
+    def acc(helps_at):
+        return {f"{v}, n={n}": (HIGH if v == "augmented" and n in helps_at else LOW)
+                for n in (25, 50, 100, 200) for v in ("none", "augmented")}
+
+    def d(helps_at):
+        return REGISTRY[13].decide(Measurement(values=widen({"test_acc": acc(helps_at)}),
+                                               series={"train_sizes": [25, 50, 100, 200]}))
+
+    assert d({25, 50, 100, 200}).outcome == "holds"
+    few = d({25, 50})
+    assert few.outcome == "holds only when" and "at most 50 images" in few.condition
+    assert d({100, 200}).outcome == "does not hold"
+
+
 def test_decide_label_smoothing():
-    acc = {"noisy": LOW, "noisy, smoothed": HIGH, "clean": SAME, "clean, smoothed": SAME}
-    v = {"label_noise": 0.3, "smoothing": 0.3}
-    assert decide(15, test_acc=acc, **v).outcome == "holds"
-    assert decide(15, test_acc={**acc, "noisy, smoothed": LOW}, **v).outcome == "does not hold"
+    # gain 0 on clean labels, a gain with spread at 20% and 40% wrong labels
+    acc = {"0% wrong": SAME, "0% wrong, smoothed": [0.152, 0.158, 0.141],
+           "20% wrong": LOW, "20% wrong, smoothed": HIGH,
+           "40% wrong": LOW, "40% wrong, smoothed": HIGH}
+    def d(test_acc):
+        return REGISTRY[15].decide(Measurement(
+            values=widen({"test_acc": test_acc, "smoothing": 0.3}),
+            series={"noise_rates": [0.0, 0.2, 0.4]}))
+
+    assert d(acc).outcome == "holds"
+    only = d({**acc, "40% wrong, smoothed": [0.10, 0.11, 0.12]})
+    assert only.outcome == "holds only when" and only.condition.startswith("20% of the labels")
+    assert "not larger than on clean labels" in only.condition
+    assert d({**acc, "20% wrong, smoothed": LOW, "40% wrong, smoothed": LOW}).outcome == \
+        "does not hold"
 
 
 def test_decide_early_stopping():
