@@ -18,6 +18,7 @@ from claims_seeds import measurement, widen
 
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
+from fitscope.claims.tests import evaluate
 from fitscope.config import RunConfig
 from fitscope.run import Run
 
@@ -271,7 +272,7 @@ def test_regularization_claims_run_at_reduced_size(number):
     result = run_claim(REGISTRY[number], ctx)
     assert not result.error, result.error
     assert result.verdict.outcome in ("holds", "does not hold", "not shown", "holds only when")
-    assert result.verdict == REGISTRY[number].decide(result.measurement)
+    assert result.verdict == evaluate(REGISTRY[number], result.measurement).verdict
     fig = result.figure
     assert isinstance(fig, go.Figure) and fig.layout.title.text and len(fig.data) >= 2
     assert result.runs == ctx.runs_trained > 0
@@ -294,7 +295,7 @@ def test_claims_run_through_the_population_engine(number):
     ctx = Context(seeds=2, scale=0.3, trainer=train_batched)
     result = run_claim(REGISTRY[number], ctx)
     assert not result.error, result.error
-    assert result.verdict == REGISTRY[number].decide(result.measurement)
+    assert result.verdict == evaluate(REGISTRY[number], result.measurement).verdict
     if number == 9:
         assert max(result.measurement.values["step_deviation"]) < 1e-5
 
