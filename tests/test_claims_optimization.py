@@ -243,14 +243,21 @@ def test_decide_adaptive():
 # -- 28 ----------------------------------------------------------------------------------
 
 def test_decide_batch_norm():
-    base = {"largest_lr plain": [0.3, 0.3, 0.1], "largest_lr bn": [3.0] * 3,
-            "init_scales_trained plain": [1.0, 1.0, 0.0], "init_scales_trained bn": [4.0] * 3,
-            "init_range plain": [1.5, 1.1, 1.9], "init_range bn": [0.7, 0.8, 0.7]}
+    base = {"largest_lr plain": [0.3, 0.3, 0.1], "largest_lr bn": [3.0] * 3}
+    for lr in ("0.03", "0.1", "0.3"):
+        base |= {f"init_scales_trained plain eps={lr}": [1.0, 1.0, 0.0],
+                 f"init_scales_trained bn eps={lr}": [4.0] * 3,
+                 f"init_range plain eps={lr}": [1.5, 1.1, 1.9],
+                 f"init_range bn eps={lr}": [0.7, 0.8, 0.7]}
     assert outcome(28, **base) == "holds"
-    v = REGISTRY[28].decide(m(**{**base, "init_scales_trained bn": [1.0, 1.0, 0.0]}))
+    v = REGISTRY[28].decide(m(**{**base, "init_scales_trained bn eps=0.3": [1.0, 1.0, 0.0]}))
+    assert v.outcome == "holds only when" and v.condition.startswith("the init sweep is "
+                                                                     "trained at eps = 0.03 or 0.1")
+    same = {f"init_scales_trained bn eps={lr}": [1.0, 1.0, 0.0] for lr in ("0.03", "0.1", "0.3")}
+    v = REGISTRY[28].decide(m(**{**base, **same}))
     assert v.outcome == "does not hold" and "Held: higher learning rates train" in v.reason
     # no learning rate trains in either: 0 on both sides, no difference
-    assert outcome(28, **{**base, "largest_lr plain": [0.0] * 3,
+    assert outcome(28, **{**base, **same, "largest_lr plain": [0.0] * 3,
                           "largest_lr bn": [0.0] * 3}) == "does not hold"
 
 
