@@ -178,6 +178,25 @@ def test_decide_flatness():
         == "does not hold"
 
 
+def test_claim_16s_auxiliary_tasks_do_not_reveal_the_label():
+    """Claim 16's auxiliary targets are functions of the image alone: the same images with
+    any labels give the same targets (parity or "digit >= 5" would not)."""
+    from fitscope.claims.regularization.data import AUX_TASKS
+    from fitscope.engine import aux_target
+
+    x = torch.randn(50, 64, generator=torch.Generator().manual_seed(0))
+    y1, y2 = torch.randint(0, 10, (50,)), torch.randint(0, 10, (50,))
+    for kind in AUX_TASKS:
+        t = aux_target(y1, kind, 10, x, (1, 8, 8))
+        assert torch.equal(t, aux_target(y2, kind, 10, x, (1, 8, 8)))
+        assert 0 < t.float().mean() < 1  # a task, not a constant
+    img = torch.zeros(1, 1, 8, 8)
+    img[..., :4] = 1.0  # ink on the left half only
+    assert aux_target(None, "ink_left", 10, img.reshape(1, -1), (1, 8, 8)).item() == 1
+    assert aux_target(None, "ink_top", 10, img.reshape(1, -1), (1, 8, 8)).item() == 0
+    assert not torch.equal(aux_target(y1, "parity", 10), aux_target(y2, "parity", 10))
+
+
 def test_decide_augmentation_over_sizes():
     def acc(helps_at):
         return {f"{v}, n={n}": (HIGH if v == "augmented" and n in helps_at else LOW)
