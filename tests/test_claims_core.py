@@ -205,7 +205,7 @@ def test_fashion_mnist_chapter_on_tiny_idx_files(tmp_path):
                                       "--seeds", "2", "--out", str(out)])
     assert result.exit_code == 0, result.output
     text = out.read_text()
-    assert "Fashion-MNIST" in text and "claim-29" in text
+    assert "Fashion-MNIST" in text and "claim-50" in text
 
 
 def test_decide_fashion():
