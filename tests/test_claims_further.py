@@ -59,7 +59,8 @@ def test_decide_bowl():
     m = measurement(**{"steps adagrad": [300.0, 320.0, 310.0], "steps rmsprop": [40.0, 45.0, 50.0]})
     m.series = {"lr": lr}
     assert REGISTRY[33].decide(m).outcome == "holds"
-    m.values = {"steps adagrad": m.values["steps rmsprop"], "steps rmsprop": m.values["steps adagrad"]}
+    m.values = {"steps adagrad": m.values["steps rmsprop"],
+                "steps rmsprop": m.values["steps adagrad"]}
     assert REGISTRY[33].decide(m).outcome == "does not hold"
 
 

@@ -166,11 +166,14 @@ def test_decide_decay():
 
 def test_momentum_reaches_the_ravine_floor_first():
     start = toy.surface("ravine").start
-    sgd = momentum.ravine_steps(start, "sgd")
-    heavy_ball = momentum.ravine_steps(start, "momentum")
+    sgd = momentum.ravine_steps(start, "sgd", 0.012)
+    heavy_ball = momentum.ravine_steps(start, "momentum", 0.012)
     # f ~ x_k^2 / 2 with x_k = x_0 (1 - eps)^k: f <= tol after ln(x_0^2 / 2 tol) / 2 eps steps
     assert sgd == pytest.approx(math.log(81 / (2 * momentum.RAVINE_TOL)) / (2 * 0.012), rel=0.02)
     assert heavy_ball < sgd / 3
+    # each optimizer's own rate: the grid's best on selection starts, inside SGD's stable range
+    assert momentum.ravine_best_lr("sgd") < 2 / 100
+    assert momentum.ravine_best_lr("sgd") in momentum.RAVINE_GRID
 
 
 def test_decide_momentum():

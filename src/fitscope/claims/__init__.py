@@ -49,4 +49,5 @@ def get(key: str | int) -> Claim:
     raise KeyError(f"no claim {key!r}; see `fitscope demo --list`")
 
 
-__all__ = ["REGISTRY", "build_registry", "markdown_table", "Claim", "Context", "Measurement", "Verdict", "get"]
+__all__ = ["REGISTRY", "Claim", "Context", "Measurement", "Verdict", "build_registry", "get",
+           "markdown_table"]

@@ -86,6 +86,9 @@ FASHION = Claim(
     "each narrow the generalization gap or raise the test accuracy of a plain MLP.",
     "note 002, Dealing with overfitting (the Fashion-MNIST notebook)",
     "per variant: smaller train-test accuracy gap or higher test accuracy than the plain "
-    "MLP by a one-sided two-sample permutation test (Holm-adjusted p < 0.05)", measure_fashion, decide_fashion,
+    "MLP by a one-sided two-sample permutation test (Holm-adjusted p < "
+    "0.05)", measure_fashion, decide_fashion,
     figure_fashion,
-    smallest_effect=0.5, protocol="784-256-128-10 MLP on the user's Fashion-MNIST, Adam; plain against early stopping, L2, L1, Xavier; each seed varies init and data order")
+    smallest_effect=0.5, protocol="784-256-128-10 MLP on the user's Fashion-MNIST, Adam; plain "
+                                  "against early stopping, L2, L1, Xavier; each seed varies init "
+                                  "and data order")

@@ -112,7 +112,8 @@ def decide_bn_speed(m: Measurement) -> Verdict:
                      "train-test accuracy gap, plain > batch norm")
     replace = _paired(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"],
                       "test accuracy, dropout > batch norm")
-    detail = (f"training loss after {BN_EARLY} epochs {_m(v['early_train_loss']['batch norm']):.3f} "
+    detail = (f"training loss after {BN_EARLY} epochs "
+              f"{_m(v['early_train_loss']['batch norm']):.3f} "
               f"with batch norm against {_m(v['early_train_loss']['plain']):.3f} without "
               f"({fast.text()}); gap {_m(v['gap']['batch norm']):.3f} against "
               f"{_m(v['gap']['plain']):.3f} ({narrow.text()}); test accuracy with batch norm "

@@ -63,7 +63,8 @@ ONE_NN = Claim(
     1, "one-nn", "A 1-nearest-neighbour classifier has zero training error and a large test "
     "error: the widest generalization gap.", "note 003, Underfitting and Overfitting (1NN)",
     "training error exactly 0 on every split, and test error > training error by a one-sided "
-    "sign-flip permutation test over splits (Holm-adjusted p < 0.05)", measure_one_nn, decide_one_nn, figure_one_nn,
+    "sign-flip permutation test over splits (Holm-adjusted p < "
+    "0.05)", measure_one_nn, decide_one_nn, figure_one_nn,
     smallest_effect=0.5,
     protocol=('k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed '
               'draws its own split'))

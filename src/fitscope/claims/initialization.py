@@ -105,9 +105,11 @@ SYMMETRY = Claim(
     "identical through training, and the network underperforms.",
     "note 001, The importance of effective initialization",
     f"every hidden layer's relative unit distance below {SYMMETRIC_TOL:g} after training, and "
-    "Xavier's test accuracy above each constant init's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05)",
+    "Xavier's test accuracy above each constant init's by a one-sided two-sample permutation test "
+    "(Holm-adjusted p < 0.05)",
     measure_symmetry, decide_symmetry, figure_symmetry,
-    smallest_effect=0.5, protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against Xavier; each seed varies the data order (and Xavier's init)")
+    smallest_effect=0.5, protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against "
+                                  "Xavier; each seed varies the data order (and Xavier's init)")
 
 
 # -- 4: the linear toy network -------------------------------------------------------------
@@ -159,7 +161,9 @@ TOY = Claim(
     "note 001, The problem of exploding or vanishing gradients",
     "||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an exact "
     "identity: no seeds needed)", measure_toy, decide_toy, figure_toy,
-    smallest_effect=0.5, protocol="the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, float64: an identity, no seeds", factors=('depth',), kind="demonstration")
+    smallest_effect=0.5,
+    protocol=("the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, "
+              "float64: an identity, no seeds"), factors=("depth",), kind="demonstration")
 
 
 # -- 5: too small learns slowly, too large explodes ---------------------------------------
@@ -197,7 +201,8 @@ def decide_scale(m: Measurement) -> Verdict:
     slow = greater(v[f"final_train_loss {small}"], v[f"final_train_loss {he}"])
     exploding = (v[f"diverged {large}"] > 0 or
                  v[f"last_layer_act_rms {large}"] > 100 * v[f"last_layer_act_rms {he}"])
-    detail = (f"RMS of the first layer's gradient dL/dz at init: too small {v[f'first_layer_grad_rms {small}']:.2g} "
+    detail = ("RMS of the first layer's gradient dL/dz at init: too small "
+              f"{v[f'first_layer_grad_rms {small}']:.2g} "
               f"vs He {v[f'first_layer_grad_rms {he}']:.2g}; final training loss too small "
               f"{mean(v[f'final_train_loss {small}']):.3f} vs He {mean(v[f'final_train_loss {he}']):.3f} "
               f"({slow.text()}); too large: {v[f'diverged {large}']} runs diverged, last-layer "
@@ -225,7 +230,8 @@ SCALE = Claim(
     "gradients; too-large initialization diverges or explodes.",
     "note 001, The problem of exploding or vanishing gradients",
     "too small: RMS of the first layer's gradient at init under 1/1000 of He's, and final training "
-    "loss above He's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05); too large: a diverged run or "
+    "loss above He's by a one-sided two-sample permutation test (Holm-adjusted p < 0.05); too "
+    "large: a diverged run or "
     "last-layer activations 100x He's at init", measure_scale, decide_scale, figure_scale,
     smallest_effect=0.5,
     protocol=('9-layer ReLU MLP on moons, SGD with momentum; N(0, 0.01^2), He and N(0, 1) '

@@ -149,7 +149,8 @@ body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0
 h1{margin-bottom:.2em} .src,.meta,.note{color:#57606a;font-size:.9em}
 .verdict{display:inline-block;color:white;padding:.2em .7em;border-radius:1em;font-weight:600}
 table{border-collapse:collapse} td,th{border-bottom:1px solid #d0d7de;padding:.3em .6em;
-text-align:left;vertical-align:top} table.tests{font-size:.85em} section{border-top:2px solid #d0d7de;margin-top:2em}
+text-align:left;vertical-align:top} table.tests{font-size:.85em}
+section{border-top:2px solid #d0d7de;margin-top:2em}
 """
 
 

@@ -69,7 +69,8 @@ def measure_batch_norm(ctx: Context) -> Measurement:
         f"MLP with {base.model.depth} ReLU hidden layers of {base.model.width} on "
         f"{base.data.train_size} digits, SGD, batch {base.budget.batch_size}, "
         f"{base.budget.epochs} epochs; the init sweep draws weights from N(0, std^2) at "
-        f"eps in {BN_INIT_LRS} (the figure shows eps = {BN_INIT_LR}). A run trains when its final training loss is below log(10) / 2; "
+        f"eps in {BN_INIT_LRS} (the figure shows eps = {BN_INIT_LR}). A run trains when its final "
+        "training loss is below log(10) / 2; "
         "a diverged run counts as loss log(10). init_range = highest minus lowest final "
         "loss over the init scales."])
 
@@ -93,7 +94,8 @@ def decide_batch_norm(m: Measurement) -> Verdict:
         if c.significant:
             insensitive.append(lr)
         parts.append(f"at eps = {lr:g}, {mean(bn):.2g} with vs {mean(plain):.2g} without "
-                     f"({c.text()}; range of final losses {mean(v[f'init_range bn eps={lr:g}']):.3f}"
+                     f"({c.text()}; range of final losses "
+                     f"{mean(v[f'init_range bn eps={lr:g}']):.3f}"
                      f" vs {mean(v[f'init_range plain eps={lr:g}']):.3f})")
     detail = (f"largest learning rate that trains: {mean(v['largest_lr bn']):.3g} with batch "
               f"norm vs {mean(v['largest_lr plain']):.3g} without (on log10: {lr_test.text()}); "

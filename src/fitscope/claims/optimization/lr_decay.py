@@ -82,7 +82,8 @@ DECAY = Claim(
     "than keeping it constant.", "note 003, Learning rate of SGD",
     f"SGD with batch {DECAY_BATCHES[0]}: final training loss (whole training set) higher with "
     "the constant rate than with linear decay from the same eps_0, by a one-sided paired "
-    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); full-batch descent, the same test, reported as the "
+    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); full-batch descent, the same "
+    "test, reported as the "
     "contrast",
     measure_decay, decide_decay, figure_decay,
     smallest_effect=0.5,

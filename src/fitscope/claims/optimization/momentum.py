@@ -118,7 +118,8 @@ MOMENTUM = Claim(
     "it accumulates the small consistent gradient along the valley floor.",
     "note 003, Momentum (Goodfellow et al. fig. 8.5)",
     f"each at its own best eps from a grid (chosen on other seeds): on the toy ravine, fewer "
-    f"steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD by a one-sided sign-flip permutation test over jittered starts; on an MLP on digits, a "
+    f"steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD by a one-sided sign-flip "
+    "permutation test over jittered starts; on an MLP on digits, a "
     "lower final training loss at equal steps by a one-sided sign-flip permutation test over seeds "
     "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum,
     smallest_effect=0.5,

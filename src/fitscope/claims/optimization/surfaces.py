@@ -102,7 +102,8 @@ SADDLE = Claim(
     "note 003, Challenges in neural network optimization (saddle points)",
     f"on the toy saddle, from starts almost on the ridge: more steps within {SADDLE_RADIUS} "
     "of the saddle than from starts off the ridge, and a smaller median step there than on "
-    "the approach, each by a one-sided sign-flip permutation test over jittered starts (Holm-adjusted p < 0.05)",
+    "the approach, each by a one-sided sign-flip permutation test over jittered starts "
+    "(Holm-adjusted p < 0.05)",
     measure_saddle, decide_saddle, figure_saddle,
     smallest_effect=0.5,
     protocol=('gradient descent on the toy saddle from starts on and off the ridge; each seed '

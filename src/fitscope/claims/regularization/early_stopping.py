@@ -57,7 +57,8 @@ def _log(xs: Sequence[float]) -> list[float]:
 
 
 def decide_early_stopping(m: Measurement) -> Verdict:
-    """Losses change by factors, so each comparison is a sign-flip permutation test on log losses."""
+    """Losses change by factors, so each comparison is a sign-flip permutation test on log
+    losses."""
     v = m.values
     val_up = _paired_greater(_log(v["val_loss last"]), _log(v["val_loss best"]))
     train_down = _paired_greater(_log(v["train_loss best"]), _log(v["train_loss last"]))
@@ -105,7 +106,9 @@ EARLY_STOPPING = Claim(
     "and test loss of the last epoch's weights > of the restored best, each by a one-sided "
     "sign-flip permutation test on log losses over seeds (Holm-adjusted p < 0.05)",
     measure_early_stopping, decide_early_stopping, figure_early_stopping,
-    smallest_effect=0.5, protocol="the overfitting MLP of claim 12 with early stopping, restoring the best epoch's weights or keeping the last; each seed varies the init")
+    smallest_effect=0.5, protocol="the overfitting MLP of claim 12 with early stopping, restoring "
+                                  "the best epoch's weights or keeping the last; each seed varies "
+                                  "the init")
 
 
 # -- 18: early stopping behaves like L2 for a linear model --------------------------------

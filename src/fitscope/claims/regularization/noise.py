@@ -90,7 +90,8 @@ FLATNESS = Claim(
     "minima surrounded by flat regions.", "note 003, Noise Robustness (noise on the weights)",
     "expected sharpness (mean training-loss increase under Gaussian parameter perturbations "
     "of relative size 0.2, Jiang et al. 2019) lower with weight noise, one-sided paired "
-    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is reported beside it",
+    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is "
+    "reported beside it",
     measure_flatness, decide_flatness, figure_flatness,
     smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '

@@ -215,7 +215,8 @@ SPARSITY = Claim(
     "zero); L2 gives small but dense ones.", "note 003, Difference between L1 and L2; note "
     "002, L1 Regularization",
     "at the L1 and L2 strengths with the closest training loss: share of near-zero weights "
-    "L1 > L2, and weight norm without penalty > with L2, each by a one-sided sign-flip permutation test "
+    "L1 > L2, and weight norm without penalty > with L2, each by a one-sided sign-flip permutation "
+    "test "
     "over data splits (Holm-adjusted p < 0.05)",
     measure_sparsity, decide_sparsity, figure_sparsity,
     smallest_effect=0.5,
@@ -326,7 +327,8 @@ L2_GAP = Claim(
     "network.", "note 003, Regularization and L2 Regularization; note 002, Overfitting "
     "before/after L2",
     "gaps (train - test accuracy; test - train cross-entropy) without L2 > with L2, each by "
-    "a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05); holds when both narrow, "
+    "a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05); holds when both "
+    "narrow, "
     "holds only when measured one way when only that one does",
     measure_l2_gap, decide_l2_gap,
     lambda m: _gap_figure(m, f"Wide MLP on 60 noisy moons points, L2 lambda = "
