@@ -141,3 +141,25 @@ def test_every_claim_declares_its_smallest_effect_and_protocol():
         assert c.smallest_effect is not None and c.smallest_effect > 0, c.number
         assert c.protocol.strip(), c.number
         assert c.kind in ("claim", "demonstration"), c.number
+
+
+def test_stability_counts_only_moves_between_holding_and_not_holding():
+    from fitscope.claims.report import stability
+
+    claim = _toy_claim()
+    a = [1.0 + 0.1 * i for i in range(12)]
+    m = Measurement(values={"a": a, "b": [x - 0.5 - 0.01 * (i % 3) for i, x in enumerate(a)]})
+    d = evaluate(claim, m)
+
+    def result(number, outcome, condition=""):
+        c = Claim(number, f"c{number}", "-", "-", "-", None, None, None, smallest_effect=0.5,
+                  protocol="-")
+        return ClaimResult(c, m, Verdict(outcome, "-", condition), comparisons=d.comparisons)
+
+    n = [result(1, "holds"), result(2, "not shown"), result(3, "holds only when", "x"),
+         result(4, "does not hold")]
+    twice = [result(1, "holds only when", "y"), result(2, "holds"), result(3, "does not hold"),
+             result(4, "does not hold")]
+    s = stability(n, twice)
+    assert s["changes"] == [3] and s["moved"] == [1, 2] and s["decided"] == 3
+    assert s["smallest_p"] == pytest.approx(1 / 2**12)
