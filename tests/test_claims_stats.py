@@ -163,3 +163,25 @@ def test_stability_counts_only_moves_between_holding_and_not_holding():
     s = stability(n, twice)
     assert s["changes"] == [3] and s["moved"] == [1, 2] and s["decided"] == 3
     assert s["smallest_p"] == pytest.approx(1 / 2**12)
+
+
+def test_a_reported_test_is_never_the_evidence_against_a_claim():
+    rng = np.random.default_rng(3)
+    a = rng.normal(0, 1, 12).tolist()
+    m = Measurement(values={"a": a, "noisy": rng.normal(0, 1, 12).tolist(),
+                            "far": [x + 5 + 0.1 * i for i, x in enumerate(a)]})
+
+    def claim(reported):
+        def decide(m):
+            main = greater(m.values["a"], m.values["noisy"], paired=True)
+            greater(m.values["a"], m.values["far"], paired=True, reported=reported)
+            return Verdict("holds" if main.significant else "does not hold", main.text())
+        return Claim(97, "r", "-", "-", "-", None, decide, None, smallest_effect=0.5,
+                     protocol="-")
+
+    # the side test is far the other way: as a criterion it shows "does not hold" ...
+    assert evaluate(claim(False), m).verdict.outcome == "does not hold"
+    # ... reported beside the verdict it is no evidence: the main test alone is inconclusive
+    d = evaluate(claim(True), m)
+    assert d.verdict.outcome == "not shown" and [c.reported for c in d.comparisons] == \
+        [False, True]

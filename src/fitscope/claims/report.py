@@ -107,7 +107,8 @@ def _tests_table(r: ClaimResult) -> str:
         t = c.result
         bh = r.p_report[i] if i < len(r.p_report) else math.nan
         rows.append(
-            f"<tr><td>{html.escape(c.label)}<br><small>{html.escape(t.name)}</small></td>"
+            f"<tr><td>{html.escape(c.label)}<br><small>{html.escape(t.name)}"
+            f"{' (reported, not a criterion)' if c.reported else ''}</small></td>"
             f"<td>{t.effect:+.4g}</td><td>[{t.ci[0]:+.3g}, {t.ci[1]:+.3g}]</td>"
             f"<td>{t.d:+.2f}</td><td>{_p(t.p_raw)}</td><td>{_p(c.p_adjusted)}</td>"
             f"<td>{_p(bh)}</td><td>{t.n_pairs}</td><td>{t.n_dropped}</td>"
@@ -196,7 +197,8 @@ def claim_record(r: ClaimResult) -> dict:
                       "p_report_bh": _num(r.p_report[i]) if i < len(r.p_report) else None,
                       "p_tost": _num(t.p_tost), "p_opposite": _num(t.p_opposite),
                       "detectable": _num(t.detectable), "n_pairs": t.n_pairs,
-                      "n_dropped": t.n_dropped, "no_variance": t.no_variance})
+                      "n_dropped": t.n_dropped, "no_variance": t.no_variance,
+                      "reported": c.reported})
     return {"number": r.claim.number, "slug": r.claim.slug, "kind": r.claim.kind,
             "verdict": _outcome(r), "region": r.verdict.condition if r.verdict else "",
             "statement": r.claim.statement, "criterion": r.claim.criterion,

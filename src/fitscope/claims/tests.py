@@ -42,6 +42,7 @@ class Comparison:
     label: str
     result: Test
     p_adjusted: float
+    reported: bool = False  # reported beside the verdict, not one of its criteria
 
     @property
     def test(self) -> str:
@@ -83,13 +84,14 @@ class Family:
     names: dict[tuple, str] = field(default_factory=dict)
     results: dict[tuple, tuple[str, Test]] = field(default_factory=dict)
     adjusted: dict[tuple, float] = field(default_factory=dict)
+    reported: set[tuple] = field(default_factory=set)
 
     def adjust(self) -> None:
         keys = list(self.results)
         self.adjusted = dict(zip(keys, holm([self.results[k][1].p_raw for k in keys])))
 
     def comparisons(self) -> list[Comparison]:
-        return [Comparison(label, t, self.adjusted.get(k, t.p_raw))
+        return [Comparison(label, t, self.adjusted.get(k, t.p_raw), k in self.reported)
                 for k, (label, t) in self.results.items()]
 
 
@@ -103,12 +105,15 @@ def _label(a: Sequence[float], b: Sequence[float] | float, label: str) -> str:
     return f"mean {ma:.4g} > {mb:.4g}"
 
 
-def _compare(a: Sequence[float], b: Sequence[float], paired: bool, label: str) -> Comparison:
+def _compare(a: Sequence[float], b: Sequence[float], paired: bool, label: str,
+             reported: bool = False) -> Comparison:
     key = (tuple(float(x) for x in a), tuple(float(x) for x in b), paired)
     family = _FAMILY.get()
     if family is None:
         t = one_sided_test(a, b, paired)
-        return Comparison(_label(a, b, label), t, t.p_raw)
+        return Comparison(_label(a, b, label), t, t.p_raw, reported)
+    if reported:
+        family.reported.add(key)
     if key not in family.results:
         if not label and key[0] in family.names:
             other = family.names.get(key[1]) or (f"{b[0]:g}" if len(set(key[1])) == 1
@@ -117,15 +122,17 @@ def _compare(a: Sequence[float], b: Sequence[float], paired: bool, label: str) -
         family.results[key] = (_label(a, b, label),
                                one_sided_test(a, b, paired, family.smallest_effect))
     label, t = family.results[key]
-    return Comparison(label, t, family.adjusted.get(key, t.p_raw))
+    return Comparison(label, t, family.adjusted.get(key, t.p_raw), key in family.reported)
 
 
 def greater(a: Sequence[float], b: Sequence[float], paired: bool = False,
-            label: str = "") -> Comparison:
+            label: str = "", reported: bool = False) -> Comparison:
     """One-sided test that mean(a) > mean(b): paired by seed (position i of both is seed
     i) by the sign-flip permutation test, else the two-sample permutation test
-    (:func:`~fitscope.study.stats.one_sided_test`)."""
-    return _compare(a, b, paired, label)
+    (:func:`~fitscope.study.stats.one_sided_test`). ``reported``: a test shown beside the
+    verdict, not one of its criteria (it stays in the Holm family, and is never the
+    evidence that a claim does not hold)."""
+    return _compare(a, b, paired, label, reported)
 
 
 def mean_above(a: Sequence[float], threshold: float, label: str = "") -> Comparison:
@@ -167,7 +174,7 @@ def three_way(verdict: Verdict, comparisons: Sequence[Comparison]) -> Verdict:
     verdict decided by exact criteria alone (no failed test) is left as it is."""
     if verdict.outcome != "does not hold":
         return verdict
-    failed = [c for c in comparisons if not c.significant]
+    failed = [c for c in comparisons if not c.significant and not c.reported]
     if not failed:
         return verdict
     m = max(len(comparisons), 1)

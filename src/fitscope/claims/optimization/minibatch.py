@@ -200,7 +200,7 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
         better = greater(small, large, paired=True, label=f"{key}: test accuracy b={SMALL} > "
                          f"b={LARGE}")
         worse = greater(large, small, paired=True, label=f"{key}: test accuracy b={LARGE} > "
-                        f"b={SMALL}")
+                        f"b={SMALL}", reported=True)
         if better.significant:
             wins.append(key)
         elif worse.significant:

@@ -107,7 +107,8 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
             for r in rates}
     helps, parts = [], []
     for r in rates:
-        c = _paired_greater(acc[_noise_key(r, True)], acc[_noise_key(r, False)])
+        c = greater(acc[_noise_key(r, True)], acc[_noise_key(r, False)], paired=True,
+                    reported=r == 0)  # clean labels: the reference, not a criterion
         if c.significant and r > 0:
             helps.append(r)
         parts.append(f"{r:.0%} wrong labels: {_m(acc[_noise_key(r, True)]):.3f} with smoothing "
