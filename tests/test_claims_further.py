@@ -17,7 +17,7 @@ def decide(number, **values):
 
 
 def test_registered_after_the_first_28():
-    assert [c.number for c in further.CLAIMS] == list(range(29, 34))
+    assert [c.number for c in further.CLAIMS] == list(range(29, 35))
     assert all(REGISTRY[c.number] is c for c in further.CLAIMS)
 
 
@@ -64,8 +64,16 @@ def test_decide_bowl():
     assert REGISTRY[33].decide(m).outcome == "does not hold"
 
 
+def test_minimum_share_matches_the_one_and_two_dimensional_cases():
+    # n = 1: H = sqrt(2) a with a ~ N(0, 1), positive half the time
+    assert further.minimum_share(1, 0) == pytest.approx(0.5, abs=0.03)
+    assert further.minimum_share(2, 0) < 0.3 and further.minimum_share(16, 0) < 0.01
+    v = REGISTRY[34].decide(further.measure_saddles(Context(seeds=2)))
+    assert v.outcome == "holds" and REGISTRY[34].kind == "demonstration"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("number", range(29, 34))
+@pytest.mark.parametrize("number", range(29, 35))
 def test_further_claims_run_at_reduced_size(number):
     result = run_claim(REGISTRY[number], Context(seeds=2, scale=0.3))
     assert not result.error, result.error

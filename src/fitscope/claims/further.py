@@ -4,7 +4,9 @@
 - 30: batch normalization speeds training and regularizes;
 - 31: L1 drives a majority of the weights to zero and shrinks large weights less than L2;
 - 32: input units should keep a retention probability near 1 under dropout;
-- 33: RMSProp converges fast once in a locally convex bowl.
+- 33: RMSProp converges fast once in a locally convex bowl;
+- 34: saddle points outnumber local minima in high dimensions (random Hessians: a
+  demonstration).
 
 Each trains through ``ctx.train_many`` (or runs :mod:`fitscope.landscape.toy`), decides
 with :mod:`fitscope.claims.tests` and draws a figure.
@@ -315,4 +317,65 @@ BOWL = Claim(
               "jittered starts, each at its best learning rate from a grid chosen on 3 other "
               "starts"), factors=("learning rate",))
 
-CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL]
+# -- 34: saddle points outnumber minima in high dimensions ----------------------------------
+
+HESSIAN_DIMS = (1, 2, 4, 8, 16)
+HESSIAN_DRAWS = 4000
+
+
+def minimum_share(n: int, seed: int, draws: int = HESSIAN_DRAWS) -> float:
+    """Share of random critical points that are minima in n dimensions: of ``draws``
+    Hessians H = (A + A^T) / sqrt(2 n), A with N(0, 1) entries (the Gaussian orthogonal
+    ensemble, the model of Dauphin et al. 2014), the share whose eigenvalues are all
+    positive."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((draws, n, n))
+    h = (a + a.transpose(0, 2, 1)) / np.sqrt(2 * n)
+    return float((np.linalg.eigvalsh(h) > 0).all(axis=1).mean())
+
+
+def measure_saddles(ctx: Context) -> Measurement:
+    return Measurement(values={f"minimum_share n={n}": [minimum_share(n, s)
+                                                         for s in range(ctx.seeds)]
+                               for n in HESSIAN_DIMS},
+                       series={"dims": list(HESSIAN_DIMS)})
+
+
+def decide_saddles(m: Measurement) -> Verdict:
+    dims = m.series["dims"]
+    shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
+    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in zip(dims, dims[1:]))
+    text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
+    detail = f"share of random critical points that are minima: {text}"
+    if falls and shares[dims[-1]] < 0.01:
+        return Verdict("holds", detail + ": saddles outnumber minima more and more.")
+    return Verdict("does not hold", detail + ".")
+
+
+def figure_saddles(m: Measurement) -> go.Figure:
+    dims = m.series["dims"]
+    fig = go.Figure(go.Scatter(x=dims, y=[max(mean(m.values[f"minimum_share n={n}"]), 1e-5)
+                                           for n in dims], mode="lines+markers",
+                               name="share of minima"))
+    fig.update_xaxes(type="log", title="dimension n")
+    fig.update_yaxes(type="log", title="share of critical points that are minima")
+    fig.update_layout(title="Random Hessians (GOE): minima become rare as the dimension grows "
+                      "(floor 1e-5 drawn for 0)")
+    return fig
+
+
+SADDLES = Claim(
+    34, "saddles-outnumber-minima", "In high dimensions saddle points outnumber local "
+    "minima: a random critical point is a minimum ever more rarely as the dimension grows.",
+    "note 003, Challenges in neural network optimization (saddle points; Dauphin et al. 2014)",
+    f"the share of {HESSIAN_DRAWS} random GOE Hessians with all eigenvalues positive falls "
+    f"with each dimension of {HESSIAN_DIMS} and is under 1% at the largest (a property of "
+    "random matrices: a demonstration)", measure_saddles, decide_saddles, figure_saddles,
+    smallest_effect=0.5,
+    protocol=(f"{HESSIAN_DRAWS} random symmetric Gaussian matrices (GOE) per dimension and "
+              "seed, as Hessians at random critical points; not a network's own critical "
+              "points"), factors=("dimension",), kind="demonstration")
+
+CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL, SADDLES]
