@@ -161,7 +161,8 @@ def write_html(results: Sequence[ClaimResult], path: str | Path, settings: str) 
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = "".join(
         f'<tr><td><a href="#claim-{r.claim.number}">{r.claim.number}</a></td>'
-        f"<td>{html.escape(r.claim.statement)}</td>"
+        f"<td>{html.escape(r.claim.statement)}"
+        f"{' <small>(demonstration)</small>' if r.claim.kind == 'demonstration' else ''}</td>"
         f'<td style="color:{COLORS[_outcome(r)]};font-weight:600">{html.escape(r.label)}</td>'
         f"<td>{html.escape(r.claim.criterion)}</td></tr>" for r in results)
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 from torch.func import functional_call, grad, vmap
 
 from ...config import RunConfig
