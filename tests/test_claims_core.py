@@ -38,10 +38,17 @@ def m(**values) -> Measurement:
 
 def test_decide_one_nn():
     d = REGISTRY[1].decide
-    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22])).outcome == "holds"
-    assert d(m(train_error_1nn=[0, 0.01, 0], test_error_1nn=[0.2, 0.25, 0.22])).outcome == \
+    gaps = {"gap k=1": [0.2, 0.25, 0.22], "gap k=3": [0.1, 0.12, 0.11],
+            "gap k=9": [0.05, 0.06, 0.04]}
+    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22], **gaps)).outcome \
+        == "holds"
+    assert d(m(train_error_1nn=[0, 0.01, 0], test_error_1nn=[0.2, 0.25, 0.22],
+               **gaps)).outcome == "does not hold"
+    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0, 0, 0], **gaps)).outcome == \
         "does not hold"
-    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0, 0, 0])).outcome == "does not hold"
+    narrow = d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22],
+                 **{**gaps, "gap k=3": [0.21, 0.26, 0.24]}))
+    assert narrow.outcome == "holds only when" and "'widest' is left out" in narrow.condition
 
 
 def test_decide_capacity():
