@@ -17,7 +17,7 @@ def decide(number, **values):
 
 
 def test_registered_after_the_first_28():
-    assert [c.number for c in further.CLAIMS] == list(range(29, 35))
+    assert [c.number for c in further.CLAIMS] == list(range(29, 36))
     assert all(REGISTRY[c.number] is c for c in further.CLAIMS)
 
 
@@ -72,8 +72,17 @@ def test_minimum_share_matches_the_one_and_two_dimensional_cases():
     assert v.outcome == "holds" and REGISTRY[34].kind == "demonstration"
 
 
+def test_decide_after_stopping():
+    acc = {"stopped": LOW, "retrain_all": HIGH, "continue_all": HIGH}
+    assert decide(35, test_acc=acc).outcome == "holds"
+    one = decide(35, test_acc={**acc, "continue_all": SAME[::-1]})
+    assert one.outcome == "holds only when" and one.condition == "the strategy is retrain_all"
+    assert decide(35, test_acc={**acc, "retrain_all": LOW[::-1], "continue_all": LOW[1:] +
+                                LOW[:1]}).outcome == "does not hold"
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("number", range(29, 35))
+@pytest.mark.parametrize("number", range(29, 36))
 def test_further_claims_run_at_reduced_size(number):
     result = run_claim(REGISTRY[number], Context(seeds=2, scale=0.3))
     assert not result.error, result.error

@@ -6,7 +6,8 @@
 - 32: input units should keep a retention probability near 1 under dropout;
 - 33: RMSProp converges fast once in a locally convex bowl;
 - 34: saddle points outnumber local minima in high dimensions (random Hessians: a
-  demonstration).
+  demonstration);
+- 35: the two ways to use the validation data after early stopping beat stopping alone.
 
 Each trains through ``ctx.train_many`` (or runs :mod:`fitscope.landscape.toy`), decides
 with :mod:`fitscope.claims.tests` and draws a figure.
@@ -378,4 +379,53 @@ SADDLES = Claim(
               "seed, as Hessians at random critical points; not a network's own critical "
               "points"), factors=("dimension",), kind="demonstration")
 
-CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL, SADDLES]
+# -- 35: after early stopping, use the validation data too ---------------------------------
+
+AFTER = ("retrain_all", "continue_all")
+
+
+def measure_after_stopping(ctx: Context) -> Measurement:
+    """An MLP on 300 digits with 25% held out for early stopping (patience 10): kept as
+    stopped, retrained from the same init on train+val for the best number of steps, or
+    continued on train+val (Goodfellow et al. 2016, alg. 7.2 and 7.3); each seed draws its
+    own split."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits", "train_size": 300, "val_fraction": 0.25},
+        "model": {"depth": 2, "width": 64}, "optimizer": {"name": "adam", "lr": 0.003},
+        "regularization": {"early_stopping": {"enabled": True, "patience": 10}},
+        "budget": {"epochs": ctx.epochs(200), "batch_size": 32}})
+    variants = {"stopped": {}} | {a: {"regularization.early_stopping.after": a} for a in AFTER}
+    runs = _train(ctx, base, variants, resplit=True)
+    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+
+
+def decide_after_stopping(m: Measurement) -> Verdict:
+    acc = m.values["test_acc"]
+    tests = {a: _paired(acc[a], acc["stopped"], f"test accuracy {a} > stopped") for a in AFTER}
+    detail = "; ".join(f"{a}: test accuracy {_m(acc[a]):.3f} against {_m(acc['stopped']):.3f} "
+                       f"stopped ({c.text()})" for a, c in tests.items())
+    won = [a for a, c in tests.items() if c.significant]
+    if len(won) == len(AFTER):
+        return Verdict("holds", detail + ".")
+    if won:
+        return Verdict("holds only when", detail + ".", f"the strategy is {won[0]}")
+    return Verdict("does not hold", detail + ".")
+
+
+AFTER_STOPPING = Claim(
+    35, "after-early-stopping", "After early stopping, the validation data can be used too: "
+    "retraining on all the data for the chosen number of steps, or continuing on all of it, "
+    "beats the early-stopped model.", "note 003, Early Stopping (Goodfellow et al. alg. 7.2, "
+    "7.3)", "test accuracy of each strategy > the early-stopped model's, one-sided "
+    "sign-flip permutation tests paired by seed and split (Holm-adjusted p < 0.05)",
+    measure_after_stopping, decide_after_stopping,
+    lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
+                             "afterwards (95% CI over seeds)", "model"),
+    smallest_effect=0.5,
+    protocol=("MLP 2x64 on 300 digits, 25% of them held out for early stopping (Adam, "
+              "patience 10): kept as stopped, retrained on train+val, or continued on "
+              "train+val; each seed draws its own split, init and data order"))
+
+CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL, SADDLES,
+          AFTER_STOPPING]
