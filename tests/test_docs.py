@@ -44,10 +44,12 @@ NOT_RUN = {
     "stopped; tests/test_notebooks.py executes the notebooks",
     ("README.md", "fitscope lab"): "serves until stopped; tests/test_wheel.py starts it and "
     "fetches its pages",
-    ("docs/claims.md", "fitscope demo"): "every claim, 405 runs (minutes on a loaded machine); "
+    ("docs/claims.md", "fitscope demo"): "every claim at 12 seeds (minutes); "
     "`make demo` runs it",
-    ("docs/claims.md", "fitscope demo --seeds 8"): "every claim with 8 seeds (minutes)",
-    ("docs/claims.md", "fitscope demo --full"): "every claim, 10 seeds, 3x longer (minutes)",
+    ("docs/claims.md", "fitscope demo --seeds 16"): "every claim with 16 seeds (minutes)",
+    ("docs/claims.md", "fitscope demo --full"): "every claim, 24 seeds, 3x longer (minutes)",
+    ("docs/claims.md", "fitscope demo --stability"): "every claim at 12 and 24 seeds (many "
+    "minutes); tests/test_claims_stats.py checks the stability comparison",
     ("docs/claims.md", "fitscope demo --fashion-mnist DIR"): "needs the Fashion-MNIST IDX "
     "files, which nothing may download at test time",
     ("docs/lab.md", "fitscope lab"): "serves until stopped (tests/test_wheel.py starts it)",

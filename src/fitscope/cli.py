@@ -203,30 +203,50 @@ def run_summary(run) -> Table:
     return table
 
 
+DEMO_SEEDS = 12       # the default: an exact sign-flip test's smallest p is 1/2^12 = 2.4e-4
+DEMO_SEEDS_FULL = 24  # --full
+
+
 @app.command()
 def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
                                                   help="run only this claim (number or slug)")] = [],  # noqa: B006
          list_: Annotated[bool, typer.Option("--list", help="list the claims and exit")] = False,
+         markdown: Annotated[bool, typer.Option(
+             "--markdown", help="with --list: the claims table as Markdown (README, docs)")] = False,
          seeds: Annotated[int | None, typer.Option(help="seeds per configuration")] = None,
          full: Annotated[bool, typer.Option("--full", help="more seeds, longer runs")] = False,
          quick: Annotated[bool, typer.Option("--quick", help="the default: small and fast")] = True,
+         stability: Annotated[bool, typer.Option(
+             "--stability", help="decide at N seeds and again at 2N; print both")] = False,
          out: Annotated[Path, typer.Option(help="HTML report")] = Path("reports/claims.html"),
+         json_path: Annotated[Path | None, typer.Option(
+             "--json", help="also write the results as JSON here (claims.json beside the "
+                            "HTML is always written)")] = None,
          store: Annotated[Path, typer.Option(help="SQLite store the runs go to")] = Path(
              "reports/fitscope.sqlite"),
          fashion_mnist: Annotated[Path | None, typer.Option(
              "--fashion-mnist", help="directory with the Fashion-MNIST IDX files")] = None) -> None:
     """Run the notes' claims as experiments and write a report of what held."""
-    from .claims import REGISTRY, get
+    from rich.markup import escape
+
+    from .claims import REGISTRY, get, markdown_table
     from .claims.base import Context
     from .claims.demo import run_claims
-    from .claims.report import terminal_table, write_html
+    from .claims.report import (claims_json, summary_line, terminal_table, write_html,
+                                write_json)
+    from .claims.report import stability as compare_runs
     from .claims.training import demo_trainer
     from .study.store import Store, StoreError
 
     if list_:
+        if markdown:
+            print(markdown_table(), end="")
+            return
         for c in REGISTRY.values():
-            console.print(escape(f"{c.number:>2}  {c.slug:<28} {c.statement}"))
+            console.print(f"{c.number:>2}  {c.slug:<28} {escape(c.statement)}")
         return
+    if markdown:
+        raise fail("--markdown goes with --list")
     try:
         claims = [get(k) for k in claim] if claim else list(REGISTRY.values())
     except KeyError as exc:
@@ -237,6 +257,7 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
         raise fail(f"--fashion-mnist: no such directory: {fashion_mnist}")
     check_output(out, "--out", make_parents=True)
     check_output(store, "--store", make_parents=True)
+    check_output(json_path, "--json", make_parents=True)
     # The claims train small networks (measured 20x slower on some claims with two threads
     # on a loaded 2-core machine); each claim's runs pick their own count as they train.
     use_threads(None)
@@ -246,23 +267,48 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
 
         claims.append(FASHION)
     store.parent.mkdir(parents=True, exist_ok=True)
+    n = seeds or (DEMO_SEEDS_FULL if full else DEMO_SEEDS)
+    scale = 3.0 if full else 1.0
+    runs_trained = 0
     try:
         db = Store(store)
     except StoreError as exc:  # another program's file, an empty one: left as it is
         raise fail(f"--store: {exc}") from None
     with db:
-        ctx = Context(seeds=seeds or (10 if full else 5), scale=3.0 if full else 1.0,
-                      fashion_mnist=str(fashion_mnist) if fashion_mnist else None,
-                      trainer=demo_trainer(db))
-        results = run_claims(claims, ctx)
+        def run_at(k: int):
+            nonlocal runs_trained
+            ctx = Context(seeds=k, scale=scale,
+                          fashion_mnist=str(fashion_mnist) if fashion_mnist else None,
+                          trainer=demo_trainer(db))
+            results = run_claims(claims, ctx)
+            runs_trained += ctx.runs_trained
+            return results
+
+        results = run_at(n)
+        results_2x = run_at(2 * n) if stability else None
     console.print(terminal_table(results))
+    console.print(escape(f"{n} seeds: {summary_line(results)}"))
     mode = "full" if full else "quick"
-    path = write_html(results, out, f"--{mode}, {ctx.seeds} seeds, {ctx.runs_trained} runs")
-    console.print(escape(f"report: {path}\nruns: {store} (fitscope runs list --store {store})"))
-    if any(r.error for r in results):
-        for r in results:
-            if r.error:
-                err.print(escape(f"claim {r.claim.number} failed:\n{r.error}"))
+    path = write_html(results, out, f"--{mode}, {n} seeds, {runs_trained} runs")
+    data = claims_json(results, n, results_2x)
+    beside = write_json(data, out.with_suffix(".json"))
+    if json_path is not None:
+        write_json(data, json_path)
+    if results_2x is not None:
+        console.print(terminal_table(results_2x))
+        s = compare_runs(results, results_2x)
+        console.print(escape(
+            f"{2 * n} seeds: {summary_line(results_2x)}\nstability, {n} against {2 * n} seeds: "
+            f"{len(s['changes'])} changes between decided verdicts {s['changes'] or ''}; "
+            f"moved (allowed) {s['moved'] or 'none'}; {s['decided']} claims decided at {n} "
+            f"seeds; smallest p anywhere {s['smallest_p']:.2g}"))
+    console.print(escape(f"report: {path}\ndata: {beside}" + (f", {json_path}" if json_path
+                                                               else "")
+                         + f"\nruns: {store} (fitscope runs list --store {store})"))
+    failed = [r for rs in (results, results_2x or []) for r in rs if r.error]
+    if failed:
+        for r in failed:
+            err.print(f"claim {r.claim.number} failed:\n{escape(r.error)}")
         raise typer.Exit(1)
 
 

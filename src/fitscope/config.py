@@ -113,9 +113,11 @@ class DataConfig(_Part):
 
 
 class AuxTask(_Part):
-    """An auxiliary task derived from the class label, for multi-task learning."""
+    """An auxiliary binary task for multi-task learning: from the class label (``parity``,
+    ``upper_half``) or from the input alone (``ink_left``, ``ink_top``; see
+    :func:`fitscope.engine.aux_target`)."""
 
-    kind: Literal["parity", "upper_half"] = "parity"
+    kind: Literal["parity", "upper_half", "ink_left", "ink_top"] = "parity"
     weight: Float = Field(1.0, ge=0.0, le=100.0)
 
 

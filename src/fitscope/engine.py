@@ -184,7 +184,8 @@ class Trainer:
             loss = (self.data_loss(out[keep], b.y[keep], smoothing) if keep.any()
                     else out.sum() * 0.0)
         for aux in self.config.task.aux:
-            target = aux_target(b.y, aux.kind, self.n_classes).to(out.dtype)
+            target = aux_target(b.y, aux.kind, self.n_classes, b.x,
+                                self.splits.input_shape).to(out.dtype)
             loss = loss + aux.weight * F.binary_cross_entropy_with_logits(outs[aux.kind][:, 0],
                                                                          target)
         return loss, out
@@ -424,10 +425,26 @@ def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
             f"model raised: {str(error).splitlines()[0]}") from None
 
 
-def aux_target(y: torch.Tensor, kind: str, n_classes: int) -> torch.Tensor:
-    """Auxiliary binary targets derived from the class label: ``parity`` is y mod 2,
-    ``upper_half`` is y >= n_classes / 2."""
-    return (y % 2) if kind == "parity" else (y >= n_classes / 2).long()
+def aux_target(y: torch.Tensor, kind: str, n_classes: int, x: torch.Tensor | None = None,
+               input_shape: tuple[int, ...] = ()) -> torch.Tensor:
+    """Auxiliary binary targets. From the class label: ``parity`` is y mod 2,
+    ``upper_half`` is y >= n_classes / 2 (both reveal part of the main label). From the
+    input alone, so they carry no label information beyond the input (self-supervised):
+    ``ink_left`` is 1 where the left half of the image (the last axis of ``input_shape``;
+    the first half of the features for vectors) has a larger sum than the right half,
+    ``ink_top`` the same for the top half against the bottom (the second-last axis)."""
+    if kind == "parity":
+        return y % 2
+    if kind == "upper_half":
+        return (y >= n_classes / 2).long()
+    img = x.reshape(len(x), *input_shape) if len(input_shape) > 1 else x.reshape(len(x), 1, -1)
+    axis = -1 if kind == "ink_left" else -2
+    if kind == "ink_top" and len(input_shape) < 2:
+        img, axis = x.reshape(len(x), -1, 1), -2
+    half = img.shape[axis] // 2
+    first, second = img.narrow(axis, 0, half), img.narrow(axis, img.shape[axis] - half, half)
+    dims = tuple(range(1, img.dim()))
+    return (first.sum(dim=dims) > second.sum(dim=dims)).long()
 
 
 def after_all_data(trainer: Trainer, how: str) -> None:

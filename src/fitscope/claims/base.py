@@ -8,6 +8,12 @@ A :class:`Claim` pairs a sentence from the notes with three functions:
 - ``decide(m) -> Verdict``: a pure function of those numbers and the claim's statistical
   criterion (so a verdict cannot be written by hand; tests feed it numbers);
 - ``figure(m) -> plotly Figure``: what the report shows.
+
+Declared beside them, in code, before anything runs: ``protocol`` (what is trained and
+what a seed varies), ``smallest_effect`` (the smallest standardized difference, Cohen's
+d, that would matter: the equivalence bound of "does not hold"), ``factors`` (what the
+verdict is mapped over) and ``kind``: "claim", or "demonstration" for a statement that is
+an identity of the code (it cannot fail, so it is shown and not counted as a verdict).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from typing import Any, Literal
 from ..config import RunConfig
 from ..run import Run
 
-Outcome = Literal["holds", "does not hold", "holds only when"]
+Outcome = Literal["holds", "does not hold", "not shown", "holds only when"]
+Kind = Literal["claim", "demonstration"]
 
 
 @dataclass
@@ -56,6 +63,10 @@ class Claim:
     measure: Callable[[Context], Measurement]
     decide: Callable[[Measurement], Verdict]
     figure: Callable[[Measurement], Any]
+    smallest_effect: float | None = None  # standardized (Cohen's d); the TOST bound
+    protocol: str = ""                    # what is trained, what a seed varies
+    factors: tuple[str, ...] = ()         # what the verdict is mapped over
+    kind: Kind = "claim"
 
 
 @dataclass
@@ -92,9 +103,13 @@ class Context:
 
 
 def metric(runs: Sequence[Run], key: str) -> list[float]:
-    """``run.metrics[key]`` of every run that did not diverge."""
-    return [r.metrics[key] for r in runs if r.status != "diverged" and key in r.metrics]
+    """``run.metrics[key]`` per run, NaN for a diverged run or a missing key: position i
+    stays seed i, so paired tests pair by seed and drop a pair with a diverged side."""
+    return [float(r.metrics[key]) if r.status != "diverged" and key in r.metrics else math.nan
+            for r in runs]
 
 
 def mean(xs: Sequence[float]) -> float:
-    return statistics.fmean(xs) if xs else math.nan
+    """Mean of the values that are not NaN (NaN marks a diverged run's seed)."""
+    kept = [x for x in xs if not (isinstance(x, float) and math.isnan(x))]
+    return statistics.fmean(kept) if kept else math.nan

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..study.stats import benjamini_hochberg
 from .base import Claim, Context, Measurement, Verdict
+from .tests import Comparison, evaluate
 
 
 @dataclass
@@ -23,6 +26,8 @@ class ClaimResult:
     runs: int = 0
     error: str = ""
     extra: dict = field(default_factory=dict)
+    comparisons: list[Comparison] = field(default_factory=list)
+    p_report: list[float] = field(default_factory=list)  # BH across the report's tests
 
     @property
     def label(self) -> str:
@@ -45,13 +50,26 @@ def run_claim(claim: Claim, ctx: Context) -> ClaimResult:
     t0, before = time.perf_counter(), ctx.runs_trained
     try:
         m = claim.measure(ctx)
-        verdict = claim.decide(m)
+        decision = evaluate(claim, m)
         fig = claim.figure(m)
     except Exception:  # noqa: BLE001 - one broken claim must not end the demo
         return ClaimResult(claim, None, None, seconds=time.perf_counter() - t0,
                            runs=ctx.runs_trained - before, error=traceback.format_exc())
-    return ClaimResult(claim, m, verdict, fig, time.perf_counter() - t0,
-                       ctx.runs_trained - before)
+    return ClaimResult(claim, m, decision.verdict, fig, time.perf_counter() - t0,
+                       ctx.runs_trained - before, comparisons=decision.comparisons)
+
+
+def adjust_across(results: Sequence[ClaimResult]) -> None:
+    """Benjamini-Hochberg over every test of the report's claims (kind "claim"), at 5%:
+    stored in ``p_report`` beside each claim's Holm-adjusted p. A report-level column:
+    verdicts stay decided within each claim, so ``--claim N`` alone decides alike."""
+    cells = [(r, i) for r in results if r.claim.kind == "claim"
+             for i in range(len(r.comparisons))]
+    adjusted = benjamini_hochberg([r.comparisons[i].result.p_raw for r, i in cells])
+    for r in results:
+        r.p_report = [math.nan] * len(r.comparisons)
+    for (r, i), p in zip(cells, adjusted):
+        r.p_report[i] = p
 
 
 def run_claims(claims: Iterable[Claim], ctx: Context, show: bool = True) -> list[ClaimResult]:
@@ -65,4 +83,5 @@ def run_claims(claims: Iterable[Claim], ctx: Context, show: bool = True) -> list
             bar.update(task, description=f"claim {c.number}: {c.slug}")
             results.append(run_claim(c, ctx))
             bar.advance(task)
+    adjust_across(results)
     return results

@@ -15,7 +15,7 @@ from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean, metric
 from ..tests import greater
-from .common import _band, _chunks, _parts_verdict
+from .common import _band, _chunks, _parts_verdict, best_lr
 
 # -- 27: AdaGrad stalls, RMSProp does not, Adam's bias correction -------------------------
 
@@ -80,9 +80,19 @@ def adam_bias(run: Run, path: torch.Tensor, grads: torch.Tensor) -> dict[str, li
             "formula_error": ((taken - corrected).norm(dim=1) / taken.norm(dim=1)).tolist()}
 
 
+ADAPTIVE_GRID = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)
+
+
 def measure_adaptive(ctx: Context) -> Measurement:
+    """AdaGrad and RMSProp each at its own best learning rate from a grid (chosen on other
+    seeds by final training loss: one shared rate would compare effective rates, not the
+    accumulation); Adam at eps = 0.005 for the bias-correction demonstration."""
     base = ADAPTIVE_BASE.with_overrides({"budget.max_steps": round(100 * ctx.scale)})
-    configs = [c for n in ADAPTIVE for c in ctx.seeded(base, **{"optimizer.name": n})]
+    lr, table = best_lr(ctx, base, ("adagrad", "rmsprop"),
+                        dict.fromkeys(("adagrad", "rmsprop"), ADAPTIVE_GRID))
+    lr["adam"] = base.optimizer.lr
+    configs = [c for n in ADAPTIVE for c in ctx.seeded(base, **{"optimizer.name": n,
+                                                                "optimizer.lr": lr[n]})]
     groups = dict(zip(ADAPTIVE, _chunks(ctx.train_many(configs), ctx.seeds)))
     warm = math.ceil(1 / (1 - base.optimizer.rho))  # RMSProp's average covers ~1/(1-rho) steps
     values: dict[str, list[float]] = {k: [] for k in (
@@ -109,8 +119,12 @@ def measure_adaptive(ctx: Context) -> Measurement:
     series["adam_reference"] = [(1 - o.beta1**t) / math.sqrt(1 - o.beta2**t)
                                 for t in range(1, base.budget.max_steps + 1)]
     return Measurement(values=values, series=series, notes=[
-        f"Full-batch training on {base.data.train_size} digits, eps = {o.lr} for all three, "
-        f"{base.budget.max_steps} steps; rho = {o.rho}, beta1 = {o.beta1}, beta2 = {o.beta2}. "
+        f"Full-batch training on {base.data.train_size} digits, {base.budget.max_steps} steps; "
+        f"AdaGrad at eps = {lr['adagrad']}, RMSProp at eps = {lr['rmsprop']}, each the best of "
+        f"{ADAPTIVE_GRID} on 3 selection seeds (mean final training loss: "
+        + "; ".join(f"{n}: " + ", ".join(f"{k:g} -> {v:.3g}" for k, v in t.items())
+                    for n, t in table.items()) + f"); Adam at eps = {lr['adam']};"
+        f" rho = {o.rho}, beta1 = {o.beta1}, beta2 = {o.beta2}. "
         f"RMSProp's floor is taken from step {warm} = 1/(1 - rho), once its average has "
         "warmed up. Adam's uncorrected steps are computed from the gradients of the "
         "corrected run (the two rules see the same gradients)."])
@@ -134,10 +148,12 @@ def decide_adaptive(m: Measurement) -> Verdict:
               f"steps match the corrected rule to {max(v['adam_formula_error']):.1g} (relative), "
               f"and without the correction step 1 would be {first:.2f} times as long (peak "
               f"{mean(v['adam_peak_ratio']):.2f}, last step {mean(v['adam_last_ratio']):.2f})")
+    changes = "changes" if bias else "does not change"
+    detail += (f" (shown, not tested: Adam's bias correction {changes} its first steps by a "
+               f"factor {BIAS_EFFECT} or more: an identity of the update rule)")
     return _parts_verdict(detail, {
         "AdaGrad's rate shrinks and it stalls behind RMSProp": shrinks and stalls.significant,
-        "RMSProp's rate stays bounded away from zero": bounded,
-        "Adam's bias correction changes its first steps": bias})
+        "RMSProp's rate stays bounded away from zero": bounded})
 
 
 def figure_adaptive(m: Measurement) -> go.Figure:
@@ -162,11 +178,16 @@ def figure_adaptive(m: Measurement) -> go.Figure:
 
 ADAPTIVE_RATES = Claim(
     27, "adaptive-rates", "AdaGrad's effective learning rate shrinks until it stalls; "
-    "RMSProp's does not; Adam's bias correction matters in the first steps.",
+    "RMSProp's does not. (Adam's bias correction in the first steps is shown beside it.)",
     "note 003, AdaGrad, RMSProp and Adam",
     f"AdaGrad's median per-parameter rate ends below {SHRINK} of its first value, "
-    "and its final training loss exceeds RMSProp's at the same eps (one-sided paired t-test, "
+    "and its final training loss exceeds RMSProp's, each at its own best eps from a grid "
+    "chosen on other seeds (one-sided sign-flip permutation test, "
     f"p < 0.05); RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) "
-    f"steps; Adam's measured steps match the corrected rule (relative error < {FORMULA_TOL:g}) "
-    f"and the uncorrected first step differs by at least a factor {BIAS_EFFECT}",
-    measure_adaptive, decide_adaptive, figure_adaptive)
+    "steps (Adam's bias correction is shown, not tested)",
+    measure_adaptive, decide_adaptive, figure_adaptive,
+    smallest_effect=0.5,
+    protocol=("AdaGrad and RMSProp, full batch on 300 digits, each at its own best learning "
+              "rate from a grid chosen on 3 other seeds, per-parameter effective rates; "
+              "each seed varies the init. Adam's bias correction is shown beside the verdict, "
+              "not tested: it is an identity of the update rule"))

@@ -65,3 +65,29 @@ def _parts_verdict(detail: str, parts: dict[str, bool]) -> Verdict:
     failed = [p for p, ok in parts.items() if not ok]
     return Verdict("does not hold", f"{detail}. Held: {'; '.join(held)}. Did not hold: "
                    f"{'; '.join(failed)}.")
+
+
+SELECTION_SEEDS = 3        # seeds that pick each optimizer's learning rate ...
+SELECTION_OFFSET = 10_000  # ... numbered apart from the seeds that are compared
+
+
+def best_lr(ctx, base, names: Sequence[str], grid: dict[str, Sequence[float]],
+            key: str = "train_loss") -> tuple[dict[str, float], dict[str, dict[float, float]]]:
+    """Each optimizer's learning rate from its ``grid``: the one with the lowest mean
+    final ``key`` over :data:`SELECTION_SEEDS` runs whose seeds (10,000 + s) are not those
+    compared afterwards, so the choice is not fitted to the compared runs' noise. A
+    diverged run counts as infinite. Returns (chosen rate per optimizer, mean per rate)."""
+    import math
+
+    settings = [(n, lr) for n in names for lr in grid[n]]
+    configs = [base.with_overrides({"optimizer.name": n, "optimizer.lr": lr,
+                                    "budget.seed": SELECTION_OFFSET + s})
+               for n, lr in settings for s in range(SELECTION_SEEDS)]
+    runs = _chunks(ctx.train_many(configs), SELECTION_SEEDS)
+    table: dict[str, dict[float, float]] = {n: {} for n in names}
+    for (n, lr), rs in zip(settings, runs):
+        vals = [r.metrics.get(key, math.inf) if r.status != "diverged" else math.inf
+                for r in rs]
+        table[n][lr] = math.inf if any(not math.isfinite(v) for v in vals) else \
+            sum(vals) / len(vals)
+    return {n: min(grid[n], key=lambda lr, n=n: table[n][lr]) for n in names}, table

@@ -102,8 +102,12 @@ SADDLE = Claim(
     "note 003, Challenges in neural network optimization (saddle points)",
     f"on the toy saddle, from starts almost on the ridge: more steps within {SADDLE_RADIUS} "
     "of the saddle than from starts off the ridge, and a smaller median step there than on "
-    "the approach, each by a one-sided paired t-test over jittered starts (p < 0.05)",
-    measure_saddle, decide_saddle, figure_saddle)
+    "the approach, each by a one-sided sign-flip permutation test over jittered starts "
+    "(Holm-adjusted p < 0.05)",
+    measure_saddle, decide_saddle, figure_saddle,
+    smallest_effect=0.5,
+    protocol=('gradient descent on the toy saddle from starts on and off the ridge; each seed '
+              'jitters the start'))
 
 
 # -- 24: clipping prevents the catapult on a cliff -----------------------------------------
@@ -178,5 +182,8 @@ CLIFF = Claim(
     "clipping the gradient norm prevents it.",
     "note 003, Cliffs and exploding gradients",
     f"on the toy cliff, with clip_norm = {CLIP_NORM:g} against none: a smaller largest step "
-    "and a smaller largest one-step loss rise, each by a one-sided paired t-test over "
-    "jittered starts (p < 0.05)", measure_cliff, decide_cliff, figure_cliff)
+    "and a smaller largest one-step loss rise, each by a one-sided sign-flip permutation test over "
+    "jittered starts (Holm-adjusted p < 0.05)", measure_cliff, decide_cliff, figure_cliff,
+    smallest_effect=0.5,
+    protocol=('gradient descent on the toy cliff with and without clipping at norm 1: clipping '
+              'bounds the step by construction, shown'), kind="demonstration")

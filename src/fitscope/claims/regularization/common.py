@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
-from ..base import Context, Measurement, Verdict, mean
+from ..base import Context, Measurement, Verdict, mean, metric
 from ..tests import Comparison, greater, mean_ci
 
 # -- shared pieces ---------------------------------------------------------------------
@@ -44,19 +44,15 @@ def _per_run(runs: Sequence[Run], fn: Callable[[Run], float]) -> list[float]:
     return [float(fn(r)) if _ok(r) else math.nan for r in runs]
 
 
-def _metric(runs: Sequence[Run], key: str) -> list[float]:
-    return _per_run(runs, lambda r: r.metrics[key])
-
-
 def _gap(runs: Sequence[Run]) -> list[float]:
     """Generalization gap in accuracy: train accuracy - test accuracy."""
     return _per_run(runs, lambda r: r.metrics["train_acc"] - r.metrics["test_acc"])
 
 
 def _paired_greater(a: Sequence[float], b: Sequence[float]) -> Comparison:
-    """One-sided paired t-test that mean(a) > mean(b), on the seeds where both are finite."""
-    keep = [(x, y) for x, y in zip(a, b) if math.isfinite(x) and math.isfinite(y)]
-    return greater([x for x, _ in keep], [y for _, y in keep], paired=True)
+    """One-sided paired test that mean(a) > mean(b), paired by seed (a pair with a
+    diverged side is dropped and counted: :func:`~fitscope.claims.tests.greater`)."""
+    return greater(a, b, paired=True)
 
 
 def _m(xs: Sequence[float]) -> float:
@@ -121,8 +117,8 @@ def _gap_values(runs: dict[str, list[Run]]) -> dict[str, Any]:
     return {"gap": {k: _gap(rs) for k, rs in runs.items()},
             "loss_gap": {k: _per_run(rs, lambda r: r.metrics["test_loss"] -
                                      r.metrics["train_loss"]) for k, rs in runs.items()},
-            "train_acc": {k: _metric(rs, "train_acc") for k, rs in runs.items()},
-            "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()}}
+            "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+            "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}}
 
 
 def _decide_gap(m: Measurement, name: str) -> tuple[bool, str, str]:

@@ -12,8 +12,8 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict
-from .common import (_add_ci_line, _ci_bar, _m, _metric, _ok, _paired_greater, _per_run, _train,
+from ..base import Claim, Context, Measurement, Verdict, metric
+from .common import (_add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train,
                      _weight_entries, overfit_base)
 
 # -- 17: validation loss turns up; the best epoch beats the last --------------------------
@@ -33,10 +33,10 @@ def measure_early_stopping(ctx: Context) -> Measurement:
     at = {k: _per_run(last, _history_at(k)) for k in
           ("val_loss best", "val_loss last", "train_loss best", "train_loss last")}
     return Measurement(
-        values={**at, "test_loss": {k: _metric(rs, "test_loss") for k, rs in runs.items()},
-                "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
-                "best_epoch": _metric(last, "best_epoch"),
-                "epochs_run": _metric(last, "epochs_run")},
+        values={**at, "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
+                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+                "best_epoch": metric(last, "best_epoch"),
+                "epochs_run": metric(last, "epochs_run")},
         series={"curves": [{"train": r.column("train_loss"), "val": r.column("val_loss"),
                             "best": r.metrics["best_epoch"]} for r in last if _ok(r)]})
 
@@ -57,7 +57,8 @@ def _log(xs: Sequence[float]) -> list[float]:
 
 
 def decide_early_stopping(m: Measurement) -> Verdict:
-    """Losses change by factors, so each comparison is a paired t-test on log losses."""
+    """Losses change by factors, so each comparison is a sign-flip permutation test on log
+    losses."""
     v = m.values
     val_up = _paired_greater(_log(v["val_loss last"]), _log(v["val_loss best"]))
     train_down = _paired_greater(_log(v["train_loss best"]), _log(v["train_loss last"]))
@@ -103,8 +104,11 @@ EARLY_STOPPING = Claim(
     "epoch on the test set.", "note 003, Early Stopping (Goodfellow et al. fig. 7.3, alg. 7.1)",
     "validation loss at the last epoch > at the best, training loss at the best > at the last, "
     "and test loss of the last epoch's weights > of the restored best, each by a one-sided "
-    "paired t-test on log losses over seeds (p < 0.05)",
-    measure_early_stopping, decide_early_stopping, figure_early_stopping)
+    "sign-flip permutation test on log losses over seeds (Holm-adjusted p < 0.05)",
+    measure_early_stopping, decide_early_stopping, figure_early_stopping,
+    smallest_effect=0.5, protocol="the overfitting MLP of claim 12 with early stopping, restoring "
+                                  "the best epoch's weights or keeping the last; each seed varies "
+                                  "the init")
 
 
 # -- 18: early stopping behaves like L2 for a linear model --------------------------------
@@ -226,7 +230,11 @@ EARLY_STOPPING_L2 = Claim(
     f"at t = {', '.join(map(str, GD_CHECKS))}: relative distance to the ridge solution with "
     f"lambda = 1/(eta t) below {RIDGE_TOL} on every data split, best-fitting lambda within a "
     f"factor {LAMBDA_FACTOR:g} of 1/(eta t), and least squares farther than that ridge "
-    "solution by a one-sided paired t-test over (split, t) (p < 0.05)",
-    measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2)
+    "solution by a one-sided sign-flip permutation test over (split, t) (Holm-adjusted p < 0.05)",
+    measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2,
+    smallest_effect=0.5,
+    protocol=('linear regression from zero on breast cancer, full-batch gradient descent, '
+              'against the ridge solution with lambda = 1/(eta t); each seed draws its own '
+              'split'), factors=('steps t',))
 
 

@@ -12,8 +12,8 @@ from ...config import RunConfig
 from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict
-from .common import _add_ci_line, _ci_bar, _m, _metric, _ok, _paired_greater, _per_run, _train
+from ..base import Claim, Context, Measurement, Verdict, metric
+from .common import _add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
 
@@ -46,8 +46,8 @@ def measure_flatness(ctx: Context) -> Measurement:
     return Measurement(values={
         **{measure: {k: _per_run(rs, lambda r, ms=measure: _sharpness(r, ms))
                      for k, rs in runs.items()} for measure in FLATNESS_MEASURES},
-        "train_loss": {k: _metric(rs, "train_loss") for k, rs in runs.items()},
-        "test_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
+        "train_loss": {k: metric(rs, "train_loss") for k, rs in runs.items()},
+        "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
         "noise_std": WEIGHT_NOISE, "alpha": SHARPNESS_ALPHA})
 
 
@@ -90,8 +90,12 @@ FLATNESS = Claim(
     "minima surrounded by flat regions.", "note 003, Noise Robustness (noise on the weights)",
     "expected sharpness (mean training-loss increase under Gaussian parameter perturbations "
     "of relative size 0.2, Jiang et al. 2019) lower with weight noise, one-sided paired "
-    "t-test over seeds (p < 0.05); the top Hessian eigenvalue is reported beside it",
-    measure_flatness, decide_flatness, figure_flatness)
+    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is "
+    "reported beside it",
+    measure_flatness, decide_flatness, figure_flatness,
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '
+              'sharpness under parameter perturbations; each seed varies init and data order'))
 
 
 
@@ -134,7 +138,7 @@ def measure_fgsm(ctx: Context) -> Measurement:
     s = problem_for_run(runs["standard"][0])
     return Measurement(
         values={"epsilon": FGSM_EPS, "pixel_range": float(s.x.max() - s.x.min()),
-                "clean_acc": {k: _metric(rs, "test_acc") for k, rs in runs.items()},
+                "clean_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
                 **{key: {k: [a[key] for a in v] for k, v in at.items()}
                    for key in ("fgsm_acc", "flip_fgsm", "flip_random")}},
         series={"eps": list(FGSM_CURVE), "curve": curve})
@@ -174,5 +178,8 @@ FGSM = Claim(
     "note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
     "share of correct test predictions flipped by FGSM > by a random-sign step of the same "
     "size, and accuracy on FGSM test examples after adversarial training > after standard "
-    "training, each by a one-sided paired t-test over seeds (p < 0.05)",
-    measure_fgsm, decide_fgsm, figure_fgsm)
+    "training, each by a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
+    measure_fgsm, decide_fgsm, figure_fgsm,
+    smallest_effect=0.5,
+    protocol=('MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed '
+              'varies init and data order'))

@@ -1,0 +1,431 @@
+"""Claims 29 to 33: statements of the notes the first 28 claims left out (issue 14's list).
+
+- 29: more training data is the best regularizer;
+- 30: batch normalization speeds training and regularizes;
+- 31: L1 drives a majority of the weights to zero and shrinks large weights less than L2;
+- 32: input units should keep a retention probability near 1 under dropout;
+- 33: RMSProp converges fast once in a locally convex bowl;
+- 34: saddle points outnumber local minima in high dimensions (random Hessians: a
+  demonstration);
+- 35: the two ways to use the validation data after early stopping beat stopping alone.
+
+Each trains through ``ctx.train_many`` (or runs :mod:`fitscope.landscape.toy`), decides
+with :mod:`fitscope.claims.tests` and draws a figure.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from ..config import RunConfig
+from ..landscape import toy
+from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .optimization.common import _jitter
+from .optimization.momentum import ravine_steps
+from .regularization.common import (_bar_figure, _ci_bar, _gap, _gap_values, _m, _per_run,
+                                    _train, _weights_flat, overfit_base)
+from .tests import greater, mean_above
+
+# -- 29: more data is the best regularizer -------------------------------------------------
+
+MORE_DATA = 4  # times the overfitting setting's 60 training points
+
+
+def measure_more_data(ctx: Context) -> Measurement:
+    """The overfitting MLP of claim 12 on 60 points with L2 (lambda 0.01), with dropout
+    (p 0.5), or with no regularizer, against the same network with 4x the training data and
+    no regularizer; each seed draws its own split."""
+    base = overfit_base(ctx)
+    n = base.data.train_size
+    variants = {"60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
+                "60 points, dropout": {"model.dropout": 0.5},
+                f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
+    runs = _train(ctx, base, variants, resplit=True)
+    return Measurement(values=_gap_values(runs))
+
+
+def decide_more_data(m: Measurement) -> Verdict:
+    acc = m.values["test_acc"]
+    more = next(k for k in acc if not k.startswith("60 "))
+    tests = {k: _paired(acc[more], acc[k], f"test accuracy {more} > {k}")
+             for k in acc if k != more}
+    detail = "; ".join(f"test accuracy {_m(acc[more]):.3f} with {more} against "
+                       f"{_m(acc[k]):.3f} with {k} ({c.text()})" for k, c in tests.items())
+    beaten = [k for k, c in tests.items() if c.significant]
+    if len(beaten) == len(tests):
+        return Verdict("holds", detail + ".")
+    # beating no regularizer only is not "best": the claim is about the regularizers
+    return Verdict("does not hold", detail + "; more data did not beat "
+                   + ", ".join(k for k in tests if k not in beaten) + ".")
+
+
+def _paired(a, b, label, reported=False):
+    return greater(a, b, paired=True, label=label, reported=reported)
+
+
+def _acc_figure(m: Measurement, title: str, xtitle: str) -> go.Figure:
+    return _bar_figure([_ci_bar("train accuracy", m.values["train_acc"]),
+                        _ci_bar("test accuracy", m.values["test_acc"])], title, xtitle,
+                       "accuracy")
+
+
+MORE_DATA_CLAIM = Claim(
+    29, "more-data-best-regularizer", "More training data is the best regularizer: four "
+    "times the data beats L2 or dropout on the original set.",
+    "note 003, Regularization (dataset augmentation: more data is the best way to generalize)",
+    "test accuracy with 4x the training data and no regularizer > with 60 points and each "
+    "of none, L2, dropout, by one-sided sign-flip permutation tests paired by seed "
+    "(Holm-adjusted p < 0.05)", measure_more_data, decide_more_data,
+    lambda m: _acc_figure(m, "The overfitting MLP: regularizers on 60 points against more "
+                             "data (95% CI over seeds)", "training"),
+    smallest_effect=0.5,
+    protocol=("MLP 2x128 trained long (Adam, full batch) on noisy two moons: 60 points with "
+              "no regularizer, L2 0.01 or dropout 0.5, against 240 points without; each seed "
+              "draws its own split and init"))
+
+
+# -- 30: batch norm speeds training and regularizes ----------------------------------------
+
+BN_EARLY = 2  # epochs after which "faster" is read
+
+
+def measure_bn_speed(ctx: Context) -> Measurement:
+    """A 6-layer ReLU MLP on 512 digits, SGD at 0.1, with and without batch norm: training
+    loss after 2 epochs (speed), and train-test accuracy gap after 20 (regularization);
+    dropout 0.2 without batch norm as the regularizer it would replace."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits", "train_size": 512}, "model": {"depth": 6, "width": 32},
+        "optimizer": {"name": "sgd", "lr": 0.1}, "budget": {"epochs": ctx.epochs(20),
+                                                             "batch_size": 64}})
+    runs = _train(ctx, base, {"plain": {}, "batch norm": {"model.batch_norm": True},
+                              "dropout 0.2": {"model.dropout": 0.2}})
+    early = {k: _per_run(rs, lambda r: r.history[min(BN_EARLY, len(r.history)) - 1]
+                         ["train_loss"]) for k, rs in runs.items()}
+    return Measurement(values={"early_train_loss": early,
+                               "gap": {k: _gap(rs) for k, rs in runs.items()},
+                               "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+
+
+def decide_bn_speed(m: Measurement) -> Verdict:
+    v = m.values
+    fast = _paired(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
+                   f"training loss after {BN_EARLY} epochs, plain > batch norm")
+    narrow = _paired(v["gap"]["plain"], v["gap"]["batch norm"],
+                     "train-test accuracy gap, plain > batch norm")
+    replace = _paired(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"],
+                      "test accuracy, dropout > batch norm", reported=True)
+    detail = (f"training loss after {BN_EARLY} epochs "
+              f"{_m(v['early_train_loss']['batch norm']):.3f} "
+              f"with batch norm against {_m(v['early_train_loss']['plain']):.3f} without "
+              f"({fast.text()}); gap {_m(v['gap']['batch norm']):.3f} against "
+              f"{_m(v['gap']['plain']):.3f} ({narrow.text()}); test accuracy with batch norm "
+              f"{_m(v['test_acc']['batch norm']):.3f}, with dropout 0.2 instead "
+              f"{_m(v['test_acc']['dropout 0.2']):.3f} (dropout better? {replace.text()})")
+    if fast.significant and narrow.significant:
+        return Verdict("holds", detail + ".")
+    if fast.significant:
+        wider = narrow.result.p_opposite < 0.05
+        return Verdict("holds only when", detail + ".", "'regularizes' is left out: it "
+                       "trains faster, but the gap is " + ("significantly wider" if wider else
+                                                           "not significantly narrower"))
+    return Verdict("does not hold", detail + ".")
+
+
+BN_SPEED = Claim(
+    30, "batch-norm-speeds-and-regularizes", "Batch normalization speeds up training and "
+    "also regularizes (it can take the place of dropout).",
+    "note 003, Batch normalization (Ioffe and Szegedy 2015)",
+    f"training loss after {BN_EARLY} epochs lower, and the train-test accuracy gap after "
+    "training narrower, with batch norm, by one-sided sign-flip permutation tests paired "
+    "by seed (Holm-adjusted p < 0.05); dropout's test accuracy against batch norm's is "
+    "reported", measure_bn_speed, decide_bn_speed,
+    lambda m: _bar_figure([_ci_bar(f"training loss after {BN_EARLY} epochs",
+                                   m.values["early_train_loss"]),
+                           _ci_bar("train - test accuracy", m.values["gap"])],
+                          "Batch norm in a 6-layer ReLU MLP on digits (95% CI over seeds)",
+                          "network", "value"),
+    smallest_effect=0.5,
+    protocol=("6-layer ReLU MLP of width 32 on 512 digits, SGD 0.1, batch 64, 20 epochs, "
+              "plain, with batch norm, or with dropout 0.2; each seed varies init and data "
+              "order"))
+
+
+# -- 31: L1 zeroes most weights, shrinks large ones less than L2 ----------------------------
+
+NEAR_ZERO = 1e-3
+TOP_SHARE = 0.1  # "large weights": the top 10% by magnitude without a penalty
+
+
+def measure_l1_majority(ctx: Context) -> Measurement:
+    """Logistic regression from zero on breast cancer (full-batch SGD), no penalty, L1 and
+    L2 at strengths with comparable training loss (claim 10's setting); each seed draws
+    its own split."""
+    base = RunConfig.model_validate({
+        "data": {"name": "breast_cancer"}, "model": {"depth": 0}, "init": {"scheme": "zeros"},
+        "optimizer": {"name": "sgd", "lr": 0.3},
+        "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
+    runs = _train(ctx, base, {"none": {}, "L1": {"regularization.l1": 0.01},
+                              "L2": {"regularization.l2": 0.1}}, resplit=True)
+    weights = {k: [_weights_flat(r).abs() for r in rs] for k, rs in runs.items()}
+    shrink = {}
+    for k in ("L1", "L2"):
+        ratios = []
+        for w0, w in zip(weights["none"], weights[k]):
+            top = w0 >= w0.quantile(1 - TOP_SHARE)
+            ratios.append(float(w[top].mean() / w0[top].mean()))
+        shrink[k] = ratios
+    return Measurement(values={
+        "near_zero": {k: [float((w < NEAR_ZERO).float().mean()) for w in ws]
+                      for k, ws in weights.items()},
+        "large_kept": shrink,
+        "train_loss": {k: metric(rs, "train_loss") for k, rs in runs.items()}})
+
+
+def decide_l1_majority(m: Measurement) -> Verdict:
+    v = m.values
+    majority = mean_above(v["near_zero"]["L1"], 0.5,
+                          label=f"share of L1 weights under {NEAR_ZERO:g} > 0.5")
+    less = _paired(v["large_kept"]["L1"], v["large_kept"]["L2"],
+                   "large weights kept, L1 > L2")
+    detail = (f"share of weights under {NEAR_ZERO:g}: L1 {_m(v['near_zero']['L1']):.2f}, L2 "
+              f"{_m(v['near_zero']['L2']):.2f}, none {_m(v['near_zero']['none']):.2f} "
+              f"({majority.text()}); the top {TOP_SHARE:.0%} of weights keep "
+              f"{_m(v['large_kept']['L1']):.2f} of their size under L1 and "
+              f"{_m(v['large_kept']['L2']):.2f} under L2 ({less.text()}); training loss L1 "
+              f"{_m(v['train_loss']['L1']):.3f}, L2 {_m(v['train_loss']['L2']):.3f}")
+    if majority.significant and less.significant:
+        return Verdict("holds", detail + ".")
+    if majority.significant or less.significant:
+        part = "most weights go to zero" if majority.significant else \
+            "large weights shrink less than under L2"
+        return Verdict("holds only when", detail + ".", f"read as: {part} (the other half is "
+                       "not significant)")
+    return Verdict("does not hold", detail + ".")
+
+
+L1_MAJORITY = Claim(
+    31, "l1-zeroes-majority", "L1 drives a majority of the weights to zero, and shrinks the "
+    "large weights less than L2 does.", "note 003, Difference between L1 and L2",
+    f"under L1 the mean share of weights under {NEAR_ZERO:g} is above 0.5 (one-sided "
+    "sign-flip test), and the top 10% of weights keep more of their size under L1 than "
+    "under L2 (one-sided sign-flip permutation test paired by seed; Holm-adjusted p < 0.05)",
+    measure_l1_majority, decide_l1_majority,
+    lambda m: _bar_figure([_ci_bar(f"share of weights under {NEAR_ZERO:g}",
+                                   m.values["near_zero"]),
+                           _ci_bar("top 10% weights: size kept", m.values["large_kept"])],
+                          "Logistic regression on breast cancer: L1 against L2 (95% CI "
+                          "over splits)", "penalty", "share"),
+    smallest_effect=0.5,
+    protocol=("logistic regression from zero on breast cancer, full-batch SGD 0.3, 60 epochs, "
+              "no penalty, L1 0.01 and L2 0.1; each seed draws its own split"))
+
+
+# -- 32: input units keep a retention probability near 1 ------------------------------------
+
+INPUT_DROPS = (0.2, 0.5)
+
+
+def measure_input_dropout(ctx: Context) -> Measurement:
+    """An MLP on digits with hidden dropout 0.5 and input dropout 0.2 (keep 0.8) or 0.5
+    (keep 0.5)."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits"}, "model": {"depth": 2, "width": 128, "dropout": 0.5},
+        "optimizer": {"name": "adam", "lr": 0.003},
+        "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
+    runs = _train(ctx, base, {f"keep {1 - p:g}": {"model.input_dropout": p}
+                              for p in INPUT_DROPS}, resplit=True)
+    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+
+
+def decide_input_dropout(m: Measurement) -> Verdict:
+    acc = m.values["test_acc"]
+    high, low = f"keep {1 - INPUT_DROPS[0]:g}", f"keep {1 - INPUT_DROPS[1]:g}"
+    c = _paired(acc[high], acc[low], f"test accuracy, inputs {high} > {low}")
+    detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "
+              f"{1 - INPUT_DROPS[0]:g} against {_m(acc[low]):.3f} at {1 - INPUT_DROPS[1]:g} "
+              f"({c.text()})")
+    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+
+
+INPUT_RETENTION = Claim(
+    32, "input-retention-near-one", "Under dropout, input units should keep a retention "
+    "probability near 1 (0.8), higher than hidden units' 0.5.",
+    "note 003, Dropout (Srivastava et al. 2014)",
+    "test accuracy with inputs kept at 0.8 > kept at 0.5 (hidden units at 0.5 in both), "
+    "one-sided sign-flip permutation test paired by seed (Holm-adjusted p < 0.05)",
+    measure_input_dropout, decide_input_dropout,
+    lambda m: _acc_figure(m, "MLP on digits with hidden dropout 0.5: input retention 0.8 "
+                             "against 0.5 (95% CI over seeds)", "input retention"),
+    smallest_effect=0.5,
+    protocol=("MLP 2x128 on digits, Adam, hidden dropout 0.5, input dropout 0.2 or 0.5; each "
+              "seed draws its own split, init and data order"))
+
+
+# -- 33: RMSProp converges fast in a convex bowl -------------------------------------------
+
+BOWL_GRID = {"adagrad": (0.1, 0.3, 1.0, 3.0), "rmsprop": (0.003, 0.01, 0.03, 0.1)}
+
+
+def _bowl_best(name: str) -> float:
+    surf = toy.surface("ravine")
+    starts = [_jitter(surf.start, 10_000 + s, (1.0, 0.3)) for s in range(3)]
+    return min(BOWL_GRID[name], key=lambda lr: sum(ravine_steps(s, name, lr) for s in starts))
+
+
+def measure_bowl(ctx: Context) -> Measurement:
+    """AdaGrad and RMSProp on the convex ravine (a quadratic bowl of condition number 100),
+    each at its best rate of a grid chosen on 3 other starts."""
+    surf = toy.surface("ravine")
+    lr = {n: _bowl_best(n) for n in BOWL_GRID}
+    starts = [_jitter(surf.start, s, (1.0, 0.3)) for s in range(ctx.seeds)]
+    values = {f"steps {n}": [float(ravine_steps(s, n, lr[n])) for s in starts] for n in lr}
+    curves = {n: (toy.losses(surf, toy.optimize(surf, n, steps=300, start=starts[0],
+                                                lr=lr[n])) - surf.f_min).tolist() for n in lr}
+    return Measurement(values=values, series={"curves": curves, "lr": lr})
+
+
+def decide_bowl(m: Measurement) -> Verdict:
+    v = m.values
+    c = _paired(v["steps adagrad"], v["steps rmsprop"], "steps to tolerance, AdaGrad > RMSProp")
+    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(v['steps rmsprop']):.0f} "
+              f"(eps {m.series['lr']['rmsprop']}), AdaGrad {mean(v['steps adagrad']):.0f} "
+              f"(eps {m.series['lr']['adagrad']}) ({c.text()})")
+    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+
+
+def figure_bowl(m: Measurement) -> go.Figure:
+    fig = go.Figure()
+    for n, ys in m.series["curves"].items():
+        fig.add_scatter(y=ys, mode="lines", name=f"{n} (eps {m.series['lr'][n]})")
+    fig.update_yaxes(type="log", title="f - f_min")
+    fig.update_xaxes(title="step")
+    fig.update_layout(title="AdaGrad and RMSProp in a convex bowl, each at its best rate "
+                      "(seed 0)")
+    return fig
+
+
+BOWL = Claim(
+    33, "rmsprop-convex-bowl", "Once in a locally convex bowl, RMSProp converges fast, where "
+    "AdaGrad's shrinking rate slows it.", "note 003, RMSProp",
+    "on the convex toy ravine, each at its best eps of a grid chosen on other starts: fewer "
+    "steps to f - f_min <= 0.001 with RMSProp than with AdaGrad, one-sided sign-flip "
+    "permutation test paired by start (Holm-adjusted p < 0.05)",
+    measure_bowl, decide_bowl, figure_bowl,
+    smallest_effect=0.5,
+    protocol=("AdaGrad and RMSProp on the convex quadratic f = (x^2 + 100 y^2) / 2 from "
+              "jittered starts, each at its best learning rate from a grid chosen on 3 other "
+              "starts"), factors=("learning rate",))
+
+# -- 34: saddle points outnumber minima in high dimensions ----------------------------------
+
+HESSIAN_DIMS = (1, 2, 4, 8, 16)
+HESSIAN_DRAWS = 4000
+
+
+def minimum_share(n: int, seed: int, draws: int = HESSIAN_DRAWS) -> float:
+    """Share of random critical points that are minima in n dimensions: of ``draws``
+    Hessians H = (A + A^T) / sqrt(2 n), A with N(0, 1) entries (the Gaussian orthogonal
+    ensemble, the model of Dauphin et al. 2014), the share whose eigenvalues are all
+    positive."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal((draws, n, n))
+    h = (a + a.transpose(0, 2, 1)) / np.sqrt(2 * n)
+    return float((np.linalg.eigvalsh(h) > 0).all(axis=1).mean())
+
+
+def measure_saddles(ctx: Context) -> Measurement:
+    return Measurement(values={f"minimum_share n={n}": [minimum_share(n, s)
+                                                         for s in range(ctx.seeds)]
+                               for n in HESSIAN_DIMS},
+                       series={"dims": list(HESSIAN_DIMS)})
+
+
+def decide_saddles(m: Measurement) -> Verdict:
+    dims = m.series["dims"]
+    shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
+    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in zip(dims, dims[1:]))
+    text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
+    detail = f"share of random critical points that are minima: {text}"
+    if falls and shares[dims[-1]] < 0.01:
+        return Verdict("holds", detail + ": saddles outnumber minima more and more.")
+    return Verdict("does not hold", detail + ".")
+
+
+def figure_saddles(m: Measurement) -> go.Figure:
+    dims = m.series["dims"]
+    fig = go.Figure(go.Scatter(x=dims, y=[max(mean(m.values[f"minimum_share n={n}"]), 1e-5)
+                                           for n in dims], mode="lines+markers",
+                               name="share of minima"))
+    fig.update_xaxes(type="log", title="dimension n")
+    fig.update_yaxes(type="log", title="share of critical points that are minima")
+    fig.update_layout(title="Random Hessians (GOE): minima become rare as the dimension grows "
+                      "(floor 1e-5 drawn for 0)")
+    return fig
+
+
+SADDLES = Claim(
+    34, "saddles-outnumber-minima", "In high dimensions saddle points outnumber local "
+    "minima: a random critical point is a minimum ever more rarely as the dimension grows.",
+    "note 003, Challenges in neural network optimization (saddle points; Dauphin et al. 2014)",
+    f"the share of {HESSIAN_DRAWS} random GOE Hessians with all eigenvalues positive falls "
+    f"with each dimension of {HESSIAN_DIMS} and is under 1% at the largest (a property of "
+    "random matrices: a demonstration)", measure_saddles, decide_saddles, figure_saddles,
+    smallest_effect=0.5,
+    protocol=(f"{HESSIAN_DRAWS} random symmetric Gaussian matrices (GOE) per dimension and "
+              "seed, as Hessians at random critical points; not a network's own critical "
+              "points"), factors=("dimension",), kind="demonstration")
+
+# -- 35: after early stopping, use the validation data too ---------------------------------
+
+AFTER = ("retrain_all", "continue_all")
+
+
+def measure_after_stopping(ctx: Context) -> Measurement:
+    """An MLP on 300 digits with 25% held out for early stopping (patience 10): kept as
+    stopped, retrained from the same init on train+val for the best number of steps, or
+    continued on train+val (Goodfellow et al. 2016, alg. 7.2 and 7.3); each seed draws its
+    own split."""
+    base = RunConfig.model_validate({
+        "data": {"name": "digits", "train_size": 300, "val_fraction": 0.25},
+        "model": {"depth": 2, "width": 64}, "optimizer": {"name": "adam", "lr": 0.003},
+        "regularization": {"early_stopping": {"enabled": True, "patience": 10}},
+        "budget": {"epochs": ctx.epochs(200), "batch_size": 32}})
+    variants = {"stopped": {}} | {a: {"regularization.early_stopping.after": a} for a in AFTER}
+    runs = _train(ctx, base, variants, resplit=True)
+    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+
+
+def decide_after_stopping(m: Measurement) -> Verdict:
+    acc = m.values["test_acc"]
+    tests = {a: _paired(acc[a], acc["stopped"], f"test accuracy {a} > stopped") for a in AFTER}
+    detail = "; ".join(f"{a}: test accuracy {_m(acc[a]):.3f} against {_m(acc['stopped']):.3f} "
+                       f"stopped ({c.text()})" for a, c in tests.items())
+    won = [a for a, c in tests.items() if c.significant]
+    if len(won) == len(AFTER):
+        return Verdict("holds", detail + ".")
+    if won:
+        return Verdict("holds only when", detail + ".", f"the strategy is {won[0]}")
+    return Verdict("does not hold", detail + ".")
+
+
+AFTER_STOPPING = Claim(
+    35, "after-early-stopping", "After early stopping, the validation data can be used too: "
+    "retraining on all the data for the chosen number of steps, or continuing on all of it, "
+    "beats the early-stopped model.", "note 003, Early Stopping (Goodfellow et al. alg. 7.2, "
+    "7.3)", "test accuracy of each strategy > the early-stopped model's, one-sided "
+    "sign-flip permutation tests paired by seed and split (Holm-adjusted p < 0.05)",
+    measure_after_stopping, decide_after_stopping,
+    lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
+                             "afterwards (95% CI over seeds)", "model"),
+    smallest_effect=0.5,
+    protocol=("MLP 2x64 on 300 digits, 25% of them held out for early stopping (Adam, "
+              "patience 10): kept as stopped, retrained on train+val, or continued on "
+              "train+val; each seed draws its own split, init and data order"))
+
+CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL, SADDLES,
+          AFTER_STOPPING]
