@@ -54,29 +54,62 @@ const TrainViews = (() => {
     }
   }
 
-  const CLASS_COLORS = ["#d94841", "#2f6fdb", "#2e7d32", "#b7791f", "#7b1fa2"];
+  const CLASS_COLORS = ["#2f6fdb", "#d94841", "#2e7d32", "#b7791f", "#7b1fa2"];
 
-  /* The model's output over the plane and the training points on top. */
-  function boundary(id, b, points) {
+  /* The heatmap's colours come from CLASS_COLORS, so a point sits on its own class's
+   * colour where the model predicts that class: for two classes P(class 1) runs from
+   * class 0's colour (0) through white (0.5) to class 1's (1); for more, each predicted
+   * class k is a band of its colour (z in [k - 0.5, k + 0.5]). */
+  function heatColors(kind, nClasses) {
+    if (kind === "probability") {
+      return { colorscale: [[0, CLASS_COLORS[0]], [0.5, "#ffffff"], [1, CLASS_COLORS[1]]],
+        zmin: 0, zmax: 1 };
+    }
+    if (kind === "class") {
+      const n = Math.max(2, nClasses);
+      const scale = [];
+      for (let k = 0; k < n; k++) {
+        const c = CLASS_COLORS[k % CLASS_COLORS.length];
+        scale.push([k / n, c], [(k + 1) / n, c]);
+      }
+      return { colorscale: scale, zmin: -0.5, zmax: n - 0.5 };
+    }
+    return { colorscale: "Viridis" };
+  }
+
+  /* The model's output over the plane and the points on top (`points`: training
+   * points; `extra`: [{x, y, label, name}] drawn as open symbols, e.g. validation). */
+  function boundary(id, b, points, extra = []) {
     const traces = [];
+    const nClasses = points ? Math.max(...points.label) + 1 : 2;
     if (b) {
       traces.push({
         type: "heatmap", x: b.x, y: b.y, z: b.z, showscale: false, opacity: 0.75,
-        hoverinfo: "skip", zsmooth: "best",
-        colorscale: b.kind === "probability" ? "RdBu" : "Portland",
-        ...(b.kind === "probability" ? { zmin: 0, zmax: 1 } : {}),
+        hoverinfo: "skip", zsmooth: b.kind === "class" ? false : "best",
+        ...heatColors(b.kind, nClasses),
       });
     }
+    const colors = (labels) => labels.map((k) => CLASS_COLORS[k % CLASS_COLORS.length]);
     if (points) {
       traces.push({
         type: "scatter", mode: "markers", x: points.x, y: points.y, hoverinfo: "skip",
-        marker: { size: 5, line: { width: 0.5, color: "#fff" },
-          color: points.label.map((k) => CLASS_COLORS[k % CLASS_COLORS.length]) },
-        showlegend: false,
+        name: "training", marker: { size: 5, line: { width: 0.5, color: "#fff" },
+          color: colors(points.label) },
+        showlegend: extra.length > 0,
       });
     }
+    for (const set of extra) {
+      traces.push({
+        type: "scatter", mode: "markers", x: set.x, y: set.y, hoverinfo: "skip", name: set.name,
+        marker: { size: 7, symbol: set.symbol ?? "diamond-open", line: { width: 1.5 },
+          color: colors(set.label) },
+      });
+    }
+    const title = !b ? "decision boundary" : b.kind === "probability"
+      ? "decision boundary (P of class 1: blue 0, red 1)"
+      : b.kind === "class" ? "decision boundary (predicted class)" : "prediction";
     plot(id, traces, {
-      title: { text: "decision boundary (P of class 1)" },
+      title: { text: title },
       xaxis: { title: { text: "x1" }, zeroline: false },
       yaxis: { title: { text: "x2" }, zeroline: false },
     });
@@ -138,5 +171,5 @@ const TrainViews = (() => {
     }
   }
 
-  return { Curves, boundary, histograms, empty, findings, layerLabel };
+  return { Curves, boundary, CLASS_COLORS, histograms, empty, findings, layerLabel };
 })();

@@ -1,0 +1,90 @@
+"""The live-training pages in Debian's chromium: what they draw is right (the decision
+boundary's colours under each class's points), they keep up with a fast run (Pause shows
+at once), and the end of a run is kept (the overfitting gap, a failed run)."""
+
+import io
+
+import pytest
+from PIL import Image
+
+from lab_harness import lab_server, shoot
+
+pytestmark = pytest.mark.browser
+
+FINISHED = "() => document.querySelector('#status').innerText.startsWith('finished')"
+
+
+@pytest.fixture(scope="module")
+def lab():
+    with lab_server() as server:
+        yield server
+
+
+# Pixel positions (in the plot's own box) and marker colours of the training points; then
+# the points are hidden, so a screenshot shows the heatmap under them.
+POINTS_THEN_HIDE = """async (id) => {
+    const gd = document.getElementById(id);
+    const i = gd.data.findIndex((t) => t.type === 'scatter');
+    const t = gd.data[i];
+    const xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+    const out = t.x.map((x, k) => ({ px: xa._offset + xa.l2p(x), py: ya._offset + ya.l2p(t.y[k]),
+        color: t.marker.color[k], label: t.label?.[k] }));
+    await Plotly.restyle(gd, { visible: false }, [i]);
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    return out;
+}"""
+
+
+def rgb(hex_color: str) -> tuple[int, int, int]:
+    h = hex_color.lstrip("#")
+    return tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def nearest_tint(pixel, colors):
+    """Which colour's tint (the segment from white to it) is nearest to ``pixel``."""
+    def dist(c):
+        best = float("inf")
+        for k in range(21):
+            t = k / 20
+            tint = [255 + t * (ch - 255) for ch in c]
+            best = min(best, sum((p - q) ** 2 for p, q in zip(pixel, tint, strict=True)))
+        return best
+    return min(colors, key=dist)
+
+
+def heatmap_agrees_with_points(page, plot_id: str) -> dict[str, float]:
+    """Per marker colour: the share of its points whose heatmap pixel (the points hidden)
+    has that same colour's tint, of the points whose pixel is not near white (the
+    boundary itself)."""
+    points = page.evaluate(POINTS_THEN_HIDE, plot_id)
+    image = Image.open(io.BytesIO(page.locator(f"#{plot_id}").screenshot())).convert("RGB")
+    colors = sorted({p["color"] for p in points})
+    assert len(colors) == 2, colors
+    tally: dict[str, list[int]] = {c: [0, 0] for c in colors}
+    for p in points:
+        pixel = image.getpixel((round(p["px"]), round(p["py"])))
+        if max(pixel) - min(pixel) < 40:  # white or grey: on the boundary
+            continue
+        own = nearest_tint(pixel, [rgb(c) for c in colors]) == rgb(p["color"])
+        tally[p["color"]][0] += own
+        tally[p["color"]][1] += 1
+    return {c: agree / n for c, (agree, n) in tally.items() if n}
+
+
+@pytest.mark.parametrize("url", [
+    "/init?data.n_samples=300&model.depth=2&model.width=16&budget.epochs=40",
+    "/overfitting?budget.epochs=60&model.width=32",
+])
+def test_each_class_sits_on_its_own_colour_of_the_boundary(lab, tab, url):
+    page = tab.page
+    page.goto(lab.url + url)
+    page.wait_for_selector("#boundary .main-svg")
+    page.click("#train")
+    page.wait_for_function(FINISHED, timeout=60_000)
+    page.wait_for_function("() => document.querySelector('#boundary').data"
+                           ".some((t) => t.type === 'heatmap')")
+    shoot(page, f"boundary-{url[1:5]}")
+    agree = heatmap_agrees_with_points(page, "boundary")
+    print(f"\n{url}: share of each class's points on its own colour: {agree}")
+    assert len(agree) == 2 and min(agree.values()) > 0.8, agree
+    assert tab.errors == []
