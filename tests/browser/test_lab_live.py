@@ -88,3 +88,51 @@ def test_each_class_sits_on_its_own_colour_of_the_boundary(lab, tab, url):
     print(f"\n{url}: share of each class's points on its own colour: {agree}")
     assert len(agree) == 2 and min(agree.values()) > 0.8, agree
     assert tab.errors == []
+
+
+# Click Pause; resolve with the milliseconds until #status says "paused".
+PAUSE_AND_TIME = """() => new Promise((resolve) => {
+    const status = document.querySelector('#status');
+    const t0 = performance.now();
+    const seen = () => {
+        if (!status.innerText.startsWith('paused')) return false;
+        resolve(performance.now() - t0);
+        return true;
+    };
+    setTimeout(() => resolve(Infinity), 10000);
+    new MutationObserver(seen).observe(status, { childList: true, characterData: true, subtree: true });
+    document.querySelector('#pause').click();
+})"""
+
+LOSS_POINTS = "() => document.querySelector('#loss').data?.[0]?.x.length ?? 0"
+
+
+def test_pause_shows_at_once_during_a_fast_run_and_nothing_is_drawn_after(lab, tab):
+    """Three pauses during a fast run: the median shows within 200 ms of the click (the
+    median, because other users share the test machine's two cores), and no loss point
+    is drawn while paused."""
+    page = tab.page
+    # a small model: far more steps a second than the page can draw, every update
+    # redrawing the boundary, two histograms and the variances (4000 steps in all)
+    page.goto(f"{lab.url}/init?data.n_samples=200&budget.batch_size=20&budget.epochs=500"
+              "&model.depth=8&model.width=16")
+    page.wait_for_selector("#loss .main-svg")
+    times = []
+    for _ in range(3):
+        page.click("#train")  # Train, then Resume
+        page.wait_for_timeout(3000)  # long enough for a page that cannot keep up to lag
+        times.append(page.evaluate(PAUSE_AND_TIME))
+        drawn = page.evaluate(f"() => Lab.drawn().then({LOSS_POINTS})")
+        page.wait_for_timeout(1000)
+        assert page.evaluate(LOSS_POINTS) == drawn, "a point drawn while paused"
+        assert page.inner_text("#status").startswith("paused")
+    print(f"\nPause shown {', '.join(f'{t:.0f}' for t in times)} ms after the click")
+    assert sorted(times)[1] < 200
+    # Step: one more epoch, shown as one more point, and paused again
+    t0 = page.evaluate("() => { document.querySelector('#step').click(); return performance.now(); }")
+    page.wait_for_function(f"() => ({LOSS_POINTS})() === {drawn + 1}", timeout=5_000)
+    step_ms = page.evaluate("(t0) => performance.now() - t0", t0)
+    print(f"Step drawn {step_ms:.0f} ms after the click")
+    page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('paused')")
+    assert page.evaluate(LOSS_POINTS) == drawn + 1
+    assert tab.errors == []

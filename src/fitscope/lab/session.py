@@ -234,8 +234,8 @@ class LiveTraining(Callback):
         """Block while paused; ask the engine to end the run once stopped."""
         if not self._go.is_set() and not self._halt.is_set():
             self.state = "paused"
-            self._post_view(trainer, force=True)
-            self.outbox.event("state", self.ident, state="paused")
+            self.outbox.event("state", self.ident, state="paused")  # before the view: it
+            self._post_view(trainer, force=True)  # takes a diagnosis, the page can show this now
             self._go.wait()
             if not self._halt.is_set():
                 self.state = "running"

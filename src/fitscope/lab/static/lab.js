@@ -116,12 +116,46 @@ const Lab = (() => {
     legend: { orientation: "h", x: 1, xanchor: "right", y: 1, yanchor: "bottom" },
   };
 
-  /* Draw (or redraw) a figure; titles sit top left, legends top right. */
+  /* Draw (or redraw) a figure; titles sit top left, legends top right. Drawing waits
+   * for an animation frame, and of the figures asked for before it only the newest of
+   * each is drawn: a page fed faster than it can draw skips states instead of falling
+   * behind (a live training sends up to 30 updates a second; drawing all the
+   * Initialization page's figures takes about 100 ms). A frame draws figures, oldest
+   * request first, until FRAME_BUDGET_MS have passed and leaves the rest to the next
+   * one, so a click or a message waits for one figure at most, never for all of them.
+   * The promise resolves once the figure is drawn. */
+  const FRAME_BUDGET_MS = 12;
+  const queued = new Map(); // figure id -> {traces, layout, done: [resolve, ...]}
+  let frameId = 0;
+
   function plot(id, traces, layout = {}) {
-    const title = { x: 0.01, xanchor: "left", font: { size: 13 }, ...layout.title };
-    return Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
-      { displayModeBar: false, responsive: true });
+    return new Promise((resolve) => {
+      const done = [...(queued.get(id)?.done ?? []), resolve];
+      queued.delete(id); // a figure asked for again goes to the back of the line
+      queued.set(id, { traces, layout, done });
+      if (!frameId) frameId = requestAnimationFrame(drawQueued);
+    });
   }
+
+  function drawQueued() {
+    frameId = 0;
+    const t0 = performance.now();
+    for (const [id, { traces, layout, done }] of queued) {
+      queued.delete(id);
+      const title = { x: 0.01, xanchor: "left", font: { size: 13 }, ...layout.title };
+      Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
+        { displayModeBar: false, responsive: true })
+        .finally(() => done.forEach((resolve) => resolve()));
+      if (performance.now() - t0 > FRAME_BUDGET_MS) break;
+    }
+    if (queued.size) frameId = requestAnimationFrame(drawQueued);
+    else for (const resolve of idlers.splice(0)) resolve();
+  }
+
+  /* Resolves once every figure asked for is drawn. */
+  const idlers = [];
+  const drawn = () => (queued.size ? new Promise((resolve) => idlers.push(resolve))
+    : Promise.resolve());
 
   /* An empty figure with a title and a grey hint in the middle. */
   function placeholder(id, title, hint) {
@@ -154,11 +188,18 @@ const Lab = (() => {
       else this.pending.push(text);
     }
 
+    /* A message's events, then its rows, then its view; but the events that end a
+     * training (finished, failed, stopped) come last: the rows and view in the same
+     * message were posted before them. */
     receive(m) {
-      for (const event of m.events) this.handlers.event(event, m.training);
+      const last = m.events.filter((e) => Live.ENDS.includes(e.type));
+      for (const event of m.events) if (!last.includes(event)) this.handlers.event(event, m.training);
       if (m.rows.length) this.handlers.rows(m.rows, m.training);
       if (m.view) this.handlers.view(m.view, m.training);
+      for (const event of last) this.handlers.event(event, m.training);
     }
+
+    static ENDS = ["finished", "failed", "stopped"];
   }
 
   /* Wire #train #pause #step #reset, #status and #error to a live training.
@@ -168,6 +209,7 @@ const Lab = (() => {
     let current = null; // id of the training this page shows
     let state = "idle"; // idle | running | paused | finished | stopped | failed
     let dirty = false; // the form changed since the training started
+    let where = ""; // "epoch e · step s" of the latest view
     const buttons = { train: $("#train"), pause: $("#pause"), step: $("#step"), reset: $("#reset") };
 
     const status = (text) => { $("#status").textContent = text; };
@@ -178,18 +220,25 @@ const Lab = (() => {
     const live = new Live({
       event(ev, training) {
         if (ev.type === "error") { showError(ev.message); return; }
+        if (ev.type === "failed" && training > (current ?? 0)) {
+          current = training; // it failed before it started (e.g. a bad data split)
+        }
         if (ev.type === "started") {
-          current = training; state = "running"; showError("");
+          current = training; state = "running"; where = ""; showError("");
           page.clear(); page.started(ev);
         } else if (training !== current && ev.type !== "reset") {
           return;
         } else if (ev.type === "state") {
           state = ev.state;
+          status(`${state}${where ? ` · ${where}` : ""}`);
         } else if (ev.type === "finished") {
           state = ev.state; page.finished(ev);
           status(`${ev.state}: ${ev.status}${ev.reason ? ` (${ev.reason})` : ""}`);
         } else if (ev.type === "failed" || ev.type === "stopped") {
           state = ev.type; showError(ev.message);
+          status(ev.type === "failed" ? "failed: the training stopped with an error"
+            : "stopped");
+          page.failed?.(ev);
         } else if (ev.type === "reset") {
           current = null; state = "idle"; page.clear(); status("");
         }
@@ -198,8 +247,9 @@ const Lab = (() => {
       rows(rows, training) { if (training === current) page.rows(rows); },
       view(view, training) {
         if (training !== current) return;
+        if (view.epoch !== undefined) where = `epoch ${view.epoch} · step ${view.step}`;
         if (view.state === "running" || view.state === "paused") {
-          status(`${view.state} · epoch ${view.epoch} · step ${view.step}`);
+          status(`${view.state} · ${where}`);
         }
         page.view(view);
       },
@@ -226,6 +276,6 @@ const Lab = (() => {
     return live;
   }
 
-  return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot,
+  return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot, drawn,
     placeholder, fmt, Live, bindTraining };
 })();

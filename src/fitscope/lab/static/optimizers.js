@@ -50,11 +50,12 @@
     plot("surface", data, {
       ...fig.layout, title: { text: fig.layout.title.text },
       margin: { l: 55, r: 15, t: 40, b: 42 }, uirevision: race.surface,
+    }).then(() => {
+      if (!clickable) {
+        $("#surface").on("plotly_click", startAt);
+        clickable = true;
+      }
     });
-    if (!clickable) {
-      $("#surface").on("plotly_click", startAt);
-      clickable = true;
-    }
   }
 
   /* A click on the surface restarts the race from there. */

@@ -85,7 +85,7 @@ const TrainViews = (() => {
     if (b) {
       traces.push({
         type: "heatmap", x: b.x, y: b.y, z: b.z, showscale: false, opacity: 0.75,
-        hoverinfo: "skip", zsmooth: b.kind === "class" ? false : "best",
+        hoverinfo: "skip", zsmooth: b.kind === "class" ? false : "fast", // "best": slower to draw
         ...heatColors(b.kind, nClasses),
       });
     }
