@@ -136,3 +136,79 @@ def test_pause_shows_at_once_during_a_fast_run_and_nothing_is_drawn_after(lab, t
     page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('paused')")
     assert page.evaluate(LOSS_POINTS) == drawn + 1
     assert tab.errors == []
+
+
+SUMMARY = "() => document.querySelector('#summary').innerText"
+
+
+def test_the_gap_summary_keeps_the_final_numbers(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?budget.epochs=30&model.width=32")
+    page.wait_for_selector("#accuracy .main-svg")
+    page.click("#train")
+    page.wait_for_function(FINISHED, timeout=60_000)
+    page.wait_for_timeout(500)  # anything still on its way has arrived
+    text = page.evaluate(SUMMARY)
+    assert "the weights after epoch 30" in text and "test 0." in text, text
+
+
+def test_early_stopping_summary_shows_the_restored_epoch(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?regularization.early_stopping.enabled=true"
+              "&regularization.early_stopping.patience=5&budget.epochs=150")
+    page.wait_for_selector("#accuracy .main-svg")
+    page.click("#train")
+    page.wait_for_function(FINISHED, timeout=60_000)
+    page.wait_for_timeout(500)
+    marks = page.evaluate("() => document.querySelector('#loss').layout.annotations"
+                          ".map((a) => a.text)")
+    restored = next(m for m in marks if m.startswith("restored epoch"))
+    epoch = int(restored.split()[-1])
+    text = page.evaluate(SUMMARY)
+    stopped = [r for r in marks if r == "stopped"]
+    assert stopped, marks
+    assert f"the weights of epoch {epoch} (restored)" in text and "test 0." in text, text
+    # the restored weights' validation accuracy is the curve's at that epoch
+    val = page.evaluate(f"() => {{ const t = document.querySelector('#accuracy').data[1];"
+                        f" return t.y[t.x.indexOf({epoch})]; }}")
+    assert f"validation {val:.3f}" in text, (val, text)
+
+
+def test_a_training_that_fails_says_why(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?data.n_samples=600&data.train_size=400")
+    page.wait_for_selector("#accuracy .main-svg")
+    page.click("#train")
+    page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('failed')",
+                           timeout=30_000)
+    assert "train_size" in page.inner_text("#error")
+    assert "failed" in page.evaluate(SUMMARY)
+    # and Train works again once the setting is fixed
+    page.fill("input[name='data.train_size']", "50")
+    page.dispatch_event("input[name='data.train_size']", "change")
+    page.click("#train")
+    page.wait_for_function("() => document.querySelector('#loss').data?.[0]?.x.length > 0",
+                           timeout=30_000)
+    assert not any("JSON" in e for e in tab.errors)
+
+
+def test_l1_weights_histograms_and_held_out_points(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?use_l1=true&regularization.l1=0.05&model.depth=2"
+              "&budget.epochs=40&points=val")
+    page.wait_for_selector("#accuracy .main-svg")
+    assert page.input_value("input[name='regularization.l1']") == "0.05"
+    page.click("#train")
+    page.wait_for_function(FINISHED, timeout=60_000)
+    page.evaluate("() => Lab.drawn()")
+    rows = page.evaluate("() => document.querySelector('#weights').data[0].z.length")
+    assert rows == 3  # two hidden layers and the output layer
+    assert "under 0.01" in page.inner_text("#weights-note")
+    names = page.evaluate("() => document.querySelector('#boundary').data.map((t) => t.name)")
+    assert "validation" in names
+    page.select_option("select[name='points']", "test")
+    page.wait_for_function("() => document.querySelector('#boundary').data"
+                           ".some((t) => t.name === 'test')")
+    assert "points=test" in page.url
+    shoot(page, "overfitting-l1")
+    assert tab.errors == []

@@ -70,7 +70,7 @@ class Channel:
         await self._stop()
         try:
             self.training = self.sessions.open(message.config, self.outbox, message.paused,
-                                               message.probe)
+                                               message.probe, message.weights)
         except Busy as exc:
             self.outbox.event("error", message=str(exc))
 

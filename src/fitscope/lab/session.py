@@ -143,10 +143,10 @@ class LiveTraining(Callback):
 
     def __init__(self, ident: int, config: RunConfig, outbox: Outbox,
                  on_exit: Callable[[LiveTraining], None], turns: Turns,
-                 paused: bool = False, probe: bool = False):
+                 paused: bool = False, probe: bool = False, weights: bool = False):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
         self.turns, self._has_turn = turns, False
-        self.probe = probe
+        self.probe, self.weights = probe, weights
         self._go, self._halt = threading.Event(), threading.Event()
         if not paused:
             self._go.set()
@@ -208,8 +208,10 @@ class LiveTraining(Callback):
         if force or now - self._last_view >= 1 / VIEWS_PER_SECOND:
             self._last_view = now
             view = views.live_view(trainer, self.state, self._probe, self._probe_step,
-                                   self._plane)
+                                   self._plane, self.weights)
             if "probes" in view:
+                if self._probe_step is None:  # step 0, apart from "probes" (replaced)
+                    view["initial_probes"] = views.latest_probe(self._probe, first=True)
                 self._probe_step = view["probes"]["step"]
                 if diagnose and (force or now - self._last_findings >= FINDINGS_EVERY):
                     self._last_findings = now
@@ -299,7 +301,7 @@ class Sessions:
             return len(self._live)
 
     def open(self, config: RunConfig, outbox: Outbox, paused: bool = False,
-             probe: bool = False) -> LiveTraining:
+             probe: bool = False, weights: bool = False) -> LiveTraining:
         """Start a training whose output goes to ``outbox``; :class:`Busy` when full."""
         with self._lock:
             if len(self._live) >= self.max_sessions:
@@ -307,7 +309,7 @@ class Sessions:
                            f"--max-sessions); wait for one to finish or stop one")
             self._next_id += 1
             training = LiveTraining(self._next_id, config, outbox, self._release, self.turns,
-                                    paused, probe)
+                                    paused, probe, weights)
             self._live.add(training)
         outbox.claim(training.ident)
         training.thread.start()

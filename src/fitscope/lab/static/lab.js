@@ -91,9 +91,18 @@ const Lab = (() => {
   }
 
   // -- talking to the server ----------------------------------------------------------
+  /* The JSON body of a GET; an Error saying what went wrong otherwise (a body that is
+   * not JSON, e.g. a server error's plain text, is quoted, not parsed). */
   async function getJSON(url) {
     const response = await fetch(url);
-    const body = await response.json();
+    const text = await response.text();
+    let body;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new Error(`the server answered ${response.status} ${response.statusText}: ` +
+        `${text.slice(0, 200) || "(no text)"}`);
+    }
     if (!response.ok) throw new Error(describe(body));
     return body;
   }
@@ -204,7 +213,8 @@ const Lab = (() => {
 
   /* Wire #train #pause #step #reset, #status and #error to a live training.
    * `page` has clear(), started(event), rows(rows), view(view), finished(event), and
- * `probe: true` when it shows per-layer probes. */
+ * `probe: true` when it shows per-layer probes, `weights: true` when it shows weight
+ * histograms, and optionally failed(event). */
   function bindTraining(form, page) {
     let current = null; // id of the training this page shows
     let state = "idle"; // idle | running | paused | finished | stopped | failed
@@ -259,7 +269,8 @@ const Lab = (() => {
     const start = (paused) => {
       showError("");
       dirty = false;
-      live.send({ type: "start", config: configOf(form), paused, probe: Boolean(page.probe) });
+      live.send({ type: "start", config: configOf(form), paused, probe: Boolean(page.probe),
+        weights: Boolean(page.weights) });
     };
     buttons.train.onclick = () => {
       if (state === "paused" && !dirty) live.send({ type: "resume" });
