@@ -199,3 +199,29 @@ def test_runs_page_compares_two_stored_runs(lab, tab):
     assert len(page.evaluate("() => document.querySelector('#curves').data")) == 4
     shoot(page, "runs-compare")
     assert tab.errors == []
+
+
+@pytest.mark.parametrize(("url", "field", "shown", "plot"), [
+    ("/landscape?penalty=l3&lam=0.3", "penalty", "l1", "#contours"),
+    ("/optimizers?steps=5000", "steps", "200", "#surface"),
+    ("/init?model.depth=99&init.scheme=bogus", "model.depth", "6", "#loss"),
+    ("/overfitting?data.noise=banana", "data.noise", "0.35", "#accuracy"),
+])
+def test_an_invalid_url_value_falls_back_to_the_default_and_says_so(lab, tab, url, field,
+                                                                     shown, plot):
+    page = tab.page
+    page.goto(lab.url + url)
+    wait_drawn(page, plot)
+    page.wait_for_function("() => document.querySelector('#url-note')?.innerText.length > 0")
+    note = page.inner_text("#url-note")
+    assert field in note and page.is_visible("#url-note"), note
+    assert page.input_value(f"[name='{field}']") == shown
+    assert parse_qs(urlparse(page.url).query)[field] == [shown]  # the address is corrected
+    if "bogus" in url:
+        assert "init.scheme" in note
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => Lab.drawn()")
+    traces = page.evaluate(f"() => document.querySelector('{plot}').data.length")
+    assert traces > 0 or plot in ("#loss", "#accuracy")  # trained pages wait for Train
+    assert page.inner_text("#error") == ""
+    assert tab.errors == []

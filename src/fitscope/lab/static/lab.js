@@ -26,13 +26,81 @@ const Lab = (() => {
     return el.value;
   }
 
+  /* Set the controls from the URL. A value a control cannot take (an unknown choice, a
+   * number out of its range, not a number) leaves the control as it was (its default)
+   * and is named in a note at the top of the page, never sent to the server. */
   function restoreState(form) {
     const params = new URLSearchParams(location.search);
+    const notes = [];
     for (const el of named(form)) {
       if (!params.has(el.name)) continue;
       const text = params.get(el.name);
-      if (el.type === "checkbox") el.checked = text === "true";
-      else el.value = text;
+      const problem = setControl(el, text);
+      if (problem) {
+        const now = el.type === "checkbox" ? String(el.checked) : el.value || "(blank)";
+        notes.push(`${el.name}=${JSON.stringify(text)} ${problem}; using ${now}`);
+      }
+    }
+    urlNote(notes);
+  }
+
+  /* Put `text` into control `el`; undo it and say why when `el` cannot take it. */
+  function setControl(el, text) {
+    if (el.type === "checkbox") {
+      if (text !== "true" && text !== "false") return "is not true or false";
+      el.checked = text === "true";
+      return null;
+    }
+    const before = el.value;
+    el.value = text;
+    let problem = null;
+    if (el.tagName === "SELECT") {
+      if (el.value !== text) problem = `is not one of ${[...el.options].map((o) => o.value).join(", ")}`;
+    } else if (el.type === "number" || el.type === "range") {
+      const x = Number(text);
+      if (text.trim() === "" && el.type === "number") problem = null;
+      else if (!Number.isFinite(x)) problem = "is not a number";
+      else if ((el.min !== "" && x < Number(el.min)) || (el.max !== "" && x > Number(el.max))) {
+        problem = `is out of range (${el.min || "–∞"} to ${el.max || "∞"})`;
+      }
+    }
+    if (problem) el.value = before;
+    return problem;
+  }
+
+  function urlNote(notes) {
+    let note = $("#url-note");
+    if (!note) {
+      note = Object.assign(document.createElement("p"),
+        { id: "url-note", className: "url-note", role: "status" });
+      $("main h1").after(note);
+    }
+    note.textContent = notes.length ? `The address had values this page cannot use: ${notes.join("; ")}.` : "";
+  }
+
+  /* The server's limits (/api/form "limits"): a control named like a limit gets it as
+   * its maximum; the run budgets (time, probe volume, histogram bins, steps) are listed
+   * under the form. */
+  function applyLimits(form, limits = {}) {
+    const BUDGETS = {
+      max_run_seconds: (v) => `${v} s of training a run`,
+      max_steps: (v) => `${v} optimizer steps a run`,
+      max_probe_mb: (v) => `${v} MB of probe records`,
+      max_histogram_bins: (v) => `${v} histogram bins`,
+    };
+    const lines = [];
+    for (const [key, value] of Object.entries(limits)) {
+      const el = form.elements[key];
+      if (el && el.max !== undefined && typeof value === "number") {
+        if (el.max === "" || Number(el.max) > value) el.max = String(value);
+        el.title = `at most ${value} on this server`;
+      }
+      if (BUDGETS[key] && typeof value === "number") lines.push(BUDGETS[key](value));
+    }
+    if (lines.length && form.querySelector("[data-config]")) {
+      const p = form.querySelector(".limits") ?? form.appendChild(
+        Object.assign(document.createElement("p"), { className: "note limits" }));
+      p.textContent = `This server allows at most ${lines.join(", ")}.`;
     }
   }
 
@@ -64,6 +132,7 @@ const Lab = (() => {
     if (selects.length || build) {
       const info = await getJSON("/api/form");
       build?.(info);
+      applyLimits(form, info.limits);
       for (const sel of selects) {
         const allowed = sel.dataset.only ? sel.dataset.only.split(",") : null;
         for (const value of info.choices[sel.dataset.choices]) {
