@@ -212,3 +212,33 @@ def test_l1_weights_histograms_and_held_out_points(lab, tab):
     assert "points=test" in page.url
     shoot(page, "overfitting-l1")
     assert tab.errors == []
+
+
+def test_step_zero_histograms_beside_the_current_ones_and_a_scrubber(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?data.n_samples=300&model.depth=4&budget.epochs=30")
+    page.wait_for_selector("#loss .main-svg")
+    page.click("#presets button:text('too small')")
+    assert page.input_value("select[name='optimizer.name']") == "sgd"
+    assert page.input_value("input[name='optimizer.lr']") == "0.1"
+    pressed = page.evaluate("() => [...document.querySelectorAll('#presets button')]"
+                            ".map((b) => [b.innerText, b.getAttribute('aria-pressed')])")
+    assert dict(pressed) == {"zeros": "false", "constant": "false", "too small": "true",
+                             "too large": "false", "Xavier": "false", "He": "false"}
+    page.click("#train")
+    page.wait_for_function(FINISHED, timeout=60_000)
+    page.evaluate("() => Lab.drawn()")
+    title = "(id) => document.querySelector(id).layout.title.text"
+    z = "(id) => JSON.stringify(document.querySelector(id).data[0].z)"
+    assert page.evaluate(title, "#act-hist-0") == "activations per layer at step 0"
+    assert "(step 0)" not in page.evaluate(title, "#act-hist")
+    assert page.evaluate(z, "#act-hist") != page.evaluate(z, "#act-hist-0")
+    steps = int(page.get_attribute("#probe-step", "max"))
+    assert steps >= 2
+    page.fill("#probe-step", "0")
+    page.wait_for_function("() => document.querySelector('#act-hist').layout.title.text"
+                           ".includes('(step 0)')")
+    assert page.evaluate(z, "#act-hist") == page.evaluate(z, "#act-hist-0")
+    assert page.evaluate(z, "#grad-hist") == page.evaluate(z, "#grad-hist-0")
+    shoot(page, "init-step-zero")
+    assert tab.errors == []
