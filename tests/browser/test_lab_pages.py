@@ -225,3 +225,47 @@ def test_an_invalid_url_value_falls_back_to_the_default_and_says_so(lab, tab, ur
     assert traces > 0 or plot in ("#loss", "#accuracy")  # trained pages wait for Train
     assert page.inner_text("#error") == ""
     assert tab.errors == []
+
+
+@pytest.fixture
+def phone(browser):
+    """A 390 x 844 page (a phone held upright)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page, errors
+    context.close()
+
+
+@pytest.mark.parametrize("page_name", list(READY))
+def test_no_horizontal_scroll_on_a_phone_and_plots_stacked(lab, phone, page_name):
+    page, errors = phone
+    page.goto(f"{lab.url}/{page_name}")
+    if READY[page_name]:
+        wait_drawn(page, READY[page_name])
+    page.wait_for_load_state("networkidle")
+    if page_name == "runs":
+        page.locator("input[name='pick-a']").nth(0).check()
+        page.wait_for_function("() => document.querySelectorAll('#compare tbody tr').length > 0")
+    page.evaluate("() => Lab.drawn()")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    shoot(page, f"phone-{page_name or 'home'}")
+    assert width <= 390, width
+    lefts = page.evaluate("() => [...document.querySelectorAll('section.figures > .figure')]"
+                          ".filter((f) => f.offsetParent).map((f) => f.getBoundingClientRect().left)")
+    assert len(set(lefts)) <= 1, lefts  # one column
+    for button in page.locator("button").all():  # every button's label shows in full
+        if button.is_visible():
+            assert button.evaluate("(b) => b.scrollWidth <= b.clientWidth"), button.inner_text()
+    assert errors == []
+
+
+def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone):
+    page, _ = phone
+    page.goto(f"{lab.url}/init?budget.epochs=3&data.n_samples=200")
+    wait_drawn(page, "#loss")
+    page.click("#train")
+    page.wait_for_timeout(300)
+    top = page.evaluate("() => document.querySelector('#loss').getBoundingClientRect().top")
+    assert 0 <= top < 844 - 100, top

@@ -248,6 +248,16 @@ const Lab = (() => {
       : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2)
         : x.toFixed(digits));
 
+  /* On a narrow screen the controls sit above the figures: bring the first figure into
+   * view, unless one already is. */
+  function showFigures() {
+    const first = $("section.figures .plot");
+    if (!first || !matchMedia("(max-width: 800px)").matches) return;
+    const box = first.getBoundingClientRect();
+    if (box.top >= 0 && box.top < innerHeight - 100) return;
+    first.closest(".figure").scrollIntoView({ block: "start" });
+  }
+
   // -- live training ------------------------------------------------------------------
   class Live {
     constructor(handlers) {
@@ -344,6 +354,7 @@ const Lab = (() => {
     buttons.train.onclick = () => {
       if (state === "paused" && !dirty) live.send({ type: "resume" });
       else start(false);
+      showFigures();
     };
     buttons.pause.onclick = () => live.send({ type: "pause" });
     buttons.step.onclick = () => {
