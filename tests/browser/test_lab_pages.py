@@ -269,3 +269,79 @@ def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone):
     page.wait_for_timeout(300)
     top = page.evaluate("() => document.querySelector('#loss').getBoundingClientRect().top")
     assert 0 <= top < 844 - 100, top
+
+
+# Text whose contrast against what is behind it is under 4.5:1 (WCAG AA): HTML text in
+# elements of 12 px or less and every text of the plots (SVG, on the white paper).
+LOW_CONTRAST = """() => {
+    const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+    const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const bad = [];
+    for (const el of document.querySelectorAll('main *:not(svg *)')) {
+        const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !el.offsetParent) continue;
+        const style = getComputedStyle(el);
+        if (parseFloat(style.fontSize) > 12 || el.closest('button:disabled')) continue;
+        const r = ratio(rgb(style.color).slice(0, 3), background(el));
+        if (r < 4.5) bad.push([el.textContent.trim().slice(0, 40), r.toFixed(2)]);
+    }
+    for (const t of document.querySelectorAll('.main-svg text')) {
+        if (!t.textContent.trim()) continue;
+        const fill = getComputedStyle(t).fill;
+        const r = ratio(rgb(fill).slice(0, 3), [255, 255, 255]);
+        if (r < 4.5) bad.push([t.textContent.trim().slice(0, 40), r.toFixed(2)]);
+    }
+    return bad;
+}"""
+
+
+@pytest.mark.parametrize("page_name", [p for p in READY if p])
+def test_accessibility_live_regions_current_page_summaries_and_contrast(lab, tab, page_name):
+    page = tab.page
+    page.goto(f"{lab.url}/{page_name}")
+    wait_drawn(page, READY[page_name])
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => Lab.drawn()")
+    assert page.title().count("fitscope lab") == 1
+    assert page.get_attribute("header nav a[aria-current='page']", "href") == f"/{page_name}"
+    for selector in ("#error", "#status", ".findings"):
+        for el in page.locator(selector).all():
+            assert el.get_attribute("aria-live") in ("polite", "assertive"), selector
+    summaries = page.evaluate("() => [...document.querySelectorAll('.plot')].filter((p) => p.data)"
+                              ".map((p) => [p.id, document.getElementById(p.id + '-summary')?.innerText])")
+    assert summaries and all(text for _, text in summaries), summaries
+    assert page.evaluate(LOW_CONTRAST) == []
+
+
+def test_training_pages_hints_marks_and_findings_read_clearly(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?regularization.early_stopping.enabled=true"
+              "&regularization.early_stopping.patience=5&budget.epochs=100")
+    wait_drawn(page, "#accuracy")
+    assert "press Train" in page.inner_text("#loss-summary")
+    page.click("#train")
+    page.wait_for_function("() => document.querySelector('#status').innerText.startsWith('finished')",
+                           timeout=60_000)
+    page.evaluate("() => Lab.drawn()")
+    assert "training" in page.inner_text("#loss-summary")
+    assert page.evaluate(LOW_CONTRAST) == []  # the stopped / restored marks, the 1-NN lines
+    page.goto(f"{lab.url}/init")
+    wait_drawn(page, "#loss")
+    page.evaluate("""() => TrainViews.findings('findings', [
+        {code: 'sure_thing', severity: 'warning', layer: null, evidence: {}, explanation: 'a', fix: ''},
+        {code: 'maybe_thing', severity: 'warning', layer: null, evidence: {confidence: 0.4},
+         explanation: 'b', fix: ''}])""")
+    items = page.locator("#findings li").all_inner_texts()
+    assert "not sure" not in items[0] and "warning" in items[0]
+    assert "not sure" in items[1] and "Possibly" in items[1]

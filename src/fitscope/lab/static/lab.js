@@ -224,10 +224,41 @@ const Lab = (() => {
       Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
         { displayModeBar: false, responsive: true })
         .finally(() => done.forEach((resolve) => resolve()));
+      describeFigure(id, traces, layout);
       if (performance.now() - t0 > FRAME_BUDGET_MS) break;
     }
     if (queued.size) frameId = requestAnimationFrame(drawQueued);
     else for (const resolve of idlers.splice(0)) resolve();
+  }
+
+  /* One line of text beside a figure, for those who cannot see it (and read by screen
+   * readers as the figure's description): its title and, per curve, the last value;
+   * per heatmap its size; a placeholder's hint. */
+  function describeFigure(id, traces, layout) {
+    const div = document.getElementById(id);
+    let line = div.nextElementSibling;
+    if (!line?.classList.contains("summary")) {
+      line = Object.assign(document.createElement("p"), { className: "summary", id: `${id}-summary` });
+      div.after(line);
+      div.setAttribute("role", "img");
+      div.setAttribute("aria-describedby", line.id);
+    }
+    const title = layout.title?.text ?? "";
+    const parts = [];
+    for (const t of traces) {
+      if (t.type === "heatmap" || t.type === "contour") {
+        parts.push(`${t.type} of ${t.z.length} × ${t.z[0]?.length ?? 0} values`);
+      } else if (t.y?.length && t.name && !(t.mode ?? "").startsWith("markers")) {
+        parts.push(`${t.name} ${fmt(t.y.at(-1))}${t.x ? ` at ${fmt(t.x.at(-1))}` : ""}`);
+      } else if (t.x?.length && t.mode === "markers") {
+        parts.push(`${t.x.length} ${t.name ?? "points"}`);
+      }
+      if (parts.length >= 6) break;
+    }
+    const hint = !traces.length && layout.annotations?.[0]?.text;
+    const text = `${title || "figure"}: ${hint || parts.join("; ") || "empty"}.`;
+    div.setAttribute("aria-label", title || "figure");
+    line.textContent = text.charAt(0).toUpperCase() + text.slice(1);
   }
 
   /* Resolves once every figure asked for is drawn. */
@@ -239,7 +270,7 @@ const Lab = (() => {
   function placeholder(id, title, hint) {
     return plot(id, [], {
       title: { text: title }, xaxis: { visible: false }, yaxis: { visible: false },
-      annotations: [{ text: hint, showarrow: false, font: { color: "#9aa5b1", size: 13 } }],
+      annotations: [{ text: hint, showarrow: false, font: { color: "#616e7c", size: 13 } }],
     });
   }
 
@@ -366,6 +397,18 @@ const Lab = (() => {
     refresh();
     return live;
   }
+
+  /* Status lines, errors and findings change while the page is open: screen readers
+   * announce them (errors at once, the others when idle). */
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const el of document.querySelectorAll(".status, .findings, .url-note")) {
+      el.setAttribute("aria-live", "polite");
+    }
+    for (const el of document.querySelectorAll(".error")) {
+      el.setAttribute("aria-live", "assertive");
+      el.setAttribute("role", "alert");
+    }
+  });
 
   return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot, drawn,
     placeholder, fmt, Live, bindTraining };

@@ -39,13 +39,13 @@ const TrainViews = (() => {
       }));
       const annotations = this.marks.map((m, i) => ({
         x: m.epoch, yref: "paper", y: 1 - 0.08 * i, text: m.label, showarrow: false,
-        font: { color: m.color, size: 10 }, xanchor: "left", yanchor: "top",
+        font: { color: m.color, size: 11 }, xanchor: "left", yanchor: "top",
       }));
       for (const l of this.levels) {
         shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: l.y, y1: l.y,
           line: { color: l.color, dash: "dash", width: 1.5 } });
         annotations.push({ xref: "paper", x: 0.01, y: l.y, text: l.label, showarrow: false,
-          font: { color: l.color, size: 10 }, xanchor: "left", yanchor: "bottom" });
+          font: { color: l.color, size: 11 }, xanchor: "left", yanchor: "bottom" });
       }
       plot(this.id, traces, {
         title: { text: this.title }, shapes, annotations,
@@ -151,7 +151,20 @@ const TrainViews = (() => {
 
   const empty = (id, title) => Lab.placeholder(id, title, "press Train");
 
-  /* A diagnosis (fitscope.probe.diagnose findings) as a list, in the order diagnose gives. */
+  /* How sure a finding is, when the diagnosis says (a `confidence` in [0, 1] or a word,
+   * on the finding or in its evidence): "not sure" below 0.7 or for "low" / "possible",
+   * else null. */
+  function unsure(f) {
+    const c = f.confidence ?? f.evidence?.confidence;
+    if (typeof c === "number") return c < 0.7 ? `not sure (confidence ${c.toFixed(2)})` : null;
+    if (typeof c === "string" && ["low", "possible", "unsure", "maybe"].includes(c.toLowerCase())) {
+      return `not sure (${c})`;
+    }
+    return null;
+  }
+
+  /* A diagnosis (fitscope.probe.diagnose findings) as a list, in the order diagnose gives:
+   * each finding's severity in words, and a "not sure" mark when it is uncertain. */
   function findings(id, list, emptyText = "No finding.") {
     const ul = document.getElementById(id);
     ul.replaceChildren();
@@ -159,11 +172,16 @@ const TrainViews = (() => {
       ul.append(Object.assign(document.createElement("li"), { textContent: emptyText }));
     }
     for (const f of list) {
-      const li = Object.assign(document.createElement("li"), { className: `sev-${f.severity}` });
+      const doubt = unsure(f);
+      const li = Object.assign(document.createElement("li"),
+        { className: `sev-${f.severity}${doubt ? " unsure" : ""}` });
       const head = document.createElement("div");
       head.append(Object.assign(document.createElement("span"), { className: "code", textContent: f.code }),
-        f.layer ? ` (${f.layer})` : "");
-      const text = Object.assign(document.createElement("div"), { textContent: f.explanation });
+        f.layer ? ` (${f.layer})` : "",
+        Object.assign(document.createElement("span"),
+          { className: "severity", textContent: ` · ${doubt ?? f.severity}` }));
+      const text = Object.assign(document.createElement("div"),
+        { textContent: doubt ? `Possibly: ${f.explanation}` : f.explanation });
       const fix = Object.assign(document.createElement("div"),
         { className: "fix", textContent: f.fix ? `Try: ${f.fix}` : "" });
       li.append(head, text, fix);
