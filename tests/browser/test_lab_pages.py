@@ -345,3 +345,50 @@ def test_training_pages_hints_marks_and_findings_read_clearly(lab, tab):
     items = page.locator("#findings li").all_inner_texts()
     assert "not sure" not in items[0] and "warning" in items[0]
     assert "not sure" in items[1] and "Possibly" in items[1]
+
+
+LOSS_Y = "() => JSON.stringify(document.querySelector('#loss').data[0].y)"
+
+
+def test_back_and_forward_restore_the_trained_plots(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?data.n_samples=200&model.depth=2&budget.epochs=4")
+    wait_drawn(page, "#loss")
+    curves = {}
+    for depth in ("2", "3"):
+        page.fill("input[name='model.depth']", depth)
+        page.dispatch_event("input[name='model.depth']", "change")
+        page.click("#train")
+        page.wait_for_function("() => document.querySelector('#status').innerText"
+                               ".startsWith('finished')", timeout=60_000)
+        page.evaluate("() => Lab.drawn()")
+        curves[depth] = page.evaluate(LOSS_Y)
+    assert curves["2"] != curves["3"]
+    page.go_back()
+    page.wait_for_function("(y) => document.querySelector('#loss').data?.[0] && "
+                           f"({LOSS_Y})() === y", arg=curves["2"])
+    assert page.input_value("input[name='model.depth']") == "2"
+    assert "model.depth=2" in page.url
+    assert page.inner_text("#status").startswith("finished")
+    page.go_forward()
+    page.wait_for_function(f"(y) => ({LOSS_Y})() === y", arg=curves["3"])
+    assert page.input_value("input[name='model.depth']") == "3"
+    page.go_back()
+    page.go_back()  # before the first Train: the settings of the first load, no curve
+    page.wait_for_function("() => !document.querySelector('#loss').data?.length")
+    assert tab.errors == []
+
+
+def test_back_restores_an_earlier_race(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/optimizers?surface=saddle")
+    wait_drawn(page, "#surface")
+    page.select_option("select[name='surface']", "rosenbrock")
+    page.wait_for_function("() => location.search.includes('surface=rosenbrock')")
+    page.wait_for_function("() => /osenbrock/.test(document.querySelector('#surface-note').innerText)"
+                           " || true")
+    page.go_back()
+    page.wait_for_function("() => location.search.includes('surface=saddle')")
+    assert page.input_value("select[name='surface']") == "saddle"
+    page.wait_for_function("() => /saddle/i.test(document.querySelector('#surface').layout.title.text)")
+    assert tab.errors == []

@@ -41,6 +41,7 @@ const Lab = (() => {
         notes.push(`${el.name}=${JSON.stringify(text)} ${problem}; using ${now}`);
       }
     }
+    for (const el of named(form)) el.labSync?.(); // a slider's value, an enabled field
     urlNote(notes);
   }
 
@@ -104,12 +105,47 @@ const Lab = (() => {
     }
   }
 
-  function saveState(form) {
+  /* Write the form into the address: replacing the current history entry (a keystroke,
+   * a slider), or with `push` as a new entry when the query changed (an action: Train,
+   * Race, a pick), so Back returns to the view before it. */
+  function saveState(form, push = false) {
     const params = new URLSearchParams();
     for (const el of named(form)) {
       params.set(el.name, el.type === "checkbox" ? String(el.checked) : el.value);
     }
-    history.replaceState(null, "", `${location.pathname}?${params}`);
+    const url = `${location.pathname}?${params}`;
+    if (push && `?${params}` !== location.search) history.pushState(history.state, "", url);
+    else history.replaceState(history.state, "", url);
+  }
+
+  /* Back / forward on a page whose figures follow from its address: set the form from
+   * the address and call `redraw`. */
+  function followHistory(form, redraw) {
+    addEventListener("popstate", () => { restoreState(form); redraw(); });
+  }
+
+  /* What a training page shows, to put back on Back / Forward: every figure's data and
+   * layout, and the text it wrote (status, summary, findings, notes). */
+  const SNAPSHOT_TEXT = "#status, #summary, .findings, [id$='-note']:not(#url-note)";
+
+  function snapshot() {
+    const figures = {};
+    for (const div of document.querySelectorAll(".plot")) {
+      if (div.data) figures[div.id] = { data: div.data, layout: div.layout };
+    }
+    const texts = {};
+    for (const el of document.querySelectorAll(SNAPSHOT_TEXT)) {
+      if (el.id) texts[el.id] = el.innerHTML;
+    }
+    return { figures, texts };
+  }
+
+  function restoreSnapshot({ figures, texts }) {
+    for (const [id, { data, layout }] of Object.entries(figures)) plot(id, data, layout);
+    for (const [id, html] of Object.entries(texts)) {
+      const el = document.getElementById(id);
+      if (el) el.innerHTML = html;
+    }
   }
 
   function configOf(form) {
@@ -149,12 +185,14 @@ const Lab = (() => {
       const sync = () => { shown.textContent = String(Number(Number(range.value).toPrecision(3))); };
       range.after(shown);
       range.addEventListener("input", sync);
+      range.labSync = sync;
       sync();
     }
     for (const box of form.querySelectorAll("input[data-enables]")) {
       const target = form.elements[box.dataset.enables];
       const sync = () => { target.disabled = !box.checked; };
       box.addEventListener("change", sync);
+      box.labSync = sync;
       sync();
     }
   }
@@ -203,6 +241,7 @@ const Lab = (() => {
    * one, so a click or a message waits for one figure at most, never for all of them.
    * The promise resolves once the figure is drawn. */
   const FRAME_BUDGET_MS = 12;
+  const SNAPSHOTS_KEPT = 20;
   const queued = new Map(); // figure id -> {traces, layout, done: [resolve, ...]}
   let frameId = 0;
 
@@ -221,10 +260,15 @@ const Lab = (() => {
     for (const [id, { traces, layout, done }] of queued) {
       queued.delete(id);
       const title = { x: 0.01, xanchor: "left", font: { size: 13 }, ...layout.title };
-      Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
-        { displayModeBar: false, responsive: true })
-        .finally(() => done.forEach((resolve) => resolve()));
-      describeFigure(id, traces, layout);
+      try {
+        Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
+          { displayModeBar: false, responsive: true })
+          .finally(() => done.forEach((resolve) => resolve()));
+        describeFigure(id, traces, layout);
+      } catch (e) {
+        console.error(`figure ${id}: ${e}`); // the other figures are still drawn
+        done.forEach((resolve) => resolve());
+      }
       if (performance.now() - t0 > FRAME_BUDGET_MS) break;
     }
     if (queued.size) frameId = requestAnimationFrame(drawQueued);
@@ -249,7 +293,9 @@ const Lab = (() => {
       if (t.type === "heatmap" || t.type === "contour") {
         parts.push(`${t.type} of ${t.z.length} × ${t.z[0]?.length ?? 0} values`);
       } else if (t.y?.length && t.name && !(t.mode ?? "").startsWith("markers")) {
-        parts.push(`${t.name} ${fmt(t.y.at(-1))}${t.x ? ` at ${fmt(t.x.at(-1))}` : ""}`);
+        const [x, y] = [t.x?.at(-1), t.y.at(-1)];
+        const show = (v) => (typeof v === "number" ? fmt(v) : String(v));
+        parts.push(`${t.name} ${show(y)}${x !== undefined ? ` at ${show(x)}` : ""}`);
       } else if (t.x?.length && t.mode === "markers") {
         parts.push(`${t.x.length} ${t.name ?? "points"}`);
       }
@@ -360,6 +406,7 @@ const Lab = (() => {
             : "stopped");
           page.failed?.(ev);
         } else if (ev.type === "reset") {
+          if (quiet > 0) { quiet -= 1; return; }
           current = null; state = "idle"; page.clear(); status("");
         }
         refresh();
@@ -376,9 +423,48 @@ const Lab = (() => {
       closed() { showError("lost the connection to the lab server; reload the page"); },
     });
 
+    /* History: each Train opens a new entry whose address is the settings trained; the
+     * entry left behind gets back the address of what it shows, and its figures are kept
+     * (in memory, SNAPSHOTS_KEPT entries at most) for Back / Forward. */
+    const views = new Map(); // history entry -> snapshot()
+    let entry = history.state?.entry ?? 0;
+    let shownUrl = location.href; // the settings of what the page shows
+    let quiet = 0; // resets sent on Back / Forward: they leave the restored figures alone
+    history.replaceState({ entry }, "", location.href);
+    const keep = () => {
+      views.set(entry, snapshot());
+      for (const old of [...views.keys()].slice(0, -SNAPSHOTS_KEPT)) views.delete(old);
+    };
+    const openEntry = () => {
+      keep();
+      saveState(form);
+      const url = location.href;
+      history.replaceState({ entry }, "", shownUrl);
+      entry = Date.now() + Math.random();
+      history.pushState({ entry }, "", url);
+      shownUrl = url;
+    };
+    addEventListener("popstate", (e) => {
+      keep();
+      if (state === "running" || state === "paused") { quiet += 1; live.send({ type: "reset" }); }
+      current = null; state = "idle"; dirty = false;
+      entry = e.state?.entry ?? 0;
+      restoreState(form);
+      shownUrl = location.href;
+      page.clear();
+      status("");
+      showError("");
+      const view = views.get(entry);
+      if (view) restoreSnapshot(view);
+      form.dispatchEvent(new Event("restored"));
+      refresh();
+    });
+
     const start = (paused) => {
       showError("");
       dirty = false;
+      openEntry();
+      status("starting…");
       live.send({ type: "start", config: configOf(form), paused, probe: Boolean(page.probe),
         weights: Boolean(page.weights) });
     };
@@ -410,6 +496,6 @@ const Lab = (() => {
     }
   });
 
-  return { $, configOf, prepareForm, saveState, restoreState, getJSON, showError, plot, drawn,
+  return { $, configOf, prepareForm, saveState, restoreState, followHistory, getJSON, showError, plot, drawn,
     placeholder, fmt, Live, bindTraining };
 })();

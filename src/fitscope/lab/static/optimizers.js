@@ -96,7 +96,7 @@
   }
 
   async function update() {
-    Lab.saveState(form);
+    Lab.saveState(form, true);
     try {
       race = await Lab.getJSON(`/api/optimizers/race?${query()}`);
       Lab.showError("");
@@ -117,6 +117,7 @@
       update();
     });
     $("#race").onclick = update;
+    Lab.followHistory(form, update);
     $("#home").onclick = () => {
       form.elements.x0.value = ""; form.elements.y0.value = "";
       update();

@@ -188,7 +188,7 @@
   async function compare() {
     if (inFlight) { again = true; return; }
     inFlight = true;
-    Lab.saveState(form);
+    Lab.saveState(form, true);
     const query = new URLSearchParams(location.search);
     const started = performance.now();
     $("#status").textContent = "";
@@ -252,6 +252,7 @@
     }
     $("#compare").onclick = compare;
     form.addEventListener("change", () => { pressPreset(); compare(); });
+    Lab.followHistory(form, () => { pressPreset(); compare(); });
     pressPreset();
     for (const id of PLOTS) placeholder(id, "", "training…");
     compare();
