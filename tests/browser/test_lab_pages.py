@@ -392,3 +392,28 @@ def test_back_restores_an_earlier_race(lab, tab):
     assert page.input_value("select[name='surface']") == "saddle"
     page.wait_for_function("() => /saddle/i.test(document.querySelector('#surface').layout.title.text)")
     assert tab.errors == []
+
+
+def test_optimizers_page_six_labelled_equal_axes_and_a_visible_clip(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/optimizers?surface=ravine")
+    wait_drawn(page, "#surface")
+    assert "Six ways" in page.inner_text(".explain")
+    lr_boxes = page.locator("#optimizers input[type=number]")
+    assert lr_boxes.count() == 6
+    assert all(box.get_attribute("aria-label").startswith("learning rate of ")
+               for box in lr_boxes.all())
+    page.evaluate("() => Lab.drawn()")
+    scales = page.evaluate("""() => { const l = document.querySelector('#surface')._fullLayout;
+        const per = (a) => a._length / Math.abs(a.range[1] - a.range[0]);
+        return [per(l.xaxis), per(l.yaxis)]; }""")
+    assert abs(scales[0] / scales[1] - 1) < 0.01, scales  # pixels per unit, x and y
+    page.goto(f"{lab.url}/optimizers?surface=cliff&clip=true&clip_norm=1")
+    page.wait_for_function("() => document.querySelector('#surface').data?.some("
+                           "(t) => t.name === 'sgd without clipping')")
+    page.wait_for_timeout(2500)  # the animation ends
+    min_x = page.evaluate("""() => Object.fromEntries(document.querySelector('#surface').data
+        .filter((t) => t.name?.startsWith('sgd')).map((t) => [t.name, Math.min(...t.x)]))""")
+    assert min_x["sgd"] > -1 and min_x["sgd without clipping"] < -10, min_x
+    shoot(page, "optimizers-cliff-clip")
+    assert tab.errors == []

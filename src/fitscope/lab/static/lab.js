@@ -291,7 +291,8 @@ const Lab = (() => {
     const parts = [];
     for (const t of traces) {
       if (t.type === "heatmap" || t.type === "contour") {
-        parts.push(`${t.type} of ${t.z.length} × ${t.z[0]?.length ?? 0} values`);
+        parts.push(Array.isArray(t.z) ? `${t.type} of ${t.z.length} × ${t.z[0]?.length ?? 0} values`
+          : t.type); // a typed array from plotly's JSON: its shape is not at hand
       } else if (t.y?.length && t.name && !(t.mode ?? "").startsWith("markers")) {
         const [x, y] = [t.x?.at(-1), t.y.at(-1)];
         const show = (v) => (typeof v === "number" ? fmt(v) : String(v));
