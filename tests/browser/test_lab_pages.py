@@ -96,8 +96,10 @@ def test_zero_init_produces_the_symmetry_finding(lab, tab):
 
 def test_bad_settings_show_an_error_and_the_connection_stays_up(lab, tab):
     page = tab.page
-    page.goto(f"{lab.url}/init?model.depth=25&budget.epochs=3")
+    page.goto(f"{lab.url}/init?budget.epochs=3")
     wait_drawn(page, "#loss")
+    page.fill("input[name='model.depth']", "25")  # typed: the box does not stop it
+    page.dispatch_event("input[name='model.depth']", "change")
     page.click("#train")
     page.wait_for_function("() => document.querySelector('#error').innerText.length > 0")
     assert "model.depth must be at most 20" in page.inner_text("#error")
@@ -179,6 +181,7 @@ def test_overfitting_shows_early_stopping_and_the_one_nn_reference(lab, tab):
     page.wait_for_function("() => /restored epoch/.test(document.querySelector('#loss')"
                            ".innerText ?? '') || document.querySelector('#status').innerText"
                            ".startsWith('finished')", timeout=60_000)
+    page.evaluate("() => Lab.drawn()")  # figures are drawn at the next animation frame
     assert "restored epoch" in page.inner_text("#loss")
     shoot(page, "overfitting-early-stopping")
     assert tab.errors == []
