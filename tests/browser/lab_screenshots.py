@@ -78,6 +78,8 @@ def main() -> None:
                     if size == "phone" and name in ("init", "overfitting"):
                         page.evaluate("() => document.querySelector('#loss').closest"
                                       "('.figure').scrollIntoView()")  # a plot after Train
+                    else:
+                        page.evaluate("() => window.scrollTo(0, 0)")
                     path = OUT / f"lab-{name}-{size}.png"
                     page.screenshot(path=str(path))
                     Image.open(path).convert("RGB").quantize(256).save(path, optimize=True)
