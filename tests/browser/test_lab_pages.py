@@ -430,3 +430,26 @@ def test_optimizers_page_six_labelled_equal_axes_and_a_visible_clip(lab, tab):
     assert min_x["sgd"] > -1 and min_x["sgd without clipping"] < -10, min_x
     shoot(page, "optimizers-cliff-clip")
     assert tab.errors == []
+
+
+def test_the_servers_limits_cap_the_form_and_are_shown(lab, tab):
+    """The limits /api/form serves (here with run budgets added, as a stricter server
+    would serve them) cap the matching boxes and are listed under the form."""
+    page = tab.page
+
+    def stricter(route):
+        body = route.fetch().json()
+        body["limits"] = {**body["limits"], "model.depth": 8, "max_run_seconds": 60,
+                          "max_steps": 20000, "max_probe_mb": 50, "max_histogram_bins": 100}
+        route.fulfill(json=body)
+
+    page.route("**/api/form", stricter)
+    page.goto(f"{lab.url}/init?model.depth=12")
+    wait_drawn(page, "#loss")
+    assert page.get_attribute("input[name='model.depth']", "max") == "8"
+    assert page.input_value("input[name='model.depth']") == "6"  # 12 is over: the default
+    assert "model.depth" in page.inner_text("#url-note")
+    text = page.inner_text("form .limits")
+    for part in ("60 s of training", "20000 optimizer steps", "50 MB of probe records",
+                 "100 histogram bins"):
+        assert part in text, text
