@@ -259,9 +259,15 @@ const Lab = (() => {
     const t0 = performance.now();
     for (const [id, { traces, layout, done }] of queued) {
       queued.delete(id);
-      const title = { x: 0.01, xanchor: "left", font: { size: 13 }, ...layout.title };
+      let title = { x: 0.01, xanchor: "left", font: { size: 13 }, ...layout.title };
+      let margin = layout.margin ?? LAYOUT.margin;
+      if (!layout.legend && document.getElementById(id)?.clientWidth < 520) {
+        // narrow: the title on a line of its own above the top-right legend
+        title = { ...title, yref: "container", y: 1, yanchor: "top", pad: { t: 8 } };
+        margin = { ...margin, t: margin.t + 22 };
+      }
       try {
-        Plotly.react(id, traces, { ...LAYOUT, ...layout, title },
+        Plotly.react(id, traces, { ...LAYOUT, ...layout, title, margin },
           { displayModeBar: false, responsive: true })
           .finally(() => done.forEach((resolve) => resolve()));
         describeFigure(id, traces, layout);
