@@ -114,8 +114,9 @@ def test_pause_shows_at_once_during_a_fast_run_and_nothing_is_drawn_after(lab, t
     is drawn while paused."""
     page = tab.page
     # a small model: far more steps a second than the page can draw, every update
-    # redrawing the boundary, two histograms and the variances (4000 steps in all)
-    page.goto(f"{lab.url}/init?data.n_samples=200&budget.batch_size=20&budget.epochs=500"
+    # redrawing the boundary, four histograms and the variances (500 epochs of 45 steps:
+    # it must not end before the third pause)
+    page.goto(f"{lab.url}/init?data.n_samples=600&budget.batch_size=8&budget.epochs=500"
               "&model.depth=8&model.width=16")
     page.wait_for_selector("#loss .main-svg")
     times = []

@@ -70,13 +70,13 @@ def test_train_grows_the_loss_curve_and_changes_the_histograms(lab, tab):
     print(f"\nfrom pressing Train: first loss point (the initial weights) after {first_ms:.0f} ms,"
           f" first trained epoch after {trained_ms:.0f} ms")
     assert first_ms < 1000
-    page.wait_for_function("() => document.querySelector('#act-hist').data?.length > 0")
-    first = page.evaluate("() => document.querySelector('#act-hist').data[0].z")
+    page.wait_for_function("() => document.querySelector('#act-hist-0').data?.length > 0")
+    first = page.evaluate("() => document.querySelector('#act-hist-0').data[0].z")  # step 0
     points = page.evaluate("() => document.querySelector('#loss').data[0].x.length")
     page.wait_for_function(f"() => document.querySelector('#loss').data[0].x.length > {points + 5}",
                            timeout=30_000)
     page.wait_for_function(
-        "(first) => JSON.stringify(document.querySelector('#act-hist').data[0].z) !== "
+        "(first) => JSON.stringify(document.querySelector('#act-hist').data?.[0]?.z) !== "
         "JSON.stringify(first)", arg=first, timeout=30_000)
     assert len(first) == 5  # one row per hidden layer
     shoot(page, "init-training")
