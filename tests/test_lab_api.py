@@ -192,6 +192,15 @@ def test_runs_from_a_store(tmp_path):
             assert c.get(f"/api/runs/{bad}").status_code in (404, 422)
 
 
+def test_the_runs_init_column_tells_scales_apart():
+    from fitscope.lab.runs_api import init_label
+
+    small, large = ({"scheme": "normal", "std": s} for s in (0.01, 1.0))
+    assert (init_label(small), init_label(large)) == ("normal (std 0.01)", "normal (std 1)")
+    assert init_label({"scheme": "constant", "value": 0.5}) == "constant (0.5)"
+    assert init_label({"scheme": "kaiming_normal", "std": 0.01}) == "kaiming_normal"
+
+
 def test_a_missing_store_file_is_not_created(tmp_path):
     path = tmp_path / "none.sqlite"
     with TestClient(create_app(store=path)) as c:

@@ -45,7 +45,8 @@ BRIDGE = """<script>
 (() => {
   const bridge = window.frameElement.__fitscope;
   let query = "";  // the page keeps its state in the URL; an iframe's URL cannot change
-  history.replaceState = (state, title, url) => {
+  // replace and push alike keep the query here (Back / Forward are the notebook's own)
+  history.replaceState = history.pushState = (state, title, url) => {
     const i = String(url).indexOf("?");
     query = i < 0 ? "" : String(url).slice(i);
   };
@@ -53,7 +54,9 @@ BRIDGE = """<script>
     let u = String(url);
     if (!u.includes("?") && query) u += query;  // `${location.search}`: the state saved
     const { status, body } = await bridge.request(u);
-    return { ok: status < 400, status, json: async () => body };
+    // a real Response, so the page reads it as it reads the lab's (text(), json(), ok)
+    return new Response(JSON.stringify(body), {
+      status, headers: { "content-type": "application/json" } });
   };
   class KernelSocket {
     constructor() {

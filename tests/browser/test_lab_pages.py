@@ -70,13 +70,13 @@ def test_train_grows_the_loss_curve_and_changes_the_histograms(lab, tab):
     print(f"\nfrom pressing Train: first loss point (the initial weights) after {first_ms:.0f} ms,"
           f" first trained epoch after {trained_ms:.0f} ms")
     assert first_ms < 1000
-    page.wait_for_function("() => document.querySelector('#act-hist').data?.length > 0")
-    first = page.evaluate("() => document.querySelector('#act-hist').data[0].z")
+    page.wait_for_function("() => document.querySelector('#act-hist-0').data?.length > 0")
+    first = page.evaluate("() => document.querySelector('#act-hist-0').data[0].z")  # step 0
     points = page.evaluate("() => document.querySelector('#loss').data[0].x.length")
     page.wait_for_function(f"() => document.querySelector('#loss').data[0].x.length > {points + 5}",
                            timeout=30_000)
     page.wait_for_function(
-        "(first) => JSON.stringify(document.querySelector('#act-hist').data[0].z) !== "
+        "(first) => JSON.stringify(document.querySelector('#act-hist').data?.[0]?.z) !== "
         "JSON.stringify(first)", arg=first, timeout=30_000)
     assert len(first) == 5  # one row per hidden layer
     shoot(page, "init-training")
@@ -96,8 +96,10 @@ def test_zero_init_produces_the_symmetry_finding(lab, tab):
 
 def test_bad_settings_show_an_error_and_the_connection_stays_up(lab, tab):
     page = tab.page
-    page.goto(f"{lab.url}/init?model.depth=25&budget.epochs=3")
+    page.goto(f"{lab.url}/init?budget.epochs=3")
     wait_drawn(page, "#loss")
+    page.fill("input[name='model.depth']", "25")  # typed: the box does not stop it
+    page.dispatch_event("input[name='model.depth']", "change")
     page.click("#train")
     page.wait_for_function("() => document.querySelector('#error').innerText.length > 0")
     assert "model.depth must be at most 20" in page.inner_text("#error")
@@ -179,6 +181,7 @@ def test_overfitting_shows_early_stopping_and_the_one_nn_reference(lab, tab):
     page.wait_for_function("() => /restored epoch/.test(document.querySelector('#loss')"
                            ".innerText ?? '') || document.querySelector('#status').innerText"
                            ".startsWith('finished')", timeout=60_000)
+    page.evaluate("() => Lab.drawn()")  # figures are drawn at the next animation frame
     assert "restored epoch" in page.inner_text("#loss")
     shoot(page, "overfitting-early-stopping")
     assert tab.errors == []
@@ -199,3 +202,254 @@ def test_runs_page_compares_two_stored_runs(lab, tab):
     assert len(page.evaluate("() => document.querySelector('#curves').data")) == 4
     shoot(page, "runs-compare")
     assert tab.errors == []
+
+
+@pytest.mark.parametrize(("url", "field", "shown", "plot"), [
+    ("/landscape?penalty=l3&lam=0.3", "penalty", "l1", "#contours"),
+    ("/optimizers?steps=5000", "steps", "200", "#surface"),
+    ("/init?model.depth=99&init.scheme=bogus", "model.depth", "6", "#loss"),
+    ("/overfitting?data.noise=banana", "data.noise", "0.35", "#accuracy"),
+])
+def test_an_invalid_url_value_falls_back_to_the_default_and_says_so(lab, tab, url, field,
+                                                                     shown, plot):
+    page = tab.page
+    page.goto(lab.url + url)
+    wait_drawn(page, plot)
+    page.wait_for_function("() => document.querySelector('#url-note')?.innerText.length > 0")
+    note = page.inner_text("#url-note")
+    assert field in note and page.is_visible("#url-note"), note
+    assert page.input_value(f"[name='{field}']") == shown
+    assert parse_qs(urlparse(page.url).query)[field] == [shown]  # the address is corrected
+    if "bogus" in url:
+        assert "init.scheme" in note
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => Lab.drawn()")
+    traces = page.evaluate(f"() => document.querySelector('{plot}').data.length")
+    assert traces > 0 or plot in ("#loss", "#accuracy")  # trained pages wait for Train
+    assert page.inner_text("#error") == ""
+    assert tab.errors == []
+
+
+@pytest.fixture
+def phone(browser):
+    """A 390 x 844 page (a phone held upright)."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    yield page, errors
+    context.close()
+
+
+@pytest.mark.parametrize("page_name", list(READY))
+def test_no_horizontal_scroll_on_a_phone_and_plots_stacked(lab, phone, page_name):
+    page, errors = phone
+    page.goto(f"{lab.url}/{page_name}")
+    if READY[page_name]:
+        wait_drawn(page, READY[page_name])
+    page.wait_for_load_state("networkidle")
+    if page_name == "runs":
+        page.locator("input[name='pick-a']").nth(0).check()
+        page.wait_for_function("() => document.querySelectorAll('#compare tbody tr').length > 0")
+    page.evaluate("() => Lab.drawn()")
+    width = page.evaluate("() => document.documentElement.scrollWidth")
+    shoot(page, f"phone-{page_name or 'home'}")
+    assert width <= 390, width
+    lefts = page.evaluate("() => [...document.querySelectorAll('section.figures > .figure')]"
+                          ".filter((f) => f.offsetParent)"
+                          ".map((f) => f.getBoundingClientRect().left)")
+    assert len(set(lefts)) <= 1, lefts  # one column
+    for button in page.locator("button").all():  # every button's label shows in full
+        if button.is_visible():
+            assert button.evaluate("(b) => b.scrollWidth <= b.clientWidth"), button.inner_text()
+    assert errors == []
+
+
+def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone):
+    page, _ = phone
+    page.goto(f"{lab.url}/init?budget.epochs=3&data.n_samples=200")
+    wait_drawn(page, "#loss")
+    page.click("#train")
+    page.wait_for_timeout(300)
+    top = page.evaluate("() => document.querySelector('#loss').getBoundingClientRect().top")
+    assert 0 <= top < 844 - 100, top
+
+
+# Text whose contrast against what is behind it is under 4.5:1 (WCAG AA): HTML text in
+# elements of 12 px or less and every text of the plots (SVG, on the white paper).
+LOW_CONTRAST = """() => {
+    const rgb = (s) => (s.match(/[\\d.]+/g) || []).map(Number);
+    const lum = ([r, g, b]) => {
+        const f = (c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+    };
+    const ratio = (a, b) => {
+        const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+        return (x + 0.05) / (y + 0.05);
+    };
+    const background = (el) => {
+        for (let e = el; e; e = e.parentElement) {
+            const c = rgb(getComputedStyle(e).backgroundColor);
+            if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+        }
+        return [255, 255, 255];
+    };
+    const bad = [];
+    for (const el of document.querySelectorAll('main *:not(svg *)')) {
+        const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !el.offsetParent) continue;
+        const style = getComputedStyle(el);
+        if (parseFloat(style.fontSize) > 12 || el.closest('button:disabled')) continue;
+        const r = ratio(rgb(style.color).slice(0, 3), background(el));
+        if (r < 4.5) bad.push([el.textContent.trim().slice(0, 40), r.toFixed(2)]);
+    }
+    for (const t of document.querySelectorAll('.main-svg text')) {
+        if (!t.textContent.trim()) continue;
+        const fill = getComputedStyle(t).fill;
+        const r = ratio(rgb(fill).slice(0, 3), [255, 255, 255]);
+        if (r < 4.5) bad.push([t.textContent.trim().slice(0, 40), r.toFixed(2)]);
+    }
+    return bad;
+}"""
+
+
+@pytest.mark.parametrize("page_name", [p for p in READY if p])
+def test_accessibility_live_regions_current_page_summaries_and_contrast(lab, tab, page_name):
+    page = tab.page
+    page.goto(f"{lab.url}/{page_name}")
+    wait_drawn(page, READY[page_name])
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => Lab.drawn()")
+    assert page.title().count("fitscope lab") == 1
+    assert page.get_attribute("header nav a[aria-current='page']", "href") == f"/{page_name}"
+    for selector in ("#error", "#status", ".findings"):
+        for el in page.locator(selector).all():
+            assert el.get_attribute("aria-live") in ("polite", "assertive"), selector
+    summaries = page.evaluate("() => [...document.querySelectorAll('.plot')].filter((p) => p.data)"
+                              ".map((p) => [p.id, "
+                              "document.getElementById(p.id + '-summary')?.innerText])")
+    assert summaries and all(text for _, text in summaries), summaries
+    assert page.evaluate(LOW_CONTRAST) == []
+
+
+def test_training_pages_hints_marks_and_findings_read_clearly(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/overfitting?regularization.early_stopping.enabled=true"
+              "&regularization.early_stopping.patience=5&budget.epochs=100")
+    wait_drawn(page, "#accuracy")
+    assert "press Train" in page.inner_text("#loss-summary")
+    page.click("#train")
+    page.wait_for_function("() => document.querySelector('#status').innerText"
+                           ".startsWith('finished')", timeout=60_000)
+    page.evaluate("() => Lab.drawn()")
+    assert "training" in page.inner_text("#loss-summary")
+    assert page.evaluate(LOW_CONTRAST) == []  # the stopped / restored marks, the 1-NN lines
+    page.goto(f"{lab.url}/init")
+    wait_drawn(page, "#loss")
+    page.evaluate("""() => TrainViews.findings('findings', [
+        {code: 'sure_thing', severity: 'warning', layer: null, evidence: {},
+         explanation: 'a', fix: ''},
+        {code: 'maybe_thing', severity: 'warning', layer: null, evidence: {confidence: 0.4},
+         explanation: 'b', fix: ''}])""")
+    items = page.locator("#findings li").all_inner_texts()
+    assert "not sure" not in items[0] and "warning" in items[0]
+    assert "not sure" in items[1] and "Possibly" in items[1]
+
+
+LOSS_Y = "() => JSON.stringify(document.querySelector('#loss').data[0].y)"
+
+
+def test_back_and_forward_restore_the_trained_plots(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/init?data.n_samples=200&model.depth=2&budget.epochs=4")
+    wait_drawn(page, "#loss")
+    curves = {}
+    for depth in ("2", "3"):
+        page.fill("input[name='model.depth']", depth)
+        page.dispatch_event("input[name='model.depth']", "change")
+        page.click("#train")
+        page.wait_for_function("() => document.querySelector('#status').innerText"
+                               ".startsWith('finished')", timeout=60_000)
+        page.evaluate("() => Lab.drawn()")
+        curves[depth] = page.evaluate(LOSS_Y)
+    assert curves["2"] != curves["3"]
+    page.go_back()
+    page.wait_for_function("(y) => document.querySelector('#loss').data?.[0] && "
+                           f"({LOSS_Y})() === y", arg=curves["2"])
+    assert page.input_value("input[name='model.depth']") == "2"
+    assert "model.depth=2" in page.url
+    assert page.inner_text("#status").startswith("finished")
+    page.go_forward()
+    page.wait_for_function(f"(y) => ({LOSS_Y})() === y", arg=curves["3"])
+    assert page.input_value("input[name='model.depth']") == "3"
+    page.go_back()
+    page.go_back()  # before the first Train: the settings of the first load, no curve
+    page.wait_for_function("() => !document.querySelector('#loss').data?.length")
+    assert tab.errors == []
+
+
+def test_back_restores_an_earlier_race(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/optimizers?surface=saddle")
+    wait_drawn(page, "#surface")
+    page.select_option("select[name='surface']", "rosenbrock")
+    page.wait_for_function("() => location.search.includes('surface=rosenbrock')")
+    page.wait_for_function("() => /rosenbrock/.test(document.querySelector('#surface')"
+                           ".layout?.title.text)")
+    page.go_back()
+    page.wait_for_function("() => location.search.includes('surface=saddle')")
+    assert page.input_value("select[name='surface']") == "saddle"
+    page.wait_for_function("() => /saddle/.test(document.querySelector('#surface')"
+                           ".layout.title.text)")
+    assert tab.errors == []
+
+
+def test_optimizers_page_six_labelled_equal_axes_and_a_visible_clip(lab, tab):
+    page = tab.page
+    page.goto(f"{lab.url}/optimizers?surface=ravine")
+    wait_drawn(page, "#surface")
+    assert "Six ways" in page.inner_text(".explain")
+    lr_boxes = page.locator("#optimizers input[type=number]")
+    assert lr_boxes.count() == 6
+    assert all(box.get_attribute("aria-label").startswith("learning rate of ")
+               for box in lr_boxes.all())
+    page.evaluate("() => Lab.drawn()")
+    scales = page.evaluate("""() => { const l = document.querySelector('#surface')._fullLayout;
+        const per = (a) => a._length / Math.abs(a.range[1] - a.range[0]);
+        return [per(l.xaxis), per(l.yaxis)]; }""")
+    assert abs(scales[0] / scales[1] - 1) < 0.01, scales  # pixels per unit, x and y
+    page.goto(f"{lab.url}/optimizers?surface=cliff&clip=true&clip_norm=1")
+    page.wait_for_function("() => document.querySelector('#surface').data?.some("
+                           "(t) => t.name === 'sgd without clipping')")
+    page.wait_for_timeout(2500)  # the animation ends
+    min_x = page.evaluate("""() => Object.fromEntries(document.querySelector('#surface').data
+        .filter((t) => t.name?.startsWith('sgd')).map((t) => [t.name, Math.min(...t.x)]))""")
+    assert min_x["sgd"] > -1 and min_x["sgd without clipping"] < -10, min_x
+    shoot(page, "optimizers-cliff-clip")
+    assert tab.errors == []
+
+
+def test_the_servers_limits_cap_the_form_and_are_shown(lab, tab):
+    """The limits /api/form serves (here with run budgets added, as a stricter server
+    would serve them) cap the matching boxes and are listed under the form."""
+    page = tab.page
+
+    def stricter(route):
+        body = route.fetch().json()
+        body["limits"] = {**body["limits"], "model.depth": 8, "max_run_seconds": 60,
+                          "max_steps": 20000, "max_probe_mb": 50, "max_histogram_bins": 100}
+        route.fulfill(json=body)
+
+    page.route("**/api/form", stricter)
+    page.goto(f"{lab.url}/init?model.depth=12")
+    wait_drawn(page, "#loss")
+    assert page.get_attribute("input[name='model.depth']", "max") == "8"
+    assert page.input_value("input[name='model.depth']") == "6"  # 12 is over: the default
+    assert "model.depth" in page.inner_text("#url-note")
+    text = page.inner_text("form .limits")
+    for part in ("60 s of training", "20000 optimizer steps", "50 MB of probe records",
+                 "100 histogram bins"):
+        assert part in text, text

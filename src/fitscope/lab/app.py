@@ -119,10 +119,11 @@ def field_choices(dotted: str) -> list[str]:
 
 def render(page: str) -> str:
     """A page: the shared layout around ``static/pages/<page>.html``."""
-    nav = "".join(f'<a href="/{slug}"{" class=current" if slug == page else ""}>{title}</a>'
+    nav = "".join(f'<a href="/{slug}"'
+                  f'{" class=current aria-current=page" if slug == page else ""}>{title}</a>'
                   for slug, title in PAGES.items())
     body = (STATIC / "pages" / f"{page}.html").read_text()
-    title = PAGES.get(page, "fitscope lab")
+    title = f"{PAGES[page]} · fitscope lab" if page in PAGES else "fitscope lab"
     return ((STATIC / "layout.html").read_text().replace("{{title}}", title)
             .replace("{{nav}}", nav).replace("{{body}}", body).replace("{{page}}", page))
 

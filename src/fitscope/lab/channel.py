@@ -80,7 +80,7 @@ class Channel:
         await self._stop()
         try:
             self.training = self.sessions.open(message.config, self.outbox, message.paused,
-                                               message.probe)
+                                               message.probe, message.weights)
         except (Busy, OverBudget) as exc:
             self.outbox.event("error", message=str(exc))
 

@@ -54,12 +54,14 @@ class _Message(BaseModel):
 
 class Start(_Message):
     """Start a new training (replacing the current one); ``paused`` starts it paused,
-    ``probe`` records per-layer probes for the page (the lab sets how often)."""
+    ``probe`` records per-layer probes for the page (the lab sets how often),
+    ``weights`` sends histograms of each layer's weights with every view."""
 
     type: Literal["start"]
     config: RunConfig = RunConfig()
     paused: bool = False
     probe: bool = False
+    weights: bool = False
 
     @field_validator("config")
     @classmethod

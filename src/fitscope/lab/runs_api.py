@@ -23,11 +23,25 @@ RunId = Annotated[str, PathParam(pattern=r"^[0-9a-f]{1,16}$",
                                  description="a run id or a unique prefix of one")]
 
 
+INIT_PARAMETER = {"normal": ("std", "std"), "constant": ("value", ""), "uniform": ("a", "a"),
+                  "orthogonal": ("gain", "gain")}
+
+
+def init_label(init: dict) -> str:
+    """An init scheme with the parameter that sets its scale, if it has one:
+    ``normal (std 0.01)``, ``constant (0.5)``, ``uniform (a 0.05)``, ``kaiming_normal``."""
+    scheme = init["scheme"]
+    if scheme not in INIT_PARAMETER:
+        return scheme
+    field, word = INIT_PARAMETER[scheme]
+    return f"{scheme} ({word} {init[field]:g})".replace("( ", "(")
+
+
 def _summary(record: dict, studies: list[str]) -> dict:
     cfg = record["config"]
     return {"run_id": record["run_id"], "status": record["status"], "name": cfg.get("name", ""),
             "data": cfg["data"]["name"], "depth": cfg["model"]["depth"],
-            "width": cfg["model"]["width"], "init": cfg["init"]["scheme"],
+            "width": cfg["model"]["width"], "init": init_label(cfg["init"]),
             "optimizer": cfg["optimizer"]["name"], "studies": studies,
             "metrics": {k: record["metrics"].get(k) for k in SUMMARY_METRICS}}
 

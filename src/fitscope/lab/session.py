@@ -140,7 +140,8 @@ class LiveTraining(Callback):
 
     def __init__(self, ident: int, config: RunConfig, outbox: Outbox,
                  on_exit: Callable[[LiveTraining], None], turns: Turns,
-                 paused: bool = False, probe: bool = False, budget: Budget | None = None):
+                 paused: bool = False, probe: bool = False, budget: Budget | None = None,
+                 weights: bool = False):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
         self.turns, self._has_turn = turns, False
         self.budget = budget or Budget()
@@ -148,7 +149,7 @@ class LiveTraining(Callback):
         # for the GIL or for other processes on a busy machine is not counted)
         self.compute_seconds, self._turn_since = 0.0, 0.0
         self._probe_checked = False
-        self.probe = probe
+        self.probe, self.weights = probe, weights
         self._go, self._halt = threading.Event(), threading.Event()
         if not paused:
             self._go.set()
@@ -236,8 +237,10 @@ class LiveTraining(Callback):
         if force or now - self._last_view >= 1 / VIEWS_PER_SECOND:
             self._last_view = now
             view = views.live_view(trainer, self.state, self._probe, self._probe_step,
-                                   self._plane)
+                                   self._plane, self.weights)
             if "probes" in view:
+                if self._probe_step is None:  # step 0, apart from "probes" (replaced)
+                    view["initial_probes"] = views.latest_probe(self._probe, first=True)
                 self._probe_step = view["probes"]["step"]
                 if diagnose and (force or now - self._last_findings >= FINDINGS_EVERY):
                     self._last_findings = now
@@ -262,8 +265,8 @@ class LiveTraining(Callback):
         """Block while paused; ask the engine to end the run once stopped."""
         if not self._go.is_set() and not self._halt.is_set():
             self.state = "paused"
-            self._post_view(trainer, force=True)
-            self.outbox.event("state", self.ident, state="paused")
+            self.outbox.event("state", self.ident, state="paused")  # before the view: it
+            self._post_view(trainer, force=True)  # takes a diagnosis, the page can show this now
             self._go.wait()
             if not self._halt.is_set():
                 self.state = "running"
@@ -336,7 +339,7 @@ class Sessions:
             return len(self._live)
 
     def open(self, config: RunConfig, outbox: Outbox, paused: bool = False,
-             probe: bool = False) -> LiveTraining:
+             probe: bool = False, weights: bool = False) -> LiveTraining:
         """Start a training whose output goes to ``outbox``; :class:`Busy` when full,
         :class:`~fitscope.lab.limits.OverBudget` for settings over the budget known before
         training (the rest is checked as it trains)."""
@@ -347,7 +350,7 @@ class Sessions:
                            f"--max-sessions); wait for one to finish or stop one")
             self._next_id += 1
             training = LiveTraining(self._next_id, config, outbox, self._release, self.turns,
-                                    paused, probe, self.budget)
+                                    paused, probe, self.budget, weights)
             self._live.add(training)
         outbox.claim(training.ident)
         training.thread.start()

@@ -20,6 +20,7 @@ from fitscope.config import TOY_2D, DataConfig, RunConfig
 from fitscope.data import load_data, prepare
 from fitscope.engine import Trainer
 from fitscope.probe import Probe, diagnose, stats
+from fitscope.probe.stats import histogram, histogram_edges
 from fitscope.probe.theory import theory_table
 from fitscope.probe.training import ProbeStepper
 from fitscope.run import Run
@@ -30,6 +31,7 @@ PROBE_SAMPLES = 100
 _THEORY = threading.Lock()  # one large model's theory line at a time
 LARGE_THEORY = 100_000  # hidden weights (depth x width^2) from which a theory line is large
 LARGE_THEORY_EXAMPLES = 128  # examples of a large theory line (theory_table's default: 512)
+WEIGHT_BINS = 40
 
 
 def with_probes(cfg: RunConfig, samples: int = PROBE_SAMPLES) -> RunConfig:
@@ -54,19 +56,23 @@ def probed_units(model: torch.nn.Module) -> int:
     return sum(2 * m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
-def latest_probe(p: Probe) -> dict | None:
-    """The last probed step, per layer in forward order: histograms (on the probe's
-    fixed bins) of each activation's output and of the loss gradient with respect to
-    each weight layer's output z; and each weight layer's Var(z) and Var(dL/dz)."""
+def latest_probe(p: Probe, first: bool = False) -> dict | None:
+    """The last probed step (with ``first``, the first one: the initialization), per
+    layer in forward order: histograms (on the probe's fixed bins) of each activation's
+    output and of the loss gradient with respect to each weight layer's output z; and
+    each weight layer's Var(z) and Var(dL/dz)."""
     if not p.records:
         return None
-    step = p.records[-1]["step"]
+    ordered = p.records if first else list(reversed(p.records))
+    step = ordered[0]["step"]
     rows = []
-    for r in reversed(p.records):
+    for r in ordered:
         if r["step"] != step:
             break
         rows.append(r)
-    values = {(r["layer"], r["quantity"]): r["value"] for r in reversed(rows)}
+    if not first:
+        rows.reverse()
+    values = {(r["layer"], r["quantity"]): r["value"] for r in rows}
     order = list(dict.fromkeys(layer for layer, q in values if q.endswith("_mean")))
 
     def hist(quantity: str) -> dict:
@@ -78,6 +84,23 @@ def latest_probe(p: Probe) -> dict | None:
                 "grad_z_var": [values[(la, "preact_grad_std")] ** 2 for la in weights]}
     return {"step": step, "edges": p.edges, "act": hist("act_hist"),
             "grad": hist("preact_grad_hist"), "variance": variance}
+
+
+def weight_histograms(model: torch.nn.Module, bins: int = WEIGHT_BINS) -> dict:
+    """Each linear layer's weights (not biases), in forward order, counted on the probe's
+    fixed bins (:func:`fitscope.probe.stats.histogram_edges`: log-spaced in magnitude, so
+    weights an L1 penalty drives to zero pile up in the middle bins, while L2 shifts
+    every weight inward a little); with each layer's share of weights under 0.01 in
+    magnitude."""
+    layers, counts, small = [], [], []
+    for name, module in model.named_modules():
+        if isinstance(module, torch.nn.Linear):
+            w = module.weight.detach()
+            layers.append(name)
+            counts.append(histogram(w, bins).tolist())
+            small.append(float((w.abs() < 0.01).float().mean()))
+    return {"layers": layers, "counts": counts, "edges": list(histogram_edges(bins)),
+            "near_zero": small}
 
 
 def theory_line(config: RunConfig) -> dict | None:
@@ -123,6 +146,7 @@ class Plane:
         raw = load_data(cfg.model_copy(update={"poly_degree": 1, "standardize": False}),
                         task_kind)
         self.points = raw.x_train.numpy()
+        self.held_out = {"val": raw.x_val.numpy(), "test": raw.x_test.numpy()}
         self.degree, self.standardize = cfg.poly_degree, cfg.standardize
         self._train = self._poly(self.points)
 
@@ -145,7 +169,8 @@ def plane_of(trainer: Trainer) -> Plane | None:
 
 def meta(trainer: Trainer, plane: Plane | None = None) -> dict:
     """Once per training: sizes, and on a plane a sample of the training points (raw
-    coordinates; labels as trained on, label noise included)."""
+    coordinates; labels as trained on, label noise included) and of the validation and
+    test points (``val_points``, ``test_points``)."""
     s = trainer.splits
     body = {"n_features": s.n_features, "n_classes": s.n_classes,
             "n_train": len(s.x_train), "steps_per_epoch": trainer.steps_per_epoch,
@@ -153,6 +178,10 @@ def meta(trainer: Trainer, plane: Plane | None = None) -> dict:
     if plane is not None:
         x, y = plane.points[:MAX_POINTS], s.y_train[:MAX_POINTS]
         body["points"] = {"x": x[:, 0].tolist(), "y": x[:, 1].tolist(), "label": y.tolist()}
+        for split, labels in (("val", s.y_val), ("test", s.y_test)):
+            x, y = plane.held_out[split][:MAX_POINTS], labels[:MAX_POINTS]
+            body[f"{split}_points"] = {"x": x[:, 0].tolist(), "y": x[:, 1].tolist(),
+                                       "label": y.tolist()}
     return body
 
 
@@ -168,9 +197,11 @@ def initial_row(trainer: Trainer) -> dict:
 
 
 def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
-              probe_step: int | None = None, plane: Plane | None = None) -> dict:
+              probe_step: int | None = None, plane: Plane | None = None,
+              weights: bool = False) -> dict:
     """The latest state: progress, early-stopping marks, the decision boundary on a
-    plane, and the probes when they hold a step newer than ``probe_step``."""
+    plane, the probes when they hold a step newer than ``probe_step``, and with
+    ``weights`` the :func:`weight_histograms`."""
     view = {"state": state, "epoch": trainer.epoch, "step": trainer.step}
     if probe is not None and probe.records and probe.records[-1]["step"] != probe_step:
         view["probes"] = latest_probe(probe)
@@ -178,6 +209,8 @@ def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
         view["best_epoch"] = trainer.early.best_epoch
     if plane is not None:
         view["boundary"] = decision_boundary(trainer, plane)
+    if weights:
+        view["weights"] = weight_histograms(trainer.model)
     return view
 
 

@@ -42,13 +42,50 @@
     });
   }
 
+  /* The probes received, one per step; the scrubber picks one (its right end: the
+   * newest, following the training). */
+  let snapshots = [];
+  const scrubber = $("#probe-step");
+  const following = () => Number(scrubber.value) >= snapshots.length - 1;
+
+  function drawProbes(probes) {
+    V.histograms("act-hist", probes.act, probes.edges, `activations per layer (step ${probes.step})`);
+    V.histograms("grad-hist", probes.grad, probes.edges, `gradients per layer (step ${probes.step})`);
+    variance(probes);
+  }
+
+  function drawInitial(probes) {
+    V.histograms("act-hist-0", probes.act, probes.edges, "activations per layer at step 0");
+    V.histograms("grad-hist-0", probes.grad, probes.edges, "gradients per layer at step 0");
+  }
+
+  function addSnapshot(probes) {
+    if (snapshots.at(-1)?.step === probes.step) snapshots.pop();
+    const follow = following();
+    snapshots.push(probes);
+    scrubber.max = String(snapshots.length - 1);
+    scrubber.disabled = snapshots.length < 2;
+    if (follow) { scrubber.value = scrubber.max; drawProbes(probes); }
+    scrubber.setAttribute("aria-valuetext", `step ${snapshots[Number(scrubber.value)].step}`);
+  }
+
+  scrubber.addEventListener("input", () => {
+    const probes = snapshots[Number(scrubber.value)];
+    scrubber.setAttribute("aria-valuetext", `step ${probes.step}`);
+    drawProbes(probes);
+  });
+
   const page = {
     probe: true,
     clear() {
       loss.clear();
       points = null;
       theory = null;
+      snapshots = [];
+      Object.assign(scrubber, { max: "0", value: "0", disabled: true });
       V.empty("boundary", "decision boundary");
+      V.empty("act-hist-0", "activations per layer at step 0");
+      V.empty("grad-hist-0", "gradients per layer at step 0");
       V.empty("act-hist", "activations per layer");
       V.empty("grad-hist", "gradients per layer");
       V.empty("variance", "variance per layer");
@@ -68,27 +105,46 @@
           : "No theory line: it covers plain MLPs (no batch norm).";
       }
       if (v.boundary) V.boundary("boundary", v.boundary, points);
-      if (v.probes) {
-        V.histograms("act-hist", v.probes.act, v.probes.edges, `activations per layer (step ${v.probes.step})`);
-        V.histograms("grad-hist", v.probes.grad, v.probes.edges, `gradients per layer (step ${v.probes.step})`);
-        variance(v.probes);
+      if (v.initial_probes) {
+        drawInitial(v.initial_probes);
+        if (!snapshots.length || snapshots[0].step > 0) snapshots.unshift(v.initial_probes);
       }
+      if (v.probes) addSnapshot(v.probes);
       if (v.findings) V.findings("findings", v.findings);
     },
     finished(ev) { if (ev.findings) V.findings("findings", ev.findings); },
   };
 
-  for (const button of $("#presets").querySelectorAll("button")) {
+  /* A preset sets the init (and for "too small" / "too large" the optimizer); the
+   * preset matching the form is shown pressed. */
+  const presets = [...$("#presets").querySelectorAll("button")];
+  function pressPreset() {
+    const el = form.elements;
+    for (const b of presets) {
+      const d = b.dataset;
+      const on = el["init.scheme"].value === d.scheme
+        && (!d.std || Number(el["init.std"].value) === Number(d.std))
+        && (!d.value || Number(el["init.value"].value) === Number(d.value));
+      b.setAttribute("aria-pressed", String(on));
+    }
+  }
+  for (const button of presets) {
     button.onclick = () => {
-      form.elements["init.scheme"].value = button.dataset.scheme;
-      if (button.dataset.std) form.elements["init.std"].value = button.dataset.std;
-      if (button.dataset.value) form.elements["init.value"].value = button.dataset.value;
+      const el = form.elements;
+      const d = button.dataset;
+      el["init.scheme"].value = d.scheme;
+      if (d.std) el["init.std"].value = d.std;
+      if (d.value) el["init.value"].value = d.value;
+      if (d.optimizer) el["optimizer.name"].value = d.optimizer;
+      if (d.lr) el["optimizer.lr"].value = d.lr;
       form.dispatchEvent(new Event("change"));
     };
   }
+  form.addEventListener("change", pressPreset);
 
   Lab.prepareForm(form, LABELS).then(() => {
     page.clear();
+    pressPreset();
     Lab.bindTraining(form, page);
   }).catch((e) => Lab.showError(String(e)));
 })();

@@ -111,6 +111,7 @@
 
   Lab.prepareForm(form).then(() => {
     form.addEventListener("input", update);
+    Lab.followHistory(form, update);
     update();
   });
   for (const penalty of ["l1", "l2"]) {

@@ -8,6 +8,7 @@
   const ON_BY_DEFAULT = ["sgd", "momentum", "adagrad", "rmsprop", "adam"];
   let names = [];
   let race = null; // the last response
+  let unclipped = null; // with clipping on: the same race without it, drawn faintly
   let animation = 0;
   let clickable = false; // the click handler is attached after the first plot
 
@@ -17,7 +18,8 @@
     for (const name of names) {
       const row = document.createElement("label");
       row.innerHTML = `<span><input type="checkbox" name="run_${name}"> ${name}</span>` +
-        `<input type="number" name="lr_${name}" min="0.000001" max="10" step="any" placeholder="lr">`;
+        `<input type="number" name="lr_${name}" min="0.000001" max="10" step="any" ` +
+        `placeholder="lr" aria-label="learning rate of ${name}" title="learning rate of ${name}">`;
       row.querySelector("input[type=checkbox]").checked = ON_BY_DEFAULT.includes(name);
       box.append(row);
     }
@@ -38,7 +40,9 @@
     return p;
   }
 
-  /* The figure from fitscope.landscape.figures.toy_figure, paths cut to `k` steps. */
+  /* The figure from fitscope.landscape.figures.toy_figure, paths cut to `k` steps; with
+   * clipping on, each path without clipping drawn faintly (dotted) beside it. Equal
+   * scales on both axes, so a ravine looks as narrow as it is. */
   function frame(k) {
     const fig = race.figure;
     const data = fig.data.map((trace) => {
@@ -47,14 +51,26 @@
       // "skip" would also swallow clicks; "none" only hides the hover label
       return trace.type === "contour" ? { ...trace, hoverinfo: "none" } : trace;
     });
+    if (unclipped) {
+      for (const trace of fig.data) {
+        const path = unclipped.paths[trace.name];
+        if (!path) continue;
+        data.push({ x: path.x.slice(0, k + 1), y: path.y.slice(0, k + 1), mode: "lines",
+          name: `${trace.name} without clipping`, hoverinfo: "skip", opacity: 0.5,
+          line: { color: colorOf(trace.name), dash: "dot", width: 1.5 } });
+      }
+    }
     plot("surface", data, {
       ...fig.layout, title: { text: fig.layout.title.text },
-      margin: { l: 55, r: 15, t: 40, b: 42 }, uirevision: race.surface,
+      yaxis: { ...fig.layout.yaxis, scaleanchor: "x", scaleratio: 1 },
+      legend: { orientation: "h", x: 0, xanchor: "left", y: -0.12, yanchor: "top" },
+      margin: { l: 55, r: 15, t: 40, b: 60 }, uirevision: race.surface,
+    }).then(() => {
+      if (!clickable) {
+        $("#surface").on("plotly_click", startAt);
+        clickable = true;
+      }
     });
-    if (!clickable) {
-      $("#surface").on("plotly_click", startAt);
-      clickable = true;
-    }
   }
 
   /* A click on the surface restarts the race from there. */
@@ -79,13 +95,19 @@
     animation = requestAnimationFrame(tick);
   }
 
+  /* The colour an optimizer's path has on the surface figure (its template's colorway,
+   * by trace index). */
+  function colorOf(name) {
+    const colorway = race.figure.layout.template?.layout?.colorway ?? [];
+    const index = race.figure.data.findIndex((t) => t.name === name);
+    return colorway[index % colorway.length];
+  }
+
   /* Each optimizer in the colour its path has on the surface figure. */
   function drawLosses() {
-    const colorway = race.figure.layout.template?.layout?.colorway ?? [];
-    const index = Object.fromEntries(race.figure.data.map((t, i) => [t.name, i]));
     const traces = Object.entries(race.paths).map(([name, p]) => ({
       y: p.loss.map((f) => f - race.f_min), name: `${name} (lr ${fmt(p.lr)})`, mode: "lines",
-      line: { color: colorway[index[name] % colorway.length] },
+      line: { color: colorOf(name) },
     }));
     plot("losses", traces, {
       title: { text: "f − f_min along each path" },
@@ -95,9 +117,16 @@
   }
 
   async function update() {
-    Lab.saveState(form);
+    Lab.saveState(form, true);
     try {
-      race = await Lab.getJSON(`/api/optimizers/race?${query()}`);
+      const q = query();
+      race = await Lab.getJSON(`/api/optimizers/race?${q}`);
+      if (q.has("clip_norm")) {
+        q.delete("clip_norm");
+        unclipped = await Lab.getJSON(`/api/optimizers/race?${q}`);
+      } else {
+        unclipped = null;
+      }
       Lab.showError("");
     } catch (e) {
       Lab.showError(e.message);
@@ -116,6 +145,7 @@
       update();
     });
     $("#race").onclick = update;
+    Lab.followHistory(form, update);
     $("#home").onclick = () => {
       form.elements.x0.value = ""; form.elements.y0.value = "";
       update();

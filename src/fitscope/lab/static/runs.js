@@ -108,7 +108,7 @@
   }
 
   async function changed() {
-    Lab.saveState(form);
+    Lab.saveState(form, true);
     table();
     try {
       const runs = [];
@@ -135,6 +135,7 @@
     for (const name of Object.keys(store.studies)) el.study.add(new Option(name, name));
     await Lab.prepareForm(form);
     form.addEventListener("change", changed);
+    Lab.followHistory(form, changed);
     await changed();
   })().catch((e) => Lab.showError(String(e)));
 })();

@@ -39,13 +39,13 @@ const TrainViews = (() => {
       }));
       const annotations = this.marks.map((m, i) => ({
         x: m.epoch, yref: "paper", y: 1 - 0.08 * i, text: m.label, showarrow: false,
-        font: { color: m.color, size: 10 }, xanchor: "left", yanchor: "top",
+        font: { color: m.color, size: 11 }, xanchor: "left", yanchor: "top",
       }));
       for (const l of this.levels) {
         shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: l.y, y1: l.y,
           line: { color: l.color, dash: "dash", width: 1.5 } });
         annotations.push({ xref: "paper", x: 0.01, y: l.y, text: l.label, showarrow: false,
-          font: { color: l.color, size: 10 }, xanchor: "left", yanchor: "bottom" });
+          font: { color: l.color, size: 11 }, xanchor: "left", yanchor: "bottom" });
       }
       plot(this.id, traces, {
         title: { text: this.title }, shapes, annotations,
@@ -54,29 +54,62 @@ const TrainViews = (() => {
     }
   }
 
-  const CLASS_COLORS = ["#d94841", "#2f6fdb", "#2e7d32", "#b7791f", "#7b1fa2"];
+  const CLASS_COLORS = ["#2f6fdb", "#d94841", "#2e7d32", "#b7791f", "#7b1fa2"];
 
-  /* The model's output over the plane and the training points on top. */
-  function boundary(id, b, points) {
+  /* The heatmap's colours come from CLASS_COLORS, so a point sits on its own class's
+   * colour where the model predicts that class: for two classes P(class 1) runs from
+   * class 0's colour (0) through white (0.5) to class 1's (1); for more, each predicted
+   * class k is a band of its colour (z in [k - 0.5, k + 0.5]). */
+  function heatColors(kind, nClasses) {
+    if (kind === "probability") {
+      return { colorscale: [[0, CLASS_COLORS[0]], [0.5, "#ffffff"], [1, CLASS_COLORS[1]]],
+        zmin: 0, zmax: 1 };
+    }
+    if (kind === "class") {
+      const n = Math.max(2, nClasses);
+      const scale = [];
+      for (let k = 0; k < n; k++) {
+        const c = CLASS_COLORS[k % CLASS_COLORS.length];
+        scale.push([k / n, c], [(k + 1) / n, c]);
+      }
+      return { colorscale: scale, zmin: -0.5, zmax: n - 0.5 };
+    }
+    return { colorscale: "Viridis" };
+  }
+
+  /* The model's output over the plane and the points on top (`points`: training
+   * points; `extra`: [{x, y, label, name}] drawn as open symbols, e.g. validation). */
+  function boundary(id, b, points, extra = []) {
     const traces = [];
+    const nClasses = points ? Math.max(...points.label) + 1 : 2;
     if (b) {
       traces.push({
         type: "heatmap", x: b.x, y: b.y, z: b.z, showscale: false, opacity: 0.75,
-        hoverinfo: "skip", zsmooth: "best",
-        colorscale: b.kind === "probability" ? "RdBu" : "Portland",
-        ...(b.kind === "probability" ? { zmin: 0, zmax: 1 } : {}),
+        hoverinfo: "skip", zsmooth: b.kind === "class" ? false : "fast", // "best": slower to draw
+        ...heatColors(b.kind, nClasses),
       });
     }
+    const colors = (labels) => labels.map((k) => CLASS_COLORS[k % CLASS_COLORS.length]);
     if (points) {
       traces.push({
         type: "scatter", mode: "markers", x: points.x, y: points.y, hoverinfo: "skip",
-        marker: { size: 5, line: { width: 0.5, color: "#fff" },
-          color: points.label.map((k) => CLASS_COLORS[k % CLASS_COLORS.length]) },
-        showlegend: false,
+        name: "training", marker: { size: 5, line: { width: 0.5, color: "#fff" },
+          color: colors(points.label) },
+        showlegend: extra.length > 0,
       });
     }
+    for (const set of extra) {
+      traces.push({
+        type: "scatter", mode: "markers", x: set.x, y: set.y, hoverinfo: "skip", name: set.name,
+        marker: { size: 7, symbol: set.symbol ?? "diamond-open", line: { width: 1.5 },
+          color: colors(set.label) },
+      });
+    }
+    const title = !b ? "decision boundary" : b.kind === "probability"
+      ? "decision boundary (P of class 1: blue 0, red 1)"
+      : b.kind === "class" ? "decision boundary (predicted class)" : "prediction";
     plot(id, traces, {
-      title: { text: "decision boundary (P of class 1)" },
+      title: { text: title },
       xaxis: { title: { text: "x1" }, zeroline: false },
       yaxis: { title: { text: "x2" }, zeroline: false },
     });
@@ -118,7 +151,20 @@ const TrainViews = (() => {
 
   const empty = (id, title) => Lab.placeholder(id, title, "press Train");
 
-  /* A diagnosis (fitscope.probe.diagnose findings) as a list, in the order diagnose gives. */
+  /* How sure a finding is, when the diagnosis says (a `confidence` in [0, 1] or a word,
+   * on the finding or in its evidence): "not sure" below 0.7 or for "low" / "possible",
+   * else null. */
+  function unsure(f) {
+    const c = f.confidence ?? f.evidence?.confidence;
+    if (typeof c === "number") return c < 0.7 ? `not sure (confidence ${c.toFixed(2)})` : null;
+    if (typeof c === "string" && ["low", "possible", "unsure", "maybe"].includes(c.toLowerCase())) {
+      return `not sure (${c})`;
+    }
+    return null;
+  }
+
+  /* A diagnosis (fitscope.probe.diagnose findings) as a list, in the order diagnose gives:
+   * each finding's severity in words, and a "not sure" mark when it is uncertain. */
   function findings(id, list, emptyText = "No finding.") {
     const ul = document.getElementById(id);
     ul.replaceChildren();
@@ -126,11 +172,16 @@ const TrainViews = (() => {
       ul.append(Object.assign(document.createElement("li"), { textContent: emptyText }));
     }
     for (const f of list) {
-      const li = Object.assign(document.createElement("li"), { className: `sev-${f.severity}` });
+      const doubt = unsure(f);
+      const li = Object.assign(document.createElement("li"),
+        { className: `sev-${f.severity}${doubt ? " unsure" : ""}` });
       const head = document.createElement("div");
       head.append(Object.assign(document.createElement("span"), { className: "code", textContent: f.code }),
-        f.layer ? ` (${f.layer})` : "");
-      const text = Object.assign(document.createElement("div"), { textContent: f.explanation });
+        f.layer ? ` (${f.layer})` : "",
+        Object.assign(document.createElement("span"),
+          { className: "severity", textContent: ` · ${doubt ?? f.severity}` }));
+      const text = Object.assign(document.createElement("div"),
+        { textContent: doubt ? `Possibly: ${f.explanation}` : f.explanation });
       const fix = Object.assign(document.createElement("div"),
         { className: "fix", textContent: f.fix ? `Try: ${f.fix}` : "" });
       li.append(head, text, fix);
@@ -138,5 +189,5 @@ const TrainViews = (() => {
     }
   }
 
-  return { Curves, boundary, histograms, empty, findings, layerLabel };
+  return { Curves, boundary, CLASS_COLORS, histograms, empty, findings, layerLabel };
 })();

@@ -5,7 +5,7 @@
 (() => {
   const { $, plot, placeholder, fmt } = Lab;
   const form = $("#form");
-  const COLORS = { A: "#2f6fdb", B: "#d94841" };
+  const COLORS = { A: "#2f6fdb", B: "#c62828" }; // text on white at 4.5:1 or more
   const PRESETS = {
     noise: { a_optimizer: "adam", a_lr: 0.01, a_batch: 64, a_noise: 0,
       b_optimizer: "adam", b_lr: 0.01, b_batch: 64, b_noise: 0.05 },
@@ -188,7 +188,7 @@
   async function compare() {
     if (inFlight) { again = true; return; }
     inFlight = true;
-    Lab.saveState(form);
+    Lab.saveState(form, true);
     const query = new URLSearchParams(location.search);
     const started = performance.now();
     $("#status").textContent = "";
@@ -232,7 +232,17 @@
 
   function applyPreset(name) {
     for (const [field, value] of Object.entries(PRESETS[name])) form.elements[field].value = value;
+    pressPreset();
     compare();
+  }
+
+  /* The preset whose settings the form holds is shown pressed. */
+  function pressPreset() {
+    for (const b of $("#presets").querySelectorAll("button")) {
+      const on = Object.entries(PRESETS[b.dataset.preset])
+        .every(([field, value]) => String(form.elements[field].value) === String(value));
+      b.setAttribute("aria-pressed", String(on));
+    }
   }
 
   addRunFields();
@@ -241,7 +251,9 @@
       b.onclick = () => applyPreset(b.dataset.preset);
     }
     $("#compare").onclick = compare;
-    form.addEventListener("change", compare);
+    form.addEventListener("change", () => { pressPreset(); compare(); });
+    Lab.followHistory(form, () => { pressPreset(); compare(); });
+    pressPreset();
     for (const id of PLOTS) placeholder(id, "", "training…");
     compare();
   }).catch((e) => Lab.showError(String(e)));
