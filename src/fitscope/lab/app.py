@@ -41,7 +41,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fitscope.config import RunConfig
+from fitscope.config import SEED_MAX, RunConfig
 from fitscope.landscape import toy
 
 from . import penalty
@@ -127,7 +127,7 @@ class NeighbourQuery(BaseModel):
     noise: float = Field(0.2, ge=0.0, le=10.0)
     label_noise: float = Field(0.0, ge=0.0, le=1.0)
     train_size: int | None = Field(None, ge=2, le=LIMITS["data.n_samples"])
-    split_seed: int = Field(0, ge=0, le=2**31)
+    split_seed: int = Field(0, ge=0, le=SEED_MAX)
 
 
 def nearest_neighbour(q: NeighbourQuery) -> dict:
