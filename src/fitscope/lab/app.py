@@ -46,7 +46,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fitscope.config import RunConfig
+from fitscope.config import SEED_MAX, RunConfig
 from fitscope.jsontext import finite
 from fitscope.landscape import toy
 
@@ -138,7 +138,7 @@ class NeighbourQuery(BaseModel):
     noise: float = Field(0.2, ge=0.0, le=10.0)
     label_noise: float = Field(0.0, ge=0.0, le=1.0)
     train_size: int | None = Field(None, ge=2, le=LIMITS["data.n_samples"])
-    split_seed: int = Field(0, ge=0, le=2**31)
+    split_seed: int = Field(0, ge=0, le=SEED_MAX)
 
 
 def nearest_neighbour(q: NeighbourQuery) -> dict:

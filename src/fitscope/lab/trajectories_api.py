@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
 from pydantic import field_validator
 
+from fitscope.config import SEED_MAX
 from fitscope.landscape import toy
 
 from .messages import describe
@@ -47,7 +48,7 @@ class Comparison(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     epochs: int = Field(30, ge=1, le=200)
-    seed: int = Field(0, ge=0, le=2**31)
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     a_optimizer: OptimizerName = "adam"
     a_lr: float = Field(0.01, gt=0.0, le=10.0)
     a_batch: int = Field(64, ge=0, le=1000)
