@@ -2,6 +2,7 @@
 hand): the percentile, the process tree's memory, its HTTP client, its options."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import importlib.util
 import os
 import subprocess
@@ -61,7 +62,9 @@ def test_the_client_reads_status_headers_and_chunked_bodies(bench):
         async with server:
             return await bench.Client(f"http://127.0.0.1:{port}").get("/x", {"a": 1})
 
-    r = asyncio.run(serve_and_get())
+    # in a thread of its own: a browser test's playwright may hold a running loop here
+    with ThreadPoolExecutor(1) as pool:
+        r = pool.submit(asyncio.run, serve_and_get()).result()
     assert r.status_code == 503 and r.headers["retry-after"] == "2" and r.json() == {"a": 1}
 
 

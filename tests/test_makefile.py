@@ -1,6 +1,7 @@
 """The README's two commands: `make demo` installs only the runtime, `make test` the test
 extras and the browser. Read from make's dry run, so nothing is installed here."""
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,9 +13,11 @@ pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="make is no
 
 
 def dry_run(*args: str) -> str:
-    # -B: as on a fresh machine, where no install stamp exists yet.
-    return subprocess.run(["make", "-n", "-B", *args], cwd=ROOT, capture_output=True,
-                          text=True, check=True).stdout
+    # -B: as on a fresh machine, where no install stamp exists yet. Without the calling
+    # make's variables (the suite runs under `make test`), so this one is not a sub-make.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    return subprocess.run(["make", "--no-print-directory", "-n", "-B", *args], cwd=ROOT,
+                          capture_output=True, text=True, check=True, env=env).stdout
 
 
 def test_make_demo_installs_the_runtime_without_test_extras():

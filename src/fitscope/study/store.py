@@ -157,6 +157,22 @@ def _schema_of(db: sqlite3.Connection) -> int | None:
     return None
 
 
+def _wal(db: sqlite3.Connection) -> None:
+    """Switch ``db`` to write-ahead logging. The switch needs the database to itself and
+    SQLite answers "database is locked" at once (its busy timeout does not apply) while
+    another driver holds it, e.g. several drivers creating one store together: retried
+    for up to ``BUSY_TIMEOUT_S``."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
     """A connection to ``path``; read-only ones through SQLite's ``mode=ro`` URI."""
     if readonly:
@@ -250,7 +266,7 @@ class Store:
         except BaseException:
             self.db.close()
             raise
-        self.db.execute("PRAGMA journal_mode=WAL")
+        _wal(self.db)
         self.version = SCHEMA_VERSION
 
     def close(self) -> None:
