@@ -40,11 +40,11 @@ install-test: $(VENV)/.installed-test
 browser:
 	@if [ -x "$(CHROMIUM)" ]; then echo "chromium: $(CHROMIUM)"; \
 	elif [ "$$(id -u)" = 0 ]; then \
-	  echo "chromium is missing: installing Debian's chromium (apt-get, about a minute)"; \
+	  echo "chromium is missing: installing Debian's chromium with apt-get"; \
 	  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	elif sudo -n true 2>/dev/null; then \
-	  echo "chromium is missing: installing Debian's chromium (sudo apt-get, about a minute)"; \
+	  echo "chromium is missing: installing Debian's chromium with sudo apt-get"; \
 	  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
 	  sudo -n env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	else echo "the browser tests need Debian's chromium: run 'sudo apt-get install -y chromium'," \

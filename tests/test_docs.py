@@ -40,6 +40,9 @@ NOT_RUN = {
     ("README.md", "make demo"): "builds .venv and runs the whole demo (minutes); the wheel "
     "test runs `fitscope demo --claim 1` from an installed wheel",
     ("README.md", "make test"): "the whole suite, this test included",
+    ("README.md", "git clone -q . /tmp/fresh && cd /tmp/fresh"): "the fresh-clone check: "
+    "a clone and the two commands below, minutes",
+    ("README.md", "bash .ci/run"): "the whole suite from a clean clone, this test included",
     ("docs/notebooks.md", "make notebooks"): "installs Jupyter and serves JupyterLab until "
     "stopped; tests/test_notebooks.py executes the notebooks",
     ("README.md", "fitscope lab"): "serves until stopped; tests/test_wheel.py starts it and "
