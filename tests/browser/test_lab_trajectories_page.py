@@ -94,6 +94,9 @@ def test_a_preset_goes_into_the_url_shows_progress_and_races_both_optimizers(lab
     assert state["epochs"] == ["40"]
     stages = page.evaluate("() => window.stages")
     assert any(s.startswith("run A") or s.startswith("run B") for s in stages), stages
+    # figures are drawn on the next animation frame after the answer: wait for the toy's
+    page.wait_for_function("() => ['sgd', 'adam'].every((n) => (document.getElementById("
+                           "'toy').data || []).some((t) => t.name === n))", timeout=10_000)
     assert {t["name"] for t in traces(page, "toy")} >= {"sgd", "adam"}
     assert "sgd, lr 0.1" in page.inner_text("#slice-a")
     shoot(page, "trajectories-sgd-vs-adam")
