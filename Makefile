@@ -6,13 +6,15 @@
 #               then the whole test suite
 #   make notebooks  the runtime plus Jupyter (the `notebook` extra), then JupyterLab on
 #               notebooks/ (one notebook per chapter of the notes)
+#   make lint   the runtime plus the pinned linters (the `dev` extra), then ruff on src/,
+#               tests/ and benchmarks/ and mypy on src/ (their settings: pyproject.toml)
 PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
 CHROMIUM ?= /usr/bin/chromium
 PYTEST_ARGS ?=
 
-.PHONY: demo test install install-test browser bench notebooks clean
+.PHONY: demo test lint install install-test browser bench notebooks clean
 
 # The runtime install: what `fitscope demo`, `fitscope train` and `fitscope lab` need.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -29,6 +31,12 @@ $(VENV)/.installed-test: $(VENV)/.installed
 # Jupyter on top of the runtime, for `make notebooks`.
 $(VENV)/.installed-notebook: $(VENV)/.installed
 	$(BIN)/pip install -c constraints.txt -e '.[notebook]'
+	touch $@
+
+# The linters, at the versions CI runs, on top of the runtime (mypy reads torch's and
+# pydantic's types from it).
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/pip install -c constraints.txt -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -56,6 +64,10 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 notebooks: $(VENV)/.installed-notebook
 	$(BIN)/jupyter lab notebooks/

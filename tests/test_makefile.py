@@ -45,3 +45,51 @@ def test_make_notebooks_installs_jupyter_and_opens_the_notebooks():
     out = dry_run("notebooks")
     assert "-e '.[notebook]'" in out and "[test]" not in out
     assert out.rstrip().endswith("jupyter lab notebooks/")
+
+
+def test_make_lint_installs_the_pinned_linters_and_runs_ruff_then_mypy():
+    out = dry_run("lint")
+    assert "-e '.[dev]'" in out and "[test]" not in out and "apt-get" not in out
+    commands = out.rstrip().splitlines()
+    assert commands[-2].endswith("ruff check src tests benchmarks")
+    assert commands[-1].endswith("mypy")
+
+
+def test_the_linters_are_pinned_and_configured():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = dict(spec.split("==") for spec in project["project"]["optional-dependencies"]["dev"])
+    assert set(pins) == {"ruff", "mypy"} and all(pins.values())
+    assert project["tool"]["ruff"]["lint"]["select"]
+    assert project["tool"]["mypy"]["files"] == ["src/fitscope"]
+
+
+
+def run_ci(tmp_path: Path, lint_rc: int, test_rc: int) -> tuple[int, list[str]]:
+    """.ci/run with a stand-in `make` that logs its arguments and exits with the status
+    given for its target."""
+    (tmp_path / ".ci").mkdir()
+    shutil.copy(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "make"
+    fake.write_text(f"""#!/bin/sh
+echo "$*" >> {tmp_path}/make.log
+case "$1" in lint) exit {lint_rc};; test) exit {test_rc};; esac
+exit 99
+""")
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
+    env.pop("PYTEST_ARGS", None)
+    done = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], env=env, check=False,
+                          capture_output=True, text=True)
+    return done.returncode, (tmp_path / "make.log").read_text().splitlines()
+
+
+@pytest.mark.parametrize(("lint_rc", "test_rc", "expected"),
+                         [(0, 0, 0), (2, 0, 2), (0, 1, 1), (2, 1, 1), (0, 5, 1), (2, 5, 1)])
+def test_ci_runs_lint_and_test_and_fails_on_either(tmp_path, lint_rc, test_rc, expected):
+    status, calls = run_ci(tmp_path, lint_rc, test_rc)
+    assert calls == ["lint", "test PYTEST_ARGS=-q"]  # the tests run even after lint fails
+    assert status == expected  # pytest's exit 5 (no tests collected) is a failure too
