@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _timing import interleaved_medians  # noqa: E402
+from _timing import interleaved_medians
 
-from fitscope import RunConfig, train  # noqa: E402
-from fitscope.data import load_data  # noqa: E402
-from fitscope.init import apply_init  # noqa: E402
-from fitscope.models import build_model  # noqa: E402
+from fitscope import RunConfig, train
+from fitscope.data import load_data
+from fitscope.init import apply_init
+from fitscope.models import build_model
 
 CONFIG = RunConfig.model_validate({
     "data": {"name": "digits"}, "model": {"depth": 2, "width": 128, "activation": "relu"},

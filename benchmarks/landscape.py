@@ -22,12 +22,12 @@ import sys
 import torch
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
-from _timing import interleaved_medians  # noqa: E402
+from _timing import interleaved_medians
 
-from fitscope import RunConfig, train  # noqa: E402
-from fitscope.landscape import plane, problem_for_run, random_directions  # noqa: E402
-from fitscope.landscape.evaluate import eval_mode  # noqa: E402
-from fitscope.landscape.plane import axis, grid_coords  # noqa: E402
+from fitscope import RunConfig, train
+from fitscope.landscape import plane, problem_for_run, random_directions
+from fitscope.landscape.evaluate import eval_mode
+from fitscope.landscape.plane import axis, grid_coords
 
 CASES = {
     "digits MLP 64-32-32-10, 1078 train rows": RunConfig.model_validate(

@@ -15,16 +15,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _timing import interleaved_medians  # noqa: E402
+from _timing import interleaved_medians
 
-from fitscope import RunConfig, train  # noqa: E402
-from fitscope.live import LiveDisplay, RecordingHandle  # noqa: E402
+from fitscope import RunConfig, train
+from fitscope.live import LiveDisplay, RecordingHandle
 
 DIGITS_MLP = RunConfig.model_validate({  # the default MLP (2 x 32 ReLU, Adam) on digits
     "data": {"name": "digits"}, "observe": {"probe_every": 10}})

@@ -26,8 +26,8 @@ from threadpoolctl import threadpool_limits
 
 sys.path.insert(0, __file__.rsplit("/", 1)[0])
 
-from fitscope import RunConfig, train  # noqa: E402
-from fitscope.data import load_data  # noqa: E402
+from fitscope import RunConfig, train
+from fitscope.data import load_data
 
 EPOCHS, BATCH, L2 = 100, 64, 1e-4
 
@@ -67,9 +67,8 @@ def main(seeds: int) -> float:
     torch.set_num_threads(1)
     load_data(config(0).data)
     run_fitscope(seeds), run_sklearn(seeds)  # warm-up: first-call costs are not the work
-    rows = []
-    for seed in range(seeds):  # interleaved, so machine load hits both alike
-        rows.append((run_fitscope(seed), run_sklearn(seed)))
+    # interleaved, so machine load hits both alike
+    rows = [(run_fitscope(seed), run_sklearn(seed)) for seed in range(seeds)]
     fs_t = statistics.median(r[0][0] for r in rows)
     sk_t = statistics.median(r[1][0] for r in rows)
     fs_acc = statistics.fmean(r[0][1] for r in rows)

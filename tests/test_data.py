@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import math
 import random
+import re
 
 import numpy as np
 import pytest
@@ -59,7 +60,7 @@ def test_built_in_sets_load_with_right_shapes(name):
             assert torch.isfinite(t).all()
         else:
             assert t.dtype == torch.int64 and t.ndim == 1
-            assert 0 <= t.min() and t.max() < n_classes
+            assert t.min() >= 0 and t.max() < n_classes
     assert len(torch.unique(d.y_train)) == n_classes
 
 
@@ -158,7 +159,7 @@ def test_train_size_keeps_a_stratified_subset_of_train(tmp_path):
     assert set(_ids(small.x_train)) <= set(_ids(full.x_train))
     assert small.y_train.bincount().tolist() == [5, 5, 5, 5]
     assert torch.equal(small.x_test, full.x_test) and torch.equal(small.x_val, full.x_val)
-    with pytest.raises(ValueError, match="data.train_size=61 exceeds the 60 train"):
+    with pytest.raises(ValueError, match=re.escape("data.train_size=61 exceeds the 60 train")):
         load_data(DataConfig(name="npz", path=path, train_size=61))
 
 
@@ -171,11 +172,12 @@ def test_label_noise_changes_exactly_that_share_of_train_labels(share):
     changed = int((clean.y_train != noisy.y_train).sum())
     assert changed == math.floor(share * len(clean.y_train) + 0.5)
     assert torch.equal(clean.y_val, noisy.y_val) and torch.equal(clean.y_test, noisy.y_test)
-    assert 0 <= noisy.y_train.min() and noisy.y_train.max() < 10
+    assert noisy.y_train.min() >= 0 and noisy.y_train.max() < 10
 
 
 def test_label_noise_needs_classification():
-    with pytest.raises(ValueError, match="data.label_noise needs task.kind='classification'"):
+    with pytest.raises(ValueError,
+                       match=re.escape("data.label_noise needs task.kind='classification'")):
         load_data(DataConfig(label_noise=0.1), "regression")
 
 
@@ -192,9 +194,10 @@ def test_poly_degree_expands_two_inputs(degree):
 
 
 def test_poly_degree_is_refused_for_images_and_when_too_large():
-    with pytest.raises(ValueError, match="data.poly_degree=2 needs vector data; data 'digits'"):
+    with pytest.raises(ValueError,
+                       match=re.escape("data.poly_degree=2 needs vector data; data 'digits'")):
         load_data(DataConfig(name="digits", poly_degree=2))
-    with pytest.raises(ValueError, match="data.poly_degree=5 on 30 features"):
+    with pytest.raises(ValueError, match=re.escape("data.poly_degree=5 on 30 features")):
         load_data(DataConfig(name="breast_cancer", poly_degree=5))
 
 
@@ -213,7 +216,7 @@ def test_vectors_are_standardized_per_feature_with_train_statistics():
 def test_images_are_standardized_with_one_global_mean_and_std():
     raw = load_data(DataConfig(name="digits", standardize=False))
     d = load_data(DataConfig(name="digits"))
-    assert 0.0 <= raw.x_train.min() and raw.x_train.max() == 1.0
+    assert raw.x_train.min() >= 0.0 and raw.x_train.max() == 1.0
     assert abs(float(d.x_train.mean())) < 1e-5
     assert abs(float(d.x_train.std(unbiased=False)) - 1.0) < 1e-4
     assert d.x_train.std(0).min() < 0.1  # one scale for all pixels, not one per pixel
@@ -378,7 +381,8 @@ def test_csv_errors_name_the_file_and_problem(tmp_path, text, target, match):
 
 def test_csv_regression_needs_a_numeric_target(tmp_path):
     path = _write(tmp_path, "a,label\n" + "\n".join(f"{i},{SPECIES[i % 3]}" for i in range(12)))
-    with pytest.raises(ValueError, match="task.kind='regression' needs a numeric target"):
+    with pytest.raises(ValueError,
+                       match=re.escape("task.kind='regression' needs a numeric target")):
         load_data(DataConfig(name="csv", path=path), "regression")
 
 

@@ -4,6 +4,7 @@ class names of a CSV file kept with the run."""
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -107,7 +108,7 @@ def test_raw_targets_report_the_same_units(tmp_path):
 
 
 def test_standardize_targets_needs_regression_and_leaves_old_ids_alone():
-    with pytest.raises(ValidationError, match="standardize_targets needs task.kind"):
+    with pytest.raises(ValidationError, match=re.escape("standardize_targets needs task.kind")):
         RunConfig.model_validate({"data": {"standardize_targets": True}})
     base = RunConfig.model_validate({"task": {"kind": "regression"}})
     assert "standardize_targets" not in base.identity(None)["data"]

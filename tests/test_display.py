@@ -6,6 +6,7 @@ from html.parser import HTMLParser
 import numpy as np
 import pytest
 import torch
+from test_report import members, stored
 from torch import nn
 
 from fitscope import RunConfig, train
@@ -17,8 +18,6 @@ from fitscope.probe.findings import Findings
 from fitscope.run import Run
 from fitscope.study.report import build_report
 from fitscope.study.runner import StudyResult
-
-from test_report import members, stored
 
 
 class Tables(HTMLParser):
@@ -134,8 +133,8 @@ def test_probe_shows_the_last_step_per_layer():
                if (r["step"], r["layer"], r["quantity"]) == (last, "1", "act_std"))
     assert float(rows[1][header.index("act std")]) == pytest.approx(std, rel=1e-3)
     assert "recording" in p._repr_html_()
-    assert repr(p) == "Probe(Sequential, every=2, bins=30, 2 steps sampled (last 2), " \
-                      f"{len(p.records)} records)"
+    assert repr(p) == ("Probe(Sequential, every=2, bins=30, 2 steps sampled (last 2), "
+                       f"{len(p.records)} records)")
 
 
 def test_study_report_shows_ranked_table_and_comparisons():

@@ -56,15 +56,15 @@ NOT_RUN = {
     ("docs/claims.md", "fitscope demo --fashion-mnist DIR"): "needs the Fashion-MNIST IDX "
     "files, which nothing may download at test time",
     ("docs/lab.md", "fitscope lab"): "serves until stopped (tests/test_wheel.py starts it)",
-    ("docs/lab.md", "fitscope lab --port 9000 --no-browser --max-sessions 8 --store "
-     "runs/fitscope.sqlite"): "serves until stopped; its options are tested in "
+    ("docs/lab.md", ("fitscope lab --port 9000 --no-browser --max-sessions 8 --store "
+     "runs/fitscope.sqlite")): "serves until stopped; its options are tested in "
     "tests/test_lab_commands.py",
     ("docs/lab.md", "fitscope lab --host 0.0.0.0 --allow-host mylaptop.local"): "serves until "
     "stopped; the host rules are tested in tests/test_lab_guard.py",
     ("docs/lab.md", ".venv/bin/python benchmarks/lab_load.py --sessions 20 --seconds 20"):
     "a benchmark (a minute); its parts are tested in tests/test_lab_load_benchmark.py",
-    ("docs/lab.md", ".venv/bin/python benchmarks/lab_load.py --sessions 50 --hostile 10 "
-     "--seconds 40"): "a benchmark (over a minute); its parts are tested in "
+    ("docs/lab.md", (".venv/bin/python benchmarks/lab_load.py --sessions 50 --hostile 10 "
+     "--seconds 40")): "a benchmark (over a minute); its parts are tested in "
     "tests/test_lab_load_benchmark.py",
 }
 
@@ -125,7 +125,7 @@ def run_command(block: Block, cmd: str) -> None:
             if result.exception and not isinstance(result.exception, SystemExit) else "")
     elif args[0] == "python":
         done = subprocess.run([sys.executable, *args[1:]], capture_output=True, text=True,
-                              timeout=120)
+                              timeout=120, check=False)
         assert done.returncode == 0, f"{where}: exit {done.returncode}\n{done.stderr}"
     else:
         pytest.fail(f"{where}: neither a fitscope nor a python command; list it in NOT_RUN")
@@ -145,13 +145,13 @@ def run_block(block: Block, namespace: dict) -> None:
     elif block.lang == "toml":
         from fitscope.study import StudySpec
 
-        assert "[base]" in block.text, f"{block.file}:{block.line}: a toml block that is " \
-            "not a study file"
+        assert "[base]" in block.text, (f"{block.file}:{block.line}: a toml block that is "
+                                        "not a study file")
         path = Path(f"block{block.line}.toml")
         path.write_text(block.text)
         assert StudySpec.load(path).expand()
     elif block.lang == "text":
-        assert not re.search(r"^\s*(fitscope|python|make)\b", block.text, re.M), (
+        assert not re.search(r"^\s*(fitscope|python|make)\b", block.text, re.MULTILINE), (
             f"{block.file}:{block.line}: a text block holds a command: make it sh")
     else:
         pytest.fail(f"{block.file}:{block.line}: code block without a known language "
@@ -182,13 +182,13 @@ def check_init_study_table() -> None:
 
     text = (ROOT / "docs/studies.md").read_text()
     section = text.split("### The example")[1].split("\n## ")[0]
-    documented = re.findall(r"^\| [^|]+ \| (\d\.\d{3} ± \d\.\d{3})", section, re.M)
+    documented = re.findall(r"^\| [^|]+ \| (\d\.\d{3} ± \d\.\d{3})", section, re.MULTILINE)
     report = load_report(Path("examples/init_study.toml"), None, None, None)
     measured = [fmt(c.estimates["test_acc"]).replace("±", " ± ") for c in report.configs]
     assert documented == measured, (documented, measured)
     verdicts = [verdict(c) for c in report.comparisons]
     m = re.search(r"(\w+) of the ten pairwise differences are significant .*?, (\w+) of them\s+"
-                  r"after Holm", section, re.S)
+                  r"after Holm", section, re.DOTALL)
     assert m, "the counts of significant comparisons are no longer in the text"
     assert len(verdicts) == 10
     assert WORDS[m.group(1)] == sum(v.startswith("significant") for v in verdicts)
@@ -211,5 +211,6 @@ def test_the_submodules_the_docs_use_are_attributes_after_import_fitscope():
             "assert callable(fitscope.population.train)\n"
             "assert callable(fitscope.probe.theory.theory_table)\n"
             "assert callable(fitscope.study.run_study)\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stderr

@@ -155,7 +155,7 @@ def test_polynomial_logistic_regression_beats_the_linear_one():
 def test_l1_gives_sparser_weights_than_l2():
     l1 = train(cfg(**{"regularization.l1": 3e-3, "budget.epochs": 30}))
     l2 = train(cfg(**{"regularization.l2": 3e-2, "budget.epochs": 30}))
-    small = lambda r: float((r.model.hidden[1].linear.weight.abs() < 1e-2).float().mean())  # noqa
+    small = lambda r: float((r.model.hidden[1].linear.weight.abs() < 1e-2).float().mean())  # noqa: E731
     assert small(l1) > small(l2) + 0.1
 
 

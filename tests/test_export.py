@@ -1,5 +1,6 @@
 """Figures saved as PNG / SVG (kaleido with Debian's chromium, nothing downloaded) or HTML."""
 
+import re
 import struct
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def test_html_and_bad_suffixes(tmp_path):
     out = save(figure(), tmp_path / "f.html")
     text = out.read_text()
     assert "<script" in text and "<script src=" not in text  # plotly.js inlined: offline
-    with pytest.raises(ValueError, match="f.txt: the suffix must be"):
+    with pytest.raises(ValueError, match=re.escape("f.txt: the suffix must be")):
         save(figure(), tmp_path / "f.txt")
 
 

@@ -295,10 +295,10 @@ def test_unknown_scheme_error_lists_allowed_names():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"mode": "fan_sum"}, "Argument `mode` must be one of ('fan_in', 'fan_out', 'fan_avg'). "
-                              "Received: mode='fan_sum'"),
-        ({"distribution": "cauchy"}, "Argument `distribution` must be one of "
-                                     "('normal', 'uniform'). Received: distribution='cauchy'"),
+        ({"mode": "fan_sum"}, ("Argument `mode` must be one of ('fan_in', 'fan_out', 'fan_avg'). "
+                              "Received: mode='fan_sum'")),
+        ({"distribution": "cauchy"}, ("Argument `distribution` must be one of "
+                                     "('normal', 'uniform'). Received: distribution='cauchy'")),
         ({"scale": -1.0}, "Argument `scale` must be a positive float. Received: scale=-1.0"),
     ],
 )

@@ -15,6 +15,7 @@ from sklearn.decomposition import PCA
 from torch import nn
 from torch.func import functional_call
 
+from fitscope.config import ModelConfig
 from fitscope.landscape import (
     Problem,
     accuracy,
@@ -27,7 +28,6 @@ from fitscope.landscape import (
     top_hessian_eigenvalue,
     trajectory,
 )
-from fitscope.config import ModelConfig
 from fitscope.landscape.losses import CrossEntropy, SquaredError
 from fitscope.landscape.results import Line, Surface, from_dict
 from fitscope.models import MLP
@@ -76,8 +76,8 @@ def test_each_direction_filter_has_the_norm_of_its_weight_filter():
     d = random_directions(model, 1, seed=3)[0]
     pieces = d.split([p.numel() for p in model.parameters()])
     checked = 0
-    for (name, p), piece in zip(model.named_parameters(), pieces):
-        piece = piece.reshape(p.shape)
+    for (name, p), flat in zip(model.named_parameters(), pieces):
+        piece = flat.reshape(p.shape)
         if name.endswith("weight") and p.dim() >= 2:
             for i in range(p.shape[0]):  # filter i: an output unit / channel
                 assert torch.allclose(piece[i].norm(), p[i].detach().norm(), rtol=1e-5)
@@ -281,7 +281,7 @@ def test_trajectory_pca_matches_sklearn_and_starts_at_the_init():
     pca = PCA(n_components=2).fit(m)
     np.testing.assert_allclose(surface.explained_variance, pca.explained_variance_ratio_,
                                rtol=1e-8)
-    directions, coords, _ = pca_directions(path, final)
+    directions, _coords, _ = pca_directions(path, final)
     np.testing.assert_allclose(np.abs(directions.numpy()), np.abs(pca.components_), atol=1e-8)
     assert surface.path_steps[0] == 0
     np.testing.assert_allclose(surface.path[0], ((path[0] - final) @ directions.T).numpy(),

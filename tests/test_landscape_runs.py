@@ -3,6 +3,7 @@ sharpness comparison between groups of runs."""
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -55,7 +56,7 @@ def test_run_trajectory_starts_at_the_init_and_reports_explained_variance(run_an
     final = problem_for_run(run).center()
     steps, path = run_path(run, final)
     assert surface.path_steps == steps and steps[0] == 0
-    directions, coords, ratio = pca_directions(path, final)
+    directions, _coords, ratio = pca_directions(path, final)
     np.testing.assert_allclose(surface.path[0], ((path[0] - final) @ directions.T).numpy(),
                                rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(surface.explained_variance, ratio.numpy(), rtol=1e-6)
@@ -97,9 +98,9 @@ def test_the_cache_answers_a_second_call_and_misses_on_new_weights(run_and_init,
 
 def test_run_landscape_names_what_is_missing():
     run = train(tiny(**{"observe.snapshot_every": 0, "budget.epochs": 1}))
-    with pytest.raises(ValueError, match="observe.snapshot_every > 0"):
+    with pytest.raises(ValueError, match=re.escape("observe.snapshot_every > 0")):
         run_landscape(run, "trajectory")
-    with pytest.raises(ValueError, match="observe.snapshot_every > 0"):
+    with pytest.raises(ValueError, match=re.escape("observe.snapshot_every > 0")):
         run_landscape(run, "line")
     with pytest.raises(ValueError, match="kind must be one of"):
         run_landscape(run, "cube")

@@ -19,8 +19,8 @@ def test_hand_written_gradient_matches_autograd(name):
     g = torch.Generator().manual_seed(0)
     xs = x0 + (x1 - x0) * torch.rand(50, generator=g, dtype=torch.float64)
     ys = y0 + (y1 - y0) * torch.rand(50, generator=g, dtype=torch.float64)
-    for x, y in zip(xs, ys):
-        x, y = x.clone().requires_grad_(), y.clone().requires_grad_()
+    for xv, yv in zip(xs, ys):
+        x, y = xv.clone().requires_grad_(), yv.clone().requires_grad_()
         gx, gy = torch.autograd.grad(surf.f(x, y), (x, y))
         hx, hy = surf.grad(x.detach(), y.detach())
         assert float(hx) == pytest.approx(float(gx), rel=1e-12, abs=1e-12)
@@ -87,7 +87,7 @@ def test_optimize_runs_fitscope_optimizers_by_name():
 
 
 def test_bad_names_are_reported():
-    with pytest.raises(ValueError, match="surface must be one of .*ravine.*got 'bowl'"):
+    with pytest.raises(ValueError, match=r"surface must be one of .*ravine.*got 'bowl'"):
         toy.surface("bowl")
     with pytest.raises(ValidationError, match="name"):
         toy.optimize("ravine", "lbfgs")

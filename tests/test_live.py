@@ -68,4 +68,4 @@ def test_the_benchmark_prints_its_ratio(monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["live_display.py", "--repeats", "1", "--epochs", "1"])
     module.main()
     assert re.search(r"^live/plain \d+\.\d\dx \(target <= 1\.10x", capsys.readouterr().out,
-                     re.M)
+                     re.MULTILINE)

@@ -1,9 +1,12 @@
 """``run.plot``, ``report.plot`` and ``landscape.plot()``: each figure's data is the
 records it draws, and ``fig=`` overlays a second run."""
 
+import re
+
 import numpy as np
 import plotly.graph_objects as go
 import pytest
+from test_report import members
 
 from fitscope import RunConfig, train
 from fitscope.figures import bin_position
@@ -11,8 +14,6 @@ from fitscope.landscape.results import Line, Surface
 from fitscope.probe.theory import theory_table
 from fitscope.run import Run
 from fitscope.study.report import build_report
-
-from test_report import members
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +126,7 @@ def test_boundary_is_the_model_on_the_plane(runs):
 
 def test_plots_without_probes_say_how_to_get_them():
     run = Run(config=RunConfig())
-    with pytest.raises(ValueError, match="observe.probe_every > 0"):
+    with pytest.raises(ValueError, match=re.escape("observe.probe_every > 0")):
         run.plot.histograms()
 
 

@@ -1,5 +1,6 @@
 """The probe: records on any module, sampling, hooks removed, statistics against torch."""
 
+import itertools
 import math
 
 import pytest
@@ -7,8 +8,7 @@ import torch
 from torch import nn
 
 from fitscope import RunConfig, train
-from fitscope.probe import probe
-from fitscope.probe import stats
+from fitscope.probe import probe, stats
 
 
 def mlp() -> nn.Sequential:
@@ -95,10 +95,9 @@ def test_hooks_removed_on_exit_and_on_exception():
         loop(model, p, 2)
         assert hooks_on(model) > before
     assert hooks_on(model) == before
-    with pytest.raises(RuntimeError, match="boom"):
-        with probe(model, every=1):
-            model(torch.randn(2, 4)).sum().backward()
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError, match="boom"), probe(model, every=1):
+        model(torch.randn(2, 4)).sum().backward()
+        raise RuntimeError("boom")
     assert hooks_on(model) == before
 
 
@@ -123,7 +122,7 @@ def test_a_model_copied_or_pickled_during_a_sampled_step_keeps_its_own_forward()
 def test_a_module_with_its_own_forward_attribute_is_probed_by_a_hook():
     model = mlp()
     custom = model[3]
-    custom.forward = lambda x: torch.relu(x)  # an instance attribute: left alone
+    custom.forward = lambda x: torch.relu(x)  # noqa: PLW0108 (an instance attribute: left alone)
     with probe(model, every=1) as p:
         loop(model, p, 1)
         assert len(custom._forward_hooks) == 1
@@ -170,7 +169,7 @@ def test_histogram_bins_are_fixed_symmetric_and_count_like_a_reference():
     for bins in (2, 7, 30, 31, 200):
         edges = stats.histogram_edges(bins)
         assert len(edges) == bins + 1 and edges == tuple(-e for e in reversed(edges))
-        assert all(a < b for a, b in zip(edges, edges[1:]))
+        assert all(a < b for a, b in itertools.pairwise(edges))
     x = torch.randn(5000) * 10 ** torch.empty(5000).uniform_(-9, 5)
     x = torch.cat([x, torch.tensor([0.0, -0.0, math.inf, -math.inf, math.nan])])
     edges = torch.tensor(stats.histogram_edges(30), dtype=torch.float64)

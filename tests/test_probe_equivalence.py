@@ -13,8 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from fitscope.probe import probe
-from fitscope.probe import stats
+from fitscope.probe import probe, stats
 from fitscope.probe.hooks import FLUSH_STEPS, activation_kind, layer_name
 
 TANH_LIMIT, SIGMOID_LIMIT = stats.TANH_SATURATION, stats.SIGMOID_SATURATION

@@ -121,7 +121,7 @@ def test_summaries_rank_and_estimate():
                             1, 0.0) for r in runs]
     assert build_report("s", ms, runs).metric == "test_acc"
     assert build_report("s", ms, regression).metric == "test_loss"
-    with pytest.raises(ValueError, match="metric must be one of .* got 'accuracy'"):
+    with pytest.raises(ValueError, match=r"metric must be one of .* got 'accuracy'"):
         build_report("s", ms, runs, metric="accuracy")
 
 

@@ -4,6 +4,7 @@ These tests train in this process (``workers=0``) or through a scripted backend;
 worker processes, the kill test and Ray are in ``test_runner_processes.py``.
 """
 
+import re
 import sys
 
 import pytest
@@ -155,7 +156,8 @@ def test_without_the_population_engine(monkeypatch):
     monkeypatch.delattr(fitscope, "population", raising=False)  # also once imported elsewhere
     configs = [r.config for r in study({"model.width": [4, 8]}).expand()]
     assert [len(t.configs) for t in make_tasks(configs, "auto", 2)] == [1, 1, 1, 1]
-    with pytest.raises(StudyError, match="--engine population needs fitscope.population"):
+    with pytest.raises(StudyError,
+                       match=re.escape("--engine population needs fitscope.population")):
         make_tasks(configs, "population", 2)
 
 

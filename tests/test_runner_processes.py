@@ -1,6 +1,7 @@
 """The study runner with real processes: worker deaths, SIGKILLed drivers, concurrent
 drivers on one store, and the Ray backend. All slow (process and Ray start-up)."""
 
+import contextlib
 import os
 import random
 import signal
@@ -148,10 +149,8 @@ def test_sigkilled_study_resumes_to_identical_results(tmp_path):
         assert all(wait_for_session_end(pgid) for pgid in sessions)
     finally:
         for pgid in sessions:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
 
 
 def test_two_drivers_on_one_store_lose_nothing(tmp_path):

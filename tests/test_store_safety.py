@@ -119,18 +119,18 @@ def test_drivers_creating_one_store_at_once_all_open_it(tmp_path):
     the others wait for it instead of refusing it."""
     import threading
 
+    def open_it(path, barrier, errors):
+        barrier.wait()
+        try:
+            Store(path).close()
+        except Exception as exc:  # noqa: BLE001 (collected and shown)
+            errors.append(exc)
+
     for attempt in range(5):
         path, errors = tmp_path / f"s{attempt}.db", []
         barrier = threading.Barrier(6)
-
-        def open_it():
-            barrier.wait()
-            try:
-                Store(path).close()
-            except Exception as exc:  # noqa: BLE001 (collected and shown)
-                errors.append(exc)
-
-        threads = [threading.Thread(target=open_it) for _ in range(6)]
+        threads = [threading.Thread(target=open_it, args=(path, barrier, errors))
+                   for _ in range(6)]
         for t in threads:
             t.start()
         for t in threads:

@@ -12,11 +12,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from fitscope.config import RunConfig
 from typer.testing import CliRunner
 
 from fitscope.cli import app
+from fitscope.config import RunConfig
 from fitscope.run import RECORD_SCHEMA, Run
 from fitscope.study import Store
 from fitscope.study.store import SCHEMA_VERSION, store_version

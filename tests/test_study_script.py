@@ -27,7 +27,7 @@ def run_script(tmp_path: Path, *how: str) -> subprocess.CompletedProcess:
     src = str(Path(__file__).parents[1] / "src")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, str(tmp_path)])}
     return subprocess.run([sys.executable, *how], cwd=tmp_path, env=env, text=True,
-                          capture_output=True, timeout=300)
+                          capture_output=True, timeout=300, check=False)
 
 
 def test_a_script_without_a_main_guard_trains_every_run(tmp_path):

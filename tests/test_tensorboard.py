@@ -5,10 +5,13 @@ import pytest
 from fitscope import RunConfig, train
 
 pytest.importorskip("tensorboard")
-from tensorboard.backend.event_processing.event_accumulator import (  # noqa: E402
-    HISTOGRAMS, SCALARS, EventAccumulator)
+from tensorboard.backend.event_processing.event_accumulator import (
+    HISTOGRAMS,
+    SCALARS,
+    EventAccumulator,
+)
 
-from fitscope.probe.tensorboard import export_tensorboard  # noqa: E402
+from fitscope.probe.tensorboard import export_tensorboard
 
 
 def test_scalars_and_histograms_read_back_as_written(tmp_path):

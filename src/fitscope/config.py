@@ -25,8 +25,16 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import tomli_w
-from pydantic import (AllowInfNan, BaseModel, ConfigDict, Field, Strict, ValidationInfo,
-                      field_validator, model_validator)
+from pydantic import (
+    AllowInfNan,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Int = Annotated[int, Strict()]  # an integer: no bool, float or text
 Float = Annotated[float, Strict(), AllowInfNan(False)]  # an int or a finite float
@@ -69,11 +77,13 @@ class DataConfig(_Part):
     noise: Float = Field(0.2, ge=0.0, le=10.0, description="2-D sets: noise level")
     path: str | None = Field(None, description="mnist/fashion_mnist: IDX directory; csv/npz: "
                                                "file; relative to the config file's folder")
-    target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(-1, description="csv: label column (name or index)")
+    target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(
+        -1, description="csv: label column (name or index)")
     val_fraction: Float = Field(0.2, ge=0.0, lt=1.0)
     test_fraction: Float = Field(0.2, gt=0.0, lt=1.0)
     split_seed: Int = Field(0, ge=0, le=SEED_MAX, description="seed of the train/val/test split")
-    train_size: Int | None = Field(None, ge=2, le=COUNT_MAX, description="keep only this many train examples")
+    train_size: Int | None = Field(None, ge=2, le=COUNT_MAX,
+                                   description="keep only this many train examples")
     label_noise: Float = Field(0.0, ge=0.0, le=1.0, description="share of train labels replaced")
     standardize: Bool = Field(True, description="zero mean, unit variance, fitted on train only")
     poly_degree: Int = Field(1, ge=1, le=10, description="polynomial feature expansion")
@@ -257,7 +267,8 @@ class ScheduleConfig(_Part):
 
     kind: Literal["constant", "linear", "step", "cosine"] = "constant"
     final_fraction: Float = Field(0.01, ge=0.0, le=1.0, description="eps_tau / eps_0")
-    tau: Int | None = Field(None, ge=1, le=COUNT_MAX, description="linear/cosine: steps to decay (default all)")
+    tau: Int | None = Field(None, ge=1, le=COUNT_MAX,
+                            description="linear/cosine: steps to decay (default all)")
     step_size: Int = Field(1000, ge=1, le=COUNT_MAX, description="step: steps between drops")
     gamma: Float = Field(0.1, gt=0.0, le=1.0, description="step: factor of each drop")
 
@@ -288,7 +299,8 @@ class BudgetConfig(_Part):
     """How long, in what batches, with which seed, on which device."""
 
     epochs: Int = Field(30, ge=1, le=100_000)
-    max_steps: Int | None = Field(None, ge=1, le=COUNT_MAX, description="stop after this many steps")
+    max_steps: Int | None = Field(None, ge=1, le=COUNT_MAX,
+                                  description="stop after this many steps")
     batch_size: Int = Field(64, ge=0, le=COUNT_MAX, description="0 means full batch")
     seed: Int = Field(0, ge=0, le=SEED_MAX)
     device: Literal["cpu", "cuda"] = "cpu"
@@ -297,9 +309,11 @@ class BudgetConfig(_Part):
 class ObserveConfig(_Part):
     """What the engine records beyond the history."""
 
-    probe_every: Int = Field(0, ge=0, le=COUNT_MAX, description="probe layers every N steps (0: off)")
+    probe_every: Int = Field(0, ge=0, le=COUNT_MAX,
+                             description="probe layers every N steps (0: off)")
     histogram_bins: Int = Field(30, ge=2, le=200)
-    snapshot_every: Int = Field(0, ge=0, le=COUNT_MAX, description="keep parameters every N steps (0: off)")
+    snapshot_every: Int = Field(0, ge=0, le=COUNT_MAX,
+                                description="keep parameters every N steps (0: off)")
 
 
 ID_OMITTED_AT_DEFAULT: dict[str, Any] = {"data.standardize_targets": False}

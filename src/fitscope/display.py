@@ -242,8 +242,8 @@ def claim_html(result: ClaimResult) -> str:
     c = result.claim
     outcome = result.verdict.outcome if result.verdict else "error"
     parts = [f"<div>{html.escape(c.statement)}</div>",
-             f"<div><small>{html.escape(c.source)}; test: {html.escape(c.criterion)}"
-             f"</small></div>"]
+             (f"<div><small>{html.escape(c.source)}; test: {html.escape(c.criterion)}"
+             f"</small></div>")]
     if result.error:
         last = result.error.strip().splitlines()[-1] if result.error.strip() else ""
         parts.append(f"<div>error: {html.escape(last)}</div>")
@@ -285,7 +285,7 @@ def landscape_rows(result: Line | Surface) -> list[list[Any]]:
 
 
 def landscape_repr(result: Line | Surface) -> str:
-    rows = dict((k, v) for k, v in landscape_rows(result))
+    rows = dict(landscape_rows(result))
     return (f"{type(result).__name__}({result.kind}, {rows['points']} points, loss "
             f"{fmt_value(rows['min loss'])}..{fmt_value(rows['max loss'])})")
 

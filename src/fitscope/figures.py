@@ -18,7 +18,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import plotly.graph_objects as go
 
@@ -105,7 +105,7 @@ def probed_steps(run: Run) -> list[int]:
     return sorted({r["step"] for r in run.probes})
 
 
-def at_step(run: Run, quantity: str, step: int) -> dict[str, object]:
+def at_step(run: Run, quantity: str, step: int) -> dict[str, Any]:
     """``{layer: value}`` of one probe quantity at one step, layers in forward order."""
     return {r["layer"]: r["value"] for r in run.probes
             if r["step"] == step and r["quantity"] == quantity}

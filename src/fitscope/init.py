@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -286,7 +287,8 @@ def apply_init(
         return module
     with torch.no_grad():
         for layer in filter(_is_weight_layer, module.modules()):
-            init_tensor_(layer.weight, cfg, generator)
-            if isinstance(getattr(layer, "bias", None), Tensor):
-                layer.bias.fill_(cfg.bias)
+            init_tensor_(cast(Tensor, layer.weight), cfg, generator)
+            bias = getattr(layer, "bias", None)
+            if isinstance(bias, Tensor):
+                bias.fill_(cfg.bias)
     return module

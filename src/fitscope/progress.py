@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from typing import Self
+
+from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn,
+                           TimeRemainingColumn)
 
 from .config import RunConfig
 from .engine import Callback
@@ -17,9 +20,9 @@ class EpochProgress(Callback):
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[losses]}"), TimeRemainingColumn(), disable=disable,
         )
-        self.task = None
+        self.task = TaskID(-1)  # on_train_start adds the task
 
-    def __enter__(self) -> EpochProgress:
+    def __enter__(self) -> Self:
         self.progress.start()
         return self
 

@@ -58,8 +58,8 @@ class Run:
 
     ``history`` has one dict per epoch (``epoch, step, train_loss, train_acc, val_loss,
     val_acc, lr, grad_norm, penalty, seconds``, and ``train_loss_std``, the spread of the
-    epoch's minibatch losses, in probed runs of the sequential engine); ``metrics`` holds the final train, val
-    and test loss and accuracy at the restored best weights plus ``best_epoch``,
+    epoch's minibatch losses, in probed runs of the sequential engine); ``metrics`` holds the
+    final train, val and test loss and accuracy at the restored best weights plus ``best_epoch``,
     ``epochs_run`` and ``steps``. ``probes`` are tidy records ``{step, layer, quantity,
     value}``. ``stop_epoch`` is set when early stopping ended the run; ``diverged_step``
     and ``reason`` when it diverged. Regression runs add ``{split}_rmse`` (in the

@@ -50,8 +50,9 @@ def footprint(model: nn.Module, input_shape: tuple[int, ...]) -> Footprint:
     pass on the ``meta`` device in a process takes about a second while PyTorch loads
     its shape functions: MLPs skip it.)"""
     params = sum(p.numel() for p in model.parameters())
-    seen = [(m, m.in_features, m.out_features) for m in model.modules()
-            if isinstance(m, nn.Linear)]  # (layer, inputs, outputs) per example
+    seen: list[tuple[nn.Module, int, int]] = [
+        (m, m.in_features, m.out_features) for m in model.modules()
+        if isinstance(m, nn.Linear)]  # (layer, inputs, outputs) per example
     if any(isinstance(m, _CONVS) for m in model.modules()):
         seen = _forward_sizes(model, input_shape) or seen
     units = sum(n_out for _, _, n_out in seen)
@@ -91,6 +92,7 @@ def _macs(layer: nn.Module, n_out: int) -> int:
     """Multiply-adds of one example through ``layer``: each output sums over its inputs."""
     if isinstance(layer, nn.Linear):
         return layer.in_features * layer.out_features
+    assert isinstance(layer, _CONVS)  # the layers sized are linear or convolutions
     return n_out * layer.in_channels // layer.groups * math.prod(layer.kernel_size)
 
 

@@ -109,7 +109,7 @@ def page_html(page: str) -> str:
     :data:`BRIDGE` first, so the page's requests reach the kernel."""
     from .lab.app import STATIC, plotly_js, render
 
-    text = re.sub(r"<header>.*?</header>", "", render(page), flags=re.S)
+    text = re.sub(r"<header>.*?</header>", "", render(page), flags=re.DOTALL)
     text = text.replace('<link rel="stylesheet" href="/static/lab.css">',
                         f"<style>{(STATIC / 'lab.css').read_text()}</style>")
     text = text.replace('<script src="/vendor/plotly.min.js"></script>',
@@ -128,8 +128,8 @@ def page_html(page: str) -> str:
 def form_info() -> dict[str, Any]:
     """What the lab's forms ask ``/api/form`` for: the choices of each field, the limits,
     and the defaults (the same names the lab server's route reads)."""
-    from .landscape import toy
     from .lab.app import FORM_FIELDS, LAB_DATA, LIMITS, field_choices
+    from .landscape import toy
 
     choices = {f: field_choices(f) for f in FORM_FIELDS}
     choices["data.name"] = list(LAB_DATA)

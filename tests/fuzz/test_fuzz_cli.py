@@ -424,8 +424,8 @@ STUDY_CASES = [
     ("grid-bad-value.toml", '[grid]\n"model.depth" = [1, true]\n', "model.depth"),
     ("grid-unknown.toml", '[grid]\n"model.dpth" = [1, 2]\n', "model.dpth"),
     ("grid-seed.toml", '[grid]\n"budget.seed" = [1, 2]\n', "budget.seed"),
-    ("zip-lengths.toml", '[zip]\n"optimizer.name" = ["sgd", "adam"]\n'
-                         '"optimizer.lr" = [0.1]\n', "[zip]"),
+    ("zip-lengths.toml", ('[zip]\n"optimizer.name" = ["sgd", "adam"]\n'
+                         '"optimizer.lr" = [0.1]\n'), "[zip]"),
     ("zip-bad.toml", '[zip]\n"optimizer.lr" = [0.1, -1]\n', "zip axis"),
     ("both.toml", '[grid]\n"model.depth" = [1]\n[zip]\n"model.depth" = [2]\n',
      "[grid] and [zip]"),
@@ -524,7 +524,7 @@ def test_config_with_a_value_of_another_type_follows_the_rule(tmp_path, field, v
 # -- a few as real subprocesses ---------------------------------------------------------
 def _run(args: list[str], **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([FITSCOPE, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **env}, check=False)
 
 
 def test_subprocess_markup_in_a_value_is_printed_literally():

@@ -39,6 +39,9 @@ def cache_path() -> Path:
 def data_files(cfg: DataConfig) -> list[tuple[str, Path]] | None:
     """``(name, path)`` of every file the data is read from, or None when it is a built-in
     set or a file is missing."""
+    if cfg.name not in FILE_SETS and cfg.name not in IDX_SETS:
+        return None
+    assert cfg.path is not None  # DataConfig requires data.path for these sets
     if cfg.name in FILE_SETS:
         path = Path(cfg.path)
         return [(path.name, path)] if path.is_file() else None

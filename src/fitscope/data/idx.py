@@ -68,7 +68,7 @@ def read_idx(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: {what} ({exc})") from None
 
 
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
+def _read_exact(stream: BinaryIO | gzip.GzipFile, n: int) -> bytes:
     """Up to ``n`` bytes; fewer only at the end of the stream."""
     chunks, left = [], n
     while left > 0:
@@ -80,7 +80,8 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def _read_stream(stream: BinaryIO, path: Path, size: int | None) -> np.ndarray:
+def _read_stream(stream: BinaryIO | gzip.GzipFile, path: Path,
+                 size: int | None) -> np.ndarray:
     """The IDX array in ``stream``; ``size`` is the raw file's size (None for gzip)."""
     magic = _read_exact(stream, 4)
     if not magic:

@@ -124,10 +124,12 @@ _BUILT_IN: dict[str, Callable[[DataConfig], Raw]] = {
 
 def load_raw(cfg: DataConfig) -> Raw:
     """Read or generate the examples ``cfg`` names, before splitting."""
-    if cfg.name in ("mnist", "fashion_mnist"):
-        return load_idx_set(cfg.path, cfg.name)
-    if cfg.name == "csv":
-        return load_csv(cfg.path, cfg.target)
-    if cfg.name == "npz":
-        return load_npz(cfg.path)
+    if cfg.name in ("mnist", "fashion_mnist", "csv", "npz"):
+        path = cfg.path
+        assert path is not None  # DataConfig requires data.path for these sets
+        if cfg.name == "csv":
+            return load_csv(path, cfg.target)
+        if cfg.name == "npz":
+            return load_npz(path)
+        return load_idx_set(path, cfg.name)
     return _BUILT_IN[cfg.name](cfg)

@@ -47,10 +47,10 @@ def filter_normalize(direction: Tensor, model: nn.Module) -> Tensor:
         if not is_weight:
             out.append(torch.zeros_like(d))
             continue
-        d = d.reshape(p.shape[0], -1)
-        w = p.detach().reshape(p.shape[0], -1).to(d)
-        scale = w.norm(dim=1, keepdim=True) / (d.norm(dim=1, keepdim=True) + FILTER_EPS)
-        out.append((d * scale).reshape(-1))
+        rows = d.reshape(p.shape[0], -1)
+        w = p.detach().reshape(p.shape[0], -1).to(rows)
+        scale = w.norm(dim=1, keepdim=True) / (rows.norm(dim=1, keepdim=True) + FILTER_EPS)
+        out.append((rows * scale).reshape(-1))
     return torch.cat(out)
 
 

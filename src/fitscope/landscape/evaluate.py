@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from rich.progress import track
@@ -114,7 +115,8 @@ class Problem:
         """L(theta) over all the data, differentiable in ``theta`` (eval mode)."""
         theta = self.as_point(theta)
         with eval_mode(self.model):
-            return sum(w * self._batch_loss(theta, xb, yb) for xb, yb, w in self._batches())
+            return cast(Tensor, sum(w * self._batch_loss(theta, xb, yb)
+                                    for xb, yb, w in self._batches()))
 
     def hvp(self, theta: Tensor, v: Tensor) -> Tensor:
         """Hessian-vector product H(theta) v by double backward (Pearlmutter 1994):
@@ -184,6 +186,7 @@ class Problem:
             loss = w * chunk_loss.double() + (0 if loss is None else loss)
             if chunk_metric is not None:
                 metric = w * chunk_metric.double() + (0 if metric is None else metric)
+        assert loss is not None  # the data has at least one batch
         return loss, metric
 
     def evaluate(self, points: Tensor, *, chunk: int | None = None, progress: bool = False,

@@ -20,8 +20,8 @@ from fitscope.run import Run
 
 from . import cache
 from .evaluate import LossFn, Problem
-from .losses import CrossEntropy, SquaredError, accuracy
 from .line import interpolate
+from .losses import CrossEntropy, SquaredError, accuracy
 from .plane import plane
 from .results import Line, Surface, from_dict
 from .trajectory import trajectory

@@ -10,6 +10,7 @@ edges of the non-empty bins.
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -37,7 +38,7 @@ def _histogram(writer: Any, tag: str, value: dict, step: int) -> None:
     filled = [i for i, c in enumerate(counts) if c]
     if not filled:
         return  # nothing counted (all NaN): TensorBoard cannot show an empty histogram
-    mids = [(a + b) / 2 for a, b in zip(edges, edges[1:])]
+    mids = [(a + b) / 2 for a, b in itertools.pairwise(edges)]
     writer.add_histogram_raw(
         tag, min=edges[filled[0]], max=edges[filled[-1] + 1], num=sum(counts),
         sum=sum(c * m for c, m in zip(counts, mids)),

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any, Self
+
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
-                           TimeElapsedColumn, TimeRemainingColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 
 class StudyProgress:
@@ -18,9 +27,9 @@ class StudyProgress:
                        "diverged {task.fields[diverged]}"),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
             disable=disable, console=console)
-        self.title, self.task = title, None
+        self.title, self.task = title, TaskID(-1)  # begin() adds the task
         self.running = 0
-        self.counts = {"failed": 0, "diverged": 0}
+        self.counts: dict[str, Any] = {"failed": 0, "diverged": 0}
 
     def begin(self, total: int, done: list[str]) -> None:
         """Start counting; ``done`` holds the statuses of the runs already stored."""
@@ -30,7 +39,7 @@ class StudyProgress:
         self.task = self.bar.add_task(self.title, total=total, completed=len(done), running=0,
                                       **self.counts)
 
-    def __enter__(self) -> StudyProgress:
+    def __enter__(self) -> Self:
         self.bar.start()
         return self
 

@@ -15,6 +15,8 @@ import numpy as np
 from scipy import stats
 
 ALPHA = 0.05
+# Samples of one measurement: a list of floats or a 1-D array.
+Samples = Sequence[float] | np.ndarray
 
 
 @dataclass(frozen=True)
@@ -69,7 +71,7 @@ class Comparison:
         return self.p < ALPHA
 
 
-def paired_t(a: Sequence[float], b: Sequence[float]) -> Comparison:
+def paired_t(a: Samples, b: Samples) -> Comparison:
     """Paired t-test on the differences d_i = a_i - b_i (Student 1908).
 
     t = d̄ / (s_d / √n), df = n - 1; two-sided p. Use it when a_i and b_i share
@@ -86,7 +88,7 @@ def paired_t(a: Sequence[float], b: Sequence[float]) -> Comparison:
                       float(res.pvalue), len(a), len(b))
 
 
-def welch_t(a: Sequence[float], b: Sequence[float]) -> Comparison:
+def welch_t(a: Samples, b: Samples) -> Comparison:
     """Welch's unequal-variance t-test (Welch 1947).
 
     t = (ā - b̄) / √(s_a²/n_a + s_b²/n_b), with the Welch-Satterthwaite degrees of freedom
@@ -164,7 +166,7 @@ class Test:
     detectable: float   # smallest difference detectable with 80% power (raw units)
 
 
-def sign_flip_p(d: Sequence[float]) -> float:
+def sign_flip_p(d: Samples) -> float:
     """Exact paired sign-flip permutation test (Fisher 1935) of mean(d) > 0.
 
     Under H0 each d_i is as likely to be -d_i; p = #{s in {-1, 1}^n : mean(s d) >= mean(d)}
@@ -186,7 +188,7 @@ def sign_flip_p(d: Sequence[float]) -> float:
     return float((1 + ((signs @ x) >= observed - tol).sum()) / (1 + PERMUTATIONS))
 
 
-def split_p(a: Sequence[float], b: Sequence[float]) -> float:
+def split_p(a: Samples, b: Samples) -> float:
     """Two-sample permutation test (Pitman 1937) of mean(a) > mean(b).
 
     p = share of the splits of the pooled values into groups of n_a and n_b whose mean
@@ -255,8 +257,8 @@ def one_sided_test(a: Sequence[float], b: Sequence[float], paired: bool,
         sd = float(diffs.std(ddof=1)) if n > 1 else math.nan
         spread = n > 1 and float(np.ptp(diffs)) > 1e-12 * max(1.0, float(np.abs(diffs).max()))
         se = sd / math.sqrt(n) if n > 1 else math.nan
-        df = n - 1
-        ns = (n, None)
+        df: float = n - 1
+        ns: tuple[int, int | None] = (n, None)
     else:
         xa = np.asarray([x for x in a if math.isfinite(x)], dtype=float)
         xb = np.asarray([x for x in b if math.isfinite(x)], dtype=float)
@@ -303,6 +305,6 @@ def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
     m, running = len(order), 1.0
     for rank in range(m - 1, -1, -1):
         i = order[rank]
-        running = min(running, min(1.0, m * p[i] / (rank + 1)))
+        running = min(running, 1.0, m * p[i] / (rank + 1))
         out[i] = running
     return out.tolist()
