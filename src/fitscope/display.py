@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from .claims.demo import ClaimResult
@@ -124,8 +124,8 @@ def run_html(run: Run) -> str:
     rows = [[k, run.metrics[k]] for k in METRIC_KEYS if k in run.metrics]
     if run.reason:
         rows.append(["reason", run.reason])
-    curves = {k: run.column(k) for k in ("train_loss", "val_loss")
-              if run.history and k in run.history[0]}
+    curves: dict[str, Sequence[float]] = {k: run.column(k) for k in ("train_loss", "val_loss")
+                                          if run.history and k in run.history[0]}
     return box(f"Run {run.run_id}", run.status,
                f"<div><small>{html.escape(describe(run.config))}</small></div>",
                html_table(["metric", "value"], rows, left=("metric",), styled=True),
@@ -248,6 +248,7 @@ def claim_html(result: ClaimResult) -> str:
         last = result.error.strip().splitlines()[-1] if result.error.strip() else ""
         parts.append(f"<div>error: {html.escape(last)}</div>")
     else:
+        assert result.verdict is not None and result.measurement is not None  # it ran
         parts.append(f"<div><b>{html.escape(result.label)}</b>: "
                      f"{html.escape(result.verdict.reason)}</div>")
         rows = [[k, html.unescape(summarize(v))] for k, v in result.measurement.values.items()]
@@ -266,7 +267,7 @@ def landscape_rows(result: Line | Surface) -> list[list[Any]]:
 
     loss = np.asarray(result.loss, dtype=float)
     ok = loss[np.isfinite(loss)]
-    rows = [["kind", result.kind], ["points", "x".join(map(str, loss.shape))],
+    rows: list[list[Any]] = [["kind", result.kind], ["points", "x".join(map(str, loss.shape))],
             ["min loss", float(ok.min()) if ok.size else None],
             ["max loss", float(ok.max()) if ok.size else None],
             ["non-finite", int(loss.size - ok.size)]]
@@ -274,12 +275,13 @@ def landscape_rows(result: Line | Surface) -> list[list[Any]]:
         ends = [float(loss[0]), float(loss[-1])] if loss.size else [None, None]
         rows += [["loss at t=0", ends[0]], ["loss at t=1", ends[1]]]
     else:
-        rows.append(["center loss", result.center_loss])
-        if result.path is not None:
-            rows.append(["path snapshots", len(result.path)])
-        if result.explained_variance:
+        surface = cast("Surface", result)
+        rows.append(["center loss", surface.center_loss])
+        if surface.path is not None:
+            rows.append(["path snapshots", len(surface.path)])
+        if surface.explained_variance:
             rows.append(["explained variance",
-                         ", ".join(f"{v:.1%}" for v in result.explained_variance)])
+                         ", ".join(f"{v:.1%}" for v in surface.explained_variance)])
     rows += [[k, v] for k, v in result.meta.items() if isinstance(v, (int, float, str))]
     return rows
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 import html
 import json
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from .engine import Callback, Trainer
 from .run import Run
+
+if TYPE_CHECKING:
+    from .probe import Probe
 
 Handle = Any  # an IPython DisplayHandle, or anything with update(bundle, raw=True)
 
@@ -74,7 +77,7 @@ class LiveDisplay(Callback):
         self.redraws = 0
         self.drawing = 0.0  # wall seconds spent redrawing
         self._start = self._last = 0.0
-        self._probe = None
+        self._probe: Probe | None = None
         self._trainer: Trainer | None = None
 
     def on_train_start(self, trainer: Trainer) -> None:
@@ -127,8 +130,8 @@ def loss_html(run: Run, state: str) -> str:
     """The static copy of the loss figure: the curves as an inline SVG."""
     from .display import sparkline
 
-    curves = {k: run.column(k) for k in ("train_loss", "val_loss")
-              if run.history and k in run.history[0]}
+    curves: dict[str, Sequence[float]] = {k: run.column(k) for k in ("train_loss", "val_loss")
+                                          if run.history and k in run.history[0]}
     return (f"<div><b>fitscope live</b> {html.escape(run.config.name or run.run_id)}: "
             f"{html.escape(state)}</div>" + sparkline(curves, width=360, height=120))
 

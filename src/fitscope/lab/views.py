@@ -131,8 +131,8 @@ def findings(trainer: Trainer, probe: Probe | None, run: Run | None = None) -> l
     """:func:`fitscope.probe.diagnose` on the run so far (or the finished ``run``) with
     the probe's records."""
     if run is None:
-        run = Run(config=trainer.config, status=cast(Status, trainer.status), history=list(trainer.history),
-                  model_spec=trainer.model_spec)
+        run = Run(config=trainer.config, status=cast(Status, trainer.status),
+                  history=list(trainer.history), model_spec=trainer.model_spec)
     if probe is not None:
         run = dataclasses.replace(run, probes=probe.records)
     return [dataclasses.asdict(f) for f in diagnose(run)]

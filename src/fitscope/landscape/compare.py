@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from typing import Any
 
 from scipy import stats
 
@@ -69,7 +70,8 @@ def compare_sharpness(configs_a: Sequence[RunConfig | Run], configs_b: Sequence[
                          f"and {len(configs_b)}")
     runs_a = [c if isinstance(c, Run) else train(c) for c in configs_a]
     runs_b = [c if isinstance(c, Run) else train(c) for c in configs_b]
-    measure_kw = {"split": split, "alpha": alpha, "samples": samples, "seed": seed}
+    measure_kw: dict[str, Any] = {"split": split, "alpha": alpha, "samples": samples,
+                                  "seed": seed}
     a = [sharpness_of_run(r, measure, **measure_kw) for r in runs_a]
     b = [sharpness_of_run(r, measure, **measure_kw) for r in runs_b]
     if paired is None:

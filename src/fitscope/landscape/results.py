@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -39,13 +39,13 @@ class _Result:
     def __repr__(self) -> str:
         from ..display import landscape_repr
 
-        return landscape_repr(self)
+        return landscape_repr(cast("Line | Surface", self))
 
     def _repr_html_(self) -> str:
         """Kind, size, loss range (:mod:`fitscope.display`)."""
         from ..display import landscape_html
 
-        return landscape_html(self)
+        return landscape_html(cast("Line | Surface", self))
 
     def plot(self, fig=None, title: str = "", name: str = ""):
         """The plotly figure of this line or surface
@@ -53,10 +53,11 @@ class _Result:
         when one is given (its traces named ``name``), to overlay two lines."""
         from .figures import figure_for
 
-        return figure_for(self, title, fig=fig, name=name)
+        return figure_for(cast("Line | Surface", self), title, fig=fig, name=name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: _encode(getattr(self, f.name)) for f in fields(self)}
+        return {f.name: _encode(getattr(self, f.name))
+                for f in fields(cast("Line | Surface", self))}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):

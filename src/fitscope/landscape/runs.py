@@ -8,7 +8,7 @@ through their main head.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, cast
 
 import torch
 from torch import Tensor
@@ -96,6 +96,7 @@ def train_with_init(config: RunConfig, callbacks: tuple[Callback, ...] = ()) -> 
     parameters, for a line from the init when the config keeps no snapshots."""
     recorder = InitRecorder()
     run = train(config, callbacks=[recorder, *callbacks])
+    assert recorder.params is not None  # set when training starts
     return run, recorder.params
 
 
@@ -119,7 +120,7 @@ def run_landscape(run: Run, kind: Kind = "plane", *, points: int = 41,
     center = problem.center()
     settings = {"points": points, "split": split}
     if kind == "line":
-        span = (-0.5, 1.5) if span is None else span
+        span = (-0.5, 1.5) if span is None else cast(tuple[float, float], span)
         if other is not None:
             ends, a, b = f"{run.run_id} -> {other.run_id}", center, problem_for_run(other).center()
         else:
@@ -137,10 +138,13 @@ def run_landscape(run: Run, kind: Kind = "plane", *, points: int = 41,
     key = cache.cache_key(run.run_id, kind, settings, tensors)
     if use_cache and (hit := cache.load(key)) is not None:
         return from_dict(hit)
+    result: Line | Surface
     if kind == "line":
-        result = interpolate(problem, a, b, points=points, span=span, progress=progress)
+        result = interpolate(problem, a, b, points=points, span=cast(tuple[float, float], span),
+                             progress=progress)
     elif kind == "plane":
-        result = plane(problem, center, points=points, span=span, seed=seed, progress=progress)
+        result = plane(problem, center, points=points, span=cast(float | tuple[float, float], span),
+                       seed=seed, progress=progress)
     else:
         result = trajectory(problem, path, steps, final=center, points=points, margin=margin,
                             progress=progress)
