@@ -8,7 +8,7 @@ import pytest
 from fitscope.claims import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"<!-- claims-table:[^\n]*-->\n(.*?)<!-- /claims-table -->", re.DOTALL)
+BLOCK = re.compile(r"<!-- claims-table:[^\n]*-->\n(.*?)<!-- /claims-table -->", re.S)
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/claims.md"])

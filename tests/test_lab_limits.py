@@ -6,7 +6,6 @@ import gc
 import json
 import time
 import weakref
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +14,8 @@ from fitscope import RunConfig, train
 from fitscope.lab import views
 from fitscope.lab.app import create_app
 from fitscope.lab.limits import MB, Budget, OverBudget, probe_step_bytes, record_bytes
-from fitscope.lab.memory import Releaser
+from fitscope.lab.memory import Releaser, tune_allocator
+
 from tests.test_lab_ws import collect, start, tiny
 
 
@@ -285,7 +285,7 @@ def test_the_releaser_frees_reference_cycles(no_gc):
 
 
 def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+    for line in open("/proc/self/status"):
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")

@@ -2,12 +2,12 @@
 hand): the percentile, the process tree's memory, its HTTP client, its options."""
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 import importlib.util
 import os
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -30,8 +30,8 @@ def test_p99_is_the_nearest_rank(bench):
 
 
 def test_tree_rss_sums_the_process_and_its_children(bench):
-    child = subprocess.Popen([sys.executable, "-c", ("x = bytearray(60 << 20); "
-                              "import time; time.sleep(30)")])
+    child = subprocess.Popen([sys.executable, "-c", "x = bytearray(60 << 20); "
+                              "import time; time.sleep(30)"])
     try:
         deadline = time.monotonic() + 20
         while bench.tree_rss_mib(child.pid) < 60 and time.monotonic() < deadline:

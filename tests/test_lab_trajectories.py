@@ -13,7 +13,7 @@ from fitscope.lab import trajectory_runs
 from fitscope.lab.app import create_app
 from fitscope.lab.trajectories_api import Comparison, comparison_view
 from fitscope.lab.trajectory_runs import POINTS, compared_config
-from fitscope.landscape import pca_directions, problem_for_run, top_hessian_eigenvalue, toy
+from fitscope.landscape import pca_directions, problem_for_run, toy, top_hessian_eigenvalue
 from fitscope.landscape.runs import run_path
 
 SGD_VS_ADAM = {"a_optimizer": "sgd", "a_lr": 0.1, "a_noise": 0.0,

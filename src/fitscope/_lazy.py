@@ -60,7 +60,7 @@ def lazy_package(package: str, exports: dict[str, str], call: str | None = None)
     ``name`` is the attribute of that name of submodule ``exports[name]`` (relative);
     with ``call``, calling the package calls that exported function."""
     module = sys.modules[package]
-    module._lazy_exports = dict(exports)
+    module.__dict__["_lazy_exports"] = dict(exports)
     if call is None:
         module.__class__ = LazyPackage
     else:

@@ -240,8 +240,9 @@ def boundary(run: Run, fig: go.Figure | None = None, n: int = 60) -> go.Figure:
         raise ValueError(f"run {run.run_id} has no model (a run loaded without model.pt)")
     plane = Plane(cfg.data, cfg.task.kind)
     device = next(run.model.parameters()).device
-    trainer = SimpleNamespace(model=run.model, device=device,
-                              classify=cfg.task.kind == "classification")
+    # what decision_boundary reads of a live trainer
+    trainer: Any = SimpleNamespace(model=run.model, device=device,
+                                   classify=cfg.task.kind == "classification")
     grid = decision_boundary(trainer, plane, n)
     fig, new = _figure(fig, title=f"decision boundary ({grid['kind']})", xaxis_title="x1",
                        yaxis_title="x2", width=600, height=560,

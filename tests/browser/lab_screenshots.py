@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lab_harness import CHROMIUM, CHROMIUM_ARGS, lab_server
+from lab_harness import CHROMIUM, CHROMIUM_ARGS, lab_server  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 SIZES = {"laptop": (1366, 768), "phone": (390, 844)}

@@ -5,8 +5,9 @@ at once), and the end of a run is kept (the overfitting gap, a failed run)."""
 import io
 
 import pytest
-from lab_harness import lab_server, shoot
 from PIL import Image
+
+from lab_harness import lab_server, shoot
 
 pytestmark = pytest.mark.browser
 

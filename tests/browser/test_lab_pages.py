@@ -4,11 +4,12 @@ landscape moves, the URL carries the state. Screenshots go to tests/artifacts/."
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from lab_harness import lab_server, shoot
 
 from fitscope import RunConfig, train
 from fitscope.study import Store
 from fitscope.study.runner import store_record
+
+from lab_harness import lab_server, shoot
 
 pytestmark = pytest.mark.browser
 

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from fitscope.widgets import ESM, InitExplorer, LandscapeExplorer
+from fitscope.widgets import ESM, InitExplorer, LandscapeExplorer  # noqa: E402
 
 pytestmark = pytest.mark.browser
 

@@ -15,8 +15,6 @@ with :mod:`fitscope.claims.tests` and draws a figure.
 
 from __future__ import annotations
 
-import itertools
-
 import plotly.graph_objects as go
 
 from ..config import RunConfig
@@ -24,17 +22,8 @@ from ..landscape import toy
 from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
-from .regularization.common import (
-    _bar_figure,
-    _ci_bar,
-    _gap,
-    _gap_values,
-    _m,
-    _per_run,
-    _train,
-    _weights_flat,
-    overfit_base,
-)
+from .regularization.common import (_bar_figure, _ci_bar, _gap, _gap_values, _m, _per_run,
+                                    _train, _weights_flat, overfit_base)
 from .tests import greater, mean_above
 
 # -- 29: more data is the best regularizer -------------------------------------------------
@@ -358,7 +347,7 @@ def measure_saddles(ctx: Context) -> Measurement:
 def decide_saddles(m: Measurement) -> Verdict:
     dims = m.series["dims"]
     shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
-    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in itertools.pairwise(dims))
+    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in zip(dims, dims[1:]))
     text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
     detail = f"share of random critical points that are minima: {text}"
     if falls and shares[dims[-1]] < 0.01:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import plotly.graph_objects as go
 from sklearn.neighbors import KNeighborsClassifier
@@ -16,11 +14,6 @@ from .tests import greater
 KS = (1, 3, 9, 27)
 
 
-def _error(clf, x, y) -> float:
-    """The share of the examples (x, y) that the fitted classifier gets wrong."""
-    return float((clf.predict(x.numpy()) != y.numpy()).mean())
-
-
 def _knn_errors(seed: int, scale: float) -> dict[int, tuple[float, float]]:
     """(train error, test error) of k-NN for each k on one split of noisy moons."""
     s = load_data(DataConfig(name="moons", noise=0.35, n_samples=round(600 * scale),
@@ -28,7 +21,8 @@ def _knn_errors(seed: int, scale: float) -> dict[int, tuple[float, float]]:
     out = {}
     for k in KS:
         clf = KNeighborsClassifier(n_neighbors=k).fit(s.x_train.numpy(), s.y_train.numpy())
-        out[k] = (_error(clf, s.x_train, s.y_train), _error(clf, s.x_test, s.y_test))
+        err = lambda x, y: float((clf.predict(x.numpy()) != y.numpy()).mean())  # noqa: E731
+        out[k] = (err(s.x_train, s.y_train), err(s.x_test, s.y_test))
     return out
 
 
@@ -114,7 +108,7 @@ def decide_capacity(m: Measurement) -> Verdict:
     degrees = sorted(train)
     tr = [mean(train[d]) for d in degrees]
     te = [mean(test[d]) for d in degrees]
-    falls = all(b <= a + 0.01 for a, b in itertools.pairwise(tr))
+    falls = all(b <= a + 0.01 for a, b in zip(tr, tr[1:]))
     best = int(np.argmin(te))
     rise = greater(test[degrees[-1]], test[degrees[best]], paired=True)
     u_shape = 0 < best < len(degrees) - 1 and rise.significant

@@ -79,8 +79,7 @@ def decide_symmetry(m: Measurement) -> Verdict:
     symmetric = all(max(v[f"unit_distance_{k}"]) < SYMMETRIC_TOL for k in ("zeros", "constant 0.5"))
     worse = [greater(v["test_acc_xavier"], v[f"test_acc_{k}"]) for k in ("zeros", "constant 0.5")]
     detail = (f"largest relative distance between hidden units after training: zeros "
-              f"{max(v['unit_distance_zeros']):.2g}, constant "
-              f"{max(v['unit_distance_constant 0.5']):.2g}, "
+              f"{max(v['unit_distance_zeros']):.2g}, constant {max(v['unit_distance_constant 0.5']):.2g}, "
               f"xavier {min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
               f"{mean(v['test_acc_xavier']):.3f}, zeros {mean(v['test_acc_zeros']):.3f}, constant "
               f"{mean(v['test_acc_constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
@@ -205,8 +204,7 @@ def decide_scale(m: Measurement) -> Verdict:
     detail = ("RMS of the first layer's gradient dL/dz at init: too small "
               f"{v[f'first_layer_grad_rms {small}']:.2g} "
               f"vs He {v[f'first_layer_grad_rms {he}']:.2g}; final training loss too small "
-              f"{mean(v[f'final_train_loss {small}']):.3f} "
-              f"vs He {mean(v[f'final_train_loss {he}']):.3f} "
+              f"{mean(v[f'final_train_loss {small}']):.3f} vs He {mean(v[f'final_train_loss {he}']):.3f} "
               f"({slow.text()}); too large: {v[f'diverged {large}']} runs diverged, last-layer "
               f"activation RMS at init {v[f'last_layer_act_rms {large}']:.3g} vs He "
               f"{v[f'last_layer_act_rms {he}']:.3g}")
@@ -344,13 +342,13 @@ def measure_xavier_tanh(ctx: Context) -> Measurement:
         if label == "xavier":
             series["activations xavier, theory"] = profiles[0]["act_rms_theory"]
     return Measurement(values=values, series=series,
-                       notes=[(f"RMS of tanh activations and of the back-propagated dL/dz per "
+                       notes=[f"RMS of tanh activations and of the back-propagated dL/dz per "
                               f"layer at init on MNIST-1D, {TANH_DEPTH} layers of width 256, "
                               "Xavier with variance 1/n_in (the notes' form); the theory "
                               "line propagates E[a^2] through each layer with Gaussian "
                               "pre-activations (fitscope.probe.theory). Ratios over 10 "
                               "layers: activations of layer 10 over layer 1, gradient 10 "
-                              "layers below the top over the top.")])
+                              "layers below the top over the top."])
 
 
 def decide_xavier_tanh(m: Measurement) -> Verdict:
@@ -437,10 +435,10 @@ def measure_relu_depth(ctx: Context) -> Measurement:
         if d == RELU_DEPTHS[-1]:
             series[s] = prof["act_rms"]
     return Measurement(values=values, series=series, notes=[
-        (f"ReLU MLPs of width {base.model.width} on moons, SGD with momentum, "
+        f"ReLU MLPs of width {base.model.width} on moons, SGD with momentum, "
         f"{base.budget.epochs} epochs, at depths {RELU_DEPTHS}; Xavier with variance "
         "2 / (n_in + n_out). A network fails when its mean training accuracy stays under "
-        f"{FAILS_BELOW}.")])
+        f"{FAILS_BELOW}."])
 
 
 def decide_relu_depth(m: Measurement) -> Verdict:

@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from numpy.typing import DTypeLike
 
 from fitscope.config import DataConfig
 from fitscope.data import prepare
@@ -76,7 +75,7 @@ class DataSplits:
     target_std: float = 1.0
 
 
-def _tensor(array: np.ndarray, dtype: DTypeLike) -> torch.Tensor:
+def _tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
 
 
@@ -132,7 +131,6 @@ def _load(cfg: DataConfig, task_kind: str, content: str | None) -> DataSplits:
     if cfg.train_size is not None:
         train = prepare.subsample(train, y, cfg.train_size, cfg.split_seed, classify)
     if fixed_test:
-        assert raw.y_test is not None  # a fixed test split comes with its labels
         x_test = raw.x_test
         y_test = prepare.encode_targets(raw.y_test, raw.n_classes, task_kind, source)[0]
     else:

@@ -16,10 +16,10 @@ from fastapi import FastAPI, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from fitscope.jsontext import finite
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure
 
+from fitscope.jsontext import finite
 from .work import lru
 
 SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]

@@ -20,23 +20,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import field_validator
 
 from fitscope.config import SEED_MAX
-from fitscope.jsontext import finite
 from fitscope.landscape import toy
 
 from .messages import describe
 from .optimizers_api import Race, race_view
-from .trajectory_runs import (
-    ALPHAS,
-    POINTS,
-    Report,
-    cached_record,
-    compared_config,
-    run_record,
-    steps_of,
-)
+from fitscope.jsontext import finite
+from .trajectory_runs import ALPHAS, POINTS, Report, cached_record, compared_config, run_record
+from .trajectory_runs import steps_of
 from .work import WorkQueue
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most

@@ -11,7 +11,6 @@ import contextlib
 import dataclasses
 import math
 import threading
-from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
@@ -24,7 +23,7 @@ from fitscope.probe import Probe, diagnose, stats
 from fitscope.probe.stats import histogram, histogram_edges
 from fitscope.probe.theory import theory_table
 from fitscope.probe.training import ProbeStepper
-from fitscope.run import Run, Status
+from fitscope.run import Run
 
 MAX_POINTS = 600
 GRID = 60
@@ -131,8 +130,8 @@ def findings(trainer: Trainer, probe: Probe | None, run: Run | None = None) -> l
     """:func:`fitscope.probe.diagnose` on the run so far (or the finished ``run``) with
     the probe's records."""
     if run is None:
-        run = Run(config=trainer.config, status=cast(Status, trainer.status),
-                  history=list(trainer.history), model_spec=trainer.model_spec)
+        run = Run(config=trainer.config, status=trainer.status, history=list(trainer.history),
+                  model_spec=trainer.model_spec)
     if probe is not None:
         run = dataclasses.replace(run, probes=probe.records)
     return [dataclasses.asdict(f) for f in diagnose(run)]
@@ -173,7 +172,7 @@ def meta(trainer: Trainer, plane: Plane | None = None) -> dict:
     coordinates; labels as trained on, label noise included) and of the validation and
     test points (``val_points``, ``test_points``)."""
     s = trainer.splits
-    body: dict[str, Any] = {"n_features": s.n_features, "n_classes": s.n_classes,
+    body = {"n_features": s.n_features, "n_classes": s.n_classes,
             "n_train": len(s.x_train), "steps_per_epoch": trainer.steps_per_epoch,
             "total_steps": trainer.total_steps, "epochs": trainer.config.budget.epochs}
     if plane is not None:
@@ -218,22 +217,14 @@ def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
 def final_view(trainer: Trainer, run: Run, probe: Probe | None = None) -> dict:
     """At the end: the epoch whose weights the run kept (early stopping restores one)
     and, for a probed run, the diagnosis."""
-    body: dict[str, Any] = {"best_epoch": run.metrics.get("best_epoch")}
+    body = {"best_epoch": run.metrics.get("best_epoch")}
     if probe is not None:
         body["findings"] = findings(trainer, probe, run)
     return body
 
 
-class Predicts(Protocol):
-    """What :func:`decision_boundary` reads of a trainer (a trained run offers it too)."""
-
-    model: torch.nn.Module
-    device: torch.device
-    classify: bool
-
-
 @torch.no_grad()
-def decision_boundary(trainer: Predicts, plane: Plane, n: int = GRID) -> dict:
+def decision_boundary(trainer: Trainer, plane: Plane, n: int = GRID) -> dict:
     """The model's output on an ``n`` x ``n`` grid over the training points (plus a
     margin), in raw coordinates: P(class 1) for two classes, the predicted class for
     more, the predicted value for regression. ``z[i][j]`` belongs to ``(x[j], y[i])``."""

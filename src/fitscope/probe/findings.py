@@ -14,7 +14,6 @@ at the last one only for a run that learned nothing (:func:`probe_findings`).
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Callable
@@ -135,8 +134,8 @@ def _per_layer(values: dict, quantity: str) -> dict[str, float]:
 
 
 def _gradient_flow(values: dict, order: list[str], step: int) -> list[Finding]:
-    grads = [(layer, g) for layer in order
-             if (g := values.get((layer, "preact_grad_std"))) is not None]
+    grads = [(layer, values.get((layer, "preact_grad_std"))) for layer in order]
+    grads = [(layer, g) for layer, g in grads if g is not None]
     if len(grads) < 2 or not grads[-1][1] > 0:
         return []
     (first, g0), (last, gl) = grads[0], grads[-1]
@@ -187,9 +186,9 @@ def _activation_scale(values: dict, order: list[str], step: int,
     if not rms:
         return []
     first, last = order[0], order[-1]
-    grower = max(spread, key=spread.__getitem__)
+    grower = max(spread, key=spread.get)
     growth = spread[grower] / spread[first] if spread[first] > 0 else 0.0
-    biggest = max(rms, key=rms.__getitem__)
+    biggest = max(rms, key=rms.get)
     excess = logit_excess(rms[last], n_classes) if n_classes and last in rms else 0.0
     evidence = {"step": step, "rms": rms, "growth": growth, "logit_rms": rms.get(last),
                 "logit_excess": excess}
@@ -218,7 +217,7 @@ def _units(values: dict, step: int) -> list[Finding]:
     saturated = {k: v for k, v in _per_layer(values, "act_saturated").items()
                  if v > SATURATED_FRACTION}
     if saturated:
-        worst = max(saturated, key=saturated.__getitem__)
+        worst = max(saturated, key=saturated.get)
         found.append(Finding(
             "saturated_units", "warning", worst,
             {"step": step, "saturated_fraction": saturated, "threshold": SATURATED_FRACTION},
@@ -231,7 +230,7 @@ def _units(values: dict, step: int) -> list[Finding]:
             confidence(saturated[worst], SATURATED_FRACTION, span=5.0)))
     dead = {k: v for k, v in _per_layer(values, "act_dead").items() if v >= DEAD_FRACTION}
     if dead:
-        worst = max(dead, key=dead.__getitem__)
+        worst = max(dead, key=dead.get)
         found.append(Finding(
             "dead_relu", "warning", worst,
             {"step": step, "dead_fraction": dead, "threshold": DEAD_FRACTION},
@@ -356,7 +355,7 @@ def epoch_noise(history: list[dict]) -> list[float]:
         out.append(std / math.sqrt(steps) if std is not None else math.nan)
     if any(math.isnan(v) for v in out):
         losses = [row["train_loss"] for row in history]
-        diffs = [abs(b - a) for a, b in itertools.pairwise(losses)] or [0.0]
+        diffs = [abs(b - a) for a, b in zip(losses, losses[1:])] or [0.0]
         out = [statistics.median(diffs)] * len(history)
     return out
 
@@ -383,7 +382,7 @@ def loss_shape(run: Run) -> dict[str, Any]:
     noise = epoch_noise(run.history)
     progress = max(losses[0] - min(losses), 0.0)
     typical = statistics.median(noise)  # an overshooting epoch inflates its own spread
-    marked = [i for i, (a, b) in enumerate(itertools.pairwise(losses))
+    marked = [i for i, (a, b) in enumerate(zip(losses, losses[1:]))
               if b - a > NOISE_K * typical and b - a > RISE_SHARE * progress]
     later = losses[1:] or losses
     half = losses[len(losses) // 2:]
@@ -392,7 +391,7 @@ def loss_shape(run: Run) -> dict[str, Any]:
     stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
              and max(half) - min(half) < (1 - STUCK_SHARE) * chance
              and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess)))
-    diffs = [b - a for a, b in itertools.pairwise(later)]
+    diffs = [b - a for a, b in zip(later, later[1:])]
     bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
                 and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
     return {"losses": losses, "chance": chance, "noise": noise, "typical_noise": typical,
@@ -437,9 +436,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         return []
     shape = loss_shape(run)
     losses, progress, marked = shape["losses"], shape["progress"], shape["marked"]
-    ups = sum(b > a for a, b in itertools.pairwise(losses))
-    jump = max((b / a for a, b in itertools.pairwise(losses) if a > 0), default=1.0)
-    worst_rise = max(b - a for a, b in itertools.pairwise(losses)) / max(progress, 1e-12)
+    ups = sum(b > a for a, b in zip(losses, losses[1:]))
+    jump = max((b / a for a, b in zip(losses, losses[1:]) if a > 0), default=1.0)
+    worst_rise = max(b - a for a, b in zip(losses, losses[1:])) / max(progress, 1e-12)
     ratio = _median_update_ratio(run.probes)
     evidence = {"train_loss": losses, "epochs_loss_rose": ups, "marked_rises": len(marked),
                 "largest_jump": jump, "epoch_noise": shape["noise"], "flat": shape["flat"],
@@ -472,7 +471,6 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     if oscillating or ends_high or spike or leap or (ratio is not None
                                                       and ratio > UPDATE_RATIO_HIGH):
         if leap and not (oscillating or ends_high or spike):
-            assert first is not None  # leap needs it
             what = (f"The first update moved the weights of {first[0]} by {first[1]:.0%} of "
                     f"their size (a healthy step moves them by about 0.1%), and the loss "
                     f"ended at {losses[-1]:.3g} against {losses[0]:.3g} in the first epoch.")
@@ -530,8 +528,8 @@ def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
         causes.append(("lr_too_low", confidence(ratio, UPDATE_RATIO_LOW, above=False)))
     causes.sort(key=lambda c: -c[1])
     best = min(shape["losses"])
-    named = ", ".join(c for c, _ in causes) or ("none of the probes' causes (vanishing "
-        "gradients, dead or symmetric units, a learning rate too low) shows")
+    named = ", ".join(c for c, _ in causes) or "none of the probes' causes (vanishing " \
+        "gradients, dead or symmetric units, a learning rate too low) shows"
     change = codes[causes[0][0]].change if causes and causes[0][0] in codes else {}
     return [Finding(
         "not_learning", "error", None,
@@ -577,7 +575,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
     if len(vals) >= MIN_EPOCHS and all(math.isfinite(v) for v in vals) and not restored:
         best = min(range(len(vals)), key=vals.__getitem__)
         train = [row["train_loss"] for row in run.history]
-        spread = statistics.median(abs(b - a) for a, b in itertools.pairwise(vals))
+        spread = statistics.median(abs(b - a) for a, b in zip(vals, vals[1:]))
         rise = vals[-1] - vals[best]
         need = max(OVERFIT_RISE * vals[best], NOISE_K * spread)
         val_acc = run.metrics.get("val_acc")
@@ -711,7 +709,7 @@ def _healthy(found: list[Finding]) -> list[Finding]:
     found = _graded(found)
     if any(f.severity in ("warning", "error") for f in found):
         return found
-    return [*found, Finding(
+    return found + [Finding(
         "healthy", "info", None, {},
         "Nothing looks wrong: gradients and activations keep their scale from layer to layer, "
         "units differ from each other, and the losses behave.", "")]

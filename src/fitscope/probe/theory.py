@@ -97,9 +97,8 @@ def propagate(fan_in: list[int], fan_out: list[int], var_w: list[float], activat
         raise ValueError(f"fan_in, fan_out and var_w need one entry per layer; got lengths "
                          f"{len(fan_in)}, {len(fan_out)}, {len(var_w)}")
     rows: list[dict[str, float | None]] = []
-    moment: float | None = input_moment
+    moment = input_moment
     for i in range(n):
-        assert moment is not None  # every layer but the last passes one on
         z_var = fan_in[i] * var_w[i] * moment
         last = i == n - 1
         moment, slope = (None, None) if last else activation_moments(activation, z_var, regime)
@@ -109,9 +108,7 @@ def propagate(fan_in: list[int], fan_out: list[int], var_w: list[float], activat
     rows[-1]["grad_z_var"] = grad_z
     for i in range(n - 1, 0, -1):
         grad_a = fan_out[i] * var_w[i] * grad_z
-        slope = rows[i - 1]["slope"]
-        assert slope is not None  # every layer but the last has an activation
-        grad_z = slope * grad_a
+        grad_z = rows[i - 1]["slope"] * grad_a
         rows[i - 1]["grad_a_var"], rows[i - 1]["grad_z_var"] = grad_a, grad_z
     for row in rows:
         del row["slope"]
@@ -128,11 +125,12 @@ def mlp_layers(records: list[dict], step: int = 0) -> list[tuple[str, str | None
     """The (weight layer, activation layer) pairs of an MLP in forward order, from a
     probe's records: every pre-activation layer followed by the activation after it;
     the last one (the output) has none."""
-    order: list[tuple[str, str]] = [
-        (r["layer"], r["quantity"].split("_")[0]) for r in records
-        if r["step"] == step and r["quantity"] in ("preact_mean", "act_mean")]
+    order: list[tuple[str, str]] = []
+    for r in records:
+        if r["step"] == step and r["quantity"] in ("preact_mean", "act_mean"):
+            order.append((r["layer"], r["quantity"].split("_")[0]))
     pairs: list[tuple[str, str | None]] = []
-    for (layer, role), nxt in zip(order, [*order[1:], ("", "")]):
+    for (layer, role), nxt in zip(order, order[1:] + [("", "")]):
         if role == "preact":
             pairs.append((layer, nxt[0] if nxt[1] == "act" else None))
     return pairs

@@ -37,11 +37,11 @@ def measure_decay(ctx: Context) -> Measurement:
         series={f"b={b} {k}": {"steps": [row["step"] for row in rs[0].history],
                                "loss": [[row["train_loss"] for row in r.history] for r in rs]}
                 for (b, k), rs in groups.items()},
-        notes=[(f"eps_0 = {base.optimizer.lr}, {base.budget.max_steps} steps, on noisy moons (no "
+        notes=[f"eps_0 = {base.optimizer.lr}, {base.budget.max_steps} steps, on noisy moons (no "
                f"network reaches loss 0 there, so the minibatch gradient stays noisy at the "
                f"minimum); linear: eps_tau = {sched.final_fraction} eps_0 reached at the last "
                f"step (tau = all steps). Full-batch gradient descent is the notes' contrast: "
-               f"its gradient vanishes at a minimum, so a fixed rate should do.")])
+               f"its gradient vanishes at a minimum, so a fixed rate should do."])
 
 
 def decide_decay(m: Measurement) -> Verdict:

@@ -14,7 +14,7 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import _ci_bar, _decide_gap, _gap_values, _m, _ok, _train, overfit_base
+from .common import (_ci_bar, _decide_gap, _gap_values, _m, _ok, _train, overfit_base)
 
 # -- 19: dropout narrows the gap; test-time scaling matches the training expectation -------
 
@@ -108,8 +108,8 @@ def decide_dropout(m: Measurement) -> Verdict:
 
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
-    fig = make_subplots(1, 2, subplot_titles=("accuracy", ("mean training-time output - "
-                                              "test-time output (one seed)")))
+    fig = make_subplots(1, 2, subplot_titles=("accuracy", "mean training-time output - "
+                                              "test-time output (one seed)"))
     for bar in (_ci_bar("train accuracy", v["train_acc"]), _ci_bar("test accuracy",
                                                                    v["test_acc"])):
         fig.add_trace(bar, row=1, col=1)

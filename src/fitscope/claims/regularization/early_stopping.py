@@ -13,17 +13,8 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
-from .common import (
-    _add_ci_line,
-    _ci_bar,
-    _m,
-    _ok,
-    _paired_greater,
-    _per_run,
-    _train,
-    _weight_entries,
-    overfit_base,
-)
+from .common import (_add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train,
+                     _weight_entries, overfit_base)
 
 # -- 17: validation loss turns up; the best epoch beats the last --------------------------
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from typing import Any
@@ -18,21 +17,9 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import mean_ci
-from .common import (
-    _ci_bar,
-    _flat,
-    _gap_figure,
-    _gap_values,
-    _gap_verdict,
-    _m,
-    _ok,
-    _paired_greater,
-    _per_run,
-    _train,
-    _weight_entries,
-    _weights_flat,
-    overfit_base,
-)
+from .common import (_ci_bar, _flat, _gap_figure, _gap_values, _gap_verdict, _m, _ok,
+                     _paired_greater, _per_run, _train, _weight_entries, _weights_flat,
+                     overfit_base)
 
 # -- 9: an L2 penalty is weight decay ---------------------------------------------------
 
@@ -62,7 +49,7 @@ def step_check(run: Run, lam: float) -> tuple[float, float]:
     decay = torch.where(is_weight, 1.0 - eta * lam, 1.0)
     points = [s["params"] for s in run.snapshots]
     deviation, factors = 0.0, []
-    for before, after in itertools.pairwise(points):
+    for before, after in zip(points, points[1:]):
         theta = before.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(problem.loss_at(theta), theta)
         deviation = max(deviation, float((after - (decay * before - eta * grad)).abs().max()))
@@ -188,8 +175,8 @@ def measure_sparsity(ctx: Context) -> Measurement:
                 "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
                          for k, rs in runs.items()},
                 "train_loss": loss, "threshold": NEAR_ZERO},
-        notes=[(f"near zero: |w| < {NEAR_ZERO} on standardized features; L1's subgradient "
-               f"steps keep such weights oscillating around 0 within eta lambda")])
+        notes=[f"near zero: |w| < {NEAR_ZERO} on standardized features; L1's subgradient "
+               f"steps keep such weights oscillating around 0 within eta lambda"])
 
 
 def decide_sparsity(m: Measurement) -> Verdict:
