@@ -1,5 +1,6 @@
-"""The README's two commands: `make demo` installs only the runtime, `make test` the test
-extras and the browser. Read from make's dry run, so nothing is installed here."""
+"""The README's commands: `make demo` installs only the runtime, `make test` the test
+extras and the browser, `make lint` the pinned linters; `.ci/run` runs lint and test. Read
+from make's dry run (and .ci/run with a stand-in make), so nothing is installed here."""
 
 import os
 import shutil
@@ -63,7 +64,6 @@ def test_the_linters_are_pinned_and_configured():
     assert set(pins) == {"ruff", "mypy"} and all(pins.values())
     assert project["tool"]["ruff"]["lint"]["select"]
     assert project["tool"]["mypy"]["files"] == ["src/fitscope"]
-
 
 
 def run_ci(tmp_path: Path, lint_rc: int, test_rc: int) -> tuple[int, list[str]]:
