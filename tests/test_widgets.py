@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from fitscope.lab import penalty
-from fitscope.run import Run
-from fitscope.widgets import InitExplorer, LandscapeExplorer, page_html
+from fitscope.lab import penalty  # noqa: E402
+from fitscope.run import Run  # noqa: E402
+from fitscope.widgets import InitExplorer, LandscapeExplorer, page_html  # noqa: E402
 
 
 class Sent(list):

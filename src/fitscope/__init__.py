@@ -16,25 +16,16 @@ from ._lazy import lazy_package
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Callback",
-    "Run",
-    "RunConfig",
-    "__version__",
-    "apply_init",
-    "diagnose",
-    "load_run",
-    "probe",
-    "train",
-]
+__all__ = ["RunConfig", "Run", "Callback", "train", "load_run", "apply_init", "__version__",
+           "probe", "diagnose"]
 lazy_package(__name__, {
     "RunConfig": ".config", "Callback": ".engine", "train": ".engine", "apply_init": ".init",
     "diagnose": ".probe", "Run": ".run", "load_run": ".run"})
 
 if TYPE_CHECKING:
-    from . import probe
     from .config import RunConfig
     from .engine import Callback, train
     from .init import apply_init
+    from . import probe
     from .probe import diagnose
     from .run import Run, load_run

@@ -128,8 +128,8 @@ def page_html(page: str) -> str:
 def form_info() -> dict[str, Any]:
     """What the lab's forms ask ``/api/form`` for: the choices of each field, the limits,
     and the defaults (the same names the lab server's route reads)."""
-    from .lab.app import FORM_FIELDS, LAB_DATA, LIMITS, field_choices
     from .landscape import toy
+    from .lab.app import FORM_FIELDS, LAB_DATA, LIMITS, field_choices
 
     choices = {f: field_choices(f) for f in FORM_FIELDS}
     choices["data.name"] = list(LAB_DATA)

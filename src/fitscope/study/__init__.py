@@ -12,4 +12,4 @@ from .runner import StudyError, run_study
 from .spec import StudySpec, StudySpecError
 from .store import Store
 
-__all__ = ["Store", "StudyError", "StudySpec", "StudySpecError", "run_study"]
+__all__ = ["StudySpec", "StudySpecError", "Store", "run_study", "StudyError"]
