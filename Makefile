@@ -65,9 +65,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Both linters run even when the first finds something; lint fails when either does.
 lint: $(VENV)/.installed-dev
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/mypy
+	@status=0; \
+	$(BIN)/ruff check src tests benchmarks || status=1; \
+	$(BIN)/mypy || status=1; \
+	exit $$status
 
 notebooks: $(VENV)/.installed-notebook
 	$(BIN)/jupyter lab notebooks/

@@ -51,9 +51,25 @@ def test_make_notebooks_installs_jupyter_and_opens_the_notebooks():
 def test_make_lint_installs_the_pinned_linters_and_runs_ruff_then_mypy():
     out = dry_run("lint")
     assert "-e '.[dev]'" in out and "[test]" not in out and "apt-get" not in out
-    commands = out.rstrip().splitlines()
-    assert commands[-2].endswith("ruff check src tests benchmarks")
-    assert commands[-1].endswith("mypy")
+    recipe = out.split("touch .venv/.installed-dev", 1)[1]
+    ruff = recipe.index(".venv/bin/ruff check src tests benchmarks || status=1")
+    assert ruff < recipe.index(".venv/bin/mypy || status=1")  # mypy runs after a ruff finding
+    assert recipe.rstrip().endswith("exit $status")
+
+
+@pytest.mark.parametrize(("ruff_rc", "mypy_rc"), [(0, 0), (1, 0), (0, 1), (1, 1)])
+def test_make_lint_runs_both_linters_and_fails_when_either_does(tmp_path, ruff_rc, mypy_rc):
+    for tool, rc in (("ruff", ruff_rc), ("mypy", mypy_rc)):
+        (tmp_path / tool).write_text(f'#!/bin/sh\necho {tool} "$@" >> {tmp_path}/log\nexit {rc}\n')
+        (tmp_path / tool).chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    # -o: the install stamp counts as made, so the stand-in linters in BIN run
+    done = subprocess.run(["make", "--no-print-directory", "-o", ".venv/.installed-dev", "lint",
+                           f"BIN={tmp_path}"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, check=False)
+    assert (tmp_path / "log").read_text().splitlines() == [
+        "ruff check src tests benchmarks", "mypy"]
+    assert (done.returncode == 0) == (ruff_rc == mypy_rc == 0), done.stderr
 
 
 def test_the_linters_are_pinned_and_configured():
