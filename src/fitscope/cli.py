@@ -102,11 +102,12 @@ DEMO_SEEDS_FULL = 24  # --full
 
 
 @app.command()
-def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
-                                                  help="run only this claim (number or slug)")] = [],  # noqa: B006
+def demo(claim: Annotated[list[str], typer.Option(
+             "--claim", "-c", help="run only this claim (number or slug)")] = [],  # noqa: B006
          list_: Annotated[bool, typer.Option("--list", help="list the claims and exit")] = False,
          markdown: Annotated[bool, typer.Option(
-             "--markdown", help="with --list: the claims table as Markdown (README, docs)")] = False,
+             "--markdown", help="with --list: the claims table as Markdown (README, docs)"
+         )] = False,
          seeds: Annotated[int | None, typer.Option(help="seeds per configuration")] = None,
          full: Annotated[bool, typer.Option("--full", help="more seeds, longer runs")] = False,
          quick: Annotated[bool, typer.Option("--quick", help="the default: small and fast")] = True,

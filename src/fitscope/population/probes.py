@@ -109,7 +109,8 @@ class PopulationProbe:
     def _weights(self, layer: str, w: Tensor, after: Tensor, updated: Tensor) -> None:
         norm = self._moments(layer, "weight", w, mean=False)
         if w.dim() >= 3 and w.shape[1] >= 2:
-            distance = stats.unit_distance(stats.unit_spreads(w.flatten(2).float()), norm, w.shape[1])
+            spread = stats.unit_spreads(w.flatten(2).float())
+            distance = stats.unit_distance(spread, norm, w.shape[1])
             self.scalars.append((layer, "unit_distance", distance, torch.ones_like(updated)))
         change = torch.linalg.vector_norm((after - w).flatten(1), dim=1)
         self.scalars.append((layer, "update_ratio", change / norm, updated & (norm > 0)))
