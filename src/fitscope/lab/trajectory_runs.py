@@ -1,5 +1,5 @@
 """Deprecated: moved to :mod:`fitscope.landscape.trajectory_records`; importing this name
-warns, and it goes in the release after next. The name is that module itself, so
+warns, and a later release removes it. The name is that module itself, so
 attributes set on it reach the code that uses them."""
 
 import sys
