@@ -117,8 +117,8 @@ class _Output(NamedTuple):
 class _Counts(NamedTuple):
     """What ``act_dead`` and ``act_saturated`` need of a step's activations: each ReLU's
     (layer, :func:`~fitscope.probe.stats.unit_maxima`), each tanh / sigmoid's (layer,
-    values, :func:`~fitscope.probe.stats.saturated_count`), and, when both kinds occur,
-    whether each counted activation is a ReLU, in forward order (else None)."""
+    number of values, :func:`~fitscope.probe.stats.saturated_count`), and, when both kinds
+    occur, whether each counted activation is a ReLU, in forward order (else None)."""
 
     maxima: list[tuple[str, Tensor]]
     saturated: list[tuple[str, int, Tensor]]
