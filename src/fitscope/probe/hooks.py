@@ -172,6 +172,7 @@ class _Forward:
     module gets the module's own forward instead."""
 
     __slots__ = ("captures", "forward", "module", "probe", "root")
+    module: nn.Module
 
     def __init__(self, probe: Probe, module: nn.Module, captures: bool, root: bool):
         self.probe, self.module, self.forward = probe, module, _class_forward(module)
@@ -236,7 +237,7 @@ class _Plan:
         ends = grads + ([before] if before is not None else []) + wgrads
         for view, t in zip(self.end_views, ends, strict=True):
             view.copy_(t)
-        if self.updated:
+        if after is not None and before is not None:  # the plan holds the update
             torch.sub(after, before, out=self.diff_view)
 
 
@@ -454,12 +455,11 @@ class Probe:
             plan.fill(grads, before, wgrads, after)
             buffer, lay, ws = plan.buffer, plan.layout, plan.workspace
         else:  # a new buffer, and a plan for the steps shaped like this one
-            buffer = self._new_buffer(grads, grad_of, wgrads, wgrad_mask, before, after)
-            if buffer is None:
+            made = self._new_buffer(grads, grad_of, wgrads, wgrad_mask, before, after)
+            if made is None:
                 self._release()
                 return
-            buffer, lay = buffer
-            ws = None
+            (buffer, lay), ws = made, None
         self._release()
         self._after = after
         if self._pending and (lay is not self._pending_layout
@@ -487,8 +487,8 @@ class Probe:
             sizes += self._sizes + [g.numel() for g in wgrads]
             shapes += [(n,) for n in self._sizes] + [tuple(g.shape) for g in wgrads]
         hist = len(sizes)
-        updated = after is not None
-        if updated:
+        updated = after is not None and before is not None
+        if after is not None and before is not None:
             pieces.append(after - before)
             sizes += self._sizes
             shapes += [(n,) for n in self._sizes]
@@ -512,6 +512,7 @@ class Probe:
         if not steps:
             return
         lay = self._pending_layout
+        assert lay is not None  # set with the first pending step
         means, stds, norms, hists = stats.summarize(lay, [s.part for s in steps])
         spreads = self._unit_spreads(steps)
         maxima = [m for s in steps for _, m in s.counts.maxima]
@@ -529,10 +530,11 @@ class Probe:
     def _unit_spreads(self, steps: list[_Step]) -> list[list[float]]:
         """||W - w_bar|| (:func:`fitscope.probe.stats.unit_spreads`) of each weight with
         units, one value per step, from the steps' weight blocks."""
-        if steps[0].before is None or all(m is None for m in self._units):
+        befores = [s.before for s in steps if s.before is not None]  # all or none
+        if not befores or all(m is None for m in self._units):
             return []
         n = len(steps)
-        blocks = torch.stack([s.before for s in steps])
+        blocks = torch.stack(befores)
         return torch.stack([
             stats.unit_spreads(blocks.as_strided((n, m, size // m), (self._block, size // m, 1),
                                                  start))

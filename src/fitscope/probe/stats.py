@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import overload
 
 import torch
 from torch import Tensor
@@ -224,8 +225,8 @@ def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor, Tensor]]
     std = (totals[:, 1] / lay.n - mean * mean).clamp_min_(0.0).sqrt_()
     means, stds, norms = torch.stack([mean, std, totals[:, 1].sqrt_()]).tolist()
     shape = (len(parts), lay.hist + 1, lay.bins + 1)
-    hists = torch.stack([c for _, _, c in parts]).view(shape)[:, :lay.hist, :lay.bins]
-    hists = hists.numpy().tolist() if hists.device.type == "cpu" else hists.tolist()
+    counts = torch.stack([c for _, _, c in parts]).view(shape)[:, :lay.hist, :lay.bins]
+    hists = counts.numpy().tolist() if counts.device.type == "cpu" else counts.tolist()
     return means, stds, norms, hists
 
 
@@ -252,6 +253,10 @@ def unit_maxima(a: Tensor) -> Tensor:
     return a.amax(dim=0) if a.dim() == 2 else a.amax(dim=[d for d in range(a.dim()) if d != 1])
 
 
+@overload
+def dead_fraction(maxima: list[float]) -> float: ...
+@overload
+def dead_fraction(maxima: Tensor) -> Tensor: ...
 def dead_fraction(maxima: list[float] | Tensor) -> float | Tensor:
     """``act_dead``: the share of units whose output is 0 for every example of the
     batch, from each unit's maximum output (:func:`unit_maxima`)::
@@ -299,6 +304,10 @@ def unit_spreads(w: Tensor) -> Tensor:
     return torch.linalg.vector_norm(offsets, dim=(1, 2))
 
 
+@overload
+def unit_distance(spread: float, norm: float, m: int) -> float: ...
+@overload
+def unit_distance(spread: Tensor, norm: Tensor, m: int) -> Tensor: ...
 def unit_distance(spread: float | Tensor, norm: float | Tensor, m: int) -> float | Tensor:
     """How far apart the incoming weight vectors w_1..w_m of a layer's m >= 2 units are.
 

@@ -12,11 +12,14 @@ from typing import TYPE_CHECKING
 from .hooks import Probe, probe
 
 if TYPE_CHECKING:
+    from ..engine import Callback as _Callback
     from ..engine import Trainer
     from ..run import Run
+else:
+    _Callback = object  # the engine's Callback by its methods; no import of the engine
 
 
-class ProbeStepper:
+class ProbeStepper(_Callback):
     """Advances a :class:`~fitscope.probe.hooks.Probe` after every optimizer step, and
     adds ``train_loss_std`` to each history row: the standard deviation of the epoch's
     minibatch losses (by n, over its steps), the noise the diagnosis judges the loss
