@@ -7,8 +7,9 @@ command module."""
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -18,9 +19,6 @@ from rich.markup import escape
 from . import threads
 from .config import RunConfig, parse_override
 from .validation_text import format_validation_error
-
-if TYPE_CHECKING:
-    from .run import Run
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)
@@ -111,10 +109,11 @@ def check_output(path: Path | None, option: str, *, directory: bool = False,
         raise fail(f"{option}: not a usable path: {path!s:.200} ({exc})") from None
 
 
-def train_or_fail(cfg: RunConfig, quiet: bool, trainer=None) -> Run:
-    """``trainer(cfg, callbacks)`` (default :func:`fitscope.engine.train`) with a progress
-    bar, on the threads the policy picks; a data error, a run that would not fit in
-    memory or a missing device exits 2."""
+def train_or_fail(cfg: RunConfig, quiet: bool,
+                  trainer: Callable[[RunConfig, list[Any]], Any] | None = None) -> Any:
+    """What ``trainer(cfg, callbacks)`` returns (default :func:`fitscope.engine.train`: the
+    :class:`~fitscope.run.Run`), trained with a progress bar on the threads the policy
+    picks; a data error, a run that would not fit in memory or a missing device exits 2."""
     from .engine import check_device, train
     from .progress import EpochProgress
 
