@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from fitscope.config import DataConfig
 from fitscope.data import load_data
-from fitscope.lab.penalty import Quadratic, logistic_path, penalized_optima, quadratic_view
+from fitscope.regularization_paths import Quadratic, logistic_path, penalized_optima, quadratic_view
 
 quadratics = st.builds(
     Quadratic, cx=st.floats(-3, 3), cy=st.floats(-3, 3), scale=st.floats(0.1, 5),

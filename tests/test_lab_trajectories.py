@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope import train
-from fitscope.lab import trajectory_runs
+from fitscope.landscape import trajectory_records
 from fitscope.lab.app import create_app
 from fitscope.lab.trajectories_api import Comparison, comparison_view
-from fitscope.lab.trajectory_runs import POINTS, compared_config
+from fitscope.landscape.trajectory_records import POINTS, compared_config
 from fitscope.landscape import pca_directions, problem_for_run, toy, top_hessian_eigenvalue
 from fitscope.landscape.runs import run_path
 
@@ -101,7 +101,7 @@ def test_a_reload_reads_both_runs_from_the_cache(client, default_view, cache_dir
     def no_training(*args, **kwargs):
         raise AssertionError("recomputed although cached")
 
-    monkeypatch.setattr(trajectory_runs, "compute_record", no_training)
+    monkeypatch.setattr(trajectory_records, "compute_record", no_training)
     again = client.get("/api/trajectories").json()
     assert [r["cached"] for r in again["runs"]] == [True, True]
     for old, new in zip(default_view["runs"], again["runs"]):

@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope.lab import app as lab_app
-from fitscope.lab import trajectory_runs
+from fitscope.landscape import trajectory_records
 from fitscope.lab.app import create_app
 from fitscope.lab.optimizers_api import Race, race_view
 from fitscope.lab.work import LRU, RETRY_AFTER, WorkQueue, json_bytes, lru
@@ -148,28 +148,28 @@ def test_trajectory_records_keep_only_the_most_recently_used(tmp_path, monkeypat
     other = folder / "abc-trajectory-0.json"  # another kind: never pruned
     other.write_text("{}")
     for i in range(8):
-        path = folder / f"{i:016x}-{trajectory_runs.RECORD_KIND}-{i}.json"
+        path = folder / f"{i:016x}-{trajectory_records.RECORD_KIND}-{i}.json"
         path.write_text("{}")
         os.utime(path, (1000 + i, 1000 + i))
-    os.utime(folder / f"{1:016x}-{trajectory_runs.RECORD_KIND}-1.json", (5000, 5000))
-    assert trajectory_runs.prune_records(keep=3) == 5
-    left = sorted(p.name.split("-")[0] for p in folder.glob(f"*-{trajectory_runs.RECORD_KIND}-*"))
+    os.utime(folder / f"{1:016x}-{trajectory_records.RECORD_KIND}-1.json", (5000, 5000))
+    assert trajectory_records.prune_records(keep=3) == 5
+    left = sorted(p.name.split("-")[0] for p in folder.glob(f"*-{trajectory_records.RECORD_KIND}-*"))
     assert left == [f"{i:016x}" for i in (1, 6, 7)] and other.exists()
 
 
 def test_a_cache_hit_is_touched_and_a_new_record_prunes(tmp_path, monkeypatch):
     monkeypatch.setenv("FITSCOPE_CACHE", str(tmp_path))
-    cfg = trajectory_runs.compared_config("adam", 0.01, 0, 0.0, 2, 0)
-    key = trajectory_runs.record_key(cfg)
+    cfg = trajectory_records.compared_config("adam", 0.01, 0, 0.0, 2, 0)
+    key = trajectory_records.record_key(cfg)
     from fitscope.landscape import cache
     path = cache.store(key, {"run_id": cfg.run_id})
     os.utime(path, (1000, 1000))
-    assert trajectory_runs.cached_record(cfg)["cached"] is True
+    assert trajectory_records.cached_record(cfg)["cached"] is True
     assert path.stat().st_mtime > 1000
-    monkeypatch.setattr(trajectory_runs, "MAX_RECORDS", 1)
-    monkeypatch.setattr(trajectory_runs, "compute_record", lambda cfg, report: {"x": 1})
-    trajectory_runs.run_record(trajectory_runs.compared_config("sgd", 0.1, 0, 0.0, 2, 0))
-    assert len(list(path.parent.glob(f"*-{trajectory_runs.RECORD_KIND}-*.json"))) == 1
+    monkeypatch.setattr(trajectory_records, "MAX_RECORDS", 1)
+    monkeypatch.setattr(trajectory_records, "compute_record", lambda cfg, report: {"x": 1})
+    trajectory_records.run_record(trajectory_records.compared_config("sgd", 0.1, 0, 0.0, 2, 0))
+    assert len(list(path.parent.glob(f"*-{trajectory_records.RECORD_KIND}-*.json"))) == 1
 
 
 def test_trajectory_comparisons_have_a_queue_of_their_own(monkeypatch):

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from fitscope.lab import penalty  # noqa: E402
+from fitscope import regularization_paths as penalty  # noqa: E402
 from fitscope.run import Run  # noqa: E402
 from fitscope.widgets import InitExplorer, LandscapeExplorer, page_html  # noqa: E402
 

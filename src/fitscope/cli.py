@@ -14,27 +14,32 @@ the work) and ``--verbose`` (say what was picked).
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from . import threads
-from .config import SEED_MAX, RunConfig, parse_override
+from .cli_support import (
+    ConfigArg,
+    SetOpt,
+    check_output,
+    console,
+    err,
+    fail,
+    load_config,
+    say,
+    set_verbose,
+    train_or_fail,
+    use_threads,
+)
 from .jsontext import json_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="See and measure why neural networks train or fail.")
-console = Console()
-err = Console(stderr=True, soft_wrap=True)
-VERBOSE = False  # set by ``fitscope --verbose``
 
 
 @app.callback()
@@ -47,123 +52,12 @@ def main_options(
                                           help="say how many threads and why")] = False,
 ) -> None:
     """See and measure why neural networks train or fail."""
-    global VERBOSE
-    VERBOSE = verbose
+    set_verbose(verbose)
     threads.set_flag(threads_)
     try:
         threads.requested()  # a bad FITSCOPE_THREADS stops every command at once
     except threads.ThreadsError as exc:
         raise fail(str(exc)) from None
-
-
-def say(message: str) -> None:
-    """A ``--verbose`` line on stderr (user text in it printed literally)."""
-    if VERBOSE:
-        err.print(escape(message))
-
-
-def use_threads(cfg: RunConfig | None, members: int = 1) -> threads.Choice:
-    """Set torch's threads by :mod:`fitscope.threads` for training ``cfg`` (None: small
-    work by design) and say the choice under ``--verbose``. Loads ``cfg``'s data (cached
-    for the run); data errors are the caller's to turn into exit 2."""
-    choice = threads.for_config(cfg, members) if cfg is not None else threads.pick(None)
-    say(str(threads.use(choice)))
-    return choice
-
-
-def fail(message: str) -> typer.Exit:
-    """Print a usage error (``message`` literally: markup in it is escaped) and return
-    the exit (status 2) to raise."""
-    err.print(f"[bold red]error:[/] {escape(message)}")
-    return typer.Exit(2)
-
-
-def format_validation_error(exc: ValidationError, source: Path | None = None) -> str:
-    """One line per problem: ``field.path: message (got value)``, under a line naming
-    the config file (``source``)."""
-    lines = []
-    for e in exc.errors():
-        where = ".".join(str(p) for p in e["loc"]) or "config"
-        got = ""
-        if not isinstance(e.get("input"), dict):
-            got = repr(e["input"])
-            got = f" (got {got[:80]}{'...' if len(got) > 80 else ''})"
-        hint = f" (seeds are in [0, {SEED_MAX}])" if where.endswith("seed") else ""
-        lines.append(f"  {where}: {e['msg']}{got}{hint}")
-    head = f"invalid config {source}" if source else "invalid config"
-    return head + ":\n" + "\n".join(lines)
-
-
-def load_config(path: Path | None, overrides: list[str]) -> RunConfig:
-    """The config from a TOML/JSON file (or defaults) with ``--set`` overrides; exits 2."""
-    try:
-        cfg = RunConfig.load(path) if path else RunConfig()
-        pairs = dict(parse_override(o) for o in overrides)
-        return cfg.with_overrides(pairs) if pairs else cfg
-    except ValidationError as exc:
-        raise fail(format_validation_error(exc, path)) from None
-    except KeyError as exc:
-        raise fail(str(exc.args[0])) from None
-    except (ValueError, OSError) as exc:  # FileNotFoundError, ConfigFileError, bad --set
-        raise fail(str(exc)) from None
-
-
-def check_output(path: Path | None, option: str, *, directory: bool = False,
-                 make_parents: bool = False) -> None:
-    """Exit 2 unless ``path`` can be written by the command, before it starts its work:
-    a file (or with ``directory`` a folder) that is not the other kind, in a folder that
-    exists (or, with ``make_parents`` or ``directory``, can be made). Writing is tried,
-    not guessed from permissions: an existing file is opened for appending (nothing is
-    written), and a scratch file is made and removed in the folder that will hold it."""
-    if path is None:
-        return
-    try:
-        if directory and path.exists() and not path.is_dir():
-            raise fail(f"{option}: {path} is a file, not a directory")
-        if not directory and path.is_dir():
-            raise fail(f"{option}: {path} is a directory, not a file")
-        folder = path if directory and path.is_dir() else path.absolute().parent
-        if not (make_parents or directory):
-            if not folder.is_dir():
-                what = "not a directory" if folder.exists() else "no such directory"
-                raise fail(f"{option}: {what}: {folder} (for {path})")
-        else:
-            while not folder.exists() and folder != folder.parent:
-                folder = folder.parent
-            if not folder.is_dir():
-                raise fail(f"{option}: {folder} is a file, not a directory (for {path})")
-        if path.is_file():
-            with path.open("ab"):
-                pass
-        else:
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-    except OSError as exc:
-        where = f" in {folder}" if "folder" in locals() else ""
-        raise fail(f"{option}: cannot write {path}{where}: {exc.strerror or exc}") from None
-    except ValueError as exc:  # a NUL byte
-        raise fail(f"{option}: not a usable path: {path!s:.200} ({exc})") from None
-
-
-def train_or_fail(cfg: RunConfig, quiet: bool, trainer=None):
-    """``trainer(cfg, callbacks)`` (default :func:`fitscope.engine.train`) with a progress
-    bar, on the threads the policy picks; a data error, a run that would not fit in
-    memory or a missing device exits 2."""
-    from .engine import check_device, train
-    from .progress import EpochProgress
-
-    try:
-        check_device(cfg.budget.device)  # before the data is loaded
-        use_threads(cfg)
-        with EpochProgress(cfg, disable=quiet) as bar:
-            return (trainer or (lambda c, callbacks: train(c, callbacks=callbacks)))(cfg, [bar])
-    except (FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc)) from None
-
-
-ConfigArg = Annotated[Path | None, typer.Argument(help="run config (.toml or .json); "
-                                                        "defaults when left out")]
-SetOpt = Annotated[list[str], typer.Option("--set", "-s", help="override, e.g. model.depth=9")]
 
 
 @app.command()
@@ -208,11 +102,12 @@ DEMO_SEEDS_FULL = 24  # --full
 
 
 @app.command()
-def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
-                                                  help="run only this claim (number or slug)")] = [],  # noqa: B006
+def demo(claim: Annotated[list[str], typer.Option(
+             "--claim", "-c", help="run only this claim (number or slug)")] = [],  # noqa: B006
          list_: Annotated[bool, typer.Option("--list", help="list the claims and exit")] = False,
          markdown: Annotated[bool, typer.Option(
-             "--markdown", help="with --list: the claims table as Markdown (README, docs)")] = False,
+             "--markdown", help="with --list: the claims table as Markdown (README, docs)"
+         )] = False,
          seeds: Annotated[int | None, typer.Option(help="seeds per configuration")] = None,
          full: Annotated[bool, typer.Option("--full", help="more seeds, longer runs")] = False,
          quick: Annotated[bool, typer.Option("--quick", help="the default: small and fast")] = True,
@@ -232,8 +127,7 @@ def demo(claim: Annotated[list[str], typer.Option("--claim", "-c",
     from .claims import REGISTRY, get, markdown_table
     from .claims.base import Context
     from .claims.demo import run_claims
-    from .claims.report import (claims_json, summary_line, terminal_table, write_html,
-                                write_json)
+    from .claims.report import claims_json, summary_line, terminal_table, write_html, write_json
     from .claims.report import stability as compare_runs
     from .claims.training import demo_trainer
     from .study.store import Store, StoreError

@@ -14,8 +14,8 @@ Each widget shows the lab's own page (:func:`fitscope.lab.app.render` of
 server, no CDN) in an iframe, so two widgets on one notebook keep their pages apart. A
 small bridge script stands in for the two things the page asks of the lab server: its
 ``fetch`` of ``/api/...`` and its ``/ws/train`` websocket become messages to this kernel,
-answered here by the lab's Python: :mod:`fitscope.lab.penalty`, and the live trainings
-of :mod:`fitscope.lab.session` (the same :class:`~fitscope.lab.session.LiveTraining`
+answered here by the lab's Python: :mod:`fitscope.regularization_paths`, and the live
+trainings of :mod:`fitscope.lab.session` (the same :class:`~fitscope.lab.session.LiveTraining`
 and :class:`~fitscope.lab.session.Outbox` the server uses).
 """
 
@@ -33,8 +33,8 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     raise ImportError("fitscope.widgets needs anywidget: pip install 'fitscope[notebook]'"
                       ) from exc
 
+from . import regularization_paths as penalty
 from .config import RunConfig
-from .lab import penalty
 from .lab.messages import BadMessage, Start, parse_message
 from .lab.session import VIEWS_PER_SECOND, LiveTraining, Outbox, Turns, finite
 from .run import Run
@@ -128,8 +128,8 @@ def page_html(page: str) -> str:
 def form_info() -> dict[str, Any]:
     """What the lab's forms ask ``/api/form`` for: the choices of each field, the limits,
     and the defaults (the same names the lab server's route reads)."""
-    from .landscape import toy
     from .lab.app import FORM_FIELDS, LAB_DATA, LIMITS, field_choices
+    from .landscape import toy
 
     choices = {f: field_choices(f) for f in FORM_FIELDS}
     choices["data.name"] = list(LAB_DATA)
@@ -253,7 +253,7 @@ class InitExplorer(LabWidget):
 
 class LandscapeExplorer(LabWidget):
     """The lab's Regularization landscape page. ``config`` is the
-    :class:`~fitscope.lab.penalty.Quadratic` drawn last, ``view`` what was drawn for it
+    :class:`~fitscope.regularization_paths.Quadratic` drawn last, ``view`` what was drawn for it
     (the optimum, the path, the contours)."""
 
     page = "landscape"

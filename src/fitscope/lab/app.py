@@ -49,8 +49,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from fitscope.config import SEED_MAX, RunConfig
 from fitscope.jsontext import finite
 from fitscope.landscape import toy
+from fitscope.regularization_paths import Quadratic, logistic_path, quadratic_view
 
-from . import penalty
 from .channel import Channel
 from .guard import HostCheck, SameOrigin
 from .limits import Budget
@@ -60,7 +60,7 @@ from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
 from .session import Sessions
 from .trajectories_api import add_trajectory_routes
-from .work import QueueFull, WorkQueue, busy_response
+from .work import QueueFull, WorkQueue, busy_response, lru
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {
@@ -141,22 +141,16 @@ class NeighbourQuery(BaseModel):
     split_seed: int = Field(0, ge=0, le=SEED_MAX)
 
 
+cached_quadratic_view = lru(entries=256, max_bytes=4_000_000)(quadratic_view)
+
+
 def nearest_neighbour(q: NeighbourQuery) -> dict:
-    """Accuracy of a 1-nearest-neighbour classifier: 1.0 on its own training points
-    (each is its own neighbour, unless duplicates disagree), less elsewhere.
-    ``ValueError`` for a data set that cannot be made (e.g. ``train_size`` above the
-    training rows left after the split)."""
-    from sklearn.neighbors import KNeighborsClassifier
-
+    """The page's 1-nearest-neighbour reference on ``q``'s data
+    (:func:`fitscope.baselines.nearest_neighbour_accuracy`)."""
+    from fitscope.baselines import nearest_neighbour_accuracy
     from fitscope.config import DataConfig
-    from fitscope.data import load_data
 
-    s = load_data(DataConfig(**q.model_dump()))
-    clf = KNeighborsClassifier(n_neighbors=1).fit(s.x_train.numpy(), s.y_train.numpy())
-    acc = {split: float(clf.score(x.numpy(), y.numpy())) if len(x) else None
-           for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),
-                               ("test", s.x_test, s.y_test))}
-    return {f"{k}_acc": v for k, v in acc.items()}
+    return nearest_neighbour_accuracy(DataConfig(**q.model_dump()))
 
 
 def warm_up(done: threading.Event) -> None:
@@ -172,7 +166,7 @@ def warm_up(done: threading.Event) -> None:
     try:
         train(with_probes(RunConfig.model_validate(
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
-        penalty.logistic_path()
+        logistic_path()
         race_view(Race())
     finally:
         done.set()
@@ -278,12 +272,12 @@ def _api(app: FastAPI) -> None:
     work: WorkQueue = app.state.work
 
     @app.get("/api/landscape/quadratic")
-    async def quadratic(q: Annotated[penalty.Quadratic, Query()]) -> JSONResponse:
-        return JSONResponse(finite(await work.run(penalty.quadratic_view, q)))
+    async def quadratic(q: Annotated[Quadratic, Query()]) -> JSONResponse:
+        return JSONResponse(finite(await work.run(cached_quadratic_view, q)))
 
     @app.get("/api/landscape/logistic")
     async def logistic() -> JSONResponse:
-        return JSONResponse(finite(await work.run(penalty.logistic_path)))
+        return JSONResponse(finite(await work.run(logistic_path)))
 
     @app.get("/api/overfitting/nearest-neighbour")
     async def neighbour(q: Annotated[NeighbourQuery, Query()]) -> dict:

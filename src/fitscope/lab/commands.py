@@ -122,11 +122,11 @@ def lab(
     from rich.console import Console
     from rich.markup import escape
 
-    from fitscope import cli, threads  # imported here: cli.py imports this module
+    from fitscope import threads
+    from fitscope.cli_support import fail, say
 
     from .limits import Budget
 
-    fail = cli.fail
     if not is_host(host):
         raise fail(f"--host must be an IP address or a host name, got {host!r}")
     if store is not None:
@@ -152,7 +152,7 @@ def lab(
             f"machine, without a password: anyone who can reach port {port} can train "
             f"models on it (within the --max-* limits) and read the run store. Requests "
             f"must name a loopback host or {escape(', '.join(allowed))}.")
-    cli.say(str(threads.pick(None)))
+    say(str(threads.pick(None)))
     budget = Budget(max_run_seconds, max_probe_mb, max_bins, max_steps)
     serve(host, port, not no_browser, max_sessions, idle_timeout, store, allowed, budget)
 

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from fitscope.config import TOY_2D, RunConfig
+from fitscope.validation_text import describe_problems
 
 MAX_MESSAGE_CHARS = 65_536
 LAB_DATA = (*TOY_2D, "digits", "breast_cancer")
@@ -101,15 +102,10 @@ def parse_message(text: Any) -> Start | Control:
 
 
 def describe(exc: ValidationError) -> str:
-    """``field.path: message (got value)``, one problem a line; the message type is left
-    out of the path (``config.model.depth``, not ``start.config.model.depth``)."""
-    lines = []
-    for e in exc.errors():
-        loc = [str(p) for p in e["loc"]]
-        where = ".".join(loc[1:] if loc and loc[0] in _TYPES else loc) or "message"
-        got = "" if isinstance(e.get("input"), dict) else f" (got {e['input']!r:.80})"
-        lines.append(f"{where}: {e['msg'].removeprefix('Value error, ')}{got}")
-    return "\n".join(lines)
+    """The problems in a message, one a line (:func:`fitscope.validation_text.describe_problems`),
+    the message type left out of each field's path (``config.model.depth``, not
+    ``start.config.model.depth``)."""
+    return describe_problems(exc, drop_leading=_TYPES, whole="message")
 
 
 _TYPES = ("start", "pause", "resume", "step", "reset")

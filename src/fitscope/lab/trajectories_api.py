@@ -1,7 +1,8 @@
 """The trained-network landscape page's endpoints: two runs compared, with progress.
 
-``GET /api/trajectories`` trains two runs A and B (:mod:`fitscope.lab.trajectory_runs`:
-each run's path slice, sharpness and metrics, cached by run id) and adds the two runs'
+``GET /api/trajectories`` trains two runs A and B
+(:mod:`fitscope.landscape.trajectory_records`: each run's path slice, sharpness and
+metrics, cached by run id) and adds the two runs'
 optimizers racing on a toy surface (:func:`fitscope.lab.optimizers_api.race_view`).
 ``GET /api/trajectories/progress`` with the same query says what that computation is
 doing (``{"stage": null}`` when it is not running), for the page to show while it waits.
@@ -20,17 +21,23 @@ from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
-from pydantic import field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from fitscope.config import SEED_MAX
+from fitscope.jsontext import finite
 from fitscope.landscape import toy
+from fitscope.landscape.trajectory_records import (
+    ALPHAS,
+    POINTS,
+    Report,
+    cached_record,
+    compared_config,
+    run_record,
+    steps_of,
+)
 
 from .messages import describe
 from .optimizers_api import Race, race_view
-from fitscope.jsontext import finite
-from .trajectory_runs import ALPHAS, POINTS, Report, cached_record, compared_config, run_record
-from .trajectory_runs import steps_of
 from .work import WorkQueue
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most

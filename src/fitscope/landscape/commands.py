@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from fitscope.cli_support import check_output, fail, load_config, train_or_fail, use_threads
 from fitscope.config import SEED_MAX
 
 console = Console()
@@ -28,31 +29,30 @@ def register(app: typer.Typer) -> None:
 
 def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
     """(run, init or None) from a run directory or a config file; exits 2 on bad input."""
-    from fitscope import cli  # not at the top: cli imports this module to register it
     from fitscope.run import load_run
 
     from .runs import train_with_init
 
     if target.is_dir():
         if overrides:
-            raise cli.fail("--set applies to a config file, not to a saved run directory")
+            raise fail("--set applies to a config file, not to a saved run directory")
         try:
             run = load_run(target)
         except (FileNotFoundError, ValueError, OSError) as exc:
-            raise cli.fail(f"RUN_OR_CONFIG: {target} is a directory but not a saved run: "
+            raise fail(f"RUN_OR_CONFIG: {target} is a directory but not a saved run: "
                            f"{exc}") from None
         try:
-            cli.use_threads(run.config)  # the landscape evaluates the run's data
+            use_threads(run.config)  # the landscape evaluates the run's data
         except (FileNotFoundError, ValueError) as exc:
-            raise cli.fail(str(exc)) from None
+            raise fail(str(exc)) from None
         return run, None
     if not target.exists():
-        raise cli.fail(f"RUN_OR_CONFIG: no such run directory or config file: {target}")
-    cfg = cli.load_config(target, overrides)
+        raise fail(f"RUN_OR_CONFIG: no such run directory or config file: {target}")
+    cfg = load_config(target, overrides)
     if kind == "trajectory" and not cfg.observe.snapshot_every:
-        raise cli.fail("--kind trajectory needs observe.snapshot_every > 0 in the config "
+        raise fail("--kind trajectory needs observe.snapshot_every > 0 in the config "
                        "(got 0); add e.g. --set observe.snapshot_every=10")
-    return cli.train_or_fail(cfg, quiet, lambda c, callbacks: train_with_init(c, tuple(callbacks)))
+    return train_or_fail(cfg, quiet, lambda c, callbacks: train_with_init(c, tuple(callbacks)))
 
 
 def _summary(result) -> str:
@@ -95,30 +95,28 @@ def landscape(
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
 ) -> None:
     """Loss landscape of a run: a line, a 2-D slice, or the training path on its PCA plane."""
-    from fitscope import cli
-
     from .figures import figure_for, write_html
     from .runs import KINDS, SPLITS, run_landscape
 
     if kind not in KINDS:
-        raise cli.fail(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
+        raise fail(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if split not in SPLITS:
-        raise cli.fail(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
+        raise fail(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")
     if not 2 <= points <= 401:
-        raise cli.fail(f"--points must be in [2, 401]; got {points}")
+        raise fail(f"--points must be in [2, 401]; got {points}")
     if span is not None and span <= 0:
-        raise cli.fail(f"--span must be positive; got {span}")
+        raise fail(f"--span must be positive; got {span}")
     if to is not None and kind != "line":
-        raise cli.fail(f"--to applies to --kind line only; got --kind {kind}")
+        raise fail(f"--to applies to --kind line only; got --kind {kind}")
     if not 0 <= seed <= SEED_MAX:
-        raise cli.fail(f"--seed must be in [0, {SEED_MAX}]; got {seed}")
-    if margin < 0 or margin != margin or margin > 100:
-        raise cli.fail(f"--margin must be in [0, 100]; got {margin}")
-    if span is not None and (span != span or span > 1e6):
-        raise cli.fail(f"--span must be a finite number up to 1e6; got {span}")
+        raise fail(f"--seed must be in [0, {SEED_MAX}]; got {seed}")
+    if not 0 <= margin <= 100:  # NaN fails too
+        raise fail(f"--margin must be in [0, 100]; got {margin}")
+    if span is not None and not span <= 1e6:  # NaN fails too
+        raise fail(f"--span must be a finite number up to 1e6; got {span}")
     planned = out or Path(f"landscape-<run id>-{kind}.html")  # the default: this folder
-    cli.check_output(planned, "--out", make_parents=True)
-    cli.check_output(planned.with_suffix(".json"), "--out (its JSON)", make_parents=True)
+    check_output(planned, "--out", make_parents=True)
+    check_output(planned.with_suffix(".json"), "--out (its JSON)", make_parents=True)
     run, init = _load(target, kind, set_, quiet)
     other = _load(to, kind, [], quiet)[0] if to is not None else None
     line_span = None if span is None else (-span, 1 + span)
@@ -127,7 +125,7 @@ def landscape(
                                seed=seed, split=split, other=other, init=init, margin=margin,
                                use_cache=not no_cache, progress=not quiet)
     except ValueError as exc:
-        raise cli.fail(str(exc)) from None
+        raise fail(str(exc)) from None
     out = out or Path(f"landscape-{run.run_id}-{kind}.html")
     write_html(figure_for(result, f"run {run.run_id}: {kind}"), out)
     numbers = out.with_suffix(".json")

@@ -4,7 +4,8 @@
 ``{"step", "layer", "quantity", "value"}`` dicts for one model. This module records the
 same quantities under the same layer names at the same steps for every member of a
 population, computing each statistic for all members at once (the histograms member by
-member with :func:`fitscope.probe.stats.histogram`, so that their bins are the probe's).
+member with :func:`fitscope.probe.stats.histogram`, so that their bins are the probe's;
+every quantity is defined once, in :mod:`fitscope.probe.stats`).
 What is recorded on a sampled step:
 
 - each pre-activation output (``hidden.i.linear``, ``hidden.i.bn``, ``out``) and
@@ -27,42 +28,6 @@ from torch import Tensor
 
 from ..probe import stats
 from .stacked import StackedMLP
-
-
-
-def moments(t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Per member i, over all values of ``t[i]``: mean, population standard deviation
-    (divisor n) and Euclidean (Frobenius) norm, each (N,)."""
-    v = t.reshape(t.shape[0], -1).float()
-    var, mean = torch.var_mean(v, dim=1, correction=0)
-    return mean, var.sqrt(), torch.linalg.vector_norm(v, dim=1)
-
-
-def dead_fraction(a: Tensor) -> Tensor:
-    """Per member, the share of units (dim 1 of (N, units, B)) whose output is 0 for
-    every example of the batch: dead ReLUs."""
-    return (a.abs().amax(dim=2) == 0).float().mean(1)
-
-
-def saturated_fraction(a: Tensor, kind: str) -> Tensor:
-    """Per member, the share of values where the non-linearity is flat: |a| >
-    ``TANH_SATURATION`` (tanh); a below ``SIGMOID_SATURATION`` or above one minus it
-    (sigmoid); the thresholds of :mod:`fitscope.probe.stats`."""
-    centered = a if kind == "tanh" else a - 0.5
-    limit = stats.TANH_SATURATION if kind == "tanh" else 0.5 - stats.SIGMOID_SATURATION
-    return (centered.abs() > limit).flatten(1).float().mean(1)
-
-
-def unit_distance(w: Tensor, norm: Tensor) -> Tensor:
-    """Per member, how far apart a layer's m >= 2 units' incoming weight vectors w_j (rows
-    of W, mean w_bar) are: d = sqrt(2m / (m - 1)) ||W - w_bar|| / ||W|| (0 when W = 0),
-    the RMS distance over pairs of units relative to a unit's RMS norm (the probe's
-    ``unit_distance``). ``w``: (N, m, in); ``norm``: ||W|| per member."""
-    m = w.shape[1]
-    spread = torch.linalg.vector_norm((w - w.mean(dim=1, keepdim=True)).flatten(1), dim=1)
-    return torch.where(norm > 0, (2 * m / (m - 1)) ** 0.5 * spread / norm.clamp_min(1e-30),
-                       torch.zeros_like(norm))
-
 
 Tap = tuple[str, str, Tensor]  # (layer, "preact" | "act", output (N, units, B))
 
@@ -134,24 +99,26 @@ class PopulationProbe:
     def _outputs(self, layer: str, role: str, out: Tensor) -> None:
         self._moments(layer, role, out, mean=True)
         every = torch.ones(out.shape[0], dtype=torch.bool)
-        if role == "act" and self.kind == "relu":
-            self.scalars.append((layer, "act_dead", dead_fraction(out), every))
-        elif role == "act" and self.kind:
-            self.scalars.append((layer, "act_saturated", saturated_fraction(out, self.kind),
+        if role == "act" and self.kind == "relu":  # out: (N, units, B)
+            self.scalars.append((layer, "act_dead", stats.dead_fraction(out.amax(dim=2)),
                                  every))
+        elif role == "act" and self.kind:
+            share = stats.saturated(out, self.kind).flatten(1).float().mean(1)
+            self.scalars.append((layer, "act_saturated", share, every))
 
     def _weights(self, layer: str, w: Tensor, after: Tensor, updated: Tensor) -> None:
         norm = self._moments(layer, "weight", w, mean=False)
         if w.dim() >= 3 and w.shape[1] >= 2:
-            self.scalars.append((layer, "unit_distance", unit_distance(w, norm),
-                                 torch.ones_like(updated)))
+            spread = stats.unit_spreads(w.flatten(2).float())
+            distance = stats.unit_distance(spread, norm, w.shape[1])
+            self.scalars.append((layer, "unit_distance", distance, torch.ones_like(updated)))
         change = torch.linalg.vector_norm((after - w).flatten(1), dim=1)
         self.scalars.append((layer, "update_ratio", change / norm, updated & (norm > 0)))
 
     def _moments(self, layer: str, prefix: str, t: Tensor, mean: bool) -> Tensor:
         """Queue ``{prefix}_mean`` (if ``mean``, else ``_norm``), ``_std`` and ``_hist`` of
         each member's ``t[i]``; return the norms (N,)."""
-        mu, std, l2 = moments(t)
+        mu, std, l2 = stats.moments(t)
         self.moment_keys.append((layer, f"{prefix}_mean" if mean else f"{prefix}_norm"))
         self.moment_values += (mu if mean else l2, std)
         self.hists.append(torch.stack([stats.histogram(member, self.bins) for member in t]))

@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fitscope.cli_support import SetOpt, check_output, fail, load_config, train_or_fail, use_threads
 from fitscope.jsontext import json_text
 
 if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
@@ -31,7 +32,6 @@ DEFAULT_PROBE_EVERY = 10  # ~100 probed steps in a 1000-step run
 
 ConfigArg = Annotated[Path, typer.Argument(metavar="CONFIG_OR_RUN",
                                            help="run config (.toml / .json) or saved run dir")]
-SetOpt = Annotated[list[str], typer.Option("--set", "-s", help="override, e.g. model.depth=9")]
 
 
 def register(app: typer.Typer) -> None:
@@ -41,9 +41,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _probed_config(config: Path, overrides: list[str]):
-    from fitscope import cli  # not at the top: cli imports this module to register it
-
-    cfg = cli.load_config(config, overrides)
+    cfg = load_config(config, overrides)
     if not cfg.observe.probe_every:
         cfg = cfg.with_overrides({"observe.probe_every": DEFAULT_PROBE_EVERY})
     return cfg
@@ -73,28 +71,27 @@ def diagnose_command(
     seeds: Annotated[int, typer.Option(min=1, max=10, help="seeds for --fix")] = 3,
 ) -> None:
     """Train CONFIG with probes (or load a saved run) and say what is wrong and why."""
-    from fitscope import cli
     from fitscope.run import load_run
 
     from .findings import diagnose
 
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
-        raise cli.fail("--tensorboard needs the optional extra: "
+        raise fail("--tensorboard needs the optional extra: "
                        "pip install 'fitscope[tensorboard]'")
-    cli.check_output(out, "--out")
-    cli.check_output(tensorboard, "--tensorboard", directory=True)
+    check_output(out, "--out")
+    check_output(tensorboard, "--tensorboard", directory=True)
     if config.is_dir():
         if set_:
-            raise cli.fail("--set applies to a config file, not to a saved run directory")
+            raise fail("--set applies to a config file, not to a saved run directory")
         try:
             run = load_run(config)
         except (FileNotFoundError, ValueError, OSError) as exc:
-            raise cli.fail(f"CONFIG_OR_RUN: {config} is a directory but not a saved run: "
+            raise fail(f"CONFIG_OR_RUN: {config} is a directory but not a saved run: "
                            f"{exc}") from None
     elif not config.exists():
-        raise cli.fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
+        raise fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
     else:
-        run = cli.train_or_fail(_probed_config(config, set_), quiet)
+        run = train_or_fail(_probed_config(config, set_), quiet)
     findings = diagnose(run)
     console = Console()
     console.print(f"run {run.run_id}  status: {run.status}  probe records: {len(run.probes)}")
@@ -103,7 +100,7 @@ def diagnose_command(
         out.write_text(json_text([f.__dict__ for f in findings], default=str))
     if fix:
         if not run.model_spec.get("builtin", True):
-            raise cli.fail("--fix retrains the config's model; this run used your own model: "
+            raise fail("--fix retrains the config's model; this run used your own model: "
                            "call fitscope.diagnose(run).verify(model_factory=...) instead")
         console.print(escape(str(findings.verify(seeds=seeds))))
     if tensorboard:
@@ -129,18 +126,16 @@ def theory_command(
     = "gaussian",
 ) -> None:
     """Per layer at init: the variances the derivation predicts beside the measured ones."""
-    from fitscope import cli
-
     from .theory import REGIMES, theory_table
 
     if regime not in REGIMES:
-        raise cli.fail(f"--regime must be one of {', '.join(REGIMES)}, got {regime!r}")
-    cfg = cli.load_config(config, set_)
+        raise fail(f"--regime must be one of {', '.join(REGIMES)}, got {regime!r}")
+    cfg = load_config(config, set_)
     try:
-        cli.use_threads(cfg)
+        use_threads(cfg)
         rows = theory_table(cfg, regime)
     except (FileNotFoundError, ValueError) as exc:
-        raise cli.fail(str(exc)) from None
+        raise fail(str(exc)) from None
     m = cfg.model
     table = Table(title=f"{m.activation} MLP, init {cfg.init.scheme}: theory / measured "
                         f"(ratio), {regime} regime")

@@ -48,8 +48,9 @@ histogram records of a probe share one ``edges`` list: treat records as read-onl
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple, Self
 
 import torch
 from torch import Tensor, nn
@@ -87,13 +88,12 @@ _SATURATING_KINDS = ("tanh", "sigmoid")  # act_saturated; "relu" gives act_dead
 _COUNTED = ("relu",) + _SATURATING_KINDS
 _NAMES = {prefix: (prefix + ("_mean" if prefix in _WITH_MEAN else "_norm"), prefix + "_std",
                    prefix + "_hist") for prefix in ("act", "preact", "act_grad", "preact_grad")}
+_WEIGHT_NAMES = ("weight_norm", "weight_std", "weight_hist")
+_WEIGHT_GRAD_NAMES = ("weight_grad_norm", "weight_grad_std", "weight_grad_hist")
 
 
 FLUSH_STEPS = 16  # sampled steps whose records are finished together
 FLUSH_VALUES = 1 << 20  # or fewer, so that their weight copies hold at most this many values
-
-
-_set_grad_enabled = torch._C._set_grad_enabled  # what torch.no_grad() calls, without its overhead
 
 
 def _as_float32(t: Tensor) -> Tensor:
@@ -103,24 +103,58 @@ def _as_float32(t: Tensor) -> Tensor:
     return t if t.dtype == torch.float32 else t.float()
 
 
-class _Step:
-    """A sampled step between its summary and its records: what each tensor of its
-    buffer is (``keys``: (layer, prefix) of the outputs, then of their gradients;
-    ``wgrad_at``: each weight's gradient's place, if any), the buffer's
-    :func:`fitscope.probe.stats.partial_summary`, the weights it started with (for the
-    unit distance), and the activations' unit maxima and saturated counts."""
+class _Output(NamedTuple):
+    """One output a sampled step's forward pass made, as the probe keeps it."""
 
-    __slots__ = ("step", "keys", "n_outs", "wgrad_at", "updated", "part", "before", "maxima",
-                 "saturated", "order")
+    module: nn.Module
+    layer: str  # the record's layer (``name#2`` for a module's second call)
+    role: str  # "preact" or "act"
+    kind: str  # :func:`activation_kind`, "" for a pre-activation
+    copy: Tensor  # float32 copy (a view of the plan's buffer when a plan is followed)
+    keep: Tensor | None  # the output whose ``.grad`` autograd keeps; None: a leaf, hooked
 
-    def __init__(self, step: int, keys: list[tuple[str, str]], n_outs: int,
-                 wgrad_at: list[int | None], updated: bool, part: tuple[Tensor, Tensor, Tensor],
-                 before: Tensor | None, maxima: list[tuple[str, Tensor]],
-                 saturated: list[tuple[str, int, Tensor]], order: list[bool] | None):
-        self.step, self.keys, self.n_outs = step, keys, n_outs
-        self.wgrad_at, self.updated, self.part, self.before = wgrad_at, updated, part, before
-        self.maxima, self.saturated = maxima, saturated
-        self.order = order  # relu or not, per counted activation, when both kinds occur
+
+class _Counts(NamedTuple):
+    """What ``act_dead`` and ``act_saturated`` need of a step's activations: each ReLU's
+    (layer, :func:`~fitscope.probe.stats.unit_maxima`), each tanh / sigmoid's (layer,
+    number of values, :func:`~fitscope.probe.stats.saturated_count`), and, when both kinds
+    occur, whether each counted activation is a ReLU, in forward order (else None)."""
+
+    maxima: list[tuple[str, Tensor]]
+    saturated: list[tuple[str, int, Tensor]]
+    order: list[bool] | None
+
+
+def _counts(outs: list[_Output]) -> _Counts:
+    """The :class:`_Counts` of a step's outputs."""
+    maxima = [(o.layer, stats.unit_maxima(o.copy)) for o in outs if o.kind == "relu"]
+    saturated = [(o.layer, o.copy.numel(), stats.saturated_count(o.copy, o.kind))
+                 for o in outs if o.kind in _SATURATING_KINDS]
+    order = ([o.kind == "relu" for o in outs if o.kind in _COUNTED]
+             if maxima and saturated else None)
+    return _Counts(maxima, saturated, order)
+
+
+class _Step(NamedTuple):
+    """A sampled step between its summary and its records."""
+
+    step: int
+    keys: list[tuple[str, str]]  # (layer, prefix) of the outputs, then of their gradients
+    n_outs: int
+    wgrad_at: list[int | None]  # each weight's gradient's place in the buffer, if any
+    updated: bool  # whether the buffer ends with W_after - W_before
+    part: tuple[Tensor, Tensor, Tensor]  # :func:`fitscope.probe.stats.partial_summary`
+    before: Tensor | None  # the weights the step started with, a block (unit distance)
+    counts: _Counts
+
+
+def _triple(step: int, layer: str, names: tuple[str, str, str], first: float, std: float,
+            hist: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """The three records of one tensor: ``names`` = (``*_mean`` or ``*_norm``, ``*_std``,
+    ``*_hist``) with their values."""
+    return ({"step": step, "layer": layer, "quantity": names[0], "value": first},
+            {"step": step, "layer": layer, "quantity": names[1], "value": std},
+            {"step": step, "layer": layer, "quantity": names[2], "value": hist})
 
 
 def _class_forward(module: nn.Module) -> Any:
@@ -137,7 +171,8 @@ class _Forward:
     takes several times what the probe does with the output. A copy or a pickle of the
     module gets the module's own forward instead."""
 
-    __slots__ = ("probe", "module", "forward", "captures", "root")
+    __slots__ = ("captures", "forward", "module", "probe", "root")
+    module: nn.Module
 
     def __init__(self, probe: Probe, module: nn.Module, captures: bool, root: bool):
         self.probe, self.module, self.forward = probe, module, _class_forward(module)
@@ -167,8 +202,8 @@ class _Plan:
     with a gradient, in backward order; ``wgrads``: the weights with a gradient;
     ``updated``: whether it holds W_after - W_before."""
 
-    __slots__ = ("outs", "grad_of", "wgrads", "updated", "layout", "buffer", "out_views",
-                 "end_views", "diff_view", "workspace")
+    __slots__ = ("buffer", "diff_view", "end_views", "grad_of", "layout", "out_views", "outs",
+                 "updated", "wgrads", "workspace")
 
     def __init__(self, outs: tuple, grad_of: tuple[int, ...], wgrads: tuple[int, ...],
                  updated: bool, sizes: list[int], shapes: list[tuple[int, ...]], hist: int,
@@ -193,6 +228,17 @@ class _Plan:
             self.end_views += views[n_acts + n_weights:hist]
             if updated:
                 self.diff_view = self.buffer[starts[hist]:starts[hist] + block]
+
+    def fill(self, grads: list[Tensor], before: Tensor | None, wgrads: list[Tensor],
+             after: Tensor | None) -> None:
+        """Copy the end of a step shaped like this plan's into the buffer: the outputs'
+        gradients, the weights' block and the weights' gradients, and W_after - W_before
+        when the plan holds it (the outputs were copied as the forward pass made them)."""
+        ends = grads + ([before] if before is not None else []) + wgrads
+        for view, t in zip(self.end_views, ends, strict=True):
+            view.copy_(t)
+        if after is not None and before is not None:  # the plan holds the update
+            torch.sub(after, before, out=self.diff_view)
 
 
 class Probe:
@@ -244,9 +290,7 @@ class Probe:
         self._units = [w.shape[0] if w.dim() >= 2 and w.shape[0] >= 2 else None
                        for w in self._weights.values()]
         self._handles: list[Any] = []  # hooks of the sampled step in progress
-        # the step's outputs: (module, layer, role, kind, float32 copy, output whose .grad
-        # we read); the copy is in the step's planned buffer when there is a plan
-        self._outs: list[tuple[nn.Module, str, str, str, Tensor, Tensor | None]] = []
+        self._outs: list[_Output] = []  # the step's outputs
         self._retained: list[Tensor] = []  # outputs whose .grad we asked autograd to keep
         self._grads: dict[int, Tensor] = {}  # index in _outs -> dL/d(output) (leaf outputs)
         self._before: Tensor | None = None  # the weights at the step's start, a block
@@ -267,7 +311,7 @@ class Probe:
         return self._records
 
     # -- context --------------------------------------------------------------------
-    def __enter__(self) -> Probe:
+    def __enter__(self) -> Self:
         for name, module in self.model.named_modules():
             kind = activation_kind(module)
             if kind is not None or isinstance(getattr(module, "weight", None), nn.Parameter):
@@ -276,7 +320,7 @@ class Probe:
         self._begin_step()
         return self
 
-    def __exit__(self, exc_type: type | None, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
         try:
             if exc_type is None:
                 if self._sampled and self._outs:
@@ -356,13 +400,36 @@ class Probe:
         if pieces[0].device != self._weight_device:  # the model moved: its padding too
             self._weight_device = pieces[0].device
             pieces = self._weight_pieces = stats.padded(list(self._weights.values()))
-        grad_mode = torch.is_grad_enabled()
-        _set_grad_enabled(False)  # a plain copy, outside autograd (cheaper than detach)
-        try:
+        with torch.no_grad():  # a plain copy, outside autograd
             block = stats.flatten(pieces)
-        finally:
-            _set_grad_enabled(grad_mode)
         return block if block.dtype == torch.float32 else block.float()
+
+    def _output_grads(self) -> tuple[list[Tensor], list[int]]:
+        """dL/d(output) of each output that has one, float32, in backward order (the
+        last output first), and the index in ``_outs`` of each."""
+        grads, grad_of = [], []
+        for i in range(len(self._outs) - 1, -1, -1):
+            keep = self._outs[i].keep
+            grad = self._grads.get(i) if keep is None else keep.grad
+            if grad is not None:
+                grads.append(_as_float32(grad))
+                grad_of.append(i)
+        return grads, grad_of
+
+    def _weight_grads(self, first: int) -> tuple[list[Tensor], list[int | None], list[int]]:
+        """Each weight's ``.grad`` that exists (float32), each weight's gradient's place
+        in the buffer (its tensors from ``first`` on are the weights' block, then these
+        gradients) or None, and the index of each weight that has one."""
+        wgrads, wgrad_at, wgrad_mask = [], [], []
+        j = first + len(self._sizes)
+        for w, weight in enumerate(self._weights.values()):
+            g = weight.grad
+            wgrad_at.append(None if g is None else j)
+            if g is not None:
+                wgrads.append(_as_float32(g))
+                wgrad_mask.append(w)
+                j += 1
+        return wgrads, wgrad_at, wgrad_mask
 
     def _end_step(self, updated: bool) -> None:
         """Lay the step's tensors end to end in one buffer and reduce it.
@@ -373,165 +440,164 @@ class Probe:
         steps at once, from the weight blocks. A step shaped like an earlier one uses
         that step's :class:`_Plan` (its outputs are already in the buffer); another
         step is copied into a new buffer, and makes a plan for the next ones."""
-        outs, before, plan = self._outs, self._before, self._plan
-        keys = [(layer, role) for _, layer, role, _, _, _ in outs]
-        grads, grad_of = [], []
-        for i in range(len(outs) - 1, -1, -1):  # gradients in backward order
-            _, layer, role, _, _, out = outs[i]
-            grad = self._grads.get(i) if out is None else out.grad
-            if grad is not None:
-                keys.append((layer, role + "_grad"))
-                grads.append(_as_float32(grad))
-                grad_of.append(i)
-        wgrads, wgrad_at, wgrad_mask = [], [], []
-        n_acts = len(keys)
-        if before is not None:
-            j = n_acts + len(self._sizes)
-            for w, weight in enumerate(self._weights.values()):
-                g = weight.grad
-                wgrad_at.append(None if g is None else j)
-                if g is not None:
-                    wgrads.append(_as_float32(g))
-                    wgrad_mask.append(w)
-                    j += 1
+        outs, before = self._outs, self._before
+        grads, grad_of = self._output_grads()
+        keys = ([(o.layer, o.role) for o in outs]
+                + [(outs[i].layer, outs[i].role + "_grad") for i in grad_of])
+        wgrads, wgrad_at, wgrad_mask = (self._weight_grads(len(keys)) if before is not None
+                                        else ([], [], []))
         updated = updated and before is not None
         after = self._weight_block() if updated else None
-        # act_dead (relu: unit maxima) and act_saturated (tanh, sigmoid: a count)
-        maxima = [(layer, stats.unit_maxima(t)) for _, layer, _, kind, t, _ in outs
-                  if kind == "relu"]
-        saturated = [(layer, t.numel(), stats.saturated_count(t, kind))
-                     for _, layer, _, kind, t, _ in outs if kind in _SATURATING_KINDS]
-        if maxima and saturated:  # both kinds: keep the records in forward order
-            order = [kind == "relu" for *_, kind, _, _ in outs if kind in _COUNTED]
-        else:
-            order = None
-        n_outs = len(outs)
-        if (plan is not None and n_outs == len(plan.outs) and plan.updated == updated
+        counts = _counts(outs)
+        plan = self._plan
+        if (plan is not None and len(outs) == len(plan.outs) and plan.updated == updated
                 and tuple(grad_of) == plan.grad_of and tuple(wgrad_mask) == plan.wgrads):
-            torch._foreach_copy_(plan.end_views, grads + ([before] if before is not None
-                                                          else []) + wgrads)
-            if updated:
-                torch.sub(after, before, out=plan.diff_view)
+            plan.fill(grads, before, wgrads, after)
             buffer, lay, ws = plan.buffer, plan.layout, plan.workspace
         else:  # a new buffer, and a plan for the steps shaped like this one
-            tensors = [t for *_, t, _ in outs] + grads
-            pieces, sizes = stats.padded(tensors), [t.numel() for t in tensors]
-            shapes = [tuple(t.shape) for t in tensors]
-            if before is not None:
-                pieces.append(before)
-                pieces += stats.padded(wgrads)
-                sizes += self._sizes + [g.numel() for g in wgrads]
-                shapes += [(n,) for n in self._sizes] + [tuple(g.shape) for g in wgrads]
-            hist = len(sizes)
-            if updated:
-                pieces.append(after - before)
-                sizes += self._sizes
-                shapes += [(n,) for n in self._sizes]
-            if not sizes:
+            made = self._new_buffer(grads, grad_of, wgrads, wgrad_mask, before, after)
+            if made is None:
                 self._release()
                 return
-            buffer = stats.flatten(pieces)
-            if outs:
-                first = (outs[0][0], outs[0][4].shape)
-                self._plans[first] = _Plan(
-                    tuple((m, t.shape) for m, *_, t, _ in outs), tuple(grad_of),
-                    tuple(wgrad_mask), updated, sizes, shapes, hist, self.bins, buffer.device)
-                if len(self._plans) > 8:
-                    del self._plans[next(iter(self._plans))]
-            lay, ws = stats.layout(tuple(sizes), hist, self.bins, buffer.device), None
+            (buffer, lay), ws = made, None
         self._release()
         self._after = after
         if self._pending and (lay is not self._pending_layout
                               or len(self._pending) * self._block >= FLUSH_VALUES):
             self._flush()
         self._pending_layout = lay
-        self._pending.append(_Step(self.current, keys, n_outs, wgrad_at,
-                                   updated, stats.partial_summary(buffer, lay, ws), before,
-                                   maxima, saturated, order))
+        self._pending.append(_Step(self.current, keys, len(outs), wgrad_at, updated,
+                                   stats.partial_summary(buffer, lay, ws), before, counts))
         if len(self._pending) >= FLUSH_STEPS:
             self._flush()
+
+    def _new_buffer(self, grads: list[Tensor], grad_of: list[int], wgrads: list[Tensor],
+                    wgrad_mask: list[int], before: Tensor | None, after: Tensor | None
+                    ) -> tuple[Tensor, stats.Layout] | None:
+        """The step's tensors copied end to end into a new buffer, with its layout, and
+        a :class:`_Plan` kept for the steps shaped like this one; None when the step has
+        no tensors."""
+        outs = self._outs
+        tensors = [o.copy for o in outs] + grads
+        pieces, sizes = stats.padded(tensors), [t.numel() for t in tensors]
+        shapes = [tuple(t.shape) for t in tensors]
+        if before is not None:
+            pieces.append(before)
+            pieces += stats.padded(wgrads)
+            sizes += self._sizes + [g.numel() for g in wgrads]
+            shapes += [(n,) for n in self._sizes] + [tuple(g.shape) for g in wgrads]
+        hist = len(sizes)
+        updated = after is not None and before is not None
+        if after is not None and before is not None:
+            pieces.append(after - before)
+            sizes += self._sizes
+            shapes += [(n,) for n in self._sizes]
+        if not sizes:
+            return None
+        buffer = stats.flatten(pieces)
+        if outs:
+            self._plans[(outs[0].module, outs[0].copy.shape)] = _Plan(
+                tuple((o.module, o.copy.shape) for o in outs), tuple(grad_of),
+                tuple(wgrad_mask), updated, sizes, shapes, hist, self.bins, buffer.device)
+            if len(self._plans) > 8:
+                del self._plans[next(iter(self._plans))]
+        return buffer, stats.layout(tuple(sizes), hist, self.bins, buffer.device)
 
     def _flush(self) -> None:
         """Turn the pending steps (of one layout) into records, in a few batched
         operations: their sums and histograms (:func:`fitscope.probe.stats.summarize`),
         W - w_bar of each weight of each step (unit distance), dead units and saturated
-        values."""
+        values; then each step's records (:meth:`_step_records`)."""
         steps, self._pending = self._pending, []
         if not steps:
             return
-        lay, n = self._pending_layout, len(steps)
+        lay = self._pending_layout
+        assert lay is not None  # set with the first pending step
         means, stds, norms, hists = stats.summarize(lay, [s.part for s in steps])
-        spreads: list[list[float]] = []  # per weight with units: one value per step
-        if steps[0].before is not None and any(m is not None for m in self._units):
-            blocks = torch.stack([s.before for s in steps])
-            spreads = torch.stack([
-                stats.unit_spreads(blocks.as_strided((n, m, size // m), (self._block, size // m, 1),
-                                                     start))
-                for start, size, m in zip(self._starts, self._sizes, self._units)
-                if m is not None]).tolist()
-        maxima = [m for s in steps for _, m in s.maxima]
-        maxima_values = torch.cat(maxima).tolist() if maxima else []
-        counts = [c for s in steps for _, _, c in s.saturated]
-        count_values = torch.stack(counts).tolist() if counts else []
-
-        edges, records = self._edges, self._records
-        weights = list(zip(self._weights, self._units))
-        at_max = at_count = 0
+        spreads = self._unit_spreads(steps)
+        maxima = [m for s in steps for _, m in s.counts.maxima]
+        maxima_values = iter(torch.cat(maxima).tolist() if maxima else [])
+        counts = [c for s in steps for _, _, c in s.counts.saturated]
+        count_values = iter(torch.stack(counts).tolist() if counts else [])
         for b, s in enumerate(steps):
-            step, mean, std, norm, hist = s.step, means[b], stds[b], norms[b], hists[b]
-            n_outs = s.n_outs
-            for i, (layer, prefix) in enumerate(s.keys):  # outputs, then their gradients
-                first, q_std, q_hist = _NAMES[prefix]
-                records += ({"step": step, "layer": layer, "quantity": first,
-                             "value": mean[i] if i < n_outs else norm[i]},
-                            {"step": step, "layer": layer, "quantity": q_std, "value": std[i]},
-                            {"step": step, "layer": layer, "quantity": q_hist,
-                             "value": {"edges": edges, "counts": hist[i]}})
+            hist = [{"edges": self._edges, "counts": c} for c in hists[b]]
+            self._output_records(s, means[b], stds[b], norms[b], hist)
             if s.before is not None:
-                first, spread = len(s.keys), 0
-                for w, (layer, m) in enumerate(weights):
-                    i = first + w
-                    records += ({"step": step, "layer": layer, "quantity": "weight_norm",
-                                 "value": norm[i]},
-                                {"step": step, "layer": layer, "quantity": "weight_std",
-                                 "value": std[i]},
-                                {"step": step, "layer": layer, "quantity": "weight_hist",
-                                 "value": {"edges": edges, "counts": hist[i]}})
-                    j = s.wgrad_at[w]
-                    if j is not None:
-                        records += ({"step": step, "layer": layer,
-                                     "quantity": "weight_grad_norm", "value": norm[j]},
-                                    {"step": step, "layer": layer,
-                                     "quantity": "weight_grad_std", "value": std[j]},
-                                    {"step": step, "layer": layer,
-                                     "quantity": "weight_grad_hist",
-                                     "value": {"edges": edges, "counts": hist[j]}})
-                    if m is not None:
-                        records.append({"step": step, "layer": layer, "quantity": "unit_distance",
-                                        "value": stats.unit_distance(spreads[spread][b],
-                                                                     norm[i], m)})
-                        spread += 1
-                    if s.updated and norm[i] > 0:  # the update ratio is undefined when W = 0
-                        records.append({"step": step, "layer": layer, "quantity": "update_ratio",
-                                        "value": norm[lay.hist + w] / norm[i]})
-            dead = []
-            for layer, m in s.maxima:
-                units = m.numel()
-                dead.append({"step": step, "layer": layer, "quantity": "act_dead",
-                             "value": stats.dead_fraction(maxima_values[at_max:at_max + units])})
-                at_max += units
-            saturated = []
-            for layer, size, _ in s.saturated:
-                saturated.append({"step": step, "layer": layer, "quantity": "act_saturated",
-                                  "value": count_values[at_count] / size})
-                at_count += 1
-            if s.order is None:
-                records += dead
-                records += saturated
-            else:
-                dead.reverse()
-                saturated.reverse()
-                records += [(dead if is_relu else saturated).pop() for is_relu in s.order]
+                self._weight_records(s, stds[b], norms[b], hist, [v[b] for v in spreads],
+                                     lay.hist)
+            self._count_records(s, maxima_values, count_values)
+
+    def _unit_spreads(self, steps: list[_Step]) -> list[list[float]]:
+        """||W - w_bar|| (:func:`fitscope.probe.stats.unit_spreads`) of each weight with
+        units, one value per step, from the steps' weight blocks."""
+        befores = [s.before for s in steps if s.before is not None]  # all or none
+        if not befores or all(m is None for m in self._units):
+            return []
+        n = len(steps)
+        blocks = torch.stack(befores)
+        return torch.stack([
+            stats.unit_spreads(blocks.as_strided((n, m, size // m), (self._block, size // m, 1),
+                                                 start))
+            for start, size, m in zip(self._starts, self._sizes, self._units)
+            if m is not None]).tolist()
+
+    def _output_records(self, s: _Step, mean: list[float], std: list[float],
+                        norm: list[float], hist: list[dict[str, Any]]) -> None:
+        """Per output z (``preact``: a weighted module's output; ``act``: an activation's)
+        ``{role}_mean`` = mean(z), ``{role}_std`` and ``{role}_hist``; per gradient
+        g = dL/dz, ``{role}_grad_norm`` = ||g||, ``{role}_grad_std`` and
+        ``{role}_grad_hist`` (:func:`fitscope.probe.stats.summarize`), the outputs in
+        forward order, then the gradients in backward order."""
+        records, step, n_outs = self._records, s.step, s.n_outs
+        for i, (layer, prefix) in enumerate(s.keys):
+            records += _triple(step, layer, _NAMES[prefix],
+                               mean[i] if i < n_outs else norm[i], std[i], hist[i])
+
+    def _weight_records(self, s: _Step, std: list[float], norm: list[float],
+                        hist: list[dict[str, Any]], spreads: list[float],
+                        update_at: int) -> None:
+        """Per weight W (the weights this step's forward pass used): ``weight_norm`` =
+        ||W||, ``weight_std``, ``weight_hist``; of its gradient G = dL/dW (what the
+        optimizer used) ``weight_grad_norm`` = ||G||, ``weight_grad_std``,
+        ``weight_grad_hist``; ``unit_distance`` (:func:`fitscope.probe.stats.unit_distance`,
+        2+ dims and 2+ units); ``update_ratio`` = ||W_after - W_before|| / ||W_before||
+        (the relative size of the step's update; not when W = 0, where it is undefined).
+        ``spreads``: ||W - w_bar|| of each weight with units; ``update_at``: the index of
+        the first W_after - W_before in the step's buffer."""
+        records, step, first = self._records, s.step, len(s.keys)
+        spread = iter(spreads)
+        for w, (layer, m) in enumerate(zip(self._weights, self._units)):
+            i = first + w
+            records += _triple(step, layer, _WEIGHT_NAMES, norm[i], std[i], hist[i])
+            j = s.wgrad_at[w]
+            if j is not None:
+                records += _triple(step, layer, _WEIGHT_GRAD_NAMES, norm[j], std[j], hist[j])
+            if m is not None:
+                records.append({"step": step, "layer": layer, "quantity": "unit_distance",
+                                "value": stats.unit_distance(next(spread), norm[i], m)})
+            if s.updated and norm[i] > 0:
+                records.append({"step": step, "layer": layer, "quantity": "update_ratio",
+                                "value": norm[update_at + w] / norm[i]})
+
+    def _count_records(self, s: _Step, maxima: Iterator[float], counts: Iterator[float]
+                       ) -> None:
+        """``act_dead`` of each ReLU (:func:`fitscope.probe.stats.dead_fraction`) and
+        ``act_saturated`` of each tanh / sigmoid (the share of its values where
+        :func:`fitscope.probe.stats.saturated` holds), in forward order. ``maxima`` and
+        ``counts``: the values of all flushed steps' unit maxima and saturated counts,
+        read on from where the previous step stopped."""
+        step = s.step
+        dead = [{"step": step, "layer": layer, "quantity": "act_dead",
+                 "value": stats.dead_fraction([next(maxima) for _ in range(m.numel())])}
+                for layer, m in s.counts.maxima]
+        saturated = [{"step": step, "layer": layer, "quantity": "act_saturated",
+                      "value": next(counts) / size} for layer, size, _ in s.counts.saturated]
+        if s.counts.order is None:
+            self._records += dead + saturated
+        else:
+            dead.reverse()
+            saturated.reverse()
+            self._records += [(dead if is_relu else saturated).pop() for is_relu in s.counts.order]
 
     # -- hooks ----------------------------------------------------------------------
     def _on_root_call(self, module: nn.Module, inputs: Any) -> None:
@@ -555,11 +621,7 @@ class Probe:
         if plan is not None and i < len(plan.outs) and plan.outs[i][0] is module \
                 and plan.outs[i][1] == output.shape:
             copy = plan.out_views[i]
-            _set_grad_enabled(False)  # a plain copy, outside autograd (cheaper than detach)
-            try:
-                copy.copy_(output)
-            finally:
-                _set_grad_enabled(True)
+            copy.copy_(output.detach())  # a plain copy, outside autograd
         else:
             self._plan = None
             copy = output.detach()
@@ -573,7 +635,7 @@ class Probe:
                 keep = output
             else:  # a leaf (an input passed through): its .grad accumulates, so hook it
                 output.register_hook(partial(self._grads.__setitem__, i))
-        self._outs.append((module, layer, role, kind, copy, keep))
+        self._outs.append(_Output(module, layer, role, kind, copy, keep))
 
 
 def probe(model: nn.Module, every: int = 10, bins: int = 30) -> Probe:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from typing import overload
 
 import torch
 from torch import Tensor
@@ -111,13 +112,6 @@ def _row_tables(rows: int, bins: int, device: torch.device) -> Tensor:
 # values, so that one (rows, CHUNK) view gives every tensor's sums in one reduction.
 CHUNK = 128
 
-try:  # one C++ call: each tensor made contiguous, flattened and concatenated
-    _flatten = torch._C._nn.flatten_dense_tensors
-except AttributeError:  # pragma: no cover - a torch without it
-    def _flatten(tensors: list[Tensor]) -> Tensor:
-        return torch.cat([t.reshape(-1) for t in tensors])
-
-
 @functools.lru_cache(maxsize=256)
 def _zeros(n: int, device: torch.device) -> Tensor:
     return torch.zeros(n, device=device)
@@ -142,8 +136,8 @@ def padded(tensors: list[Tensor]) -> list[Tensor]:
 
 
 def flatten(pieces: list[Tensor]) -> Tensor:
-    """The values of ``pieces`` end to end in one new 1-d tensor (one operation)."""
-    return _flatten(pieces)
+    """The values of ``pieces`` end to end in one new 1-d tensor."""
+    return torch.cat([t.reshape(-1) for t in pieces])
 
 
 @functools.lru_cache(maxsize=8)
@@ -212,7 +206,8 @@ def partial_summary(buffer: Tensor, lay: Layout, ws: Workspace | None = None
 def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor, Tensor]]
               ) -> tuple[list[list[float]], list[list[float]], list[list[float]],
                          list[list[list[int]]]]:
-    """(means, standard deviations, norms, histograms) of the tensors of each buffer,
+    """(means, standard deviations, norms, histograms) of the tensors of each buffer
+    (:func:`moments`, :func:`histogram`),
     from its :func:`partial_summary`, the buffers all laid out as ``lay`` says: one
     list per buffer, one entry per tensor (histograms, :func:`histogram`'s counts, of
     the first ``lay.hist`` tensors only).
@@ -230,9 +225,23 @@ def summarize(lay: Layout, parts: list[tuple[Tensor, Tensor, Tensor]]
     std = (totals[:, 1] / lay.n - mean * mean).clamp_min_(0.0).sqrt_()
     means, stds, norms = torch.stack([mean, std, totals[:, 1].sqrt_()]).tolist()
     shape = (len(parts), lay.hist + 1, lay.bins + 1)
-    hists = torch.stack([c for _, _, c in parts]).view(shape)[:, :lay.hist, :lay.bins]
-    hists = hists.numpy().tolist() if hists.device.type == "cpu" else hists.tolist()
+    counts = torch.stack([c for _, _, c in parts]).view(shape)[:, :lay.hist, :lay.bins]
+    hists = counts.numpy().tolist() if counts.device.type == "cpu" else counts.tolist()
     return means, stds, norms, hists
+
+
+def moments(t: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """Per index i of ``t``'s first axis, over the n values of ``t[i]``: the mean,
+    the standard deviation with divisor n and the Euclidean (Frobenius) norm, each
+    of shape ``(len(t),)``::
+
+        mean = sum(x) / n,   std = sqrt(sum((x - mean)^2) / n),   norm = sqrt(sum(x^2))
+
+    The ``*_mean``, ``*_std`` and ``*_norm`` of the probe's records (:func:`summarize`
+    gives the same from a buffer's sums, for many tensors at once)."""
+    v = t.reshape(t.shape[0], -1).float()
+    var, mean = torch.var_mean(v, dim=1, correction=0)
+    return mean, var.sqrt(), torch.linalg.vector_norm(v, dim=1)
 
 
 def unit_maxima(a: Tensor) -> Tensor:
@@ -244,19 +253,40 @@ def unit_maxima(a: Tensor) -> Tensor:
     return a.amax(dim=0) if a.dim() == 2 else a.amax(dim=[d for d in range(a.dim()) if d != 1])
 
 
-def dead_fraction(maxima: list[float]) -> float:
-    """Share of units whose output is 0 for every example of the batch (from
-    :func:`unit_maxima`): a dead ReLU, which passes no gradient and so never revives."""
+@overload
+def dead_fraction(maxima: list[float]) -> float: ...
+@overload
+def dead_fraction(maxima: Tensor) -> Tensor: ...
+def dead_fraction(maxima: list[float] | Tensor) -> float | Tensor:
+    """``act_dead``: the share of units whose output is 0 for every example of the
+    batch, from each unit's maximum output (:func:`unit_maxima`)::
+
+        act_dead = #{units j : max_batch a_j = 0} / #units
+
+    a dead ReLU, which passes no gradient and so never revives. ``maxima``: a list
+    (one layer), or a tensor with the units on its last axis (one share per index of
+    the others, e.g. per member of a population)."""
+    if isinstance(maxima, Tensor):
+        return (maxima == 0).float().mean(-1)
     return maxima.count(0.0) / max(len(maxima), 1)
 
 
-def saturated_count(a: Tensor, kind: str) -> Tensor:
-    """How many values sit where the non-linearity is flat: |a| > TANH_SATURATION for
-    ``kind="tanh"``; a < SIGMOID_SATURATION or a > 1 - SIGMOID_SATURATION for ``"sigmoid"``.
-    Divided by ``a.numel()`` it is the fraction saturated."""
+def saturated(a: Tensor, kind: str) -> Tensor:
+    """Where the non-linearity is flat (a boolean tensor shaped like ``a``)::
+
+        tanh:     |a| > TANH_SATURATION                                (tanh'(z) < 0.02)
+        sigmoid:  a < SIGMOID_SATURATION or a > 1 - SIGMOID_SATURATION (sigmoid'(z) < 0.01)
+
+    ``act_saturated`` is the share of a layer's values where it holds."""
     centered = a if kind == "tanh" else a - 0.5
     limit = TANH_SATURATION if kind == "tanh" else 0.5 - SIGMOID_SATURATION
-    return torch.count_nonzero(centered.abs() > limit)
+    return centered.abs() > limit
+
+
+def saturated_count(a: Tensor, kind: str) -> Tensor:
+    """How many values of ``a`` are :func:`saturated`; divided by ``a.numel()`` it is
+    ``act_saturated``."""
+    return torch.count_nonzero(saturated(a, kind))
 
 
 def unit_offsets(w: Tensor) -> Tensor:
@@ -274,7 +304,11 @@ def unit_spreads(w: Tensor) -> Tensor:
     return torch.linalg.vector_norm(offsets, dim=(1, 2))
 
 
-def unit_distance(spread: float, norm: float, m: int) -> float:
+@overload
+def unit_distance(spread: float, norm: float, m: int) -> float: ...
+@overload
+def unit_distance(spread: Tensor, norm: Tensor, m: int) -> Tensor: ...
+def unit_distance(spread: float | Tensor, norm: float | Tensor, m: int) -> float | Tensor:
     """How far apart the incoming weight vectors w_1..w_m of a layer's m >= 2 units are.
 
     The root-mean-square distance over pairs of units, relative to the RMS norm of a
@@ -287,6 +321,11 @@ def unit_distance(spread: float, norm: float, m: int) -> float:
     W the matrix of rows w_i; ``spread`` = ||W - w_bar|| from :func:`unit_offsets`,
     ``norm`` = ||W||). d = 0 means every unit computes the same function (constant init:
     the notes' symmetry problem); independent random units give d close to sqrt(2).
-    A weight of all zeros gives 0; non-finite weights give NaN.
+    A weight of all zeros gives 0; non-finite weights give NaN. ``spread`` and ``norm``
+    are numbers, or tensors of one value per member of a population.
     """
-    return 0.0 if norm == 0 else math.sqrt(2 * m / (m - 1)) * spread / norm
+    scale = math.sqrt(2 * m / (m - 1))
+    if isinstance(norm, Tensor):
+        return torch.where(norm > 0, scale * spread / norm.clamp_min(1e-30),
+                           torch.zeros_like(norm))
+    return 0.0 if norm == 0 else scale * spread / norm

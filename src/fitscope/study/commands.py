@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from fitscope import threads
+from fitscope.cli_support import check_output, fail, is_verbose, say
 from fitscope.config import RunConfig
 from fitscope.jsontext import json_text
 
@@ -57,34 +59,20 @@ def user_errors() -> Iterator[None]:
         yield
     except (StudySpecError, StudyError, FileNotFoundError, ValueError,
             sqlite3.DatabaseError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
-
-
-def _fail(message: str) -> typer.Exit:
-    from fitscope.cli import fail  # imported here: cli.py imports this module
-
-    return fail(message)
-
-
-def _check_output(path: Path | None, option: str) -> None:
-    from fitscope.cli import check_output  # imported here: cli.py imports this module
-
-    check_output(path, option)
+        raise fail(str(exc.args[0])) from None
 
 
 def _say_threads(spec: StudySpec, workers: int | None) -> None:
     """Under ``fitscope --verbose``: the threads a worker picks for the study's first run."""
-    from fitscope import cli, threads
-
-    if cli.VERBOSE:
+    if is_verbose():
         cap = threads.cores() if workers == 0 else threads_per_worker(workers or cores())
         try:
-            cli.say(f"{threads.for_config(spec.base, cap=cap)} per worker for runs like "
+            say(f"{threads.for_config(spec.base, cap=cap)} per worker for runs like "
                     f"[base]; each task picks its own")
         except (FileNotFoundError, ValueError) as exc:
-            cli.say(f"threads: not known before training ({exc})")
+            say(f"threads: not known before training ({exc})")
 
 
 def default_store(study_file: Path) -> Path:
@@ -129,7 +117,7 @@ def study_run(
     with user_errors():
         spec = StudySpec.load(study)
         path = store or default_store(study)
-        _check_output(path, "--store")
+        check_output(path, "--store")
         _say_threads(spec, workers)
         with Store(path) as db:
             result = run_study(spec, db, backend=backend, workers=workers, address=address,
@@ -158,7 +146,7 @@ def study_report(
     """Write the study's HTML report and print its summary tables."""
     with user_errors():
         target = out or source.with_suffix(".html")
-        _check_output(target, "--out")
+        check_output(target, "--out")
         report = load_report(source, store, study, metric)
         target.write_text(report.html())
     for table in report.tables():
@@ -256,7 +244,7 @@ def runs_export(store: NeedStore, study: StudyOpt = None,
     JSON is strict (NaN and infinities written as null) and keeps whole records. CSV is
     one-way, for spreadsheets: None and "" both become an empty cell and lists become
     JSON text, so a config cannot be rebuilt from it exactly (use JSON for that)."""
-    _check_output(out, "--out")
+    check_output(out, "--out")
     with user_errors(), open_existing(store) as db:
         runs, studies = selected(db, study), db.membership()
     writer: Callable[[list[dict[str, Any]]], str] = to_csv if fmt == "csv" else to_json

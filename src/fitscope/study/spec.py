@@ -36,6 +36,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from fitscope.config import RunConfig, read_text
+from fitscope.validation_text import format_validation_error
 
 SPEC_KEYS = {"name", "seeds", "base", "grid", "zip"}
 
@@ -105,7 +106,7 @@ class StudySpec:
             context = None if base_dir is None else {"base_dir": Path(base_dir)}
             base = RunConfig.model_validate(data.get("base", {}), context=context)
         except ValidationError as exc:
-            raise StudySpecError(f"[base]: {_explain(exc)}") from None
+            raise StudySpecError(f"[base]: {format_validation_error(exc)}") from None
         spec = cls(name=str(data.get("name", default_name)), base=base,
                    grid=_axes(data.get("grid", {}), "grid"),
                    zip=_axes(data.get("zip", {}), "zip"), seeds=seeds, text=text,
@@ -136,7 +137,7 @@ class StudySpec:
         try:
             return self.base.with_overrides(overrides, base_dir=self.base_dir)
         except ValidationError as exc:
-            raise StudySpecError(f"{what}: {_explain(exc)}") from None
+            raise StudySpecError(f"{what}: {format_validation_error(exc)}") from None
         except KeyError as exc:
             raise StudySpecError(f"{what}: {exc.args[0]}") from None
 
@@ -211,10 +212,3 @@ def format_value(value: Any) -> str:
         return "[" + ", ".join(format_value(v) for v in value) + "]"
     return str(value)
 
-
-
-def _explain(exc: ValidationError) -> str:
-    # imported here: cli.py imports this package to register its commands
-    from fitscope.cli import format_validation_error
-
-    return format_validation_error(exc)
