@@ -9,6 +9,7 @@ sequential engine, and ``docs/population.md`` for what may differ between member
 """
 
 from .engine import train
+from .functional import NotVmappable
 from .shape import ShapeKey, group_by_shape, shape_key, unsupported_reason
 
-__all__ = ["ShapeKey", "group_by_shape", "shape_key", "train", "unsupported_reason"]
+__all__ = ["NotVmappable", "ShapeKey", "group_by_shape", "shape_key", "train", "unsupported_reason"]
