@@ -3,12 +3,11 @@ runner and the claims train several configs."""
 
 import pytest
 import torch
+from test_population_functional import Branchy, ResidualMLP
 
 import fitscope
-from fitscope import RunConfig
-from fitscope import many
+from fitscope import RunConfig, many
 from fitscope.many import plan, train_many
-from test_population_functional import Branchy, ResidualMLP
 
 
 def small(**overrides) -> RunConfig:
@@ -19,8 +18,7 @@ def small(**overrides) -> RunConfig:
 
 
 def cnn(**overrides) -> RunConfig:
-    base = small(**{"data": {"name": "mnist1d", "n_samples": 200},
-                    "model": {"kind": "cnn", "channels": [4]}})
+    base = small(data={"name": "mnist1d", "n_samples": 200}, model={"kind": "cnn", "channels": [4]})
     return base.with_overrides(overrides) if overrides else base
 
 

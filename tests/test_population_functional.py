@@ -3,6 +3,7 @@
 
 import pytest
 import torch
+from test_population import assert_matches
 from torch import nn
 
 from fitscope import RunConfig
@@ -11,7 +12,6 @@ from fitscope.population import NotVmappable, shape_key, train
 from fitscope.population.engine import Population
 from fitscope.population.functional import FunctionalStack
 from fitscope.population.stacked import StackedMLP
-from test_population import assert_matches
 
 
 class ResidualMLP(nn.Module):

@@ -106,15 +106,14 @@ def train_many(configs: Sequence[RunConfig], engine: Engine = "auto", *,
                          f"for {len(configs)} configs")
     if isinstance(threads, int):
         threads = Choice(threads, f"train_many(threads={threads})")
-    runs: list[Run | None] = [None] * len(configs)
+    runs: dict[int, Run] = {}
     for kind, at in plan(configs, engine, custom=models is not None):
         group = [configs[i] for i in at]
         own = None if models is None else [models[i] for i in at]
         members = len(group) if kind == "population" else 1
         use_threads(for_config(group[0], members, max_threads, threads))
-        for i, run in zip(at, _train_group(kind, group, own, fallback=engine == "auto")):
-            runs[i] = run
-    return runs  # type: ignore[return-value]  (every position is in one group)
+        runs.update(zip(at, _train_group(kind, group, own, fallback=engine == "auto")))
+    return [runs[i] for i in range(len(configs))]
 
 
 def _train_group(kind: str, configs: list[RunConfig], models: list[nn.Module] | None,

@@ -2,8 +2,8 @@
 
 Where no hand-written stacked program exists (a CNN, a user's module), the members'
 parameters are laid out as :class:`~fitscope.population.stacked.StackedMLP` lays them
-out -- one (N, D) tensor ``flat``, member i's parameters in row i in
-``module.parameters()`` order -- and the members' forward pass is one call of the
+out (:class:`~fitscope.population.rows.MemberRows`: one (N, D) tensor ``flat``, member
+i's parameters in row i in ``module.parameters()`` order), and the members' forward pass is one call of the
 module's own ``forward`` mapped over the member axis:
 
     out_i = f(theta_i, buffers_i, x_i)  for every member i
@@ -45,6 +45,7 @@ from ..config import RunConfig
 from ..regularize import weights_and_others
 from ..sizing import footprint
 from .optim import column
+from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
 
@@ -57,9 +58,9 @@ def stack(models: Sequence[nn.Module], configs: Sequence[RunConfig], custom: boo
     (:func:`~fitscope.population.shape.functional`; ``custom``: a user's modules)."""
     if functional(configs[0], custom):
         return FunctionalStack(models, input_shape, rows)
-    rates = [column([getattr(c.model, name) for c in configs], rows).view(-1, 1, 1)
-             for name in ("dropout", "input_dropout")]
-    return StackedMLP(models, configs[0].model, *rates, rows=rows)
+    dropout, input_dropout = (column([getattr(c.model, name) for c in configs], rows)
+                              .view(-1, 1, 1) for name in ("dropout", "input_dropout"))
+    return StackedMLP(models, configs[0].model, dropout, input_dropout, rows=rows)
 
 
 class NotVmappable(ValueError):
@@ -75,7 +76,7 @@ class Tape:
     out: Tensor
 
 
-class FunctionalStack:
+class FunctionalStack(MemberRows):
     """N members of one architecture (``models``, whose parameters and buffers are copied
     in), trained as one program; the interface the population engine uses from
     :class:`~fitscope.population.stacked.StackedMLP`. ``input_shape``: one example's
@@ -106,12 +107,6 @@ class FunctionalStack:
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._trial()
-
-    n = StackedMLP.n
-    split = StackedMLP.split
-    params = StackedMLP.params
-    copy_to = StackedMLP.copy_to
-    state_dict = StackedMLP.state_dict
 
     def _trial(self) -> None:
         """One training step's forward and backward pass on two zero rows, on copies of

@@ -78,8 +78,8 @@ def unsupported_reason(config: RunConfig, custom: bool = False) -> str:
     checks = (
         (bool(config.task.aux), "task.aux (multi-task nets)"),
         (functional(config, custom) and config.observe.probe_every > 0,
-         f"observe.probe_every={config.observe.probe_every} (the population's probes "
-         f"need the built-in MLP)"),
+         (f"observe.probe_every={config.observe.probe_every} (the population's probes "
+          "need the built-in MLP)")),
         (rc.augment.active, "regularization.augment (data augmentation)"),
         (rc.fgsm_epsilon > 0 and rc.adversarial_fraction > 0,
          f"regularization.fgsm_epsilon={rc.fgsm_epsilon} (adversarial training)"),

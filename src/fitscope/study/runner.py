@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fitscope.config import RunConfig
 from fitscope.many import Engine, EngineUnavailable, plan, train_many
@@ -98,7 +98,8 @@ def train_task(configs_json: list[str], engine: str, threads: int,
     if os.environ.get(TEST_EXIT_ENV) in {c.run_id for c in configs}:
         os._exit(70)
     try:  # a population task is one group of plan(): train_many keeps it whole
-        runs = train_many(configs, engine, max_threads=threads, threads=override)
+        runs = train_many(configs, cast(Engine, engine), max_threads=threads,
+                          threads=override)
     except Exception as exc:  # noqa: BLE001 (a failed run is a result to store)
         reason = f"{type(exc).__name__}: {exc}"
         return [failed_record(c, reason, engine) for c in configs]
