@@ -75,6 +75,23 @@ def test_cnn_with_batch_norm_matches_and_keeps_each_members_running_statistics()
     assert not torch.equal(a, b)
 
 
+def test_cnn_members_stop_early_on_their_own_with_their_snapshots():
+    """Early stopping reads each member's state through the row layout, snapshots are
+    the member's rows: both as the sequential engine records them."""
+    early = {"enabled": True, "patience": 1, "min_delta": 0.5}
+    configs = [cnn(**{"budget.epochs": 4, "observe.snapshot_every": 5, "budget.seed": s,
+                      "optimizer.lr": lr, "regularization.early_stopping": early})
+               for s, lr in ((0, 0.01), (1, 0.001))]
+    runs = train(configs)
+    assert {r.status for r in runs} == {"early_stopped"}
+    for c, run in zip(configs, runs):
+        seq = train_sequential(c)
+        assert_matches(run, seq)
+        assert [s["step"] for s in run.snapshots] == [s["step"] for s in seq.snapshots]
+        for a, b in zip(run.snapshots, seq.snapshots):
+            assert torch.allclose(a["params"], b["params"], rtol=1e-5, atol=1e-7)
+
+
 def test_user_modules_match_the_sequential_engine_and_keep_their_type():
     configs = [digits(**{"budget.seed": s, "optimizer.lr": 0.003 * (s + 1),
                          "init.scheme": "xavier_uniform" if s else "default"})

@@ -4,7 +4,9 @@ A lead :class:`fitscope.engine.Trainer` (built like the first member's, never tr
 gives what the members share: data, batch size, step budget and the divergence rule.
 Each member's model is built and initialized as ``Trainer.__init__`` does it, under the
 same forked and seeded RNG as :func:`fitscope.engine.train`; then the members'
-parameters are stacked (:class:`~fitscope.population.stacked.StackedMLP`) and
+parameters are stacked (:func:`program`: the hand-written
+:class:`~fitscope.population.stacked.StackedMLP` for the built-in MLP, the
+:class:`~fitscope.population.functional.FunctionalStack` for any other model) and
 trained together. One step mirrors the sequential engine's order, for all members at
 once: learning rate from each member's schedule; the batch (each member's own data
 order, from its own seed, gathered into (N, B, F)); input noise; weight noise on;
