@@ -51,6 +51,8 @@ def test_the_same_config_twice_trains_twice():
 def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="engine must be one of auto, population, sequential"):
         train_many([small()], "fast")
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        train_many([small()], threads=0)
     with pytest.raises(ValueError, match="one module per config"):
         train_many([small(), small()], models=[ResidualMLP()])
 
@@ -85,6 +87,14 @@ def test_claims_and_study_workers_train_through_train_many(monkeypatch):
     calls.clear()
     records = train_task([c.model_dump_json() for c in mixed()[:3:2]], "population", 1)
     assert calls == [("population", 2)] and [r["engine"] for r in records] == ["population"] * 2
+
+
+def test_an_exact_thread_count_wins(monkeypatch):
+    seen = []
+    monkeypatch.setattr(many, "use_threads", seen.append)
+    monkeypatch.setattr(many, "_train_group", lambda kind, configs, *_, **__: [None] * len(configs))
+    train_many([small(), small(**{"budget.seed": 1}), cnn()], threads=3)
+    assert [c.threads for c in seen] == [3, 3] and "threads=3" in seen[0].why
 
 
 def test_train_many_leaves_the_callers_rng_alone():

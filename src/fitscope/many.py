@@ -105,6 +105,8 @@ def train_many(configs: Sequence[RunConfig], engine: Engine = "auto", *,
         raise ValueError(f"models must hold one module per config: {len(models)} modules "
                          f"for {len(configs)} configs")
     if isinstance(threads, int):
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         threads = Choice(threads, f"train_many(threads={threads})")
     runs: dict[int, Run] = {}
     for kind, at in plan(configs, engine, custom=models is not None):
