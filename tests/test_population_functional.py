@@ -140,3 +140,6 @@ def test_user_modules_of_different_architectures_are_refused():
               models=[ResidualMLP(), ResidualMLP(width=8)])
     with pytest.raises(ValueError, match="one module per config"):
         train([digits(), digits()], models=[ResidualMLP()])
+    net = ResidualMLP()
+    with pytest.raises(ValueError, match="distinct modules"):
+        train([digits(), digits(**{"budget.seed": 1})], models=[net, net])

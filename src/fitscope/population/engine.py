@@ -87,6 +87,8 @@ def train(configs: Sequence[RunConfig], max_bytes: int | None = None, *,
         if len(models) != len(configs):
             raise ValueError(f"models must hold one module per config: {len(models)} "
                              f"modules for {len(configs)} configs")
+        if len({id(m) for m in models}) != len(models):
+            raise ValueError("models must be distinct modules: each member trains its own")
         check_same_architecture(models)
     if max_bytes is not None and max_bytes <= 0:
         raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes}")
