@@ -7,6 +7,7 @@ import importlib.util
 import math
 from pathlib import Path
 
+import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -38,9 +39,29 @@ def test_population_floor_counts_the_multiply_adds_autograd_counts():
     epochs, last = divmod(trainer.total_steps, trainer.steps_per_epoch)
     rows = epochs * len(trainer.x_train) + min(last * b, len(trainer.x_train))
     assert rows == 12000  # the docstring's 20 epochs of 600 rows
-    assert parts["matmul_macs"] == n * macs_per_row * rows
-    assert all(parts[k] > 0 and math.isfinite(parts[k]) for k in ("matmul", "adam", "eval"))
-    assert bench._floor(parts) == parts["matmul"] + parts["adam"] + parts["eval"]
+    assert parts["train_macs"] == n * macs_per_row * rows
+    assert all(parts[k] > 0 and math.isfinite(parts[k]) for k in ("train", "adam", "eval"))
+    assert bench._floor(parts) == parts["train"] + parts["adam"] + parts["eval"]
+
+
+@pytest.mark.parametrize("setting", ["mnist1d-cnn", "digits-residual"])
+def test_functional_floor_counts_n_members_passes(setting):
+    """On the functional stack the floor's training part is one member's forward and
+    backward pass over the N members' rows: N times one member's multiply-adds per row
+    (torch's flop counter on a batch of one member's own), times the rows the steps see."""
+    bench = _load("population")
+    n = 2
+    parts = bench.floor_child(None, setting, n)
+    model = (bench.user_models(setting, 1) or [None])[0]
+    trainer = Trainer(bench.configs(setting, 1)[0], model)
+    b = trainer.batch_size
+    with FlopCounterMode(display=False) as counter:
+        trainer.model(trainer.x_train[:b]).sum().backward()
+    macs_per_row = counter.get_total_flops() // 2 / b
+    epochs, last = divmod(trainer.total_steps, trainer.steps_per_epoch)
+    rows = epochs * len(trainer.x_train) + min(last * b, len(trainer.x_train))
+    assert parts["train_macs"] == pytest.approx(n * macs_per_row * rows, rel=1e-6)
+    assert all(parts[k] > 0 and math.isfinite(parts[k]) for k in ("train", "adam", "eval"))
 
 
 def test_diagnosis_benchmark_prints_the_lines_the_checks_read(capsys):

@@ -77,7 +77,8 @@ def test_members_that_differ_in_hyperparameters_share_a_shape():
 
 
 @pytest.mark.parametrize("overrides, field", [
-    ({"model.kind": "cnn", "data.name": "digits"}, "model.kind"),
+    ({"model.kind": "cnn", "data.name": "digits", "observe.probe_every": 5},
+     "observe.probe_every"),
     ({"task.aux": [{"kind": "parity"}], "data.name": "digits"}, "task.aux"),
     ({"regularization.augment.noise_std": 0.1}, "regularization.augment"),
     ({"regularization.fgsm_epsilon": 0.1}, "regularization.fgsm_epsilon"),
@@ -233,11 +234,11 @@ def test_members_over_the_memory_cap_train_in_programs_that_fit(monkeypatch):
     cap = engine.estimated_bytes(engine.lead_trainer(configs[0]), 2)
     sizes, programs, build = [], [], engine.Population.__init__
 
-    def spy(self, chunk, lead=None):
+    def spy(self, chunk, lead=None, models=None):
         sizes.append(len(chunk))
         assert all(ref() is None for ref in programs)
         programs.append(weakref.ref(self))
-        build(self, chunk, lead)
+        build(self, chunk, lead, models)
 
     monkeypatch.setattr(engine.Population, "__init__", spy)
     runs = train(configs, max_bytes=cap)

@@ -114,7 +114,7 @@ def test_study_workers_pick_per_task_within_their_share(monkeypatch):
     from fitscope.study import runner as study_runner
 
     seen = []
-    monkeypatch.setattr(study_runner, "use_threads", seen.append)
+    monkeypatch.setattr("fitscope.many.use_threads", seen.append)
     monkeypatch.setattr(threads, "cores", lambda: 8)
     cfg = RunConfig().with_overrides(SMALL)
     study_runner.train_task([cfg.model_dump_json()], "sequential", 4)
@@ -135,7 +135,7 @@ def test_demo_and_lab_go_through_the_policy(monkeypatch):
     from fitscope.claims.training import train_batched
 
     seen = []  # the demo's trainer: each task picks for its own runs
-    monkeypatch.setattr("fitscope.study.runner.use_threads", seen.append)
+    monkeypatch.setattr("fitscope.many.use_threads", seen.append)
     train_batched([RunConfig().with_overrides(SMALL)])
     assert seen[0].threads == 1 and "multiply-adds per step" in seen[0].why
     monkeypatch.setenv(threads.ENV, "3")

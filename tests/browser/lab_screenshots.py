@@ -33,7 +33,7 @@ PAGES = {
 def store(path: Path) -> None:
     from fitscope import RunConfig, train
     from fitscope.study import Store
-    from fitscope.study.runner import store_record
+    from fitscope.study.store import store_record
 
     base = RunConfig.model_validate({"data": {"n_samples": 300}, "model": {"depth": 3},
                                      "budget": {"epochs": 15}, "observe": {"probe_every": 5}})

@@ -7,7 +7,7 @@ import pytest
 
 from fitscope import RunConfig, train
 from fitscope.study import Store
-from fitscope.study.runner import store_record
+from fitscope.study.store import store_record
 
 from lab_harness import lab_server, shoot
 

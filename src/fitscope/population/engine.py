@@ -4,7 +4,9 @@ A lead :class:`fitscope.engine.Trainer` (built like the first member's, never tr
 gives what the members share: data, batch size, step budget and the divergence rule.
 Each member's model is built and initialized as ``Trainer.__init__`` does it, under the
 same forked and seeded RNG as :func:`fitscope.engine.train`; then the members'
-parameters are stacked (:class:`~fitscope.population.stacked.StackedMLP`) and
+parameters are stacked (:func:`program`: the hand-written
+:class:`~fitscope.population.stacked.StackedMLP` for the built-in MLP, the
+:class:`~fitscope.population.functional.FunctionalStack` for any other model) and
 trained together. One step mirrors the sequential engine's order, for all members at
 once: learning rate from each member's schedule; the batch (each member's own data
 order, from its own seed, gathered into (N, B, F)); input noise; weight noise on;
@@ -29,6 +31,7 @@ population's epoch time, and ``timings`` share the population's time among its m
 
 from __future__ import annotations
 
+import copy
 import gc
 import hashlib
 import math
@@ -44,11 +47,12 @@ from torch import Tensor, nn
 
 from ..config import RunConfig
 from ..engine import (DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer, label_names,
-                      regression_metrics)
+                      regression_metrics, shape_inputs)
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
 from ..sizing import EVAL_FLOATS, footprint, largest_split, snapshots_kept, training_bytes
+from .functional import FunctionalStack, check_same_architecture, stack
 from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
 from .probes import PopulationProbe
 from .shape import check_population
@@ -57,11 +61,20 @@ from .stacked import MemberView, StackedMLP
 POPULATION_BYTES = 2 << 30  # default cap on one stacked program's estimated memory (2 GiB)
 
 
-def train(configs: Sequence[RunConfig], max_bytes: int | None = None) -> list[Run]:
+def train(configs: Sequence[RunConfig], max_bytes: int | None = None, *,
+          models: Sequence[nn.Module] | None = None) -> list[Run]:
     """Train ``configs`` (which share a :func:`~fitscope.population.shape.shape_key`) as
     one population; returns their :class:`~fitscope.run.Run` s in input order, with
     ``engine="population"``. Raises ``ValueError`` naming the field when a config is
     outside what the population engine supports or the configs differ in shape.
+
+    ``models``: one user ``nn.Module`` per config, all of one architecture, in place of
+    the built-in model (each member as ``fitscope.engine.train(config, model=module)``
+    would train it: the config's init applied with the member's seed, batches in the
+    data's shape); they train on the functional stack
+    (:class:`~fitscope.population.functional.FunctionalStack`), and a module that cannot
+    run under ``vmap`` raises :class:`~fitscope.population.functional.NotVmappable` (a
+    ``ValueError``) before any step.
 
     The members train as one stacked program unless :func:`estimated_bytes` puts that
     above ``max_bytes`` (default ``POPULATION_BYTES``, 2 GiB); then they train as
@@ -69,16 +82,24 @@ def train(configs: Sequence[RunConfig], max_bytes: int | None = None) -> list[Ru
     least one member: many runs of a wide net stay within memory, as they would one by
     one on the sequential engine."""
     configs = list(configs)
-    check_population(configs)
+    check_population(configs, custom=models is not None)
+    if models is not None:
+        if len(models) != len(configs):
+            raise ValueError(f"models must hold one module per config: {len(models)} "
+                             f"modules for {len(configs)} configs")
+        if len({id(m) for m in models}) != len(models):
+            raise ValueError("models must be distinct modules: each member trains its own")
+        check_same_architecture(models)
     if max_bytes is not None and max_bytes <= 0:
         raise ValueError(f"max_bytes must be a positive number of bytes, got {max_bytes}")
     with gc_paused():
-        lead = lead_trainer(configs[0])
+        lead = lead_trainer(configs[0], models[0] if models is not None else None)
         size = program_size(lead, len(configs), max_bytes or POPULATION_BYTES)
         runs = []
         for start in range(0, len(configs), size):
             chunk = configs[start:start + size]
-            runs += Population(chunk, lead if start == 0 else None).fit()
+            own = None if models is None else list(models[start:start + size])
+            runs += Population(chunk, lead if start == 0 else None, own).fit()
         return runs
 
 
@@ -167,26 +188,32 @@ class Member:
         return torch.cat([p.detach().reshape(-1) for p in self.params])
 
 
-def lead_trainer(config: RunConfig) -> Trainer:
-    """The sequential engine's :class:`Trainer` for ``config``, built under the forked,
-    seeded RNG of :func:`fitscope.engine.train`."""
+def lead_trainer(config: RunConfig, model: nn.Module | None = None) -> Trainer:
+    """The sequential engine's :class:`Trainer` for ``config`` (on a copy of the user's
+    ``model``, if given), built under the forked, seeded RNG of
+    :func:`fitscope.engine.train`."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.budget.seed)
-        return Trainer(config)
+        return Trainer(config, None if model is None else copy.deepcopy(model))
 
 
-def members(configs: Sequence[RunConfig], lead: Trainer) -> list[Member]:
-    """The members, each model built and initialized as ``Trainer.__init__`` does it,
-    under a forked RNG seeded with the member's seed as in :func:`fitscope.engine.train`
-    (so ``init.scheme = "default"`` draws PyTorch's own init from the same seed). One
-    fork for all of them: the caller's RNG is left as it was."""
+def members(configs: Sequence[RunConfig], lead: Trainer,
+            models: Sequence[nn.Module] | None = None) -> list[Member]:
+    """The members, each model built (or taken from the user's ``models``, one per
+    config) and initialized as ``Trainer.__init__`` does it, under a forked RNG seeded
+    with the member's seed as in :func:`fitscope.engine.train` (so ``init.scheme =
+    "default"`` draws PyTorch's own init from the same seed). One fork for all of them:
+    the caller's RNG is left as it was."""
     splits, built = lead.splits, []
     templates: dict[str, nn.Module] = {}  # per model config: a module to clone
     with torch.random.fork_rng(devices=[]):
-        for config in configs:
+        for k, config in enumerate(configs):
             seed = config.budget.seed
             torch.default_generator.manual_seed(seed)  # the models are built on the CPU
-            if config.init.scheme == "default":  # PyTorch's init, drawn as it builds
+            if models is not None:  # a user's module sees batches in the data's shape
+                model = models[k].cpu()
+                shape_inputs(model, splits)
+            elif config.init.scheme == "default":  # PyTorch's init, drawn as it builds
                 model = build_model(config, splits.n_features, splits.n_classes,
                                     splits.input_shape)
             else:  # every weight and bias is set below: a clone is as good and faster
@@ -205,6 +232,14 @@ def members(configs: Sequence[RunConfig], lead: Trainer) -> list[Member]:
     return built
 
 
+def program(members: Sequence[Member], lead: Trainer) -> StackedMLP | FunctionalStack:
+    """The stacked program of ``members`` (:func:`fitscope.population.functional.stack`:
+    the hand-written MLP or the functional stack), from their modules' parameters."""
+    return stack([m.model for m in members], [m.config for m in members],
+                 not lead.model_spec["builtin"], lead.splits.input_shape,
+                 torch.stack([m.row() for m in members]))
+
+
 def population_seed(configs: Sequence[RunConfig]) -> int:
     """Seed of the population's dropout and noise generator: a hash of the run ids."""
     text = ",".join(c.run_id for c in configs)
@@ -215,17 +250,16 @@ class Population:
     """The members and the stacked program of those still training (``self.alive``, in
     row order)."""
 
-    def __init__(self, configs: list[RunConfig], lead: Trainer | None = None):
-        lead = lead or lead_trainer(configs[0])  # a lead of these configs' shape, untrained
-        self.members = members(configs, lead)
+    def __init__(self, configs: list[RunConfig], lead: Trainer | None = None,
+                 models: list[nn.Module] | None = None):
+        # a lead of these configs' shape, untrained
+        lead = lead or lead_trainer(configs[0], models[0] if models else None)
+        self.members = members(configs, lead, models)
         self.alive = list(self.members)
         self.lead, self.classify = lead, lead.classify
         self.x_train, self.y_train = lead.x_train, lead.y_train
         cfg = configs[0]
-        rates = [column([getattr(c.model, name) for c in configs], lead.x_train).view(-1, 1, 1)
-                 for name in ("dropout", "input_dropout")]
-        self.net = StackedMLP([m.model for m in self.members], cfg.model, *rates,
-                              rows=torch.stack([m.row() for m in self.members]))
+        self.net = program(self.members, lead)
         self.opt = make_batched_optimizer([c.optimizer for c in configs], self.net.flat)
         self._set_columns(self._columns(configs))
         self.gen = torch.Generator(device=self.net.flat.device)
@@ -624,9 +658,7 @@ def final_metrics(members: list[Member], lead: Trainer) -> dict[int, dict]:
     evaluated as one stacked program; keyed by ``id(member)``."""
     if not members:
         return {}
-    zero = torch.zeros(len(members), 1, 1)
-    net = StackedMLP([m.model for m in members], lead.config.model, zero, zero,
-                     rows=torch.stack([m.row() for m in members]))
+    net = program(members, lead)
     s = lead.splits
     metrics: dict[int, dict] = {id(m): {} for m in members}
     for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),

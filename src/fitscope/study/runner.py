@@ -25,18 +25,17 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from fitscope.config import RunConfig
+from fitscope.many import Engine, EngineUnavailable, plan, train_many
 from fitscope.run import Run
-from fitscope.threads import Choice, cores, for_config, requested
-from fitscope.threads import use as use_threads
+from fitscope.threads import Choice, cores, requested
 
 from .progress import StudyProgress
 from .spec import StudySpec
-from .store import Store, probe_summary
+from .store import Store, store_record
 
-Engine = Literal["auto", "population", "sequential"]
 BackendName = Literal["local", "ray"]
 MAX_ATTEMPTS = 2
 # Test hook: a worker asked to train this run id exits at once (as if killed).
@@ -98,34 +97,13 @@ def train_task(configs_json: list[str], engine: str, threads: int,
     configs = [RunConfig.model_validate_json(c) for c in configs_json]
     if os.environ.get(TEST_EXIT_ENV) in {c.run_id for c in configs}:
         os._exit(70)
-    try:
-        runs = train_configs(configs, engine, threads, override)
+    try:  # a population task is one group of plan(): train_many keeps it whole
+        runs = train_many(configs, cast(Engine, engine), max_threads=threads,
+                          threads=override)
     except Exception as exc:  # noqa: BLE001 (a failed run is a result to store)
         reason = f"{type(exc).__name__}: {exc}"
         return [failed_record(c, reason, engine) for c in configs]
     return [store_record(run) for run in runs]
-
-
-def train_configs(configs: list[RunConfig], engine: str, cap: int | None = None,
-                  override: Choice | None = None) -> list[Run]:
-    """``configs`` trained by ``engine``: one population, or one sequential run each, on
-    the threads :func:`fitscope.threads.for_config` picks for them (at most ``cap``)."""
-    members = len(configs) if engine == "population" else 1
-    use_threads(for_config(configs[0], members, cap, override))
-    if engine == "population":
-        from fitscope import population
-
-        return population.train(configs)
-    from fitscope.engine import train
-
-    return [train(c) for c in configs]
-
-
-def store_record(run: Run) -> dict[str, Any]:
-    """A run's record as the store keeps it: probes reduced by :func:`probe_summary`."""
-    record = run.record()
-    record["probes"] = probe_summary(record["probes"])
-    return record
 
 
 def failed_record(config: RunConfig, reason: str, engine: str) -> dict[str, Any]:
@@ -134,42 +112,24 @@ def failed_record(config: RunConfig, reason: str, engine: str) -> dict[str, Any]
 
 # -- tasks and engines -------------------------------------------------------------------
 def make_tasks(configs: Sequence[RunConfig], engine: Engine, slots: int) -> list[Task]:
-    """One task per run (sequential), or per same-shape group split over ``slots`` workers.
-
-    ``population`` and ``auto`` group the runs with
-    :func:`fitscope.population.group_by_shape`; a config the population engine cannot
-    run (its shape key says ``sequential``) trains alone on the sequential engine, and so
-    does, under ``auto``, a group of one. Without ``fitscope.population``, ``auto`` is
-    sequential and ``population`` a :class:`StudyError`.
-    """
-    if engine == "sequential":
-        return [Task((c,)) for c in configs]
-    population = population_engine()
-    if population is None:
-        if engine == "population":
-            raise StudyError("--engine population needs fitscope.population (train and "
-                             "group_by_shape); it is not available")
-        return [Task((c,)) for c in configs]
+    """The groups of :func:`fitscope.many.plan` as tasks: one per sequential run, and
+    each population group split over ``slots`` workers. ``--engine population`` without
+    ``fitscope.population`` is a :class:`StudyError`."""
+    try:
+        groups = plan(configs, engine)
+    except EngineUnavailable:
+        raise StudyError("--engine population needs fitscope.population (train and "
+                         "group_by_shape); it is not available") from None
     tasks = []
-    for group in population.group_by_shape(configs):
-        batched = population.shape_key(group[0]).engine == "population"
-        if not batched or (engine == "auto" and len(group) == 1):
+    for kind, at in groups:
+        group = [configs[i] for i in at]
+        if kind == "sequential":
             tasks += [Task((c,)) for c in group]
             continue
         size = math.ceil(len(group) / slots)
         tasks += [Task(tuple(group[i:i + size]), "population")
                   for i in range(0, len(group), size)]
     return tasks
-
-
-def population_engine():
-    """The ``fitscope.population`` module if it offers what studies need, else None."""
-    try:
-        from fitscope import population
-    except ImportError:
-        return None
-    needed = ("train", "group_by_shape", "shape_key")
-    return population if all(callable(getattr(population, n, None)) for n in needed) else None
 
 
 # -- backends ----------------------------------------------------------------------------

@@ -217,6 +217,13 @@ class StoredRun:
         return Run.from_record(self.record)
 
 
+def store_record(run: Run) -> dict[str, Any]:
+    """A run's record as the store keeps it: probes reduced by :func:`probe_summary`."""
+    record = run.record()
+    record["probes"] = probe_summary(record["probes"])
+    return record
+
+
 def probe_summary(probes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The probe records kept in the store: the last probed step's scalar records.
 

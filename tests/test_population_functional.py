@@ -1,0 +1,145 @@
+"""Populations of any model: CNNs and user modules on the functional stack
+(:mod:`fitscope.population.functional`) match the sequential engine run by run."""
+
+import pytest
+import torch
+from test_population import assert_matches
+from torch import nn
+
+from fitscope import RunConfig
+from fitscope.engine import train as train_sequential
+from fitscope.population import NotVmappable, shape_key, train
+from fitscope.population.engine import Population
+from fitscope.population.functional import FunctionalStack
+from fitscope.population.stacked import StackedMLP
+
+
+class ResidualMLP(nn.Module):
+    """A user's module: Linear -> ReLU, one residual block, a linear head."""
+
+    def __init__(self, n_in: int = 64, width: int = 24, n_out: int = 10):
+        super().__init__()
+        self.inp = nn.Linear(n_in, width)
+        self.block = nn.Sequential(nn.Linear(width, width), nn.Tanh(), nn.Linear(width, width))
+        self.out = nn.Linear(width, n_out)
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        return self.out(h + self.block(h))
+
+
+class Branchy(ResidualMLP):
+    """Python control flow on a tensor's value: vmap cannot map it."""
+
+    def forward(self, x):
+        return super().forward(x) if float(x.sum()) > 0 else -super().forward(x)
+
+
+def cnn(**overrides) -> RunConfig:
+    base = RunConfig.model_validate({
+        "data": {"name": "mnist1d", "n_samples": 400},
+        "model": {"kind": "cnn", "channels": [4, 8]},
+        "budget": {"epochs": 2, "batch_size": 32}})
+    return base.with_overrides(overrides) if overrides else base
+
+
+def digits(**overrides) -> RunConfig:
+    base = RunConfig.model_validate({"data": {"name": "digits"},
+                                     "budget": {"epochs": 2, "batch_size": 64}})
+    return base.with_overrides(overrides) if overrides else base
+
+
+def test_cnn_members_match_the_sequential_engine():
+    configs = [cnn(**{"budget.seed": 0, "optimizer.lr": 0.01}),
+               cnn(**{"budget.seed": 1, "optimizer.lr": 0.003, "regularization.l2": 0.01,
+                      "init.scheme": "kaiming_normal"}),
+               cnn(**{"budget.seed": 2, "optimizer.lr": 0.02, "optimizer.clip_norm": 0.5,
+                      "regularization.weight_decay": 0.01, "init.scheme": "default"})]
+    assert len({shape_key(c) for c in configs}) == 1
+    runs = train(configs)
+    for c, run in zip(configs, runs):
+        assert_matches(run, train_sequential(c))
+
+
+def test_cnn_with_batch_norm_matches_and_keeps_each_members_running_statistics():
+    """No conv bias: before batch norm its gradient is rounding noise only, in which two
+    sums in another order agree in no digit."""
+    configs = [cnn(**{"model.batch_norm": True, "model.bias": False, "optimizer.name": "momentum",
+                      "optimizer.lr": 0.05, "budget.seed": s}) for s in (0, 1)]
+    runs = train(configs)
+    for c, run in zip(configs, runs):
+        seq = train_sequential(c)
+        assert_matches(run, seq)
+        assert int(run.model.features[0].bn.num_batches_tracked) == seq.metrics["steps"]
+    a, b = (r.model.features[0].bn.running_mean for r in runs)
+    assert not torch.equal(a, b)
+
+
+def test_cnn_members_stop_early_on_their_own_with_their_snapshots():
+    """Early stopping reads each member's state through the row layout, snapshots are
+    the member's rows: both as the sequential engine records them."""
+    early = {"enabled": True, "patience": 1, "min_delta": 0.5}
+    configs = [cnn(**{"budget.epochs": 4, "observe.snapshot_every": 5, "budget.seed": s,
+                      "optimizer.lr": lr, "regularization.early_stopping": early})
+               for s, lr in ((0, 0.01), (1, 0.001))]
+    runs = train(configs)
+    assert {r.status for r in runs} == {"early_stopped"}
+    for c, run in zip(configs, runs):
+        seq = train_sequential(c)
+        assert_matches(run, seq)
+        assert [s["step"] for s in run.snapshots] == [s["step"] for s in seq.snapshots]
+        for a, b in zip(run.snapshots, seq.snapshots):
+            assert torch.allclose(a["params"], b["params"], rtol=1e-5, atol=1e-7)
+
+
+def test_user_modules_match_the_sequential_engine_and_keep_their_type():
+    configs = [digits(**{"budget.seed": s, "optimizer.lr": 0.003 * (s + 1),
+                         "init.scheme": "xavier_uniform" if s else "default"})
+               for s in range(3)]
+    torch.manual_seed(0)
+    modules = [ResidualMLP() for _ in configs]
+    copies = [ResidualMLP() for _ in configs]
+    for a, b in zip(copies, modules):
+        a.load_state_dict(b.state_dict())
+    runs = train(configs, models=modules)
+    for c, run, module in zip(configs, runs, copies):
+        assert isinstance(run.model, ResidualMLP) and not run.model_spec["builtin"]
+        assert_matches(run, train_sequential(c, model=module))
+
+
+def test_the_fast_path_is_the_hand_written_mlp_and_the_rest_is_functional():
+    mlp = Population([digits(), digits(**{"budget.seed": 1})])
+    assert type(mlp.net) is StackedMLP
+    assert type(Population([cnn(), cnn(**{"budget.seed": 1})]).net) is FunctionalStack
+    user = Population([digits(), digits(**{"budget.seed": 1})],
+                      models=[ResidualMLP(), ResidualMLP()])
+    assert type(user.net) is FunctionalStack
+
+
+def test_functional_members_share_dropout_and_draw_their_own_masks():
+    """Members of a CNN population share the dropout rate (the module's attribute, see
+    FUNCTIONAL_FIELDS); masks are drawn per member and reproducibly."""
+    a, b = cnn(**{"model.dropout": 0.3}), cnn(**{"model.dropout": 0.3, "budget.seed": 1})
+    assert shape_key(a) == shape_key(b)
+    assert shape_key(a) != shape_key(cnn(**{"model.dropout": 0.1}))
+    same = [cnn(**{"model.dropout": 0.3, "budget.seed": 0, "init.scheme": "xavier_uniform"})
+            for _ in range(2)]
+    first, again = train(same), train(same)
+    assert [r.column("train_loss") for r in first] == [r.column("train_loss") for r in again]
+    assert first[0].column("train_loss") != first[1].column("train_loss")
+
+
+def test_a_module_vmap_cannot_map_is_refused_before_training():
+    with pytest.raises(NotVmappable, match="Branchy cannot run as a population"):
+        train([digits(), digits(**{"budget.seed": 1})], models=[Branchy(), Branchy()])
+
+
+def test_user_modules_of_different_architectures_are_refused():
+    with pytest.raises(ValueError, match=r"models\[1\] differs from models\[0\]"):
+        train([digits(), digits(**{"budget.seed": 1})],
+              models=[ResidualMLP(), ResidualMLP(width=8)])
+    with pytest.raises(ValueError, match="one module per config"):
+        train([digits(), digits()], models=[ResidualMLP()])
+    net = ResidualMLP()
+    with pytest.raises(ValueError, match="distinct modules"):
+        train([digits(), digits(**{"budget.seed": 1})], models=[net, net])
