@@ -18,11 +18,12 @@ from .tests import greater, mean_ci
 # -- shared measurement: one probed forward/backward at init ------------------------------
 
 
-def init_profile(cfg: RunConfig) -> dict[str, list[float]]:
+def init_profile(cfg: RunConfig, max_examples: int = 512) -> dict[str, list[float]]:
     """Per layer at initialization, from the probe's theory-beside-measurement table
-    (:func:`fitscope.probe.theory.theory_table`): the RMS of the hidden activations
-    a[l] (measured and predicted) and the RMS of the back-propagated dL/dz[l]."""
-    rows = theory_table(cfg)
+    (:func:`fitscope.probe.theory.theory_table`, on up to ``max_examples`` training
+    examples): the RMS of the hidden activations a[l] (measured and predicted) and the RMS
+    of the back-propagated dL/dz[l]."""
+    rows = theory_table(cfg, max_examples=max_examples)
     hidden = rows[:-1]
     return {"act_rms": [math.sqrt(r["a_moment_measured"]) for r in hidden],
             "act_rms_theory": [math.sqrt(r["a_moment"]) for r in hidden],
