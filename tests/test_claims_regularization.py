@@ -318,3 +318,25 @@ def test_claims_run_through_the_population_engine(number):
     if number == 9:
         assert max(result.measurement.values["step_deviation"]) < 1e-5
 
+
+
+def test_near_zero_is_relative_to_the_unpenalized_weight_scale():
+    from fitscope.claims.regularization.penalties import NEAR_ZERO, near_zero_share
+    from fitscope.config import RunConfig
+    from fitscope.engine import train
+
+    cfg = RunConfig.model_validate({"data": {"name": "breast_cancer"}, "model": {"depth": 0},
+                                    "optimizer": {"name": "sgd", "lr": 0.3},
+                                    "budget": {"epochs": 2, "batch_size": 0}})
+    ref, run = train(cfg), train(cfg)
+    from fitscope.claims.regularization.common import _weights_flat
+
+    scale = float(_weights_flat(ref).square().mean().sqrt())
+    w = next(p for p in run.model.parameters() if p.dim() == 2)
+    with torch.no_grad():
+        w.fill_(2.0 * NEAR_ZERO * scale)            # not near zero
+        w.view(-1)[:10] = 0.5 * NEAR_ZERO * scale   # near zero against the reference's scale
+    assert near_zero_share(run, ref) == pytest.approx(10 / w.numel())
+    with torch.no_grad():
+        w.mul_(1000.0)  # the same weights 1000 times larger: none near zero any more
+    assert near_zero_share(run, ref) == 0.0
