@@ -17,9 +17,9 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import mean_ci
-from .common import (_ci_bar, _flat, _gap_figure, _gap_values, _gap_verdict, _m, _ok,
-                     _paired_greater, _per_run, _train, _weight_entries, _weights_flat,
-                     overfit_base)
+from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _flat, _gap_map, _gap_size_figure,
+                     _gap_values, _m, _ok, _paired_greater, _per_run, _size_key, _size_verdict,
+                     _train, _train_sizes, _weight_entries, _weights_flat, overfit_base)
 
 # -- 9: an L2 penalty is weight decay ---------------------------------------------------
 
@@ -325,27 +325,30 @@ GAP_L2 = 0.01
 
 
 def measure_l2_gap(ctx: Context) -> Measurement:
-    runs = _train(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
-    return Measurement(values={**_gap_values(runs), "lambda": GAP_L2})
+    """The overfitting MLP with and without L2 at each training-set size; each seed draws
+    its own split (and its own init)."""
+    runs = _train_sizes(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
+    return Measurement(values={**{_size_key(n): _gap_values(r) for n, r in runs.items()},
+                               "lambda": GAP_L2})
 
 
 def decide_l2_gap(m: Measurement) -> Verdict:
-    return _gap_verdict(m, "L2")
+    held, condition, detail = _gap_map(m, "L2")
+    return _size_verdict(detail, held, sorted(_by_size(m.values)), condition)
 
 
 L2_GAP = Claim(
     12, "l2-narrows-gap", "An L2 penalty narrows the generalization gap of an overfitting "
     "network.", "note 003, Regularization and L2 Regularization; note 002, Overfitting "
     "before/after L2",
-    "gaps (train - test accuracy; test - train cross-entropy) without L2 > with L2, each by "
-    "a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05); holds when both "
-    "narrow, "
+    f"at each training-set size {OVERFIT_SIZES}: gaps (train - test accuracy; test - train "
+    "cross-entropy) without L2 > with L2, each by a one-sided sign-flip permutation test "
+    "paired by seed and split (Holm-adjusted p < 0.05); holds at a size when both narrow, "
     "holds only when measured one way when only that one does",
     measure_l2_gap, decide_l2_gap,
-    lambda m: _gap_figure(m, f"Wide MLP on 60 noisy moons points, L2 lambda = "
-                             f"{m.values['lambda']}"),
+    lambda m: _gap_size_figure(m, f"Wide MLP on noisy moons, L2 lambda = "
+                                  f"{m.values['lambda']}, by training-set size"),
     smallest_effect=0.5,
-    protocol=('wide MLP (2x128) trained long on 60 noisy two-moons points, Adam, full batch, '
-              'with and without L2; each seed varies the init (the split is fixed)'))
-
-
+    protocol=(f"wide MLP (2x128) trained long on {', '.join(map(str, OVERFIT_SIZES))} noisy "
+              "two-moons points, Adam, full batch, with and without L2 0.01; each seed draws "
+              "its own split and init"), factors=("training-set size",))
