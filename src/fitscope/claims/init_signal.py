@@ -85,11 +85,11 @@ def measure_backward(ctx: Context) -> Measurement:
                 geo = np.exp(np.mean(np.log(np.asarray(ratios, dtype=float)), axis=0))
             series[key] = [float(g) if np.isfinite(g) and g > 0 else None for g in geo]
     return Measurement(values=values, series=series, notes=[
-        f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D at "
+        (f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D at "
         f"init, one backward pass of the cross-entropy on {GRADIENT_EXAMPLES} examples; the "
         "gradient dL/dz is followed down from the top hidden layer. Xavier is Glorot & "
         "Bengio's normalized form, variance 2 / (n_in + n_out); standard is PyTorch's "
-        "default U(-1/sqrt(n_in), 1/sqrt(n_in)), the 'standard' init they compare it with."])
+        "default U(-1/sqrt(n_in), 1/sqrt(n_in)), the 'standard' init they compare it with.")])
 
 
 def decide_backward(m: Measurement) -> Verdict:
@@ -215,10 +215,10 @@ def measure_sigmoid(ctx: Context) -> Measurement:
               "mean": [np.mean([[row["mean"][layer] for row in p] for p in ok], axis=0).tolist()
                        for layer in range(depth)]}
     return Measurement(values=values, series=series, notes=[
-        f"sigmoid MLP {depth}x{base.model.width} on digits with PyTorch's default init "
+        (f"sigmoid MLP {depth}x{base.model.width} on digits with PyTorch's default init "
         f"U(-1/sqrt(n_in), 1/sqrt(n_in)) (Glorot & Bengio's 'standard' init), SGD "
         f"{base.optimizer.lr}, batch {base.budget.batch_size}, {base.budget.max_steps} steps; "
-        f"outputs on the test set; saturated: output under {SATURATED_BELOW}."])
+        f"outputs on the test set; saturated: output under {SATURATED_BELOW}.")])
 
 
 def decide_sigmoid(m: Measurement) -> Verdict:

@@ -216,10 +216,10 @@ def measure_scale(ctx: Context) -> Measurement:
         values[f"last_layer_act_rms {label}"] = prof["act_rms"][-1]
         series[label] = [row["train_loss"] for row in rs[0].history]
     return Measurement(values=values, series=series, notes=[
-        f"too small: N(0, s^2) for s in {SMALL_STDS}; 'stuck' is claim 8's 'fails': mean "
+        (f"too small: N(0, s^2) for s in {SMALL_STDS}; 'stuck' is claim 8's 'fails': mean "
         f"training accuracy under {FAILS_BELOW} after {base.budget.epochs} epochs (chance is "
         "0.5); 'slow' learns past it but takes more epochs than He to bring the training "
-        "loss under ln(2) / 2 (never: the budget + 1)."])
+        "loss under ln(2) / 2 (never: the budget + 1).")])
 
 
 def decide_scale(m: Measurement) -> Verdict:
@@ -404,13 +404,13 @@ def measure_xavier_tanh(ctx: Context) -> Measurement:
         if label == "xavier":
             series["activations xavier, theory"] = profiles[0]["act_rms_theory"]
     return Measurement(values=values, series=series,
-                       notes=[f"RMS of tanh activations and of the back-propagated dL/dz per "
+                       notes=[(f"RMS of tanh activations and of the back-propagated dL/dz per "
                               f"layer at init on MNIST-1D, {TANH_DEPTH} layers of width 256, "
                               "Xavier with variance 1/n_in (the notes' form); the theory "
                               "line propagates E[a^2] through each layer with Gaussian "
                               "pre-activations (fitscope.probe.theory). Ratios over 10 "
                               "layers: activations of layer 10 over layer 1, gradient 10 "
-                              "layers below the top over the top."])
+                              "layers below the top over the top.")])
 
 
 def decide_xavier_tanh(m: Measurement) -> Verdict:
@@ -496,10 +496,10 @@ def measure_relu_depth(ctx: Context) -> Measurement:
         if d == RELU_DEPTHS[-1]:
             series[s] = prof["act_rms"]
     return Measurement(values=values, series=series, notes=[
-        f"ReLU MLPs of width {base.model.width} on moons, SGD with momentum, "
+        (f"ReLU MLPs of width {base.model.width} on moons, SGD with momentum, "
         f"{base.budget.epochs} epochs, at depths {RELU_DEPTHS}; Xavier with variance "
         "2 / (n_in + n_out). A network fails when its mean training accuracy stays under "
-        f"{FAILS_BELOW}."])
+        f"{FAILS_BELOW}.")])
 
 
 def decide_relu_depth(m: Measurement) -> Verdict:

@@ -38,11 +38,11 @@ def measure_decay(ctx: Context) -> Measurement:
         series={f"b={b} {k}": {"steps": [row["step"] for row in rs[0].history],
                                "loss": [[row["train_loss"] for row in r.history] for r in rs]}
                 for (b, k), rs in groups.items()},
-        notes=[f"eps_0 = {base.optimizer.lr}, {base.budget.max_steps} steps, on noisy moons (no "
+        notes=[(f"eps_0 = {base.optimizer.lr}, {base.budget.max_steps} steps, on noisy moons (no "
                f"network reaches loss 0 there, so the minibatch gradient stays noisy at the "
                f"minimum); linear: eps_tau = {sched.final_fraction} eps_0 reached at the last "
                f"step (tau = all steps). Full-batch gradient descent is the notes' contrast: "
-               f"its gradient vanishes at a minimum, so a fixed rate should do."])
+               f"its gradient vanishes at a minimum, so a fixed rate should do.")])
 
 
 def decide_decay(m: Measurement) -> Verdict:
@@ -118,9 +118,9 @@ def measure_final_fraction(ctx: Context) -> Measurement:
         series={_fraction_name(f): {"steps": [row["step"] for row in rs[0].history],
                                     "loss": [[row["train_loss"] for row in r.history]
                                              for r in rs]} for f, rs in groups.items()},
-        notes=[f"eps_0 = {base.optimizer.lr}, batch {base.budget.batch_size}, "
+        notes=[(f"eps_0 = {base.optimizer.lr}, batch {base.budget.batch_size}, "
                f"{base.budget.max_steps} steps on noisy moons, linear decay reaching eps_tau "
-               f"at the last step; eps_tau / eps_0 in {FINAL_FRACTIONS} (100%: constant)."])
+               f"at the last step; eps_tau / eps_0 in {FINAL_FRACTIONS} (100%: constant).")])
 
 
 def decide_final_fraction(m: Measurement) -> Verdict:
@@ -156,8 +156,8 @@ def decide_final_fraction(m: Measurement) -> Verdict:
 
 def figure_final_fraction(m: Measurement) -> go.Figure:
     fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "training loss per step (band: range over seeds)", "final training loss against "
-        "eps_tau / eps_0 (95% CI)"))
+        "training loss per step (band: range over seeds)", ("final training loss against "
+        "eps_tau / eps_0 (95% CI)")))
     colors = ("#6e7781", "#0969da", "#8250df", "#cf222e")
     for f, color in zip(FINAL_FRACTIONS, colors):
         s = m.series[_fraction_name(f)]

@@ -169,10 +169,10 @@ def measure_momentum_noise(ctx: Context) -> Measurement:
                 for (b, n), rs in groups.items()}
         | {f"train_loss batch {b} {n}": metric(rs, "train_loss") for (b, n), rs in groups.items()},
         series={"batches": list(NOISE_BATCHES)},
-        notes=[f"MLP 2x32 on digits, {base.budget.max_steps} steps; momentum eps = {eps}, "
+        notes=[(f"MLP 2x32 on digits, {base.budget.max_steps} steps; momentum eps = {eps}, "
                f"alpha = {alpha}, against SGD at eps / (1 - alpha) = {rates['sgd']:g} (the "
                f"same mean step on a constant gradient); noise share over the last "
-               f"{NOISE_WINDOW} updates."])
+               f"{NOISE_WINDOW} updates.")])
 
 
 def decide_momentum_noise(m: Measurement) -> Verdict:
