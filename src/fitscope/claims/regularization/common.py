@@ -148,14 +148,6 @@ def _decide_gap(m: Measurement | dict[str, Any], name: str,
     return acc.significant or loss.significant, condition, detail
 
 
-def _gap_verdict(m: Measurement, name: str) -> Verdict:
-    narrowed, condition, detail = _decide_gap(m, name)
-    if not narrowed:
-        return Verdict("does not hold", detail + ".")
-    return Verdict("holds only when", detail + ".", condition) if condition else \
-        Verdict("holds", detail + ".")
-
-
 def _gap_figure(m: Measurement, title: str) -> go.Figure:
     """Train and test accuracy per training, and the cross-entropy gap beside them."""
     v = m.values
