@@ -143,8 +143,8 @@ def figure_backward(m: Measurement) -> go.Figure:
         fig.add_hrect(y0=1 / KEEP_FACTOR, y1=KEEP_FACTOR, fillcolor="#2da44e", opacity=0.12,
                       line_width=0, row=1, col=col)
         fig.update_xaxes(title="layers below the top hidden layer", row=1, col=col)
-    fig.update_yaxes(type="log", title="Var(dL/dz) / its value at the top (geometric mean)",
-                     row=1, col=1)
+    fig.update_yaxes(type="log")
+    fig.update_yaxes(title="Var(dL/dz) / its value at the top (geometric mean)", row=1, col=1)
     fig.update_layout(title=f"The back-propagated gradient at init, {GRADIENT_DEPTH} layers "
                       f"of width {GRADIENT_WIDTH} (band: within a factor {KEEP_FACTOR:g})")
     return fig
@@ -258,7 +258,7 @@ def figure_sigmoid(m: Measurement) -> go.Figure:
                         col=1)
     top = len(m.series["mean"])
     est = [mean_ci(m.values[f"mean {w} layer {top}"]) for w in ("init", "end")]
-    fig.add_bar(x=["init", "end"], y=[e.mean for e in est], name=f"layer {top}",
+    fig.add_bar(x=["init", "end"], y=[e.mean for e in est], name=f"layer {top}, init and end",
                 error_y={"type": "data", "array": [e.half_width for e in est]}, row=1, col=2)
     fig.update_xaxes(title="step", row=1, col=1)
     fig.update_yaxes(title="mean sigmoid output", range=[0, 1])
