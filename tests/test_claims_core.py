@@ -82,20 +82,39 @@ def test_decide_toy():
         "does not hold"
 
 
+def scale_values(small: dict, large_diverged: int = 3) -> dict:
+    """Claim 5's numbers: per too-small std, (first-layer gradient RMS, training accuracy,
+    epochs to halve the loss) per seed; He learns in 2-3 epochs with gradient 0.1."""
+    he, lg = "He", "too large N(0, 1)"
+    v = {f"first_layer_grad_rms {he}": 0.1, f"train_acc {he}": [0.97, 0.98, 0.99],
+         f"epochs_to_half {he}": [2.0, 3.0, 2.0], f"final_train_loss {he}": [0.1] * 3,
+         f"diverged {he}": 0, f"last_layer_act_rms {he}": 1.0,
+         f"first_layer_grad_rms {lg}": 1e6, f"train_acc {lg}": [math.nan] * 3,
+         f"epochs_to_half {lg}": [21.0] * 3, f"final_train_loss {lg}": [math.inf] * 3,
+         f"diverged {lg}": large_diverged, f"last_layer_act_rms {lg}": 1e7 if large_diverged
+         else 2.0}
+    for std, (grad, acc, epochs) in small.items():
+        label = f"too small N(0, {std:g}^2)"
+        v |= {f"first_layer_grad_rms {label}": grad, f"train_acc {label}": acc,
+              f"epochs_to_half {label}": epochs, f"final_train_loss {label}": [0.2] * 3,
+              f"diverged {label}": 0, f"last_layer_act_rms {label}": 1e-3}
+    return v
+
+
 def test_decide_scale():
     d = REGISTRY[5].decide
-    s, he, lg = "too small N(0, 0.01^2)", "He", "too large N(0, 1)"
-    v = {f"first_layer_grad_rms {s}": 1e-12, f"first_layer_grad_rms {he}": 0.1,
-         f"first_layer_grad_rms {lg}": 1e6, f"final_train_loss {s}": [0.69, 0.69, 0.68],
-         f"final_train_loss {he}": [0.1, 0.12, 0.11], f"final_train_loss {lg}": [math.inf] * 3,
-         f"diverged {s}": 0, f"diverged {he}": 0, f"diverged {lg}": 3,
-         f"last_layer_act_rms {s}": 1e-14, f"last_layer_act_rms {he}": 1.0,
-         f"last_layer_act_rms {lg}": 1e7}
-    assert d(m(**v)).outcome == "holds"
-    v2 = dict(v, **{f"diverged {lg}": 0, f"last_layer_act_rms {lg}": 2.0})
-    assert d(m(**v2)).outcome == "holds only when"
-    v3 = dict(v2, **{f"first_layer_grad_rms {s}": 0.1, f"final_train_loss {s}": [0.1] * 3})
-    assert d(m(**v3)).outcome == "does not hold"
+    slow = (1e-3, [0.95, 0.96, 0.97], [12.0, 14.0, 11.0])
+    stuck = (1e-9, [0.5, 0.5, 0.5], [21.0, 21.0, 21.0])
+    fast = (0.05, [0.97, 0.98, 0.99], [2.0, 3.0, 2.0])
+    assert d(m(**scale_values({0.2: slow, 0.25: slow}))).outcome == "holds"
+    mapped = d(m(**scale_values({0.01: stuck, 0.2: slow})))
+    assert mapped.outcome == "holds only when"
+    assert "std is 0.2 (vanishing gradients, learns slowly)" in mapped.condition
+    assert "at std 0.01 it does not learn at all" in mapped.condition
+    calm = d(m(**scale_values({0.2: slow}, large_diverged=0)))
+    assert calm.outcome == "holds only when" and "too large did not explode" in calm.condition
+    assert d(m(**scale_values({0.25: fast}, large_diverged=0))).outcome in (
+        "does not hold", "not shown")
 
 
 def test_decide_matmul():

@@ -162,12 +162,23 @@ def gap_values(reg: str, acc_narrower: bool, loss_narrower: bool) -> dict:
             "train_acc": {"none": SAME, reg: SAME}, "test_acc": {"none": SAME, reg: SAME}}
 
 
+def sized(reg: str, by_size: dict[int, tuple[bool, bool]]) -> dict:
+    """Per training-set size, :func:`gap_values` (accuracy gap narrower?, cross-entropy
+    gap narrower?) under the measurement's "<n> points" keys."""
+    return {f"{n} points": gap_values(reg, *narrower) for n, narrower in by_size.items()}
+
+
 def test_decide_l2_gap():
-    assert decide(12, **gap_values("L2", True, True)).outcome == "holds"
-    only = decide(12, **gap_values("L2", False, True))
+    assert decide(12, **sized("L2", {30: (True, True), 60: (True, True)})).outcome == "holds"
+    only = decide(12, **sized("L2", {30: (False, True), 60: (False, True)}))
     assert only.outcome == "holds only when" and "cross-entropy" in only.condition
-    assert "accuracy" in decide(12, **gap_values("L2", True, False)).condition
-    assert decide(12, **gap_values("L2", False, False)).outcome == "does not hold"
+    assert "accuracy" in decide(12, **sized("L2", {30: (True, False), 60: (True, False)})) \
+        .condition
+    small = decide(12, **sized("L2", {30: (True, True), 60: (False, False)}))
+    assert small.outcome == "holds only when"
+    assert small.condition.startswith("the training set has 30 points (at 60 it is not shown)")
+    assert decide(12, **sized("L2", {30: (False, False), 60: (False, False)})).outcome == \
+        "does not hold"
 
 
 def test_decide_flatness():
@@ -235,9 +246,11 @@ def test_decide_early_stopping():
          "train_loss best": [0.2, 0.5, 0.15], "train_loss last": [0.05, 0.1, 0.02],
          "test_loss": {"best epoch": [0.35, 0.3, 0.4], "last epoch": [0.8, 0.6, 1.1]},
          "test_acc": {"best epoch": SAME, "last epoch": SAME}, "best_epoch": [18, 3, 37]}
-    assert decide(17, **v).outcome == "holds"
     flat = {**v, "val_loss last": [0.3, 0.36, 0.31]}
-    assert decide(17, **flat).outcome == "does not hold"
+    assert decide(17, **{"30 points": v, "120 points": v}).outcome == "holds"
+    mapped = decide(17, **{"30 points": v, "120 points": flat})
+    assert mapped.outcome == "holds only when" and "has 30 points" in mapped.condition
+    assert decide(17, **{"30 points": flat, "120 points": flat}).outcome == "does not hold"
 
 
 def es_l2(to_ridge: dict, to_ls: float = 10.0, ratio: float = 0.7) -> dict:
@@ -258,17 +271,23 @@ def test_decide_early_stopping_l2():
 
 
 def test_decide_dropout():
-    v = {**gap_values("dropout", True, True), "p": 0.5, "layer_z2": [0.9, 1.1],
-         "layer_relative": [0.005, 0.004], "network_z2": [1.2, 0.8],
-         "network_relative": [0.01, 0.02]}
+    check = {"p": 0.5, "checked_size": 60, "layer_z2": [0.9, 1.1],
+             "layer_relative": [0.005, 0.004], "network_z2": [1.2, 0.8],
+             "network_relative": [0.01, 0.02]}
+    both_ways = {30: (True, True), 60: (True, True)}
+    v = {**sized("dropout", both_ways), **check}
     assert decide(19, **v).outcome == "holds"
     approx = decide(19, **{**v, "network_z2": [40.0, 1.0]})
     assert approx.outcome == "holds only when" and "layer right after dropout" in \
         approx.condition
-    both = decide(19, **{**v, **gap_values("dropout", False, True), "network_z2": [9.0, 9.0]})
+    both = decide(19, **{**v, **sized("dropout", {30: (False, True), 60: (False, True)}),
+                         "network_z2": [9.0, 9.0]})
     assert "cross-entropy" in both.condition and "; and " in both.condition
+    small = decide(19, **{**v, **sized("dropout", {30: (True, True), 60: (False, False)})})
+    assert small.outcome == "holds only when" and "has 30 points" in small.condition
     assert decide(19, **{**v, "layer_z2": [3.0, 1.0]}).outcome == "does not hold"
-    assert decide(19, **{**v, **gap_values("dropout", False, False)}).outcome == "does not hold"
+    assert decide(19, **{**v, **sized("dropout", {30: (False, False), 60: (False, False)})}) \
+        .outcome == "does not hold"
 
 
 def test_decide_fgsm():
@@ -318,3 +337,25 @@ def test_claims_run_through_the_population_engine(number):
     if number == 9:
         assert max(result.measurement.values["step_deviation"]) < 1e-5
 
+
+
+def test_near_zero_is_relative_to_the_unpenalized_weight_scale():
+    from fitscope.claims.regularization.penalties import NEAR_ZERO, near_zero_share
+    from fitscope.config import RunConfig
+    from fitscope.engine import train
+
+    cfg = RunConfig.model_validate({"data": {"name": "breast_cancer"}, "model": {"depth": 0},
+                                    "optimizer": {"name": "sgd", "lr": 0.3},
+                                    "budget": {"epochs": 2, "batch_size": 0}})
+    ref, run = train(cfg), train(cfg)
+    from fitscope.claims.regularization.common import _weights_flat
+
+    scale = float(_weights_flat(ref).square().mean().sqrt())
+    w = next(p for p in run.model.parameters() if p.dim() == 2)
+    with torch.no_grad():
+        w.fill_(2.0 * NEAR_ZERO * scale)            # not near zero
+        w.view(-1)[:10] = 0.5 * NEAR_ZERO * scale   # near zero against the reference's scale
+    assert near_zero_share(run, ref) == pytest.approx(10 / w.numel())
+    with torch.no_grad():
+        w.mul_(1000.0)  # the same weights 1000 times larger: none near zero any more
+    assert near_zero_share(run, ref) == 0.0

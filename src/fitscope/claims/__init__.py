@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from . import further, generalization, initialization, optimization, regularization
+from . import further, generalization, init_signal, initialization, optimization, regularization
 from .base import Claim, Context, Measurement, Verdict
 
-_MODULES = (generalization, initialization, regularization, optimization, further)
+_MODULES = (generalization, initialization, regularization, optimization, further, init_signal)
 
 
 

@@ -103,6 +103,9 @@ def _weights_flat(run: Run) -> torch.Tensor:
 # -- overfitting setting shared by claims 12, 17 and 19 ---------------------------------
 
 
+OVERFIT_SIZES = (30, 60, 120)  # training-set sizes the overfitting claims are mapped over
+
+
 def overfit_base(ctx: Context) -> RunConfig:
     """A wide MLP trained long on 60 noisy two-moons points: it fits the noise."""
     return RunConfig.model_validate({
@@ -121,13 +124,17 @@ def _gap_values(runs: dict[str, list[Run]]) -> dict[str, Any]:
             "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}}
 
 
-def _decide_gap(m: Measurement, name: str) -> tuple[bool, str, str]:
+def _decide_gap(m: Measurement | dict[str, Any], name: str,
+                where: str = "") -> tuple[bool, str, str]:
     """(narrowed in at least one measure, condition or "", reason): holds when the gap
     narrows in both accuracy and cross-entropy; with only one of them significant the
-    claim holds only when the gap is measured that way."""
-    v = m.values
-    acc = _paired_greater(v["gap"]["none"], v["gap"][name])
-    loss = _paired_greater(v["loss_gap"]["none"], v["loss_gap"][name])
+    claim holds only when the gap is measured that way. ``m`` is a measurement or one
+    size's values (:func:`_train_sizes`); ``where`` prefixes the tests' labels."""
+    v = m.values if isinstance(m, Measurement) else m
+    acc = greater(v["gap"]["none"], v["gap"][name], paired=True,
+                  label=f"{where}accuracy gap without > with {name}")
+    loss = greater(v["loss_gap"]["none"], v["loss_gap"][name], paired=True,
+                   label=f"{where}cross-entropy gap without > with {name}")
     detail = (f"the accuracy gap (train - test) is {_m(v['gap'][name]):.3f} with {name} against "
               f"{_m(v['gap']['none']):.3f} without ({acc.text()}); the cross-entropy gap (test - "
               f"train) {_m(v['loss_gap'][name]):.3f} against {_m(v['loss_gap']['none']):.3f} "
@@ -139,14 +146,6 @@ def _decide_gap(m: Measurement, name: str) -> tuple[bool, str, str]:
                  "the gap is measured in accuracy (in cross-entropy it is not significantly "
                  "narrower)")
     return acc.significant or loss.significant, condition, detail
-
-
-def _gap_verdict(m: Measurement, name: str) -> Verdict:
-    narrowed, condition, detail = _decide_gap(m, name)
-    if not narrowed:
-        return Verdict("does not hold", detail + ".")
-    return Verdict("holds only when", detail + ".", condition) if condition else \
-        Verdict("holds", detail + ".")
 
 
 def _gap_figure(m: Measurement, title: str) -> go.Figure:
@@ -166,3 +165,77 @@ def _gap_figure(m: Measurement, title: str) -> go.Figure:
     return fig
 
 
+
+
+# -- the overfitting claims over training-set sizes --------------------------------------
+
+
+def _train_sizes(ctx: Context, base: RunConfig, variants: dict[str, dict[str, Any]],
+                 sizes: Sequence[int] = OVERFIT_SIZES) -> dict[int, dict[str, list[Run]]]:
+    """:func:`_train` with every seed drawing its own split (``resplit``), at each
+    training-set size; all in one ``ctx.train_many`` call. Runs by size, then variant."""
+    runs = _train(ctx, base, {f"{n} {name}": {**o, "data.train_size": n}
+                              for n in sizes for name, o in variants.items()}, resplit=True)
+    return {n: {name: runs[f"{n} {name}"] for name in variants} for n in sizes}
+
+
+def _size_key(n: int) -> str:
+    return f"{n} points"
+
+
+def _by_size(values: dict[str, Any]) -> dict[int, dict[str, Any]]:
+    """The per-size values of a measurement (keys "<n> points"), by size."""
+    return {int(k.split()[0]): v for k, v in values.items() if k.endswith(" points")}
+
+
+def _size_verdict(detail: str, held: Sequence[int], sizes: Sequence[int],
+                  condition: str = "") -> Verdict:
+    """``holds`` where the claim held at every size; ``holds only when`` the training set
+    has one of the sizes ``held`` at (``condition`` joined to it); else ``does not hold``
+    (which the three-way rule keeps only where a test shows it)."""
+    if not held:
+        return Verdict("does not hold", detail + ".")
+    if list(held) == list(sizes):
+        return Verdict("holds only when", detail + ".", condition) if condition else \
+            Verdict("holds", detail + ".")
+    rest = [n for n in sizes if n not in held]
+    where = (f"the training set has {', '.join(map(str, held))} points (at "
+             f"{', '.join(map(str, rest))} it is not shown)")
+    return Verdict("holds only when", detail + ".",
+                   where + (f"; and {condition}" if condition else ""))
+
+
+def _gap_map(m: Measurement, name: str) -> tuple[list[int], str, str]:
+    """:func:`_decide_gap` at each training-set size: (sizes where the gap narrowed in
+    both measures, a condition naming the one measure where it narrowed in one only at
+    every such size, the reason)."""
+    sizes = _by_size(m.values)
+    held, one_way, parts = [], set(), []
+    for n, v in sizes.items():
+        narrowed, condition, detail = _decide_gap(v, name, f"{n} points: ")
+        parts.append(f"{n} points: {detail}")
+        if narrowed:
+            held.append(n)
+            if condition:
+                one_way.add(condition)
+    condition = one_way.pop() if len(one_way) == 1 else (
+        "the gap is measured in accuracy or in cross-entropy (at some sizes only one "
+        "narrows)" if one_way else "")
+    return held, condition, "; ".join(parts)
+
+
+def _gap_size_figure(m: Measurement, title: str) -> go.Figure:
+    """Accuracy and cross-entropy gaps per training-set size, one bar per training."""
+    sizes = _by_size(m.values)
+    names = list(next(iter(sizes.values()))["gap"])
+    fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)",
+                                              "cross-entropy gap (test - train)"))
+    for col, key in ((1, "gap"), (2, "loss_gap")):
+        for name in names:
+            bar = _ci_bar(name, {_size_key(n): v[key][name] for n, v in sizes.items()})
+            bar.showlegend, bar.legendgroup = col == 1, name
+            fig.add_trace(bar, row=1, col=col)
+    fig.update_xaxes(title_text="training set")
+    fig.update_layout(barmode="group", title=title,
+                      legend_title_text="mean, 95% CI over seeds and splits")
+    return fig

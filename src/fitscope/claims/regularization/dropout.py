@@ -14,7 +14,8 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (_ci_bar, _decide_gap, _gap_values, _m, _ok, _train, overfit_base)
+from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _gap_map, _gap_values, _m, _ok,
+                     _size_key, _size_verdict, _train_sizes, overfit_base)
 
 # -- 19: dropout narrows the gap; test-time scaling matches the training expectation -------
 
@@ -74,10 +75,16 @@ def dropout_expectation(run: Run) -> dict[str, dict[str, Any]]:
 
 
 def measure_dropout(ctx: Context) -> Measurement:
-    runs = _train(ctx, overfit_base(ctx), {"none": {}, "dropout": {"model.dropout": DROPOUT}})
-    checks = [dropout_expectation(r) for r in runs["dropout"] if _ok(r)]
+    """The overfitting MLP with and without dropout at each training-set size (each seed
+    draws its own split); test-time scaling is checked on the dropout runs of the middle
+    size (the Monte Carlo check does not depend on the size)."""
+    by_size = _train_sizes(ctx, overfit_base(ctx),
+                           {"none": {}, "dropout": {"model.dropout": DROPOUT}})
+    checked = OVERFIT_SIZES[len(OVERFIT_SIZES) // 2]
+    checks = [dropout_expectation(r) for r in by_size[checked]["dropout"] if _ok(r)]
     return Measurement(
-        values={**_gap_values(runs), "p": DROPOUT,
+        values={**{_size_key(n): _gap_values(r) for n, r in by_size.items()}, "p": DROPOUT,
+                "checked_size": checked,
                 "layer_z2": [c["layer"]["z2"] for c in checks],
                 "layer_relative": [c["layer"]["relative"] for c in checks],
                 "network_z2": [c["network"]["z2"] for c in checks],
@@ -87,43 +94,45 @@ def measure_dropout(ctx: Context) -> Measurement:
 
 def decide_dropout(m: Measurement) -> Verdict:
     v = m.values
-    narrowed, gap_condition, detail = _decide_gap(m, "dropout")
+    held, gap_condition, detail = _gap_map(m, "dropout")
     layer_ok = bool(v["layer_z2"]) and max(v["layer_z2"]) <= Z2_MAX
     net_ok = bool(v["network_z2"]) and max(v["network_z2"]) <= Z2_MAX
-    detail += (f"; over {MASKS} dropout masks the mean training-time input to the output "
+    detail += (f"; on {v['checked_size']} points, over {MASKS} dropout masks the mean "
+               f"training-time input to the output "
                f"layer is within {max(v['layer_relative'], default=math.nan):.2%} of its "
                f"test-time value (mean squared standardized difference at most "
                f"{max(v['layer_z2'], default=math.nan):.2f}; Monte Carlo noise alone gives 1); "
                f"through the whole network it is off by {_m(v['network_relative']):.1%} (mean "
                f"squared standardized difference {_m(v['network_z2']):.3g})")
-    if not (narrowed and layer_ok):
-        return Verdict("does not hold", detail + ".")
+    if not layer_ok:
+        return Verdict("does not hold", detail + ": test-time scaling does not give the "
+                       "expected output even at the layer after dropout.")
     conditions = [c for c in (gap_condition, "" if net_ok else (
         "the expectation is taken at the layer right after dropout: through the non-linear "
         "network, test-time scaling only approximates the mean training-time output")) if c]
-    if conditions:
-        return Verdict("holds only when", detail + ".", "; and ".join(conditions))
-    return Verdict("holds", detail + ".")
+    return _size_verdict(detail, held, sorted(_by_size(v)), "; and ".join(conditions))
 
 
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
-    fig = make_subplots(1, 2, subplot_titles=("accuracy", "mean training-time output - "
-                                              "test-time output (one seed)"))
-    for bar in (_ci_bar("train accuracy", v["train_acc"]), _ci_bar("test accuracy",
-                                                                   v["test_acc"])):
-        fig.add_trace(bar, row=1, col=1)
+    sizes = _by_size(v)
+    fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", "mean "
+                                              "training-time output - test-time output "
+                                              "(one seed)"))
+    for name in ("none", "dropout"):
+        fig.add_trace(_ci_bar(name, {_size_key(n): s["gap"][name] for n, s in sizes.items()}),
+                      row=1, col=1)
     for key, name in (("layer", "at the output layer (exact in theory)"),
                       ("network", "through the whole network")):
         if key in e:
             fig.add_scatter(x=e[key]["test"], mode="markers", name=name, row=1, col=2,
                             y=[a - b for a, b in zip(e[key]["train_mean"], e[key]["test"])])
-    fig.update_xaxes(title_text="training", row=1, col=1)
-    fig.update_yaxes(title_text="accuracy (mean, 95% CI)", row=1, col=1)
+    fig.update_xaxes(title_text="training set", row=1, col=1)
+    fig.update_yaxes(title_text="gap (mean, 95% CI)", row=1, col=1)
     fig.update_xaxes(title_text="test-time logit", row=1, col=2)
     fig.update_yaxes(title_text=f"mean over {MASKS} masks - test-time logit", row=1, col=2)
     fig.update_layout(barmode="group", title=f"Dropout p = {v['p']} on the overfitting MLP "
-                      "(60 noisy moons points)")
+                      "(noisy moons), by training-set size")
     return fig
 
 
@@ -131,15 +140,17 @@ DROPOUT_CLAIM = Claim(
     19, "dropout-gap-and-scaling", "Dropout narrows the generalization gap, and the test-time "
     "network (all units, weights scaled by the keep probability) outputs the expected "
     "training-time output.", "note 003, Dropout (Srivastava et al. 2014)",
-    "gaps (train - test accuracy; test - train cross-entropy) without dropout > with, "
-    "one-sided sign-flip permutation tests over seeds (Holm-adjusted p < 0.05); the mean over 500 "
-    "dropout masks equals "
+    f"at each training-set size {OVERFIT_SIZES}: gaps (train - test accuracy; test - train "
+    "cross-entropy) without dropout > with, one-sided sign-flip permutation tests paired by "
+    "seed and split (Holm-adjusted p < 0.05); the mean over 500 dropout masks equals "
     "the test-time output on 100 test inputs when the mean squared standardized difference "
     "is at most 1.5 (Monte Carlo noise alone gives 1; chi-square upper tail 0.001), at the "
     "output layer and through the whole network",
     measure_dropout, decide_dropout, figure_dropout,
     smallest_effect=0.5,
-    protocol=('the overfitting MLP of claim 12 with and without dropout, and test-time scaling '
-              'against the mean of sampled masks; each seed varies the init'))
+    protocol=(f"the overfitting MLP of claim 12 on {', '.join(map(str, OVERFIT_SIZES))} "
+              "points with and without dropout, and test-time scaling against the mean of "
+              "sampled masks (on 60 points); each seed draws its own split and init"),
+    factors=("training-set size",))
 
 

@@ -13,7 +13,9 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
-from .common import (_add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train,
+from ..tests import greater
+from .common import (OVERFIT_SIZES, _add_ci_line, _by_size, _ci_bar, _m, _ok, _paired_greater,
+                     _per_run, _size_key, _size_verdict, _train, _train_sizes,
                      _weight_entries, overfit_base)
 
 # -- 17: validation loss turns up; the best epoch beats the last --------------------------
@@ -23,22 +25,28 @@ PATIENCE = 50
 
 def measure_early_stopping(ctx: Context) -> Measurement:
     """The overfitting MLP with early stopping on the validation loss (patience 50
-    epochs), restoring the best epoch's weights or keeping the last ones. Both runs of a
-    seed train identically; only the weights they end with differ."""
+    epochs), restoring the best epoch's weights or keeping the last ones, at each
+    training-set size; each seed draws its own split. Both runs of a seed train
+    identically; only the weights they end with differ."""
     es = {"enabled": True, "patience": ctx.epochs(PATIENCE)}
-    runs = _train(ctx, overfit_base(ctx), {
+    by_size = _train_sizes(ctx, overfit_base(ctx), {
         "best epoch": {"regularization.early_stopping": {**es, "restore_best": True}},
         "last epoch": {"regularization.early_stopping": {**es, "restore_best": False}}})
-    last = runs["last epoch"]
-    at = {k: _per_run(last, _history_at(k)) for k in
-          ("val_loss best", "val_loss last", "train_loss best", "train_loss last")}
+    values: dict = {}
+    for n, runs in by_size.items():
+        last = runs["last epoch"]
+        values[_size_key(n)] = {
+            **{k: _per_run(last, _history_at(k)) for k in
+               ("val_loss best", "val_loss last", "train_loss best", "train_loss last")},
+            "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
+            "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+            "best_epoch": metric(last, "best_epoch"), "epochs_run": metric(last, "epochs_run")}
+    shown = OVERFIT_SIZES[len(OVERFIT_SIZES) // 2]
     return Measurement(
-        values={**at, "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
-                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
-                "best_epoch": metric(last, "best_epoch"),
-                "epochs_run": metric(last, "epochs_run")},
-        series={"curves": [{"train": r.column("train_loss"), "val": r.column("val_loss"),
-                            "best": r.metrics["best_epoch"]} for r in last if _ok(r)]})
+        values=values,
+        series={"size": shown, "curves": [
+            {"train": r.column("train_loss"), "val": r.column("val_loss"),
+             "best": r.metrics["best_epoch"]} for r in by_size[shown]["last epoch"] if _ok(r)]})
 
 
 def _history_at(key: str) -> Callable[[Run], float]:
@@ -57,23 +65,32 @@ def _log(xs: Sequence[float]) -> list[float]:
 
 
 def decide_early_stopping(m: Measurement) -> Verdict:
-    """Losses change by factors, so each comparison is a sign-flip permutation test on log
-    losses."""
-    v = m.values
-    val_up = _paired_greater(_log(v["val_loss last"]), _log(v["val_loss best"]))
-    train_down = _paired_greater(_log(v["train_loss best"]), _log(v["train_loss last"]))
-    test = _paired_greater(_log(v["test_loss"]["last epoch"]), _log(v["test_loss"]["best epoch"]))
-    acc = v["test_acc"]
-    detail = (f"after the best epoch (mean {_m(v['best_epoch']):.0f}) the validation loss rose "
-              f"from {_m(v['val_loss best']):.3f} to {_m(v['val_loss last']):.3f} "
-              f"({val_up.text()}) while the training loss fell from "
-              f"{_m(v['train_loss best']):.3f} to {_m(v['train_loss last']):.4f} "
-              f"({train_down.text()}); test loss {_m(v['test_loss']['best epoch']):.3f} at the "
-              f"restored best epoch against {_m(v['test_loss']['last epoch']):.3f} at the last "
-              f"({test.text()}); test accuracy {_m(acc['best epoch']):.3f} against "
-              f"{_m(acc['last epoch']):.3f}")
-    ok = val_up.significant and train_down.significant and test.significant
-    return Verdict("holds" if ok else "does not hold", detail + ".")
+    """At each training-set size: the validation loss rises after the best epoch, the
+    training loss falls, and the restored best epoch has the lower test loss. Losses change
+    by factors, so each comparison is a sign-flip permutation test on log losses."""
+    sizes = _by_size(m.values)
+    held, parts = [], []
+    for n, v in sizes.items():
+        at = f"{n} points: "
+        val_up = greater(_log(v["val_loss last"]), _log(v["val_loss best"]), paired=True,
+                         label=f"{at}log validation loss, last > best epoch")
+        train_down = greater(_log(v["train_loss best"]), _log(v["train_loss last"]),
+                             paired=True, label=f"{at}log training loss, best > last epoch")
+        test = greater(_log(v["test_loss"]["last epoch"]), _log(v["test_loss"]["best epoch"]),
+                       paired=True, label=f"{at}log test loss, last > restored best")
+        acc = v["test_acc"]
+        parts.append(
+            f"{at}after the best epoch (mean {_m(v['best_epoch']):.0f}) the validation loss "
+            f"rose from {_m(v['val_loss best']):.3f} to {_m(v['val_loss last']):.3f} "
+            f"({val_up.text()}) while the training loss fell from "
+            f"{_m(v['train_loss best']):.3f} to {_m(v['train_loss last']):.4f} "
+            f"({train_down.text()}); test loss {_m(v['test_loss']['best epoch']):.3f} at the "
+            f"restored best epoch against {_m(v['test_loss']['last epoch']):.3f} at the last "
+            f"({test.text()}); test accuracy {_m(acc['best epoch']):.3f} against "
+            f"{_m(acc['last epoch']):.3f}")
+        if val_up.significant and train_down.significant and test.significant:
+            held.append(n)
+    return _size_verdict("; ".join(parts), held, sorted(sizes))
 
 
 def figure_early_stopping(m: Measurement) -> go.Figure:
@@ -87,14 +104,15 @@ def figure_early_stopping(m: Measurement) -> go.Figure:
         fig.add_scatter(x=[c["best"]], y=[c["val"][int(c["best"]) - 1]], mode="markers",
                         marker={"symbol": "star", "size": 12}, name=f"best epoch, seed {i}",
                         legendgroup=str(i), row=1, col=1)
-    bar = _ci_bar("test loss (mean, 95% CI)", m.values["test_loss"])
+    bar = _ci_bar("test loss (mean, 95% CI)",
+                  m.values[_size_key(m.series["size"])]["test_loss"])
     fig.add_trace(bar, row=1, col=2)
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_xaxes(title_text="weights kept", row=1, col=2)
     fig.update_yaxes(title_text="cross-entropy", type="log", row=1, col=1)
     fig.update_yaxes(title_text="cross-entropy", row=1, col=2)
-    fig.update_layout(title="Early stopping on 60 noisy moons points (patience "
-                      f"{PATIENCE} epochs)")
+    fig.update_layout(title=f"Early stopping on {m.series['size']} noisy moons points "
+                      f"(patience {PATIENCE} epochs)")
     return fig
 
 
@@ -102,13 +120,16 @@ EARLY_STOPPING = Claim(
     17, "early-stopping-best-epoch", "The validation loss turns up while the training loss "
     "keeps falling; going back to the epoch with the lowest validation loss beats the last "
     "epoch on the test set.", "note 003, Early Stopping (Goodfellow et al. fig. 7.3, alg. 7.1)",
-    "validation loss at the last epoch > at the best, training loss at the best > at the last, "
-    "and test loss of the last epoch's weights > of the restored best, each by a one-sided "
-    "sign-flip permutation test on log losses over seeds (Holm-adjusted p < 0.05)",
+    f"at each training-set size {OVERFIT_SIZES}: validation loss at the last epoch > at the "
+    "best, training loss at the best > at the last, and test loss of the last epoch's "
+    "weights > of the restored best, each by a one-sided sign-flip permutation test on log "
+    "losses paired by seed and split (Holm-adjusted p < 0.05)",
     measure_early_stopping, decide_early_stopping, figure_early_stopping,
-    smallest_effect=0.5, protocol="the overfitting MLP of claim 12 with early stopping, restoring "
-                                  "the best epoch's weights or keeping the last; each seed varies "
-                                  "the init")
+    smallest_effect=0.5, protocol=("the overfitting MLP of claim 12 on "
+                                   f"{', '.join(map(str, OVERFIT_SIZES))} points with early "
+                                   "stopping, restoring the best epoch's weights or keeping the "
+                                   "last; each seed draws its own split and init"),
+    factors=("training-set size",))
 
 
 # -- 18: early stopping behaves like L2 for a linear model --------------------------------

@@ -17,9 +17,9 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import mean_ci
-from .common import (_ci_bar, _flat, _gap_figure, _gap_values, _gap_verdict, _m, _ok,
-                     _paired_greater, _per_run, _train, _weight_entries, _weights_flat,
-                     overfit_base)
+from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _flat, _gap_map, _gap_size_figure,
+                     _gap_values, _m, _ok, _paired_greater, _per_run, _size_key, _size_verdict,
+                     _train, _train_sizes, _weight_entries, _weights_flat, overfit_base)
 
 # -- 9: an L2 penalty is weight decay ---------------------------------------------------
 
@@ -137,7 +137,9 @@ WEIGHT_DECAY = Claim(
 
 L1_LAMBDAS = (0.01, 0.03)
 L2_LAMBDAS = (0.03, 0.1)
-NEAR_ZERO = 0.01  # |w| below this moves the logit by < 0.01 per standard deviation of x
+NEAR_ZERO = 0.01  # "near zero": |w| under 1% of the RMS weight the unpenalized model
+# reaches on the same split (declared from the weight scale, not from eta lambda: features
+# are standardized, so such a weight moves the logit by under 1% of a typical weight's)
 
 
 def _sparse_variants() -> dict[str, dict[str, Any]]:
@@ -147,8 +149,11 @@ def _sparse_variants() -> dict[str, dict[str, Any]]:
     return out
 
 
-def _near_zero(run: Run) -> float:
-    return float((_weights_flat(run).abs() < NEAR_ZERO).float().mean())
+def near_zero_share(run: Run, reference: Run) -> float:
+    """Share of ``run``'s weights with |w| < NEAR_ZERO * RMS of ``reference``'s weights
+    (the unpenalized run on the same split)."""
+    scale = float(_weights_flat(reference).square().mean().sqrt())
+    return float((_weights_flat(run).abs() < NEAR_ZERO * scale).float().mean())
 
 
 def _closest_pair(losses: dict[str, list[float]]) -> tuple[str, str]:
@@ -171,12 +176,15 @@ def measure_sparsity(ctx: Context) -> Measurement:
     a, b = _closest_pair(loss)
     return Measurement(
         values={"pair": [a, b],
-                "near_zero": {k: _per_run(rs, _near_zero) for k, rs in runs.items()},
+                "near_zero": {k: [near_zero_share(r, ref) if _ok(r) and _ok(ref) else math.nan
+                                  for r, ref in zip(rs, runs["none"])]
+                              for k, rs in runs.items()},
                 "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
                          for k, rs in runs.items()},
                 "train_loss": loss, "threshold": NEAR_ZERO},
-        notes=[f"near zero: |w| < {NEAR_ZERO} on standardized features; L1's subgradient "
-               f"steps keep such weights oscillating around 0 within eta lambda"])
+        notes=[f"near zero: |w| under {NEAR_ZERO:.0%} of the RMS weight of the unpenalized "
+               "model on the same split (standardized features); L1's subgradient steps keep "
+               "weights oscillating around 0 within eta lambda rather than at exactly 0"])
 
 
 def decide_sparsity(m: Measurement) -> Verdict:
@@ -186,8 +194,8 @@ def decide_sparsity(m: Measurement) -> Verdict:
     sparse = _paired_greater(zero[a], zero[b])
     small = _paired_greater(norm["none"], norm[b])
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
-              f"{_m(zero[a]):.0%} of the L1 weights are near zero against {_m(zero[b]):.0%} "
-              f"of the L2 weights ({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
+              f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
+              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights ({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
               f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
     if sparse.significant and small.significant:
         return Verdict("holds", detail + ".")
@@ -207,7 +215,8 @@ def figure_sparsity(m: Measurement) -> go.Figure:
                         name=kind)
     fig.update_layout(title="Logistic regression on breast cancer: sparsity at equal fit",
                       xaxis_title="training loss (mean over seeds)",
-                      yaxis_title=f"share of weights with |w| < {v['threshold']}")
+                      yaxis_title=f"share of weights with |w| < {v['threshold']:.0%} of the "
+                      "unpenalized RMS weight")
     return fig
 
 
@@ -215,7 +224,8 @@ SPARSITY = Claim(
     10, "l1-sparse-l2-dense", "L1 regularization gives sparse weights (many exactly or nearly "
     "zero); L2 gives small but dense ones.", "note 003, Difference between L1 and L2; note "
     "002, L1 Regularization",
-    "at the L1 and L2 strengths with the closest training loss: share of near-zero weights "
+    f"at the L1 and L2 strengths with the closest training loss: share of near-zero weights "
+    f"(|w| under {NEAR_ZERO:.0%} of the unpenalized model's RMS weight on the same split) "
     "L1 > L2, and weight norm without penalty > with L2, each by a one-sided sign-flip permutation "
     "test "
     "over data splits (Holm-adjusted p < 0.05)",
@@ -315,27 +325,30 @@ GAP_L2 = 0.01
 
 
 def measure_l2_gap(ctx: Context) -> Measurement:
-    runs = _train(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
-    return Measurement(values={**_gap_values(runs), "lambda": GAP_L2})
+    """The overfitting MLP with and without L2 at each training-set size; each seed draws
+    its own split (and its own init)."""
+    runs = _train_sizes(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
+    return Measurement(values={**{_size_key(n): _gap_values(r) for n, r in runs.items()},
+                               "lambda": GAP_L2})
 
 
 def decide_l2_gap(m: Measurement) -> Verdict:
-    return _gap_verdict(m, "L2")
+    held, condition, detail = _gap_map(m, "L2")
+    return _size_verdict(detail, held, sorted(_by_size(m.values)), condition)
 
 
 L2_GAP = Claim(
     12, "l2-narrows-gap", "An L2 penalty narrows the generalization gap of an overfitting "
     "network.", "note 003, Regularization and L2 Regularization; note 002, Overfitting "
     "before/after L2",
-    "gaps (train - test accuracy; test - train cross-entropy) without L2 > with L2, each by "
-    "a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05); holds when both "
-    "narrow, "
+    f"at each training-set size {OVERFIT_SIZES}: gaps (train - test accuracy; test - train "
+    "cross-entropy) without L2 > with L2, each by a one-sided sign-flip permutation test "
+    "paired by seed and split (Holm-adjusted p < 0.05); holds at a size when both narrow, "
     "holds only when measured one way when only that one does",
     measure_l2_gap, decide_l2_gap,
-    lambda m: _gap_figure(m, f"Wide MLP on 60 noisy moons points, L2 lambda = "
-                             f"{m.values['lambda']}"),
+    lambda m: _gap_size_figure(m, f"Wide MLP on noisy moons, L2 lambda = "
+                                  f"{m.values['lambda']}, by training-set size"),
     smallest_effect=0.5,
-    protocol=('wide MLP (2x128) trained long on 60 noisy two-moons points, Adam, full batch, '
-              'with and without L2; each seed varies the init (the split is fixed)'))
-
-
+    protocol=(f"wide MLP (2x128) trained long on {', '.join(map(str, OVERFIT_SIZES))} noisy "
+              "two-moons points, Adam, full batch, with and without L2 0.01; each seed draws "
+              "its own split and init"), factors=("training-set size",))

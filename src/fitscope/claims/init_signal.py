@@ -1,0 +1,284 @@
+"""Claims 36 and 37: what the initialization does to the signal a network passes.
+
+- 36: Xavier initialization keeps the variance of the back-propagated gradient (Glorot &
+  Bengio 2010's derivation, on the backward pass);
+- 37: under the standard initialization sigmoid layers saturate: the top hidden layer is
+  driven toward 0 early in training (Glorot & Bengio 2010, fig. 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+import torch
+from plotly.subplots import make_subplots
+
+from ..config import RunConfig
+from ..landscape import problem_for_run
+from ..run import Run
+from .base import Claim, Context, Measurement, Verdict, mean
+from .initialization import KEEP_FACTOR, init_profile
+from .regularization.penalties import hidden_outputs
+from .tests import greater, mean_ci
+
+# -- 36: Xavier keeps the back-propagated gradient's variance ---------------------------
+
+GRADIENT_DEPTH = 30    # hidden layers of the network the gradient is followed down
+GRADIENT_WIDTH = 128
+GRADIENT_EXAMPLES = 256
+GRADIENT_INITS = {"xavier": {"init.scheme": "xavier_normal", "init.xavier_mode": "avg"},
+                  "standard U(+-1/sqrt(n))": {"init.scheme": "default"},
+                  "N(0, 1)": {"init.scheme": "normal", "init.std": 1.0}}
+GRADIENT_ACTIVATIONS = ("linear", "tanh")
+
+
+def gradient_ratios(grad_rms: list[float], depth: int) -> list[float]:
+    """Var(dL/dz) k layers below the top hidden layer over its value at the top, for
+    k = 0 .. depth - 1 (``grad_rms`` per layer, bottom first, the output layer last)."""
+    top = grad_rms[depth - 1] ** 2
+    return [grad_rms[depth - 1 - k] ** 2 / top for k in range(depth)]
+
+
+def gradient_kept_layers(ratios: list[float]) -> int:
+    """The most layers k the gradient crosses with its variance within a factor
+    :data:`~fitscope.claims.initialization.KEEP_FACTOR` of its value at the top, for
+    every k' <= k (the ratios of :func:`gradient_ratios`)."""
+    kept = 0
+    for k, r in enumerate(ratios):
+        if not 1 / KEEP_FACTOR <= r <= KEEP_FACTOR:
+            break
+        kept = k
+    return kept
+
+
+def change_per_layer(ratios: list[float]) -> float:
+    """|log10 r_K| / K for the deepest k = K whose ratio r_k (:func:`gradient_ratios`) is
+    finite and positive: the variance's change per layer crossed, in decades (an exploding
+    gradient overflows float32 before the bottom layer; its change is read above that)."""
+    finite = [(k, r) for k, r in enumerate(ratios) if k > 0 and 0 < r < math.inf]
+    if not finite:
+        return math.nan
+    k, r = finite[-1]
+    return abs(math.log10(r)) / k
+
+
+def measure_backward(ctx: Context) -> Measurement:
+    """One probed backward pass per (activation, init, seed) through a
+    :data:`GRADIENT_DEPTH`-layer MLP on MNIST-1D at initialization."""
+    base = RunConfig.model_validate({
+        "data": {"name": "mnist1d", "n_samples": 1000},
+        "model": {"depth": GRADIENT_DEPTH, "width": GRADIENT_WIDTH}})
+    values: dict = {}
+    series: dict = {}
+    for act in GRADIENT_ACTIVATIONS:
+        for label, overrides in GRADIENT_INITS.items():
+            cfg = base.with_overrides({"model.activation": act, **overrides})
+            ratios = [gradient_ratios(init_profile(cfg.with_overrides({"budget.seed": s}),
+                                                   GRADIENT_EXAMPLES)["grad_rms"],
+                                      GRADIENT_DEPTH) for s in range(ctx.seeds)]
+            key = f"{act} {label}"
+            values[f"kept_layers {key}"] = [float(gradient_kept_layers(r)) for r in ratios]
+            values[f"log10_change_per_layer {key}"] = [change_per_layer(r) for r in ratios]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                geo = np.exp(np.mean(np.log(np.asarray(ratios, dtype=float)), axis=0))
+            series[key] = [float(g) if np.isfinite(g) and g > 0 else None for g in geo]
+    return Measurement(values=values, series=series, notes=[
+        (f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D at "
+        f"init, one backward pass of the cross-entropy on {GRADIENT_EXAMPLES} examples; the "
+        "gradient dL/dz is followed down from the top hidden layer. Xavier is Glorot & "
+        "Bengio's normalized form, variance 2 / (n_in + n_out); standard is PyTorch's "
+        "default U(-1/sqrt(n_in), 1/sqrt(n_in)), the 'standard' init they compare it with.")])
+
+
+def decide_backward(m: Measurement) -> Verdict:
+    """Per activation: Xavier's gradient variance changes less per layer than under the
+    standard init and under N(0, 1) (two-sample tests over seeds: different draws); the
+    layers through which it stays within a factor 2 give the region."""
+    v = m.values
+    others = [k for k in GRADIENT_INITS if k != "xavier"]
+    kept, beats, parts = {}, {}, []
+    for act in GRADIENT_ACTIVATIONS:
+        xavier = v[f"log10_change_per_layer {act} xavier"]
+        tests = [greater(v[f"log10_change_per_layer {act} {o}"], xavier,
+                         label=f"{act}: |log10 change per layer| {o} > Xavier") for o in others]
+        beats[act] = all(c.significant for c in tests)
+        kept[act] = min(v[f"kept_layers {act} xavier"])
+        parts.append(f"{act}: Xavier's gradient variance stays within a factor "
+                     f"{KEEP_FACTOR:g} through {kept[act]:.0f} of {GRADIENT_DEPTH - 1} layers "
+                     "(fewest over seeds) and changes by 10^" + ", ".join(
+                         f"{mean(v[f'log10_change_per_layer {act} {k}']):.3f} per layer ({k})"
+                         for k in GRADIENT_INITS) + " ("
+                     + "; ".join(c.text() for c in tests) + ")")
+    detail = "; ".join(parts)
+    if not any(beats.values()):
+        return Verdict("does not hold", detail + ": Xavier's gradient changes no less than "
+                       "under the badly scaled inits.")
+    full = GRADIENT_DEPTH - 1
+    if all(beats.values()) and all(k >= full for k in kept.values()):
+        return Verdict("holds", detail + ".")
+    where = [f"{act} layers" + ("" if kept[act] >= full else
+                                f" up to {kept[act]:.0f} layers deep")
+             for act in GRADIENT_ACTIVATIONS if beats[act] and kept[act] >= 1]
+    if not where:
+        return Verdict("holds only when", detail + ".",
+                       "'keeps' means 'changes far less than under the standard or N(0, 1) "
+                       f"init': it drifts past a factor {KEEP_FACTOR:g} within a layer")
+    return Verdict("holds only when", detail + ".",
+                   "the gradient crosses " + " or ".join(where) + " (within a factor "
+                   f"{KEEP_FACTOR:g}; elsewhere it drifts, but far less per layer than under "
+                   "the standard or N(0, 1) init)")
+
+
+def figure_backward(m: Measurement) -> go.Figure:
+    fig = make_subplots(1, len(GRADIENT_ACTIVATIONS), shared_yaxes=True,
+                        subplot_titles=[f"{a} layers" for a in GRADIENT_ACTIVATIONS])
+    colors = dict(zip(GRADIENT_INITS, ("#0969da", "#cf222e", "#8250df")))
+    for col, act in enumerate(GRADIENT_ACTIVATIONS, 1):
+        for label in GRADIENT_INITS:
+            ys = m.series[f"{act} {label}"]
+            fig.add_scatter(x=list(range(len(ys))), y=ys, mode="lines+markers", name=label,
+                            line={"color": colors[label]}, showlegend=col == 1, row=1, col=col)
+        fig.add_hrect(y0=1 / KEEP_FACTOR, y1=KEEP_FACTOR, fillcolor="#2da44e", opacity=0.12,
+                      line_width=0, row=1, col=col)
+        fig.update_xaxes(title="layers below the top hidden layer", row=1, col=col)
+    fig.update_yaxes(type="log")
+    fig.update_yaxes(title="Var(dL/dz) / its value at the top (geometric mean)", row=1, col=1)
+    fig.update_layout(title=f"The back-propagated gradient at init, {GRADIENT_DEPTH} layers "
+                      f"of width {GRADIENT_WIDTH} (band: within a factor {KEEP_FACTOR:g})")
+    return fig
+
+
+BACKWARD = Claim(
+    36, "xavier-keeps-gradient-variance", "Xavier initialization keeps the variance of the "
+    "back-propagated gradient about constant from layer to layer, where the standard "
+    "initialization makes it shrink toward the input.",
+    "note 001, Xavier initialization (Glorot & Bengio 2010: the backward pass)",
+    f"per activation (linear, tanh): |log10 of Var(dL/dz)'s change per layer| over "
+    f"{GRADIENT_DEPTH} layers smaller with Xavier than with the standard U(-1/sqrt(n), "
+    "1/sqrt(n)) init and than with N(0, 1), by one-sided two-sample permutation tests "
+    "(Holm-adjusted p < 0.05); holds where it also stays within a factor "
+    f"{KEEP_FACTOR:g} of its value at the top through all the layers, on every seed",
+    measure_backward, decide_backward, figure_backward,
+    smallest_effect=0.5,
+    protocol=(f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D "
+              "at init, linear and tanh, Xavier (2 / (n_in + n_out)) against the standard "
+              "init and N(0, 1); one backward pass; each seed draws new weights"),
+    factors=("activation", "layers crossed"))
+
+
+# -- 37: sigmoid layers saturate under the standard init -------------------------------
+
+SIGMOID_BASE = RunConfig.model_validate({
+    "data": {"name": "digits"}, "model": {"depth": 4, "width": 64, "activation": "sigmoid"},
+    "init": {"scheme": "default"}, "optimizer": {"name": "sgd", "lr": 0.3},
+    "budget": {"epochs": 1000, "max_steps": 600, "batch_size": 10},
+    "observe": {"snapshot_every": 100}})
+SATURATED_BELOW = 0.1  # sigmoid output under which its slope is < 0.09, a third of its peak
+
+
+def layer_outputs(run: Run) -> list[dict[str, list[float]]]:
+    """At each parameter snapshot of ``run``, per hidden layer: the mean sigmoid output on
+    the test set and the share of outputs under :data:`SATURATED_BELOW`."""
+    problem = problem_for_run(run, "test")
+    model = run.model
+    final = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
+    out = []
+    try:
+        for snap in run.snapshots:
+            torch.nn.utils.vector_to_parameters(snap["params"], model.parameters())
+            hs = hidden_outputs(model, problem.x)
+            out.append({"step": snap["step"], "mean": [float(h.mean()) for h in hs],
+                        "saturated": [float((h < SATURATED_BELOW).float().mean())
+                                      for h in hs]})
+    finally:
+        torch.nn.utils.vector_to_parameters(final, model.parameters())
+    return out
+
+
+def measure_sigmoid(ctx: Context) -> Measurement:
+    base = SIGMOID_BASE.with_overrides({"budget.max_steps": round(600 * ctx.scale)})
+    runs = ctx.train_many(ctx.seeded(base))
+    per_run = [layer_outputs(r) if r.status != "diverged" else None for r in runs]
+
+    def at(i: int, key: str, layer: int) -> list[float]:
+        return [p[i][key][layer] if p else math.nan for p in per_run]
+
+    depth = base.model.depth
+    values = {f"{key} {when} layer {layer + 1}": at(i, key, layer)
+              for key in ("mean", "saturated") for when, i in (("init", 0), ("end", -1))
+              for layer in range(depth)}
+    values["test_acc"] = [r.metrics.get("test_acc", math.nan) for r in runs]
+    ok = [p for p in per_run if p]
+    series = {"steps": [row["step"] for row in ok[0]],
+              "mean": [np.mean([[row["mean"][layer] for row in p] for p in ok], axis=0).tolist()
+                       for layer in range(depth)]}
+    return Measurement(values=values, series=series, notes=[
+        (f"sigmoid MLP {depth}x{base.model.width} on digits with PyTorch's default init "
+        f"U(-1/sqrt(n_in), 1/sqrt(n_in)) (Glorot & Bengio's 'standard' init), SGD "
+        f"{base.optimizer.lr}, batch {base.budget.batch_size}, {base.budget.max_steps} steps; "
+        f"outputs on the test set; saturated: output under {SATURATED_BELOW}.")])
+
+
+def decide_sigmoid(m: Measurement) -> Verdict:
+    """The share of the top hidden layer's outputs under :data:`SATURATED_BELOW` is larger
+    after training than at init, and larger than the first hidden layer's after training
+    (paired by seed): Glorot & Bengio's top-layer saturation."""
+    v = m.values
+    top = max(int(k.rsplit(" ", 1)[1]) for k in v if k.startswith("mean init layer "))
+    rises = greater(v[f"saturated end layer {top}"], v[f"saturated init layer {top}"],
+                    paired=True, label=f"layer {top}'s saturated share at the end > at init")
+    top_only = greater(v[f"saturated end layer {top}"], v["saturated end layer 1"],
+                       paired=True, label=f"layer {top}'s saturated share > layer 1's")
+    detail = (f"share of the top hidden layer's (layer {top}) outputs under "
+              f"{SATURATED_BELOW:g}: {mean(v[f'saturated init layer {top}']):.1%} at init, "
+              f"{mean(v[f'saturated end layer {top}']):.1%} at the end ({rises.text()}); "
+              f"layer 1's at the end {mean(v['saturated end layer 1']):.1%} "
+              f"({top_only.text()}); mean output of layer {top} "
+              f"{mean(v[f'mean init layer {top}']):.3f} at init, "
+              f"{mean(v[f'mean end layer {top}']):.3f} at the end, of layer 1 "
+              f"{mean(v['mean init layer 1']):.3f} and {mean(v['mean end layer 1']):.3f}; "
+              f"test accuracy {mean(v['test_acc']):.3f}")
+    if rises.significant and top_only.significant:
+        return Verdict("holds", detail + ".")
+    if rises.significant:
+        return Verdict("holds only when", detail + ".",
+                       "read as 'sigmoid layers saturate': the first layer saturates as much "
+                       "as the top one")
+    return Verdict("does not hold", detail + ".")
+
+
+def figure_sigmoid(m: Measurement) -> go.Figure:
+    steps = m.series["steps"]
+    fig = make_subplots(1, 2, subplot_titles=("mean output per hidden layer (mean over seeds)",
+                                              "top layer's mean output, init and end (95% CI)"))
+    for layer, ys in enumerate(m.series["mean"], 1):
+        fig.add_scatter(x=steps, y=ys, mode="lines+markers", name=f"layer {layer}", row=1,
+                        col=1)
+    top = len(m.series["mean"])
+    est = [mean_ci(m.values[f"mean {w} layer {top}"]) for w in ("init", "end")]
+    fig.add_bar(x=["init", "end"], y=[e.mean for e in est], name=f"layer {top}, init and end",
+                error_y={"type": "data", "array": [e.half_width for e in est]}, row=1, col=2)
+    fig.update_xaxes(title="step", row=1, col=1)
+    fig.update_yaxes(title="mean sigmoid output", range=[0, 1])
+    fig.update_layout(title="Sigmoid MLP on digits under the standard init: the top hidden "
+                      "layer is driven toward 0")
+    return fig
+
+
+SIGMOID = Claim(
+    37, "sigmoid-top-layer-saturates", "Under the standard initialization, a deep sigmoid "
+    "network's top hidden layer is driven toward saturation at 0 early in training.",
+    "note 001, Xavier initialization (Glorot & Bengio 2010, fig. 2: the top layer saturates)",
+    f"the share of the top hidden layer's outputs on the test set under {SATURATED_BELOW:g} "
+    "(slope under a third of the sigmoid's peak) larger after 600 SGD steps than at init, "
+    "and larger than the first hidden layer's, by one-sided sign-flip permutation tests "
+    "paired by seed (Holm-adjusted p < 0.05)",
+    measure_sigmoid, decide_sigmoid, figure_sigmoid,
+    smallest_effect=0.5,
+    protocol=("sigmoid MLP 4x64 on digits, PyTorch's default init U(-1/sqrt(n_in), "
+              "1/sqrt(n_in)), SGD 0.3, batch 10, 600 steps; each seed varies init and data "
+              "order"), factors=("layer",))
+
+CLAIMS = [BACKWARD, SIGMOID]
