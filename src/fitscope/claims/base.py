@@ -75,8 +75,8 @@ class Context:
 
     ``scale`` is 1.0 for ``--quick`` and larger for ``--full`` (claims multiply epochs or
     sample counts by it where it matters). ``trainer`` trains a list of configs and
-    returns their runs in order (the sequential engine by default; the demo passes one
-    that uses the study store and the population engine).
+    returns their runs in order (by default :func:`fitscope.train_many` on the sequential
+    engine; the demo passes one that uses the study store and the population engine).
     """
 
     seeds: int = 5
@@ -89,9 +89,9 @@ class Context:
         self.runs_trained += len(configs)
         if self.trainer is not None:
             return self.trainer(configs)
-        from ..engine import train
+        from ..many import train_many
 
-        return [train(c) for c in configs]
+        return train_many(configs, "sequential")
 
     def seeded(self, base: RunConfig, **overrides: Any) -> list[RunConfig]:
         """``base`` with ``overrides`` (dotted keys), once per seed."""
