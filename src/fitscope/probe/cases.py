@@ -258,7 +258,9 @@ def _cases() -> list[Case]:
         _c("digits_user_cnn_unit_init", DIGITS, _init("normal", std=1.0),
            model=("user_cnn", {}), fix=_FIX_HE, **exp),
         _c("spiral_residual_large_init", SPIRAL, _init("normal", std=0.5),
-           model=("residual", {"width": 32, "depth": 6}), fix=_FIX_HE, **exp),
+           model=("residual", {"width": 32, "depth": 6}),
+           note="not fixable by a config change: He in its 6 branches still explodes "
+                "(spiral_residual6_he, the same model)", **exp),
         _c("mnist1d_cnn_unit_init", CNN1D, _init("normal", std=1.0), fix=_FIX_HE, **exp),
         _c("spiral_residual6_he", SPIRAL, HE, _opt("adam", 0.005),
            model=("residual", {"width": 32, "depth": 6}),
@@ -303,7 +305,11 @@ def _cases() -> list[Case]:
     c += [
         _c("moons_sgd_lr20", MOONS, HE, _opt("sgd", 20.0), fix={"optimizer.lr": 0.2}, **div),
         _c("digits_momentum_lr5", DIGITS, HE, _opt("momentum", 5.0),
-           fix={"optimizer.lr": 0.05}, **div),
+           fix={"optimizer.lr": 0.05}, requires=("lr_too_high",),
+           allows=high["allows"] + ("diverged",), kind="lr_high",
+           note="built like moons_momentum_lr5: a rate that throws the weights out; whether "
+                "the loss overflows (diverged) or the net dies at chance depends on the "
+                "seed, so the label is the cause, the rate"),
         _c("digits_cnn_sgd_lr10", CNN, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
            **div),
     ]

@@ -52,6 +52,10 @@ UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is 
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
 UPDATE_RATIO_TARGET = 0.03  # the largest update of a healthy run's early steps: ~1-5%
 UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to perfect
+UNDERFIT_LOSS_SHARE = 0.7  # ... or a final training loss (dropout off) above 70% of the loss
+#                            at chance: the development split's healthy runs end at 0.62
+#                            of it or below but one (a tanh spiral run at 0.79), its
+#                            capacity- and dropout-limited runs at 0.78 and above
 OVERFIT_RISE = 0.1  # validation loss 10% above its best (and NOISE_K times its own
 #                     epoch-to-epoch spread) while the training loss still fell
 OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
@@ -175,11 +179,25 @@ def logit_excess(logit_rms: float, n_classes: int) -> float:
     return logit_rms * math.sqrt(2 * math.log(k)) / math.log(k)
 
 
+def dropout_gain(model: nn.Module | None) -> float:
+    """How much a model's dropout layers can inflate a spread measured in training mode:
+    inverted dropout with drop rate p keeps a unit with probability 1 - p and divides it
+    by 1 - p, so E[(m x / (1 - p))^2] = E[x^2] / (1 - p): the RMS grows by
+    1 / sqrt(1 - p) per layer, the product over the model's ``nn.Dropout`` layers (all in
+    series at most). 1.0 without dropout or without a model."""
+    gain = 1.0
+    for m in (model.modules() if model is not None else ()):
+        if isinstance(m, nn.Dropout) and 0 < m.p < 1:
+            gain /= math.sqrt(1 - m.p)
+    return gain
+
+
 def _activation_scale(values: dict, order: list[str], step: int,
-                      n_classes: int | None) -> list[Finding]:
+                      n_classes: int | None, gain: float = 1.0) -> list[Finding]:
     """Growth of the pre-activations' spread from the first layer to any later one (the
     output included), their absolute size, and the logits' scale against the loss at
-    chance (:func:`logit_excess`; classification)."""
+    chance (:func:`logit_excess`; classification). Growth and the logits' scale are
+    divided by ``gain``, what dropout adds in training mode (:func:`dropout_gain`)."""
     spread = {layer: values[(layer, "preact_std")] for layer in order
               if (layer, "preact_std") in values}
     rms = {layer: math.hypot(values[(layer, "preact_mean")], s) for layer, s in spread.items()}
@@ -187,11 +205,11 @@ def _activation_scale(values: dict, order: list[str], step: int,
         return []
     first, last = order[0], order[-1]
     grower = max(spread, key=spread.get)
-    growth = spread[grower] / spread[first] if spread[first] > 0 else 0.0
+    growth = spread[grower] / spread[first] / gain if spread[first] > 0 else 0.0
     biggest = max(rms, key=rms.get)
-    excess = logit_excess(rms[last], n_classes) if n_classes and last in rms else 0.0
+    excess = logit_excess(rms[last] / gain, n_classes) if n_classes and last in rms else 0.0
     evidence = {"step": step, "rms": rms, "growth": growth, "logit_rms": rms.get(last),
-                "logit_excess": excess}
+                "logit_excess": excess, "dropout_gain": gain}
     if excess > LOGIT_EXCESS:
         layer, conf = last, confidence(excess, LOGIT_EXCESS)
         what = (f"The logits start at RMS {rms[last]:.3g}: a wrong answer then costs about "
@@ -287,7 +305,7 @@ def _collapsed(records: list[dict], steps: list[int]) -> bool:
 
 
 def probe_findings(records: list[dict], n_classes: int | None = None,
-                   stuck: bool = False) -> list[Finding]:
+                   stuck: bool = False, gain: float = 1.0) -> list[Finding]:
     """Findings from probe records.
 
     At the first probed step (the init): gradient flow, activation scale (with the
@@ -297,13 +315,15 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
     penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs
     that specialized are not a failure, and a net that got stuck for another reason (a
     huge step, a strong penalty) has vanishing gradients as a consequence, not a cause.
+    ``gain`` is the model's :func:`dropout_gain` (records taken in training mode).
     """
     steps = sorted({r["step"] for r in records})
     if not steps:
         return []
     found: dict[str, Finding] = {}
     values, order = _at(records, steps[0])
-    for f in (_units(values, steps[0]) + _activation_scale(values, order, steps[0], n_classes)
+    for f in (_units(values, steps[0])
+              + _activation_scale(values, order, steps[0], n_classes, gain)
               + _gradient_flow(values, order, steps[0])):
         found.setdefault(f.code, f)
     dead = found.get("dead_relu")
@@ -548,10 +568,17 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
     n_classes = run.model_spec.get("n_classes")
     train_acc = run.metrics.get("train_acc")
     rc = run.config.regularization
+    train_loss, chance_l = run.metrics.get("train_loss"), chance_loss(run)
     if train_acc is not None and n_classes:
         chance = 1.0 / max(n_classes, 2)
         margin = chance + UNDERFIT_MARGIN * (1.0 - chance)
-        if train_acc <= margin:
+        by_acc = confidence(1 - train_acc, 1 - margin, span=2.0)
+        # the loss criterion's confidence reaches 1 at the loss of chance
+        by_loss = (confidence(train_loss / chance_l, UNDERFIT_LOSS_SHARE,
+                              span=1 / UNDERFIT_LOSS_SHARE)
+                   if train_loss is not None and chance_l and math.isfinite(train_loss)
+                   else 0.0)
+        if train_acc <= margin or by_loss > 0.5:
             change: dict[str, Any] = {}
             if rc.l2 > 1e-3:
                 change["regularization.l2"] = rc.l2 / 1000
@@ -563,12 +590,15 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
                 change["model.depth"] = 2
             found.append(Finding(
                 "underfitting", "warning", None,
-                {"train_acc": train_acc, "chance": chance, "n_classes": n_classes},
-                f"Training accuracy is {train_acc:.0%}, close to guessing ({chance:.0%}): the "
-                "model does not even fit the data it is trained on.",
+                {"train_acc": train_acc, "chance": chance, "n_classes": n_classes,
+                 "train_loss": train_loss, "chance_loss": chance_l},
+                f"Training accuracy is {train_acc:.0%} (guessing: {chance:.0%})"
+                + (f" and the training loss ends at {train_loss:.3g}, "
+                   f"{train_loss / chance_l:.0%} of the loss at chance" if by_loss else "")
+                + ": the model does not even fit the data it is trained on.",
                 "Fix any initialization or learning-rate finding first; then a larger model, "
                 "longer training, or less regularization.",
-                confidence(1 - train_acc, 1 - margin, span=2.0), change))
+                max(by_acc, by_loss), change))
     vals = [row["val_loss"] for row in run.history]
     es = rc.early_stopping
     restored = run.status == "early_stopped" and es.restore_best
@@ -638,7 +668,8 @@ def run_findings(run: Run) -> list[Finding]:
     stuck = (len(run.history) >= 2 and run.status != "diverged"
              and loss_shape(run)["stuck"])
     found = probe_findings(run.probes, run.model_spec.get("n_classes")
-                           if run.config.task.kind == "classification" else None, stuck)
+                           if run.config.task.kind == "classification" else None, stuck,
+                           dropout_gain(run.model))
     if run.status == "diverged":
         found.insert(0, Finding(
             "diverged", "error", None,
