@@ -436,6 +436,34 @@ def _cases() -> list[Case]:
            requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
            note="diverges on some seeds, dies on others: the cause is the rate"),
     ]
+    # ---- a fourth round of development cases: the families whose rules decided near
+    # their thresholds (lr_too_high at confidence 0.60-0.64, overfitting of CNNs) at other
+    # strengths, and healthy runs beside them so that a third of the cases stay healthy ----
+    c += [
+        _c("moons_sgd_lr2", MOONS, HE, _opt("sgd", 2.0), {"budget": {"epochs": 15}},
+           fix={"optimizer.lr": 0.2}, **high),
+        _c("spiral_sgd_lr3", SPIRAL, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.3},
+           requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
+           note="overflows on the first seed: as for moons_momentum_lr5, the cause is the "
+                "rate and divergence is one of its outcomes"),
+        _c("circles_sgd_lr4", CIRCLES, HE, _opt("sgd", 4.0), {"budget": {"epochs": 15}},
+           fix={"optimizer.lr": 0.3}, **high),
+        _c("xor_adam_lr03", XOR, HE, _opt("adam", 0.3), fix={"optimizer.lr": 0.01}, **high),
+        _c("digits_cnn_30_examples", CNN, HE, {"data": {"train_size": 30}},
+           {"budget": {"epochs": 80, "batch_size": 15}}, **over),
+        _c("digits_cnn_70_examples", CNN, HE, _opt("adam", 0.02), {"data": {"train_size": 70}},
+           {"budget": {"epochs": 80, "batch_size": 35}}, **over),
+        _c("mnist1d_cnn_150_examples", CNN1D, HE, {"data": {"train_size": 150}},
+           {"budget": {"epochs": 60, "batch_size": 30}}, **over),
+        _c("digits_user_cnn_50_examples", DIGITS, HE, _opt("adam", 0.01),
+           {"data": {"train_size": 50}}, {"budget": {"epochs": 80, "batch_size": 25}},
+           model=("user_cnn", {}), **over),
+        _c("moons_sgd_lr05", MOONS, HE, _opt("sgd", 0.5), {"budget": {"epochs": 15}},
+           note="high but fine learning rate"),
+        _c("spiral_sgd_lr03", SPIRAL, HE, _opt("sgd", 0.3), {"budget": {"epochs": 25}}),
+        _c("circles_momentum_he", CIRCLES, HE, _opt("momentum", 0.05)),
+        _c("digits_cnn_momentum_he", CNN, HE, _opt("momentum", 0.05)),
+    ]
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 
 

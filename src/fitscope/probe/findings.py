@@ -56,7 +56,7 @@ UNDERFIT_LOSS_SHARE = 0.7  # ... or a final training loss (dropout off) above 70
 #                            at chance: the development split's healthy runs end at 0.62
 #                            of it or below but one (a tanh spiral run at 0.79), its
 #                            capacity- and dropout-limited runs at 0.78 and above
-OVERFIT_RISE = 0.1  # validation loss 10% above its best (and NOISE_K times its own
+OVERFIT_RISE = 0.05  # validation loss 5% above its best (and NOISE_K times its own
 #                     epoch-to-epoch spread) while the training loss still fell
 OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
 MIN_EPOCHS = 4  # history checks need a few epochs to see a trend
@@ -422,14 +422,17 @@ def loss_shape(run: Run) -> dict[str, Any]:
 
 def lower_lr(run: Run) -> float:
     """The learning rate to try when it is too high: 10x lower, or lower still so that
-    the largest probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
-    size (an update scales with the learning rate, for SGD, momentum and Adam alike;
-    with momentum the first update, made before any velocity, counts 1 / (1 - momentum)
-    times, the most the velocity multiplies later ones)."""
+    the typical probed update (the median over layers and probed steps) moves a layer's
+    weights by UPDATE_RATIO_TARGET of their size (an update scales with the learning
+    rate, for SGD, momentum and Adam alike; with momentum the first update, made before
+    any velocity, counts 1 / (1 - momentum) times, the most the velocity multiplies later
+    ones). The median, not the largest update: one huge first step of the output layer
+    (its weights still small) asked for cuts of 50x that then could not train in the
+    budget (moons at SGD 2.0 and Adam 0.5, development cases)."""
     opt = run.config.optimizer
     ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
               and math.isfinite(r["value"])]
-    worst = max(ratios, default=0.0)
+    worst = statistics.median(ratios) if ratios else 0.0
     first = _first_update_ratio(run.probes)
     if first is not None and opt.name in ("momentum", "nesterov"):
         # the first step has no velocity yet; later steps grow up to 1 / (1 - momentum)
@@ -490,6 +493,12 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         evidence["first_update_ratio"] = {"layer": first[0], "ratio": first[1]}
     if oscillating or ends_high or spike or leap or (ratio is not None
                                                       and ratio > UPDATE_RATIO_HIGH):
+        # as sure as the strongest piece of evidence that fired
+        confs = [confidence(first[1], UPDATE_RATIO_HIGH)] if leap else []
+        if spike:
+            confs.append(confidence(losses[0] / shape["chance"], SPIKE_FACTOR))
+        if ratio is not None and ratio > UPDATE_RATIO_HIGH:
+            confs.append(confidence(ratio, UPDATE_RATIO_HIGH))
         if leap and not (oscillating or ends_high or spike):
             what = (f"The first update moved the weights of {first[0]} by {first[1]:.0%} of "
                     f"their size (a healthy step moves them by about 0.1%), and the loss "
@@ -510,6 +519,10 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                 what = (f"The training loss made no progress after epoch 2 "
                         f"({losses[1]:.3g}, best {min(losses):.3g}) while it went up and "
                         f"down by more than {FLAT_SHARE:.0%} of the loss at chance.")
+        if leap and (oscillating or ends_high or spike):
+            what += (f" The first update moved the weights of {first[0]} by {first[1]:.0%} "
+                     "of their size.")
+        conf = max([conf, *confs])
         return [Finding(
             "lr_too_high", "warning", None, evidence,
             what + " The steps overshoot the minimum instead of settling into it.",
@@ -612,6 +625,10 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
         gap_acc = (train_acc - val_acc) if train_acc is not None and val_acc is not None \
             else None
         material = gap_acc is None or gap_acc > OVERFIT_ACC_GAP
+        # how sure: the weaker of the rise against the noise and the accuracy gap (the
+        # OVERFIT_RISE share of the best loss is a floor for what matters, not evidence)
+        sure = min(confidence(rise, NOISE_K * spread) if spread > 0 else 1.0,
+                   confidence(gap_acc, OVERFIT_ACC_GAP) if gap_acc is not None else 1.0)
         if rise > need and train[-1] < train[best] and material and not oscillating:
             gap = vals[-1] - train[-1]
             found.append(Finding(
@@ -626,7 +643,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
                 + (f", {gap_acc:.0%} in accuracy" if gap_acc is not None else "") + ".",
                 "Early stopping (regularization.early_stopping), L2 or weight decay, dropout, "
                 "data augmentation, or more training data.",
-                confidence(rise, need, span=10.0),
+                sure,
                 {"regularization.early_stopping.enabled": True,
                  "regularization.early_stopping.patience": 3}))
     return found
