@@ -63,6 +63,9 @@ MIN_EPOCHS = 4  # history checks need a few epochs to see a trend
 INIT_CODES = ("exploding_activations", "exploding_gradients", "vanishing_gradients",
               "saturated_units", "symmetric_units")  # what a bad init shows at step 0
 
+HEAVY_DROPOUT_GAIN = 2.0  # dropout that doubles the RMS in training mode (one layer at
+#                          p = 0.75, two at 0.5): a regularizer strong enough to stall a run
+
 SEVERITIES = ("info", "possible", "warning", "error")
 POSSIBLE_BELOW = 0.6  # a finding less sure than this is shown as "possible", not asserted
 
@@ -312,7 +315,8 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
     logits' scale for ``n_classes`` classes), saturated, dead and symmetric units. At the
     last probed step only the units, and only when the run is ``stuck`` (it learned
     nothing), the init showed nothing wrong and the weights did not collapse under a
-    penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs
+    penalty (:func:`_collapsed`; :func:`run_findings` also passes ``stuck=False`` under
+    dropout of :func:`dropout_gain` >= HEAVY_DROPOUT_GAIN): a trained net's confident tanh units and its ReLUs
     that specialized are not a failure, and a net that got stuck for another reason (a
     huge step, a strong penalty) has vanishing gradients as a consequence, not a cause.
     ``gain`` is the model's :func:`dropout_gain` (records taken in training mode).
@@ -682,11 +686,14 @@ def _with_changes(run: Run, found: list[Finding]) -> list[Finding]:
 def run_findings(run: Run) -> list[Finding]:
     """Findings from a run: its probes, divergence, learning rate, not learning, under-
     and overfitting (see docs/probes.md for how each decides)."""
+    gain = dropout_gain(run.model)
+    # a stuck run under heavy dropout: its units that are off at the end are the dropout's
+    # effect (as a penalty's, :func:`_collapsed`), so the end-of-run unit check is skipped
     stuck = (len(run.history) >= 2 and run.status != "diverged"
-             and loss_shape(run)["stuck"])
+             and loss_shape(run)["stuck"] and gain < HEAVY_DROPOUT_GAIN)
     found = probe_findings(run.probes, run.model_spec.get("n_classes")
                            if run.config.task.kind == "classification" else None, stuck,
-                           dropout_gain(run.model))
+                           gain)
     if run.status == "diverged":
         found.insert(0, Finding(
             "diverged", "error", None,
