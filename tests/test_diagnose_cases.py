@@ -226,8 +226,9 @@ def test_dropout_gain_is_the_inverted_dropouts_rms_factor():
 
 def test_heavy_dropout_is_underfitting_not_exploding_activations():
     """Dropout 0.9 multiplies the probed spread by 10 over two layers in training mode: not
-    an init problem, and its stalled run's dead units are not the cause to fix. Dropout 0.8 ends at 66% training accuracy with a training loss at 78%
-    of chance: underfitting by the loss criterion."""
+    an init problem, and its stalled run's dead units are not the cause to fix. Dropout 0.8
+    ends at 66% training accuracy with a training loss at 78% of chance: underfitting by
+    the loss criterion."""
     codes = alarms(diagnose(run_case(BY_ID["digits_dropout_09"])))
     assert "exploding_activations" not in codes and "underfitting" in codes
     # stuck under heavy dropout: the ReLUs that are off at the end are its effect, and the

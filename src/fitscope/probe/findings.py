@@ -316,9 +316,10 @@ def probe_findings(records: list[dict], n_classes: int | None = None,
     last probed step only the units, and only when the run is ``stuck`` (it learned
     nothing), the init showed nothing wrong and the weights did not collapse under a
     penalty (:func:`_collapsed`; :func:`run_findings` also passes ``stuck=False`` under
-    dropout of :func:`dropout_gain` >= HEAVY_DROPOUT_GAIN): a trained net's confident tanh units and its ReLUs
-    that specialized are not a failure, and a net that got stuck for another reason (a
-    huge step, a strong penalty) has vanishing gradients as a consequence, not a cause.
+    dropout of :func:`dropout_gain` >= HEAVY_DROPOUT_GAIN): a trained net's confident tanh
+    units and its ReLUs that specialized are not a failure, and a net that got stuck for
+    another reason (a huge step, a strong penalty, heavy dropout) has vanishing gradients
+    or dead units as a consequence, not a cause.
     ``gain`` is the model's :func:`dropout_gain` (records taken in training mode).
     """
     steps = sorted({r["step"] for r in records})
