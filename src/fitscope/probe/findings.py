@@ -55,7 +55,10 @@ UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to per
 UNDERFIT_LOSS_SHARE = 0.7  # ... or a final training loss (dropout off) above 70% of the loss
 #                            at chance: the development split's healthy runs end at 0.62
 #                            of it or below but one (a tanh spiral run at 0.79), its
-#                            capacity- and dropout-limited runs at 0.78 and above
+#                            capacity- and dropout-limited runs at 0.78 and above;
+UNDERFIT_LOSS_ACC = 0.75  # ... read only below 75% of the way from chance to perfect
+#                           accuracy: a loss near chance at 94% accuracy (N(0, 1) CNNs)
+#                           is a few confident mistakes, not a model that cannot fit
 OVERFIT_RISE = 0.05  # validation loss 5% above its best (and NOISE_K times its own
 #                     epoch-to-epoch spread) while the training loss still fell
 OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
@@ -595,7 +598,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
         by_loss = (confidence(train_loss / chance_l, UNDERFIT_LOSS_SHARE,
                               span=1 / UNDERFIT_LOSS_SHARE)
                    if train_loss is not None and chance_l and math.isfinite(train_loss)
-                   else 0.0)
+                   and train_acc < chance + UNDERFIT_LOSS_ACC * (1.0 - chance) else 0.0)
         if train_acc <= margin or by_loss > 0.5:
             change: dict[str, Any] = {}
             if rc.l2 > 1e-3:
