@@ -6,8 +6,9 @@ over (case, finding) pairs (:func:`fitscope.probe.cases.score`), for all cases a
 the held-back split, which no threshold was tuned on. For each fixable case (its label
 names a fix) it then applies the findings' recommended config change, retrains on 3
 seeds beside the unchanged config, and counts a success when the required findings are
-gone and the validation loss fell on every seed, by more than its spread over the seeds
-after the fix (:func:`fitscope.probe.fixes.verify`).
+gone and the mean validation loss fell by more than its spread over the seeds after the
+fix (:func:`fitscope.probe.fixes.verify`); ``fixed_every_seed`` counts the successes whose
+validation loss also fell on each seed.
 
     python benchmarks/diagnosis.py [--quick] [--workers N] [--cases] [--ids A,B] [--seeds K]
 
@@ -52,7 +53,8 @@ def _one(args: tuple[str, int]) -> dict:
         v = verify(run, found, seeds=seeds, model_factory=factory if case.model else None)
         gone = all(code not in v.findings_after for code in case.requires)
         fixed = {"change": v.change, "helped": v.helped, "gone": gone,
-                 "success": v.helped and gone, "before": v.before, "after": v.after}
+                 "success": v.helped and gone, "every_seed": v.helped and gone and v.every_seed,
+                 "before": v.before, "after": v.after}
     return {"id": case_id, "reported": sorted(reported), "possible": sorted(possible),
             "fixed": fixed, "seconds": time.perf_counter() - t0}
 
@@ -106,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     fixes = [r["fixed"] for r in results if r["fixed"] is not None]
     rate = sum(f["success"] for f in fixes) / len(fixes) if fixes else 1.0
     print(f"fixable={len(fixes)} fixed={sum(f['success'] for f in fixes)} "
+          f"fixed_every_seed={sum(f['every_seed'] for f in fixes)} "
           f"seconds={time.perf_counter() - t0:.0f} workers={args.workers}")
     o, h = every["overall"], held["overall"]
     print(f"overall precision={o['precision']:.3f} recall={o['recall']:.3f} fix_rate={rate:.2f} "

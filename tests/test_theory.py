@@ -121,3 +121,82 @@ def test_deep_relu_he_keeps_variance_and_xavier_halves_it_per_layer():
         assert all(0.35 < r < 0.65 for r in ratios), ratios
         per_layer = (xavier[-1] / xavier[0]) ** (1 / (depth - 1))
         assert per_layer == pytest.approx(0.5, rel=0.05)
+
+
+# -- a residual network and a CNN with batch norm ----------------------------------------
+def test_activation_mean_against_monte_carlo():
+    from fitscope.probe.theory import activation_mean
+
+    z = torch.randn(2_000_000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    for v in (0.5, 4.0):
+        s = math.sqrt(v)
+        assert activation_mean("relu", v) == pytest.approx(float(torch.relu(s * z).mean()),
+                                                           rel=3e-3)
+        assert activation_mean("sigmoid", v) == pytest.approx(
+            float(torch.sigmoid(s * z).mean()), abs=2e-3)
+        assert activation_mean("tanh", v) == 0.0
+
+
+@pytest.mark.parametrize(("activation", "scheme", "tol"), [("relu", "kaiming_normal", 0.1),
+                                                           ("tanh", "xavier_normal", 0.05)])
+def test_residual_theory_follows_the_measurement_where_the_plain_derivation_fails(
+        activation, scheme, tol):
+    """Width 512, 4 blocks: the additive recursion (with ReLU's means) is within 10% at
+    every stage; the notes' multiplicative one, right for the input layer, is several
+    times too small by the last block."""
+    from fitscope.probe.cases import ResidualMLP
+    from fitscope.probe.theory import residual_table
+
+    torch.manual_seed(0)
+    model = ResidualMLP(16, 10, width=512, depth=4, activation=activation)
+    apply_init(model, InitConfig(scheme=scheme))
+    rows = residual_table(model, torch.randn(1024, 16), activation)
+    assert [r["stage"] for r in rows] == ["inp", "blocks.0", "blocks.1", "blocks.2",
+                                          "blocks.3"]
+    assert [r["applies"] for r in rows] == [True, False, False, False, False]
+    for r in rows:
+        assert r["h_moment"] == pytest.approx(r["h_moment_measured"], rel=tol)
+    assert rows[0]["plain"] == pytest.approx(rows[0]["h_moment_measured"], rel=0.05)
+    assert rows[-1]["h_moment_measured"] > 3 * rows[-1]["plain"]
+    if activation == "relu":  # each block at least doubles E[h^2] under He
+        assert all(b["h_moment_measured"] > 2 * a["h_moment_measured"]
+                   for a, b in zip(rows[1:], rows[2:]))
+        assert rows[-1]["h_mean"] == pytest.approx(rows[-1]["h_mean_measured"], rel=0.05)
+
+
+@pytest.mark.parametrize("init", [InitConfig(scheme="kaiming_normal"),
+                                  InitConfig(scheme="normal", std=1.0),
+                                  InitConfig(scheme="normal", std=0.01)])
+def test_batch_norm_stops_the_variance_recursion_at_every_block(init):
+    """Before batch norm the conv follows fan_in Var(W) E[a^2] (within 15%: zero padding
+    thins the border); after it the variance is 1 whatever the init's scale, and the
+    ReLU's E[a^2] is 1/2. The model's running statistics are left as they were."""
+    from fitscope.config import ModelConfig
+    from fitscope.models import CNN
+    from fitscope.probe.theory import batchnorm_cnn_table
+
+    torch.manual_seed(0)
+    net = CNN((1, 16, 16), 10, ModelConfig(kind="cnn", batch_norm=True, channels=(64, 64)))
+    apply_init(net, init)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.eval()
+    rows = batchnorm_cnn_table(net, torch.randn(256, 256))
+    assert not net.training
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+    assert [r["fan_in"] for r in rows] == [9, 64 * 9]
+    # on white-noise input, the border's missing terms make the first conv a little lower
+    assert rows[0]["conv_var_measured"] < rows[0]["conv_var"]
+    for r in rows:
+        assert r["conv_var_measured"] == pytest.approx(r["conv_var"], rel=0.15)
+        assert r["bn_var_measured"] == pytest.approx(1.0, abs=0.02)
+        assert r["act_moment_measured"] == pytest.approx(0.5, rel=0.03)
+
+
+def test_the_batch_norm_table_needs_batch_norm():
+    from fitscope.config import ModelConfig
+    from fitscope.models import CNN
+    from fitscope.probe.theory import batchnorm_cnn_table
+
+    net = CNN((1, 8, 8), 10, ModelConfig(kind="cnn"))
+    with pytest.raises(ValueError, match="batch_norm"):
+        batchnorm_cnn_table(net, torch.randn(4, 64))

@@ -87,6 +87,9 @@ class DataConfig(_Part):
     poly_degree: Int = Field(1, ge=1, le=10, description="polynomial feature expansion")
     standardize_targets: Bool = Field(False, description="regression: targets to zero mean and "
                                                          "unit variance (train statistics)")
+    input_shape: tuple[Annotated[Int, Field(ge=1, le=COUNT_MAX)], ...] | None = Field(
+        None, description="csv/npz: the shape of one example, its features in row-major "
+                          "order: [C, H, W] images, [C, L] signals, [F] vectors")
 
     @field_validator("path")
     @classmethod
@@ -117,6 +120,18 @@ class DataConfig(_Part):
             )
         if self.name in ("mnist", "fashion_mnist", "csv", "npz") and not self.path:
             raise ValueError(f"data.path is required for data.name={self.name!r}")
+        if self.input_shape is not None:
+            shape = list(self.input_shape)
+            if self.name not in ("csv", "npz"):
+                raise ValueError(f"data.input_shape={shape} is for csv and npz files; "
+                                 f"data {self.name!r} has its own shape")
+            if not 1 <= len(shape) <= 3:
+                raise ValueError(f"data.input_shape={shape} must have 1 to 3 entries: [C, H, W] "
+                                 f"images, [C, L] signals or [F] vectors")
+            if len(shape) > 1 and self.poly_degree > 1:
+                raise ValueError(f"data.poly_degree={self.poly_degree} needs vector data; "
+                                 f"data.input_shape={shape} declares "
+                                 f"{'images' if len(shape) == 3 else 'signals'}")
         return self
 
 
@@ -314,7 +329,8 @@ class ObserveConfig(_Part):
                                 description="keep parameters every N steps (0: off)")
 
 
-ID_OMITTED_AT_DEFAULT: dict[str, Any] = {"data.standardize_targets": False}
+ID_OMITTED_AT_DEFAULT: dict[str, Any] = {"data.standardize_targets": False,
+                                          "data.input_shape": None}
 """Fields added after run ids were first stored, left out of the id at their default."""
 
 
@@ -334,11 +350,15 @@ class RunConfig(_Part):
 
     @model_validator(mode="after")
     def _check(self) -> RunConfig:
-        if self.model.kind == "cnn" and self.data.name not in (*IMAGE_SETS, "mnist1d"):
+        shaped = self.data.input_shape is not None and len(self.data.input_shape) > 1
+        if self.model.kind == "cnn" and self.data.name not in (*IMAGE_SETS, "mnist1d") \
+                and not shaped:
             raise ValueError(
                 f"model.kind='cnn' needs image or signal data (digits, mnist, fashion_mnist, "
-                f"mnist1d), got data.name={self.data.name!r}"
-            )
+                f"mnist1d, or a csv/npz file with data.input_shape = [C, H, W] or [C, L]), "
+                f"got data.name={self.data.name!r}"
+                + (f" with data.input_shape={list(self.data.input_shape)}"
+                   if self.data.input_shape else ""))
         if self.data.standardize_targets and self.task.kind != "regression":
             raise ValueError("data.standardize_targets needs task.kind='regression'")
         if self.task.kind == "regression" and self.regularization.label_smoothing:

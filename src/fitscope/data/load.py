@@ -1,7 +1,8 @@
 """Load, split and preprocess: :func:`load_data` turns a :class:`~fitscope.config.DataConfig`
 into :class:`DataSplits`, in this order:
 
-1. read or generate the examples (:mod:`fitscope.data.sources`);
+1. read or generate the examples (:mod:`fitscope.data.sources`); a csv or npz file's
+   examples take the shape ``data.input_shape`` declares (:func:`declared_shape`);
 2. encode the targets (:func:`~fitscope.data.prepare.encode_targets`);
 3. polynomial features when ``poly_degree > 1`` (vector data only);
 4. split: test first (``test_fraction`` of all rows; MNIST-style sets and mnist1d use
@@ -21,7 +22,8 @@ into :class:`DataSplits`, in this order:
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -91,6 +93,18 @@ def _features(raw: Raw, cfg: DataConfig) -> tuple[np.ndarray, tuple[int, ...]]:
     return x, (x.shape[1],)
 
 
+def declared_shape(raw: Raw, shape: tuple[int, ...], source: str) -> Raw:
+    """``raw`` with the input shape ``data.input_shape`` declares: ``(C, H, W)`` images,
+    ``(C, L)`` signals, ``(F,)`` vectors, each example's features in row-major order. The
+    shape must hold exactly the file's features per example, else a DataError naming the
+    field and both counts."""
+    n = raw.x.shape[1]
+    if math.prod(shape) != n:
+        raise DataError(f"{source}: data.input_shape={list(shape)} holds {math.prod(shape)} "
+                        f"values per example, but the file has {n} features per example")
+    return replace(raw, input_shape=tuple(shape), is_image=len(shape) == 3)
+
+
 def _fits_float32(source: str, what: str, parts: list[np.ndarray], hint: str) -> None:
     """Refuse values that are not finite, or not finite once stored as float32."""
     for part in parts:
@@ -122,6 +136,8 @@ def _load(cfg: DataConfig, task_kind: str, content: str | None) -> DataSplits:
     raw = load_raw(cfg)
     source = cfg.path if cfg.path and cfg.name in ("csv", "npz", "mnist", "fashion_mnist") \
         else cfg.name
+    if cfg.input_shape is not None:
+        raw = declared_shape(raw, cfg.input_shape, source)
     y, n_classes, names = prepare.encode_targets(raw.y, raw.n_classes, task_kind, source)
     x, input_shape = _features(raw, cfg)
 

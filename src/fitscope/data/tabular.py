@@ -8,8 +8,9 @@ label column by header name or by index (negative counts from the end, ``-1`` is
 last column); every other column is a feature and must be numeric.
 
 NPZ: a zip archive (``numpy.savez``) with arrays ``x`` (or ``X``) and ``y``. ``x`` with
-more than two dimensions is flattened per example and treated as vectors; it needs at
-least one feature. The archive's declared sizes are checked before an array is read (at
+more than two dimensions is flattened per example and treated as vectors (unless the
+config declares ``data.input_shape``: :func:`fitscope.data.load.declared_shape`); it needs
+at least one feature. The archive's declared sizes are checked before an array is read (at
 most :data:`MAX_NPZ_BYTES` per array), and reading is bounded by them.
 
 Both need at least :data:`MIN_ROWS` examples and finite features, and no empty label.

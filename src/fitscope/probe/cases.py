@@ -258,7 +258,9 @@ def _cases() -> list[Case]:
         _c("digits_user_cnn_unit_init", DIGITS, _init("normal", std=1.0),
            model=("user_cnn", {}), fix=_FIX_HE, **exp),
         _c("spiral_residual_large_init", SPIRAL, _init("normal", std=0.5),
-           model=("residual", {"width": 32, "depth": 6}), fix=_FIX_HE, **exp),
+           model=("residual", {"width": 32, "depth": 6}),
+           note="not fixable by a config change: He in its 6 branches still explodes "
+                "(spiral_residual6_he, the same model)", **exp),
         _c("mnist1d_cnn_unit_init", CNN1D, _init("normal", std=1.0), fix=_FIX_HE, **exp),
         _c("spiral_residual6_he", SPIRAL, HE, _opt("adam", 0.005),
            model=("residual", {"width": 32, "depth": 6}),
@@ -303,7 +305,11 @@ def _cases() -> list[Case]:
     c += [
         _c("moons_sgd_lr20", MOONS, HE, _opt("sgd", 20.0), fix={"optimizer.lr": 0.2}, **div),
         _c("digits_momentum_lr5", DIGITS, HE, _opt("momentum", 5.0),
-           fix={"optimizer.lr": 0.05}, **div),
+           fix={"optimizer.lr": 0.05}, requires=("lr_too_high",),
+           allows=high["allows"] + ("diverged",), kind="lr_high",
+           note="built like moons_momentum_lr5: a rate that throws the weights out; whether "
+                "the loss overflows (diverged) or the net dies at chance depends on the "
+                "seed, so the label is the cause, the rate"),
         _c("digits_cnn_sgd_lr10", CNN, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
            **div),
     ]
@@ -429,6 +435,34 @@ def _cases() -> list[Case]:
         _c("moons_momentum_lr5", MOONS, HE, _opt("momentum", 5.0), fix={"optimizer.lr": 0.1},
            requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
            note="diverges on some seeds, dies on others: the cause is the rate"),
+    ]
+    # ---- a fourth round of development cases: the families whose rules decided near
+    # their thresholds (lr_too_high at confidence 0.60-0.64, overfitting of CNNs) at other
+    # strengths, and healthy runs beside them so that a third of the cases stay healthy ----
+    c += [
+        _c("moons_sgd_lr2", MOONS, HE, _opt("sgd", 2.0), {"budget": {"epochs": 15}},
+           fix={"optimizer.lr": 0.2}, **high),
+        _c("spiral_sgd_lr3", SPIRAL, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.3},
+           requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
+           note="overflows on the first seed: as for moons_momentum_lr5, the cause is the "
+                "rate and divergence is one of its outcomes"),
+        _c("circles_sgd_lr4", CIRCLES, HE, _opt("sgd", 4.0), {"budget": {"epochs": 15}},
+           fix={"optimizer.lr": 0.3}, **high),
+        _c("xor_adam_lr03", XOR, HE, _opt("adam", 0.3), fix={"optimizer.lr": 0.01}, **high),
+        _c("digits_cnn_30_examples", CNN, HE, {"data": {"train_size": 30}},
+           {"budget": {"epochs": 80, "batch_size": 15}}, **over),
+        _c("digits_cnn_70_examples", CNN, HE, _opt("adam", 0.02), {"data": {"train_size": 70}},
+           {"budget": {"epochs": 80, "batch_size": 35}}, **over),
+        _c("mnist1d_cnn_150_examples", CNN1D, HE, {"data": {"train_size": 150}},
+           {"budget": {"epochs": 60, "batch_size": 30}}, **over),
+        _c("digits_user_cnn_50_examples", DIGITS, HE, _opt("adam", 0.01),
+           {"data": {"train_size": 50}}, {"budget": {"epochs": 80, "batch_size": 25}},
+           model=("user_cnn", {}), **over),
+        _c("moons_sgd_lr05", MOONS, HE, _opt("sgd", 0.5), {"budget": {"epochs": 15}},
+           note="high but fine learning rate"),
+        _c("spiral_sgd_lr03", SPIRAL, HE, _opt("sgd", 0.3), {"budget": {"epochs": 25}}),
+        _c("circles_momentum_he", CIRCLES, HE, _opt("momentum", 0.05)),
+        _c("digits_cnn_momentum_he", CNN, HE, _opt("momentum", 0.05)),
     ]
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 

@@ -52,12 +52,22 @@ UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is 
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
 UPDATE_RATIO_TARGET = 0.03  # the largest update of a healthy run's early steps: ~1-5%
 UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to perfect
-OVERFIT_RISE = 0.1  # validation loss 10% above its best (and NOISE_K times its own
+UNDERFIT_LOSS_SHARE = 0.7  # ... or a final training loss (dropout off) above 70% of the loss
+#                            at chance: the development split's healthy runs end at 0.62
+#                            of it or below but one (a tanh spiral run at 0.79), its
+#                            capacity- and dropout-limited runs at 0.78 and above;
+UNDERFIT_LOSS_ACC = 0.75  # ... read only below 75% of the way from chance to perfect
+#                           accuracy: a loss near chance at 94% accuracy (N(0, 1) CNNs)
+#                           is a few confident mistakes, not a model that cannot fit
+OVERFIT_RISE = 0.05  # validation loss 5% above its best (and NOISE_K times its own
 #                     epoch-to-epoch spread) while the training loss still fell
 OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
 MIN_EPOCHS = 4  # history checks need a few epochs to see a trend
 INIT_CODES = ("exploding_activations", "exploding_gradients", "vanishing_gradients",
               "saturated_units", "symmetric_units")  # what a bad init shows at step 0
+
+HEAVY_DROPOUT_GAIN = 2.0  # dropout that doubles the RMS in training mode (one layer at
+#                          p = 0.75, two at 0.5): a regularizer strong enough to stall a run
 
 SEVERITIES = ("info", "possible", "warning", "error")
 POSSIBLE_BELOW = 0.6  # a finding less sure than this is shown as "possible", not asserted
@@ -175,11 +185,25 @@ def logit_excess(logit_rms: float, n_classes: int) -> float:
     return logit_rms * math.sqrt(2 * math.log(k)) / math.log(k)
 
 
+def dropout_gain(model: nn.Module | None) -> float:
+    """How much a model's dropout layers can inflate a spread measured in training mode:
+    inverted dropout with drop rate p keeps a unit with probability 1 - p and divides it
+    by 1 - p, so E[(m x / (1 - p))^2] = E[x^2] / (1 - p): the RMS grows by
+    1 / sqrt(1 - p) per layer, the product over the model's ``nn.Dropout`` layers (all in
+    series at most). 1.0 without dropout or without a model."""
+    gain = 1.0
+    for m in (model.modules() if model is not None else ()):
+        if isinstance(m, nn.Dropout) and 0 < m.p < 1:
+            gain /= math.sqrt(1 - m.p)
+    return gain
+
+
 def _activation_scale(values: dict, order: list[str], step: int,
-                      n_classes: int | None) -> list[Finding]:
+                      n_classes: int | None, gain: float = 1.0) -> list[Finding]:
     """Growth of the pre-activations' spread from the first layer to any later one (the
     output included), their absolute size, and the logits' scale against the loss at
-    chance (:func:`logit_excess`; classification)."""
+    chance (:func:`logit_excess`; classification). Growth and the logits' scale are
+    divided by ``gain``, what dropout adds in training mode (:func:`dropout_gain`)."""
     spread = {layer: values[(layer, "preact_std")] for layer in order
               if (layer, "preact_std") in values}
     rms = {layer: math.hypot(values[(layer, "preact_mean")], s) for layer, s in spread.items()}
@@ -187,11 +211,11 @@ def _activation_scale(values: dict, order: list[str], step: int,
         return []
     first, last = order[0], order[-1]
     grower = max(spread, key=spread.get)
-    growth = spread[grower] / spread[first] if spread[first] > 0 else 0.0
+    growth = spread[grower] / spread[first] / gain if spread[first] > 0 else 0.0
     biggest = max(rms, key=rms.get)
-    excess = logit_excess(rms[last], n_classes) if n_classes and last in rms else 0.0
+    excess = logit_excess(rms[last] / gain, n_classes) if n_classes and last in rms else 0.0
     evidence = {"step": step, "rms": rms, "growth": growth, "logit_rms": rms.get(last),
-                "logit_excess": excess}
+                "logit_excess": excess, "dropout_gain": gain}
     if excess > LOGIT_EXCESS:
         layer, conf = last, confidence(excess, LOGIT_EXCESS)
         what = (f"The logits start at RMS {rms[last]:.3g}: a wrong answer then costs about "
@@ -287,23 +311,27 @@ def _collapsed(records: list[dict], steps: list[int]) -> bool:
 
 
 def probe_findings(records: list[dict], n_classes: int | None = None,
-                   stuck: bool = False) -> list[Finding]:
+                   stuck: bool = False, gain: float = 1.0) -> list[Finding]:
     """Findings from probe records.
 
     At the first probed step (the init): gradient flow, activation scale (with the
     logits' scale for ``n_classes`` classes), saturated, dead and symmetric units. At the
     last probed step only the units, and only when the run is ``stuck`` (it learned
     nothing), the init showed nothing wrong and the weights did not collapse under a
-    penalty (:func:`_collapsed`): a trained net's confident tanh units and its ReLUs
-    that specialized are not a failure, and a net that got stuck for another reason (a
-    huge step, a strong penalty) has vanishing gradients as a consequence, not a cause.
+    penalty (:func:`_collapsed`; :func:`run_findings` also passes ``stuck=False`` under
+    dropout of :func:`dropout_gain` >= HEAVY_DROPOUT_GAIN): a trained net's confident tanh
+    units and its ReLUs that specialized are not a failure, and a net that got stuck for
+    another reason (a huge step, a strong penalty, heavy dropout) has vanishing gradients
+    or dead units as a consequence, not a cause.
+    ``gain`` is the model's :func:`dropout_gain` (records taken in training mode).
     """
     steps = sorted({r["step"] for r in records})
     if not steps:
         return []
     found: dict[str, Finding] = {}
     values, order = _at(records, steps[0])
-    for f in (_units(values, steps[0]) + _activation_scale(values, order, steps[0], n_classes)
+    for f in (_units(values, steps[0])
+              + _activation_scale(values, order, steps[0], n_classes, gain)
               + _gradient_flow(values, order, steps[0])):
         found.setdefault(f.code, f)
     dead = found.get("dead_relu")
@@ -402,14 +430,17 @@ def loss_shape(run: Run) -> dict[str, Any]:
 
 def lower_lr(run: Run) -> float:
     """The learning rate to try when it is too high: 10x lower, or lower still so that
-    the largest probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
-    size (an update scales with the learning rate, for SGD, momentum and Adam alike;
-    with momentum the first update, made before any velocity, counts 1 / (1 - momentum)
-    times, the most the velocity multiplies later ones)."""
+    the typical probed update (the median over layers and probed steps) moves a layer's
+    weights by UPDATE_RATIO_TARGET of their size (an update scales with the learning
+    rate, for SGD, momentum and Adam alike; with momentum the first update, made before
+    any velocity, counts 1 / (1 - momentum) times, the most the velocity multiplies later
+    ones). The median, not the largest update: one huge first step of the output layer
+    (its weights still small) asked for cuts of 50x that then could not train in the
+    budget (moons at SGD 2.0 and Adam 0.5, development cases)."""
     opt = run.config.optimizer
     ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
               and math.isfinite(r["value"])]
-    worst = max(ratios, default=0.0)
+    worst = statistics.median(ratios) if ratios else 0.0
     first = _first_update_ratio(run.probes)
     if first is not None and opt.name in ("momentum", "nesterov"):
         # the first step has no velocity yet; later steps grow up to 1 / (1 - momentum)
@@ -470,6 +501,12 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         evidence["first_update_ratio"] = {"layer": first[0], "ratio": first[1]}
     if oscillating or ends_high or spike or leap or (ratio is not None
                                                       and ratio > UPDATE_RATIO_HIGH):
+        # as sure as the strongest piece of evidence that fired
+        confs = [confidence(first[1], UPDATE_RATIO_HIGH)] if leap else []
+        if spike:
+            confs.append(confidence(losses[0] / shape["chance"], SPIKE_FACTOR))
+        if ratio is not None and ratio > UPDATE_RATIO_HIGH:
+            confs.append(confidence(ratio, UPDATE_RATIO_HIGH))
         if leap and not (oscillating or ends_high or spike):
             what = (f"The first update moved the weights of {first[0]} by {first[1]:.0%} of "
                     f"their size (a healthy step moves them by about 0.1%), and the loss "
@@ -490,6 +527,10 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                 what = (f"The training loss made no progress after epoch 2 "
                         f"({losses[1]:.3g}, best {min(losses):.3g}) while it went up and "
                         f"down by more than {FLAT_SHARE:.0%} of the loss at chance.")
+        if leap and (oscillating or ends_high or spike):
+            what += (f" The first update moved the weights of {first[0]} by {first[1]:.0%} "
+                     "of their size.")
+        conf = max([conf, *confs])
         return [Finding(
             "lr_too_high", "warning", None, evidence,
             what + " The steps overshoot the minimum instead of settling into it.",
@@ -548,10 +589,17 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
     n_classes = run.model_spec.get("n_classes")
     train_acc = run.metrics.get("train_acc")
     rc = run.config.regularization
+    train_loss, chance_l = run.metrics.get("train_loss"), chance_loss(run)
     if train_acc is not None and n_classes:
         chance = 1.0 / max(n_classes, 2)
         margin = chance + UNDERFIT_MARGIN * (1.0 - chance)
-        if train_acc <= margin:
+        by_acc = confidence(1 - train_acc, 1 - margin, span=2.0)
+        # the loss criterion's confidence reaches 1 at the loss of chance
+        by_loss = (confidence(train_loss / chance_l, UNDERFIT_LOSS_SHARE,
+                              span=1 / UNDERFIT_LOSS_SHARE)
+                   if train_loss is not None and chance_l and math.isfinite(train_loss)
+                   and train_acc < chance + UNDERFIT_LOSS_ACC * (1.0 - chance) else 0.0)
+        if train_acc <= margin or by_loss > 0.5:
             change: dict[str, Any] = {}
             if rc.l2 > 1e-3:
                 change["regularization.l2"] = rc.l2 / 1000
@@ -563,12 +611,15 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
                 change["model.depth"] = 2
             found.append(Finding(
                 "underfitting", "warning", None,
-                {"train_acc": train_acc, "chance": chance, "n_classes": n_classes},
-                f"Training accuracy is {train_acc:.0%}, close to guessing ({chance:.0%}): the "
-                "model does not even fit the data it is trained on.",
+                {"train_acc": train_acc, "chance": chance, "n_classes": n_classes,
+                 "train_loss": train_loss, "chance_loss": chance_l},
+                f"Training accuracy is {train_acc:.0%} (guessing: {chance:.0%})"
+                + (f" and the training loss ends at {train_loss:.3g}, "
+                   f"{train_loss / chance_l:.0%} of the loss at chance" if by_loss else "")
+                + ": the model does not even fit the data it is trained on.",
                 "Fix any initialization or learning-rate finding first; then a larger model, "
                 "longer training, or less regularization.",
-                confidence(1 - train_acc, 1 - margin, span=2.0), change))
+                max(by_acc, by_loss), change))
     vals = [row["val_loss"] for row in run.history]
     es = rc.early_stopping
     restored = run.status == "early_stopped" and es.restore_best
@@ -582,6 +633,10 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
         gap_acc = (train_acc - val_acc) if train_acc is not None and val_acc is not None \
             else None
         material = gap_acc is None or gap_acc > OVERFIT_ACC_GAP
+        # how sure: the weaker of the rise against the noise and the accuracy gap (the
+        # OVERFIT_RISE share of the best loss is a floor for what matters, not evidence)
+        sure = min(confidence(rise, NOISE_K * spread) if spread > 0 else 1.0,
+                   confidence(gap_acc, OVERFIT_ACC_GAP) if gap_acc is not None else 1.0)
         if rise > need and train[-1] < train[best] and material and not oscillating:
             gap = vals[-1] - train[-1]
             found.append(Finding(
@@ -596,7 +651,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
                 + (f", {gap_acc:.0%} in accuracy" if gap_acc is not None else "") + ".",
                 "Early stopping (regularization.early_stopping), L2 or weight decay, dropout, "
                 "data augmentation, or more training data.",
-                confidence(rise, need, span=10.0),
+                sure,
                 {"regularization.early_stopping.enabled": True,
                  "regularization.early_stopping.patience": 3}))
     return found
@@ -635,10 +690,14 @@ def _with_changes(run: Run, found: list[Finding]) -> list[Finding]:
 def run_findings(run: Run) -> list[Finding]:
     """Findings from a run: its probes, divergence, learning rate, not learning, under-
     and overfitting (see docs/probes.md for how each decides)."""
+    gain = dropout_gain(run.model)
+    # a stuck run under heavy dropout: its units that are off at the end are the dropout's
+    # effect (as a penalty's, :func:`_collapsed`), so the end-of-run unit check is skipped
     stuck = (len(run.history) >= 2 and run.status != "diverged"
-             and loss_shape(run)["stuck"])
+             and loss_shape(run)["stuck"] and gain < HEAVY_DROPOUT_GAIN)
     found = probe_findings(run.probes, run.model_spec.get("n_classes")
-                           if run.config.task.kind == "classification" else None, stuck)
+                           if run.config.task.kind == "classification" else None, stuck,
+                           gain)
     if run.status == "diverged":
         found.insert(0, Finding(
             "diverged", "error", None,

@@ -1,4 +1,5 @@
-"""Theory beside measurement: the variance each layer of an MLP should have at init.
+"""Theory beside measurement: the variance each layer of an MLP should have at init, and
+where the derivation stops applying (skip connections, batch norm).
 
 The notes' derivation (Glorot and Bengio 2010; He et al. 2015), for layers l = 1..L with
 ``n[l]`` units, zero-mean independent weights and inputs, zero biases::
@@ -25,7 +26,10 @@ numbers, E[g(z)^2] and E[g'(z)^2] for z ~ N(0, v) (:func:`activation_moments`):
 
 :func:`theory_table` puts the predictions beside a probe's measurements at
 initialization; :func:`linear_toy_network` is the notes' deep linear network whose
-output is scaled by exactly scale^(L-1).
+output is scaled by exactly scale^(L-1). :func:`residual_table` (skip connections: the
+second moments add, the notes' recursion holds for the input layer only) and
+:func:`batchnorm_cnn_table` (the recursion holds for each conv up to its batch norm,
+which resets the variance to 1) say where the derivation applies and where it does not.
 """
 
 from __future__ import annotations
@@ -223,3 +227,146 @@ def linear_toy_network(depth: int, scale: float, width: int = 2) -> nn.Sequentia
             layer.weight.copy_(torch.eye(width) * (scale if i < depth - 1 else 1.0))
         layers.append(layer)
     return nn.Sequential(*layers)
+
+
+# -- beyond the plain MLP: skip connections and batch norm -------------------------------
+def residual_propagate(input_moment: float, fan_in: list[int], var_w: list[float],
+                       activation: str, regime: str = "gaussian") -> list[dict[str, float]]:
+    """Predicted E[h^2] through a residual MLP ``h[0] = W[0] x``, ``h[k+1] = h[k] +
+    g(W[k+1] h[k])`` (zero biases, zero-mean input), one dict per stage (the input
+    layer, then each block):
+
+        E[h[0]^2]   = n[0] Var(W[0]) E[x^2],  E[h[0]] = 0        (the notes' formula)
+        Var(z[k+1]) = n[k+1] Var(W[k+1]) E[h[k]^2]
+        E[h[k+1]]   = E[h[k]] + E[g(z[k+1])]
+        E[h[k+1]^2] = E[h[k]^2] + E[g(z[k+1])^2] + 2 E[h[k]] E[g(z[k+1])]
+
+    with z ~ N(0, Var(z)) for the activation's moments (:func:`activation_mean`,
+    :func:`activation_moments`). The cross term is a product of means because z[k+1]_i
+    depends on h[k]_i only through the one weight W_ii (an O(1/n) correlation); it is not
+    small for ReLU, whose branches all add a positive mean. The second moments *add* at
+    each block instead of being multiplied, so the notes' condition n Var(W) E[g'^2] = 1
+    no longer keeps the scale: with He and ReLU E[h^2] more than doubles per block.
+    ``plain`` is what the notes' derivation gives for the same layers without the skips.
+    """
+    if len(fan_in) != len(var_w) or not fan_in:
+        raise ValueError(f"fan_in and var_w need one entry per stage; got lengths "
+                         f"{len(fan_in)}, {len(var_w)}")
+    moment, mean = fan_in[0] * var_w[0] * input_moment, 0.0
+    plain = moment
+    rows = [{"h_moment": moment, "h_mean": mean, "plain": plain}]
+    for n, v in zip(fan_in[1:], var_w[1:]):
+        z_var = n * v * moment
+        branch, branch_mean = (activation_moments(activation, z_var, regime)[0],
+                               activation_mean(activation, z_var))
+        plain = activation_moments(activation, n * v * plain, regime)[0]
+        moment = moment + branch + 2 * mean * branch_mean
+        mean = mean + branch_mean
+        rows.append({"h_moment": moment, "h_mean": mean, "plain": plain})
+    return rows
+
+
+def activation_mean(activation: str, v: float) -> float:
+    """E[g(z)] for z ~ N(0, v): 0 for linear and tanh (odd), 1/2 for sigmoid
+    (sigmoid(z) - 1/2 is odd), sqrt(v / (2 pi)) for ReLU (half the mean of |z|)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"Argument `activation` must be one of {ACTIVATIONS}. "
+                         f"Received: activation={activation!r}")
+    return {"relu": math.sqrt(v / (2 * math.pi)), "sigmoid": 0.5}.get(activation, 0.0)
+
+
+def residual_table(model: nn.Module, x: torch.Tensor, activation: str,
+                   regime: str = "gaussian") -> list[dict[str, Any]]:
+    """Theory beside measurement for a residual MLP at init (:func:`residual_propagate`).
+
+    ``model`` has ``inp`` (a Linear), ``blocks`` (each ``Sequential(Linear, activation)``,
+    added to its input) and ``out``, as :class:`fitscope.probe.cases.ResidualMLP`. One
+    forward pass on ``x`` (no gradient) measures E[h^2] and E[h] after the input layer
+    and after each block. Each row: ``stage``, ``fan_in``, ``var_w`` (the weight's mean
+    square), ``h_moment`` and ``h_mean`` (theory), ``h_moment_measured``,
+    ``h_mean_measured``, ``plain`` (the notes' derivation without the skips) and
+    ``applies``: whether the notes' multiplicative recursion holds there (the input
+    layer only).
+    """
+    layers = [("inp", model.inp)] + [(f"blocks.{i}", b[0]) for i, b in enumerate(model.blocks)]
+    seen: list[torch.Tensor] = []
+    hooks = [b.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
+             for b in [*model.blocks, model.out]]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    weights = [lin.weight.detach() for _, lin in layers]
+    theory = residual_propagate(float(x.square().mean()), [w.shape[1] for w in weights],
+                                [float(w.square().mean()) for w in weights], activation, regime)
+    return [{"stage": name, "fan_in": w.shape[1], "var_w": float(w.square().mean()),
+             **th, "h_moment_measured": float(h.square().mean()),
+             "h_mean_measured": float(h.mean()), "applies": name == "inp"}
+            for (name, _), w, th, h in zip(layers, weights, theory, seen)]
+
+
+def batchnorm_cnn_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
+    """Theory beside measurement for a CNN with batch norm at init, in training mode (the
+    batch's own statistics), one row per conv block of :class:`fitscope.models.CNN`
+    (conv -> batch norm -> activation [-> pool]).
+
+    - ``conv_var``: E[z^2] of the conv = fan_in Var(W) E[a^2] of its input, fan_in =
+      C_in k^d: the notes' formula, the conv being a Linear map applied at every position.
+      It applies inside the image; zero padding leaves border outputs fewer terms, so
+      the measured value is a little lower. E[a^2] is the *measured* input of the block
+      (after the previous pooling, which the derivation does not cover). It holds on
+      average over the weights: after a ReLU every input shares a positive mean, and one
+      fixed filter's response to that mean, (sum of its weights)^2, varies from filter to
+      filter, so few channels give a noisy measurement.
+    - ``bn_var``: 1 (gamma = 1, beta = 0 at init; measured: the mean over channels of
+      each channel's variance): batch norm divides each channel by
+      its batch spread, so the output's variance no longer depends on Var(W) or on
+      depth: the notes' per-layer recursion stops at every batch-norm layer.
+    - ``act_moment``: E[g(z)^2] for z ~ N(0, 1) (:func:`activation_moments`).
+
+    ``x`` is a batch in the model's flat input layout; the model is put back in the mode
+    it was in, and its batch-norm running statistics are restored.
+    """
+    rows: list[dict[str, Any]] = []
+    captured: dict[str, torch.Tensor] = {}
+    hooks = []
+    for i, block in enumerate(model.features):
+        for part in ("conv", "bn", "act"):
+            if not hasattr(block, part):
+                raise ValueError("batchnorm_cnn_table needs conv blocks with batch norm "
+                                 "(model.batch_norm = true)")
+            hooks.append(getattr(block, part).register_forward_hook(
+                lambda _, args, out, key=f"{i}.{part}": captured.update(
+                    {key: out, f"{key}.in": args[0]})))
+    buffers = {name: b.detach().clone() for name, b in model.named_buffers()}
+    was_training = model.training
+    try:
+        model.train()
+        with torch.no_grad():
+            model(x)
+    finally:
+        model.train(was_training)
+        for h in hooks:
+            h.remove()
+        with torch.no_grad():
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
+    act_name = next(n for n, m in [("relu", nn.ReLU), ("tanh", nn.Tanh),
+                                   ("sigmoid", nn.Sigmoid)]
+                    if isinstance(model.features[0].act, m))
+    for i, block in enumerate(model.features):
+        w = block.conv.weight.detach()
+        fan_in = w[0].numel()
+        a_in = float(captured[f"{i}.conv.in"].square().mean())
+        var_w = float(w.square().mean())
+        conv = captured[f"{i}.conv"]
+        bn = captured[f"{i}.bn"]
+        rows.append({
+            "block": i, "fan_in": fan_in, "var_w": var_w, "input_moment_measured": a_in,
+            "conv_var": fan_in * var_w * a_in, "conv_var_measured": float(conv.square().mean()),
+            "bn_var": 1.0, "bn_var_measured": float(bn.transpose(0, 1).flatten(1).var(1).mean()),
+            "act_moment": activation_moments(act_name, 1.0)[0],
+            "act_moment_measured": float(captured[f"{i}.act"].square().mean())})
+    return rows
