@@ -16,7 +16,9 @@ on weights only (Goodfellow et al. 2016, 7.1).
 
 Transforms write in place for speed: penalties and clipping change ``grads``; each
 optimizer keeps its own update tensor ``u`` in its state and returns it (so ``grads``
-keep the gradient the optimizer saw, for the history's ``grad_norm``).
+keep the gradient the optimizer saw, for the history's ``grad_norm``). Parameters are
+plain tensors outside autograd (the engines' buffers, or ``p.detach()``): no transform
+opens a ``torch.no_grad()`` block of its own.
 
 Sources. The notes (the course's optimization slides, after Goodfellow et al. 2016,
 ch. 7 and 8; their symbols: eps for ``lr``, alpha ``momentum``, rho ``rho``,
@@ -99,7 +101,6 @@ def chain(*transforms: Transform) -> Transform:
     return Transform(init, update)
 
 
-@torch.no_grad()
 def apply_updates(params: Params, updates: Sequence[Tensor]) -> None:
     """theta <- theta + u, in place."""
     for p, u in zip(params, updates):
@@ -150,7 +151,6 @@ def penalty_gradients(l2: Values = 0.0, l1: Values = 0.0, l2_other: Values = 0.0
         like = params[0]
         return PenaltyState(column(l2, like), column(l2_other, like), column(l1, like))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         for g, p, m in zip(grads, params, _masks(masks, params)):
             if use_l2:
@@ -173,7 +173,6 @@ def clip_by_value(c: Values) -> Transform:
     def init(params: Params) -> ClipState:
         return ClipState(column(c, params[0]))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         for g in grads:
             torch.clamp(g, -state.c, state.c, out=g)
@@ -190,7 +189,6 @@ def clip_by_global_norm(c: Values) -> Transform:
     def init(params: Params) -> ClipState:
         return ClipState(column(c, params[0]))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         coef = (state.c / (global_norm(grads) + 1e-6)).clamp_(max=1.0)
         for g in grads:
@@ -219,7 +217,6 @@ def sgd() -> Transform:
     def init(params: Params) -> SGDState:
         return SGDState(_zeros(params))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         for g, u in zip(grads, state.u):
             torch.mul(g, _neg(lr, g), out=u)
@@ -243,7 +240,6 @@ def momentum(alpha: Values, nesterov: bool = False) -> Transform:
     def init(params: Params) -> MomentumState:
         return MomentumState(column(alpha, params[0]), _zeros(params), _zeros(params))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         mu = state.momentum
         for g, v, u in zip(grads, state.v, state.u):
@@ -262,8 +258,14 @@ def nesterov(alpha: Values) -> Transform:
     return momentum(alpha, nesterov=True)
 
 
-class AdaptiveState(NamedTuple):
-    rho: Tensor  # (N, 1) decay of r (AdaGrad: 1, r only accumulates)
+class AdaGradState(NamedTuple):
+    eps: Tensor  # (N, 1) delta
+    r: list[Tensor]
+    u: list[Tensor]
+
+
+class RMSPropState(NamedTuple):
+    w: Tensor  # (N, 1) 1 - rho
     eps: Tensor  # (N, 1) delta
     r: list[Tensor]
     u: list[Tensor]
@@ -273,9 +275,10 @@ def _scaled_step_(u: Tensor, num: Tensor, r: Tensor, inv_scale: Tensor | None, e
                   factor: Tensor) -> Tensor:
     """u <- factor num / (sqrt(r) inv_scale + delta), with ``u`` as the scratch."""
     torch.sqrt(r, out=u)
-    if inv_scale is not None:
-        u.mul_(inv_scale)
-    u.add_(eps)
+    if inv_scale is None:
+        u.add_(eps)
+    else:
+        torch.addcmul(eps, u, inv_scale, out=u)
     return torch.div(num, u, out=u).mul_(factor)
 
 
@@ -283,11 +286,9 @@ def adagrad(eps: Values) -> Transform:
     """AdaGrad (Duchi et al. 2011; ``torch.optim.Adagrad``): r <- r + g*g;
     theta <- theta - eps g / (sqrt(r) + delta)."""
 
-    def init(params: Params) -> AdaptiveState:
-        like = params[0]
-        return AdaptiveState(column(1.0, like), column(eps, like), _zeros(params), _zeros(params))
+    def init(params: Params) -> AdaGradState:
+        return AdaGradState(column(eps, params[0]), _zeros(params), _zeros(params))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         for g, r, u in zip(grads, state.r, state.u):
             r.addcmul_(g, g)
@@ -301,14 +302,14 @@ def rmsprop(rho: Values, eps: Values) -> Transform:
     """RMSProp (Hinton, lecture 6e, 2012; ``torch.optim.RMSprop``):
     r <- rho r + (1 - rho) g*g; theta <- theta - eps g / (sqrt(r) + delta)."""
 
-    def init(params: Params) -> AdaptiveState:
+    def init(params: Params) -> RMSPropState:
         like = params[0]
-        return AdaptiveState(column(rho, like), column(eps, like), _zeros(params), _zeros(params))
+        w = (1.0 - column(rho, like, torch.float64)).to(like.dtype)
+        return RMSPropState(w, column(eps, like), _zeros(params), _zeros(params))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         for g, r, u in zip(grads, state.r, state.u):
-            r.lerp_(torch.mul(g, g, out=u), 1.0 - state.rho)
+            r.lerp_(torch.mul(g, g, out=u), state.w)
             _scaled_step_(u, g, r, None, state.eps, _neg(lr, g))
         return state.u, state
 
@@ -318,6 +319,8 @@ def rmsprop(rho: Values, eps: Values) -> Transform:
 class AdamState(NamedTuple):
     beta1: Tensor  # (N, 1) float64 rho_1
     beta2: Tensor  # (N, 1) float64 rho_2
+    w1: Tensor  # (N, 1) 1 - rho_1
+    w2: Tensor  # (N, 1) 1 - rho_2
     eps: Tensor  # (N, 1) delta
     powers1: Tensor  # (N, 1) float64 rho_1^t
     powers2: Tensor  # (N, 1) float64 rho_2^t
@@ -337,20 +340,19 @@ def adam(beta1: Values, beta2: Values, eps: Values) -> Transform:
     def init(params: Params) -> AdamState:
         like = params[0]
         b1, b2 = column(beta1, like, torch.float64), column(beta2, like, torch.float64)
-        return AdamState(b1, b2, column(eps, like), torch.ones_like(b1), torch.ones_like(b2),
+        return AdamState(b1, b2, (1.0 - b1).to(like.dtype), (1.0 - b2).to(like.dtype),
+                         column(eps, like), torch.ones_like(b1), torch.ones_like(b2),
                          _zeros(params), _zeros(params), _zeros(params))
 
-    @torch.no_grad()
     def update(grads, state, params, lr):
         state.powers1.mul_(state.beta1)
         state.powers2.mul_(state.beta2)
         like = grads[0]
-        w1, w2 = (1.0 - state.beta1).to(like.dtype), (1.0 - state.beta2).to(like.dtype)
-        inv_scale = (1.0 - state.powers2).rsqrt().to(like.dtype)
-        factor = (-lr / (1.0 - state.powers1)).to(like.dtype)
+        inv_scale = (1.0 - state.powers2).rsqrt_().to(like.dtype)
+        factor = (lr / (state.powers1 - 1.0)).to(like.dtype)  # -eps / (1 - rho_1^t)
         for g, s, r, u in zip(grads, state.s, state.r, state.u):
-            s.lerp_(g, w1)
-            r.lerp_(torch.mul(g, g, out=u), w2)
+            s.lerp_(g, state.w1)
+            r.lerp_(torch.mul(g, g, out=u), state.w2)
             _scaled_step_(u, s, r, inv_scale, state.eps, factor)
         return state.u, state
 
@@ -371,7 +373,6 @@ def decoupled_weight_decay(decay: Values, masks: Masks = None) -> Transform:
     def init(params: Params) -> DecayState:
         return DecayState(column(decay, params[0], torch.float64))
 
-    @torch.no_grad()
     def update(updates, state, params, lr):
         rate = (-lr * state.decay).to(params[0].dtype)
         for u, p, m in zip(updates, params, _masks(masks, params)):
