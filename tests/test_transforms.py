@@ -117,7 +117,7 @@ def test_penalty_gradients_are_those_of_the_penalties():
     params, g = stacked()
     grads = [torch.randn(p.shape, generator=g) for p in params]
     w, b = (p.clone().requires_grad_() for p in params)
-    col = lambda v: torch.tensor(v).view(-1, 1)  # noqa: E731
+    col = lambda v: torch.tensor(v).view(-1, 1)
     penalty = ((col(l2) / 2 * w.square() + col(l1) * w.abs()).sum()
                + (col(l2_other) / 2 * b.square()).sum())
     penalty.backward()

@@ -30,8 +30,14 @@ from torch import nn
 
 from . import regularize as reg
 from .config import RunConfig
-from .core.loop import (Callback, EarlyStopping, Updater, divergence, nonfinite_parameters,
-                        population_of_one)
+from .core.loop import (
+    Callback,
+    EarlyStopping,
+    Updater,
+    divergence,
+    nonfinite_parameters,
+    population_of_one,
+)
 from .core.transforms import global_norm
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
@@ -361,11 +367,10 @@ def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
                               "(batch, outputs)")
         return None
 
-    if len(shape) > 1:
-        if accepts(x.view(len(x), *shape)) is None:
-            model.register_forward_pre_hook(
-                lambda _, args: (args[0].view(len(args[0]), *shape), *args[1:]))
-            return
+    if len(shape) > 1 and accepts(x.view(len(x), *shape)) is None:
+        model.register_forward_pre_hook(
+            lambda _, args: (args[0].view(len(args[0]), *shape), *args[1:]))
+        return
     error = accepts(x)
     if error is not None:
         shapes = f"(batch, {', '.join(map(str, shape))})"

@@ -19,8 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..config import EarlyStoppingConfig, OptimizerConfig, RegularizationConfig
-from .transforms import (Masks, apply_updates, column, from_configs, keep_members,
-                         learning_rates)
+from .transforms import Masks, apply_updates, column, from_configs, keep_members, learning_rates
 
 DIVERGENCE_FACTOR = 1e3
 
@@ -96,7 +95,7 @@ class Updater:
         self.lrs, self._column = [self.lrs[i] for i in rows], None
 
 
-def population_of_one(weights: Sequence[nn.Parameter], others: Sequence[nn.Parameter]
+def population_of_one(weights: Sequence[Tensor], others: Sequence[Tensor]
                       ) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
     """(params, grads, masks) of one model as a population of one: each parameter's data
     and ``.grad`` become views of one (1, D) buffer (weights first, then the others;

@@ -54,7 +54,7 @@ class Transform(NamedTuple):
     """``init(params) -> state``; ``update(grads, state, params, lr) -> (updates, state)``."""
 
     init: Callable[[Params], Any]
-    update: Callable[[list[Tensor], Any, Params, Tensor], tuple[list[Tensor], Any]]
+    update: Callable[[list[Tensor], Any, Params, Tensor | None], tuple[list[Tensor], Any]]
 
 
 def column(values: Values, like: Tensor, dtype: torch.dtype | None = None) -> Tensor:
@@ -390,7 +390,7 @@ def adamw(beta1: Values, beta2: Values, eps: Values, decay: Values,
 
 
 # -- learning-rate schedules ------------------------------------------------------------
-def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: int) -> float:
+def lr_at(step: int, base_lr: float, cfg: ScheduleConfig, total_steps: float) -> float:
     """Learning rate at step ``k`` (0-based) for a schedule.
 
     - constant: eps_k = eps_0

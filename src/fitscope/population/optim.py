@@ -26,7 +26,7 @@ def clip_per_member_(g: Tensor, clip_value: Tensor | None, clip_norm: Tensor | N
             t.update([g], t.init([g]), [g], None)
 
 
-def schedule_lrs(cfgs: Sequence[OptimizerConfig], step: int, total_steps: int) -> list[float]:
+def schedule_lrs(cfgs: Sequence[OptimizerConfig], step: int, total_steps: float) -> list[float]:
     """Each member's learning rate at ``step``
     (:func:`~fitscope.core.transforms.learning_rates`)."""
     return _learning_rates(cfgs, step, total_steps)
