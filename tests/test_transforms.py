@@ -273,3 +273,18 @@ def test_early_stopping_is_a_callback_with_patience_and_restore():
     assert (early.best_epoch, early.best_step) == (2, 20)
     early.restore(model)
     assert float(model.weight.detach()[0, 0]) == 2.0
+
+
+def test_the_old_names_still_work():
+    """fitscope.optim and fitscope.population.optim: thin shims over the transforms."""
+    from fitscope import optim
+    from fitscope.population import optim as population_optim
+
+    assert isinstance(optim.make_optimizer([nn.Parameter(torch.zeros(2))],
+                                           OptimizerConfig(name="rmsprop")), torch.optim.RMSprop)
+    cfgs = [OptimizerConfig(lr=0.1, schedule=ScheduleConfig(kind="step", step_size=2)),
+            OptimizerConfig(lr=0.2)]
+    assert population_optim.schedule_lrs(cfgs, 3, 10) == T.learning_rates(cfgs, 3, 10)
+    g = torch.tensor([[3.0, 4.0], [0.3, 0.4]])
+    population_optim.clip_per_member_(g, None, population_optim.column([1.0, 1.0], g))
+    torch.testing.assert_close(g, torch.tensor([[0.6, 0.8], [0.3, 0.4]]), rtol=1e-5, atol=1e-6)
