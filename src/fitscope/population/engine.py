@@ -6,18 +6,18 @@ Each member's model is built and initialized as ``Trainer.__init__`` does it, un
 same forked and seeded RNG as :func:`fitscope.engine.train`; then the members'
 parameters are stacked (:class:`~fitscope.population.stacked.StackedMLP`) and
 trained together. One step mirrors the sequential engine's order, for all members at
-once: learning rate from each member's schedule; the batch (each member's own data
-order, from its own seed, gathered into (N, B, F)); input noise; weight noise on;
-forward; data loss per member; backward (of the sum of the members' losses, so each
-member gets exactly its own gradient); then the update half, the same code as the
-sequential engine's (:class:`fitscope.core.loop.Updater`: learning rate from each
-member's schedule; weight noise off; penalty gradients (L2, L1); clipping, each member
-by its own norm; decoupled weight decay; the optimizer's update).
+once: the batch (each member's own data order, from its own seed, gathered into
+(N, B, F)); input noise; weight noise on; forward; data loss per member; backward (of
+the sum of the members' losses, so each member gets exactly its own gradient); then the
+update half, the same code as the sequential engine's
+(:class:`fitscope.core.loop.Updater`: learning rate from each member's schedule; weight
+noise off; penalty gradients (L2, L1); clipping, each member by its own norm; decoupled
+weight decay; the optimizer's update).
 
-Per member, as in the sequential engine: divergence (:func:`fitscope.core.loop.divergence`),
-early stopping (:class:`fitscope.core.loop.EarlyStopping` on the member's own validation
-metric, restoring its best weights), history
-rows, final metrics, snapshots and probe records. A member whose run has ended leaves
+Per member, as in the sequential engine: divergence
+(:func:`fitscope.core.loop.divergence`), early stopping
+(:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
+restoring its best weights), history rows, final metrics, snapshots and probe records. A member whose run has ended leaves
 the stacked program (its rows are dropped, so it costs nothing more and its numbers,
 even NaNs, can reach no other member); its weights stay as they were when it left.
 
