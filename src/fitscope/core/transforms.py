@@ -12,7 +12,7 @@ member i's row is updated with its own learning rate, momentum, betas, penalties
 :func:`keep_members` drops members from a state. ``lr`` is an (N, 1) float64 column of
 this step's learning rates (:func:`lr_at`). ``masks`` (one (1, D_i) bool tensor per
 parameter tensor, or None for "all weights") mark the weights: penalties and decay act
-on weights only (Goodfellow et al. 2016, 7.1).
+on weights only (Goodfellow et al. 2016, 7.1), L2 on the rest only when asked for.
 
 Transforms write in place for speed: penalties and clipping change ``grads``; each
 optimizer keeps its own update tensor ``u`` in its state and returns it (so ``grads``
@@ -30,8 +30,8 @@ differ from the notes: momentum keeps v <- alpha v + g and steps eps v (equal to
 notes' v <- alpha v - eps g; theta <- theta + v while eps is constant), and RMSProp's
 delta sits outside the square root (the notes put it inside, Goodfellow et al. alg. 8.5).
 
-``torch._foreach_*`` would be allowed here; with the engines' one flat tensor per
-population, plain tensor operations are as fast, so none is used.
+``torch._foreach_*`` would be allowed here; the engines pass one flat tensor per
+population (a list of one), so plain tensor operations serve and none is used.
 """
 
 from __future__ import annotations
@@ -77,7 +77,8 @@ def _any(values: Values) -> bool:
 
 
 def _on_weights(mask: Tensor | None, on: Tensor, off: Tensor | float) -> Tensor:
-    """(N, 1) column ``on`` where ``mask`` marks weights, ``off`` elsewhere."""
+    """``on`` (an (N, 1) column) where ``mask`` marks weights, ``off`` elsewhere: (N, D_i),
+    or ``on`` itself without a mask."""
     return on if mask is None else torch.where(mask, on, off)
 
 
