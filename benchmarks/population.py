@@ -35,7 +35,7 @@ threads' time (spinning included) and say nothing about wall time.
 "pop floor s" is the work the population cannot avoid, each part timed alone with its
 operands in cache (``floor_child``: the training steps' batched matrix multiplies -- for
 the functional stack, one member's module run forward and backward on the N members'
-rows at once --, one fused Adam pass per step, the evaluations), and "at floor" the
+rows at once --, one Adam update per step, the evaluations), and "at floor" the
 sequential time over it:
 the speedup a population whose every kernel ran at its in-cache speed would reach on
 this machine. A target above it cannot be met here by scheduling the same kernels
@@ -186,8 +186,8 @@ def floor_child(threads: int | None, setting: str, n: int) -> dict[str, float]:
       in training mode, forward and backward (autograd) on N x batch rows, the same
       per-example work as a population step in each kernel's unmapped form, scaled
       the same way;
-    - ``adam``: one fused Adam pass over the (N, D) parameters, gradients and moments per
-      step (the engine's own optimizer with one learning rate: one kernel call);
+    - ``adam``: one Adam update of the (N, D) parameters, gradients and moments per
+      step (the engine's own ``Updater.step``);
     - ``eval``: the evaluations of ``Population.fit`` (``evaluate`` of the validation
       split at the end of every epoch, then of the train, validation and test splits for
       the final metrics), timed whole.
@@ -212,8 +212,7 @@ def floor_child(threads: int | None, setting: str, n: int) -> dict[str, float]:
     else:
         matmul, macs = _module_passes(pop.members[0].model, lead, n, b, rows_seen)
     grad = torch.randn_like(net.flat) * 1e-3
-    lr = torch.full((n, 1), 1e-3, dtype=torch.float64)
-    adam = _hot_seconds(lambda: pop.opt.step(net.flat, grad, lr, [1e-3] * n)) * lead.total_steps
+    adam = _hot_seconds(lambda: pop.updater.step(0, 1, [net.flat], [grad])) * lead.total_steps
     s = lead.splits
     epochs = math.ceil(lead.total_steps / lead.steps_per_epoch)
     evaluation = sum(count * _hot_seconds(partial(evaluate, net, x, y, lead.classify), reps=3)

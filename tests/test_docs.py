@@ -171,7 +171,7 @@ def test_the_code_blocks_run(file, tmp_path, monkeypatch):
         check_init_study_table()
 
 
-WORDS = {"Nine": 9, "eight": 8}
+WORDS = {"Nine": 9, "nine": 9, "eight": 8}
 
 
 def check_init_study_table() -> None:

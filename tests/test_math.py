@@ -10,7 +10,7 @@ from torch import nn
 from fitscope import regularize as reg
 from fitscope.config import RunConfig, ScheduleConfig
 from fitscope.engine import Batch, Trainer
-from fitscope.optim import LeanAdam, clip_gradients_, lr_at, set_lr
+from fitscope.optim import clip_gradients_, lr_at
 
 
 def tiny(**overrides) -> RunConfig:
@@ -83,51 +83,6 @@ def test_adam_first_steps_equal_bias_corrected_formulas():
             torch.testing.assert_close(p.detach(), theta[n], rtol=1e-5, atol=1e-7)
     # bias correction matters: the first step moves each weight by about lr
     assert not torch.allclose(s["out.weight"], s["out.weight"] / (1 - b1))
-
-
-def test_lean_adam_is_bit_for_bit_torch_fused_adam_and_falls_back_when_it_must():
-    torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(5, 7), nn.Tanh(), nn.Linear(7, 3))
-    twin = copy.deepcopy(net)
-    lean = LeanAdam(net.parameters(), lr=0.01, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.1)
-    ref = torch.optim.Adam(twin.parameters(), lr=0.01, betas=(0.8, 0.99), eps=1e-6,
-                           weight_decay=0.1, fused=True)
-    x, y = torch.randn(16, 5), torch.randint(0, 3, (16,))
-    for step in range(6):
-        if step == 3:  # a schedule changes the rate between steps
-            set_lr(lean, 0.003)
-            set_lr(ref, 0.003)
-        for model, opt in ((net, lean), (twin, ref)):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            if step == 4:  # a parameter without a gradient: the general step runs
-                model[2].bias.grad = None
-            opt.step()
-        for a, b in zip(net.parameters(), twin.parameters()):
-            assert torch.equal(a, b), step
-    assert lean._lean is not None  # the short step did run
-    assert torch.equal(lean.state[net[0].weight]["exp_avg_sq"],
-                       ref.state[twin[0].weight]["exp_avg_sq"])
-    # step counts stay per parameter (the bias that missed step 4 is one behind) ...
-    assert [float(lean.state[p]["step"]) for p in net.parameters()] == \
-        [float(ref.state[p]["step"]) for p in twin.parameters()] == [6, 6, 6, 5]
-    # ... and survive a state_dict round trip into a fresh optimizer
-    resumed = LeanAdam(net.parameters(), lr=0.003, betas=(0.8, 0.99), eps=1e-6,
-                       weight_decay=0.1)
-    resumed.load_state_dict(copy.deepcopy(lean.state_dict()))
-    for _ in range(2):
-        for model, opt in ((net, resumed), (twin, ref)):
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x), y).backward()
-            opt.step()
-        for a, b in zip(net.parameters(), twin.parameters()):
-            assert torch.equal(a, b)
-    assert [float(resumed.state[p]["step"]) for p in net.parameters()] == [8, 8, 8, 7]
-    lean = resumed
-    calls = []
-    lean.register_step_post_hook(lambda opt, args, kwargs: calls.append(opt))
-    lean.step()  # with a hook: the general, hooked step, which calls it
-    assert calls == [lean]
 
 
 def test_linear_decay_schedule():

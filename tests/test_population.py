@@ -1,5 +1,5 @@
 """The population engine: grouping, equivalence with the sequential engine, per-member
-early stopping and divergence, batched optimizers, records."""
+early stopping and divergence, records (the batched update rules: test_transforms.py)."""
 
 import math
 import weakref
@@ -10,9 +10,7 @@ import torch
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
 from fitscope.population import engine, group_by_shape, shape_key, train
-from fitscope.population import optim as population_optim
 from fitscope.population.engine import Population, example_losses, losses_and_grad
-from fitscope.population.optim import clip_per_member_, column, make_batched_optimizer
 from fitscope.run import load_run
 
 RTOL = 1e-5  # float32: relative agreement asked of every loss and final weight
@@ -185,10 +183,9 @@ def test_members_stop_early_on_their_own_and_keep_their_best_weights():
     assert len(pops[3].history) == 60
 
 
-def test_adam_per_rate_over_rows_matches_as_members_leave(monkeypatch):
-    """Fused Adam once per learning rate over the members' rows (the path of long rows,
-    forced here), while members stop early and leave the program."""
-    monkeypatch.setattr(population_optim, "ROW_FLOATS", 1)
+def test_adam_with_per_member_rates_matches_as_members_leave():
+    """Adam's state follows the members that stay (each with its own rate) while others
+    stop early and leave the program."""
     es = {"enabled": True, "patience": 3}
     common = {"data.n_samples": 120, "data.noise": 0.4, "model.width": 64,
               "optimizer.name": "adam", "budget.epochs": 40}
@@ -288,72 +285,6 @@ def test_dropout_and_noise_are_reproducible_and_leave_the_callers_rng_alone():
     assert_matches(a[2], train_sequential(configs[2]))
 
 
-# -- the batched optimizers, against torch.optim ----------------------------------------
-TORCH_OPTIMIZERS = {
-    "sgd": lambda p, c: torch.optim.SGD([p], lr=c.lr),
-    "momentum": lambda p, c: torch.optim.SGD([p], lr=c.lr, momentum=c.momentum),
-    "nesterov": lambda p, c: torch.optim.SGD([p], lr=c.lr, momentum=c.momentum, nesterov=True),
-    "adagrad": lambda p, c: torch.optim.Adagrad([p], lr=c.lr, eps=c.eps),
-    "rmsprop": lambda p, c: torch.optim.RMSprop([p], lr=c.lr, alpha=c.rho, eps=c.eps),
-    "adam": lambda p, c: torch.optim.Adam([p], lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps),
-}
-
-
-@pytest.mark.parametrize("name", list(TORCH_OPTIMIZERS))
-def test_batched_optimizer_steps_each_row_like_torch_optim(name):
-    """Three members with their own hyperparameters, ten steps, against one torch.optim
-    optimizer per member."""
-    cfgs = [cfg(**{"optimizer.name": name, "optimizer.lr": lr, "optimizer.momentum": mu,
-                   "optimizer.beta1": b1, "optimizer.beta2": b2, "optimizer.rho": rho,
-                   "optimizer.eps": eps}).optimizer
-            for lr, mu, b1, b2, rho, eps in ((0.1, 0.9, 0.9, 0.999, 0.9, 1e-8),
-                                             (0.01, 0.5, 0.5, 0.99, 0.5, 1e-3),
-                                             (0.3, 0.1, 0.0, 0.9, 0.99, 1e-6))]
-    g = torch.Generator().manual_seed(0)
-    flat = torch.randn(3, 7, generator=g)
-    singles = [flat[i].clone().requires_grad_() for i in range(3)]
-    opts = [TORCH_OPTIMIZERS[name](p, c) for p, c in zip(singles, cfgs)]
-    batched = make_batched_optimizer(cfgs, flat)
-    lr = column([c.lr for c in cfgs], flat, torch.float64)
-    for _ in range(10):
-        grads = torch.randn(3, 7, generator=g)
-        for p, o, grad in zip(singles, opts, grads):
-            p.grad = grad.clone()
-            o.step()
-        batched.step(flat, grads, lr)
-    for i, p in enumerate(singles):
-        torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
-
-
-@pytest.mark.parametrize("lrs, row_floats, path", [
-    ((0.1, 0.01, 0.3), 16384, "update"),  # short rows: an update tensor, then a scale
-    ((0.02, 0.02, 0.02), 16384, "one call"),  # a common rate: in place, one call
-    ((0.1, 0.01, 0.1), 1, "per rate"),  # long rows: one call per rate over their rows
-])
-def test_fused_adam_steps_each_row_like_torch_optim(lrs, row_floats, path, monkeypatch):
-    """Members sharing betas and eps take torch's fused kernel, by each of its paths."""
-    monkeypatch.setattr(population_optim, "ROW_FLOATS", row_floats)
-    cfgs = [cfg(**{"optimizer.name": "adam", "optimizer.lr": lr}).optimizer for lr in lrs]
-    g = torch.Generator().manual_seed(0)
-    flat = torch.randn(3, 7, generator=g)
-    singles = [flat[i].clone().requires_grad_() for i in range(3)]
-    opts = [TORCH_OPTIMIZERS["adam"](p, c) for p, c in zip(singles, cfgs)]
-    batched = make_batched_optimizer(cfgs, flat)
-    assert batched.fusable
-    lr = column(lrs, flat, torch.float64)
-    for _ in range(10):
-        grads = torch.randn(3, 7, generator=g)
-        for p, o, grad in zip(singles, opts, grads):
-            p.grad = grad.clone()
-            o.step()
-        batched.step(flat, grads, lr, list(lrs))
-    groups = batched._lr_groups(list(lrs), flat.shape[1])  # (private) the path taken
-    assert {"update": groups is None, "one call": groups is not None and len(groups) == 1,
-            "per rate": groups is not None and len(groups) == 2}[path]
-    for i, p in enumerate(singles):
-        torch.testing.assert_close(flat[i], p.detach(), rtol=1e-5, atol=1e-6)
-
-
 @pytest.mark.parametrize("overrides", [
     {"model.activation": "tanh"},
     {"model.activation": "relu", "model.dropout": 0.3, "model.input_dropout": 0.2},
@@ -388,22 +319,6 @@ def test_hand_written_backward_matches_autograd(overrides):
     # that is zero up to rounding, which no elementwise tolerance can judge
     error = torch.linalg.vector_norm(net.grad - leaf.grad, dim=1)
     assert (error <= 1e-5 * torch.linalg.vector_norm(leaf.grad, dim=1)).all(), error
-
-
-def test_clipping_uses_each_members_own_norm():
-    g = torch.randn(3, 50, generator=torch.Generator().manual_seed(1))
-    expected = g.clone()
-    norm, value = [1.0, math.inf, 0.1], [math.inf, 0.05, 0.02]
-    for i in range(3):
-        p = torch.zeros(50, requires_grad=True)
-        p.grad = expected[i].clone()
-        if value[i] < math.inf:
-            torch.nn.utils.clip_grad_value_([p], value[i])
-        if norm[i] < math.inf:
-            torch.nn.utils.clip_grad_norm_([p], norm[i])
-        expected[i] = p.grad
-    clip_per_member_(g, column(value, g), column(norm, g))
-    torch.testing.assert_close(g, expected)
 
 
 @pytest.mark.parametrize("model", [{"activation": "relu"}, {"activation": "tanh"},

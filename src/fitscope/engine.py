@@ -1,11 +1,15 @@
 """The sequential engine: ``train(config) -> Run``.
 
-One minibatch step, in order: learning rate from the schedule; the batch (augmented,
-input noise, FGSM examples); weight noise on; forward; data loss (+ auxiliary tasks,
-+ activation L1); backward; weight noise off; penalty gradients (L2, L1); clipping;
-decoupled weight decay; the optimizer's update. A non-finite loss, or one 1000 times
-that of a constant prediction (log k for k classes, Var(y) for regression), ends the
-run as ``diverged``: a result, never an exception. Regression runs also report RMSE (in
+One minibatch step, in order: the batch (augmented, input noise, FGSM examples); weight
+noise on; forward; data loss (+ auxiliary tasks, + activation L1); backward; then the
+update half that the population engine runs too (:class:`fitscope.core.loop.Updater`:
+learning rate from the schedule; weight noise off; penalty gradients (L2, L1);
+clipping; decoupled weight decay; the optimizer's update, all as transforms of
+:mod:`fitscope.core.transforms` over the model's parameters viewed as one (1, D)
+buffer, :func:`fitscope.core.loop.population_of_one`). A non-finite loss, or one 1000
+times that of a constant prediction (log k for k classes, Var(y) for regression), ends
+the run as ``diverged`` (:func:`fitscope.core.loop.divergence`): a result, never an
+exception. Regression runs also report RMSE (in
 the target's units) and R2 per split (:func:`regression_metrics`).
 
 Determinism: the seed fixes the init (its own generator), the data order (its own
@@ -26,25 +30,21 @@ from torch import nn
 
 from . import regularize as reg
 from .config import RunConfig
+from .core.loop import (
+    Callback,
+    EarlyStopping,
+    Updater,
+    divergence,
+    nonfinite_parameters,
+    population_of_one,
+)
+from .core.transforms import global_norm
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
 from .init import apply_init
 from .models import build_model
-from .optim import clip_gradients_, grad_norm, lr_at, make_optimizer, set_lr
 from .run import Run
 from .sizing import EVAL_BATCH, check_fits
-
-DIVERGENCE_FACTOR = 1e3
-
-
-class Callback:
-    """Hooks into a training run; every method is optional. Set ``trainer.stop = True``
-    from a callback to end the run after the current step (status stays ``completed``)."""
-
-    def on_train_start(self, trainer: Trainer) -> None: ...
-    def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None: ...
-    def on_epoch_end(self, trainer: Trainer, row: dict) -> None: ...
-    def on_train_end(self, trainer: Trainer, run: Run) -> None: ...
 
 
 @dataclass
@@ -52,32 +52,6 @@ class Batch:
     x: torch.Tensor
     y: torch.Tensor
     idx: torch.Tensor  # positions in the training set (for per-example masks)
-
-
-class EarlyStopping:
-    """Keras-style early stopping on a validation metric (Goodfellow et al. 2016, alg. 7.1).
-
-    An epoch improves when the metric beats the best by more than ``min_delta``; after
-    ``patience`` epochs without improvement the run stops, and with ``restore_best`` the
-    weights of the best epoch come back.
-    """
-
-    def __init__(self, monitor: str, patience: int, min_delta: float, start_epoch: int):
-        self.monitor, self.patience, self.min_delta = monitor, patience, min_delta
-        self.start_epoch = start_epoch
-        self.sign = 1.0 if monitor.endswith("loss") else -1.0
-        self.best, self.best_epoch, self.best_step, self.wait = math.inf, 0, 0, 0
-        self.best_state: dict[str, torch.Tensor] | None = None
-
-    def update(self, epoch: int, step: int, value: float, model: nn.Module) -> bool:
-        """Record an epoch; True when training should stop."""
-        if self.sign * value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.best_step, self.wait = self.sign * value, epoch, step, 0
-            self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            return False
-        if epoch >= self.start_epoch:
-            self.wait += 1
-        return self.wait >= self.patience
 
 
 class Trainer:
@@ -110,13 +84,13 @@ class Trainer:
                            "input_shape": list(self.splits.input_shape)}
         self.weights, self.others = reg.weights_and_others(self.model)
         self.params = self.weights + self.others
-        self.optimizer = make_optimizer(self.params, cfg.optimizer)
+        # the parameters as one (1, D) buffer, updated as a population of one
+        self.flat, self.grads, masks = population_of_one(self.weights, self.others)
         rc = cfg.regularization
+        self.updater = Updater([cfg.optimizer], [rc], self.flat, masks)
         self.act_l1 = (reg.ActivationL1(reg.hidden_activations(self.model), rc.activation_l1)
                        if rc.activation_l1 else None)
-        es = rc.early_stopping
-        self.early = (EarlyStopping(es.monitor, es.patience, es.min_delta, es.start_epoch)
-                      if es.enabled else None)
+        self.early = EarlyStopping.from_config(rc.early_stopping)  # a callback, run last
         self.x_train, self.y_train = self._to(self.splits.x_train), self._to(self.splits.y_train)
         self.main_mask = self._main_label_mask()
         self.shuffle_gen = torch.Generator().manual_seed(cfg.budget.seed)
@@ -192,28 +166,16 @@ class Trainer:
 
     def train_step(self, b: Batch) -> tuple[float, torch.Tensor]:
         """One optimizer step on a batch; returns (data loss, main outputs)."""
-        cfg, rc = self.config, self.config.regularization
-        lr = lr_at(self.step, cfg.optimizer.lr, cfg.optimizer.schedule, self.total_steps)
-        if cfg.optimizer.schedule.kind != "constant":
-            set_lr(self.optimizer, lr)
+        rc = self.config.regularization
         x = self._prepare(b)
-        noise = reg.add_weight_noise_(self.weights, rc.weight_noise) if rc.weight_noise else None
+        noise = reg.add_weight_noise_(self.weights, rc.weight_noise) if rc.weight_noise else ()
         loss, out = self._loss(x, b)
         objective = loss + self.act_l1.pop() if self.act_l1 else loss
-        for p in self.params:  # zero_grad(set_to_none=True) without its per-call profiling cost
-            p.grad = None
-        _backward(objective)
-        if noise is not None:
-            reg.remove_weight_noise_(self.weights, noise)
-        if rc.l2 or rc.l1:
-            reg.add_penalty_grads_(self.weights, rc.l2, rc.l1)
-            if rc.l2_on_bias and rc.l2:
-                reg.add_penalty_grads_(self.others, rc.l2, 0.0)
-        if cfg.optimizer.clip_norm or cfg.optimizer.clip_value:
-            clip_gradients_(self.params, cfg.optimizer.clip_norm, cfg.optimizer.clip_value)
-        if rc.weight_decay:
-            reg.decoupled_weight_decay_(self.weights, lr, rc.weight_decay)
-        self.optimizer.step()
+        for g in self.grads:  # the (1, D) gradient buffer autograd accumulates into
+            g.zero_()
+        objective.backward()
+        self.updater.step(self.step, self.total_steps, self.flat, self.grads,
+                          list(zip(self.weights, noise)))
         return loss.item(), out.detach()
 
     def _constant_prediction_loss(self) -> float:
@@ -223,14 +185,11 @@ class Trainer:
         return max(float(self.splits.y_train.var()), 1e-8)
 
     def _check_divergence(self, loss: float) -> bool:
-        if not math.isfinite(loss):
-            self.reason = f"non-finite loss ({loss}) at step {self.step}"
-        elif loss > DIVERGENCE_FACTOR * self.baseline_loss:
-            self.reason = (f"loss {loss:.3g} at step {self.step} is over {DIVERGENCE_FACTOR:g}x "
-                           f"that of a constant prediction ({self.baseline_loss:.3g})")
-        else:
+        """Mark the run diverged when :func:`~fitscope.core.loop.divergence` says so."""
+        reason = divergence(loss, self.baseline_loss, self.step)
+        if reason is None:
             return False
-        self.status, self.diverged_step = "diverged", self.step
+        self.status, self.reason, self.diverged_step = "diverged", reason, self.step
         return True
 
     @torch.no_grad()
@@ -289,20 +248,19 @@ class Trainer:
         rc = self.config.regularization
         return {"epoch": self.epoch, "step": self.step, "train_loss": train_loss,
                 "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
-                "lr": self.optimizer.param_groups[0]["lr"], "grad_norm": grad_norm(self.params),
+                "lr": self.updater.lrs[0], "grad_norm": float(global_norm(self.grads)),
                 "penalty": reg.penalty_value(self.weights, rc.l2, rc.l1), "seconds": seconds}
 
     def _end_of_epoch(self, row: dict) -> bool:
         """Record the row; True when the run must end."""
         self.history.append(row)
-        for cb in self.callbacks:
+        for cb in [*self.callbacks, *([self.early] if self.early else [])]:
             cb.on_epoch_end(self, row)
-        if not all(math.isfinite(float(p.detach().abs().max())) for p in self.params):
+        if not all(bool(torch.isfinite(p.amax()) & torch.isfinite(p.amin())) for p in self.flat):
             self.status, self.diverged_step = "diverged", self.step
-            self.reason = f"non-finite parameters after step {self.step}"
+            self.reason = nonfinite_parameters(self.step)
             return True
-        if self.early and self.early.update(self.epoch, self.step, row[self.early.monitor],
-                                            self.model):
+        if self.early and self.early.stopped_epoch == self.epoch:
             self.status, self.stop_epoch = "early_stopped", self.epoch
             return True
         return self.stop or self.step >= self.total_steps
@@ -316,9 +274,8 @@ class Trainer:
             self.snapshots.append({"step": 0, "params": _flat(self.model)})
         self.run_epochs(self.config.budget.epochs)
         es = self.config.regularization.early_stopping
-        if self.early and es.restore_best and self.early.best_state is not None \
-                and self.status != "diverged":
-            self.model.load_state_dict(self.early.best_state)
+        if self.early and self.status != "diverged":
+            self.early.restore(self.model)
         if self.early and self.status != "diverged" and es.after != "none":
             after_all_data(self, es.after)
         train_seconds = time.perf_counter() - t0
@@ -410,11 +367,10 @@ def shape_inputs(model: nn.Module, splits: DataSplits) -> None:
                               "(batch, outputs)")
         return None
 
-    if len(shape) > 1:
-        if accepts(x.view(len(x), *shape)) is None:
-            model.register_forward_pre_hook(
-                lambda _, args: (args[0].view(len(args[0]), *shape), *args[1:]))
-            return
+    if len(shape) > 1 and accepts(x.view(len(x), *shape)) is None:
+        model.register_forward_pre_hook(
+            lambda _, args: (args[0].view(len(args[0]), *shape), *args[1:]))
+        return
     error = accepts(x)
     if error is not None:
         shapes = f"(batch, {', '.join(map(str, shape))})"
@@ -461,11 +417,12 @@ def after_all_data(trainer: Trainer, how: str) -> None:
     trainer.x_train = trainer._to(torch.cat([s.x_train, s.x_val]))
     trainer.y_train = trainer._to(torch.cat([s.y_train, s.y_val]))
     trainer.main_mask, trainer.early = None, None
+    trainer.stop = False  # early stopping's stop ends the first phase only
     trainer.steps_per_epoch = math.ceil(len(trainer.x_train) / trainer.batch_size)
     first_phase_epochs = trainer.epoch
     if how == "retrain_all":
         trainer.model.load_state_dict(trainer.init_state)
-        trainer.optimizer = make_optimizer(trainer.params, trainer.config.optimizer)
+        trainer.updater.reset(trainer.flat)
         trainer.step, trainer.total_steps = 0, early.best_step
         trainer.run_epochs(first_phase_epochs)
     else:
@@ -475,20 +432,6 @@ def after_all_data(trainer: Trainer, how: str) -> None:
             if trainer.status == "diverged" or trainer.history[-1]["val_loss"] < target:
                 break
     trainer.early = early
-
-
-_run_backward = torch.autograd.Variable._execution_engine.run_backward
-
-
-def _backward(loss: torch.Tensor) -> None:
-    """``loss.backward()`` for a plain scalar loss: the autograd engine call that
-    ``torch.autograd.backward`` ends in, seeded with d loss / d loss = 1, without its
-    Python-level argument handling (about 15 us a step, 3% of a digits MLP step).
-    Anything else (a tensor subclass, a non-scalar) takes ``loss.backward()``."""
-    if type(loss) is not torch.Tensor or loss.dim() != 0 or not loss.requires_grad:
-        loss.backward()
-        return
-    _run_backward((loss,), (torch.ones_like(loss),), False, False, (), True, True)
 
 
 def _flat(model: nn.Module) -> torch.Tensor:

@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .core.transforms import apply_updates, decoupled_weight_decay, penalty_gradients
+
 
 def weights_and_others(model: nn.Module) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Split trainable parameters into weights (of Linear / Conv layers) and the rest.
@@ -33,22 +35,14 @@ def weights_and_others(model: nn.Module) -> tuple[list[torch.Tensor], list[torch
 
 
 def add_penalty_grads_(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) -> None:
-    """Add the gradients of the norm penalties to ``p.grad`` in place.
-
-    L2: Omega(w) = 1/2 ||w||^2, so grad [J + lambda Omega] = grad J + lambda w, and one
-    gradient step is w <- (1 - eta lambda) w - eta grad J: a weight decay by the factor
-    (1 - eta lambda) every step (the notes; Goodfellow et al. 2016, 7.1.1).
-    L1: Omega(w) = ||w||_1, whose (sub)gradient is lambda sign(w) (7.1.2).
-    ``l2`` and ``l1`` together are the elastic net (Zou and Hastie 2005).
-    """
+    """Add the gradients of the norm penalties on the weights ``params`` to ``p.grad`` in
+    place (:func:`fitscope.core.transforms.penalty_gradients`, whose docstring has the
+    formulas)."""
     params = [p for p in params if p.grad is not None]
-    if not params:
-        return
-    grads = [p.grad for p in params]
-    if l2:
-        torch._foreach_add_(grads, params, alpha=l2)
-    if l1:
-        torch._foreach_add_(grads, torch._foreach_sign(params), alpha=l1)
+    if params and (l2 or l1):
+        t = penalty_gradients(l2, l1)
+        rows = [p.detach().reshape(1, -1) for p in params]
+        t.update([p.grad.view(1, -1) for p in params], t.init(rows), rows, None)
 
 
 def penalty_value(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) -> float:
@@ -65,10 +59,14 @@ def penalty_value(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) 
 
 
 def decoupled_weight_decay_(params: list[torch.Tensor], lr: float, decay: float) -> None:
-    """w <- w (1 - lr * decay), outside the gradient (Loshchilov and Hutter 2019)."""
+    """w <- w (1 - lr * decay), outside the gradient
+    (:func:`fitscope.core.transforms.decoupled_weight_decay`)."""
     if decay and params:
-        with torch.no_grad():
-            torch._foreach_mul_(params, 1.0 - lr * decay)
+        t = decoupled_weight_decay(decay)
+        rows = [p.detach().view(1, -1) for p in params]
+        updates = [torch.zeros_like(r) for r in rows]
+        t.update(updates, t.init(rows), rows, torch.tensor([[lr]], dtype=torch.float64))
+        apply_updates(rows, updates)
 
 
 class ActivationL1:
@@ -141,13 +139,15 @@ def add_weight_noise_(params: list[torch.Tensor], std: float) -> list[torch.Tens
     """
     with torch.no_grad():
         noise = [torch.randn_like(p) * std for p in params]
-        torch._foreach_add_(params, noise)
+        for p, z in zip(params, noise):
+            p.add_(z)
     return noise
 
 
 def remove_weight_noise_(params: list[torch.Tensor], noise: list[torch.Tensor]) -> None:
     with torch.no_grad():
-        torch._foreach_sub_(params, noise)
+        for p, z in zip(params, noise):
+            p.sub_(z)
 
 
 def fgsm(model: nn.Module, x: torch.Tensor, y: torch.Tensor,

@@ -1,9 +1,9 @@
-"""The notes' 2-D toy surfaces, and the optimizers of :mod:`fitscope.optim` run on them.
+"""The notes' 2-D toy surfaces, and the engines' optimizers run on them.
 
 Each :class:`ToySurface` has its formula, its gradient written out by hand, its minima,
 a start and a view. :func:`optimize` runs one optimizer, by the same names and the same
-``torch.optim`` code as the engine (:func:`fitscope.optim.make_optimizer`, with
-:func:`fitscope.optim.clip_gradients_` for clipping), and returns the path as an array,
+code as the engines (:class:`fitscope.core.loop.Updater`, clipping included, over the
+point as a population of one), and returns the path as an array,
 so the same paths can be drawn next to a real network's landscape.
 
 The surfaces (Goodfellow et al. 2016, ch. 8; the notes' optimization lecture):
@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from fitscope.config import OptimizerConfig
-from fitscope.optim import clip_gradients_, make_optimizer
+from fitscope.config import OptimizerConfig, RegularizationConfig
+from fitscope.core.loop import Updater
 
 Fn = Callable[[Tensor, Tensor], Tensor]
 GradFn = Callable[[Tensor, Tensor], tuple[Tensor, Tensor]]
@@ -160,17 +160,16 @@ def optimize(surf: ToySurface | str, optimizer: str | OptimizerConfig = "sgd", *
     """
     surf = surface(surf) if isinstance(surf, str) else surf
     cfg = optimizer_config(surf, optimizer, **overrides)
-    theta = torch.tensor(start or surf.start, dtype=torch.float64, requires_grad=True)
-    opt = make_optimizer([theta], cfg)
-    path = [theta.detach().clone()]
-    for _ in range(steps):
-        theta.grad = torch.stack(surf.grad(*theta.detach()))
-        if cfg.clip_norm or cfg.clip_value:
-            clip_gradients_([theta], cfg.clip_norm, cfg.clip_value)
-        opt.step()
+    theta = torch.tensor([start or surf.start], dtype=torch.float64)  # (1, 2): one member
+    grad = torch.zeros_like(theta)
+    updater = Updater([cfg], [RegularizationConfig()], [theta], None)
+    path = [theta[0].clone()]
+    for k in range(steps):
+        grad[0] = torch.stack(surf.grad(*theta[0]))
+        updater.step(k, steps, [theta], [grad])
         if not torch.isfinite(theta).all():
             break
-        path.append(theta.detach().clone())
+        path.append(theta[0].clone())
     return torch.stack(path).numpy()
 
 

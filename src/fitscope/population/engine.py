@@ -8,16 +8,18 @@ parameters are stacked (:func:`program`: the hand-written
 :class:`~fitscope.population.stacked.StackedMLP` for the built-in MLP, the
 :class:`~fitscope.population.functional.FunctionalStack` for any other model) and
 trained together. One step mirrors the sequential engine's order, for all members at
-once: learning rate from each member's schedule; the batch (each member's own data
-order, from its own seed, gathered into (N, B, F)); input noise; weight noise on;
-forward; data loss per member; backward (of the sum of the members' losses, so each
-member gets exactly its own gradient); weight noise off; penalty gradients (L2, L1);
-clipping (each member by its own norm); decoupled weight decay; the optimizer's update.
+once: the batch (each member's own data order, from its own seed, gathered into
+(N, B, F)); input noise; weight noise on; forward; data loss per member; backward (of
+the sum of the members' losses, so each member gets exactly its own gradient); then the
+update half, the same code as the sequential engine's
+(:class:`fitscope.core.loop.Updater`: learning rate from each member's schedule; weight
+noise off; penalty gradients (L2, L1); clipping, each member by its own norm; decoupled
+weight decay; the optimizer's update).
 
-Per member, as in the sequential engine: divergence (a non-finite loss, or one 1000
-times that of a constant prediction, ends the member's run as ``diverged``), early
-stopping (on the member's own validation metric, restoring its best weights), history
-rows, final metrics, snapshots and probe records. A member whose run has ended leaves
+Per member, as in the sequential engine: divergence
+(:func:`fitscope.core.loop.divergence`), early stopping
+(:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
+restoring its best weights), history rows, final metrics, snapshots and probe records. A member whose run has ended leaves
 the stacked program (its rows are dropped, so it costs nothing more and its numbers,
 even NaNs, can reach no other member); its weights stay as they were when it left.
 
@@ -40,20 +42,22 @@ import time
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..engine import (DIVERGENCE_FACTOR, EVAL_BATCH, EarlyStopping, Trainer, label_names,
-                      regression_metrics, shape_inputs)
+from ..core.loop import (DIVERGENCE_FACTOR, EarlyStopping, Updater, divergence,
+                         nonfinite_parameters)
+from ..core.transforms import column
+from ..engine import EVAL_BATCH, Trainer, label_names, regression_metrics, shape_inputs
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
 from ..sizing import EVAL_FLOATS, footprint, largest_split, snapshots_kept, training_bytes
 from .functional import FunctionalStack, check_same_architecture, stack
-from .optim import clip_per_member_, column, make_batched_optimizer, schedule_lrs
 from .probes import PopulationProbe
 from .shape import check_population
 from .stacked import MemberView, StackedMLP
@@ -225,9 +229,7 @@ def members(configs: Sequence[RunConfig], lead: Trainer,
             apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
             if lead.device.type != "cpu":
                 model = model.to(lead.device)
-            es = config.regularization.early_stopping
-            early = (EarlyStopping(es.monitor, es.patience, es.min_delta, es.start_epoch)
-                     if es.enabled else None)
+            early = EarlyStopping.from_config(config.regularization.early_stopping)
             built.append(Member(config, model, torch.Generator().manual_seed(seed), early))
     return built
 
@@ -260,7 +262,9 @@ class Population:
         self.x_train, self.y_train = lead.x_train, lead.y_train
         cfg = configs[0]
         self.net = program(self.members, lead)
-        self.opt = make_batched_optimizer([c.optimizer for c in configs], self.net.flat)
+        self.updater = Updater([c.optimizer for c in configs],
+                               [c.regularization for c in configs], [self.net.flat],
+                               [self.net.weight_mask])
         self._set_columns(self._columns(configs))
         self.gen = torch.Generator(device=self.net.flat.device)
         self.gen.manual_seed(population_seed(configs))
@@ -268,24 +272,17 @@ class Population:
         obs = cfg.observe
         self.probe = (PopulationProbe(self.net, obs.probe_every, obs.histogram_bins,
                                       cfg.model.activation) if obs.probe_every else None)
-        self.lrs = [c.optimizer.lr for c in configs]  # each member's last learning rate
-        self.lr_column: Tensor | None = None  # self.lrs as a column, until they change
-        self.scheduled = any(c.optimizer.schedule.kind != "constant" for c in configs)
 
     def _columns(self, configs: list[RunConfig]) -> dict[str, Tensor]:
-        """Per-member regularization and clipping settings as float64 (N, 1) columns."""
+        """Per-member settings the forward pass and the history use, as float64 (N, 1)
+        columns (those of the update live in ``self.updater``'s state)."""
         rcs = [c.regularization for c in configs]
-        ocs = [c.optimizer for c in configs]
         like = self.net.flat
-        inf = math.inf
         values = {
-            "l2": [r.l2 for r in rcs], "l2_bias": [r.l2 if r.l2_on_bias else 0.0 for r in rcs],
-            "l1": [r.l1 for r in rcs], "weight_decay": [r.weight_decay for r in rcs],
+            "l2": [r.l2 for r in rcs], "l1": [r.l1 for r in rcs],
             "input_noise": [r.input_noise for r in rcs],
             "weight_noise": [r.weight_noise for r in rcs],
             "label_smoothing": [r.label_smoothing for r in rcs],
-            "clip_value": [o.clip_value or inf for o in ocs],
-            "clip_norm": [o.clip_norm or inf for o in ocs],
         }
         return {k: column(v, like, torch.float64) for k, v in values.items()}
 
@@ -300,23 +297,12 @@ class Population:
         return name in self.used
 
     # -- one step ---------------------------------------------------------------------
-    def learning_rates(self) -> Tensor:
-        """(N, 1) float64 learning rates at this step, from each member's schedule."""
-        if self.scheduled:
-            cfgs = [m.config.optimizer for m in self.alive]
-            self.lrs = schedule_lrs(cfgs, self.step, self.lead.total_steps)
-            self.lr_column = None
-        if self.lr_column is None:
-            self.lr_column = column(self.lrs, self.net.flat, torch.float64)
-        return self.lr_column
-
     def train_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
         """One optimizer step of every member; returns (losses (N,), outputs (N, k, B)).
 
         The forward and backward passes are :class:`StackedMLP`'s own (no autograd
         graph), except on the steps a probe samples, which go through autograd so that
         every layer's output gradient can be read."""
-        lr = self.learning_rates()
         if self.uses("input_noise"):
             std = self.cols32["input_noise"].unsqueeze(2)
             x = x + torch.randn(x.shape, generator=self.gen, device=x.device) * std
@@ -336,14 +322,9 @@ class Population:
             out, tape = net.forward_train(x, self.gen)
             losses, grad_out = losses_and_grad(out, y, self.classify, smoothing)
             net.backward(tape, grad_out)
-        p, g = net.flat, net.grad
-        with torch.no_grad():
-            if noise is not None:
-                p.sub_(noise)
-            self._penalty_grads(p, g)
-            clip_per_member_(g, self._clip("clip_value"), self._clip("clip_norm"))
-            self._decay(p, lr)
-            self.opt.step(p, g, lr, self.lrs)
+        p = net.flat
+        self.updater.step(self.step, self.lead.total_steps, [p], [net.grad],
+                          [(p, noise)] if noise is not None else ())
         return losses, out
 
     def _smoothing(self) -> Smoothing | None:
@@ -364,25 +345,6 @@ class Population:
         noise = torch.randn(p.shape, generator=self.gen, device=p.device) * std
         p.add_(noise)
         return noise
-
-    def _penalty_grads(self, p: Tensor, g: Tensor) -> None:
-        """:func:`fitscope.regularize.add_penalty_grads_` per member: g += l2 w on weights
-        (and on biases with ``l2_on_bias``), then g += l1 sign(w) on weights."""
-        mask = self.net.weight_mask
-        if self.uses("l2"):
-            g.addcmul_(p, torch.where(mask, self.cols32["l2"], self.cols32["l2_bias"]))
-        if self.uses("l1"):
-            g.addcmul_(p.sign(), self.cols32["l1"] * mask)
-
-    def _clip(self, name: str) -> Tensor | None:
-        return self.cols32[name] if self.uses(name) else None
-
-    def _decay(self, p: Tensor, lr: Tensor) -> None:
-        """w <- w (1 - lr * decay) on weights (:func:`fitscope.regularize.decoupled_weight_decay_`),
-        the factor computed in float64 like the sequential engine's Python float."""
-        if self.uses("weight_decay"):
-            factor = (1.0 - lr * self.cols["weight_decay"]).float()
-            p.mul_(torch.where(self.net.weight_mask, factor, 1.0))
 
     # -- epochs -----------------------------------------------------------------------
     def fit(self) -> list[Run]:
@@ -443,18 +405,18 @@ class Population:
         return x, self.y_train.index_select(0, flat).view(idx.shape)
 
     def _diverged(self, losses: Tensor) -> list[int]:
-        """Rows whose loss diverged at this step, marked with the sequential engine's
-        verdict (``Trainer._check_divergence`` of the lead, which never trains)."""
-        limit = DIVERGENCE_FACTOR * self.lead.baseline_loss
-        if float(losses.max()) <= limit:  # max is NaN if any loss is: one test for all
+        """Rows whose loss diverged at this step, marked with the reason
+        :func:`~fitscope.core.loop.divergence` gives."""
+        baseline = self.lead.baseline_loss
+        if float(losses.max()) <= DIVERGENCE_FACTOR * baseline:  # NaN if any loss is
             return []
-        bad = ~torch.isfinite(losses) | (losses.double() > limit)
-        rows = bad.nonzero().flatten().tolist()
-        for i in rows:
-            m, lead = self.alive[i], self.lead
-            lead.step = m.step = m.diverged_step = self.step
-            lead._check_divergence(float(losses[i]))
-            m.status, m.reason = "diverged", lead.reason
+        rows = []
+        for i, loss in enumerate(losses.tolist()):
+            reason = divergence(loss, baseline, self.step)
+            if reason is not None:
+                m = self.alive[i]
+                m.status, m.reason, m.step, m.diverged_step = "diverged", reason, self.step, self.step
+                rows.append(i)
         return rows
 
     def _end_of_epoch(self, train_loss: Tensor, train_acc: Tensor, seconds: float) -> None:
@@ -474,18 +436,20 @@ class Population:
         for i, m in enumerate(self.alive):
             row = {"epoch": self.epoch, "step": self.step, "train_loss": train_loss[i],
                    "train_acc": train_acc[i] if self.classify else None,
-                   "val_loss": val_loss[i], "val_acc": val_acc[i], "lr": self.lrs[i],
+                   "val_loss": val_loss[i], "val_acc": val_acc[i],
+                   "lr": self.updater.lrs[i],
                    "grad_norm": grad_norm[i], "penalty": penalty[i], "seconds": seconds}
             m.step = self.step
             m.history.append(row)
             if not finite[i]:
                 m.status, m.diverged_step = "diverged", self.step
-                m.reason = f"non-finite parameters after step {self.step}"
+                m.reason = nonfinite_parameters(self.step)
                 ended.append(i)
-            elif m.early and m.early.update(self.epoch, self.step, row[m.early.monitor],
-                                            MemberView(self.net, i)):
-                m.status, m.stop_epoch = "early_stopped", self.epoch
-                ended.append(i)
+            elif m.early:  # the callback, on the member's weights in the stacked program
+                m.early.on_epoch_end(SimpleNamespace(model=MemberView(self.net, i)), row)
+                if m.early.stopped_epoch == self.epoch:
+                    m.status, m.stop_epoch = "early_stopped", self.epoch
+                    ended.append(i)
         if ended:
             self._leave(ended)
 
@@ -497,9 +461,8 @@ class Population:
         keep = [i for i in range(len(self.alive)) if i not in set(rows)]
         index = torch.tensor(keep, dtype=torch.long, device=self.net.flat.device)
         self.alive = [self.alive[i] for i in keep]
-        self.lrs, self.lr_column = [self.lrs[i] for i in keep], None
         self.net.keep(index)
-        self.opt.keep(index)
+        self.updater.keep(index)
         self._set_columns({k: v[index] for k, v in self.cols.items()})
         if self.probe is not None:
             self.probe.keep(keep)
@@ -515,10 +478,8 @@ class Population:
         """Restore best weights (``Trainer.fit``), evaluate every member that did not
         diverge, and build the runs."""
         for m in self.members:
-            es = m.config.regularization.early_stopping
-            if m.early and es.restore_best and m.early.best_state is not None \
-                    and m.status != "diverged":
-                m.model.load_state_dict(m.early.best_state)
+            if m.early and m.status != "diverged":
+                m.early.restore(m.model)
         metrics = final_metrics([m for m in self.members if m.status != "diverged"], self.lead)
         share = seconds / len(self.members)
         runs = []

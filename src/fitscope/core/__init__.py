@@ -1,0 +1,1 @@
+"""The bottom training layer: it imports torch and :mod:`fitscope.config` only."""
