@@ -15,10 +15,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig, RunConfig
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
-}
+from .core.activations import MODULES as ACTIVATIONS  # name -> nn.Module class
 
 
 def output_size(n_classes: int) -> int:

@@ -30,10 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.activations import ELEMENTWISE, of_module
 from ..models import MLP
 
-ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
-               nn.Softplus)
 PASS = (nn.Identity, nn.Dropout)  # the identity in eval mode
 CACHE_FLOATS = 1 << 19  # 2 MiB of float32 activations per chunk (benchmarks/landscape.py)
 
@@ -153,10 +152,8 @@ class BatchedMLP:
         return loss, (self.metric.columns(h, y) if self.metric is not None else None)
 
 
-IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_, nn.Sigmoid: torch.sigmoid_}
-
-
 def _activate(module: nn.Module, h: Tensor) -> Tensor:
-    """``module(h)``, in place on ``h`` (a fresh intermediate) where torch has the op."""
-    fn = IN_PLACE.get(type(module))
-    return fn(h) if fn is not None else module(h)
+    """``module(h)``, in place on ``h`` (a fresh intermediate) for the activations of
+    the table (:mod:`fitscope.core.activations`)."""
+    act = of_module(module)
+    return act.activate_(h) if act is not None else module(h)

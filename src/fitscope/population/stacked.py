@@ -15,8 +15,8 @@ optimizer, penalties and clipping act with a few whole-population operations.
 Training steps do not go through autograd: :meth:`StackedMLP.forward_train` keeps what
 the backward pass needs (a :class:`Tape`) and :meth:`StackedMLP.backward` writes every
 layer's gradient into ``grad`` with the same kernels autograd would call (``bmm`` for
-the weight and input gradients, a sum for the bias, ``tanh_backward`` and its kin for
-the activations, the batch-norm formula), a handful of kernels per layer with no graph
+the weight and input gradients, a sum for the bias, the activation table's derivatives
+(:mod:`fitscope.core.activations`), the batch-norm formula), a handful of kernels per layer with no graph
 to build. Activations are computed in place where nothing needs the input again.
 :meth:`StackedMLP.forward` is the same network through autograd, with taps for the
 probes (:mod:`fitscope.population.probes`), which need every layer's output gradient.
@@ -37,63 +37,10 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from ..core.activations import TABLE
 from ..regularize import weights_and_others
 
-aten = torch.ops.aten
-
-
-class Tanh(torch.autograd.Function):
-    """tanh(z) = 2 sigmoid(2z) - 1, with the derivative 1 - tanh(z)^2 from the output.
-
-    Mathematically ``torch.tanh``; computed through the sigmoid because torch's CPU tanh
-    kernel is several times slower than its sigmoid and the population's activations are
-    N times larger than one net's. It differs from ``torch.tanh`` by at most about 2e-7
-    (a few float32 ulps of 1, absolute). :func:`_activate_` computes the same numbers in
-    place.
-    """
-
-    @staticmethod
-    def forward(ctx, z: Tensor) -> Tensor:
-        y = torch.sigmoid(z * 2.0).mul_(2.0).sub_(1.0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return aten.tanh_backward(grad, y)
-
-
-ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
-               "linear": lambda h: h}
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
-_MINUS_ONE = torch.tensor(-1.0)
-
-
-def _activate_(z: Tensor, kind: str, doubled: bool = False) -> Tensor:
-    """The activation of ``z``, in place (``z`` becomes the output). ``doubled``: ``z``
-    holds 2z already (tanh only: the layer's multiply computed it for free)."""
-    if kind == "tanh":
-        if not doubled:
-            z.mul_(2.0)
-        return torch.add(_MINUS_ONE, z.sigmoid_(), alpha=2.0, out=z)  # 2 s - 1, one pass
-    if kind == "relu":
-        return z.relu_()
-    if kind == "sigmoid":
-        return z.sigmoid_()
-    return z
-
-
-def _activation_backward_(grad: Tensor, y: Tensor, kind: str) -> Tensor:
-    """d loss / d z from d loss / d y, in place in ``grad``, as autograd computes it from
-    the output ``y``."""
-    if kind == "tanh":
-        return aten.tanh_backward.grad_input(grad, y, grad_input=grad)
-    if kind == "relu":
-        return aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad)
-    if kind == "sigmoid":
-        return aten.sigmoid_backward.grad_input(grad, y, grad_input=grad)
-    return grad
 
 
 @dataclass
@@ -177,7 +124,7 @@ class StackedMLP:
                  dropout: Tensor, input_dropout: Tensor,
                  rows: Tensor | None = None):
         template = models[0]
-        self.cfg, self.act = cfg, ACTIVATIONS[cfg.activation]
+        self.cfg, self.act = cfg, TABLE[cfg.activation]
         named = list(template.named_parameters())
         self.names = [name for name, _ in named]
         self.shapes = [p.shape for _, p in named]
@@ -251,7 +198,7 @@ class StackedMLP:
         :class:`Tape` for :meth:`backward`. The same numbers as :meth:`forward`. The
         outputs and the tape live in this batch size's workspace: valid until the next
         pass of that size."""
-        tape, kind = Tape(), self.cfg.activation
+        tape, act = Tape(), self.act
         ws = self.workspace("train", x.shape[1])
         h, h_t = x.transpose(1, 2), x  # (N, n_in, B) and (N, B, n_in)
         if self.drops[1]:
@@ -260,16 +207,14 @@ class StackedMLP:
         for i, layer in enumerate(self.layers[:-1]):
             tape.inputs.append(h)
             tape.inputs_t.append(h_t)
-            if layer.bn is None:
-                doubled = kind == "tanh"  # 2 (W h + b) costs nothing extra in the multiply
-                z = _linear(h, layer, 2.0 if doubled else 1.0, out=ws.outputs[i])
+            if layer.bn is None:  # the prescale costs nothing extra in the multiply
+                z = _linear(h, layer, act.prescale, out=ws.outputs[i])
                 tape.normed.append(None)
             else:
                 z, normed = self._batch_norm_train(_linear(h, layer, out=ws.outputs[i]),
                                                    layer, i)
                 tape.normed.append(normed)
-                doubled = False
-            y = _activate_(z, kind, doubled)
+            y = act.activate_(z, prescaled=layer.bn is None)
             tape.acts.append(y)
             if self.drops[0]:
                 mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
@@ -286,7 +231,7 @@ class StackedMLP:
     def backward(self, tape: Tape, grad_out: Tensor) -> None:
         """Write the gradient of the members' summed loss into ``grad``, given
         ``grad_out`` = d loss / d outputs (N, n_out, B) and the forward pass's ``tape``."""
-        kind, gz = self.cfg.activation, grad_out
+        gz = grad_out
         ws = self.workspace("train", grad_out.shape[2])
         for j in range(len(self.layers) - 1, -1, -1):
             layer, h_t = self.layers[j], tape.inputs_t[j]
@@ -299,7 +244,7 @@ class StackedMLP:
             gh = torch.bmm(layer.wt, gz, out=ws.input_grads[j])
             if tape.masks[i] is not None:
                 gh.mul_(tape.masks[i])
-            gz = _activation_backward_(gh, tape.acts[i], kind)
+            gz = self.act.derivative_(gh, tape.acts[i])
             if tape.normed[i] is not None:
                 gz = _batch_norm_backward(gz, self.layers[i].bn, *tape.normed[i])
 
@@ -309,21 +254,21 @@ class StackedMLP:
         statistics), in place in this batch size's workspace. When every member gets the
         same inputs (``x`` expanded from (B, n_in)), the first layer is one matrix
         multiply for all members."""
-        kind, (n, b) = self.cfg.activation, x.shape[:2]
+        act, (n, b) = self.act, x.shape[:2]
         ws = self.workspace("eval", b)
         h = x.transpose(1, 2)
         for i, layer in enumerate(self.layers[:-1]):
-            doubled = kind == "tanh" and layer.bn is None
+            scale = act.prescale if layer.bn is None else 1.0
             buffer = ws.scratch(i, n, layer.w.shape[1])
             if i == 0 and x.stride(0) == 0:
-                z = _shared_linear(x[0], layer, 2.0 if doubled else 1.0, out=buffer)
+                z = _shared_linear(x[0], layer, scale, out=buffer)
             else:
-                z = _linear(h, layer, 2.0 if doubled else 1.0, out=buffer)
+                z = _linear(h, layer, scale, out=buffer)
             if layer.bn is not None:
                 mean = self.buffers[f"hidden.{i}.bn.running_mean"].unsqueeze(2)
                 var = self.buffers[f"hidden.{i}.bn.running_var"].unsqueeze(2)
                 z = _affine(z.sub_(mean).mul_(torch.rsqrt(var + BN_EPS)), layer.bn)
-            h = _activate_(z, kind, doubled)
+            h = act.activate_(z, prescaled=layer.bn is None)
         if len(self.layers) == 1 and x.stride(0) == 0:
             return _shared_linear(x[0], self.layers[-1])
         return _linear(h, self.layers[-1])
@@ -367,7 +312,7 @@ class StackedMLP:
             h = tap(f"hidden.{i}.linear", "preact", _linear_p(h, p, f"hidden.{i}.linear"))
             if self.cfg.batch_norm:
                 h = tap(f"hidden.{i}.bn", "preact", self._batch_norm(h, p, i, train))
-            h = tap(f"hidden.{i}.act", "act", self.act(h))
+            h = tap(f"hidden.{i}.act", "act", self.act.function(h))
             if train and self.drops[0]:
                 h = h * _mask(h, self.dropout, gen)
         return tap("out", "preact", _linear_p(h, p, "out"))

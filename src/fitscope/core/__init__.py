@@ -1,0 +1,12 @@
+"""The bottom training layer: the formulas every engine shares, each written once.
+
+- :mod:`fitscope.core.losses`: per-example data losses and their gradients with respect
+  to the outputs, predictions and label-smoothing targets, over a leading member axis
+  (a sequential run is a population of one);
+- :mod:`fitscope.core.activations`: the activation table (function, in-place function,
+  derivative, ``nn.Module`` class per name).
+
+This package may import torch and :mod:`fitscope.config` only; the engines
+(:mod:`fitscope.engine`, :mod:`fitscope.population`, :mod:`fitscope.landscape`,
+:mod:`fitscope.probe`) import from it.
+"""
