@@ -211,9 +211,9 @@ class StackedMLP:
                 z = _linear(h, layer, act.prescale, out=ws.outputs[i])
                 tape.normed.append(None)
             else:
-                z, normed = self._batch_norm_train(_linear(h, layer, out=ws.outputs[i]),
-                                                   layer, i)
-                tape.normed.append(normed)
+                z, *normed = self._batch_norm(_linear(h, layer, out=ws.outputs[i]),
+                                              layer.bn, i, train=True, in_place=True)
+                tape.normed.append(tuple(normed))
             y = act.activate_(z, prescaled=layer.bn is None)
             tape.acts.append(y)
             if self.drops[0]:
@@ -265,23 +265,11 @@ class StackedMLP:
             else:
                 z = _linear(h, layer, scale, out=buffer)
             if layer.bn is not None:
-                mean = self.buffers[f"hidden.{i}.bn.running_mean"].unsqueeze(2)
-                var = self.buffers[f"hidden.{i}.bn.running_var"].unsqueeze(2)
-                z = _affine(z.sub_(mean).mul_(torch.rsqrt(var + BN_EPS)), layer.bn)
+                z = self._batch_norm(z, layer.bn, i, train=False, in_place=True)[0]
             h = act.activate_(z, prescaled=layer.bn is None)
         if len(self.layers) == 1 and x.stride(0) == 0:
             return _shared_linear(x[0], self.layers[-1])
         return _linear(h, self.layers[-1])
-
-    def _batch_norm_train(self, z: Tensor, layer: Layer, i: int
-                          ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Batch norm on batch statistics (see :meth:`_batch_norm`), updating the running
-        ones; returns the output and (normalized values, 1 / sqrt(var + eps))."""
-        var, mean = torch.var_mean(z, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
-        self._track(i, mean, var, z.shape[2])
-        rstd = torch.rsqrt(var + BN_EPS)
-        normed = z.sub_(mean).mul_(rstd)
-        return _affine(normed, layer.bn), (normed, rstd)
 
     def _track(self, i: int, mean: Tensor, var: Tensor, b: int) -> None:
         """r <- (1 - m) r + m s, with the unbiased variance for ``running_var``."""
@@ -311,29 +299,35 @@ class StackedMLP:
         for i in range(self.cfg.depth):
             h = tap(f"hidden.{i}.linear", "preact", _linear_p(h, p, f"hidden.{i}.linear"))
             if self.cfg.batch_norm:
-                h = tap(f"hidden.{i}.bn", "preact", self._batch_norm(h, p, i, train))
+                bn = p[f"hidden.{i}.bn.weight"], p[f"hidden.{i}.bn.bias"]
+                h = tap(f"hidden.{i}.bn", "preact",
+                        self._batch_norm(h, bn, i, train, in_place=False)[0])
             h = tap(f"hidden.{i}.act", "act", self.act.function(h))
             if train and self.drops[0]:
                 h = h * _mask(h, self.dropout, gen)
         return tap("out", "preact", _linear_p(h, p, "out"))
 
-    def _batch_norm(self, h: Tensor, p: dict[str, Tensor], i: int, train: bool) -> Tensor:
-        """y = (h - mu) / sqrt(var + eps) * gamma + beta per unit (Ioffe and Szegedy 2015),
-        over the batch (the last dim of ``h``, (N, units, B)).
+    def _batch_norm(self, z: Tensor, bn: Sequence[Tensor], i: int, train: bool,
+                    in_place: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """Batch norm of hidden layer ``i`` (Ioffe and Szegedy 2015), per unit over the
+        batch (the last dim of ``z``, (N, units, B)), with ``bn`` = (gamma, beta, ...):
+
+            y = (z - mu) / sqrt(var + eps) * gamma + beta.
 
         Training uses the batch's mean and biased variance and updates the running
-        statistics like ``nn.BatchNorm1d``: r <- (1 - m) r + m s, with the unbiased
-        variance for ``running_var``; evaluation uses the running statistics.
-        """
-        name = f"hidden.{i}.bn"
+        statistics like ``nn.BatchNorm1d`` (:meth:`_track`); evaluation uses the running
+        statistics. ``in_place`` overwrites ``z`` with the normalized values (outside
+        autograd). Returns (y, normalized values, 1 / sqrt(var + eps)), the last two what
+        :func:`_batch_norm_backward` needs."""
         if train:
-            var, mean = torch.var_mean(h, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
-            self._track(i, mean.detach(), var.detach(), h.shape[2])
+            var, mean = torch.var_mean(z, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
+            self._track(i, mean.detach(), var.detach(), z.shape[2])
         else:
-            mean = self.buffers[f"{name}.running_mean"].unsqueeze(2)
-            var = self.buffers[f"{name}.running_var"].unsqueeze(2)
-        h = (h - mean) * torch.rsqrt(var + BN_EPS)
-        return torch.addcmul(p[f"{name}.bias"].unsqueeze(2), h, p[f"{name}.weight"].unsqueeze(2))
+            mean = self.buffers[f"hidden.{i}.bn.running_mean"].unsqueeze(2)
+            var = self.buffers[f"hidden.{i}.bn.running_var"].unsqueeze(2)
+        rstd = torch.rsqrt(var + BN_EPS)
+        normed = z.sub_(mean).mul_(rstd) if in_place else (z - mean) * rstd
+        return torch.addcmul(bn[1].unsqueeze(2), normed, bn[0].unsqueeze(2)), normed, rstd
 
     # -- rows -------------------------------------------------------------------------
     def keep(self, index: Tensor) -> None:
@@ -390,12 +384,6 @@ def _linear_p(h: Tensor, p: dict[str, Tensor], name: str) -> Tensor:
     """W h^T + b for every member: (N, in, B) -> (N, out, B), from parameter views."""
     w, bias = p[f"{name}.weight"], p.get(f"{name}.bias")
     return torch.bmm(w, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), w, h)
-
-
-def _affine(normed: Tensor, bn: tuple[Tensor, ...]) -> Tensor:
-    """normed * gamma + beta per unit."""
-    gamma, beta = bn[0], bn[1]
-    return torch.addcmul(beta.unsqueeze(2), normed, gamma.unsqueeze(2))
 
 
 def _batch_norm_backward(gy: Tensor, bn: tuple[Tensor, ...], normed: Tensor,
