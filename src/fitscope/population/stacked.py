@@ -14,12 +14,14 @@ optimizer, penalties and clipping act with a few whole-population operations.
 
 Training steps do not go through autograd: :meth:`StackedMLP.forward_train` keeps what
 the backward pass needs (a :class:`Tape`) and :meth:`StackedMLP.backward` writes every
-layer's gradient into ``grad`` with the same kernels autograd would call (``bmm`` for
-the weight and input gradients, a sum for the bias, the activation table's derivatives
-(:mod:`fitscope.core.activations`), the batch-norm formula), a handful of kernels per layer with no graph
-to build. Activations are computed in place where nothing needs the input again.
-:meth:`StackedMLP.forward` is the same network through autograd, with taps for the
-probes (:mod:`fitscope.population.probes`), which need every layer's output gradient.
+layer's gradient into ``grad`` (``bmm`` for the weight and input gradients, a sum for
+the bias, the derivatives of the activation table :mod:`fitscope.core.activations`,
+the batch-norm formula), a handful of kernels per layer with no graph to build.
+Training and evaluation passes are one loop (:meth:`StackedMLP._pass`); activations are
+computed in place where nothing needs the input again. :meth:`StackedMLP.forward` is
+the same network through autograd, with taps for the probes
+(:mod:`fitscope.population.probes`), which need every layer's output gradient; the
+tests check the hand-written pass and backward against it.
 
 The layers mirror :class:`fitscope.models.MLP`: ``[input dropout] -> depth x (Linear
 -> [BatchNorm1d] -> activation -> [dropout]) -> Linear``. Dropout rates are per member:
@@ -198,35 +200,8 @@ class StackedMLP:
         :class:`Tape` for :meth:`backward`. The same numbers as :meth:`forward`. The
         outputs and the tape live in this batch size's workspace: valid until the next
         pass of that size."""
-        tape, act = Tape(), self.act
-        ws = self.workspace("train", x.shape[1])
-        h, h_t = x.transpose(1, 2), x  # (N, n_in, B) and (N, B, n_in)
-        if self.drops[1]:
-            h = h * _mask(h, self.input_dropout, gen, ws.mask(0, h))
-            h_t = h.transpose(1, 2)
-        for i, layer in enumerate(self.layers[:-1]):
-            tape.inputs.append(h)
-            tape.inputs_t.append(h_t)
-            if layer.bn is None:  # the prescale costs nothing extra in the multiply
-                z = _linear(h, layer, act.prescale, out=ws.outputs[i])
-                tape.normed.append(None)
-            else:
-                z, *normed = self._batch_norm(_linear(h, layer, out=ws.outputs[i]),
-                                              layer.bn, i, train=True, in_place=True)
-                tape.normed.append(tuple(normed))
-            y = act.activate_(z, prescaled=layer.bn is None)
-            tape.acts.append(y)
-            if self.drops[0]:
-                mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
-                tape.masks.append(mask)
-                h = torch.mul(y, mask, out=ws.after_dropout(i, y))
-                h_t = h.transpose(1, 2)
-            else:
-                tape.masks.append(None)
-                h, h_t = y, ws.outputs_t[i] if y is ws.outputs[i] else y.transpose(1, 2)
-        tape.inputs.append(h)
-        tape.inputs_t.append(h_t)
-        return _linear(h, self.layers[-1], out=ws.outputs[-1]), tape
+        out, tape = self._pass(x, Tape(), gen)
+        return out, tape  # type: ignore[return-value]  # a tape given is a tape returned
 
     def backward(self, tape: Tape, grad_out: Tensor) -> None:
         """Write the gradient of the members' summed loss into ``grad``, given
@@ -254,22 +229,53 @@ class StackedMLP:
         statistics), in place in this batch size's workspace. When every member gets the
         same inputs (``x`` expanded from (B, n_in)), the first layer is one matrix
         multiply for all members."""
+        return self._pass(x, None)[0]
+
+    def _pass(self, x: Tensor, tape: Tape | None, gen: torch.Generator | None = None
+              ) -> tuple[Tensor, Tape | None]:
+        """The forward pass outside autograd, in place in the workspace: training mode
+        when given a ``tape`` to fill (each layer's output in a buffer of its own, kept
+        for the backward pass), else eval mode (two scratch buffers in turn; the last
+        layer's output a fresh tensor). ``z`` comes out of the layer's multiply already
+        scaled by the activation's ``prescale`` where no batch norm comes between."""
         act, (n, b) = self.act, x.shape[:2]
-        ws = self.workspace("eval", b)
-        h = x.transpose(1, 2)
-        for i, layer in enumerate(self.layers[:-1]):
-            scale = act.prescale if layer.bn is None else 1.0
-            buffer = ws.scratch(i, n, layer.w.shape[1])
-            if i == 0 and x.stride(0) == 0:
-                z = _shared_linear(x[0], layer, scale, out=buffer)
-            else:
-                z = _linear(h, layer, scale, out=buffer)
+        train = tape is not None
+        ws = self.workspace("train" if train else "eval", b)
+        h, h_t = x.transpose(1, 2), x  # (N, n_in, B) and (N, B, n_in)
+        shared = x.stride(0) == 0  # every member gets the same inputs
+        if train and self.drops[1]:
+            h = h * _mask(h, self.input_dropout, gen, ws.mask(0, h))
+            h_t, shared = h.transpose(1, 2), False
+        depth = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if tape is not None:
+                tape.inputs.append(h)
+                tape.inputs_t.append(h_t)
+            prescaled = i < depth and layer.bn is None  # free in the multiply
+            scale = act.prescale if prescaled else 1.0
+            out = (ws.outputs[i] if train else
+                   None if i == depth else ws.scratch(i, n, layer.w.shape[1]))
+            z = (_shared_linear(x[0], layer, scale, out=out) if i == 0 and shared
+                 else _linear(h, layer, scale, out=out))
+            if i == depth:
+                break
+            normed = None
             if layer.bn is not None:
-                z = self._batch_norm(z, layer.bn, i, train=False, in_place=True)[0]
-            h = act.activate_(z, prescaled=layer.bn is None)
-        if len(self.layers) == 1 and x.stride(0) == 0:
-            return _shared_linear(x[0], self.layers[-1])
-        return _linear(h, self.layers[-1])
+                z, *normed = self._batch_norm(z, layer.bn, i, train, in_place=True)
+            y = act.activate_(z, prescaled=prescaled)
+            mask = None
+            if train and self.drops[0]:
+                mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
+                h = torch.mul(y, mask, out=ws.after_dropout(i, y))
+                h_t = h.transpose(1, 2)
+            else:
+                h = y
+                h_t = ws.outputs_t[i] if train and y is ws.outputs[i] else y.transpose(1, 2)
+            if tape is not None:
+                tape.acts.append(y)
+                tape.masks.append(mask)
+                tape.normed.append(None if normed is None else tuple(normed))
+        return z, tape
 
     def _track(self, i: int, mean: Tensor, var: Tensor, b: int) -> None:
         """r <- (1 - m) r + m s, with the unbiased variance for ``running_var``."""
