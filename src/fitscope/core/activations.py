@@ -5,9 +5,12 @@ class beside them.
 Each :class:`Activation` holds
 
 - ``apply_``: the function f, in place (its argument is overwritten with f of it);
-- ``derivative_``: ``(grad, y) -> grad * f'(z)`` in place in ``grad``, written from the
-  output y = f(z), so a backward pass needs to keep only the output (as scikit-learn's
-  ``DERIVATIVES``); every entry's f' must therefore be a function of f(z);
+- ``derivative_``: ``(grad, y, scratch) -> grad * f'(z)`` in place in ``grad``, written
+  from the output y = f(z), so a backward pass needs to keep only the output (as
+  scikit-learn's ``DERIVATIVES``); every entry's f' must therefore be a function of
+  f(z). ``scratch`` (a tensor like ``grad`` that may be overwritten, or None) holds the
+  factor f'(z): a fresh temporary of a population's size costs more than the product
+  itself (the allocator hands blocks this large back to the system);
 - ``module``: the ``torch.nn`` class that :mod:`fitscope.models` builds;
 - ``function``: f out of place, differentiable by autograd (torch's own op where one
   exists, else :class:`Tabled`: ``apply_`` forward, ``derivative_`` backward);
@@ -27,7 +30,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-_MINUS_ONE = torch.tensor(-1.0)
+_MINUS_ONE, _ONE = torch.tensor(-1.0), torch.tensor(1.0)  # 0-dim: usable on any device
 
 
 class Tabled(torch.autograd.Function):
@@ -45,7 +48,7 @@ class Tabled(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
         (y,) = ctx.saved_tensors
-        return ctx.act.derivative_(grad.clone(), y), None
+        return ctx.act.derivative_(grad.clone(), y, None), None
 
 
 @dataclass(frozen=True)
@@ -55,7 +58,7 @@ class Activation:
     name: str
     module: type[nn.Module]
     apply_: Callable[[Tensor], Tensor]
-    derivative_: Callable[[Tensor, Tensor], Tensor]
+    derivative_: Callable[[Tensor, Tensor, Tensor | None], Tensor]
     native: Callable[[Tensor], Tensor] | None = None  # torch's differentiable op, if any
     prescale: float = 1.0
 
@@ -74,14 +77,14 @@ def _identity(z: Tensor) -> Tensor:
     return z
 
 
-def _pass_grad(grad: Tensor, y: Tensor) -> Tensor:
+def _pass_grad(grad: Tensor, y: Tensor, scratch: Tensor | None) -> Tensor:
     """f(z) = z: f' = 1."""
     return grad
 
 
-def _relu_grad(grad: Tensor, y: Tensor) -> Tensor:
-    """f(z) = max(z, 0): f' = 1 where y > 0, else 0 (0 at z = 0, as torch)."""
-    return grad.masked_fill_(y <= 0, 0.0)
+def _relu_grad(grad: Tensor, y: Tensor, scratch: Tensor | None) -> Tensor:
+    """f(z) = max(z, 0): f' = [y > 0] (0 at z = 0, as torch)."""
+    return grad.mul_(torch.gt(y, 0.0, out=_like(grad, scratch)))
 
 
 def _tanh_from_doubled_(u: Tensor) -> Tensor:
@@ -93,15 +96,18 @@ def _tanh_from_doubled_(u: Tensor) -> Tensor:
     return torch.add(_MINUS_ONE, u.sigmoid_(), alpha=2.0, out=u)
 
 
-def _tanh_grad(grad: Tensor, y: Tensor) -> Tensor:
-    """f = tanh: f' = 1 - y^2, so grad f' = grad - (grad y) y."""
-    return grad.addcmul_(grad * y, y, value=-1.0)
+def _tanh_grad(grad: Tensor, y: Tensor, scratch: Tensor | None) -> Tensor:
+    """f = tanh: f' = 1 - y^2."""
+    return grad.mul_(torch.addcmul(_ONE, y, y, value=-1.0, out=_like(grad, scratch)))
 
 
-def _sigmoid_grad(grad: Tensor, y: Tensor) -> Tensor:
-    """f = sigmoid: f' = y (1 - y), so grad f' = (grad y) - (grad y) y."""
-    grad.mul_(y)
-    return grad.addcmul_(grad, y, value=-1.0)
+def _sigmoid_grad(grad: Tensor, y: Tensor, scratch: Tensor | None) -> Tensor:
+    """f = sigmoid: f' = y (1 - y) = y - y^2."""
+    return grad.mul_(torch.addcmul(y, y, y, value=-1.0, out=_like(grad, scratch)))
+
+
+def _like(grad: Tensor, scratch: Tensor | None) -> Tensor:
+    return torch.empty_like(grad) if scratch is None else scratch
 
 
 TABLE: dict[str, Activation] = {a.name: a for a in (
@@ -112,7 +118,7 @@ TABLE: dict[str, Activation] = {a.name: a for a in (
 )}
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {k: a.activate_ for k, a in TABLE.items()}
-DERIVATIVES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {
+DERIVATIVES: dict[str, Callable[[Tensor, Tensor, Tensor | None], Tensor]] = {
     k: a.derivative_ for k, a in TABLE.items()}
 MODULES: dict[str, type[nn.Module]] = {k: a.module for k, a in TABLE.items()}
 FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {k: a.function for k, a in TABLE.items()}

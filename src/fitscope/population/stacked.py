@@ -219,7 +219,9 @@ class StackedMLP:
             gh = torch.bmm(layer.wt, gz, out=ws.input_grads[j])
             if tape.masks[i] is not None:
                 gh.mul_(tape.masks[i])
-            gz = self.act.derivative_(gh, tape.acts[i])
+            # the other scratch buffer held gz, consumed by now: room for f'(z)
+            free = ws.scratch(j + 1, self.n, layer.w.shape[2])
+            gz = self.act.derivative_(gh, tape.acts[i], free)
             if tape.normed[i] is not None:
                 gz = _batch_norm_backward(gz, self.layers[i].bn, *tape.normed[i])
 
