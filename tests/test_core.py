@@ -112,6 +112,16 @@ def test_a_sequential_run_is_a_population_of_one():
     target = torch.randn(7)
     torch.testing.assert_close(landscape_losses.SquaredError()(logits, target),
                                F.mse_loss(logits[:, 0], target))
+    # smoothed, one model's (B, k) layout against the same model as a population of one
+    for k in (1, 3):
+        out, yk = torch.randn(7, k), torch.randint(0, max(k, 2), (7,))
+        smoothing = losses.smoothing_of(0.2, max(k, 2))
+        torch.testing.assert_close(
+            losses.example_losses(out, yk, True, smoothing),
+            losses.example_losses(out.T[None], yk[None], True, smoothing)[0])
+        torch.testing.assert_close(regularize.classification_loss(out, yk, max(k, 2), 0.2),
+                                   reference_losses(out.T[None], yk[None], True,
+                                                    torch.tensor([[0.2]])).mean())
     assert losses.smoothing_of(0.0, 3) is None
     assert losses.smoothing_of(0.1, 3) is losses.smoothing_of(0.1, 3)  # cached
 

@@ -106,21 +106,19 @@ def hidden_activations(model: nn.Module) -> list[nn.Module]:
 
 def smoothed_targets(y: torch.Tensor, k: int, eps: float) -> torch.Tensor:
     """(B, k) label-smoothing targets of :class:`fitscope.core.losses.Smoothing`."""
-    smoothing = losses.Smoothing(torch.tensor([[eps]], dtype=torch.float64, device=y.device), k)
-    return smoothing.soft(y.unsqueeze(0), k)[0].T
+    return losses.Smoothing(torch.tensor([[eps]], dtype=torch.float64, device=y.device),
+                            k).soft(y, k)
 
 
 def classification_loss(logits: torch.Tensor, y: torch.Tensor, n_classes: int,
                         smoothing: float = 0.0) -> torch.Tensor:
     """Mean cross-entropy of logits (B, k); binary cross-entropy for one logit, with label
     smoothing ``smoothing`` (:func:`fitscope.core.losses.mean_loss`)."""
-    return losses.mean_loss(logits, y, True,
-                            losses.smoothing_of(smoothing, n_classes, str(logits.device)))
+    smooth = losses.smoothing_of(smoothing, n_classes, logits.device) if smoothing else None
+    return losses.mean_loss(logits, y, True, smooth)
 
 
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    """(B,) class predictions of logits (B, k) (:func:`fitscope.core.losses.predictions`)."""
-    return losses.predictions(logits.T.unsqueeze(0))[0]
+predictions = losses.predictions  # (B, k) logits -> (B,) classes
 
 
 def add_weight_noise_(params: list[torch.Tensor], std: float) -> list[torch.Tensor]:

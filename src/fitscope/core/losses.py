@@ -1,11 +1,12 @@
 """Data losses, their gradients with respect to the outputs, predictions and label
 smoothing, over a leading member axis.
 
-Layout: outputs ``(N, k, B)`` -- N members (a sequential run is N = 1, see
-:func:`members_of`), k outputs, B examples -- and targets ``(N, B)``: class indices, or
-real values for regression. Classes lie along dim 1, which is
-``F.cross_entropy``'s K-dimensional layout ``(batch, classes, d_1)``, so one kernel
-reduces over the classes for all members and examples.
+Layout: the classes (or outputs) lie along dim 1. A population's outputs are
+``(N, k, B)`` -- N members, k outputs, B examples -- with targets ``(N, B)``: class
+indices, or real values for regression. That is ``F.cross_entropy``'s K-dimensional
+layout ``(batch, classes, d_1)``, so one kernel reduces over the classes for all members
+and examples. One model's outputs ``(B, k)`` with targets ``(B,)`` (a sequential run, a
+population of one) go through the same functions: their classes lie along dim 1 too.
 
 The losses are those of the engines (Goodfellow et al. 2016, 6.2.2): a classifier with
 two classes has one logit o and binary cross-entropy, one with k > 2 classes k logits
@@ -39,18 +40,22 @@ class Smoothing:
         self.on, self.off = (1.0 - eps).float(), (eps / (k - 1)).float()
 
     def binary(self, y: Tensor) -> Tensor:
-        """(N, B) targets for one logit."""
+        """(N, B) targets for one logit; (B,) for one model's (B,) labels."""
+        if y.dim() == 1:
+            return y.float() * self.scale[0, 0] + self.eps[0, 0]
         return y.float() * self.scale + self.eps
 
     def soft(self, y: Tensor, k: int) -> Tensor:
-        """(N, k, B) target distributions."""
+        """(N, k, B) target distributions; (B, k) for one model's (B,) labels."""
+        if y.dim() == 1:
+            return self.soft(y.unsqueeze(0), k)[0].T
         n, b = y.shape
         soft = self.off.view(n, 1, 1).expand(n, k, b).clone()
         return soft.scatter_(1, y.unsqueeze(1), self.on.view(n, 1, 1).expand(n, 1, b))
 
 
 @lru_cache(maxsize=64)
-def smoothing_of(eps: float, n_classes: int, device: str = "cpu") -> Smoothing | None:
+def smoothing_of(eps: float, n_classes: int, device: torch.device | str = "cpu") -> Smoothing | None:
     """The :class:`Smoothing` of one member with label smoothing ``eps`` (None for 0),
     cached: a sequential run asks for the same one at every step."""
     if not eps:
@@ -58,37 +63,31 @@ def smoothing_of(eps: float, n_classes: int, device: str = "cpu") -> Smoothing |
     return Smoothing(torch.tensor([[eps]], dtype=torch.float64, device=device), n_classes)
 
 
-def members_of(outputs: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-    """One model's outputs (B, k) and targets (B,) as a population of one: (1, k, B)
-    and (1, B) views."""
-    return outputs.T.unsqueeze(0), y.unsqueeze(0)
-
-
 def example_losses(out: Tensor, y: Tensor, classify: bool,
-                   smoothing: Smoothing | None = None) -> Tensor:
-    """Per-example data loss of every member, (N, B), from outputs (N, k, B):
+                   smoothing: Smoothing | None = None, reduction: str = "none") -> Tensor:
+    """Per-example data loss of every member, (N, B), from outputs (N, k, B) (or of one
+    model, (B,) from (B, k)); ``reduction="mean"``: their mean, in the same kernel.
 
     - one logit o: binary cross-entropy with t = y (or the smoothed target),
       -t log sigmoid(o) - (1 - t) log(1 - sigmoid(o)) (``F.binary_cross_entropy_with_logits``);
-    - k logits: -sum_c t_c log softmax(o)_c, which is -log softmax(o)_y without
-      smoothing (``F.cross_entropy``);
-    - regression: (o_0 - y)^2.
+    - k logits: -sum_c t_c log softmax(o)_c with t the one-hot y (-log softmax(o)_y) or
+      the smoothed distribution (``F.cross_entropy``);
+    - regression: (o_0 - y)^2 (``F.mse_loss``).
     """
     if not classify:
-        return (out[:, 0] - y).square()
+        return F.mse_loss(out[:, 0], y, reduction=reduction)
     if out.shape[1] == 1:
         target = y.to(out.dtype) if smoothing is None else smoothing.binary(y)
-        return F.binary_cross_entropy_with_logits(out[:, 0], target, reduction="none")
-    if smoothing is None:
-        return F.cross_entropy(out, y, reduction="none")
-    return -(smoothing.soft(y, out.shape[1]) * F.log_softmax(out, dim=1)).sum(1)
+        return F.binary_cross_entropy_with_logits(out[:, 0], target, reduction=reduction)
+    target = y if smoothing is None else smoothing.soft(y, out.shape[1])
+    return F.cross_entropy(out, target, reduction=reduction)
 
 
 def mean_loss(outputs: Tensor, y: Tensor, classify: bool,
               smoothing: Smoothing | None = None) -> Tensor:
-    """One model's mean data loss, outputs (B, k): the batch mean of
-    :func:`example_losses` for a population of one."""
-    return example_losses(*members_of(outputs, y), classify, smoothing).mean()
+    """The mean of :func:`example_losses` over every member and example: one model's
+    data loss, from outputs (B, k)."""
+    return example_losses(outputs, y, classify, smoothing, reduction="mean")
 
 
 def losses_and_grad(out: Tensor, y: Tensor, classify: bool,
@@ -124,8 +123,8 @@ def losses_and_grad(out: Tensor, y: Tensor, classify: bool,
 
 
 def predictions(out: Tensor) -> Tensor:
-    """(N, B) class predictions from (N, k, B) outputs: o > 0 for one logit (sigmoid(o)
-    > 1/2), else the arg-max over the classes."""
+    """(N, B) class predictions from (N, k, B) outputs ((B,) from (B, k)): o > 0 for
+    one logit (sigmoid(o) > 1/2), else the arg-max over the classes."""
     if out.shape[1] == 1:
         return (out[:, 0] > 0).long()
     return out.max(1).indices  # argmax(1) across strides is ten times slower (torch 2.13)
