@@ -8,6 +8,7 @@ for regression.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 
@@ -50,7 +51,7 @@ class MLP(nn.Module):
         self.input_dropout = nn.Dropout(cfg.input_dropout) if cfg.input_dropout > 0 else None
         sizes = (n_in, *cfg.widths)
         self.hidden = nn.ModuleList(
-            nn.Sequential(OrderedDict(hidden_block(a, b, cfg))) for a, b in zip(sizes, sizes[1:])
+            nn.Sequential(OrderedDict(hidden_block(a, b, cfg))) for a, b in itertools.pairwise(sizes)
         )
         self.out_features = sizes[-1]
         self.out = nn.Linear(sizes[-1], n_out, bias=cfg.bias) if include_head else None

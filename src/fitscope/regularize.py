@@ -26,10 +26,10 @@ def weights_and_others(model: nn.Module) -> tuple[list[torch.Tensor], list[torch
     seen: set[int] = set()
     for module in model.modules():
         w = getattr(module, "weight", None)
-        if isinstance(w, nn.Parameter) and w.dim() >= 2 and not isinstance(module, norm_types):
-            if w.requires_grad and id(w) not in seen:
-                weights.append(w)
-                seen.add(id(w))
+        if (isinstance(w, nn.Parameter) and w.dim() >= 2 and not isinstance(module, norm_types)
+                and w.requires_grad and id(w) not in seen):
+            weights.append(w)
+            seen.add(id(w))
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
     return weights, others
 

@@ -95,14 +95,16 @@ class Workspace:
 
     def mask(self, i: int, like: Tensor) -> Tensor:
         """The buffer for dropout mask ``i`` (0: the input's), shaped like ``like``."""
-        if self.masks[i] is None:
-            self.masks[i] = torch.empty_like(like, memory_format=torch.contiguous_format)
-        return self.masks[i]
+        mask = self.masks[i]
+        if mask is None:
+            mask = self.masks[i] = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return mask
 
     def after_dropout(self, i: int, like: Tensor) -> Tensor:
-        if self.dropped[i] is None:
-            self.dropped[i] = torch.empty_like(like)
-        return self.dropped[i]
+        dropped = self.dropped[i]
+        if dropped is None:
+            dropped = self.dropped[i] = torch.empty_like(like)
+        return dropped
 
 
 @dataclass
@@ -217,13 +219,14 @@ class StackedMLP:
                 break
             i = j - 1  # the hidden layer whose output h is
             gh = torch.bmm(layer.wt, gz, out=ws.input_grads[j])
-            if tape.masks[i] is not None:
-                gh.mul_(tape.masks[i])
+            mask, normed, bn = tape.masks[i], tape.normed[i], self.layers[i].bn
+            if mask is not None:
+                gh.mul_(mask)
             # the other scratch buffer held gz, consumed by now: room for f'(z)
             free = ws.scratch(j + 1, self.n, layer.w.shape[2])
             gz = self.act.derivative_(gh, tape.acts[i], free)
-            if tape.normed[i] is not None:
-                gz = _batch_norm_backward(gz, self.layers[i].bn, *tape.normed[i])
+            if normed is not None and bn is not None:
+                gz = _batch_norm_backward(gz, bn, *normed)
 
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
@@ -261,9 +264,10 @@ class StackedMLP:
                  else _linear(h, layer, scale, out=out))
             if i == depth:
                 break
-            normed = None
+            normed: tuple[Tensor, Tensor] | None = None
             if layer.bn is not None:
-                z, *normed = self._batch_norm(z, layer.bn, i, train, in_place=True)
+                z, xhat, rstd = self._batch_norm(z, layer.bn, i, train, in_place=True)
+                normed = xhat, rstd
             y = act.activate_(z, prescaled=prescaled)
             mask = None
             if train and self.drops[0]:
@@ -276,7 +280,7 @@ class StackedMLP:
             if tape is not None:
                 tape.acts.append(y)
                 tape.masks.append(mask)
-                tape.normed.append(None if normed is None else tuple(normed))
+                tape.normed.append(normed)
         return z, tape
 
     def _track(self, i: int, mean: Tensor, var: Tensor, b: int) -> None:
