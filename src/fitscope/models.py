@@ -81,8 +81,9 @@ class CNN(nn.Module):
         )
         blocks, channels, side = [], input_shape[0], list(input_shape[1:])
         for c in cfg.channels:
-            parts = [("conv", conv(channels, c, cfg.kernel_size, padding=cfg.kernel_size // 2,
-                                   bias=cfg.bias))]
+            parts: list[tuple[str, nn.Module]] = [
+                ("conv", conv(channels, c, cfg.kernel_size, padding=cfg.kernel_size // 2,
+                              bias=cfg.bias))]
             if cfg.batch_norm:
                 parts.append(("bn", bn(c)))
             parts.append(("act", ACTIVATIONS[cfg.activation]()))
@@ -132,7 +133,7 @@ def build_model(cfg: RunConfig, n_features: int, n_classes: int,
     if cfg.task.aux:
         if cfg.model.kind != "mlp" or cfg.model.depth < 1:
             raise ValueError("task.aux (multi-task) needs model.kind='mlp' and model.depth >= 1")
-        heads = {"main": n_out, **{a.kind: 1 for a in cfg.task.aux}}
+        heads: dict[str, int] = {"main": n_out, **{a.kind: 1 for a in cfg.task.aux}}
         return MultiTaskNet(MLP(n_features, n_out, cfg.model, include_head=False), heads)
     if cfg.model.kind == "cnn":
         return CNN(input_shape, n_out, cfg.model)
