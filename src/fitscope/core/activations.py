@@ -4,7 +4,8 @@ class beside them.
 
 Each :class:`Activation` holds
 
-- ``apply_``: the function f, in place (its argument is overwritten with f of it);
+- ``apply_``: the function f, in place (its argument, ``prescale * z``, is overwritten
+  with f(z)); ``activate_(z)`` scales first where needed;
 - ``derivative_``: ``(grad, y, scratch) -> grad * f'(z)`` in place in ``grad``, written
   from the output y = f(z), so a backward pass needs to keep only the output (as
   scikit-learn's ``DERIVATIVES``); every entry's f' must therefore be a function of
@@ -19,7 +20,8 @@ Each :class:`Activation` holds
 
 Adding an activation is one entry of ``TABLE`` (and its name in
 :data:`fitscope.config.Activation`, which a test checks against the table). The dicts
-``ACTIVATIONS``, ``DERIVATIVES``, ``MODULES`` and ``FUNCTIONS`` are views of it.
+``ACTIVATIONS`` (name -> ``activate_``, in place), ``DERIVATIVES``, ``MODULES`` and
+``FUNCTIONS`` are views of it.
 """
 
 from __future__ import annotations
