@@ -25,7 +25,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from . import regularize as reg
@@ -38,6 +37,7 @@ from .core.loop import (
     nonfinite_parameters,
     population_of_one,
 )
+from .core.losses import mean_loss
 from .core.transforms import global_norm
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
@@ -119,7 +119,7 @@ class Trainer:
         """Cross-entropy (classification) or mean squared error (regression)."""
         if self.classify:
             return reg.classification_loss(out, y, self.n_classes, smoothing)
-        return F.mse_loss(out[:, 0], y)
+        return mean_loss(out, y, False)
 
     def _batches(self):
         """One epoch's batches: one gather of the shuffled data, then slices of it."""
@@ -160,8 +160,7 @@ class Trainer:
         for aux in self.config.task.aux:
             target = aux_target(b.y, aux.kind, self.n_classes, b.x,
                                 self.splits.input_shape).to(out.dtype)
-            loss = loss + aux.weight * F.binary_cross_entropy_with_logits(outs[aux.kind][:, 0],
-                                                                         target)
+            loss = loss + aux.weight * mean_loss(outs[aux.kind][:, :1], target, True)
         return loss, out
 
     def train_step(self, b: Batch) -> tuple[float, torch.Tensor]:

@@ -8,6 +8,7 @@ for regression.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 
@@ -15,10 +16,7 @@ import torch
 from torch import nn
 
 from .config import ModelConfig, RunConfig
-
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "linear": nn.Identity,
-}
+from .core.activations import MODULES as ACTIVATIONS  # name -> nn.Module class
 
 
 def output_size(n_classes: int) -> int:
@@ -53,7 +51,7 @@ class MLP(nn.Module):
         self.input_dropout = nn.Dropout(cfg.input_dropout) if cfg.input_dropout > 0 else None
         sizes = (n_in, *cfg.widths)
         self.hidden = nn.ModuleList(
-            nn.Sequential(OrderedDict(hidden_block(a, b, cfg))) for a, b in zip(sizes, sizes[1:])
+            nn.Sequential(OrderedDict(hidden_block(a, b, cfg))) for a, b in itertools.pairwise(sizes)
         )
         self.out_features = sizes[-1]
         self.out = nn.Linear(sizes[-1], n_out, bias=cfg.bias) if include_head else None
@@ -83,8 +81,9 @@ class CNN(nn.Module):
         )
         blocks, channels, side = [], input_shape[0], list(input_shape[1:])
         for c in cfg.channels:
-            parts = [("conv", conv(channels, c, cfg.kernel_size, padding=cfg.kernel_size // 2,
-                                   bias=cfg.bias))]
+            parts: list[tuple[str, nn.Module]] = [
+                ("conv", conv(channels, c, cfg.kernel_size, padding=cfg.kernel_size // 2,
+                              bias=cfg.bias))]
             if cfg.batch_norm:
                 parts.append(("bn", bn(c)))
             parts.append(("act", ACTIVATIONS[cfg.activation]()))
@@ -134,7 +133,7 @@ def build_model(cfg: RunConfig, n_features: int, n_classes: int,
     if cfg.task.aux:
         if cfg.model.kind != "mlp" or cfg.model.depth < 1:
             raise ValueError("task.aux (multi-task) needs model.kind='mlp' and model.depth >= 1")
-        heads = {"main": n_out, **{a.kind: 1 for a in cfg.task.aux}}
+        heads: dict[str, int] = {"main": n_out, **{a.kind: 1 for a in cfg.task.aux}}
         return MultiTaskNet(MLP(n_features, n_out, cfg.model, include_head=False), heads)
     if cfg.model.kind == "cnn":
         return CNN(input_shape, n_out, cfg.model)

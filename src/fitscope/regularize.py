@@ -8,9 +8,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .core import losses
+from .core.activations import ELEMENTWISE
 from .core.transforms import apply_updates, decoupled_weight_decay, penalty_gradients
 
 
@@ -26,10 +27,10 @@ def weights_and_others(model: nn.Module) -> tuple[list[torch.Tensor], list[torch
     seen: set[int] = set()
     for module in model.modules():
         w = getattr(module, "weight", None)
-        if isinstance(w, nn.Parameter) and w.dim() >= 2 and not isinstance(module, norm_types):
-            if w.requires_grad and id(w) not in seen:
-                weights.append(w)
-                seen.add(id(w))
+        if (isinstance(w, nn.Parameter) and w.dim() >= 2 and not isinstance(module, norm_types)
+                and w.requires_grad and id(w) not in seen):
+            weights.append(w)
+            seen.add(id(w))
     others = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
     return weights, others
 
@@ -95,41 +96,26 @@ class ActivationL1:
 
 
 def hidden_activations(model: nn.Module) -> list[nn.Module]:
-    """The activation modules of a model (the h whose sparsity ActivationL1 rewards)."""
-    kinds = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.GELU, nn.ELU, nn.Identity)
-    return [m for name, m in model.named_modules() if isinstance(m, kinds) and name]
+    """The activation modules of a model (the h whose sparsity ActivationL1 rewards):
+    those of :data:`fitscope.core.activations.ELEMENTWISE`."""
+    return [m for name, m in model.named_modules() if isinstance(m, ELEMENTWISE) and name]
 
 
 def smoothed_targets(y: torch.Tensor, k: int, eps: float) -> torch.Tensor:
-    """Label smoothing as in the notes: the true class gets 1 - eps, each of the other
-    k - 1 classes eps / (k - 1) (Szegedy et al. 2016 spread eps / k over all classes;
-    the notes' form keeps the true class exactly at 1 - eps).
-    """
-    targets = torch.full((y.shape[0], k), eps / (k - 1), dtype=torch.float32, device=y.device)
-    return targets.scatter_(1, y.view(-1, 1), 1.0 - eps)
+    """(B, k) label-smoothing targets of :class:`fitscope.core.losses.Smoothing`."""
+    return losses.Smoothing(torch.tensor([[eps]], dtype=torch.float64, device=y.device),
+                            k).soft(y, k)
 
 
 def classification_loss(logits: torch.Tensor, y: torch.Tensor, n_classes: int,
                         smoothing: float = 0.0) -> torch.Tensor:
-    """Mean cross-entropy; one logit with binary cross-entropy for two classes.
-
-    With smoothing the binary targets are eps and 1 - eps, the k-class targets those of
-    :func:`smoothed_targets`.
-    """
-    if logits.shape[1] == 1:
-        target = y.to(logits.dtype)
-        if smoothing:
-            target = target * (1 - 2 * smoothing) + smoothing
-        return F.binary_cross_entropy_with_logits(logits[:, 0], target)
-    if smoothing:
-        soft = smoothed_targets(y, n_classes, smoothing)
-        return -(soft * F.log_softmax(logits, dim=1)).sum(1).mean()
-    return F.cross_entropy(logits, y)
+    """Mean cross-entropy of logits (B, k); binary cross-entropy for one logit, with label
+    smoothing ``smoothing`` (:func:`fitscope.core.losses.mean_loss`)."""
+    smooth = losses.smoothing_of(smoothing, n_classes, logits.device) if smoothing else None
+    return losses.mean_loss(logits, y, True, smooth)
 
 
-def predictions(logits: torch.Tensor) -> torch.Tensor:
-    """Class predictions: logit > 0 for one output, else the arg-max."""
-    return (logits[:, 0] > 0).long() if logits.shape[1] == 1 else logits.argmax(1)
+predictions = losses.predictions  # (B, k) logits -> (B,) classes
 
 
 def add_weight_noise_(params: list[torch.Tensor], std: float) -> list[torch.Tensor]:

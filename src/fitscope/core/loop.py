@@ -170,7 +170,8 @@ class EarlyStopping(Callback):
     def update(self, epoch: int, step: int, value: float, model: Any) -> bool:
         """Record an epoch; True when training should stop."""
         if self.sign * value < self.best - self.min_delta:
-            self.best, self.best_epoch, self.best_step, self.wait = self.sign * value, epoch, step, 0
+            self.best, self.best_epoch = self.sign * value, epoch
+            self.best_step, self.wait = step, 0
             self.best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             return False
         if epoch >= self.start_epoch:

@@ -95,8 +95,8 @@ def chain(*transforms: Transform) -> Transform:
     def update(grads, state, params, lr):
         new_state = []
         for t, s in zip(transforms, state):
-            grads, s = t.update(grads, s, params, lr)
-            new_state.append(s)
+            grads, updated = t.update(grads, s, params, lr)
+            new_state.append(updated)
         return grads, tuple(new_state)
 
     return Transform(init, update)

@@ -25,15 +25,15 @@ product: 60% of the digits MLP's (64-32-32-10) multiply-adds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..core.activations import ELEMENTWISE, of_module
 from ..models import MLP
 
-ELEMENTWISE = (nn.ReLU, nn.Tanh, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU,
-               nn.Softplus)
 PASS = (nn.Identity, nn.Dropout)  # the identity in eval mode
 CACHE_FLOATS = 1 << 19  # 2 MiB of float32 activations per chunk (benchmarks/landscape.py)
 
@@ -41,11 +41,12 @@ CACHE_FLOATS = 1 << 19  # 2 MiB of float32 activations per chunk (benchmarks/lan
 @dataclass(frozen=True)
 class Layer:
     """One step of the chain: ``kind`` is "linear", "bn" or "act"; ``weight`` / ``bias``
-    name the parameters (or are None); ``module`` is the layer itself."""
+    name the parameters ("" / None where the layer has none); ``module`` is the layer
+    itself."""
 
     kind: str
     module: nn.Module
-    weight: str | None = None
+    weight: str = ""
     bias: str | None = None
 
 
@@ -112,7 +113,7 @@ class BatchedMLP:
     def chunk_size(self, rows: int) -> int:
         """Points per chunk: one layer's activations on ``rows`` rows of data near
         ``CACHE_FLOATS`` floats."""
-        widest = max(layer.module.weight.shape[0] for layer in self.chain
+        widest = max(cast(nn.Linear, layer.module).out_features for layer in self.chain
                      if layer.kind == "linear")
         return max(1, CACHE_FLOATS // max(1, rows * widest))
 
@@ -142,10 +143,11 @@ class BatchedMLP:
                 h = (torch.bmm(w, h, out=out) if layer.bias is None
                      else torch.baddbmm(params[layer.bias].unsqueeze(2), w, h, out=out))
             elif layer.kind == "bn":
-                bn = layer.module
+                bn = cast(nn.BatchNorm1d, layer.module)
                 h = F.batch_norm(h, bn.running_mean, bn.running_var, training=False,
                                  eps=bn.eps)
-                h = torch.addcmul(params[layer.bias].unsqueeze(2), h,
+                beta = params[cast(str, layer.bias)]  # layers_of takes affine ones only
+                h = torch.addcmul(beta.unsqueeze(2), h,
                                   params[layer.weight].unsqueeze(2))
             else:
                 h = _activate(layer.module, h)
@@ -153,10 +155,8 @@ class BatchedMLP:
         return loss, (self.metric.columns(h, y) if self.metric is not None else None)
 
 
-IN_PLACE = {nn.ReLU: torch.relu_, nn.Tanh: torch.tanh_, nn.Sigmoid: torch.sigmoid_}
-
-
 def _activate(module: nn.Module, h: Tensor) -> Tensor:
-    """``module(h)``, in place on ``h`` (a fresh intermediate) where torch has the op."""
-    fn = IN_PLACE.get(type(module))
-    return fn(h) if fn is not None else module(h)
+    """``module(h)``, in place on ``h`` (a fresh intermediate) for the activations of
+    the table (:mod:`fitscope.core.activations`)."""
+    act = of_module(module)
+    return act.activate_(h) if act is not None else module(h)

@@ -19,9 +19,10 @@ weight decay; the optimizer's update).
 Per member, as in the sequential engine: divergence
 (:func:`fitscope.core.loop.divergence`), early stopping
 (:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
-restoring its best weights), history rows, final metrics, snapshots and probe records. A member whose run has ended leaves
-the stacked program (its rows are dropped, so it costs nothing more and its numbers,
-even NaNs, can reach no other member); its weights stay as they were when it left.
+restoring its best weights), history rows, final metrics, snapshots and probe records.
+A member whose run has ended leaves the stacked program (its rows are dropped, so it
+costs nothing more and its numbers, even NaNs, can reach no other member); its weights
+stay as they were when it left.
 
 Where it differs from the sequential engine: dropout masks and input and weight noise
 are drawn from one population generator (seeded by the members' run ids), not from each
@@ -45,12 +46,11 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..core.loop import (DIVERGENCE_FACTOR, EarlyStopping, Updater, divergence,
-                         nonfinite_parameters)
+from ..core.loop import DIVERGENCE_FACTOR, EarlyStopping, Updater, divergence, nonfinite_parameters
+from ..core.losses import Smoothing, example_losses, losses_and_grad, predictions
 from ..core.transforms import column
 from ..engine import EVAL_BATCH, Trainer, label_names, regression_metrics, shape_inputs
 from ..init import apply_init
@@ -415,7 +415,8 @@ class Population:
             reason = divergence(loss, baseline, self.step)
             if reason is not None:
                 m = self.alive[i]
-                m.status, m.reason, m.step, m.diverged_step = "diverged", reason, self.step, self.step
+                m.status, m.reason = "diverged", reason
+                m.step = m.diverged_step = self.step
                 rows.append(i)
         return rows
 
@@ -499,84 +500,6 @@ class Population:
                       engine="population")
             runs.append(run)
         return runs
-
-
-class Smoothing:
-    """Label-smoothing targets of every member, from an (N, 1) float64 column of eps:
-    binary targets eps and 1 - eps, k-class targets 1 - eps and eps / (k - 1)
-    (:func:`fitscope.regularize.smoothed_targets`, each member with its own eps), the
-    constants computed in float64 like the sequential engine's Python floats."""
-
-    def __init__(self, eps: Tensor, n_classes: int):
-        k = max(n_classes, 2)
-        self.eps = eps.float()  # binary: y (1 - 2 eps) + eps
-        self.scale = (1.0 - 2.0 * eps).float()
-        self.on, self.off = (1.0 - eps).float(), (eps / (k - 1)).float()
-
-    def binary(self, y: Tensor) -> Tensor:
-        """(N, B) targets for one logit."""
-        return y.float() * self.scale + self.eps
-
-    def soft(self, y: Tensor, k: int) -> Tensor:
-        """(N, k, B) target distributions."""
-        n, b = y.shape
-        soft = self.off.view(n, 1, 1).expand(n, k, b).clone()
-        return soft.scatter_(1, y.unsqueeze(1), self.on.view(n, 1, 1).expand(n, 1, b))
-
-
-def example_losses(out: Tensor, y: Tensor, classify: bool,
-                   smoothing: Smoothing | None = None) -> Tensor:
-    """Per-example data loss of every member, (N, B), from outputs (N, k, B): the terms
-    whose batch mean is the sequential engine's loss
-    (:func:`fitscope.regularize.classification_loss`: binary cross-entropy on one logit
-    for two classes, cross-entropy on k logits; regression: squared error), with each
-    member's label smoothing."""
-    if not classify:
-        return (out[:, 0] - y).square()
-    if out.shape[1] == 1:
-        target = y.to(out.dtype) if smoothing is None else smoothing.binary(y)
-        return F.binary_cross_entropy_with_logits(out[:, 0], target, reduction="none")
-    if smoothing is None:
-        return F.cross_entropy(out, y, reduction="none")
-    return -(smoothing.soft(y, out.shape[1]) * F.log_softmax(out, dim=1)).sum(1)
-
-
-def losses_and_grad(out: Tensor, y: Tensor, classify: bool,
-                    smoothing: Smoothing | None = None) -> tuple[Tensor, Tensor]:
-    """Each member's mean data loss (N,) (the batch mean of :func:`example_losses`) and
-    the gradient of their sum with respect to the outputs (N, k, B), computed as the
-    backward formulas of the sequential engine's loss functions compute it:
-    (sigmoid(o) - t) / B for binary cross-entropy, softmax minus the target
-    distribution over B for cross-entropy (as log-softmax's backward: g - e^lsm sum g),
-    2 (o - y) / B for squared error."""
-    b = out.shape[2]
-    if not classify:
-        diff = out[:, 0] - y
-        losses = diff.square().mean(1)
-        return losses, diff.mul_(2.0 / b).unsqueeze(1)
-    if out.shape[1] == 1:
-        o = out[:, 0]
-        target = y.to(out.dtype) if smoothing is None else smoothing.binary(y)
-        losses = F.binary_cross_entropy_with_logits(o, target, reduction="none").mean(1)
-        return losses, torch.sigmoid(o).sub_(target).div_(b).unsqueeze(1)
-    lsm = F.log_softmax(out, dim=1)
-    if smoothing is None:
-        losses = F.nll_loss(lsm, y, reduction="none").mean(1)
-        grad = lsm.exp_().mul_(1.0 / b)  # - e^lsm * sum(g), sum(g) = -1 / B
-        grad.scatter_add_(1, y.unsqueeze(1), grad.new_full((y.shape[0], 1, b), -1.0 / b))
-        return losses, grad
-    soft = smoothing.soft(y, out.shape[1])
-    losses = -(soft * lsm).sum(1).mean(1)
-    g = soft.mul_(-1.0 / b)
-    return losses, g.sub_(lsm.exp_().mul_(g.sum(1, keepdim=True)))
-
-
-def predictions(out: Tensor) -> Tensor:
-    """(N, B) class predictions from (N, k, B) outputs: logit > 0 for one output, else
-    the arg-max (:func:`fitscope.regularize.predictions`)."""
-    if out.shape[1] == 1:
-        return (out[:, 0] > 0).long()
-    return out.max(1).indices  # argmax(1) across strides is ten times slower (torch 2.13)
 
 
 def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[float]:

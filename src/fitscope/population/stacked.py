@@ -14,12 +14,14 @@ optimizer, penalties and clipping act with a few whole-population operations.
 
 Training steps do not go through autograd: :meth:`StackedMLP.forward_train` keeps what
 the backward pass needs (a :class:`Tape`) and :meth:`StackedMLP.backward` writes every
-layer's gradient into ``grad`` with the same kernels autograd would call (``bmm`` for
-the weight and input gradients, a sum for the bias, ``tanh_backward`` and its kin for
-the activations, the batch-norm formula), a handful of kernels per layer with no graph
-to build. Activations are computed in place where nothing needs the input again.
-:meth:`StackedMLP.forward` is the same network through autograd, with taps for the
-probes (:mod:`fitscope.population.probes`), which need every layer's output gradient.
+layer's gradient into ``grad`` (``bmm`` for the weight and input gradients, a sum for
+the bias, the derivatives of the activation table :mod:`fitscope.core.activations`,
+the batch-norm formula), a handful of kernels per layer with no graph to build.
+Training and evaluation passes are one loop (:meth:`StackedMLP._pass`); activations are
+computed in place where nothing needs the input again. :meth:`StackedMLP.forward` is
+the same network through autograd, with taps for the probes
+(:mod:`fitscope.population.probes`), which need every layer's output gradient; the
+tests check the hand-written pass and backward against it.
 
 The layers mirror :class:`fitscope.models.MLP`: ``[input dropout] -> depth x (Linear
 -> [BatchNorm1d] -> activation -> [dropout]) -> Linear``. Dropout rates are per member:
@@ -37,63 +39,10 @@ import torch
 from torch import Tensor, nn
 
 from ..config import ModelConfig
+from ..core.activations import TABLE
 from ..regularize import weights_and_others
 
-aten = torch.ops.aten
-
-
-class Tanh(torch.autograd.Function):
-    """tanh(z) = 2 sigmoid(2z) - 1, with the derivative 1 - tanh(z)^2 from the output.
-
-    Mathematically ``torch.tanh``; computed through the sigmoid because torch's CPU tanh
-    kernel is several times slower than its sigmoid and the population's activations are
-    N times larger than one net's. It differs from ``torch.tanh`` by at most about 2e-7
-    (a few float32 ulps of 1, absolute). :func:`_activate_` computes the same numbers in
-    place.
-    """
-
-    @staticmethod
-    def forward(ctx, z: Tensor) -> Tensor:
-        y = torch.sigmoid(z * 2.0).mul_(2.0).sub_(1.0)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
-        (y,) = ctx.saved_tensors
-        return aten.tanh_backward(grad, y)
-
-
-ACTIVATIONS = {"relu": torch.relu, "tanh": Tanh.apply, "sigmoid": torch.sigmoid,
-               "linear": lambda h: h}
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
-_MINUS_ONE = torch.tensor(-1.0)
-
-
-def _activate_(z: Tensor, kind: str, doubled: bool = False) -> Tensor:
-    """The activation of ``z``, in place (``z`` becomes the output). ``doubled``: ``z``
-    holds 2z already (tanh only: the layer's multiply computed it for free)."""
-    if kind == "tanh":
-        if not doubled:
-            z.mul_(2.0)
-        return torch.add(_MINUS_ONE, z.sigmoid_(), alpha=2.0, out=z)  # 2 s - 1, one pass
-    if kind == "relu":
-        return z.relu_()
-    if kind == "sigmoid":
-        return z.sigmoid_()
-    return z
-
-
-def _activation_backward_(grad: Tensor, y: Tensor, kind: str) -> Tensor:
-    """d loss / d z from d loss / d y, in place in ``grad``, as autograd computes it from
-    the output ``y``."""
-    if kind == "tanh":
-        return aten.tanh_backward.grad_input(grad, y, grad_input=grad)
-    if kind == "relu":
-        return aten.threshold_backward.grad_input(grad, y, 0, grad_input=grad)
-    if kind == "sigmoid":
-        return aten.sigmoid_backward.grad_input(grad, y, grad_input=grad)
-    return grad
 
 
 @dataclass
@@ -146,14 +95,16 @@ class Workspace:
 
     def mask(self, i: int, like: Tensor) -> Tensor:
         """The buffer for dropout mask ``i`` (0: the input's), shaped like ``like``."""
-        if self.masks[i] is None:
-            self.masks[i] = torch.empty_like(like, memory_format=torch.contiguous_format)
-        return self.masks[i]
+        mask = self.masks[i]
+        if mask is None:
+            mask = self.masks[i] = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return mask
 
     def after_dropout(self, i: int, like: Tensor) -> Tensor:
-        if self.dropped[i] is None:
-            self.dropped[i] = torch.empty_like(like)
-        return self.dropped[i]
+        dropped = self.dropped[i]
+        if dropped is None:
+            dropped = self.dropped[i] = torch.empty_like(like)
+        return dropped
 
 
 @dataclass
@@ -177,7 +128,7 @@ class StackedMLP:
                  dropout: Tensor, input_dropout: Tensor,
                  rows: Tensor | None = None):
         template = models[0]
-        self.cfg, self.act = cfg, ACTIVATIONS[cfg.activation]
+        self.cfg, self.act = cfg, TABLE[cfg.activation]
         named = list(template.named_parameters())
         self.names = [name for name, _ in named]
         self.shapes = [p.shape for _, p in named]
@@ -251,42 +202,13 @@ class StackedMLP:
         :class:`Tape` for :meth:`backward`. The same numbers as :meth:`forward`. The
         outputs and the tape live in this batch size's workspace: valid until the next
         pass of that size."""
-        tape, kind = Tape(), self.cfg.activation
-        ws = self.workspace("train", x.shape[1])
-        h, h_t = x.transpose(1, 2), x  # (N, n_in, B) and (N, B, n_in)
-        if self.drops[1]:
-            h = h * _mask(h, self.input_dropout, gen, ws.mask(0, h))
-            h_t = h.transpose(1, 2)
-        for i, layer in enumerate(self.layers[:-1]):
-            tape.inputs.append(h)
-            tape.inputs_t.append(h_t)
-            if layer.bn is None:
-                doubled = kind == "tanh"  # 2 (W h + b) costs nothing extra in the multiply
-                z = _linear(h, layer, 2.0 if doubled else 1.0, out=ws.outputs[i])
-                tape.normed.append(None)
-            else:
-                z, normed = self._batch_norm_train(_linear(h, layer, out=ws.outputs[i]),
-                                                   layer, i)
-                tape.normed.append(normed)
-                doubled = False
-            y = _activate_(z, kind, doubled)
-            tape.acts.append(y)
-            if self.drops[0]:
-                mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
-                tape.masks.append(mask)
-                h = torch.mul(y, mask, out=ws.after_dropout(i, y))
-                h_t = h.transpose(1, 2)
-            else:
-                tape.masks.append(None)
-                h, h_t = y, ws.outputs_t[i] if y is ws.outputs[i] else y.transpose(1, 2)
-        tape.inputs.append(h)
-        tape.inputs_t.append(h_t)
-        return _linear(h, self.layers[-1], out=ws.outputs[-1]), tape
+        out, tape = self._pass(x, Tape(), gen)
+        return out, tape  # type: ignore[return-value]  # a tape given is a tape returned
 
     def backward(self, tape: Tape, grad_out: Tensor) -> None:
         """Write the gradient of the members' summed loss into ``grad``, given
         ``grad_out`` = d loss / d outputs (N, n_out, B) and the forward pass's ``tape``."""
-        kind, gz = self.cfg.activation, grad_out
+        gz = grad_out
         ws = self.workspace("train", grad_out.shape[2])
         for j in range(len(self.layers) - 1, -1, -1):
             layer, h_t = self.layers[j], tape.inputs_t[j]
@@ -297,11 +219,14 @@ class StackedMLP:
                 break
             i = j - 1  # the hidden layer whose output h is
             gh = torch.bmm(layer.wt, gz, out=ws.input_grads[j])
-            if tape.masks[i] is not None:
-                gh.mul_(tape.masks[i])
-            gz = _activation_backward_(gh, tape.acts[i], kind)
-            if tape.normed[i] is not None:
-                gz = _batch_norm_backward(gz, self.layers[i].bn, *tape.normed[i])
+            mask, normed, bn = tape.masks[i], tape.normed[i], self.layers[i].bn
+            if mask is not None:
+                gh.mul_(mask)
+            # the other scratch buffer held gz, consumed by now: room for f'(z)
+            free = ws.scratch(j + 1, self.n, layer.w.shape[2])
+            gz = self.act.derivative_(gh, tape.acts[i], free)
+            if normed is not None and bn is not None:
+                gz = _batch_norm_backward(gz, bn, *normed)
 
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
@@ -309,34 +234,54 @@ class StackedMLP:
         statistics), in place in this batch size's workspace. When every member gets the
         same inputs (``x`` expanded from (B, n_in)), the first layer is one matrix
         multiply for all members."""
-        kind, (n, b) = self.cfg.activation, x.shape[:2]
-        ws = self.workspace("eval", b)
-        h = x.transpose(1, 2)
-        for i, layer in enumerate(self.layers[:-1]):
-            doubled = kind == "tanh" and layer.bn is None
-            buffer = ws.scratch(i, n, layer.w.shape[1])
-            if i == 0 and x.stride(0) == 0:
-                z = _shared_linear(x[0], layer, 2.0 if doubled else 1.0, out=buffer)
-            else:
-                z = _linear(h, layer, 2.0 if doubled else 1.0, out=buffer)
-            if layer.bn is not None:
-                mean = self.buffers[f"hidden.{i}.bn.running_mean"].unsqueeze(2)
-                var = self.buffers[f"hidden.{i}.bn.running_var"].unsqueeze(2)
-                z = _affine(z.sub_(mean).mul_(torch.rsqrt(var + BN_EPS)), layer.bn)
-            h = _activate_(z, kind, doubled)
-        if len(self.layers) == 1 and x.stride(0) == 0:
-            return _shared_linear(x[0], self.layers[-1])
-        return _linear(h, self.layers[-1])
+        return self._pass(x, None)[0]
 
-    def _batch_norm_train(self, z: Tensor, layer: Layer, i: int
-                          ) -> tuple[Tensor, tuple[Tensor, Tensor]]:
-        """Batch norm on batch statistics (see :meth:`_batch_norm`), updating the running
-        ones; returns the output and (normalized values, 1 / sqrt(var + eps))."""
-        var, mean = torch.var_mean(z, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
-        self._track(i, mean, var, z.shape[2])
-        rstd = torch.rsqrt(var + BN_EPS)
-        normed = z.sub_(mean).mul_(rstd)
-        return _affine(normed, layer.bn), (normed, rstd)
+    def _pass(self, x: Tensor, tape: Tape | None, gen: torch.Generator | None = None
+              ) -> tuple[Tensor, Tape | None]:
+        """The forward pass outside autograd, in place in the workspace: training mode
+        when given a ``tape`` to fill (each layer's output in a buffer of its own, kept
+        for the backward pass), else eval mode (two scratch buffers in turn; the last
+        layer's output a fresh tensor). ``z`` comes out of the layer's multiply already
+        scaled by the activation's ``prescale`` where no batch norm comes between."""
+        act, (n, b) = self.act, x.shape[:2]
+        train = tape is not None
+        ws = self.workspace("train" if train else "eval", b)
+        h, h_t = x.transpose(1, 2), x  # (N, n_in, B) and (N, B, n_in)
+        shared = x.stride(0) == 0  # every member gets the same inputs
+        if train and self.drops[1]:
+            h = h * _mask(h, self.input_dropout, gen, ws.mask(0, h))
+            h_t, shared = h.transpose(1, 2), False
+        depth = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
+            if tape is not None:
+                tape.inputs.append(h)
+                tape.inputs_t.append(h_t)
+            prescaled = i < depth and layer.bn is None  # free in the multiply
+            scale = act.prescale if prescaled else 1.0
+            out = (ws.outputs[i] if train else
+                   None if i == depth else ws.scratch(i, n, layer.w.shape[1]))
+            z = (_shared_linear(x[0], layer, scale, out=out) if i == 0 and shared
+                 else _linear(h, layer, scale, out=out))
+            if i == depth:
+                break
+            normed: tuple[Tensor, Tensor] | None = None
+            if layer.bn is not None:
+                z, xhat, rstd = self._batch_norm(z, layer.bn, i, train, in_place=True)
+                normed = xhat, rstd
+            y = act.activate_(z, prescaled=prescaled)
+            mask = None
+            if train and self.drops[0]:
+                mask = _mask(y, self.dropout, gen, ws.mask(i + 1, y))
+                h = torch.mul(y, mask, out=ws.after_dropout(i, y))
+                h_t = h.transpose(1, 2)
+            else:
+                h = y
+                h_t = ws.outputs_t[i] if train and y is ws.outputs[i] else y.transpose(1, 2)
+            if tape is not None:
+                tape.acts.append(y)
+                tape.masks.append(mask)
+                tape.normed.append(normed)
+        return z, tape
 
     def _track(self, i: int, mean: Tensor, var: Tensor, b: int) -> None:
         """r <- (1 - m) r + m s, with the unbiased variance for ``running_var``."""
@@ -366,29 +311,35 @@ class StackedMLP:
         for i in range(self.cfg.depth):
             h = tap(f"hidden.{i}.linear", "preact", _linear_p(h, p, f"hidden.{i}.linear"))
             if self.cfg.batch_norm:
-                h = tap(f"hidden.{i}.bn", "preact", self._batch_norm(h, p, i, train))
-            h = tap(f"hidden.{i}.act", "act", self.act(h))
+                bn = p[f"hidden.{i}.bn.weight"], p[f"hidden.{i}.bn.bias"]
+                h = tap(f"hidden.{i}.bn", "preact",
+                        self._batch_norm(h, bn, i, train, in_place=False)[0])
+            h = tap(f"hidden.{i}.act", "act", self.act.function(h))
             if train and self.drops[0]:
                 h = h * _mask(h, self.dropout, gen)
         return tap("out", "preact", _linear_p(h, p, "out"))
 
-    def _batch_norm(self, h: Tensor, p: dict[str, Tensor], i: int, train: bool) -> Tensor:
-        """y = (h - mu) / sqrt(var + eps) * gamma + beta per unit (Ioffe and Szegedy 2015),
-        over the batch (the last dim of ``h``, (N, units, B)).
+    def _batch_norm(self, z: Tensor, bn: Sequence[Tensor], i: int, train: bool,
+                    in_place: bool) -> tuple[Tensor, Tensor, Tensor]:
+        """Batch norm of hidden layer ``i`` (Ioffe and Szegedy 2015), per unit over the
+        batch (the last dim of ``z``, (N, units, B)), with ``bn`` = (gamma, beta, ...):
+
+            y = (z - mu) / sqrt(var + eps) * gamma + beta.
 
         Training uses the batch's mean and biased variance and updates the running
-        statistics like ``nn.BatchNorm1d``: r <- (1 - m) r + m s, with the unbiased
-        variance for ``running_var``; evaluation uses the running statistics.
-        """
-        name = f"hidden.{i}.bn"
+        statistics like ``nn.BatchNorm1d`` (:meth:`_track`); evaluation uses the running
+        statistics. ``in_place`` overwrites ``z`` with the normalized values (outside
+        autograd). Returns (y, normalized values, 1 / sqrt(var + eps)), the last two what
+        :func:`_batch_norm_backward` needs."""
         if train:
-            var, mean = torch.var_mean(h, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
-            self._track(i, mean.detach(), var.detach(), h.shape[2])
+            var, mean = torch.var_mean(z, dim=2, unbiased=False, keepdim=True)  # (N, H, 1)
+            self._track(i, mean.detach(), var.detach(), z.shape[2])
         else:
-            mean = self.buffers[f"{name}.running_mean"].unsqueeze(2)
-            var = self.buffers[f"{name}.running_var"].unsqueeze(2)
-        h = (h - mean) * torch.rsqrt(var + BN_EPS)
-        return torch.addcmul(p[f"{name}.bias"].unsqueeze(2), h, p[f"{name}.weight"].unsqueeze(2))
+            mean = self.buffers[f"hidden.{i}.bn.running_mean"].unsqueeze(2)
+            var = self.buffers[f"hidden.{i}.bn.running_var"].unsqueeze(2)
+        rstd = torch.rsqrt(var + BN_EPS)
+        normed = z.sub_(mean).mul_(rstd) if in_place else (z - mean) * rstd
+        return torch.addcmul(bn[1].unsqueeze(2), normed, bn[0].unsqueeze(2)), normed, rstd
 
     # -- rows -------------------------------------------------------------------------
     def keep(self, index: Tensor) -> None:
@@ -445,12 +396,6 @@ def _linear_p(h: Tensor, p: dict[str, Tensor], name: str) -> Tensor:
     """W h^T + b for every member: (N, in, B) -> (N, out, B), from parameter views."""
     w, bias = p[f"{name}.weight"], p.get(f"{name}.bias")
     return torch.bmm(w, h) if bias is None else torch.baddbmm(bias.unsqueeze(2), w, h)
-
-
-def _affine(normed: Tensor, bn: tuple[Tensor, ...]) -> Tensor:
-    """normed * gamma + beta per unit."""
-    gamma, beta = bn[0], bn[1]
-    return torch.addcmul(beta.unsqueeze(2), normed, gamma.unsqueeze(2))
 
 
 def _batch_norm_backward(gy: Tensor, bn: tuple[Tensor, ...], normed: Tensor,
