@@ -147,9 +147,9 @@ def worker_context() -> mp.context.BaseContext:
     return ctx
 
 
-# torch._dynamo: torch.optim imports it on the first optimizer it builds (seconds). The
-# driver's main module is not among them: workers never import it (main_module_hidden).
-PRELOAD = ["fitscope.study.runner", "fitscope.engine", "torch._dynamo"]
+# The driver's main module is not among them: workers never import it
+# (main_module_hidden).
+PRELOAD = ["fitscope.study.runner", "fitscope.engine"]
 
 
 @contextmanager
