@@ -59,10 +59,8 @@ KNOWN: Mapping[tuple[str, str], str] = {
     ("fitscope.run", "fitscope.display"): "Run.__repr__ / _repr_html_",
     ("fitscope.run", "fitscope.figures"): "Run.plot",
     ("fitscope.probe.hooks", "fitscope.display"): "Probe.__repr__ / _repr_html_",
-    # The engine starts the live display and the probe when the config asks for them;
-    # live.py subclasses the engine's Callback (to go when Callback moves to the core).
+    # The engine starts the live display when the config asks for it.
     ("fitscope.engine", "fitscope.live"): "train(live=True)",
-    ("fitscope.live", "fitscope.engine"): "LiveDisplay(Callback): a cycle with the line above",
     # probe.findings <-> probe.fixes: a finding's fix retrains, the fix reads findings.
     ("fitscope.probe.fixes", "fitscope.probe.findings"): "verify() diagnoses the retrained runs",
     # landscape.results <-> landscape.figures: a result's figure, the figure's result types.

@@ -2,7 +2,7 @@
 histograms, redrawn in the cell's output while the run trains.
 
 ``fitscope.train(cfg, live=True)`` adds a :class:`LiveDisplay`; it is a plain
-:class:`~fitscope.engine.Callback`, so ``train(cfg, callbacks=[LiveDisplay()])`` does the
+:class:`~fitscope.core.loop.Callback`, so ``train(cfg, callbacks=[LiveDisplay()])`` does the
 same. The figures are :mod:`fitscope.figures`' own (``run.plot.loss()`` and
 ``run.plot.histograms()`` of the run so far), sent through IPython display handles.
 Each output carries, beside the interactive plotly figure, a static HTML/SVG copy
@@ -22,10 +22,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .engine import Callback, Trainer
+from .core.loop import Callback
 from .run import Run
 
 if TYPE_CHECKING:
+    from .engine import Trainer
     from .probe import Probe
 
 Handle = Any  # an IPython DisplayHandle, or anything with update(bundle, raw=True)

@@ -1,30 +1,28 @@
 """The probe inside the engine: ``train(config)`` uses it when ``observe.probe_every > 0``.
 
 This module sits below the engine (the engine imports it; it imports only the probe's
-hooks): :class:`ProbeStepper` is a :class:`fitscope.engine.Callback` by its methods, the
-engine's classes are named here for the type checker only."""
+hooks and the core's :class:`fitscope.core.loop.Callback`); the engine's classes are named
+here for the type checker only."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
 
+from ..core.loop import Callback
 from .hooks import Probe, probe
 
 if TYPE_CHECKING:
-    from ..engine import Callback as _Callback
     from ..engine import Trainer
     from ..run import Run
-else:
-    _Callback = object  # the engine's Callback by its methods; no import of the engine
 
 
-class ProbeStepper(_Callback):
+class ProbeStepper(Callback):
     """Advances a :class:`~fitscope.probe.hooks.Probe` after every optimizer step, and
     adds ``train_loss_std`` to each history row: the standard deviation of the epoch's
     minibatch losses (by n, over its steps), the noise the diagnosis judges the loss
     curve against (:func:`fitscope.probe.findings.epoch_noise`). A
-    :class:`fitscope.engine.Callback` (the engine calls its four methods)."""
+    :class:`fitscope.core.loop.Callback` (the engine calls its four methods)."""
 
     def __init__(self, p: Probe):
         self.probe = p
