@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -42,8 +43,8 @@ from .core.transforms import global_norm
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
 from .init import apply_init
-from .models import build_model
-from .run import Run
+from .models import MultiTaskNet, build_model
+from .run import Run, Status
 from .sizing import EVAL_BATCH, check_fits
 
 
@@ -71,7 +72,7 @@ class Trainer:
         self.classify = cfg.task.kind == "classification"
         self.n_classes = self.splits.n_classes
         builtin = model is None
-        if builtin:
+        if model is None:
             model = build_model(cfg, self.splits.n_features, self.n_classes,
                                 self.splits.input_shape)
         model = model.cpu()  # init draws from a CPU generator, then the model moves
@@ -102,7 +103,10 @@ class Trainer:
         self.baseline_loss = self._constant_prediction_loss()
         self.history: list[dict] = []
         self.snapshots: list[dict] = []
-        self.status, self.reason, self.diverged_step, self.stop_epoch = "completed", "", None, None
+        self.status: Status = "completed"
+        self.reason = ""
+        self.diverged_step: int | None = None
+        self.stop_epoch: int | None = None
 
     # -- pieces -----------------------------------------------------------------------
     def _to(self, t: torch.Tensor) -> torch.Tensor:
@@ -149,7 +153,7 @@ class Trainer:
         if not self.config.task.aux:
             out = self.model(x)
             return self.data_loss(out, b.y, smoothing), out
-        outs = self.model.forward_tasks(x)
+        outs = cast(MultiTaskNet, self.model).forward_tasks(x)
         out = outs["main"]
         if self.main_mask is None:
             loss = self.data_loss(out, b.y, smoothing)
@@ -392,6 +396,8 @@ def aux_target(y: torch.Tensor, kind: str, n_classes: int, x: torch.Tensor | Non
         return y % 2
     if kind == "upper_half":
         return (y >= n_classes / 2).long()
+    if x is None:
+        raise ValueError(f"the auxiliary target {kind!r} is computed from the inputs x")
     img = x.reshape(len(x), *input_shape) if len(input_shape) > 1 else x.reshape(len(x), 1, -1)
     axis = -1 if kind == "ink_left" else -2
     if kind == "ink_top" and len(input_shape) < 2:
@@ -412,6 +418,7 @@ def after_all_data(trainer: Trainer, how: str) -> None:
     at the best epoch (at most as many more epochs as the first phase ran).
     """
     s, early = trainer.splits, trainer.early
+    assert early is not None  # called only for a run with early stopping
     target = next(r["train_loss"] for r in trainer.history if r["epoch"] == early.best_epoch)
     trainer.x_train = trainer._to(torch.cat([s.x_train, s.x_val]))
     trainer.y_train = trainer._to(torch.cat([s.y_train, s.y_val]))

@@ -31,7 +31,8 @@ def weights_and_others(model: nn.Module) -> tuple[list[torch.Tensor], list[torch
                 and w.requires_grad and id(w) not in seen):
             weights.append(w)
             seen.add(id(w))
-    others = [p for p in model.parameters() if p.requires_grad and id(p) not in seen]
+    others: list[torch.Tensor] = [p for p in model.parameters()
+                                  if p.requires_grad and id(p) not in seen]
     return weights, others
 
 
@@ -39,11 +40,11 @@ def add_penalty_grads_(params: list[torch.Tensor], l2: float = 0.0, l1: float = 
     """Add the gradients of the norm penalties on the weights ``params`` to ``p.grad`` in
     place (:func:`fitscope.core.transforms.penalty_gradients`, whose docstring has the
     formulas)."""
-    params = [p for p in params if p.grad is not None]
-    if params and (l2 or l1):
+    pairs = [(p, p.grad) for p in params if p.grad is not None]
+    if pairs and (l2 or l1):
         t = penalty_gradients(l2, l1)
-        rows = [p.detach().reshape(1, -1) for p in params]
-        t.update([p.grad.view(1, -1) for p in params], t.init(rows), rows, None)
+        rows = [p.detach().reshape(1, -1) for p, _ in pairs]
+        t.update([g.view(1, -1) for _, g in pairs], t.init(rows), rows, None)
 
 
 def penalty_value(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) -> float:
@@ -79,7 +80,8 @@ class ActivationL1:
     """
 
     def __init__(self, modules: list[nn.Module], lam: float):
-        self.lam, self._terms = lam, []
+        self.lam = lam
+        self._terms: list[torch.Tensor] = []
         self._handles = [m.register_forward_hook(self._hook) for m in modules]
 
     def _hook(self, module: nn.Module, inputs, output: torch.Tensor) -> None:

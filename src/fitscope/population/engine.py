@@ -55,10 +55,11 @@ from ..core.transforms import column
 from ..engine import EVAL_BATCH, Trainer, label_names, regression_metrics, shape_inputs
 from ..init import apply_init
 from ..models import build_model, clone_module
-from ..run import Run
+from ..run import Run, Status
 from ..sizing import EVAL_FLOATS, footprint, largest_split, snapshots_kept, training_bytes
-from .functional import FunctionalStack, check_same_architecture, stack
+from .functional import check_same_architecture, stack
 from .probes import PopulationProbe
+from .rows import Program
 from .shape import check_population
 from .stacked import MemberView, StackedMLP
 
@@ -176,7 +177,7 @@ class Member:
     early: EarlyStopping | None
     history: list[dict] = field(default_factory=list)
     snapshots: list[dict] = field(default_factory=list)
-    status: str = "completed"
+    status: Status = "completed"
     reason: str = ""
     diverged_step: int | None = None
     stop_epoch: int | None = None
@@ -234,7 +235,7 @@ def members(configs: Sequence[RunConfig], lead: Trainer,
     return built
 
 
-def program(members: Sequence[Member], lead: Trainer) -> StackedMLP | FunctionalStack:
+def program(members: Sequence[Member], lead: Trainer) -> Program:
     """The stacked program of ``members`` (:func:`fitscope.population.functional.stack`:
     the hand-written MLP or the functional stack), from their modules' parameters."""
     return stack([m.model for m in members], [m.config for m in members],
@@ -270,8 +271,11 @@ class Population:
         self.gen.manual_seed(population_seed(configs))
         self.step, self.epoch = 0, 0
         obs = cfg.observe
-        self.probe = (PopulationProbe(self.net, obs.probe_every, obs.histogram_bins,
-                                      cfg.model.activation) if obs.probe_every else None)
+        self.probe: PopulationProbe | None = None
+        if obs.probe_every:  # only on the hand-written MLP (shape.py: functional ones run alone)
+            assert isinstance(self.net, StackedMLP)
+            self.probe = PopulationProbe(self.net, obs.probe_every, obs.histogram_bins,
+                                         cfg.model.activation)
 
     def _columns(self, configs: list[RunConfig]) -> dict[str, Tensor]:
         """Per-member settings the forward pass and the history use, as float64 (N, 1)
@@ -289,7 +293,7 @@ class Population:
     def _set_columns(self, cols: dict[str, Tensor]) -> None:
         """Per-member settings, and the names of those some member uses (nonzero, finite)."""
         self.cols, self.cols32 = cols, {k: v.float() for k, v in cols.items()}
-        self._smooth = None
+        self._smooth: Smoothing | None = None
         self.used = {k for k, v in cols.items() if bool(((v != 0) & torch.isfinite(v)).any())}
 
     def uses(self, name: str) -> bool:
@@ -306,17 +310,20 @@ class Population:
         if self.uses("input_noise"):
             std = self.cols32["input_noise"].unsqueeze(2)
             x = x + torch.randn(x.shape, generator=self.gen, device=x.device) * std
-        net, probing = self.net, self.probe is not None and self.probe.sampled(self.step)
-        taps = self.probe.begin(net.flat, self.step) if probing else None
+        net, probe = self.net, self.probe
+        probing = probe is not None and probe.sampled(self.step)
+        taps = probe.begin(net.flat, self.step) if probe is not None and probing else None
         noise = self._weight_noise()
         smoothing = self._smoothing()
-        if probing:
+        if probe is not None and probing:
+            assert isinstance(net, StackedMLP)
             leaf = net.flat.detach().requires_grad_()
             out = net.forward(x, train=True, gen=self.gen, taps=taps, flat=leaf)
             losses = example_losses(out, y, self.classify, smoothing).mean(1)
             losses.sum().backward()  # d(sum)/d(loss_i) = 1: member i's own gradient
+            assert leaf.grad is not None
             net.grad.copy_(leaf.grad)
-            self.probe.gradients(net.grad)
+            probe.gradients(net.grad)
             losses, out = losses.detach(), out.detach()
         else:
             out, tape = net.forward_train(x, self.gen)
@@ -432,11 +439,11 @@ class Population:
         # amax and amin carry NaN and infinities through: one cheap pass each, where
         # isfinite(p).all(1) makes two (N, D) temporaries (5.6 ms against 0.35 at width 128)
         finite = (torch.isfinite(p.amax(1)) & torch.isfinite(p.amin(1))).tolist()
-        train_loss, train_acc = train_loss.tolist(), train_acc.tolist()  # not N items each
+        losses, accs = train_loss.tolist(), train_acc.tolist()  # not N items each
         ended = []
         for i, m in enumerate(self.alive):
-            row = {"epoch": self.epoch, "step": self.step, "train_loss": train_loss[i],
-                   "train_acc": train_acc[i] if self.classify else None,
+            row = {"epoch": self.epoch, "step": self.step, "train_loss": losses[i],
+                   "train_acc": accs[i] if self.classify else None,
                    "val_loss": val_loss[i], "val_acc": val_acc[i],
                    "lr": self.updater.lrs[i],
                    "grad_norm": grad_norm[i], "penalty": penalty[i], "seconds": seconds}
@@ -511,7 +518,7 @@ def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[floa
 
 
 @torch.no_grad()
-def evaluate(net: StackedMLP, x: Tensor, y: Tensor,
+def evaluate(net: Program, x: Tensor, y: Tensor,
              classify: bool) -> tuple[list[float], list[float | None]]:
     """Each member's (mean data loss, accuracy) in eval mode, as ``Trainer.evaluate``
     computes them (means of chunks of ``EVAL_BATCH`` rows, weighted by their size)."""

@@ -10,7 +10,8 @@ is one call of the module's own ``forward`` mapped over the member axis:
           = vmap(functional_call(module, ...))(theta, buffers, x)
 
 (``torch.func.vmap`` of ``torch.func.functional_call`` with per-member parameter views of
-``flat``; the parameters are stacked as ``torch.func.stack_module_state`` stacks them).
+``flat``, laid out by :class:`~fitscope.population.rows.MemberRows`: each parameter's
+(N, *shape) stack, as ``torch.func.stack_module_state`` would make it, is a view of it).
 The gradient of the members' summed loss with respect to ``flat`` comes from autograd
 through the mapped call (member i gets exactly its own gradient), laid out like ``flat``
 (``torch.func.vjp`` would need the batch-norm buffers, which the module updates in
@@ -39,12 +40,11 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 
 from ..config import RunConfig
-from ..regularize import weights_and_others
+from ..core.transforms import column
 from ..sizing import footprint
-from .optim import column
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
@@ -87,22 +87,7 @@ class FunctionalStack(MemberRows):
                  rows: Tensor | None = None):
         template = models[0]
         check_same_architecture(models)
-        named = list(template.named_parameters())
-        self.names = [name for name, _ in named]
-        self.shapes = [p.shape for _, p in named]
-        self.sizes = [p.numel() for _, p in named]
-        weight_ids = {id(w) for w in weights_and_others(template)[0]}
-        if rows is None:
-            params, _ = stack_module_state(list(models))
-            rows = torch.cat([params[name].detach().reshape(len(models), -1)
-                              for name in self.names], dim=1)
-        self.flat = rows  # (N, D)
-        self.grad = torch.zeros_like(self.flat)
-        self.weight_mask = torch.cat([torch.full((p.numel(),), id(p) in weight_ids)
-                                      for _, p in named]).unsqueeze(0).to(self.flat.device)
-        self.buffer_names = [name for name, _ in template.named_buffers()]
-        self.buffers = {name: torch.stack([m.get_buffer(name).detach().clone() for m in models])
-                        for name in self.buffer_names}
+        self._lay_out(models, rows)
         self.module = copy.deepcopy(template)  # runs every member's forward, never trained
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
@@ -184,11 +169,6 @@ class FunctionalStack(MemberRows):
         return torch.stack(outs)
 
     # -- rows -----------------------------------------------------------------------------
-    def keep(self, index: Tensor) -> None:
-        """Keep only the members at ``index`` (a 1-D long tensor), in that order."""
-        self.flat, self.grad = self.flat[index], self.grad[index]
-        self.buffers = {k: v[index] for k, v in self.buffers.items()}
-
 
 def check_same_architecture(models: Sequence[nn.Module]) -> None:
     """Raise ``ValueError`` naming the member unless every module has the first one's

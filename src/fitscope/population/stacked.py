@@ -40,7 +40,7 @@ from torch import Tensor, nn
 
 from ..config import ModelConfig
 from ..core.activations import TABLE
-from ..regularize import weights_and_others
+from .rows import MemberRows, Program
 
 BN_MOMENTUM, BN_EPS = 0.1, 1e-5  # nn.BatchNorm1d's defaults
 
@@ -120,31 +120,15 @@ class Tape:
     normed: list[tuple[Tensor, Tensor] | None] = field(default_factory=list)
 
 
-class StackedMLP:
+class StackedMLP(MemberRows):
     """N MLPs of one shape. ``models`` give the members' initial parameters and buffers
     (they are copied); ``dropout`` and ``input_dropout`` are (N, 1, 1) rate columns."""
 
     def __init__(self, models: Sequence[nn.Module], cfg: ModelConfig,
                  dropout: Tensor, input_dropout: Tensor,
                  rows: Tensor | None = None):
-        template = models[0]
         self.cfg, self.act = cfg, TABLE[cfg.activation]
-        named = list(template.named_parameters())
-        self.names = [name for name, _ in named]
-        self.shapes = [p.shape for _, p in named]
-        self.sizes = [p.numel() for _, p in named]
-        weight_ids = {id(w) for w in weights_and_others(template)[0]}
-        self.weight_mask = torch.cat([torch.full((p.numel(),), id(p) in weight_ids)
-                                      for _, p in named]).unsqueeze(0)  # (1, D) bool
-        if rows is None:
-            rows = torch.stack([torch.cat([p.detach().reshape(-1) for p in m.parameters()])
-                                for m in models])
-        self.flat = rows  # (N, D)
-        self.grad = torch.zeros_like(self.flat)
-        self.weight_mask = self.weight_mask.to(self.flat.device)
-        self.buffer_names = [name for name, _ in template.named_buffers()]
-        self.buffers = {name: torch.stack([m.get_buffer(name).detach().clone() for m in models])
-                        for name in self.buffer_names}
+        self._lay_out(models, rows)
         self._set_rates(dropout, input_dropout)
         self._bind()
         self.workspaces: dict[tuple[str, int], Workspace] = {}
@@ -167,21 +151,6 @@ class StackedMLP:
                 scratch[:w.numel()].view(w.shape),
                 (p[f"{bn}.weight"], p[f"{bn}.bias"], g[f"{bn}.weight"], g[f"{bn}.bias"])
                 if self.cfg.batch_norm and name != "out" else None))
-
-    @property
-    def n(self) -> int:
-        return self.flat.shape[0]
-
-    def params(self) -> dict[str, Tensor]:
-        """Per-layer views of ``flat``: (N, *shape) each, in ``model.parameters()`` order."""
-        return self.split(self.flat)
-
-    def split(self, rows: Tensor) -> dict[str, Tensor]:
-        """Per-parameter views of (N, D) ``rows`` laid out like ``flat`` (such as its
-        gradient): name -> (N, *shape)."""
-        parts = rows.split(self.sizes, dim=1)
-        return {name: part.view(rows.shape[0], *shape)
-                for name, part, shape in zip(self.names, parts, self.shapes)}
 
     @property
     def widest(self) -> int:
@@ -344,26 +313,11 @@ class StackedMLP:
     # -- rows -------------------------------------------------------------------------
     def keep(self, index: Tensor) -> None:
         """Keep only the members at ``index`` (a 1-D long tensor), in that order."""
-        self.flat, self.grad = self.flat[index], self.grad[index]
-        self.buffers = {k: v[index] for k, v in self.buffers.items()}
+        super().keep(index)
         self._set_rates(self.dropout[index], self.input_dropout[index])
         self._bind()
         self.workspaces = {}
 
-    @torch.no_grad()
-    def copy_to(self, i: int, module: nn.Module, params: Sequence[Tensor] | None = None) -> None:
-        """Write member ``i``'s parameters and buffers into ``module`` (a model of the
-        members' shape), in place; ``params``: ``list(module.parameters())``, if known."""
-        for p, row in zip(params or module.parameters(), self.flat[i].split(self.sizes)):
-            p.copy_(row.view_as(p))
-        for name in self.buffer_names:
-            module.get_buffer(name).copy_(self.buffers[name][i])
-
-    def state_dict(self, i: int) -> OrderedDict[str, Tensor]:
-        """Member ``i``'s ``state_dict`` (views, not copies), keyed like its ``nn.Module``."""
-        state = OrderedDict((name, t[i]) for name, t in self.params().items())
-        state.update((name, self.buffers[name][i]) for name in self.buffer_names)
-        return OrderedDict((k, v.detach()) for k, v in state.items())
 
 
 def _linear(h: Tensor, layer: Layer, scale: float = 1.0, out: Tensor | None = None) -> Tensor:
@@ -435,10 +389,10 @@ def _mask(h: Tensor, rate: Tensor, gen: torch.Generator | None,
 
 
 class MemberView:
-    """Member ``i`` of a :class:`StackedMLP`, seen as a module by
+    """Member ``i`` of a stacked program, seen as a module by
     :class:`fitscope.engine.EarlyStopping` (which only calls ``state_dict``)."""
 
-    def __init__(self, net: StackedMLP, i: int):
+    def __init__(self, net: Program, i: int):
         self.net, self.i = net, i
 
     def state_dict(self) -> OrderedDict[str, Tensor]:
