@@ -16,12 +16,14 @@ Each :class:`Activation` holds
 - ``function``: f out of place, differentiable by autograd (torch's own op where one
   exists, else :class:`Tabled`: ``apply_`` forward, ``derivative_`` backward);
 - ``prescale``: ``apply_`` takes ``prescale * z``, so that a linear layer before it can
-  fold the factor into its multiply (tanh computes through the sigmoid of 2z).
+  fold the factor into its multiply (tanh computes through the sigmoid of 2z);
+- ``fails_by``: what a probe counts for it, ``"dead"`` (units stuck at 0: ReLU) or
+  ``"saturated"`` (units at the flat ends: tanh, sigmoid), or ``""``.
 
 Adding an activation is one entry of ``TABLE`` (and its name in
 :data:`fitscope.config.Activation`, which a test checks against the table). The dicts
-``ACTIVATIONS`` (name -> ``activate_``, in place), ``DERIVATIVES``, ``MODULES`` and
-``FUNCTIONS`` are views of it.
+``ACTIVATIONS`` (name -> ``activate_``, in place), ``DERIVATIVES``, ``MODULES``,
+``FUNCTIONS`` and ``COUNTED`` are views of it.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class Activation:
     derivative_: Callable[[Tensor, Tensor, Tensor | None], Tensor]
     native: Callable[[Tensor], Tensor] | None = None  # torch's differentiable op, if any
     prescale: float = 1.0
+    fails_by: str = ""  # what a probe counts: "dead" (units at 0) or "saturated" units
 
     def function(self, z: Tensor) -> Tensor:
         """f(z), out of place, differentiable."""
@@ -113,9 +116,11 @@ def _like(grad: Tensor, scratch: Tensor | None) -> Tensor:
 
 
 TABLE: dict[str, Activation] = {a.name: a for a in (
-    Activation("relu", nn.ReLU, torch.relu_, _relu_grad, native=torch.relu),
-    Activation("tanh", nn.Tanh, _tanh_from_doubled_, _tanh_grad, prescale=2.0),
-    Activation("sigmoid", nn.Sigmoid, torch.sigmoid_, _sigmoid_grad, native=torch.sigmoid),
+    Activation("relu", nn.ReLU, torch.relu_, _relu_grad, native=torch.relu, fails_by="dead"),
+    Activation("tanh", nn.Tanh, _tanh_from_doubled_, _tanh_grad, prescale=2.0,
+               fails_by="saturated"),
+    Activation("sigmoid", nn.Sigmoid, torch.sigmoid_, _sigmoid_grad, native=torch.sigmoid,
+               fails_by="saturated"),
     Activation("linear", nn.Identity, _identity, _pass_grad, native=_identity),
 )}
 
@@ -123,6 +128,8 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {k: a.activate_ for k, a in
 DERIVATIVES: dict[str, Callable[[Tensor, Tensor, Tensor | None], Tensor]] = {
     k: a.derivative_ for k, a in TABLE.items()}
 MODULES: dict[str, type[nn.Module]] = {k: a.module for k, a in TABLE.items()}
+COUNTED: dict[str, str] = {k: a.fails_by for k, a in TABLE.items() if a.fails_by}
+"""name -> what a probe counts for it ("dead" or "saturated"), for those it counts."""
 FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {k: a.function for k, a in TABLE.items()}
 
 # Element-wise torch activations a user's model may hold that the table does not list:

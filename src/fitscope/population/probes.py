@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..core.activations import COUNTED
 from ..probe import stats
 from .stacked import StackedMLP
 
@@ -38,7 +39,7 @@ class PopulationProbe:
 
     def __init__(self, net: StackedMLP, every: int, bins: int, activation: str):
         self.net, self.every, self.bins = net, every, bins
-        self.kind = activation if activation in ("relu", "tanh", "sigmoid") else ""
+        self.kind = activation if activation in COUNTED else ""
         self.edges = list(stats.histogram_edges(bins))
         self.records: list[list[dict[str, Any]]] = [[] for _ in range(net.n)]
         self.rows = list(range(net.n))  # member index of each row still training

@@ -55,10 +55,11 @@ from typing import Any, NamedTuple, Self
 import torch
 from torch import Tensor, nn
 
+from ..core.activations import COUNTED, TABLE
 from . import stats
 
-_DEAD_KINDS = (nn.ReLU, nn.ReLU6)
-_SATURATING = {nn.Tanh: "tanh", nn.Sigmoid: "sigmoid"}
+# the activations a probe counts, by module class (ReLU6 dies as ReLU does)
+_KINDS = {**{TABLE[name].module: name for name in COUNTED}, nn.ReLU6: "relu"}
 
 
 def activation_kind(module: nn.Module) -> str | None:
@@ -68,9 +69,7 @@ def activation_kind(module: nn.Module) -> str | None:
     parameters of its own (so not MultiheadAttention), or ``nn.Identity`` (the
     "linear" activation of fitscope's MLP).
     """
-    if isinstance(module, _DEAD_KINDS):
-        return "relu"
-    for cls, kind in _SATURATING.items():
+    for cls, kind in _KINDS.items():
         if isinstance(module, cls):
             return kind
     is_act = type(module).__module__ == "torch.nn.modules.activation" and not any(
@@ -84,8 +83,8 @@ def layer_name(name: str) -> str:
 
 
 _WITH_MEAN = ("act", "preact")  # outputs record mean, std, hist; the rest norm, std, hist
-_SATURATING_KINDS = ("tanh", "sigmoid")  # act_saturated; "relu" gives act_dead
-_COUNTED = ("relu",) + _SATURATING_KINDS
+_SATURATING_KINDS = tuple(k for k, by in COUNTED.items() if by == "saturated")  # act_saturated
+_COUNTED = tuple(COUNTED)  # "relu" (dead) gives act_dead
 _NAMES = {prefix: (prefix + ("_mean" if prefix in _WITH_MEAN else "_norm"), prefix + "_std",
                    prefix + "_hist") for prefix in ("act", "preact", "act_grad", "preact_grad")}
 _WEIGHT_NAMES = ("weight_norm", "weight_std", "weight_hist")

@@ -43,9 +43,10 @@ import torch
 from torch import nn
 
 from ..config import RunConfig
+from ..core.activations import TABLE
 
 REGIMES = ("gaussian", "linear")
-ACTIVATIONS = ("linear", "relu", "tanh", "sigmoid")
+ACTIVATIONS = tuple(TABLE)  # the activation table's names
 _QUADRATURE_NODES = 64
 
 
@@ -353,9 +354,7 @@ def batchnorm_cnn_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any
         with torch.no_grad():
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
-    act_name = next(n for n, m in [("relu", nn.ReLU), ("tanh", nn.Tanh),
-                                   ("sigmoid", nn.Sigmoid)]
-                    if isinstance(model.features[0].act, m))
+    act_name = next(n for n, a in TABLE.items() if isinstance(model.features[0].act, a.module))
     for i, block in enumerate(model.features):
         w = block.conv.weight.detach()
         fan_in = w[0].numel()
