@@ -3,10 +3,9 @@
 import math
 
 import pytest
-
-from fitscope.claims import REGISTRY, get
 from claims_seeds import measurement, widen
 
+from fitscope.claims import REGISTRY, get
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
 from fitscope.claims.report import terminal_table, write_html
@@ -69,7 +68,7 @@ def test_decide_symmetry():
             "unit_distance_xavier": [1.2] * 3, "test_acc_xavier": [0.95, 0.96, 0.94],
             "test_acc_zeros": [0.5, 0.52, 0.51], "test_acc_constant 0.5": [0.6, 0.62, 0.61]}
     assert d(m(**base)).outcome == "holds"
-    assert d(m(**dict(base, **{"unit_distance_zeros": [0.3] * 3}))).outcome == "does not hold"
+    assert d(m(**dict(base, unit_distance_zeros=[0.3] * 3))).outcome == "does not hold"
     same = dict(base, test_acc_zeros=[0.95, 0.96, 0.94], **{"test_acc_constant 0.5":
                                                             [0.95, 0.96, 0.94]})
     assert d(m(**same)).outcome == "holds only when"

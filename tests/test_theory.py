@@ -10,8 +10,7 @@ from fitscope import RunConfig
 from fitscope.config import InitConfig
 from fitscope.init import apply_init
 from fitscope.probe import probe
-from fitscope.probe.theory import (activation_moments, linear_toy_network, propagate,
-                                   theory_table)
+from fitscope.probe.theory import activation_moments, linear_toy_network, propagate, theory_table
 
 
 def test_activation_moments_closed_forms_and_quadrature():

@@ -22,8 +22,17 @@ from ..landscape import toy
 from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
-from .regularization.common import (_bar_figure, _ci_bar, _gap, _gap_values, _m, _per_run,
-                                    _train, _weights_flat, overfit_base)
+from .regularization.common import (
+    _bar_figure,
+    _ci_bar,
+    _gap,
+    _gap_values,
+    _m,
+    _per_run,
+    _train,
+    _weights_flat,
+    overfit_base,
+)
 from .tests import greater, mean_above
 
 # -- 29: more data is the best regularizer -------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import plotly.io as pio
@@ -165,7 +165,7 @@ def write_html(results: Sequence[ClaimResult], path: str | Path, settings: str) 
         f"{' <small>(demonstration)</small>' if r.claim.kind == 'demonstration' else ''}</td>"
         f'<td style="color:{COLORS[_outcome(r)]};font-weight:600">{html.escape(r.label)}</td>'
         f"<td>{html.escape(r.claim.criterion)}</td></tr>" for r in results)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = (f"<h1>fitscope: the notes' claims, measured</h1><p class='meta'>{stamp}; "
             f"{html.escape(settings)}. {html.escape(summary_line(results))}. Verdicts are "
             f"decided on each claim's Holm-adjusted p; the Benjamini-Hochberg column is "

@@ -153,7 +153,7 @@ def verify(run: Run, findings: list[Finding] | None = None, seeds: int = 3,
     codes = _codes(findings)
     if not change:
         return Verification(change, seed_list, before, before, codes, codes,
-                            {c: False for c in codes})
+                            dict.fromkeys(codes, False))
     after_runs = [retrain({**change, "budget.seed": s}) for s in seed_list]
     after_codes = _codes(diagnose(after_runs[0]))
     return Verification(change, seed_list, before, [val_loss(r) for r in after_runs],

@@ -14,8 +14,19 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _gap_map, _gap_values, _m, _ok,
-                     _size_key, _size_verdict, _train_sizes, overfit_base)
+from .common import (
+    OVERFIT_SIZES,
+    _by_size,
+    _ci_bar,
+    _gap_map,
+    _gap_values,
+    _m,
+    _ok,
+    _size_key,
+    _size_verdict,
+    _train_sizes,
+    overfit_base,
+)
 
 # -- 19: dropout narrows the gap; test-time scaling matches the training expectation -------
 

@@ -14,9 +14,22 @@ from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import greater
-from .common import (OVERFIT_SIZES, _add_ci_line, _by_size, _ci_bar, _m, _ok, _paired_greater,
-                     _per_run, _size_key, _size_verdict, _train, _train_sizes,
-                     _weight_entries, overfit_base)
+from .common import (
+    OVERFIT_SIZES,
+    _add_ci_line,
+    _by_size,
+    _ci_bar,
+    _m,
+    _ok,
+    _paired_greater,
+    _per_run,
+    _size_key,
+    _size_verdict,
+    _train,
+    _train_sizes,
+    _weight_entries,
+    overfit_base,
+)
 
 # -- 17: validation loss turns up; the best epoch beats the last --------------------------
 

@@ -17,9 +17,26 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import mean_ci
-from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _flat, _gap_map, _gap_size_figure,
-                     _gap_values, _m, _ok, _paired_greater, _per_run, _size_key, _size_verdict,
-                     _train, _train_sizes, _weight_entries, _weights_flat, overfit_base)
+from .common import (
+    OVERFIT_SIZES,
+    _by_size,
+    _ci_bar,
+    _flat,
+    _gap_map,
+    _gap_size_figure,
+    _gap_values,
+    _m,
+    _ok,
+    _paired_greater,
+    _per_run,
+    _size_key,
+    _size_verdict,
+    _train,
+    _train_sizes,
+    _weight_entries,
+    _weights_flat,
+    overfit_base,
+)
 
 # -- 9: an L2 penalty is weight decay ---------------------------------------------------
 
