@@ -15,6 +15,8 @@ with :mod:`fitscope.claims.tests` and draws a figure.
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import plotly.graph_objects as go
 
 from ..config import RunConfig
@@ -356,7 +358,7 @@ def measure_saddles(ctx: Context) -> Measurement:
 def decide_saddles(m: Measurement) -> Verdict:
     dims = m.series["dims"]
     shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
-    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in zip(dims, dims[1:]))
+    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in pairwise(dims))
     text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
     detail = f"share of random critical points that are minima: {text}"
     if falls and shares[dims[-1]] < 0.01:

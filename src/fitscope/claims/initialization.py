@@ -80,8 +80,9 @@ def decide_symmetry(m: Measurement) -> Verdict:
     symmetric = all(max(v[f"unit_distance_{k}"]) < SYMMETRIC_TOL for k in ("zeros", "constant 0.5"))
     worse = [greater(v["test_acc_xavier"], v[f"test_acc_{k}"]) for k in ("zeros", "constant 0.5")]
     detail = (f"largest relative distance between hidden units after training: zeros "
-              f"{max(v['unit_distance_zeros']):.2g}, constant {max(v['unit_distance_constant 0.5']):.2g}, "
-              f"xavier {min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
+              f"{max(v['unit_distance_zeros']):.2g}, constant "
+              f"{max(v['unit_distance_constant 0.5']):.2g}, xavier "
+              f"{min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
               f"{mean(v['test_acc_xavier']):.3f}, zeros {mean(v['test_acc_zeros']):.3f}, constant "
               f"{mean(v['test_acc_constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
     if symmetric and all(c.significant for c in worse):

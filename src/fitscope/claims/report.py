@@ -120,8 +120,8 @@ def _claim_section(r: ClaimResult) -> str:
     c, color = r.claim, COLORS[_outcome(r)]
     kind = " <small>(demonstration: an identity, not counted)</small>" \
         if c.kind == "demonstration" else ""
-    parts = [f'<section id="claim-{c.number}"><h2>{c.number}. {html.escape(c.statement)}'
-             f'{kind}</h2>',
+    parts = [(f'<section id="claim-{c.number}"><h2>{c.number}. {html.escape(c.statement)}'
+              f'{kind}</h2>'),
              f'<p class="src">From {html.escape(c.source)}</p>',
              f'<p class="verdict" style="background:{color}">{html.escape(r.label)}</p>']
     if r.error:
@@ -139,8 +139,7 @@ def _claim_section(r: ClaimResult) -> str:
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{summarize(v)}</td></tr>"
                    for k, v in r.measurement.values.items())
     parts.append(f'<details><summary>Numbers</summary><table>{rows}</table></details>')
-    for note in r.measurement.notes:
-        parts.append(f'<p class="note">{html.escape(note)}</p>')
+    parts.extend(f'<p class="note">{html.escape(note)}</p>' for note in r.measurement.notes)
     parts.append(f'<p class="meta">{r.runs} runs, {r.seconds:.1f} s</p></section>')
     return "".join(parts)
 

@@ -3,8 +3,8 @@
 Where no hand-written stacked program exists (a CNN, a user's module), the members'
 parameters are laid out as :class:`~fitscope.population.stacked.StackedMLP` lays them
 out (:class:`~fitscope.population.rows.MemberRows`: one (N, D) tensor ``flat``, member
-i's parameters in row i in ``module.parameters()`` order), and the members' forward pass is one call of the
-module's own ``forward`` mapped over the member axis:
+i's parameters in row i in ``module.parameters()`` order), and the members' forward pass
+is one call of the module's own ``forward`` mapped over the member axis:
 
     out_i = f(theta_i, buffers_i, x_i)  for every member i
           = vmap(functional_call(module, ...))(theta, buffers, x)

@@ -326,7 +326,7 @@ def _cases() -> list[Case]:
            **low),
     ]
     # ---- dead ReLUs: negative biases ----
-    dead = dict(requires=("dead_relu",), allows=_STUCK + ("vanishing_gradients",),
+    dead = dict(requires=("dead_relu",), allows=(*_STUCK, "vanishing_gradients"),
                 fix={"init.bias": 0.0}, kind="dead")
     c += [
         _c("moons_relu_bias_minus3", MOONS, HE, _init("kaiming_normal", bias=-3.0), **dead),

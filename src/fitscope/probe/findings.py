@@ -18,6 +18,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -383,7 +384,7 @@ def epoch_noise(history: list[dict]) -> list[float]:
         out.append(std / math.sqrt(steps) if std is not None else math.nan)
     if any(math.isnan(v) for v in out):
         losses = [row["train_loss"] for row in history]
-        diffs = [abs(b - a) for a, b in zip(losses, losses[1:])] or [0.0]
+        diffs = [abs(b - a) for a, b in pairwise(losses)] or [0.0]
         out = [statistics.median(diffs)] * len(history)
     return out
 
@@ -410,7 +411,7 @@ def loss_shape(run: Run) -> dict[str, Any]:
     noise = epoch_noise(run.history)
     progress = max(losses[0] - min(losses), 0.0)
     typical = statistics.median(noise)  # an overshooting epoch inflates its own spread
-    marked = [i for i, (a, b) in enumerate(zip(losses, losses[1:]))
+    marked = [i for i, (a, b) in enumerate(pairwise(losses))
               if b - a > NOISE_K * typical and b - a > RISE_SHARE * progress]
     later = losses[1:] or losses
     half = losses[len(losses) // 2:]
@@ -419,7 +420,7 @@ def loss_shape(run: Run) -> dict[str, Any]:
     stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
              and max(half) - min(half) < (1 - STUCK_SHARE) * chance
              and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess)))
-    diffs = [b - a for a, b in zip(later, later[1:])]
+    diffs = [b - a for a, b in pairwise(later)]
     bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
                 and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
     return {"losses": losses, "chance": chance, "noise": noise, "typical_noise": typical,
@@ -467,9 +468,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         return []
     shape = loss_shape(run)
     losses, progress, marked = shape["losses"], shape["progress"], shape["marked"]
-    ups = sum(b > a for a, b in zip(losses, losses[1:]))
-    jump = max((b / a for a, b in zip(losses, losses[1:]) if a > 0), default=1.0)
-    worst_rise = max(b - a for a, b in zip(losses, losses[1:])) / max(progress, 1e-12)
+    ups = sum(b > a for a, b in pairwise(losses))
+    jump = max((b / a for a, b in pairwise(losses) if a > 0), default=1.0)
+    worst_rise = max(b - a for a, b in pairwise(losses)) / max(progress, 1e-12)
     ratio = _median_update_ratio(run.probes)
     evidence = {"train_loss": losses, "epochs_loss_rose": ups, "marked_rises": len(marked),
                 "largest_jump": jump, "epoch_noise": shape["noise"], "flat": shape["flat"],
@@ -569,8 +570,9 @@ def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
         causes.append(("lr_too_low", confidence(ratio, UPDATE_RATIO_LOW, above=False)))
     causes.sort(key=lambda c: -c[1])
     best = min(shape["losses"])
-    named = ", ".join(c for c, _ in causes) or "none of the probes' causes (vanishing " \
-        "gradients, dead or symmetric units, a learning rate too low) shows"
+    named = ", ".join(c for c, _ in causes) or ("none of the probes' causes (vanishing "
+                                                "gradients, dead or symmetric units, a "
+                                                "learning rate too low) shows")
     change = codes[causes[0][0]].change if causes and causes[0][0] in codes else {}
     return [Finding(
         "not_learning", "error", None,
@@ -626,7 +628,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
     if len(vals) >= MIN_EPOCHS and all(math.isfinite(v) for v in vals) and not restored:
         best = min(range(len(vals)), key=vals.__getitem__)
         train = [row["train_loss"] for row in run.history]
-        spread = statistics.median(abs(b - a) for a, b in zip(vals, vals[1:]))
+        spread = statistics.median(abs(b - a) for a, b in pairwise(vals))
         rise = vals[-1] - vals[best]
         need = max(OVERFIT_RISE * vals[best], NOISE_K * spread)
         val_acc = run.metrics.get("val_acc")
@@ -768,7 +770,7 @@ def _healthy(found: list[Finding]) -> list[Finding]:
     found = _graded(found)
     if any(f.severity in ("warning", "error") for f in found):
         return found
-    return found + [Finding(
+    return [*found, Finding(
         "healthy", "info", None, {},
         "Nothing looks wrong: gradients and activations keep their scale from layer to layer, "
         "units differ from each other, and the losses behave.", "")]

@@ -96,15 +96,15 @@ class Verification:
             return "no config change to try: the findings name none"
         changes = ", ".join(f"{k}={v!r}" for k, v in self.change.items())
         lines = [f"fix: {changes}",
-                 f"validation loss over seeds {self.seeds}: before {_fmt(self.before)}, "
-                 f"after {_fmt(self.after)} (improvement {self.improvement:.3g}, spread "
-                 f"{self.spread:.3g})"]
+                 (f"validation loss over seeds {self.seeds}: before {_fmt(self.before)}, "
+                  f"after {_fmt(self.after)} (improvement {self.improvement:.3g}, spread "
+                  f"{self.spread:.3g})")]
         for code, gone in self.gone.items():
             lines.append(f"{code}: {'gone' if gone else 'still there'}")
         verdict = ("the fix worked" if self.succeeded else
                    "the loss improved but findings remain" if self.helped else
                    "the fix did not help")
-        return "\n".join(lines + [verdict])
+        return "\n".join([*lines, verdict])
 
 
 def _mean(values: list[float]) -> float:

@@ -85,7 +85,7 @@ def layer_name(name: str) -> str:
 
 _WITH_MEAN = ("act", "preact")  # outputs record mean, std, hist; the rest norm, std, hist
 _SATURATING_KINDS = ("tanh", "sigmoid")  # act_saturated; "relu" gives act_dead
-_COUNTED = ("relu",) + _SATURATING_KINDS
+_COUNTED = ("relu", *_SATURATING_KINDS)
 _NAMES = {prefix: (prefix + ("_mean" if prefix in _WITH_MEAN else "_norm"), prefix + "_std",
                    prefix + "_hist") for prefix in ("act", "preact", "act_grad", "preact_grad")}
 _WEIGHT_NAMES = ("weight_norm", "weight_std", "weight_hist")

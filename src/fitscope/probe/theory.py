@@ -129,12 +129,11 @@ def mlp_layers(records: list[dict], step: int = 0) -> list[tuple[str, str | None
     """The (weight layer, activation layer) pairs of an MLP in forward order, from a
     probe's records: every pre-activation layer followed by the activation after it;
     the last one (the output) has none."""
-    order: list[tuple[str, str]] = []
-    for r in records:
-        if r["step"] == step and r["quantity"] in ("preact_mean", "act_mean"):
-            order.append((r["layer"], r["quantity"].split("_")[0]))
+    order: list[tuple[str, str]] = [
+        (r["layer"], r["quantity"].split("_")[0]) for r in records
+        if r["step"] == step and r["quantity"] in ("preact_mean", "act_mean")]
     pairs: list[tuple[str, str | None]] = []
-    for (layer, role), nxt in zip(order, order[1:] + [("", "")]):
+    for (layer, role), nxt in zip(order, [*order[1:], ("", "")]):
         if role == "preact":
             pairs.append((layer, nxt[0] if nxt[1] == "act" else None))
     return pairs

@@ -127,9 +127,9 @@ def decide_dropout(m: Measurement) -> Verdict:
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
     sizes = _by_size(v)
-    fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", "mean "
-                                              "training-time output - test-time output "
-                                              "(one seed)"))
+    fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", ("mean "
+                                               "training-time output - test-time output "
+                                               "(one seed)")))
     for name in ("none", "dropout"):
         fig.add_trace(_ci_bar(name, {_size_key(n): s["gap"][name] for n, s in sizes.items()}),
                       row=1, col=1)

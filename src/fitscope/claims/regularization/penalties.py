@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from itertools import pairwise
 from typing import Any
 
 import plotly.graph_objects as go
@@ -66,7 +67,7 @@ def step_check(run: Run, lam: float) -> tuple[float, float]:
     decay = torch.where(is_weight, 1.0 - eta * lam, 1.0)
     points = [s["params"] for s in run.snapshots]
     deviation, factors = 0.0, []
-    for before, after in zip(points, points[1:]):
+    for before, after in pairwise(points):
         theta = before.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(problem.loss_at(theta), theta)
         deviation = max(deviation, float((after - (decay * before - eta * grad)).abs().max()))
@@ -199,9 +200,9 @@ def measure_sparsity(ctx: Context) -> Measurement:
                 "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
                          for k, rs in runs.items()},
                 "train_loss": loss, "threshold": NEAR_ZERO},
-        notes=[f"near zero: |w| under {NEAR_ZERO:.0%} of the RMS weight of the unpenalized "
-               "model on the same split (standardized features); L1's subgradient steps keep "
-               "weights oscillating around 0 within eta lambda rather than at exactly 0"])
+        notes=[(f"near zero: |w| under {NEAR_ZERO:.0%} of the RMS weight of the unpenalized "
+                "model on the same split (standardized features); L1's subgradient steps keep "
+                "weights oscillating around 0 within eta lambda rather than at exactly 0")])
 
 
 def decide_sparsity(m: Measurement) -> Verdict:
@@ -212,7 +213,8 @@ def decide_sparsity(m: Measurement) -> Verdict:
     small = _paired_greater(norm["none"], norm[b])
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
               f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
-              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights ({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
+              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
+              f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
               f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
     if sparse.significant and small.significant:
         return Verdict("holds", detail + ".")
