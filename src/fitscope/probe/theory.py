@@ -101,21 +101,24 @@ def propagate(fan_in: list[int], fan_out: list[int], var_w: list[float], activat
         raise ValueError(f"fan_in, fan_out and var_w need one entry per layer; got lengths "
                          f"{len(fan_in)}, {len(fan_out)}, {len(var_w)}")
     rows: list[dict[str, float | None]] = []
+    slopes: list[float] = []  # E[g'(z)^2] of each hidden layer, for the backward pass
     moment = input_moment
     for i in range(n):
         z_var = fan_in[i] * var_w[i] * moment
-        last = i == n - 1
-        moment, slope = (None, None) if last else activation_moments(activation, z_var, regime)
-        rows.append({"z_var": z_var, "a_moment": moment, "slope": slope,
-                     "grad_a_var": None, "grad_z_var": None})
+        if i == n - 1:  # the output layer: no activation
+            rows.append({"z_var": z_var, "a_moment": None, "grad_a_var": None,
+                         "grad_z_var": None})
+            break
+        moment, slope = activation_moments(activation, z_var, regime)
+        slopes.append(slope)
+        rows.append({"z_var": z_var, "a_moment": moment, "grad_a_var": None,
+                     "grad_z_var": None})
     grad_z = output_grad_var
     rows[-1]["grad_z_var"] = grad_z
     for i in range(n - 1, 0, -1):
         grad_a = fan_out[i] * var_w[i] * grad_z
-        grad_z = rows[i - 1]["slope"] * grad_a
+        grad_z = slopes[i - 1] * grad_a
         rows[i - 1]["grad_a_var"], rows[i - 1]["grad_z_var"] = grad_a, grad_z
-    for row in rows:
-        del row["slope"]
     return rows
 
 

@@ -133,7 +133,7 @@ def make_tasks(configs: Sequence[RunConfig], engine: Engine, slots: int) -> list
 
 
 # -- backends ----------------------------------------------------------------------------
-def worker_context() -> mp.context.BaseContext:
+def worker_context() -> mp.context.SpawnContext | mp.context.ForkServerContext:
     """``forkserver`` where the platform has it, else ``spawn``; never a plain fork of the
     driver, whose torch thread pools may already run.
 
