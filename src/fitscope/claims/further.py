@@ -16,6 +16,7 @@ with :mod:`fitscope.claims.tests` and draws a figure.
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 
 import plotly.graph_objects as go
 
@@ -25,6 +26,7 @@ from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
+    OVERFIT_TRAIN,
     _bar_figure,
     _ci_bar,
     _gap,
@@ -46,11 +48,11 @@ def measure_more_data(ctx: Context) -> Measurement:
     """The overfitting MLP of claim 12 on 60 points with L2 (lambda 0.01), with dropout
     (p 0.5), or with no regularizer, against the same network with 4x the training data and
     no regularizer; each seed draws its own split."""
-    base = overfit_base(ctx)
-    n = base.data.train_size
-    variants = {"60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
-                "60 points, dropout": {"model.dropout": 0.5},
-                f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
+    base, n = overfit_base(ctx), OVERFIT_TRAIN
+    variants: dict[str, dict[str, Any]] = {
+        "60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
+        "60 points, dropout": {"model.dropout": 0.5},
+        f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
     runs = _train(ctx, base, variants, resplit=True)
     return Measurement(values=_gap_values(runs))
 
@@ -405,7 +407,8 @@ def measure_after_stopping(ctx: Context) -> Measurement:
         "model": {"depth": 2, "width": 64}, "optimizer": {"name": "adam", "lr": 0.003},
         "regularization": {"early_stopping": {"enabled": True, "patience": 10}},
         "budget": {"epochs": ctx.epochs(200), "batch_size": 32}})
-    variants = {"stopped": {}} | {a: {"regularization.early_stopping.after": a} for a in AFTER}
+    variants: dict[str, dict[str, Any]] = {"stopped": {}} | {
+        a: {"regularization.early_stopping.after": a} for a in AFTER}
     runs = _train(ctx, base, variants, resplit=True)
     return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
                                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})

@@ -124,10 +124,11 @@ def _claim_section(r: ClaimResult) -> str:
               f'{kind}</h2>'),
              f'<p class="src">From {html.escape(c.source)}</p>',
              f'<p class="verdict" style="background:{color}">{html.escape(r.label)}</p>']
-    if r.error:
+    verdict, measurement = r.verdict, r.measurement
+    if r.error or verdict is None or measurement is None:  # a claim that failed to run
         parts.append(f"<pre>{html.escape(r.error)}</pre></section>")
         return "".join(parts)
-    parts.append(f"<p>{html.escape(r.verdict.reason)}</p>")
+    parts.append(f"<p>{html.escape(verdict.reason)}</p>")
     parts.append(f"<p><b>Test:</b> {html.escape(c.criterion)}</p>")
     parts.append(f"<p><b>Protocol:</b> {html.escape(c.protocol)}"
                  + (f"; <b>swept:</b> {html.escape(', '.join(c.factors))}" if c.factors else "")
@@ -137,9 +138,9 @@ def _claim_section(r: ClaimResult) -> str:
         parts.append(pio.to_html(r.figure, include_plotlyjs=False, full_html=False,
                                  default_width="100%", default_height="420px"))
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{summarize(v)}</td></tr>"
-                   for k, v in r.measurement.values.items())
+                   for k, v in measurement.values.items())
     parts.append(f'<details><summary>Numbers</summary><table>{rows}</table></details>')
-    parts.extend(f'<p class="note">{html.escape(note)}</p>' for note in r.measurement.notes)
+    parts.extend(f'<p class="note">{html.escape(note)}</p>' for note in measurement.notes)
     parts.append(f'<p class="meta">{r.runs} runs, {r.seconds:.1f} s</p></section>')
     return "".join(parts)
 

@@ -290,17 +290,19 @@ def residual_table(model: nn.Module, x: torch.Tensor, activation: str,
     ``applies``: whether the notes' multiplicative recursion holds there (the input
     layer only).
     """
-    layers = [("inp", model.inp)] + [(f"blocks.{i}", b[0]) for i, b in enumerate(model.blocks)]
+    blocks = list(model.get_submodule("blocks").children())
+    layers = [("inp", model.get_parameter("inp.weight"))] + [
+        (f"blocks.{i}", b.get_parameter("0.weight")) for i, b in enumerate(blocks)]
     seen: list[torch.Tensor] = []
     hooks = [b.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
-             for b in [*model.blocks, model.out]]
+             for b in [*blocks, model.get_submodule("out")]]
     try:
         with torch.no_grad():
             model(x)
     finally:
         for h in hooks:
             h.remove()
-    weights = [lin.weight.detach() for _, lin in layers]
+    weights = [w.detach() for _, w in layers]
     theory = residual_propagate(float(x.square().mean()), [w.shape[1] for w in weights],
                                 [float(w.square().mean()) for w in weights], activation, regime)
     return [{"stage": name, "fan_in": w.shape[1], "var_w": float(w.square().mean()),
@@ -334,7 +336,8 @@ def batchnorm_cnn_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any
     rows: list[dict[str, Any]] = []
     captured: dict[str, torch.Tensor] = {}
     hooks = []
-    for i, block in enumerate(model.features):
+    blocks = list(model.get_submodule("features").children())
+    for i, block in enumerate(blocks):
         for part in ("conv", "bn", "act"):
             if not hasattr(block, part):
                 raise ValueError("batchnorm_cnn_table needs conv blocks with batch norm "
@@ -357,9 +360,9 @@ def batchnorm_cnn_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any
                 b.copy_(buffers[name])
     act_name = next(n for n, m in [("relu", nn.ReLU), ("tanh", nn.Tanh),
                                    ("sigmoid", nn.Sigmoid)]
-                    if isinstance(model.features[0].act, m))
-    for i, block in enumerate(model.features):
-        w = block.conv.weight.detach()
+                    if isinstance(blocks[0].get_submodule("act"), m))
+    for i, block in enumerate(blocks):
+        w = block.get_parameter("conv.weight").detach()
         fan_in = w[0].numel()
         a_in = float(captured[f"{i}.conv.in"].square().mean())
         var_w = float(w.square().mean())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -158,7 +159,7 @@ def batch_setting(protocol: str, budget: str, batch: int, scale: float) -> dict:
     the learning rate scaled with the batch, eps = 0.4 b / 128 (Goyal et al. 2017's linear
     rule: 0.4 at 128, 0.025 at 8)."""
     k = BATCH_BUDGETS[budget] * scale
-    o = {"budget.batch_size": batch}
+    o: dict[str, Any] = {"budget.batch_size": batch}
     if protocol == "equal steps":
         return o | {"budget.max_steps": max(1, round(STEPS * k))}
     o |= {"budget.epochs": max(1, round(EPOCHS * k)), "budget.max_steps": None}

@@ -127,7 +127,7 @@ def measure_cliff(ctx: Context) -> Measurement:
     surf = toy.surface("cliff")
     values: dict[str, list[float]] = {}
     curves: dict[str, list[list[float]]] = {}
-    paths = {}
+    paths: dict[str, list] = {}
     for seed in range(ctx.seeds):
         start = _jitter(surf.start, seed, (0.3, 0.3))
         for label, clip in (("plain", None), (f"clip_norm={CLIP_NORM:g}", CLIP_NORM)):

@@ -184,7 +184,7 @@ def _compare_to_ridge(run: Run) -> dict[int, tuple[float, float, float]]:
     ||w_t - w_ls|| / ||w_t||, lam* eta t) with lam* the best-fitting lambda on a grid."""
     s = problem_for_run(run)
     ridge = Ridge(s.x.double().numpy(), s.y.double().numpy())
-    eta, is_weight = run.config.optimizer.lr, _weight_entries(run.model)
+    eta, is_weight = run.config.optimizer.lr, _weight_entries(run.trained_model())
     snaps = {int(p["step"]): p["params"][is_weight].double().numpy() for p in run.snapshots}
     grid = [ridge.solve(lam) for lam in LAMBDA_GRID]
     out = {}

@@ -63,7 +63,7 @@ def step_check(run: Run, lam: float) -> tuple[float, float]:
     factor <w_{k+1} + eta grad J, w_k> / <w_k, w_k> of the weights, to set beside 1 - eta lam).
     """
     eta, problem = run.config.optimizer.lr, problem_for_run(run)
-    is_weight = _weight_entries(run.model)
+    is_weight = _weight_entries(run.trained_model())
     decay = torch.where(is_weight, 1.0 - eta * lam, 1.0)
     points = [s["params"] for s in run.snapshots]
     deviation, factors = 0.0, []
@@ -78,7 +78,7 @@ def step_check(run: Run, lam: float) -> tuple[float, float]:
 
 def _relative_difference(a: Run, b: Run) -> float:
     """max |theta_a - theta_b| / max |theta_a| of two runs' final parameters."""
-    ta, tb = _flat(a.model.parameters()), _flat(b.model.parameters())
+    ta, tb = _flat(a.trained_model().parameters()), _flat(b.trained_model().parameters())
     return float((ta - tb).abs().max() / ta.abs().max())
 
 
@@ -276,8 +276,8 @@ def hidden_outputs(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor
 def _representation(run: Run) -> tuple[float, float]:
     """(share of hidden activations exactly 0, mean ||h||_1 per example) on the test set."""
     problem = problem_for_run(run, "test")
-    h = torch.cat([o.reshape(len(problem.x), -1) for o in hidden_outputs(run.model, problem.x)],
-                  dim=1)
+    outs = hidden_outputs(run.trained_model(), problem.x)
+    h = torch.cat([o.reshape(len(problem.x), -1) for o in outs], dim=1)
     return float((h == 0).float().mean()), float(h.abs().sum(1).mean())
 
 
