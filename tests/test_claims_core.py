@@ -3,10 +3,9 @@
 import math
 
 import pytest
-
-from fitscope.claims import REGISTRY, get
 from claims_seeds import measurement, widen
 
+from fitscope.claims import REGISTRY, get
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
 from fitscope.claims.report import terminal_table, write_html
@@ -69,7 +68,7 @@ def test_decide_symmetry():
             "unit_distance_xavier": [1.2] * 3, "test_acc_xavier": [0.95, 0.96, 0.94],
             "test_acc_zeros": [0.5, 0.52, 0.51], "test_acc_constant 0.5": [0.6, 0.62, 0.61]}
     assert d(m(**base)).outcome == "holds"
-    assert d(m(**dict(base, **{"unit_distance_zeros": [0.3] * 3}))).outcome == "does not hold"
+    assert d(m(**dict(base, unit_distance_zeros=[0.3] * 3))).outcome == "does not hold"
     same = dict(base, test_acc_zeros=[0.95, 0.96, 0.94], **{"test_acc_constant 0.5":
                                                             [0.95, 0.96, 0.94]})
     assert d(m(**same)).outcome == "holds only when"
@@ -130,11 +129,11 @@ def test_kept_layers_reads_activations_and_gradients():
     from fitscope.claims.initialization import kept_layers
 
     flat = [1.0] * 5
-    assert kept_layers(flat, flat + [1.0]) == 5
+    assert kept_layers(flat, [*flat, 1.0]) == 5
     # saturated N(0, 1): activations constant, gradient shrinking x4 per layer downwards
     assert kept_layers(flat, [4.0 ** -k for k in range(4, -1, -1)] + [1.0]) == 1
     # activations drifting by 1.2 in RMS per layer (variance x1.44): layer 3 is at 2.07
-    assert kept_layers([1.2 ** k for k in range(5)], flat + [1.0]) == 2
+    assert kept_layers([1.2 ** k for k in range(5)], [*flat, 1.0]) == 2
 
 
 def test_decide_xavier_tanh():
@@ -179,8 +178,8 @@ def test_decide_relu_depth():
     assert d(m(**relu_depths(dict.fromkeys((10, 20, 30, 40), "fails")))).outcome == "holds"
     mixed = d(m(**relu_depths({10: "worse", 20: "worse", 30: "fails", 40: "fails"})))
     assert mixed.outcome == "holds only when"
-    assert mixed.condition.startswith("depth >= 30") and "at depth 10, 20 Xavier trains, " \
-        "only worse" in mixed.condition
+    assert mixed.condition.startswith("depth >= 30")
+    assert "at depth 10, 20 Xavier trains, only worse" in mixed.condition
     worse = d(m(**relu_depths(dict.fromkeys((10, 20, 30, 40), "worse"))))
     assert worse.outcome == "holds only when" and "trains worse" in worse.condition
     assert d(m(**relu_depths(dict.fromkeys((10, 20, 30, 40), "same")))).outcome == \

@@ -8,7 +8,7 @@ import pytest
 from fitscope.claims import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
-BLOCK = re.compile(r"<!-- claims-table:[^\n]*-->\n(.*?)<!-- /claims-table -->", re.S)
+BLOCK = re.compile(r"<!-- claims-table:[^\n]*-->\n(.*?)<!-- /claims-table -->", re.DOTALL)
 
 
 @pytest.mark.parametrize("doc", ["README.md", "docs/claims.md"])

@@ -4,8 +4,7 @@ each experiment run at a reduced size with a figure."""
 import pytest
 from claims_seeds import measurement
 
-from fitscope.claims import REGISTRY
-from fitscope.claims import further
+from fitscope.claims import REGISTRY, further
 from fitscope.claims.base import Context
 from fitscope.claims.demo import run_claim
 

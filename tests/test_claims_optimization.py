@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from claims_seeds import measurement, widen
 from torch import nn
 
 from fitscope.claims import REGISTRY
 from fitscope.claims import optimization as opt
-from claims_seeds import measurement, widen
-
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.optimization import adaptive, minibatch, momentum, surfaces
 from fitscope.landscape import Problem, toy

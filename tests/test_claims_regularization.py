@@ -8,16 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 import torch
+from claims_seeds import measurement, widen
 from sklearn.linear_model import Ridge as SkRidge
 
 from fitscope import train
 from fitscope.claims import REGISTRY
 from fitscope.claims import regularization as regc
-from fitscope.claims.regularization import dropout, early_stopping, penalties
-from claims_seeds import measurement, widen
-
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
+from fitscope.claims.regularization import dropout, early_stopping, penalties
 from fitscope.claims.tests import evaluate
 from fitscope.config import RunConfig
 from fitscope.run import Run

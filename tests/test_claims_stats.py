@@ -10,8 +10,7 @@ from fitscope.claims import REGISTRY, build_registry
 from fitscope.claims.base import Claim, Measurement, Verdict, metric
 from fitscope.claims.demo import ClaimResult, adjust_across
 from fitscope.claims.tests import evaluate, greater
-from fitscope.study.stats import (benjamini_hochberg, holm, one_sided_test, sign_flip_p,
-                                  split_p)
+from fitscope.study.stats import benjamini_hochberg, holm, one_sided_test, sign_flip_p, split_p
 
 
 def test_identical_replicates_give_no_test_and_p_one():

@@ -195,6 +195,15 @@ def test_save_and_load_round_trip(tmp_path):
     assert set(state) == set(run.model.state_dict())
 
 
+def test_trained_model_is_the_model_or_a_clear_error(tmp_path):
+    run = train(cfg())
+    assert run.trained_model() is run.model
+    run.save(tmp_path / "r")
+    (tmp_path / "r" / "model.pt").unlink()
+    with pytest.raises(ValueError, match="has no model"):
+        load_run(tmp_path / "r").trained_model()
+
+
 def test_users_own_module_trains_and_loads(tmp_path):
     class Mine(nn.Module):
         def __init__(self):

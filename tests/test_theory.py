@@ -1,6 +1,7 @@
 """Variance propagation at init: formulas, theory against measurement, the toy network."""
 
 import math
+from itertools import pairwise
 
 import pytest
 import torch
@@ -10,8 +11,7 @@ from fitscope import RunConfig
 from fitscope.config import InitConfig
 from fitscope.init import apply_init
 from fitscope.probe import probe
-from fitscope.probe.theory import (activation_moments, linear_toy_network, propagate,
-                                   theory_table)
+from fitscope.probe.theory import activation_moments, linear_toy_network, propagate, theory_table
 
 
 def test_activation_moments_closed_forms_and_quadrature():
@@ -83,7 +83,7 @@ def test_linear_toy_network_scales_the_output_by_scale_to_the_L_minus_1(scale):
     with probe(net, every=1) as p:  # layer by layer: each hidden layer multiplies by scale
         net(x).sum().backward()
     stds = [r["value"] for r in p.records if r["quantity"] == "preact_std"]
-    for a, b in zip(stds[:-2], stds[1:-1]):
+    for a, b in pairwise(stds[:-1]):
         assert b / a == pytest.approx(scale, rel=1e-5)
     assert stds[-1] == pytest.approx(stds[-2], rel=1e-5)  # W[L] = I
 
@@ -117,7 +117,7 @@ def test_deep_relu_he_keeps_variance_and_xavier_halves_it_per_layer():
     assert all(0.5 * in_moment < v < 2 * in_moment for v in he), he
     for mode in ("avg", "in"):  # square layers: both Xavier variants give Var(W) = 1/n
         xavier = second_moments("xavier_normal", mode)
-        ratios = [b / a for a, b in zip(xavier, xavier[1:])]
+        ratios = [b / a for a, b in pairwise(xavier)]
         assert all(0.35 < r < 0.65 for r in ratios), ratios
         per_layer = (xavier[-1] / xavier[0]) ** (1 / (depth - 1))
         assert per_layer == pytest.approx(0.5, rel=0.05)
@@ -160,7 +160,7 @@ def test_residual_theory_follows_the_measurement_where_the_plain_derivation_fail
     assert rows[-1]["h_moment_measured"] > 3 * rows[-1]["plain"]
     if activation == "relu":  # each block at least doubles E[h^2] under He
         assert all(b["h_moment_measured"] > 2 * a["h_moment_measured"]
-                   for a, b in zip(rows[1:], rows[2:]))
+                   for a, b in pairwise(rows[1:]))
         assert rows[-1]["h_mean"] == pytest.approx(rows[-1]["h_mean_measured"], rel=0.05)
 
 

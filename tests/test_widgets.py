@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from fitscope import regularization_paths as penalty  # noqa: E402
-from fitscope.run import Run  # noqa: E402
-from fitscope.widgets import InitExplorer, LandscapeExplorer, page_html  # noqa: E402
+from fitscope import regularization_paths as penalty
+from fitscope.run import Run
+from fitscope.widgets import InitExplorer, LandscapeExplorer, page_html
 
 
 class Sent(list):

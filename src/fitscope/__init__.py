@@ -24,10 +24,10 @@ lazy_package(__name__, {
     "train_many": ".many", "diagnose": ".probe", "Run": ".run", "load_run": ".run"})
 
 if TYPE_CHECKING:
+    from . import probe
     from .config import RunConfig
     from .engine import Callback, train
     from .init import apply_init
     from .many import train_many
-    from . import probe
     from .probe import diagnose
     from .run import Run, load_run

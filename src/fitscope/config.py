@@ -77,11 +77,13 @@ class DataConfig(_Part):
     noise: Float = Field(0.2, ge=0.0, le=10.0, description="2-D sets: noise level")
     path: str | None = Field(None, description="mnist/fashion_mnist: IDX directory; csv/npz: "
                                                "file; relative to the config file's folder")
-    target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(-1, description="csv: label column (name or index)")
+    target: str | Annotated[Int, Field(ge=-COUNT_MAX, le=COUNT_MAX)] = Field(
+        -1, description="csv: label column (name or index)")
     val_fraction: Float = Field(0.2, ge=0.0, lt=1.0)
     test_fraction: Float = Field(0.2, gt=0.0, lt=1.0)
     split_seed: Int = Field(0, ge=0, le=SEED_MAX, description="seed of the train/val/test split")
-    train_size: Int | None = Field(None, ge=2, le=COUNT_MAX, description="keep only this many train examples")
+    train_size: Int | None = Field(None, ge=2, le=COUNT_MAX,
+                                   description="keep only this many train examples")
     label_noise: Float = Field(0.0, ge=0.0, le=1.0, description="share of train labels replaced")
     standardize: Bool = Field(True, description="zero mean, unit variance, fitted on train only")
     poly_degree: Int = Field(1, ge=1, le=10, description="polynomial feature expansion")

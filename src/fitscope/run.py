@@ -122,6 +122,13 @@ class Run:
         """One history column, e.g. ``run.column("val_loss")``."""
         return [row[key] for row in self.history]
 
+    def trained_model(self) -> nn.Module:
+        """The trained model; a ValueError when there is none (a run loaded without
+        ``model.pt``)."""
+        if self.model is None:
+            raise ValueError(f"run {self.run_id} has no model (a run loaded without model.pt)")
+        return self.model
+
     def record(self) -> dict[str, Any]:
         """Everything but the model and the parameter snapshots, as plain JSON data."""
         body = asdict(self) if self.model is None else asdict(_without_model(self))

@@ -23,7 +23,8 @@ def build_registry(claims: list[Claim]) -> dict[int, Claim]:
                              f"{c.slug!r}")
         if c.slug in slugs:
             raise ValueError(f"two claims with the slug {c.slug!r}")
-        out[c.number], _ = c, slugs.add(c.slug)
+        out[c.number] = c
+        slugs.add(c.slug)
     return dict(sorted(out.items()))
 
 

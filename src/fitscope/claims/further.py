@@ -15,6 +15,9 @@ with :mod:`fitscope.claims.tests` and draws a figure.
 
 from __future__ import annotations
 
+from itertools import pairwise
+from typing import Any
+
 import plotly.graph_objects as go
 
 from ..config import RunConfig
@@ -22,8 +25,18 @@ from ..landscape import toy
 from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
-from .regularization.common import (_bar_figure, _ci_bar, _gap, _gap_values, _m, _per_run,
-                                    _train, _weights_flat, overfit_base)
+from .regularization.common import (
+    OVERFIT_TRAIN,
+    _bar_figure,
+    _ci_bar,
+    _gap,
+    _gap_values,
+    _m,
+    _per_run,
+    _train,
+    _weights_flat,
+    overfit_base,
+)
 from .tests import greater, mean_above
 
 # -- 29: more data is the best regularizer -------------------------------------------------
@@ -35,11 +48,11 @@ def measure_more_data(ctx: Context) -> Measurement:
     """The overfitting MLP of claim 12 on 60 points with L2 (lambda 0.01), with dropout
     (p 0.5), or with no regularizer, against the same network with 4x the training data and
     no regularizer; each seed draws its own split."""
-    base = overfit_base(ctx)
-    n = base.data.train_size
-    variants = {"60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
-                "60 points, dropout": {"model.dropout": 0.5},
-                f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
+    base, n = overfit_base(ctx), OVERFIT_TRAIN
+    variants: dict[str, dict[str, Any]] = {
+        "60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
+        "60 points, dropout": {"model.dropout": 0.5},
+        f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
     runs = _train(ctx, base, variants, resplit=True)
     return Measurement(values=_gap_values(runs))
 
@@ -347,7 +360,7 @@ def measure_saddles(ctx: Context) -> Measurement:
 def decide_saddles(m: Measurement) -> Verdict:
     dims = m.series["dims"]
     shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
-    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in zip(dims, dims[1:]))
+    falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in pairwise(dims))
     text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
     detail = f"share of random critical points that are minima: {text}"
     if falls and shares[dims[-1]] < 0.01:
@@ -394,7 +407,8 @@ def measure_after_stopping(ctx: Context) -> Measurement:
         "model": {"depth": 2, "width": 64}, "optimizer": {"name": "adam", "lr": 0.003},
         "regularization": {"early_stopping": {"enabled": True, "patience": 10}},
         "budget": {"epochs": ctx.epochs(200), "batch_size": 32}})
-    variants = {"stopped": {}} | {a: {"regularization.early_stopping.after": a} for a in AFTER}
+    variants: dict[str, dict[str, Any]] = {"stopped": {}} | {
+        a: {"regularization.early_stopping.after": a} for a in AFTER}
     runs = _train(ctx, base, variants, resplit=True)
     return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
                                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})

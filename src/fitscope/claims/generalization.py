@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import plotly.graph_objects as go
+import torch
 from sklearn.neighbors import KNeighborsClassifier
 
 from ..config import DataConfig, RunConfig
@@ -21,9 +24,13 @@ def _knn_errors(seed: int, scale: float) -> dict[int, tuple[float, float]]:
     out = {}
     for k in KS:
         clf = KNeighborsClassifier(n_neighbors=k).fit(s.x_train.numpy(), s.y_train.numpy())
-        err = lambda x, y: float((clf.predict(x.numpy()) != y.numpy()).mean())  # noqa: E731
-        out[k] = (err(s.x_train, s.y_train), err(s.x_test, s.y_test))
+        out[k] = (_error(clf, s.x_train, s.y_train), _error(clf, s.x_test, s.y_test))
     return out
+
+
+def _error(clf: KNeighborsClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of the examples ``x`` that the fitted ``clf`` labels other than ``y``."""
+    return float((clf.predict(x.numpy()) != y.numpy()).mean())
 
 
 def measure_one_nn(ctx: Context) -> Measurement:
@@ -108,7 +115,7 @@ def decide_capacity(m: Measurement) -> Verdict:
     degrees = sorted(train)
     tr = [mean(train[d]) for d in degrees]
     te = [mean(test[d]) for d in degrees]
-    falls = all(b <= a + 0.01 for a, b in zip(tr, tr[1:]))
+    falls = all(b <= a + 0.01 for a, b in pairwise(tr))
     best = int(np.argmin(te))
     rise = greater(test[degrees[-1]], test[degrees[best]], paired=True)
     u_shape = 0 < best < len(degrees) - 1 and rise.significant

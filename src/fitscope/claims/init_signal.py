@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -28,9 +29,10 @@ from .tests import greater, mean_ci
 GRADIENT_DEPTH = 30    # hidden layers of the network the gradient is followed down
 GRADIENT_WIDTH = 128
 GRADIENT_EXAMPLES = 256
-GRADIENT_INITS = {"xavier": {"init.scheme": "xavier_normal", "init.xavier_mode": "avg"},
-                  "standard U(+-1/sqrt(n))": {"init.scheme": "default"},
-                  "N(0, 1)": {"init.scheme": "normal", "init.std": 1.0}}
+GRADIENT_INITS: dict[str, dict[str, Any]] = {
+    "xavier": {"init.scheme": "xavier_normal", "init.xavier_mode": "avg"},
+    "standard U(+-1/sqrt(n))": {"init.scheme": "default"},
+    "N(0, 1)": {"init.scheme": "normal", "init.std": 1.0}}
 GRADIENT_ACTIVATIONS = ("linear", "tanh")
 
 
@@ -182,7 +184,7 @@ def layer_outputs(run: Run) -> list[dict[str, list[float]]]:
     """At each parameter snapshot of ``run``, per hidden layer: the mean sigmoid output on
     the test set and the share of outputs under :data:`SATURATED_BELOW`."""
     problem = problem_for_run(run, "test")
-    model = run.model
+    model = run.trained_model()
     final = torch.nn.utils.parameters_to_vector(model.parameters()).detach().clone()
     out = []
     try:

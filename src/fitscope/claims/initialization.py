@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,6 +13,7 @@ import torch
 from ..config import RunConfig
 from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
+from ..run import Run
 from .base import Claim, Context, Measurement, Verdict, mean, metric
 from .tests import greater, mean_ci
 
@@ -57,9 +59,10 @@ SYMMETRIC_TOL = 1e-4  # relative distance between units below which they are "id
 
 
 def measure_symmetry(ctx: Context) -> Measurement:
-    inits = {"zeros": {"init.scheme": "zeros"},
-             "constant 0.5": {"init.scheme": "constant", "init.value": 0.5},
-             "xavier": {"init.scheme": "xavier_normal"}}
+    inits: dict[str, dict[str, Any]] = {
+        "zeros": {"init.scheme": "zeros"},
+        "constant 0.5": {"init.scheme": "constant", "init.value": 0.5},
+        "xavier": {"init.scheme": "xavier_normal"}}
     configs = [c for o in inits.values() for c in ctx.seeded(
         SYMMETRY_BASE, **o, **{"budget.epochs": ctx.epochs(30)})]
     runs = ctx.train_many(configs)
@@ -68,11 +71,16 @@ def measure_symmetry(ctx: Context) -> Measurement:
     for i, label in enumerate(inits):
         rs = runs[i * n:(i + 1) * n]
         values[f"unit_distance_{label}"] = [
-            max(layer_unit_distance(layer.linear.weight) for layer in r.model.hidden)
-            for r in rs]
+            max(layer_unit_distance(w) for w in _hidden_weights(r)) for r in rs]
         values[f"test_acc_{label}"] = metric(rs, "test_acc")
-        series[label] = [layer_unit_distance(layer.linear.weight) for layer in rs[0].model.hidden]
+        series[label] = [layer_unit_distance(w) for w in _hidden_weights(rs[0])]
     return Measurement(values=values, series=series)
+
+
+def _hidden_weights(run: Run) -> list[torch.Tensor]:
+    """The weight matrix of each hidden layer of the run's MLP, input side first."""
+    hidden = run.trained_model().get_submodule("hidden")
+    return [layer.get_parameter("linear.weight") for layer in hidden.children()]
 
 
 def decide_symmetry(m: Measurement) -> Verdict:
@@ -80,8 +88,9 @@ def decide_symmetry(m: Measurement) -> Verdict:
     symmetric = all(max(v[f"unit_distance_{k}"]) < SYMMETRIC_TOL for k in ("zeros", "constant 0.5"))
     worse = [greater(v["test_acc_xavier"], v[f"test_acc_{k}"]) for k in ("zeros", "constant 0.5")]
     detail = (f"largest relative distance between hidden units after training: zeros "
-              f"{max(v['unit_distance_zeros']):.2g}, constant {max(v['unit_distance_constant 0.5']):.2g}, "
-              f"xavier {min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
+              f"{max(v['unit_distance_zeros']):.2g}, constant "
+              f"{max(v['unit_distance_constant 0.5']):.2g}, xavier "
+              f"{min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
               f"{mean(v['test_acc_xavier']):.3f}, zeros {mean(v['test_acc_zeros']):.3f}, constant "
               f"{mean(v['test_acc_constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
     if symmetric and all(c.significant for c in worse):
@@ -184,9 +193,10 @@ def _small(std: float) -> str:
     return f"too small N(0, {std:g}^2)"
 
 
-SCALES = {**{_small(s): {"init.scheme": "normal", "init.std": s} for s in SMALL_STDS},
-          HE: {"init.scheme": "kaiming_normal"},
-          LARGE: {"init.scheme": "normal", "init.std": 1.0}}
+SCALES: dict[str, dict[str, Any]] = {
+    **{_small(s): {"init.scheme": "normal", "init.std": s} for s in SMALL_STDS},
+    HE: {"init.scheme": "kaiming_normal"},
+    LARGE: {"init.scheme": "normal", "init.std": 1.0}}
 
 
 def epochs_to_half(run) -> int:
@@ -203,7 +213,9 @@ def measure_scale(ctx: Context) -> Measurement:
     base = NINE_LAYER.with_overrides({"budget.epochs": ctx.epochs(20)})
     configs = [c for o in SCALES.values() for c in ctx.seeded(base, **o)]
     runs = ctx.train_many(configs)
-    n, values, series = ctx.seeds, {}, {}
+    n = ctx.seeds
+    values: dict[str, Any] = {}
+    series: dict[str, Any] = {}
     for i, label in enumerate(SCALES):
         rs = runs[i * n:(i + 1) * n]
         values[f"final_train_loss {label}"] = [
@@ -485,7 +497,9 @@ def measure_relu_depth(ctx: Context) -> Measurement:
     settings = [(d, s) for d in RELU_DEPTHS for s in RELU_SCHEMES]
     runs = ctx.train_many([c for d, s in settings for c in ctx.seeded(
         base, **{"model.depth": d, "init.scheme": s})])
-    n, values, series = ctx.seeds, {}, {"depths": list(RELU_DEPTHS)}
+    n = ctx.seeds
+    values: dict[str, Any] = {}
+    series: dict[str, Any] = {"depths": list(RELU_DEPTHS)}
     for i, (d, s) in enumerate(settings):
         rs = runs[i * n:(i + 1) * n]
         values[f"train_acc {s} depth {d}"] = metric(rs, "train_acc")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import math
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import plotly.io as pio
@@ -120,14 +120,15 @@ def _claim_section(r: ClaimResult) -> str:
     c, color = r.claim, COLORS[_outcome(r)]
     kind = " <small>(demonstration: an identity, not counted)</small>" \
         if c.kind == "demonstration" else ""
-    parts = [f'<section id="claim-{c.number}"><h2>{c.number}. {html.escape(c.statement)}'
-             f'{kind}</h2>',
+    parts = [(f'<section id="claim-{c.number}"><h2>{c.number}. {html.escape(c.statement)}'
+              f'{kind}</h2>'),
              f'<p class="src">From {html.escape(c.source)}</p>',
              f'<p class="verdict" style="background:{color}">{html.escape(r.label)}</p>']
-    if r.error:
+    verdict, measurement = r.verdict, r.measurement
+    if r.error or verdict is None or measurement is None:  # a claim that failed to run
         parts.append(f"<pre>{html.escape(r.error)}</pre></section>")
         return "".join(parts)
-    parts.append(f"<p>{html.escape(r.verdict.reason)}</p>")
+    parts.append(f"<p>{html.escape(verdict.reason)}</p>")
     parts.append(f"<p><b>Test:</b> {html.escape(c.criterion)}</p>")
     parts.append(f"<p><b>Protocol:</b> {html.escape(c.protocol)}"
                  + (f"; <b>swept:</b> {html.escape(', '.join(c.factors))}" if c.factors else "")
@@ -137,10 +138,9 @@ def _claim_section(r: ClaimResult) -> str:
         parts.append(pio.to_html(r.figure, include_plotlyjs=False, full_html=False,
                                  default_width="100%", default_height="420px"))
     rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{summarize(v)}</td></tr>"
-                   for k, v in r.measurement.values.items())
+                   for k, v in measurement.values.items())
     parts.append(f'<details><summary>Numbers</summary><table>{rows}</table></details>')
-    for note in r.measurement.notes:
-        parts.append(f'<p class="note">{html.escape(note)}</p>')
+    parts.extend(f'<p class="note">{html.escape(note)}</p>' for note in measurement.notes)
     parts.append(f'<p class="meta">{r.runs} runs, {r.seconds:.1f} s</p></section>')
     return "".join(parts)
 
@@ -165,7 +165,7 @@ def write_html(results: Sequence[ClaimResult], path: str | Path, settings: str) 
         f"{' <small>(demonstration)</small>' if r.claim.kind == 'demonstration' else ''}</td>"
         f'<td style="color:{COLORS[_outcome(r)]};font-weight:600">{html.escape(r.label)}</td>'
         f"<td>{html.escape(r.claim.criterion)}</td></tr>" for r in results)
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = (f"<h1>fitscope: the notes' claims, measured</h1><p class='meta'>{stamp}; "
             f"{html.escape(settings)}. {html.escape(summary_line(results))}. Verdicts are "
             f"decided on each claim's Holm-adjusted p; the Benjamini-Hochberg column is "

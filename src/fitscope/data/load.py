@@ -77,7 +77,7 @@ class DataSplits:
     target_std: float = 1.0
 
 
-def _tensor(array: np.ndarray, dtype: np.dtype) -> torch.Tensor:
+def _tensor(array: np.ndarray, dtype: type[np.generic]) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=dtype))
 
 
@@ -146,7 +146,7 @@ def _load(cfg: DataConfig, task_kind: str, content: str | None) -> DataSplits:
         y, None if fixed_test else cfg.test_fraction, cfg.val_fraction, cfg.split_seed, classify)
     if cfg.train_size is not None:
         train = prepare.subsample(train, y, cfg.train_size, cfg.split_seed, classify)
-    if fixed_test:
+    if raw.x_test is not None and raw.y_test is not None:  # fixed_test: Raw sets both
         x_test = raw.x_test
         y_test = prepare.encode_targets(raw.y_test, raw.n_classes, task_kind, source)[0]
     else:

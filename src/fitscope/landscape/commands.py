@@ -96,9 +96,9 @@ def landscape(
 ) -> None:
     """Loss landscape of a run: a line, a 2-D slice, or the training path on its PCA plane."""
     from .figures import figure_for, write_html
-    from .runs import KINDS, SPLITS, run_landscape
+    from .runs import KINDS, SPLITS, is_kind, run_landscape
 
-    if kind not in KINDS:
+    if not is_kind(kind):
         raise fail(f"--kind must be one of {', '.join(KINDS)}; got {kind!r}")
     if split not in SPLITS:
         raise fail(f"--split must be one of {', '.join(SPLITS)}; got {split!r}")

@@ -8,7 +8,7 @@ through their main head.
 
 from __future__ import annotations
 
-from typing import Literal, cast
+from typing import Literal, TypeGuard, cast
 
 import torch
 from torch import Tensor
@@ -29,6 +29,11 @@ from .trajectory import trajectory
 KINDS = ("line", "plane", "trajectory")
 SPLITS = ("train", "val", "test")
 Kind = Literal["line", "plane", "trajectory"]
+
+
+def is_kind(kind: str) -> TypeGuard[Kind]:
+    """Whether ``kind`` names one of :data:`KINDS`."""
+    return kind in KINDS
 
 
 def data_loss_fn(task_kind: str, n_classes: int) -> LossFn:

@@ -22,6 +22,7 @@ request cannot fill the disk.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -101,10 +102,8 @@ def cached_record(cfg: RunConfig) -> dict[str, Any] | None:
     hit = cache.load(key)
     if hit is None:
         return None
-    try:
+    with contextlib.suppress(OSError):  # pruned meanwhile: the record read is still good
         os.utime(cache.cache_dir() / f"{key}.json")
-    except OSError:  # pruned meanwhile: the record read is still good
-        pass
     return {**hit, "cached": True}
 
 
@@ -114,10 +113,8 @@ def prune_records(keep: int | None = None) -> int:
     keep = MAX_RECORDS if keep is None else keep
     files = []
     for path in cache.cache_dir().glob(f"*-{RECORD_KIND}-*.json"):
-        try:
+        with contextlib.suppress(OSError):
             files.append((path.stat().st_mtime, path))
-        except OSError:
-            pass
     files.sort(reverse=True)
     for _, path in files[keep:]:
         path.unlink(missing_ok=True)

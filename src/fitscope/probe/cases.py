@@ -285,8 +285,8 @@ def _cases() -> list[Case]:
            model=("user_cnn", {}), fix=_FIX_HE, **sym),
     ]
     # ---- learning rate too high: oscillation, and divergence ----
-    high = dict(requires=("lr_too_high",), allows=("dead_relu", "underfitting", "not_learning"),
-                kind="lr_high")
+    high_allows = ("dead_relu", "underfitting", "not_learning")
+    high = dict(requires=("lr_too_high",), allows=high_allows, kind="lr_high")
     c += [
         _c("moons_sgd_lr3", MOONS, HE, _opt("sgd", 3.0), {"budget": {"epochs": 15}},
            fix={"optimizer.lr": 0.3}, **high),
@@ -306,7 +306,7 @@ def _cases() -> list[Case]:
         _c("moons_sgd_lr20", MOONS, HE, _opt("sgd", 20.0), fix={"optimizer.lr": 0.2}, **div),
         _c("digits_momentum_lr5", DIGITS, HE, _opt("momentum", 5.0),
            fix={"optimizer.lr": 0.05}, requires=("lr_too_high",),
-           allows=high["allows"] + ("diverged",), kind="lr_high",
+           allows=(*high_allows, "diverged"), kind="lr_high",
            note="built like moons_momentum_lr5: a rate that throws the weights out; whether "
                 "the loss overflows (diverged) or the net dies at chance depends on the "
                 "seed, so the label is the cause, the rate"),
@@ -326,7 +326,7 @@ def _cases() -> list[Case]:
            **low),
     ]
     # ---- dead ReLUs: negative biases ----
-    dead = dict(requires=("dead_relu",), allows=_STUCK + ("vanishing_gradients",),
+    dead = dict(requires=("dead_relu",), allows=(*_STUCK, "vanishing_gradients"),
                 fix={"init.bias": 0.0}, kind="dead")
     c += [
         _c("moons_relu_bias_minus3", MOONS, HE, _init("kaiming_normal", bias=-3.0), **dead),
@@ -433,7 +433,7 @@ def _cases() -> list[Case]:
         _c("digits_dropout_08", DIGITS, HE, {"model": {"dropout": 0.8}},
            fix={"model.dropout": 0.1}, **under),
         _c("moons_momentum_lr5", MOONS, HE, _opt("momentum", 5.0), fix={"optimizer.lr": 0.1},
-           requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
+           requires=("lr_too_high",), allows=(*high_allows, "diverged"), kind="lr_high",
            note="diverges on some seeds, dies on others: the cause is the rate"),
     ]
     # ---- a fourth round of development cases: the families whose rules decided near
@@ -443,7 +443,7 @@ def _cases() -> list[Case]:
         _c("moons_sgd_lr2", MOONS, HE, _opt("sgd", 2.0), {"budget": {"epochs": 15}},
            fix={"optimizer.lr": 0.2}, **high),
         _c("spiral_sgd_lr3", SPIRAL, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.3},
-           requires=("lr_too_high",), allows=high["allows"] + ("diverged",), kind="lr_high",
+           requires=("lr_too_high",), allows=(*high_allows, "diverged"), kind="lr_high",
            note="overflows on the first seed: as for moons_momentum_lr5, the cause is the "
                 "rate and divergence is one of its outcomes"),
         _c("circles_sgd_lr4", CIRCLES, HE, _opt("sgd", 4.0), {"budget": {"epochs": 15}},

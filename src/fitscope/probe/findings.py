@@ -18,6 +18,7 @@ import math
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any
 
 import torch
@@ -144,8 +145,8 @@ def _per_layer(values: dict, quantity: str) -> dict[str, float]:
 
 
 def _gradient_flow(values: dict, order: list[str], step: int) -> list[Finding]:
-    grads = [(layer, values.get((layer, "preact_grad_std"))) for layer in order]
-    grads = [(layer, g) for layer, g in grads if g is not None]
+    known = [(layer, values.get((layer, "preact_grad_std"))) for layer in order]
+    grads = [(layer, g) for layer, g in known if g is not None]
     if len(grads) < 2 or not grads[-1][1] > 0:
         return []
     (first, g0), (last, gl) = grads[0], grads[-1]
@@ -210,9 +211,9 @@ def _activation_scale(values: dict, order: list[str], step: int,
     if not rms:
         return []
     first, last = order[0], order[-1]
-    grower = max(spread, key=spread.get)
+    grower = max(spread, key=spread.__getitem__)
     growth = spread[grower] / spread[first] / gain if spread[first] > 0 else 0.0
-    biggest = max(rms, key=rms.get)
+    biggest = max(rms, key=rms.__getitem__)
     excess = logit_excess(rms[last] / gain, n_classes) if n_classes and last in rms else 0.0
     evidence = {"step": step, "rms": rms, "growth": growth, "logit_rms": rms.get(last),
                 "logit_excess": excess, "dropout_gain": gain}
@@ -241,7 +242,7 @@ def _units(values: dict, step: int) -> list[Finding]:
     saturated = {k: v for k, v in _per_layer(values, "act_saturated").items()
                  if v > SATURATED_FRACTION}
     if saturated:
-        worst = max(saturated, key=saturated.get)
+        worst = max(saturated, key=saturated.__getitem__)
         found.append(Finding(
             "saturated_units", "warning", worst,
             {"step": step, "saturated_fraction": saturated, "threshold": SATURATED_FRACTION},
@@ -254,7 +255,7 @@ def _units(values: dict, step: int) -> list[Finding]:
             confidence(saturated[worst], SATURATED_FRACTION, span=5.0)))
     dead = {k: v for k, v in _per_layer(values, "act_dead").items() if v >= DEAD_FRACTION}
     if dead:
-        worst = max(dead, key=dead.get)
+        worst = max(dead, key=dead.__getitem__)
         found.append(Finding(
             "dead_relu", "warning", worst,
             {"step": step, "dead_fraction": dead, "threshold": DEAD_FRACTION},
@@ -383,7 +384,7 @@ def epoch_noise(history: list[dict]) -> list[float]:
         out.append(std / math.sqrt(steps) if std is not None else math.nan)
     if any(math.isnan(v) for v in out):
         losses = [row["train_loss"] for row in history]
-        diffs = [abs(b - a) for a, b in zip(losses, losses[1:])] or [0.0]
+        diffs = [abs(b - a) for a, b in pairwise(losses)] or [0.0]
         out = [statistics.median(diffs)] * len(history)
     return out
 
@@ -410,7 +411,7 @@ def loss_shape(run: Run) -> dict[str, Any]:
     noise = epoch_noise(run.history)
     progress = max(losses[0] - min(losses), 0.0)
     typical = statistics.median(noise)  # an overshooting epoch inflates its own spread
-    marked = [i for i, (a, b) in enumerate(zip(losses, losses[1:]))
+    marked = [i for i, (a, b) in enumerate(pairwise(losses))
               if b - a > NOISE_K * typical and b - a > RISE_SHARE * progress]
     later = losses[1:] or losses
     half = losses[len(losses) // 2:]
@@ -419,7 +420,7 @@ def loss_shape(run: Run) -> dict[str, Any]:
     stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
              and max(half) - min(half) < (1 - STUCK_SHARE) * chance
              and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess)))
-    diffs = [b - a for a, b in zip(later, later[1:])]
+    diffs = [b - a for a, b in pairwise(later)]
     bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
                 and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
     return {"losses": losses, "chance": chance, "noise": noise, "typical_noise": typical,
@@ -467,9 +468,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         return []
     shape = loss_shape(run)
     losses, progress, marked = shape["losses"], shape["progress"], shape["marked"]
-    ups = sum(b > a for a, b in zip(losses, losses[1:]))
-    jump = max((b / a for a, b in zip(losses, losses[1:]) if a > 0), default=1.0)
-    worst_rise = max(b - a for a, b in zip(losses, losses[1:])) / max(progress, 1e-12)
+    ups = sum(b > a for a, b in pairwise(losses))
+    jump = max((b / a for a, b in pairwise(losses) if a > 0), default=1.0)
+    worst_rise = max(b - a for a, b in pairwise(losses)) / max(progress, 1e-12)
     ratio = _median_update_ratio(run.probes)
     evidence = {"train_loss": losses, "epochs_loss_rose": ups, "marked_rises": len(marked),
                 "largest_jump": jump, "epoch_noise": shape["noise"], "flat": shape["flat"],
@@ -496,22 +497,23 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     evidence["init_logit_excess"] = excess
     oscillating = oscillating or shape["bouncing"]
     first = _first_update_ratio(run.probes)
-    leap = init_fine and first is not None and first[1] > UPDATE_RATIO_HIGH
+    first_layer, first_ratio = first if first is not None else ("", 0.0)
+    leap = init_fine and first is not None and first_ratio > UPDATE_RATIO_HIGH
     if first is not None:
-        evidence["first_update_ratio"] = {"layer": first[0], "ratio": first[1]}
+        evidence["first_update_ratio"] = {"layer": first_layer, "ratio": first_ratio}
     if oscillating or ends_high or spike or leap or (ratio is not None
                                                       and ratio > UPDATE_RATIO_HIGH):
         # as sure as the strongest piece of evidence that fired
-        confs = [confidence(first[1], UPDATE_RATIO_HIGH)] if leap else []
+        confs = [confidence(first_ratio, UPDATE_RATIO_HIGH)] if leap else []
         if spike:
             confs.append(confidence(losses[0] / shape["chance"], SPIKE_FACTOR))
         if ratio is not None and ratio > UPDATE_RATIO_HIGH:
             confs.append(confidence(ratio, UPDATE_RATIO_HIGH))
         if leap and not (oscillating or ends_high or spike):
-            what = (f"The first update moved the weights of {first[0]} by {first[1]:.0%} of "
+            what = (f"The first update moved the weights of {first_layer} by {first_ratio:.0%} of "
                     f"their size (a healthy step moves them by about 0.1%), and the loss "
                     f"ended at {losses[-1]:.3g} against {losses[0]:.3g} in the first epoch.")
-            conf = confidence(first[1], UPDATE_RATIO_HIGH)
+            conf = confidence(first_ratio, UPDATE_RATIO_HIGH)
         elif spike:
             what = (f"The first epoch's loss averaged {losses[0]:.3g}, "
                     f"{losses[0] / shape['chance']:.2g} times the loss at chance, from an init "
@@ -528,7 +530,7 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                         f"({losses[1]:.3g}, best {min(losses):.3g}) while it went up and "
                         f"down by more than {FLAT_SHARE:.0%} of the loss at chance.")
         if leap and (oscillating or ends_high or spike):
-            what += (f" The first update moved the weights of {first[0]} by {first[1]:.0%} "
+            what += (f" The first update moved the weights of {first_layer} by {first_ratio:.0%} "
                      "of their size.")
         conf = max([conf, *confs])
         return [Finding(
@@ -569,8 +571,9 @@ def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
         causes.append(("lr_too_low", confidence(ratio, UPDATE_RATIO_LOW, above=False)))
     causes.sort(key=lambda c: -c[1])
     best = min(shape["losses"])
-    named = ", ".join(c for c, _ in causes) or "none of the probes' causes (vanishing " \
-        "gradients, dead or symmetric units, a learning rate too low) shows"
+    named = ", ".join(c for c, _ in causes) or ("none of the probes' causes (vanishing "
+                                                "gradients, dead or symmetric units, a "
+                                                "learning rate too low) shows")
     change = codes[causes[0][0]].change if causes and causes[0][0] in codes else {}
     return [Finding(
         "not_learning", "error", None,
@@ -595,9 +598,10 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
         margin = chance + UNDERFIT_MARGIN * (1.0 - chance)
         by_acc = confidence(1 - train_acc, 1 - margin, span=2.0)
         # the loss criterion's confidence reaches 1 at the loss of chance
-        by_loss = (confidence(train_loss / chance_l, UNDERFIT_LOSS_SHARE,
-                              span=1 / UNDERFIT_LOSS_SHARE)
-                   if train_loss is not None and chance_l and math.isfinite(train_loss)
+        loss_share = (train_loss / chance_l if train_loss is not None and chance_l
+                      and math.isfinite(train_loss) else None)
+        by_loss = (confidence(loss_share, UNDERFIT_LOSS_SHARE, span=1 / UNDERFIT_LOSS_SHARE)
+                   if loss_share is not None
                    and train_acc < chance + UNDERFIT_LOSS_ACC * (1.0 - chance) else 0.0)
         if train_acc <= margin or by_loss > 0.5:
             change: dict[str, Any] = {}
@@ -615,7 +619,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
                  "train_loss": train_loss, "chance_loss": chance_l},
                 f"Training accuracy is {train_acc:.0%} (guessing: {chance:.0%})"
                 + (f" and the training loss ends at {train_loss:.3g}, "
-                   f"{train_loss / chance_l:.0%} of the loss at chance" if by_loss else "")
+                   f"{loss_share:.0%} of the loss at chance" if by_loss else "")
                 + ": the model does not even fit the data it is trained on.",
                 "Fix any initialization or learning-rate finding first; then a larger model, "
                 "longer training, or less regularization.",
@@ -626,7 +630,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
     if len(vals) >= MIN_EPOCHS and all(math.isfinite(v) for v in vals) and not restored:
         best = min(range(len(vals)), key=vals.__getitem__)
         train = [row["train_loss"] for row in run.history]
-        spread = statistics.median(abs(b - a) for a, b in zip(vals, vals[1:]))
+        spread = statistics.median(abs(b - a) for a, b in pairwise(vals))
         rise = vals[-1] - vals[best]
         need = max(OVERFIT_RISE * vals[best], NOISE_K * spread)
         val_acc = run.metrics.get("val_acc")
@@ -768,7 +772,7 @@ def _healthy(found: list[Finding]) -> list[Finding]:
     found = _graded(found)
     if any(f.severity in ("warning", "error") for f in found):
         return found
-    return found + [Finding(
+    return [*found, Finding(
         "healthy", "info", None, {},
         "Nothing looks wrong: gradients and activations keep their scale from layer to layer, "
         "units differ from each other, and the losses behave.", "")]

@@ -96,15 +96,15 @@ class Verification:
             return "no config change to try: the findings name none"
         changes = ", ".join(f"{k}={v!r}" for k, v in self.change.items())
         lines = [f"fix: {changes}",
-                 f"validation loss over seeds {self.seeds}: before {_fmt(self.before)}, "
-                 f"after {_fmt(self.after)} (improvement {self.improvement:.3g}, spread "
-                 f"{self.spread:.3g})"]
+                 (f"validation loss over seeds {self.seeds}: before {_fmt(self.before)}, "
+                  f"after {_fmt(self.after)} (improvement {self.improvement:.3g}, spread "
+                  f"{self.spread:.3g})")]
         for code, gone in self.gone.items():
             lines.append(f"{code}: {'gone' if gone else 'still there'}")
         verdict = ("the fix worked" if self.succeeded else
                    "the loss improved but findings remain" if self.helped else
                    "the fix did not help")
-        return "\n".join(lines + [verdict])
+        return "\n".join([*lines, verdict])
 
 
 def _mean(values: list[float]) -> float:
@@ -153,7 +153,7 @@ def verify(run: Run, findings: list[Finding] | None = None, seeds: int = 3,
     codes = _codes(findings)
     if not change:
         return Verification(change, seed_list, before, before, codes, codes,
-                            {c: False for c in codes})
+                            dict.fromkeys(codes, False))
     after_runs = [retrain({**change, "budget.seed": s}) for s in seed_list]
     after_codes = _codes(diagnose(after_runs[0]))
     return Verification(change, seed_list, before, [val_loss(r) for r in after_runs],

@@ -377,8 +377,9 @@ class Probe:
     def _remove_hooks(self) -> None:
         for handle in self._handles:
             if isinstance(handle, _Forward):
-                if handle.module.__dict__.get("forward") is handle:
-                    del handle.module.__dict__["forward"]
+                own = handle.module.__dict__
+                if own.get("forward") is handle:
+                    del own["forward"]
             else:
                 handle.remove()
         self._handles = []

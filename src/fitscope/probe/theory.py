@@ -102,21 +102,24 @@ def propagate(fan_in: list[int], fan_out: list[int], var_w: list[float], activat
         raise ValueError(f"fan_in, fan_out and var_w need one entry per layer; got lengths "
                          f"{len(fan_in)}, {len(fan_out)}, {len(var_w)}")
     rows: list[dict[str, float | None]] = []
+    slopes: list[float] = []  # E[g'(z)^2] of each hidden layer, for the backward pass
     moment = input_moment
     for i in range(n):
         z_var = fan_in[i] * var_w[i] * moment
-        last = i == n - 1
-        moment, slope = (None, None) if last else activation_moments(activation, z_var, regime)
-        rows.append({"z_var": z_var, "a_moment": moment, "slope": slope,
-                     "grad_a_var": None, "grad_z_var": None})
+        if i == n - 1:  # the output layer: no activation
+            rows.append({"z_var": z_var, "a_moment": None, "grad_a_var": None,
+                         "grad_z_var": None})
+            break
+        moment, slope = activation_moments(activation, z_var, regime)
+        slopes.append(slope)
+        rows.append({"z_var": z_var, "a_moment": moment, "grad_a_var": None,
+                     "grad_z_var": None})
     grad_z = output_grad_var
     rows[-1]["grad_z_var"] = grad_z
     for i in range(n - 1, 0, -1):
         grad_a = fan_out[i] * var_w[i] * grad_z
-        grad_z = rows[i - 1]["slope"] * grad_a
+        grad_z = slopes[i - 1] * grad_a
         rows[i - 1]["grad_a_var"], rows[i - 1]["grad_z_var"] = grad_a, grad_z
-    for row in rows:
-        del row["slope"]
     return rows
 
 
@@ -130,12 +133,11 @@ def mlp_layers(records: list[dict], step: int = 0) -> list[tuple[str, str | None
     """The (weight layer, activation layer) pairs of an MLP in forward order, from a
     probe's records: every pre-activation layer followed by the activation after it;
     the last one (the output) has none."""
-    order: list[tuple[str, str]] = []
-    for r in records:
-        if r["step"] == step and r["quantity"] in ("preact_mean", "act_mean"):
-            order.append((r["layer"], r["quantity"].split("_")[0]))
+    order: list[tuple[str, str]] = [
+        (r["layer"], r["quantity"].split("_")[0]) for r in records
+        if r["step"] == step and r["quantity"] in ("preact_mean", "act_mean")]
     pairs: list[tuple[str, str | None]] = []
-    for (layer, role), nxt in zip(order, order[1:] + [("", "")]):
+    for (layer, role), nxt in zip(order, [*order[1:], ("", "")]):
         if role == "preact":
             pairs.append((layer, nxt[0] if nxt[1] == "act" else None))
     return pairs
@@ -289,17 +291,19 @@ def residual_table(model: nn.Module, x: torch.Tensor, activation: str,
     ``applies``: whether the notes' multiplicative recursion holds there (the input
     layer only).
     """
-    layers = [("inp", model.inp)] + [(f"blocks.{i}", b[0]) for i, b in enumerate(model.blocks)]
+    blocks = list(model.get_submodule("blocks").children())
+    layers = [("inp", model.get_parameter("inp.weight"))] + [
+        (f"blocks.{i}", b.get_parameter("0.weight")) for i, b in enumerate(blocks)]
     seen: list[torch.Tensor] = []
     hooks = [b.register_forward_pre_hook(lambda _, args: seen.append(args[0]))
-             for b in [*model.blocks, model.out]]
+             for b in [*blocks, model.get_submodule("out")]]
     try:
         with torch.no_grad():
             model(x)
     finally:
         for h in hooks:
             h.remove()
-    weights = [lin.weight.detach() for _, lin in layers]
+    weights = [w.detach() for _, w in layers]
     theory = residual_propagate(float(x.square().mean()), [w.shape[1] for w in weights],
                                 [float(w.square().mean()) for w in weights], activation, regime)
     return [{"stage": name, "fan_in": w.shape[1], "var_w": float(w.square().mean()),
@@ -333,7 +337,8 @@ def batchnorm_cnn_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any
     rows: list[dict[str, Any]] = []
     captured: dict[str, torch.Tensor] = {}
     hooks = []
-    for i, block in enumerate(model.features):
+    blocks = list(model.get_submodule("features").children())
+    for i, block in enumerate(blocks):
         for part in ("conv", "bn", "act"):
             if not hasattr(block, part):
                 raise ValueError("batchnorm_cnn_table needs conv blocks with batch norm "
@@ -354,9 +359,10 @@ def batchnorm_cnn_table(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any
         with torch.no_grad():
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
-    act_name = next(n for n, a in TABLE.items() if isinstance(model.features[0].act, a.module))
-    for i, block in enumerate(model.features):
-        w = block.conv.weight.detach()
+    act_name = next(n for n, a in TABLE.items()
+                    if isinstance(blocks[0].get_submodule("act"), a.module))
+    for i, block in enumerate(blocks):
+        w = block.get_parameter("conv.weight").detach()
         fan_in = w[0].numel()
         a_in = float(captured[f"{i}.conv.in"].square().mean())
         var_w = float(w.square().mean())

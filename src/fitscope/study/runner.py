@@ -22,7 +22,7 @@ import sys
 import types
 from collections import deque
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection, wait
 from typing import Any, Literal, cast
@@ -133,7 +133,7 @@ def make_tasks(configs: Sequence[RunConfig], engine: Engine, slots: int) -> list
 
 
 # -- backends ----------------------------------------------------------------------------
-def worker_context() -> mp.context.BaseContext:
+def worker_context() -> mp.context.SpawnContext | mp.context.ForkServerContext:
     """``forkserver`` where the platform has it, else ``spawn``; never a plain fork of the
     driver, whose torch thread pools may already run.
 
@@ -238,10 +238,8 @@ class _Worker:
 
     def stop(self) -> None:
         """Ask the process to exit; kill it if it has not within 5 s."""
-        try:
+        with suppress(OSError):
             self.conn.send(None)
-        except OSError:
-            pass
         self.process.join(5)
         if self.process.is_alive():
             self.process.kill()
@@ -343,10 +341,10 @@ def execute(tasks: Sequence[Task], backend, store: Store, progress: StudyProgres
             if records is None and task.attempt < MAX_ATTEMPTS:
                 queue.appendleft(replace(task, attempt=task.attempt + 1))
                 continue
-            if records is None:
-                records = [failed_record(c, f"{reason} (after {task.attempt} attempts)",
-                                         task.engine) for c in task.configs]
-            for record in records:
+            stored = records if records is not None else [
+                failed_record(c, f"{reason} (after {task.attempt} attempts)", task.engine)
+                for c in task.configs]
+            for record in stored:
                 store.put(record, attempts=task.attempt)
                 progress.finished(record["status"])
 

@@ -195,7 +195,7 @@ def _axes(table: Any, kind: str) -> dict[str, list[Any]]:
 def config_label(axes: dict[str, Any]) -> str:
     """A configuration's name: ``init.scheme=xavier_normal, regularization.l2=0.0001``
     (a zip axis' keys are listed one by one)."""
-    pairs = []
+    pairs: list[tuple[str, Any]] = []
     for axis, value in axes.items():
         keys = axis.split(" + ")
         pairs += zip(keys, value) if len(keys) > 1 else [(axis, value)]

@@ -87,7 +87,8 @@ def measure_adaptive(ctx: Context) -> Measurement:
     """AdaGrad and RMSProp each at its own best learning rate from a grid (chosen on other
     seeds by final training loss: one shared rate would compare effective rates, not the
     accumulation); Adam at eps = 0.005 for the bias-correction demonstration."""
-    base = ADAPTIVE_BASE.with_overrides({"budget.max_steps": round(100 * ctx.scale)})
+    steps = round(100 * ctx.scale)
+    base = ADAPTIVE_BASE.with_overrides({"budget.max_steps": steps})
     lr, table = best_lr(ctx, base, ("adagrad", "rmsprop"),
                         dict.fromkeys(("adagrad", "rmsprop"), ADAPTIVE_GRID))
     lr["adam"] = base.optimizer.lr
@@ -116,9 +117,8 @@ def measure_adaptive(ctx: Context) -> Measurement:
         values["adam_peak_ratio"].append(max(bias["ratio"], key=lambda x: abs(math.log(x))))
         values["adam_formula_error"].append(max(bias["formula_error"]))
     o = base.optimizer
-    series["adam_reference"] = [(1 - o.beta1**t) / math.sqrt(1 - o.beta2**t)
-                                for t in range(1, base.budget.max_steps + 1)]
-    return Measurement(values=values, series=series, notes=[
+    reference = [(1 - o.beta1**t) / math.sqrt(1 - o.beta2**t) for t in range(1, steps + 1)]
+    return Measurement(values=values, series={**series, "adam_reference": reference}, notes=[
         f"Full-batch training on {base.data.train_size} digits, {base.budget.max_steps} steps; "
         f"AdaGrad at eps = {lr['adagrad']}, RMSProp at eps = {lr['rmsprop']}, each the best of "
         f"{ADAPTIVE_GRID} on 3 selection seeds (mean final training loss: "

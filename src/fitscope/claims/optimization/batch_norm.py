@@ -66,13 +66,13 @@ def measure_batch_norm(ctx: Context) -> Measurement:
                 series[f"std {tag}"] = std_losses
         series[f"lr {tag}"] = [[capped_loss(r) for r in rs] for rs in lr_runs]
     return Measurement(values=values, series=series, notes=[
-        f"MLP with {base.model.depth} ReLU hidden layers of {base.model.width} on "
-        f"{base.data.train_size} digits, SGD, batch {base.budget.batch_size}, "
-        f"{base.budget.epochs} epochs; the init sweep draws weights from N(0, std^2) at "
-        f"eps in {BN_INIT_LRS} (the figure shows eps = {BN_INIT_LR}). A run trains when its final "
-        "training loss is below log(10) / 2; "
-        "a diverged run counts as loss log(10). init_range = highest minus lowest final "
-        "loss over the init scales."])
+        (f"MLP with {base.model.depth} ReLU hidden layers of {base.model.width} on "
+         f"{base.data.train_size} digits, SGD, batch {base.budget.batch_size}, "
+         f"{base.budget.epochs} epochs; the init sweep draws weights from N(0, std^2) at "
+         f"eps in {BN_INIT_LRS} (the figure shows eps = {BN_INIT_LR}). A run trains when its final "
+         "training loss is below log(10) / 2; "
+         "a diverged run counts as loss log(10). init_range = highest minus lowest final "
+         "loss over the init scales.")])
 
 
 def decide_batch_norm(m: Measurement) -> Verdict:

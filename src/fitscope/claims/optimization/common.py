@@ -48,7 +48,8 @@ def _jitter(start: tuple[float, float], seed: int,
             spread: tuple[float, float]) -> tuple[float, float]:
     """``start`` moved by U(-spread, spread) per coordinate, drawn from ``seed``."""
     rng = np.random.default_rng(seed)
-    return tuple(float(s + rng.uniform(-d, d)) for s, d in zip(start, spread))
+    (x, y), (dx, dy) = start, spread
+    return float(x + rng.uniform(-dx, dx)), float(y + rng.uniform(-dy, dy))
 
 
 def _ci_text(xs: Sequence[float]) -> str:
@@ -90,4 +91,4 @@ def best_lr(ctx, base, names: Sequence[str], grid: dict[str, Sequence[float]],
                 for r in rs]
         table[n][lr] = math.inf if any(not math.isfinite(v) for v in vals) else \
             sum(vals) / len(vals)
-    return {n: min(grid[n], key=lambda lr, n=n: table[n][lr]) for n in names}, table
+    return {n: min(grid[n], key=table[n].__getitem__) for n in names}, table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -87,9 +88,9 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
         values={f"slope_{k}": v for k, v in slopes.items()} | {
             "training_examples": len(problems[0].x), "minibatches_per_size": draws},
         series={"sizes": list(GRAD_SIZES), "curves": curves},
-        notes=["Each seed measures at two points, the init and after a short Adam run; "
-               "sizes 4 to 256 out of the training set, 'fpc' divides the without-replacement "
-               "error by sqrt((N - n) / (N - 1))."])
+        notes=[("Each seed measures at two points, the init and after a short Adam run; "
+                "sizes 4 to 256 out of the training set, 'fpc' divides the without-replacement "
+                "error by sqrt((N - n) / (N - 1)).")])
 
 
 def decide_gradient_noise(m: Measurement) -> Verdict:
@@ -98,8 +99,8 @@ def decide_gradient_noise(m: Measurement) -> Verdict:
     text = "; ".join(f"{label} {_ci_text(v[f'slope_{k}'])}" for k, label in (
                          ("with", "with replacement"), ("without", "without replacement"),
                          ("fpc", "without replacement, corrected")))
-    detail = f"log-log slope of the gradient's standard error against n: {text}; N = " \
-             f"{v['training_examples']}"
+    detail = (f"log-log slope of the gradient's standard error against n: {text}; N = "
+              f"{v['training_examples']}")
     if near["with"] and near["fpc"] and near["without"]:
         return Verdict("holds", detail + f": all within {SLOPE_TOL} of {SLOPE}.")
     if near["with"] and near["fpc"]:
@@ -158,7 +159,7 @@ def batch_setting(protocol: str, budget: str, batch: int, scale: float) -> dict:
     the learning rate scaled with the batch, eps = 0.4 b / 128 (Goyal et al. 2017's linear
     rule: 0.4 at 128, 0.025 at 8)."""
     k = BATCH_BUDGETS[budget] * scale
-    o = {"budget.batch_size": batch}
+    o: dict[str, Any] = {"budget.batch_size": batch}
     if protocol == "equal steps":
         return o | {"budget.max_steps": max(1, round(STEPS * k))}
     o |= {"budget.epochs": max(1, round(EPOCHS * k)), "budget.max_steps": None}
@@ -179,10 +180,10 @@ def measure_batch_regularizer(ctx: Context) -> Measurement:
         values[f"gap {p}, {b}, b={n}"] = [a - t for a, t in zip(train, test)]
     return Measurement(values=values, series={"settings": [[p, b] for p in BATCH_PROTOCOLS
                                                            for b in BATCH_BUDGETS]},
-                       notes=[f"Batch {SMALL} against {LARGE}, SGD on 256 digits. Protocols: "
-                              f"equal steps ({STEPS}; long: 3x) at eps = {BATCH_LR}; equal "
-                              f"epochs ({EPOCHS}; long: 3x) at eps = {BATCH_LR}; equal epochs "
-                              "with eps = 0.4 b / 128. Gap = train - test accuracy."])
+                       notes=[(f"Batch {SMALL} against {LARGE}, SGD on 256 digits. Protocols: "
+                               f"equal steps ({STEPS}; long: 3x) at eps = {BATCH_LR}; equal "
+                               f"epochs ({EPOCHS}; long: 3x) at eps = {BATCH_LR}; equal epochs "
+                               "with eps = 0.4 b / 128. Gap = train - test accuracy.")])
 
 
 def decide_batch_regularizer(m: Measurement) -> Verdict:

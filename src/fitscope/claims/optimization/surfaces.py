@@ -56,8 +56,8 @@ def measure_saddle(ctx: Context) -> Measurement:
             gaps.setdefault(label, []).append((toy.losses(surf, path) - surf.f_min).tolist())
             paths.setdefault(label, path.tolist())
     return Measurement(values=values, series={"gaps": gaps, "paths": paths},
-                       notes=[f"Gradient descent with learning rate {surf.lr['sgd']} on "
-                              f"{surf.formula}; near = within {SADDLE_RADIUS} of (0, 0)."])
+                       notes=[(f"Gradient descent with learning rate {surf.lr['sgd']} on "
+                               f"{surf.formula}; near = within {SADDLE_RADIUS} of (0, 0).")])
 
 
 def decide_saddle(m: Measurement) -> Verdict:
@@ -127,7 +127,7 @@ def measure_cliff(ctx: Context) -> Measurement:
     surf = toy.surface("cliff")
     values: dict[str, list[float]] = {}
     curves: dict[str, list[list[float]]] = {}
-    paths = {}
+    paths: dict[str, list] = {}
     for seed in range(ctx.seeds):
         start = _jitter(surf.start, seed, (0.3, 0.3))
         for label, clip in (("plain", None), (f"clip_norm={CLIP_NORM:g}", CLIP_NORM)):
@@ -138,8 +138,8 @@ def measure_cliff(ctx: Context) -> Measurement:
             curves.setdefault(label, []).append(f.tolist())
             paths.setdefault(label, path.tolist())
     return Measurement(values=values, series={"losses": curves, "paths": paths},
-                       notes=[f"Gradient descent, learning rate {surf.lr['sgd']}, from starts "
-                              f"on the plateau jittered by up to 0.3 around {surf.start}."])
+                       notes=[(f"Gradient descent, learning rate {surf.lr['sgd']}, from starts "
+                               f"on the plateau jittered by up to 0.3 around {surf.start}.")])
 
 
 def decide_cliff(m: Measurement) -> Verdict:

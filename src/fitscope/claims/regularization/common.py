@@ -96,7 +96,8 @@ def _weight_entries(model: torch.nn.Module) -> torch.Tensor:
 
 def _weights_flat(run: Run) -> torch.Tensor:
     """The run's layer weights (no biases), flat."""
-    return _flat(run.model.parameters())[_weight_entries(run.model)]
+    model = run.trained_model()
+    return _flat(model.parameters())[_weight_entries(model)]
 
 
 
@@ -104,12 +105,13 @@ def _weights_flat(run: Run) -> torch.Tensor:
 
 
 OVERFIT_SIZES = (30, 60, 120)  # training-set sizes the overfitting claims are mapped over
+OVERFIT_TRAIN = 60  # training-set size of overfit_base
 
 
 def overfit_base(ctx: Context) -> RunConfig:
     """A wide MLP trained long on 60 noisy two-moons points: it fits the noise."""
     return RunConfig.model_validate({
-        "data": {"name": "moons", "noise": 0.3, "n_samples": 1000, "train_size": 60},
+        "data": {"name": "moons", "noise": 0.3, "n_samples": 1000, "train_size": OVERFIT_TRAIN},
         "model": {"depth": 2, "width": 128}, "optimizer": {"name": "adam", "lr": 0.01},
         "budget": {"epochs": ctx.epochs(200), "batch_size": 0}})
 

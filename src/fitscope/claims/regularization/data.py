@@ -6,8 +6,7 @@ from __future__ import annotations
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import greater
-from .common import (_bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _paired_greater,
-                     _train)
+from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _paired_greater, _train
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 

@@ -14,8 +14,19 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
-from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _gap_map, _gap_values, _m, _ok,
-                     _size_key, _size_verdict, _train_sizes, overfit_base)
+from .common import (
+    OVERFIT_SIZES,
+    _by_size,
+    _ci_bar,
+    _gap_map,
+    _gap_values,
+    _m,
+    _ok,
+    _size_key,
+    _size_verdict,
+    _train_sizes,
+    overfit_base,
+)
 
 # -- 19: dropout narrows the gap; test-time scaling matches the training expectation -------
 
@@ -54,18 +65,19 @@ def dropout_expectation(run: Run) -> dict[str, dict[str, Any]]:
     the dropped-out last hidden layer; exact in expectation for inverted dropout,
     Srivastava et al. 2014) and for the whole network (an approximation through the
     non-linearities)."""
-    model, x = run.model, problem_for_run(run, "test").x[:MC_INPUTS]
+    model, x = run.trained_model(), problem_for_run(run, "test").x[:MC_INPUTS]
+    hidden, out = list(model.get_submodule("hidden").children()), model.get_submodule("out")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(run.config.budget.seed)
         with eval_mode(model):
             h = x
-            for layer in model.hidden:
-                h = layer(h)  # eval mode: dropout is the identity
-            test_layer, test_net = model.out(h), model(x)
-        drop = model.hidden[-1].dropout
+            for block in hidden:
+                h = block(h)  # eval mode: dropout is the identity
+            test_layer, test_net = out(h), model(x)
+        drop = hidden[-1].get_submodule("dropout")
         with eval_mode(model):
             drop.train()
-            layer = _mc_match(lambda hs: model.out(drop(hs)), h, test_layer)
+            layer = _mc_match(lambda hs: out(drop(hs)), h, test_layer)
         model.train()
         try:
             net = _mc_match(model, x, test_net)
@@ -116,9 +128,9 @@ def decide_dropout(m: Measurement) -> Verdict:
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
     sizes = _by_size(v)
-    fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", "mean "
-                                              "training-time output - test-time output "
-                                              "(one seed)"))
+    fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", ("mean "
+                                               "training-time output - test-time output "
+                                               "(one seed)")))
     for name in ("none", "dropout"):
         fig.add_trace(_ci_bar(name, {_size_key(n): s["gap"][name] for n, s in sizes.items()}),
                       row=1, col=1)

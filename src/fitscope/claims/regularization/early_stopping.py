@@ -14,9 +14,22 @@ from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import greater
-from .common import (OVERFIT_SIZES, _add_ci_line, _by_size, _ci_bar, _m, _ok, _paired_greater,
-                     _per_run, _size_key, _size_verdict, _train, _train_sizes,
-                     _weight_entries, overfit_base)
+from .common import (
+    OVERFIT_SIZES,
+    _add_ci_line,
+    _by_size,
+    _ci_bar,
+    _m,
+    _ok,
+    _paired_greater,
+    _per_run,
+    _size_key,
+    _size_verdict,
+    _train,
+    _train_sizes,
+    _weight_entries,
+    overfit_base,
+)
 
 # -- 17: validation loss turns up; the best epoch beats the last --------------------------
 
@@ -171,7 +184,7 @@ def _compare_to_ridge(run: Run) -> dict[int, tuple[float, float, float]]:
     ||w_t - w_ls|| / ||w_t||, lam* eta t) with lam* the best-fitting lambda on a grid."""
     s = problem_for_run(run)
     ridge = Ridge(s.x.double().numpy(), s.y.double().numpy())
-    eta, is_weight = run.config.optimizer.lr, _weight_entries(run.model)
+    eta, is_weight = run.config.optimizer.lr, _weight_entries(run.trained_model())
     snaps = {int(p["step"]): p["params"][is_weight].double().numpy() for p in run.snapshots}
     grid = [ridge.solve(lam) for lam in LAMBDA_GRID]
     out = {}

@@ -3,6 +3,8 @@ minima, adversarial examples)."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
@@ -44,7 +46,7 @@ def measure_flatness(ctx: Context) -> Measurement:
     runs = _train(ctx, base, {"none": {}, "weight noise": {
         "regularization.weight_noise": WEIGHT_NOISE}})
     return Measurement(values={
-        **{measure: {k: _per_run(rs, lambda r, ms=measure: _sharpness(r, ms))
+        **{measure: {k: _per_run(rs, partial(_sharpness, measure=measure))
                      for k, rs in runs.items()} for measure in FLATNESS_MEASURES},
         "train_loss": {k: metric(rs, "train_loss") for k, rs in runs.items()},
         "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
@@ -109,7 +111,7 @@ def _attacked(run: Run, eps: float) -> dict[str, float]:
     """On the test set: accuracy under FGSM of size ``eps`` against the run's own model,
     and the share of correctly classified inputs whose prediction an FGSM step flips,
     against a random-sign step of the same size (seeded)."""
-    problem, model = problem_for_run(run, "test"), run.model
+    problem, model = problem_for_run(run, "test"), run.trained_model()
     x, y = problem.x, problem.y
     g = torch.Generator().manual_seed(run.config.budget.seed)
     noise = eps * torch.sign(torch.randn(x.shape, generator=g))

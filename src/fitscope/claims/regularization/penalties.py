@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from itertools import pairwise
 from typing import Any
 
 import plotly.graph_objects as go
@@ -17,9 +18,26 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric
 from ..tests import mean_ci
-from .common import (OVERFIT_SIZES, _by_size, _ci_bar, _flat, _gap_map, _gap_size_figure,
-                     _gap_values, _m, _ok, _paired_greater, _per_run, _size_key, _size_verdict,
-                     _train, _train_sizes, _weight_entries, _weights_flat, overfit_base)
+from .common import (
+    OVERFIT_SIZES,
+    _by_size,
+    _ci_bar,
+    _flat,
+    _gap_map,
+    _gap_size_figure,
+    _gap_values,
+    _m,
+    _ok,
+    _paired_greater,
+    _per_run,
+    _size_key,
+    _size_verdict,
+    _train,
+    _train_sizes,
+    _weight_entries,
+    _weights_flat,
+    overfit_base,
+)
 
 # -- 9: an L2 penalty is weight decay ---------------------------------------------------
 
@@ -45,11 +63,11 @@ def step_check(run: Run, lam: float) -> tuple[float, float]:
     factor <w_{k+1} + eta grad J, w_k> / <w_k, w_k> of the weights, to set beside 1 - eta lam).
     """
     eta, problem = run.config.optimizer.lr, problem_for_run(run)
-    is_weight = _weight_entries(run.model)
+    is_weight = _weight_entries(run.trained_model())
     decay = torch.where(is_weight, 1.0 - eta * lam, 1.0)
     points = [s["params"] for s in run.snapshots]
     deviation, factors = 0.0, []
-    for before, after in zip(points, points[1:]):
+    for before, after in pairwise(points):
         theta = before.clone().requires_grad_(True)
         (grad,) = torch.autograd.grad(problem.loss_at(theta), theta)
         deviation = max(deviation, float((after - (decay * before - eta * grad)).abs().max()))
@@ -60,7 +78,7 @@ def step_check(run: Run, lam: float) -> tuple[float, float]:
 
 def _relative_difference(a: Run, b: Run) -> float:
     """max |theta_a - theta_b| / max |theta_a| of two runs' final parameters."""
-    ta, tb = _flat(a.model.parameters()), _flat(b.model.parameters())
+    ta, tb = _flat(a.trained_model().parameters()), _flat(b.trained_model().parameters())
     return float((ta - tb).abs().max() / ta.abs().max())
 
 
@@ -182,9 +200,9 @@ def measure_sparsity(ctx: Context) -> Measurement:
                 "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
                          for k, rs in runs.items()},
                 "train_loss": loss, "threshold": NEAR_ZERO},
-        notes=[f"near zero: |w| under {NEAR_ZERO:.0%} of the RMS weight of the unpenalized "
-               "model on the same split (standardized features); L1's subgradient steps keep "
-               "weights oscillating around 0 within eta lambda rather than at exactly 0"])
+        notes=[(f"near zero: |w| under {NEAR_ZERO:.0%} of the RMS weight of the unpenalized "
+                "model on the same split (standardized features); L1's subgradient steps keep "
+                "weights oscillating around 0 within eta lambda rather than at exactly 0")])
 
 
 def decide_sparsity(m: Measurement) -> Verdict:
@@ -195,7 +213,8 @@ def decide_sparsity(m: Measurement) -> Verdict:
     small = _paired_greater(norm["none"], norm[b])
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
               f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
-              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights ({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
+              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
+              f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
               f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
     if sparse.significant and small.significant:
         return Verdict("holds", detail + ".")
@@ -257,8 +276,8 @@ def hidden_outputs(model: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor
 def _representation(run: Run) -> tuple[float, float]:
     """(share of hidden activations exactly 0, mean ||h||_1 per example) on the test set."""
     problem = problem_for_run(run, "test")
-    h = torch.cat([o.reshape(len(problem.x), -1) for o in hidden_outputs(run.model, problem.x)],
-                  dim=1)
+    outs = hidden_outputs(run.trained_model(), problem.x)
+    h = torch.cat([o.reshape(len(problem.x), -1) for o in outs], dim=1)
     return float((h == 0).float().mean()), float(h.abs().sum(1).mean())
 
 
