@@ -48,8 +48,9 @@ def assert_matches(pop, seq, rtol: float = RTOL) -> None:
     assert pop.metrics.keys() == seq.metrics.keys()
     for key, value in seq.metrics.items():
         assert close(pop.metrics[key], value, rtol), (key, pop.metrics[key], value)
-    for (name, a), (_, b) in zip(pop.model.state_dict().items(), seq.model.state_dict().items()):
-        a, b = a.double(), b.double()
+    for (name, pa), (_, sa) in zip(pop.model.state_dict().items(),
+                                   seq.model.state_dict().items()):
+        a, b = pa.double(), sa.double()
         assert float((a - b).norm()) <= rtol * float(b.norm()) + 1e-7, name
 
 
@@ -96,7 +97,7 @@ def test_unsupported_configs_go_to_the_sequential_engine(overrides, field):
 def test_configs_of_different_shapes_are_refused_naming_the_field():
     with pytest.raises(ValueError, match=r"differ in model.widths \(\(16, 16\) vs \(8, 8\)\)"):
         train([cfg(), cfg(**{"model.width": 8})])
-    with pytest.raises(ValueError, match="differ in budget.batch_size"):
+    with pytest.raises(ValueError, match=r"differ in budget\.batch_size"):
         train([cfg(), cfg(**{"budget.batch_size": 16})])
     with pytest.raises(ValueError, match="at least one RunConfig"):
         train([])

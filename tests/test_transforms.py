@@ -117,7 +117,9 @@ def test_penalty_gradients_are_those_of_the_penalties():
     params, g = stacked()
     grads = [torch.randn(p.shape, generator=g) for p in params]
     w, b = (p.clone().requires_grad_() for p in params)
-    col = lambda v: torch.tensor(v).view(-1, 1)
+    def col(v):
+        return torch.tensor(v).view(-1, 1)
+
     penalty = ((col(l2) / 2 * w.square() + col(l1) * w.abs()).sum()
                + (col(l2_other) / 2 * b.square()).sum())
     penalty.backward()
@@ -172,7 +174,7 @@ def test_a_learning_rate_of_zero_leaves_the_parameters_alone():
 
 
 def test_optimizers_of_several_names_are_refused():
-    with pytest.raises(ValueError, match="optimizer.name must be the same"):
+    with pytest.raises(ValueError, match=r"optimizer\.name must be the same"):
         T.optimizer([OptimizerConfig(name="sgd"), OptimizerConfig(name="adam")])
 
 

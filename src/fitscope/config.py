@@ -278,7 +278,7 @@ class RegularizationConfig(_Part):
 
 
 class ScheduleConfig(_Part):
-    """Learning-rate schedule over steps; see :func:`fitscope.core.transforms.lr_at` for formulas."""
+    """Learning-rate schedule over steps (formulas: :func:`fitscope.core.transforms.lr_at`)."""
 
     kind: Literal["constant", "linear", "step", "cosine"] = "constant"
     final_fraction: Float = Field(0.01, ge=0.0, le=1.0, description="eps_tau / eps_0")

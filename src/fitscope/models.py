@@ -50,9 +50,8 @@ class MLP(nn.Module):
         super().__init__()
         self.input_dropout = nn.Dropout(cfg.input_dropout) if cfg.input_dropout > 0 else None
         sizes = (n_in, *cfg.widths)
-        self.hidden = nn.ModuleList(
-            nn.Sequential(OrderedDict(hidden_block(a, b, cfg))) for a, b in itertools.pairwise(sizes)
-        )
+        self.hidden = nn.ModuleList(nn.Sequential(OrderedDict(hidden_block(a, b, cfg)))
+                                    for a, b in itertools.pairwise(sizes))
         self.out_features = sizes[-1]
         self.out = nn.Linear(sizes[-1], n_out, bias=cfg.bias) if include_head else None
 
