@@ -537,8 +537,8 @@ def _cases() -> list[Case]:
         _c("mnist1d_tanh3_large_init", MNIST1D, {"model": {"depth": 3, "activation": "tanh"}},
            _init("normal", std=0.4), _opt("momentum", 0.02), requires=("saturated_units",),
            allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
-           note="borderline: 3.2x the Xavier std; spread 0.4 * sqrt(40) = 2.5 at the first "
-                "layer"),
+           note="borderline: 2.9x (first layer) to 3.2x the Xavier std; spread "
+                "0.4 * sqrt(40) = 2.5 at the first layer"),
         # exploding activations: obvious (residual at N(0, 1)), user CNN, borderline MLP
         _c("moons_residual3_unit_init", MOONS, _init("normal", std=1.0), _opt("adam", 0.005),
            model=("residual", {"width": 32, "depth": 3}), fix=_FIX_XAVIER,
@@ -547,11 +547,11 @@ def _cases() -> list[Case]:
         _c("digits_user_cnn_large_init_momentum", DIGITS, _init("normal", std=0.5),
            _opt("momentum", 0.01), model=("user_cnn", {}), fix=_FIX_HE,
            note="gains 1.1, 3 and 8 (conv1, conv2, head fan-ins 9, 72, 256): logits of "
-                "25x the input's scale", **exp),
+                "about 25x the input's scale", **exp),
         _c("spiral_relu5_w128_init_025", SPIRAL, {"model": {"depth": 5, "width": 128}},
            _init("normal", std=0.25), _opt("adam", 0.003), fix=_FIX_HE,
-           note="borderline: 2x He's std, the spread doubling per layer (16x over the hidden "
-                "layers)", **exp),
+           note="borderline: 2x He's std in the 128-wide layers, the spread doubling per "
+                "layer (16x over the hidden layers)", **exp),
         # symmetric units
         _c("circles_sigmoid_zeros", CIRCLES, {"model": {"activation": "sigmoid"}},
            _init("zeros"), fix=_FIX_XAVIER, **sym),
@@ -572,7 +572,7 @@ def _cases() -> list[Case]:
            **low),
         _c("mnist1d_residual_adam_lr1e-5", MNIST1D, HE, _opt("adam", 1e-5),
            model=("residual", {"width": 48, "depth": 2}), fix={"optimizer.lr": 0.003},
-           note="Adam moves each weight by about 1e-5 a step: 1.4e-3 in 140 steps", **low),
+           note="Adam moves each weight by about 1e-5 a step: 1.5e-3 in 150 steps", **low),
         _c("digits_cnn_sgd_lr3e-4", CNN, HE, _opt("sgd", 3e-4), fix={"optimizer.lr": 0.05},
            note="borderline", **low),
         # dead ReLUs: obvious (bias -4 on two inputs), borderline (bias -2.5: 7% of the
