@@ -8,11 +8,12 @@ built to have: a tiny init, a huge learning rate, a tiny data set, ...), the fin
 the cause has one, the config change that removes it (``fix``). Anything else the
 diagnosis reports is a false alarm. A healthy case requires nothing.
 
-The held-back split, kept by id in :data:`HELDBACK`, is the last block of 37 cases: written
-in one go after the last round of development tuning, each case differing from every
-development case in its settings, and committed before any of them was run; no rule or
-threshold was changed after its results were seen. Every other case is a development case. The first held-back split (23
-cases, every third case of the first list) was moved into the development split: its
+The held-back split, kept by id in :data:`HELDBACK`, is the last block of 37 cases:
+written in one go after the last round of development tuning, each case differing from
+every development case in its settings, and committed before any of them was run; no rule
+or threshold was changed after its results were seen. Every other case is a development
+case. The first held-back split (23 cases, every third case of the first list) was moved
+into the development split: its
 misses had been read one by one and new development cases were built in their families,
 so it was no longer unseen (docs/probes.md lists its ids and its last scores).
 ``benchmarks/diagnosis.py`` scores the diagnosis on both splits; the tests use single
