@@ -453,3 +453,42 @@ def test_the_servers_limits_cap_the_form_and_are_shown(lab, tab):
     for part in ("60 s of training", "20000 optimizer steps", "50 MB of probe records",
                  "100 histogram bins"):
         assert part in text, text
+
+
+def test_a_possible_finding_shows_not_sure_in_a_style_of_its_own(lab, tab):
+    """The diagnosis's "possible" severity (a finding near its threshold) reads "not sure",
+    with a dashed edge and a label of its own colour at 4.5:1 or more."""
+    import dataclasses
+    import json
+
+    from fitscope.probe.findings import POSSIBLE_BELOW, Finding
+
+    page = tab.page
+    page.goto(f"{lab.url}/init")
+    wait_drawn(page, "#loss")
+    found = [dataclasses.asdict(Finding("dead_units", "possible", "layer_2",
+                                        explanation="x", confidence=POSSIBLE_BELOW - 0.1)),
+             dataclasses.asdict(Finding("dead_units", "warning", "layer_2", explanation="y"))]
+    page.evaluate(f"() => TrainViews.findings('findings', {json.dumps(found)})")
+    possible, warning = page.locator("#findings li").all()
+    assert "not sure" in possible.inner_text() and "Possibly" in possible.inner_text()
+    assert "not sure" not in warning.inner_text()
+    style = "(li) => [getComputedStyle(li).borderLeftStyle, getComputedStyle(li).borderLeftColor]"
+    assert possible.evaluate(style) != warning.evaluate(style)
+    assert possible.evaluate(style)[0] == "dashed"
+    label = "(li) => getComputedStyle(li.querySelector('.severity')).color"
+    assert possible.evaluate(label) != warning.evaluate(label)
+    back = possible.evaluate("(li) => getComputedStyle(li).backgroundColor")
+    assert contrast(possible.evaluate(label), back) >= 4.5
+    assert contrast(possible.evaluate(style)[1], back) >= 4.5
+    assert page.evaluate(LOW_CONTRAST) == []
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(...)`` colours."""
+    def luminance(css: str) -> float:
+        channels = [float(v) / 255 for v in css[css.index("(") + 1:-1].split(",")[:3]]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
