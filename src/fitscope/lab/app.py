@@ -23,7 +23,9 @@ Routes::
 Query parameters are validated by pydantic models (422 naming the field on error).
 The costly GETs (landscape, nearest neighbour, race, trajectories, runs) are bounded
 in their inputs and computed by the app's :class:`~fitscope.lab.work.WorkQueue`, off
-the request threads; a full queue answers 503 with ``Retry-After``. Every response
+the request threads; a full queue answers 503 with ``Retry-After``, and the race and
+the trajectories, when not done within 1.5 s, answer 202 with ``Retry-After`` (ask
+again for the result: :meth:`~fitscope.lab.work.WorkQueue.answer`). Every response
 carries a content security policy allowing only this origin; ``/api/`` and ``/ws/``
 refuse requests a browser sends for another site, and with an allow-list of hosts
 every request must name a loopback host or one of them
@@ -60,7 +62,7 @@ from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
 from .session import Sessions
 from .trajectories_api import add_trajectory_routes
-from .work import QueueFull, WorkQueue, busy_response
+from .work import Pending, QueueFull, WorkQueue, busy_response, pending_response
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {
@@ -212,6 +214,10 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
     @app.exception_handler(QueueFull)
     async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
         return busy_response(exc)
+
+    @app.exception_handler(Pending)
+    async def pending(request: Request, exc: Pending) -> JSONResponse:
+        return pending_response(exc)
 
     app.add_middleware(SameOrigin)
     if allowed_hosts is not None:

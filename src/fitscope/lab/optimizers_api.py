@@ -3,8 +3,10 @@
 Surfaces, optimizers, paths and the figure all come from :mod:`fitscope.landscape`
 (:func:`~fitscope.landscape.toy.optimize`, :func:`~fitscope.landscape.figures.toy_figure`);
 this module only validates the page's settings and packs the result. The inputs are
-bounded (at most 2000 steps, each optimizer at most once) so that a race is computed
-in well under 2 s; results are kept in a bounded LRU cache (:func:`fitscope.lab.work.lru`).
+bounded (at most 2000 steps, each optimizer at most once); a race not done within
+:data:`~fitscope.lab.work.ANSWER_WITHIN` seconds is answered 202 and goes on
+(:meth:`~fitscope.lab.work.WorkQueue.answer`: the same request again gets it). Results
+are kept in a bounded LRU cache (:func:`fitscope.lab.work.lru`), read without queueing.
 """
 
 from __future__ import annotations
@@ -78,4 +80,7 @@ def race_view(q: _RaceBase) -> dict:
 def add_optimizer_routes(app: FastAPI) -> None:
     @app.get("/api/optimizers/race")
     async def race(q: Annotated[Race, Query()]) -> JSONResponse:
-        return JSONResponse(finite(await app.state.work.run(race_view, q)))
+        cached = race_view.cache.get((q,))
+        if cached is None:  # at the step bound this takes seconds while pages train
+            cached = await app.state.work.answer(("race", q), race_view, q)
+        return JSONResponse(finite(cached))

@@ -9,6 +9,13 @@ answered at once with 503 and a ``Retry-After`` header (:class:`QueueFull`). Whe
 queue falls empty it calls ``on_idle`` (the app releases the memory its jobs left once
 no training is live either, :mod:`fitscope.lab.memory`).
 
+A job that may take longer than a request should wait (an optimizer race at its
+2000-step bound takes seconds while pages train) is answered progressively
+(:meth:`WorkQueue.answer`): if it is not done within :data:`ANSWER_WITHIN` seconds the
+request is answered 202 with ``Retry-After`` (:class:`Pending`) while the job goes on,
+and the same request made again waits for that same job (its result is kept
+:data:`KEEP_DONE` seconds for it), so every answer comes within about two seconds.
+
 :class:`LRU` is a cache bounded in entries and in bytes (of the JSON it would send),
 evicting the least recently used entry first; :func:`lru` makes one a decorator, in
 place of ``functools.lru_cache`` whose bound counts entries of any size.
@@ -30,6 +37,9 @@ from fastapi.responses import JSONResponse
 WORKERS = 2
 WAITING = 8
 RETRY_AFTER = 2  # seconds, the 503's Retry-After
+ANSWER_WITHIN = 1.5  # seconds a request waits for its job before a 202
+PENDING_RETRY = 1  # seconds, the 202's Retry-After
+KEEP_DONE = 30.0  # seconds a finished job's result waits for its request to come again
 
 T = TypeVar("T")
 
@@ -38,15 +48,21 @@ class QueueFull(RuntimeError):
     """Every worker is busy and the line is full."""
 
 
+class Pending(RuntimeError):
+    """The job goes on; the same request made again gets its result (answered 202)."""
+
+
 class WorkQueue:
     """At most ``workers`` jobs at once on threads of their own, ``waiting`` more in line."""
 
     def __init__(self, workers: int = WORKERS, waiting: int = WAITING,
-                 on_idle: Callable[[], None] | None = None):
+                 on_idle: Callable[[], None] | None = None, within: float | None = None):
         self.capacity, self.on_idle = workers + waiting, on_idle
+        self.within = within  # seconds answer() waits; None: ANSWER_WITHIN
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="lab-work")
         self._lock = threading.Lock()
         self._admitted = 0
+        self._jobs: dict[Any, asyncio.Future] = {}  # answer()'s jobs, running or kept
 
     @property
     def admitted(self) -> int:
@@ -56,11 +72,45 @@ class WorkQueue:
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` on a worker; :class:`QueueFull` at once when the line is full."""
+        self._admit()
+        return await self._compute(fn, *args)
+
+    async def answer(self, key: Any, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` as :meth:`run`, if it is done within :attr:`within` seconds
+        (:data:`ANSWER_WITHIN` when None); else :class:`Pending`, the job going on. A
+        request with the same ``key`` (e.g. the query) joins that job instead of
+        starting another, and gets its result once done (kept :data:`KEEP_DONE`
+        seconds for it)."""
+        job = self._jobs.get(key)
+        if job is None:
+            self._admit()
+            job = self._jobs[key] = asyncio.ensure_future(self._compute(fn, *args))
+            loop = asyncio.get_running_loop()
+            job.add_done_callback(lambda done: loop.call_later(KEEP_DONE, self._forget, key,
+                                                               done))
+        try:
+            within = ANSWER_WITHIN if self.within is None else self.within
+            return await asyncio.wait_for(asyncio.shield(job), within)
+        except TimeoutError:
+            raise Pending("still computing; ask again to get the answer") from None
+        finally:
+            if job.done():
+                self._forget(key, job)
+
+    def _forget(self, key: Any, job: asyncio.Future) -> None:
+        if self._jobs.get(key) is job:
+            del self._jobs[key]
+        if not job.cancelled():
+            job.exception()  # retrieved: a failure nobody came back for is not logged
+
+    def _admit(self) -> None:
         with self._lock:
             if self._admitted >= self.capacity:
                 raise QueueFull(f"the lab is busy with {self._admitted} computations; "
                                 f"try again in {RETRY_AFTER} s")
             self._admitted += 1
+
+    async def _compute(self, fn: Callable[..., T], *args: Any) -> T:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
@@ -78,6 +128,12 @@ def busy_response(exc: QueueFull) -> JSONResponse:
     """503 with ``Retry-After``, for a :class:`QueueFull`."""
     return JSONResponse({"detail": str(exc)}, status_code=503,
                         headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def pending_response(exc: Pending) -> JSONResponse:
+    """202 with ``Retry-After``, for a :class:`Pending`."""
+    return JSONResponse({"pending": True, "detail": str(exc)}, status_code=202,
+                        headers={"Retry-After": str(PENDING_RETRY)})
 
 
 def json_bytes(value: Any) -> int:

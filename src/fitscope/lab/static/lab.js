@@ -199,9 +199,15 @@ const Lab = (() => {
 
   // -- talking to the server ----------------------------------------------------------
   /* The JSON body of a GET; an Error saying what went wrong otherwise (a body that is
-   * not JSON, e.g. a server error's plain text, is quoted, not parsed). */
+   * not JSON, e.g. a server error's plain text, is quoted, not parsed). A 202 (the
+   * server is still computing a costly answer) is asked again after its Retry-After. */
   async function getJSON(url) {
-    const response = await fetch(url);
+    let response = await fetch(url);
+    while (response.status === 202) {
+      const wait = 1000 * (Number(response.headers.get("Retry-After")) || 1);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      response = await fetch(url);
+    }
     const text = await response.text();
     let body;
     try {
