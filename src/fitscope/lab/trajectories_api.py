@@ -10,7 +10,10 @@ The work runs on a :class:`~fitscope.lab.work.WorkQueue` of its own
 (``app.state.trajectory_work``: two workers, four waiting, 503 when full), so that
 comparisons, which take seconds, never hold up the other pages' requests; one
 comparison computes at a time (the machine has few cores and a second comparison
-would only slow the first), and records already cached are read beside it.
+would only slow the first), and records already cached are read beside it. A
+comparison not done within :data:`~fitscope.lab.work.ANSWER_WITHIN` seconds is
+answered 202 and goes on; the same query again waits for it
+(:meth:`~fitscope.lab.work.WorkQueue.answer`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from pydantic import field_validator
 from fitscope.config import SEED_MAX
 from fitscope.landscape import toy
 
+from .convergence import convergence
 from .messages import describe
 from .optimizers_api import Race, race_view
 from fitscope.jsontext import finite
@@ -111,8 +115,10 @@ class Progress:
 
 
 def comparison_view(q: Comparison, report: Report, compute: threading.Lock) -> dict[str, Any]:
-    """Both runs' records (cached, or computed holding ``compute``), their labels and
-    settings, and their optimizers on the toy surface ``q.surface``. ``report`` hears
+    """Both runs' records (cached, or computed holding ``compute``), their labels,
+    settings and whether each converged (:func:`~fitscope.lab.convergence.convergence`:
+    the page warns that a sharpness off a minimum compares nothing), and their
+    optimizers on the toy surface ``q.surface``. ``report`` hears
     the stage and the share of the whole comparison done."""
     names = labels(q)
     runs = []
@@ -130,7 +136,9 @@ def comparison_view(q: Comparison, report: Report, compute: threading.Lock) -> d
             with compute:
                 record = run_record(cfg, side_report)
         runs.append({**record, "side": side.upper(), "label": names[side],
-                     "settings": settings, "description": ", ".join(describe_settings(settings))})
+                     "settings": settings, "description": ", ".join(describe_settings(settings)),
+                     "convergence": convergence(record["history"]["train_loss"],
+                                                record["status"])})
     optimizers = tuple(dict.fromkeys(q.side(s)["optimizer"] for s in SIDES))
     return {"runs": runs, "grid": POINTS, "alphas": list(ALPHAS),
             "toy": race_view(Race(surface=q.surface, run=optimizers))}
@@ -144,13 +152,18 @@ def add_trajectory_routes(app: FastAPI) -> None:
     @app.get("/api/trajectories")
     async def trajectories(q: Annotated[Comparison, Query()]) -> JSONResponse:
         key = q.model_dump_json()
-        report = lambda stage, fraction: progress.set(key, stage, fraction)  # noqa: E731
+
+        def compare() -> dict[str, Any]:
+            try:
+                return comparison_view(q, lambda stage, share: progress.set(key, stage, share),
+                                       compute)
+            finally:
+                progress.clear(key)
+
         try:
-            view = await app.state.trajectory_work.run(comparison_view, q, report, compute)
+            view = await app.state.trajectory_work.answer(("trajectories", key), compare)
         except ValidationError as exc:  # settings that make no valid RunConfig
             raise HTTPException(422, describe(exc)) from None
-        finally:
-            progress.clear(key)
         return JSONResponse(finite(view))
 
     @app.get("/api/trajectories/progress")
