@@ -265,14 +265,39 @@ def test_no_horizontal_scroll_on_a_phone_and_plots_stacked(lab, phone, page_name
     assert errors == []
 
 
-def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone):
-    page, _ = phone
-    page.goto(f"{lab.url}/init?budget.epochs=3&data.n_samples=200")
-    wait_drawn(page, "#loss")
+def train_init(page):
     page.click("#train")
+
+
+def compare_trajectories(page):
+    page.wait_for_function("() => document.body.dataset.compared", timeout=120_000)
+    page.click("#compare")
+
+
+def pick_a_run(page):
+    page.locator("input[name='pick-a']").nth(0).check()
+
+
+@pytest.mark.parametrize("url, plot, act", [
+    ("init?budget.epochs=3&data.n_samples=200", "#loss", train_init),
+    ("trajectories?epochs=3", "#slice-a", compare_trajectories),
+    ("runs", "#curves", pick_a_run),
+], ids=["init", "trajectories", "runs"])
+def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone, url, plot, act):
+    """The controls come first on a phone: Train (Train and compare, a run picked)
+    brings the first plot wholly into view, with no horizontal scroll."""
+    page, errors = phone
+    page.goto(f"{lab.url}/{url}")
+    wait_drawn(page, plot)
+    page.wait_for_load_state("networkidle")
+    box = f"() => document.querySelector('{plot}').getBoundingClientRect().toJSON()"
+    assert page.evaluate(box)["top"] > 844 or page.evaluate(box)["bottom"] > 844  # below
+    act(page)
     page.wait_for_timeout(300)
-    top = page.evaluate("() => document.querySelector('#loss').getBoundingClientRect().top")
-    assert 0 <= top < 844 - 100, top
+    seen = page.evaluate(box)
+    assert 0 <= seen["top"] and seen["bottom"] <= 844, seen
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert errors == []
 
 
 # Text whose contrast against what is behind it is under 4.5:1 (WCAG AA): HTML text in

@@ -338,14 +338,17 @@ const Lab = (() => {
       : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2)
         : x.toFixed(digits));
 
-  /* On a narrow screen the controls sit above the figures: bring the first figure into
-   * view, unless one already is. */
+  /* On a narrow screen the controls sit above the figures: scroll the least that brings
+   * the first plot's figure wholly into view (its top, when it is taller than the
+   * screen), unless the plot already is (called by Train, Train and compare, a preset,
+   * a run picked in the Runs table). */
   function showFigures() {
     const first = $("section.figures .plot");
     if (!first || !matchMedia("(max-width: 800px)").matches) return;
     const box = first.getBoundingClientRect();
-    if (box.top >= 0 && box.top < innerHeight - 100) return;
-    first.closest(".figure").scrollIntoView({ block: "start" });
+    if (box.top >= 0 && box.bottom <= innerHeight) return;
+    const figure = first.closest(".figure");
+    figure.scrollIntoView({ block: figure.offsetHeight <= innerHeight ? "nearest" : "start" });
   }
 
   // -- live training ------------------------------------------------------------------
@@ -510,5 +513,5 @@ const Lab = (() => {
   });
 
   return { $, configOf, prepareForm, saveState, restoreState, followHistory, getJSON, showError, plot, drawn,
-    placeholder, fmt, Live, bindTraining };
+    placeholder, fmt, showFigures, Live, bindTraining };
 })();

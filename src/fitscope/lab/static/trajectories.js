@@ -251,6 +251,7 @@
     for (const [field, value] of Object.entries(PRESETS[name])) form.elements[field].value = value;
     pressPreset();
     compare();
+    Lab.showFigures();
   }
 
   /* The preset whose settings the form holds is shown pressed. */
@@ -267,7 +268,7 @@
     for (const b of $("#presets").querySelectorAll("button")) {
       b.onclick = () => applyPreset(b.dataset.preset);
     }
-    $("#compare").onclick = compare;
+    $("#compare").onclick = () => { compare(); Lab.showFigures(); };
     form.addEventListener("change", () => { pressPreset(); compare(); });
     Lab.followHistory(form, () => { pressPreset(); compare(); });
     pressPreset();
