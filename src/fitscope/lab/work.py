@@ -39,7 +39,8 @@ WAITING = 8
 RETRY_AFTER = 2  # seconds, the 503's Retry-After
 ANSWER_WITHIN = 1.5  # seconds a request waits for its job before a 202
 PENDING_RETRY = 1  # seconds, the 202's Retry-After
-KEEP_DONE = 30.0  # seconds a finished job's result waits for its request to come again
+KEEP_DONE = 5.0  # seconds a finished job's result waits for its request to come again (the
+# pages ask every 1 to 2.5 s; a result nobody asks for again must not hold memory long)
 
 T = TypeVar("T")
 
