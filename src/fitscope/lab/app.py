@@ -24,7 +24,7 @@ Query parameters are validated by pydantic models (422 naming the field on error
 The costly GETs (landscape, nearest neighbour, race, trajectories, runs) are bounded
 in their inputs and computed by the app's :class:`~fitscope.lab.work.WorkQueue`, off
 the request threads; a full queue answers 503 with ``Retry-After``, and the race and
-the trajectories, when not done within 1.5 s, answer 202 with ``Retry-After`` (ask
+the trajectories, when not done within 1 s, answer 202 with ``Retry-After`` (ask
 again for the result: :meth:`~fitscope.lab.work.WorkQueue.answer`). Every response
 carries a content security policy allowing only this origin; ``/api/`` and ``/ws/``
 refuse requests a browser sends for another site, and with an allow-list of hosts

@@ -11,6 +11,7 @@ are kept in a bounded LRU cache (:func:`fitscope.lab.work.lru`), read without qu
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Literal
 
@@ -21,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure
 
-from fitscope.jsontext import finite
-from .work import lru
+from .work import encoded, json_body, lru
 
 SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
 OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]
@@ -77,10 +77,16 @@ def race_view(q: _RaceBase) -> dict:
             "default_lr": {name: surf.lr.get(name, 0.01) for name in toy.OPTIMIZERS}}
 
 
+def race_body(q: _RaceBase) -> bytes:
+    """:func:`race_view`, :func:`~fitscope.lab.work.encoded` (in the worker)."""
+    return encoded(race_view(q))
+
+
 def add_optimizer_routes(app: FastAPI) -> None:
     @app.get("/api/optimizers/race")
     async def race(q: Annotated[Race, Query()]) -> JSONResponse:
         cached = race_view.cache.get((q,))
-        if cached is None:  # at the step bound this takes seconds while pages train
-            cached = await app.state.work.answer(("race", q), race_view, q)
-        return JSONResponse(finite(cached))
+        if cached is not None:  # encoded off the event loop, not queued behind races
+            return json_body(await asyncio.to_thread(encoded, cached))
+        # at the step bound this takes seconds while pages train
+        return json_body(await app.state.work.answer(("race", q), race_body, q))

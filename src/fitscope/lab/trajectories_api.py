@@ -32,10 +32,9 @@ from fitscope.landscape import toy
 from .convergence import convergence
 from .messages import describe
 from .optimizers_api import Race, race_view
-from fitscope.jsontext import finite
 from .trajectory_runs import ALPHAS, POINTS, Report, cached_record, compared_config, run_record
 from .trajectory_runs import steps_of
-from .work import WorkQueue
+from .work import WorkQueue, encoded, json_body
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most
 SIDES = ("a", "b")
@@ -153,18 +152,18 @@ def add_trajectory_routes(app: FastAPI) -> None:
     async def trajectories(q: Annotated[Comparison, Query()]) -> JSONResponse:
         key = q.model_dump_json()
 
-        def compare() -> dict[str, Any]:
+        def compare() -> bytes:
             try:
-                return comparison_view(q, lambda stage, share: progress.set(key, stage, share),
-                                       compute)
+                return encoded(comparison_view(
+                    q, lambda stage, share: progress.set(key, stage, share), compute))
             finally:
                 progress.clear(key)
 
         try:
-            view = await app.state.trajectory_work.answer(("trajectories", key), compare)
+            body = await app.state.trajectory_work.answer(("trajectories", key), compare)
         except ValidationError as exc:  # settings that make no valid RunConfig
             raise HTTPException(422, describe(exc)) from None
-        return JSONResponse(finite(view))
+        return json_body(body)
 
     @app.get("/api/trajectories/progress")
     async def trajectories_progress(q: Annotated[Comparison, Query()]) -> dict:

@@ -32,12 +32,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+
+from fitscope.jsontext import finite
 
 WORKERS = 2
 WAITING = 8
 RETRY_AFTER = 2  # seconds, the 503's Retry-After
-ANSWER_WITHIN = 1.5  # seconds a request waits for its job before a 202
+ANSWER_WITHIN = 1.0  # seconds a request waits for its job before a 202 (a margin under 2 s)
 PENDING_RETRY = 1  # seconds, the 202's Retry-After
 KEEP_DONE = 5.0  # seconds a finished job's result waits for its request to come again (the
 # pages ask every 1 to 2.5 s; a result nobody asks for again must not hold memory long)
@@ -129,6 +131,18 @@ def busy_response(exc: QueueFull) -> JSONResponse:
     """503 with ``Retry-After``, for a :class:`QueueFull`."""
     return JSONResponse({"detail": str(exc)}, status_code=503,
                         headers={"Retry-After": str(RETRY_AFTER)})
+
+
+def encoded(value: Any) -> bytes:
+    """``value`` as the JSON a response sends (NaN and infinities as null), encoded in
+    the calling thread: call it in a worker, so that a large answer (a 2000-step race is
+    1.5 MB of JSON) does not hold the event loop for tens of milliseconds."""
+    return json.dumps(finite(value), allow_nan=False).encode()
+
+
+def json_body(body: bytes) -> Response:
+    """A response of JSON already :func:`encoded`."""
+    return Response(body, media_type="application/json")
 
 
 def pending_response(exc: Pending) -> JSONResponse:
