@@ -60,7 +60,8 @@ def test_plotly_is_served_from_the_installed_package(client):
 
 def test_health_reports_trainings_and_the_limit():
     with TestClient(create_app(max_sessions=7)) as c:
-        assert c.get("/api/health").json() == {"trainings": 0, "max_sessions": 7, "warm": True}
+        assert c.get("/api/health").json() == {"trainings": 0, "max_sessions": 7, "computing": 0,
+                                                 "warm": True}
 
 
 def test_form_choices_come_from_the_config(client):

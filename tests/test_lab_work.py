@@ -124,13 +124,15 @@ def test_a_full_queue_answers_503_with_retry_after_and_cheap_requests_still_pass
         assert r.status_code == 503 and r.headers["retry-after"] == str(RETRY_AFTER)
         assert "busy" in r.json()["detail"]
         t0 = time.monotonic()
-        assert c.get("/api/health").status_code == 200  # never queued
+        health = c.get("/api/health")  # never queued
         assert time.monotonic() - t0 < 1.0
+        assert health.status_code == 200 and health.json()["computing"] == 2
         release.set()
         for t in threads:
             t.join(10)
         assert answers == [200, 200]
         assert c.get(url).status_code == 200  # room again
+        assert c.get("/api/health").json()["computing"] == 0
 
 
 def test_queued_work_does_not_take_the_request_threads(monkeypatch):

@@ -7,7 +7,8 @@ Routes::
                                    runs
     GET  /static/{file}            the front end (404 outside the static folder)
     GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
-    GET  /api/health               live trainings and the limit (cheap, never queued)
+    GET  /api/health               live trainings, the limit, queued computations (cheap,
+                                   never queued)
     GET  /api/form                 choices, limits (the session budget) and defaults
                                    for the training forms
     GET  /api/landscape/quadratic  L1/L2 optimum of a 2-D quadratic (Quadratic fields)
@@ -265,8 +266,11 @@ def _pages(app: FastAPI) -> None:
 def _api(app: FastAPI) -> None:
     @app.get("/api/health")
     async def health() -> dict:
+        """``computing``: the costly GETs' jobs computing or waiting, both queues (a job
+        whose request was answered 202 goes on)."""
         s = app.state.sessions
         return {"trainings": s.count, "max_sessions": s.max_sessions,
+                "computing": app.state.work.admitted + app.state.trajectory_work.admitted,
                 "warm": app.state.ready.is_set()}
 
     @app.get("/api/form")
