@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope.lab import app as lab_app
-from fitscope.lab import trajectory_runs
+from fitscope.lab import trajectory_runs, work
 from fitscope.lab.app import create_app
 from fitscope.lab.optimizers_api import Race, race_view
 from fitscope.lab.work import LRU, RETRY_AFTER, Pending, WorkQueue, json_bytes, lru
@@ -85,6 +85,35 @@ def test_a_job_slower_than_the_wait_answers_pending_and_is_joined_not_repeated()
         assert calls == ["ab", "ab"]
         with pytest.raises(ValueError, match="bad input"):
             await q.answer("b", slow, "bad")
+        q.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_a_pending_job_nobody_asks_for_again_is_dropped_before_it_starts(monkeypatch):
+    monkeypatch.setattr(work, "ABANDONED", 0.3)
+    calls, release = [], threading.Event()
+
+    def job(x):
+        calls.append(x)
+        if x == "first":
+            release.wait(10)
+        return x
+
+    async def scenario():
+        q = WorkQueue(workers=1, waiting=3, within=0.05)
+        for x in ("first", "left", "kept"):  # "first" holds the one worker
+            with pytest.raises(Pending):
+                await q.answer(x, job, x)
+        for _ in range(8):  # the page of "kept" asks again; nobody asks for "left"
+            await asyncio.sleep(0.1)
+            with pytest.raises(Pending):
+                await q.answer("kept", job, "kept")
+        release.set()
+        q.within = 5.0
+        assert await q.answer("kept", job, "kept") == "kept"
+        assert calls == ["first", "kept"] and q.admitted == 0  # "left" never ran
+        assert await q.answer("left", job, "left") == "left"  # asked again: computed
         q.shutdown()
 
     asyncio.run(scenario())

@@ -14,7 +14,10 @@ A job that may take longer than a request should wait (an optimizer race at its
 (:meth:`WorkQueue.answer`): if it is not done within :data:`ANSWER_WITHIN` seconds the
 request is answered 202 with ``Retry-After`` (:class:`Pending`) while the job goes on,
 and the same request made again waits for that same job (its result is kept
-:data:`KEEP_DONE` seconds for it), so every answer comes within about two seconds.
+:data:`KEEP_DONE` seconds for it), so every answer comes within about two seconds. A
+job that reaches a worker after nobody asked for it for :data:`ABANDONED` seconds (a
+page asks again every second or two; a client that moved on does not) is dropped
+unstarted, so requests left behind do not keep the workers busy.
 
 :class:`LRU` is a cache bounded in entries and in bytes (of the JSON it would send),
 evicting the least recently used entry first; :func:`lru` makes one a decorator, in
@@ -27,6 +30,7 @@ import asyncio
 import functools
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +45,7 @@ WAITING = 8
 RETRY_AFTER = 2  # seconds, the 503's Retry-After
 ANSWER_WITHIN = 1.0  # seconds a request waits for its job before a 202 (a margin under 2 s)
 PENDING_RETRY = 1  # seconds, the 202's Retry-After
+ABANDONED = 5.0  # seconds without a request after which a job not started is dropped
 KEEP_DONE = 5.0  # seconds a finished job's result waits for its request to come again (the
 # pages ask every 1 to 2.5 s; a result nobody asks for again must not hold memory long)
 
@@ -49,6 +54,10 @@ T = TypeVar("T")
 
 class QueueFull(RuntimeError):
     """Every worker is busy and the line is full."""
+
+
+class Abandoned(RuntimeError):
+    """A job that reached a worker after nobody had asked for it for ABANDONED seconds."""
 
 
 class Pending(RuntimeError):
@@ -66,6 +75,7 @@ class WorkQueue:
         self._lock = threading.Lock()
         self._admitted = 0
         self._jobs: dict[Any, asyncio.Future] = {}  # answer()'s jobs, running or kept
+        self._asked: dict[Any, list[float]] = {}  # when each job's request last left
 
     @property
     def admitted(self) -> int:
@@ -85,9 +95,20 @@ class WorkQueue:
         starting another, and gets its result once done (kept :data:`KEEP_DONE`
         seconds for it)."""
         job = self._jobs.get(key)
+        if (job is not None and job.done() and not job.cancelled()
+                and isinstance(job.exception(), Abandoned)):
+            self._forget(key, job)  # dropped unstarted while nobody asked: start again
+            job = None
         if job is None:
             self._admit()
-            job = self._jobs[key] = asyncio.ensure_future(self._compute(fn, *args))
+            asked = self._asked[key] = [time.monotonic()]
+
+            def unless_abandoned() -> T:
+                if time.monotonic() - asked[0] > ABANDONED:
+                    raise Abandoned(f"nobody asked for {key!r} for {ABANDONED:g} s")
+                return fn(*args)
+
+            job = self._jobs[key] = asyncio.ensure_future(self._compute(unless_abandoned))
             loop = asyncio.get_running_loop()
             job.add_done_callback(lambda done: loop.call_later(KEEP_DONE, self._forget, key,
                                                                done))
@@ -97,12 +118,15 @@ class WorkQueue:
         except TimeoutError:
             raise Pending("still computing; ask again to get the answer") from None
         finally:
+            if key in self._asked:
+                self._asked[key][0] = time.monotonic()  # the page asks again about now
             if job.done():
                 self._forget(key, job)
 
     def _forget(self, key: Any, job: asyncio.Future) -> None:
         if self._jobs.get(key) is job:
             del self._jobs[key]
+            self._asked.pop(key, None)
         if not job.cancelled():
             job.exception()  # retrieved: a failure nobody came back for is not logged
 
