@@ -166,9 +166,12 @@ def warm_up(done: threading.Event) -> None:
     """Train a tiny probed run once, so the first Train pressed does not pay for
     PyTorch's lazy imports and first-call setup (seconds on a busy machine), fit the
     logistic regression paths the landscape page shows and race the optimizers page's
-    default (both cached; the race also loads plotly's figure code, 21 MiB)."""
+    default (both cached; the race also loads plotly's figure code, 21 MiB); then
+    hide what survives from the garbage collector's full collections
+    (:func:`~fitscope.lab.memory.freeze_survivors`)."""
     from fitscope.engine import train
 
+    from .memory import freeze_survivors
     from .optimizers_api import Race, race_view
     from .views import with_probes
 
@@ -177,6 +180,7 @@ def warm_up(done: threading.Event) -> None:
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
         penalty.logistic_path()
         race_view(Race())
+        freeze_survivors()
     finally:
         done.set()
 
