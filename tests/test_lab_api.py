@@ -9,13 +9,16 @@ from fastapi.testclient import TestClient
 
 from fitscope import RunConfig, train
 from fitscope.lab.app import PAGES, create_app, plotly_js
+from fitscope.lab.work import WorkQueue
 from fitscope.lab.messages import LAB_DATA, LIMITS
 from fitscope.study import Store
 
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app()) as c:
+    """The lab, its race and comparisons answered in one piece (no 202: a first race
+    loads plotly's figure code; tests/test_lab_work.py checks the 202s)."""
+    with TestClient(create_app(work=WorkQueue(within=600.0))) as c:
         yield c
 
 
