@@ -22,8 +22,8 @@ cache in a temporary folder), waits for its warm-up, trains one default run to t
 - ``/api/health`` is asked four times a second, by a process of its own (this one is
   busy reading the pages' updates, and its own delays must not count).
 
-Then every page closes, and once the server reports no training (or after 20 s) and
-2 s more, its memory is read once more. The line printed::
+Then every page closes, and once the server reports no training and no queued
+computation (or after 20 s) and 2 s more, its memory is read once more. The line printed::
 
     sessions=N hostile=H first_p99_ms=.. gap_p99_ms=.. health_p99_ms=..
     rss_start_mib=.. rss_peak_mib=.. rss_after_mib=..
@@ -308,9 +308,12 @@ async def warm_up(base: str) -> None:
 
 
 async def drain(client: Client, timeout: float = 20.0) -> None:
+    """Until the server reports no training and no queued computation (the hostile
+    requests answered 202 leave theirs going), or ``timeout``; then 2 s more."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if (await client.get("/api/health")).json()["trainings"] == 0:
+        health = (await client.get("/api/health")).json()
+        if health["trainings"] == 0 and not health.get("computing"):
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.0)

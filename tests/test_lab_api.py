@@ -10,12 +10,15 @@ from fastapi.testclient import TestClient
 from fitscope import RunConfig, train
 from fitscope.lab.app import PAGES, create_app, plotly_js
 from fitscope.lab.messages import LAB_DATA, LIMITS
+from fitscope.lab.work import WorkQueue
 from fitscope.study import Store
 
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app()) as c:
+    """The lab, its race and comparisons answered in one piece (no 202: a first race
+    loads plotly's figure code; tests/test_lab_work.py checks the 202s)."""
+    with TestClient(create_app(work=WorkQueue(within=600.0))) as c:
         yield c
 
 
@@ -60,7 +63,8 @@ def test_plotly_is_served_from_the_installed_package(client):
 
 def test_health_reports_trainings_and_the_limit():
     with TestClient(create_app(max_sessions=7)) as c:
-        assert c.get("/api/health").json() == {"trainings": 0, "max_sessions": 7, "warm": True}
+        assert c.get("/api/health").json() == {"trainings": 0, "max_sessions": 7, "computing": 0,
+                                                 "warm": True}
 
 
 def test_form_choices_come_from_the_config(client):

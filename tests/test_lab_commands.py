@@ -39,7 +39,7 @@ def test_defaults_bind_loopback_on_8765_with_four_sessions(cli, served):
     assert result.exit_code == 0, result.output
     app, kw = served[0]
     assert kw["host"] == "127.0.0.1" and kw["port"] == 8765
-    assert kw["ws_max_size"] == 1 << 20
+    assert kw["ws_max_size"] == 1 << 20 and kw["ws_per_message_deflate"] is False
     assert app.state.sessions.max_sessions == 4
     assert any(m.cls is HostCheck for m in app.user_middleware)
     assert app.state.budget == Budget()

@@ -8,11 +8,14 @@ from starlette.websockets import WebSocketDisconnect
 
 from fitscope.lab.app import create_app
 from fitscope.lab.guard import cross_site, host_name, is_loopback, url_host
+from fitscope.lab.work import WorkQueue
 
 
 @pytest.fixture(scope="module")
 def client():
-    with TestClient(create_app()) as c:
+    """The lab, its race and comparisons answered in one piece (no 202: a first race
+    loads plotly's figure code; tests/test_lab_work.py checks the 202s)."""
+    with TestClient(create_app(work=WorkQueue(within=600.0))) as c:
         yield c
 
 

@@ -14,8 +14,7 @@ from fitscope import RunConfig, train
 from fitscope.lab import views
 from fitscope.lab.app import create_app
 from fitscope.lab.limits import MB, Budget, OverBudget, probe_step_bytes, record_bytes
-from fitscope.lab.memory import Releaser, tune_allocator
-
+from fitscope.lab.memory import Releaser
 from tests.test_lab_ws import collect, start, tiny
 
 

@@ -2,12 +2,12 @@
 hand): the percentile, the process tree's memory, its HTTP client, its options."""
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import importlib.util
 import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest

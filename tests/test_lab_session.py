@@ -117,3 +117,23 @@ def test_pages_get_fewer_updates_a_second_when_many_train():
     for live, delay in ((0, 1 / 30), (FULL_RATE_TRAININGS, 1 / 30), (40, 4 / 30)):
         channel.sessions = SimpleNamespace(count=live)
         assert channel.delay() == pytest.approx(delay)
+
+
+def test_outbox_encodes_a_view_when_posted_so_sending_only_joins_text():
+    """The posting thread encodes (the event loop that sends must stay free): a view
+    changed after it was posted is sent as it was, NaN as null."""
+    import json
+
+    box = Outbox()
+    box.claim(1)
+    grid = [[0.5, float("nan")]]
+    box.view(1, {"boundary": {"z": grid}, "state": "running"})
+    grid[0][0] = 9.0
+    box.rows(1, [{"epoch": 1, "val_loss": float("inf")}])
+    text = box.take_text()
+    assert json.loads(text) == {"type": "update", "training": 1, "events": [],
+                                "rows": [{"epoch": 1, "val_loss": None}],
+                                "view": {"boundary": {"z": [[0.5, None]]}, "state": "running"}}
+    box.rows(1, [{"epoch": 2}])
+    assert box.take() == {"type": "update", "training": 1, "events": [],
+                          "rows": [{"epoch": 2}], "view": None}

@@ -9,12 +9,19 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope import train
-from fitscope.landscape import trajectory_records
+from fitscope.lab import work
 from fitscope.lab.app import create_app
+from fitscope.lab.convergence import convergence
 from fitscope.lab.trajectories_api import Comparison, comparison_view
-from fitscope.landscape.trajectory_records import POINTS, compared_config
-from fitscope.landscape import pca_directions, problem_for_run, toy, top_hessian_eigenvalue
+from fitscope.landscape import (
+    pca_directions,
+    problem_for_run,
+    top_hessian_eigenvalue,
+    toy,
+    trajectory_records,
+)
 from fitscope.landscape.runs import run_path
+from fitscope.landscape.trajectory_records import POINTS, compared_config
 
 SGD_VS_ADAM = {"a_optimizer": "sgd", "a_lr": 0.1, "a_noise": 0.0,
                "b_optimizer": "adam", "b_lr": 0.01, "b_noise": 0.0, "epochs": 10}
@@ -30,8 +37,12 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def client(cache_dir):
-    with TestClient(create_app()) as c:
-        yield c
+    """The lab, waiting for each comparison to the end (no 202: tests/test_lab_work.py
+    checks those)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(work, "ANSWER_WITHIN", 600.0)
+        with TestClient(create_app()) as c:
+            yield c
 
 
 @pytest.fixture(scope="module")
@@ -157,3 +168,30 @@ def test_too_many_steps_says_how_many_and_the_limit(client):
     r = client.get("/api/trajectories", params={"b_batch": 1, "epochs": 200})
     (error,) = r.json()["detail"]
     assert "120000 optimizer steps" in error["msg"] and "at most 3000" in error["msg"]
+
+
+@pytest.mark.parametrize("losses, status, converged, says", [
+    ([1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.1, 0.1, 0.1, 0.1], "completed", True, "plateau"),
+    ([1.0, 0.5, 0.3, 0.2, 0.15, 0.12, 0.1, 0.09, 0.08, 0.07], "completed", False,
+     "still falling"),
+    ([1.0, 0.9, 0.95, 0.97, 0.99, 1.0], "completed", True, "did not fall"),
+    ([1.0, 0.5, 0.3], "completed", False, "too few"),
+    ([1.0, 0.5, 0.3, 0.2, 0.2, 0.2], "diverged", False, "the run diverged"),
+])
+def test_convergence_is_a_plateau_of_the_training_loss_over_the_last_third(
+        losses, status, converged, says):
+    got = convergence(losses, status)
+    assert got["converged"] is converged and says in got["reason"]
+
+
+def test_one_noisy_epoch_does_not_decide_convergence():
+    flat = [0.1 + 0.004 * (-1) ** i for i in range(30)]
+    assert convergence(flat[:-1] + [0.094], "completed")["converged"]  # a low last epoch
+    falling = [0.2 - 0.003 * i for i in range(30)]
+    assert not convergence(falling[:-1] + [falling[-10]], "completed")["converged"]
+
+
+def test_each_compared_run_says_whether_it_converged(default_view):
+    for run in default_view["runs"]:  # 30 epochs of Adam: the loss is still falling
+        assert run["convergence"] == convergence(run["history"]["train_loss"], run["status"])
+        assert run["convergence"]["converged"] is False

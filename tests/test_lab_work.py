@@ -2,7 +2,9 @@
 with Retry-After when full, cheap requests still answered), bounded LRU caches, and
 the trained landscape's records pruned on disk."""
 
+import asyncio
 import os
+import statistics
 import threading
 import time
 
@@ -10,11 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope.lab import app as lab_app
-from fitscope.landscape import trajectory_records
+from fitscope.lab import work
 from fitscope.lab.app import create_app
 from fitscope.lab.optimizers_api import Race, race_view
-from fitscope.lab.work import LRU, RETRY_AFTER, WorkQueue, json_bytes, lru
-from fitscope.landscape import toy
+from fitscope.lab.work import LRU, RETRY_AFTER, Pending, WorkQueue, json_bytes, lru
+from fitscope.landscape import toy, trajectory_records
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +35,88 @@ def test_a_race_with_many_runs_is_refused_at_once(client):
     assert r.status_code == 422 and "each optimizer at most once" in r.text
 
 
-def test_a_race_of_every_optimizer_at_the_step_limit_is_answered(client):
-    t0 = time.monotonic()
-    r = client.get("/api/optimizers/race", params={"steps": 2000, "surface": "saddle",
-                                                   "x0": 1.5})
-    seconds = time.monotonic() - t0
+def test_a_race_of_every_optimizer_at_the_step_limit_is_answered_within_2_s(client):
+    """Each answer within 2 s: 202 (computing, ask again) until the race is done."""
+    race_view.cache.clear()
+    params = {"steps": 2000, "surface": "rosenbrock", "x0": 1.5}
+    answers, t_start = [], time.monotonic()
+    while True:
+        t0 = time.monotonic()
+        r = client.get("/api/optimizers/race", params=params)
+        answers.append((r.status_code, round(time.monotonic() - t0, 2)))
+        if r.status_code != 202:
+            break
+        assert r.json()["pending"] is True and r.headers["retry-after"] == "1"
+        assert time.monotonic() - t_start < 60, answers
+        time.sleep(0.2)
+    print(f"\nrace of {len(toy.OPTIMIZERS)} optimizers x 2000 steps: {answers}")
+    # each answer waits at most ANSWER_WITHIN (1 s) for the race; on a crowded machine
+    # one answer can take longer (the event loop waits for a core), so the median is held
+    # to 2 s and every answer to 4 s: a race answered in one piece takes 4 to 10 s here
+    times = [seconds for _, seconds in answers]
+    assert statistics.median(times) < 2.0 and max(times) < 4.0, answers
     assert r.status_code == 200 and set(r.json()["paths"]) == set(toy.OPTIMIZERS)
-    print(f"\nrace of {len(toy.OPTIMIZERS)} optimizers x 2000 steps: {seconds:.2f} s")
+    assert {len(p["x"]) for p in r.json()["paths"].values()} == {2001}
     assert client.get("/api/optimizers/race", params={"steps": 2001}).status_code == 422
+
+
+def test_a_job_slower_than_the_wait_answers_pending_and_is_joined_not_repeated():
+    calls, release = [], threading.Event()
+
+    def slow(x):
+        calls.append(x)
+        release.wait(10)
+        if x == "bad":
+            raise ValueError("bad input")
+        return x * 2
+
+    async def scenario():
+        q = WorkQueue(workers=1, waiting=2, within=0.05)
+        with pytest.raises(Pending):
+            await q.answer("k", slow, "ab")
+        with pytest.raises(Pending):  # the same request again: the same job, not another
+            await q.answer("k", slow, "ab")
+        assert q.admitted == 1 and calls == ["ab"]
+        release.set()
+        q.within = 5.0
+        assert await q.answer("k", slow, "ab") == "abab"
+        assert calls == ["ab"] and q.admitted == 0
+        assert await q.answer("k", slow, "ab") == "abab"  # taken: a new job
+        assert calls == ["ab", "ab"]
+        with pytest.raises(ValueError, match="bad input"):
+            await q.answer("b", slow, "bad")
+        q.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_a_pending_job_nobody_asks_for_again_is_dropped_before_it_starts(monkeypatch):
+    monkeypatch.setattr(work, "ABANDONED", 0.3)
+    calls, release = [], threading.Event()
+
+    def job(x):
+        calls.append(x)
+        if x == "first":
+            release.wait(10)
+        return x
+
+    async def scenario():
+        q = WorkQueue(workers=1, waiting=3, within=0.05)
+        for x in ("first", "left", "kept"):  # "first" holds the one worker
+            with pytest.raises(Pending):
+                await q.answer(x, job, x)
+        for _ in range(8):  # the page of "kept" asks again; nobody asks for "left"
+            await asyncio.sleep(0.1)
+            with pytest.raises(Pending):
+                await q.answer("kept", job, "kept")
+        release.set()
+        q.within = 5.0
+        assert await q.answer("kept", job, "kept") == "kept"
+        assert calls == ["first", "kept"] and q.admitted == 0  # "left" never ran
+        assert await q.answer("left", job, "left") == "left"  # asked again: computed
+        q.shutdown()
+
+    asyncio.run(scenario())
 
 
 def test_nearest_neighbour_with_more_training_points_than_the_split_leaves_is_422(client):
@@ -77,13 +153,15 @@ def test_a_full_queue_answers_503_with_retry_after_and_cheap_requests_still_pass
         assert r.status_code == 503 and r.headers["retry-after"] == str(RETRY_AFTER)
         assert "busy" in r.json()["detail"]
         t0 = time.monotonic()
-        assert c.get("/api/health").status_code == 200  # never queued
+        health = c.get("/api/health")  # never queued
         assert time.monotonic() - t0 < 1.0
+        assert health.status_code == 200 and health.json()["computing"] == 2
         release.set()
         for t in threads:
             t.join(10)
         assert answers == [200, 200]
         assert c.get(url).status_code == 200  # room again
+        assert c.get("/api/health").json()["computing"] == 0
 
 
 def test_queued_work_does_not_take_the_request_threads(monkeypatch):
@@ -195,8 +273,26 @@ def test_trajectory_comparisons_have_a_queue_of_their_own(monkeypatch):
             t.join(10)
 
 
-def test_the_warm_up_caches_the_default_race():
+def test_the_warm_up_caches_the_default_race_and_freezes_what_survives():
+    import gc
+
     done = threading.Event()
     race_view.cache.clear()
-    lab_app.warm_up(done)
-    assert done.is_set() and race_view.cache.get((Race(),)) is not None
+    try:
+        lab_app.warm_up(done)
+        assert done.is_set() and race_view.cache.get((Race(),)) is not None
+        # what lives as long as the server is out of the full collections' walk
+        assert gc.get_freeze_count() > 10_000
+        frozen = gc.get_freeze_count()
+        t0 = time.perf_counter()
+        gc.collect()
+        walk_frozen = time.perf_counter() - t0
+        gc.unfreeze()
+        t0 = time.perf_counter()
+        gc.collect()
+        walk_all = time.perf_counter() - t0
+        print(f"\nfull collection: {walk_frozen * 1000:.0f} ms with {frozen} objects frozen, "
+              f"{walk_all * 1000:.0f} ms without")
+        assert walk_frozen < walk_all
+    finally:
+        gc.unfreeze()  # the rest of the test session collects as usual

@@ -15,7 +15,7 @@ from pathlib import Path
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).parent))
-from lab_harness import CHROMIUM, CHROMIUM_ARGS, lab_server  # noqa: E402
+from lab_harness import CHROMIUM, CHROMIUM_ARGS, lab_server
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img"
 SIZES = {"laptop": (1366, 768), "phone": (390, 844)}
@@ -78,7 +78,11 @@ def main() -> None:
                     if size == "phone" and name in ("init", "overfitting"):
                         page.evaluate("() => document.querySelector('#loss').closest"
                                       "('.figure').scrollIntoView()")  # a plot after Train
-                    else:
+                    elif size == "phone" and name == "trajectories":
+                        page.click("#compare")  # as Train and compare leaves it
+                        page.wait_for_timeout(1000)
+                        page.evaluate("() => window.Lab?.drawn()")
+                    elif not (size == "phone" and name == "runs"):  # a pick brings a plot
                         page.evaluate("() => window.scrollTo(0, 0)")
                     path = OUT / f"lab-{name}-{size}.png"
                     page.screenshot(path=str(path))

@@ -5,9 +5,8 @@ at once), and the end of a run is kept (the overfitting gap, a failed run)."""
 import io
 
 import pytest
-from PIL import Image
-
 from lab_harness import lab_server, shoot
+from PIL import Image
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,10 @@
 """Load: 20 pages training at once for 30 seconds against one real lab server."""
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 import json
 import statistics
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import websockets

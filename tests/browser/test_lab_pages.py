@@ -4,12 +4,11 @@ landscape moves, the URL carries the state. Screenshots go to tests/artifacts/."
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from lab_harness import lab_server, shoot
 
 from fitscope import RunConfig, train
 from fitscope.study import Store
 from fitscope.study.store import store_record
-
-from lab_harness import lab_server, shoot
 
 pytestmark = pytest.mark.browser
 
@@ -265,14 +264,39 @@ def test_no_horizontal_scroll_on_a_phone_and_plots_stacked(lab, phone, page_name
     assert errors == []
 
 
-def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone):
-    page, _ = phone
-    page.goto(f"{lab.url}/init?budget.epochs=3&data.n_samples=200")
-    wait_drawn(page, "#loss")
+def train_init(page):
     page.click("#train")
+
+
+def compare_trajectories(page):
+    page.wait_for_function("() => document.body.dataset.compared", timeout=120_000)
+    page.click("#compare")
+
+
+def pick_a_run(page):
+    page.locator("input[name='pick-a']").nth(0).check()
+
+
+@pytest.mark.parametrize("url, plot, act", [
+    ("init?budget.epochs=3&data.n_samples=200", "#loss", train_init),
+    ("trajectories?epochs=3", "#slice-a", compare_trajectories),
+    ("runs", "#curves", pick_a_run),
+], ids=["init", "trajectories", "runs"])
+def test_a_plot_is_in_view_after_train_on_a_phone(lab, phone, url, plot, act):
+    """The controls come first on a phone: Train (Train and compare, a run picked)
+    brings the first plot wholly into view, with no horizontal scroll."""
+    page, errors = phone
+    page.goto(f"{lab.url}/{url}")
+    wait_drawn(page, plot)
+    page.wait_for_load_state("networkidle")
+    box = f"() => document.querySelector('{plot}').getBoundingClientRect().toJSON()"
+    assert page.evaluate(box)["top"] > 844 or page.evaluate(box)["bottom"] > 844  # below
+    act(page)
     page.wait_for_timeout(300)
-    top = page.evaluate("() => document.querySelector('#loss').getBoundingClientRect().top")
-    assert 0 <= top < 844 - 100, top
+    seen = page.evaluate(box)
+    assert seen["top"] >= 0 and seen["bottom"] <= 844, seen
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    assert errors == []
 
 
 # Text whose contrast against what is behind it is under 4.5:1 (WCAG AA): HTML text in
@@ -453,3 +477,42 @@ def test_the_servers_limits_cap_the_form_and_are_shown(lab, tab):
     for part in ("60 s of training", "20000 optimizer steps", "50 MB of probe records",
                  "100 histogram bins"):
         assert part in text, text
+
+
+def test_a_possible_finding_shows_not_sure_in_a_style_of_its_own(lab, tab):
+    """The diagnosis's "possible" severity (a finding near its threshold) reads "not sure",
+    with a dashed edge and a label of its own colour at 4.5:1 or more."""
+    import dataclasses
+    import json
+
+    from fitscope.probe.findings import POSSIBLE_BELOW, Finding
+
+    page = tab.page
+    page.goto(f"{lab.url}/init")
+    wait_drawn(page, "#loss")
+    found = [dataclasses.asdict(Finding("dead_units", "possible", "layer_2",
+                                        explanation="x", confidence=POSSIBLE_BELOW - 0.1)),
+             dataclasses.asdict(Finding("dead_units", "warning", "layer_2", explanation="y"))]
+    page.evaluate(f"() => TrainViews.findings('findings', {json.dumps(found)})")
+    possible, warning = page.locator("#findings li").all()
+    assert "not sure" in possible.inner_text() and "Possibly" in possible.inner_text()
+    assert "not sure" not in warning.inner_text()
+    style = "(li) => [getComputedStyle(li).borderLeftStyle, getComputedStyle(li).borderLeftColor]"
+    assert possible.evaluate(style) != warning.evaluate(style)
+    assert possible.evaluate(style)[0] == "dashed"
+    label = "(li) => getComputedStyle(li.querySelector('.severity')).color"
+    assert possible.evaluate(label) != warning.evaluate(label)
+    back = possible.evaluate("(li) => getComputedStyle(li).backgroundColor")
+    assert contrast(possible.evaluate(label), back) >= 4.5
+    assert contrast(possible.evaluate(style)[1], back) >= 4.5
+    assert page.evaluate(LOW_CONTRAST) == []
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS ``rgb(...)`` colours."""
+    def luminance(css: str) -> float:
+        channels = [float(v) / 255 for v in css[css.index("(") + 1:-1].split(",")[:3]]
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)

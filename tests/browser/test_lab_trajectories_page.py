@@ -7,7 +7,6 @@ import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-
 from lab_harness import lab_server, shoot
 
 pytestmark = pytest.mark.browser
@@ -121,3 +120,21 @@ def test_bad_settings_show_the_servers_message_and_no_traceback(lab, tab):
     shoot(page, "trajectories-error")
     # the only console error is the browser's note of the 422 response
     assert all("422" in e for e in tab.errors)
+
+
+def test_a_run_that_has_not_converged_gets_a_caveat_beside_the_sharpness(lab, tab):
+    page = tab.page
+    # Adam at batch 64: a plateau after 100 epochs, still falling after 30 (both runs alike)
+    page.goto(f"{lab.url}/trajectories?epochs=100&b_noise=0")
+    page.wait_for_function(COMPARED, timeout=120_000)
+    assert page.inner_text("#caveat") == "" and not page.is_visible("#caveat")
+    assert "converged\tyes\tyes" in page.inner_text("#numbers")
+    page.goto(f"{lab.url}/trajectories?epochs=30&b_noise=0&b_batch=512")
+    page.wait_for_function(COMPARED, timeout=120_000)
+    caveat = page.inner_text("#caveat")
+    assert page.is_visible("#caveat") and caveat.startswith("Not converged: run A (")
+    assert "run B (its training loss fell" in caveat and "raise the epochs" in caveat
+    assert page.get_attribute("#caveat", "aria-live") == "polite"
+    assert "converged\tno\tno" in page.inner_text("#numbers")
+    shoot(page, "trajectories-not-converged")
+    assert tab.errors == []

@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("anywidget")
 
-from fitscope.widgets import ESM, InitExplorer, LandscapeExplorer  # noqa: E402
+from fitscope.widgets import ESM, InitExplorer, LandscapeExplorer
 
 pytestmark = pytest.mark.browser
 

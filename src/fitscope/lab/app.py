@@ -7,7 +7,8 @@ Routes::
                                    runs
     GET  /static/{file}            the front end (404 outside the static folder)
     GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
-    GET  /api/health               live trainings and the limit (cheap, never queued)
+    GET  /api/health               live trainings, the limit, queued computations (cheap,
+                                   never queued)
     GET  /api/form                 choices, limits (the session budget) and defaults
                                    for the training forms
     GET  /api/landscape/quadratic  L1/L2 optimum of a 2-D quadratic (Quadratic fields)
@@ -23,7 +24,9 @@ Routes::
 Query parameters are validated by pydantic models (422 naming the field on error).
 The costly GETs (landscape, nearest neighbour, race, trajectories, runs) are bounded
 in their inputs and computed by the app's :class:`~fitscope.lab.work.WorkQueue`, off
-the request threads; a full queue answers 503 with ``Retry-After``. Every response
+the request threads; a full queue answers 503 with ``Retry-After``, and the race and
+the trajectories, when not done within 1 s, answer 202 with ``Retry-After`` (ask
+again for the result: :meth:`~fitscope.lab.work.WorkQueue.answer`). Every response
 carries a content security policy allowing only this origin; ``/api/`` and ``/ws/``
 refuse requests a browser sends for another site, and with an allow-list of hosts
 every request must name a loopback host or one of them
@@ -60,7 +63,7 @@ from .optimizers_api import add_optimizer_routes
 from .runs_api import add_runs_routes
 from .session import Sessions
 from .trajectories_api import add_trajectory_routes
-from .work import QueueFull, WorkQueue, busy_response, lru
+from .work import Pending, QueueFull, WorkQueue, busy_response, lru, pending_response
 
 STATIC = Path(__file__).parent / "static"
 PAGES = {
@@ -157,9 +160,12 @@ def warm_up(done: threading.Event) -> None:
     """Train a tiny probed run once, so the first Train pressed does not pay for
     PyTorch's lazy imports and first-call setup (seconds on a busy machine), fit the
     logistic regression paths the landscape page shows and race the optimizers page's
-    default (both cached; the race also loads plotly's figure code, 21 MiB)."""
+    default (both cached; the race also loads plotly's figure code, 21 MiB); then
+    hide what survives from the garbage collector's full collections
+    (:func:`~fitscope.lab.memory.freeze_survivors`)."""
     from fitscope.engine import train
 
+    from .memory import freeze_survivors
     from .optimizers_api import Race, race_view
     from .views import with_probes
 
@@ -168,6 +174,7 @@ def warm_up(done: threading.Event) -> None:
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
         logistic_path()
         race_view(Race())
+        freeze_survivors()
     finally:
         done.set()
 
@@ -206,6 +213,10 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
     @app.exception_handler(QueueFull)
     async def queue_full(request: Request, exc: QueueFull) -> JSONResponse:
         return busy_response(exc)
+
+    @app.exception_handler(Pending)
+    async def pending(request: Request, exc: Pending) -> JSONResponse:
+        return pending_response(exc)
 
     app.add_middleware(SameOrigin)
     if allowed_hosts is not None:
@@ -253,8 +264,11 @@ def _pages(app: FastAPI) -> None:
 def _api(app: FastAPI) -> None:
     @app.get("/api/health")
     async def health() -> dict:
+        """``computing``: the costly GETs' jobs computing or waiting, both queues (a job
+        whose request was answered 202 goes on)."""
         s = app.state.sessions
         return {"trainings": s.count, "max_sessions": s.max_sessions,
+                "computing": app.state.work.admitted + app.state.trajectory_work.admitted,
                 "warm": app.state.ready.is_set()}
 
     @app.get("/api/form")

@@ -20,7 +20,6 @@ Messages out are ``{"type": "update", "training": id, "events": [...], "rows": [
 from __future__ import annotations
 
 import asyncio
-import json
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -121,7 +120,7 @@ class Channel:
                 self.outbox.event("stopped", message=f"stopped after "
                                   f"{self.sessions.idle_seconds:g} s paused without a message")
                 await self._stop()
-            body = self.outbox.take()
-            if body is not None:
-                await self.ws.send_text(json.dumps(body, allow_nan=False))
+            text = self.outbox.take_text()  # encoded by the training thread: cheap here
+            if text is not None:
+                await self.ws.send_text(text)
                 await asyncio.sleep(self.delay())

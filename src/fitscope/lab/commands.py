@@ -30,6 +30,10 @@ if TYPE_CHECKING:
 __all__ = ["is_loopback", "lab", "lab_url", "register", "serve"]
 
 ANY_ADDRESS = ("0.0.0.0", "::")
+# permessage-deflate compresses each update (about 80 kB of JSON) on the event loop that
+# also answers every request: with twenty pages training it was the loop's largest cost
+# (sampled), and the lab is served on loopback, where compression saves nothing
+WS_DEFLATE = False
 
 
 HOSTNAME = re.compile(r"(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.?)+")
@@ -64,6 +68,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
     one thread per operation here: the trainings are small and run side by side, one
     thread each. Threads hand the GIL over every millisecond (Python's default is 5 ms),
     so the event loop waits less behind a training thread each time it wakes.
+    Websocket messages are sent uncompressed (:data:`WS_DEFLATE`).
     """
     import uvicorn
 
@@ -84,7 +89,7 @@ def serve(host: str = "127.0.0.1", port: int = 8765, open_browser: bool = True,
     for name in allow_hosts or []:
         typer.echo(f"  also as http://{url_host(name)}:{port}/")
     uvicorn.run(app, host=host.strip("[]"), port=port, log_level="warning",
-                ws_max_size=1 << 20)
+                ws_max_size=1 << 20, ws_per_message_deflate=WS_DEFLATE)
 
 
 def lab(

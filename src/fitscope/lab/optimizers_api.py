@@ -3,12 +3,15 @@
 Surfaces, optimizers, paths and the figure all come from :mod:`fitscope.landscape`
 (:func:`~fitscope.landscape.toy.optimize`, :func:`~fitscope.landscape.figures.toy_figure`);
 this module only validates the page's settings and packs the result. The inputs are
-bounded (at most 2000 steps, each optimizer at most once) so that a race is computed
-in well under 2 s; results are kept in a bounded LRU cache (:func:`fitscope.lab.work.lru`).
+bounded (at most 2000 steps, each optimizer at most once); a race not done within
+:data:`~fitscope.lab.work.ANSWER_WITHIN` seconds is answered 202 and goes on
+(:meth:`~fitscope.lab.work.WorkQueue.answer`: the same request again gets it). Results
+are kept in a bounded LRU cache (:func:`fitscope.lab.work.lru`), read without queueing.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Literal
 
@@ -19,8 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure
 
-from fitscope.jsontext import finite
-from .work import lru
+from .work import encoded, json_body, lru
 
 SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
 OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]
@@ -75,7 +77,16 @@ def race_view(q: _RaceBase) -> dict:
             "default_lr": {name: surf.lr.get(name, 0.01) for name in toy.OPTIMIZERS}}
 
 
+def race_body(q: _RaceBase) -> bytes:
+    """:func:`race_view`, :func:`~fitscope.lab.work.encoded` (in the worker)."""
+    return encoded(race_view(q))
+
+
 def add_optimizer_routes(app: FastAPI) -> None:
     @app.get("/api/optimizers/race")
     async def race(q: Annotated[Race, Query()]) -> JSONResponse:
-        return JSONResponse(finite(await app.state.work.run(race_view, q)))
+        cached = race_view.cache.get((q,))
+        if cached is not None:  # encoded off the event loop, not queued behind races
+            return json_body(await asyncio.to_thread(encoded, cached))
+        # at the step bound this takes seconds while pages train
+        return json_body(await app.state.work.answer(("race", q), race_body, q))

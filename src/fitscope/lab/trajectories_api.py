@@ -11,7 +11,10 @@ The work runs on a :class:`~fitscope.lab.work.WorkQueue` of its own
 (``app.state.trajectory_work``: two workers, four waiting, 503 when full), so that
 comparisons, which take seconds, never hold up the other pages' requests; one
 comparison computes at a time (the machine has few cores and a second comparison
-would only slow the first), and records already cached are read beside it.
+would only slow the first), and records already cached are read beside it. A
+comparison not done within :data:`~fitscope.lab.work.ANSWER_WITHIN` seconds is
+answered 202 and goes on; the same query again waits for it
+(:meth:`~fitscope.lab.work.WorkQueue.answer`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from fitscope.config import SEED_MAX
-from fitscope.jsontext import finite
 from fitscope.landscape import toy
 from fitscope.landscape.trajectory_records import (
     ALPHAS,
@@ -36,9 +38,10 @@ from fitscope.landscape.trajectory_records import (
     steps_of,
 )
 
+from .convergence import convergence
 from .messages import describe
 from .optimizers_api import Race, race_view
-from .work import WorkQueue
+from .work import WorkQueue, encoded, json_body
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most
 SIDES = ("a", "b")
@@ -118,8 +121,10 @@ class Progress:
 
 
 def comparison_view(q: Comparison, report: Report, compute: threading.Lock) -> dict[str, Any]:
-    """Both runs' records (cached, or computed holding ``compute``), their labels and
-    settings, and their optimizers on the toy surface ``q.surface``. ``report`` hears
+    """Both runs' records (cached, or computed holding ``compute``), their labels,
+    settings and whether each converged (:func:`~fitscope.lab.convergence.convergence`:
+    the page warns that a sharpness off a minimum compares nothing), and their
+    optimizers on the toy surface ``q.surface``. ``report`` hears
     the stage and the share of the whole comparison done."""
     names = labels(q)
     runs = []
@@ -137,7 +142,9 @@ def comparison_view(q: Comparison, report: Report, compute: threading.Lock) -> d
             with compute:
                 record = run_record(cfg, side_report)
         runs.append({**record, "side": side.upper(), "label": names[side],
-                     "settings": settings, "description": ", ".join(describe_settings(settings))})
+                     "settings": settings, "description": ", ".join(describe_settings(settings)),
+                     "convergence": convergence(record["history"]["train_loss"],
+                                                record["status"])})
     optimizers = tuple(dict.fromkeys(q.side(s)["optimizer"] for s in SIDES))
     return {"runs": runs, "grid": POINTS, "alphas": list(ALPHAS),
             "toy": race_view(Race(surface=q.surface, run=optimizers))}
@@ -151,14 +158,19 @@ def add_trajectory_routes(app: FastAPI) -> None:
     @app.get("/api/trajectories")
     async def trajectories(q: Annotated[Comparison, Query()]) -> JSONResponse:
         key = q.model_dump_json()
-        report = lambda stage, fraction: progress.set(key, stage, fraction)  # noqa: E731
+
+        def compare() -> bytes:
+            try:
+                return encoded(comparison_view(
+                    q, lambda stage, share: progress.set(key, stage, share), compute))
+            finally:
+                progress.clear(key)
+
         try:
-            view = await app.state.trajectory_work.run(comparison_view, q, report, compute)
+            body = await app.state.trajectory_work.answer(("trajectories", key), compare)
         except ValidationError as exc:  # settings that make no valid RunConfig
             raise HTTPException(422, describe(exc)) from None
-        finally:
-            progress.clear(key)
-        return JSONResponse(finite(view))
+        return json_body(body)
 
     @app.get("/api/trajectories/progress")
     async def trajectories_progress(q: Annotated[Comparison, Query()]) -> dict:

@@ -199,9 +199,15 @@ const Lab = (() => {
 
   // -- talking to the server ----------------------------------------------------------
   /* The JSON body of a GET; an Error saying what went wrong otherwise (a body that is
-   * not JSON, e.g. a server error's plain text, is quoted, not parsed). */
+   * not JSON, e.g. a server error's plain text, is quoted, not parsed). A 202 (the
+   * server is still computing a costly answer) is asked again after its Retry-After. */
   async function getJSON(url) {
-    const response = await fetch(url);
+    let response = await fetch(url);
+    while (response.status === 202) {
+      const wait = 1000 * (Number(response.headers.get("Retry-After")) || 1);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      response = await fetch(url);
+    }
     const text = await response.text();
     let body;
     try {
@@ -332,14 +338,17 @@ const Lab = (() => {
       : Math.abs(x) >= 1e4 || (Math.abs(x) < 1e-3 && x !== 0) ? x.toExponential(2)
         : x.toFixed(digits));
 
-  /* On a narrow screen the controls sit above the figures: bring the first figure into
-   * view, unless one already is. */
+  /* On a narrow screen the controls sit above the figures: scroll the least that brings
+   * the first plot's figure wholly into view (its top, when it is taller than the
+   * screen), unless the plot already is (called by Train, Train and compare, a preset,
+   * a run picked in the Runs table). */
   function showFigures() {
     const first = $("section.figures .plot");
     if (!first || !matchMedia("(max-width: 800px)").matches) return;
     const box = first.getBoundingClientRect();
-    if (box.top >= 0 && box.top < innerHeight - 100) return;
-    first.closest(".figure").scrollIntoView({ block: "start" });
+    if (box.top >= 0 && box.bottom <= innerHeight) return;
+    const figure = first.closest(".figure");
+    figure.scrollIntoView({ block: figure.offsetHeight <= innerHeight ? "nearest" : "start" });
   }
 
   // -- live training ------------------------------------------------------------------
@@ -504,5 +513,5 @@ const Lab = (() => {
   });
 
   return { $, configOf, prepareForm, saveState, restoreState, followHistory, getJSON, showError, plot, drawn,
-    placeholder, fmt, Live, bindTraining };
+    placeholder, fmt, showFigures, Live, bindTraining };
 })();

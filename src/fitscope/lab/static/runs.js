@@ -26,7 +26,7 @@
       for (const slot of ["a", "b"]) {
         const pick = document.createElement("input");
         Object.assign(pick, { type: "radio", name: `pick-${slot}`, checked: el[slot].value === r.run_id });
-        pick.onchange = () => { el[slot].value = r.run_id; changed(); };
+        pick.onchange = () => { el[slot].value = r.run_id; changed(); Lab.showFigures(); };
         row.insertCell().append(pick);
       }
       cell(row, r.run_id, "mono");

@@ -151,11 +151,15 @@ const TrainViews = (() => {
 
   const empty = (id, title) => Lab.placeholder(id, title, "press Train");
 
-  /* How sure a finding is, when the diagnosis says (a `confidence` in [0, 1] or a word,
-   * on the finding or in its evidence): "not sure" below 0.7 or for "low" / "possible",
-   * else null. */
+  /* How sure a finding is, when the diagnosis says (the severity "possible", which
+   * fitscope.probe.findings gives a finding less sure than its POSSIBLE_BELOW; or a
+   * `confidence` in [0, 1] or a word, on the finding or in its evidence): "not sure"
+   * for "possible", below 0.7 or for "low" / "possible", else null. */
   function unsure(f) {
     const c = f.confidence ?? f.evidence?.confidence;
+    if (f.severity === "possible") {
+      return typeof c === "number" ? `not sure (confidence ${c.toFixed(2)})` : "not sure";
+    }
     if (typeof c === "number") return c < 0.7 ? `not sure (confidence ${c.toFixed(2)})` : null;
     if (typeof c === "string" && ["low", "possible", "unsure", "maybe"].includes(c.toLowerCase())) {
       return `not sure (${c})`;

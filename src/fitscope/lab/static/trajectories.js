@@ -84,6 +84,7 @@
     const rows = [
       ["settings", (r) => r.label],
       ["status", (r) => r.status],
+      ["converged", (r) => (r.convergence.converged ? "yes" : "no")],
       ["optimizer steps", (r) => fmt(r.metrics.steps)],
       ["final training loss", (r) => fmt(r.metrics.train_loss, 4)],
       ["test accuracy", (r) => fmt(r.metrics.test_acc)],
@@ -110,6 +111,22 @@
     });
     $("#numbers").innerHTML = `<thead><tr><th></th><th class="run-a">run A</th>` +
       `<th class="run-b">run B</th></tr></thead><tbody>${body.join("")}</tbody>`;
+    $("#caveat").textContent = caveat(view.runs);
+  }
+
+  /* A warning when a run has not converged (the server's fitscope.lab.convergence rule:
+   * the training loss's trend over the last third of the epochs still falls by 5% or
+   * more, or the run did not complete): its sharpness is measured on the way down, not
+   * at a minimum, so comparing it says little. Empty when both converged. */
+  function caveat(runs) {
+    const open = runs.filter((r) => !r.convergence.converged);
+    if (!open.length) return "";
+    const which = open.map((r) => `run ${r.side} (${r.convergence.reason})`).join(" and ");
+    const verb = open.length === 1 ? "has" : "have";
+    return `Not converged: ${which} ${verb} not reached a minimum, so ` +
+      `${open.length === 1 ? "its" : "their"} sharpness is measured on the way down and ` +
+      "the comparison may answer differently with more epochs; raise the epochs until " +
+      "the loss levels off before reading which minimum is flatter.";
   }
 
   /* The runs' optimizers on the toy surface (fitscope.landscape.figures.toy_figure). */
@@ -234,6 +251,7 @@
     for (const [field, value] of Object.entries(PRESETS[name])) form.elements[field].value = value;
     pressPreset();
     compare();
+    Lab.showFigures();
   }
 
   /* The preset whose settings the form holds is shown pressed. */
@@ -250,7 +268,7 @@
     for (const b of $("#presets").querySelectorAll("button")) {
       b.onclick = () => applyPreset(b.dataset.preset);
     }
-    $("#compare").onclick = compare;
+    $("#compare").onclick = () => { compare(); Lab.showFigures(); };
     form.addEventListener("change", () => { pressPreset(); compare(); });
     Lab.followHistory(form, () => { pressPreset(); compare(); });
     pressPreset();
