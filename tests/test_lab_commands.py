@@ -157,3 +157,20 @@ def test_a_file_that_is_not_a_store_exits_2_unchanged(cli, served, tmp_path):
     assert result.exit_code == 2 and "is not a fitscope store" in result.output
     assert str(other) in result.output.replace("\n", "")
     assert served == [] and other.read_bytes() == before
+
+
+def test_the_lab_command_restarts_on_the_system_allocator(monkeypatch):
+    """``fitscope lab`` (the console entry point) asks for glibc's malloc before it
+    serves (fitscope.lab.memory.with_system_malloc); other commands do not."""
+    import sys
+
+    from fitscope import cli
+    from fitscope.lab import memory
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(memory, "with_system_malloc", lambda: calls.append(list(sys.argv)))
+    for argv in (["fitscope", "lab", "--help"], ["fitscope", "demo", "--help"]):
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit):
+            cli.main()
+    assert calls == [["fitscope", "lab", "--help"]]

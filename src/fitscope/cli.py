@@ -221,6 +221,10 @@ _register_commands()
 
 
 def main() -> None:
+    if "lab" in sys.argv[1:]:  # the lab's server allocates through glibc's malloc
+        from .lab.memory import with_system_malloc
+
+        with_system_malloc()  # (a process of its own: see its docstring)
     try:
         app()
     except KeyboardInterrupt:
