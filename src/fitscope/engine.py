@@ -23,7 +23,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import torch
 from torch import nn
@@ -31,6 +31,7 @@ from torch import nn
 from . import regularize as reg
 from .config import RunConfig
 from .core.loop import Callback, Updater, divergence, population_of_one
+from .core.loop import EarlyStopping as EarlyStopping  # re-exported: its old home
 from .core.losses import mean_loss
 from .core.transforms import global_norm
 from .data import DataSplits, load_data
@@ -58,29 +59,10 @@ class Batch:
     idx: torch.Tensor  # positions in the training set (for per-example masks)
 
 
-def _state_attribute(name: str) -> Any:
-    """A Trainer attribute that is its :class:`~fitscope.run_state.RunState`'s."""
-    return property(lambda self: getattr(self.run_state, name),
-                    lambda self, value: setattr(self.run_state, name, value),
-                    doc=f"``run_state.{name}``")
-
-
-class Trainer:
-    """State of one run; :func:`train` is the way to use it. The run's bookkeeping
-    (status, history, snapshots, epoch and step, early stopping, the data order) is
-    ``run_state``, the same :class:`~fitscope.run_state.RunState` a population member
-    keeps; its fields read and write as the Trainer's own attributes."""
-
-    history = _state_attribute("history")
-    snapshots = _state_attribute("snapshots")
-    status = _state_attribute("status")
-    reason = _state_attribute("reason")
-    diverged_step = _state_attribute("diverged_step")
-    stop_epoch = _state_attribute("stop_epoch")
-    epoch = _state_attribute("epoch")
-    step = _state_attribute("step")
-    early = _state_attribute("early")
-    shuffle_gen = _state_attribute("shuffle_gen")
+class Trainer(RunState):
+    """State of one run; :func:`train` is the way to use it. Its bookkeeping (status,
+    history, snapshots, epoch and step, early stopping, the data order) is a
+    :class:`~fitscope.run_state.RunState`'s, as a population member's is."""
 
     def __init__(self, config: RunConfig, model: nn.Module | None = None,
                  callbacks: Sequence[Callback] = (), splits: DataSplits | None = None):
@@ -115,7 +97,7 @@ class Trainer:
         self.updater = Updater([cfg.optimizer], [rc], self.flat, masks)
         self.act_l1 = (reg.ActivationL1(reg.hidden_activations(self.model), rc.activation_l1)
                        if rc.activation_l1 else None)
-        self.run_state = RunState.for_config(cfg)  # early stopping: a callback, run last
+        RunState.__init__(self, cfg)  # early stopping: a callback, run last
         self.x_train, self.y_train = self._to(self.splits.x_train), self._to(self.splits.y_train)
         self.main_mask = self._main_label_mask()
         self.augment_gen = torch.Generator().manual_seed(cfg.budget.seed + 1)
@@ -144,7 +126,7 @@ class Trainer:
 
     def _batches(self):
         """One epoch's batches: one gather of the shuffled data, then slices of it."""
-        perm = self.run_state.order(len(self.x_train)).to(self.device)
+        perm = self.order(len(self.x_train)).to(self.device)
         x, y = self.x_train[perm], self.y_train[perm]
         size = self.batch_size
         for bx, by, bi in zip(x.split(size), y.split(size), perm.split(size)):
@@ -209,7 +191,7 @@ class Trainer:
         reason = divergence(loss, self.baseline_loss, self.step)
         if reason is None:
             return False
-        self.run_state.diverge(reason)
+        self.diverge(reason)
         return True
 
     @torch.no_grad()
@@ -276,7 +258,7 @@ class Trainer:
         """Record the row, run the callbacks; True when the run must end
         (:func:`fitscope.run_state.end_of_epoch`)."""
         finite = all(bool(torch.isfinite(p.amax()) & torch.isfinite(p.amin())) for p in self.flat)
-        return end_of_epoch(self.run_state, row, finite, self.total_steps, self, self.callbacks)
+        return end_of_epoch(self, row, finite, self.total_steps, self, self.callbacks)
 
     def fit(self) -> Run:
         t0 = time.perf_counter()
@@ -287,11 +269,11 @@ class Trainer:
             self.snapshots.append({"step": 0, "params": _flat(self.model)})
         self.run_epochs(self.config.budget.epochs)
         es = self.config.regularization.early_stopping
-        restore_best(self.run_state, self.model)
+        restore_best(self, self.model)
         if self.early and self.status != "diverged" and es.after != "none":
             after_all_data(self, es.after)
         train_seconds = time.perf_counter() - t0
-        run = finish(self.run_state, self.model, self._evaluated_metrics(),
+        run = finish(self, self.model, self._evaluated_metrics(),
                      model_spec=self.model_spec, splits=self.splits, seconds=train_seconds)
         if self.act_l1:
             self.act_l1.remove()
@@ -301,7 +283,7 @@ class Trainer:
 
     def final_metrics(self) -> dict:
         """The run's metrics as they stand (``Run.metrics``)."""
-        return {**self.run_state.base_metrics(), **self._evaluated_metrics()}
+        return {**self.base_metrics(), **self._evaluated_metrics()}
 
     def _evaluated_metrics(self) -> dict:
         """Loss and accuracy (RMSE and R2 for regression) per split; none once diverged."""

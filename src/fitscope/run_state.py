@@ -1,9 +1,11 @@
 """One run's bookkeeping, written once for both engines.
 
-The sequential engine (:class:`fitscope.engine.Trainer`) keeps one :class:`RunState`;
-the population engine (:class:`fitscope.population.engine.Population`) keeps one per
-member. Both go through the same code for what a run records and decides between its
-gradient steps:
+The sequential engine's :class:`fitscope.engine.Trainer` is a :class:`RunState`, and so
+is each member (:class:`fitscope.population.engine.Member`) of the population engine's
+:class:`~fitscope.population.engine.Population`: the sequential run is one member
+through the same code for what a run records and decides between its gradient steps
+(only the gradients differ: autograd of any ``nn.Module`` there, the stacked program of
+N members here):
 
 - :meth:`RunState.order`: an epoch's data order, from the run's own generator;
 - :meth:`RunState.diverge`: the run ends as ``diverged`` (the rule is
@@ -31,15 +33,16 @@ from .data import DataSplits
 from .run import Run, Status
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, repr=False)
 class RunState:
-    """What one run has done so far: its epochs and steps, history rows and parameter
-    snapshots, how it ended (``status``, ``reason``, ``diverged_step``, ``stop_epoch``),
-    its early stopping (a callback, or None) and its data order's generator."""
+    """What one run of ``config`` has done so far: its epochs and steps, history rows and
+    parameter snapshots, how it ended (``status``, ``reason``, ``diverged_step``,
+    ``stop_epoch``), its early stopping (:meth:`EarlyStopping.from_config`: a callback,
+    or None) and its data order's generator (seeded with ``budget.seed``)."""
 
     config: RunConfig
-    early: EarlyStopping | None
-    shuffle_gen: torch.Generator  # the data order: one randperm per epoch
+    early: EarlyStopping | None = field(init=False)
+    shuffle_gen: torch.Generator = field(init=False)  # the data order: a randperm per epoch
     history: list[dict] = field(default_factory=list)
     snapshots: list[dict] = field(default_factory=list)
     status: Status = "completed"
@@ -49,13 +52,9 @@ class RunState:
     epoch: int = 0
     step: int = 0
 
-    @classmethod
-    def for_config(cls, config: RunConfig, **fields: Any) -> Any:
-        """A fresh state of ``config``'s run: its early stopping
-        (:meth:`EarlyStopping.from_config`) and a data-order generator seeded with
-        ``budget.seed``; ``fields``: a subclass's own fields."""
-        return cls(config, EarlyStopping.from_config(config.regularization.early_stopping),
-                   torch.Generator().manual_seed(config.budget.seed), **fields)
+    def __post_init__(self) -> None:
+        self.early = EarlyStopping.from_config(self.config.regularization.early_stopping)
+        self.shuffle_gen = torch.Generator().manual_seed(self.config.budget.seed)
 
     def order(self, n: int) -> Tensor:
         """This epoch's order of ``n`` training rows: a permutation drawn from the run's

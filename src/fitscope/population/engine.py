@@ -19,7 +19,10 @@ weight decay; the optimizer's update).
 Per member, as in the sequential engine: divergence
 (:func:`fitscope.core.loop.divergence`), early stopping
 (:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
-restoring its best weights), history rows, final metrics, snapshots and probe records.
+restoring its best weights), history rows, final metrics, snapshots and probe records;
+each member is a :class:`fitscope.run_state.RunState`, as the sequential ``Trainer`` is,
+and its history rows, end-of-epoch decision and ``Run`` go through the same functions
+(:mod:`fitscope.run_state`).
 A member whose run has ended leaves the stacked program (its rows are dropped, so it
 costs nothing more and its numbers, even NaNs, can reach no other member); its weights
 stay as they were when it left.
@@ -176,7 +179,8 @@ class Member(RunState):
     model: nn.Module
     params: list[Tensor] = field(default_factory=list)  # list(model.parameters()), once
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.params = list(self.model.parameters())
 
     def row(self) -> Tensor:
@@ -221,7 +225,7 @@ def members(configs: Sequence[RunConfig], lead: Trainer,
             apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
             if lead.device.type != "cpu":
                 model = model.to(lead.device)
-            built.append(Member.for_config(config, model=model))
+            built.append(Member(config, model=model))
     return built
 
 
