@@ -232,7 +232,7 @@ class Trainer(RunState):
                 seen += n
                 self.step += 1
                 if every and self.step % every == 0:
-                    self.snapshots.append({"step": self.step, "params": _flat(self.model)})
+                    self.snapshot(self.step, _flat(self.model))
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step, loss)
                 if self.stop or self.step >= self.total_steps:
@@ -266,7 +266,7 @@ class Trainer(RunState):
             cb.on_train_start(self)
         self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if self.config.observe.snapshot_every:  # the trajectory starts at the init
-            self.snapshots.append({"step": 0, "params": _flat(self.model)})
+            self.snapshot(0, _flat(self.model))
         self.run_epochs(self.config.budget.epochs)
         es = self.config.regularization.early_stopping
         restore_best(self, self.model)

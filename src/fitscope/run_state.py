@@ -8,6 +8,7 @@ through the same code for what a run records and decides between its gradient st
 N members here):
 
 - :meth:`RunState.order`: an epoch's data order, from the run's own generator;
+- :meth:`RunState.snapshot`: a parameter snapshot for the run's trajectory;
 - :meth:`RunState.diverge`: the run ends as ``diverged`` (the rule is
   :func:`fitscope.core.loop.divergence`);
 - :func:`history_row`: the columns of one epoch's row of ``Run.history``;
@@ -60,6 +61,11 @@ class RunState:
         """This epoch's order of ``n`` training rows: a permutation drawn from the run's
         own generator (the same for a run on either engine)."""
         return torch.randperm(n, generator=self.shuffle_gen)
+
+    def snapshot(self, step: int, params: Tensor) -> None:
+        """Keep ``params`` (the run's parameters as one flat CPU vector, in
+        ``parameters()`` order) as the snapshot after ``step`` steps (0: the init)."""
+        self.snapshots.append({"step": step, "params": params})
 
     def diverge(self, reason: str) -> None:
         """End the run as ``diverged`` at the current step, for ``reason``."""

@@ -467,7 +467,7 @@ class Population:
     def _snapshot(self) -> None:
         rows = self.net.flat.cpu()
         for i, m in enumerate(self.alive):
-            m.snapshots.append({"step": self.step, "params": rows[i].clone()})
+            m.snapshot(self.step, rows[i].clone())
 
     # -- the records ------------------------------------------------------------------
     def _runs(self, seconds: float) -> list[Run]:
