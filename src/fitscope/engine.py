@@ -10,7 +10,7 @@ buffer, :func:`fitscope.core.loop.population_of_one`). A non-finite loss, or one
 times that of a constant prediction (log k for k classes, Var(y) for regression), ends
 the run as ``diverged`` (:func:`fitscope.core.loop.divergence`): a result, never an
 exception. Regression runs also report RMSE (in
-the target's units) and R2 per split (:func:`regression_metrics`).
+the target's units) and R2 per split (:func:`fitscope.run_state.regression_metrics`).
 
 Determinism: the seed fixes the init (its own generator), the data order (its own
 generator, one ``randperm`` per epoch) and everything drawn from torch's global RNG
@@ -30,21 +30,25 @@ from torch import nn
 
 from . import regularize as reg
 from .config import RunConfig
-from .core.loop import (
-    Callback,
-    EarlyStopping,
-    Updater,
-    divergence,
-    nonfinite_parameters,
-    population_of_one,
-)
+from .core.loop import Callback, Updater, divergence, population_of_one
+from .core.loop import EarlyStopping as EarlyStopping  # re-exported: its old home
 from .core.losses import mean_loss
 from .core.transforms import global_norm
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
 from .init import apply_init
 from .models import MultiTaskNet, build_model
-from .run import Run, Status
+from .run import Run
+from .run_state import (
+    RunState,
+    end_of_epoch,
+    finish,
+    history_row,
+    restore_best,
+    split_metrics,
+)
+from .run_state import label_names as label_names  # re-exported: their old home
+from .run_state import regression_metrics as regression_metrics
 from .sizing import EVAL_BATCH, check_fits
 
 
@@ -55,8 +59,10 @@ class Batch:
     idx: torch.Tensor  # positions in the training set (for per-example masks)
 
 
-class Trainer:
-    """State of one run; :func:`train` is the way to use it."""
+class Trainer(RunState):
+    """State of one run; :func:`train` is the way to use it. Its bookkeeping (status,
+    history, snapshots, epoch and step, early stopping, the data order) is a
+    :class:`~fitscope.run_state.RunState`'s, as a population member's is."""
 
     def __init__(self, config: RunConfig, model: nn.Module | None = None,
                  callbacks: Sequence[Callback] = (), splits: DataSplits | None = None):
@@ -91,22 +97,15 @@ class Trainer:
         self.updater = Updater([cfg.optimizer], [rc], self.flat, masks)
         self.act_l1 = (reg.ActivationL1(reg.hidden_activations(self.model), rc.activation_l1)
                        if rc.activation_l1 else None)
-        self.early = EarlyStopping.from_config(rc.early_stopping)  # a callback, run last
+        RunState.__init__(self, cfg)  # early stopping: a callback, run last
         self.x_train, self.y_train = self._to(self.splits.x_train), self._to(self.splits.y_train)
         self.main_mask = self._main_label_mask()
-        self.shuffle_gen = torch.Generator().manual_seed(cfg.budget.seed)
         self.augment_gen = torch.Generator().manual_seed(cfg.budget.seed + 1)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.total_steps = min(cfg.budget.epochs * self.steps_per_epoch,
                                cfg.budget.max_steps or math.inf)
-        self.step, self.epoch, self.stop = 0, 0, False
+        self.stop = False
         self.baseline_loss = self._constant_prediction_loss()
-        self.history: list[dict] = []
-        self.snapshots: list[dict] = []
-        self.status: Status = "completed"
-        self.reason = ""
-        self.diverged_step: int | None = None
-        self.stop_epoch: int | None = None
 
     # -- pieces -----------------------------------------------------------------------
     def _to(self, t: torch.Tensor) -> torch.Tensor:
@@ -127,7 +126,7 @@ class Trainer:
 
     def _batches(self):
         """One epoch's batches: one gather of the shuffled data, then slices of it."""
-        perm = torch.randperm(len(self.x_train), generator=self.shuffle_gen).to(self.device)
+        perm = self.order(len(self.x_train)).to(self.device)
         x, y = self.x_train[perm], self.y_train[perm]
         size = self.batch_size
         for bx, by, bi in zip(x.split(size), y.split(size), perm.split(size)):
@@ -192,7 +191,7 @@ class Trainer:
         reason = divergence(loss, self.baseline_loss, self.step)
         if reason is None:
             return False
-        self.status, self.reason, self.diverged_step = "diverged", reason, self.step
+        self.diverge(reason)
         return True
 
     @torch.no_grad()
@@ -233,7 +232,7 @@ class Trainer:
                 seen += n
                 self.step += 1
                 if every and self.step % every == 0:
-                    self.snapshots.append({"step": self.step, "params": _flat(self.model)})
+                    self.snapshot(self.step, _flat(self.model))
                 for cb in self.callbacks:
                     cb.on_step_end(self, self.step, loss)
                 if self.stop or self.step >= self.total_steps:
@@ -249,24 +248,17 @@ class Trainer:
     def _epoch_row(self, train_loss: float, train_acc: float | None, seconds: float) -> dict:
         val_loss, val_acc = self.evaluate(self.splits.x_val, self.splits.y_val)
         rc = self.config.regularization
-        return {"epoch": self.epoch, "step": self.step, "train_loss": train_loss,
-                "train_acc": train_acc, "val_loss": val_loss, "val_acc": val_acc,
-                "lr": self.updater.lrs[0], "grad_norm": float(global_norm(self.grads)),
-                "penalty": reg.penalty_value(self.weights, rc.l2, rc.l1), "seconds": seconds}
+        return history_row(epoch=self.epoch, step=self.step, train_loss=train_loss,
+                           train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
+                           lr=self.updater.lrs[0], grad_norm=float(global_norm(self.grads)),
+                           penalty=reg.penalty_value(self.weights, rc.l2, rc.l1),
+                           seconds=seconds)
 
     def _end_of_epoch(self, row: dict) -> bool:
-        """Record the row; True when the run must end."""
-        self.history.append(row)
-        for cb in [*self.callbacks, *([self.early] if self.early else [])]:
-            cb.on_epoch_end(self, row)
-        if not all(bool(torch.isfinite(p.amax()) & torch.isfinite(p.amin())) for p in self.flat):
-            self.status, self.diverged_step = "diverged", self.step
-            self.reason = nonfinite_parameters(self.step)
-            return True
-        if self.early and self.early.stopped_epoch == self.epoch:
-            self.status, self.stop_epoch = "early_stopped", self.epoch
-            return True
-        return self.stop or self.step >= self.total_steps
+        """Record the row, run the callbacks; True when the run must end
+        (:func:`fitscope.run_state.end_of_epoch`)."""
+        finite = all(bool(torch.isfinite(p.amax()) & torch.isfinite(p.amin())) for p in self.flat)
+        return end_of_epoch(self, row, finite, self.total_steps, self, self.callbacks)
 
     def fit(self) -> Run:
         t0 = time.perf_counter()
@@ -274,21 +266,15 @@ class Trainer:
             cb.on_train_start(self)
         self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         if self.config.observe.snapshot_every:  # the trajectory starts at the init
-            self.snapshots.append({"step": 0, "params": _flat(self.model)})
+            self.snapshot(0, _flat(self.model))
         self.run_epochs(self.config.budget.epochs)
         es = self.config.regularization.early_stopping
-        if self.early and self.status != "diverged":
-            self.early.restore(self.model)
+        restore_best(self, self.model)
         if self.early and self.status != "diverged" and es.after != "none":
             after_all_data(self, es.after)
         train_seconds = time.perf_counter() - t0
-        run = Run(config=self.config, status=self.status, history=self.history,
-                  metrics=self.final_metrics(), stop_epoch=self.stop_epoch,
-                  diverged_step=self.diverged_step, reason=self.reason,
-                  model_spec=self.model_spec, model=self.model, snapshots=self.snapshots,
-                  label_names=label_names(self.splits),
-                  timings={"train_seconds": train_seconds,
-                           "seconds_per_step": train_seconds / max(self.step, 1)})
+        run = finish(self, self.model, self._evaluated_metrics(),
+                     model_spec=self.model_spec, splits=self.splits, seconds=train_seconds)
         if self.act_l1:
             self.act_l1.remove()
         for cb in self.callbacks:
@@ -296,38 +282,19 @@ class Trainer:
         return run
 
     def final_metrics(self) -> dict:
-        s = self.splits
-        metrics: dict = {"epochs_run": self.epoch, "steps": self.step,
-                         "best_epoch": self.early.best_epoch if self.early else self.epoch}
+        """The run's metrics as they stand (``Run.metrics``)."""
+        return {**self.base_metrics(), **self._evaluated_metrics()}
+
+    def _evaluated_metrics(self) -> dict:
+        """Loss and accuracy (RMSE and R2 for regression) per split; none once diverged."""
         if self.status == "diverged":
-            return metrics
-        for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),
-                            ("test", s.x_test, s.y_test)):
+            return {}
+
+        def evaluate(x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float | None]]:
             loss, acc = self.evaluate(x, y)
-            metrics[f"{split}_loss"], metrics[f"{split}_acc"] = loss, acc
-            if not self.classify:
-                metrics.update(regression_metrics(split, loss, y, s.target_std))
-        return metrics
+            return [loss], [acc]
 
-
-def regression_metrics(split: str, mse: float, y: torch.Tensor, target_std: float) -> dict:
-    """``{split}_rmse`` and ``{split}_r2`` from the split's mean squared error ``mse`` on
-    targets ``y`` as trained on (standardized when ``target_std != 1``).
-
-    RMSE is in the target's own units: ``sqrt(mse) * target_std``. R2 is
-    ``1 - mse / Var(y)`` (Var with ddof 0 over the split: the share of the split's
-    variance the model explains; 0 for predicting the split's mean), unit-free; NaN when
-    the split is empty or its targets are constant.
-    """
-    var = float(y.double().var(unbiased=False)) if len(y) else math.nan
-    r2 = 1.0 - mse / var if var > 0 else math.nan
-    return {f"{split}_rmse": math.sqrt(mse) * target_std if mse >= 0 else math.nan,
-            f"{split}_r2": r2}
-
-
-def label_names(splits: DataSplits) -> list[str] | None:
-    """The data file's class names, in class-id order, for the run record."""
-    return list(splits.label_names) if splits.label_names is not None else None
+        return split_metrics(self.splits, self.classify, evaluate, 1)[0]
 
 
 def _first_layer(model: nn.Module) -> str:

@@ -19,7 +19,10 @@ weight decay; the optimizer's update).
 Per member, as in the sequential engine: divergence
 (:func:`fitscope.core.loop.divergence`), early stopping
 (:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
-restoring its best weights), history rows, final metrics, snapshots and probe records.
+restoring its best weights), history rows, final metrics, snapshots and probe records;
+each member is a :class:`fitscope.run_state.RunState`, as the sequential ``Trainer`` is,
+and its history rows, end-of-epoch decision and ``Run`` go through the same functions
+(:mod:`fitscope.run_state`).
 A member whose run has ended leaves the stacked program (its rows are dropped, so it
 costs nothing more and its numbers, even NaNs, can reach no other member); its weights
 stay as they were when it left.
@@ -49,13 +52,14 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..core.loop import DIVERGENCE_FACTOR, EarlyStopping, Updater, divergence, nonfinite_parameters
+from ..core.loop import DIVERGENCE_FACTOR, Updater, divergence
 from ..core.losses import Smoothing, example_losses, losses_and_grad, predictions
 from ..core.transforms import column
-from ..engine import EVAL_BATCH, Trainer, label_names, regression_metrics, shape_inputs
+from ..engine import EVAL_BATCH, Trainer, shape_inputs
 from ..init import apply_init
 from ..models import build_model, clone_module
-from ..run import Run, Status
+from ..run import Run
+from ..run_state import RunState, end_of_epoch, finish, history_row, restore_best, split_metrics
 from ..sizing import EVAL_FLOATS, footprint, largest_split, snapshots_kept, training_bytes
 from .functional import check_same_architecture, stack
 from .probes import PopulationProbe
@@ -167,25 +171,16 @@ class _GCPause:
 _GC_PAUSE = _GCPause()
 
 
-@dataclass
-class Member:
-    """One run: its model and the bookkeeping the sequential ``Trainer`` keeps."""
+@dataclass(eq=False, kw_only=True)
+class Member(RunState):
+    """One run: its model, and the bookkeeping the sequential ``Trainer`` keeps (the same
+    :class:`~fitscope.run_state.RunState`)."""
 
-    config: RunConfig
     model: nn.Module
-    shuffle_gen: torch.Generator  # the data order: one randperm per epoch, as the Trainer's
-    early: EarlyStopping | None
-    history: list[dict] = field(default_factory=list)
-    snapshots: list[dict] = field(default_factory=list)
-    status: Status = "completed"
-    reason: str = ""
-    diverged_step: int | None = None
-    stop_epoch: int | None = None
-    epoch: int = 0
-    step: int = 0
     params: list[Tensor] = field(default_factory=list)  # list(model.parameters()), once
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
+        super().__post_init__()
         self.params = list(self.model.parameters())
 
     def row(self) -> Tensor:
@@ -230,8 +225,7 @@ def members(configs: Sequence[RunConfig], lead: Trainer,
             apply_init(model, config.init, generator=torch.Generator().manual_seed(seed))
             if lead.device.type != "cpu":
                 model = model.to(lead.device)
-            early = EarlyStopping.from_config(config.regularization.early_stopping)
-            built.append(Member(config, model, torch.Generator().manual_seed(seed), early))
+            built.append(Member(config, model=model))
     return built
 
 
@@ -376,7 +370,7 @@ class Population:
         for m in self.alive:
             m.epoch = self.epoch
         n = len(self.x_train)
-        perms = torch.stack([torch.randperm(n, generator=m.shuffle_gen) for m in self.alive])
+        perms = torch.stack([m.order(n) for m in self.alive])
         perms = perms.to(self.x_train.device)
         loss_sums = torch.zeros(len(self.alive), dtype=torch.float64)
         correct = torch.zeros(len(self.alive), dtype=torch.long)
@@ -422,8 +416,8 @@ class Population:
             reason = divergence(loss, baseline, self.step)
             if reason is not None:
                 m = self.alive[i]
-                m.status, m.reason = "diverged", reason
-                m.step = m.diverged_step = self.step
+                m.step = self.step
+                m.diverge(reason)
                 rows.append(i)
         return rows
 
@@ -442,22 +436,16 @@ class Population:
         losses, accs = train_loss.tolist(), train_acc.tolist()  # not N items each
         ended = []
         for i, m in enumerate(self.alive):
-            row = {"epoch": self.epoch, "step": self.step, "train_loss": losses[i],
-                   "train_acc": accs[i] if self.classify else None,
-                   "val_loss": val_loss[i], "val_acc": val_acc[i],
-                   "lr": self.updater.lrs[i],
-                   "grad_norm": grad_norm[i], "penalty": penalty[i], "seconds": seconds}
+            row = history_row(epoch=self.epoch, step=self.step, train_loss=losses[i],
+                              train_acc=accs[i] if self.classify else None,
+                              val_loss=val_loss[i], val_acc=val_acc[i],
+                              lr=self.updater.lrs[i], grad_norm=grad_norm[i],
+                              penalty=penalty[i], seconds=seconds)
             m.step = self.step
-            m.history.append(row)
-            if not finite[i]:
-                m.status, m.diverged_step = "diverged", self.step
-                m.reason = nonfinite_parameters(self.step)
+            # early stopping reads the member's weights in the stacked program
+            host = SimpleNamespace(model=MemberView(self.net, i)) if m.early else None
+            if end_of_epoch(m, row, finite[i], self.lead.total_steps, host):
                 ended.append(i)
-            elif m.early:  # the callback, on the member's weights in the stacked program
-                m.early.on_epoch_end(SimpleNamespace(model=MemberView(self.net, i)), row)
-                if m.early.stopped_epoch == self.epoch:
-                    m.status, m.stop_epoch = "early_stopped", self.epoch
-                    ended.append(i)
         if ended:
             self._leave(ended)
 
@@ -479,34 +467,22 @@ class Population:
     def _snapshot(self) -> None:
         rows = self.net.flat.cpu()
         for i, m in enumerate(self.alive):
-            m.snapshots.append({"step": self.step, "params": rows[i].clone()})
+            m.snapshot(self.step, rows[i].clone())
 
     # -- the records ------------------------------------------------------------------
     def _runs(self, seconds: float) -> list[Run]:
-        """Restore best weights (``Trainer.fit``), evaluate every member that did not
-        diverge, and build the runs."""
+        """Restore best weights, evaluate every member that did not diverge, and build
+        the runs (as ``Trainer.fit`` does, :mod:`fitscope.run_state`)."""
         for m in self.members:
-            if m.early and m.status != "diverged":
-                m.early.restore(m.model)
+            restore_best(m, m.model)
         metrics = final_metrics([m for m in self.members if m.status != "diverged"], self.lead)
         share = seconds / len(self.members)
-        runs = []
-        for i, m in enumerate(self.members):
-            run = Run(config=m.config, status=m.status, history=m.history,
-                      metrics={"epochs_run": m.epoch, "steps": m.step,
-                               "best_epoch": m.early.best_epoch if m.early else m.epoch,
-                               **metrics.get(id(m), {})},
-                      stop_epoch=m.stop_epoch, diverged_step=m.diverged_step, reason=m.reason,
-                      model_spec=self.lead.model_spec, model=m.model, snapshots=m.snapshots,
-                      label_names=label_names(self.lead.splits),
-                      probes=self.probe.records[i] if self.probe else [],
-                      timings={"train_seconds": share,
-                               "seconds_per_step": share / max(m.step, 1),
-                               "population_seconds": seconds,
-                               "population_size": len(self.members)},
-                      engine="population")
-            runs.append(run)
-        return runs
+        extra = {"population_seconds": seconds, "population_size": len(self.members)}
+        return [finish(m, m.model, metrics.get(id(m), {}), model_spec=self.lead.model_spec,
+                       splits=self.lead.splits, seconds=share, timings=extra,
+                       probes=self.probe.records[i] if self.probe else None,
+                       engine="population")
+                for i, m in enumerate(self.members)]
 
 
 def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[float]:
@@ -550,13 +526,6 @@ def final_metrics(members: list[Member], lead: Trainer) -> dict[int, dict]:
     if not members:
         return {}
     net = program(members, lead)
-    s = lead.splits
-    metrics: dict[int, dict] = {id(m): {} for m in members}
-    for split, x, y in (("train", s.x_train, s.y_train), ("val", s.x_val, s.y_val),
-                        ("test", s.x_test, s.y_test)):
-        loss, acc = evaluate(net, x, y, lead.classify)
-        for i, m in enumerate(members):
-            metrics[id(m)][f"{split}_loss"], metrics[id(m)][f"{split}_acc"] = loss[i], acc[i]
-            if not lead.classify:
-                metrics[id(m)].update(regression_metrics(split, loss[i], y, s.target_std))
-    return metrics
+    each = split_metrics(lead.splits, lead.classify,
+                         lambda x, y: evaluate(net, x, y, lead.classify), len(members))
+    return {id(m): metrics for m, metrics in zip(members, each)}

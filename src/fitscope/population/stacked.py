@@ -390,7 +390,7 @@ def _mask(h: Tensor, rate: Tensor, gen: torch.Generator | None,
 
 class MemberView:
     """Member ``i`` of a stacked program, seen as a module by
-    :class:`fitscope.engine.EarlyStopping` (which only calls ``state_dict``)."""
+    :class:`fitscope.core.loop.EarlyStopping` (which only calls ``state_dict``)."""
 
     def __init__(self, net: Program, i: int):
         self.net, self.i = net, i
