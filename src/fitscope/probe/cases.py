@@ -480,7 +480,7 @@ def _cases() -> list[Case]:
     # go and before any of them was run, each differing from every development case in
     # its seed, width, depth, rate, data size or init; each problem at an obvious and a
     # borderline strength, 13 of 37 healthy ----
-    hb_high = dict(high, allows=high["allows"] + ("diverged",))
+    hb_high = dict(high, allows=(*high["allows"], "diverged"))
     c += [
         # healthy
         _c("circles_relu_momentum_w48_seed3", CIRCLES, HE, _opt("momentum", 0.1),
