@@ -343,7 +343,7 @@ async def measure(proc: subprocess.Popen, base: str, sessions: int, hostile: int
           f"{len(load.health)}", file=sys.stderr)
     return {"first_p99_ms": p99_ms(load.first), "gap_p99_ms": p99_ms(load.gaps),
             "health_p99_ms": p99_ms(load.health), "rss_start_mib": rss_start,
-            "rss_peak_mib": max(rss + [rss_after]), "rss_after_mib": rss_after}
+            "rss_peak_mib": max([*rss, rss_after]), "rss_after_mib": rss_after}
 
 
 def start_lab(port: int, cache: str) -> subprocess.Popen:

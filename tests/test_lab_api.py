@@ -2,6 +2,7 @@
 malformed and hostile requests."""
 
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -10,7 +11,9 @@ from fastapi.testclient import TestClient
 from fitscope import RunConfig, train
 from fitscope.lab.app import PAGES, create_app, plotly_js
 from fitscope.lab.messages import LAB_DATA, LIMITS
+from fitscope.lab.optimizers_api import OptimizerName, Race, SurfaceName
 from fitscope.lab.work import WorkQueue
+from fitscope.landscape import toy
 from fitscope.study import Store
 
 
@@ -146,6 +149,13 @@ def test_nearest_neighbour_rejects_bad_data(client, params, field):
 
 
 # -- optimizers ------------------------------------------------------------------------
+def test_the_spelled_out_names_are_the_toy_surfaces_and_optimizers():
+    assert get_args(SurfaceName) == tuple(toy.SURFACES)
+    assert get_args(OptimizerName) == toy.OPTIMIZERS
+    assert [f for f in Race.model_fields if f.startswith("lr_")] == [
+        f"lr_{name}" for name in toy.OPTIMIZERS]
+
+
 def test_race_starts_where_asked_and_clipping_bounds_every_step(client):
     params = {"surface": "cliff", "x0": 2.0, "y0": 0.5, "run": ["sgd"], "lr_sgd": 0.1,
               "steps": 50}

@@ -51,9 +51,9 @@ def test_pages_open_from_links_on_other_sites(client):
 
 @pytest.mark.parametrize("headers", FOREIGN)
 def test_the_websocket_refuses_pages_of_other_sites(client, headers):
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/ws/train", headers=headers) as ws:
-            ws.receive_text()
+    with (pytest.raises(WebSocketDisconnect) as info,
+          client.websocket_connect("/ws/train", headers=headers) as ws):
+        ws.receive_text()
     assert info.value.code == 1008
 
 
@@ -67,9 +67,9 @@ def test_hosts_are_loopback_or_allowed():
             r = c.get("/api/health", headers={"host": host})
             assert r.status_code == 400 and "--allow-host" in r.json()["detail"], host
         assert c.get("/", headers={"host": "evil.example"}).status_code == 400
-        with pytest.raises(WebSocketDisconnect) as info:
-            with c.websocket_connect("/ws/train", headers={"host": "evil.example"}) as ws:
-                ws.receive_text()
+        with (pytest.raises(WebSocketDisconnect) as info,
+              c.websocket_connect("/ws/train", headers={"host": "evil.example"}) as ws):
+            ws.receive_text()
         assert info.value.code == 1008
         with c.websocket_connect("/ws/train", headers={"host": "127.0.0.2:8765",
                                                        "origin": "http://127.0.0.2:8765"}) as ws:

@@ -30,8 +30,8 @@ def test_p99_is_the_nearest_rank(bench):
 
 
 def test_tree_rss_sums_the_process_and_its_children(bench):
-    child = subprocess.Popen([sys.executable, "-c", "x = bytearray(60 << 20); "
-                              "import time; time.sleep(30)"])
+    child = subprocess.Popen([sys.executable, "-c", ("x = bytearray(60 << 20); "
+                                                      "import time; time.sleep(30)")])
     try:
         deadline = time.monotonic() + 20
         while bench.tree_rss_mib(child.pid) < 60 and time.monotonic() < deadline:

@@ -186,9 +186,9 @@ def test_convergence_is_a_plateau_of_the_training_loss_over_the_last_third(
 
 def test_one_noisy_epoch_does_not_decide_convergence():
     flat = [0.1 + 0.004 * (-1) ** i for i in range(30)]
-    assert convergence(flat[:-1] + [0.094], "completed")["converged"]  # a low last epoch
+    assert convergence([*flat[:-1], 0.094], "completed")["converged"]  # a low last epoch
     falling = [0.2 - 0.003 * i for i in range(30)]
-    assert not convergence(falling[:-1] + [falling[-10]], "completed")["converged"]
+    assert not convergence([*falling[:-1], falling[-10]], "completed")["converged"]
 
 
 def test_each_compared_run_says_whether_it_converged(default_view):

@@ -231,7 +231,8 @@ def test_trajectory_records_keep_only_the_most_recently_used(tmp_path, monkeypat
         os.utime(path, (1000 + i, 1000 + i))
     os.utime(folder / f"{1:016x}-{trajectory_records.RECORD_KIND}-1.json", (5000, 5000))
     assert trajectory_records.prune_records(keep=3) == 5
-    left = sorted(p.name.split("-")[0] for p in folder.glob(f"*-{trajectory_records.RECORD_KIND}-*"))
+    kept = folder.glob(f"*-{trajectory_records.RECORD_KIND}-*")
+    left = sorted(p.name.split("-")[0] for p in kept)
     assert left == [f"{i:016x}" for i in (1, 6, 7)] and other.exists()
 
 

@@ -199,10 +199,10 @@ def test_reset_forgets_the_training_and_frees_its_slot(client):
         start(ws, tiny(budget={"epochs": 500}))
         collect(ws, "started")
         ws.send_text(json.dumps({"type": "reset"}))
-        events, _, _ = collect(ws, "reset")
+        collect(ws, "reset")
         assert client.get("/api/health").json()["trainings"] == 0
         start(ws)  # a new training after a reset
-        events, rows, _ = collect(ws, "finished")
+        _, rows, _ = collect(ws, "finished")
     assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
 
 
@@ -310,9 +310,9 @@ def test_an_idle_paused_training_is_stopped():
 
 
 def test_pages_from_other_origins_may_not_connect(client):
-    with pytest.raises(WebSocketDisconnect) as info:
-        with client.websocket_connect("/ws/train", headers={"origin": "http://evil.example"}):
-            pass
+    with (pytest.raises(WebSocketDisconnect) as info,
+          client.websocket_connect("/ws/train", headers={"origin": "http://evil.example"})):
+        pass
     assert info.value.code == 1008
     with client.websocket_connect("/ws/train", headers={"origin": "http://testserver"}) as ws:
         assert "no training" in error_after(ws, '{"type": "step"}')

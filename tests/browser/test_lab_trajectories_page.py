@@ -92,7 +92,7 @@ def test_a_preset_goes_into_the_url_shows_progress_and_races_both_optimizers(lab
     assert state["a_optimizer"] == ["sgd"] and state["b_optimizer"] == ["adam"]
     assert state["epochs"] == ["40"]
     stages = page.evaluate("() => window.stages")
-    assert any(s.startswith("run A") or s.startswith("run B") for s in stages), stages
+    assert any(s.startswith(("run A", "run B")) for s in stages), stages
     # figures are drawn on the next animation frame after the answer: wait for the toy's
     page.wait_for_function("() => ['sgd', 'adam'].every((n) => (document.getElementById("
                            "'toy').data || []).some((t) => t.name === n))", timeout=10_000)

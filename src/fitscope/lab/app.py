@@ -136,6 +136,7 @@ class NeighbourQuery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    # LAB_DATA is a tuple built at import: no static Literal, pydantic checks the names
     name: typing.Literal[LAB_DATA] = "moons"  # type: ignore[valid-type]
     n_samples: int = Field(1000, ge=10, le=LIMITS["data.n_samples"])
     noise: float = Field(0.2, ge=0.0, le=10.0)

@@ -20,6 +20,7 @@ Messages out are ``{"type": "update", "training": id, "events": [...], "rows": [
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
@@ -104,17 +105,14 @@ class Channel:
         await asyncio.to_thread(training.thread.join, STOP_TIMEOUT)
 
     async def _write(self) -> None:
-        try:
+        # the page may go away mid-send
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
             await self._write_forever()
-        except (WebSocketDisconnect, RuntimeError):  # the page went away mid-send
-            pass
 
     async def _write_forever(self) -> None:
         while True:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._news.wait(), IDLE_CHECK)
-            except TimeoutError:
-                pass
             self._news.clear()
             if self.training is not None and self.sessions.is_idle(self.training):
                 self.outbox.event("stopped", message=f"stopped after "

@@ -43,9 +43,9 @@ def check_lab_limits(cfg: RunConfig) -> RunConfig:
         ("observe.snapshot_every", cfg.observe.snapshot_every, cfg.observe.snapshot_every == 0,
          "0"),
     )
-    for field, value, ok, allowed in rules:
+    for field, got, ok, allowed in rules:
         if not ok:
-            raise ValueError(f"{field} must be {allowed} in the lab, got {value!r}")
+            raise ValueError(f"{field} must be {allowed} in the lab, got {got!r}")
     return cfg
 
 

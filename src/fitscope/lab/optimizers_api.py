@@ -13,22 +13,27 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, get_args
 
+import numpy as np
 from fastapi import FastAPI, Query
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from fitscope.landscape import toy
 from fitscope.landscape.figures import toy_figure
 
 from .work import encoded, json_body, lru
 
-SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
-OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]
+# the names of toy.SURFACES and toy.OPTIMIZERS, spelled out for the type checker
+# (tests/test_lab_api.py checks that they are the same)
+SurfaceName = Literal["ravine", "saddle", "rosenbrock", "cliff"]
+OptimizerName = Literal["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+ALL_OPTIMIZERS: tuple[OptimizerName, ...] = get_args(OptimizerName)
+LearningRate = Annotated[float | None, Field(gt=0.0, le=10.0)]
 
 
-class _RaceBase(BaseModel):
+class Race(BaseModel):
     """Which surface, from where, for how long, with which optimizers; ``clip_norm``
     clips every optimizer's gradient norm. ``lr_<name>`` is that optimizer's learning
     rate (the surface's own when left out)."""
@@ -40,8 +45,8 @@ class _RaceBase(BaseModel):
     y0: float | None = Field(None, ge=-50.0, le=50.0)
     steps: int = Field(200, ge=1, le=2000)
     clip_norm: float | None = Field(None, gt=0.0, le=1000.0)
-    run: tuple[OptimizerName, ...] = Field(toy.OPTIMIZERS, min_length=1,
-                                           max_length=len(toy.OPTIMIZERS))
+    run: tuple[OptimizerName, ...] = Field(ALL_OPTIMIZERS, min_length=1,
+                                           max_length=len(ALL_OPTIMIZERS))
 
     @field_validator("run")
     @classmethod
@@ -50,19 +55,22 @@ class _RaceBase(BaseModel):
             raise ValueError(f"each optimizer at most once, got {list(run)}")
         return run
 
-
-Race = create_model("Race", __base__=_RaceBase,
-                    **{f"lr_{name}": (float | None, Field(None, gt=0.0, le=10.0))
-                       for name in toy.OPTIMIZERS})
+    lr_sgd: LearningRate = None
+    lr_momentum: LearningRate = None
+    lr_nesterov: LearningRate = None
+    lr_adagrad: LearningRate = None
+    lr_rmsprop: LearningRate = None
+    lr_adam: LearningRate = None
 
 
 @lru(entries=64, max_bytes=8_000_000)
-def race_view(q: _RaceBase) -> dict:
+def race_view(q: Race) -> dict:
     """The surface's figure with every chosen optimizer's path, and the paths' numbers."""
     surf = toy.surface(q.surface)
     start = (q.x0 if q.x0 is not None else surf.start[0],
              q.y0 if q.y0 is not None else surf.start[1])
-    paths, info = {}, {}
+    paths: dict[str, np.ndarray] = {}
+    info: dict[str, dict[str, Any]] = {}
     for name in q.run:
         lr = getattr(q, f"lr_{name}") or surf.lr.get(name, 0.01)
         path = toy.optimize(surf, name, steps=q.steps, start=start, lr=lr,
@@ -77,14 +85,14 @@ def race_view(q: _RaceBase) -> dict:
             "default_lr": {name: surf.lr.get(name, 0.01) for name in toy.OPTIMIZERS}}
 
 
-def race_body(q: _RaceBase) -> bytes:
+def race_body(q: Race) -> bytes:
     """:func:`race_view`, :func:`~fitscope.lab.work.encoded` (in the worker)."""
     return encoded(race_view(q))
 
 
 def add_optimizer_routes(app: FastAPI) -> None:
     @app.get("/api/optimizers/race")
-    async def race(q: Annotated[Race, Query()]) -> JSONResponse:
+    async def race(q: Annotated[Race, Query()]) -> Response:
         cached = race_view.cache.get((q,))
         if cached is not None:  # encoded off the event loop, not queued behind races
             return json_body(await asyncio.to_thread(encoded, cached))

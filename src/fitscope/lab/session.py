@@ -30,6 +30,7 @@ from typing import Any
 from fitscope.config import RunConfig
 from fitscope.engine import Callback, Trainer, train
 from fitscope.jsontext import finite
+from fitscope.probe import Probe
 from fitscope.run import Run
 
 from . import views
@@ -54,7 +55,7 @@ class Outbox:
     loop, which also answers ``/api/health``, busy for most of every second with twenty
     pages training. :meth:`take_text` only joins the encoded parts."""
 
-    def __init__(self, on_post: Callable[[], None] = lambda: None) -> None:
+    def __init__(self, on_post: Callable[[], object] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._events: list[dict] = []
         self._rows: list[dict] = []
@@ -175,7 +176,9 @@ class LiveTraining(Callback):
             self._go.set()
         self._pause_after_epoch = False
         self._last_view = self._last_progress = self._last_findings = 0.0
-        self._probe, self._probe_step, self._plane = None, None, None
+        self._probe: Probe | None = None
+        self._probe_step: int | None = None
+        self._plane: views.Plane | None = None
         self.state = "paused" if paused else "running"
         self.last_contact = time.monotonic()
         self.thread = threading.Thread(target=self._work, name=f"lab-training-{ident}",
@@ -256,15 +259,16 @@ class LiveTraining(Callback):
         now = time.monotonic()
         if force or now - self._last_view >= 1 / VIEWS_PER_SECOND:
             self._last_view = now
-            view = views.live_view(trainer, self.state, self._probe, self._probe_step,
+            probe = self._probe
+            view = views.live_view(trainer, self.state, probe, self._probe_step,
                                    self._plane, self.weights)
-            if "probes" in view:
+            if probe is not None and "probes" in view:  # live_view adds them only with one
                 if self._probe_step is None:  # step 0, apart from "probes" (replaced)
-                    view["initial_probes"] = views.latest_probe(self._probe, first=True)
+                    view["initial_probes"] = views.latest_probe(probe, first=True)
                 self._probe_step = view["probes"]["step"]
                 if diagnose and (force or now - self._last_findings >= FINDINGS_EVERY):
                     self._last_findings = now
-                    view["findings"] = views.findings(trainer, self._probe)
+                    view["findings"] = views.findings(trainer, probe)
             self.outbox.view(self.ident, view)
 
     def _post_progress(self, trainer: Trainer, loss: float) -> None:

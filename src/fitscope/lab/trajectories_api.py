@@ -20,14 +20,13 @@ answered 202 and goes on; the same query again waits for it
 from __future__ import annotations
 
 import threading
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import FastAPI, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from fitscope.config import SEED_MAX
-from fitscope.landscape import toy
 from fitscope.landscape.trajectory_records import (
     ALPHAS,
     POINTS,
@@ -40,13 +39,11 @@ from fitscope.landscape.trajectory_records import (
 
 from .convergence import convergence
 from .messages import describe
-from .optimizers_api import Race, race_view
+from .optimizers_api import OptimizerName, Race, SurfaceName, race_view
 from .work import WorkQueue, encoded, json_body
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most
 SIDES = ("a", "b")
-OptimizerName = Literal[toy.OPTIMIZERS]  # type: ignore[valid-type]
-SurfaceName = Literal[tuple(toy.SURFACES)]  # type: ignore[valid-type]
 
 
 class Comparison(BaseModel):
@@ -156,7 +153,7 @@ def add_trajectory_routes(app: FastAPI) -> None:
     app.state.trajectory_work = WorkQueue(workers=2, waiting=4)
 
     @app.get("/api/trajectories")
-    async def trajectories(q: Annotated[Comparison, Query()]) -> JSONResponse:
+    async def trajectories(q: Annotated[Comparison, Query()]) -> Response:
         key = q.model_dump_json()
 
         def compare() -> bytes:

@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import math
 import threading
+from typing import Any
 
 import numpy as np
 import torch
@@ -172,7 +173,7 @@ def meta(trainer: Trainer, plane: Plane | None = None) -> dict:
     coordinates; labels as trained on, label noise included) and of the validation and
     test points (``val_points``, ``test_points``)."""
     s = trainer.splits
-    body = {"n_features": s.n_features, "n_classes": s.n_classes,
+    body: dict[str, Any] = {"n_features": s.n_features, "n_classes": s.n_classes,
             "n_train": len(s.x_train), "steps_per_epoch": trainer.steps_per_epoch,
             "total_steps": trainer.total_steps, "epochs": trainer.config.budget.epochs}
     if plane is not None:
@@ -202,7 +203,7 @@ def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
     """The latest state: progress, early-stopping marks, the decision boundary on a
     plane, the probes when they hold a step newer than ``probe_step``, and with
     ``weights`` the :func:`weight_histograms`."""
-    view = {"state": state, "epoch": trainer.epoch, "step": trainer.step}
+    view: dict[str, Any] = {"state": state, "epoch": trainer.epoch, "step": trainer.step}
     if probe is not None and probe.records and probe.records[-1]["step"] != probe_step:
         view["probes"] = latest_probe(probe)
     if trainer.early is not None:
@@ -217,7 +218,7 @@ def live_view(trainer: Trainer, state: str, probe: Probe | None = None,
 def final_view(trainer: Trainer, run: Run, probe: Probe | None = None) -> dict:
     """At the end: the epoch whose weights the run kept (early stopping restores one)
     and, for a probed run, the diagnosis."""
-    body = {"best_epoch": run.metrics.get("best_epoch")}
+    body: dict[str, Any] = {"best_epoch": run.metrics.get("best_epoch")}
     if probe is not None:
         body["findings"] = findings(trainer, probe, run)
     return body

@@ -34,7 +34,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from fastapi.responses import JSONResponse, Response
 
@@ -220,20 +220,26 @@ class LRU:
             self.bytes = 0
 
 
-def lru(entries: int, max_bytes: int) -> Callable[[Callable[..., T]], Callable[..., T]]:
+class Cached(Generic[T]):
+    """``fn`` with its values kept in :attr:`cache` (an :class:`LRU`), keyed by the
+    tuple of its (hashable, positional) arguments."""
+
+    _missing = object()
+
+    def __init__(self, fn: Callable[..., T], cache: LRU):
+        self.fn, self.cache = fn, cache
+        functools.update_wrapper(self, fn)
+
+    def __call__(self, *args: Any) -> T:
+        value = self.cache.get(args, self._missing)
+        if value is self._missing:
+            value = self.fn(*args)
+            self.cache.put(args, value)
+        return value
+
+
+def lru(entries: int, max_bytes: int) -> Callable[[Callable[..., T]], Cached[T]]:
     """Cache a function of hashable arguments in an :class:`LRU` (``fn.cache``)."""
-    def decorate(fn: Callable[..., T]) -> Callable[..., T]:
-        cache = LRU(entries, max_bytes)
-        missing = object()
-
-        @functools.wraps(fn)
-        def cached(*args: Any) -> T:
-            value = cache.get(args, missing)
-            if value is missing:
-                value = fn(*args)
-                cache.put(args, value)
-            return value
-
-        cached.cache = cache  # type: ignore[attr-defined]
-        return cached
+    def decorate(fn: Callable[..., T]) -> Cached[T]:
+        return Cached(fn, LRU(entries, max_bytes))
     return decorate
