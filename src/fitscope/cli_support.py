@@ -1,5 +1,5 @@
 """What the ``fitscope`` commands share: the consoles, ``--verbose`` lines, usage errors
-(exit status 2, user text escaped), loading a run config with ``--set`` overrides,
+(exit status 2, user text escaped), loading a run config with ``--set`` overrides or a saved run,
 checking an output path before the work starts, and training a config with a progress
 bar. :mod:`fitscope.cli` and every ``<package>/commands.py`` import it; it imports no
 command module."""
@@ -70,6 +70,21 @@ def load_config(path: Path | None, overrides: list[str]) -> RunConfig:
         raise fail(str(exc.args[0])) from None
     except (ValueError, OSError) as exc:  # FileNotFoundError, ConfigFileError, bad --set
         raise fail(str(exc)) from None
+
+
+def load_saved_run(directory: Path, overrides: list[str], argument: str) -> Any:
+    """The :class:`~fitscope.run.Run` saved in ``directory`` (a command's ``argument``);
+    exits 2 when ``--set`` was given (it applies to a config file) or the directory holds
+    no saved run."""
+    from .run import load_run
+
+    if overrides:
+        raise fail("--set applies to a config file, not to a saved run directory")
+    try:
+        return load_run(directory)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise fail(f"{argument}: {directory} is a directory but not a saved run: "
+                   f"{exc}") from None
 
 
 def check_output(path: Path | None, option: str, *, directory: bool = False,

@@ -16,7 +16,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from fitscope.cli_support import check_output, fail, load_config, train_or_fail, use_threads
+from fitscope.cli_support import (
+    check_output,
+    fail,
+    load_config,
+    load_saved_run,
+    train_or_fail,
+    use_threads,
+)
 from fitscope.config import SEED_MAX
 
 console = Console()
@@ -29,18 +36,10 @@ def register(app: typer.Typer) -> None:
 
 def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
     """(run, init or None) from a run directory or a config file; exits 2 on bad input."""
-    from fitscope.run import load_run
-
     from .runs import train_with_init
 
     if target.is_dir():
-        if overrides:
-            raise fail("--set applies to a config file, not to a saved run directory")
-        try:
-            run = load_run(target)
-        except (FileNotFoundError, ValueError, OSError) as exc:
-            raise fail(f"RUN_OR_CONFIG: {target} is a directory but not a saved run: "
-                           f"{exc}") from None
+        run = load_saved_run(target, overrides, "RUN_OR_CONFIG")
         try:
             use_threads(run.config)  # the landscape evaluates the run's data
         except (FileNotFoundError, ValueError) as exc:

@@ -22,7 +22,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fitscope.cli_support import SetOpt, check_output, fail, load_config, train_or_fail, use_threads
+from fitscope.cli_support import (
+    SetOpt,
+    check_output,
+    fail,
+    load_config,
+    load_saved_run,
+    train_or_fail,
+    use_threads,
+)
 from fitscope.jsontext import json_text
 
 if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
@@ -71,8 +79,6 @@ def diagnose_command(
     seeds: Annotated[int, typer.Option(min=1, max=10, help="seeds for --fix")] = 3,
 ) -> None:
     """Train CONFIG with probes (or load a saved run) and say what is wrong and why."""
-    from fitscope.run import load_run
-
     from .findings import diagnose
 
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -81,13 +87,7 @@ def diagnose_command(
     check_output(out, "--out")
     check_output(tensorboard, "--tensorboard", directory=True)
     if config.is_dir():
-        if set_:
-            raise fail("--set applies to a config file, not to a saved run directory")
-        try:
-            run = load_run(config)
-        except (FileNotFoundError, ValueError, OSError) as exc:
-            raise fail(f"CONFIG_OR_RUN: {config} is a directory but not a saved run: "
-                           f"{exc}") from None
+        run = load_saved_run(config, set_, "CONFIG_OR_RUN")
     elif not config.exists():
         raise fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
     else:
