@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from ..config import RunConfig
 from ..landscape import problem_for_run
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean
+from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
 from .regularization.penalties import hidden_outputs
 from .tests import greater, mean_ci
@@ -242,13 +242,9 @@ def decide_sigmoid(m: Measurement) -> Verdict:
               f"{mean(v[f'mean end layer {top}']):.3f} at the end, of layer 1 "
               f"{mean(v['mean init layer 1']):.3f} and {mean(v['mean end layer 1']):.3f}; "
               f"test accuracy {mean(v['test_acc']):.3f}")
-    if rises.significant and top_only.significant:
-        return Verdict("holds", detail + ".")
-    if rises.significant:
-        return Verdict("holds only when", detail + ".",
-                       "read as 'sigmoid layers saturate': the first layer saturates as much "
-                       "as the top one")
-    return Verdict("does not hold", detail + ".")
+    return verdict_from(detail, rises.significant, top_only.significant,
+                        "read as 'sigmoid layers saturate': the first layer saturates as much "
+                        "as the top one")
 
 
 def figure_sigmoid(m: Measurement) -> go.Figure:
