@@ -72,19 +72,23 @@ def load_config(path: Path | None, overrides: list[str]) -> RunConfig:
         raise fail(str(exc)) from None
 
 
-def load_saved_run(directory: Path, overrides: list[str], argument: str) -> Any:
-    """The :class:`~fitscope.run.Run` saved in ``directory`` (a command's ``argument``);
-    exits 2 when ``--set`` was given (it applies to a config file) or the directory holds
-    no saved run."""
+def load_run_or_config(path: Path, overrides: list[str], argument: str) -> Any:
+    """What a command's ``argument`` names: the :class:`~fitscope.run.Run` saved in the
+    directory ``path``, or else the :class:`RunConfig` in the file ``path`` with ``--set``
+    ``overrides``. Exits 2 when ``path`` does not exist, the directory holds no saved run,
+    or ``--set`` was given with a directory (it applies to a config file)."""
+    if not path.is_dir():
+        if not path.exists():
+            raise fail(f"{argument}: no such config file or run directory: {path}")
+        return load_config(path, overrides)
     from .run import load_run
 
     if overrides:
         raise fail("--set applies to a config file, not to a saved run directory")
     try:
-        return load_run(directory)
+        return load_run(path)
     except (FileNotFoundError, ValueError, OSError) as exc:
-        raise fail(f"{argument}: {directory} is a directory but not a saved run: "
-                   f"{exc}") from None
+        raise fail(f"{argument}: {path} is a directory but not a saved run: {exc}") from None
 
 
 def check_output(path: Path | None, option: str, *, directory: bool = False,

@@ -16,15 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from fitscope.cli_support import (
-    check_output,
-    fail,
-    load_config,
-    load_saved_run,
-    train_or_fail,
-    use_threads,
-)
-from fitscope.config import SEED_MAX
+from fitscope.cli_support import check_output, fail, load_run_or_config, train_or_fail, use_threads
+from fitscope.config import SEED_MAX, RunConfig
 
 console = Console()
 
@@ -38,16 +31,13 @@ def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
     """(run, init or None) from a run directory or a config file; exits 2 on bad input."""
     from .runs import train_with_init
 
-    if target.is_dir():
-        run = load_saved_run(target, overrides, "RUN_OR_CONFIG")
+    cfg = load_run_or_config(target, overrides, "RUN_OR_CONFIG")
+    if not isinstance(cfg, RunConfig):  # a saved run
         try:
-            use_threads(run.config)  # the landscape evaluates the run's data
+            use_threads(cfg.config)  # the landscape evaluates the run's data
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from None
-        return run, None
-    if not target.exists():
-        raise fail(f"RUN_OR_CONFIG: no such run directory or config file: {target}")
-    cfg = load_config(target, overrides)
+        return cfg, None
     if kind == "trajectory" and not cfg.observe.snapshot_every:
         raise fail("--kind trajectory needs observe.snapshot_every > 0 in the config "
                        "(got 0); add e.g. --set observe.snapshot_every=10")

@@ -27,10 +27,11 @@ from fitscope.cli_support import (
     check_output,
     fail,
     load_config,
-    load_saved_run,
+    load_run_or_config,
     train_or_fail,
     use_threads,
 )
+from fitscope.config import RunConfig
 from fitscope.jsontext import json_text
 
 if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
@@ -48,8 +49,8 @@ def register(app: typer.Typer) -> None:
     app.command("theory")(theory_command)
 
 
-def _probed_config(config: Path, overrides: list[str]):
-    cfg = load_config(config, overrides)
+def _probed(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with probes on (every :data:`DEFAULT_PROBE_EVERY` steps) unless it has them."""
     if not cfg.observe.probe_every:
         cfg = cfg.with_overrides({"observe.probe_every": DEFAULT_PROBE_EVERY})
     return cfg
@@ -86,12 +87,9 @@ def diagnose_command(
                        "pip install 'fitscope[tensorboard]'")
     check_output(out, "--out")
     check_output(tensorboard, "--tensorboard", directory=True)
-    if config.is_dir():
-        run = load_saved_run(config, set_, "CONFIG_OR_RUN")
-    elif not config.exists():
-        raise fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
-    else:
-        run = train_or_fail(_probed_config(config, set_), quiet)
+    run = load_run_or_config(config, set_, "CONFIG_OR_RUN")
+    if isinstance(run, RunConfig):
+        run = train_or_fail(_probed(run), quiet)
     findings = diagnose(run)
     console = Console()
     console.print(f"run {run.run_id}  status: {run.status}  probe records: {len(run.probes)}")
