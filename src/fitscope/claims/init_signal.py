@@ -77,9 +77,8 @@ def measure_backward(ctx: Context) -> Measurement:
     for act in GRADIENT_ACTIVATIONS:
         for label, overrides in GRADIENT_INITS.items():
             cfg = base.with_overrides({"model.activation": act, **overrides})
-            ratios = [gradient_ratios(init_profile(cfg.with_overrides({"budget.seed": s}),
-                                                   GRADIENT_EXAMPLES)["grad_rms"],
-                                      GRADIENT_DEPTH) for s in range(ctx.seeds)]
+            ratios = [gradient_ratios(init_profile(seeded, GRADIENT_EXAMPLES)["grad_rms"],
+                                      GRADIENT_DEPTH) for seeded in ctx.seeded(cfg)]
             key = f"{act} {label}"
             values[f"kept_layers {key}"] = [float(gradient_kept_layers(r)) for r in ratios]
             values[f"log10_change_per_layer {key}"] = [change_per_layer(r) for r in ratios]
