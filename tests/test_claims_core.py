@@ -6,7 +6,7 @@ import pytest
 from claims_seeds import measurement, widen
 
 from fitscope.claims import REGISTRY, get
-from fitscope.claims.base import Context, Measurement
+from fitscope.claims.base import Context, Measurement, Verdict, verdict_from
 from fitscope.claims.demo import run_claim
 from fitscope.claims.report import terminal_table, write_html
 from fitscope.claims.tests import greater, mean_above
@@ -33,6 +33,15 @@ def test_one_sided_tests():
 
 def m(**values) -> Measurement:
     return measurement(**values)
+
+
+def test_verdict_from_a_main_and_a_second_test():
+    assert verdict_from("d", True) == Verdict("holds", "d.")
+    assert verdict_from("d", False) == Verdict("does not hold", "d.")
+    assert verdict_from("d", True, True, "c") == Verdict("holds", "d.")
+    assert verdict_from("d", True, False, "c") == Verdict("holds only when", "d.", "c")
+    assert verdict_from("d", True, False) == Verdict("does not hold", "d.")  # no condition
+    assert verdict_from("d", False, True, "c") == Verdict("does not hold", "d.")
 
 
 def test_decide_one_nn():

@@ -1,5 +1,5 @@
 """What the ``fitscope`` commands share: the consoles, ``--verbose`` lines, usage errors
-(exit status 2, user text escaped), loading a run config with ``--set`` overrides,
+(exit status 2, user text escaped), loading a run config with ``--set`` overrides or a saved run,
 checking an output path before the work starts, and training a config with a progress
 bar. :mod:`fitscope.cli` and every ``<package>/commands.py`` import it; it imports no
 command module."""
@@ -70,6 +70,25 @@ def load_config(path: Path | None, overrides: list[str]) -> RunConfig:
         raise fail(str(exc.args[0])) from None
     except (ValueError, OSError) as exc:  # FileNotFoundError, ConfigFileError, bad --set
         raise fail(str(exc)) from None
+
+
+def load_run_or_config(path: Path, overrides: list[str], argument: str) -> Any:
+    """What a command's ``argument`` names: the :class:`~fitscope.run.Run` saved in the
+    directory ``path``, or else the :class:`RunConfig` in the file ``path`` with ``--set``
+    ``overrides``. Exits 2 when ``path`` does not exist, the directory holds no saved run,
+    or ``--set`` was given with a directory (it applies to a config file)."""
+    if not path.is_dir():
+        if not path.exists():
+            raise fail(f"{argument}: no such config file or run directory: {path}")
+        return load_config(path, overrides)
+    from .run import load_run
+
+    if overrides:
+        raise fail("--set applies to a config file, not to a saved run directory")
+    try:
+        return load_run(path)
+    except (FileNotFoundError, ValueError, OSError) as exc:
+        raise fail(f"{argument}: {path} is a directory but not a saved run: {exc}") from None
 
 
 def check_output(path: Path | None, option: str, *, directory: bool = False,

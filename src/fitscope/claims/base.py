@@ -102,6 +102,18 @@ class Context:
         return max(1, round(quick * self.scale))
 
 
+def verdict_from(detail: str, holds: bool, also: bool = True, only_when: str = "") -> Verdict:
+    """The verdict of a claim decided by a main test (``holds``: it is significant) and
+    optionally a second one (``also``): "holds" when both are significant; "holds only
+    when ``only_when``" when only the main one is and ``only_when`` is given; else "does
+    not hold". ``detail``, the numbers and tests, is the reason (a full stop is added)."""
+    if holds and also:
+        return Verdict("holds", detail + ".")
+    if holds and only_when:
+        return Verdict("holds only when", detail + ".", only_when)
+    return Verdict("does not hold", detail + ".")
+
+
 def metric(runs: Sequence[Run], key: str) -> list[float]:
     """``run.metrics[key]`` per run, NaN for a diverged run or a missing key: position i
     stays seed i, so paired tests pair by seed and drop a pair with a diverged side."""

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..landscape import toy
-from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
@@ -135,14 +135,10 @@ def decide_bn_speed(m: Measurement) -> Verdict:
               f"{_m(v['gap']['plain']):.3f} ({narrow.text()}); test accuracy with batch norm "
               f"{_m(v['test_acc']['batch norm']):.3f}, with dropout 0.2 instead "
               f"{_m(v['test_acc']['dropout 0.2']):.3f} (dropout better? {replace.text()})")
-    if fast.significant and narrow.significant:
-        return Verdict("holds", detail + ".")
-    if fast.significant:
-        wider = narrow.result.p_opposite < 0.05
-        return Verdict("holds only when", detail + ".", "'regularizes' is left out: it "
-                       "trains faster, but the gap is " + ("significantly wider" if wider else
-                                                           "not significantly narrower"))
-    return Verdict("does not hold", detail + ".")
+    wider = narrow.result.p_opposite < 0.05
+    return verdict_from(detail, fast.significant, narrow.significant,
+                        "'regularizes' is left out: it trains faster, but the gap is "
+                        + ("significantly wider" if wider else "not significantly narrower"))
 
 
 BN_SPEED = Claim(
@@ -259,7 +255,7 @@ def decide_input_dropout(m: Measurement) -> Verdict:
     detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "
               f"{1 - INPUT_DROPS[0]:g} against {_m(acc[low]):.3f} at {1 - INPUT_DROPS[1]:g} "
               f"({c.text()})")
-    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+    return verdict_from(detail, c.significant)
 
 
 INPUT_RETENTION = Claim(
@@ -305,7 +301,7 @@ def decide_bowl(m: Measurement) -> Verdict:
     detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(v['steps rmsprop']):.0f} "
               f"(eps {m.series['lr']['rmsprop']}), AdaGrad {mean(v['steps adagrad']):.0f} "
               f"(eps {m.series['lr']['adagrad']}) ({c.text()})")
-    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+    return verdict_from(detail, c.significant)
 
 
 def figure_bowl(m: Measurement) -> go.Figure:

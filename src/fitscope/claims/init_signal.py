@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from ..config import RunConfig
 from ..landscape import problem_for_run
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean
+from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
 from .regularization.penalties import hidden_outputs
 from .tests import greater, mean_ci
@@ -77,9 +77,8 @@ def measure_backward(ctx: Context) -> Measurement:
     for act in GRADIENT_ACTIVATIONS:
         for label, overrides in GRADIENT_INITS.items():
             cfg = base.with_overrides({"model.activation": act, **overrides})
-            ratios = [gradient_ratios(init_profile(cfg.with_overrides({"budget.seed": s}),
-                                                   GRADIENT_EXAMPLES)["grad_rms"],
-                                      GRADIENT_DEPTH) for s in range(ctx.seeds)]
+            ratios = [gradient_ratios(init_profile(seeded, GRADIENT_EXAMPLES)["grad_rms"],
+                                      GRADIENT_DEPTH) for seeded in ctx.seeded(cfg)]
             key = f"{act} {label}"
             values[f"kept_layers {key}"] = [float(gradient_kept_layers(r)) for r in ratios]
             values[f"log10_change_per_layer {key}"] = [change_per_layer(r) for r in ratios]
@@ -242,13 +241,9 @@ def decide_sigmoid(m: Measurement) -> Verdict:
               f"{mean(v[f'mean end layer {top}']):.3f} at the end, of layer 1 "
               f"{mean(v['mean init layer 1']):.3f} and {mean(v['mean end layer 1']):.3f}; "
               f"test accuracy {mean(v['test_acc']):.3f}")
-    if rises.significant and top_only.significant:
-        return Verdict("holds", detail + ".")
-    if rises.significant:
-        return Verdict("holds only when", detail + ".",
-                       "read as 'sigmoid layers saturate': the first layer saturates as much "
-                       "as the top one")
-    return Verdict("does not hold", detail + ".")
+    return verdict_from(detail, rises.significant, top_only.significant,
+                        "read as 'sigmoid layers saturate': the first layer saturates as much "
+                        "as the top one")
 
 
 def figure_sigmoid(m: Measurement) -> go.Figure:

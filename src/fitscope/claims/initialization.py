@@ -401,8 +401,7 @@ def measure_xavier_tanh(ctx: Context) -> Measurement:
             "N(0, 0.01^2)": _deep_tanh(TANH_DEPTH, "normal")}
     values, series = {}, {}
     for label, cfg in cfgs.items():
-        profiles = [init_profile(cfg.with_overrides({"budget.seed": s}))
-                    for s in range(ctx.seeds)]
+        profiles = [init_profile(seeded) for seeded in ctx.seeded(cfg)]
         values[f"kept_layers {label}"] = [float(kept_layers(p["act_rms"], p["grad_rms"]))
                                           for p in profiles]
         values[f"act_var_ratio_10 {label}"] = [p["act_rms"][9] ** 2 / p["act_rms"][0] ** 2

@@ -16,8 +16,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from fitscope.cli_support import check_output, fail, load_config, train_or_fail, use_threads
-from fitscope.config import SEED_MAX
+from fitscope.cli_support import check_output, fail, load_run_or_config, train_or_fail, use_threads
+from fitscope.config import SEED_MAX, RunConfig
 
 console = Console()
 
@@ -29,26 +29,15 @@ def register(app: typer.Typer) -> None:
 
 def _load(target: Path, kind: str, overrides: list[str], quiet: bool):
     """(run, init or None) from a run directory or a config file; exits 2 on bad input."""
-    from fitscope.run import load_run
-
     from .runs import train_with_init
 
-    if target.is_dir():
-        if overrides:
-            raise fail("--set applies to a config file, not to a saved run directory")
+    cfg = load_run_or_config(target, overrides, "RUN_OR_CONFIG")
+    if not isinstance(cfg, RunConfig):  # a saved run
         try:
-            run = load_run(target)
-        except (FileNotFoundError, ValueError, OSError) as exc:
-            raise fail(f"RUN_OR_CONFIG: {target} is a directory but not a saved run: "
-                           f"{exc}") from None
-        try:
-            use_threads(run.config)  # the landscape evaluates the run's data
+            use_threads(cfg.config)  # the landscape evaluates the run's data
         except (FileNotFoundError, ValueError) as exc:
             raise fail(str(exc)) from None
-        return run, None
-    if not target.exists():
-        raise fail(f"RUN_OR_CONFIG: no such run directory or config file: {target}")
-    cfg = load_config(target, overrides)
+        return cfg, None
     if kind == "trajectory" and not cfg.observe.snapshot_every:
         raise fail("--kind trajectory needs observe.snapshot_every > 0 in the config "
                        "(got 0); add e.g. --set observe.snapshot_every=10")

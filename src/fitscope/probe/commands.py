@@ -22,7 +22,16 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from fitscope.cli_support import SetOpt, check_output, fail, load_config, train_or_fail, use_threads
+from fitscope.cli_support import (
+    SetOpt,
+    check_output,
+    fail,
+    load_config,
+    load_run_or_config,
+    train_or_fail,
+    use_threads,
+)
+from fitscope.config import RunConfig
 from fitscope.jsontext import json_text
 
 if TYPE_CHECKING:  # torch-heavy: imported by the commands that run
@@ -40,8 +49,8 @@ def register(app: typer.Typer) -> None:
     app.command("theory")(theory_command)
 
 
-def _probed_config(config: Path, overrides: list[str]):
-    cfg = load_config(config, overrides)
+def _probed(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with probes on (every :data:`DEFAULT_PROBE_EVERY` steps) unless it has them."""
     if not cfg.observe.probe_every:
         cfg = cfg.with_overrides({"observe.probe_every": DEFAULT_PROBE_EVERY})
     return cfg
@@ -71,8 +80,6 @@ def diagnose_command(
     seeds: Annotated[int, typer.Option(min=1, max=10, help="seeds for --fix")] = 3,
 ) -> None:
     """Train CONFIG with probes (or load a saved run) and say what is wrong and why."""
-    from fitscope.run import load_run
-
     from .findings import diagnose
 
     if tensorboard and importlib.util.find_spec("tensorboard") is None:
@@ -80,18 +87,9 @@ def diagnose_command(
                        "pip install 'fitscope[tensorboard]'")
     check_output(out, "--out")
     check_output(tensorboard, "--tensorboard", directory=True)
-    if config.is_dir():
-        if set_:
-            raise fail("--set applies to a config file, not to a saved run directory")
-        try:
-            run = load_run(config)
-        except (FileNotFoundError, ValueError, OSError) as exc:
-            raise fail(f"CONFIG_OR_RUN: {config} is a directory but not a saved run: "
-                           f"{exc}") from None
-    elif not config.exists():
-        raise fail(f"CONFIG_OR_RUN: no such config file or run directory: {config}")
-    else:
-        run = train_or_fail(_probed_config(config, set_), quiet)
+    run = load_run_or_config(config, set_, "CONFIG_OR_RUN")
+    if isinstance(run, RunConfig):
+        run = train_or_fail(_probed(run), quiet)
     findings = diagnose(run)
     console = Console()
     console.print(f"run {run.run_id}  status: {run.status}  probe records: {len(run.probes)}")

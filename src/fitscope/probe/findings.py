@@ -237,32 +237,42 @@ def _activation_scale(values: dict, order: list[str], step: int,
         "variance; standardize the inputs.", conf)]
 
 
+def _worst_layer_warning(code: str, flagged: dict[str, float], share: str, threshold: float,
+                         step: int, explain: Callable[[float, str], str], fix: str,
+                         span: float) -> Finding:
+    """A warning about the layer with the largest share of bad units among ``flagged``
+    (layer -> share, all past ``threshold``); ``explain(share, layer)`` words it."""
+    worst = max(flagged, key=flagged.__getitem__)
+    return Finding(code, "warning", worst,
+                   {"step": step, share: flagged, "threshold": threshold},
+                   explain(flagged[worst], worst), fix,
+                   confidence(flagged[worst], threshold, span=span))
+
+
 def _units(values: dict, step: int) -> list[Finding]:
     found = []
     saturated = {k: v for k, v in _per_layer(values, "act_saturated").items()
                  if v > SATURATED_FRACTION}
     if saturated:
-        worst = max(saturated, key=saturated.__getitem__)
-        found.append(Finding(
-            "saturated_units", "warning", worst,
-            {"step": step, "saturated_fraction": saturated, "threshold": SATURATED_FRACTION},
-            f"{saturated[worst]:.0%} of the outputs of {worst} sit in the flat part of tanh or "
-            "sigmoid (|tanh| > 0.99, sigmoid < 0.01 or > 0.99), where the derivative is "
-            "almost 0: hardly any gradient passes. Large weights push the pre-activations "
-            "far from 0.",
+        found.append(_worst_layer_warning(
+            "saturated_units", saturated, "saturated_fraction", SATURATED_FRACTION, step,
+            lambda share, layer: (
+                f"{share:.0%} of the outputs of {layer} sit in the flat part of tanh or "
+                "sigmoid (|tanh| > 0.99, sigmoid < 0.01 or > 0.99), where the derivative is "
+                "almost 0: hardly any gradient passes. Large weights push the pre-activations "
+                "far from 0."),
             "Xavier initialization (Var(W) = 1/n_in) keeps tanh in its nearly linear range; "
             "standardize the inputs; a smaller learning rate or batch normalization helps.",
-            confidence(saturated[worst], SATURATED_FRACTION, span=5.0)))
+            span=5.0))
     dead = {k: v for k, v in _per_layer(values, "act_dead").items() if v >= DEAD_FRACTION}
     if dead:
-        worst = max(dead, key=dead.__getitem__)
-        found.append(Finding(
-            "dead_relu", "warning", worst,
-            {"step": step, "dead_fraction": dead, "threshold": DEAD_FRACTION},
-            f"{dead[worst]:.0%} of the ReLU units of {worst} output 0 for every example of "
-            "the batch. A dead ReLU has zero gradient, so it never comes back.",
+        found.append(_worst_layer_warning(
+            "dead_relu", dead, "dead_fraction", DEAD_FRACTION, step,
+            lambda share, layer: (
+                f"{share:.0%} of the ReLU units of {layer} output 0 for every example of "
+                "the batch. A dead ReLU has zero gradient, so it never comes back."),
             "Lower the learning rate, use He initialization, or a leaky ReLU; avoid large "
-            "negative biases.", confidence(dead[worst], DEAD_FRACTION, span=2.0)))
+            "negative biases.", span=2.0))
     symmetric = {k: v for k, v in _per_layer(values, "unit_distance").items()
                  if v < SYMMETRY_TOL}
     if symmetric:

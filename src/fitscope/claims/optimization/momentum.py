@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import toy
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
 from ..tests import greater
 from .common import _band, _chunks, _errorbars, _jitter, best_lr
 
@@ -84,12 +84,9 @@ def decide_momentum(m: Measurement) -> Verdict:
               f"({toy_c.text()}); final training loss on digits at equal steps: SGD "
               f"{mean(v['digits_train_loss sgd']):.3f}, momentum "
               f"{mean(v['digits_train_loss momentum']):.3f} ({real.text()})")
-    if toy_c.significant and real.significant:
-        return Verdict("holds", detail + ".")
-    if toy_c.significant:
-        return Verdict("holds only when", detail + ".", "the problem is the ill-conditioned "
-                       "toy ravine (not significant on the digits network)")
-    return Verdict("does not hold", detail + ".")
+    return verdict_from(detail, toy_c.significant, real.significant,
+                        "the problem is the ill-conditioned toy ravine (not significant on "
+                        "the digits network)")
 
 
 def figure_momentum(m: Measurement) -> go.Figure:

@@ -4,7 +4,7 @@ label smoothing, multi-task learning)."""
 from __future__ import annotations
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, metric
+from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import greater
 from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _paired_greater, _train
 
@@ -183,7 +183,7 @@ def decide_multitask(m: Measurement) -> Verdict:
     detail = (f"with main labels on {m.values['main_label_fraction']:.0%} of the training "
               f"set, main-task test accuracy is {_m(acc['with auxiliary tasks']):.3f} with the "
               f"auxiliary heads against {_m(acc['main task only']):.3f} without ({c.text()})")
-    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+    return verdict_from(detail, c.significant)
 
 
 MULTITASK = Claim(

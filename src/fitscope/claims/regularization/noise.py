@@ -14,7 +14,7 @@ from ...config import RunConfig
 from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric
+from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from .common import _add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
@@ -66,7 +66,7 @@ def decide_flatness(m: Measurement) -> Verdict:
               f"({c['hessian'].text()}); training loss at the minimum "
               f"{_m(v['train_loss']['weight noise']):.3g} against "
               f"{_m(v['train_loss']['none']):.3g}")
-    return Verdict("holds" if c["perturbation"].significant else "does not hold", detail + ".")
+    return verdict_from(detail, c["perturbation"].significant)
 
 
 def figure_flatness(m: Measurement) -> go.Figure:
@@ -158,8 +158,7 @@ def decide_fgsm(m: Measurement) -> Verdict:
               f"against {_m(v['fgsm_acc']['standard']):.3f} ({robust.text()}); clean accuracy "
               f"{_m(v['clean_acc']['adversarial']):.3f} against "
               f"{_m(v['clean_acc']['standard']):.3f}")
-    ok = flips.significant and robust.significant
-    return Verdict("holds" if ok else "does not hold", detail + ".")
+    return verdict_from(detail, flips.significant, robust.significant)
 
 
 def figure_fgsm(m: Measurement) -> go.Figure:

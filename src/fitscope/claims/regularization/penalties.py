@@ -16,7 +16,7 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric
+from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import mean_ci
 from .common import (
     OVERFIT_SIZES,
@@ -216,9 +216,7 @@ def decide_sparsity(m: Measurement) -> Verdict:
               f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
               f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
               f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
-    if sparse.significant and small.significant:
-        return Verdict("holds", detail + ".")
-    return Verdict("does not hold", detail + ".")
+    return verdict_from(detail, sparse.significant, small.significant)
 
 
 def figure_sparsity(m: Measurement) -> go.Figure:
@@ -304,7 +302,7 @@ def decide_activation_l1(m: Measurement) -> Verdict:
               f"exactly zero with the penalty against {_m(z['none']):.0%} without "
               f"({c.text()}); test accuracy {_m(acc['activation L1']):.3f} against "
               f"{_m(acc['none']):.3f}")
-    return Verdict("holds" if c.significant else "does not hold", detail + ".")
+    return verdict_from(detail, c.significant)
 
 
 def figure_activation_l1(m: Measurement) -> go.Figure:
