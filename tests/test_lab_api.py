@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope import RunConfig, train
-from fitscope.lab.app import PAGES, create_app, plotly_js
+from fitscope.lab.app import create_app
 from fitscope.lab.messages import LAB_DATA, LIMITS
 from fitscope.lab.optimizers_api import OptimizerName, Race, SurfaceName
+from fitscope.lab.pages import PAGES, plotly_js
 from fitscope.lab.work import WorkQueue
 from fitscope.landscape import toy
 from fitscope.study import Store
