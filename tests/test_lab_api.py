@@ -44,14 +44,14 @@ TRAIN_CONTROLS = ('<button type="button" id="train" class="primary">Train</butto
 @pytest.mark.parametrize("page", ["init", "overfitting"])
 def test_the_training_pages_carry_the_shared_train_controls_written_once(client, page):
     served = client.get(f"/{page}").text
-    fragment = (FRAGMENTS / "train-controls.html").read_text()
-    # the whole block, indentation included, inside the page's form; the page file
-    # itself holds only the include line
-    form = served[served.index('<form id="form"'):served.index("</form>")]
-    assert fragment in form and "{{include" not in served
+    fragment = (FRAGMENTS / "train-form-end.html").read_text()
+    # the whole block, indentation included, ends the page's form; the page file itself
+    # holds only the include line
+    form = served[served.index('<form id="form"'):]
+    assert fragment in form and form.count("</form>") == 1 and "{{include" not in served
     assert all(served.count(line) == 1 for line in TRAIN_CONTROLS)
     source = (STATIC / "pages" / f"{page}.html").read_text()
-    assert "  {{include train-controls}}\n" in source
+    assert "  {{include train-form-end}}\n" in source
     assert not any(line in source for line in TRAIN_CONTROLS)
 
 

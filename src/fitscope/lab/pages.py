@@ -2,9 +2,10 @@
 
 A page is ``static/pages/<page>.html`` placed into ``static/layout.html`` by
 :func:`render`. A line ``{{include NAME}}`` in a page stands for
-``static/fragments/NAME.html`` (e.g. the training buttons, status and error block that
-the Initialization and Overfitting pages share), so a block that pages share is written
-once.
+``static/fragments/NAME.html``, so a block that pages share is written once: e.g.
+``train-form-end``, the end of a live-training form that the Initialization and
+Overfitting pages share (the Train / Pause / Step / Reset buttons, the status and error
+lines, then the closing ``</form>`` and ``</aside>``).
 """
 
 from __future__ import annotations
