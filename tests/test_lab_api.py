@@ -9,9 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope import RunConfig, train
-from fitscope.lab.app import PAGES, create_app, plotly_js
+from fitscope.lab.app import create_app
 from fitscope.lab.messages import LAB_DATA, LIMITS
 from fitscope.lab.optimizers_api import OptimizerName, Race, SurfaceName
+from fitscope.lab.pages import FRAGMENTS, PAGES, STATIC, include_fragments, plotly_js
 from fitscope.lab.work import WorkQueue
 from fitscope.landscape import toy
 from fitscope.study import Store
@@ -34,6 +35,32 @@ def test_every_page_has_the_layout_navigation_and_an_explanation(client, path):
     assert 'class="explain"' in r.text and "/vendor/plotly.min.js" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]
     assert r.headers["x-content-type-options"] == "nosniff"
+
+
+TRAIN_CONTROLS = ('<button type="button" id="train" class="primary">Train</button>',
+                  '<div class="status" id="status"></div>', '<div class="error" id="error"></div>')
+
+
+@pytest.mark.parametrize("page", ["init", "overfitting"])
+def test_the_training_pages_carry_the_shared_train_controls_written_once(client, page):
+    served = client.get(f"/{page}").text
+    fragment = (FRAGMENTS / "train-form-end.html").read_text()
+    # the whole block, indentation included, ends the page's form; the page file itself
+    # holds only the include line
+    form = served[served.index('<form id="form"'):]
+    assert fragment in form and form.count("</form>") == 1 and "{{include" not in served
+    assert all(served.count(line) == 1 for line in TRAIN_CONTROLS)
+    source = (STATIC / "pages" / f"{page}.html").read_text()
+    assert "  {{include train-form-end}}\n" in source
+    assert not any(line in source for line in TRAIN_CONTROLS)
+
+
+def test_an_include_line_becomes_the_fragment_in_its_place(tmp_path, monkeypatch):
+    (tmp_path / "block.html").write_text("  <p>one</p>\n  <p>two</p>\n")
+    monkeypatch.setattr("fitscope.lab.pages.FRAGMENTS", tmp_path)
+    body = "<form>\n  {{include block}}\n</form>\n<p>{{include block}} inline stays</p>\n"
+    assert include_fragments(body) == ("<form>\n  <p>one</p>\n  <p>two</p>\n</form>\n"
+                                       "<p>{{include block}} inline stays</p>\n")
 
 
 def test_a_page_script_exists_for_every_page(client):

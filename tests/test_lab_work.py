@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fitscope.lab import app as lab_app
-from fitscope.lab import work
+from fitscope.lab import overfitting_api, work
 from fitscope.lab.app import create_app
 from fitscope.lab.optimizers_api import Race, race_view
 from fitscope.lab.work import LRU, RETRY_AFTER, Pending, WorkQueue, json_bytes, lru
@@ -137,7 +137,7 @@ def test_a_full_queue_answers_503_with_retry_after_and_cheap_requests_still_pass
         release.wait(10)
         return {"train_acc": 1.0, "val_acc": None, "test_acc": None}
 
-    monkeypatch.setattr(lab_app, "nearest_neighbour", slow)
+    monkeypatch.setattr(overfitting_api, "nearest_neighbour", slow)
     with TestClient(create_app(work=WorkQueue(workers=1, waiting=1))) as c:
         url = "/api/overfitting/nearest-neighbour"
         answers = []
@@ -168,7 +168,7 @@ def test_queued_work_does_not_take_the_request_threads(monkeypatch):
     """Eight slow computations once took Starlette's shared threads and a websocket
     reset waited a minute; now they wait on the queue's own threads."""
     release = threading.Event()
-    monkeypatch.setattr(lab_app, "nearest_neighbour", lambda q: release.wait(10) and {})
+    monkeypatch.setattr(overfitting_api, "nearest_neighbour", lambda q: release.wait(10) and {})
     with TestClient(create_app(work=WorkQueue(workers=2, waiting=60))) as c:
         threads = [threading.Thread(target=c.get, args=("/api/overfitting/nearest-neighbour",))
                    for _ in range(50)]

@@ -31,7 +31,7 @@ def page_says(w, message):
 
 @pytest.mark.parametrize("page", ["init", "landscape"])
 def test_pages_are_self_contained(page):
-    from fitscope.lab.app import plotly_js
+    from fitscope.lab.pages import plotly_js
 
     text = page_html(page)
     plotly = plotly_js().read_text()

@@ -9,7 +9,7 @@ layer) and :class:`LandscapeExplorer` (the Regularization landscape) are anywidg
     w                    # the lab's page in the cell; press Train
     w.config, w.run      # the RunConfig trained last, and its Run once it finished
 
-Each widget shows the lab's own page (:func:`fitscope.lab.app.render` of
+Each widget shows the lab's own page (:func:`fitscope.lab.pages.render` of
 ``static/pages/<page>.html``, with the lab's CSS and JavaScript and plotly.js inlined: no
 server, no CDN) in an iframe, so two widgets on one notebook keep their pages apart. A
 small bridge script stands in for the two things the page asks of the lab server: its
@@ -104,10 +104,10 @@ export default { render };
 
 
 def page_html(page: str) -> str:
-    """The lab's page ``page`` (its :func:`~fitscope.lab.app.render`) made self-contained:
+    """The lab's page ``page`` (its :func:`~fitscope.lab.pages.render`) made self-contained:
     the stylesheet, the scripts and plotly.js inlined, the site's navigation left out, and
     :data:`BRIDGE` first, so the page's requests reach the kernel."""
-    from .lab.app import STATIC, plotly_js, render
+    from .lab.pages import STATIC, plotly_js, render
 
     text = re.sub(r"<header>.*?</header>", "", render(page), flags=re.DOTALL)
     text = text.replace('<link rel="stylesheet" href="/static/lab.css">',
@@ -128,13 +128,10 @@ def page_html(page: str) -> str:
 def form_info() -> dict[str, Any]:
     """What the lab's forms ask ``/api/form`` for: the choices of each field, the limits,
     and the defaults (the same names the lab server's route reads)."""
-    from .lab.app import FORM_FIELDS, LAB_DATA, LIMITS, field_choices
-    from .landscape import toy
+    from .lab.messages import LIMITS
+    from .lab.server_api import form_choices
 
-    choices = {f: field_choices(f) for f in FORM_FIELDS}
-    choices["data.name"] = list(LAB_DATA)
-    choices["surface"], choices["optimizer"] = list(toy.SURFACES), list(toy.OPTIMIZERS)
-    return {"choices": choices, "limits": LIMITS, "defaults": RunConfig().to_dict()}
+    return {"choices": form_choices(), "limits": LIMITS, "defaults": RunConfig().to_dict()}
 
 
 class _Training(LiveTraining):

@@ -1,5 +1,12 @@
 """The lab's FastAPI application: pages, static files, JSON endpoints, the websocket.
 
+This module only assembles the app (middleware, queues, exception handlers); each page
+or area declares its routes in its own module, by an ``add_*_routes(app)``:
+:mod:`~fitscope.lab.pages` (the pages, plotly), :mod:`~fitscope.lab.server_api` (health,
+form), :mod:`~fitscope.lab.landscape_api`, :mod:`~fitscope.lab.overfitting_api`,
+:mod:`~fitscope.lab.optimizers_api`, :mod:`~fitscope.lab.runs_api`,
+:mod:`~fitscope.lab.trajectories_api` and :mod:`~fitscope.lab.channel` (the websocket).
+
 Routes::
 
     GET  /                         home: the pages and what each shows
@@ -36,44 +43,33 @@ every request must name a loopback host or one of them
 from __future__ import annotations
 
 import threading
-import typing
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Query, WebSocket
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fitscope.config import SEED_MAX, RunConfig
-from fitscope.jsontext import finite
-from fitscope.landscape import toy
-from fitscope.regularization_paths import Quadratic, logistic_path, quadratic_view
+from fitscope.config import RunConfig
+from fitscope.regularization_paths import logistic_path
 
-from .channel import Channel
+from .channel import add_train_routes
 from .guard import HostCheck, SameOrigin
+from .landscape_api import add_landscape_routes
 from .limits import Budget
 from .memory import RELEASER
-from .messages import LAB_DATA, LIMITS
 from .optimizers_api import add_optimizer_routes
+from .overfitting_api import add_overfitting_routes
+from .pages import STATIC, add_page_routes
 from .runs_api import add_runs_routes
+from .server_api import add_server_routes
 from .session import Sessions
 from .trajectories_api import add_trajectory_routes
-from .work import Pending, QueueFull, WorkQueue, busy_response, lru, pending_response
+from .work import Pending, QueueFull, WorkQueue, busy_response, pending_response
 
-STATIC = Path(__file__).parent / "static"
-PAGES = {
-    "init": "Initialization",
-    "landscape": "Regularization landscape",
-    "optimizers": "Optimizers",
-    "trajectories": "Trained landscape",
-    "overfitting": "Overfitting",
-    "runs": "Runs",
-}
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
                                "img-src 'self' data: blob:; connect-src 'self'; "
@@ -81,7 +77,6 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-FORM_FIELDS = ("model.activation", "init.scheme", "optimizer.name")  # the pages' selects
 
 
 class SecurityHeaders:
@@ -102,59 +97,6 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
-
-
-def plotly_js() -> Path:
-    """The ``plotly.min.js`` shipped inside the installed ``plotly`` package."""
-    import plotly
-
-    return Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-
-
-def field_choices(dotted: str) -> list[str]:
-    """The allowed values of a ``Literal`` config field, e.g. ``"init.scheme"``."""
-    model: Any = RunConfig
-    *parts, last = dotted.split(".")
-    for part in parts:
-        model = model.model_fields[part].annotation
-    return list(typing.get_args(model.model_fields[last].annotation))
-
-
-def render(page: str) -> str:
-    """A page: the shared layout around ``static/pages/<page>.html``."""
-    nav = "".join(f'<a href="/{slug}"'
-                  f'{" class=current aria-current=page" if slug == page else ""}>{title}</a>'
-                  for slug, title in PAGES.items())
-    body = (STATIC / "pages" / f"{page}.html").read_text()
-    title = f"{PAGES[page]} · fitscope lab" if page in PAGES else "fitscope lab"
-    return ((STATIC / "layout.html").read_text().replace("{{title}}", title)
-            .replace("{{nav}}", nav).replace("{{body}}", body).replace("{{page}}", page))
-
-
-class NeighbourQuery(BaseModel):
-    """The data of the overfitting page, for its 1-nearest-neighbour reference."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    # LAB_DATA is a tuple built at import: no static Literal, pydantic checks the names
-    name: typing.Literal[LAB_DATA] = "moons"  # type: ignore[valid-type]
-    n_samples: int = Field(1000, ge=10, le=LIMITS["data.n_samples"])
-    noise: float = Field(0.2, ge=0.0, le=10.0)
-    label_noise: float = Field(0.0, ge=0.0, le=1.0)
-    train_size: int | None = Field(None, ge=2, le=LIMITS["data.n_samples"])
-    split_seed: int = Field(0, ge=0, le=SEED_MAX)
-
-
-cached_quadratic_view = lru(entries=256, max_bytes=4_000_000)(quadratic_view)
-
-
-def nearest_neighbour(q: NeighbourQuery) -> dict:
-    """The page's 1-nearest-neighbour reference on ``q``'s data
-    (:func:`fitscope.baselines.nearest_neighbour_accuracy`)."""
-    from fitscope.baselines import nearest_neighbour_accuracy
-    from fitscope.config import DataConfig
-
-    return nearest_neighbour_accuracy(DataConfig(**q.model_dump()))
 
 
 def warm_up(done: threading.Event) -> None:
@@ -224,11 +166,14 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
         app.add_middleware(HostCheck, allowed=allowed_hosts)
     app.add_middleware(SecurityHeaders)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    _pages(app)
-    _api(app)
+    add_page_routes(app)
+    add_server_routes(app)
+    add_landscape_routes(app)
+    add_overfitting_routes(app)
     add_optimizer_routes(app)
     add_runs_routes(app)
     add_trajectory_routes(app)
+    add_train_routes(app)
 
     def release_when_idle() -> None:
         """A queue fell empty: release what its jobs left once no training is live
@@ -237,66 +182,4 @@ def create_app(max_sessions: int = 4, idle_seconds: float = 300.0,
             RELEASER.request()
 
     app.state.work.on_idle = app.state.trajectory_work.on_idle = release_when_idle
-
-    @app.websocket("/ws/train")
-    async def train_socket(ws: WebSocket) -> None:
-        await ws.accept()  # pages from other sites were refused by SameOrigin
-        await Channel(ws, app.state.sessions).serve()
-
     return app
-
-
-def _pages(app: FastAPI) -> None:
-    @app.get("/", response_class=HTMLResponse)
-    async def home() -> str:
-        return render("home")
-
-    @app.get("/vendor/plotly.min.js")
-    async def plotly_route() -> FileResponse:
-        return FileResponse(plotly_js(), media_type="text/javascript")
-
-    @app.get("/{page}", response_class=HTMLResponse)
-    async def page(page: str) -> str:
-        if page not in PAGES:
-            raise HTTPException(404, f"no page {page!r}; pages: {list(PAGES)}")
-        return render(page)
-
-
-def _api(app: FastAPI) -> None:
-    @app.get("/api/health")
-    async def health() -> dict:
-        """``computing``: the costly GETs' jobs computing or waiting, both queues (a job
-        whose request was answered 202 goes on)."""
-        s = app.state.sessions
-        return {"trainings": s.count, "max_sessions": s.max_sessions,
-                "computing": app.state.work.admitted + app.state.trajectory_work.admitted,
-                "warm": app.state.ready.is_set()}
-
-    @app.get("/api/form")
-    async def form() -> dict:
-        """``limits``: the config limits of :data:`~fitscope.lab.messages.LIMITS` (dotted
-        names) and the server's session budget (``max_run_seconds``, ``max_probe_mb``,
-        ``max_histogram_bins``, ``max_steps``, ``max_sessions``)."""
-        choices = {f: field_choices(f) for f in FORM_FIELDS}
-        choices["data.name"] = list(LAB_DATA)
-        choices["surface"], choices["optimizer"] = list(toy.SURFACES), list(toy.OPTIMIZERS)
-        limits = {**LIMITS, **app.state.budget.to_dict(),
-                  "max_sessions": app.state.sessions.max_sessions}
-        return {"choices": choices, "limits": limits, "defaults": RunConfig().to_dict()}
-
-    work: WorkQueue = app.state.work
-
-    @app.get("/api/landscape/quadratic")
-    async def quadratic(q: Annotated[Quadratic, Query()]) -> JSONResponse:
-        return JSONResponse(finite(await work.run(cached_quadratic_view, q)))
-
-    @app.get("/api/landscape/logistic")
-    async def logistic() -> JSONResponse:
-        return JSONResponse(finite(await work.run(logistic_path)))
-
-    @app.get("/api/overfitting/nearest-neighbour")
-    async def neighbour(q: Annotated[NeighbourQuery, Query()]) -> dict:
-        try:
-            return await work.run(nearest_neighbour, q)
-        except ValueError as exc:  # e.g. train_size above the rows left for training
-            raise HTTPException(422, str(exc)) from None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+from fastapi import FastAPI
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .limits import OverBudget
@@ -122,3 +123,11 @@ class Channel:
             if text is not None:
                 await self.ws.send_text(text)
                 await asyncio.sleep(self.delay())
+
+
+def add_train_routes(app: FastAPI) -> None:
+    """``WS /ws/train``: one :class:`Channel` a connection, on ``app.state.sessions``."""
+    @app.websocket("/ws/train")
+    async def train_socket(ws: WebSocket) -> None:
+        await ws.accept()  # pages from other sites were refused by SameOrigin
+        await Channel(ws, app.state.sessions).serve()
