@@ -7,6 +7,7 @@ import os
 import statistics
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from fastapi.testclient import TestClient
@@ -24,6 +25,13 @@ def client():
     with TestClient(create_app()) as c:
         yield c
 
+
+
+def run_alone(coro) -> None:
+    """``asyncio.run(coro)`` in a thread of its own: a browser test's playwright keeps an
+    event loop running in the test process's main thread, where asyncio.run refuses."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coro).result()
 
 def test_a_race_with_many_runs_is_refused_at_once(client):
     t0 = time.monotonic()
@@ -87,7 +95,7 @@ def test_a_job_slower_than_the_wait_answers_pending_and_is_joined_not_repeated()
             await q.answer("b", slow, "bad")
         q.shutdown()
 
-    asyncio.run(scenario())
+    run_alone(scenario())
 
 
 def test_a_pending_job_nobody_asks_for_again_is_dropped_before_it_starts(monkeypatch):
@@ -116,7 +124,7 @@ def test_a_pending_job_nobody_asks_for_again_is_dropped_before_it_starts(monkeyp
         assert await q.answer("left", job, "left") == "left"  # asked again: computed
         q.shutdown()
 
-    asyncio.run(scenario())
+    run_alone(scenario())
 
 
 def test_nearest_neighbour_with_more_training_points_than_the_split_leaves_is_422(client):

@@ -1,6 +1,6 @@
 """The web lab: the lecture notes' interactive visualizations, live in the browser.
 
-``fitscope lab`` serves five pages (initialization, regularization landscape,
+``fitscope lab`` serves six pages (initialization, regularization landscape,
 optimizers, overfitting, runs) from a local FastAPI server; see ``docs/lab.md``.
 
 Modules: :mod:`~fitscope.lab.messages` (what the browser may send, validated),
