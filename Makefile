@@ -36,7 +36,7 @@ $(VENV)/.installed-notebook: $(VENV)/.installed
 # The linters, at the versions CI runs, on top of the runtime (mypy reads torch's and
 # pydantic's types from it).
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -c constraints.txt -e '.[dev,test]'
 	touch $@
 
 install: $(VENV)/.installed
