@@ -10,12 +10,14 @@ gone and the mean validation loss fell by more than its spread over the seeds af
 fix (:func:`fitscope.probe.fixes.verify`); ``fixed_every_seed`` counts the successes whose
 validation loss also fell on each seed.
 
-    python benchmarks/diagnosis.py [--quick] [--workers N] [--cases] [--ids A,B] [--seeds K]
+    python benchmarks/diagnosis.py [--quick] [--dev] [--workers N] [--cases] [--ids A,B]
+                                   [--seeds K]
 
 prints one line per finding, ``finding NAME precision=... recall=...``, then the split
 sizes and a last line ``overall precision=... recall=... fix_rate=... cases=N healthy=H
 heldback_precision=... heldback_recall=...``. ``--quick`` runs every fourth case with
-one seed for the fixes; ``--cases`` prints each case's findings.
+one seed for the fixes; ``--dev`` runs the development cases only (tuning never runs a
+held-back case); ``--cases`` prints each case's findings.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--cases", action="store_true", help="print each case's findings")
     parser.add_argument("--ids", default="", help="only these case ids (comma-separated)")
+    parser.add_argument("--dev", action="store_true",
+                        help="development cases only: no held-back case is run")
     parser.add_argument("--seeds", type=int, default=None, help="seeds for the fixes")
     args = parser.parse_args(argv)
 
@@ -73,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     cases = CASES[::4] if args.quick else CASES
     if args.ids:
         cases = [BY_ID[i] for i in args.ids.split(",")]
+    if args.dev:
+        cases = [c for c in cases if not c.heldback]
     seeds = args.seeds or (1 if args.quick else 3)
     t0 = time.perf_counter()
     jobs = [(c.id, seeds) for c in cases]
