@@ -13,6 +13,7 @@ from fitscope.probe.findings import (
     LOGIT_EXCESS,
     LOW_FIX_TARGET,
     NOISE_K,
+    UPDATE_RATIO_TARGET,
     _median_update_ratio,
     confidence,
     diagnose,
@@ -109,3 +110,17 @@ def test_lr_too_low_aims_the_median_update_at_one_percent_without_a_cap():
     ratio = _median_update_ratio(run.probes)
     assert f.change["optimizer.lr"] == pytest.approx(3e-5 * LOW_FIX_TARGET / ratio)
     assert f.change["optimizer.lr"] > 100 * 3e-5  # the old cap
+
+
+def test_a_rate_that_killed_the_run_is_lowered_by_its_first_update_not_the_dead_ones():
+    """Adam at 1 on circles: after the first steps the net makes tiny updates (median over
+    the run about 0.01, which asked for only 10x less); the first update's median over the
+    layers (about 3.5) asks for the rate that moves a layer by 3%."""
+    run = run_case(BY_ID["circles_adam_lr1"])
+    ratios = [r for r in run.probes if r["quantity"] == "update_ratio"]
+    start = min(r["step"] for r in ratios)
+    first = statistics.median(r["value"] for r in ratios if r["step"] == start)
+    assert first > statistics.median(r["value"] for r in ratios)
+    f = alarms(diagnose(run))["lr_too_high"]
+    assert f.change["optimizer.lr"] == pytest.approx(1.0 * UPDATE_RATIO_TARGET / first)
+    assert f.change["optimizer.lr"] < 0.1 * 1.0

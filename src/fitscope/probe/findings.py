@@ -455,17 +455,25 @@ def loss_shape(run: Run) -> dict[str, Any]:
 
 def lower_lr(run: Run) -> float:
     """The learning rate to try when it is too high: 10x lower, or lower still so that
-    the typical probed update (the median over layers and probed steps) moves a layer's
-    weights by UPDATE_RATIO_TARGET of their size (an update scales with the learning
-    rate, for SGD, momentum and Adam alike; with momentum the first update, made before
-    any velocity, counts 1 / (1 - momentum) times, the most the velocity multiplies later
-    ones). The median, not the largest update: one huge first step of the output layer
-    (its weights still small) asked for cuts of 50x that then could not train in the
-    budget (moons at SGD 2.0 and Adam 0.5, development cases)."""
+    the typical probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
+    size (an update scales with the learning rate, for SGD, momentum and Adam alike).
+    The typical update is the larger of the median over layers and probed steps and the
+    median over layers of the first probed update: a run the rate killed (dead units, a
+    net at chance) makes tiny updates afterwards, which alone asked for cuts of only 10x
+    that were still too high (Adam at 1 on circles, SGD at 5 on the user CNN, development
+    cases); the first update is made before any of that. With momentum the first update,
+    made before any velocity, counts 1 / (1 - momentum) times, the most the velocity
+    multiplies later ones. Medians, not the largest update: one huge first step of the
+    output layer (its weights still small) asked for cuts of 50x that then could not
+    train in the budget (moons at SGD 2.0 and Adam 0.5, development cases)."""
     opt = run.config.optimizer
-    ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
-              and math.isfinite(r["value"])]
-    worst = statistics.median(ratios) if ratios else 0.0
+    records = [r for r in run.probes if r["quantity"] == "update_ratio"
+               and math.isfinite(r["value"])]
+    worst = statistics.median(r["value"] for r in records) if records else 0.0
+    if records:
+        start = min(r["step"] for r in records)
+        worst = max(worst, statistics.median(r["value"] for r in records
+                                             if r["step"] == start))
     first = _first_update_ratio(run.probes)
     if first is not None and opt.name in ("momentum", "nesterov"):
         # the first step has no velocity yet; later steps grow up to 1 / (1 - momentum)
