@@ -546,7 +546,7 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         confs = [confidence(first_ratio, UPDATE_RATIO_HIGH)] if leap else []
         if spike:
             confs.append(confidence(losses[0] / shape["chance"], SPIKE_FACTOR))
-        if big_steps:
+        if big_steps and ratio is not None:
             confs.append(confidence(ratio, UPDATE_RATIO_HIGH))
         if leap and not (oscillating or ends_high or spike):
             what = (f"The first update moved the weights of {first_layer} by {first_ratio:.0%} of "
