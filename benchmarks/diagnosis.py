@@ -61,6 +61,15 @@ def _one(args: tuple[str, int]) -> dict:
             "fixed": fixed, "seconds": time.perf_counter() - t0}
 
 
+def select(quick: bool = False, ids: str = "", dev: bool = False) -> list:
+    """The cases to run: every fourth (``quick``), those named in ``ids`` (comma-separated)
+    or all; ``dev`` drops every held-back case, so that tuning never runs one."""
+    from fitscope.probe.cases import BY_ID, CASES
+
+    cases = [BY_ID[i] for i in ids.split(",")] if ids else CASES[::4] if quick else CASES
+    return [c for c in cases if not (dev and c.heldback)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every fourth case, 1 seed")
@@ -72,13 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="seeds for the fixes")
     args = parser.parse_args(argv)
 
-    from fitscope.probe.cases import BY_ID, CASES, score
+    from fitscope.probe.cases import BY_ID, score
 
-    cases = CASES[::4] if args.quick else CASES
-    if args.ids:
-        cases = [BY_ID[i] for i in args.ids.split(",")]
-    if args.dev:
-        cases = [c for c in cases if not c.heldback]
+    cases = select(args.quick, args.ids, args.dev)
     seeds = args.seeds or (1 if args.quick else 3)
     t0 = time.perf_counter()
     jobs = [(c.id, seeds) for c in cases]
