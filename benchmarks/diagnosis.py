@@ -10,12 +10,14 @@ gone and the mean validation loss fell by more than its spread over the seeds af
 fix (:func:`fitscope.probe.fixes.verify`); ``fixed_every_seed`` counts the successes whose
 validation loss also fell on each seed.
 
-    python benchmarks/diagnosis.py [--quick] [--workers N] [--cases] [--ids A,B] [--seeds K]
+    python benchmarks/diagnosis.py [--quick] [--dev] [--workers N] [--cases] [--ids A,B]
+                                   [--seeds K]
 
 prints one line per finding, ``finding NAME precision=... recall=...``, then the split
 sizes and a last line ``overall precision=... recall=... fix_rate=... cases=N healthy=H
 heldback_precision=... heldback_recall=...``. ``--quick`` runs every fourth case with
-one seed for the fixes; ``--cases`` prints each case's findings.
+one seed for the fixes; ``--dev`` runs the development cases only (tuning never runs a
+held-back case); ``--cases`` prints each case's findings.
 """
 
 from __future__ import annotations
@@ -59,20 +61,29 @@ def _one(args: tuple[str, int]) -> dict:
             "fixed": fixed, "seconds": time.perf_counter() - t0}
 
 
+def select(quick: bool = False, ids: str = "", dev: bool = False) -> list:
+    """The cases to run: every fourth (``quick``), those named in ``ids`` (comma-separated)
+    or all; ``dev`` drops every held-back case, so that tuning never runs one."""
+    from fitscope.probe.cases import BY_ID, CASES
+
+    cases = [BY_ID[i] for i in ids.split(",")] if ids else CASES[::4] if quick else CASES
+    return [c for c in cases if not (dev and c.heldback)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="every fourth case, 1 seed")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     parser.add_argument("--cases", action="store_true", help="print each case's findings")
     parser.add_argument("--ids", default="", help="only these case ids (comma-separated)")
+    parser.add_argument("--dev", action="store_true",
+                        help="development cases only: no held-back case is run")
     parser.add_argument("--seeds", type=int, default=None, help="seeds for the fixes")
     args = parser.parse_args(argv)
 
-    from fitscope.probe.cases import BY_ID, CASES, score
+    from fitscope.probe.cases import BY_ID, score
 
-    cases = CASES[::4] if args.quick else CASES
-    if args.ids:
-        cases = [BY_ID[i] for i in args.ids.split(",")]
+    cases = select(args.quick, args.ids, args.dev)
     seeds = args.seeds or (1 if args.quick else 3)
     t0 = time.perf_counter()
     jobs = [(c.id, seeds) for c in cases]

@@ -243,3 +243,21 @@ def test_heavy_dropout_is_underfitting_not_exploding_activations():
     under = found["underfitting"]
     assert under.severity == "warning" and under.change == {"model.dropout": 0.1}
     assert under.evidence["train_loss"] > UNDERFIT_LOSS_SHARE * under.evidence["chance_loss"]
+
+
+def test_the_benchmarks_dev_option_never_selects_a_held_back_case():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnosis.py"
+    spec = importlib.util.spec_from_file_location("benchmark_diagnosis", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    held = sorted(HELDBACK)[:2]
+    assert {c.id for c in bench.select()} == set(BY_ID)
+    assert not any(c.heldback for c in bench.select(dev=True))
+    assert len(bench.select(dev=True)) == len(CASES) - len(HELDBACK)
+    assert not any(c.heldback for c in bench.select(quick=True, dev=True))
+    assert bench.select(ids=",".join([*held, "lab_default_relu_he"]), dev=True) == [
+        BY_ID["lab_default_relu_he"]]
+    assert [c.id for c in bench.select(ids=",".join(held))] == held

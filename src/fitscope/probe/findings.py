@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..config import ModelConfig
 from ..run import Run
 from .hooks import Probe, probe
 
@@ -52,6 +53,9 @@ HIGH_LOSS_SHARE = 0.5  # ... or, with probed update ratios, ends above half the 
 UPDATE_RATIO_LOW = 1e-3  # ||dW|| / ||W|| below 1e-3 per step (CS231n: ~1e-3 is healthy)
 UPDATE_RATIO_HIGH = 0.3  # each step moves the weights by 30% of their size
 UPDATE_RATIO_TARGET = 0.03  # the largest update of a healthy run's early steps: ~1-5%
+LOW_FIX_TARGET = 1e-2  # lr_too_low's change aims the median update at 1% of the weights
+#                        (10x UPDATE_RATIO_LOW), with no cap on the factor: a cap of 100x
+#                        left SGD at 3e-5 on circles at 3e-3, still too slow
 UNDERFIT_MARGIN = 0.4  # train accuracy within 40% of the way from chance to perfect
 UNDERFIT_LOSS_SHARE = 0.7  # ... or a final training loss (dropout off) above 70% of the loss
 #                            at chance: the development split's healthy runs end at 0.62
@@ -60,13 +64,15 @@ UNDERFIT_LOSS_SHARE = 0.7  # ... or a final training loss (dropout off) above 70
 UNDERFIT_LOSS_ACC = 0.75  # ... read only below 75% of the way from chance to perfect
 #                           accuracy: a loss near chance at 94% accuracy (N(0, 1) CNNs)
 #                           is a few confident mistakes, not a model that cannot fit
-OVERFIT_RISE = 0.05  # validation loss 5% above its best (and NOISE_K times its own
-#                     epoch-to-epoch spread) while the training loss still fell
+OVERFIT_WINDOWS = 8  # the validation curve is read as medians over windows of 1/8 of
+#                     the run (one epoch in runs of up to 11): a rise counts against the
+#                     noise of such a median, not against one noisy epoch
 OVERFIT_ACC_GAP = 0.05  # ... and training accuracy 5 points above validation accuracy
 MIN_EPOCHS = 4  # history checks need a few epochs to see a trend
 INIT_CODES = ("exploding_activations", "exploding_gradients", "vanishing_gradients",
               "saturated_units", "symmetric_units")  # what a bad init shows at step 0
 
+WIDEN_FACTOR = 4  # underfitting with nothing else to blame: hidden layers 4x wider
 HEAVY_DROPOUT_GAIN = 2.0  # dropout that doubles the RMS in training mode (one layer at
 #                          p = 0.75, two at 0.5): a regularizer strong enough to stall a run
 
@@ -204,7 +210,8 @@ def _activation_scale(values: dict, order: list[str], step: int,
     """Growth of the pre-activations' spread from the first layer to any later one (the
     output included), their absolute size, and the logits' scale against the loss at
     chance (:func:`logit_excess`; classification). Growth and the logits' scale are
-    divided by ``gain``, what dropout adds in training mode (:func:`dropout_gain`)."""
+    divided by ``gain``, what dropout adds in training mode (:func:`dropout_gain`). The
+    finding is as sure as the strongest of the three checks that fired."""
     spread = {layer: values[(layer, "preact_std")] for layer in order
               if (layer, "preact_std") in values}
     rms = {layer: math.hypot(values[(layer, "preact_mean")], s) for layer, s in spread.items()}
@@ -217,17 +224,22 @@ def _activation_scale(values: dict, order: list[str], step: int,
     excess = logit_excess(rms[last] / gain, n_classes) if n_classes and last in rms else 0.0
     evidence = {"step": step, "rms": rms, "growth": growth, "logit_rms": rms.get(last),
                 "logit_excess": excess, "dropout_gain": gain}
+    # as sure as the strongest of the checks that fired
+    fired = [conf for conf, hit in ((confidence(excess, LOGIT_EXCESS), excess > LOGIT_EXCESS),
+                                    (confidence(rms[biggest], ACTIVATION_LIMIT),
+                                     rms[biggest] > ACTIVATION_LIMIT),
+                                    (confidence(growth, ACTIVATION_GROWTH),
+                                     growth > ACTIVATION_GROWTH)) if hit]
+    if not fired:
+        return []
+    conf, what = max(fired), ""
     if excess > LOGIT_EXCESS:
-        layer, conf = last, confidence(excess, LOGIT_EXCESS)
+        layer = last
         what = (f"The logits start at RMS {rms[last]:.3g}: a wrong answer then costs about "
                 f"{excess:.3g} times the loss at chance (ln {max(n_classes or 2, 2)}), so the "
                 "first steps are spent shrinking them. ")
-    elif rms[biggest] > ACTIVATION_LIMIT:
-        layer, conf, what = biggest, confidence(rms[biggest], ACTIVATION_LIMIT), ""
-    elif growth > ACTIVATION_GROWTH:
-        layer, conf, what = grower, confidence(growth, ACTIVATION_GROWTH), ""
     else:
-        return []
+        layer = biggest if rms[biggest] > ACTIVATION_LIMIT else grower
     return [Finding(
         "exploding_activations", "error", layer, evidence,
         what + f"Pre-activations grow from a spread of {spread[first]:.3g} in the first "
@@ -407,7 +419,8 @@ def loss_shape(run: Run) -> dict[str, Any]:
     - ``stuck``: never below STUCK_SHARE of the loss at chance, the second half of the
       epochs moves by less than (1 - STUCK_SHARE) of it (still falling from a huge start
       is learning), and the final training accuracy (measured without dropout) is in the
-      underfitting range;
+      underfitting range, or every epoch's loss is within ``tol`` of the loss at chance
+      (logits too small to mean anything, whatever their signs get right);
     - ``marked``: the rises that are large against the epoch means' own noise (NOISE_K
       times the median of :func:`epoch_noise`) and against the progress made
       (RISE_SHARE);
@@ -427,31 +440,40 @@ def loss_shape(run: Run) -> dict[str, Any]:
     half = losses[len(losses) // 2:]
     n_classes = run.model_spec.get("n_classes") or 2
     acc, guess = run.metrics.get("train_acc"), 1.0 / max(n_classes, 2)
+    at_chance = chance is not None and all(abs(v - chance) < tol for v in losses)
     stuck = (chance is not None and min(losses) > STUCK_SHARE * chance
              and max(half) - min(half) < (1 - STUCK_SHARE) * chance
-             and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess)))
+             and (acc is None or acc <= guess + UNDERFIT_MARGIN * (1 - guess) or at_chance))
     diffs = [b - a for a, b in pairwise(later)]
     bouncing = (len(losses) >= MIN_EPOCHS and (stuck or min(losses[2:]) > losses[1] - tol)
                 and sum(d > tol for d in diffs) >= 2 and sum(d < -tol for d in diffs) >= 2)
     return {"losses": losses, "chance": chance, "noise": noise, "typical_noise": typical,
-            "progress": progress,
+            "progress": progress, "at_chance": at_chance,
             "flat": max(later) - min(later) < tol, "stuck": stuck, "bouncing": bouncing,
             "marked": marked, "spike": chance is not None and losses[0] > SPIKE_FACTOR * chance}
 
 
 def lower_lr(run: Run) -> float:
     """The learning rate to try when it is too high: 10x lower, or lower still so that
-    the typical probed update (the median over layers and probed steps) moves a layer's
-    weights by UPDATE_RATIO_TARGET of their size (an update scales with the learning
-    rate, for SGD, momentum and Adam alike; with momentum the first update, made before
-    any velocity, counts 1 / (1 - momentum) times, the most the velocity multiplies later
-    ones). The median, not the largest update: one huge first step of the output layer
-    (its weights still small) asked for cuts of 50x that then could not train in the
-    budget (moons at SGD 2.0 and Adam 0.5, development cases)."""
+    the typical probed update moves a layer's weights by UPDATE_RATIO_TARGET of their
+    size (an update scales with the learning rate, for SGD, momentum and Adam alike).
+    The typical update is the larger of the median over layers and probed steps and the
+    median over layers of the first probed update: a run the rate killed (dead units, a
+    net at chance) makes tiny updates afterwards, which alone asked for cuts of only 10x
+    that were still too high (Adam at 1 on circles, SGD at 5 on the user CNN, development
+    cases); the first update is made before any of that. With momentum the first update,
+    made before any velocity, counts 1 / (1 - momentum) times, the most the velocity
+    multiplies later ones. Medians, not the largest update: one huge first step of the
+    output layer (its weights still small) asked for cuts of 50x that then could not
+    train in the budget (moons at SGD 2.0 and Adam 0.5, development cases)."""
     opt = run.config.optimizer
-    ratios = [r["value"] for r in run.probes if r["quantity"] == "update_ratio"
-              and math.isfinite(r["value"])]
-    worst = statistics.median(ratios) if ratios else 0.0
+    records = [r for r in run.probes if r["quantity"] == "update_ratio"
+               and math.isfinite(r["value"])]
+    worst = statistics.median(r["value"] for r in records) if records else 0.0
+    if records:
+        start = min(r["step"] for r in records)
+        worst = max(worst, statistics.median(r["value"] for r in records
+                                             if r["step"] == start))
     first = _first_update_ratio(run.probes)
     if first is not None and opt.name in ("momentum", "nesterov"):
         # the first step has no velocity yet; later steps grow up to 1 / (1 - momentum)
@@ -499,8 +521,16 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                 for a, b in zip(losses[best:], losses[best + 1:]))
     rows = run.history
     penalized = (rows[-1].get("penalty") or 0.0) > rows[-1]["train_loss"]
+    # without any penalty nothing but the steps can push the training loss back up, so a
+    # loss that ends high counts whether or not it fell back
+    no_penalty = not any(row.get("penalty") for row in rows)
     oscillating = oscillating and falls and not penalized
-    ends_high = ends_high and falls and not penalized
+    ends_high = ends_high and (falls or no_penalty) and not penalized
+    # a penalty that shrank the weights to a tenth of their size at init (:func:`_collapsed`)
+    # makes every update large against them: the update ratio then says nothing of the rate
+    steps = sorted({r["step"] for r in run.probes})
+    big_steps = (ratio is not None and ratio > UPDATE_RATIO_HIGH
+                 and not (steps and _collapsed(run.probes, steps)))
     excess = _init_logit_excess(run)
     spike = (shape["spike"] and init_fine
              and losses[0] > SPIKE_FACTOR * shape["chance"] * max(1.0, excess))
@@ -511,13 +541,12 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     leap = init_fine and first is not None and first_ratio > UPDATE_RATIO_HIGH
     if first is not None:
         evidence["first_update_ratio"] = {"layer": first_layer, "ratio": first_ratio}
-    if oscillating or ends_high or spike or leap or (ratio is not None
-                                                      and ratio > UPDATE_RATIO_HIGH):
+    if oscillating or ends_high or spike or leap or big_steps:
         # as sure as the strongest piece of evidence that fired
         confs = [confidence(first_ratio, UPDATE_RATIO_HIGH)] if leap else []
         if spike:
             confs.append(confidence(losses[0] / shape["chance"], SPIKE_FACTOR))
-        if ratio is not None and ratio > UPDATE_RATIO_HIGH:
+        if big_steps and ratio is not None:
             confs.append(confidence(ratio, UPDATE_RATIO_HIGH))
         if leap and not (oscillating or ends_high or spike):
             what = (f"The first update moved the weights of {first_layer} by {first_ratio:.0%} of "
@@ -552,7 +581,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     slow = (losses[-1] > SLOW_PROGRESS * losses[0] or (ratio is not None and high)) \
         and len(marked) == 0
     if slow and not explained and (ratio is None or ratio < UPDATE_RATIO_LOW):
-        factor = 10.0 if ratio is None else min(100.0, max(10.0, 1e-2 / max(ratio, 1e-12)))
+        # enough for a typical update of LOW_FIX_TARGET of the weights' size (an update
+        # scales with the rate, for SGD, momentum and Adam alike), at least 10x
+        factor = 10.0 if ratio is None else max(10.0, LOW_FIX_TARGET / max(ratio, 1e-12))
         return [Finding(
             "lr_too_low", "warning", None, evidence,
             f"The training loss falls steadily but slowly: from {losses[0]:.3g} to "
@@ -597,6 +628,30 @@ def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
                    above=False, span=10.0) if best < shape["chance"] else 1.0, change)]
 
 
+def validation_rise(history: list[dict]) -> dict[str, Any]:
+    """How far the validation loss rose above its minimum, against its own noise.
+
+    The curve is read as medians over windows of w = max(1, round(n / OVERFIT_WINDOWS))
+    epochs (a median, so one spike of an unstable step does not move it): ``rise`` is the
+    last window's median minus the lowest window median, ``need`` is NOISE_K times the
+    noise of such a median, sigma / sqrt(w), with sigma the median epoch-to-epoch change
+    of the validation loss. ``train_fell``: the training loss's last window median is
+    below its median in the window where the validation loss was lowest."""
+    vals = [row["val_loss"] for row in history]
+    train = [row["train_loss"] for row in history]
+    n = len(vals)
+    w = max(1, round(n / OVERFIT_WINDOWS))
+    val_med = [statistics.median(vals[i:i + w]) for i in range(n - w + 1)]
+    train_med = [statistics.median(train[i:i + w]) for i in range(n - w + 1)]
+    best = min(range(len(val_med)), key=val_med.__getitem__)
+    sigma = statistics.median(abs(b - a) for a, b in pairwise(vals))
+    return {"window": w, "best_epoch": history[best + w // 2]["epoch"],
+            "best_val_loss": val_med[best], "final_val_loss_median": val_med[-1],
+            "rise": val_med[-1] - val_med[best], "val_spread": sigma,
+            "need": NOISE_K * sigma / math.sqrt(w),
+            "train_fell": train_med[-1] < train_med[best]}
+
+
 def _fit(run: Run, oscillating: bool) -> list[Finding]:
     found = []
     n_classes = run.model_spec.get("n_classes")
@@ -621,6 +676,8 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
                 change["regularization.weight_decay"] = rc.weight_decay / 1000
             if run.config.model.dropout > 0.5:
                 change["model.dropout"] = 0.1
+            if rc.l1 > 1e-3:
+                change["regularization.l1"] = rc.l1 / 1000
             if run.model_spec.get("builtin", True) and run.config.model.depth == 0:
                 change["model.depth"] = 2
             found.append(Finding(
@@ -638,29 +695,26 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
     es = rc.early_stopping
     restored = run.status == "early_stopped" and es.restore_best
     if len(vals) >= MIN_EPOCHS and all(math.isfinite(v) for v in vals) and not restored:
-        best = min(range(len(vals)), key=vals.__getitem__)
+        rise = validation_rise(run.history)
         train = [row["train_loss"] for row in run.history]
-        spread = statistics.median(abs(b - a) for a, b in pairwise(vals))
-        rise = vals[-1] - vals[best]
-        need = max(OVERFIT_RISE * vals[best], NOISE_K * spread)
         val_acc = run.metrics.get("val_acc")
         gap_acc = (train_acc - val_acc) if train_acc is not None and val_acc is not None \
             else None
         material = gap_acc is None or gap_acc > OVERFIT_ACC_GAP
-        # how sure: the weaker of the rise against the noise and the accuracy gap (the
-        # OVERFIT_RISE share of the best loss is a floor for what matters, not evidence)
-        sure = min(confidence(rise, NOISE_K * spread) if spread > 0 else 1.0,
+        # how sure: the weaker of the rise against the noise and the accuracy gap
+        sure = min(confidence(rise["rise"], rise["need"]) if rise["need"] > 0 else 1.0,
                    confidence(gap_acc, OVERFIT_ACC_GAP) if gap_acc is not None else 1.0)
-        if rise > need and train[-1] < train[best] and material and not oscillating:
+        if rise["rise"] > rise["need"] and rise["train_fell"] and material and not oscillating:
+            best = rise["best_epoch"]
             gap = vals[-1] - train[-1]
             found.append(Finding(
                 "overfitting", "warning", None,
-                {"best_epoch": run.history[best]["epoch"], "best_val_loss": vals[best],
-                 "final_val_loss": vals[-1], "final_train_loss": train[-1], "gap": gap,
-                 "val_spread": spread, "accuracy_gap": gap_acc},
-                f"Validation loss was lowest at epoch {run.history[best]['epoch']} "
-                f"({vals[best]:.3g}) and rose to {vals[-1]:.3g} while the training loss kept "
-                f"falling to {train[-1]:.3g}: the model learns the training set's noise. The "
+                {**rise, "final_val_loss": vals[-1], "final_train_loss": train[-1],
+                 "gap": gap, "accuracy_gap": gap_acc},
+                f"Validation loss was lowest around epoch {best} "
+                f"({rise['best_val_loss']:.3g}, median of {rise['window']} epochs) and rose to "
+                f"{rise['final_val_loss_median']:.3g} while the training loss kept falling to "
+                f"{train[-1]:.3g}: the model learns the training set's noise. The "
                 f"generalization gap (validation minus training loss) is {gap:.3g}"
                 + (f", {gap_acc:.0%} in accuracy" if gap_acc is not None else "") + ".",
                 "Early stopping (regularization.early_stopping), L2 or weight decay, dropout, "
@@ -733,7 +787,23 @@ def run_findings(run: Run) -> list[Finding]:
             0.75, {"optimizer.lr": lower_lr(run)})]
     found = _with_changes(run, found) + lr
     found += _not_learning(run, found)
-    return found + _fit(run, any(f.code == "lr_too_high" for f in lr))
+    return _capacity(run, found + _fit(run, any(f.code == "lr_too_high" for f in lr)))
+
+
+def _capacity(run: Run, found: list[Finding]) -> list[Finding]:
+    """Underfitting with nothing else to blame (no other finding sure enough to be
+    asserted, no penalty, dropout or missing hidden layer for its change to undo): the
+    capacity. Its change then widens a built-in MLP's hidden layers WIDEN_FACTOR times, to
+    the default width (32) at least."""
+    model = run.config.model
+    others = [f for f in found if f.code not in ("underfitting", "not_learning")
+              and f.confidence >= POSSIBLE_BELOW]
+    if others or not run.model_spec.get("builtin", True) or model.kind != "mlp" \
+            or model.depth == 0:
+        return found
+    width = max(WIDEN_FACTOR * max(model.widths), ModelConfig().width)
+    return [replace(f, change={"model.width": width}) if f.code == "underfitting"
+            and not f.change else f for f in found]
 
 
 # -- a user's model ---------------------------------------------------------------------
