@@ -60,7 +60,7 @@ def measure_more_data(ctx: Context) -> Measurement:
 def decide_more_data(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
     more = next(k for k in acc if not k.startswith("60 "))
-    tests = {k: _paired(acc[more], acc[k], f"test accuracy {more} > {k}")
+    tests = {k: greater(acc[more], acc[k], paired=True, label=f"test accuracy {more} > {k}")
              for k in acc if k != more}
     detail = "; ".join(f"test accuracy {_m(acc[more]):.3f} with {more} against "
                        f"{_m(acc[k]):.3f} with {k} ({c.text()})" for k, c in tests.items())
@@ -70,10 +70,6 @@ def decide_more_data(m: Measurement) -> Verdict:
     # beating no regularizer only is not "best": the claim is about the regularizers
     return Verdict("does not hold", detail + "; more data did not beat "
                    + ", ".join(k for k in tests if k not in beaten) + ".")
-
-
-def _paired(a, b, label, reported=False):
-    return greater(a, b, paired=True, label=label, reported=reported)
 
 
 def _acc_figure(m: Measurement, title: str, xtitle: str) -> go.Figure:
@@ -122,12 +118,12 @@ def measure_bn_speed(ctx: Context) -> Measurement:
 
 def decide_bn_speed(m: Measurement) -> Verdict:
     v = m.values
-    fast = _paired(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
-                   f"training loss after {BN_EARLY} epochs, plain > batch norm")
-    narrow = _paired(v["gap"]["plain"], v["gap"]["batch norm"],
-                     "train-test accuracy gap, plain > batch norm")
-    replace = _paired(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"],
-                      "test accuracy, dropout > batch norm", reported=True)
+    fast = greater(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
+                   paired=True, label=f"training loss after {BN_EARLY} epochs, plain > batch norm")
+    narrow = greater(v["gap"]["plain"], v["gap"]["batch norm"], paired=True,
+                     label="train-test accuracy gap, plain > batch norm")
+    replace = greater(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"], paired=True,
+                      label="test accuracy, dropout > batch norm", reported=True)
     detail = (f"training loss after {BN_EARLY} epochs "
               f"{_m(v['early_train_loss']['batch norm']):.3f} "
               f"with batch norm against {_m(v['early_train_loss']['plain']):.3f} without "
@@ -195,8 +191,8 @@ def decide_l1_majority(m: Measurement) -> Verdict:
     v = m.values
     majority = mean_above(v["near_zero"]["L1"], 0.5,
                           label=f"share of L1 weights under {NEAR_ZERO:g} > 0.5")
-    less = _paired(v["large_kept"]["L1"], v["large_kept"]["L2"],
-                   "large weights kept, L1 > L2")
+    less = greater(v["large_kept"]["L1"], v["large_kept"]["L2"], paired=True,
+                   label="large weights kept, L1 > L2")
     detail = (f"share of weights under {NEAR_ZERO:g}: L1 {_m(v['near_zero']['L1']):.2f}, L2 "
               f"{_m(v['near_zero']['L2']):.2f}, none {_m(v['near_zero']['none']):.2f} "
               f"({majority.text()}); the top {TOP_SHARE:.0%} of weights keep "
@@ -251,7 +247,8 @@ def measure_input_dropout(ctx: Context) -> Measurement:
 def decide_input_dropout(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
     high, low = f"keep {1 - INPUT_DROPS[0]:g}", f"keep {1 - INPUT_DROPS[1]:g}"
-    c = _paired(acc[high], acc[low], f"test accuracy, inputs {high} > {low}")
+    c = greater(acc[high], acc[low], paired=True,
+                label=f"test accuracy, inputs {high} > {low}")
     detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "
               f"{1 - INPUT_DROPS[0]:g} against {_m(acc[low]):.3f} at {1 - INPUT_DROPS[1]:g} "
               f"({c.text()})")
@@ -297,7 +294,8 @@ def measure_bowl(ctx: Context) -> Measurement:
 
 def decide_bowl(m: Measurement) -> Verdict:
     v = m.values
-    c = _paired(v["steps adagrad"], v["steps rmsprop"], "steps to tolerance, AdaGrad > RMSProp")
+    c = greater(v["steps adagrad"], v["steps rmsprop"], paired=True,
+                label="steps to tolerance, AdaGrad > RMSProp")
     detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(v['steps rmsprop']):.0f} "
               f"(eps {m.series['lr']['rmsprop']}), AdaGrad {mean(v['steps adagrad']):.0f} "
               f"(eps {m.series['lr']['adagrad']}) ({c.text()})")
@@ -412,7 +410,8 @@ def measure_after_stopping(ctx: Context) -> Measurement:
 
 def decide_after_stopping(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    tests = {a: _paired(acc[a], acc["stopped"], f"test accuracy {a} > stopped") for a in AFTER}
+    tests = {a: greater(acc[a], acc["stopped"], paired=True,
+                        label=f"test accuracy {a} > stopped") for a in AFTER}
     detail = "; ".join(f"{a}: test accuracy {_m(acc[a]):.3f} against {_m(acc['stopped']):.3f} "
                        f"stopped ({c.text()})" for a, c in tests.items())
     won = [a for a, c in tests.items() if c.significant]

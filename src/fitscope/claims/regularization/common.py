@@ -15,7 +15,7 @@ from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
 from ..base import Context, Measurement, Verdict, mean, metric
-from ..tests import Comparison, greater, mean_ci
+from ..tests import greater, mean_ci
 
 # -- shared pieces ---------------------------------------------------------------------
 
@@ -47,12 +47,6 @@ def _per_run(runs: Sequence[Run], fn: Callable[[Run], float]) -> list[float]:
 def _gap(runs: Sequence[Run]) -> list[float]:
     """Generalization gap in accuracy: train accuracy - test accuracy."""
     return _per_run(runs, lambda r: r.metrics["train_acc"] - r.metrics["test_acc"])
-
-
-def _paired_greater(a: Sequence[float], b: Sequence[float]) -> Comparison:
-    """One-sided paired test that mean(a) > mean(b), paired by seed (a pair with a
-    diverged side is dropped and counted: :func:`~fitscope.claims.tests.greater`)."""
-    return greater(a, b, paired=True)
 
 
 def _m(xs: Sequence[float]) -> float:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import greater
-from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _paired_greater, _train
+from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _train
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 
@@ -39,7 +39,7 @@ def decide_augmentation(m: Measurement) -> Verdict:
     helps, parts = [], []
     for n in sizes:
         a, p = acc[_size_key("augmented", n)], acc[_size_key("none", n)]
-        c = _paired_greater(a, p)
+        c = greater(a, p, paired=True)
         if c.significant:
             helps.append(n)
         parts.append(f"{n} images: {_m(a):.3f} with augmentation against {_m(p):.3f} without "
@@ -179,7 +179,7 @@ def measure_multitask(ctx: Context) -> Measurement:
 
 def decide_multitask(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    c = _paired_greater(acc["with auxiliary tasks"], acc["main task only"])
+    c = greater(acc["with auxiliary tasks"], acc["main task only"], paired=True)
     detail = (f"with main labels on {m.values['main_label_fraction']:.0%} of the training "
               f"set, main-task test accuracy is {_m(acc['with auxiliary tasks']):.3f} with the "
               f"auxiliary heads against {_m(acc['main task only']):.3f} without ({c.text()})")

@@ -21,7 +21,6 @@ from .common import (
     _ci_bar,
     _m,
     _ok,
-    _paired_greater,
     _per_run,
     _size_key,
     _size_verdict,
@@ -220,7 +219,7 @@ def decide_early_stopping_l2(m: Measurement) -> Verdict:
     ridge = [d for t in steps for d in v["to_ridge"][t]]
     ls = [d for t in steps for d in v["to_least_squares"][t]]
     ratios = [r for rs in v["best_lambda_times_eta_t"].values() for r in rs]
-    closer = _paired_greater(ls, ridge)
+    closer = greater(ls, ridge, paired=True)
     near = [t for t in steps if v["to_ridge"][t] and max(v["to_ridge"][t]) < RIDGE_TOL]
     lam_ok = bool(ratios) and all(1 / LAMBDA_FACTOR <= r <= LAMBDA_FACTOR for r in ratios)
     worst = ", ".join(f"{max(v['to_ridge'][t], default=math.nan):.0%}" for t in steps)

@@ -15,7 +15,8 @@ from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
-from .common import _add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train
+from ..tests import greater
+from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run, _train
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
 
@@ -57,7 +58,7 @@ def decide_flatness(m: Measurement) -> Verdict:
     """Decided on the notes' measure, the loss increase under perturbation; the top
     Hessian eigenvalue is reported beside it."""
     v = m.values
-    c = {k: _paired_greater(v[k]["none"], v[k]["weight noise"]) for k in FLATNESS_MEASURES}
+    c = {k: greater(v[k]["none"], v[k]["weight noise"], paired=True) for k in FLATNESS_MEASURES}
     detail = (f"perturbing every parameter by N(0, ({v['alpha']} theta)^2) raises the "
               f"training loss by {_m(v['perturbation']['weight noise']):.3g} after training "
               f"with weight noise against {_m(v['perturbation']['none']):.3g} without "
@@ -148,8 +149,8 @@ def measure_fgsm(ctx: Context) -> Measurement:
 
 def decide_fgsm(m: Measurement) -> Verdict:
     v = m.values
-    flips = _paired_greater(v["flip_fgsm"]["standard"], v["flip_random"]["standard"])
-    robust = _paired_greater(v["fgsm_acc"]["adversarial"], v["fgsm_acc"]["standard"])
+    flips = greater(v["flip_fgsm"]["standard"], v["flip_random"]["standard"], paired=True)
+    robust = greater(v["fgsm_acc"]["adversarial"], v["fgsm_acc"]["standard"], paired=True)
     detail = (f"an FGSM step of epsilon = {v['epsilon']} ({v['epsilon'] / v['pixel_range']:.0%} "
               f"of the pixel range) flips {_m(v['flip_fgsm']['standard']):.0%} of the correct "
               f"test predictions, a random-sign step of the same size "

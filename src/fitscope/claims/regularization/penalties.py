@@ -17,7 +17,7 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
-from ..tests import mean_ci
+from ..tests import greater, mean_ci
 from .common import (
     OVERFIT_SIZES,
     _by_size,
@@ -28,7 +28,6 @@ from .common import (
     _gap_values,
     _m,
     _ok,
-    _paired_greater,
     _per_run,
     _size_key,
     _size_verdict,
@@ -209,8 +208,8 @@ def decide_sparsity(m: Measurement) -> Verdict:
     v = m.values
     a, b = v["pair"]
     zero, norm, loss = v["near_zero"], v["norm"], v["train_loss"]
-    sparse = _paired_greater(zero[a], zero[b])
-    small = _paired_greater(norm["none"], norm[b])
+    sparse = greater(zero[a], zero[b], paired=True)
+    small = greater(norm["none"], norm[b], paired=True)
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
               f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
               f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
@@ -297,7 +296,7 @@ def measure_activation_l1(ctx: Context) -> Measurement:
 
 def decide_activation_l1(m: Measurement) -> Verdict:
     z, acc = m.values["zero_share"], m.values["test_acc"]
-    c = _paired_greater(z["activation L1"], z["none"])
+    c = greater(z["activation L1"], z["none"], paired=True)
     detail = (f"on test digits {_m(z['activation L1']):.0%} of the hidden ReLU outputs are "
               f"exactly zero with the penalty against {_m(z['none']):.0%} without "
               f"({c.text()}); test accuracy {_m(acc['activation L1']):.3f} against "
