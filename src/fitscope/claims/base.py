@@ -20,15 +20,16 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from ..config import RunConfig
 from ..run import Run
 
 Outcome = Literal["holds", "does not hold", "not shown", "holds only when"]
 Kind = Literal["claim", "demonstration"]
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -97,6 +98,26 @@ class Context:
         """``base`` with ``overrides`` (dotted keys), once per seed."""
         cfg = base.with_overrides(overrides) if overrides else base
         return [cfg.with_overrides({"budget.seed": s}) for s in range(self.seeds)]
+
+    def train_groups(self, groups: Mapping[K, Sequence[RunConfig]]) -> dict[K, list[Run]]:
+        """The runs of each named group of configs, in the group's order; all groups in
+        one :meth:`train_many` call (same-shape runs of different groups train together)."""
+        runs = iter(self.train_many([c for cs in groups.values() for c in cs]))
+        return {name: [next(runs) for _ in cs] for name, cs in groups.items()}
+
+    def train_variants(self, base: RunConfig, variants: Mapping[K, Mapping[str, Any]],
+                       resplit: bool = False) -> dict[K, list[Run]]:
+        """``base`` with each variant's overrides once per seed (:meth:`seeded`), trained
+        by :meth:`train_groups`: the runs by variant, in seed order. With ``resplit``,
+        seed s also draws its own data split (``data.split_seed = s``)."""
+        groups = {}
+        for name, overrides in variants.items():
+            configs = self.seeded(base, **overrides)
+            if resplit:
+                configs = [c.with_overrides({"data.split_seed": c.budget.seed})
+                           for c in configs]
+            groups[name] = configs
+        return self.train_groups(groups)
 
     def epochs(self, quick: int) -> int:
         return max(1, round(quick * self.scale))

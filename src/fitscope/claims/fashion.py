@@ -40,11 +40,8 @@ def measure_fashion(ctx: Context) -> Measurement:
     if not ctx.fashion_mnist:
         raise ValueError("the Fashion-MNIST chapter needs --fashion-mnist DIR")
     base = base_config(ctx.fashion_mnist, ctx.scale)
-    configs = [c for o in VARIANTS.values() for c in ctx.seeded(base, **o)]
-    runs = ctx.train_many(configs)
-    n, values = ctx.seeds, {}
-    for i, label in enumerate(VARIANTS):
-        rs = runs[i * n:(i + 1) * n]
+    values = {}
+    for label, rs in ctx.train_variants(base, VARIANTS).items():
         values[f"test_acc {label}"] = metric(rs, "test_acc")
         values[f"gap {label}"] = [a - b for a, b in zip(metric(rs, "train_acc"),
                                                         metric(rs, "test_acc"))]

@@ -33,7 +33,6 @@ from .regularization.common import (
     _gap_values,
     _m,
     _per_run,
-    _train,
     _weights_flat,
     overfit_base,
 )
@@ -53,7 +52,7 @@ def measure_more_data(ctx: Context) -> Measurement:
         "60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
         "60 points, dropout": {"model.dropout": 0.5},
         f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
-    runs = _train(ctx, base, variants, resplit=True)
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values=_gap_values(runs))
 
 
@@ -106,7 +105,7 @@ def measure_bn_speed(ctx: Context) -> Measurement:
         "data": {"name": "digits", "train_size": 512}, "model": {"depth": 6, "width": 32},
         "optimizer": {"name": "sgd", "lr": 0.1}, "budget": {"epochs": ctx.epochs(20),
                                                              "batch_size": 64}})
-    runs = _train(ctx, base, {"plain": {}, "batch norm": {"model.batch_norm": True},
+    runs = ctx.train_variants(base, {"plain": {}, "batch norm": {"model.batch_norm": True},
                               "dropout 0.2": {"model.dropout": 0.2}})
     early = {k: _per_run(rs, lambda r: r.history[min(BN_EARLY, len(r.history)) - 1]
                          ["train_loss"]) for k, rs in runs.items()}
@@ -170,7 +169,7 @@ def measure_l1_majority(ctx: Context) -> Measurement:
         "data": {"name": "breast_cancer"}, "model": {"depth": 0}, "init": {"scheme": "zeros"},
         "optimizer": {"name": "sgd", "lr": 0.3},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
-    runs = _train(ctx, base, {"none": {}, "L1": {"regularization.l1": 0.01},
+    runs = ctx.train_variants(base, {"none": {}, "L1": {"regularization.l1": 0.01},
                               "L2": {"regularization.l2": 0.1}}, resplit=True)
     weights = {k: [_weights_flat(r).abs() for r in rs] for k, rs in runs.items()}
     shrink = {}
@@ -238,7 +237,7 @@ def measure_input_dropout(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 128, "dropout": 0.5},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
-    runs = _train(ctx, base, {f"keep {1 - p:g}": {"model.input_dropout": p}
+    runs = ctx.train_variants(base, {f"keep {1 - p:g}": {"model.input_dropout": p}
                               for p in INPUT_DROPS}, resplit=True)
     return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
                                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
@@ -403,7 +402,7 @@ def measure_after_stopping(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(200), "batch_size": 32}})
     variants: dict[str, dict[str, Any]] = {"stopped": {}} | {
         a: {"regularization.early_stopping.after": a} for a in AFTER}
-    runs = _train(ctx, base, variants, resplit=True)
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
                                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
 

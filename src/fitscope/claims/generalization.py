@@ -98,12 +98,8 @@ def measure_capacity(ctx: Context) -> Measurement:
         "model": {"depth": 0}, "init": {"scheme": "xavier_normal"},
         "optimizer": {"name": "adam", "lr": 0.05},
         "budget": {"epochs": ctx.epochs(300), "batch_size": 0}})
-    configs = {d: [c.with_overrides({"data.split_seed": c.budget.seed})
-                   for c in ctx.seeded(base, **{"data.poly_degree": d})] for d in DEGREES}
-    flat = [c for d in DEGREES for c in configs[d]]
-    runs = ctx.train_many(flat)
-    n = len(configs[DEGREES[0]])
-    by_degree = {d: runs[i * n:(i + 1) * n] for i, d in enumerate(DEGREES)}
+    by_degree = ctx.train_variants(base, {d: {"data.poly_degree": d} for d in DEGREES},
+                                   resplit=True)
     train = {d: [1 - a for a in metric(rs, "train_acc")] for d, rs in by_degree.items()}
     test = {d: [1 - a for a in metric(rs, "test_acc")] for d, rs in by_degree.items()}
     return Measurement(values={"train": train, "test": test},

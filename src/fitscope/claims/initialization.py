@@ -63,13 +63,9 @@ def measure_symmetry(ctx: Context) -> Measurement:
         "zeros": {"init.scheme": "zeros"},
         "constant 0.5": {"init.scheme": "constant", "init.value": 0.5},
         "xavier": {"init.scheme": "xavier_normal"}}
-    configs = [c for o in inits.values() for c in ctx.seeded(
-        SYMMETRY_BASE, **o, **{"budget.epochs": ctx.epochs(30)})]
-    runs = ctx.train_many(configs)
-    n = ctx.seeds
+    base = SYMMETRY_BASE.with_overrides({"budget.epochs": ctx.epochs(30)})
     values, series = {}, {}
-    for i, label in enumerate(inits):
-        rs = runs[i * n:(i + 1) * n]
+    for label, rs in ctx.train_variants(base, inits).items():
         values[f"unit_distance_{label}"] = [
             max(layer_unit_distance(w) for w in _hidden_weights(r)) for r in rs]
         values[f"test_acc_{label}"] = metric(rs, "test_acc")
@@ -211,13 +207,9 @@ def epochs_to_half(run) -> int:
 
 def measure_scale(ctx: Context) -> Measurement:
     base = NINE_LAYER.with_overrides({"budget.epochs": ctx.epochs(20)})
-    configs = [c for o in SCALES.values() for c in ctx.seeded(base, **o)]
-    runs = ctx.train_many(configs)
-    n = ctx.seeds
     values: dict[str, Any] = {}
     series: dict[str, Any] = {}
-    for i, label in enumerate(SCALES):
-        rs = runs[i * n:(i + 1) * n]
+    for label, rs in ctx.train_variants(base, SCALES).items():
         values[f"final_train_loss {label}"] = [
             r.history[-1]["train_loss"] if r.status != "diverged" else math.inf for r in rs]
         values[f"train_acc {label}"] = metric(rs, "train_acc")
@@ -493,14 +485,11 @@ RELU_SCHEMES = ("xavier_normal", "kaiming_normal")
 
 def measure_relu_depth(ctx: Context) -> Measurement:
     base = DEEP_RELU.with_overrides({"budget.epochs": ctx.epochs(15)})
-    settings = [(d, s) for d in RELU_DEPTHS for s in RELU_SCHEMES]
-    runs = ctx.train_many([c for d, s in settings for c in ctx.seeded(
-        base, **{"model.depth": d, "init.scheme": s})])
-    n = ctx.seeds
+    runs = ctx.train_variants(base, {(d, s): {"model.depth": d, "init.scheme": s}
+                                     for d in RELU_DEPTHS for s in RELU_SCHEMES})
     values: dict[str, Any] = {}
     series: dict[str, Any] = {"depths": list(RELU_DEPTHS)}
-    for i, (d, s) in enumerate(settings):
-        rs = runs[i * n:(i + 1) * n]
+    for (d, s), rs in runs.items():
         values[f"train_acc {s} depth {d}"] = metric(rs, "train_acc")
         values[f"final_train_loss {s} depth {d}"] = metric(rs, "train_loss")
         prof = init_profile(base.with_overrides({"model.depth": d, "init.scheme": s}))

@@ -15,7 +15,7 @@ from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean, metric
 from ..tests import greater
-from .common import _band, _chunks, _parts_verdict, best_lr
+from .common import _band, _parts_verdict, best_lr
 
 # -- 27: AdaGrad stalls, RMSProp does not, Adam's bias correction -------------------------
 
@@ -92,9 +92,8 @@ def measure_adaptive(ctx: Context) -> Measurement:
     lr, table = best_lr(ctx, base, ("adagrad", "rmsprop"),
                         dict.fromkeys(("adagrad", "rmsprop"), ADAPTIVE_GRID))
     lr["adam"] = base.optimizer.lr
-    configs = [c for n in ADAPTIVE for c in ctx.seeded(base, **{"optimizer.name": n,
-                                                                "optimizer.lr": lr[n]})]
-    groups = dict(zip(ADAPTIVE, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {n: {"optimizer.name": n, "optimizer.lr": lr[n]}
+                                       for n in ADAPTIVE})
     warm = math.ceil(1 / (1 - base.optimizer.rho))  # RMSProp's average covers ~1/(1-rho) steps
     values: dict[str, list[float]] = {k: [] for k in (
         "adagrad_end_over_start", "rmsprop_min_over_warm", "rise_share adagrad",

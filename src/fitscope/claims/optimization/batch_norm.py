@@ -13,7 +13,7 @@ from ...config import RunConfig
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean
 from ..tests import greater
-from .common import _chunks, _errorbars, _parts_verdict
+from .common import _errorbars, _parts_verdict
 
 # -- 28: batch norm: higher learning rates, less sensitive to init -------------------------
 
@@ -43,11 +43,11 @@ def measure_batch_norm(ctx: Context) -> Measurement:
     settings = [(bn, "lr", lr, lr) for bn in (False, True) for lr in BN_LRS] + [
         (bn, "std", std, lr) for lr in BN_INIT_LRS for bn in (False, True)
         for std in BN_INIT_STDS]
-    configs = [c for bn, kind, x, lr in settings for c in ctx.seeded(base, **{
-        "model.batch_norm": bn, "optimizer.lr": lr,
-        **({} if kind == "lr" else {"init.scheme": "normal", "init.std": x})})]
-    groups = {(bn, kind, x) if kind == "lr" else (bn, kind, x, lr): rs for (bn, kind, x, lr), rs
-              in zip(settings, _chunks(ctx.train_many(configs), ctx.seeds))}
+    groups = ctx.train_variants(base, {
+        (bn, kind, x) if kind == "lr" else (bn, kind, x, lr): {
+            "model.batch_norm": bn, "optimizer.lr": lr,
+            **({} if kind == "lr" else {"init.scheme": "normal", "init.std": x})}
+        for bn, kind, x, lr in settings})
     values, series = {}, {}
     for bn in (False, True):
         tag = "bn" if bn else "plain"

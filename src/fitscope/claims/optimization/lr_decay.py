@@ -9,7 +9,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict, mean, metric
 from ..tests import greater
-from .common import _band, _chunks, _errorbars
+from .common import _band, _errorbars
 
 # -- 25: linear learning-rate decay ends lower than a constant rate -----------------------
 
@@ -27,10 +27,9 @@ def _batch_name(b: int) -> str:
 
 def measure_decay(ctx: Context) -> Measurement:
     base = DECAY_BASE.with_overrides({"budget.max_steps": round(399 * ctx.scale)})
-    settings = [(b, k) for b in DECAY_BATCHES for k in SCHEDULES]
-    configs = [c for b, k in settings for c in ctx.seeded(
-        base, **{"budget.batch_size": b, "optimizer.schedule.kind": k})]
-    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {
+        (b, k): {"budget.batch_size": b, "optimizer.schedule.kind": k}
+        for b in DECAY_BATCHES for k in SCHEDULES})
     sched = base.optimizer.schedule
     return Measurement(
         values={f"final_train_loss b={b} {k}": metric(rs, "train_loss")
@@ -109,9 +108,8 @@ def measure_final_fraction(ctx: Context) -> Measurement:
     base = DECAY_BASE.with_overrides({"budget.max_steps": round(399 * ctx.scale),
                                       "budget.batch_size": DECAY_BATCHES[0],
                                       "optimizer.schedule.kind": "linear"})
-    configs = [c for f in FINAL_FRACTIONS
-               for c in ctx.seeded(base, **{"optimizer.schedule.final_fraction": f})]
-    groups = dict(zip(FINAL_FRACTIONS, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {f: {"optimizer.schedule.final_fraction": f}
+                                       for f in FINAL_FRACTIONS})
     return Measurement(
         values={f"final_train_loss eps_tau {_fraction_name(f)}": metric(rs, "train_loss")
                 for f, rs in groups.items()},

@@ -17,7 +17,7 @@ from ...landscape import Problem, problem_for_run
 from ...landscape.evaluate import eval_mode
 from ..base import Claim, Context, Measurement, Verdict, mean, metric
 from ..tests import greater, mean_ci
-from .common import _chunks, _ci_text, _errorbars
+from .common import _ci_text, _errorbars
 
 # -- 21: standard error of the minibatch gradient -----------------------------------------
 
@@ -169,10 +169,9 @@ def batch_setting(protocol: str, budget: str, batch: int, scale: float) -> dict:
 
 
 def measure_batch_regularizer(ctx: Context) -> Measurement:
-    settings = [(p, b, n) for p in BATCH_PROTOCOLS for b in BATCH_BUDGETS for n in BATCH_SIZES]
-    configs = [c for p, b, n in settings
-               for c in ctx.seeded(BATCH_BASE, **batch_setting(p, b, n, ctx.scale))]
-    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(BATCH_BASE, {
+        (p, b, n): batch_setting(p, b, n, ctx.scale)
+        for p in BATCH_PROTOCOLS for b in BATCH_BUDGETS for n in BATCH_SIZES})
     values = {}
     for (p, b, n), rs in groups.items():
         train, test = metric(rs, "train_acc"), metric(rs, "test_acc")

@@ -13,7 +13,7 @@ from ...landscape import toy
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
 from ..tests import greater
-from .common import _band, _chunks, _errorbars, _jitter, best_lr
+from .common import _band, _errorbars, _jitter, best_lr
 
 # -- 26: momentum beats SGD on an ill-conditioned ravine -----------------------------------
 
@@ -57,9 +57,8 @@ def measure_momentum(ctx: Context) -> Measurement:
               for n in NAMES}
     base = MOMENTUM_BASE.with_overrides({"budget.epochs": ctx.epochs(5)})
     lr, table = best_lr(ctx, base, NAMES, dict.fromkeys(NAMES, DIGITS_GRID))
-    configs = [c for n in NAMES for c in ctx.seeded(base, **{"optimizer.name": n,
-                                                             "optimizer.lr": lr[n]})]
-    groups = dict(zip(NAMES, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {n: {"optimizer.name": n, "optimizer.lr": lr[n]}
+                                       for n in NAMES})
     values |= {f"digits_train_loss {n}": metric(rs, "train_loss") for n, rs in groups.items()}
     return Measurement(
         values=values, series={n: [[row["train_loss"] for row in r.history] for r in rs]
@@ -156,10 +155,9 @@ def measure_momentum_noise(ctx: Context) -> Measurement:
     base = NOISE_BASE.with_overrides({"budget.max_steps": round(200 * ctx.scale)})
     eps, alpha = base.optimizer.lr, base.optimizer.momentum
     rates = {"momentum": eps, "sgd": eps / (1 - alpha)}
-    settings = [(b, n) for b in NOISE_BATCHES for n in NAMES]
-    configs = [c for b, n in settings for c in ctx.seeded(
-        base, **{"budget.batch_size": b, "optimizer.name": n, "optimizer.lr": rates[n]})]
-    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {
+        (b, n): {"budget.batch_size": b, "optimizer.name": n, "optimizer.lr": rates[n]}
+        for b in NOISE_BATCHES for n in NAMES})
     return Measurement(
         values={f"noise_share batch {b} {n}": [update_noise_share(r) if r.status != "diverged"
                                                else float("nan") for r in rs]

@@ -20,21 +20,6 @@ from ..tests import greater, mean_ci
 # -- shared pieces ---------------------------------------------------------------------
 
 
-def _train(ctx: Context, base: RunConfig, variants: dict[str, dict[str, Any]],
-           resplit: bool = False) -> dict[str, list[Run]]:
-    """Train ``base`` with each variant's overrides once per seed, all in one
-    ``ctx.train_many`` call; with ``resplit`` seed s also draws the data with
-    ``data.split_seed = s``. Returns the runs by variant, in seed order."""
-    groups = {}
-    for name, overrides in variants.items():
-        configs = ctx.seeded(base, **overrides)
-        if resplit:
-            configs = [c.with_overrides({"data.split_seed": c.budget.seed}) for c in configs]
-        groups[name] = configs
-    runs = iter(ctx.train_many([c for cs in groups.values() for c in cs]))
-    return {name: [next(runs) for _ in cs] for name, cs in groups.items()}
-
-
 def _ok(run: Run) -> bool:
     return run.status != "diverged"
 
@@ -168,9 +153,10 @@ def _gap_figure(m: Measurement, title: str) -> go.Figure:
 
 def _train_sizes(ctx: Context, base: RunConfig, variants: dict[str, dict[str, Any]],
                  sizes: Sequence[int] = OVERFIT_SIZES) -> dict[int, dict[str, list[Run]]]:
-    """:func:`_train` with every seed drawing its own split (``resplit``), at each
-    training-set size; all in one ``ctx.train_many`` call. Runs by size, then variant."""
-    runs = _train(ctx, base, {f"{n} {name}": {**o, "data.train_size": n}
+    """:meth:`~fitscope.claims.base.Context.train_variants` with every seed drawing its
+    own split (``resplit``), at each training-set size; all in one ``ctx.train_many``
+    call. Runs by size, then variant."""
+    runs = ctx.train_variants(base, {f"{n} {name}": {**o, "data.train_size": n}
                               for n in sizes for name, o in variants.items()}, resplit=True)
     return {n: {name: runs[f"{n} {name}"] for name in variants} for n in sizes}
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import greater
-from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _train
+from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 
@@ -27,7 +27,7 @@ def measure_augmentation(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(60), "batch_size": 25}})
     variants = {_size_key(v, n): {"data.train_size": n, **o} for n in AUGMENT_SIZES
                 for v, o in (("none", {}), ("augmented", {"regularization.augment": AUGMENT}))}
-    runs = _train(ctx, base, variants, resplit=True)
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values={**_gap_values(runs), "augment": AUGMENT},
                        series={"train_sizes": list(AUGMENT_SIZES)})
 
@@ -89,7 +89,7 @@ def measure_label_smoothing(ctx: Context) -> Measurement:
     variants = {_noise_key(r, ls > 0): {"data.label_noise": r,
                                         "regularization.label_smoothing": ls}
                 for r in NOISE_RATES for ls in (0.0, SMOOTHING)}
-    runs = _train(ctx, base, variants)
+    runs = ctx.train_variants(base, variants)
     return Measurement(values={"test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
                                "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
                                "smoothing": SMOOTHING},
@@ -172,7 +172,7 @@ def measure_multitask(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
     variants = {name: {"task.aux": [{"kind": k, "weight": w} for k in AUX_TASKS]}
                 for name, w in (("main task only", 0.0), ("with auxiliary tasks", 1.0))}
-    runs = _train(ctx, base, variants, resplit=True)
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values={**_gap_values(runs), "main_label_fraction": MAIN_FRACTION,
                                "aux": list(AUX_TASKS)})
 

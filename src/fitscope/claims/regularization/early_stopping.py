@@ -24,7 +24,6 @@ from .common import (
     _per_run,
     _size_key,
     _size_verdict,
-    _train,
     _train_sizes,
     _weight_entries,
     overfit_base,
@@ -203,7 +202,7 @@ def measure_early_stopping_l2(ctx: Context) -> Measurement:
         "model": {"depth": 0}, "init": {"scheme": "zeros"},
         "optimizer": {"name": "sgd", "lr": GD_LR},
         "budget": {"epochs": GD_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
-    runs = _train(ctx, base, {"gd": {}}, resplit=True)["gd"]
+    runs = ctx.train_variants(base, {"gd": {}}, resplit=True)["gd"]
     per_run = [_compare_to_ridge(r) for r in runs if _ok(r)]
     pick = lambda i: {str(t): [c[t][i] for c in per_run] for t in GD_CHECKS}  # noqa: E731
     return Measurement(values={"to_ridge": pick(0), "to_least_squares": pick(1),

@@ -16,7 +16,7 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import greater
-from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run, _train
+from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
 
@@ -44,7 +44,7 @@ def measure_flatness(ctx: Context) -> Measurement:
     """An MLP on digits with and without Gaussian noise on its weights at every step; at
     the end, two sharpness measures on the training loss (``fitscope.landscape``)."""
     base = _digits_mlp(ctx)
-    runs = _train(ctx, base, {"none": {}, "weight noise": {
+    runs = ctx.train_variants(base, {"none": {}, "weight noise": {
         "regularization.weight_noise": WEIGHT_NOISE}})
     return Measurement(values={
         **{measure: {k: _per_run(rs, partial(_sharpness, measure=measure))
@@ -131,7 +131,7 @@ def measure_fgsm(ctx: Context) -> Measurement:
     """An MLP on digits trained normally and with half of each batch replaced by FGSM
     examples (epsilon ``FGSM_EPS``); both attacked on the test set."""
     base = _digits_mlp(ctx)
-    runs = _train(ctx, base, {"standard": {}, "adversarial": {
+    runs = ctx.train_variants(base, {"standard": {}, "adversarial": {
         "regularization.fgsm_epsilon": FGSM_EPS}})
     per_run = {k: [[_attacked(r, e) for e in FGSM_CURVE] for r in rs if _ok(r)]
                for k, rs in runs.items()}

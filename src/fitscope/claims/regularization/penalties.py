@@ -31,7 +31,6 @@ from .common import (
     _per_run,
     _size_key,
     _size_verdict,
-    _train,
     _train_sizes,
     _weight_entries,
     _weights_flat,
@@ -87,7 +86,7 @@ def measure_weight_decay(ctx: Context) -> Measurement:
     base = RunConfig.model_validate({
         "data": {"name": "digits"}, "model": {"depth": 1, "width": 32},
         "budget": {"epochs": DECAY_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
-    runs = _train(ctx, base, _decay_variants())
+    runs = ctx.train_variants(base, _decay_variants())
     checks = {lam: [step_check(r, lam) for r in runs[f"sgd l2 {lam}"]] for lam in DECAY_LAMBDAS}
     differ = {opt: [_relative_difference(a, b) for lam in DECAY_LAMBDAS
                     for a, b in zip(runs[f"{opt} l2 {lam}"], runs[f"{opt} weight_decay {lam}"])]
@@ -188,7 +187,7 @@ def measure_sparsity(ctx: Context) -> Measurement:
         "data": {"name": "breast_cancer"}, "model": {"depth": 0}, "init": {"scheme": "zeros"},
         "optimizer": {"name": "sgd", "lr": 0.3},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
-    runs = _train(ctx, base, _sparse_variants(), resplit=True)
+    runs = ctx.train_variants(base, _sparse_variants(), resplit=True)
     loss = {k: metric(rs, "train_loss") for k, rs in runs.items()}
     a, b = _closest_pair(loss)
     return Measurement(
@@ -284,7 +283,7 @@ def measure_activation_l1(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
-    runs = _train(ctx, base, {"none": {},
+    runs = ctx.train_variants(base, {"none": {},
                               "activation L1": {"regularization.activation_l1": ACT_L1}})
     rep = {k: [_representation(r) if _ok(r) else (math.nan, math.nan) for r in rs]
            for k, rs in runs.items()}
