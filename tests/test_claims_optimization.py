@@ -111,11 +111,12 @@ def test_saddle_walk_counts_steps_near_the_saddle_and_their_lengths():
 
 
 def test_decide_saddle():
-    base = {"dwell on the ridge": [40.0, 30.0, 44.0], "dwell off the ridge": [0.0] * 3,
-            "approach_step on the ridge": [0.07, 0.072, 0.074],
-            "near_step on the ridge": [0.01, 0.012, 0.009]}
+    on, off = surfaces.ON_RIDGE, surfaces.OFF_RIDGE
+    base = {"dwell": {on: [40.0, 30.0, 44.0], off: [0.0] * 3},
+            "approach_step": {on: [0.07, 0.072, 0.074]},
+            "near_step": {on: [0.01, 0.012, 0.009]}}
     assert outcome(23, **base) == "holds"
-    fast = {**base, "near_step on the ridge": [0.08, 0.09, 0.085]}
+    fast = {**base, "near_step": {on: [0.08, 0.09, 0.085]}}
     v = REGISTRY[23].decide(m(**fast))
     assert v.outcome == "does not hold" and "Held: it lingers" in v.reason
 
@@ -138,11 +139,12 @@ def test_clipping_bounds_every_step_on_the_cliff():
 
 
 def test_decide_cliff():
-    c = f"clip_norm={surfaces.CLIP_NORM:g}"
-    base = {"largest_step plain": [20.1, 20.2, 20.0], f"largest_step {c}": [0.1] * 3,
-            "largest_rise plain": [130.0, 140.0, 150.0], f"largest_rise {c}": [0.0] * 3}
+    c = surfaces.CLIPPED
+    base = {"largest_step": {"plain": [20.1, 20.2, 20.0], c: [0.1] * 3},
+            "largest_rise": {"plain": [130.0, 140.0, 150.0], c: [0.0] * 3}}
     assert outcome(24, **base) == "holds"
-    assert outcome(24, **{**base, "largest_rise plain": [0.0] * 3}) == "does not hold"
+    flat = {**base, "largest_rise": {"plain": [0.0] * 3, c: [0.0] * 3}}
+    assert outcome(24, **flat) == "does not hold"
 
 
 # -- 25 ----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ from ..run import Run
 Outcome = Literal["holds", "does not hold", "not shown", "holds only when"]
 Kind = Literal["claim", "demonstration"]
 K = TypeVar("K", bound=Hashable)
+SMALLEST_EFFECT = 0.5  # Cohen's d of a "medium" effect: every claim's bound today
 
 
 @dataclass
@@ -64,7 +65,7 @@ class Claim:
     measure: Callable[[Context], Measurement]
     decide: Callable[[Measurement], Verdict]
     figure: Callable[[Measurement], Any]
-    smallest_effect: float | None = None  # standardized (Cohen's d); the TOST bound
+    smallest_effect: float = SMALLEST_EFFECT  # standardized (Cohen's d); the TOST bound
     protocol: str = ""                    # what is trained, what a seed varies
     factors: tuple[str, ...] = ()         # what the verdict is mapped over
     kind: Kind = "claim"

@@ -86,7 +86,6 @@ MORE_DATA_CLAIM = Claim(
     "(Holm-adjusted p < 0.05)", measure_more_data, decide_more_data,
     lambda m: _acc_figure(m, "The overfitting MLP: regularizers on 60 points against more "
                              "data (95% CI over seeds)", "training"),
-    smallest_effect=0.5,
     protocol=("MLP 2x128 trained long (Adam, full batch) on noisy two moons: 60 points with "
               "no regularizer, L2 0.01 or dropout 0.5, against 240 points without; each seed "
               "draws its own split and init"))
@@ -149,7 +148,6 @@ BN_SPEED = Claim(
                            _ci_bar("train - test accuracy", m.values["gap"])],
                           "Batch norm in a 6-layer ReLU MLP on digits (95% CI over seeds)",
                           "network", "value"),
-    smallest_effect=0.5,
     protocol=("6-layer ReLU MLP of width 32 on 512 digits, SGD 0.1, batch 64, 20 epochs, "
               "plain, with batch norm, or with dropout 0.2; each seed varies init and data "
               "order"))
@@ -220,7 +218,6 @@ L1_MAJORITY = Claim(
                            _ci_bar("top 10% weights: size kept", m.values["large_kept"])],
                           "Logistic regression on breast cancer: L1 against L2 (95% CI "
                           "over splits)", "penalty", "share"),
-    smallest_effect=0.5,
     protocol=("logistic regression from zero on breast cancer, full-batch SGD 0.3, 60 epochs, "
               "no penalty, L1 0.01 and L2 0.1; each seed draws its own split"))
 
@@ -263,7 +260,6 @@ INPUT_RETENTION = Claim(
     measure_input_dropout, decide_input_dropout,
     lambda m: _acc_figure(m, "MLP on digits with hidden dropout 0.5: input retention 0.8 "
                              "against 0.5 (95% CI over seeds)", "input retention"),
-    smallest_effect=0.5,
     protocol=("MLP 2x128 on digits, Adam, hidden dropout 0.5, input dropout 0.2 or 0.5; each "
               "seed draws its own split, init and data order"))
 
@@ -319,7 +315,6 @@ BOWL = Claim(
     "steps to f - f_min <= 0.001 with RMSProp than with AdaGrad, one-sided sign-flip "
     "permutation test paired by start (Holm-adjusted p < 0.05)",
     measure_bowl, decide_bowl, figure_bowl,
-    smallest_effect=0.5,
     protocol=("AdaGrad and RMSProp on the convex quadratic f = (x^2 + 100 y^2) / 2 from "
               "jittered starts, each at its best learning rate from a grid chosen on 3 other "
               "starts"), factors=("learning rate",))
@@ -380,7 +375,6 @@ SADDLES = Claim(
     f"the share of {HESSIAN_DRAWS} random GOE Hessians with all eigenvalues positive falls "
     f"with each dimension of {HESSIAN_DIMS} and is under 1% at the largest (a property of "
     "random matrices: a demonstration)", measure_saddles, decide_saddles, figure_saddles,
-    smallest_effect=0.5,
     protocol=(f"{HESSIAN_DRAWS} random symmetric Gaussian matrices (GOE) per dimension and "
               "seed, as Hessians at random critical points; not a network's own critical "
               "points"), factors=("dimension",), kind="demonstration")
@@ -430,7 +424,6 @@ AFTER_STOPPING = Claim(
     measure_after_stopping, decide_after_stopping,
     lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
                              "afterwards (95% CI over seeds)", "model"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on 300 digits, 25% of them held out for early stopping (Adam, "
               "patience 10): kept as stopped, retrained on train+val, or continued on "
               "train+val; each seed draws its own split, init and data order"))

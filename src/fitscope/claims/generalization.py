@@ -81,7 +81,6 @@ ONE_NN = Claim(
     "than k = 3, 9, 27's, each by a one-sided "
     "sign-flip permutation test over splits (Holm-adjusted p < "
     "0.05)", measure_one_nn, decide_one_nn, figure_one_nn,
-    smallest_effect=0.5,
     protocol=('k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed '
               'draws its own split'))
 
@@ -144,7 +143,6 @@ CAPACITY = Claim(
     "interior degree and higher at the largest degree by a one-sided sign-flip permutation "
     "test paired by split (Holm-adjusted p < 0.05)",
     measure_capacity, decide_capacity, figure_capacity,
-    smallest_effect=0.5,
     protocol=('logistic regression on polynomial features of degree 1..10, 40 training points '
               'of noisy circles, Adam, full batch; each seed draws its own split and its own '
               'init'), factors=('polynomial degree',))

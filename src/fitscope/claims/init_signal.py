@@ -162,7 +162,6 @@ BACKWARD = Claim(
     "(Holm-adjusted p < 0.05); holds where it also stays within a factor "
     f"{KEEP_FACTOR:g} of its value at the top through all the layers, on every seed",
     measure_backward, decide_backward, figure_backward,
-    smallest_effect=0.5,
     protocol=(f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D "
               "at init, linear and tanh, Xavier (2 / (n_in + n_out)) against the standard "
               "init and N(0, 1); one backward pass; each seed draws new weights"),
@@ -273,7 +272,6 @@ SIGMOID = Claim(
     "and larger than the first hidden layer's, by one-sided sign-flip permutation tests "
     "paired by seed (Holm-adjusted p < 0.05)",
     measure_sigmoid, decide_sigmoid, figure_sigmoid,
-    smallest_effect=0.5,
     protocol=("sigmoid MLP 4x64 on digits, PyTorch's default init U(-1/sqrt(n_in), "
               "1/sqrt(n_in)), SGD 0.3, batch 10, 600 steps; each seed varies init and data "
               "order"), factors=("layer",))

@@ -114,7 +114,7 @@ SYMMETRY = Claim(
     "Xavier's test accuracy above each constant init's by a one-sided two-sample permutation test "
     "(Holm-adjusted p < 0.05)",
     measure_symmetry, decide_symmetry, figure_symmetry,
-    smallest_effect=0.5, protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against "
+    protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against "
                                   "Xavier; each seed varies the data order (and Xavier's init)")
 
 
@@ -167,7 +167,6 @@ TOY = Claim(
     "note 001, The problem of exploding or vanishing gradients",
     "||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an exact "
     "identity: no seeds needed)", measure_toy, decide_toy, figure_toy,
-    smallest_effect=0.5,
     protocol=("the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, "
               "float64: an identity, no seeds"), factors=("depth",), kind="demonstration")
 
@@ -298,7 +297,6 @@ SCALE = Claim(
     "two-sample permutation test (Holm-adjusted p < 0.05): 'slow', where a network still under "
     f"{FAILS_BELOW} is 'stuck'; too large: a diverged run or last-layer activations 100x He's "
     "at init", measure_scale, decide_scale, figure_scale,
-    smallest_effect=0.5,
     protocol=("9-layer ReLU MLP on moons, SGD with momentum, 20 epochs; N(0, s^2) for s = "
               "0.01, 0.1, 0.2, 0.25, He and N(0, 1) inits; each seed varies init and data order"),
     factors=("init scale",))
@@ -347,7 +345,6 @@ MATMUL = Claim(
     measure_matmul, decide_matmul,
     lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
                                       "(width 256)", "std (log scale)"),
-    smallest_effect=0.5,
     protocol=('repeated multiplication of N(0, 1) activations by N(0, s^2) 256x256 matrices, 10'
               ' layers: a property of random matrices, shown'), kind="demonstration")
 
@@ -464,7 +461,6 @@ XAVIER_TANH = Claim(
     f"keeps its activation variance but not its gradient's); holds when Xavier keeps both "
     f"through all {TANH_DEPTH} layers",
     measure_xavier_tanh, decide_xavier_tanh, figure_xavier_tanh,
-    smallest_effect=0.5,
     protocol=(f"tanh MLP of {TANH_DEPTH} layers of width 256 at init on MNIST-1D; Xavier "
               "(1/n_in), N(0, 1), N(0, 0.01^2); activations and back-propagated gradients "
               "per layer; each seed draws new weights"), factors=("depth",))
@@ -568,7 +564,6 @@ RELU_DEPTH = Claim(
     "sign-flip permutation test paired by seed (Holm-adjusted p < 0.05) and its mean "
     f"training accuracy under {FAILS_BELOW} (chance is 0.5)",
     measure_relu_depth, decide_relu_depth, figure_relu_depth,
-    smallest_effect=0.5,
     protocol=("ReLU MLPs of width 32 on moons, SGD with momentum, 15 epochs, Xavier (avg) "
               "against He; each seed varies init and data order"), factors=("depth",))
 

@@ -150,7 +150,7 @@ class Decision:
 def evaluate(claim: Claim, m: Measurement) -> Decision:
     """``claim.decide(m)`` with Holm within the claim's family and the three-way rule
     (module docstring)."""
-    family = Family(smallest_effect=claim.smallest_effect or 0.5, names=_names(m.values))
+    family = Family(smallest_effect=claim.smallest_effect, names=_names(m.values))
     token = _FAMILY.set(family)
     try:
         verdict = claim.decide(m)

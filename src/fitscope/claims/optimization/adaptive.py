@@ -185,7 +185,6 @@ ADAPTIVE_RATES = Claim(
     f"p < 0.05); RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) "
     "steps (Adam's bias correction is shown, not tested)",
     measure_adaptive, decide_adaptive, figure_adaptive,
-    smallest_effect=0.5,
     protocol=("AdaGrad and RMSProp, full batch on 300 digits, each at its own best learning "
               "rate from a grid chosen on 3 other seeds, per-parameter effective rates; "
               "each seed varies the init. Adam's bias correction is shown beside the verdict, "

@@ -132,7 +132,6 @@ BATCH_NORM = Claim(
     f"N(0, std^2), std in {BN_INIT_STDS}, train with batch norm at each eps in {BN_INIT_LRS} "
     "(one-sided sign-flip permutation tests paired by seed; Holm-adjusted p < 0.05 each)",
     measure_batch_norm, decide_batch_norm, figure_batch_norm,
-    smallest_effect=0.5,
     protocol=("6-layer ReLU MLP on 512 digits, SGD, with and without batch norm, over learning "
               "rates 0.1..3, and over init scales 0.01..1 at learning rates 0.03, 0.1 and 0.3; "
               "each seed varies init and data order"), factors=("learning rate", "init scale"))

@@ -86,7 +86,6 @@ DECAY = Claim(
     "test, reported as the "
     "contrast",
     measure_decay, decide_decay, figure_decay,
-    smallest_effect=0.5,
     protocol=('MLP 2x16 on noisy moons, SGD eps_0 = 2, constant against linearly decayed rate '
               'at equal steps, with batch 16 and full batch; each seed varies init and data '
               'order'), factors=('batch size',))
@@ -180,7 +179,6 @@ FINAL_FRACTION = Claim(
     "tests paired by seed (Holm-adjusted p < 0.05); decaying to 0 is tested the other way and "
     "reported (significantly lower there: 'holds only when')",
     measure_final_fraction, decide_final_fraction, figure_final_fraction,
-    smallest_effect=0.5,
     protocol=("claim 25's MLP 2x16 on noisy moons, SGD eps_0 = 2, batch 16, 399 steps, linear "
               "decay to eps_tau = 0, 1%, 10% or 100% of eps_0 at the last step; each seed "
               "varies init and data order, the same seeds for every eps_tau"),

@@ -134,7 +134,6 @@ GRADIENT_NOISE = Claim(
     f"training) within {SLOPE_TOL} of {SLOPE}, with replacement and, without replacement, "
     "after the finite-population correction", measure_gradient_noise, decide_gradient_noise,
     figure_gradient_noise,
-    smallest_effect=0.5,
     protocol=('gradients of an MLP on digits at init and after 2 epochs; standard error of '
               'minibatch gradients for n = 4..256; each seed draws new weights and minibatches'))
 
@@ -237,7 +236,6 @@ BATCH_REGULARIZER = Claim(
     "it: the opposite) by one-sided sign-flip permutation tests paired by seed (Holm-adjusted "
     "p < 0.05 over the 12 tests)", measure_batch_regularizer, decide_batch_regularizer,
     figure_batch_regularizer,
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on 256 digits, SGD, batch 8 against 128: equal steps, equal epochs, "
               "and equal epochs with the learning rate scaled with the batch, each at two "
               "budgets; each seed varies init and data order"),

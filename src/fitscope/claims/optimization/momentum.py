@@ -121,7 +121,6 @@ MOMENTUM = Claim(
     "permutation test over jittered starts; on an MLP on digits, a "
     "lower final training loss at equal steps by a one-sided sign-flip permutation test over seeds "
     "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum,
-    smallest_effect=0.5,
     protocol=("SGD against momentum, each at its own best learning rate from a grid chosen "
               "on 3 other seeds, on the toy ravine (jittered starts) and on an MLP on digits; "
               "each seed varies init and data order"), factors=("learning rate",))
@@ -224,7 +223,6 @@ MOMENTUM_NOISE = Claim(
     "than with momentum at eps, by a one-sided sign-flip permutation test paired by seed "
     "(Holm-adjusted p < 0.05); the final training loss is compared beside it",
     measure_momentum_noise, decide_momentum_noise, figure_momentum_noise,
-    smallest_effect=0.5,
     protocol=("MLP 2x32 on digits, 200 steps, momentum (eps 0.005, alpha 0.9) against SGD at "
               "the matched effective rate 0.05, at batch 8 and 64; each seed varies init and "
               "data order, the same seeds for both"), factors=("batch size",))

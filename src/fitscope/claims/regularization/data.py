@@ -63,7 +63,6 @@ AUGMENTATION = Claim(
     "training subsets (Holm-adjusted p < 0.05); it must help at the smallest size",
     measure_augmentation, decide_augmentation,
     lambda m: _gap_figure(m, f"MLP on few digits images, augmentation {m.values['augment']}"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on 25, 50, 100 and 200 training digits, Adam, batch 25, with and "
               "without rotation/shift/zoom augmentation; each seed draws its own subset, init "
               "and data order"), factors=("training-set size",))
@@ -143,7 +142,6 @@ LABEL_SMOOTHING = Claim(
                           f"MLP on digits, label smoothing {m.values['smoothing']} against "
                           "none, by share of wrong training labels", "training labels",
                           "accuracy"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on digits, Adam, 0%, 20% or 40% wrong training labels, with and "
               "without label smoothing 0.3; each seed varies init and data order"),
     factors=("label-noise rate",))
@@ -195,7 +193,6 @@ MULTITASK = Claim(
     measure_multitask, decide_multitask,
     lambda m: _gap_figure(m, f"Digits with main labels on {m.values['main_label_fraction']:.0%}"
                              f" of the training set; auxiliary tasks {m.values['aux']}"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on digits, main labels on 5% of the training set, alone or with two "
               "auxiliary heads through the shared layers whose tasks come from the input alone "
               "(more ink left or right, top or bottom: no label leak); each seed draws its own "

@@ -159,7 +159,6 @@ DROPOUT_CLAIM = Claim(
     "is at most 1.5 (Monte Carlo noise alone gives 1; chi-square upper tail 0.001), at the "
     "output layer and through the whole network",
     measure_dropout, decide_dropout, figure_dropout,
-    smallest_effect=0.5,
     protocol=(f"the overfitting MLP of claim 12 on {', '.join(map(str, OVERFIT_SIZES))} "
               "points with and without dropout, and test-time scaling against the mean of "
               "sampled masks (on 60 points); each seed draws its own split and init"),

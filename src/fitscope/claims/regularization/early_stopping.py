@@ -136,7 +136,7 @@ EARLY_STOPPING = Claim(
     "weights > of the restored best, each by a one-sided sign-flip permutation test on log "
     "losses paired by seed and split (Holm-adjusted p < 0.05)",
     measure_early_stopping, decide_early_stopping, figure_early_stopping,
-    smallest_effect=0.5, protocol=("the overfitting MLP of claim 12 on "
+    protocol=("the overfitting MLP of claim 12 on "
                                    f"{', '.join(map(str, OVERFIT_SIZES))} points with early "
                                    "stopping, restoring the best epoch's weights or keeping the "
                                    "last; each seed draws its own split and init"),
@@ -264,7 +264,6 @@ EARLY_STOPPING_L2 = Claim(
     f"factor {LAMBDA_FACTOR:g} of 1/(eta t), and least squares farther than that ridge "
     "solution by a one-sided sign-flip permutation test over (split, t) (Holm-adjusted p < 0.05)",
     measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2,
-    smallest_effect=0.5,
     protocol=('linear regression from zero on breast cancer, full-batch gradient descent, '
               'against the ridge solution with lambda = 1/(eta t); each seed draws its own '
               'split'), factors=('steps t',))

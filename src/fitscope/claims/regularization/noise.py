@@ -96,7 +96,6 @@ FLATNESS = Claim(
     "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is "
     "reported beside it",
     measure_flatness, decide_flatness, figure_flatness,
-    smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '
               'sharpness under parameter perturbations; each seed varies init and data order'))
 
@@ -182,6 +181,5 @@ FGSM = Claim(
     "size, and accuracy on FGSM test examples after adversarial training > after standard "
     "training, each by a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
     measure_fgsm, decide_fgsm, figure_fgsm,
-    smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed '
               'varies init and data order'))

@@ -143,7 +143,6 @@ WEIGHT_DECAY = Claim(
     "and SGD with the penalty within 1e-5 (relative) of SGD with decoupled decay; Adam is "
     "measured the same way (a difference above 1e-3 means the identity needs plain SGD)",
     measure_weight_decay, decide_weight_decay, figure_weight_decay,
-    smallest_effect=0.5,
     protocol=('every step of 5 full-batch SGD steps with an L2 penalty on digits replayed '
               'against the closed form (1 - eta lambda) w - eta grad, Adam as the contrast: an '
               'identity of the optimizer, shown'), kind="demonstration")
@@ -245,7 +244,6 @@ SPARSITY = Claim(
     "test "
     "over data splits (Holm-adjusted p < 0.05)",
     measure_sparsity, decide_sparsity, figure_sparsity,
-    smallest_effect=0.5,
     protocol=('logistic regression from zero on breast cancer, full-batch SGD, L1 against L2 at'
               ' the strengths whose training losses are closest; each seed draws its own split'))
 
@@ -328,7 +326,6 @@ ACTIVATION_L1 = Claim(
     "share of exactly-zero hidden activations on the test set larger with the penalty, "
     "one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
     measure_activation_l1, decide_activation_l1, figure_activation_l1,
-    smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, with and without an L1 penalty on the hidden '
               'activations; each seed varies init and data order'))
 
@@ -363,7 +360,6 @@ L2_GAP = Claim(
     measure_l2_gap, decide_l2_gap,
     lambda m: _gap_size_figure(m, f"Wide MLP on noisy moons, L2 lambda = "
                                   f"{m.values['lambda']}, by training-set size"),
-    smallest_effect=0.5,
     protocol=(f"wide MLP (2x128) trained long on {', '.join(map(str, OVERFIT_SIZES))} noisy "
               "two-moons points, Adam, full batch, with and without L2 0.01; each seed draws "
               "its own split and init"), factors=("training-set size",))
