@@ -14,7 +14,7 @@ from torch import nn
 from fitscope.claims import REGISTRY
 from fitscope.claims import optimization as opt
 from fitscope.claims.base import Context, Measurement
-from fitscope.claims.optimization import adaptive, minibatch, momentum, surfaces
+from fitscope.claims.optimization import adaptive, lr_decay, minibatch, momentum, surfaces
 from fitscope.landscape import Problem, toy
 
 
@@ -151,10 +151,11 @@ def test_decide_cliff():
 
 def test_decide_decay():
     def values(sgd_const, full_const):
-        return {"final_train_loss b=16 constant": sgd_const,
-                "final_train_loss b=16 linear": [0.21, 0.22, 0.215],
-                "final_train_loss b=0 constant": full_const,
-                "final_train_loss b=0 linear": [0.186, 0.19, 0.185]}
+        s = lr_decay.Schedule
+        return {"final_train_loss": {s(16, "constant"): sgd_const,
+                                     s(16, "linear"): [0.21, 0.22, 0.215],
+                                     s(0, "constant"): full_const,
+                                     s(0, "linear"): [0.186, 0.19, 0.185]}}
     higher, equal = [0.29, 0.27, 0.28], [0.21, 0.22, 0.215]
     v = REGISTRY[25].decide(m(**values(higher, [0.186, 0.19, 0.185])))
     assert v.outcome == "holds" and "as the notes expect" in v.reason

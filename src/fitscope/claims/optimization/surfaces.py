@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 
 from ...landscape import toy
 from ..base import Claim, Context, Measurement, Verdict, mean
+from ..plots import finish
 from ..tests import greater
 from .common import _band, _jitter, _parts_verdict
 
@@ -54,12 +55,7 @@ def surface_figure(surf: toy.ToySurface, m: Measurement, colors: dict[str, str],
     for label, per_seed in m.series["losses"].items():
         _band(fig, list(range(len(per_seed[0]))), per_seed, f"loss, {name(label)}",
               colors[label], 1, 2)
-    fig.update_yaxes(type="log", title=loss_title, row=1, col=2)
-    fig.update_xaxes(title="x", row=1, col=1)
-    fig.update_yaxes(title="y", row=1, col=1)
-    fig.update_xaxes(title="step", row=1, col=2)
-    fig.update_layout(title=title)
-    return fig
+    return finish(fig, title, x=["x", "step"], y=["y", (loss_title, "log")])
 
 
 # -- 23: gradient descent slows near a saddle point ----------------------------------------
