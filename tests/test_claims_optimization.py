@@ -179,13 +179,13 @@ def test_momentum_reaches_the_ravine_floor_first():
 
 
 def test_decide_momentum():
-    base = {"ravine_steps sgd": [437.0, 440.0, 444.0], "ravine_steps momentum": [85.0] * 3,
-            "digits_train_loss sgd": [1.7, 1.4, 1.7],
-            "digits_train_loss momentum": [0.25, 0.2, 0.23]}
+    slow = [437.0, 440.0, 444.0]
+    base = {"ravine_steps": {"sgd": slow, "momentum": [85.0] * 3},
+            "digits_train_loss": {"sgd": [1.7, 1.4, 1.7], "momentum": [0.25, 0.2, 0.23]}}
     assert outcome(26, **base) == "holds"
-    flat = {**base, "digits_train_loss momentum": [1.7, 1.4, 1.7]}
+    flat = {**base, "digits_train_loss": {"sgd": [1.7, 1.4, 1.7], "momentum": [1.7, 1.4, 1.7]}}
     assert outcome(26, **flat) == "holds only when"
-    assert outcome(26, **{**flat, "ravine_steps momentum": [437.0, 440.0, 444.0]}) == \
+    assert outcome(26, **{**flat, "ravine_steps": {"sgd": slow, "momentum": slow}}) == \
         "does not hold"
 
 

@@ -10,6 +10,7 @@ from claims_seeds import measurement
 from fitscope.claims import REGISTRY, init_signal
 from fitscope.claims.base import Context
 from fitscope.claims.demo import run_claim
+from fitscope.claims.optimization import momentum
 from fitscope.claims.optimization.momentum import update_noise_share
 from fitscope.run import Run
 
@@ -95,14 +96,14 @@ def test_update_noise_share_on_known_paths():
 
 
 def test_decide_momentum_noise():
-    v = {"noise_share batch 8 sgd": HIGH, "noise_share batch 8 momentum": LOW,
-         "noise_share batch 64 sgd": HIGH, "noise_share batch 64 momentum": LOW,
-         "train_loss batch 8 sgd": LOW, "train_loss batch 8 momentum": LOW,
-         "train_loss batch 64 sgd": LOW, "train_loss batch 64 momentum": LOW}
+    noisy = momentum.Noisy
+    v = {"noise_share": {noisy(8, "sgd"): HIGH, noisy(8, "momentum"): LOW,
+                         noisy(64, "sgd"): HIGH, noisy(64, "momentum"): LOW},
+         "train_loss": {noisy(b, n): LOW for b in (8, 64) for n in ("sgd", "momentum")}}
     m = measurement(**v)
     m.series = {"batches": [8, 64]}
     assert REGISTRY[38].decide(m).outcome == "holds"
-    m.values["noise_share batch 64 momentum"] = m.values["noise_share batch 64 sgd"]
+    m.values["noise_share"][noisy(64, "momentum")] = m.values["noise_share"][noisy(64, "sgd")]
     v64 = REGISTRY[38].decide(m)
     assert v64.outcome == "holds only when" and v64.condition.startswith("the batch is 8")
 
