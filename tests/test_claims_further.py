@@ -55,11 +55,11 @@ def test_decide_input_dropout():
 
 def test_decide_bowl():
     lr = {"adagrad": 1.0, "rmsprop": 0.01}
-    m = measurement(**{"steps adagrad": [300.0, 320.0, 310.0], "steps rmsprop": [40.0, 45.0, 50.0]})
+    m = measurement(steps={"adagrad": [300.0, 320.0, 310.0], "rmsprop": [40.0, 45.0, 50.0]})
     m.series = {"lr": lr}
     assert REGISTRY[33].decide(m).outcome == "holds"
-    m.values = {"steps adagrad": m.values["steps rmsprop"],
-                "steps rmsprop": m.values["steps adagrad"]}
+    steps = m.values["steps"]
+    m.values = {"steps": {"adagrad": steps["rmsprop"], "rmsprop": steps["adagrad"]}}
     assert REGISTRY[33].decide(m).outcome == "does not hold"
 
 

@@ -65,12 +65,12 @@ def test_gradient_errors_match_sigma_over_sqrt_n_and_the_finite_population_corre
 
 
 def test_decide_gradient_noise():
-    ok, steep = [-0.51, -0.49, -0.5], [-0.75, -0.7, -0.72]
-    assert outcome(21, slope_with=ok, slope_without=ok, slope_fpc=ok,
+    ok, steep, flat = [-0.51, -0.49, -0.5], [-0.75, -0.7, -0.72], [-0.3] * 3
+    assert outcome(21, slope={"with": ok, "without": ok, "fpc": ok},
                    training_examples=1000) == "holds"
-    assert outcome(21, slope_with=ok, slope_without=steep, slope_fpc=ok,
+    assert outcome(21, slope={"with": ok, "without": steep, "fpc": ok},
                    training_examples=300) == "holds only when"
-    assert outcome(21, slope_with=[-0.3] * 3, slope_without=steep, slope_fpc=[-0.3] * 3,
+    assert outcome(21, slope={"with": flat, "without": steep, "fpc": flat},
                    training_examples=300) == "does not hold"
 
 
@@ -83,11 +83,11 @@ def test_decide_batch_regularizer():
     large = [0.90, 0.91, 0.905]
 
     def meas(small_by_protocol):
-        v = {}
+        batch = minibatch.Batch
+        v = {"test_acc": {}, "gap": {}}
         for p, b in settings:
-            v |= {f"test_acc {p}, {b}, b=8": small_by_protocol[p],
-                  f"test_acc {p}, {b}, b=128": large, f"gap {p}, {b}, b=8": [0.05] * 3,
-                  f"gap {p}, {b}, b=128": [0.1] * 3}
+            v["test_acc"] |= {batch(p, b, 8): small_by_protocol[p], batch(p, b, 128): large}
+            v["gap"] |= {batch(p, b, 8): [0.05] * 3, batch(p, b, 128): [0.1] * 3}
         return Measurement(values=widen(v), series={"settings": settings})
 
     d = REGISTRY[22].decide
@@ -231,8 +231,8 @@ def test_step_rates_are_adagrad_and_rmsprop_rates():
 
 def test_decide_adaptive():
     base = {"adagrad_end_over_start": [0.3, 0.32, 0.35], "rmsprop_min_over_warm": [1.0] * 3,
-            "rise_share adagrad": [0.001] * 3, "rise_share rmsprop": [0.85] * 3,
-            "final_train_loss adagrad": [0.5, 0.6, 0.55], "final_train_loss rmsprop": [0.01] * 3,
+            "rise_share": {"adagrad": [0.001] * 3, "rmsprop": [0.85] * 3},
+            "final_train_loss": {"adagrad": [0.5, 0.6, 0.55], "rmsprop": [0.01] * 3},
             "adam_first_ratio": [3.16] * 3, "adam_peak_ratio": [6.57] * 3,
             "adam_last_ratio": [3.2] * 3, "adam_formula_error": [2e-5] * 3}
     assert outcome(27, **base) == "holds"
@@ -248,22 +248,25 @@ def test_decide_adaptive():
 # -- 28 ----------------------------------------------------------------------------------
 
 def test_decide_batch_norm():
-    base = {"largest_lr plain": [0.3, 0.3, 0.1], "largest_lr bn": [3.0] * 3}
-    for lr in ("0.03", "0.1", "0.3"):
-        base |= {f"init_scales_trained plain eps={lr}": [1.0, 1.0, 0.0],
-                 f"init_scales_trained bn eps={lr}": [4.0] * 3,
-                 f"init_range plain eps={lr}": [1.5, 1.1, 1.9],
-                 f"init_range bn eps={lr}": [0.7, 0.8, 0.7]}
-    assert outcome(28, **base) == "holds"
-    v = REGISTRY[28].decide(m(**{**base, "init_scales_trained bn eps=0.3": [1.0, 1.0, 0.0]}))
+    rates, few = (0.03, 0.1, 0.3), [1.0, 1.0, 0.0]
+
+    def values(trained_bn: dict, largest: dict | None = None) -> dict:
+        return {"largest_lr": largest or {"plain": [0.3, 0.3, 0.1], "bn": [3.0] * 3},
+                "init_scales_trained": {"plain": dict.fromkeys(rates, few), "bn": trained_bn},
+                "init_range": {"plain": {lr: [1.5, 1.1, 1.9] for lr in rates},
+                               "bn": {lr: [0.7, 0.8, 0.7] for lr in rates}}}
+
+    every = {lr: [4.0] * 3 for lr in rates}
+    assert outcome(28, **values(every)) == "holds"
+    v = REGISTRY[28].decide(m(**values({**every, 0.3: few})))
     assert v.outcome == "holds only when" and v.condition.startswith("the init sweep is "
                                                                      "trained at eps = 0.03 or 0.1")
-    same = {f"init_scales_trained bn eps={lr}": [1.0, 1.0, 0.0] for lr in ("0.03", "0.1", "0.3")}
-    v = REGISTRY[28].decide(m(**{**base, **same}))
+    same = dict.fromkeys(rates, few)
+    v = REGISTRY[28].decide(m(**values(same)))
     assert v.outcome == "does not hold" and "Held: higher learning rates train" in v.reason
     # no learning rate trains in either: 0 on both sides, no difference
-    assert outcome(28, **{**base, **same, "largest_lr plain": [0.0] * 3,
-                          "largest_lr bn": [0.0] * 3}) == "does not hold"
+    none = {"plain": [0.0] * 3, "bn": [0.0] * 3}
+    assert outcome(28, **values(same, none)) == "does not hold"
 
 
 # -- every experiment, reduced ---------------------------------------------------------------

@@ -281,19 +281,19 @@ def measure_bowl(ctx: Context) -> Measurement:
     surf = toy.surface("ravine")
     lr = {n: _bowl_best(n) for n in BOWL_GRID}
     starts = [_jitter(surf.start, s, (1.0, 0.3)) for s in range(ctx.seeds)]
-    values = {f"steps {n}": [float(ravine_steps(s, n, lr[n])) for s in starts] for n in lr}
+    values = {"steps": {n: [float(ravine_steps(s, n, lr[n])) for s in starts] for n in lr}}
     curves = {n: (toy.losses(surf, toy.optimize(surf, n, steps=300, start=starts[0],
                                                 lr=lr[n])) - surf.f_min).tolist() for n in lr}
     return Measurement(values=values, series={"curves": curves, "lr": lr})
 
 
 def decide_bowl(m: Measurement) -> Verdict:
-    v = m.values
-    c = greater(v["steps adagrad"], v["steps rmsprop"], paired=True,
+    steps, lr = m.values["steps"], m.series["lr"]
+    c = greater(steps["adagrad"], steps["rmsprop"], paired=True,
                 label="steps to tolerance, AdaGrad > RMSProp")
-    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(v['steps rmsprop']):.0f} "
-              f"(eps {m.series['lr']['rmsprop']}), AdaGrad {mean(v['steps adagrad']):.0f} "
-              f"(eps {m.series['lr']['adagrad']}) ({c.text()})")
+    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(steps['rmsprop']):.0f} "
+              f"(eps {lr['rmsprop']}), AdaGrad {mean(steps['adagrad']):.0f} "
+              f"(eps {lr['adagrad']}) ({c.text()})")
     return verdict_from(detail, c.significant)
 
 
@@ -339,15 +339,15 @@ def minimum_share(n: int, seed: int, draws: int = HESSIAN_DRAWS) -> float:
 
 
 def measure_saddles(ctx: Context) -> Measurement:
-    return Measurement(values={f"minimum_share n={n}": [minimum_share(n, s)
-                                                         for s in range(ctx.seeds)]
-                               for n in HESSIAN_DIMS},
+    return Measurement(values={"minimum_share": {n: [minimum_share(n, s)
+                                                     for s in range(ctx.seeds)]
+                                                 for n in HESSIAN_DIMS}},
                        series={"dims": list(HESSIAN_DIMS)})
 
 
 def decide_saddles(m: Measurement) -> Verdict:
     dims = m.series["dims"]
-    shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
+    shares = {n: mean(m.values["minimum_share"][n]) for n in dims}
     falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in pairwise(dims))
     text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
     detail = f"share of random critical points that are minima: {text}"
@@ -358,7 +358,7 @@ def decide_saddles(m: Measurement) -> Verdict:
 
 def figure_saddles(m: Measurement) -> go.Figure:
     dims = m.series["dims"]
-    fig = go.Figure(go.Scatter(x=dims, y=[max(mean(m.values[f"minimum_share n={n}"]), 1e-5)
+    fig = go.Figure(go.Scatter(x=dims, y=[max(mean(m.values["minimum_share"][n]), 1e-5)
                                            for n in dims], mode="lines+markers",
                                name="share of minima"))
     fig.update_xaxes(type="log", title="dimension n")

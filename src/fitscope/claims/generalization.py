@@ -40,7 +40,7 @@ def measure_one_nn(ctx: Context) -> Measurement:
     return Measurement(
         values={"train_error_1nn": train[1], "test_error_1nn": test[1],
                 "test_error_best_k": min(mean(test[k]) for k in KS),
-                **{f"gap k={k}": [b - a for a, b in zip(train[k], test[k])] for k in KS}},
+                "gap": {k: [b - a for a, b in zip(train[k], test[k])] for k in KS}},
         series={"k": list(KS), "train": {k: mean(v) for k, v in train.items()},
                 "test": {k: mean(v) for k, v in test.items()}})
 
@@ -49,13 +49,14 @@ def decide_one_nn(m: Measurement) -> Verdict:
     v = m.values
     c = greater(v["test_error_1nn"], v["train_error_1nn"], paired=True)
     zero = max(v["train_error_1nn"]) == 0.0
-    ks = sorted(int(k.split("=")[1]) for k in v if k.startswith("gap k=") and k != "gap k=1")
-    widest = [greater(v["gap k=1"], v[f"gap k={k}"], paired=True,
-                      label=f"gap of 1-NN > gap of {k}-NN") for k in ks]
+    gap = v["gap"]
+    ks = sorted(k for k in gap if k != 1)
+    widest = [greater(gap[1], gap[k], paired=True, label=f"gap of 1-NN > gap of {k}-NN")
+              for k in ks]
     detail = (f"1-NN training error is {'0 on every split' if zero else 'not always 0'}, its "
               f"test error {mean(v['test_error_1nn']):.3f} ({c.text()}); its gap against "
-              + "; ".join(f"k = {k}: {mean(v['gap k=1']):.3f} vs {mean(v[f'gap k={k}']):.3f} "
-                          f"({w.text()})" for k, w in zip(ks, widest)))
+              + "; ".join(f"k = {k}: {mean(gap[1]):.3f} vs {mean(gap[k]):.3f} ({w.text()})"
+                          for k, w in zip(ks, widest)))
     if zero and c.significant and all(w.significant for w in widest):
         return Verdict("holds", detail + ".")
     if zero and c.significant:

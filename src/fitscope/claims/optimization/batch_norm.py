@@ -4,6 +4,7 @@ sensitive to the init."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -48,20 +49,24 @@ def measure_batch_norm(ctx: Context) -> Measurement:
             "model.batch_norm": bn, "optimizer.lr": lr,
             **({} if kind == "lr" else {"init.scheme": "normal", "init.std": x})}
         for bn, kind, x, lr in settings})
-    values, series = {}, {}
+    values: dict[str, dict[str, Any]] = {"largest_lr": {}, "init_scales_trained": {},
+                                         "init_range": {}}
+    series = {}
     for bn in (False, True):
         tag = "bn" if bn else "plain"
         lr_runs = [groups[(bn, "lr", lr)] for lr in BN_LRS]
         # largest learning rate that trains, per seed (0 if none does)
-        values[f"largest_lr {tag}"] = [max([lr for lr, rs in zip(BN_LRS, lr_runs) if trains(rs[i])],
-                                           default=0.0) for i in range(ctx.seeds)]
+        values["largest_lr"][tag] = [max([lr for lr, rs in zip(BN_LRS, lr_runs) if trains(rs[i])],
+                                         default=0.0) for i in range(ctx.seeds)]
+        trained: dict[float, list[float]] = {}
+        spread: dict[float, list[float]] = {}
+        values["init_scales_trained"][tag], values["init_range"][tag] = trained, spread
         for lr in BN_INIT_LRS:
             std_runs = [groups[(bn, "std", std, lr)] for std in BN_INIT_STDS]
-            values[f"init_scales_trained {tag} eps={lr:g}"] = [
-                float(sum(trains(rs[i]) for rs in std_runs)) for i in range(ctx.seeds)]
+            trained[lr] = [float(sum(trains(rs[i]) for rs in std_runs))
+                           for i in range(ctx.seeds)]
             std_losses = [[capped_loss(r) for r in rs] for rs in std_runs]
-            values[f"init_range {tag} eps={lr:g}"] = [
-                float(np.ptp([ls[i] for ls in std_losses])) for i in range(ctx.seeds)]
+            spread[lr] = [float(np.ptp([ls[i] for ls in std_losses])) for i in range(ctx.seeds)]
             if lr == BN_INIT_LR:
                 series[f"std {tag}"] = std_losses
         series[f"lr {tag}"] = [[capped_loss(r) for r in rs] for rs in lr_runs]
@@ -79,26 +84,24 @@ def decide_batch_norm(m: Measurement) -> Verdict:
     """Higher learning rates train with batch norm (paired by seed, on log10 of the largest
     rate that trains); and, at each rate of the init sweep, more init scales train with it.
     The init half's verdict is mapped over those rates."""
-    v = m.values
-    lr_test = greater(np.log10(np.add(v["largest_lr bn"], 1e-3)),
-                      np.log10(np.add(v["largest_lr plain"], 1e-3)), paired=True,
+    largest, trained, spread = (m.values[k] for k in ("largest_lr", "init_scales_trained",
+                                                       "init_range"))
+    lr_test = greater(np.log10(np.add(largest["bn"], 1e-3)),
+                      np.log10(np.add(largest["plain"], 1e-3)), paired=True,
                       label="log10 largest learning rate that trains, bn > plain")
-    rates = sorted(float(k.rsplit("=", 1)[1]) for k in v
-                   if k.startswith("init_scales_trained bn eps="))
+    rates = sorted(trained["bn"])
     insensitive, parts = [], []
     for lr in rates:
-        bn, plain = v[f"init_scales_trained bn eps={lr:g}"], \
-            v[f"init_scales_trained plain eps={lr:g}"]
+        bn, plain = trained["bn"][lr], trained["plain"][lr]
         c = greater(bn, plain, paired=True, label=f"eps = {lr:g}: init scales that train, "
                     "bn > plain")
         if c.significant:
             insensitive.append(lr)
         parts.append(f"at eps = {lr:g}, {mean(bn):.2g} with vs {mean(plain):.2g} without "
                      f"({c.text()}; range of final losses "
-                     f"{mean(v[f'init_range bn eps={lr:g}']):.3f}"
-                     f" vs {mean(v[f'init_range plain eps={lr:g}']):.3f})")
-    detail = (f"largest learning rate that trains: {mean(v['largest_lr bn']):.3g} with batch "
-              f"norm vs {mean(v['largest_lr plain']):.3g} without (on log10: {lr_test.text()}); "
+                     f"{mean(spread['bn'][lr]):.3f} vs {mean(spread['plain'][lr]):.3f})")
+    detail = (f"largest learning rate that trains: {mean(largest['bn']):.3g} with batch "
+              f"norm vs {mean(largest['plain']):.3g} without (on log10: {lr_test.text()}); "
               f"init scales (of {len(BN_INIT_STDS)}) that train: " + "; ".join(parts))
     if lr_test.significant and insensitive and len(insensitive) < len(rates):
         return Verdict("holds only when", detail + ".",

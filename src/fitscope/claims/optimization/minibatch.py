@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import plotly.graph_objects as go
@@ -85,8 +85,8 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
                 slopes[key].append(loglog_slope(GRAD_SIZES, ys))
                 curves[key].append(ys)
     return Measurement(
-        values={f"slope_{k}": v for k, v in slopes.items()} | {
-            "training_examples": len(problems[0].x), "minibatches_per_size": draws},
+        values={"slope": slopes, "training_examples": len(problems[0].x),
+                "minibatches_per_size": draws},
         series={"sizes": list(GRAD_SIZES), "curves": curves},
         notes=[("Each seed measures at two points, the init and after a short Adam run; "
                 "sizes 4 to 256 out of the training set, 'fpc' divides the without-replacement "
@@ -94,9 +94,9 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
 
 
 def decide_gradient_noise(m: Measurement) -> Verdict:
-    v = m.values
-    near = {k: abs(mean(v[f"slope_{k}"]) - SLOPE) <= SLOPE_TOL for k in ("with", "without", "fpc")}
-    text = "; ".join(f"{label} {_ci_text(v[f'slope_{k}'])}" for k, label in (
+    v, slope = m.values, m.values["slope"]
+    near = {k: abs(mean(slope[k]) - SLOPE) <= SLOPE_TOL for k in ("with", "without", "fpc")}
+    text = "; ".join(f"{label} {_ci_text(slope[k])}" for k, label in (
                          ("with", "with replacement"), ("without", "without replacement"),
                          ("fpc", "without replacement, corrected")))
     detail = (f"log-log slope of the gradient's standard error against n: {text}; N = "
@@ -167,15 +167,26 @@ def batch_setting(protocol: str, budget: str, batch: int, scale: float) -> dict:
     return o
 
 
+class Batch(NamedTuple):
+    """Claim 22's setting: the protocol, the budget ("short" or "long") and the batch size."""
+
+    protocol: str
+    budget: str
+    batch: int
+
+    def __str__(self) -> str:
+        return f"{self.protocol}, {self.budget}, b={self.batch}"
+
+
 def measure_batch_regularizer(ctx: Context) -> Measurement:
     groups = ctx.train_variants(BATCH_BASE, {
-        (p, b, n): batch_setting(p, b, n, ctx.scale)
+        Batch(p, b, n): batch_setting(p, b, n, ctx.scale)
         for p in BATCH_PROTOCOLS for b in BATCH_BUDGETS for n in BATCH_SIZES})
-    values = {}
-    for (p, b, n), rs in groups.items():
+    values: dict[str, dict[Batch, list[float]]] = {"test_acc": {}, "gap": {}}
+    for setting, rs in groups.items():
         train, test = metric(rs, "train_acc"), metric(rs, "test_acc")
-        values[f"test_acc {p}, {b}, b={n}"] = test
-        values[f"gap {p}, {b}, b={n}"] = [a - t for a, t in zip(train, test)]
+        values["test_acc"][setting] = test
+        values["gap"][setting] = [a - t for a, t in zip(train, test)]
     return Measurement(values=values, series={"settings": [[p, b] for p in BATCH_PROTOCOLS
                                                            for b in BATCH_BUDGETS]},
                        notes=[(f"Batch {SMALL} against {LARGE}, SGD on 256 digits. Protocols: "
@@ -187,14 +198,12 @@ def measure_batch_regularizer(ctx: Context) -> Measurement:
 def decide_batch_regularizer(m: Measurement) -> Verdict:
     """Per (protocol, budget): batch 8's test accuracy above batch 128's (the claim) or
     below it (the opposite), paired by seed; the verdict maps the settings."""
-    v = m.values
-    settings = [tuple(s) for s in m.series.get("settings", [])] or [
-        tuple(k[len("test_acc "):].rsplit(", b=", 1)[0].split(", ")) for k in v
-        if k.startswith("test_acc ") and k.endswith(f"b={SMALL}")]
+    acc, gap = m.values["test_acc"], m.values["gap"]
+    settings = [(s.protocol, s.budget) for s in acc if s.batch == SMALL]
     wins, losses, parts = [], [], []
     for p, b in settings:
         key = f"{p}, {b}"
-        small, large = v[f"test_acc {key}, b={SMALL}"], v[f"test_acc {key}, b={LARGE}"]
+        small, large = acc[Batch(p, b, SMALL)], acc[Batch(p, b, LARGE)]
         better = greater(small, large, paired=True, label=f"{key}: test accuracy b={SMALL} > "
                          f"b={LARGE}")
         worse = greater(large, small, paired=True, label=f"{key}: test accuracy b={LARGE} > "
@@ -204,8 +213,8 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
         elif worse.significant:
             losses.append(key)
         parts.append(f"{key}: test accuracy {mean(small):.3f} vs {mean(large):.3f}, gap "
-                     f"{mean(v[f'gap {key}, b={SMALL}']):.3f} vs "
-                     f"{mean(v[f'gap {key}, b={LARGE}']):.3f} ({better.text()})")
+                     f"{mean(gap[Batch(p, b, SMALL)]):.3f} vs "
+                     f"{mean(gap[Batch(p, b, LARGE)]):.3f} ({better.text()})")
     detail = "; ".join(parts)
     if len(wins) == len(settings):
         return Verdict("holds", detail + ".")
@@ -216,11 +225,12 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
 
 
 def figure_batch_regularizer(m: Measurement) -> go.Figure:
-    settings = [f"{p}, {b}" for p, b in m.series["settings"]]
+    settings = m.series["settings"]
     fig = go.Figure()
     for n in BATCH_SIZES:
-        est = [mean_ci(m.values[f"test_acc {s}, b={n}"]) for s in settings]
-        fig.add_bar(name=f"batch {n}", x=settings, y=[e.mean for e in est],
+        est = [mean_ci(m.values["test_acc"][Batch(p, b, n)]) for p, b in settings]
+        fig.add_bar(name=f"batch {n}", x=[f"{p}, {b}" for p, b in settings],
+                    y=[e.mean for e in est],
                     error_y={"type": "data", "array": [e.half_width for e in est]})
     fig.update_layout(barmode="group", yaxis_title="test accuracy", title=f"Batch {SMALL} "
                       f"against {LARGE} by protocol and budget, SGD on 256 digits (95% CI over "
