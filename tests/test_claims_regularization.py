@@ -16,7 +16,7 @@ from fitscope.claims import REGISTRY
 from fitscope.claims import regularization as regc
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
-from fitscope.claims.regularization import dropout, early_stopping, penalties
+from fitscope.claims.regularization import data, dropout, early_stopping, penalties
 from fitscope.claims.tests import evaluate
 from fitscope.config import RunConfig
 from fitscope.run import Run
@@ -163,8 +163,8 @@ def gap_values(reg: str, acc_narrower: bool, loss_narrower: bool) -> dict:
 
 def sized(reg: str, by_size: dict[int, tuple[bool, bool]]) -> dict:
     """Per training-set size, :func:`gap_values` (accuracy gap narrower?, cross-entropy
-    gap narrower?) under the measurement's "<n> points" keys."""
-    return {f"{n} points": gap_values(reg, *narrower) for n, narrower in by_size.items()}
+    gap narrower?) under the measurement's "size" key."""
+    return {"size": {n: gap_values(reg, *narrower) for n, narrower in by_size.items()}}
 
 
 def test_decide_l2_gap():
@@ -209,7 +209,7 @@ def test_claim_16s_auxiliary_tasks_do_not_reveal_the_label():
 
 def test_decide_augmentation_over_sizes():
     def acc(helps_at):
-        return {f"{v}, n={n}": (HIGH if v == "augmented" and n in helps_at else LOW)
+        return {data.Augmented(v, n): (HIGH if v == "augmented" and n in helps_at else LOW)
                 for n in (25, 50, 100, 200) for v in ("none", "augmented")}
 
     def d(helps_at):
@@ -224,32 +224,33 @@ def test_decide_augmentation_over_sizes():
 
 def test_decide_label_smoothing():
     # gain 0 on clean labels, a gain with spread at 20% and 40% wrong labels
-    acc = {"0% wrong": SAME, "0% wrong, smoothed": [0.152, 0.158, 0.141],
-           "20% wrong": LOW, "20% wrong, smoothed": HIGH,
-           "40% wrong": LOW, "40% wrong, smoothed": HIGH}
+    labels = data.Labels
+    acc = {labels(0.0, False): SAME, labels(0.0, True): [0.152, 0.158, 0.141],
+           labels(0.2, False): LOW, labels(0.2, True): HIGH,
+           labels(0.4, False): LOW, labels(0.4, True): HIGH}
     def d(test_acc):
         return REGISTRY[15].decide(Measurement(
             values=widen({"test_acc": test_acc, "smoothing": 0.3}),
             series={"noise_rates": [0.0, 0.2, 0.4]}))
 
     assert d(acc).outcome == "holds"
-    only = d({**acc, "40% wrong, smoothed": [0.10, 0.11, 0.12]})
+    only = d({**acc, labels(0.4, True): [0.10, 0.11, 0.12]})
     assert only.outcome == "holds only when" and only.condition.startswith("20% of the labels")
     assert "not larger than on clean labels" in only.condition
-    assert d({**acc, "20% wrong, smoothed": LOW, "40% wrong, smoothed": LOW}).outcome == \
+    assert d({**acc, labels(0.2, True): LOW, labels(0.4, True): LOW}).outcome == \
         "does not hold"
 
 
 def test_decide_early_stopping():
-    v = {"val_loss best": [0.3, 0.35, 0.32], "val_loss last": [0.7, 0.6, 0.9],
-         "train_loss best": [0.2, 0.5, 0.15], "train_loss last": [0.05, 0.1, 0.02],
+    v = {"val_loss": {"best": [0.3, 0.35, 0.32], "last": [0.7, 0.6, 0.9]},
+         "train_loss": {"best": [0.2, 0.5, 0.15], "last": [0.05, 0.1, 0.02]},
          "test_loss": {"best epoch": [0.35, 0.3, 0.4], "last epoch": [0.8, 0.6, 1.1]},
          "test_acc": {"best epoch": SAME, "last epoch": SAME}, "best_epoch": [18, 3, 37]}
-    flat = {**v, "val_loss last": [0.3, 0.36, 0.31]}
-    assert decide(17, **{"30 points": v, "120 points": v}).outcome == "holds"
-    mapped = decide(17, **{"30 points": v, "120 points": flat})
+    flat = {**v, "val_loss": {"best": [0.3, 0.35, 0.32], "last": [0.3, 0.36, 0.31]}}
+    assert decide(17, size={30: v, 120: v}).outcome == "holds"
+    mapped = decide(17, size={30: v, 120: flat})
     assert mapped.outcome == "holds only when" and "has 30 points" in mapped.condition
-    assert decide(17, **{"30 points": flat, "120 points": flat}).outcome == "does not hold"
+    assert decide(17, size={30: flat, 120: flat}).outcome == "does not hold"
 
 
 def es_l2(to_ridge: dict, to_ls: float = 10.0, ratio: float = 0.7) -> dict:

@@ -43,7 +43,7 @@ def _ci_bar(name: str, groups: dict[str, Sequence[float]]) -> go.Bar:
     est = [mean_ci(v) for v in groups.values()]
     up = [e.high - e.mean if e.n > 1 else 0.0 for e in est]
     down = [e.mean - e.low if e.n > 1 else 0.0 for e in est]
-    return go.Bar(name=name, x=list(groups), y=[e.mean for e in est],
+    return go.Bar(name=name, x=[str(k) for k in groups], y=[e.mean for e in est],
                   error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down})
 
 
@@ -161,13 +161,9 @@ def _train_sizes(ctx: Context, base: RunConfig, variants: dict[str, dict[str, An
     return {n: {name: runs[f"{n} {name}"] for name in variants} for n in sizes}
 
 
-def _size_key(n: int) -> str:
+def _points(n: int) -> str:
+    """A training-set size as a figure names it."""
     return f"{n} points"
-
-
-def _by_size(values: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """The per-size values of a measurement (keys "<n> points"), by size."""
-    return {int(k.split()[0]): v for k, v in values.items() if k.endswith(" points")}
 
 
 def _size_verdict(detail: str, held: Sequence[int], sizes: Sequence[int],
@@ -191,7 +187,7 @@ def _gap_map(m: Measurement, name: str) -> tuple[list[int], str, str]:
     """:func:`_decide_gap` at each training-set size: (sizes where the gap narrowed in
     both measures, a condition naming the one measure where it narrowed in one only at
     every such size, the reason)."""
-    sizes = _by_size(m.values)
+    sizes = m.values["size"]
     held, one_way, parts = [], set(), []
     for n, v in sizes.items():
         narrowed, condition, detail = _decide_gap(v, name, f"{n} points: ")
@@ -208,13 +204,13 @@ def _gap_map(m: Measurement, name: str) -> tuple[list[int], str, str]:
 
 def _gap_size_figure(m: Measurement, title: str) -> go.Figure:
     """Accuracy and cross-entropy gaps per training-set size, one bar per training."""
-    sizes = _by_size(m.values)
+    sizes = m.values["size"]
     names = list(next(iter(sizes.values()))["gap"])
     fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)",
                                               "cross-entropy gap (test - train)"))
     for col, key in ((1, "gap"), (2, "loss_gap")):
         for name in names:
-            bar = _ci_bar(name, {_size_key(n): v[key][name] for n, v in sizes.items()})
+            bar = _ci_bar(name, {_points(n): v[key][name] for n, v in sizes.items()})
             bar.showlegend, bar.legendgroup = col == 1, name
             fig.add_trace(bar, row=1, col=col)
     fig.update_xaxes(title_text="training set")

@@ -3,6 +3,8 @@ label smoothing, multi-task learning)."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import greater
@@ -14,8 +16,14 @@ AUGMENT = {"rotate_deg": 15.0, "translate": 0.1, "scale": 0.1}
 AUGMENT_SIZES = (25, 50, 100, 200)
 
 
-def _size_key(variant: str, n: int) -> str:
-    return f"{variant}, n={n}"
+class Augmented(NamedTuple):
+    """Claim 13's setting: "none" or "augmented", and the training-set size."""
+
+    variant: str
+    n: int
+
+    def __str__(self) -> str:
+        return f"{self.variant}, n={self.n}"
 
 
 def measure_augmentation(ctx: Context) -> Measurement:
@@ -25,7 +33,7 @@ def measure_augmentation(ctx: Context) -> Measurement:
         "data": {"name": "digits", "train_size": 50}, "model": {"depth": 2, "width": 64},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 25}})
-    variants = {_size_key(v, n): {"data.train_size": n, **o} for n in AUGMENT_SIZES
+    variants = {Augmented(v, n): {"data.train_size": n, **o} for n in AUGMENT_SIZES
                 for v, o in (("none", {}), ("augmented", {"regularization.augment": AUGMENT}))}
     runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values={**_gap_values(runs), "augment": AUGMENT},
@@ -38,7 +46,7 @@ def decide_augmentation(m: Measurement) -> Verdict:
     acc, sizes = m.values["test_acc"], m.series["train_sizes"]
     helps, parts = [], []
     for n in sizes:
-        a, p = acc[_size_key("augmented", n)], acc[_size_key("none", n)]
+        a, p = acc[Augmented("augmented", n)], acc[Augmented("none", n)]
         c = greater(a, p, paired=True)
         if c.significant:
             helps.append(n)
@@ -74,8 +82,14 @@ NOISE_RATES = (0.0, 0.2, 0.4)
 SMOOTHING = 0.3
 
 
-def _noise_key(rate: float, smoothed: bool) -> str:
-    return f"{rate:.0%} wrong{', smoothed' if smoothed else ''}"
+class Labels(NamedTuple):
+    """Claim 15's setting: the share of wrong training labels, and smoothing on or off."""
+
+    wrong: float
+    smoothed: bool
+
+    def __str__(self) -> str:
+        return f"{self.wrong:.0%} wrong{', smoothed' if self.smoothed else ''}"
 
 
 def measure_label_smoothing(ctx: Context) -> Measurement:
@@ -85,7 +99,7 @@ def measure_label_smoothing(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
-    variants = {_noise_key(r, ls > 0): {"data.label_noise": r,
+    variants = {Labels(r, ls > 0): {"data.label_noise": r,
                                         "regularization.label_smoothing": ls}
                 for r in NOISE_RATES for ls in (0.0, SMOOTHING)}
     runs = ctx.train_variants(base, variants)
@@ -101,16 +115,16 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
     test on the differences of differences). Robust to wrong labels = a gain under noise
     that is larger than on clean labels."""
     acc, rates = m.values["test_acc"], m.series["noise_rates"]
-    gain = {r: [a - b for a, b in zip(acc[_noise_key(r, True)], acc[_noise_key(r, False)])]
+    gain = {r: [a - b for a, b in zip(acc[Labels(r, True)], acc[Labels(r, False)])]
             for r in rates}
     helps, parts = [], []
     for r in rates:
-        c = greater(acc[_noise_key(r, True)], acc[_noise_key(r, False)], paired=True,
+        c = greater(acc[Labels(r, True)], acc[Labels(r, False)], paired=True,
                     reported=r == 0)  # clean labels: the reference, not a criterion
         if c.significant and r > 0:
             helps.append(r)
-        parts.append(f"{r:.0%} wrong labels: {_m(acc[_noise_key(r, True)]):.3f} with smoothing "
-                     f"{m.values['smoothing']} against {_m(acc[_noise_key(r, False)]):.3f} "
+        parts.append(f"{r:.0%} wrong labels: {_m(acc[Labels(r, True)]):.3f} with smoothing "
+                     f"{m.values['smoothing']} against {_m(acc[Labels(r, False)]):.3f} "
                      f"({c.text()})")
     top = max(rates)
     inter = greater(gain[top], gain[min(rates)], paired=True,

@@ -16,13 +16,12 @@ from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
 from .common import (
     OVERFIT_SIZES,
-    _by_size,
     _ci_bar,
     _gap_map,
     _gap_values,
     _m,
     _ok,
-    _size_key,
+    _points,
     _size_verdict,
     _train_sizes,
     overfit_base,
@@ -95,7 +94,7 @@ def measure_dropout(ctx: Context) -> Measurement:
     checked = OVERFIT_SIZES[len(OVERFIT_SIZES) // 2]
     checks = [dropout_expectation(r) for r in by_size[checked]["dropout"] if _ok(r)]
     return Measurement(
-        values={**{_size_key(n): _gap_values(r) for n, r in by_size.items()}, "p": DROPOUT,
+        values={"size": {n: _gap_values(r) for n, r in by_size.items()}, "p": DROPOUT,
                 "checked_size": checked,
                 "layer_z2": [c["layer"]["z2"] for c in checks],
                 "layer_relative": [c["layer"]["relative"] for c in checks],
@@ -122,17 +121,17 @@ def decide_dropout(m: Measurement) -> Verdict:
     conditions = [c for c in (gap_condition, "" if net_ok else (
         "the expectation is taken at the layer right after dropout: through the non-linear "
         "network, test-time scaling only approximates the mean training-time output")) if c]
-    return _size_verdict(detail, held, sorted(_by_size(v)), "; and ".join(conditions))
+    return _size_verdict(detail, held, sorted(v["size"]), "; and ".join(conditions))
 
 
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
-    sizes = _by_size(v)
+    sizes = v["size"]
     fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", ("mean "
                                                "training-time output - test-time output "
                                                "(one seed)")))
     for name in ("none", "dropout"):
-        fig.add_trace(_ci_bar(name, {_size_key(n): s["gap"][name] for n, s in sizes.items()}),
+        fig.add_trace(_ci_bar(name, {_points(n): s["gap"][name] for n, s in sizes.items()}),
                       row=1, col=1)
     for key, name in (("layer", "at the output layer (exact in theory)"),
                       ("network", "through the whole network")):

@@ -17,12 +17,10 @@ from ..tests import greater
 from .common import (
     OVERFIT_SIZES,
     _add_ci_line,
-    _by_size,
     _ci_bar,
     _m,
     _ok,
     _per_run,
-    _size_key,
     _size_verdict,
     _train_sizes,
     _weight_entries,
@@ -43,12 +41,12 @@ def measure_early_stopping(ctx: Context) -> Measurement:
     by_size = _train_sizes(ctx, overfit_base(ctx), {
         "best epoch": {"regularization.early_stopping": {**es, "restore_best": True}},
         "last epoch": {"regularization.early_stopping": {**es, "restore_best": False}}})
-    values: dict = {}
+    values: dict = {"size": {}}
     for n, runs in by_size.items():
         last = runs["last epoch"]
-        values[_size_key(n)] = {
-            **{k: _per_run(last, _history_at(k)) for k in
-               ("val_loss best", "val_loss last", "train_loss best", "train_loss last")},
+        values["size"][n] = {
+            **{column: {when: _per_run(last, _history_at(column, when))
+                        for when in ("best", "last")} for column in ("val_loss", "train_loss")},
             "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
             "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
             "best_epoch": metric(last, "best_epoch"), "epochs_run": metric(last, "epochs_run")}
@@ -60,10 +58,9 @@ def measure_early_stopping(ctx: Context) -> Measurement:
              "best": r.metrics["best_epoch"]} for r in by_size[shown]["last epoch"] if _ok(r)]})
 
 
-def _history_at(key: str) -> Callable[[Run], float]:
-    """``"val_loss best"`` -> a function reading val_loss at the best epoch of a run's
-    history (``"... last"``: at its last epoch)."""
-    column, when = key.split()
+def _history_at(column: str, when: str) -> Callable[[Run], float]:
+    """A function reading ``column`` (e.g. "val_loss") of a run's history at its best
+    epoch (``when`` "best") or at its last ("last")."""
 
     def read(run: Run) -> float:
         epoch = run.metrics["best_epoch"] if when == "best" else run.history[-1]["epoch"]
@@ -79,22 +76,22 @@ def decide_early_stopping(m: Measurement) -> Verdict:
     """At each training-set size: the validation loss rises after the best epoch, the
     training loss falls, and the restored best epoch has the lower test loss. Losses change
     by factors, so each comparison is a sign-flip permutation test on log losses."""
-    sizes = _by_size(m.values)
+    sizes = m.values["size"]
     held, parts = [], []
     for n, v in sizes.items():
-        at = f"{n} points: "
-        val_up = greater(_log(v["val_loss last"]), _log(v["val_loss best"]), paired=True,
+        at, val, train = f"{n} points: ", v["val_loss"], v["train_loss"]
+        val_up = greater(_log(val["last"]), _log(val["best"]), paired=True,
                          label=f"{at}log validation loss, last > best epoch")
-        train_down = greater(_log(v["train_loss best"]), _log(v["train_loss last"]),
+        train_down = greater(_log(train["best"]), _log(train["last"]),
                              paired=True, label=f"{at}log training loss, best > last epoch")
         test = greater(_log(v["test_loss"]["last epoch"]), _log(v["test_loss"]["best epoch"]),
                        paired=True, label=f"{at}log test loss, last > restored best")
         acc = v["test_acc"]
         parts.append(
             f"{at}after the best epoch (mean {_m(v['best_epoch']):.0f}) the validation loss "
-            f"rose from {_m(v['val_loss best']):.3f} to {_m(v['val_loss last']):.3f} "
+            f"rose from {_m(val['best']):.3f} to {_m(val['last']):.3f} "
             f"({val_up.text()}) while the training loss fell from "
-            f"{_m(v['train_loss best']):.3f} to {_m(v['train_loss last']):.4f} "
+            f"{_m(train['best']):.3f} to {_m(train['last']):.4f} "
             f"({train_down.text()}); test loss {_m(v['test_loss']['best epoch']):.3f} at the "
             f"restored best epoch against {_m(v['test_loss']['last epoch']):.3f} at the last "
             f"({test.text()}); test accuracy {_m(acc['best epoch']):.3f} against "
@@ -116,7 +113,7 @@ def figure_early_stopping(m: Measurement) -> go.Figure:
                         marker={"symbol": "star", "size": 12}, name=f"best epoch, seed {i}",
                         legendgroup=str(i), row=1, col=1)
     bar = _ci_bar("test loss (mean, 95% CI)",
-                  m.values[_size_key(m.series["size"])]["test_loss"])
+                  m.values["size"][m.series["size"]]["test_loss"])
     fig.add_trace(bar, row=1, col=2)
     fig.update_xaxes(title_text="epoch", row=1, col=1)
     fig.update_xaxes(title_text="weights kept", row=1, col=2)

@@ -20,7 +20,6 @@ from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
 from ..tests import greater, mean_ci
 from .common import (
     OVERFIT_SIZES,
-    _by_size,
     _ci_bar,
     _flat,
     _gap_map,
@@ -29,7 +28,6 @@ from .common import (
     _m,
     _ok,
     _per_run,
-    _size_key,
     _size_verdict,
     _train_sizes,
     _weight_entries,
@@ -340,13 +338,13 @@ def measure_l2_gap(ctx: Context) -> Measurement:
     """The overfitting MLP with and without L2 at each training-set size; each seed draws
     its own split (and its own init)."""
     runs = _train_sizes(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
-    return Measurement(values={**{_size_key(n): _gap_values(r) for n, r in runs.items()},
+    return Measurement(values={"size": {n: _gap_values(r) for n, r in runs.items()},
                                "lambda": GAP_L2})
 
 
 def decide_l2_gap(m: Measurement) -> Verdict:
     held, condition, detail = _gap_map(m, "L2")
-    return _size_verdict(detail, held, sorted(_by_size(m.values)), condition)
+    return _size_verdict(detail, held, sorted(m.values["size"]), condition)
 
 
 L2_GAP = Claim(
