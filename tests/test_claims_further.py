@@ -21,10 +21,11 @@ def test_registered_after_the_first_28():
 
 
 def test_decide_more_data():
-    acc = {"60 points, none": LOW, "60 points, L2": LOW, "60 points, dropout": LOW,
-           "240 points, none": HIGH}
+    data = further.Data
+    acc = {data(60, "none"): LOW, data(60, "L2"): LOW, data(60, "dropout"): LOW,
+           data(240, "none"): HIGH}
     assert decide(29, test_acc=acc).outcome == "holds"
-    v = decide(29, test_acc={**acc, "60 points, L2": HIGH})
+    v = decide(29, test_acc={**acc, data(60, "L2"): HIGH})
     assert v.outcome == "does not hold" and "did not beat 60 points, L2" in v.reason
 
 

@@ -113,33 +113,38 @@ def test_history_at_reads_best_and_last_epochs():
     run = Run(config=RunConfig(), history=[{"epoch": e, "val_loss": v} for e, v in
                                            ((1, 0.5), (2, 0.3), (3, 0.4))],
               metrics={"best_epoch": 2})
-    assert early_stopping._history_at("val_loss best")(run) == 0.3
-    assert early_stopping._history_at("val_loss last")(run) == 0.4
+    assert early_stopping._history_at("val_loss", "best")(run) == 0.3
+    assert early_stopping._history_at("val_loss", "last")(run) == 0.4
 
 
 def test_closest_pair_matches_training_losses():
-    losses = {"none": [0.1], "L1 a": [0.2], "L1 b": [0.4], "L2 c": [0.39], "L2 d": [0.25]}
-    assert penalties._closest_pair(losses) == ("L1 b", "L2 c")
+    p = penalties.Penalty
+    losses = {p("none"): [0.1], p("L1", 1.0): [0.2], p("L1", 2.0): [0.4], p("L2", 3.0): [0.39],
+              p("L2", 4.0): [0.25]}
+    assert penalties._closest_pair(losses) == (p("L1", 2.0), p("L2", 3.0))
 
 
 # -- verdicts from hand-made numbers -------------------------------------------------------
 
 def test_decide_weight_decay():
-    v = {"step_deviation": [6e-8] * 3, "sgd_penalty_vs_decay": [2e-7] * 3,
-         "adam_penalty_vs_decay": [0.1, 0.12, 0.11], "eta_sgd": 0.1, "tolerance": 1e-5}
+    v = {"step_deviation": [6e-8] * 3, "eta_sgd": 0.1, "tolerance": 1e-5,
+         "penalty_vs_decay": {"sgd": [2e-7] * 3, "adam": [0.1, 0.12, 0.11]}}
     verdict = decide(9, **v)
     # the notes say "with gradient descent": Adam is the contrast, not a condition
     assert verdict.outcome == "holds" and "under Adam" in verdict.reason
-    assert decide(9, **{**v, "adam_penalty_vs_decay": [1e-7] * 3}).outcome == "holds"
+    same = {"sgd": [2e-7] * 3, "adam": [1e-7] * 3}
+    assert decide(9, **{**v, "penalty_vs_decay": same}).outcome == "holds"
     assert decide(9, **{**v, "step_deviation": [1e-3, 6e-8]}).outcome == "does not hold"
 
 
 def test_decide_sparsity():
-    v = {"pair": ["L1 a", "L2 b"], "near_zero": {"none": SAME, "L1 a": HIGH, "L2 b": LOW},
-         "norm": {"none": [2.0, 2.1, 2.05], "L1 a": SAME, "L2 b": [1.5, 1.52, 1.49]},
-         "train_loss": {"none": SAME, "L1 a": SAME, "L2 b": SAME}, "threshold": 0.01}
+    none, l1, l2 = penalties.NO_PENALTY, penalties.Penalty("L1", 1.0), \
+        penalties.Penalty("L2", 2.0)
+    v = {"pair": [l1, l2], "near_zero": {none: SAME, l1: HIGH, l2: LOW},
+         "norm": {none: [2.0, 2.1, 2.05], l1: SAME, l2: [1.5, 1.52, 1.49]},
+         "train_loss": {none: SAME, l1: SAME, l2: SAME}, "threshold": 0.01}
     assert decide(10, **v).outcome == "holds"
-    swapped = {**v, "near_zero": {"none": SAME, "L1 a": LOW, "L2 b": HIGH}}
+    swapped = {**v, "near_zero": {none: SAME, l1: LOW, l2: HIGH}}
     assert decide(10, **swapped).outcome == "does not hold"
 
 
@@ -261,11 +266,11 @@ def es_l2(to_ridge: dict, to_ls: float = 10.0, ratio: float = 0.7) -> dict:
 
 
 def test_decide_early_stopping_l2():
-    good = {"3": [0.1, 0.12], "10": [0.15, 0.14], "30": [0.1, 0.11]}
+    good = {3: [0.1, 0.12], 10: [0.15, 0.14], 30: [0.1, 0.11]}
     assert decide(18, **es_l2(good)).outcome == "holds"
-    early = decide(18, **es_l2({**good, "3": [0.3, 0.28]}))
+    early = decide(18, **es_l2({**good, 3: [0.3, 0.28]}))
     assert early.outcome == "holds only when" and "t >= 10" in early.condition
-    assert decide(18, **es_l2({**good, "30": [0.3, 0.28]})).outcome == "does not hold"
+    assert decide(18, **es_l2({**good, 30: [0.3, 0.28]})).outcome == "does not hold"
     assert decide(18, **es_l2(good, ratio=5.0)).outcome == "does not hold"
     assert decide(18, **es_l2(good, to_ls=0.01)).outcome == "does not hold"
 

@@ -201,7 +201,7 @@ def measure_early_stopping_l2(ctx: Context) -> Measurement:
         "budget": {"epochs": GD_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
     runs = ctx.train_variants(base, {"gd": {}}, resplit=True)["gd"]
     per_run = [_compare_to_ridge(r) for r in runs if _ok(r)]
-    pick = lambda i: {str(t): [c[t][i] for c in per_run] for t in GD_CHECKS}  # noqa: E731
+    pick = lambda i: {t: [c[t][i] for c in per_run] for t in GD_CHECKS}  # noqa: E731
     return Measurement(values={"to_ridge": pick(0), "to_least_squares": pick(1),
                                "best_lambda_times_eta_t": pick(2), "eta": GD_LR,
                                "diverged": len(runs) - len(per_run)})
@@ -219,8 +219,9 @@ def decide_early_stopping_l2(m: Measurement) -> Verdict:
     near = [t for t in steps if v["to_ridge"][t] and max(v["to_ridge"][t]) < RIDGE_TOL]
     lam_ok = bool(ratios) and all(1 / LAMBDA_FACTOR <= r <= LAMBDA_FACTOR for r in ratios)
     worst = ", ".join(f"{max(v['to_ridge'][t], default=math.nan):.0%}" for t in steps)
-    detail = (f"after t = {', '.join(steps)} steps (eta = {v['eta']}) the weights lie within "
-              f"{worst} (relative, worst split) of the ridge solution with lambda = 1/(eta t), and "
+    detail = (f"after t = {', '.join(map(str, steps))} steps (eta = {v['eta']}) the weights "
+              f"lie within {worst} (relative, worst split) of the ridge solution with lambda = "
+              f"1/(eta t), and "
               f"{min(ls, default=math.nan):.3g} or more from least squares ({closer.text()}); "
               f"the best-fitting lambda is {min(ratios, default=math.nan):.2f} to "
               f"{max(ratios, default=math.nan):.2f} times 1/(eta t)")
@@ -236,13 +237,13 @@ def decide_early_stopping_l2(m: Measurement) -> Verdict:
 
 def figure_early_stopping_l2(m: Measurement) -> go.Figure:
     v = m.values
-    steps = [int(t) for t in v["to_ridge"]]
+    steps = list(v["to_ridge"])
     fig = make_subplots(1, 2, subplot_titles=("distance of w_t to ...",
                                               "best-fitting lambda times eta t"))
     for key, name in (("to_ridge", "ridge, lambda = 1/(eta t)"),
                       ("to_least_squares", "least squares (no penalty)")):
-        _add_ci_line(fig, steps, [v[key][str(t)] for t in steps], name, row=1, col=1)
-    _add_ci_line(fig, steps, [v["best_lambda_times_eta_t"][str(t)] for t in steps],
+        _add_ci_line(fig, steps, [v[key][t] for t in steps], name, row=1, col=1)
+    _add_ci_line(fig, steps, [v["best_lambda_times_eta_t"][t] for t in steps],
                  "lambda* eta t (1 = the notes' rule)", row=1, col=2)
     fig.update_xaxes(title_text="gradient-descent steps t", type="log")
     fig.update_yaxes(title_text="||w_t - w|| / ||w_t||", type="log", row=1, col=1)

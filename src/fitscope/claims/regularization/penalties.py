@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from itertools import pairwise
-from typing import Any
+from typing import Any, NamedTuple
 
 import plotly.graph_objects as go
 import torch
@@ -43,9 +43,10 @@ DECAY_STEPS = 5
 DECAY_TOL = 1e-5  # float32 rounding over a few steps; updates are 1e-3 and larger
 
 
-def _decay_variants() -> dict[str, dict[str, Any]]:
-    return {f"{opt} {kind} {lam}": {"optimizer.name": opt, "optimizer.lr": DECAY_LR[opt],
-                                    f"regularization.{kind}": lam}
+def _decay_variants() -> dict[tuple[str, str, float], dict[str, Any]]:
+    """(optimizer, "l2" or "weight_decay", lambda) -> its overrides."""
+    return {(opt, kind, lam): {"optimizer.name": opt, "optimizer.lr": DECAY_LR[opt],
+                               f"regularization.{kind}": lam}
             for opt in DECAY_LR for lam in DECAY_LAMBDAS for kind in ("l2", "weight_decay")}
 
 
@@ -85,22 +86,21 @@ def measure_weight_decay(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 1, "width": 32},
         "budget": {"epochs": DECAY_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
     runs = ctx.train_variants(base, _decay_variants())
-    checks = {lam: [step_check(r, lam) for r in runs[f"sgd l2 {lam}"]] for lam in DECAY_LAMBDAS}
+    checks = {lam: [step_check(r, lam) for r in runs["sgd", "l2", lam]] for lam in DECAY_LAMBDAS}
     differ = {opt: [_relative_difference(a, b) for lam in DECAY_LAMBDAS
-                    for a, b in zip(runs[f"{opt} l2 {lam}"], runs[f"{opt} weight_decay {lam}"])]
+                    for a, b in zip(runs[opt, "l2", lam], runs[opt, "weight_decay", lam])]
               for opt in DECAY_LR}
     return Measurement(
         values={"step_deviation": [d for c in checks.values() for d, _ in c],
-                "sgd_penalty_vs_decay": differ["sgd"], "adam_penalty_vs_decay": differ["adam"],
-                "eta_sgd": DECAY_LR["sgd"], "tolerance": DECAY_TOL},
+                "penalty_vs_decay": differ, "eta_sgd": DECAY_LR["sgd"], "tolerance": DECAY_TOL},
         series={"lambdas": list(DECAY_LAMBDAS),
                 "factor": {str(lam): [f for _, f in c] for lam, c in checks.items()}})
 
 
 def decide_weight_decay(m: Measurement) -> Verdict:
     v = m.values
-    dev, sgd, adam = max(v["step_deviation"]), max(v["sgd_penalty_vs_decay"]), \
-        min(v["adam_penalty_vs_decay"])
+    dev, sgd, adam = max(v["step_deviation"]), max(v["penalty_vs_decay"]["sgd"]), \
+        min(v["penalty_vs_decay"]["adam"])
     detail = (f"replaying SGD with the L2 penalty, every step matches w <- (1 - eta lambda) w "
               f"- eta grad J to {dev:.2g} (tolerance {v['tolerance']:g}); after the same steps "
               f"the L2 penalty and decoupled weight decay differ by {sgd:.2g} (relative) under "
@@ -123,7 +123,7 @@ def figure_weight_decay(m: Measurement) -> go.Figure:
     fig.add_scatter(x=lams, y=[e.mean for e in est], mode="markers", marker={"size": 10},
                     name="measured <w' + eta g, w> / <w, w>", row=1, col=1)
     for opt in ("sgd", "adam"):
-        fig.add_box(y=m.values[f"{opt}_penalty_vs_decay"], name=opt.upper(), row=1, col=2)
+        fig.add_box(y=m.values["penalty_vs_decay"][opt], name=opt.upper(), row=1, col=2)
     fig.update_xaxes(title_text="lambda", type="log", row=1, col=1)
     fig.update_yaxes(title_text="factor", row=1, col=1)
     fig.update_yaxes(title_text="max relative difference of the weights", type="log",
@@ -155,10 +155,23 @@ NEAR_ZERO = 0.01  # "near zero": |w| under 1% of the RMS weight the unpenalized 
 # are standardized, so such a weight moves the logit by under 1% of a typical weight's)
 
 
-def _sparse_variants() -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {"none": {}}
-    out |= {f"L1 {lam}": {"regularization.l1": lam} for lam in L1_LAMBDAS}
-    out |= {f"L2 {lam}": {"regularization.l2": lam} for lam in L2_LAMBDAS}
+class Penalty(NamedTuple):
+    """Claim 10's setting: "none", "L1" or "L2", and its lambda."""
+
+    kind: str
+    lam: float | None = None
+
+    def __str__(self) -> str:
+        return self.kind if self.lam is None else f"{self.kind} {self.lam}"
+
+
+NO_PENALTY = Penalty("none")
+
+
+def _sparse_variants() -> dict[Penalty, dict[str, Any]]:
+    out: dict[Penalty, dict[str, Any]] = {NO_PENALTY: {}}
+    out |= {Penalty("L1", lam): {"regularization.l1": lam} for lam in L1_LAMBDAS}
+    out |= {Penalty("L2", lam): {"regularization.l2": lam} for lam in L2_LAMBDAS}
     return out
 
 
@@ -169,10 +182,10 @@ def near_zero_share(run: Run, reference: Run) -> float:
     return float((_weights_flat(run).abs() < NEAR_ZERO * scale).float().mean())
 
 
-def _closest_pair(losses: dict[str, list[float]]) -> tuple[str, str]:
+def _closest_pair(losses: dict[Penalty, list[float]]) -> tuple[Penalty, Penalty]:
     """The (L1, L2) variants whose mean training losses are closest."""
-    l1 = [k for k in losses if k.startswith("L1")]
-    l2 = [k for k in losses if k.startswith("L2")]
+    l1 = [k for k in losses if k.kind == "L1"]
+    l2 = [k for k in losses if k.kind == "L2"]
     return min(((a, b) for a in l1 for b in l2),
                key=lambda p: abs(_m(losses[p[0]]) - _m(losses[p[1]])))
 
@@ -190,7 +203,7 @@ def measure_sparsity(ctx: Context) -> Measurement:
     return Measurement(
         values={"pair": [a, b],
                 "near_zero": {k: [near_zero_share(r, ref) if _ok(r) and _ok(ref) else math.nan
-                                  for r, ref in zip(rs, runs["none"])]
+                                  for r, ref in zip(rs, runs[NO_PENALTY])]
                               for k, rs in runs.items()},
                 "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
                          for k, rs in runs.items()},
@@ -205,12 +218,12 @@ def decide_sparsity(m: Measurement) -> Verdict:
     a, b = v["pair"]
     zero, norm, loss = v["near_zero"], v["norm"], v["train_loss"]
     sparse = greater(zero[a], zero[b], paired=True)
-    small = greater(norm["none"], norm[b], paired=True)
+    small = greater(norm[NO_PENALTY], norm[b], paired=True)
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
               f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
               f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
               f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
-              f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
+              f"against {_m(norm[NO_PENALTY]):.3g} without a penalty ({small.text()})")
     return verdict_from(detail, sparse.significant, small.significant)
 
 
@@ -218,9 +231,9 @@ def figure_sparsity(m: Measurement) -> go.Figure:
     v = m.values
     fig = go.Figure()
     for kind in ("none", "L1", "L2"):
-        keys = [k for k in v["near_zero"] if k.startswith(kind)]
+        keys = [k for k in v["near_zero"] if k.kind == kind]
         fig.add_scatter(x=[_m(v["train_loss"][k]) for k in keys],
-                        y=[_m(v["near_zero"][k]) for k in keys], text=keys,
+                        y=[_m(v["near_zero"][k]) for k in keys], text=[str(k) for k in keys],
                         mode="markers+lines+text", textposition="top center",
                         error_y={"type": "data", "array": [
                             mean_ci(v["near_zero"][k]).half_width for k in keys]},
