@@ -119,8 +119,8 @@ def test_history_at_reads_best_and_last_epochs():
 
 def test_closest_pair_matches_training_losses():
     p = penalties.Penalty
-    losses = {p("none"): [0.1], p("L1", 1.0): [0.2], p("L1", 2.0): [0.4], p("L2", 3.0): [0.39],
-              p("L2", 4.0): [0.25]}
+    losses = {p("none", None): [0.1], p("L1", 1.0): [0.2], p("L1", 2.0): [0.4],
+              p("L2", 3.0): [0.39], p("L2", 4.0): [0.25]}
     assert penalties._closest_pair(losses) == (p("L1", 2.0), p("L2", 3.0))
 
 

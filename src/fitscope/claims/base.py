@@ -22,7 +22,7 @@ import math
 import statistics
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from ..config import RunConfig
 from ..run import Run
@@ -36,11 +36,26 @@ SMALLEST_EFFECT = 0.5  # Cohen's d of a "medium" effect: every claim's bound tod
 @dataclass
 class Measurement:
     """Numbers a claim's experiment produced: ``values`` for decisions and tables,
-    ``series`` for figures (lists), ``notes`` for conditions worth reporting."""
+    ``series`` for figures (lists), ``notes`` for conditions worth reporting.
+
+    ``values`` maps a quantity's name ("test_acc") to a number, a list of numbers (one
+    per seed) or, for a quantity measured at several settings, a dict by setting: a
+    variant's name, a number (a size, a depth), a dict again, or a :func:`setting` of
+    several named fields. A setting is never a string built from its fields and parsed
+    back; its text (``str``) is only what the report and the tests' labels show."""
 
     values: dict[str, Any] = field(default_factory=dict)
     series: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def setting(name: str, fields: str, text: Callable[..., str]) -> Any:
+    """A type of setting with the named ``fields`` (space-separated): a
+    :class:`~typing.NamedTuple` whose text is ``text(*fields)``. ``Schedule =
+    setting("Schedule", "batch kind", lambda batch, kind: f"b={batch} {kind}")``, then
+    ``str(Schedule(16, "linear"))`` is "b=16 linear"."""
+    named = NamedTuple(name, [(f, Any) for f in fields.split()])  # type: ignore[misc]
+    return type(name, (named,), {"__slots__": (), "__str__": lambda self: text(*self)})
 
 
 @dataclass(frozen=True)

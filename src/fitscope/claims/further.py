@@ -16,13 +16,13 @@ with :mod:`fitscope.claims.tests` and draws a figure.
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..landscape import toy
-from .base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
+from .base import Claim, Context, Measurement, Verdict, mean, metric, setting, verdict_from
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
@@ -43,22 +43,15 @@ from .tests import greater, mean_above
 MORE_DATA = 4  # times the overfitting setting's 60 training points
 
 
-class Data(NamedTuple):
-    """Claim 29's setting: the training points and the regularizer."""
-
-    points: int
-    regularizer: str
-
-    def __str__(self) -> str:
-        return f"{self.points} points, {self.regularizer}"
-
+# Claim 29's setting: the training points and the regularizer.
+Data = setting("Data", "points regularizer", lambda points, reg: f"{points} points, {reg}")
 
 def measure_more_data(ctx: Context) -> Measurement:
     """The overfitting MLP of claim 12 on 60 points with L2 (lambda 0.01), with dropout
     (p 0.5), or with no regularizer, against the same network with 4x the training data and
     no regularizer; each seed draws its own split."""
     base, n = overfit_base(ctx), OVERFIT_TRAIN
-    variants: dict[Data, dict[str, Any]] = {
+    variants: dict[tuple, dict[str, Any]] = {
         Data(n, "none"): {}, Data(n, "L2"): {"regularization.l2": 0.01},
         Data(n, "dropout"): {"model.dropout": 0.5},
         Data(MORE_DATA * n, "none"): {"data.train_size": MORE_DATA * n}}

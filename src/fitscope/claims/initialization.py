@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .base import Claim, Context, Measurement, Verdict, mean, metric, setting
 from .tests import greater, mean_ci
 
 # -- shared measurement: one probed forward/backward at init ------------------------------
@@ -184,20 +184,12 @@ SMALL_STDS = (0.01, 0.1, 0.2, 0.25)  # too small: He's std is sqrt(2/16) = 0.35 
 VANISHING = 0.1  # first-layer gradient RMS at init under 1/10 of He's: "vanishing"
 
 
-class Init(NamedTuple):
-    """One init of claim 5: "too small" N(0, std^2), "He", or "too large" N(0, 1)."""
+# One init of claim 5: "too small" N(0, std^2), "He" (std None), or "too large" N(0, 1).
+Init = setting("Init", "kind std", lambda kind, std: kind if std is None else
+               f"{kind} N(0, 1)" if std == 1 else f"{kind} N(0, {std:g}^2)")
 
-    kind: str
-    std: float | None = None  # None: He's
-
-    def __str__(self) -> str:
-        spread = "" if self.std is None else " N(0, 1)" if self.std == 1 else \
-            f" N(0, {self.std:g}^2)"
-        return self.kind + spread
-
-
-HE, LARGE = Init("He"), Init("too large", 1.0)
-SCALES: dict[Init, dict[str, Any]] = {
+HE, LARGE = Init("He", None), Init("too large", 1.0)
+SCALES: dict[tuple, dict[str, Any]] = {
     **{Init("too small", s): {"init.scheme": "normal", "init.std": s} for s in SMALL_STDS},
     HE: {"init.scheme": "kaiming_normal"},
     LARGE: {"init.scheme": "normal", "init.std": 1.0}}
@@ -215,7 +207,7 @@ def epochs_to_half(run) -> int:
 
 def measure_scale(ctx: Context) -> Measurement:
     base = NINE_LAYER.with_overrides({"budget.epochs": ctx.epochs(20)})
-    values: dict[str, dict[Init, Any]] = {k: {} for k in (
+    values: dict[str, dict[tuple, Any]] = {k: {} for k in (
         "final_train_loss", "train_acc", "epochs_to_half", "diverged", "first_layer_grad_rms",
         "last_layer_act_rms")}
     series: dict[str, Any] = {}

@@ -4,14 +4,13 @@ rate, and its final rate eps_tau is best at about 1% of eps_0."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ...config import RunConfig
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
 from ..plots import finish
 from ..tests import greater
 from .common import _band, _errorbars
@@ -30,15 +29,8 @@ def _batch_name(b: int) -> str:
     return "full batch" if b == 0 else f"batch {b}"
 
 
-class Schedule(NamedTuple):
-    """Claim 25's setting: the batch size (0: full batch) and the schedule's kind."""
-
-    batch: int
-    kind: str
-
-    def __str__(self) -> str:
-        return f"b={self.batch} {self.kind}"
-
+# Claim 25's setting: the batch size (0: full batch) and the schedule's kind.
+Schedule = setting("Schedule", "batch kind", lambda batch, kind: f"b={batch} {kind}")
 
 def loss_curves(runs: Sequence[Run]) -> dict[str, list]:
     """The steps of the history rows (seed 0's) and each run's training loss at them."""

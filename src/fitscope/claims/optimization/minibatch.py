@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -15,7 +15,7 @@ from torch.func import functional_call, grad, vmap
 from ...config import RunConfig
 from ...landscape import Problem, problem_for_run
 from ...landscape.evaluate import eval_mode
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
 from ..tests import greater, mean_ci
 from .common import _ci_text, _errorbars
 
@@ -167,26 +167,19 @@ def batch_setting(protocol: str, budget: str, batch: int, scale: float) -> dict:
     return o
 
 
-class Batch(NamedTuple):
-    """Claim 22's setting: the protocol, the budget ("short" or "long") and the batch size."""
-
-    protocol: str
-    budget: str
-    batch: int
-
-    def __str__(self) -> str:
-        return f"{self.protocol}, {self.budget}, b={self.batch}"
-
+# Claim 22's setting: the protocol, the budget ("short" or "long") and the batch size.
+Batch = setting("Batch", "protocol budget batch",
+                lambda protocol, budget, batch: f"{protocol}, {budget}, b={batch}")
 
 def measure_batch_regularizer(ctx: Context) -> Measurement:
     groups = ctx.train_variants(BATCH_BASE, {
         Batch(p, b, n): batch_setting(p, b, n, ctx.scale)
         for p in BATCH_PROTOCOLS for b in BATCH_BUDGETS for n in BATCH_SIZES})
-    values: dict[str, dict[Batch, list[float]]] = {"test_acc": {}, "gap": {}}
-    for setting, rs in groups.items():
+    values: dict[str, dict[tuple, list[float]]] = {"test_acc": {}, "gap": {}}
+    for batch, rs in groups.items():
         train, test = metric(rs, "train_acc"), metric(rs, "test_acc")
-        values["test_acc"][setting] = test
-        values["gap"][setting] = [a - t for a, t in zip(train, test)]
+        values["test_acc"][batch] = test
+        values["gap"][batch] = [a - t for a, t in zip(train, test)]
     return Measurement(values=values, series={"settings": [[p, b] for p in BATCH_PROTOCOLS
                                                            for b in BATCH_BUDGETS]},
                        notes=[(f"Batch {SMALL} against {LARGE}, SGD on 256 digits. Protocols: "

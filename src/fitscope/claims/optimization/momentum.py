@@ -3,8 +3,6 @@ it averages out noisy minibatch gradients."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import numpy as np
 import plotly.graph_objects as go
 import torch
@@ -13,7 +11,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import toy
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting, verdict_from
 from ..plots import finish
 from ..tests import greater
 from .common import _band, _errorbars, _jitter, best_lr
@@ -145,15 +143,8 @@ def update_noise_share(run: Run, window: int = NOISE_WINDOW) -> float:
     return float((steps - steps.mean(0)).square().sum() / steps.square().sum())
 
 
-class Noisy(NamedTuple):
-    """Claim 38's setting: the batch size and the optimizer ("sgd" or "momentum")."""
-
-    batch: int
-    optimizer: str
-
-    def __str__(self) -> str:
-        return f"batch {self.batch} {self.optimizer}"
-
+# Claim 38's setting: the batch size and the optimizer ("sgd" or "momentum").
+Noisy = setting("Noisy", "batch optimizer", lambda batch, optimizer: f"batch {batch} {optimizer}")
 
 def measure_momentum_noise(ctx: Context) -> Measurement:
     """Momentum (eps, alpha = 0.9) against SGD at the matched effective rate eps / (1 -

@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
-from ..base import Context, Measurement, Verdict, mean, metric
+from ..base import Context, K, Measurement, Verdict, mean, metric
 from ..tests import greater, mean_ci
 
 # -- shared pieces ---------------------------------------------------------------------
@@ -95,7 +95,7 @@ def overfit_base(ctx: Context) -> RunConfig:
         "budget": {"epochs": ctx.epochs(200), "batch_size": 0}})
 
 
-def _gap_values(runs: dict[str, list[Run]]) -> dict[str, Any]:
+def _gap_values(runs: dict[K, list[Run]]) -> dict[str, dict[K, list[float]]]:
     """Accuracies and the two generalization gaps: train - test accuracy, and test - train
     cross-entropy (the loss the network minimizes)."""
     return {"gap": {k: _gap(rs) for k, rs in runs.items()},

@@ -3,10 +3,8 @@ label smoothing, multi-task learning)."""
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
 from ..tests import greater
 from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m
 
@@ -16,15 +14,8 @@ AUGMENT = {"rotate_deg": 15.0, "translate": 0.1, "scale": 0.1}
 AUGMENT_SIZES = (25, 50, 100, 200)
 
 
-class Augmented(NamedTuple):
-    """Claim 13's setting: "none" or "augmented", and the training-set size."""
-
-    variant: str
-    n: int
-
-    def __str__(self) -> str:
-        return f"{self.variant}, n={self.n}"
-
+# Claim 13's setting: "none" or "augmented", and the training-set size.
+Augmented = setting("Augmented", "variant n", lambda variant, n: f"{variant}, n={n}")
 
 def measure_augmentation(ctx: Context) -> Measurement:
     """An MLP on 25 to 200 digits images, with and without random rotation, shift and
@@ -82,15 +73,9 @@ NOISE_RATES = (0.0, 0.2, 0.4)
 SMOOTHING = 0.3
 
 
-class Labels(NamedTuple):
-    """Claim 15's setting: the share of wrong training labels, and smoothing on or off."""
-
-    wrong: float
-    smoothed: bool
-
-    def __str__(self) -> str:
-        return f"{self.wrong:.0%} wrong{', smoothed' if self.smoothed else ''}"
-
+# Claim 15's setting: the share of wrong training labels, and smoothing on or off.
+Labels = setting("Labels", "wrong smoothed",
+                 lambda wrong, smoothed: f"{wrong:.0%} wrong{', smoothed' if smoothed else ''}")
 
 def measure_label_smoothing(ctx: Context) -> Measurement:
     """An MLP on digits with 0%, 20% or 40% of its training labels wrong, with and without

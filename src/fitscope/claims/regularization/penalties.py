@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from itertools import pairwise
-from typing import Any, NamedTuple
+from typing import Any
 
 import plotly.graph_objects as go
 import torch
@@ -16,7 +16,7 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
 from ..tests import greater, mean_ci
 from .common import (
     OVERFIT_SIZES,
@@ -155,21 +155,14 @@ NEAR_ZERO = 0.01  # "near zero": |w| under 1% of the RMS weight the unpenalized 
 # are standardized, so such a weight moves the logit by under 1% of a typical weight's)
 
 
-class Penalty(NamedTuple):
-    """Claim 10's setting: "none", "L1" or "L2", and its lambda."""
+# Claim 10's setting: "none" (lambda None), "L1" or "L2", and its lambda.
+Penalty = setting("Penalty", "kind lam", lambda kind, lam: kind if lam is None else f"{kind} {lam}")
 
-    kind: str
-    lam: float | None = None
-
-    def __str__(self) -> str:
-        return self.kind if self.lam is None else f"{self.kind} {self.lam}"
+NO_PENALTY = Penalty("none", None)
 
 
-NO_PENALTY = Penalty("none")
-
-
-def _sparse_variants() -> dict[Penalty, dict[str, Any]]:
-    out: dict[Penalty, dict[str, Any]] = {NO_PENALTY: {}}
+def _sparse_variants() -> dict[tuple, dict[str, Any]]:
+    out: dict[tuple, dict[str, Any]] = {NO_PENALTY: {}}
     out |= {Penalty("L1", lam): {"regularization.l1": lam} for lam in L1_LAMBDAS}
     out |= {Penalty("L2", lam): {"regularization.l2": lam} for lam in L2_LAMBDAS}
     return out
@@ -182,7 +175,7 @@ def near_zero_share(run: Run, reference: Run) -> float:
     return float((_weights_flat(run).abs() < NEAR_ZERO * scale).float().mean())
 
 
-def _closest_pair(losses: dict[Penalty, list[float]]) -> tuple[Penalty, Penalty]:
+def _closest_pair(losses: dict[Any, list[float]]) -> tuple[Any, Any]:
     """The (L1, L2) variants whose mean training losses are closest."""
     l1 = [k for k in losses if k.kind == "L1"]
     l2 = [k for k in losses if k.kind == "L2"]
