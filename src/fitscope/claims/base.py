@@ -158,6 +158,12 @@ def metric(runs: Sequence[Run], key: str) -> list[float]:
             for r in runs]
 
 
+def metrics(groups: Mapping[K, Sequence[Run]], *keys: str) -> dict[str, dict[K, list[float]]]:
+    """:func:`metric` of each of ``keys`` for each group of runs: ``{key: {group: [...]}}``
+    (the runs by variant of :meth:`Context.train_variants`)."""
+    return {key: {name: metric(runs, key) for name, runs in groups.items()} for key in keys}
+
+
 def mean(xs: Sequence[float]) -> float:
     """Mean of the values that are not NaN (NaN marks a diverged run's seed)."""
     kept = [x for x in xs if not (isinstance(x, float) and math.isnan(x))]

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..landscape import toy
-from .base import Claim, Context, Measurement, Verdict, mean, metric, setting, verdict_from
+from .base import Claim, Context, Measurement, Verdict, mean, metric, metrics, setting, verdict_from
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
@@ -113,8 +113,7 @@ def measure_bn_speed(ctx: Context) -> Measurement:
                          ["train_loss"]) for k, rs in runs.items()}
     return Measurement(values={"early_train_loss": early,
                                "gap": {k: _gap(rs) for k, rs in runs.items()},
-                               "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+                               **metrics(runs, "train_acc", "test_acc")})
 
 
 def decide_bn_speed(m: Measurement) -> Verdict:
@@ -239,8 +238,7 @@ def measure_input_dropout(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
     runs = ctx.train_variants(base, {f"keep {1 - p:g}": {"model.input_dropout": p}
                               for p in INPUT_DROPS}, resplit=True)
-    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+    return Measurement(values=metrics(runs, "train_acc", "test_acc"))
 
 
 def decide_input_dropout(m: Measurement) -> Verdict:
@@ -400,8 +398,7 @@ def measure_after_stopping(ctx: Context) -> Measurement:
     variants: dict[str, dict[str, Any]] = {"stopped": {}} | {
         a: {"regularization.early_stopping.after": a} for a in AFTER}
     runs = ctx.train_variants(base, variants, resplit=True)
-    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+    return Measurement(values=metrics(runs, "train_acc", "test_acc"))
 
 
 def decide_after_stopping(m: Measurement) -> Verdict:

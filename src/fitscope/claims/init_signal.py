@@ -21,6 +21,7 @@ from ..landscape import problem_for_run
 from ..run import Run
 from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
+from .plots import finish
 from .regularization.penalties import hidden_outputs
 from .tests import greater, mean_ci
 
@@ -145,12 +146,11 @@ def figure_backward(m: Measurement) -> go.Figure:
                             line={"color": colors[label]}, showlegend=col == 1, row=1, col=col)
         fig.add_hrect(y0=1 / KEEP_FACTOR, y1=KEEP_FACTOR, fillcolor="#2da44e", opacity=0.12,
                       line_width=0, row=1, col=col)
-        fig.update_xaxes(title="layers below the top hidden layer", row=1, col=col)
-    fig.update_yaxes(type="log")
-    fig.update_yaxes(title="Var(dL/dz) / its value at the top (geometric mean)", row=1, col=1)
-    fig.update_layout(title=f"The back-propagated gradient at init, {GRADIENT_DEPTH} layers "
-                      f"of width {GRADIENT_WIDTH} (band: within a factor {KEEP_FACTOR:g})")
-    return fig
+    return finish(fig, f"The back-propagated gradient at init, {GRADIENT_DEPTH} layers of "
+                  f"width {GRADIENT_WIDTH} (band: within a factor {KEEP_FACTOR:g})",
+                  x=["layers below the top hidden layer"] * len(GRADIENT_ACTIVATIONS),
+                  y=[("Var(dL/dz) / its value at the top (geometric mean)", "log")]
+                  + [(None, "log")] * (len(GRADIENT_ACTIVATIONS) - 1))
 
 
 BACKWARD = Claim(

@@ -15,6 +15,7 @@ from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from ..run import Run
 from .base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from .plots import finish
 from .tests import greater, mean_ci
 
 # -- shared measurement: one probed forward/backward at init ------------------------------
@@ -554,11 +555,8 @@ def figure_relu_depth(m: Measurement) -> go.Figure:
         ys = m.series[s]
         fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines", name=f"{name}, init",
                         row=1, col=2)
-    fig.update_xaxes(title="depth (hidden layers)", row=1, col=1)
-    fig.update_xaxes(title="layer", row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_layout(title="Xavier against He on deep ReLU networks")
-    return fig
+    return finish(fig, "Xavier against He on deep ReLU networks",
+                  x=["depth (hidden layers)", "layer"], y=[None, (None, "log")])
 
 
 RELU_DEPTH = Claim(

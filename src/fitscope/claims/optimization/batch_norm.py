@@ -13,6 +13,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean
+from ..plots import finish
 from ..tests import greater
 from .common import _errorbars, _parts_verdict
 
@@ -119,11 +120,9 @@ def figure_batch_norm(m: Measurement) -> go.Figure:
                              ("bn", "with batch norm", "#0969da")):
         _errorbars(fig, BN_LRS, m.series[f"lr {tag}"], f"{name}, lr sweep", 1, 1, color)
         _errorbars(fig, BN_INIT_STDS, m.series[f"std {tag}"], f"{name}, init sweep", 1, 2, color)
-    fig.update_xaxes(type="log", title="learning rate", row=1, col=1)
-    fig.update_xaxes(type="log", title="init std", row=1, col=2)
-    fig.update_yaxes(title="final training loss (diverged = log 10)", row=1, col=1)
-    fig.update_layout(title="Batch norm in a deep ReLU MLP on digits (95% CI over seeds)")
-    return fig
+    return finish(fig, "Batch norm in a deep ReLU MLP on digits (95% CI over seeds)",
+                  x=[("learning rate", "log"), ("init std", "log")],
+                  y=["final training loss (diverged = log 10)"])
 
 
 BATCH_NORM = Claim(

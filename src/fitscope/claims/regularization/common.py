@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
-from ..base import Context, K, Measurement, Verdict, mean, metric
+from ..base import Context, K, Measurement, Verdict, mean, metrics
 from ..tests import greater, mean_ci
 
 # -- shared pieces ---------------------------------------------------------------------
@@ -101,8 +101,7 @@ def _gap_values(runs: dict[K, list[Run]]) -> dict[str, dict[K, list[float]]]:
     return {"gap": {k: _gap(rs) for k, rs in runs.items()},
             "loss_gap": {k: _per_run(rs, lambda r: r.metrics["test_loss"] -
                                      r.metrics["train_loss"]) for k, rs in runs.items()},
-            "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-            "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}}
+            **metrics(runs, "train_acc", "test_acc")}
 
 
 def _decide_gap(m: Measurement | dict[str, Any], name: str,

@@ -4,7 +4,7 @@ label smoothing, multi-task learning)."""
 from __future__ import annotations
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, metrics, setting, verdict_from
 from ..tests import greater
 from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m
 
@@ -88,8 +88,7 @@ def measure_label_smoothing(ctx: Context) -> Measurement:
                                         "regularization.label_smoothing": ls}
                 for r in NOISE_RATES for ls in (0.0, SMOOTHING)}
     runs = ctx.train_variants(base, variants)
-    return Measurement(values={"test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
-                               "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+    return Measurement(values={**metrics(runs, "test_acc", "train_acc"),
                                "smoothing": SMOOTHING},
                        series={"noise_rates": list(NOISE_RATES)})
 

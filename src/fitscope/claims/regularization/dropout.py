@@ -14,6 +14,7 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
+from ..plots import finish
 from .common import (
     OVERFIT_SIZES,
     _ci_bar,
@@ -138,13 +139,10 @@ def figure_dropout(m: Measurement) -> go.Figure:
         if key in e:
             fig.add_scatter(x=e[key]["test"], mode="markers", name=name, row=1, col=2,
                             y=[a - b for a, b in zip(e[key]["train_mean"], e[key]["test"])])
-    fig.update_xaxes(title_text="training set", row=1, col=1)
-    fig.update_yaxes(title_text="gap (mean, 95% CI)", row=1, col=1)
-    fig.update_xaxes(title_text="test-time logit", row=1, col=2)
-    fig.update_yaxes(title_text=f"mean over {MASKS} masks - test-time logit", row=1, col=2)
-    fig.update_layout(barmode="group", title=f"Dropout p = {v['p']} on the overfitting MLP "
-                      "(noisy moons), by training-set size")
-    return fig
+    return finish(fig, f"Dropout p = {v['p']} on the overfitting MLP (noisy moons), by "
+                  "training-set size", x=["training set", "test-time logit"],
+                  y=["gap (mean, 95% CI)", f"mean over {MASKS} masks - test-time logit"],
+                  barmode="group")
 
 
 DROPOUT_CLAIM = Claim(

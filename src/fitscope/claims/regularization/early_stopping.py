@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,7 +13,8 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric
+from ..base import Claim, Context, Measurement, Verdict, metric, metrics
+from ..plots import finish
 from ..tests import greater
 from .common import (
     OVERFIT_SIZES,
@@ -44,11 +46,10 @@ def measure_early_stopping(ctx: Context) -> Measurement:
     values: dict = {"size": {}}
     for n, runs in by_size.items():
         last = runs["last epoch"]
-        values["size"][n] = {
-            **{column: {when: _per_run(last, _history_at(column, when))
-                        for when in ("best", "last")} for column in ("val_loss", "train_loss")},
-            "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
-            "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+        at: dict[str, Any] = {column: {when: _per_run(last, _history_at(column, when))
+                                       for when in ("best", "last")}
+                              for column in ("val_loss", "train_loss")}
+        values["size"][n] = at | metrics(runs, "test_loss", "test_acc") | {
             "best_epoch": metric(last, "best_epoch"), "epochs_run": metric(last, "epochs_run")}
     shown = OVERFIT_SIZES[len(OVERFIT_SIZES) // 2]
     return Measurement(
@@ -115,13 +116,9 @@ def figure_early_stopping(m: Measurement) -> go.Figure:
     bar = _ci_bar("test loss (mean, 95% CI)",
                   m.values["size"][m.series["size"]]["test_loss"])
     fig.add_trace(bar, row=1, col=2)
-    fig.update_xaxes(title_text="epoch", row=1, col=1)
-    fig.update_xaxes(title_text="weights kept", row=1, col=2)
-    fig.update_yaxes(title_text="cross-entropy", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=2)
-    fig.update_layout(title=f"Early stopping on {m.series['size']} noisy moons points "
-                      f"(patience {PATIENCE} epochs)")
-    return fig
+    return finish(fig, f"Early stopping on {m.series['size']} noisy moons points (patience "
+                  f"{PATIENCE} epochs)", x=["epoch", "weights kept"],
+                  y=[("cross-entropy", "log"), "cross-entropy"])
 
 
 EARLY_STOPPING = Claim(
@@ -245,12 +242,9 @@ def figure_early_stopping_l2(m: Measurement) -> go.Figure:
         _add_ci_line(fig, steps, [v[key][t] for t in steps], name, row=1, col=1)
     _add_ci_line(fig, steps, [v["best_lambda_times_eta_t"][t] for t in steps],
                  "lambda* eta t (1 = the notes' rule)", row=1, col=2)
-    fig.update_xaxes(title_text="gradient-descent steps t", type="log")
-    fig.update_yaxes(title_text="||w_t - w|| / ||w_t||", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="lambda* eta t", row=1, col=2)
-    fig.update_layout(title=f"Linear regression on breast cancer, gradient descent from 0 "
-                      f"(eta = {v['eta']})")
-    return fig
+    return finish(fig, f"Linear regression on breast cancer, gradient descent from 0 (eta = "
+                  f"{v['eta']})", x=[("gradient-descent steps t", "log")] * 2,
+                  y=[("||w_t - w|| / ||w_t||", "log"), "lambda* eta t"])
 
 
 EARLY_STOPPING_L2 = Claim(

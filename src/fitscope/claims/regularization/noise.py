@@ -14,7 +14,7 @@ from ...config import RunConfig
 from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, metric, metrics, verdict_from
 from ..tests import greater
 from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run
 
@@ -49,8 +49,7 @@ def measure_flatness(ctx: Context) -> Measurement:
     return Measurement(values={
         **{measure: {k: _per_run(rs, partial(_sharpness, measure=measure))
                      for k, rs in runs.items()} for measure in FLATNESS_MEASURES},
-        "train_loss": {k: metric(rs, "train_loss") for k, rs in runs.items()},
-        "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+        **metrics(runs, "train_loss", "test_acc"),
         "noise_std": WEIGHT_NOISE, "alpha": SHARPNESS_ALPHA})
 
 

@@ -17,6 +17,7 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
+from ..plots import finish
 from ..tests import greater, mean_ci
 from .common import (
     OVERFIT_SIZES,
@@ -124,13 +125,9 @@ def figure_weight_decay(m: Measurement) -> go.Figure:
                     name="measured <w' + eta g, w> / <w, w>", row=1, col=1)
     for opt in ("sgd", "adam"):
         fig.add_box(y=m.values["penalty_vs_decay"][opt], name=opt.upper(), row=1, col=2)
-    fig.update_xaxes(title_text="lambda", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="factor", row=1, col=1)
-    fig.update_yaxes(title_text="max relative difference of the weights", type="log",
-                     row=1, col=2)
-    fig.update_layout(title=f"An L2 penalty under SGD (eta = {eta}) and Adam, "
-                      f"{DECAY_STEPS} full-batch steps")
-    return fig
+    return finish(fig, f"An L2 penalty under SGD (eta = {eta}) and Adam, {DECAY_STEPS} "
+                  "full-batch steps", x=[("lambda", "log")],
+                  y=["factor", ("max relative difference of the weights", "log")])
 
 
 WEIGHT_DECAY = Claim(
@@ -314,13 +311,8 @@ def figure_activation_l1(m: Measurement) -> go.Figure:
         bar.showlegend = col == 1
         bar.name = "mean, 95% CI over seeds"
         fig.add_trace(bar, row=1, col=col)
-    fig.update_yaxes(title_text="share", row=1, col=1)
-    fig.update_yaxes(title_text="||h||_1", row=1, col=2)
-    fig.update_xaxes(title_text="penalty", row=1, col=1)
-    fig.update_xaxes(title_text="penalty", row=1, col=2)
-    fig.update_layout(title=f"Hidden representations of a ReLU MLP on digits "
-                      f"(lambda = {v['lambda']})")
-    return fig
+    return finish(fig, f"Hidden representations of a ReLU MLP on digits (lambda = "
+                  f"{v['lambda']})", x=["penalty"] * 2, y=["share", "||h||_1"])
 
 
 ACTIVATION_L1 = Claim(
