@@ -150,7 +150,7 @@ def test_decide_xavier_tanh():
                 "N(0, 0.01^2)": [small_kept] * 3}
         v = {"kept_layers": kept} | {f"{r}_var_ratio_10": {k: [1.0] * 3 for k in kept}
                                      for r in ("act", "grad")}
-        return Measurement(values=v, series={"activations xavier": [1.0] * 20})
+        return Measurement(values=v, series={"curves": {("activations", "xavier"): [1.0] * 20}})
 
     assert d(meas(20.0)).outcome == "holds"
     v = d(meas(3.0))

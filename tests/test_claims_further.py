@@ -50,8 +50,9 @@ def test_decide_l1_majority():
 
 
 def test_decide_input_dropout():
-    assert decide(32, test_acc={"keep 0.8": HIGH, "keep 0.5": LOW}).outcome == "holds"
-    assert decide(32, test_acc={"keep 0.8": LOW, "keep 0.5": HIGH}).outcome == "does not hold"
+    high, low = further.Keep(0.8), further.Keep(0.5)
+    assert decide(32, test_acc={high: HIGH, low: LOW}).outcome == "holds"
+    assert decide(32, test_acc={high: LOW, low: HIGH}).outcome == "does not hold"
 
 
 def test_decide_bowl():

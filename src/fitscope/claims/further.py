@@ -227,6 +227,7 @@ L1_MAJORITY = Claim(
 # -- 32: input units keep a retention probability near 1 ------------------------------------
 
 INPUT_DROPS = (0.2, 0.5)
+Keep = setting("Keep", "p", lambda p: f"keep {p:g}")  # claim 32's inputs' retention
 
 
 def measure_input_dropout(ctx: Context) -> Measurement:
@@ -236,14 +237,14 @@ def measure_input_dropout(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 128, "dropout": 0.5},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
-    runs = ctx.train_variants(base, {f"keep {1 - p:g}": {"model.input_dropout": p}
-                              for p in INPUT_DROPS}, resplit=True)
+    runs = ctx.train_variants(base, {Keep(1 - p): {"model.input_dropout": p}
+                                     for p in INPUT_DROPS}, resplit=True)
     return Measurement(values=metrics(runs, "train_acc", "test_acc"))
 
 
 def decide_input_dropout(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    high, low = f"keep {1 - INPUT_DROPS[0]:g}", f"keep {1 - INPUT_DROPS[1]:g}"
+    high, low = Keep(1 - INPUT_DROPS[0]), Keep(1 - INPUT_DROPS[1])
     c = greater(acc[high], acc[low], paired=True,
                 label=f"test accuracy, inputs {high} > {low}")
     detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "

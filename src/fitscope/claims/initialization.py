@@ -128,7 +128,7 @@ def measure_toy(ctx: Context) -> Measurement:
     """||y_hat|| / ||x|| of the notes' linear network (weights scale * I) for L layers."""
     x = torch.randn(256, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
     values: dict[str, dict[float, float]] = {"max_rel_error": {}}
-    series = {}
+    curves: dict[tuple[str, Any], list[float]] = {}
     for scale in (1.5, 0.5):
         gains = []
         for depth in TOY_DEPTHS:
@@ -137,9 +137,9 @@ def measure_toy(ctx: Context) -> Measurement:
                 gains.append(float(net(x).norm() / x.norm()))
         values["max_rel_error"][scale] = max(abs(g / scale ** (d - 1) - 1)
                                              for g, d in zip(gains, TOY_DEPTHS))
-        series[f"measured {scale} I"] = gains
-        series[f"{scale}^(L-1)"] = [scale ** (d - 1) for d in TOY_DEPTHS]
-    return Measurement(values=values, series=series)
+        curves[("measured", scale)] = gains
+        curves[("theory", scale)] = [scale ** (d - 1) for d in TOY_DEPTHS]
+    return Measurement(values=values, series={"curves": curves})
 
 
 def decide_toy(m: Measurement) -> Verdict:
@@ -153,10 +153,11 @@ def decide_toy(m: Measurement) -> Verdict:
 
 def figure_toy(m: Measurement) -> go.Figure:
     fig = go.Figure()
-    for name, ys in m.series.items():
-        dash = "dot" if "^" in name else None
-        fig.add_scatter(x=list(TOY_DEPTHS), y=ys, name=name, mode="lines+markers",
-                        line={"dash": dash})
+    for (kind, scale), ys in m.series["curves"].items():
+        measured = kind == "measured"
+        fig.add_scatter(x=list(TOY_DEPTHS), y=ys, mode="lines+markers",
+                        name=f"measured {scale} I" if measured else f"{scale}^(L-1)",
+                        line={"dash": None if measured else "dot"})
     fig.update_layout(title="Output scale of the deep linear network against L",
                       xaxis_title="L (layers)", yaxis_title="||y_hat|| / ||x|| (log scale)")
     fig.update_yaxes(type="log")
@@ -390,7 +391,7 @@ def measure_xavier_tanh(ctx: Context) -> Measurement:
             "N(0, 0.01^2)": _deep_tanh(TANH_DEPTH, "normal")}
     values: dict[str, dict[str, list[float]]] = {
         "kept_layers": {}, "act_var_ratio_10": {}, "grad_var_ratio_10": {}}
-    series = {}
+    curves: dict[tuple[str, Any], list[float]] = {}
     for label, cfg in cfgs.items():
         profiles = [init_profile(seeded) for seeded in ctx.seeded(cfg)]
         values["kept_layers"][label] = [float(kept_layers(p["act_rms"], p["grad_rms"]))
@@ -400,12 +401,13 @@ def measure_xavier_tanh(ctx: Context) -> Measurement:
         values["grad_var_ratio_10"][label] = [
             p["grad_rms"][TANH_DEPTH - 10] ** 2 / p["grad_rms"][TANH_DEPTH - 1] ** 2
             for p in profiles]
-        series[f"activations {label}"] = np.mean([p["act_rms"] for p in profiles], axis=0).tolist()
-        series[f"gradients {label}"] = np.mean([p["grad_rms"][:TANH_DEPTH] for p in profiles],
+        curves[("activations", label)] = np.mean([p["act_rms"] for p in profiles],
+                                                 axis=0).tolist()
+        curves[("gradients", label)] = np.mean([p["grad_rms"][:TANH_DEPTH] for p in profiles],
                                                axis=0).tolist()
         if label == "xavier":
-            series["activations xavier, theory"] = profiles[0]["act_rms_theory"]
-    return Measurement(values=values, series=series,
+            curves[("activations", "xavier, theory")] = profiles[0]["act_rms_theory"]
+    return Measurement(values=values, series={"curves": curves},
                        notes=[(f"RMS of tanh activations and of the back-propagated dL/dz per "
                               f"layer at init on MNIST-1D, {TANH_DEPTH} layers of width 256, "
                               "Xavier with variance 1/n_in (the notes' form); the theory "
@@ -420,7 +422,7 @@ def decide_xavier_tanh(m: Measurement) -> Verdict:
     badly scaled init, on every seed; the verdict gives the depth it keeps them to."""
     v = m.values
     kept = {k: min(v["kept_layers"][k]) for k in TANH_INITS}
-    depth = len(m.series.get("activations xavier", [])) or TANH_DEPTH
+    depth = len(m.series.get("curves", {}).get(("activations", "xavier"), [])) or TANH_DEPTH
     detail = (f"layers through which activations and gradients both stay within a factor "
               f"{KEEP_FACTOR:g} (fewest over seeds): Xavier {kept['xavier']:.0f}, N(0, 1) "
               f"{kept['N(0, 1)']:.0f}, N(0, 0.01^2) {kept['N(0, 0.01^2)']:.0f}; over 10 "
@@ -444,10 +446,9 @@ def figure_xavier_tanh(m: Measurement) -> go.Figure:
 
     fig = make_subplots(1, 2, subplot_titles=("RMS of activations a[l]",
                                               "RMS of back-propagated dL/dz[l]"))
-    for name, ys in m.series.items():
-        col = 1 if name.startswith("activations") else 2
+    for (panel, label), ys in m.series["curves"].items():
         fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers",
-                        name=name, row=1, col=col)
+                        name=f"{panel} {label}", row=1, col=1 if panel == "activations" else 2)
     fig.update_xaxes(title="layer")
     fig.update_yaxes(type="log", title="RMS (log scale)")
     fig.update_layout(title=f"tanh network of {TANH_DEPTH} layers at init (width 256)")

@@ -52,7 +52,7 @@ def measure_batch_norm(ctx: Context) -> Measurement:
         for bn, kind, x, lr in settings})
     values: dict[str, dict[str, Any]] = {"largest_lr": {}, "init_scales_trained": {},
                                          "init_range": {}}
-    series = {}
+    series: dict[str, dict[str, Any]] = {"std": {}, "lr": {}}
     for bn in (False, True):
         tag = "bn" if bn else "plain"
         lr_runs = [groups[(bn, "lr", lr)] for lr in BN_LRS]
@@ -69,8 +69,8 @@ def measure_batch_norm(ctx: Context) -> Measurement:
             std_losses = [[capped_loss(r) for r in rs] for rs in std_runs]
             spread[lr] = [float(np.ptp([ls[i] for ls in std_losses])) for i in range(ctx.seeds)]
             if lr == BN_INIT_LR:
-                series[f"std {tag}"] = std_losses
-        series[f"lr {tag}"] = [[capped_loss(r) for r in rs] for rs in lr_runs]
+                series["std"][tag] = std_losses
+        series["lr"][tag] = [[capped_loss(r) for r in rs] for rs in lr_runs]
     return Measurement(values=values, series=series, notes=[
         (f"MLP with {base.model.depth} ReLU hidden layers of {base.model.width} on "
          f"{base.data.train_size} digits, SGD, batch {base.budget.batch_size}, "
@@ -118,8 +118,8 @@ def figure_batch_norm(m: Measurement) -> go.Figure:
         "learning rate (kaiming init)", f"init std of N(0, std^2) (eps = {BN_INIT_LR})"))
     for tag, name, color in (("plain", "without batch norm", "#cf222e"),
                              ("bn", "with batch norm", "#0969da")):
-        _errorbars(fig, BN_LRS, m.series[f"lr {tag}"], f"{name}, lr sweep", 1, 1, color)
-        _errorbars(fig, BN_INIT_STDS, m.series[f"std {tag}"], f"{name}, init sweep", 1, 2, color)
+        _errorbars(fig, BN_LRS, m.series["lr"][tag], f"{name}, lr sweep", 1, 1, color)
+        _errorbars(fig, BN_INIT_STDS, m.series["std"][tag], f"{name}, init sweep", 1, 2, color)
     return finish(fig, "Batch norm in a deep ReLU MLP on digits (95% CI over seeds)",
                   x=[("learning rate", "log"), ("init std", "log")],
                   y=["final training loss (diverged = log 10)"])

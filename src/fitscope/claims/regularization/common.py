@@ -155,9 +155,10 @@ def _train_sizes(ctx: Context, base: RunConfig, variants: dict[str, dict[str, An
     """:meth:`~fitscope.claims.base.Context.train_variants` with every seed drawing its
     own split (``resplit``), at each training-set size; all in one ``ctx.train_many``
     call. Runs by size, then variant."""
-    runs = ctx.train_variants(base, {f"{n} {name}": {**o, "data.train_size": n}
-                              for n in sizes for name, o in variants.items()}, resplit=True)
-    return {n: {name: runs[f"{n} {name}"] for name in variants} for n in sizes}
+    runs = ctx.train_variants(base, {(n, name): {**o, "data.train_size": n}
+                                     for n in sizes for name, o in variants.items()},
+                              resplit=True)
+    return {n: {name: runs[n, name] for name in variants} for n in sizes}
 
 
 def _points(n: int) -> str:

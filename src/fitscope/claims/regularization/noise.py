@@ -134,8 +134,9 @@ def measure_fgsm(ctx: Context) -> Measurement:
     per_run = {k: [[_attacked(r, e) for e in FGSM_CURVE] for r in rs if _ok(r)]
                for k, rs in runs.items()}
     at = {k: [a[FGSM_CURVE.index(FGSM_EPS)] for a in v] for k, v in per_run.items()}
-    curve = {k: {kind: [[a[i][f"{kind}_acc"] for a in v] for i in range(len(FGSM_CURVE))]
-                 for kind in ("fgsm", "random")} for k, v in per_run.items()}
+    curve = {k: {kind: [[a[i][key] for a in v] for i in range(len(FGSM_CURVE))]
+                 for kind, key in (("fgsm", "fgsm_acc"), ("random", "random_acc"))}
+             for k, v in per_run.items()}
     s = problem_for_run(runs["standard"][0])
     return Measurement(
         values={"epsilon": FGSM_EPS, "pixel_range": float(s.x.max() - s.x.min()),
