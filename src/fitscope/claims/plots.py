@@ -1,4 +1,5 @@
-"""The layout every claim's figure ends with: its title and its panels' axis titles."""
+"""The layout a claim's figure of one row of panels ends with: its title and the panels'
+axis titles and types (:func:`finish`)."""
 
 from __future__ import annotations
 
