@@ -5,7 +5,7 @@ import math
 import pytest
 from claims_seeds import measurement, widen
 
-from fitscope.claims import REGISTRY, get
+from fitscope.claims import REGISTRY, get, initialization
 from fitscope.claims.base import Context, Measurement, Verdict, verdict_from
 from fitscope.claims.demo import run_claim
 from fitscope.claims.report import terminal_table, write_html
@@ -46,16 +46,15 @@ def test_verdict_from_a_main_and_a_second_test():
 
 def test_decide_one_nn():
     d = REGISTRY[1].decide
-    gaps = {"gap k=1": [0.2, 0.25, 0.22], "gap k=3": [0.1, 0.12, 0.11],
-            "gap k=9": [0.05, 0.06, 0.04]}
-    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22], **gaps)).outcome \
+    gap = {1: [0.2, 0.25, 0.22], 3: [0.1, 0.12, 0.11], 9: [0.05, 0.06, 0.04]}
+    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22], gap=gap)).outcome \
         == "holds"
     assert d(m(train_error_1nn=[0, 0.01, 0], test_error_1nn=[0.2, 0.25, 0.22],
-               **gaps)).outcome == "does not hold"
-    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0, 0, 0], **gaps)).outcome == \
+               gap=gap)).outcome == "does not hold"
+    assert d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0, 0, 0], gap=gap)).outcome == \
         "does not hold"
     narrow = d(m(train_error_1nn=[0, 0, 0], test_error_1nn=[0.2, 0.25, 0.22],
-                 **{**gaps, "gap k=3": [0.21, 0.26, 0.24]}))
+                 gap={**gap, 3: [0.21, 0.26, 0.24]}))
     assert narrow.outcome == "holds only when" and "'widest' is left out" in narrow.condition
 
 
@@ -73,39 +72,38 @@ def test_decide_capacity():
 
 def test_decide_symmetry():
     d = REGISTRY[3].decide
-    base = {"unit_distance_zeros": [0.0] * 3, "unit_distance_constant 0.5": [1e-7] * 3,
-            "unit_distance_xavier": [1.2] * 3, "test_acc_xavier": [0.95, 0.96, 0.94],
-            "test_acc_zeros": [0.5, 0.52, 0.51], "test_acc_constant 0.5": [0.6, 0.62, 0.61]}
-    assert d(m(**base)).outcome == "holds"
-    assert d(m(**dict(base, unit_distance_zeros=[0.3] * 3))).outcome == "does not hold"
-    same = dict(base, test_acc_zeros=[0.95, 0.96, 0.94], **{"test_acc_constant 0.5":
-                                                            [0.95, 0.96, 0.94]})
-    assert d(m(**same)).outcome == "holds only when"
+    distance = {"zeros": [0.0] * 3, "constant 0.5": [1e-7] * 3, "xavier": [1.2] * 3}
+    acc = {"xavier": [0.95, 0.96, 0.94], "zeros": [0.5, 0.52, 0.51],
+           "constant 0.5": [0.6, 0.62, 0.61]}
+    assert d(m(unit_distance=distance, test_acc=acc)).outcome == "holds"
+    apart = {**distance, "zeros": [0.3] * 3}
+    assert d(m(unit_distance=apart, test_acc=acc)).outcome == "does not hold"
+    same = dict.fromkeys(acc, acc["xavier"])
+    assert d(m(unit_distance=distance, test_acc=same)).outcome == "holds only when"
 
 
 def test_decide_toy():
     d = REGISTRY[4].decide
-    assert d(m(**{"max_rel_error 1.5": 1e-15, "max_rel_error 0.5": 0.0})).outcome == "holds"
-    assert d(m(**{"max_rel_error 1.5": 0.2, "max_rel_error 0.5": 0.0})).outcome == \
-        "does not hold"
+    assert d(m(max_rel_error={1.5: 1e-15, 0.5: 0.0})).outcome == "holds"
+    assert d(m(max_rel_error={1.5: 0.2, 0.5: 0.0})).outcome == "does not hold"
 
 
 def scale_values(small: dict, large_diverged: int = 3) -> dict:
     """Claim 5's numbers: per too-small std, (first-layer gradient RMS, training accuracy,
     epochs to halve the loss) per seed; He learns in 2-3 epochs with gradient 0.1."""
-    he, lg = "He", "too large N(0, 1)"
-    v = {f"first_layer_grad_rms {he}": 0.1, f"train_acc {he}": [0.97, 0.98, 0.99],
-         f"epochs_to_half {he}": [2.0, 3.0, 2.0], f"final_train_loss {he}": [0.1] * 3,
-         f"diverged {he}": 0, f"last_layer_act_rms {he}": 1.0,
-         f"first_layer_grad_rms {lg}": 1e6, f"train_acc {lg}": [math.nan] * 3,
-         f"epochs_to_half {lg}": [21.0] * 3, f"final_train_loss {lg}": [math.inf] * 3,
-         f"diverged {lg}": large_diverged, f"last_layer_act_rms {lg}": 1e7 if large_diverged
-         else 2.0}
+    he, lg = initialization.HE, initialization.LARGE
+    v = {"first_layer_grad_rms": {he: 0.1, lg: 1e6},
+         "train_acc": {he: [0.97, 0.98, 0.99], lg: [math.nan] * 3},
+         "epochs_to_half": {he: [2.0, 3.0, 2.0], lg: [21.0] * 3},
+         "final_train_loss": {he: [0.1] * 3, lg: [math.inf] * 3},
+         "diverged": {he: 0, lg: large_diverged},
+         "last_layer_act_rms": {he: 1.0, lg: 1e7 if large_diverged else 2.0}}
     for std, (grad, acc, epochs) in small.items():
-        label = f"too small N(0, {std:g}^2)"
-        v |= {f"first_layer_grad_rms {label}": grad, f"train_acc {label}": acc,
-              f"epochs_to_half {label}": epochs, f"final_train_loss {label}": [0.2] * 3,
-              f"diverged {label}": 0, f"last_layer_act_rms {label}": 1e-3}
+        init = initialization.Init("too small", std)
+        for key, x in (("first_layer_grad_rms", grad), ("train_acc", acc),
+                       ("epochs_to_half", epochs), ("final_train_loss", [0.2] * 3),
+                       ("diverged", 0), ("last_layer_act_rms", 1e-3)):
+            v[key][init] = x
     return v
 
 
@@ -127,11 +125,10 @@ def test_decide_scale():
 
 def test_decide_matmul():
     d = REGISTRY[6].decide
-    assert d(m(**{"log10_growth_per_layer N(0, 1)": [1.2, 1.2],
-                  "log10_growth_per_layer 0.01 N(0, 1)": [-0.8, -0.8]})).outcome == "holds"
-    assert d(m(**{"log10_growth_per_layer N(0, 1)": [0.0, 0.01],
-                  "log10_growth_per_layer 0.01 N(0, 1)": [-0.8, -0.8]})).outcome == \
-        "does not hold"
+    assert d(m(log10_growth_per_layer={"N(0, 1)": [1.2, 1.2], "0.01 N(0, 1)": [-0.8, -0.8]})) \
+        .outcome == "holds"
+    assert d(m(log10_growth_per_layer={"N(0, 1)": [0.0, 0.01], "0.01 N(0, 1)": [-0.8, -0.8]})) \
+        .outcome == "does not hold"
 
 
 def test_kept_layers_reads_activations_and_gradients():
@@ -149,12 +146,11 @@ def test_decide_xavier_tanh():
     d = REGISTRY[7].decide
 
     def meas(xavier_kept, n1_kept=1.0, small_kept=1.0):
-        v = {f"kept_layers {k}": [x] * 3 for k, x in (("xavier", xavier_kept),
-                                                       ("N(0, 1)", n1_kept),
-                                                       ("N(0, 0.01^2)", small_kept))}
-        v |= {f"{r}_var_ratio_10 {k}": [1.0] * 3 for r in ("act", "grad")
-              for k in ("xavier", "N(0, 1)", "N(0, 0.01^2)")}
-        return Measurement(values=v, series={"activations xavier": [1.0] * 20})
+        kept = {"xavier": [xavier_kept] * 3, "N(0, 1)": [n1_kept] * 3,
+                "N(0, 0.01^2)": [small_kept] * 3}
+        v = {"kept_layers": kept} | {f"{r}_var_ratio_10": {k: [1.0] * 3 for k in kept}
+                                     for r in ("act", "grad")}
+        return Measurement(values=v, series={"curves": {("activations", "xavier"): [1.0] * 20}})
 
     assert d(meas(20.0)).outcome == "holds"
     v = d(meas(3.0))
@@ -167,18 +163,17 @@ def test_decide_xavier_tanh():
 def relu_depths(fail: dict[int, str]) -> dict:
     """Numbers for claim 8 at depths 10..40: "fails" (Xavier at chance, loss above He's),
     "worse" (Xavier trains, loss above He's), "same" (no difference)."""
-    v = {}
+    x, h = "xavier_normal", "kaiming_normal"
+    v: dict = {k: {x: {}, h: {}} for k in ("train_acc", "final_train_loss",
+                                          "act_var_ratio_last_first")}
     for d in (10, 20, 30, 40):
-        he_loss = [0.05, 0.06, 0.07]
         x_loss, x_acc = {"fails": ([0.69, 0.68, 0.69], [0.5, 0.52, 0.5]),
                          "worse": ([0.3, 0.35, 0.32], [0.9, 0.88, 0.91]),
                          "same": ([0.05, 0.07, 0.06], [0.97, 0.96, 0.97])}[fail[d]]
-        v |= {f"train_acc xavier_normal depth {d}": x_acc,
-              f"train_acc kaiming_normal depth {d}": [0.97] * 3,
-              f"final_train_loss xavier_normal depth {d}": x_loss,
-              f"final_train_loss kaiming_normal depth {d}": he_loss,
-              f"act_var_ratio_last_first xavier_normal depth {d}": 1e-6,
-              f"act_var_ratio_last_first kaiming_normal depth {d}": 1.1}
+        for key, xavier, he in (("train_acc", x_acc, [0.97] * 3),
+                                ("final_train_loss", x_loss, [0.05, 0.06, 0.07]),
+                                ("act_var_ratio_last_first", 1e-6, 1.1)):
+            v[key][x][d], v[key][h][d] = xavier, he
     return v
 
 
@@ -245,14 +240,16 @@ def test_fashion_mnist_chapter_on_tiny_idx_files(tmp_path):
 def test_decide_fashion():
     from fitscope.claims.fashion import FASHION
 
-    v = {"test_acc plain": [0.85, 0.86, 0.84], "gap plain": [0.1, 0.11, 0.09]}
-    better = {**v}
-    for k in ("early stopping", "L2 1e-4", "L1 1e-5", "Xavier"):
-        better[f"test_acc {k}"], better[f"gap {k}"] = [0.87, 0.88, 0.86], [0.02, 0.03, 0.02]
+    plain = {"test_acc": [0.85, 0.86, 0.84], "gap": [0.1, 0.11, 0.09]}
+    helped = {"test_acc": [0.87, 0.88, 0.86], "gap": [0.02, 0.03, 0.02]}
+
+    def values(**by_variant):
+        return {q: {k: x[q] for k, x in by_variant.items()} for q in ("test_acc", "gap")}
+
+    others = ("early stopping", "L2 1e-4", "L1 1e-5", "Xavier")
+    better = values(plain=plain, **dict.fromkeys(others, helped))
     assert FASHION.decide(m(**better)).outcome == "holds"
-    mixed = {**better, "test_acc Xavier": v["test_acc plain"], "gap Xavier": v["gap plain"]}
+    mixed = values(plain=plain, **dict.fromkeys(others, helped) | {"Xavier": plain})
     assert FASHION.decide(m(**mixed)).outcome == "holds only when"
-    none = {**v}
-    for k in ("early stopping", "L2 1e-4", "L1 1e-5", "Xavier"):
-        none[f"test_acc {k}"], none[f"gap {k}"] = v["test_acc plain"], v["gap plain"]
+    none = values(plain=plain, **dict.fromkeys(others, plain))
     assert FASHION.decide(m(**none)).outcome == "does not hold"

@@ -21,10 +21,11 @@ def test_registered_after_the_first_28():
 
 
 def test_decide_more_data():
-    acc = {"60 points, none": LOW, "60 points, L2": LOW, "60 points, dropout": LOW,
-           "240 points, none": HIGH}
+    data = further.Data
+    acc = {data(60, "none"): LOW, data(60, "L2"): LOW, data(60, "dropout"): LOW,
+           data(240, "none"): HIGH}
     assert decide(29, test_acc=acc).outcome == "holds"
-    v = decide(29, test_acc={**acc, "60 points, L2": HIGH})
+    v = decide(29, test_acc={**acc, data(60, "L2"): HIGH})
     assert v.outcome == "does not hold" and "did not beat 60 points, L2" in v.reason
 
 
@@ -49,17 +50,18 @@ def test_decide_l1_majority():
 
 
 def test_decide_input_dropout():
-    assert decide(32, test_acc={"keep 0.8": HIGH, "keep 0.5": LOW}).outcome == "holds"
-    assert decide(32, test_acc={"keep 0.8": LOW, "keep 0.5": HIGH}).outcome == "does not hold"
+    high, low = further.Keep(0.8), further.Keep(0.5)
+    assert decide(32, test_acc={high: HIGH, low: LOW}).outcome == "holds"
+    assert decide(32, test_acc={high: LOW, low: HIGH}).outcome == "does not hold"
 
 
 def test_decide_bowl():
     lr = {"adagrad": 1.0, "rmsprop": 0.01}
-    m = measurement(**{"steps adagrad": [300.0, 320.0, 310.0], "steps rmsprop": [40.0, 45.0, 50.0]})
+    m = measurement(steps={"adagrad": [300.0, 320.0, 310.0], "rmsprop": [40.0, 45.0, 50.0]})
     m.series = {"lr": lr}
     assert REGISTRY[33].decide(m).outcome == "holds"
-    m.values = {"steps adagrad": m.values["steps rmsprop"],
-                "steps rmsprop": m.values["steps adagrad"]}
+    steps = m.values["steps"]
+    m.values = {"steps": {"adagrad": steps["rmsprop"], "rmsprop": steps["adagrad"]}}
     assert REGISTRY[33].decide(m).outcome == "does not hold"
 
 

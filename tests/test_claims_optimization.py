@@ -14,7 +14,7 @@ from torch import nn
 from fitscope.claims import REGISTRY
 from fitscope.claims import optimization as opt
 from fitscope.claims.base import Context, Measurement
-from fitscope.claims.optimization import adaptive, minibatch, momentum, surfaces
+from fitscope.claims.optimization import adaptive, lr_decay, minibatch, momentum, surfaces
 from fitscope.landscape import Problem, toy
 
 
@@ -65,12 +65,12 @@ def test_gradient_errors_match_sigma_over_sqrt_n_and_the_finite_population_corre
 
 
 def test_decide_gradient_noise():
-    ok, steep = [-0.51, -0.49, -0.5], [-0.75, -0.7, -0.72]
-    assert outcome(21, slope_with=ok, slope_without=ok, slope_fpc=ok,
+    ok, steep, flat = [-0.51, -0.49, -0.5], [-0.75, -0.7, -0.72], [-0.3] * 3
+    assert outcome(21, slope={"with": ok, "without": ok, "fpc": ok},
                    training_examples=1000) == "holds"
-    assert outcome(21, slope_with=ok, slope_without=steep, slope_fpc=ok,
+    assert outcome(21, slope={"with": ok, "without": steep, "fpc": ok},
                    training_examples=300) == "holds only when"
-    assert outcome(21, slope_with=[-0.3] * 3, slope_without=steep, slope_fpc=[-0.3] * 3,
+    assert outcome(21, slope={"with": flat, "without": steep, "fpc": flat},
                    training_examples=300) == "does not hold"
 
 
@@ -83,11 +83,11 @@ def test_decide_batch_regularizer():
     large = [0.90, 0.91, 0.905]
 
     def meas(small_by_protocol):
-        v = {}
+        batch = minibatch.Batch
+        v = {"test_acc": {}, "gap": {}}
         for p, b in settings:
-            v |= {f"test_acc {p}, {b}, b=8": small_by_protocol[p],
-                  f"test_acc {p}, {b}, b=128": large, f"gap {p}, {b}, b=8": [0.05] * 3,
-                  f"gap {p}, {b}, b=128": [0.1] * 3}
+            v["test_acc"] |= {batch(p, b, 8): small_by_protocol[p], batch(p, b, 128): large}
+            v["gap"] |= {batch(p, b, 8): [0.05] * 3, batch(p, b, 128): [0.1] * 3}
         return Measurement(values=widen(v), series={"settings": settings})
 
     d = REGISTRY[22].decide
@@ -111,11 +111,12 @@ def test_saddle_walk_counts_steps_near_the_saddle_and_their_lengths():
 
 
 def test_decide_saddle():
-    base = {"dwell on the ridge": [40.0, 30.0, 44.0], "dwell off the ridge": [0.0] * 3,
-            "approach_step on the ridge": [0.07, 0.072, 0.074],
-            "near_step on the ridge": [0.01, 0.012, 0.009]}
+    on, off = surfaces.ON_RIDGE, surfaces.OFF_RIDGE
+    base = {"dwell": {on: [40.0, 30.0, 44.0], off: [0.0] * 3},
+            "approach_step": {on: [0.07, 0.072, 0.074]},
+            "near_step": {on: [0.01, 0.012, 0.009]}}
     assert outcome(23, **base) == "holds"
-    fast = {**base, "near_step on the ridge": [0.08, 0.09, 0.085]}
+    fast = {**base, "near_step": {on: [0.08, 0.09, 0.085]}}
     v = REGISTRY[23].decide(m(**fast))
     assert v.outcome == "does not hold" and "Held: it lingers" in v.reason
 
@@ -138,21 +139,23 @@ def test_clipping_bounds_every_step_on_the_cliff():
 
 
 def test_decide_cliff():
-    c = f"clip_norm={surfaces.CLIP_NORM:g}"
-    base = {"largest_step plain": [20.1, 20.2, 20.0], f"largest_step {c}": [0.1] * 3,
-            "largest_rise plain": [130.0, 140.0, 150.0], f"largest_rise {c}": [0.0] * 3}
+    c = surfaces.CLIPPED
+    base = {"largest_step": {"plain": [20.1, 20.2, 20.0], c: [0.1] * 3},
+            "largest_rise": {"plain": [130.0, 140.0, 150.0], c: [0.0] * 3}}
     assert outcome(24, **base) == "holds"
-    assert outcome(24, **{**base, "largest_rise plain": [0.0] * 3}) == "does not hold"
+    flat = {**base, "largest_rise": {"plain": [0.0] * 3, c: [0.0] * 3}}
+    assert outcome(24, **flat) == "does not hold"
 
 
 # -- 25 ----------------------------------------------------------------------------------
 
 def test_decide_decay():
     def values(sgd_const, full_const):
-        return {"final_train_loss b=16 constant": sgd_const,
-                "final_train_loss b=16 linear": [0.21, 0.22, 0.215],
-                "final_train_loss b=0 constant": full_const,
-                "final_train_loss b=0 linear": [0.186, 0.19, 0.185]}
+        s = lr_decay.Schedule
+        return {"final_train_loss": {s(16, "constant"): sgd_const,
+                                     s(16, "linear"): [0.21, 0.22, 0.215],
+                                     s(0, "constant"): full_const,
+                                     s(0, "linear"): [0.186, 0.19, 0.185]}}
     higher, equal = [0.29, 0.27, 0.28], [0.21, 0.22, 0.215]
     v = REGISTRY[25].decide(m(**values(higher, [0.186, 0.19, 0.185])))
     assert v.outcome == "holds" and "as the notes expect" in v.reason
@@ -176,13 +179,13 @@ def test_momentum_reaches_the_ravine_floor_first():
 
 
 def test_decide_momentum():
-    base = {"ravine_steps sgd": [437.0, 440.0, 444.0], "ravine_steps momentum": [85.0] * 3,
-            "digits_train_loss sgd": [1.7, 1.4, 1.7],
-            "digits_train_loss momentum": [0.25, 0.2, 0.23]}
+    slow = [437.0, 440.0, 444.0]
+    base = {"ravine_steps": {"sgd": slow, "momentum": [85.0] * 3},
+            "digits_train_loss": {"sgd": [1.7, 1.4, 1.7], "momentum": [0.25, 0.2, 0.23]}}
     assert outcome(26, **base) == "holds"
-    flat = {**base, "digits_train_loss momentum": [1.7, 1.4, 1.7]}
+    flat = {**base, "digits_train_loss": {"sgd": [1.7, 1.4, 1.7], "momentum": [1.7, 1.4, 1.7]}}
     assert outcome(26, **flat) == "holds only when"
-    assert outcome(26, **{**flat, "ravine_steps momentum": [437.0, 440.0, 444.0]}) == \
+    assert outcome(26, **{**flat, "ravine_steps": {"sgd": slow, "momentum": slow}}) == \
         "does not hold"
 
 
@@ -228,8 +231,8 @@ def test_step_rates_are_adagrad_and_rmsprop_rates():
 
 def test_decide_adaptive():
     base = {"adagrad_end_over_start": [0.3, 0.32, 0.35], "rmsprop_min_over_warm": [1.0] * 3,
-            "rise_share adagrad": [0.001] * 3, "rise_share rmsprop": [0.85] * 3,
-            "final_train_loss adagrad": [0.5, 0.6, 0.55], "final_train_loss rmsprop": [0.01] * 3,
+            "rise_share": {"adagrad": [0.001] * 3, "rmsprop": [0.85] * 3},
+            "final_train_loss": {"adagrad": [0.5, 0.6, 0.55], "rmsprop": [0.01] * 3},
             "adam_first_ratio": [3.16] * 3, "adam_peak_ratio": [6.57] * 3,
             "adam_last_ratio": [3.2] * 3, "adam_formula_error": [2e-5] * 3}
     assert outcome(27, **base) == "holds"
@@ -245,22 +248,25 @@ def test_decide_adaptive():
 # -- 28 ----------------------------------------------------------------------------------
 
 def test_decide_batch_norm():
-    base = {"largest_lr plain": [0.3, 0.3, 0.1], "largest_lr bn": [3.0] * 3}
-    for lr in ("0.03", "0.1", "0.3"):
-        base |= {f"init_scales_trained plain eps={lr}": [1.0, 1.0, 0.0],
-                 f"init_scales_trained bn eps={lr}": [4.0] * 3,
-                 f"init_range plain eps={lr}": [1.5, 1.1, 1.9],
-                 f"init_range bn eps={lr}": [0.7, 0.8, 0.7]}
-    assert outcome(28, **base) == "holds"
-    v = REGISTRY[28].decide(m(**{**base, "init_scales_trained bn eps=0.3": [1.0, 1.0, 0.0]}))
+    rates, few = (0.03, 0.1, 0.3), [1.0, 1.0, 0.0]
+
+    def values(trained_bn: dict, largest: dict | None = None) -> dict:
+        return {"largest_lr": largest or {"plain": [0.3, 0.3, 0.1], "bn": [3.0] * 3},
+                "init_scales_trained": {"plain": dict.fromkeys(rates, few), "bn": trained_bn},
+                "init_range": {"plain": {lr: [1.5, 1.1, 1.9] for lr in rates},
+                               "bn": {lr: [0.7, 0.8, 0.7] for lr in rates}}}
+
+    every = {lr: [4.0] * 3 for lr in rates}
+    assert outcome(28, **values(every)) == "holds"
+    v = REGISTRY[28].decide(m(**values({**every, 0.3: few})))
     assert v.outcome == "holds only when" and v.condition.startswith("the init sweep is "
                                                                      "trained at eps = 0.03 or 0.1")
-    same = {f"init_scales_trained bn eps={lr}": [1.0, 1.0, 0.0] for lr in ("0.03", "0.1", "0.3")}
-    v = REGISTRY[28].decide(m(**{**base, **same}))
+    same = dict.fromkeys(rates, few)
+    v = REGISTRY[28].decide(m(**values(same)))
     assert v.outcome == "does not hold" and "Held: higher learning rates train" in v.reason
     # no learning rate trains in either: 0 on both sides, no difference
-    assert outcome(28, **{**base, **same, "largest_lr plain": [0.0] * 3,
-                          "largest_lr bn": [0.0] * 3}) == "does not hold"
+    none = {"plain": [0.0] * 3, "bn": [0.0] * 3}
+    assert outcome(28, **values(same, none)) == "does not hold"
 
 
 # -- every experiment, reduced ---------------------------------------------------------------

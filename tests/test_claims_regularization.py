@@ -16,7 +16,7 @@ from fitscope.claims import REGISTRY
 from fitscope.claims import regularization as regc
 from fitscope.claims.base import Context, Measurement
 from fitscope.claims.demo import run_claim
-from fitscope.claims.regularization import dropout, early_stopping, penalties
+from fitscope.claims.regularization import data, dropout, early_stopping, penalties
 from fitscope.claims.tests import evaluate
 from fitscope.config import RunConfig
 from fitscope.run import Run
@@ -113,33 +113,38 @@ def test_history_at_reads_best_and_last_epochs():
     run = Run(config=RunConfig(), history=[{"epoch": e, "val_loss": v} for e, v in
                                            ((1, 0.5), (2, 0.3), (3, 0.4))],
               metrics={"best_epoch": 2})
-    assert early_stopping._history_at("val_loss best")(run) == 0.3
-    assert early_stopping._history_at("val_loss last")(run) == 0.4
+    assert early_stopping._history_at("val_loss", "best")(run) == 0.3
+    assert early_stopping._history_at("val_loss", "last")(run) == 0.4
 
 
 def test_closest_pair_matches_training_losses():
-    losses = {"none": [0.1], "L1 a": [0.2], "L1 b": [0.4], "L2 c": [0.39], "L2 d": [0.25]}
-    assert penalties._closest_pair(losses) == ("L1 b", "L2 c")
+    p = penalties.Penalty
+    losses = {p("none", None): [0.1], p("L1", 1.0): [0.2], p("L1", 2.0): [0.4],
+              p("L2", 3.0): [0.39], p("L2", 4.0): [0.25]}
+    assert penalties._closest_pair(losses) == (p("L1", 2.0), p("L2", 3.0))
 
 
 # -- verdicts from hand-made numbers -------------------------------------------------------
 
 def test_decide_weight_decay():
-    v = {"step_deviation": [6e-8] * 3, "sgd_penalty_vs_decay": [2e-7] * 3,
-         "adam_penalty_vs_decay": [0.1, 0.12, 0.11], "eta_sgd": 0.1, "tolerance": 1e-5}
+    v = {"step_deviation": [6e-8] * 3, "eta_sgd": 0.1, "tolerance": 1e-5,
+         "penalty_vs_decay": {"sgd": [2e-7] * 3, "adam": [0.1, 0.12, 0.11]}}
     verdict = decide(9, **v)
     # the notes say "with gradient descent": Adam is the contrast, not a condition
     assert verdict.outcome == "holds" and "under Adam" in verdict.reason
-    assert decide(9, **{**v, "adam_penalty_vs_decay": [1e-7] * 3}).outcome == "holds"
+    same = {"sgd": [2e-7] * 3, "adam": [1e-7] * 3}
+    assert decide(9, **{**v, "penalty_vs_decay": same}).outcome == "holds"
     assert decide(9, **{**v, "step_deviation": [1e-3, 6e-8]}).outcome == "does not hold"
 
 
 def test_decide_sparsity():
-    v = {"pair": ["L1 a", "L2 b"], "near_zero": {"none": SAME, "L1 a": HIGH, "L2 b": LOW},
-         "norm": {"none": [2.0, 2.1, 2.05], "L1 a": SAME, "L2 b": [1.5, 1.52, 1.49]},
-         "train_loss": {"none": SAME, "L1 a": SAME, "L2 b": SAME}, "threshold": 0.01}
+    none, l1, l2 = penalties.NO_PENALTY, penalties.Penalty("L1", 1.0), \
+        penalties.Penalty("L2", 2.0)
+    v = {"pair": [l1, l2], "near_zero": {none: SAME, l1: HIGH, l2: LOW},
+         "norm": {none: [2.0, 2.1, 2.05], l1: SAME, l2: [1.5, 1.52, 1.49]},
+         "train_loss": {none: SAME, l1: SAME, l2: SAME}, "threshold": 0.01}
     assert decide(10, **v).outcome == "holds"
-    swapped = {**v, "near_zero": {"none": SAME, "L1 a": LOW, "L2 b": HIGH}}
+    swapped = {**v, "near_zero": {none: SAME, l1: LOW, l2: HIGH}}
     assert decide(10, **swapped).outcome == "does not hold"
 
 
@@ -163,8 +168,8 @@ def gap_values(reg: str, acc_narrower: bool, loss_narrower: bool) -> dict:
 
 def sized(reg: str, by_size: dict[int, tuple[bool, bool]]) -> dict:
     """Per training-set size, :func:`gap_values` (accuracy gap narrower?, cross-entropy
-    gap narrower?) under the measurement's "<n> points" keys."""
-    return {f"{n} points": gap_values(reg, *narrower) for n, narrower in by_size.items()}
+    gap narrower?) under the measurement's "size" key."""
+    return {"size": {n: gap_values(reg, *narrower) for n, narrower in by_size.items()}}
 
 
 def test_decide_l2_gap():
@@ -209,7 +214,7 @@ def test_claim_16s_auxiliary_tasks_do_not_reveal_the_label():
 
 def test_decide_augmentation_over_sizes():
     def acc(helps_at):
-        return {f"{v}, n={n}": (HIGH if v == "augmented" and n in helps_at else LOW)
+        return {data.Augmented(v, n): (HIGH if v == "augmented" and n in helps_at else LOW)
                 for n in (25, 50, 100, 200) for v in ("none", "augmented")}
 
     def d(helps_at):
@@ -224,32 +229,33 @@ def test_decide_augmentation_over_sizes():
 
 def test_decide_label_smoothing():
     # gain 0 on clean labels, a gain with spread at 20% and 40% wrong labels
-    acc = {"0% wrong": SAME, "0% wrong, smoothed": [0.152, 0.158, 0.141],
-           "20% wrong": LOW, "20% wrong, smoothed": HIGH,
-           "40% wrong": LOW, "40% wrong, smoothed": HIGH}
+    labels = data.Labels
+    acc = {labels(0.0, False): SAME, labels(0.0, True): [0.152, 0.158, 0.141],
+           labels(0.2, False): LOW, labels(0.2, True): HIGH,
+           labels(0.4, False): LOW, labels(0.4, True): HIGH}
     def d(test_acc):
         return REGISTRY[15].decide(Measurement(
             values=widen({"test_acc": test_acc, "smoothing": 0.3}),
             series={"noise_rates": [0.0, 0.2, 0.4]}))
 
     assert d(acc).outcome == "holds"
-    only = d({**acc, "40% wrong, smoothed": [0.10, 0.11, 0.12]})
+    only = d({**acc, labels(0.4, True): [0.10, 0.11, 0.12]})
     assert only.outcome == "holds only when" and only.condition.startswith("20% of the labels")
     assert "not larger than on clean labels" in only.condition
-    assert d({**acc, "20% wrong, smoothed": LOW, "40% wrong, smoothed": LOW}).outcome == \
+    assert d({**acc, labels(0.2, True): LOW, labels(0.4, True): LOW}).outcome == \
         "does not hold"
 
 
 def test_decide_early_stopping():
-    v = {"val_loss best": [0.3, 0.35, 0.32], "val_loss last": [0.7, 0.6, 0.9],
-         "train_loss best": [0.2, 0.5, 0.15], "train_loss last": [0.05, 0.1, 0.02],
+    v = {"val_loss": {"best": [0.3, 0.35, 0.32], "last": [0.7, 0.6, 0.9]},
+         "train_loss": {"best": [0.2, 0.5, 0.15], "last": [0.05, 0.1, 0.02]},
          "test_loss": {"best epoch": [0.35, 0.3, 0.4], "last epoch": [0.8, 0.6, 1.1]},
          "test_acc": {"best epoch": SAME, "last epoch": SAME}, "best_epoch": [18, 3, 37]}
-    flat = {**v, "val_loss last": [0.3, 0.36, 0.31]}
-    assert decide(17, **{"30 points": v, "120 points": v}).outcome == "holds"
-    mapped = decide(17, **{"30 points": v, "120 points": flat})
+    flat = {**v, "val_loss": {"best": [0.3, 0.35, 0.32], "last": [0.3, 0.36, 0.31]}}
+    assert decide(17, size={30: v, 120: v}).outcome == "holds"
+    mapped = decide(17, size={30: v, 120: flat})
     assert mapped.outcome == "holds only when" and "has 30 points" in mapped.condition
-    assert decide(17, **{"30 points": flat, "120 points": flat}).outcome == "does not hold"
+    assert decide(17, size={30: flat, 120: flat}).outcome == "does not hold"
 
 
 def es_l2(to_ridge: dict, to_ls: float = 10.0, ratio: float = 0.7) -> dict:
@@ -260,11 +266,11 @@ def es_l2(to_ridge: dict, to_ls: float = 10.0, ratio: float = 0.7) -> dict:
 
 
 def test_decide_early_stopping_l2():
-    good = {"3": [0.1, 0.12], "10": [0.15, 0.14], "30": [0.1, 0.11]}
+    good = {3: [0.1, 0.12], 10: [0.15, 0.14], 30: [0.1, 0.11]}
     assert decide(18, **es_l2(good)).outcome == "holds"
-    early = decide(18, **es_l2({**good, "3": [0.3, 0.28]}))
+    early = decide(18, **es_l2({**good, 3: [0.3, 0.28]}))
     assert early.outcome == "holds only when" and "t >= 10" in early.condition
-    assert decide(18, **es_l2({**good, "30": [0.3, 0.28]})).outcome == "does not hold"
+    assert decide(18, **es_l2({**good, 30: [0.3, 0.28]})).outcome == "does not hold"
     assert decide(18, **es_l2(good, ratio=5.0)).outcome == "does not hold"
     assert decide(18, **es_l2(good, to_ls=0.01)).outcome == "does not hold"
 

@@ -10,6 +10,7 @@ from claims_seeds import measurement
 from fitscope.claims import REGISTRY, init_signal
 from fitscope.claims.base import Context
 from fitscope.claims.demo import run_claim
+from fitscope.claims.optimization import momentum
 from fitscope.claims.optimization.momentum import update_noise_share
 from fitscope.run import Run
 
@@ -38,14 +39,13 @@ def test_gradient_ratios_and_kept_layers():
 
 
 def backward_values(xavier_change, kept):
-    v = {}
-    for act in ("linear", "tanh"):
-        v[f"log10_change_per_layer {act} xavier"] = xavier_change[act]
-        v[f"kept_layers {act} xavier"] = kept[act]
-        for other in ("standard U(+-1/sqrt(n))", "N(0, 1)"):
-            v[f"log10_change_per_layer {act} {other}"] = [0.48, 0.47, 0.49]
-            v[f"kept_layers {act} {other}"] = [0.0, 0.0, 0.0]
-    return v
+    others = ("standard U(+-1/sqrt(n))", "N(0, 1)")
+    acts = ("linear", "tanh")
+    return {"kept_layers": {act: {"xavier": kept[act]} | dict.fromkeys(others, [0.0] * 3)
+                            for act in acts},
+            "log10_change_per_layer": {act: {"xavier": xavier_change[act]}
+                                       | {key: [0.48, 0.47, 0.49] for key in others}
+                                       for act in acts}}
 
 
 def test_decide_backward():
@@ -63,14 +63,13 @@ def test_decide_backward():
 
 
 def sigmoid_values(top_end, first_end):
-    v = {"test_acc": [0.1, 0.1, 0.1]}
-    for layer in (1, 2, 3, 4):
-        v[f"mean init layer {layer}"] = [0.51, 0.5, 0.52]
-        v[f"mean end layer {layer}"] = [0.5, 0.49, 0.51]
-        v[f"saturated init layer {layer}"] = [0.0, 0.001, 0.0]
-        v[f"saturated end layer {layer}"] = [0.0, 0.001, 0.002]
-    v["saturated end layer 4"], v["saturated end layer 1"] = top_end, first_end
-    return v
+    layers = (1, 2, 3, 4)
+    saturated_end = {key: [0.0, 0.001, 0.002] for key in layers} | {4: top_end, 1: first_end}
+    return {"mean": {"init": {key: [0.51, 0.5, 0.52] for key in layers},
+                     "end": {key: [0.5, 0.49, 0.51] for key in layers}},
+            "saturated": {"init": {key: [0.0, 0.001, 0.0] for key in layers},
+                          "end": saturated_end},
+            "test_acc": [0.1, 0.1, 0.1]}
 
 
 def test_decide_sigmoid():
@@ -95,20 +94,21 @@ def test_update_noise_share_on_known_paths():
 
 
 def test_decide_momentum_noise():
-    v = {"noise_share batch 8 sgd": HIGH, "noise_share batch 8 momentum": LOW,
-         "noise_share batch 64 sgd": HIGH, "noise_share batch 64 momentum": LOW,
-         "train_loss batch 8 sgd": LOW, "train_loss batch 8 momentum": LOW,
-         "train_loss batch 64 sgd": LOW, "train_loss batch 64 momentum": LOW}
+    noisy = momentum.Noisy
+    v = {"noise_share": {noisy(8, "sgd"): HIGH, noisy(8, "momentum"): LOW,
+                         noisy(64, "sgd"): HIGH, noisy(64, "momentum"): LOW},
+         "train_loss": {noisy(b, n): LOW for b in (8, 64) for n in ("sgd", "momentum")}}
     m = measurement(**v)
     m.series = {"batches": [8, 64]}
     assert REGISTRY[38].decide(m).outcome == "holds"
-    m.values["noise_share batch 64 momentum"] = m.values["noise_share batch 64 sgd"]
+    m.values["noise_share"][noisy(64, "momentum")] = m.values["noise_share"][noisy(64, "sgd")]
     v64 = REGISTRY[38].decide(m)
     assert v64.outcome == "holds only when" and v64.condition.startswith("the batch is 8")
 
 
 def fractions(**loss):
-    return {f"final_train_loss eps_tau {k}": v for k, v in loss.items()}
+    """Claim 39's values from the final losses by eps_tau / eps_0 in percent ("10%")."""
+    return {"final_train_loss": {float(k[:-1]) / 100: v for k, v in loss.items()}}
 
 
 def test_decide_final_fraction():

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from fitscope.claims import REGISTRY, build_registry
-from fitscope.claims.base import Claim, Measurement, Verdict, metric
+from fitscope.claims.base import Claim, Context, Measurement, Verdict, metric, metrics, setting
 from fitscope.claims.demo import ClaimResult, adjust_across
+from fitscope.claims.plots import finish
 from fitscope.claims.tests import evaluate, greater
+from fitscope.config import RunConfig
+from fitscope.run import Run
 from fitscope.study.stats import benjamini_hochberg, holm, one_sided_test, sign_flip_p, split_p
 
 
@@ -184,3 +187,72 @@ def test_a_reported_test_is_never_the_evidence_against_a_claim():
     d = evaluate(claim(True), m)
     assert d.verdict.outcome == "not shown" and [c.reported for c in d.comparisons] == \
         [False, True]
+
+
+# -- the measurement's keys and the runs by name ---------------------------------------------
+
+def test_a_setting_has_named_fields_and_its_text_names_the_tested_sample():
+    schedule = setting("Schedule", "batch kind", lambda batch, kind: f"b={batch} {kind}")
+    s = schedule(16, "constant")
+    assert (s.batch, s.kind, str(s), f"{s}") == (16, "constant", "b=16 constant", "b=16 constant")
+    assert s == schedule(16, "constant") and hash(s) == hash(schedule(16, "constant"))
+    assert s != schedule(0, "constant")
+    loss = {schedule(16, "constant"): [0.3, 0.31, 0.29, 0.3, 0.32, 0.3],
+            schedule(16, "linear"): [0.2, 0.22, 0.21, 0.2, 0.19, 0.2]}
+    m = Measurement(values={"final_train_loss": loss})
+    claim = Claim(98, "toy-setting", "-", "-", "-", None, lambda m: Verdict(
+        "holds", greater(*m.values["final_train_loss"].values(), paired=True).text()), None)
+    (c,) = evaluate(claim, m).comparisons
+    assert c.label == "final_train_loss b=16 constant > final_train_loss b=16 linear"
+
+
+def test_the_first_name_of_a_sample_names_it_in_nested_values_too():
+    same = [0.1, 0.2, 0.3]
+    m = Measurement(values={"test_error": same, "gap": {1: same, 3: [0.0, 0.1, 0.05]}})
+    claim = Claim(97, "toy-names", "-", "-", "-", None, lambda m: Verdict(
+        "holds", greater(m.values["gap"][1], m.values["gap"][3], paired=True).text()), None)
+    (c,) = evaluate(claim, m).comparisons
+    assert c.label == "test_error > gap 3"
+
+
+class _Recorder:
+    """A ``Context.trainer`` that records the configs of each call and returns their seeds
+    as stand-in runs."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, configs):
+        self.calls.append(list(configs))
+        return [(c.budget.seed, c.data.split_seed, c.model.depth) for c in configs]
+
+
+def test_train_variants_trains_once_and_returns_the_runs_by_name_in_seed_order():
+    rec = _Recorder()
+    ctx = Context(seeds=3, trainer=rec)
+    runs = ctx.train_variants(RunConfig(), {"deep": {"model.depth": 4}, "flat": {}},
+                              resplit=True)
+    assert len(rec.calls) == 1 and len(rec.calls[0]) == 6  # one train_many for both
+    assert list(runs) == ["deep", "flat"]
+    assert runs["deep"] == [(s, s, 4) for s in range(3)]  # resplit: split_seed = seed
+    assert runs["flat"] == [(s, s, RunConfig().model.depth) for s in range(3)]
+    kept = ctx.train_variants(RunConfig(), {"same split": {}})
+    assert {split for _, split, _ in kept["same split"]} == {RunConfig().data.split_seed}
+    assert ctx.runs_trained == 9
+
+
+def test_metrics_reads_each_key_per_group():
+    run = Run(config=RunConfig(), metrics={"test_acc": 0.9, "train_acc": 1.0})
+    got = metrics({"a": [run, run]}, "train_acc", "test_acc")
+    assert got == {"train_acc": {"a": [1.0, 1.0]}, "test_acc": {"a": [0.9, 0.9]}}
+
+
+def test_finish_titles_each_panel_and_sets_log_axes():
+    from plotly.subplots import make_subplots
+
+    fig = finish(make_subplots(1, 2), "t", x=["step", ("lr", "log")], y=[None, (None, "log")])
+    layout = fig.layout
+    assert layout.title.text == "t" and layout.xaxis.title.text == "step"
+    assert (layout.xaxis2.title.text, layout.xaxis2.type) == ("lr", "log")
+    assert layout.yaxis.title.text is None and layout.yaxis2.type == "log"
+    assert layout.yaxis2.title.text is None

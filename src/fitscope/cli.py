@@ -152,8 +152,8 @@ def demo(claim: Annotated[list[str], typer.Option(
     check_output(out, "--out", make_parents=True)
     check_output(store, "--store", make_parents=True)
     check_output(json_path, "--json", make_parents=True)
-    # The claims train small networks (measured 20x slower on some claims with two threads
-    # on a loaded 2-core machine); each claim's runs pick their own count as they train.
+    # One thread to start (the claims train small networks); each claim's runs then pick
+    # their own count from their size as they train.
     use_threads(None)
     say("threads: then picked per claim's runs from their size")
     if fashion_mnist is not None:

@@ -35,8 +35,9 @@ HISTOGRAMS = {"activations": "act_hist", "gradients": "preact_grad_hist",
 
 GRID = {"gridcolor": "#ebf0f8", "zerolinecolor": "#ebf0f8", "linecolor": "#d0d7de"}
 STYLE = {"plot_bgcolor": "white", "paper_bgcolor": "white", "xaxis": GRID, "yaxis": GRID}
-"""The look of plotly's "plotly_white" template, set directly: assigning the template
-costs about 50 ms a figure (it is copied), a third of a live redraw."""
+"""The look of plotly's "plotly_white" template, set directly: a figure made with the
+template took 37 ms, with this style 3 ms (the template is copied; median of 7, one
+thread, a loaded 2-core machine, 2026-12-07)."""
 
 
 def _figure(fig: go.Figure | None, **layout) -> tuple[go.Figure, bool]:

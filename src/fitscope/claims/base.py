@@ -20,25 +20,42 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from ..config import RunConfig
 from ..run import Run
 
 Outcome = Literal["holds", "does not hold", "not shown", "holds only when"]
 Kind = Literal["claim", "demonstration"]
+K = TypeVar("K", bound=Hashable)
+SMALLEST_EFFECT = 0.5  # Cohen's d of a "medium" effect: every claim's bound today
 
 
 @dataclass
 class Measurement:
     """Numbers a claim's experiment produced: ``values`` for decisions and tables,
-    ``series`` for figures (lists), ``notes`` for conditions worth reporting."""
+    ``series`` for figures (lists), ``notes`` for conditions worth reporting.
+
+    ``values`` maps a quantity's name ("test_acc") to a number, a list of numbers (one
+    per seed) or, for a quantity measured at several settings, a dict by setting: a
+    variant's name, a number (a size, a depth), a dict again, or a :func:`setting` of
+    several named fields. A setting is never a string built from its fields and parsed
+    back; its text (``str``) is only what the report and the tests' labels show."""
 
     values: dict[str, Any] = field(default_factory=dict)
     series: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+
+
+def setting(name: str, fields: str, text: Callable[..., str]) -> Any:
+    """A type of setting with the named ``fields`` (space-separated): a
+    :class:`~typing.NamedTuple` whose text is ``text(*fields)``. ``Schedule =
+    setting("Schedule", "batch kind", lambda batch, kind: f"b={batch} {kind}")``, then
+    ``str(Schedule(16, "linear"))`` is "b=16 linear"."""
+    named = NamedTuple(name, [(f, Any) for f in fields.split()])  # type: ignore[misc]
+    return type(name, (named,), {"__slots__": (), "__str__": lambda self: text(*self)})
 
 
 @dataclass(frozen=True)
@@ -63,7 +80,7 @@ class Claim:
     measure: Callable[[Context], Measurement]
     decide: Callable[[Measurement], Verdict]
     figure: Callable[[Measurement], Any]
-    smallest_effect: float | None = None  # standardized (Cohen's d); the TOST bound
+    smallest_effect: float = SMALLEST_EFFECT  # standardized (Cohen's d); the TOST bound
     protocol: str = ""                    # what is trained, what a seed varies
     factors: tuple[str, ...] = ()         # what the verdict is mapped over
     kind: Kind = "claim"
@@ -98,6 +115,26 @@ class Context:
         cfg = base.with_overrides(overrides) if overrides else base
         return [cfg.with_overrides({"budget.seed": s}) for s in range(self.seeds)]
 
+    def train_groups(self, groups: Mapping[K, Sequence[RunConfig]]) -> dict[K, list[Run]]:
+        """The runs of each named group of configs, in the group's order; all groups in
+        one :meth:`train_many` call (same-shape runs of different groups train together)."""
+        runs = iter(self.train_many([c for cs in groups.values() for c in cs]))
+        return {name: [next(runs) for _ in cs] for name, cs in groups.items()}
+
+    def train_variants(self, base: RunConfig, variants: Mapping[K, Mapping[str, Any]],
+                       resplit: bool = False) -> dict[K, list[Run]]:
+        """``base`` with each variant's overrides once per seed (:meth:`seeded`), trained
+        by :meth:`train_groups`: the runs by variant, in seed order. With ``resplit``,
+        seed s also draws its own data split (``data.split_seed = s``)."""
+        groups = {}
+        for name, overrides in variants.items():
+            configs = self.seeded(base, **overrides)
+            if resplit:
+                configs = [c.with_overrides({"data.split_seed": c.budget.seed})
+                           for c in configs]
+            groups[name] = configs
+        return self.train_groups(groups)
+
     def epochs(self, quick: int) -> int:
         return max(1, round(quick * self.scale))
 
@@ -119,6 +156,12 @@ def metric(runs: Sequence[Run], key: str) -> list[float]:
     stays seed i, so paired tests pair by seed and drop a pair with a diverged side."""
     return [float(r.metrics[key]) if r.status != "diverged" and key in r.metrics else math.nan
             for r in runs]
+
+
+def metrics(groups: Mapping[K, Sequence[Run]], *keys: str) -> dict[str, dict[K, list[float]]]:
+    """:func:`metric` of each of ``keys`` for each group of runs: ``{key: {group: [...]}}``
+    (the runs by variant of :meth:`Context.train_variants`)."""
+    return {key: {name: metric(runs, key) for name, runs in groups.items()} for key in keys}
 
 
 def mean(xs: Sequence[float]) -> float:

@@ -22,7 +22,7 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..landscape import toy
-from .base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
+from .base import Claim, Context, Measurement, Verdict, mean, metric, metrics, setting, verdict_from
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
@@ -33,7 +33,6 @@ from .regularization.common import (
     _gap_values,
     _m,
     _per_run,
-    _train,
     _weights_flat,
     overfit_base,
 )
@@ -44,23 +43,26 @@ from .tests import greater, mean_above
 MORE_DATA = 4  # times the overfitting setting's 60 training points
 
 
+# Claim 29's setting: the training points and the regularizer.
+Data = setting("Data", "points regularizer", lambda points, reg: f"{points} points, {reg}")
+
 def measure_more_data(ctx: Context) -> Measurement:
     """The overfitting MLP of claim 12 on 60 points with L2 (lambda 0.01), with dropout
     (p 0.5), or with no regularizer, against the same network with 4x the training data and
     no regularizer; each seed draws its own split."""
     base, n = overfit_base(ctx), OVERFIT_TRAIN
-    variants: dict[str, dict[str, Any]] = {
-        "60 points, none": {}, "60 points, L2": {"regularization.l2": 0.01},
-        "60 points, dropout": {"model.dropout": 0.5},
-        f"{MORE_DATA * n} points, none": {"data.train_size": MORE_DATA * n}}
-    runs = _train(ctx, base, variants, resplit=True)
+    variants: dict[tuple, dict[str, Any]] = {
+        Data(n, "none"): {}, Data(n, "L2"): {"regularization.l2": 0.01},
+        Data(n, "dropout"): {"model.dropout": 0.5},
+        Data(MORE_DATA * n, "none"): {"data.train_size": MORE_DATA * n}}
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values=_gap_values(runs))
 
 
 def decide_more_data(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    more = next(k for k in acc if not k.startswith("60 "))
-    tests = {k: _paired(acc[more], acc[k], f"test accuracy {more} > {k}")
+    more = max(acc, key=lambda k: k.points)
+    tests = {k: greater(acc[more], acc[k], paired=True, label=f"test accuracy {more} > {k}")
              for k in acc if k != more}
     detail = "; ".join(f"test accuracy {_m(acc[more]):.3f} with {more} against "
                        f"{_m(acc[k]):.3f} with {k} ({c.text()})" for k, c in tests.items())
@@ -69,11 +71,7 @@ def decide_more_data(m: Measurement) -> Verdict:
         return Verdict("holds", detail + ".")
     # beating no regularizer only is not "best": the claim is about the regularizers
     return Verdict("does not hold", detail + "; more data did not beat "
-                   + ", ".join(k for k in tests if k not in beaten) + ".")
-
-
-def _paired(a, b, label, reported=False):
-    return greater(a, b, paired=True, label=label, reported=reported)
+                   + ", ".join(str(k) for k in tests if k not in beaten) + ".")
 
 
 def _acc_figure(m: Measurement, title: str, xtitle: str) -> go.Figure:
@@ -91,7 +89,6 @@ MORE_DATA_CLAIM = Claim(
     "(Holm-adjusted p < 0.05)", measure_more_data, decide_more_data,
     lambda m: _acc_figure(m, "The overfitting MLP: regularizers on 60 points against more "
                              "data (95% CI over seeds)", "training"),
-    smallest_effect=0.5,
     protocol=("MLP 2x128 trained long (Adam, full batch) on noisy two moons: 60 points with "
               "no regularizer, L2 0.01 or dropout 0.5, against 240 points without; each seed "
               "draws its own split and init"))
@@ -110,24 +107,23 @@ def measure_bn_speed(ctx: Context) -> Measurement:
         "data": {"name": "digits", "train_size": 512}, "model": {"depth": 6, "width": 32},
         "optimizer": {"name": "sgd", "lr": 0.1}, "budget": {"epochs": ctx.epochs(20),
                                                              "batch_size": 64}})
-    runs = _train(ctx, base, {"plain": {}, "batch norm": {"model.batch_norm": True},
+    runs = ctx.train_variants(base, {"plain": {}, "batch norm": {"model.batch_norm": True},
                               "dropout 0.2": {"model.dropout": 0.2}})
     early = {k: _per_run(rs, lambda r: r.history[min(BN_EARLY, len(r.history)) - 1]
                          ["train_loss"]) for k, rs in runs.items()}
     return Measurement(values={"early_train_loss": early,
                                "gap": {k: _gap(rs) for k, rs in runs.items()},
-                               "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+                               **metrics(runs, "train_acc", "test_acc")})
 
 
 def decide_bn_speed(m: Measurement) -> Verdict:
     v = m.values
-    fast = _paired(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
-                   f"training loss after {BN_EARLY} epochs, plain > batch norm")
-    narrow = _paired(v["gap"]["plain"], v["gap"]["batch norm"],
-                     "train-test accuracy gap, plain > batch norm")
-    replace = _paired(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"],
-                      "test accuracy, dropout > batch norm", reported=True)
+    fast = greater(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
+                   paired=True, label=f"training loss after {BN_EARLY} epochs, plain > batch norm")
+    narrow = greater(v["gap"]["plain"], v["gap"]["batch norm"], paired=True,
+                     label="train-test accuracy gap, plain > batch norm")
+    replace = greater(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"], paired=True,
+                      label="test accuracy, dropout > batch norm", reported=True)
     detail = (f"training loss after {BN_EARLY} epochs "
               f"{_m(v['early_train_loss']['batch norm']):.3f} "
               f"with batch norm against {_m(v['early_train_loss']['plain']):.3f} without "
@@ -154,7 +150,6 @@ BN_SPEED = Claim(
                            _ci_bar("train - test accuracy", m.values["gap"])],
                           "Batch norm in a 6-layer ReLU MLP on digits (95% CI over seeds)",
                           "network", "value"),
-    smallest_effect=0.5,
     protocol=("6-layer ReLU MLP of width 32 on 512 digits, SGD 0.1, batch 64, 20 epochs, "
               "plain, with batch norm, or with dropout 0.2; each seed varies init and data "
               "order"))
@@ -174,7 +169,7 @@ def measure_l1_majority(ctx: Context) -> Measurement:
         "data": {"name": "breast_cancer"}, "model": {"depth": 0}, "init": {"scheme": "zeros"},
         "optimizer": {"name": "sgd", "lr": 0.3},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
-    runs = _train(ctx, base, {"none": {}, "L1": {"regularization.l1": 0.01},
+    runs = ctx.train_variants(base, {"none": {}, "L1": {"regularization.l1": 0.01},
                               "L2": {"regularization.l2": 0.1}}, resplit=True)
     weights = {k: [_weights_flat(r).abs() for r in rs] for k, rs in runs.items()}
     shrink = {}
@@ -195,8 +190,8 @@ def decide_l1_majority(m: Measurement) -> Verdict:
     v = m.values
     majority = mean_above(v["near_zero"]["L1"], 0.5,
                           label=f"share of L1 weights under {NEAR_ZERO:g} > 0.5")
-    less = _paired(v["large_kept"]["L1"], v["large_kept"]["L2"],
-                   "large weights kept, L1 > L2")
+    less = greater(v["large_kept"]["L1"], v["large_kept"]["L2"], paired=True,
+                   label="large weights kept, L1 > L2")
     detail = (f"share of weights under {NEAR_ZERO:g}: L1 {_m(v['near_zero']['L1']):.2f}, L2 "
               f"{_m(v['near_zero']['L2']):.2f}, none {_m(v['near_zero']['none']):.2f} "
               f"({majority.text()}); the top {TOP_SHARE:.0%} of weights keep "
@@ -225,7 +220,6 @@ L1_MAJORITY = Claim(
                            _ci_bar("top 10% weights: size kept", m.values["large_kept"])],
                           "Logistic regression on breast cancer: L1 against L2 (95% CI "
                           "over splits)", "penalty", "share"),
-    smallest_effect=0.5,
     protocol=("logistic regression from zero on breast cancer, full-batch SGD 0.3, 60 epochs, "
               "no penalty, L1 0.01 and L2 0.1; each seed draws its own split"))
 
@@ -233,6 +227,7 @@ L1_MAJORITY = Claim(
 # -- 32: input units keep a retention probability near 1 ------------------------------------
 
 INPUT_DROPS = (0.2, 0.5)
+Keep = setting("Keep", "p", lambda p: f"keep {p:g}")  # claim 32's inputs' retention
 
 
 def measure_input_dropout(ctx: Context) -> Measurement:
@@ -242,16 +237,16 @@ def measure_input_dropout(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 128, "dropout": 0.5},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
-    runs = _train(ctx, base, {f"keep {1 - p:g}": {"model.input_dropout": p}
-                              for p in INPUT_DROPS}, resplit=True)
-    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+    runs = ctx.train_variants(base, {Keep(1 - p): {"model.input_dropout": p}
+                                     for p in INPUT_DROPS}, resplit=True)
+    return Measurement(values=metrics(runs, "train_acc", "test_acc"))
 
 
 def decide_input_dropout(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    high, low = f"keep {1 - INPUT_DROPS[0]:g}", f"keep {1 - INPUT_DROPS[1]:g}"
-    c = _paired(acc[high], acc[low], f"test accuracy, inputs {high} > {low}")
+    high, low = Keep(1 - INPUT_DROPS[0]), Keep(1 - INPUT_DROPS[1])
+    c = greater(acc[high], acc[low], paired=True,
+                label=f"test accuracy, inputs {high} > {low}")
     detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "
               f"{1 - INPUT_DROPS[0]:g} against {_m(acc[low]):.3f} at {1 - INPUT_DROPS[1]:g} "
               f"({c.text()})")
@@ -267,7 +262,6 @@ INPUT_RETENTION = Claim(
     measure_input_dropout, decide_input_dropout,
     lambda m: _acc_figure(m, "MLP on digits with hidden dropout 0.5: input retention 0.8 "
                              "against 0.5 (95% CI over seeds)", "input retention"),
-    smallest_effect=0.5,
     protocol=("MLP 2x128 on digits, Adam, hidden dropout 0.5, input dropout 0.2 or 0.5; each "
               "seed draws its own split, init and data order"))
 
@@ -289,18 +283,19 @@ def measure_bowl(ctx: Context) -> Measurement:
     surf = toy.surface("ravine")
     lr = {n: _bowl_best(n) for n in BOWL_GRID}
     starts = [_jitter(surf.start, s, (1.0, 0.3)) for s in range(ctx.seeds)]
-    values = {f"steps {n}": [float(ravine_steps(s, n, lr[n])) for s in starts] for n in lr}
+    values = {"steps": {n: [float(ravine_steps(s, n, lr[n])) for s in starts] for n in lr}}
     curves = {n: (toy.losses(surf, toy.optimize(surf, n, steps=300, start=starts[0],
                                                 lr=lr[n])) - surf.f_min).tolist() for n in lr}
     return Measurement(values=values, series={"curves": curves, "lr": lr})
 
 
 def decide_bowl(m: Measurement) -> Verdict:
-    v = m.values
-    c = _paired(v["steps adagrad"], v["steps rmsprop"], "steps to tolerance, AdaGrad > RMSProp")
-    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(v['steps rmsprop']):.0f} "
-              f"(eps {m.series['lr']['rmsprop']}), AdaGrad {mean(v['steps adagrad']):.0f} "
-              f"(eps {m.series['lr']['adagrad']}) ({c.text()})")
+    steps, lr = m.values["steps"], m.series["lr"]
+    c = greater(steps["adagrad"], steps["rmsprop"], paired=True,
+                label="steps to tolerance, AdaGrad > RMSProp")
+    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(steps['rmsprop']):.0f} "
+              f"(eps {lr['rmsprop']}), AdaGrad {mean(steps['adagrad']):.0f} "
+              f"(eps {lr['adagrad']}) ({c.text()})")
     return verdict_from(detail, c.significant)
 
 
@@ -322,7 +317,6 @@ BOWL = Claim(
     "steps to f - f_min <= 0.001 with RMSProp than with AdaGrad, one-sided sign-flip "
     "permutation test paired by start (Holm-adjusted p < 0.05)",
     measure_bowl, decide_bowl, figure_bowl,
-    smallest_effect=0.5,
     protocol=("AdaGrad and RMSProp on the convex quadratic f = (x^2 + 100 y^2) / 2 from "
               "jittered starts, each at its best learning rate from a grid chosen on 3 other "
               "starts"), factors=("learning rate",))
@@ -347,15 +341,15 @@ def minimum_share(n: int, seed: int, draws: int = HESSIAN_DRAWS) -> float:
 
 
 def measure_saddles(ctx: Context) -> Measurement:
-    return Measurement(values={f"minimum_share n={n}": [minimum_share(n, s)
-                                                         for s in range(ctx.seeds)]
-                               for n in HESSIAN_DIMS},
+    return Measurement(values={"minimum_share": {n: [minimum_share(n, s)
+                                                     for s in range(ctx.seeds)]
+                                                 for n in HESSIAN_DIMS}},
                        series={"dims": list(HESSIAN_DIMS)})
 
 
 def decide_saddles(m: Measurement) -> Verdict:
     dims = m.series["dims"]
-    shares = {n: mean(m.values[f"minimum_share n={n}"]) for n in dims}
+    shares = {n: mean(m.values["minimum_share"][n]) for n in dims}
     falls = all(shares[b] < shares[a] or shares[a] == 0 for a, b in pairwise(dims))
     text = ", ".join(f"n = {n}: {shares[n]:.3g}" for n in dims)
     detail = f"share of random critical points that are minima: {text}"
@@ -366,7 +360,7 @@ def decide_saddles(m: Measurement) -> Verdict:
 
 def figure_saddles(m: Measurement) -> go.Figure:
     dims = m.series["dims"]
-    fig = go.Figure(go.Scatter(x=dims, y=[max(mean(m.values[f"minimum_share n={n}"]), 1e-5)
+    fig = go.Figure(go.Scatter(x=dims, y=[max(mean(m.values["minimum_share"][n]), 1e-5)
                                            for n in dims], mode="lines+markers",
                                name="share of minima"))
     fig.update_xaxes(type="log", title="dimension n")
@@ -383,7 +377,6 @@ SADDLES = Claim(
     f"the share of {HESSIAN_DRAWS} random GOE Hessians with all eigenvalues positive falls "
     f"with each dimension of {HESSIAN_DIMS} and is under 1% at the largest (a property of "
     "random matrices: a demonstration)", measure_saddles, decide_saddles, figure_saddles,
-    smallest_effect=0.5,
     protocol=(f"{HESSIAN_DRAWS} random symmetric Gaussian matrices (GOE) per dimension and "
               "seed, as Hessians at random critical points; not a network's own critical "
               "points"), factors=("dimension",), kind="demonstration")
@@ -405,14 +398,14 @@ def measure_after_stopping(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(200), "batch_size": 32}})
     variants: dict[str, dict[str, Any]] = {"stopped": {}} | {
         a: {"regularization.early_stopping.after": a} for a in AFTER}
-    runs = _train(ctx, base, variants, resplit=True)
-    return Measurement(values={"train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-                               "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}})
+    runs = ctx.train_variants(base, variants, resplit=True)
+    return Measurement(values=metrics(runs, "train_acc", "test_acc"))
 
 
 def decide_after_stopping(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    tests = {a: _paired(acc[a], acc["stopped"], f"test accuracy {a} > stopped") for a in AFTER}
+    tests = {a: greater(acc[a], acc["stopped"], paired=True,
+                        label=f"test accuracy {a} > stopped") for a in AFTER}
     detail = "; ".join(f"{a}: test accuracy {_m(acc[a]):.3f} against {_m(acc['stopped']):.3f} "
                        f"stopped ({c.text()})" for a, c in tests.items())
     won = [a for a, c in tests.items() if c.significant]
@@ -432,7 +425,6 @@ AFTER_STOPPING = Claim(
     measure_after_stopping, decide_after_stopping,
     lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
                              "afterwards (95% CI over seeds)", "model"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on 300 digits, 25% of them held out for early stopping (Adam, "
               "patience 10): kept as stopped, retrained on train+val, or continued on "
               "train+val; each seed draws its own split, init and data order"))

@@ -40,7 +40,7 @@ def measure_one_nn(ctx: Context) -> Measurement:
     return Measurement(
         values={"train_error_1nn": train[1], "test_error_1nn": test[1],
                 "test_error_best_k": min(mean(test[k]) for k in KS),
-                **{f"gap k={k}": [b - a for a, b in zip(train[k], test[k])] for k in KS}},
+                "gap": {k: [b - a for a, b in zip(train[k], test[k])] for k in KS}},
         series={"k": list(KS), "train": {k: mean(v) for k, v in train.items()},
                 "test": {k: mean(v) for k, v in test.items()}})
 
@@ -49,13 +49,14 @@ def decide_one_nn(m: Measurement) -> Verdict:
     v = m.values
     c = greater(v["test_error_1nn"], v["train_error_1nn"], paired=True)
     zero = max(v["train_error_1nn"]) == 0.0
-    ks = sorted(int(k.split("=")[1]) for k in v if k.startswith("gap k=") and k != "gap k=1")
-    widest = [greater(v["gap k=1"], v[f"gap k={k}"], paired=True,
-                      label=f"gap of 1-NN > gap of {k}-NN") for k in ks]
+    gap = v["gap"]
+    ks = sorted(k for k in gap if k != 1)
+    widest = [greater(gap[1], gap[k], paired=True, label=f"gap of 1-NN > gap of {k}-NN")
+              for k in ks]
     detail = (f"1-NN training error is {'0 on every split' if zero else 'not always 0'}, its "
               f"test error {mean(v['test_error_1nn']):.3f} ({c.text()}); its gap against "
-              + "; ".join(f"k = {k}: {mean(v['gap k=1']):.3f} vs {mean(v[f'gap k={k}']):.3f} "
-                          f"({w.text()})" for k, w in zip(ks, widest)))
+              + "; ".join(f"k = {k}: {mean(gap[1]):.3f} vs {mean(gap[k]):.3f} ({w.text()})"
+                          for k, w in zip(ks, widest)))
     if zero and c.significant and all(w.significant for w in widest):
         return Verdict("holds", detail + ".")
     if zero and c.significant:
@@ -81,7 +82,6 @@ ONE_NN = Claim(
     "than k = 3, 9, 27's, each by a one-sided "
     "sign-flip permutation test over splits (Holm-adjusted p < "
     "0.05)", measure_one_nn, decide_one_nn, figure_one_nn,
-    smallest_effect=0.5,
     protocol=('k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed '
               'draws its own split'))
 
@@ -98,12 +98,8 @@ def measure_capacity(ctx: Context) -> Measurement:
         "model": {"depth": 0}, "init": {"scheme": "xavier_normal"},
         "optimizer": {"name": "adam", "lr": 0.05},
         "budget": {"epochs": ctx.epochs(300), "batch_size": 0}})
-    configs = {d: [c.with_overrides({"data.split_seed": c.budget.seed})
-                   for c in ctx.seeded(base, **{"data.poly_degree": d})] for d in DEGREES}
-    flat = [c for d in DEGREES for c in configs[d]]
-    runs = ctx.train_many(flat)
-    n = len(configs[DEGREES[0]])
-    by_degree = {d: runs[i * n:(i + 1) * n] for i, d in enumerate(DEGREES)}
+    by_degree = ctx.train_variants(base, {d: {"data.poly_degree": d} for d in DEGREES},
+                                   resplit=True)
     train = {d: [1 - a for a in metric(rs, "train_acc")] for d, rs in by_degree.items()}
     test = {d: [1 - a for a in metric(rs, "test_acc")] for d, rs in by_degree.items()}
     return Measurement(values={"train": train, "test": test},
@@ -148,7 +144,6 @@ CAPACITY = Claim(
     "interior degree and higher at the largest degree by a one-sided sign-flip permutation "
     "test paired by split (Holm-adjusted p < 0.05)",
     measure_capacity, decide_capacity, figure_capacity,
-    smallest_effect=0.5,
     protocol=('logistic regression on polynomial features of degree 1..10, 40 training points '
               'of noisy circles, Adam, full batch; each seed draws its own split and its own '
               'init'), factors=('polynomial degree',))

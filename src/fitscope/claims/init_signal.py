@@ -21,6 +21,7 @@ from ..landscape import problem_for_run
 from ..run import Run
 from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
+from .plots import finish
 from .regularization.penalties import hidden_outputs
 from .tests import greater, mean_ci
 
@@ -72,19 +73,21 @@ def measure_backward(ctx: Context) -> Measurement:
     base = RunConfig.model_validate({
         "data": {"name": "mnist1d", "n_samples": 1000},
         "model": {"depth": GRADIENT_DEPTH, "width": GRADIENT_WIDTH}})
-    values: dict = {}
+    values: dict = {"kept_layers": {}, "log10_change_per_layer": {}}
     series: dict = {}
     for act in GRADIENT_ACTIVATIONS:
+        for quantity in values.values():
+            quantity[act] = {}
+        series[act] = {}
         for label, overrides in GRADIENT_INITS.items():
             cfg = base.with_overrides({"model.activation": act, **overrides})
             ratios = [gradient_ratios(init_profile(seeded, GRADIENT_EXAMPLES)["grad_rms"],
                                       GRADIENT_DEPTH) for seeded in ctx.seeded(cfg)]
-            key = f"{act} {label}"
-            values[f"kept_layers {key}"] = [float(gradient_kept_layers(r)) for r in ratios]
-            values[f"log10_change_per_layer {key}"] = [change_per_layer(r) for r in ratios]
+            values["kept_layers"][act][label] = [float(gradient_kept_layers(r)) for r in ratios]
+            values["log10_change_per_layer"][act][label] = [change_per_layer(r) for r in ratios]
             with np.errstate(divide="ignore", invalid="ignore"):
                 geo = np.exp(np.mean(np.log(np.asarray(ratios, dtype=float)), axis=0))
-            series[key] = [float(g) if np.isfinite(g) and g > 0 else None for g in geo]
+            series[act][label] = [float(g) if np.isfinite(g) and g > 0 else None for g in geo]
     return Measurement(values=values, series=series, notes=[
         (f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D at "
         f"init, one backward pass of the cross-entropy on {GRADIENT_EXAMPLES} examples; the "
@@ -97,19 +100,19 @@ def decide_backward(m: Measurement) -> Verdict:
     """Per activation: Xavier's gradient variance changes less per layer than under the
     standard init and under N(0, 1) (two-sample tests over seeds: different draws); the
     layers through which it stays within a factor 2 give the region."""
-    v = m.values
+    change, kept_layers = m.values["log10_change_per_layer"], m.values["kept_layers"]
     others = [k for k in GRADIENT_INITS if k != "xavier"]
     kept, beats, parts = {}, {}, []
     for act in GRADIENT_ACTIVATIONS:
-        xavier = v[f"log10_change_per_layer {act} xavier"]
-        tests = [greater(v[f"log10_change_per_layer {act} {o}"], xavier,
+        xavier = change[act]["xavier"]
+        tests = [greater(change[act][o], xavier,
                          label=f"{act}: |log10 change per layer| {o} > Xavier") for o in others]
         beats[act] = all(c.significant for c in tests)
-        kept[act] = min(v[f"kept_layers {act} xavier"])
+        kept[act] = min(kept_layers[act]["xavier"])
         parts.append(f"{act}: Xavier's gradient variance stays within a factor "
                      f"{KEEP_FACTOR:g} through {kept[act]:.0f} of {GRADIENT_DEPTH - 1} layers "
                      "(fewest over seeds) and changes by 10^" + ", ".join(
-                         f"{mean(v[f'log10_change_per_layer {act} {k}']):.3f} per layer ({k})"
+                         f"{mean(change[act][k]):.3f} per layer ({k})"
                          for k in GRADIENT_INITS) + " ("
                      + "; ".join(c.text() for c in tests) + ")")
     detail = "; ".join(parts)
@@ -138,17 +141,16 @@ def figure_backward(m: Measurement) -> go.Figure:
     colors = dict(zip(GRADIENT_INITS, ("#0969da", "#cf222e", "#8250df")))
     for col, act in enumerate(GRADIENT_ACTIVATIONS, 1):
         for label in GRADIENT_INITS:
-            ys = m.series[f"{act} {label}"]
+            ys = m.series[act][label]
             fig.add_scatter(x=list(range(len(ys))), y=ys, mode="lines+markers", name=label,
                             line={"color": colors[label]}, showlegend=col == 1, row=1, col=col)
         fig.add_hrect(y0=1 / KEEP_FACTOR, y1=KEEP_FACTOR, fillcolor="#2da44e", opacity=0.12,
                       line_width=0, row=1, col=col)
-        fig.update_xaxes(title="layers below the top hidden layer", row=1, col=col)
-    fig.update_yaxes(type="log")
-    fig.update_yaxes(title="Var(dL/dz) / its value at the top (geometric mean)", row=1, col=1)
-    fig.update_layout(title=f"The back-propagated gradient at init, {GRADIENT_DEPTH} layers "
-                      f"of width {GRADIENT_WIDTH} (band: within a factor {KEEP_FACTOR:g})")
-    return fig
+    return finish(fig, f"The back-propagated gradient at init, {GRADIENT_DEPTH} layers of "
+                  f"width {GRADIENT_WIDTH} (band: within a factor {KEEP_FACTOR:g})",
+                  x=["layers below the top hidden layer"] * len(GRADIENT_ACTIVATIONS),
+                  y=[("Var(dL/dz) / its value at the top (geometric mean)", "log")]
+                  + [(None, "log")] * (len(GRADIENT_ACTIVATIONS) - 1))
 
 
 BACKWARD = Claim(
@@ -162,7 +164,6 @@ BACKWARD = Claim(
     "(Holm-adjusted p < 0.05); holds where it also stays within a factor "
     f"{KEEP_FACTOR:g} of its value at the top through all the layers, on every seed",
     measure_backward, decide_backward, figure_backward,
-    smallest_effect=0.5,
     protocol=(f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D "
               "at init, linear and tanh, Xavier (2 / (n_in + n_out)) against the standard "
               "init and N(0, 1); one backward pass; each seed draws new weights"),
@@ -207,9 +208,10 @@ def measure_sigmoid(ctx: Context) -> Measurement:
         return [p[i][key][layer] if p else math.nan for p in per_run]
 
     depth = base.model.depth
-    values = {f"{key} {when} layer {layer + 1}": at(i, key, layer)
-              for key in ("mean", "saturated") for when, i in (("init", 0), ("end", -1))
-              for layer in range(depth)}
+    values: dict[str, Any] = {
+        key: {when: {layer + 1: at(i, key, layer) for layer in range(depth)}
+              for when, i in (("init", 0), ("end", -1))}
+        for key in ("mean", "saturated")}
     values["test_acc"] = [r.metrics.get("test_acc", math.nan) for r in runs]
     ok = [p for p in per_run if p]
     series = {"steps": [row["step"] for row in ok[0]],
@@ -226,21 +228,20 @@ def decide_sigmoid(m: Measurement) -> Verdict:
     """The share of the top hidden layer's outputs under :data:`SATURATED_BELOW` is larger
     after training than at init, and larger than the first hidden layer's after training
     (paired by seed): Glorot & Bengio's top-layer saturation."""
-    v = m.values
-    top = max(int(k.rsplit(" ", 1)[1]) for k in v if k.startswith("mean init layer "))
-    rises = greater(v[f"saturated end layer {top}"], v[f"saturated init layer {top}"],
-                    paired=True, label=f"layer {top}'s saturated share at the end > at init")
-    top_only = greater(v[f"saturated end layer {top}"], v["saturated end layer 1"],
-                       paired=True, label=f"layer {top}'s saturated share > layer 1's")
+    out, saturated = m.values["mean"], m.values["saturated"]
+    top = max(out["init"])
+    rises = greater(saturated["end"][top], saturated["init"][top], paired=True,
+                    label=f"layer {top}'s saturated share at the end > at init")
+    top_only = greater(saturated["end"][top], saturated["end"][1], paired=True,
+                       label=f"layer {top}'s saturated share > layer 1's")
     detail = (f"share of the top hidden layer's (layer {top}) outputs under "
-              f"{SATURATED_BELOW:g}: {mean(v[f'saturated init layer {top}']):.1%} at init, "
-              f"{mean(v[f'saturated end layer {top}']):.1%} at the end ({rises.text()}); "
-              f"layer 1's at the end {mean(v['saturated end layer 1']):.1%} "
+              f"{SATURATED_BELOW:g}: {mean(saturated['init'][top]):.1%} at init, "
+              f"{mean(saturated['end'][top]):.1%} at the end ({rises.text()}); "
+              f"layer 1's at the end {mean(saturated['end'][1]):.1%} "
               f"({top_only.text()}); mean output of layer {top} "
-              f"{mean(v[f'mean init layer {top}']):.3f} at init, "
-              f"{mean(v[f'mean end layer {top}']):.3f} at the end, of layer 1 "
-              f"{mean(v['mean init layer 1']):.3f} and {mean(v['mean end layer 1']):.3f}; "
-              f"test accuracy {mean(v['test_acc']):.3f}")
+              f"{mean(out['init'][top]):.3f} at init, {mean(out['end'][top]):.3f} at the end, "
+              f"of layer 1 {mean(out['init'][1]):.3f} and {mean(out['end'][1]):.3f}; "
+              f"test accuracy {mean(m.values['test_acc']):.3f}")
     return verdict_from(detail, rises.significant, top_only.significant,
                         "read as 'sigmoid layers saturate': the first layer saturates as much "
                         "as the top one")
@@ -254,7 +255,7 @@ def figure_sigmoid(m: Measurement) -> go.Figure:
         fig.add_scatter(x=steps, y=ys, mode="lines+markers", name=f"layer {layer}", row=1,
                         col=1)
     top = len(m.series["mean"])
-    est = [mean_ci(m.values[f"mean {w} layer {top}"]) for w in ("init", "end")]
+    est = [mean_ci(m.values["mean"][w][top]) for w in ("init", "end")]
     fig.add_bar(x=["init", "end"], y=[e.mean for e in est], name=f"layer {top}, init and end",
                 error_y={"type": "data", "array": [e.half_width for e in est]}, row=1, col=2)
     fig.update_xaxes(title="step", row=1, col=1)
@@ -273,7 +274,6 @@ SIGMOID = Claim(
     "and larger than the first hidden layer's, by one-sided sign-flip permutation tests "
     "paired by seed (Holm-adjusted p < 0.05)",
     measure_sigmoid, decide_sigmoid, figure_sigmoid,
-    smallest_effect=0.5,
     protocol=("sigmoid MLP 4x64 on digits, PyTorch's default init U(-1/sqrt(n_in), "
               "1/sqrt(n_in)), SGD 0.3, batch 10, 600 steps; each seed varies init and data "
               "order"), factors=("layer",))

@@ -14,7 +14,8 @@ from ..config import RunConfig
 from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from .plots import finish
 from .tests import greater, mean_ci
 
 # -- shared measurement: one probed forward/backward at init ------------------------------
@@ -63,18 +64,14 @@ def measure_symmetry(ctx: Context) -> Measurement:
         "zeros": {"init.scheme": "zeros"},
         "constant 0.5": {"init.scheme": "constant", "init.value": 0.5},
         "xavier": {"init.scheme": "xavier_normal"}}
-    configs = [c for o in inits.values() for c in ctx.seeded(
-        SYMMETRY_BASE, **o, **{"budget.epochs": ctx.epochs(30)})]
-    runs = ctx.train_many(configs)
-    n = ctx.seeds
-    values, series = {}, {}
-    for i, label in enumerate(inits):
-        rs = runs[i * n:(i + 1) * n]
-        values[f"unit_distance_{label}"] = [
-            max(layer_unit_distance(w) for w in _hidden_weights(r)) for r in rs]
-        values[f"test_acc_{label}"] = metric(rs, "test_acc")
-        series[label] = [layer_unit_distance(w) for w in _hidden_weights(rs[0])]
-    return Measurement(values=values, series=series)
+    base = SYMMETRY_BASE.with_overrides({"budget.epochs": ctx.epochs(30)})
+    runs = ctx.train_variants(base, inits)
+    return Measurement(
+        values={"unit_distance": {k: [max(layer_unit_distance(w) for w in _hidden_weights(r))
+                                      for r in rs] for k, rs in runs.items()},
+                "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}},
+        series={k: [layer_unit_distance(w) for w in _hidden_weights(rs[0])]
+                for k, rs in runs.items()})
 
 
 def _hidden_weights(run: Run) -> list[torch.Tensor]:
@@ -84,15 +81,15 @@ def _hidden_weights(run: Run) -> list[torch.Tensor]:
 
 
 def decide_symmetry(m: Measurement) -> Verdict:
-    v = m.values
-    symmetric = all(max(v[f"unit_distance_{k}"]) < SYMMETRIC_TOL for k in ("zeros", "constant 0.5"))
-    worse = [greater(v["test_acc_xavier"], v[f"test_acc_{k}"]) for k in ("zeros", "constant 0.5")]
+    dist, acc = m.values["unit_distance"], m.values["test_acc"]
+    constant = ("zeros", "constant 0.5")
+    symmetric = all(max(dist[k]) < SYMMETRIC_TOL for k in constant)
+    worse = [greater(acc["xavier"], acc[k]) for k in constant]
     detail = (f"largest relative distance between hidden units after training: zeros "
-              f"{max(v['unit_distance_zeros']):.2g}, constant "
-              f"{max(v['unit_distance_constant 0.5']):.2g}, xavier "
-              f"{min(v['unit_distance_xavier']):.2g} (smallest); test accuracy xavier "
-              f"{mean(v['test_acc_xavier']):.3f}, zeros {mean(v['test_acc_zeros']):.3f}, constant "
-              f"{mean(v['test_acc_constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
+              f"{max(dist['zeros']):.2g}, constant {max(dist['constant 0.5']):.2g}, xavier "
+              f"{min(dist['xavier']):.2g} (smallest); test accuracy xavier "
+              f"{mean(acc['xavier']):.3f}, zeros {mean(acc['zeros']):.3f}, constant "
+              f"{mean(acc['constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
     if symmetric and all(c.significant for c in worse):
         return Verdict("holds", detail + ".")
     if symmetric:
@@ -118,7 +115,7 @@ SYMMETRY = Claim(
     "Xavier's test accuracy above each constant init's by a one-sided two-sample permutation test "
     "(Holm-adjusted p < 0.05)",
     measure_symmetry, decide_symmetry, figure_symmetry,
-    smallest_effect=0.5, protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against "
+    protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against "
                                   "Xavier; each seed varies the data order (and Xavier's init)")
 
 
@@ -130,22 +127,23 @@ TOY_DEPTHS = tuple(range(2, 11))
 def measure_toy(ctx: Context) -> Measurement:
     """||y_hat|| / ||x|| of the notes' linear network (weights scale * I) for L layers."""
     x = torch.randn(256, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
-    values, series = {}, {}
+    values: dict[str, dict[float, float]] = {"max_rel_error": {}}
+    curves: dict[tuple[str, Any], list[float]] = {}
     for scale in (1.5, 0.5):
         gains = []
         for depth in TOY_DEPTHS:
             net = linear_toy_network(depth, scale).double()
             with torch.no_grad():
                 gains.append(float(net(x).norm() / x.norm()))
-        values[f"max_rel_error {scale}"] = max(abs(g / scale ** (d - 1) - 1)
-                                               for g, d in zip(gains, TOY_DEPTHS))
-        series[f"measured {scale} I"] = gains
-        series[f"{scale}^(L-1)"] = [scale ** (d - 1) for d in TOY_DEPTHS]
-    return Measurement(values=values, series=series)
+        values["max_rel_error"][scale] = max(abs(g / scale ** (d - 1) - 1)
+                                             for g, d in zip(gains, TOY_DEPTHS))
+        curves[("measured", scale)] = gains
+        curves[("theory", scale)] = [scale ** (d - 1) for d in TOY_DEPTHS]
+    return Measurement(values=values, series={"curves": curves})
 
 
 def decide_toy(m: Measurement) -> Verdict:
-    errs = {s: m.values[f"max_rel_error {s}"] for s in (1.5, 0.5)}
+    errs = m.values["max_rel_error"]
     detail = (f"largest relative deviation of ||y_hat|| / ||x|| from scale^(L-1) over "
               f"L = 2..10: {errs[1.5]:.1e} for 1.5 I, {errs[0.5]:.1e} for 0.5 I")
     if max(errs.values()) < 1e-9:
@@ -155,10 +153,11 @@ def decide_toy(m: Measurement) -> Verdict:
 
 def figure_toy(m: Measurement) -> go.Figure:
     fig = go.Figure()
-    for name, ys in m.series.items():
-        dash = "dot" if "^" in name else None
-        fig.add_scatter(x=list(TOY_DEPTHS), y=ys, name=name, mode="lines+markers",
-                        line={"dash": dash})
+    for (kind, scale), ys in m.series["curves"].items():
+        measured = kind == "measured"
+        fig.add_scatter(x=list(TOY_DEPTHS), y=ys, mode="lines+markers",
+                        name=f"measured {scale} I" if measured else f"{scale}^(L-1)",
+                        line={"dash": None if measured else "dot"})
     fig.update_layout(title="Output scale of the deep linear network against L",
                       xaxis_title="L (layers)", yaxis_title="||y_hat|| / ||x|| (log scale)")
     fig.update_yaxes(type="log")
@@ -171,7 +170,6 @@ TOY = Claim(
     "note 001, The problem of exploding or vanishing gradients",
     "||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an exact "
     "identity: no seeds needed)", measure_toy, decide_toy, figure_toy,
-    smallest_effect=0.5,
     protocol=("the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, "
               "float64: an identity, no seeds"), factors=("depth",), kind="demonstration")
 
@@ -186,15 +184,15 @@ NINE_LAYER = RunConfig.model_validate({
     "optimizer": {"name": "momentum", "lr": 0.02}, "budget": {"epochs": 20, "batch_size": 64}})
 SMALL_STDS = (0.01, 0.1, 0.2, 0.25)  # too small: He's std is sqrt(2/16) = 0.35 in the hidden layers
 VANISHING = 0.1  # first-layer gradient RMS at init under 1/10 of He's: "vanishing"
-HE, LARGE = "He", "too large N(0, 1)"
 
 
-def _small(std: float) -> str:
-    return f"too small N(0, {std:g}^2)"
+# One init of claim 5: "too small" N(0, std^2), "He" (std None), or "too large" N(0, 1).
+Init = setting("Init", "kind std", lambda kind, std: kind if std is None else
+               f"{kind} N(0, 1)" if std == 1 else f"{kind} N(0, {std:g}^2)")
 
-
-SCALES: dict[str, dict[str, Any]] = {
-    **{_small(s): {"init.scheme": "normal", "init.std": s} for s in SMALL_STDS},
+HE, LARGE = Init("He", None), Init("too large", 1.0)
+SCALES: dict[tuple, dict[str, Any]] = {
+    **{Init("too small", s): {"init.scheme": "normal", "init.std": s} for s in SMALL_STDS},
     HE: {"init.scheme": "kaiming_normal"},
     LARGE: {"init.scheme": "normal", "init.std": 1.0}}
 
@@ -211,22 +209,20 @@ def epochs_to_half(run) -> int:
 
 def measure_scale(ctx: Context) -> Measurement:
     base = NINE_LAYER.with_overrides({"budget.epochs": ctx.epochs(20)})
-    configs = [c for o in SCALES.values() for c in ctx.seeded(base, **o)]
-    runs = ctx.train_many(configs)
-    n = ctx.seeds
-    values: dict[str, Any] = {}
+    values: dict[str, dict[tuple, Any]] = {k: {} for k in (
+        "final_train_loss", "train_acc", "epochs_to_half", "diverged", "first_layer_grad_rms",
+        "last_layer_act_rms")}
     series: dict[str, Any] = {}
-    for i, label in enumerate(SCALES):
-        rs = runs[i * n:(i + 1) * n]
-        values[f"final_train_loss {label}"] = [
+    for init, rs in ctx.train_variants(base, SCALES).items():
+        values["final_train_loss"][init] = [
             r.history[-1]["train_loss"] if r.status != "diverged" else math.inf for r in rs]
-        values[f"train_acc {label}"] = metric(rs, "train_acc")
-        values[f"epochs_to_half {label}"] = [float(epochs_to_half(r)) for r in rs]
-        values[f"diverged {label}"] = sum(r.status == "diverged" for r in rs)
-        prof = init_profile(base.with_overrides(SCALES[label]))
-        values[f"first_layer_grad_rms {label}"] = prof["grad_rms"][0]
-        values[f"last_layer_act_rms {label}"] = prof["act_rms"][-1]
-        series[label] = [row["train_loss"] for row in rs[0].history]
+        values["train_acc"][init] = metric(rs, "train_acc")
+        values["epochs_to_half"][init] = [float(epochs_to_half(r)) for r in rs]
+        values["diverged"][init] = sum(r.status == "diverged" for r in rs)
+        prof = init_profile(base.with_overrides(SCALES[init]))
+        values["first_layer_grad_rms"][init] = prof["grad_rms"][0]
+        values["last_layer_act_rms"][init] = prof["act_rms"][-1]
+        series[str(init)] = [row["train_loss"] for row in rs[0].history]
     return Measurement(values=values, series=series, notes=[
         (f"too small: N(0, s^2) for s in {SMALL_STDS}; 'stuck' is claim 8's 'fails': mean "
         f"training accuracy under {FAILS_BELOW} after {base.budget.epochs} epochs (chance is "
@@ -241,33 +237,28 @@ def decide_scale(m: Measurement) -> Verdict:
     large: a diverged run or last-layer activations 100x He's at init. The verdict maps
     the too-small stds."""
     v = m.values
-    stds = sorted(float(k.split("N(0, ")[1].split("^")[0]) for k in v
-                  if k.startswith("final_train_loss too small"))
-    he_grad = v[f"first_layer_grad_rms {HE}"]
+    grad, acc, epochs = v["first_layer_grad_rms"], v["train_acc"], v["epochs_to_half"]
+    diverged, act = v["diverged"], v["last_layer_act_rms"]
+    stds = sorted(init.std for init in v["final_train_loss"] if init.kind == "too small")
     vanishing, stuck, slow, parts = [], [], [], []
     for s in stds:
-        label = _small(s)
-        c = greater(v[f"epochs_to_half {label}"], v[f"epochs_to_half {HE}"],
-                    label=f"std {s:g}: epochs to halve the loss > He's")
-        acc = mean(v[f"train_acc {label}"])
-        if v[f"first_layer_grad_rms {label}"] < VANISHING * he_grad:
+        small = Init("too small", s)
+        c = greater(epochs[small], epochs[HE], label=f"std {s:g}: epochs to halve the loss > He's")
+        mean_acc = mean(acc[small])
+        if grad[small] < VANISHING * grad[HE]:
             vanishing.append(s)
-        if acc < FAILS_BELOW:
+        if mean_acc < FAILS_BELOW:
             stuck.append(s)
         elif c.significant:
             slow.append(s)
-        parts.append(f"std {s:g}: first-layer gradient RMS at init "
-                     f"{v[f'first_layer_grad_rms {label}']:.2g}, training accuracy {acc:.3f}, "
-                     f"epochs to halve the loss {mean(v[f'epochs_to_half {label}']):.1f} "
-                     f"({c.text()})")
-    exploding = (v[f"diverged {LARGE}"] > 0 or
-                 v[f"last_layer_act_rms {LARGE}"] > 100 * v[f"last_layer_act_rms {HE}"])
-    detail = (f"He: first-layer gradient RMS {he_grad:.2g}, training accuracy "
-              f"{mean(v[f'train_acc {HE}']):.3f}, epochs to halve the loss "
-              f"{mean(v[f'epochs_to_half {HE}']):.1f}; " + "; ".join(parts)
-              + f"; too large: {v[f'diverged {LARGE}']} runs diverged, last-layer activation "
-              f"RMS at init {v[f'last_layer_act_rms {LARGE}']:.3g} vs He "
-              f"{v[f'last_layer_act_rms {HE}']:.3g}")
+        parts.append(f"std {s:g}: first-layer gradient RMS at init {grad[small]:.2g}, training "
+                     f"accuracy {mean_acc:.3f}, epochs to halve the loss "
+                     f"{mean(epochs[small]):.1f} ({c.text()})")
+    exploding = diverged[LARGE] > 0 or act[LARGE] > 100 * act[HE]
+    detail = (f"He: first-layer gradient RMS {grad[HE]:.2g}, training accuracy "
+              f"{mean(acc[HE]):.3f}, epochs to halve the loss {mean(epochs[HE]):.1f}; "
+              + "; ".join(parts) + f"; too large: {diverged[LARGE]} runs diverged, last-layer "
+              f"activation RMS at init {act[LARGE]:.3g} vs He {act[HE]:.3g}")
     slow_vanishing = [s for s in slow if s in vanishing]
     if slow_vanishing == stds and exploding:
         return Verdict("holds", detail + ".")
@@ -306,7 +297,6 @@ SCALE = Claim(
     "two-sample permutation test (Holm-adjusted p < 0.05): 'slow', where a network still under "
     f"{FAILS_BELOW} is 'stuck'; too large: a diverged run or last-layer activations 100x He's "
     "at init", measure_scale, decide_scale, figure_scale,
-    smallest_effect=0.5,
     protocol=("9-layer ReLU MLP on moons, SGD with momentum, 20 epochs; N(0, s^2) for s = "
               "0.01, 0.1, 0.2, 0.25, He and N(0, 1) inits; each seed varies init and data order"),
     factors=("init scale",))
@@ -317,7 +307,8 @@ SCALE = Claim(
 def measure_matmul(ctx: Context) -> Measurement:
     """The slides' experiment: repeated multiplication by N(0, s^2) matrices, width 256."""
     width, depth = 256, 10
-    values, series = {}, {}
+    values: dict[str, dict[str, list[float]]] = {"log10_growth_per_layer": {}}
+    series = {}
     for label, std in (("N(0, 1)", 1.0), ("0.01 N(0, 1)", 0.01), ("xavier 1/sqrt(n)",
                                                                   1 / math.sqrt(width))):
         per_seed = []
@@ -330,14 +321,14 @@ def measure_matmul(ctx: Context) -> Measurement:
                 stds.append(float(a.std()))
             per_seed.append(stds)
         growth = [math.log10(s[-1]) / depth for s in per_seed]  # log10 factor per layer
-        values[f"log10_growth_per_layer {label}"] = growth
+        values["log10_growth_per_layer"][label] = growth
         series[label] = np.mean(per_seed, axis=0).tolist()
     return Measurement(values=values, series=series)
 
 
 def decide_matmul(m: Measurement) -> Verdict:
-    up, down = m.values["log10_growth_per_layer N(0, 1)"], \
-        m.values["log10_growth_per_layer 0.01 N(0, 1)"]
+    growth = m.values["log10_growth_per_layer"]
+    up, down = growth["N(0, 1)"], growth["0.01 N(0, 1)"]
     explodes, collapses = min(up) > 0.5, max(down) < -0.5
     detail = (f"activation std changes by 10^{mean(up):.2f} per layer with N(0, 1) and by "
               f"10^{mean(down):.2f} with 0.01 N(0, 1) (width 256, 10 layers)")
@@ -355,7 +346,6 @@ MATMUL = Claim(
     measure_matmul, decide_matmul,
     lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
                                       "(width 256)", "std (log scale)"),
-    smallest_effect=0.5,
     protocol=('repeated multiplication of N(0, 1) activations by N(0, s^2) 256x256 matrices, 10'
               ' layers: a property of random matrices, shown'), kind="demonstration")
 
@@ -399,22 +389,25 @@ def measure_xavier_tanh(ctx: Context) -> Measurement:
     cfgs = {"xavier": _deep_tanh(TANH_DEPTH, "xavier_normal"),
             "N(0, 1)": _deep_tanh(TANH_DEPTH, "normal").with_overrides({"init.std": 1.0}),
             "N(0, 0.01^2)": _deep_tanh(TANH_DEPTH, "normal")}
-    values, series = {}, {}
+    values: dict[str, dict[str, list[float]]] = {
+        "kept_layers": {}, "act_var_ratio_10": {}, "grad_var_ratio_10": {}}
+    curves: dict[tuple[str, Any], list[float]] = {}
     for label, cfg in cfgs.items():
         profiles = [init_profile(seeded) for seeded in ctx.seeded(cfg)]
-        values[f"kept_layers {label}"] = [float(kept_layers(p["act_rms"], p["grad_rms"]))
-                                          for p in profiles]
-        values[f"act_var_ratio_10 {label}"] = [p["act_rms"][9] ** 2 / p["act_rms"][0] ** 2
-                                               for p in profiles]
-        values[f"grad_var_ratio_10 {label}"] = [
+        values["kept_layers"][label] = [float(kept_layers(p["act_rms"], p["grad_rms"]))
+                                        for p in profiles]
+        values["act_var_ratio_10"][label] = [p["act_rms"][9] ** 2 / p["act_rms"][0] ** 2
+                                             for p in profiles]
+        values["grad_var_ratio_10"][label] = [
             p["grad_rms"][TANH_DEPTH - 10] ** 2 / p["grad_rms"][TANH_DEPTH - 1] ** 2
             for p in profiles]
-        series[f"activations {label}"] = np.mean([p["act_rms"] for p in profiles], axis=0).tolist()
-        series[f"gradients {label}"] = np.mean([p["grad_rms"][:TANH_DEPTH] for p in profiles],
+        curves[("activations", label)] = np.mean([p["act_rms"] for p in profiles],
+                                                 axis=0).tolist()
+        curves[("gradients", label)] = np.mean([p["grad_rms"][:TANH_DEPTH] for p in profiles],
                                                axis=0).tolist()
         if label == "xavier":
-            series["activations xavier, theory"] = profiles[0]["act_rms_theory"]
-    return Measurement(values=values, series=series,
+            curves[("activations", "xavier, theory")] = profiles[0]["act_rms_theory"]
+    return Measurement(values=values, series={"curves": curves},
                        notes=[(f"RMS of tanh activations and of the back-propagated dL/dz per "
                               f"layer at init on MNIST-1D, {TANH_DEPTH} layers of width 256, "
                               "Xavier with variance 1/n_in (the notes' form); the theory "
@@ -428,15 +421,15 @@ def decide_xavier_tanh(m: Measurement) -> Verdict:
     """Xavier keeps both variances (within a factor 2) through more layers than either
     badly scaled init, on every seed; the verdict gives the depth it keeps them to."""
     v = m.values
-    kept = {k: min(v[f"kept_layers {k}"]) for k in TANH_INITS}
-    depth = len(m.series.get("activations xavier", [])) or TANH_DEPTH
+    kept = {k: min(v["kept_layers"][k]) for k in TANH_INITS}
+    depth = len(m.series.get("curves", {}).get(("activations", "xavier"), [])) or TANH_DEPTH
     detail = (f"layers through which activations and gradients both stay within a factor "
               f"{KEEP_FACTOR:g} (fewest over seeds): Xavier {kept['xavier']:.0f}, N(0, 1) "
               f"{kept['N(0, 1)']:.0f}, N(0, 0.01^2) {kept['N(0, 0.01^2)']:.0f}; over 10 "
               "layers the activation variance changes by "
-              + ", ".join(f"{k} x{mean(v[f'act_var_ratio_10 {k}']):.2g}" for k in TANH_INITS)
+              + ", ".join(f"{k} x{mean(v['act_var_ratio_10'][k]):.2g}" for k in TANH_INITS)
               + " and the gradient variance by "
-              + ", ".join(f"{k} x{mean(v[f'grad_var_ratio_10 {k}']):.2g}" for k in TANH_INITS))
+              + ", ".join(f"{k} x{mean(v['grad_var_ratio_10'][k]):.2g}" for k in TANH_INITS))
     if kept["xavier"] <= max(kept["N(0, 1)"], kept["N(0, 0.01^2)"]):
         return Verdict("does not hold", detail + ": Xavier keeps them no deeper than a badly "
                        "scaled init.")
@@ -453,10 +446,9 @@ def figure_xavier_tanh(m: Measurement) -> go.Figure:
 
     fig = make_subplots(1, 2, subplot_titles=("RMS of activations a[l]",
                                               "RMS of back-propagated dL/dz[l]"))
-    for name, ys in m.series.items():
-        col = 1 if name.startswith("activations") else 2
+    for (panel, label), ys in m.series["curves"].items():
         fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines+markers",
-                        name=name, row=1, col=col)
+                        name=f"{panel} {label}", row=1, col=1 if panel == "activations" else 2)
     fig.update_xaxes(title="layer")
     fig.update_yaxes(type="log", title="RMS (log scale)")
     fig.update_layout(title=f"tanh network of {TANH_DEPTH} layers at init (width 256)")
@@ -472,7 +464,6 @@ XAVIER_TANH = Claim(
     f"keeps its activation variance but not its gradient's); holds when Xavier keeps both "
     f"through all {TANH_DEPTH} layers",
     measure_xavier_tanh, decide_xavier_tanh, figure_xavier_tanh,
-    smallest_effect=0.5,
     protocol=(f"tanh MLP of {TANH_DEPTH} layers of width 256 at init on MNIST-1D; Xavier "
               "(1/n_in), N(0, 1), N(0, 0.01^2); activations and back-propagated gradients "
               "per layer; each seed draws new weights"), factors=("depth",))
@@ -493,18 +484,17 @@ RELU_SCHEMES = ("xavier_normal", "kaiming_normal")
 
 def measure_relu_depth(ctx: Context) -> Measurement:
     base = DEEP_RELU.with_overrides({"budget.epochs": ctx.epochs(15)})
-    settings = [(d, s) for d in RELU_DEPTHS for s in RELU_SCHEMES]
-    runs = ctx.train_many([c for d, s in settings for c in ctx.seeded(
-        base, **{"model.depth": d, "init.scheme": s})])
-    n = ctx.seeds
-    values: dict[str, Any] = {}
+    runs = ctx.train_variants(base, {(d, s): {"model.depth": d, "init.scheme": s}
+                                     for d in RELU_DEPTHS for s in RELU_SCHEMES})
+    values: dict[str, dict[str, dict[int, Any]]] = {
+        k: {s: {} for s in RELU_SCHEMES}
+        for k in ("train_acc", "final_train_loss", "act_var_ratio_last_first")}
     series: dict[str, Any] = {"depths": list(RELU_DEPTHS)}
-    for i, (d, s) in enumerate(settings):
-        rs = runs[i * n:(i + 1) * n]
-        values[f"train_acc {s} depth {d}"] = metric(rs, "train_acc")
-        values[f"final_train_loss {s} depth {d}"] = metric(rs, "train_loss")
+    for (d, s), rs in runs.items():
+        values["train_acc"][s][d] = metric(rs, "train_acc")
+        values["final_train_loss"][s][d] = metric(rs, "train_loss")
         prof = init_profile(base.with_overrides({"model.depth": d, "init.scheme": s}))
-        values[f"act_var_ratio_last_first {s} depth {d}"] = \
+        values["act_var_ratio_last_first"][s][d] = \
             prof["act_rms"][-1] ** 2 / prof["act_rms"][0] ** 2
         if d == RELU_DEPTHS[-1]:
             series[s] = prof["act_rms"]
@@ -518,21 +508,22 @@ def measure_relu_depth(ctx: Context) -> Measurement:
 def decide_relu_depth(m: Measurement) -> Verdict:
     """Per depth: Xavier trains worse (its final training loss above He's, paired by seed)
     and fails (mean training accuracy under 0.7). The verdict maps the depths."""
-    v = m.values
-    depths = sorted({int(k.rsplit(" ", 1)[1]) for k in v if k.startswith("train_acc ")})
+    acc_of, loss = m.values["train_acc"], m.values["final_train_loss"]
+    ratio = m.values["act_var_ratio_last_first"]["xavier_normal"]
+    xavier, he = loss["xavier_normal"], loss["kaiming_normal"]
+    depths = sorted(xavier)
     fails, worse, parts = [], [], []
     for d in depths:
-        x, h = f"xavier_normal depth {d}", f"kaiming_normal depth {d}"
-        c = greater(v[f"final_train_loss {x}"], v[f"final_train_loss {h}"], paired=True,
+        c = greater(xavier[d], he[d], paired=True,
                     label=f"depth {d}: Xavier's final training loss > He's")
-        acc = mean(v[f"train_acc {x}"])
+        acc = mean(acc_of["xavier_normal"][d])
         if c.significant:
             worse.append(d)
             if acc < FAILS_BELOW:
                 fails.append(d)
         parts.append(f"depth {d}: training accuracy Xavier {acc:.3f} vs He "
-                     f"{mean(v[f'train_acc {h}']):.3f}, activation variance last/first at "
-                     f"init Xavier {v[f'act_var_ratio_last_first {x}']:.2g} ({c.text()})")
+                     f"{mean(acc_of['kaiming_normal'][d]):.3f}, activation variance last/first "
+                     f"at init Xavier {ratio[d]:.2g} ({c.text()})")
     detail = "; ".join(parts)
     if fails == depths:
         return Verdict("holds", detail + ".")
@@ -558,18 +549,15 @@ def figure_relu_depth(m: Measurement) -> go.Figure:
         "training accuracy against depth (mean, 95% CI over seeds)",
         f"RMS of activations per layer at init, depth {depths[-1]}"))
     for s, name in (("xavier_normal", "Xavier"), ("kaiming_normal", "He")):
-        est = [mean_ci(m.values[f"train_acc {s} depth {d}"]) for d in depths]
+        est = [mean_ci(m.values["train_acc"][s][d]) for d in depths]
         fig.add_scatter(x=depths, y=[e.mean for e in est], mode="lines+markers", name=name,
                         error_y={"type": "data", "array": [e.half_width for e in est]},
                         row=1, col=1)
         ys = m.series[s]
         fig.add_scatter(x=list(range(1, len(ys) + 1)), y=ys, mode="lines", name=f"{name}, init",
                         row=1, col=2)
-    fig.update_xaxes(title="depth (hidden layers)", row=1, col=1)
-    fig.update_xaxes(title="layer", row=1, col=2)
-    fig.update_yaxes(type="log", row=1, col=2)
-    fig.update_layout(title="Xavier against He on deep ReLU networks")
-    return fig
+    return finish(fig, "Xavier against He on deep ReLU networks",
+                  x=["depth (hidden layers)", "layer"], y=[None, (None, "log")])
 
 
 RELU_DEPTH = Claim(
@@ -579,7 +567,6 @@ RELU_DEPTH = Claim(
     "sign-flip permutation test paired by seed (Holm-adjusted p < 0.05) and its mean "
     f"training accuracy under {FAILS_BELOW} (chance is 0.5)",
     measure_relu_depth, decide_relu_depth, figure_relu_depth,
-    smallest_effect=0.5,
     protocol=("ReLU MLPs of width 32 on moons, SGD with momentum, 15 epochs, Xavier (avg) "
               "against He; each seed varies init and data order"), factors=("depth",))
 

@@ -150,7 +150,7 @@ class Decision:
 def evaluate(claim: Claim, m: Measurement) -> Decision:
     """``claim.decide(m)`` with Holm within the claim's family and the three-way rule
     (module docstring)."""
-    family = Family(smallest_effect=claim.smallest_effect or 0.5, names=_names(m.values))
+    family = Family(smallest_effect=claim.smallest_effect, names=_names(m.values))
     token = _FAMILY.set(family)
     try:
         verdict = claim.decide(m)
@@ -198,12 +198,15 @@ def three_way(verdict: Verdict, comparisons: Sequence[Comparison]) -> Verdict:
 
 def _names(values: dict, prefix: str = "") -> dict[tuple, str]:
     """Each list of numbers among a measurement's values (nested dicts too) by its
-    contents, to name the samples a test compares."""
+    contents, to name the samples a test compares: its keys from the outermost in, joined
+    by spaces (``values["gap"][Batch(...)]`` is "gap " + ``str(Batch(...))``); where two
+    lists hold the same numbers, the first in the values' order names them."""
     out: dict[tuple, str] = {}
     for k, v in values.items():
         name = f"{prefix}{k}"
         if isinstance(v, dict):
-            out |= _names(v, name + " ")
+            for contents, inner in _names(v, name + " ").items():
+                out.setdefault(contents, inner)
         elif isinstance(v, (list, tuple)) and v and all(isinstance(x, (int, float)) for x in v):
             out.setdefault(tuple(float(x) for x in v), name)
     return out

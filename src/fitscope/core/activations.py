@@ -96,7 +96,8 @@ def _tanh_from_doubled_(u: Tensor) -> Tensor:
     """tanh(z) = 2 sigmoid(2z) - 1, from u = 2z, in one pass after the sigmoid.
 
     Mathematically ``torch.tanh``; computed through the sigmoid because torch's CPU tanh
-    kernel is several times slower than its sigmoid. It differs from ``torch.tanh`` by at
+    kernel is slower than its sigmoid (5 to 9 times on (32, 64, 64) to (1, 256, 256)
+    float32 tensors: one thread, torch 2.13, 2026-12-07). It differs from ``torch.tanh`` by at
     most about 2e-7 (a few float32 ulps of 1, absolute)."""
     return torch.add(_MINUS_ONE, u.sigmoid_(), alpha=2.0, out=u)
 

@@ -4,6 +4,7 @@ sensitive to the init."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,8 +13,9 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean
+from ..plots import finish
 from ..tests import greater
-from .common import _chunks, _errorbars, _parts_verdict
+from .common import _errorbars, _parts_verdict
 
 # -- 28: batch norm: higher learning rates, less sensitive to init -------------------------
 
@@ -43,28 +45,32 @@ def measure_batch_norm(ctx: Context) -> Measurement:
     settings = [(bn, "lr", lr, lr) for bn in (False, True) for lr in BN_LRS] + [
         (bn, "std", std, lr) for lr in BN_INIT_LRS for bn in (False, True)
         for std in BN_INIT_STDS]
-    configs = [c for bn, kind, x, lr in settings for c in ctx.seeded(base, **{
-        "model.batch_norm": bn, "optimizer.lr": lr,
-        **({} if kind == "lr" else {"init.scheme": "normal", "init.std": x})})]
-    groups = {(bn, kind, x) if kind == "lr" else (bn, kind, x, lr): rs for (bn, kind, x, lr), rs
-              in zip(settings, _chunks(ctx.train_many(configs), ctx.seeds))}
-    values, series = {}, {}
+    groups = ctx.train_variants(base, {
+        (bn, kind, x) if kind == "lr" else (bn, kind, x, lr): {
+            "model.batch_norm": bn, "optimizer.lr": lr,
+            **({} if kind == "lr" else {"init.scheme": "normal", "init.std": x})}
+        for bn, kind, x, lr in settings})
+    values: dict[str, dict[str, Any]] = {"largest_lr": {}, "init_scales_trained": {},
+                                         "init_range": {}}
+    series: dict[str, dict[str, Any]] = {"std": {}, "lr": {}}
     for bn in (False, True):
         tag = "bn" if bn else "plain"
         lr_runs = [groups[(bn, "lr", lr)] for lr in BN_LRS]
         # largest learning rate that trains, per seed (0 if none does)
-        values[f"largest_lr {tag}"] = [max([lr for lr, rs in zip(BN_LRS, lr_runs) if trains(rs[i])],
-                                           default=0.0) for i in range(ctx.seeds)]
+        values["largest_lr"][tag] = [max([lr for lr, rs in zip(BN_LRS, lr_runs) if trains(rs[i])],
+                                         default=0.0) for i in range(ctx.seeds)]
+        trained: dict[float, list[float]] = {}
+        spread: dict[float, list[float]] = {}
+        values["init_scales_trained"][tag], values["init_range"][tag] = trained, spread
         for lr in BN_INIT_LRS:
             std_runs = [groups[(bn, "std", std, lr)] for std in BN_INIT_STDS]
-            values[f"init_scales_trained {tag} eps={lr:g}"] = [
-                float(sum(trains(rs[i]) for rs in std_runs)) for i in range(ctx.seeds)]
+            trained[lr] = [float(sum(trains(rs[i]) for rs in std_runs))
+                           for i in range(ctx.seeds)]
             std_losses = [[capped_loss(r) for r in rs] for rs in std_runs]
-            values[f"init_range {tag} eps={lr:g}"] = [
-                float(np.ptp([ls[i] for ls in std_losses])) for i in range(ctx.seeds)]
+            spread[lr] = [float(np.ptp([ls[i] for ls in std_losses])) for i in range(ctx.seeds)]
             if lr == BN_INIT_LR:
-                series[f"std {tag}"] = std_losses
-        series[f"lr {tag}"] = [[capped_loss(r) for r in rs] for rs in lr_runs]
+                series["std"][tag] = std_losses
+        series["lr"][tag] = [[capped_loss(r) for r in rs] for rs in lr_runs]
     return Measurement(values=values, series=series, notes=[
         (f"MLP with {base.model.depth} ReLU hidden layers of {base.model.width} on "
          f"{base.data.train_size} digits, SGD, batch {base.budget.batch_size}, "
@@ -79,26 +85,24 @@ def decide_batch_norm(m: Measurement) -> Verdict:
     """Higher learning rates train with batch norm (paired by seed, on log10 of the largest
     rate that trains); and, at each rate of the init sweep, more init scales train with it.
     The init half's verdict is mapped over those rates."""
-    v = m.values
-    lr_test = greater(np.log10(np.add(v["largest_lr bn"], 1e-3)),
-                      np.log10(np.add(v["largest_lr plain"], 1e-3)), paired=True,
+    largest, trained, spread = (m.values[k] for k in ("largest_lr", "init_scales_trained",
+                                                       "init_range"))
+    lr_test = greater(np.log10(np.add(largest["bn"], 1e-3)),
+                      np.log10(np.add(largest["plain"], 1e-3)), paired=True,
                       label="log10 largest learning rate that trains, bn > plain")
-    rates = sorted(float(k.rsplit("=", 1)[1]) for k in v
-                   if k.startswith("init_scales_trained bn eps="))
+    rates = sorted(trained["bn"])
     insensitive, parts = [], []
     for lr in rates:
-        bn, plain = v[f"init_scales_trained bn eps={lr:g}"], \
-            v[f"init_scales_trained plain eps={lr:g}"]
+        bn, plain = trained["bn"][lr], trained["plain"][lr]
         c = greater(bn, plain, paired=True, label=f"eps = {lr:g}: init scales that train, "
                     "bn > plain")
         if c.significant:
             insensitive.append(lr)
         parts.append(f"at eps = {lr:g}, {mean(bn):.2g} with vs {mean(plain):.2g} without "
                      f"({c.text()}; range of final losses "
-                     f"{mean(v[f'init_range bn eps={lr:g}']):.3f}"
-                     f" vs {mean(v[f'init_range plain eps={lr:g}']):.3f})")
-    detail = (f"largest learning rate that trains: {mean(v['largest_lr bn']):.3g} with batch "
-              f"norm vs {mean(v['largest_lr plain']):.3g} without (on log10: {lr_test.text()}); "
+                     f"{mean(spread['bn'][lr]):.3f} vs {mean(spread['plain'][lr]):.3f})")
+    detail = (f"largest learning rate that trains: {mean(largest['bn']):.3g} with batch "
+              f"norm vs {mean(largest['plain']):.3g} without (on log10: {lr_test.text()}); "
               f"init scales (of {len(BN_INIT_STDS)}) that train: " + "; ".join(parts))
     if lr_test.significant and insensitive and len(insensitive) < len(rates):
         return Verdict("holds only when", detail + ".",
@@ -114,13 +118,11 @@ def figure_batch_norm(m: Measurement) -> go.Figure:
         "learning rate (kaiming init)", f"init std of N(0, std^2) (eps = {BN_INIT_LR})"))
     for tag, name, color in (("plain", "without batch norm", "#cf222e"),
                              ("bn", "with batch norm", "#0969da")):
-        _errorbars(fig, BN_LRS, m.series[f"lr {tag}"], f"{name}, lr sweep", 1, 1, color)
-        _errorbars(fig, BN_INIT_STDS, m.series[f"std {tag}"], f"{name}, init sweep", 1, 2, color)
-    fig.update_xaxes(type="log", title="learning rate", row=1, col=1)
-    fig.update_xaxes(type="log", title="init std", row=1, col=2)
-    fig.update_yaxes(title="final training loss (diverged = log 10)", row=1, col=1)
-    fig.update_layout(title="Batch norm in a deep ReLU MLP on digits (95% CI over seeds)")
-    return fig
+        _errorbars(fig, BN_LRS, m.series["lr"][tag], f"{name}, lr sweep", 1, 1, color)
+        _errorbars(fig, BN_INIT_STDS, m.series["std"][tag], f"{name}, init sweep", 1, 2, color)
+    return finish(fig, "Batch norm in a deep ReLU MLP on digits (95% CI over seeds)",
+                  x=[("learning rate", "log"), ("init std", "log")],
+                  y=["final training loss (diverged = log 10)"])
 
 
 BATCH_NORM = Claim(
@@ -132,7 +134,6 @@ BATCH_NORM = Claim(
     f"N(0, std^2), std in {BN_INIT_STDS}, train with batch norm at each eps in {BN_INIT_LRS} "
     "(one-sided sign-flip permutation tests paired by seed; Holm-adjusted p < 0.05 each)",
     measure_batch_norm, decide_batch_norm, figure_batch_norm,
-    smallest_effect=0.5,
     protocol=("6-layer ReLU MLP on 512 digits, SGD, with and without batch norm, over learning "
               "rates 0.1..3, and over init scales 0.01..1 at learning rates 0.03, 0.1 and 0.3; "
               "each seed varies init and data order"), factors=("learning rate", "init scale"))

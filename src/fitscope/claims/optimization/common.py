@@ -1,5 +1,5 @@
-"""What the optimization claims share: runs cut by setting, bands and error bars over
-seeds, jittered start points and verdicts of compound claims."""
+"""What the optimization claims share: learning rates chosen on other seeds, bands and
+error bars over seeds, jittered start points and verdicts of compound claims."""
 
 from __future__ import annotations
 
@@ -8,16 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from ...run import Run
 from ..base import Verdict, mean
 from ..tests import mean_ci
 
 # -- shared helpers -----------------------------------------------------------------------
-
-
-def _chunks(runs: Sequence[Run], n: int) -> list[list[Run]]:
-    """``runs`` cut into consecutive groups of ``n`` (one group per setting, seeds inside)."""
-    return [list(runs[i:i + n]) for i in range(0, len(runs), n)]
 
 
 def _band(fig: go.Figure, x: Sequence[float], per_seed: Sequence[Sequence[float]], name: str,
@@ -80,13 +74,12 @@ def best_lr(ctx, base, names: Sequence[str], grid: dict[str, Sequence[float]],
     diverged run counts as infinite. Returns (chosen rate per optimizer, mean per rate)."""
     import math
 
-    settings = [(n, lr) for n in names for lr in grid[n]]
-    configs = [base.with_overrides({"optimizer.name": n, "optimizer.lr": lr,
-                                    "budget.seed": SELECTION_OFFSET + s})
-               for n, lr in settings for s in range(SELECTION_SEEDS)]
-    runs = _chunks(ctx.train_many(configs), SELECTION_SEEDS)
+    runs = ctx.train_groups({(n, lr): [
+        base.with_overrides({"optimizer.name": n, "optimizer.lr": lr,
+                             "budget.seed": SELECTION_OFFSET + s})
+        for s in range(SELECTION_SEEDS)] for n in names for lr in grid[n]})
     table: dict[str, dict[float, float]] = {n: {} for n in names}
-    for (n, lr), rs in zip(settings, runs):
+    for (n, lr), rs in runs.items():
         vals = [r.metrics.get(key, math.inf) if r.status != "diverged" else math.inf
                 for r in rs]
         table[n][lr] = math.inf if any(not math.isfinite(v) for v in vals) else \

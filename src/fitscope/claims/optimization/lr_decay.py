@@ -3,13 +3,17 @@ rate, and its final rate eps_tau is best at about 1% of eps_0."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
+from ...run import Run
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from ..plots import finish
 from ..tests import greater
-from .common import _band, _chunks, _errorbars
+from .common import _band, _errorbars
 
 # -- 25: linear learning-rate decay ends lower than a constant rate -----------------------
 
@@ -25,19 +29,24 @@ def _batch_name(b: int) -> str:
     return "full batch" if b == 0 else f"batch {b}"
 
 
+# Claim 25's setting: the batch size (0: full batch) and the schedule's kind.
+Schedule = setting("Schedule", "batch kind", lambda batch, kind: f"b={batch} {kind}")
+
+def loss_curves(runs: Sequence[Run]) -> dict[str, list]:
+    """The steps of the history rows (seed 0's) and each run's training loss at them."""
+    return {"steps": [row["step"] for row in runs[0].history],
+            "loss": [[row["train_loss"] for row in r.history] for r in runs]}
+
+
 def measure_decay(ctx: Context) -> Measurement:
     base = DECAY_BASE.with_overrides({"budget.max_steps": round(399 * ctx.scale)})
-    settings = [(b, k) for b in DECAY_BATCHES for k in SCHEDULES]
-    configs = [c for b, k in settings for c in ctx.seeded(
-        base, **{"budget.batch_size": b, "optimizer.schedule.kind": k})]
-    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {
+        Schedule(b, k): {"budget.batch_size": b, "optimizer.schedule.kind": k}
+        for b in DECAY_BATCHES for k in SCHEDULES})
     sched = base.optimizer.schedule
     return Measurement(
-        values={f"final_train_loss b={b} {k}": metric(rs, "train_loss")
-                for (b, k), rs in groups.items()},
-        series={f"b={b} {k}": {"steps": [row["step"] for row in rs[0].history],
-                               "loss": [[row["train_loss"] for row in r.history] for r in rs]}
-                for (b, k), rs in groups.items()},
+        values={"final_train_loss": {s: metric(rs, "train_loss") for s, rs in groups.items()}},
+        series={"curves": {s: loss_curves(rs) for s, rs in groups.items()}},
         notes=[(f"eps_0 = {base.optimizer.lr}, {base.budget.max_steps} steps, on noisy moons (no "
                f"network reaches loss 0 there, so the minibatch gradient stays noisy at the "
                f"minimum); linear: eps_tau = {sched.final_fraction} eps_0 reached at the last "
@@ -46,13 +55,13 @@ def measure_decay(ctx: Context) -> Measurement:
 
 
 def decide_decay(m: Measurement) -> Verdict:
-    v = m.values
-    tests = {b: greater(v[f"final_train_loss b={b} constant"], v[f"final_train_loss b={b} linear"],
-                        paired=True) for b in DECAY_BATCHES}
+    loss = m.values["final_train_loss"]
+    tests = {b: greater(loss[Schedule(b, "constant")], loss[Schedule(b, "linear")], paired=True)
+             for b in DECAY_BATCHES}
     detail = "; ".join(
-        f"{_batch_name(b)}: final training loss {mean(v[f'final_train_loss b={b} linear']):.4f} "
-        f"with linear decay vs {mean(v[f'final_train_loss b={b} constant']):.4f} constant "
-        f"({c.text()})" for b, c in tests.items())
+        f"{_batch_name(b)}: final training loss {mean(loss[Schedule(b, 'linear')]):.4f} with "
+        f"linear decay vs {mean(loss[Schedule(b, 'constant')]):.4f} constant ({c.text()})"
+        for b, c in tests.items())
     sgd, full = tests[DECAY_BATCHES[0]], tests[0]
     contrast = ("full-batch descent gains nothing significant from the decay, as the notes "
                 "expect" if not full.significant else "full-batch descent gains from it too, so "
@@ -68,13 +77,11 @@ def figure_decay(m: Measurement) -> go.Figure:
                         subplot_titles=[_batch_name(b) for b in DECAY_BATCHES])
     for col, b in enumerate(DECAY_BATCHES, 1):
         for kind, color in zip(SCHEDULES, ("#cf222e", "#0969da")):
-            s = m.series[f"b={b} {kind}"]
+            s = m.series["curves"][Schedule(b, kind)]
             _band(fig, s["steps"], s["loss"], f"{kind} rate, {_batch_name(b)}", color, 1, col)
-        fig.update_xaxes(title="step", row=1, col=col)
-    fig.update_yaxes(title="training loss (epoch mean)", type="log", row=1, col=1)
-    fig.update_layout(title="Noisy moons: constant rate against the notes' linear decay, "
-                      "minibatch and full batch (band: range over seeds)")
-    return fig
+    return finish(fig, "Noisy moons: constant rate against the notes' linear decay, minibatch "
+                  "and full batch (band: range over seeds)", x=["step"] * len(DECAY_BATCHES),
+                  y=[("training loss (epoch mean)", "log")])
 
 
 DECAY = Claim(
@@ -87,7 +94,6 @@ DECAY = Claim(
     "test, reported as the "
     "contrast",
     measure_decay, decide_decay, figure_decay,
-    smallest_effect=0.5,
     protocol=('MLP 2x16 on noisy moons, SGD eps_0 = 2, constant against linearly decayed rate '
               'at equal steps, with batch 16 and full batch; each seed varies init and data '
               'order'), factors=('batch size',))
@@ -109,15 +115,11 @@ def measure_final_fraction(ctx: Context) -> Measurement:
     base = DECAY_BASE.with_overrides({"budget.max_steps": round(399 * ctx.scale),
                                       "budget.batch_size": DECAY_BATCHES[0],
                                       "optimizer.schedule.kind": "linear"})
-    configs = [c for f in FINAL_FRACTIONS
-               for c in ctx.seeded(base, **{"optimizer.schedule.final_fraction": f})]
-    groups = dict(zip(FINAL_FRACTIONS, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {f: {"optimizer.schedule.final_fraction": f}
+                                       for f in FINAL_FRACTIONS})
     return Measurement(
-        values={f"final_train_loss eps_tau {_fraction_name(f)}": metric(rs, "train_loss")
-                for f, rs in groups.items()},
-        series={_fraction_name(f): {"steps": [row["step"] for row in rs[0].history],
-                                    "loss": [[row["train_loss"] for row in r.history]
-                                             for r in rs]} for f, rs in groups.items()},
+        values={"final_train_loss": {f: metric(rs, "train_loss") for f, rs in groups.items()}},
+        series={"curves": {f: loss_curves(rs) for f, rs in groups.items()}},
         notes=[(f"eps_0 = {base.optimizer.lr}, batch {base.budget.batch_size}, "
                f"{base.budget.max_steps} steps on noisy moons, linear decay reaching eps_tau "
                f"at the last step; eps_tau / eps_0 in {FINAL_FRACTIONS} (100%: constant).")])
@@ -126,8 +128,7 @@ def measure_final_fraction(ctx: Context) -> Measurement:
 def decide_final_fraction(m: Measurement) -> Verdict:
     """1% against each larger final rate (10%, 100%: the criteria) and against decaying to
     0 (reported: a significantly lower loss at 0 would make 1% not the advice to follow)."""
-    v = m.values
-    loss = {f: v[f"final_train_loss eps_tau {_fraction_name(f)}"] for f in FINAL_FRACTIONS}
+    loss = m.values["final_train_loss"]
     name = _fraction_name
     larger = {f: greater(loss[f], loss[ADVISED], paired=True,
                          label=f"final loss at eps_tau {name(f)} > at {name(ADVISED)}")
@@ -159,18 +160,13 @@ def figure_final_fraction(m: Measurement) -> go.Figure:
         "training loss per step (band: range over seeds)", ("final training loss against "
         "eps_tau / eps_0 (95% CI)")))
     colors = ("#6e7781", "#0969da", "#8250df", "#cf222e")
-    for f, color in zip(FINAL_FRACTIONS, colors):
-        s = m.series[_fraction_name(f)]
+    for (f, s), color in zip(m.series["curves"].items(), colors):
         _band(fig, s["steps"], s["loss"], f"eps_tau {_fraction_name(f)}", color, 1, 1)
-    _errorbars(fig, [_fraction_name(f) for f in FINAL_FRACTIONS],
-               [m.values[f"final_train_loss eps_tau {_fraction_name(f)}"]
-                for f in FINAL_FRACTIONS], "final loss", 1, 2, "#24292f")
-    fig.update_xaxes(title="step", row=1, col=1)
-    fig.update_xaxes(title="eps_tau / eps_0", row=1, col=2)
-    fig.update_yaxes(title="training loss", type="log", row=1, col=1)
-    fig.update_layout(title="Linear decay on noisy moons, SGD batch 16: where should eps_tau "
-                      "end?")
-    return fig
+    loss = m.values["final_train_loss"]
+    _errorbars(fig, [_fraction_name(f) for f in loss], list(loss.values()), "final loss", 1, 2,
+               "#24292f")
+    return finish(fig, "Linear decay on noisy moons, SGD batch 16: where should eps_tau end?",
+                  x=["step", "eps_tau / eps_0"], y=[("training loss", "log")])
 
 
 FINAL_FRACTION = Claim(
@@ -182,7 +178,6 @@ FINAL_FRACTION = Claim(
     "tests paired by seed (Holm-adjusted p < 0.05); decaying to 0 is tested the other way and "
     "reported (significantly lower there: 'holds only when')",
     measure_final_fraction, decide_final_fraction, figure_final_fraction,
-    smallest_effect=0.5,
     protocol=("claim 25's MLP 2x16 on noisy moons, SGD eps_0 = 2, batch 16, 399 steps, linear "
               "decay to eps_tau = 0, 1%, 10% or 100% of eps_0 at the last step; each seed "
               "varies init and data order, the same seeds for every eps_tau"),

@@ -15,9 +15,9 @@ from torch.func import functional_call, grad, vmap
 from ...config import RunConfig
 from ...landscape import Problem, problem_for_run
 from ...landscape.evaluate import eval_mode
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
 from ..tests import greater, mean_ci
-from .common import _chunks, _ci_text, _errorbars
+from .common import _ci_text, _errorbars
 
 # -- 21: standard error of the minibatch gradient -----------------------------------------
 
@@ -85,8 +85,8 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
                 slopes[key].append(loglog_slope(GRAD_SIZES, ys))
                 curves[key].append(ys)
     return Measurement(
-        values={f"slope_{k}": v for k, v in slopes.items()} | {
-            "training_examples": len(problems[0].x), "minibatches_per_size": draws},
+        values={"slope": slopes, "training_examples": len(problems[0].x),
+                "minibatches_per_size": draws},
         series={"sizes": list(GRAD_SIZES), "curves": curves},
         notes=[("Each seed measures at two points, the init and after a short Adam run; "
                 "sizes 4 to 256 out of the training set, 'fpc' divides the without-replacement "
@@ -94,9 +94,9 @@ def measure_gradient_noise(ctx: Context) -> Measurement:
 
 
 def decide_gradient_noise(m: Measurement) -> Verdict:
-    v = m.values
-    near = {k: abs(mean(v[f"slope_{k}"]) - SLOPE) <= SLOPE_TOL for k in ("with", "without", "fpc")}
-    text = "; ".join(f"{label} {_ci_text(v[f'slope_{k}'])}" for k, label in (
+    v, slope = m.values, m.values["slope"]
+    near = {k: abs(mean(slope[k]) - SLOPE) <= SLOPE_TOL for k in ("with", "without", "fpc")}
+    text = "; ".join(f"{label} {_ci_text(slope[k])}" for k, label in (
                          ("with", "with replacement"), ("without", "without replacement"),
                          ("fpc", "without replacement, corrected")))
     detail = (f"log-log slope of the gradient's standard error against n: {text}; N = "
@@ -134,7 +134,6 @@ GRADIENT_NOISE = Claim(
     f"training) within {SLOPE_TOL} of {SLOPE}, with replacement and, without replacement, "
     "after the finite-population correction", measure_gradient_noise, decide_gradient_noise,
     figure_gradient_noise,
-    smallest_effect=0.5,
     protocol=('gradients of an MLP on digits at init and after 2 epochs; standard error of '
               'minibatch gradients for n = 4..256; each seed draws new weights and minibatches'))
 
@@ -168,16 +167,19 @@ def batch_setting(protocol: str, budget: str, batch: int, scale: float) -> dict:
     return o
 
 
+# Claim 22's setting: the protocol, the budget ("short" or "long") and the batch size.
+Batch = setting("Batch", "protocol budget batch",
+                lambda protocol, budget, batch: f"{protocol}, {budget}, b={batch}")
+
 def measure_batch_regularizer(ctx: Context) -> Measurement:
-    settings = [(p, b, n) for p in BATCH_PROTOCOLS for b in BATCH_BUDGETS for n in BATCH_SIZES]
-    configs = [c for p, b, n in settings
-               for c in ctx.seeded(BATCH_BASE, **batch_setting(p, b, n, ctx.scale))]
-    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
-    values = {}
-    for (p, b, n), rs in groups.items():
+    groups = ctx.train_variants(BATCH_BASE, {
+        Batch(p, b, n): batch_setting(p, b, n, ctx.scale)
+        for p in BATCH_PROTOCOLS for b in BATCH_BUDGETS for n in BATCH_SIZES})
+    values: dict[str, dict[tuple, list[float]]] = {"test_acc": {}, "gap": {}}
+    for batch, rs in groups.items():
         train, test = metric(rs, "train_acc"), metric(rs, "test_acc")
-        values[f"test_acc {p}, {b}, b={n}"] = test
-        values[f"gap {p}, {b}, b={n}"] = [a - t for a, t in zip(train, test)]
+        values["test_acc"][batch] = test
+        values["gap"][batch] = [a - t for a, t in zip(train, test)]
     return Measurement(values=values, series={"settings": [[p, b] for p in BATCH_PROTOCOLS
                                                            for b in BATCH_BUDGETS]},
                        notes=[(f"Batch {SMALL} against {LARGE}, SGD on 256 digits. Protocols: "
@@ -189,14 +191,12 @@ def measure_batch_regularizer(ctx: Context) -> Measurement:
 def decide_batch_regularizer(m: Measurement) -> Verdict:
     """Per (protocol, budget): batch 8's test accuracy above batch 128's (the claim) or
     below it (the opposite), paired by seed; the verdict maps the settings."""
-    v = m.values
-    settings = [tuple(s) for s in m.series.get("settings", [])] or [
-        tuple(k[len("test_acc "):].rsplit(", b=", 1)[0].split(", ")) for k in v
-        if k.startswith("test_acc ") and k.endswith(f"b={SMALL}")]
+    acc, gap = m.values["test_acc"], m.values["gap"]
+    settings = [(s.protocol, s.budget) for s in acc if s.batch == SMALL]
     wins, losses, parts = [], [], []
     for p, b in settings:
         key = f"{p}, {b}"
-        small, large = v[f"test_acc {key}, b={SMALL}"], v[f"test_acc {key}, b={LARGE}"]
+        small, large = acc[Batch(p, b, SMALL)], acc[Batch(p, b, LARGE)]
         better = greater(small, large, paired=True, label=f"{key}: test accuracy b={SMALL} > "
                          f"b={LARGE}")
         worse = greater(large, small, paired=True, label=f"{key}: test accuracy b={LARGE} > "
@@ -206,8 +206,8 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
         elif worse.significant:
             losses.append(key)
         parts.append(f"{key}: test accuracy {mean(small):.3f} vs {mean(large):.3f}, gap "
-                     f"{mean(v[f'gap {key}, b={SMALL}']):.3f} vs "
-                     f"{mean(v[f'gap {key}, b={LARGE}']):.3f} ({better.text()})")
+                     f"{mean(gap[Batch(p, b, SMALL)]):.3f} vs "
+                     f"{mean(gap[Batch(p, b, LARGE)]):.3f} ({better.text()})")
     detail = "; ".join(parts)
     if len(wins) == len(settings):
         return Verdict("holds", detail + ".")
@@ -218,11 +218,12 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
 
 
 def figure_batch_regularizer(m: Measurement) -> go.Figure:
-    settings = [f"{p}, {b}" for p, b in m.series["settings"]]
+    settings = m.series["settings"]
     fig = go.Figure()
     for n in BATCH_SIZES:
-        est = [mean_ci(m.values[f"test_acc {s}, b={n}"]) for s in settings]
-        fig.add_bar(name=f"batch {n}", x=settings, y=[e.mean for e in est],
+        est = [mean_ci(m.values["test_acc"][Batch(p, b, n)]) for p, b in settings]
+        fig.add_bar(name=f"batch {n}", x=[f"{p}, {b}" for p, b in settings],
+                    y=[e.mean for e in est],
                     error_y={"type": "data", "array": [e.half_width for e in est]})
     fig.update_layout(barmode="group", yaxis_title="test accuracy", title=f"Batch {SMALL} "
                       f"against {LARGE} by protocol and budget, SGD on 256 digits (95% CI over "
@@ -238,7 +239,6 @@ BATCH_REGULARIZER = Claim(
     "it: the opposite) by one-sided sign-flip permutation tests paired by seed (Holm-adjusted "
     "p < 0.05 over the 12 tests)", measure_batch_regularizer, decide_batch_regularizer,
     figure_batch_regularizer,
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on 256 digits, SGD, batch 8 against 128: equal steps, equal epochs, "
               "and equal epochs with the learning rate scaled with the batch, each at two "
               "budgets; each seed varies init and data order"),

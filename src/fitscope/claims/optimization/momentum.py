@@ -11,9 +11,10 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import toy
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting, verdict_from
+from ..plots import finish
 from ..tests import greater
-from .common import _band, _chunks, _errorbars, _jitter, best_lr
+from .common import _band, _errorbars, _jitter, best_lr
 
 # -- 26: momentum beats SGD on an ill-conditioned ravine -----------------------------------
 
@@ -53,14 +54,13 @@ def measure_momentum(ctx: Context) -> Measurement:
     surf = toy.surface("ravine")
     toy_lr = {n: ravine_best_lr(n) for n in NAMES}
     starts = [_jitter(surf.start, seed, (1.0, 0.3)) for seed in range(ctx.seeds)]
-    values = {f"ravine_steps {n}": [float(ravine_steps(s, n, toy_lr[n])) for s in starts]
-              for n in NAMES}
+    values = {"ravine_steps": {n: [float(ravine_steps(s, n, toy_lr[n])) for s in starts]
+                               for n in NAMES}}
     base = MOMENTUM_BASE.with_overrides({"budget.epochs": ctx.epochs(5)})
     lr, table = best_lr(ctx, base, NAMES, dict.fromkeys(NAMES, DIGITS_GRID))
-    configs = [c for n in NAMES for c in ctx.seeded(base, **{"optimizer.name": n,
-                                                             "optimizer.lr": lr[n]})]
-    groups = dict(zip(NAMES, _chunks(ctx.train_many(configs), ctx.seeds)))
-    values |= {f"digits_train_loss {n}": metric(rs, "train_loss") for n, rs in groups.items()}
+    groups = ctx.train_variants(base, {n: {"optimizer.name": n, "optimizer.lr": lr[n]}
+                                       for n in NAMES})
+    values["digits_train_loss"] = {n: metric(rs, "train_loss") for n, rs in groups.items()}
     return Measurement(
         values=values, series={n: [[row["train_loss"] for row in r.history] for r in rs]
                                for n, rs in groups.items()} | {"starts": starts,
@@ -76,14 +76,13 @@ def measure_momentum(ctx: Context) -> Measurement:
 
 
 def decide_momentum(m: Measurement) -> Verdict:
-    v = m.values
-    toy_c = greater(v["ravine_steps sgd"], v["ravine_steps momentum"], paired=True)
-    real = greater(v["digits_train_loss sgd"], v["digits_train_loss momentum"], paired=True)
+    steps, loss = m.values["ravine_steps"], m.values["digits_train_loss"]
+    toy_c = greater(steps["sgd"], steps["momentum"], paired=True)
+    real = greater(loss["sgd"], loss["momentum"], paired=True)
     detail = (f"steps to f - f_min <= {RAVINE_TOL:g} on the ravine: SGD "
-              f"{mean(v['ravine_steps sgd']):.0f}, momentum {mean(v['ravine_steps momentum']):.0f} "
+              f"{mean(steps['sgd']):.0f}, momentum {mean(steps['momentum']):.0f} "
               f"({toy_c.text()}); final training loss on digits at equal steps: SGD "
-              f"{mean(v['digits_train_loss sgd']):.3f}, momentum "
-              f"{mean(v['digits_train_loss momentum']):.3f} ({real.text()})")
+              f"{mean(loss['sgd']):.3f}, momentum {mean(loss['momentum']):.3f} ({real.text()})")
     return verdict_from(detail, toy_c.significant, real.significant,
                         "the problem is the ill-conditioned toy ravine (not significant on "
                         "the digits network)")
@@ -105,12 +104,8 @@ def figure_momentum(m: Measurement) -> go.Figure:
         per_seed = m.series[name]
         _band(fig, list(range(1, len(per_seed[0]) + 1)), per_seed, f"{name} on digits",
               color, 1, 2)
-    fig.update_xaxes(title="x", row=1, col=1)
-    fig.update_yaxes(title="y", row=1, col=1)
-    fig.update_xaxes(title="epoch", row=1, col=2)
-    fig.update_yaxes(title="training loss", type="log", row=1, col=2)
-    fig.update_layout(title="SGD against momentum, each at its own best learning rate")
-    return fig
+    return finish(fig, "SGD against momentum, each at its own best learning rate",
+                  x=["x", "epoch"], y=["y", ("training loss", "log")])
 
 
 MOMENTUM = Claim(
@@ -122,7 +117,6 @@ MOMENTUM = Claim(
     "permutation test over jittered starts; on an MLP on digits, a "
     "lower final training loss at equal steps by a one-sided sign-flip permutation test over seeds "
     "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum,
-    smallest_effect=0.5,
     protocol=("SGD against momentum, each at its own best learning rate from a grid chosen "
               "on 3 other seeds, on the toy ravine (jittered starts) and on an MLP on digits; "
               "each seed varies init and data order"), factors=("learning rate",))
@@ -149,6 +143,9 @@ def update_noise_share(run: Run, window: int = NOISE_WINDOW) -> float:
     return float((steps - steps.mean(0)).square().sum() / steps.square().sum())
 
 
+# Claim 38's setting: the batch size and the optimizer ("sgd" or "momentum").
+Noisy = setting("Noisy", "batch optimizer", lambda batch, optimizer: f"batch {batch} {optimizer}")
+
 def measure_momentum_noise(ctx: Context) -> Measurement:
     """Momentum (eps, alpha = 0.9) against SGD at the matched effective rate eps / (1 -
     alpha), at batch 8 and 64, same seeds: the noise share of the last updates, and the
@@ -156,15 +153,14 @@ def measure_momentum_noise(ctx: Context) -> Measurement:
     base = NOISE_BASE.with_overrides({"budget.max_steps": round(200 * ctx.scale)})
     eps, alpha = base.optimizer.lr, base.optimizer.momentum
     rates = {"momentum": eps, "sgd": eps / (1 - alpha)}
-    settings = [(b, n) for b in NOISE_BATCHES for n in NAMES]
-    configs = [c for b, n in settings for c in ctx.seeded(
-        base, **{"budget.batch_size": b, "optimizer.name": n, "optimizer.lr": rates[n]})]
-    groups = dict(zip(settings, _chunks(ctx.train_many(configs), ctx.seeds)))
+    groups = ctx.train_variants(base, {
+        Noisy(b, n): {"budget.batch_size": b, "optimizer.name": n, "optimizer.lr": rates[n]}
+        for b in NOISE_BATCHES for n in NAMES})
     return Measurement(
-        values={f"noise_share batch {b} {n}": [update_noise_share(r) if r.status != "diverged"
-                                               else float("nan") for r in rs]
-                for (b, n), rs in groups.items()}
-        | {f"train_loss batch {b} {n}": metric(rs, "train_loss") for (b, n), rs in groups.items()},
+        values={"noise_share": {s: [update_noise_share(r) if r.status != "diverged"
+                                    else float("nan") for r in rs]
+                                for s, rs in groups.items()},
+                "train_loss": {s: metric(rs, "train_loss") for s, rs in groups.items()}},
         series={"batches": list(NOISE_BATCHES)},
         notes=[(f"MLP 2x32 on digits, {base.budget.max_steps} steps; momentum eps = {eps}, "
                f"alpha = {alpha}, against SGD at eps / (1 - alpha) = {rates['sgd']:g} (the "
@@ -175,21 +171,20 @@ def measure_momentum_noise(ctx: Context) -> Measurement:
 def decide_momentum_noise(m: Measurement) -> Verdict:
     """Per batch size: the noise share of SGD's updates above momentum's (paired by
     seed); the final training loss is compared beside it (reported, not a criterion)."""
-    v = m.values
+    noise, final = m.values["noise_share"], m.values["train_loss"]
     averaged, parts = [], []
     for b in m.series["batches"]:
-        c = greater(v[f"noise_share batch {b} sgd"], v[f"noise_share batch {b} momentum"],
-                    paired=True, label=f"batch {b}: SGD's update noise share > momentum's")
-        loss = greater(v[f"train_loss batch {b} sgd"], v[f"train_loss batch {b} momentum"],
-                       paired=True, reported=True,
+        sgd, heavy = Noisy(b, "sgd"), Noisy(b, "momentum")
+        c = greater(noise[sgd], noise[heavy], paired=True,
+                    label=f"batch {b}: SGD's update noise share > momentum's")
+        loss = greater(final[sgd], final[heavy], paired=True, reported=True,
                        label=f"batch {b}: SGD's final training loss > momentum's")
         if c.significant:
             averaged.append(b)
         parts.append(f"batch {b}: noise share of the last {NOISE_WINDOW} updates SGD "
-                     f"{mean(v[f'noise_share batch {b} sgd']):.3f}, momentum "
-                     f"{mean(v[f'noise_share batch {b} momentum']):.3f} ({c.text()}); final "
-                     f"training loss SGD {mean(v[f'train_loss batch {b} sgd']):.3f}, momentum "
-                     f"{mean(v[f'train_loss batch {b} momentum']):.3f} ({loss.text()})")
+                     f"{mean(noise[sgd]):.3f}, momentum {mean(noise[heavy]):.3f} ({c.text()}); "
+                     f"final training loss SGD {mean(final[sgd]):.3f}, momentum "
+                     f"{mean(final[heavy]):.3f} ({loss.text()})")
     detail = "; ".join(parts)
     if len(averaged) == len(m.series["batches"]):
         return Verdict("holds", detail + ".")
@@ -207,14 +202,11 @@ def figure_momentum_noise(m: Measurement) -> go.Figure:
     for name, color in (("sgd", "#cf222e"), ("momentum", "#0969da")):
         for col, key in ((1, "noise_share"), (2, "train_loss")):
             _errorbars(fig, [str(b) for b in batches],
-                       [m.values[f"{key} batch {b} {name}"] for b in batches],
+                       [m.values[key][Noisy(b, name)] for b in batches],
                        name if col == 1 else f"{name} (loss)", 1, col, color)
-    fig.update_xaxes(title="batch size")
-    fig.update_yaxes(title="sum ||d_t - mean d||^2 / sum ||d_t||^2", row=1, col=1)
-    fig.update_yaxes(title="training loss", row=1, col=2)
-    fig.update_layout(title="Momentum against SGD at the matched effective rate eps / (1 - "
-                      "alpha), MLP on digits (mean, 95% CI over seeds)")
-    return fig
+    return finish(fig, "Momentum against SGD at the matched effective rate eps / (1 - alpha), "
+                  "MLP on digits (mean, 95% CI over seeds)", x=["batch size"] * 2,
+                  y=["sum ||d_t - mean d||^2 / sum ||d_t||^2", "training loss"])
 
 
 MOMENTUM_NOISE = Claim(
@@ -226,7 +218,6 @@ MOMENTUM_NOISE = Claim(
     "than with momentum at eps, by a one-sided sign-flip permutation test paired by seed "
     "(Holm-adjusted p < 0.05); the final training loss is compared beside it",
     measure_momentum_noise, decide_momentum_noise, figure_momentum_noise,
-    smallest_effect=0.5,
     protocol=("MLP 2x32 on digits, 200 steps, momentum (eps 0.005, alpha 0.9) against SGD at "
               "the matched effective rate 0.05, at batch 8 and 64; each seed varies init and "
               "data order, the same seeds for both"), factors=("batch size",))

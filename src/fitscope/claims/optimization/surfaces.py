@@ -4,6 +4,7 @@ descent near a saddle point, and gradient clipping on a cliff."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import plotly.graph_objects as go
@@ -11,13 +12,57 @@ from plotly.subplots import make_subplots
 
 from ...landscape import toy
 from ..base import Claim, Context, Measurement, Verdict, mean
+from ..plots import finish
 from ..tests import greater
 from .common import _band, _jitter, _parts_verdict
+
+Walk = Callable[[str, np.ndarray, np.ndarray], dict[str, float]]
+
+
+def walk_surface(surf: toy.ToySurface, starts: Iterable[tuple[str, tuple[float, float], dict]],
+                 steps: int, walk: Walk) -> Measurement:
+    """Gradient descent on ``surf`` from each (label, start, options of
+    :func:`~fitscope.landscape.toy.optimize`) of ``starts``, seed 0's first: ``walk(label,
+    path, f - f_min)``'s numbers as values by quantity, then label (one per start); the
+    series ``losses`` (f - f_min along each path, by label) and ``paths`` (the first path
+    of each label, to draw)."""
+    values: dict[str, dict[str, list[float]]] = {}
+    losses: dict[str, list[list[float]]] = {}
+    paths: dict[str, list] = {}
+    for label, start, options in starts:
+        path = toy.optimize(surf, "sgd", steps=steps, start=start, **options)
+        f = toy.losses(surf, path) - surf.f_min
+        for key, x in walk(label, path, f).items():
+            values.setdefault(key, {}).setdefault(label, []).append(x)
+        losses.setdefault(label, []).append(f.tolist())
+        paths.setdefault(label, path.tolist())
+    return Measurement(values=values, series={"losses": losses, "paths": paths})
+
+
+def surface_figure(surf: toy.ToySurface, m: Measurement, colors: dict[str, str],
+                   name: Callable[[str], str], grid: int, contours: int,
+                   titles: tuple[str, str], loss_title: str, title: str) -> go.Figure:
+    """Seed 0's path of each label on the contours of ``surf`` (left), and f - f_min per
+    step with its range over seeds (right, log scale); ``name(label)`` names a path."""
+    xs, ys, z = surf.grid(grid)
+    fig = make_subplots(rows=1, cols=2, subplot_titles=titles)
+    fig.add_contour(x=xs, y=ys, z=z, showscale=False, colorscale="Greys", ncontours=contours,
+                    row=1, col=1)
+    for label, path in m.series["paths"].items():
+        p = np.asarray(path)
+        fig.add_scatter(x=p[:, 0], y=p[:, 1], mode="lines+markers", marker={"size": 3},
+                        name=name(label), line={"color": colors[label]}, row=1, col=1)
+    for label, per_seed in m.series["losses"].items():
+        _band(fig, list(range(len(per_seed[0]))), per_seed, f"loss, {name(label)}",
+              colors[label], 1, 2)
+    return finish(fig, title, x=["x", "step"], y=["y", (loss_title, "log")])
+
 
 # -- 23: gradient descent slows near a saddle point ----------------------------------------
 
 SADDLE_RADIUS = 0.25   # "near the saddle": within this distance of (0, 0)
 SADDLE_STEPS = 150
+ON_RIDGE, OFF_RIDGE = "on the ridge", "off the ridge"
 
 
 def _saddle_starts(seed: int) -> dict[str, tuple[float, float]]:
@@ -25,8 +70,8 @@ def _saddle_starts(seed: int) -> dict[str, tuple[float, float]]:
     off it (y = 0.5 + U(-0.1, 0.1)); the sign of y is drawn too."""
     rng = np.random.default_rng(seed)
     sign = float(rng.choice([-1.0, 1.0]))
-    return {"on the ridge": (-2.0, sign * 10 ** rng.uniform(-3.5, -2.5)),
-            "off the ridge": (-2.0, sign * (0.5 + rng.uniform(-0.1, 0.1)))}
+    return {ON_RIDGE: (-2.0, sign * 10 ** rng.uniform(-3.5, -2.5)),
+            OFF_RIDGE: (-2.0, sign * (0.5 + rng.uniform(-0.1, 0.1)))}
 
 
 def saddle_walk(path: np.ndarray) -> dict[str, float]:
@@ -42,58 +87,40 @@ def saddle_walk(path: np.ndarray) -> dict[str, float]:
 
 
 def measure_saddle(ctx: Context) -> Measurement:
+    """The walk of :func:`saddle_walk` from each seed's two starts: all three numbers on
+    the ridge, the dwell off it."""
     surf = toy.surface("saddle")
-    values: dict[str, list[float]] = {}
-    gaps: dict[str, list[list[float]]] = {}  # f - f_min along each path
-    paths: dict[str, list] = {}              # seed 0's, to draw
-    for seed in range(ctx.seeds):
-        for label, start in _saddle_starts(seed).items():
-            path = toy.optimize(surf, "sgd", steps=SADDLE_STEPS, start=start)
-            walk = saddle_walk(path)
-            keys = walk if label == "on the ridge" else ("dwell",)
-            for key in keys:
-                values.setdefault(f"{key} {label}", []).append(walk[key])
-            gaps.setdefault(label, []).append((toy.losses(surf, path) - surf.f_min).tolist())
-            paths.setdefault(label, path.tolist())
-    return Measurement(values=values, series={"gaps": gaps, "paths": paths},
-                       notes=[(f"Gradient descent with learning rate {surf.lr['sgd']} on "
-                               f"{surf.formula}; near = within {SADDLE_RADIUS} of (0, 0).")])
+
+    def walk(label: str, path: np.ndarray, _f: np.ndarray) -> dict[str, float]:
+        numbers = saddle_walk(path)
+        return numbers if label == ON_RIDGE else {"dwell": numbers["dwell"]}
+
+    m = walk_surface(surf, ((label, start, {}) for seed in range(ctx.seeds)
+                            for label, start in _saddle_starts(seed).items()),
+                     SADDLE_STEPS, walk)
+    m.notes.append(f"Gradient descent with learning rate {surf.lr['sgd']} on {surf.formula}; "
+                   f"near = within {SADDLE_RADIUS} of (0, 0).")
+    return m
 
 
 def decide_saddle(m: Measurement) -> Verdict:
-    v = m.values
-    ridge, off = "on the ridge", "off the ridge"
-    dwells = greater(v[f"dwell {ridge}"], v[f"dwell {off}"], paired=True)
-    slows = greater(v[f"approach_step {ridge}"], v[f"near_step {ridge}"], paired=True)
-    detail = (f"steps within {SADDLE_RADIUS} of the saddle: {mean(v[f'dwell {ridge}']):.1f} from "
-              f"a start on the ridge vs {mean(v[f'dwell {off}']):.1f} off it ({dwells.text()}); "
-              f"median step length {mean(v[f'approach_step {ridge}']):.3g} on the approach vs "
-              f"{mean(v[f'near_step {ridge}']):.3g} near the saddle ({slows.text()})")
+    dwell, approach, near = (m.values[k] for k in ("dwell", "approach_step", "near_step"))
+    dwells = greater(dwell[ON_RIDGE], dwell[OFF_RIDGE], paired=True)
+    slows = greater(approach[ON_RIDGE], near[ON_RIDGE], paired=True)
+    detail = (f"steps within {SADDLE_RADIUS} of the saddle: {mean(dwell[ON_RIDGE]):.1f} from "
+              f"a start on the ridge vs {mean(dwell[OFF_RIDGE]):.1f} off it ({dwells.text()}); "
+              f"median step length {mean(approach[ON_RIDGE]):.3g} on the approach vs "
+              f"{mean(near[ON_RIDGE]):.3g} near the saddle ({slows.text()})")
     return _parts_verdict(detail, {"it lingers near the saddle": dwells.significant,
                                    "its steps shrink there": slows.significant})
 
 
 def figure_saddle(m: Measurement) -> go.Figure:
     surf = toy.surface("saddle")
-    xs, ys, z = surf.grid(81)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=(
-        "paths (seed 0)", "f - f_min, the saddle at 0.25 (band: range over seeds)"))
-    fig.add_contour(x=xs, y=ys, z=z, showscale=False, colorscale="Greys", ncontours=25,
-                    row=1, col=1)
-    colors = {"on the ridge": "#cf222e", "off the ridge": "#0969da"}
-    for label, path in m.series["paths"].items():
-        p = np.asarray(path)
-        fig.add_scatter(x=p[:, 0], y=p[:, 1], mode="lines+markers", marker={"size": 3},
-                        name=f"start {label}", line={"color": colors[label]}, row=1, col=1)
-    for label, per_seed in m.series["gaps"].items():
-        _band(fig, list(range(len(per_seed[0]))), per_seed, f"loss, start {label}",
-              colors[label], 1, 2)
-    fig.update_yaxes(type="log", title="f - f_min", row=1, col=2)
-    fig.update_xaxes(title="x", row=1, col=1)
-    fig.update_yaxes(title="y", row=1, col=1)
-    fig.update_xaxes(title="step", row=1, col=2)
-    fig.update_layout(title=f"Gradient descent on the saddle {surf.formula}")
-    return fig
+    titles = ("paths (seed 0)", "f - f_min, the saddle at 0.25 (band: range over seeds)")
+    return surface_figure(surf, m, {ON_RIDGE: "#cf222e", OFF_RIDGE: "#0969da"},
+                          lambda label: f"start {label}", 81, 25, titles, "f - f_min",
+                          f"Gradient descent on the saddle {surf.formula}")
 
 
 SADDLE = Claim(
@@ -105,7 +132,6 @@ SADDLE = Claim(
     "the approach, each by a one-sided sign-flip permutation test over jittered starts "
     "(Holm-adjusted p < 0.05)",
     measure_saddle, decide_saddle, figure_saddle,
-    smallest_effect=0.5,
     protocol=('gradient descent on the toy saddle from starts on and off the ridge; each seed '
               'jitters the start'))
 
@@ -114,6 +140,7 @@ SADDLE = Claim(
 
 CLIP_NORM = 1.0
 CLIFF_STEPS = 100
+CLIPPED = f"clip_norm={CLIP_NORM:g}"
 
 
 def cliff_walk(path: np.ndarray, f: np.ndarray) -> dict[str, float]:
@@ -124,57 +151,35 @@ def cliff_walk(path: np.ndarray, f: np.ndarray) -> dict[str, float]:
 
 
 def measure_cliff(ctx: Context) -> Measurement:
+    """The walk of :func:`cliff_walk` from each seed's jittered start, without and with
+    clipping."""
     surf = toy.surface("cliff")
-    values: dict[str, list[float]] = {}
-    curves: dict[str, list[list[float]]] = {}
-    paths: dict[str, list] = {}
-    for seed in range(ctx.seeds):
-        start = _jitter(surf.start, seed, (0.3, 0.3))
-        for label, clip in (("plain", None), (f"clip_norm={CLIP_NORM:g}", CLIP_NORM)):
-            path = toy.optimize(surf, "sgd", steps=CLIFF_STEPS, start=start, clip_norm=clip)
-            f = toy.losses(surf, path)
-            for key, x in cliff_walk(path, f).items():
-                values.setdefault(f"{key} {label}", []).append(x)
-            curves.setdefault(label, []).append(f.tolist())
-            paths.setdefault(label, path.tolist())
-    return Measurement(values=values, series={"losses": curves, "paths": paths},
-                       notes=[(f"Gradient descent, learning rate {surf.lr['sgd']}, from starts "
-                               f"on the plateau jittered by up to 0.3 around {surf.start}.")])
+    starts = ((label, _jitter(surf.start, seed, (0.3, 0.3)), {"clip_norm": clip})
+              for seed in range(ctx.seeds)
+              for label, clip in (("plain", None), (CLIPPED, CLIP_NORM)))
+    m = walk_surface(surf, starts, CLIFF_STEPS, lambda _label, path, f: cliff_walk(path, f))
+    m.notes.append(f"Gradient descent, learning rate {surf.lr['sgd']}, from starts on the "
+                   f"plateau jittered by up to 0.3 around {surf.start}.")
+    return m
 
 
 def decide_cliff(m: Measurement) -> Verdict:
-    v, clipped = m.values, f"clip_norm={CLIP_NORM:g}"
-    jump = greater(v["largest_step plain"], v[f"largest_step {clipped}"], paired=True)
-    rise = greater(v["largest_rise plain"], v[f"largest_rise {clipped}"], paired=True)
-    detail = (f"largest step {mean(v['largest_step plain']):.3g} without clipping vs "
-              f"{mean(v[f'largest_step {clipped}']):.3g} with ({jump.text()}); largest loss "
-              f"rise in one step {mean(v['largest_rise plain']):.3g} vs "
-              f"{mean(v[f'largest_rise {clipped}']):.3g} ({rise.text()})")
+    step, rise = m.values["largest_step"], m.values["largest_rise"]
+    jump = greater(step["plain"], step[CLIPPED], paired=True)
+    rises = greater(rise["plain"], rise[CLIPPED], paired=True)
+    detail = (f"largest step {mean(step['plain']):.3g} without clipping vs "
+              f"{mean(step[CLIPPED]):.3g} with ({jump.text()}); largest loss rise in one "
+              f"step {mean(rise['plain']):.3g} vs {mean(rise[CLIPPED]):.3g} ({rises.text()})")
     return _parts_verdict(detail, {"clipping bounds the jump": jump.significant,
-                                   "clipping prevents the loss from jumping up": rise.significant})
+                                   "clipping prevents the loss from jumping up":
+                                       rises.significant})
 
 
 def figure_cliff(m: Measurement) -> go.Figure:
-    surf = toy.surface("cliff")
-    xs, ys, z = surf.grid(121)
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("paths (seed 0)",
-                                                        "loss (band: range over seeds)"))
-    fig.add_contour(x=xs, y=ys, z=z, showscale=False, colorscale="Greys", ncontours=30,
-                    row=1, col=1)
-    colors = dict(zip(m.series["paths"], ("#cf222e", "#0969da")))
-    for label, path in m.series["paths"].items():
-        p = np.asarray(path)
-        fig.add_scatter(x=p[:, 0], y=p[:, 1], mode="lines+markers", marker={"size": 3},
-                        name=label, line={"color": colors[label]}, row=1, col=1)
-    for label, per_seed in m.series["losses"].items():
-        _band(fig, list(range(len(per_seed[0]))), per_seed, f"loss, {label}", colors[label],
-              1, 2)
-    fig.update_yaxes(type="log", title="f", row=1, col=2)
-    fig.update_xaxes(title="x", row=1, col=1)
-    fig.update_yaxes(title="y", row=1, col=1)
-    fig.update_xaxes(title="step", row=1, col=2)
-    fig.update_layout(title="Gradient descent off a cliff, with and without gradient clipping")
-    return fig
+    return surface_figure(toy.surface("cliff"), m, {"plain": "#cf222e", CLIPPED: "#0969da"},
+                          str, 121, 30, ("paths (seed 0)", "loss (band: range over seeds)"),
+                          "f", "Gradient descent off a cliff, with and without gradient "
+                          "clipping")
 
 
 CLIFF = Claim(
@@ -184,6 +189,5 @@ CLIFF = Claim(
     f"on the toy cliff, with clip_norm = {CLIP_NORM:g} against none: a smaller largest step "
     "and a smaller largest one-step loss rise, each by a one-sided sign-flip permutation test over "
     "jittered starts (Holm-adjusted p < 0.05)", measure_cliff, decide_cliff, figure_cliff,
-    smallest_effect=0.5,
     protocol=('gradient descent on the toy cliff with and without clipping at norm 1: clipping '
               'bounds the step by construction, shown'), kind="demonstration")

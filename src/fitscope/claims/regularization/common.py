@@ -14,25 +14,10 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
-from ..base import Context, Measurement, Verdict, mean, metric
-from ..tests import Comparison, greater, mean_ci
+from ..base import Context, K, Measurement, Verdict, mean, metrics
+from ..tests import greater, mean_ci
 
 # -- shared pieces ---------------------------------------------------------------------
-
-
-def _train(ctx: Context, base: RunConfig, variants: dict[str, dict[str, Any]],
-           resplit: bool = False) -> dict[str, list[Run]]:
-    """Train ``base`` with each variant's overrides once per seed, all in one
-    ``ctx.train_many`` call; with ``resplit`` seed s also draws the data with
-    ``data.split_seed = s``. Returns the runs by variant, in seed order."""
-    groups = {}
-    for name, overrides in variants.items():
-        configs = ctx.seeded(base, **overrides)
-        if resplit:
-            configs = [c.with_overrides({"data.split_seed": c.budget.seed}) for c in configs]
-        groups[name] = configs
-    runs = iter(ctx.train_many([c for cs in groups.values() for c in cs]))
-    return {name: [next(runs) for _ in cs] for name, cs in groups.items()}
 
 
 def _ok(run: Run) -> bool:
@@ -49,12 +34,6 @@ def _gap(runs: Sequence[Run]) -> list[float]:
     return _per_run(runs, lambda r: r.metrics["train_acc"] - r.metrics["test_acc"])
 
 
-def _paired_greater(a: Sequence[float], b: Sequence[float]) -> Comparison:
-    """One-sided paired test that mean(a) > mean(b), paired by seed (a pair with a
-    diverged side is dropped and counted: :func:`~fitscope.claims.tests.greater`)."""
-    return greater(a, b, paired=True)
-
-
 def _m(xs: Sequence[float]) -> float:
     return mean([x for x in xs if math.isfinite(x)])
 
@@ -64,7 +43,7 @@ def _ci_bar(name: str, groups: dict[str, Sequence[float]]) -> go.Bar:
     est = [mean_ci(v) for v in groups.values()]
     up = [e.high - e.mean if e.n > 1 else 0.0 for e in est]
     down = [e.mean - e.low if e.n > 1 else 0.0 for e in est]
-    return go.Bar(name=name, x=list(groups), y=[e.mean for e in est],
+    return go.Bar(name=name, x=[str(k) for k in groups], y=[e.mean for e in est],
                   error_y={"type": "data", "symmetric": False, "array": up, "arrayminus": down})
 
 
@@ -116,14 +95,13 @@ def overfit_base(ctx: Context) -> RunConfig:
         "budget": {"epochs": ctx.epochs(200), "batch_size": 0}})
 
 
-def _gap_values(runs: dict[str, list[Run]]) -> dict[str, Any]:
+def _gap_values(runs: dict[K, list[Run]]) -> dict[str, dict[K, list[float]]]:
     """Accuracies and the two generalization gaps: train - test accuracy, and test - train
     cross-entropy (the loss the network minimizes)."""
     return {"gap": {k: _gap(rs) for k, rs in runs.items()},
             "loss_gap": {k: _per_run(rs, lambda r: r.metrics["test_loss"] -
                                      r.metrics["train_loss"]) for k, rs in runs.items()},
-            "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
-            "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()}}
+            **metrics(runs, "train_acc", "test_acc")}
 
 
 def _decide_gap(m: Measurement | dict[str, Any], name: str,
@@ -174,20 +152,18 @@ def _gap_figure(m: Measurement, title: str) -> go.Figure:
 
 def _train_sizes(ctx: Context, base: RunConfig, variants: dict[str, dict[str, Any]],
                  sizes: Sequence[int] = OVERFIT_SIZES) -> dict[int, dict[str, list[Run]]]:
-    """:func:`_train` with every seed drawing its own split (``resplit``), at each
-    training-set size; all in one ``ctx.train_many`` call. Runs by size, then variant."""
-    runs = _train(ctx, base, {f"{n} {name}": {**o, "data.train_size": n}
-                              for n in sizes for name, o in variants.items()}, resplit=True)
-    return {n: {name: runs[f"{n} {name}"] for name in variants} for n in sizes}
+    """:meth:`~fitscope.claims.base.Context.train_variants` with every seed drawing its
+    own split (``resplit``), at each training-set size; all in one ``ctx.train_many``
+    call. Runs by size, then variant."""
+    runs = ctx.train_variants(base, {(n, name): {**o, "data.train_size": n}
+                                     for n in sizes for name, o in variants.items()},
+                              resplit=True)
+    return {n: {name: runs[n, name] for name in variants} for n in sizes}
 
 
-def _size_key(n: int) -> str:
+def _points(n: int) -> str:
+    """A training-set size as a figure names it."""
     return f"{n} points"
-
-
-def _by_size(values: dict[str, Any]) -> dict[int, dict[str, Any]]:
-    """The per-size values of a measurement (keys "<n> points"), by size."""
-    return {int(k.split()[0]): v for k, v in values.items() if k.endswith(" points")}
 
 
 def _size_verdict(detail: str, held: Sequence[int], sizes: Sequence[int],
@@ -211,7 +187,7 @@ def _gap_map(m: Measurement, name: str) -> tuple[list[int], str, str]:
     """:func:`_decide_gap` at each training-set size: (sizes where the gap narrowed in
     both measures, a condition naming the one measure where it narrowed in one only at
     every such size, the reason)."""
-    sizes = _by_size(m.values)
+    sizes = m.values["size"]
     held, one_way, parts = [], set(), []
     for n, v in sizes.items():
         narrowed, condition, detail = _decide_gap(v, name, f"{n} points: ")
@@ -228,13 +204,13 @@ def _gap_map(m: Measurement, name: str) -> tuple[list[int], str, str]:
 
 def _gap_size_figure(m: Measurement, title: str) -> go.Figure:
     """Accuracy and cross-entropy gaps per training-set size, one bar per training."""
-    sizes = _by_size(m.values)
+    sizes = m.values["size"]
     names = list(next(iter(sizes.values()))["gap"])
     fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)",
                                               "cross-entropy gap (test - train)"))
     for col, key in ((1, "gap"), (2, "loss_gap")):
         for name in names:
-            bar = _ci_bar(name, {_size_key(n): v[key][name] for n, v in sizes.items()})
+            bar = _ci_bar(name, {_points(n): v[key][name] for n, v in sizes.items()})
             bar.showlegend, bar.legendgroup = col == 1, name
             fig.add_trace(bar, row=1, col=col)
     fig.update_xaxes(title_text="training set")

@@ -4,9 +4,9 @@ label smoothing, multi-task learning)."""
 from __future__ import annotations
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, metrics, setting, verdict_from
 from ..tests import greater
-from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m, _paired_greater, _train
+from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 
@@ -14,9 +14,8 @@ AUGMENT = {"rotate_deg": 15.0, "translate": 0.1, "scale": 0.1}
 AUGMENT_SIZES = (25, 50, 100, 200)
 
 
-def _size_key(variant: str, n: int) -> str:
-    return f"{variant}, n={n}"
-
+# Claim 13's setting: "none" or "augmented", and the training-set size.
+Augmented = setting("Augmented", "variant n", lambda variant, n: f"{variant}, n={n}")
 
 def measure_augmentation(ctx: Context) -> Measurement:
     """An MLP on 25 to 200 digits images, with and without random rotation, shift and
@@ -25,9 +24,9 @@ def measure_augmentation(ctx: Context) -> Measurement:
         "data": {"name": "digits", "train_size": 50}, "model": {"depth": 2, "width": 64},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 25}})
-    variants = {_size_key(v, n): {"data.train_size": n, **o} for n in AUGMENT_SIZES
+    variants = {Augmented(v, n): {"data.train_size": n, **o} for n in AUGMENT_SIZES
                 for v, o in (("none", {}), ("augmented", {"regularization.augment": AUGMENT}))}
-    runs = _train(ctx, base, variants, resplit=True)
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values={**_gap_values(runs), "augment": AUGMENT},
                        series={"train_sizes": list(AUGMENT_SIZES)})
 
@@ -38,8 +37,8 @@ def decide_augmentation(m: Measurement) -> Verdict:
     acc, sizes = m.values["test_acc"], m.series["train_sizes"]
     helps, parts = [], []
     for n in sizes:
-        a, p = acc[_size_key("augmented", n)], acc[_size_key("none", n)]
-        c = _paired_greater(a, p)
+        a, p = acc[Augmented("augmented", n)], acc[Augmented("none", n)]
+        c = greater(a, p, paired=True)
         if c.significant:
             helps.append(n)
         parts.append(f"{n} images: {_m(a):.3f} with augmentation against {_m(p):.3f} without "
@@ -63,7 +62,6 @@ AUGMENTATION = Claim(
     "training subsets (Holm-adjusted p < 0.05); it must help at the smallest size",
     measure_augmentation, decide_augmentation,
     lambda m: _gap_figure(m, f"MLP on few digits images, augmentation {m.values['augment']}"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on 25, 50, 100 and 200 training digits, Adam, batch 25, with and "
               "without rotation/shift/zoom augmentation; each seed draws its own subset, init "
               "and data order"), factors=("training-set size",))
@@ -75,9 +73,9 @@ NOISE_RATES = (0.0, 0.2, 0.4)
 SMOOTHING = 0.3
 
 
-def _noise_key(rate: float, smoothed: bool) -> str:
-    return f"{rate:.0%} wrong{', smoothed' if smoothed else ''}"
-
+# Claim 15's setting: the share of wrong training labels, and smoothing on or off.
+Labels = setting("Labels", "wrong smoothed",
+                 lambda wrong, smoothed: f"{wrong:.0%} wrong{', smoothed' if smoothed else ''}")
 
 def measure_label_smoothing(ctx: Context) -> Measurement:
     """An MLP on digits with 0%, 20% or 40% of its training labels wrong, with and without
@@ -86,12 +84,11 @@ def measure_label_smoothing(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(20), "batch_size": 64}})
-    variants = {_noise_key(r, ls > 0): {"data.label_noise": r,
+    variants = {Labels(r, ls > 0): {"data.label_noise": r,
                                         "regularization.label_smoothing": ls}
                 for r in NOISE_RATES for ls in (0.0, SMOOTHING)}
-    runs = _train(ctx, base, variants)
-    return Measurement(values={"test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
-                               "train_acc": {k: metric(rs, "train_acc") for k, rs in runs.items()},
+    runs = ctx.train_variants(base, variants)
+    return Measurement(values={**metrics(runs, "test_acc", "train_acc"),
                                "smoothing": SMOOTHING},
                        series={"noise_rates": list(NOISE_RATES)})
 
@@ -102,16 +99,16 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
     test on the differences of differences). Robust to wrong labels = a gain under noise
     that is larger than on clean labels."""
     acc, rates = m.values["test_acc"], m.series["noise_rates"]
-    gain = {r: [a - b for a, b in zip(acc[_noise_key(r, True)], acc[_noise_key(r, False)])]
+    gain = {r: [a - b for a, b in zip(acc[Labels(r, True)], acc[Labels(r, False)])]
             for r in rates}
     helps, parts = [], []
     for r in rates:
-        c = greater(acc[_noise_key(r, True)], acc[_noise_key(r, False)], paired=True,
+        c = greater(acc[Labels(r, True)], acc[Labels(r, False)], paired=True,
                     reported=r == 0)  # clean labels: the reference, not a criterion
         if c.significant and r > 0:
             helps.append(r)
-        parts.append(f"{r:.0%} wrong labels: {_m(acc[_noise_key(r, True)]):.3f} with smoothing "
-                     f"{m.values['smoothing']} against {_m(acc[_noise_key(r, False)]):.3f} "
+        parts.append(f"{r:.0%} wrong labels: {_m(acc[Labels(r, True)]):.3f} with smoothing "
+                     f"{m.values['smoothing']} against {_m(acc[Labels(r, False)]):.3f} "
                      f"({c.text()})")
     top = max(rates)
     inter = greater(gain[top], gain[min(rates)], paired=True,
@@ -143,7 +140,6 @@ LABEL_SMOOTHING = Claim(
                           f"MLP on digits, label smoothing {m.values['smoothing']} against "
                           "none, by share of wrong training labels", "training labels",
                           "accuracy"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on digits, Adam, 0%, 20% or 40% wrong training labels, with and "
               "without label smoothing 0.3; each seed varies init and data order"),
     factors=("label-noise rate",))
@@ -172,14 +168,14 @@ def measure_multitask(ctx: Context) -> Measurement:
         "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
     variants = {name: {"task.aux": [{"kind": k, "weight": w} for k in AUX_TASKS]}
                 for name, w in (("main task only", 0.0), ("with auxiliary tasks", 1.0))}
-    runs = _train(ctx, base, variants, resplit=True)
+    runs = ctx.train_variants(base, variants, resplit=True)
     return Measurement(values={**_gap_values(runs), "main_label_fraction": MAIN_FRACTION,
                                "aux": list(AUX_TASKS)})
 
 
 def decide_multitask(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    c = _paired_greater(acc["with auxiliary tasks"], acc["main task only"])
+    c = greater(acc["with auxiliary tasks"], acc["main task only"], paired=True)
     detail = (f"with main labels on {m.values['main_label_fraction']:.0%} of the training "
               f"set, main-task test accuracy is {_m(acc['with auxiliary tasks']):.3f} with the "
               f"auxiliary heads against {_m(acc['main task only']):.3f} without ({c.text()})")
@@ -195,7 +191,6 @@ MULTITASK = Claim(
     measure_multitask, decide_multitask,
     lambda m: _gap_figure(m, f"Digits with main labels on {m.values['main_label_fraction']:.0%}"
                              f" of the training set; auxiliary tasks {m.values['aux']}"),
-    smallest_effect=0.5,
     protocol=("MLP 2x64 on digits, main labels on 5% of the training set, alone or with two "
               "auxiliary heads through the shared layers whose tasks come from the input alone "
               "(more ink left or right, top or bottom: no label leak); each seed draws its own "

@@ -14,15 +14,15 @@ from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict
+from ..plots import finish
 from .common import (
     OVERFIT_SIZES,
-    _by_size,
     _ci_bar,
     _gap_map,
     _gap_values,
     _m,
     _ok,
-    _size_key,
+    _points,
     _size_verdict,
     _train_sizes,
     overfit_base,
@@ -95,7 +95,7 @@ def measure_dropout(ctx: Context) -> Measurement:
     checked = OVERFIT_SIZES[len(OVERFIT_SIZES) // 2]
     checks = [dropout_expectation(r) for r in by_size[checked]["dropout"] if _ok(r)]
     return Measurement(
-        values={**{_size_key(n): _gap_values(r) for n, r in by_size.items()}, "p": DROPOUT,
+        values={"size": {n: _gap_values(r) for n, r in by_size.items()}, "p": DROPOUT,
                 "checked_size": checked,
                 "layer_z2": [c["layer"]["z2"] for c in checks],
                 "layer_relative": [c["layer"]["relative"] for c in checks],
@@ -122,30 +122,27 @@ def decide_dropout(m: Measurement) -> Verdict:
     conditions = [c for c in (gap_condition, "" if net_ok else (
         "the expectation is taken at the layer right after dropout: through the non-linear "
         "network, test-time scaling only approximates the mean training-time output")) if c]
-    return _size_verdict(detail, held, sorted(_by_size(v)), "; and ".join(conditions))
+    return _size_verdict(detail, held, sorted(v["size"]), "; and ".join(conditions))
 
 
 def figure_dropout(m: Measurement) -> go.Figure:
     v, e = m.values, m.series["expectation"]
-    sizes = _by_size(v)
+    sizes = v["size"]
     fig = make_subplots(1, 2, subplot_titles=("accuracy gap (train - test)", ("mean "
                                                "training-time output - test-time output "
                                                "(one seed)")))
     for name in ("none", "dropout"):
-        fig.add_trace(_ci_bar(name, {_size_key(n): s["gap"][name] for n, s in sizes.items()}),
+        fig.add_trace(_ci_bar(name, {_points(n): s["gap"][name] for n, s in sizes.items()}),
                       row=1, col=1)
     for key, name in (("layer", "at the output layer (exact in theory)"),
                       ("network", "through the whole network")):
         if key in e:
             fig.add_scatter(x=e[key]["test"], mode="markers", name=name, row=1, col=2,
                             y=[a - b for a, b in zip(e[key]["train_mean"], e[key]["test"])])
-    fig.update_xaxes(title_text="training set", row=1, col=1)
-    fig.update_yaxes(title_text="gap (mean, 95% CI)", row=1, col=1)
-    fig.update_xaxes(title_text="test-time logit", row=1, col=2)
-    fig.update_yaxes(title_text=f"mean over {MASKS} masks - test-time logit", row=1, col=2)
-    fig.update_layout(barmode="group", title=f"Dropout p = {v['p']} on the overfitting MLP "
-                      "(noisy moons), by training-set size")
-    return fig
+    return finish(fig, f"Dropout p = {v['p']} on the overfitting MLP (noisy moons), by "
+                  "training-set size", x=["training set", "test-time logit"],
+                  y=["gap (mean, 95% CI)", f"mean over {MASKS} masks - test-time logit"],
+                  barmode="group")
 
 
 DROPOUT_CLAIM = Claim(
@@ -159,7 +156,6 @@ DROPOUT_CLAIM = Claim(
     "is at most 1.5 (Monte Carlo noise alone gives 1; chi-square upper tail 0.001), at the "
     "output layer and through the whole network",
     measure_dropout, decide_dropout, figure_dropout,
-    smallest_effect=0.5,
     protocol=(f"the overfitting MLP of claim 12 on {', '.join(map(str, OVERFIT_SIZES))} "
               "points with and without dropout, and test-time scaling against the mean of "
               "sampled masks (on 60 points); each seed draws its own split and init"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,20 +13,17 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric
+from ..base import Claim, Context, Measurement, Verdict, metric, metrics
+from ..plots import finish
 from ..tests import greater
 from .common import (
     OVERFIT_SIZES,
     _add_ci_line,
-    _by_size,
     _ci_bar,
     _m,
     _ok,
-    _paired_greater,
     _per_run,
-    _size_key,
     _size_verdict,
-    _train,
     _train_sizes,
     _weight_entries,
     overfit_base,
@@ -45,14 +43,13 @@ def measure_early_stopping(ctx: Context) -> Measurement:
     by_size = _train_sizes(ctx, overfit_base(ctx), {
         "best epoch": {"regularization.early_stopping": {**es, "restore_best": True}},
         "last epoch": {"regularization.early_stopping": {**es, "restore_best": False}}})
-    values: dict = {}
+    values: dict = {"size": {}}
     for n, runs in by_size.items():
         last = runs["last epoch"]
-        values[_size_key(n)] = {
-            **{k: _per_run(last, _history_at(k)) for k in
-               ("val_loss best", "val_loss last", "train_loss best", "train_loss last")},
-            "test_loss": {k: metric(rs, "test_loss") for k, rs in runs.items()},
-            "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+        at: dict[str, Any] = {column: {when: _per_run(last, _history_at(column, when))
+                                       for when in ("best", "last")}
+                              for column in ("val_loss", "train_loss")}
+        values["size"][n] = at | metrics(runs, "test_loss", "test_acc") | {
             "best_epoch": metric(last, "best_epoch"), "epochs_run": metric(last, "epochs_run")}
     shown = OVERFIT_SIZES[len(OVERFIT_SIZES) // 2]
     return Measurement(
@@ -62,10 +59,9 @@ def measure_early_stopping(ctx: Context) -> Measurement:
              "best": r.metrics["best_epoch"]} for r in by_size[shown]["last epoch"] if _ok(r)]})
 
 
-def _history_at(key: str) -> Callable[[Run], float]:
-    """``"val_loss best"`` -> a function reading val_loss at the best epoch of a run's
-    history (``"... last"``: at its last epoch)."""
-    column, when = key.split()
+def _history_at(column: str, when: str) -> Callable[[Run], float]:
+    """A function reading ``column`` (e.g. "val_loss") of a run's history at its best
+    epoch (``when`` "best") or at its last ("last")."""
 
     def read(run: Run) -> float:
         epoch = run.metrics["best_epoch"] if when == "best" else run.history[-1]["epoch"]
@@ -81,22 +77,22 @@ def decide_early_stopping(m: Measurement) -> Verdict:
     """At each training-set size: the validation loss rises after the best epoch, the
     training loss falls, and the restored best epoch has the lower test loss. Losses change
     by factors, so each comparison is a sign-flip permutation test on log losses."""
-    sizes = _by_size(m.values)
+    sizes = m.values["size"]
     held, parts = [], []
     for n, v in sizes.items():
-        at = f"{n} points: "
-        val_up = greater(_log(v["val_loss last"]), _log(v["val_loss best"]), paired=True,
+        at, val, train = f"{n} points: ", v["val_loss"], v["train_loss"]
+        val_up = greater(_log(val["last"]), _log(val["best"]), paired=True,
                          label=f"{at}log validation loss, last > best epoch")
-        train_down = greater(_log(v["train_loss best"]), _log(v["train_loss last"]),
+        train_down = greater(_log(train["best"]), _log(train["last"]),
                              paired=True, label=f"{at}log training loss, best > last epoch")
         test = greater(_log(v["test_loss"]["last epoch"]), _log(v["test_loss"]["best epoch"]),
                        paired=True, label=f"{at}log test loss, last > restored best")
         acc = v["test_acc"]
         parts.append(
             f"{at}after the best epoch (mean {_m(v['best_epoch']):.0f}) the validation loss "
-            f"rose from {_m(v['val_loss best']):.3f} to {_m(v['val_loss last']):.3f} "
+            f"rose from {_m(val['best']):.3f} to {_m(val['last']):.3f} "
             f"({val_up.text()}) while the training loss fell from "
-            f"{_m(v['train_loss best']):.3f} to {_m(v['train_loss last']):.4f} "
+            f"{_m(train['best']):.3f} to {_m(train['last']):.4f} "
             f"({train_down.text()}); test loss {_m(v['test_loss']['best epoch']):.3f} at the "
             f"restored best epoch against {_m(v['test_loss']['last epoch']):.3f} at the last "
             f"({test.text()}); test accuracy {_m(acc['best epoch']):.3f} against "
@@ -118,15 +114,11 @@ def figure_early_stopping(m: Measurement) -> go.Figure:
                         marker={"symbol": "star", "size": 12}, name=f"best epoch, seed {i}",
                         legendgroup=str(i), row=1, col=1)
     bar = _ci_bar("test loss (mean, 95% CI)",
-                  m.values[_size_key(m.series["size"])]["test_loss"])
+                  m.values["size"][m.series["size"]]["test_loss"])
     fig.add_trace(bar, row=1, col=2)
-    fig.update_xaxes(title_text="epoch", row=1, col=1)
-    fig.update_xaxes(title_text="weights kept", row=1, col=2)
-    fig.update_yaxes(title_text="cross-entropy", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="cross-entropy", row=1, col=2)
-    fig.update_layout(title=f"Early stopping on {m.series['size']} noisy moons points "
-                      f"(patience {PATIENCE} epochs)")
-    return fig
+    return finish(fig, f"Early stopping on {m.series['size']} noisy moons points (patience "
+                  f"{PATIENCE} epochs)", x=["epoch", "weights kept"],
+                  y=[("cross-entropy", "log"), "cross-entropy"])
 
 
 EARLY_STOPPING = Claim(
@@ -138,7 +130,7 @@ EARLY_STOPPING = Claim(
     "weights > of the restored best, each by a one-sided sign-flip permutation test on log "
     "losses paired by seed and split (Holm-adjusted p < 0.05)",
     measure_early_stopping, decide_early_stopping, figure_early_stopping,
-    smallest_effect=0.5, protocol=("the overfitting MLP of claim 12 on "
+    protocol=("the overfitting MLP of claim 12 on "
                                    f"{', '.join(map(str, OVERFIT_SIZES))} points with early "
                                    "stopping, restoring the best epoch's weights or keeping the "
                                    "last; each seed draws its own split and init"),
@@ -204,9 +196,9 @@ def measure_early_stopping_l2(ctx: Context) -> Measurement:
         "model": {"depth": 0}, "init": {"scheme": "zeros"},
         "optimizer": {"name": "sgd", "lr": GD_LR},
         "budget": {"epochs": GD_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
-    runs = _train(ctx, base, {"gd": {}}, resplit=True)["gd"]
+    runs = ctx.train_variants(base, {"gd": {}}, resplit=True)["gd"]
     per_run = [_compare_to_ridge(r) for r in runs if _ok(r)]
-    pick = lambda i: {str(t): [c[t][i] for c in per_run] for t in GD_CHECKS}  # noqa: E731
+    pick = lambda i: {t: [c[t][i] for c in per_run] for t in GD_CHECKS}  # noqa: E731
     return Measurement(values={"to_ridge": pick(0), "to_least_squares": pick(1),
                                "best_lambda_times_eta_t": pick(2), "eta": GD_LR,
                                "diverged": len(runs) - len(per_run)})
@@ -220,12 +212,13 @@ def decide_early_stopping_l2(m: Measurement) -> Verdict:
     ridge = [d for t in steps for d in v["to_ridge"][t]]
     ls = [d for t in steps for d in v["to_least_squares"][t]]
     ratios = [r for rs in v["best_lambda_times_eta_t"].values() for r in rs]
-    closer = _paired_greater(ls, ridge)
+    closer = greater(ls, ridge, paired=True)
     near = [t for t in steps if v["to_ridge"][t] and max(v["to_ridge"][t]) < RIDGE_TOL]
     lam_ok = bool(ratios) and all(1 / LAMBDA_FACTOR <= r <= LAMBDA_FACTOR for r in ratios)
     worst = ", ".join(f"{max(v['to_ridge'][t], default=math.nan):.0%}" for t in steps)
-    detail = (f"after t = {', '.join(steps)} steps (eta = {v['eta']}) the weights lie within "
-              f"{worst} (relative, worst split) of the ridge solution with lambda = 1/(eta t), and "
+    detail = (f"after t = {', '.join(map(str, steps))} steps (eta = {v['eta']}) the weights "
+              f"lie within {worst} (relative, worst split) of the ridge solution with lambda = "
+              f"1/(eta t), and "
               f"{min(ls, default=math.nan):.3g} or more from least squares ({closer.text()}); "
               f"the best-fitting lambda is {min(ratios, default=math.nan):.2f} to "
               f"{max(ratios, default=math.nan):.2f} times 1/(eta t)")
@@ -241,20 +234,17 @@ def decide_early_stopping_l2(m: Measurement) -> Verdict:
 
 def figure_early_stopping_l2(m: Measurement) -> go.Figure:
     v = m.values
-    steps = [int(t) for t in v["to_ridge"]]
+    steps = list(v["to_ridge"])
     fig = make_subplots(1, 2, subplot_titles=("distance of w_t to ...",
                                               "best-fitting lambda times eta t"))
     for key, name in (("to_ridge", "ridge, lambda = 1/(eta t)"),
                       ("to_least_squares", "least squares (no penalty)")):
-        _add_ci_line(fig, steps, [v[key][str(t)] for t in steps], name, row=1, col=1)
-    _add_ci_line(fig, steps, [v["best_lambda_times_eta_t"][str(t)] for t in steps],
+        _add_ci_line(fig, steps, [v[key][t] for t in steps], name, row=1, col=1)
+    _add_ci_line(fig, steps, [v["best_lambda_times_eta_t"][t] for t in steps],
                  "lambda* eta t (1 = the notes' rule)", row=1, col=2)
-    fig.update_xaxes(title_text="gradient-descent steps t", type="log")
-    fig.update_yaxes(title_text="||w_t - w|| / ||w_t||", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="lambda* eta t", row=1, col=2)
-    fig.update_layout(title=f"Linear regression on breast cancer, gradient descent from 0 "
-                      f"(eta = {v['eta']})")
-    return fig
+    return finish(fig, f"Linear regression on breast cancer, gradient descent from 0 (eta = "
+                  f"{v['eta']})", x=[("gradient-descent steps t", "log")] * 2,
+                  y=[("||w_t - w|| / ||w_t||", "log"), "lambda* eta t"])
 
 
 EARLY_STOPPING_L2 = Claim(
@@ -266,7 +256,6 @@ EARLY_STOPPING_L2 = Claim(
     f"factor {LAMBDA_FACTOR:g} of 1/(eta t), and least squares farther than that ridge "
     "solution by a one-sided sign-flip permutation test over (split, t) (Holm-adjusted p < 0.05)",
     measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2,
-    smallest_effect=0.5,
     protocol=('linear regression from zero on breast cancer, full-batch gradient descent, '
               'against the ridge solution with lambda = 1/(eta t); each seed draws its own '
               'split'), factors=('steps t',))

@@ -14,8 +14,9 @@ from ...config import RunConfig
 from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
-from .common import _add_ci_line, _ci_bar, _m, _ok, _paired_greater, _per_run, _train
+from ..base import Claim, Context, Measurement, Verdict, metric, metrics, verdict_from
+from ..tests import greater
+from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
 
@@ -43,13 +44,12 @@ def measure_flatness(ctx: Context) -> Measurement:
     """An MLP on digits with and without Gaussian noise on its weights at every step; at
     the end, two sharpness measures on the training loss (``fitscope.landscape``)."""
     base = _digits_mlp(ctx)
-    runs = _train(ctx, base, {"none": {}, "weight noise": {
+    runs = ctx.train_variants(base, {"none": {}, "weight noise": {
         "regularization.weight_noise": WEIGHT_NOISE}})
     return Measurement(values={
         **{measure: {k: _per_run(rs, partial(_sharpness, measure=measure))
                      for k, rs in runs.items()} for measure in FLATNESS_MEASURES},
-        "train_loss": {k: metric(rs, "train_loss") for k, rs in runs.items()},
-        "test_acc": {k: metric(rs, "test_acc") for k, rs in runs.items()},
+        **metrics(runs, "train_loss", "test_acc"),
         "noise_std": WEIGHT_NOISE, "alpha": SHARPNESS_ALPHA})
 
 
@@ -57,7 +57,7 @@ def decide_flatness(m: Measurement) -> Verdict:
     """Decided on the notes' measure, the loss increase under perturbation; the top
     Hessian eigenvalue is reported beside it."""
     v = m.values
-    c = {k: _paired_greater(v[k]["none"], v[k]["weight noise"]) for k in FLATNESS_MEASURES}
+    c = {k: greater(v[k]["none"], v[k]["weight noise"], paired=True) for k in FLATNESS_MEASURES}
     detail = (f"perturbing every parameter by N(0, ({v['alpha']} theta)^2) raises the "
               f"training loss by {_m(v['perturbation']['weight noise']):.3g} after training "
               f"with weight noise against {_m(v['perturbation']['none']):.3g} without "
@@ -95,7 +95,6 @@ FLATNESS = Claim(
     "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is "
     "reported beside it",
     measure_flatness, decide_flatness, figure_flatness,
-    smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '
               'sharpness under parameter perturbations; each seed varies init and data order'))
 
@@ -130,13 +129,14 @@ def measure_fgsm(ctx: Context) -> Measurement:
     """An MLP on digits trained normally and with half of each batch replaced by FGSM
     examples (epsilon ``FGSM_EPS``); both attacked on the test set."""
     base = _digits_mlp(ctx)
-    runs = _train(ctx, base, {"standard": {}, "adversarial": {
+    runs = ctx.train_variants(base, {"standard": {}, "adversarial": {
         "regularization.fgsm_epsilon": FGSM_EPS}})
     per_run = {k: [[_attacked(r, e) for e in FGSM_CURVE] for r in rs if _ok(r)]
                for k, rs in runs.items()}
     at = {k: [a[FGSM_CURVE.index(FGSM_EPS)] for a in v] for k, v in per_run.items()}
-    curve = {k: {kind: [[a[i][f"{kind}_acc"] for a in v] for i in range(len(FGSM_CURVE))]
-                 for kind in ("fgsm", "random")} for k, v in per_run.items()}
+    curve = {k: {kind: [[a[i][key] for a in v] for i in range(len(FGSM_CURVE))]
+                 for kind, key in (("fgsm", "fgsm_acc"), ("random", "random_acc"))}
+             for k, v in per_run.items()}
     s = problem_for_run(runs["standard"][0])
     return Measurement(
         values={"epsilon": FGSM_EPS, "pixel_range": float(s.x.max() - s.x.min()),
@@ -148,8 +148,8 @@ def measure_fgsm(ctx: Context) -> Measurement:
 
 def decide_fgsm(m: Measurement) -> Verdict:
     v = m.values
-    flips = _paired_greater(v["flip_fgsm"]["standard"], v["flip_random"]["standard"])
-    robust = _paired_greater(v["fgsm_acc"]["adversarial"], v["fgsm_acc"]["standard"])
+    flips = greater(v["flip_fgsm"]["standard"], v["flip_random"]["standard"], paired=True)
+    robust = greater(v["fgsm_acc"]["adversarial"], v["fgsm_acc"]["standard"], paired=True)
     detail = (f"an FGSM step of epsilon = {v['epsilon']} ({v['epsilon'] / v['pixel_range']:.0%} "
               f"of the pixel range) flips {_m(v['flip_fgsm']['standard']):.0%} of the correct "
               f"test predictions, a random-sign step of the same size "
@@ -181,6 +181,5 @@ FGSM = Claim(
     "size, and accuracy on FGSM test examples after adversarial training > after standard "
     "training, each by a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
     measure_fgsm, decide_fgsm, figure_fgsm,
-    smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed '
               'varies init and data order'))

@@ -16,11 +16,11 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, verdict_from
-from ..tests import mean_ci
+from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
+from ..plots import finish
+from ..tests import greater, mean_ci
 from .common import (
     OVERFIT_SIZES,
-    _by_size,
     _ci_bar,
     _flat,
     _gap_map,
@@ -28,11 +28,8 @@ from .common import (
     _gap_values,
     _m,
     _ok,
-    _paired_greater,
     _per_run,
-    _size_key,
     _size_verdict,
-    _train,
     _train_sizes,
     _weight_entries,
     _weights_flat,
@@ -47,9 +44,10 @@ DECAY_STEPS = 5
 DECAY_TOL = 1e-5  # float32 rounding over a few steps; updates are 1e-3 and larger
 
 
-def _decay_variants() -> dict[str, dict[str, Any]]:
-    return {f"{opt} {kind} {lam}": {"optimizer.name": opt, "optimizer.lr": DECAY_LR[opt],
-                                    f"regularization.{kind}": lam}
+def _decay_variants() -> dict[tuple[str, str, float], dict[str, Any]]:
+    """(optimizer, "l2" or "weight_decay", lambda) -> its overrides."""
+    return {(opt, kind, lam): {"optimizer.name": opt, "optimizer.lr": DECAY_LR[opt],
+                               f"regularization.{kind}": lam}
             for opt in DECAY_LR for lam in DECAY_LAMBDAS for kind in ("l2", "weight_decay")}
 
 
@@ -88,23 +86,22 @@ def measure_weight_decay(ctx: Context) -> Measurement:
     base = RunConfig.model_validate({
         "data": {"name": "digits"}, "model": {"depth": 1, "width": 32},
         "budget": {"epochs": DECAY_STEPS, "batch_size": 0}, "observe": {"snapshot_every": 1}})
-    runs = _train(ctx, base, _decay_variants())
-    checks = {lam: [step_check(r, lam) for r in runs[f"sgd l2 {lam}"]] for lam in DECAY_LAMBDAS}
+    runs = ctx.train_variants(base, _decay_variants())
+    checks = {lam: [step_check(r, lam) for r in runs["sgd", "l2", lam]] for lam in DECAY_LAMBDAS}
     differ = {opt: [_relative_difference(a, b) for lam in DECAY_LAMBDAS
-                    for a, b in zip(runs[f"{opt} l2 {lam}"], runs[f"{opt} weight_decay {lam}"])]
+                    for a, b in zip(runs[opt, "l2", lam], runs[opt, "weight_decay", lam])]
               for opt in DECAY_LR}
     return Measurement(
         values={"step_deviation": [d for c in checks.values() for d, _ in c],
-                "sgd_penalty_vs_decay": differ["sgd"], "adam_penalty_vs_decay": differ["adam"],
-                "eta_sgd": DECAY_LR["sgd"], "tolerance": DECAY_TOL},
+                "penalty_vs_decay": differ, "eta_sgd": DECAY_LR["sgd"], "tolerance": DECAY_TOL},
         series={"lambdas": list(DECAY_LAMBDAS),
                 "factor": {str(lam): [f for _, f in c] for lam, c in checks.items()}})
 
 
 def decide_weight_decay(m: Measurement) -> Verdict:
     v = m.values
-    dev, sgd, adam = max(v["step_deviation"]), max(v["sgd_penalty_vs_decay"]), \
-        min(v["adam_penalty_vs_decay"])
+    dev, sgd, adam = max(v["step_deviation"]), max(v["penalty_vs_decay"]["sgd"]), \
+        min(v["penalty_vs_decay"]["adam"])
     detail = (f"replaying SGD with the L2 penalty, every step matches w <- (1 - eta lambda) w "
               f"- eta grad J to {dev:.2g} (tolerance {v['tolerance']:g}); after the same steps "
               f"the L2 penalty and decoupled weight decay differ by {sgd:.2g} (relative) under "
@@ -127,14 +124,10 @@ def figure_weight_decay(m: Measurement) -> go.Figure:
     fig.add_scatter(x=lams, y=[e.mean for e in est], mode="markers", marker={"size": 10},
                     name="measured <w' + eta g, w> / <w, w>", row=1, col=1)
     for opt in ("sgd", "adam"):
-        fig.add_box(y=m.values[f"{opt}_penalty_vs_decay"], name=opt.upper(), row=1, col=2)
-    fig.update_xaxes(title_text="lambda", type="log", row=1, col=1)
-    fig.update_yaxes(title_text="factor", row=1, col=1)
-    fig.update_yaxes(title_text="max relative difference of the weights", type="log",
-                     row=1, col=2)
-    fig.update_layout(title=f"An L2 penalty under SGD (eta = {eta}) and Adam, "
-                      f"{DECAY_STEPS} full-batch steps")
-    return fig
+        fig.add_box(y=m.values["penalty_vs_decay"][opt], name=opt.upper(), row=1, col=2)
+    return finish(fig, f"An L2 penalty under SGD (eta = {eta}) and Adam, {DECAY_STEPS} "
+                  "full-batch steps", x=[("lambda", "log")],
+                  y=["factor", ("max relative difference of the weights", "log")])
 
 
 WEIGHT_DECAY = Claim(
@@ -145,7 +138,6 @@ WEIGHT_DECAY = Claim(
     "and SGD with the penalty within 1e-5 (relative) of SGD with decoupled decay; Adam is "
     "measured the same way (a difference above 1e-3 means the identity needs plain SGD)",
     measure_weight_decay, decide_weight_decay, figure_weight_decay,
-    smallest_effect=0.5,
     protocol=('every step of 5 full-batch SGD steps with an L2 penalty on digits replayed '
               'against the closed form (1 - eta lambda) w - eta grad, Adam as the contrast: an '
               'identity of the optimizer, shown'), kind="demonstration")
@@ -160,10 +152,16 @@ NEAR_ZERO = 0.01  # "near zero": |w| under 1% of the RMS weight the unpenalized 
 # are standardized, so such a weight moves the logit by under 1% of a typical weight's)
 
 
-def _sparse_variants() -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {"none": {}}
-    out |= {f"L1 {lam}": {"regularization.l1": lam} for lam in L1_LAMBDAS}
-    out |= {f"L2 {lam}": {"regularization.l2": lam} for lam in L2_LAMBDAS}
+# Claim 10's setting: "none" (lambda None), "L1" or "L2", and its lambda.
+Penalty = setting("Penalty", "kind lam", lambda kind, lam: kind if lam is None else f"{kind} {lam}")
+
+NO_PENALTY = Penalty("none", None)
+
+
+def _sparse_variants() -> dict[tuple, dict[str, Any]]:
+    out: dict[tuple, dict[str, Any]] = {NO_PENALTY: {}}
+    out |= {Penalty("L1", lam): {"regularization.l1": lam} for lam in L1_LAMBDAS}
+    out |= {Penalty("L2", lam): {"regularization.l2": lam} for lam in L2_LAMBDAS}
     return out
 
 
@@ -174,10 +172,10 @@ def near_zero_share(run: Run, reference: Run) -> float:
     return float((_weights_flat(run).abs() < NEAR_ZERO * scale).float().mean())
 
 
-def _closest_pair(losses: dict[str, list[float]]) -> tuple[str, str]:
+def _closest_pair(losses: dict[Any, list[float]]) -> tuple[Any, Any]:
     """The (L1, L2) variants whose mean training losses are closest."""
-    l1 = [k for k in losses if k.startswith("L1")]
-    l2 = [k for k in losses if k.startswith("L2")]
+    l1 = [k for k in losses if k.kind == "L1"]
+    l2 = [k for k in losses if k.kind == "L2"]
     return min(((a, b) for a in l1 for b in l2),
                key=lambda p: abs(_m(losses[p[0]]) - _m(losses[p[1]])))
 
@@ -189,13 +187,13 @@ def measure_sparsity(ctx: Context) -> Measurement:
         "data": {"name": "breast_cancer"}, "model": {"depth": 0}, "init": {"scheme": "zeros"},
         "optimizer": {"name": "sgd", "lr": 0.3},
         "budget": {"epochs": ctx.epochs(60), "batch_size": 0}})
-    runs = _train(ctx, base, _sparse_variants(), resplit=True)
+    runs = ctx.train_variants(base, _sparse_variants(), resplit=True)
     loss = {k: metric(rs, "train_loss") for k, rs in runs.items()}
     a, b = _closest_pair(loss)
     return Measurement(
         values={"pair": [a, b],
                 "near_zero": {k: [near_zero_share(r, ref) if _ok(r) and _ok(ref) else math.nan
-                                  for r, ref in zip(rs, runs["none"])]
+                                  for r, ref in zip(rs, runs[NO_PENALTY])]
                               for k, rs in runs.items()},
                 "norm": {k: _per_run(rs, lambda r: float(_weights_flat(r).norm()))
                          for k, rs in runs.items()},
@@ -209,13 +207,13 @@ def decide_sparsity(m: Measurement) -> Verdict:
     v = m.values
     a, b = v["pair"]
     zero, norm, loss = v["near_zero"], v["norm"], v["train_loss"]
-    sparse = _paired_greater(zero[a], zero[b])
-    small = _paired_greater(norm["none"], norm[b])
+    sparse = greater(zero[a], zero[b], paired=True)
+    small = greater(norm[NO_PENALTY], norm[b], paired=True)
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
               f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
               f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
               f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
-              f"against {_m(norm['none']):.3g} without a penalty ({small.text()})")
+              f"against {_m(norm[NO_PENALTY]):.3g} without a penalty ({small.text()})")
     return verdict_from(detail, sparse.significant, small.significant)
 
 
@@ -223,9 +221,9 @@ def figure_sparsity(m: Measurement) -> go.Figure:
     v = m.values
     fig = go.Figure()
     for kind in ("none", "L1", "L2"):
-        keys = [k for k in v["near_zero"] if k.startswith(kind)]
+        keys = [k for k in v["near_zero"] if k.kind == kind]
         fig.add_scatter(x=[_m(v["train_loss"][k]) for k in keys],
-                        y=[_m(v["near_zero"][k]) for k in keys], text=keys,
+                        y=[_m(v["near_zero"][k]) for k in keys], text=[str(k) for k in keys],
                         mode="markers+lines+text", textposition="top center",
                         error_y={"type": "data", "array": [
                             mean_ci(v["near_zero"][k]).half_width for k in keys]},
@@ -247,7 +245,6 @@ SPARSITY = Claim(
     "test "
     "over data splits (Holm-adjusted p < 0.05)",
     measure_sparsity, decide_sparsity, figure_sparsity,
-    smallest_effect=0.5,
     protocol=('logistic regression from zero on breast cancer, full-batch SGD, L1 against L2 at'
               ' the strengths whose training losses are closest; each seed draws its own split'))
 
@@ -285,7 +282,7 @@ def measure_activation_l1(ctx: Context) -> Measurement:
         "data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
         "optimizer": {"name": "adam", "lr": 0.003},
         "budget": {"epochs": ctx.epochs(15), "batch_size": 64}})
-    runs = _train(ctx, base, {"none": {},
+    runs = ctx.train_variants(base, {"none": {},
                               "activation L1": {"regularization.activation_l1": ACT_L1}})
     rep = {k: [_representation(r) if _ok(r) else (math.nan, math.nan) for r in rs]
            for k, rs in runs.items()}
@@ -297,7 +294,7 @@ def measure_activation_l1(ctx: Context) -> Measurement:
 
 def decide_activation_l1(m: Measurement) -> Verdict:
     z, acc = m.values["zero_share"], m.values["test_acc"]
-    c = _paired_greater(z["activation L1"], z["none"])
+    c = greater(z["activation L1"], z["none"], paired=True)
     detail = (f"on test digits {_m(z['activation L1']):.0%} of the hidden ReLU outputs are "
               f"exactly zero with the penalty against {_m(z['none']):.0%} without "
               f"({c.text()}); test accuracy {_m(acc['activation L1']):.3f} against "
@@ -314,13 +311,8 @@ def figure_activation_l1(m: Measurement) -> go.Figure:
         bar.showlegend = col == 1
         bar.name = "mean, 95% CI over seeds"
         fig.add_trace(bar, row=1, col=col)
-    fig.update_yaxes(title_text="share", row=1, col=1)
-    fig.update_yaxes(title_text="||h||_1", row=1, col=2)
-    fig.update_xaxes(title_text="penalty", row=1, col=1)
-    fig.update_xaxes(title_text="penalty", row=1, col=2)
-    fig.update_layout(title=f"Hidden representations of a ReLU MLP on digits "
-                      f"(lambda = {v['lambda']})")
-    return fig
+    return finish(fig, f"Hidden representations of a ReLU MLP on digits (lambda = "
+                  f"{v['lambda']})", x=["penalty"] * 2, y=["share", "||h||_1"])
 
 
 ACTIVATION_L1 = Claim(
@@ -330,7 +322,6 @@ ACTIVATION_L1 = Claim(
     "share of exactly-zero hidden activations on the test set larger with the penalty, "
     "one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
     measure_activation_l1, decide_activation_l1, figure_activation_l1,
-    smallest_effect=0.5,
     protocol=('MLP 2x64 on digits, Adam, with and without an L1 penalty on the hidden '
               'activations; each seed varies init and data order'))
 
@@ -345,13 +336,13 @@ def measure_l2_gap(ctx: Context) -> Measurement:
     """The overfitting MLP with and without L2 at each training-set size; each seed draws
     its own split (and its own init)."""
     runs = _train_sizes(ctx, overfit_base(ctx), {"none": {}, "L2": {"regularization.l2": GAP_L2}})
-    return Measurement(values={**{_size_key(n): _gap_values(r) for n, r in runs.items()},
+    return Measurement(values={"size": {n: _gap_values(r) for n, r in runs.items()},
                                "lambda": GAP_L2})
 
 
 def decide_l2_gap(m: Measurement) -> Verdict:
     held, condition, detail = _gap_map(m, "L2")
-    return _size_verdict(detail, held, sorted(_by_size(m.values)), condition)
+    return _size_verdict(detail, held, sorted(m.values["size"]), condition)
 
 
 L2_GAP = Claim(
@@ -365,7 +356,6 @@ L2_GAP = Claim(
     measure_l2_gap, decide_l2_gap,
     lambda m: _gap_size_figure(m, f"Wide MLP on noisy moons, L2 lambda = "
                                   f"{m.values['lambda']}, by training-set size"),
-    smallest_effect=0.5,
     protocol=(f"wide MLP (2x128) trained long on {', '.join(map(str, OVERFIT_SIZES))} noisy "
               "two-moons points, Adam, full batch, with and without L2 0.01; each seed draws "
               "its own split and init"), factors=("training-set size",))
