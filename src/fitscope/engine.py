@@ -167,8 +167,9 @@ class Trainer(RunState):
         return loss, out
 
     def train_step(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step on a batch; returns, as a population of one, the data loss
-        (1,) and the main task's outputs (1, k, B)."""
+        """One optimizer step on a batch; returns, as a program of one run
+        (:class:`fitscope.epoch_loop.Program`), the data loss (1,) and the main task's
+        outputs (B, k)."""
         rc = self.config.regularization
         x = self._prepare(b)
         noise = reg.add_weight_noise_(self.weights, rc.weight_noise) if rc.weight_noise else ()
@@ -179,7 +180,7 @@ class Trainer(RunState):
         objective.backward()
         self.updater.step(self.step, self.total_steps, self.flat, self.grads,
                           list(zip(self.weights, noise)))
-        return loss.detach().view(1), out.detach().t().unsqueeze(0)
+        return loss.detach().view(1), out.detach()
 
     def _constant_prediction_loss(self) -> float:
         """Loss of the best constant guess: log k (uniform over k classes) or Var(y)."""

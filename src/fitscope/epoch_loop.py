@@ -9,7 +9,7 @@ there, the stacked program here); the loop does the rest, the same for both:
 1. each epoch: the epoch count of every run still training; the program's batches
    (each run's own data order, :meth:`fitscope.run_state.RunState.order`);
 2. each step: the program's step gives the N runs' minibatch losses, an (N,) tensor, and
-   outputs (N, k, B); the step counts; a run whose loss diverged
+   their outputs; the step counts; a run whose loss diverged
    (:func:`fitscope.core.loop.divergence`) ends as ``diverged`` and its step is not
    counted (``diverged_step`` is the count before it); the running sums
    (:class:`EpochSums`); every ``observe.snapshot_every`` steps a snapshot of each run
@@ -77,9 +77,9 @@ class Program(Protocol):
         """The epoch's batches, drawn in each run's own data order."""
 
     def train_step(self, batch: Any) -> tuple[Tensor, Tensor]:
-        """One optimizer step of every run: (losses (N,), outputs (N, k, B)); a
-        classifier's outputs must stay as they are until the epoch ends (the loop
-        counts their hits then)."""
+        """One optimizer step of every run: (losses (N,), outputs (N, k, B), or (B, k)
+        for one run); a classifier's outputs must stay as they are until the epoch
+        ends (the loop counts their hits then)."""
 
     def step_end(self, losses: list[float], gone: list[int]) -> None:
         """After the step is counted and before the runs at rows ``gone`` (diverged at
@@ -116,7 +116,7 @@ def run_epochs(program: Program, epochs: int) -> None:
             program.step += 1
             values = losses.tolist()  # the step's one synchronization
             gone = diverged(program, values)
-            sums.add(losses, out, batch.y)
+            sums.add(values, out, batch.y)
             if every and program.step % every == 0:
                 snapshot(program, skip=gone)
             program.step_end(values, gone)
@@ -162,24 +162,27 @@ def snapshot(program: Program, skip: Sequence[int] = ()) -> None:
 class EpochSums:
     """An epoch's running sums for the ``n`` runs still training: the minibatch losses
     weighted by their batch size, the examples seen, and for classification the hits of
-    the training outputs (:func:`fitscope.core.losses.predictions` equal to the target).
-    Kept as the steps' tensors and summed when asked (:meth:`means`), when runs leave
-    (:meth:`keep`) or when the kept outputs pass ``FOLD_ELEMENTS``."""
+    the training outputs (:func:`fitscope.core.losses.predictions` equal to the
+    target). A step adds its losses as Python floats (the loop has them for the
+    divergence check) and its outputs as they are; they are summed when asked
+    (:meth:`means`), when runs leave (:meth:`keep`) or, the outputs, once they pass
+    ``FOLD_ELEMENTS``: a step costs no kernel of its own."""
 
     def __init__(self, classify: bool, n: int):
         self.classify = classify
         self.seen = 0
-        self.loss_sum = torch.zeros(n, dtype=torch.float64)  # CPU
-        self.hits = torch.zeros(n, dtype=torch.long)  # CPU
-        self._losses: list[Tensor] = []
-        self._sizes: list[int] = []
+        self.loss_sum = torch.zeros(n, dtype=torch.float64)
+        self.hits = torch.zeros(n, dtype=torch.long)
+        self._losses: list[list[float]] = []  # per step: the N losses
+        self._sizes: list[float] = []  # per step: its batch size
         self._outs: list[Tensor] = []
         self._ys: list[Tensor] = []
         self._pending = 0  # elements in self._outs
 
-    def add(self, losses: Tensor, out: Tensor, y: Tensor) -> None:
-        """A step's (N,) losses over a batch of ``y.shape[-1]`` examples, its outputs
-        (N, k, B) and targets (B,) or (N, B)."""
+    def add(self, losses: list[float], out: Tensor, y: Tensor) -> None:
+        """A step's N losses over a batch of ``y.shape[-1]`` examples, its outputs
+        (N, k, B) or, for one run, (B, k) (:func:`~fitscope.core.losses.predictions`'
+        two layouts) and its targets, (N, B) or (B,)."""
         n = y.shape[-1]
         self.seen += n
         self._losses.append(losses)
@@ -193,15 +196,17 @@ class EpochSums:
 
     def _fold_hits(self) -> None:
         if self._outs:
-            out, y = torch.cat(self._outs, dim=-1), torch.cat(self._ys, dim=-1)
+            batch_axis = 0 if self._outs[0].dim() == 2 else -1
+            out, y = torch.cat(self._outs, dim=batch_axis), torch.cat(self._ys, dim=-1)
             self.hits += (predictions(out) == y).sum(-1).cpu()
             self._outs, self._ys, self._pending = [], [], 0
 
     def _fold(self) -> None:
         self._fold_hits()
         if self._losses:
-            sizes = torch.tensor(self._sizes, dtype=torch.float64).unsqueeze(1)
-            self.loss_sum += (torch.stack(self._losses).double().cpu() * sizes).sum(0)
+            weighted = torch.tensor(self._losses, dtype=torch.float64).T * torch.tensor(
+                self._sizes, dtype=torch.float64)
+            self.loss_sum += weighted.sum(1)
             self._losses, self._sizes = [], []
 
     def keep(self, index: Tensor) -> None:
@@ -269,5 +274,7 @@ def finite_rows(params: Sequence[Tensor]) -> list[bool]:
     """Whether each row's parameters are all finite. amax and amin carry NaN and
     infinities through: one cheap pass each, where isfinite(p).all(1) makes two (N, D)
     temporaries (5.6 ms against 0.35 at width 128)."""
-    ok = [torch.isfinite(p.amax(1)) & torch.isfinite(p.amin(1)) for p in params]
-    return torch.stack(ok).all(0).tolist()
+    ok = torch.isfinite(params[0].amax(1)) & torch.isfinite(params[0].amin(1))
+    for p in params[1:]:
+        ok &= torch.isfinite(p.amax(1)) & torch.isfinite(p.amin(1))
+    return ok.tolist()
