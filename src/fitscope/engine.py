@@ -35,7 +35,7 @@ from .core.loop import EarlyStopping as EarlyStopping  # re-exported: its old ho
 from .core.losses import mean_loss
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
-from .epoch_loop import run_epochs, snapshot
+from .epoch_loop import fit_epochs, run_epochs
 from .init import apply_init
 from .models import MultiTaskNet, build_model
 from .run import Run
@@ -239,9 +239,7 @@ class Trainer(RunState):
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        if self.snapshot_every:  # the trajectory starts at the init
-            snapshot(self)
-        self.run_epochs(self.config.budget.epochs)
+        fit_epochs(self, self.config.budget.epochs)
         es = self.config.regularization.early_stopping
         restore_best(self, self.model)
         if self.early and self.status != "diverged" and es.after != "none":

@@ -99,6 +99,17 @@ class Program(Protocol):
         """What run ``i``'s epoch-end callbacks see as the trainer (its ``.model``)."""
 
 
+def fit_epochs(program: Program, epochs: int) -> None:
+    """The training part of a fit, for both engines: the snapshot of the init (with
+    ``observe.snapshot_every``), :func:`run_epochs`, then the runs still training after
+    the last epoch leave the program."""
+    if program.snapshot_every:
+        snapshot(program)
+    run_epochs(program, epochs)
+    if program.alive:
+        program.leave(list(range(len(program.alive))))
+
+
 def run_epochs(program: Program, epochs: int) -> None:
     """Train ``program`` for at most ``epochs`` epochs (the module doc's order), until
     no run is left."""

@@ -56,7 +56,7 @@ from ..core.loop import Updater
 from ..core.losses import Smoothing, example_losses, losses_and_grad, predictions
 from ..core.transforms import column
 from ..engine import EVAL_BATCH, Batch, Trainer, shape_inputs
-from ..epoch_loop import run_epochs, snapshot
+from ..epoch_loop import fit_epochs
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
@@ -360,10 +360,7 @@ class Population:
     # -- epochs: a program of N runs (fitscope.epoch_loop.Program) -------------------
     def fit(self) -> list[Run]:
         t0 = time.perf_counter()
-        if self.snapshot_every:  # the trajectory starts at the init, as in the sequential engine
-            snapshot(self)
-        run_epochs(self, self.lead.config.budget.epochs)
-        self.leave(list(range(len(self.alive))))
+        fit_epochs(self, self.lead.config.budget.epochs)
         seconds = time.perf_counter() - t0
         return self._runs(seconds)
 
