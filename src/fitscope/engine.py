@@ -6,7 +6,9 @@ update half that the population engine runs too (:class:`fitscope.core.loop.Upda
 learning rate from the schedule; weight noise off; penalty gradients (L2, L1);
 clipping; decoupled weight decay; the optimizer's update, all as transforms of
 :mod:`fitscope.core.transforms` over the model's parameters viewed as one (1, D)
-buffer, :func:`fitscope.core.loop.population_of_one`). A non-finite loss, or one 1000
+buffer, :func:`fitscope.core.loop.population_of_one`). The epochs around the steps are
+the loop both engines run (:func:`fitscope.epoch_loop.run_epochs`, a :class:`Trainer`
+being an engine of one run). A non-finite loss, or one 1000
 times that of a constant prediction (log k for k classes, Var(y) for regression), ends
 the run as ``diverged`` (:func:`fitscope.core.loop.divergence`): a result, never an
 exception. Regression runs also report RMSE (in
@@ -56,8 +58,8 @@ class Trainer(RunState):
     """State of one run; :func:`train` is the way to use it. Its bookkeeping (status,
     history, snapshots, epoch and step, early stopping, the data order) is a
     :class:`~fitscope.run_state.RunState`'s, as a population member's is, and its epochs
-    run in the population's loop (:func:`fitscope.epoch_loop.run_epochs`) as a program
-    of one run (:class:`fitscope.epoch_loop.Program`: N = 1, its rows the (1, D)
+    run in the loop both engines run (:func:`fitscope.epoch_loop.run_epochs`) as an engine
+    of one run (:class:`fitscope.epoch_loop.Engine`: N = 1, its rows the (1, D)
     parameter buffer, the step's autograd its own)."""
 
     def __init__(self, config: RunConfig, model: nn.Module | None = None,
@@ -167,8 +169,8 @@ class Trainer(RunState):
         return loss, out
 
     def train_step(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-        """One optimizer step on a batch; returns, as a program of one run
-        (:class:`fitscope.epoch_loop.Program`), the data loss (1,) and the main task's
+        """One optimizer step on a batch; returns, as an engine of one run
+        (:class:`fitscope.epoch_loop.Engine`), the data loss (1,) and the main task's
         outputs (B, k)."""
         rc = self.config.regularization
         x = self._prepare(b)
@@ -205,7 +207,7 @@ class Trainer(RunState):
         self.model.train(was_training)
         return loss_sum / len(x), (correct / len(x) if self.classify else None)
 
-    # -- the loop: a program of one run (fitscope.epoch_loop.Program) ---------------
+    # -- the loop: an engine of one run (fitscope.epoch_loop.Engine) ----------------
     def run_epochs(self, epochs: int) -> None:
         """Train for at most ``epochs`` more epochs (:func:`fitscope.epoch_loop.run_epochs`)."""
         self.alive = [self]

@@ -1,29 +1,29 @@
-"""The epoch loop, written once for both engines: :func:`run_epochs` trains a
-:class:`Program` of N runs (the sequential :class:`fitscope.engine.Trainer`: one run,
+"""The epoch loop, written once for both engines: :func:`run_epochs` trains an
+:class:`Engine` of N runs (the sequential :class:`fitscope.engine.Trainer`: one run,
 N = 1; the population engine's :class:`fitscope.population.engine.Population`: N runs
 of one shape) for some epochs.
 
-A program says how to get its batches and take a step (autograd of any ``nn.Module``
+An engine says how to get its batches and take a step (autograd of any ``nn.Module``
 there, the stacked program here); the loop does the rest, the same for both:
 
-1. each epoch: the epoch count of every run still training; the program's batches
+1. each epoch: the epoch count of every run still training; the engine's batches
    (each run's own data order, :meth:`fitscope.run_state.RunState.order`);
-2. each step: the program's step gives the N runs' minibatch losses, an (N,) tensor, and
+2. each step: the engine's step gives the N runs' minibatch losses, an (N,) tensor, and
    their outputs; the step counts; a run whose loss diverged
    (:func:`fitscope.core.loop.divergence`) ends as ``diverged`` and its step is not
    counted (``diverged_step`` is the count before it); the running sums
    (:class:`EpochSums`); every ``observe.snapshot_every`` steps a snapshot of each run
-   that goes on; the program's :meth:`Program.step_end` (the sequential engine's
-   per-step callbacks, the population's probe); the runs that ended leave the program;
+   that goes on; the engine's :meth:`Engine.step_end` (the sequential engine's
+   per-step callbacks, the population's probe); the runs that ended leave the engine;
    the step budget or a callback's ``stop`` ends the epoch early;
 3. each epoch's end (:func:`end_epoch`): one history row per run
    (:func:`fitscope.run_state.history_row`) and the decision whether it ends
    (:func:`fitscope.run_state.end_of_epoch`); those that end leave.
 
-One synchronization per step, as each engine had before it was shared: the losses as
-Python floats for the divergence check. The epoch's loss and hit sums are kept as the
-steps' tensors and summed at the epoch's end (or when their outputs pass
-``FOLD_ELEMENTS``), so a step costs no reduction kernels of its own.
+One synchronization per step, as each engine had before the loop was shared: the
+losses as Python floats, for the divergence check; the epoch's sums are taken from
+those and from the kept outputs at the epoch's end (:class:`EpochSums`), so a step
+costs no kernel of the loop's own.
 """
 
 from __future__ import annotations
@@ -41,11 +41,11 @@ from .core.transforms import global_norm
 from .data import DataSplits
 from .run_state import RunState, end_of_epoch, history_row
 
-FOLD_ELEMENTS = 1 << 20  # outputs kept for the epoch's hit count before they are counted
+FOLD_ELEMENTS = 1 << 18  # output elements kept (1 MiB of float32) before their hits are counted
 
 
-class Program(Protocol):
-    """What :func:`run_epochs` trains: N runs as one program. Its parameters, gradients
+class Engine(Protocol):
+    """What :func:`run_epochs` trains: N runs as one engine. Its parameters, gradients
     and weight masks are lists of (N, D_i) tensors, row i being run ``alive[i]``."""
 
     step: int  # optimizer steps taken
@@ -99,54 +99,54 @@ class Program(Protocol):
         """What run ``i``'s epoch-end callbacks see as the trainer (its ``.model``)."""
 
 
-def fit_epochs(program: Program, epochs: int) -> None:
+def fit_epochs(engine: Engine, epochs: int) -> None:
     """The training part of a fit, for both engines: the snapshot of the init (with
     ``observe.snapshot_every``), :func:`run_epochs`, then the runs still training after
-    the last epoch leave the program."""
-    if program.snapshot_every:
-        snapshot(program)
-    run_epochs(program, epochs)
-    if program.alive:
-        program.leave(list(range(len(program.alive))))
+    the last epoch leave the engine."""
+    if engine.snapshot_every:
+        snapshot(engine)
+    run_epochs(engine, epochs)
+    if engine.alive:
+        engine.leave(list(range(len(engine.alive))))
 
 
-def run_epochs(program: Program, epochs: int) -> None:
-    """Train ``program`` for at most ``epochs`` epochs (the module doc's order), until
+def run_epochs(engine: Engine, epochs: int) -> None:
+    """Train ``engine`` for at most ``epochs`` epochs (the module doc's order), until
     no run is left."""
-    every = program.snapshot_every
+    every = engine.snapshot_every
     for _ in range(epochs):
-        if not program.alive:
+        if not engine.alive:
             return
-        program.epoch += 1
-        for run in program.alive:
-            run.epoch = program.epoch
+        engine.epoch += 1
+        for run in engine.alive:
+            run.epoch = engine.epoch
         t0 = time.perf_counter()
-        sums = EpochSums(program.classify, len(program.alive))
-        for batch in program.batches():
-            losses, out = program.train_step(batch)
-            program.step += 1
+        sums = EpochSums(engine.classify, len(engine.alive))
+        for batch in engine.batches():
+            losses, out = engine.train_step(batch)
+            engine.step += 1
             values = losses.tolist()  # the step's one synchronization
-            gone = diverged(program, values)
+            gone = diverged(engine, values)
             sums.add(values, out, batch.y)
-            if every and program.step % every == 0:
-                snapshot(program, skip=gone)
-            program.step_end(values, gone)
+            if every and engine.step % every == 0:
+                snapshot(engine, skip=gone)
+            engine.step_end(values, gone)
             if gone:
-                keep = program.leave(gone)
-                if not program.alive:
+                keep = engine.leave(gone)
+                if not engine.alive:
                     return
                 sums.keep(keep)
-            if program.stop or program.step >= program.total_steps:
+            if engine.stop or engine.step >= engine.total_steps:
                 break
         train_loss, train_acc = sums.means()
-        end_epoch(program, train_loss, train_acc, time.perf_counter() - t0)
+        end_epoch(engine, train_loss, train_acc, time.perf_counter() - t0)
 
 
-def diverged(program: Program, losses: list[float]) -> list[int]:
+def diverged(engine: Engine, losses: list[float]) -> list[int]:
     """Rows whose loss diverged at the step just counted: each of those runs ends as
     ``diverged`` (:func:`~fitscope.core.loop.divergence`'s reason) with the steps before
     it as its count."""
-    baseline, step = program.baseline_loss, program.step - 1
+    baseline, step = engine.baseline_loss, engine.step - 1
     limit = DIVERGENCE_FACTOR * baseline
     if all(v <= limit for v in losses):  # False for NaN
         return []
@@ -154,20 +154,20 @@ def diverged(program: Program, losses: list[float]) -> list[int]:
     for i, loss in enumerate(losses):
         reason = divergence(loss, baseline, step)
         if reason is not None:
-            run = program.alive[i]
+            run = engine.alive[i]
             run.step = step
             run.diverge(reason)
             rows.append(i)
     return rows
 
 
-def snapshot(program: Program, skip: Sequence[int] = ()) -> None:
+def snapshot(engine: Engine, skip: Sequence[int] = ()) -> None:
     """A snapshot of each run still training (but those at rows ``skip``) after
-    ``program.step`` steps."""
-    rows = program.parameter_rows()
-    for i, run in enumerate(program.alive):
+    ``engine.step`` steps."""
+    rows = engine.parameter_rows()
+    for i, run in enumerate(engine.alive):
         if i not in skip:
-            run.snapshot(program.step, rows[i].clone())
+            run.snapshot(engine.step, rows[i].clone())
 
 
 class EpochSums:
@@ -236,31 +236,31 @@ class EpochSums:
         return losses, (self.hits.double() / seen).tolist()
 
 
-def end_epoch(program: Program, train_loss: Sequence[float],
+def end_epoch(engine: Engine, train_loss: Sequence[float],
               train_acc: Sequence[float | None], seconds: float) -> None:
     """Each run's history row, then the decision whether it ends
     (:func:`fitscope.run_state.end_of_epoch`: non-finite parameters end it as diverged,
     early stopping may end it, else the step budget or a callback's ``stop``); those
-    that end leave the program."""
-    runs = program.alive
-    val_loss, val_acc = program.evaluate_runs(program.splits.x_val, program.splits.y_val)
-    grad_norm = global_norm(program.grads)[:, 0].tolist()
+    that end leave the engine."""
+    runs = engine.alive
+    val_loss, val_acc = engine.evaluate_runs(engine.splits.x_val, engine.splits.y_val)
+    grad_norm = global_norm(engine.grads)[:, 0].tolist()
     rcs = [run.config.regularization for run in runs]
-    penalty = penalties(program.flat, program.masks, [r.l2 for r in rcs], [r.l1 for r in rcs])
-    finite = finite_rows(program.flat)
-    lrs = program.updater.lrs
+    penalty = penalties(engine.flat, engine.masks, [r.l2 for r in rcs], [r.l1 for r in rcs])
+    finite = finite_rows(engine.flat)
+    lrs = engine.updater.lrs
     ended = []
     for i, run in enumerate(runs):
-        row = history_row(epoch=program.epoch, step=program.step, train_loss=train_loss[i],
+        row = history_row(epoch=engine.epoch, step=engine.step, train_loss=train_loss[i],
                           train_acc=train_acc[i], val_loss=val_loss[i], val_acc=val_acc[i],
                           lr=lrs[i], grad_norm=grad_norm[i], penalty=penalty[i],
                           seconds=seconds)
-        run.step = program.step
-        if end_of_epoch(run, row, finite[i], program.total_steps, program.host(i),
-                        program.callbacks):
+        run.step = engine.step
+        if end_of_epoch(run, row, finite[i], engine.total_steps, engine.host(i),
+                        engine.callbacks):
             ended.append(i)
     if ended:
-        program.leave(ended)
+        engine.leave(ended)
 
 
 def penalties(params: Sequence[Tensor], masks: Sequence[Tensor], l2: Sequence[float],

@@ -16,13 +16,15 @@ update half, the same code as the sequential engine's
 noise off; penalty gradients (L2, L1); clipping, each member by its own norm; decoupled
 weight decay; the optimizer's update).
 
-Per member, as in the sequential engine: divergence
-(:func:`fitscope.core.loop.divergence`), early stopping
+The epochs run in the loop both engines run (:func:`fitscope.epoch_loop.run_epochs`:
+a :class:`Population` is a :class:`fitscope.epoch_loop.Engine` of N runs, the
+sequential ``Trainer`` one of one run). Per member, as in the sequential engine:
+divergence (:func:`fitscope.core.loop.divergence`), early stopping
 (:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
 restoring its best weights), history rows, final metrics, snapshots and probe records;
 each member is a :class:`fitscope.run_state.RunState`, as the sequential ``Trainer`` is,
 and its history rows, end-of-epoch decision and ``Run`` go through the same functions
-(:mod:`fitscope.run_state`).
+(:mod:`fitscope.epoch_loop`, :mod:`fitscope.run_state`).
 A member whose run has ended leaves the stacked program (its rows are dropped, so it
 costs nothing more and its numbers, even NaNs, can reach no other member); its weights
 stay as they were when it left.
@@ -246,7 +248,7 @@ def population_seed(configs: Sequence[RunConfig]) -> int:
 
 class Population:
     """The members and the stacked program of those still training (``self.alive``, in
-    row order): a :class:`fitscope.epoch_loop.Program` of N runs, trained by the loop
+    row order): a :class:`fitscope.epoch_loop.Engine` of N runs, trained by the loop
     the sequential engine runs too (:func:`fitscope.epoch_loop.run_epochs`)."""
 
     def __init__(self, configs: list[RunConfig], lead: Trainer | None = None,
@@ -357,7 +359,7 @@ class Population:
         p.add_(noise)
         return noise
 
-    # -- epochs: a program of N runs (fitscope.epoch_loop.Program) -------------------
+    # -- epochs: an engine of N runs (fitscope.epoch_loop.Engine) --------------------
     def fit(self) -> list[Run]:
         t0 = time.perf_counter()
         fit_epochs(self, self.lead.config.budget.epochs)
