@@ -105,7 +105,7 @@ class Trainer(RunState):
         self.stop = False
         self.baseline_loss = self._constant_prediction_loss()
         self.snapshot_every = cfg.observe.snapshot_every
-        self.alive: list[RunState] = [self]  # the program's runs: this one, until it ends
+        self.alive: list[RunState] = [self]  # the engine's runs: this one, until it ends
 
     # -- pieces -----------------------------------------------------------------------
     def _to(self, t: torch.Tensor) -> torch.Tensor:
