@@ -34,7 +34,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
                 "fitscope.display", "fitscope.figures", "fitscope.live", "fitscope.progress",
                 "fitscope.regularization_paths", "fitscope.baselines",
                 "fitscope.many")),  # train_many (issue 18), when it lands
-    ("engine", ("fitscope.engine", "fitscope.run", "fitscope.run_state")),
+    ("engine", ("fitscope.engine", "fitscope.epoch_loop", "fitscope.run", "fitscope.run_state")),
     ("instruments", ("fitscope.probe.training", "fitscope.probe.hooks", "fitscope.probe.stats")),
     ("training parts", ("fitscope.models", "fitscope.init", "fitscope.optim",
                         "fitscope.regularize", "fitscope.sizing", "fitscope.threads")),

@@ -9,6 +9,7 @@ import torch
 
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
+from fitscope.epoch_loop import end_epoch
 from fitscope.population import engine, group_by_shape, shape_key, train
 from fitscope.population.engine import Population, example_losses, losses_and_grad
 from fitscope.run import load_run
@@ -217,7 +218,7 @@ def test_a_member_with_non_finite_parameters_ends_diverged_at_the_epochs_end(bad
     pop = Population([cfg(**{"budget.seed": s}) for s in range(3)])
     pop.net.flat[1, -1] = bad  # (private) as if a step had made it so
     pop.net.flat[2, 0] = 3e38  # huge but finite
-    pop._end_of_epoch(torch.zeros(3), torch.zeros(3), 0.0)  # (private)
+    end_epoch(pop, [0.0] * 3, [0.0] * 3, 0.0)
     assert [m.status for m in pop.members] == ["completed", "diverged", "completed"]
     assert pop.members[1].reason == "non-finite parameters after step 0"
     assert len(pop.alive) == 2

@@ -6,7 +6,9 @@ update half that the population engine runs too (:class:`fitscope.core.loop.Upda
 learning rate from the schedule; weight noise off; penalty gradients (L2, L1);
 clipping; decoupled weight decay; the optimizer's update, all as transforms of
 :mod:`fitscope.core.transforms` over the model's parameters viewed as one (1, D)
-buffer, :func:`fitscope.core.loop.population_of_one`). A non-finite loss, or one 1000
+buffer, :func:`fitscope.core.loop.population_of_one`). The epochs around the steps are
+the loop both engines run (:func:`fitscope.epoch_loop.run_epochs`, a :class:`Trainer`
+being an engine of one run). A non-finite loss, or one 1000
 times that of a constant prediction (log k for k classes, Var(y) for regression), ends
 the run as ``diverged`` (:func:`fitscope.core.loop.divergence`): a result, never an
 exception. Regression runs also report RMSE (in
@@ -30,23 +32,16 @@ from torch import nn
 
 from . import regularize as reg
 from .config import RunConfig
-from .core.loop import Callback, Updater, divergence, population_of_one
+from .core.loop import Callback, Updater, population_of_one
 from .core.loop import EarlyStopping as EarlyStopping  # re-exported: its old home
 from .core.losses import mean_loss
-from .core.transforms import global_norm
 from .data import DataSplits, load_data
 from .data.augment import augment_batch, check_augment
+from .epoch_loop import fit_epochs, run_epochs
 from .init import apply_init
 from .models import MultiTaskNet, build_model
 from .run import Run
-from .run_state import (
-    RunState,
-    end_of_epoch,
-    finish,
-    history_row,
-    restore_best,
-    split_metrics,
-)
+from .run_state import RunState, finish, restore_best, split_metrics
 from .run_state import label_names as label_names  # re-exported: their old home
 from .run_state import regression_metrics as regression_metrics
 from .sizing import EVAL_BATCH, check_fits
@@ -62,7 +57,10 @@ class Batch:
 class Trainer(RunState):
     """State of one run; :func:`train` is the way to use it. Its bookkeeping (status,
     history, snapshots, epoch and step, early stopping, the data order) is a
-    :class:`~fitscope.run_state.RunState`'s, as a population member's is."""
+    :class:`~fitscope.run_state.RunState`'s, as a population member's is, and its epochs
+    run in the loop both engines run (:func:`fitscope.epoch_loop.run_epochs`) as an engine
+    of one run (:class:`fitscope.epoch_loop.Engine`: N = 1, its rows the (1, D)
+    parameter buffer, the step's autograd its own)."""
 
     def __init__(self, config: RunConfig, model: nn.Module | None = None,
                  callbacks: Sequence[Callback] = (), splits: DataSplits | None = None):
@@ -92,9 +90,9 @@ class Trainer(RunState):
         self.weights, self.others = reg.weights_and_others(self.model)
         self.params = self.weights + self.others
         # the parameters as one (1, D) buffer, updated as a population of one
-        self.flat, self.grads, masks = population_of_one(self.weights, self.others)
+        self.flat, self.grads, self.masks = population_of_one(self.weights, self.others)
         rc = cfg.regularization
-        self.updater = Updater([cfg.optimizer], [rc], self.flat, masks)
+        self.updater = Updater([cfg.optimizer], [rc], self.flat, self.masks)
         self.act_l1 = (reg.ActivationL1(reg.hidden_activations(self.model), rc.activation_l1)
                        if rc.activation_l1 else None)
         RunState.__init__(self, cfg)  # early stopping: a callback, run last
@@ -106,6 +104,8 @@ class Trainer(RunState):
                                cfg.budget.max_steps or math.inf)
         self.stop = False
         self.baseline_loss = self._constant_prediction_loss()
+        self.snapshot_every = cfg.observe.snapshot_every
+        self.alive: list[RunState] = [self]  # the engine's runs: this one, until it ends
 
     # -- pieces -----------------------------------------------------------------------
     def _to(self, t: torch.Tensor) -> torch.Tensor:
@@ -124,8 +124,10 @@ class Trainer(RunState):
             return reg.classification_loss(out, y, self.n_classes, smoothing)
         return mean_loss(out, y, False)
 
-    def _batches(self):
-        """One epoch's batches: one gather of the shuffled data, then slices of it."""
+    def batches(self):
+        """One epoch's batches (in train mode): one gather of the shuffled data, then
+        slices of it."""
+        self.model.train()
         perm = self.order(len(self.x_train)).to(self.device)
         x, y = self.x_train[perm], self.y_train[perm]
         size = self.batch_size
@@ -166,8 +168,10 @@ class Trainer(RunState):
             loss = loss + aux.weight * mean_loss(outs[aux.kind][:, :1], target, True)
         return loss, out
 
-    def train_step(self, b: Batch) -> tuple[float, torch.Tensor]:
-        """One optimizer step on a batch; returns (data loss, main outputs)."""
+    def train_step(self, b: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """One optimizer step on a batch; returns, as an engine of one run
+        (:class:`fitscope.epoch_loop.Engine`), the data loss (1,) and the main task's
+        outputs (B, k)."""
         rc = self.config.regularization
         x = self._prepare(b)
         noise = reg.add_weight_noise_(self.weights, rc.weight_noise) if rc.weight_noise else ()
@@ -178,21 +182,13 @@ class Trainer(RunState):
         objective.backward()
         self.updater.step(self.step, self.total_steps, self.flat, self.grads,
                           list(zip(self.weights, noise)))
-        return loss.item(), out.detach()
+        return loss.detach().view(1), out.detach()
 
     def _constant_prediction_loss(self) -> float:
         """Loss of the best constant guess: log k (uniform over k classes) or Var(y)."""
         if self.classify:
             return math.log(max(self.n_classes, 2))
         return max(float(self.splits.y_train.var()), 1e-8)
-
-    def _check_divergence(self, loss: float) -> bool:
-        """Mark the run diverged when :func:`~fitscope.core.loop.divergence` says so."""
-        reason = divergence(loss, self.baseline_loss, self.step)
-        if reason is None:
-            return False
-        self.diverge(reason)
-        return True
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float | None]:
@@ -211,63 +207,41 @@ class Trainer(RunState):
         self.model.train(was_training)
         return loss_sum / len(x), (correct / len(x) if self.classify else None)
 
-    # -- the loop -------------------------------------------------------------------
+    # -- the loop: an engine of one run (fitscope.epoch_loop.Engine) ----------------
     def run_epochs(self, epochs: int) -> None:
-        every = self.config.observe.snapshot_every
-        for _ in range(epochs):
-            self.epoch += 1
-            t0, loss_sum, seen = time.perf_counter(), 0.0, 0
-            outs: list[torch.Tensor] = []  # the epoch's outputs and targets, for accuracy
-            targets: list[torch.Tensor] = []
-            self.model.train()
-            for b in self._batches():
-                loss, out = self.train_step(b)
-                if self._check_divergence(loss):
-                    return
-                n = b.y.shape[0]
-                loss_sum += loss * n
-                if self.classify:  # accuracy once per epoch: no kernels per step
-                    outs.append(out)
-                    targets.append(b.y)
-                seen += n
-                self.step += 1
-                if every and self.step % every == 0:
-                    self.snapshot(self.step, _flat(self.model))
-                for cb in self.callbacks:
-                    cb.on_step_end(self, self.step, loss)
-                if self.stop or self.step >= self.total_steps:
-                    break
-            acc = None if not self.classify else 0.0
-            if outs:
-                hits = reg.predictions(torch.cat(outs)) == torch.cat(targets)
-                acc = int(hits.count_nonzero()) / len(hits)
-            row = self._epoch_row(loss_sum / max(seen, 1), acc, time.perf_counter() - t0)
-            if self._end_of_epoch(row):
-                return
+        """Train for at most ``epochs`` more epochs (:func:`fitscope.epoch_loop.run_epochs`)."""
+        self.alive = [self]
+        run_epochs(self, epochs)
 
-    def _epoch_row(self, train_loss: float, train_acc: float | None, seconds: float) -> dict:
-        val_loss, val_acc = self.evaluate(self.splits.x_val, self.splits.y_val)
-        rc = self.config.regularization
-        return history_row(epoch=self.epoch, step=self.step, train_loss=train_loss,
-                           train_acc=train_acc, val_loss=val_loss, val_acc=val_acc,
-                           lr=self.updater.lrs[0], grad_norm=float(global_norm(self.grads)),
-                           penalty=reg.penalty_value(self.weights, rc.l2, rc.l1),
-                           seconds=seconds)
+    def step_end(self, losses: list[float], gone: list[int]) -> None:
+        """The callbacks' ``on_step_end``, unless the step diverged (the run ends)."""
+        if not gone:
+            for cb in self.callbacks:
+                cb.on_step_end(self, self.step, losses[0])
 
-    def _end_of_epoch(self, row: dict) -> bool:
-        """Record the row, run the callbacks; True when the run must end
-        (:func:`fitscope.run_state.end_of_epoch`)."""
-        finite = all(bool(torch.isfinite(p.amax()) & torch.isfinite(p.amin())) for p in self.flat)
-        return end_of_epoch(self, row, finite, self.total_steps, self, self.callbacks)
+    def leave(self, rows: list[int]) -> torch.Tensor:
+        """The run has ended: no row is kept."""
+        self.alive = []
+        return torch.zeros(0, dtype=torch.long)
+
+    def parameter_rows(self) -> torch.Tensor:
+        return _flat(self.model).view(1, -1)
+
+    def evaluate_runs(self, x: torch.Tensor, y: torch.Tensor
+                      ) -> tuple[list[float], list[float | None]]:
+        """:meth:`evaluate` as a population of one."""
+        loss, acc = self.evaluate(x, y)
+        return [loss], [acc]
+
+    def host(self, i: int) -> Trainer:
+        return self
 
     def fit(self) -> Run:
         t0 = time.perf_counter()
         for cb in self.callbacks:
             cb.on_train_start(self)
         self.init_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
-        if self.config.observe.snapshot_every:  # the trajectory starts at the init
-            self.snapshot(0, _flat(self.model))
-        self.run_epochs(self.config.budget.epochs)
+        fit_epochs(self, self.config.budget.epochs)
         es = self.config.regularization.early_stopping
         restore_best(self, self.model)
         if self.early and self.status != "diverged" and es.after != "none":
@@ -289,12 +263,7 @@ class Trainer(RunState):
         """Loss and accuracy (RMSE and R2 for regression) per split; none once diverged."""
         if self.status == "diverged":
             return {}
-
-        def evaluate(x: torch.Tensor, y: torch.Tensor) -> tuple[list[float], list[float | None]]:
-            loss, acc = self.evaluate(x, y)
-            return [loss], [acc]
-
-        return split_metrics(self.splits, self.classify, evaluate, 1)[0]
+        return split_metrics(self.splits, self.classify, self.evaluate_runs, 1)[0]
 
 
 def _first_layer(model: nn.Module) -> str:
@@ -408,7 +377,8 @@ def after_all_data(trainer: Trainer, how: str) -> None:
 
 
 def _flat(model: nn.Module) -> torch.Tensor:
-    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).cpu().clone()
+    """The model's parameters as one flat CPU vector (a copy), in ``parameters()`` order."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).cpu()
 
 
 class DeviceUnavailable(ValueError):

@@ -5,7 +5,8 @@ is each member (:class:`fitscope.population.engine.Member`) of the population en
 :class:`~fitscope.population.engine.Population`: the sequential run is one member
 through the same code for what a run records and decides between its gradient steps
 (only the gradients differ: autograd of any ``nn.Module`` there, the stacked program of
-N members here):
+N members here). The one epoch loop (:mod:`fitscope.epoch_loop`) calls these for
+both engines:
 
 - :meth:`RunState.order`: an epoch's data order, from the run's own generator;
 - :meth:`RunState.snapshot`: a parameter snapshot for the run's trajectory;

@@ -7,6 +7,9 @@
 - :class:`Callback` and :class:`EarlyStopping`, a callback (Keras' ``EarlyStopping``);
 - :func:`population_of_one`: one model's parameters as a population of one, the
   (1, D) layout the transforms of :mod:`fitscope.core.transforms` update.
+
+The epoch loop itself is :func:`fitscope.epoch_loop.run_epochs`, in the engine layer
+(it records each run's history through :mod:`fitscope.run_state`).
 """
 
 from __future__ import annotations
@@ -132,7 +135,10 @@ def population_of_one(weights: Sequence[Tensor], others: Sequence[Tensor]
 
 class Callback:
     """Hooks into a training run; every method is optional. Set ``trainer.stop = True``
-    from a callback to end the run after the current step (status stays ``completed``)."""
+    from a callback to end the run after the current step (status stays ``completed``).
+    The sequential engine (:func:`fitscope.engine.train`) takes callbacks; ``on_step_end``
+    comes after each step the run survives (not the one it diverged at), with the step
+    count and that step's minibatch loss. The population engine takes none."""
 
     def on_train_start(self, trainer: Any) -> None: ...
     def on_step_end(self, trainer: Any, step: int, loss: float) -> None: ...

@@ -16,13 +16,15 @@ update half, the same code as the sequential engine's
 noise off; penalty gradients (L2, L1); clipping, each member by its own norm; decoupled
 weight decay; the optimizer's update).
 
-Per member, as in the sequential engine: divergence
-(:func:`fitscope.core.loop.divergence`), early stopping
+The epochs run in the loop both engines run (:func:`fitscope.epoch_loop.run_epochs`:
+a :class:`Population` is a :class:`fitscope.epoch_loop.Engine` of N runs, the
+sequential ``Trainer`` one of one run). Per member, as in the sequential engine:
+divergence (:func:`fitscope.core.loop.divergence`), early stopping
 (:class:`fitscope.core.loop.EarlyStopping` on the member's own validation metric,
 restoring its best weights), history rows, final metrics, snapshots and probe records;
 each member is a :class:`fitscope.run_state.RunState`, as the sequential ``Trainer`` is,
 and its history rows, end-of-epoch decision and ``Run`` go through the same functions
-(:mod:`fitscope.run_state`).
+(:mod:`fitscope.epoch_loop`, :mod:`fitscope.run_state`).
 A member whose run has ended leaves the stacked program (its rows are dropped, so it
 costs nothing more and its numbers, even NaNs, can reach no other member); its weights
 stay as they were when it left.
@@ -43,7 +45,7 @@ import hashlib
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -52,14 +54,15 @@ import torch
 from torch import Tensor, nn
 
 from ..config import RunConfig
-from ..core.loop import DIVERGENCE_FACTOR, Updater, divergence
+from ..core.loop import Updater
 from ..core.losses import Smoothing, example_losses, losses_and_grad, predictions
 from ..core.transforms import column
-from ..engine import EVAL_BATCH, Trainer, shape_inputs
+from ..engine import EVAL_BATCH, Batch, Trainer, shape_inputs
+from ..epoch_loop import fit_epochs
 from ..init import apply_init
 from ..models import build_model, clone_module
 from ..run import Run
-from ..run_state import RunState, end_of_epoch, finish, history_row, restore_best, split_metrics
+from ..run_state import RunState, finish, restore_best, split_metrics
 from ..sizing import EVAL_FLOATS, footprint, largest_split, snapshots_kept, training_bytes
 from .functional import check_same_architecture, stack
 from .probes import PopulationProbe
@@ -245,7 +248,8 @@ def population_seed(configs: Sequence[RunConfig]) -> int:
 
 class Population:
     """The members and the stacked program of those still training (``self.alive``, in
-    row order)."""
+    row order): a :class:`fitscope.epoch_loop.Engine` of N runs, trained by the loop
+    the sequential engine runs too (:func:`fitscope.epoch_loop.run_epochs`)."""
 
     def __init__(self, configs: list[RunConfig], lead: Trainer | None = None,
                  models: list[nn.Module] | None = None):
@@ -253,8 +257,13 @@ class Population:
         lead = lead or lead_trainer(configs[0], models[0] if models else None)
         self.members = members(configs, lead, models)
         self.alive = list(self.members)
-        self.lead, self.classify = lead, lead.classify
+        self.lead, self.classify, self.splits = lead, lead.classify, lead.splits
         self.x_train, self.y_train = lead.x_train, lead.y_train
+        self.total_steps, self.baseline_loss = lead.total_steps, lead.baseline_loss
+        self.snapshot_every = configs[0].observe.snapshot_every
+        self.callbacks: tuple = ()  # no per-run callbacks: see step_end
+        self.stop = False
+        self._perms: Tensor | None = None  # the epoch's data orders, (N, n), of self.alive
         cfg = configs[0]
         self.net = program(self.members, lead)
         self.updater = Updater([c.optimizer for c in configs],
@@ -272,12 +281,11 @@ class Population:
                                          cfg.model.activation)
 
     def _columns(self, configs: list[RunConfig]) -> dict[str, Tensor]:
-        """Per-member settings the forward pass and the history use, as float64 (N, 1)
-        columns (those of the update live in ``self.updater``'s state)."""
+        """Per-member settings the forward pass uses, as float64 (N, 1) columns (those of
+        the update live in ``self.updater``'s state)."""
         rcs = [c.regularization for c in configs]
         like = self.net.flat
         values = {
-            "l2": [r.l2 for r in rcs], "l1": [r.l1 for r in rcs],
             "input_noise": [r.input_noise for r in rcs],
             "weight_noise": [r.weight_noise for r in rcs],
             "label_smoothing": [r.label_smoothing for r in rcs],
@@ -295,12 +303,16 @@ class Population:
         return name in self.used
 
     # -- one step ---------------------------------------------------------------------
-    def train_step(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """One optimizer step of every member; returns (losses (N,), outputs (N, k, B)).
+    def train_step(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """One optimizer step of every member on its (N, B, F) inputs and (N, B) targets;
+        returns (losses (N,), outputs (N, k, B)). A classifier's outputs are copied out
+        of the program's workspace (which the next step overwrites): the epoch loop
+        counts their hits at the epoch's end.
 
         The forward and backward passes are :class:`StackedMLP`'s own (no autograd
         graph), except on the steps a probe samples, which go through autograd so that
         every layer's output gradient can be read."""
+        x, y = batch.x, batch.y
         if self.uses("input_noise"):
             std = self.cols32["input_noise"].unsqueeze(2)
             x = x + torch.randn(x.shape, generator=self.gen, device=x.device) * std
@@ -324,9 +336,9 @@ class Population:
             losses, grad_out = losses_and_grad(out, y, self.classify, smoothing)
             net.backward(tape, grad_out)
         p = net.flat
-        self.updater.step(self.step, self.lead.total_steps, [p], [net.grad],
+        self.updater.step(self.step, self.total_steps, [p], [net.grad],
                           [(p, noise)] if noise is not None else ())
-        return losses, out
+        return losses, (out.clone() if self.classify else out)
 
     def _smoothing(self) -> Smoothing | None:
         """The label-smoothing columns, when some member smooths its labels."""
@@ -347,57 +359,53 @@ class Population:
         p.add_(noise)
         return noise
 
-    # -- epochs -----------------------------------------------------------------------
+    # -- epochs: an engine of N runs (fitscope.epoch_loop.Engine) --------------------
     def fit(self) -> list[Run]:
         t0 = time.perf_counter()
-        every = self.lead.config.observe.snapshot_every
-        if every:  # the trajectory starts at the init, as in the sequential engine
-            self._snapshot()
-        for _ in range(self.lead.config.budget.epochs):
-            if not self.alive:
-                break
-            self.run_epoch()
-            if self.step >= self.lead.total_steps:
-                break
-        self._leave(list(range(len(self.alive))))
+        fit_epochs(self, self.lead.config.budget.epochs)
         seconds = time.perf_counter() - t0
         return self._runs(seconds)
 
-    def run_epoch(self) -> None:
-        """One epoch of every member still training (``Trainer.run_epochs`` for one epoch)."""
-        self.epoch += 1
-        t0 = time.perf_counter()
-        for m in self.alive:
-            m.epoch = self.epoch
+    @property
+    def flat(self) -> list[Tensor]:
+        return [self.net.flat]
+
+    @property
+    def grads(self) -> list[Tensor]:
+        return [self.net.grad]
+
+    @property
+    def masks(self) -> list[Tensor]:
+        return [self.net.weight_mask]
+
+    def batches(self) -> Iterator[Batch]:
+        """One epoch's batches: each member's own data order, (N, B) positions gathered
+        into (N, B, F) inputs and (N, B) targets per step (members that leave mid-epoch
+        leave ``self._perms`` too)."""
         n = len(self.x_train)
-        perms = torch.stack([m.order(n) for m in self.alive])
-        perms = perms.to(self.x_train.device)
-        loss_sums = torch.zeros(len(self.alive), dtype=torch.float64)
-        correct = torch.zeros(len(self.alive), dtype=torch.long)
-        seen, every = 0, self.lead.config.observe.snapshot_every
+        self._perms = torch.stack([m.order(n) for m in self.alive]).to(self.x_train.device)
         for start in range(0, n, self.lead.batch_size):
-            idx = perms[:, start:start + self.lead.batch_size]  # (N, B): each member's batch
+            idx = self._perms[:, start:start + self.lead.batch_size]  # (N, B)
             x, y = self._batch(idx)
-            losses, out = self.train_step(x, y)
-            gone = self._diverged(losses)
-            loss_sums += losses.double().cpu() * y.shape[1]  # as the engine's Python sum
-            if self.classify:
-                correct += (predictions(out) == y).sum(1).cpu()
-            seen += y.shape[1]
-            self.step += 1
-            if self.probe is not None:
-                self.probe.end(self.net.flat, gone)
-            if gone:
-                keep = self._leave(gone)
-                perms, loss_sums, correct = perms[keep], loss_sums[keep], correct[keep]
-                if not self.alive:
-                    return
-            if every and self.step % every == 0:
-                self._snapshot()
-            if self.step >= self.lead.total_steps:
-                break
-        self._end_of_epoch(loss_sums / max(seen, 1), correct.double() / max(seen, 1),
-                           time.perf_counter() - t0)
+            yield Batch(x, y, idx)
+
+    def step_end(self, losses: list[float], gone: list[int]) -> None:
+        """The probe's end of a step (before the members at ``gone`` leave). A population
+        runs no per-step callbacks: a :class:`~fitscope.core.loop.Callback` sees one
+        run's trainer and loss, and the engine takes none (its
+        :class:`~fitscope.population.probes.PopulationProbe` is its per-step instrument)."""
+        if self.probe is not None:
+            self.probe.end(self.net.flat, gone)
+
+    def parameter_rows(self) -> Tensor:
+        return self.net.flat.cpu()
+
+    def evaluate_runs(self, x: Tensor, y: Tensor) -> tuple[list[float], list[float | None]]:
+        return evaluate(self.net, x, y, self.classify)
+
+    def host(self, i: int) -> SimpleNamespace | None:
+        """Early stopping reads member ``i``'s weights in the stacked program."""
+        return SimpleNamespace(model=MemberView(self.net, i)) if self.alive[i].early else None
 
     def _batch(self, idx: Tensor) -> tuple[Tensor, Tensor]:
         """Each member's batch, (N, B, F) inputs and (N, B) targets: one gather each."""
@@ -405,51 +413,7 @@ class Population:
         x = self.x_train.index_select(0, flat).view(*idx.shape, *self.x_train.shape[1:])
         return x, self.y_train.index_select(0, flat).view(idx.shape)
 
-    def _diverged(self, losses: Tensor) -> list[int]:
-        """Rows whose loss diverged at this step, marked with the reason
-        :func:`~fitscope.core.loop.divergence` gives."""
-        baseline = self.lead.baseline_loss
-        if float(losses.max()) <= DIVERGENCE_FACTOR * baseline:  # NaN if any loss is
-            return []
-        rows = []
-        for i, loss in enumerate(losses.tolist()):
-            reason = divergence(loss, baseline, self.step)
-            if reason is not None:
-                m = self.alive[i]
-                m.step = self.step
-                m.diverge(reason)
-                rows.append(i)
-        return rows
-
-    def _end_of_epoch(self, train_loss: Tensor, train_acc: Tensor, seconds: float) -> None:
-        """History rows, then per member (``Trainer._end_of_epoch``): non-finite parameters
-        end the run as diverged; early stopping may end it."""
-        val_loss, val_acc = evaluate(self.net, self.lead.splits.x_val, self.lead.splits.y_val,
-                                     self.classify)
-        p, mask = self.net.flat, self.net.weight_mask
-        grad_norm = torch.linalg.vector_norm(self.net.grad, dim=1).tolist()
-        penalty = (penalty_values(p, mask, self.cols["l2"], self.cols["l1"])
-                   if self.uses("l2") or self.uses("l1") else [0.0] * len(self.alive))
-        # amax and amin carry NaN and infinities through: one cheap pass each, where
-        # isfinite(p).all(1) makes two (N, D) temporaries (5.6 ms against 0.35 at width 128)
-        finite = (torch.isfinite(p.amax(1)) & torch.isfinite(p.amin(1))).tolist()
-        losses, accs = train_loss.tolist(), train_acc.tolist()  # not N items each
-        ended = []
-        for i, m in enumerate(self.alive):
-            row = history_row(epoch=self.epoch, step=self.step, train_loss=losses[i],
-                              train_acc=accs[i] if self.classify else None,
-                              val_loss=val_loss[i], val_acc=val_acc[i],
-                              lr=self.updater.lrs[i], grad_norm=grad_norm[i],
-                              penalty=penalty[i], seconds=seconds)
-            m.step = self.step
-            # early stopping reads the member's weights in the stacked program
-            host = SimpleNamespace(model=MemberView(self.net, i)) if m.early else None
-            if end_of_epoch(m, row, finite[i], self.lead.total_steps, host):
-                ended.append(i)
-        if ended:
-            self._leave(ended)
-
-    def _leave(self, rows: list[int]) -> Tensor:
+    def leave(self, rows: list[int]) -> Tensor:
         """Members at ``rows`` stop training: their weights go to their own modules and
         their rows leave the program. Returns the kept rows' indices."""
         for i in rows:
@@ -457,17 +421,14 @@ class Population:
         keep = [i for i in range(len(self.alive)) if i not in set(rows)]
         index = torch.tensor(keep, dtype=torch.long, device=self.net.flat.device)
         self.alive = [self.alive[i] for i in keep]
+        if self._perms is not None:
+            self._perms = self._perms[index]
         self.net.keep(index)
         self.updater.keep(index)
         self._set_columns({k: v[index] for k, v in self.cols.items()})
         if self.probe is not None:
             self.probe.keep(keep)
         return index.cpu()
-
-    def _snapshot(self) -> None:
-        rows = self.net.flat.cpu()
-        for i, m in enumerate(self.alive):
-            m.snapshot(self.step, rows[i].clone())
 
     # -- the records ------------------------------------------------------------------
     def _runs(self, seconds: float) -> list[Run]:
@@ -483,14 +444,6 @@ class Population:
                        probes=self.probe.records[i] if self.probe else None,
                        engine="population")
                 for i, m in enumerate(self.members)]
-
-
-def penalty_values(p: Tensor, mask: Tensor, l2: Tensor, l1: Tensor) -> list[float]:
-    """Each member's lambda_2 / 2 ||w||^2 + lambda_1 ||w||_1 over its weights
-    (:func:`fitscope.regularize.penalty_value`)."""
-    w = p * mask
-    total = l2[:, 0] / 2 * w.square().sum(1).double() + l1[:, 0] * w.abs().sum(1).double()
-    return total.tolist()
 
 
 @torch.no_grad()
