@@ -47,19 +47,6 @@ def add_penalty_grads_(params: list[torch.Tensor], l2: float = 0.0, l1: float = 
         t.update([g.view(1, -1) for _, g in pairs], t.init(rows), rows, None)
 
 
-def penalty_value(params: list[torch.Tensor], l2: float = 0.0, l1: float = 0.0) -> float:
-    """lambda_2 / 2 * sum ||w||_2^2 + lambda_1 * sum ||w||_1 (the penalty term's value)."""
-    if not (l2 or l1) or not params:
-        return 0.0
-    with torch.no_grad():
-        total = 0.0
-        if l2:
-            total += l2 / 2 * sum(float(p.pow(2).sum()) for p in params)
-        if l1:
-            total += l1 * sum(float(p.abs().sum()) for p in params)
-    return total
-
-
 def decoupled_weight_decay_(params: list[torch.Tensor], lr: float, decay: float) -> None:
     """w <- w (1 - lr * decay), outside the gradient
     (:func:`fitscope.core.transforms.decoupled_weight_decay`)."""
