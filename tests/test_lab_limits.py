@@ -252,6 +252,47 @@ def test_a_finished_run_lets_go_while_its_page_stays_open(monkeypatch, no_gc):
         assert _released(refs)
 
 
+def test_a_stopped_training_ends_at_its_next_turn_without_its_final_work(monkeypatch, no_gc):
+    """Its page let it go: no final evaluation, views or diagnosis (nobody would see
+    them), and its trainer and records go (weak references, the test's collector off)."""
+    import threading
+
+    from fitscope import engine
+    from fitscope.lab.session import LiveTraining, Outbox, Turns
+
+    refs = _watch_probes(monkeypatch)
+    finals = []
+    monkeypatch.setattr(views, "final_view", lambda *a: finals.append(a) or {})
+    real_finish = engine.finish
+    monkeypatch.setattr(engine, "finish", lambda *a, **k: finals.append(a) or real_finish(*a, **k))
+    turns, steps = Turns(1), []
+    ended = threading.Event()
+    training = LiveTraining(1, RunConfig.model_validate(tiny(budget={"epochs": 500})),
+                            Outbox(), lambda t: ended.set(), turns, probe=True)
+    real_step_end = training.on_step_end
+
+    def on_step_end(trainer, step, loss):
+        steps.append(step)
+        if step == 3:  # another takes the turn after this step, and the page lets go
+            def other() -> None:
+                turns.take()
+                time.sleep(0.2)  # this one waits in line for its turn meanwhile
+                training.stop()
+                turns.give()
+
+            threading.Thread(target=other).start()
+            time.sleep(0.1)  # the other is in line
+        real_step_end(trainer, step, loss)
+
+    training.on_step_end = on_step_end
+    training.thread.start()
+    assert ended.wait(10) and training.state == "stopped"
+    assert steps == [1, 2, 3] and finals == []
+    training.thread.join(10)
+    del training, real_step_end
+    assert _released(refs)
+
+
 def test_release_requests_coalesce_into_one_release():
     def wait_for(n: int) -> None:
         deadline = time.monotonic() + 10
