@@ -109,14 +109,14 @@ def warm_up(done: threading.Event) -> None:
     from fitscope.engine import train
 
     from .memory import freeze_survivors
-    from .optimizers_api import Race, race_view
+    from .optimizers_api import Race, race_json
     from .views import with_probes
 
     try:
         train(with_probes(RunConfig.model_validate(
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
         logistic_path()
-        race_view(Race())
+        race_json(Race())
         freeze_survivors()
     finally:
         done.set()
