@@ -365,6 +365,8 @@ def test_the_tuned_allocator_returns_freed_blocks_at_once():
 
 LAPACK_IN_THREADS = """
 import ctypes, threading, torch
+from fitscope.lab.memory import tune_allocator
+tune_allocator()  # as the server: blocks of 256 KiB or more mapped on their own
 torch.set_num_threads(1)
 
 class Mallinfo2(ctypes.Structure):
@@ -386,7 +388,7 @@ print(libc.mallinfo2().hblkhd - before)
 def test_the_server_restarts_with_the_system_allocator_and_no_mkl_buffer_pool():
     """The re-exec's environment (a user's value stays), and what it is for: with it, a
     thread's LAPACK work leaves no blocks mapped once the thread ends (MKL's pool kept
-    about 0.9 MiB in this test, 6 MiB after a trained landscape comparison)."""
+    1.3 MiB in this test, 6 MiB after a trained landscape comparison)."""
     import os
     import subprocess
     import sys
