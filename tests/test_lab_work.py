@@ -127,6 +127,30 @@ def test_a_pending_job_nobody_asks_for_again_is_dropped_before_it_starts(monkeyp
     run_alone(scenario())
 
 
+def test_the_queue_calls_on_idle_when_it_empties_and_when_its_last_kept_result_goes(
+        monkeypatch):
+    monkeypatch.setattr(work, "KEEP_DONE", 0.3)
+    idle, release = [], threading.Event()
+
+    async def scenario():
+        q = WorkQueue(workers=1, waiting=2, within=0.05,
+                      on_idle=lambda: idle.append(q.admitted))
+        with pytest.raises(Pending):  # nobody asks again: its result is kept KEEP_DONE s
+            await q.answer("k", lambda: release.wait(10) and b"x" * 1000)
+        assert idle == []
+        release.set()
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if idle:
+                break
+        assert idle == [0] and q._jobs  # the queue is empty, the result still kept
+        await asyncio.sleep(0.5)
+        assert idle == [0, 0] and not q._jobs  # dropped: on_idle again
+        q.shutdown()
+
+    run_alone(scenario())
+
+
 def test_nearest_neighbour_with_more_training_points_than_the_split_leaves_is_422(client):
     r = client.get("/api/overfitting/nearest-neighbour",
                    params={"n_samples": 600, "train_size": 400})

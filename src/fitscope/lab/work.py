@@ -6,8 +6,9 @@ threads of its own, so they never take the threads that the websockets and cheap
 requests need (Starlette's shared pool, which eight slow requests once exhausted). At
 most ``workers`` jobs compute and ``waiting`` more wait; a request beyond that is
 answered at once with 503 and a ``Retry-After`` header (:class:`QueueFull`). When the
-queue falls empty it calls ``on_idle`` (the app releases the memory its jobs left once
-no training is live either, :mod:`fitscope.lab.memory`).
+queue falls empty, and again when the last result kept for a request (below) is
+dropped, it calls ``on_idle`` (the app releases the memory its jobs left once no
+training is live either, :mod:`fitscope.lab.memory`).
 
 A job that may take longer than a request should wait (an optimizer race at its
 2000-step bound takes seconds while pages train) is answered progressively
@@ -132,6 +133,8 @@ class WorkQueue:
         if self._jobs.get(key) is job:
             del self._jobs[key]
             self._asked.pop(key, None)
+            if not self._jobs and not self.admitted and self.on_idle is not None:
+                self.on_idle()  # the last kept result goes: its memory can be returned
         if not job.cancelled():
             job.exception()  # retrieved: a failure nobody came back for is not logged
 
