@@ -14,8 +14,8 @@ Routes::
                                    runs
     GET  /static/{file}            the front end (404 outside the static folder)
     GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
-    GET  /api/health               live trainings, the limit, queued computations (cheap,
-                                   never queued)
+    GET  /api/health               live trainings, the limit, queued computations, the
+                                   caches' bytes (cheap, never queued)
     GET  /api/form                 choices, limits (the session budget) and defaults
                                    for the training forms
     GET  /api/landscape/quadratic  L1/L2 optimum of a 2-D quadratic (Quadratic fields)
