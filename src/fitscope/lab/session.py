@@ -48,11 +48,11 @@ TURNS = 2
 class Stopped(Exception):
     """Raised in a training's thread at its next step or turn once :meth:`LiveTraining.stop`
     was called: the run ends there. Its page has let it go (its output is no longer
-    accepted, :meth:`Outbox.claim`), so the engine's final evaluation and the final
-    views would only keep the thread, its model and its records alive: a stopped
-    20 x 256 run evaluated on 5000 rows and drew its boundary for seconds, waiting for
-    turns, and the server's memory stayed high for tens of seconds after the pages
-    closed."""
+    accepted, :meth:`Outbox.claim`), so the engine's last epoch row, final evaluation
+    and the final views would only keep the thread, its model and its records alive:
+    20 s after a load test's pages closed, five or six stopped 20 x 256 runs were still
+    evaluating (forward passes of 3000 and 1000 rows) or waiting for a turn to, and the
+    server's memory stayed hundreds of MiB up until they ended."""
 
 
 class Outbox:
