@@ -33,7 +33,8 @@ computation (or after 20 s) and 2 s more, its memory is read once more. The line
 over the N - H normal pages; ``health`` the time to answer ``/api/health``; RSS is
 summed over the server and its child processes (``/proc``): at the start (after the
 warm-up), the peak (sampled twice a second) and after. What the hostile requests got
-(status codes, refusals) goes to stderr.
+(status codes, refusals) goes to stderr, and so do how long the drain took, what was
+still running after it and the bytes in the server's caches (``/api/health``).
 
 Targets (issue 16): ``--sessions 20 --seconds 20``: first p99 < 1 s, health p99 < 100 ms;
 ``--sessions 50 --hostile 10 --seconds 40``: health p99 < 250 ms, peak RSS < 1.5 GiB,
@@ -307,9 +308,10 @@ async def warm_up(base: str) -> None:
                 break
 
 
-async def drain(client: Client, timeout: float = 20.0) -> None:
+async def drain(client: Client, timeout: float = 20.0) -> dict:
     """Until the server reports no training and no queued computation (the hostile
-    requests answered 202 leave theirs going), or ``timeout``; then 2 s more."""
+    requests answered 202 leave theirs going), or ``timeout``; then 2 s more. The
+    server's last ``/api/health``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         health = (await client.get("/api/health")).json()
@@ -317,6 +319,7 @@ async def drain(client: Client, timeout: float = 20.0) -> None:
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(2.0)
+    return (await client.get("/api/health")).json()
 
 
 async def measure(proc: subprocess.Popen, base: str, sessions: int, hostile: int,
@@ -333,8 +336,12 @@ async def measure(proc: subprocess.Popen, base: str, sessions: int, hostile: int
     for k in range(hostile):
         tasks += [load.hostile_socket(), load.hostile_http(client, k)]
     await asyncio.gather(*tasks, load.watch_health(seconds), watch_rss(pid, until, rss))
-    await drain(client)
+    t0 = time.monotonic()
+    health = await drain(client)
     rss_after = tree_rss_mib(pid)
+    print(f"after: {time.monotonic() - t0:.1f} s of drain, {health['trainings']} trainings "
+          f"and {health['computing']} computations left, caches "
+          f"{json.dumps(health.get('cached_bytes'))} bytes", file=sys.stderr)
     if load.problems:
         print(f"problems: {collections.Counter(load.problems).most_common(5)}", file=sys.stderr)
     if load.hostile:

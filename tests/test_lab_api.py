@@ -1,6 +1,7 @@
 """The lab's HTTP side: pages, static files, plotly, and every JSON endpoint, including
 malformed and hostile requests."""
 
+import time
 from pathlib import Path
 from typing import get_args
 
@@ -91,10 +92,22 @@ def test_plotly_is_served_from_the_installed_package(client):
     assert r.content == plotly_js().read_bytes()
 
 
-def test_health_reports_trainings_and_the_limit():
+def test_health_reports_trainings_the_limit_and_the_caches():
+    from fitscope.lab.landscape_api import quadratic_json
+    from fitscope.lab.optimizers_api import race_json
+
+    race_json.cache.clear()
+    quadratic_json.cache.clear()
     with TestClient(create_app(max_sessions=7)) as c:
-        assert c.get("/api/health").json() == {"trainings": 0, "max_sessions": 7, "computing": 0,
-                                                 "warm": True}
+        assert c.get("/api/health").json() == {
+            "trainings": 0, "max_sessions": 7, "computing": 0,
+            "cached_bytes": {"race": 0, "quadratic": 0}, "warm": True}
+        quadratic = c.get("/api/landscape/quadratic").content
+        while (r := c.get("/api/optimizers/race", params={"steps": 5})).status_code == 202:
+            time.sleep(0.2)  # computing (a busy machine): asked again, as the page does
+        race = r.content
+        assert c.get("/api/health").json()["cached_bytes"] == {"race": len(race),
+                                                                "quadratic": len(quadratic)}
 
 
 def test_form_choices_come_from_the_config(client):

@@ -252,6 +252,46 @@ def test_a_finished_run_lets_go_while_its_page_stays_open(monkeypatch, no_gc):
         assert _released(refs)
 
 
+def test_a_stopped_training_ends_at_its_next_turn_without_its_final_work(monkeypatch, no_gc):
+    """Its page let it go: no final evaluation, views or diagnosis (nobody would see
+    them), and its trainer and records go (weak references, the test's collector off)."""
+    import threading
+
+    from fitscope import engine
+    from fitscope.lab.session import LiveTraining, Outbox, Turns
+
+    refs = _watch_probes(monkeypatch)
+    finals = []
+    monkeypatch.setattr(views, "final_view", lambda *a: finals.append(a) or {})
+    real_finish = engine.finish
+    monkeypatch.setattr(engine, "finish", lambda *a, **k: finals.append(a) or real_finish(*a, **k))
+    turns, steps = Turns(1), []
+    ended = threading.Event()
+    training = LiveTraining(1, RunConfig.model_validate(tiny(budget={"epochs": 500})),
+                            Outbox(), lambda t: ended.set(), turns, probe=True)
+    real_step_end = training.on_step_end
+
+    def on_step_end(trainer, step, loss):
+        steps.append(step)
+        if step == 3:  # another takes the turn after this step, and the page lets go
+            def other() -> None:
+                turns.take()
+                time.sleep(0.2)  # this one waits in line for its turn meanwhile
+                training.stop()
+                turns.give()
+
+            threading.Thread(target=other).start()
+            time.sleep(0.1)  # the other is in line
+        real_step_end(trainer, step, loss)
+
+    training.on_step_end = on_step_end
+    training.thread.start()
+    assert ended.wait(10) and training.state == "stopped"
+    assert steps == [1, 2, 3] and finals == []
+    training.thread.join(10)
+    assert _released(refs)  # (the training object itself holds neither)
+
+
 def test_release_requests_coalesce_into_one_release():
     def wait_for(n: int) -> None:
         deadline = time.monotonic() + 10
@@ -320,6 +360,60 @@ def test_the_tuned_allocator_returns_freed_blocks_at_once():
     grown, after = map(float, out.split())
     assert grown > 90
     assert after < 10  # unmapped when freed, no trim needed
+
+
+LAPACK_IN_THREADS = """
+import ctypes, threading, torch
+from fitscope.lab.memory import tune_allocator
+tune_allocator()  # as the server: blocks of 256 KiB or more mapped on their own
+torch.set_num_threads(1)
+
+class Mallinfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks",
+                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = Mallinfo2
+x = torch.randn(100, 1200)
+before = libc.mallinfo2().hblkhd
+for _ in range(4):  # an SVD (the trained landscape's PCA) in a thread that ends
+    t = threading.Thread(target=torch.linalg.svd, args=(x,), kwargs={"full_matrices": False})
+    t.start()
+    t.join()
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+def test_the_server_restarts_with_the_system_allocator_and_no_mkl_buffer_pool():
+    """The re-exec's environment (a user's value stays), and what it is for: with it, a
+    thread's LAPACK work leaves no blocks mapped once the thread ends (MKL's pool kept
+    1.3 MiB in this test, 6 MiB after a trained landscape comparison)."""
+    import os
+    import subprocess
+    import sys
+
+    from fitscope.lab.memory import SERVER_ENVIRONMENT
+
+    if sys.platform != "linux":
+        pytest.skip("the lab re-executes itself on Linux only")
+    env = {k: v for k, v in os.environ.items() if k not in SERVER_ENVIRONMENT}
+    show = ("from fitscope.lab.memory import with_system_malloc; with_system_malloc(); "
+            "import os; print(os.getpid(), os.environ['PYTHONMALLOC'], "
+            "os.environ['MKL_DISABLE_FAST_MM'])")
+    proc = subprocess.run([sys.executable, "-c", show], env=env, capture_output=True,
+                          text=True, check=True)
+    assert proc.stdout.split()[1:] == ["malloc", "1"]
+    kept = subprocess.run([sys.executable, "-c", show], text=True, check=True,
+                          capture_output=True, env={**env, "MKL_DISABLE_FAST_MM": "0"})
+    assert kept.stdout.split()[1:] == ["malloc", "0"]
+    try:
+        left = subprocess.run([sys.executable, "-c", LAPACK_IN_THREADS], text=True, check=True,
+                              capture_output=True, env={**env, **SERVER_ENVIRONMENT}).stdout
+    except subprocess.CalledProcessError as exc:
+        if "mallinfo2" in exc.stderr:
+            pytest.skip("glibc before 2.33 has no mallinfo2")
+        raise
+    assert int(left) == 0
 
 
 def test_large_theory_lines_take_turns_and_small_ones_never_wait():

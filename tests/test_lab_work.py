@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from fitscope.lab import app as lab_app
 from fitscope.lab import overfitting_api, work
 from fitscope.lab.app import create_app
-from fitscope.lab.optimizers_api import Race, race_view
-from fitscope.lab.work import LRU, RETRY_AFTER, Pending, WorkQueue, json_bytes, lru
+from fitscope.lab.optimizers_api import Race, race_json
+from fitscope.lab.work import LRU, RETRY_AFTER, Pending, WorkQueue, lru
 from fitscope.landscape import toy, trajectory_records
 
 
@@ -45,7 +45,7 @@ def test_a_race_with_many_runs_is_refused_at_once(client):
 
 def test_a_race_of_every_optimizer_at_the_step_limit_is_answered_within_2_s(client):
     """Each answer within 2 s: 202 (computing, ask again) until the race is done."""
-    race_view.cache.clear()
+    race_json.cache.clear()
     params = {"steps": 2000, "surface": "rosenbrock", "x0": 1.5}
     answers, t_start = [], time.monotonic()
     while True:
@@ -127,6 +127,30 @@ def test_a_pending_job_nobody_asks_for_again_is_dropped_before_it_starts(monkeyp
     run_alone(scenario())
 
 
+def test_the_queue_calls_on_idle_when_it_empties_and_when_its_last_kept_result_goes(
+        monkeypatch):
+    monkeypatch.setattr(work, "KEEP_DONE", 0.3)
+    idle, release = [], threading.Event()
+
+    async def scenario():
+        q = WorkQueue(workers=1, waiting=2, within=0.05,
+                      on_idle=lambda: idle.append(q.admitted))
+        with pytest.raises(Pending):  # nobody asks again: its result is kept KEEP_DONE s
+            await q.answer("k", lambda: release.wait(10) and b"x" * 1000)
+        assert idle == []
+        release.set()
+        for _ in range(50):
+            await asyncio.sleep(0.02)
+            if idle:
+                break
+        assert idle == [0] and q._jobs  # the queue is empty, the result still kept
+        await asyncio.sleep(0.5)
+        assert idle == [0, 0] and not q._jobs  # dropped: on_idle again
+        q.shutdown()
+
+    run_alone(scenario())
+
+
 def test_nearest_neighbour_with_more_training_points_than_the_split_leaves_is_422(client):
     r = client.get("/api/overfitting/nearest-neighbour",
                    params={"n_samples": 600, "train_size": 400})
@@ -196,35 +220,57 @@ def test_queued_work_does_not_take_the_request_threads(monkeypatch):
 def test_lru_bounds_entries_and_bytes_and_evicts_the_least_recently_used():
     cache = LRU(entries=3, max_bytes=100)
     for k in "abc":
-        cache.put(k, k * 10)
-    assert cache.get("a") == "a" * 10  # a is now the most recent
-    cache.put("d", "d")
+        cache.put(k, k.encode() * 10)
+    assert cache.get("a") == b"a" * 10  # a is now the most recent
+    cache.put("d", b"d")
     assert cache.get("b") is None and cache.get("a") and len(cache) == 3
-    cache.put("e", "e" * 80)  # over 100 bytes together: the oldest go
-    assert cache.bytes <= 100 and cache.get("e") == "e" * 80
+    cache.put("e", b"e" * 80)  # over 100 bytes together: the oldest go
+    assert cache.bytes <= 100 and cache.get("e") == b"e" * 80
     assert cache.get("c") is None
-    cache.put("huge", "x" * 200)  # bigger than the cache: not kept
+    cache.put("huge", b"x" * 200)  # bigger than the cache: not kept
     assert cache.get("huge") is None and cache.bytes <= 100
-    assert json_bytes("abc") == 5
+    with pytest.raises(TypeError, match="bytes"):
+        cache.put("f", {"not": "encoded"})
 
 
-def test_lru_decorator_computes_once_per_argument():
+def test_lru_decorator_computes_once_per_argument_and_keeps_the_json():
     calls = []
 
     @lru(entries=2, max_bytes=1000)
     def square(x):
         calls.append(x)
-        return x * x
+        return {"square": x * x}
 
-    assert [square(2), square(2), square(3), square(4), square(2)] == [4, 4, 9, 16, 4]
+    assert [square(2), square(2), square(3), square(4), square(2)] == [
+        b'{"square": 4}', b'{"square": 4}', b'{"square": 9}', b'{"square": 16}',
+        b'{"square": 4}']
     assert calls == [2, 3, 4, 2] and len(square.cache) == 2
 
 
-def test_the_race_cache_is_bounded_in_bytes():
-    cache = race_view.cache
-    for steps in range(1, 40):
-        race_view(Race(steps=steps * 50, run=("sgd", "adam", "momentum")))
-    assert cache.bytes <= cache.max_bytes and len(cache) <= cache.entries
+def test_the_race_cache_holds_no_more_memory_than_its_byte_bound(monkeypatch):
+    """Measured, not counted: the memory that clearing the filled cache frees
+    (tracemalloc, tracing while it filled) is within its bound plus a few hundred bytes
+    an entry (its keys). Kept as Python objects, the same races took about twice their
+    JSON."""
+    import gc
+    import tracemalloc
+
+    cache = LRU(entries=64, max_bytes=1_000_000)
+    monkeypatch.setattr(race_json, "cache", cache)
+    tracemalloc.start()
+    try:
+        for x0 in range(10):  # 10 races of about 0.15 MB of JSON each
+            race_json(Race(steps=300, x0=x0 / 4, run=("sgd",)))
+        gc.collect()
+        full = tracemalloc.take_snapshot()
+        entries, counted = len(cache), cache.bytes
+        cache.clear()
+        gc.collect()
+        held = -sum(s.size_diff for s in tracemalloc.take_snapshot().compare_to(full, "filename"))
+    finally:
+        tracemalloc.stop()
+    assert 600_000 < counted <= cache.max_bytes and entries < 10  # some were evicted
+    assert 0.9 * counted < held <= cache.max_bytes + 2000 * entries, (held, counted)
 
 
 def test_trajectory_records_keep_only_the_most_recently_used(tmp_path, monkeypatch):
@@ -286,10 +332,10 @@ def test_the_warm_up_caches_the_default_race_and_freezes_what_survives():
     import gc
 
     done = threading.Event()
-    race_view.cache.clear()
+    race_json.cache.clear()
     try:
         lab_app.warm_up(done)
-        assert done.is_set() and race_view.cache.get((Race(),)) is not None
+        assert done.is_set() and race_json.cache.get((Race(),)) is not None
         # what lives as long as the server is out of the full collections' walk
         assert gc.get_freeze_count() > 10_000
         frozen = gc.get_freeze_count()

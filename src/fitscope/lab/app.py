@@ -14,8 +14,8 @@ Routes::
                                    runs
     GET  /static/{file}            the front end (404 outside the static folder)
     GET  /vendor/plotly.min.js     plotly's JS, from the installed python package
-    GET  /api/health               live trainings, the limit, queued computations (cheap,
-                                   never queued)
+    GET  /api/health               live trainings, the limit, queued computations, the
+                                   caches' bytes (cheap, never queued)
     GET  /api/form                 choices, limits (the session budget) and defaults
                                    for the training forms
     GET  /api/landscape/quadratic  L1/L2 optimum of a 2-D quadratic (Quadratic fields)
@@ -109,14 +109,14 @@ def warm_up(done: threading.Event) -> None:
     from fitscope.engine import train
 
     from .memory import freeze_survivors
-    from .optimizers_api import Race, race_view
+    from .optimizers_api import Race, race_json
     from .views import with_probes
 
     try:
         train(with_probes(RunConfig.model_validate(
             {"data": {"n_samples": 100}, "model": {"depth": 1}, "budget": {"epochs": 1}})))
         logistic_path()
-        race_view(Race())
+        race_json(Race())
         freeze_survivors()
     finally:
         done.set()

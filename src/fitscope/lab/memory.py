@@ -61,24 +61,35 @@ def release_memory() -> None:
         libc.malloc_trim(0)
 
 
+SERVER_ENVIRONMENT = {"PYTHONMALLOC": "malloc", "MKL_DISABLE_FAST_MM": "1"}
+"""What :func:`with_system_malloc` adds to the environment (a value the user set stays)."""
+
+
 def with_system_malloc() -> None:
     """Start this process again (``os.execve``, same process id and arguments) with
-    ``PYTHONMALLOC=malloc``, on Linux, unless that variable is set already.
+    :data:`SERVER_ENVIRONMENT`, on Linux, unless ``PYTHONMALLOC`` is set already.
 
-    Why: Python's own small-object allocator keeps 1 MiB arenas, each returned to the
-    system only once every object in it is gone. Forty pages training at once spread
-    their objects over 46 more arenas, and a few survivors pinned them: 2977 empty
-    16 kB pools (48.7 MB) stayed resident after the trainings ended (measured with
-    ``sys._debugmallocstats``; the process went from 407 to 453 MiB and stayed there).
-    With every allocation in glibc's malloc, :func:`release_memory`'s ``malloc_trim``
-    hands those pages back: 412 to 421 MiB in the same test."""
+    Why ``PYTHONMALLOC=malloc``: Python's own small-object allocator keeps 1 MiB arenas,
+    each returned to the system only once every object in it is gone. Forty pages
+    training at once spread their objects over 46 more arenas, and a few survivors
+    pinned them: 2977 empty 16 kB pools (48.7 MB) stayed resident after the trainings
+    ended (measured with ``sys._debugmallocstats``; the process went from 407 to 453 MiB
+    and stayed there). With every allocation in glibc's malloc, :func:`release_memory`'s
+    ``malloc_trim`` hands those pages back: 412 to 421 MiB in the same test.
+
+    Why ``MKL_DISABLE_FAST_MM=1``: MKL (PyTorch's BLAS and LAPACK on x86) keeps the
+    work buffers it allocates in a pool of its own, which no trim returns; one trained
+    landscape comparison (its PCA and Hessian) left 6 MiB of them mapped after its
+    thread ended, none with the pool off (glibc's ``mallinfo2``; a default
+    Initialization run trained no slower without it). MKL reads the variable when it
+    starts, so it must be in the environment the process starts with."""
     import os
     import sys
 
     if sys.platform != "linux" or "PYTHONMALLOC" in os.environ:
         return
     os.execve(sys.executable, [sys.executable, *sys.orig_argv[1:]],
-              {**os.environ, "PYTHONMALLOC": "malloc"})
+              {**SERVER_ENVIRONMENT, **os.environ})
 
 
 def freeze_survivors() -> None:

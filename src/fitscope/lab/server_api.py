@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from fitscope.config import RunConfig
 from fitscope.landscape import toy
 
+from .landscape_api import quadratic_json
 from .messages import LAB_DATA, LIMITS
+from .optimizers_api import race_json
 
 FORM_FIELDS = ("model.activation", "init.scheme", "optimizer.name")  # the pages' selects
 
@@ -39,10 +41,13 @@ def add_server_routes(app: FastAPI) -> None:
     @app.get("/api/health")
     async def health() -> dict:
         """``computing``: the costly GETs' jobs computing or waiting, both queues (a job
-        whose request was answered 202 goes on)."""
+        whose request was answered 202 goes on); ``cached_bytes``: what each in-memory
+        cache of answers holds (:class:`~fitscope.lab.work.LRU`), in bytes."""
         s = app.state.sessions
         return {"trainings": s.count, "max_sessions": s.max_sessions,
                 "computing": app.state.work.admitted + app.state.trajectory_work.admitted,
+                "cached_bytes": {"race": race_json.cache.bytes,
+                                 "quadratic": quadratic_json.cache.bytes},
                 "warm": app.state.ready.is_set()}
 
     @app.get("/api/form")

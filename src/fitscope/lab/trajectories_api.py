@@ -3,7 +3,7 @@
 ``GET /api/trajectories`` trains two runs A and B
 (:mod:`fitscope.landscape.trajectory_records`: each run's path slice, sharpness and
 metrics, cached by run id) and adds the two runs'
-optimizers racing on a toy surface (:func:`fitscope.lab.optimizers_api.race_view`).
+optimizers racing on a toy surface (:func:`fitscope.lab.optimizers_api.race_json`, cached).
 ``GET /api/trajectories/progress`` with the same query says what that computation is
 doing (``{"stage": null}`` when it is not running), for the page to show while it waits.
 
@@ -19,6 +19,7 @@ answered 202 and goes on; the same query again waits for it
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Annotated, Any
 
@@ -39,7 +40,7 @@ from fitscope.landscape.trajectory_records import (
 
 from .convergence import convergence
 from .messages import describe
-from .optimizers_api import OptimizerName, Race, SurfaceName, race_view
+from .optimizers_api import OptimizerName, Race, SurfaceName, race_json
 from .work import WorkQueue, encoded, json_body
 
 MAX_STEPS = 3000  # optimizer steps per run: a run trains in a few seconds at most
@@ -144,7 +145,7 @@ def comparison_view(q: Comparison, report: Report, compute: threading.Lock) -> d
                                                 record["status"])})
     optimizers = tuple(dict.fromkeys(q.side(s)["optimizer"] for s in SIDES))
     return {"runs": runs, "grid": POINTS, "alphas": list(ALPHAS),
-            "toy": race_view(Race(surface=q.surface, run=optimizers))}
+            "toy": json.loads(race_json(Race(surface=q.surface, run=optimizers)))}
 
 
 def add_trajectory_routes(app: FastAPI) -> None:
