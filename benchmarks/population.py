@@ -185,7 +185,9 @@ def floor_child(threads: int | None, setting: str, n: int) -> dict[str, float]:
       (a CNN, a user's module), whose kernels are the module's own: one member's module,
       in training mode, forward and backward (autograd) on N x batch rows, the same
       per-example work as a population step in each kernel's unmapped form, scaled
-      the same way;
+      the same way; the module is timed as written and with the stack's forms of its
+      layers (:mod:`fitscope.population.mapped`: a faster max pool), and the faster
+      counts;
     - ``adam``: one Adam update of the (N, D) parameters, gradients and moments per
       step (the engine's own ``Updater.step``);
     - ``eval``: the evaluations of ``Population.fit`` (``evaluate`` of the validation
@@ -209,8 +211,9 @@ def floor_child(threads: int | None, setting: str, n: int) -> dict[str, float]:
         left -= k
     if isinstance(net, StackedMLP):
         matmul, macs = _stacked_matmuls(net, n, b, rows_seen)
-    else:
-        matmul, macs = _module_passes(pop.members[0].model, lead, n, b, rows_seen)
+    else:  # the module as the user wrote it, or in the stack's forms: the faster
+        matmul, macs = min(_module_passes(m, lead, n, b, rows_seen)
+                           for m in (pop.members[0].model, net.module))
     grad = torch.randn_like(net.flat) * 1e-3
     adam = _hot_seconds(lambda: pop.updater.step(0, 1, [net.flat], [grad])) * lead.total_steps
     s = lead.splits

@@ -45,6 +45,7 @@ from torch.func import functional_call, vmap
 from ..config import RunConfig
 from ..core.transforms import column
 from ..sizing import footprint
+from .mapped import mapped_forms
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
@@ -69,10 +70,11 @@ class NotVmappable(ValueError):
 
 @dataclass
 class Tape:
-    """What :meth:`FunctionalStack.backward` needs: the leaf the forward pass read the
-    parameters from (sharing ``flat``'s storage), and its outputs with their graph."""
+    """What :meth:`FunctionalStack.backward` needs: the leaves the forward pass read the
+    parameters from (one per parameter, (N, *shape), sharing ``flat``'s storage), and
+    its outputs with their graph."""
 
-    leaf: Tensor
+    leaves: list[Tensor]
     out: Tensor
 
 
@@ -88,7 +90,8 @@ class FunctionalStack(MemberRows):
         template = models[0]
         check_same_architecture(models)
         self._lay_out(models, rows)
-        self.module = copy.deepcopy(template)  # runs every member's forward, never trained
+        # runs every member's forward, never trained; some layers in their mapped forms
+        self.module = mapped_forms(copy.deepcopy(template))
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._trial()
@@ -139,17 +142,18 @@ class FunctionalStack(MemberRows):
         module docstring says, batch norm on batch statistics, running statistics
         updated; the outputs detached), and the :class:`Tape` from which
         :meth:`backward` differentiates them."""
-        leaf = self.flat.detach().requires_grad_()
+        params = {k: v.detach().requires_grad_() for k, v in self.split(self.flat).items()}
         with self._seeded(gen), torch.enable_grad():
-            out = self._call(self.split(leaf), x)
-        return out.detach(), Tape(leaf, out)
+            out = self._call(params, x)
+        return out.detach(), Tape(list(params.values()), out)
 
     def backward(self, tape: Tape, grad_out: Tensor) -> None:
         """Write into ``grad`` the gradient of the members' summed loss, given
         ``grad_out`` = d loss / d outputs (N, n_out, B)."""
-        (g,) = torch.autograd.grad(tape.out, tape.leaf, grad_out, allow_unused=True,
-                                   materialize_grads=True)
-        self.grad.copy_(g)
+        grads = torch.autograd.grad(tape.out, tape.leaves, grad_out, allow_unused=True,
+                                    materialize_grads=True)
+        for row, g in zip(self.split(self.grad).values(), grads):
+            row.copy_(g)  # one leaf per parameter: no (N, D) concatenation in between
 
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
