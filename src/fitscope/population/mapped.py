@@ -47,18 +47,19 @@ class MappedLinear(nn.Linear):
 class WindowMax(torch.autograd.Function):
     """Max pooling over non-overlapping windows of ``k`` (one int per pooled dimension,
     the last ``len(k)`` dimensions of x): y = the window's maximum, as ``max_pool`` with
-    kernel = stride = k gives it. Backward: each window's gradient goes to its first
-    maximum in row-major order (x == y), as ``max_pool``'s does; a last partial window
-    (a side not divisible by k) is dropped, as ``max_pool`` drops it, and gets zero.
+    kernel = stride = k gives it. Backward (:func:`_window_max_backward`): each window's
+    gradient goes to its first maximum in row-major order (x == y), as ``max_pool``'s
+    does; a last partial window (a side not divisible by k) is dropped, as ``max_pool``
+    drops it, and gets zero.
 
-    Mapped (``vmap``), the members' axis is folded into the rows and the unmapped form
-    runs once (:meth:`vmap`); the ``torch.func`` rules need the ``forward`` /
-    ``setup_context`` split."""
+    Mapped (``vmap``), the members' axis is folded into the rows and
+    :class:`_WindowMaxRows`, the same computation, runs once on them (:meth:`vmap`).
+    The ``torch.func`` rules need this class's ``forward`` / ``setup_context`` split;
+    the inner class's older form skips ``Function.apply``'s per-call signature binding."""
 
     @staticmethod
     def forward(x: Tensor, k: tuple[int, ...]) -> Tensor:
-        pool = F.max_pool1d if len(k) == 1 else F.max_pool2d
-        return pool(x, k)
+        return _max_pool(x, k)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[Tensor, tuple[int, ...]], output: Tensor) -> None:
@@ -69,22 +70,7 @@ class WindowMax(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None]:
         x, y = ctx.saved_tensors
-        k: tuple[int, ...] = ctx.k
-        kept = tuple(o * s for o, s in zip(y.shape[-len(k):], k))  # sides the windows cover
-        full = kept == tuple(x.shape[-len(k):])
-        gx = torch.empty_like(x) if full else torch.zeros_like(x)
-        inner = _crop(gx, kept)
-        if k == (2,):  # the built-in CNN's: two strided halves, no window tensor
-            first = x[..., 0:kept[0]:2] == y
-            torch.mul(g, first, out=inner[..., 0::2])  # (where() is 3x slower on CPU)
-            torch.mul(g, first.logical_not_(), out=inner[..., 1::2])
-            return gx, None
-        windows = _windows(_crop(x, kept), k)
-        hit = windows == y.reshape(*y.shape, 1)
-        first = hit & (hit.cumsum(-1) == 1)
-        inner.copy_(_unwindow(torch.where(first, g.unsqueeze(-1), g.new_zeros(())), k,
-                              inner.shape))
-        return gx, None
+        return _window_max_backward(x, y, g, ctx.k), None
 
     @staticmethod
     def vmap(info: Any, in_dims: tuple[int | None, Any], x: Tensor, k: tuple[int, ...]
@@ -99,8 +85,49 @@ class WindowMax(torch.autograd.Function):
         strides = x.stride()
         order = sorted(range(sides), key=lambda i: strides[i], reverse=True)  # outermost first
         x = x.permute(*order, *range(sides, x.dim()))
-        out = WindowMax.apply(x.reshape(-1, *x.shape[sides:]), k)
+        out = _WindowMaxRows.apply(x.reshape(-1, *x.shape[sides:]), k)
         return out.reshape(*x.shape[:sides], *out.shape[1:]), order.index(d)
+
+
+class _WindowMaxRows(torch.autograd.Function):
+    """:class:`WindowMax` on unmapped tensors, in ``Function``'s older form."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, k: tuple[int, ...]) -> Tensor:
+        y = _max_pool(x, k)
+        ctx.save_for_backward(x, y)
+        ctx.k = k
+        return y
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor, None]:
+        x, y = ctx.saved_tensors
+        return _window_max_backward(x, y, g, ctx.k), None
+
+
+def _max_pool(x: Tensor, k: tuple[int, ...]) -> Tensor:
+    """torch's max pooling with kernel = stride = ``k``, without indices (its fast kernel
+    when autograd does not record it)."""
+    return F.max_pool1d(x, k) if len(k) == 1 else F.max_pool2d(x, k)
+
+
+def _window_max_backward(x: Tensor, y: Tensor, g: Tensor, k: tuple[int, ...]) -> Tensor:
+    """d loss / d x for y = :class:`WindowMax` (x, k), given g = d loss / d y."""
+    kept = tuple(o * s for o, s in zip(y.shape[-len(k):], k))  # sides the windows cover
+    full = kept == tuple(x.shape[-len(k):])
+    gx = torch.empty_like(x) if full else torch.zeros_like(x)
+    inner = _crop(gx, kept)
+    if k == (2,):  # the built-in CNN's: two strided halves, no window tensor
+        first = x[..., 0:kept[0]:2] == y
+        torch.mul(g, first, out=inner[..., 0::2])  # (where() is 3x slower on CPU)
+        torch.mul(g, first.logical_not_(), out=inner[..., 1::2])
+        return gx
+    windows = _windows(_crop(x, kept), k)
+    hit = windows == y.reshape(*y.shape, 1)
+    first = hit & (hit.cumsum(-1) == 1)
+    inner.copy_(_unwindow(torch.where(first, g.unsqueeze(-1), g.new_zeros(())), k,
+                          inner.shape))
+    return gx
 
 
 def _crop(t: Tensor, sides: tuple[int, ...]) -> Tensor:
