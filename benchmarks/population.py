@@ -162,7 +162,9 @@ def population_child(threads: int | None, setting: str, n: int
 
 
 def _hot_seconds(fn, warm: int = 2, reps: int = 7) -> float:
-    """Median seconds of ``fn()`` repeated back to back (its operands stay in cache)."""
+    """Least seconds of ``fn()`` repeated back to back (its operands stay in cache): the
+    floor is a lower bound, and other jobs on the machine only ever add time (a median
+    took their share into the floor and so lowered the target)."""
     for _ in range(warm):
         fn()
     times = []
@@ -170,12 +172,12 @@ def _hot_seconds(fn, warm: int = 2, reps: int = 7) -> float:
         t0 = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return min(times)
 
 
 def floor_child(threads: int | None, setting: str, n: int) -> dict[str, float]:
     """Seconds of the work an N-member population cannot avoid, each part timed alone and
-    back to back so that its operands stay in cache (medians of 7):
+    back to back so that its operands stay in cache (the least of 7):
 
     - ``train``: the batched matrix multiplies of the training steps, at the
       :class:`~fitscope.population.stacked.StackedMLP` layers' shapes: per layer the
