@@ -94,7 +94,7 @@ class FunctionalStack(MemberRows):
         check_same_architecture(models)
         self._lay_out(models, rows)
         # runs every member's forward, never trained; some layers in their mapped forms
-        self.module = mapped_forms(copy.deepcopy(template))
+        self.module = mapped_forms(copy.deepcopy(template)).train()
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._trial()
@@ -119,7 +119,8 @@ class FunctionalStack(MemberRows):
     def _call(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
         """Every member's training-mode outputs (N, n_out, B) for inputs (N, B, n_in),
         with per-member parameters ``params`` (name -> (N, *shape))."""
-        self.module.train()
+        if not self.module.training:  # the stack's own copy: only forward_eval changes it
+            self.module.train()
 
         def one(params: dict[str, Tensor], buffers: dict[str, Tensor], xi: Tensor) -> Tensor:
             out = functional_call(self.module, (params, buffers), (xi,))
