@@ -1,16 +1,20 @@
 """Populations of any model: CNNs and user modules on the functional stack
 (:mod:`fitscope.population.functional`) match the sequential engine run by run."""
 
+import copy
+
 import pytest
 import torch
 from test_population import assert_matches
 from torch import nn
+from torch.func import functional_call, vmap
 
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
 from fitscope.population import NotVmappable, shape_key, train
 from fitscope.population.engine import Population
 from fitscope.population.functional import FunctionalStack
+from fitscope.population.mapped import MappedLinear, MappedMaxPool1d, MappedMaxPool2d, mapped_forms
 from fitscope.population.stacked import StackedMLP
 
 
@@ -143,3 +147,73 @@ def test_user_modules_of_different_architectures_are_refused():
     net = ResidualMLP()
     with pytest.raises(ValueError, match="distinct modules"):
         train([digits(), digits(**{"budget.seed": 1})], models=[net, net])
+
+
+# -- the mapped forms of fitscope.population.mapped ---------------------------------------
+def pools(dims: int, k):
+    """torch's pooling layer and a copy switched to its mapped form."""
+    torch_pool = nn.MaxPool1d(k) if dims == 1 else nn.MaxPool2d(k)
+    mapped = mapped_forms(nn.Sequential(copy.deepcopy(torch_pool)))[0]
+    assert type(mapped) is (MappedMaxPool1d if dims == 1 else MappedMaxPool2d)
+    return torch_pool, mapped
+
+
+@pytest.mark.parametrize("dims, k, shape", [
+    (1, 2, (4, 8, 40)), (1, 2, (4, 8, 41)), (1, 3, (4, 8, 40)), (1, 2, (8, 40)),
+    (2, 2, (4, 3, 8, 8)), (2, 2, (4, 3, 9, 7)), (2, (2, 3), (4, 3, 8, 9))])
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("members", [None, 0, 1])
+def test_window_max_gives_max_pools_outputs_and_gradients_exactly(dims, k, shape, ties,
+                                                                  members):
+    """Ties (rounded values) send the gradient to the window's first maximum, as max_pool
+    does; also mapped over three members with vmap (``members``: their axis)."""
+    torch.manual_seed(0)
+    torch_pool, mapped = pools(dims, k)
+    x = torch.randn(*shape)
+    x = (x * 2).round() if ties else x
+    if members is not None:
+        x = torch.stack([x, x.flip(0), -x], dim=members)
+        torch_pool, mapped = vmap(torch_pool, members), vmap(mapped, members)
+    leaf_a, leaf_b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    ya, yb = torch_pool(leaf_a), mapped(leaf_b)
+    g = torch.randn_like(ya)
+    (ga,) = torch.autograd.grad(ya, leaf_a, g)
+    (gb,) = torch.autograd.grad(yb, leaf_b, g)
+    assert torch.equal(ya, yb) and torch.equal(ga, gb)
+
+
+def test_mapped_linear_matches_linear_mapped_or_not():
+    torch.manual_seed(0)
+    for bias in (True, False):
+        layer = nn.Linear(6, 5, bias=bias)
+        mapped = mapped_forms(nn.Sequential(copy.deepcopy(layer)))[0]
+        assert type(mapped) is MappedLinear
+        for x in (torch.randn(7, 6), torch.randn(2, 7, 6)):  # 3-D: through F.linear
+            torch.testing.assert_close(mapped(x), layer(x))
+        weights, xs = torch.randn(3, 5, 6), torch.randn(3, 7, 6)
+        runs = [vmap(lambda w, x, m=m: functional_call(m, {"weight": w}, (x,)))(weights, xs)
+                for m in (mapped, layer)]
+        torch.testing.assert_close(*runs)
+
+
+def test_mapped_forms_switch_only_the_plain_layers():
+    class MyLinear(nn.Linear):  # a subclass may have its own forward: left alone
+        pass
+
+    net = nn.Sequential(nn.Linear(2, 2), MyLinear(2, 2), nn.MaxPool1d(2),
+                        nn.MaxPool1d(3, stride=2), nn.MaxPool1d(2, padding=1),
+                        nn.MaxPool2d(2, ceil_mode=True), nn.MaxPool2d((2, 2)))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    mapped_forms(net)
+    assert [type(m) for m in net] == [MappedLinear, MyLinear, MappedMaxPool1d, nn.MaxPool1d,
+                                      nn.MaxPool1d, nn.MaxPool2d, MappedMaxPool2d]
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_the_stack_runs_the_mapped_forms_and_the_members_keep_theirs():
+    runs = train([cnn(), cnn(**{"budget.seed": 1})])
+    stack = Population([cnn(), cnn(**{"budget.seed": 1})]).net
+    assert isinstance(stack, FunctionalStack)
+    kinds = {type(m) for m in stack.module.modules()}
+    assert {MappedLinear, MappedMaxPool1d} <= kinds and nn.MaxPool1d not in kinds
+    assert not {MappedLinear, MappedMaxPool1d} & {type(m) for m in runs[0].model.modules()}

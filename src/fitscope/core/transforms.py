@@ -31,7 +31,11 @@ notes' v <- alpha v - eps g; theta <- theta + v while eps is constant), and RMSP
 delta sits outside the square root (the notes put it inside, Goodfellow et al. alg. 8.5).
 
 ``torch._foreach_*`` would be allowed here; the engines pass one flat tensor per
-population (a list of one), so plain tensor operations serve and none is used.
+population (a list of one), so plain tensor operations serve and none is used. (On the
+CPU a ``_foreach`` function loops over its tensors, one kernel each: it saves Python
+calls, not passes over memory; over the 32 member rows of a (32, 42634) tensor
+``_foreach_sqrt`` took 0.61 ms against 0.58 for one ``sqrt``, one thread. Adam's time
+there is its passes, ``sqrt`` the slowest at 0.57 ms, compute-bound.)
 """
 
 from __future__ import annotations
@@ -274,13 +278,14 @@ class RMSPropState(NamedTuple):
 
 def _scaled_step_(u: Tensor, num: Tensor, r: Tensor, inv_scale: Tensor | None, eps: Tensor,
                   factor: Tensor) -> Tensor:
-    """u <- factor num / (sqrt(r) inv_scale + delta), with ``u`` as the scratch."""
+    """u <- factor num / (sqrt(r) inv_scale + delta), with ``u`` as the scratch.
+    (sqrt(r) inv_scale + delta as a multiply and an add: ``addcmul`` of the (N, 1)
+    columns took 4x as long as both, 0.75 ms against 0.18 for (32, 42634), one
+    thread.)"""
     torch.sqrt(r, out=u)
-    if inv_scale is None:
-        u.add_(eps)
-    else:
-        torch.addcmul(eps, u, inv_scale, out=u)
-    return torch.div(num, u, out=u).mul_(factor)
+    if inv_scale is not None:
+        u.mul_(inv_scale)
+    return torch.div(num, u.add_(eps), out=u).mul_(factor)
 
 
 def adagrad(eps: Values) -> Transform:
