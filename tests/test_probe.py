@@ -204,3 +204,16 @@ def test_bad_arguments_name_the_argument():
         probe(nn.Linear(2, 2), every=0)
     with pytest.raises(TypeError, match="model"):
         probe("not a model")
+
+
+def test_clear_caches_empties_every_cached_table_of_the_stats_module():
+    import functools
+
+    cfg = RunConfig.model_validate({"data": {"name": "moons", "train_size": 64},
+                                    "budget": {"epochs": 1},
+                                    "observe": {"probe_every": 1, "histogram_bins": 20}})
+    train(cfg)
+    cached = [v for v in vars(stats).values() if isinstance(v, functools._lru_cache_wrapper)]
+    assert cached and any(c.cache_info().currsize for c in cached)
+    stats.clear_caches()
+    assert {c.__name__: c.cache_info().currsize for c in cached} == {c.__name__: 0 for c in cached}

@@ -48,13 +48,13 @@ def tune_allocator() -> bool:
 
 
 def release_memory() -> None:
-    """Drop the probes' cached layouts (``fitscope.probe.stats.layout``: one is made
-    again by the next probed step that needs it), collect garbage (all generations) and
+    """Drop the probes' cached tables (:func:`fitscope.probe.stats.clear_caches`: each is
+    made again by the next probed step that needs it), collect garbage (all generations) and
     ask glibc's allocator to return freed memory to the system (``malloc_trim(0)``;
     nothing to do on another libc)."""
     from fitscope.probe import stats
 
-    stats.layout.cache_clear()
+    stats.clear_caches()
     gc.collect()
     libc = _libc()
     if libc is not None and hasattr(libc, "malloc_trim"):

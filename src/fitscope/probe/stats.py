@@ -329,3 +329,12 @@ def unit_distance(spread: float | Tensor, norm: float | Tensor, m: int) -> float
         return torch.where(norm > 0, scale * spread / norm.clamp_min(1e-30),
                            torch.zeros_like(norm))
     return 0.0 if norm == 0 else scale * spread / norm
+
+
+def clear_caches() -> None:
+    """Drop every table this module keeps between probed steps (histogram edges and bin
+    lookups, row tables, constant rows, layouts); the next step that needs one makes it
+    again. A long-lived process (the lab) calls it when its trainings have ended."""
+    for cached in (histogram_edges, _code_to_bin, _signed_code_to_bin, _row_tables, _zeros,
+                   _ones, layout):
+        cached.cache_clear()
