@@ -177,12 +177,15 @@ class Problem:
         return torch.cat(losses), (torch.cat(metrics) if metrics else None)
 
     def _mlp_values(self, mlp: BatchedMLP, params: dict[str, Tensor],
-                    first_of: Callable[[int, Tensor], Tensor]) -> tuple[Tensor, Tensor | None]:
+                    coords: Tensor | None = None, products: list[Tensor] | None = None
+                    ) -> tuple[Tensor, Tensor | None]:
         """Like :meth:`_chunk_values` through the fast evaluator: ``params`` name ->
-        (P, *shape); ``first_of(b, x_b)`` the first layer's output on data batch b."""
+        (P, *shape); on a slice, ``coords`` and each data batch's first-layer
+        ``products`` (:meth:`BatchedMLP.values`)."""
         loss = metric = None
         for b, (xb, yb, w) in enumerate(self._batches()):
-            chunk_loss, chunk_metric = mlp.values(params, first_of(b, xb), yb)
+            chunk_loss, chunk_metric = mlp.values(
+                params, xb, yb, coords, None if products is None else products[b])
             loss = w * chunk_loss.double() + (0 if loss is None else loss)
             if chunk_metric is not None:
                 metric = w * chunk_metric.double() + (0 if metric is None else metric)
@@ -203,8 +206,7 @@ class Problem:
                                   description)
 
         def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
-            params = self.unflatten(points[s:e])
-            return self._mlp_values(mlp, params, lambda b, xb: mlp.first_layer(xb, params))
+            return self._mlp_values(mlp, self.unflatten(points[s:e]))
         return self._evaluate(len(points), chunk or self.default_chunk(), values,
                               progress, description)
 
@@ -228,15 +230,14 @@ class Problem:
                                   lambda s, e: self._chunk_values(origin + coords[s:e] @ basis),
                                   progress, description)
         rows = torch.cat([origin[None], basis])  # (k + 1, n_params)
-        with torch.no_grad(), eval_mode(self.model):
-            pieces = [mlp.first_layer(xb, self.unflatten(rows)).flatten(1)
+        with torch.no_grad():
+            pieces = [mlp.products(self.unflatten(rows), xb)
                       for xb, _, _ in self._batches()]  # (k + 1, out * N_b) per batch
         weights = torch.cat([torch.ones_like(coords[:, :1]), coords], dim=1)  # (P, k + 1)
 
         def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
             c = weights[s:e]
-            return self._mlp_values(mlp, self.unflatten(c @ rows),
-                                    lambda b, xb: mlp.first_layer_affine(c, pieces[b], len(xb)))
+            return self._mlp_values(mlp, self.unflatten(c @ rows), c, pieces)
         return self._evaluate(len(coords), chunk or self.default_chunk(), values,
                               progress, description)
 
