@@ -184,8 +184,8 @@ def forward_layers(layers: Sequence[Layer], x: Tensor, ws: Workspace | None = No
       dropout drawn as ``drops`` says; else the running statistics and no dropout.
     - With a workspace ``ws``: outside autograd, in place. With a ``tape`` to fill (for
       :meth:`StackedMLP.backward`), each layer's output goes to a buffer of its own;
-      without, two scratch buffers in turn and a fresh tensor for the last layer's
-      output. ``z`` comes out of the layer's multiply already scaled by the table
+      without, the layers' outputs alternate between two scratch buffers. Either way
+      the result lives in the workspace: valid until its next pass. ``z`` comes out of the layer's multiply already scaled by the table
       activation's ``prescale`` where no batch norm comes between (a power of two:
       exact).
     - Without ``ws``: out of place, through autograd; each layer's output is appended
@@ -215,7 +215,7 @@ def forward_layers(layers: Sequence[Layer], x: Tensor, ws: Workspace | None = No
             z = first
         else:
             out = (None if ws is None else ws.outputs[i] if tape is not None
-                   else None if i == last else ws.scratch(i, n, layer.w.shape[1]))
+                   else ws.scratch(i, n, layer.w.shape[1]))
             z = (shared_linear(x[0], layer, scale, out=out) if i == 0 and shared
                  else _linear(h, layer, scale, out=out))
         z = _tap(taps, layer.name, "preact", z)
@@ -391,7 +391,8 @@ class StackedMLP(MemberRows):
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
         """(N, B, n_in) -> (N, n_out, B) in eval mode (no dropout, running batch-norm
-        statistics): :func:`forward_layers` in place in this batch size's workspace."""
+        statistics): :func:`forward_layers` in place in this batch size's workspace,
+        the outputs valid until the next evaluation of that size."""
         return forward_layers(self.layers, x, self.workspace("eval", x.shape[1]))
 
     # -- through autograd, with taps (probed steps) -------------------------------------
