@@ -93,6 +93,7 @@ class Layer:
     act_name: str = ""
 
     def __post_init__(self):
+        self.wt = self.w.transpose(1, 2)  # (N, in, out): the backward pass's W^T
         self.bias = None if self.b is None else self.b.unsqueeze(2)  # (N, out, 1)
 
 
@@ -377,7 +378,7 @@ class StackedMLP(MemberRows):
             if j == 0:
                 break
             i = j - 1  # the hidden layer whose output h is
-            gh = torch.bmm(layer.w.transpose(1, 2), gz, out=ws.input_grads[j])
+            gh = torch.bmm(layer.wt, gz, out=ws.input_grads[j])
             mask, normed = tape.masks[i], tape.normed[i]
             if mask is not None:
                 gh.mul_(mask)
