@@ -9,8 +9,10 @@ once on all of them, ``torch.func.functional_call`` vectorized over the stack wi
 forward passes. That removes per-pass overhead (Python, dispatch, kernel launches), not
 arithmetic. A plain MLP (fitscope's own, or an ``nn.Sequential`` of linear layers,
 batch norm and activations) takes a faster path, :mod:`fitscope.landscape.batched_mlp`:
-transposed activations, cache-sized chunks, a loss reduced over the classes across rows,
-and on a slice the first layer's products with the data computed once
+the points are the members of a stacked MLP, evaluated by the population's own pass
+(:func:`fitscope.population.stacked.forward_layers`) in cache-sized chunks, a loss
+reduced over the classes across rows, and on a slice the first layer's products with
+the data computed once
 (``benchmarks/landscape.py`` measures both against a point-by-point loop). The model is
 evaluated in eval mode (dropout off, batch norm on its running statistics, which are
 shared by every point).
