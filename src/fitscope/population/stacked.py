@@ -28,6 +28,7 @@ gradients, a sum for the bias, the derivatives of the activation table
 layer with no graph to build. :meth:`StackedMLP.forward` is the same pass through
 autograd, with taps for the probes (:mod:`fitscope.population.probes`), which need
 every layer's output gradient; the tests check the hand-written backward against it.
+
 The layers mirror :class:`fitscope.models.MLP`: ``[input dropout] -> depth x (Linear
 -> [BatchNorm1d] -> activation -> [dropout]) -> Linear``. Dropout rates are per member:
 a (N, 1, 1) column, zero for members without dropout (whose activations then pass
@@ -186,9 +187,9 @@ def forward_layers(layers: Sequence[Layer], x: Tensor, ws: Workspace | None = No
     - With a workspace ``ws``: outside autograd, in place. With a ``tape`` to fill (for
       :meth:`StackedMLP.backward`), each layer's output goes to a buffer of its own;
       without, the layers' outputs alternate between two scratch buffers. Either way
-      the result lives in the workspace: valid until its next pass. ``z`` comes out of the layer's multiply already scaled by the table
-      activation's ``prescale`` where no batch norm comes between (a power of two:
-      exact).
+      the result lives in the workspace: valid until its next pass. ``z`` comes out of
+      the layer's multiply already scaled by the table activation's ``prescale`` where
+      no batch norm comes between (a power of two: exact).
     - Without ``ws``: out of place, through autograd; each layer's output is appended
       to ``taps`` (when given) as ``(name, "preact" | "act", output)``, its gradient
       kept for after the backward pass.
