@@ -334,7 +334,8 @@ class StackedMLP(MemberRows):
                           self.buffers[f"{key}.running_var"],
                           tracked=self.buffers[f"{key}.num_batches_tracked"])
             layers.append(Layer(name, p[f"{name}.weight"], p.get(f"{name}.bias"), bn,
-                                self.act if hidden else None, f"hidden.{i}.act"))
+                                self.act if hidden else None,
+                                f"hidden.{i}.act" if hidden else ""))
         return layers
 
     def _bind(self) -> None:
