@@ -103,8 +103,10 @@ class Grads:
     """A layer's views into ``grad`` (its batch norm's too), and a scratch buffer for
     its weight gradient: a contiguous (N, out, in) buffer (shared by the layers) that
     bmm writes to before one copy into ``gw``. bmm into ``gw`` itself, whose members
-    lie D apart, multiplies small matrices member by member (measured in
-    ``StackedMLP.backward``'s docstring)."""
+    lie D apart, was never faster: a training step (forward and backward) of the
+    benchmark's width-128 nine-layer digits population (N = 32, batch 64) took 22.1 ms
+    against 16.4 ms with 2 threads (wall time), 29.3 ms both ways with 1 (CPU time),
+    medians of 7 interleaved runs of 50 steps, 2026-12-07."""
 
     gw: Tensor  # (N, out, in)
     gb: Tensor | None  # (N, out)
