@@ -1,8 +1,10 @@
 """A 41 x 41 loss-landscape slice: batched evaluation against a point-by-point loop.
 
 Batched: :func:`fitscope.landscape.plane`; for these plain MLPs that is the fast path of
-:mod:`fitscope.landscape.batched_mlp` (transposed activations, cache-sized chunks of
-points, the slice's first layer computed once). Loop: what one writes by hand, for each
+:mod:`fitscope.landscape.batched_mlp` (the points as the members of a stacked MLP, run
+by the population's pass :func:`fitscope.population.stacked.forward_layers` on
+transposed activations, cache-sized chunks of points, the slice's first layer computed
+once). Loop: what one writes by hand, for each
 of the 1681 points copy it into the model (``vector_to_parameters``) and run one forward
 pass and ``F.cross_entropy`` over the training set. Both evaluate the same points on the
 same data; their losses are compared, then timed interleaved, median of the repeats.

@@ -153,6 +153,11 @@ def plain_mlps():
     torch.manual_seed(2)
     sig = MLP(4, 1, ModelConfig(depth=1, width=6, activation="sigmoid", batch_norm=True))
     yield "fitscope MLP, regression", sig, x, x[:, 0] - x[:, 1], SquaredError(), None
+    torch.manual_seed(3)
+    mixed = nn.Sequential(nn.Linear(4, 6), nn.GELU(), nn.Linear(6, 5), nn.BatchNorm1d(5),
+                          nn.Sigmoid(), nn.Linear(5, 3), nn.Tanh())
+    yield "sequential, an activation outside the table, one after the output", mixed, x, y, \
+        CrossEntropy(3), accuracy
 
 
 @pytest.mark.parametrize("case", list(plain_mlps()), ids=lambda c: c[0])
@@ -186,6 +191,18 @@ def test_models_and_losses_outside_the_plain_mlp_path_take_the_general_one():
     conv = nn.Sequential(nn.Unflatten(1, (1, 4)), nn.Conv1d(1, 2, 3), nn.Flatten(),
                          nn.Linear(4, 3))
     assert Problem(conv, CrossEntropy(3), x, y)._batched_mlp() is None
+    # batch norm after the activation: not a linear -> [bn] -> [activation] stack
+    after = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.BatchNorm1d(6), nn.Linear(6, 3))
+    after.train()
+    after(x * 2 + 1)  # non-trivial running statistics
+    problem = Problem(after, CrossEntropy(3), x, y, batch_size=15)
+    assert problem._batched_mlp() is None
+    points = problem.center() + 0.3 * torch.randn(5, problem.n_params,
+                                                  generator=torch.Generator().manual_seed(4))
+    loss, _ = problem.evaluate(points, chunk=2)
+    assert after.training  # restored
+    assert torch.allclose(loss, loop_reference(after, points, x, y, CrossEntropy(3))[:, 0],
+                          rtol=1e-5)
     assert Problem(small_classifier(), CrossEntropy(3), x, y)._batched_mlp() is not None
 
 

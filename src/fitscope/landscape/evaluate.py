@@ -9,8 +9,10 @@ once on all of them, ``torch.func.functional_call`` vectorized over the stack wi
 forward passes. That removes per-pass overhead (Python, dispatch, kernel launches), not
 arithmetic. A plain MLP (fitscope's own, or an ``nn.Sequential`` of linear layers,
 batch norm and activations) takes a faster path, :mod:`fitscope.landscape.batched_mlp`:
-transposed activations, cache-sized chunks, a loss reduced over the classes across rows,
-and on a slice the first layer's products with the data computed once
+the points are the members of a stacked MLP, evaluated by the population's own pass
+(:func:`fitscope.population.stacked.forward_layers`) in cache-sized chunks, a loss
+reduced over the classes across rows, and on a slice the first layer's products with
+the data computed once
 (``benchmarks/landscape.py`` measures both against a point-by-point loop). The model is
 evaluated in eval mode (dropout off, batch norm on its running statistics, which are
 shared by every point).
@@ -177,12 +179,15 @@ class Problem:
         return torch.cat(losses), (torch.cat(metrics) if metrics else None)
 
     def _mlp_values(self, mlp: BatchedMLP, params: dict[str, Tensor],
-                    first_of: Callable[[int, Tensor], Tensor]) -> tuple[Tensor, Tensor | None]:
+                    coords: Tensor | None = None, products: list[Tensor] | None = None
+                    ) -> tuple[Tensor, Tensor | None]:
         """Like :meth:`_chunk_values` through the fast evaluator: ``params`` name ->
-        (P, *shape); ``first_of(b, x_b)`` the first layer's output on data batch b."""
+        (P, *shape); on a slice, ``coords`` and each data batch's first-layer
+        ``products`` (:meth:`BatchedMLP.values`)."""
         loss = metric = None
         for b, (xb, yb, w) in enumerate(self._batches()):
-            chunk_loss, chunk_metric = mlp.values(params, first_of(b, xb), yb)
+            chunk_loss, chunk_metric = mlp.values(
+                params, xb, yb, coords, None if products is None else products[b])
             loss = w * chunk_loss.double() + (0 if loss is None else loss)
             if chunk_metric is not None:
                 metric = w * chunk_metric.double() + (0 if metric is None else metric)
@@ -203,8 +208,7 @@ class Problem:
                                   description)
 
         def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
-            params = self.unflatten(points[s:e])
-            return self._mlp_values(mlp, params, lambda b, xb: mlp.first_layer(xb, params))
+            return self._mlp_values(mlp, self.unflatten(points[s:e]))
         return self._evaluate(len(points), chunk or self.default_chunk(), values,
                               progress, description)
 
@@ -228,15 +232,14 @@ class Problem:
                                   lambda s, e: self._chunk_values(origin + coords[s:e] @ basis),
                                   progress, description)
         rows = torch.cat([origin[None], basis])  # (k + 1, n_params)
-        with torch.no_grad(), eval_mode(self.model):
-            pieces = [mlp.first_layer(xb, self.unflatten(rows)).flatten(1)
+        with torch.no_grad():
+            pieces = [mlp.products(self.unflatten(rows), xb)
                       for xb, _, _ in self._batches()]  # (k + 1, out * N_b) per batch
         weights = torch.cat([torch.ones_like(coords[:, :1]), coords], dim=1)  # (P, k + 1)
 
         def values(s: int, e: int) -> tuple[Tensor, Tensor | None]:
             c = weights[s:e]
-            return self._mlp_values(mlp, self.unflatten(c @ rows),
-                                    lambda b, xb: mlp.first_layer_affine(c, pieces[b], len(xb)))
+            return self._mlp_values(mlp, self.unflatten(c @ rows), c, pieces)
         return self._evaluate(len(coords), chunk or self.default_chunk(), values,
                               progress, description)
 

@@ -36,8 +36,8 @@ class _DataLoss:
 class CrossEntropy(_DataLoss):
     """The engine's classification data loss without label smoothing. On the
     ``(P, C, N)`` layout the points are the core's member axis, so softmax runs over the
-    strided class axis, N rows at a time (measured: 1.35x faster than a logsumexp written
-    out)."""
+    strided class axis, N rows at a time (1.58x faster than a logsumexp written out on a
+    digits chunk, 15 x 10 x 1078, one thread, median of 9, 2026-12-07)."""
 
     n_classes: int
     classify = True

@@ -28,9 +28,7 @@ from torch import Tensor
 
 from ..core.activations import COUNTED
 from ..probe import stats
-from .stacked import StackedMLP
-
-Tap = tuple[str, str, Tensor]  # (layer, "preact" | "act", output (N, units, B))
+from .stacked import StackedMLP, Tap
 
 
 class PopulationProbe:
