@@ -253,3 +253,16 @@ def test_decide_fashion():
     assert FASHION.decide(m(**mixed)).outcome == "holds only when"
     none = values(plain=plain, **dict.fromkeys(others, plain))
     assert FASHION.decide(m(**none)).outcome == "does not hold"
+
+
+def test_numbers_table_shows_settings_by_their_text_and_escapes_keys():
+    from fitscope.claims.base import setting
+    from fitscope.claims.report import summarize
+
+    penalty = setting("Penalty", "kind lam", lambda kind, lam: f"{kind} {lam}")
+    keep = setting("Keep", "p", lambda p: f"kept at {p:g}")
+    assert summarize([penalty("L1", 0.01), penalty("L2", 0.1)]) == "L1 0.01, L2 0.1"
+    assert summarize(keep(0.8)) == "kept at 0.8"  # one number, but a setting, not a sample
+    assert summarize({keep(0.5): [1.0, 1.0]}).startswith("kept at 0.5: 1 [")
+    assert summarize({"<b>": 1}) == "&lt;b&gt;: 1"
+    assert summarize(["<i>", 2]) == "&lt;i&gt;, 2"

@@ -51,17 +51,22 @@ def key_numbers(r: ClaimResult, limit: int = 3) -> str:
 
 
 def summarize(value) -> str:
-    """A number as text; a list of numbers as mean [95% CI] (n)."""
+    """A number as text; a list of numbers as mean [95% CI] (n); any other list item by
+    item, a dict key by key; settings (:func:`~fitscope.claims.base.setting`) by their text.
+    HTML-escaped."""
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, (int, float)):
         return f"{value:.4g}" if isinstance(value, float) and math.isfinite(value) else str(value)
-    if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float))
-                                                          for v in value):
+    setting = hasattr(value, "_fields")  # a NamedTuple setting: its own text
+    if isinstance(value, (list, tuple)) and value and not setting \
+            and all(isinstance(v, (int, float)) for v in value):
         e = mean_ci(value)
         return f"{e.mean:.4g} [{e.low:.4g}, {e.high:.4g}] (n={e.n})"
     if isinstance(value, dict):
-        return "; ".join(f"{k}: {summarize(v)}" for k, v in value.items())
+        return "; ".join(f"{html.escape(str(k))}: {summarize(v)}" for k, v in value.items())
+    if isinstance(value, list):  # str() of a list would show its items' repr
+        return ", ".join(summarize(v) for v in value)
     return html.escape(str(value))
 
 
