@@ -504,9 +504,14 @@ def _cases() -> list[Case]:
            note="flat but healthy: blobs of std 0.2 at (-1, 0) and (1, 0), 19 steps an "
                 "epoch: built to be solved within the first epoch"),
         _c("mnist1d_relu_adam002_rough_start", MNIST1D, HE, _opt("adam", 0.02),
-           {"budget": {"seed": 2}},
+           {"budget": {"seed": 2}}, allows=("overfitting",),
            note="a rough start, then fine: Adam at 0.02 (the development split's healthy "
-                "MNIST-1D MLP uses 0.003, its too-high one 0.1)"),
+                "MNIST-1D MLP uses 0.003, its too-high one 0.1). Label corrected once it "
+                "was a development case: a 2 x 64 MLP on 900 MNIST-1D signals generalizes "
+                "poorly (the healthy ones end at 0.40 to 0.45 validation accuracy against "
+                "0.65 to 0.68 in training), and Adam at 0.02 fits the 900 within the budget, "
+                "into the rising part of the validation curve: overfitting is true of the "
+                "construction, so it is allowed (nothing is required)"),
         _c("digits_cnn_tanh_c4_8_seed5", CNN, TANH_X, _opt("adam", 0.005),
            {"model": {"channels": [4, 8]}}, {"budget": {"seed": 5}}),
         _c("mnist1d_cnn_c16_32_batch32", CNN1D, HE, _opt("adam", 0.002),
@@ -700,7 +705,12 @@ def _cases() -> list[Case]:
            note="borderline: He in 5 ReLU branches, E[h^2] about 2, 4, 10, 27, 78, 230: "
                 "about 10x the first layer's spread; no config change fixes it", **exp),
         # symmetric units
-        _c("xor_relu_constant_02", XOR, _init("constant", value=0.2), fix=_FIX_HE, **sym),
+        _c("xor_relu_constant_02", XOR, _init("constant", value=0.2), fix=_FIX_HE,
+           requires=("symmetric_units",), allows=(*sym["allows"], "exploding_activations"),
+           kind="symmetric",
+           note="label corrected once it was a development case: 32 units of weight 0.2 "
+                "multiply the signal by 32 * 0.2 = 6.4 per layer, so exploding activations "
+                "are true of the construction and allowed"),
         _c("mnist1d_residual_zeros", MNIST1D, _init("zeros"), _opt("adam", 0.003),
            model=("residual", {"width": 40, "depth": 2}), fix=_FIX_HE, **sym),
         # learning rate too high: obvious (Adam at 0.3 on the user CNN), medium, borderline
