@@ -245,6 +245,18 @@ def test_heavy_dropout_is_underfitting_not_exploding_activations():
     assert under.evidence["train_loss"] > UNDERFIT_LOSS_SHARE * under.evidence["chance_loss"]
 
 
+def test_the_held_back_split_is_large_enough_to_score_each_finding():
+    """Each finding a label can require is required by 3 held-back cases at least (one
+    miss then moves its score by a third at most), a third of the split is healthy, and no
+    held-back case shares a seed with a development case."""
+    held = [c for c in CASES if c.heldback]
+    required = {code for c in CASES for code in c.requires}
+    assert all(sum(code in c.requires for c in held) >= 3 for code in required)
+    assert sum(c.healthy for c in held) * 3 >= len(held)
+    seeds = {c.run_config().budget.seed for c in CASES if not c.heldback}
+    assert not seeds & {c.run_config().budget.seed for c in held}
+
+
 def test_the_benchmarks_dev_option_never_selects_a_held_back_case():
     import importlib.util
     from pathlib import Path

@@ -30,6 +30,7 @@ from .hooks import Probe, probe
 
 # -- thresholds, each with the reason for its value -------------------------------------
 VANISHING_RATIO = 1e-2  # first layer's gradient < 1/100 of the output's: it learns 100x slower
+SIGMOID_SLOPE = 0.25  # the largest derivative of the sigmoid, at 0 (tanh's is 1)
 EXPLODING_RATIO = 1e2  # first layer's gradient > 100x the output's: its steps are 100x too big
 ACTIVATION_GROWTH = 10.0  # a pre-activation's spread 10x the first layer's: the signal is
 #                           multiplied at every layer (n Var(W) > 1 per layer)
@@ -584,16 +585,36 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
         # enough for a typical update of LOW_FIX_TARGET of the weights' size (an update
         # scales with the rate, for SGD, momentum and Adam alike), at least 10x
         factor = 10.0 if ratio is None else max(10.0, LOW_FIX_TARGET / max(ratio, 1e-12))
+        descent = late_descent(losses, shape["typical_noise"])
+        evidence["late_descent"] = descent
+        # as sure as the stronger of the small steps and the descent still under way
+        conf = max(confidence(ratio, UPDATE_RATIO_LOW, above=False) if ratio else 0.6,
+                   confidence(descent["fall"], descent["need"])
+                   if descent["need"] > 0 and descent["fall"] > 0 else 0.0)
         return [Finding(
             "lr_too_low", "warning", None, evidence,
             f"The training loss falls steadily but slowly: from {losses[0]:.3g} to "
             f"{losses[-1]:.3g} in {len(losses)} epochs"
             + (f", with steps that change the weights by {ratio:.1e} of their size" if ratio
+               else "")
+            + (f", and still falling at the end ({descent['fall']:.3g} over the last "
+               f"{descent['epochs']} epochs, {descent['fall'] / descent['need'] * NOISE_K:.2g}x "
+               "the noise of an epoch's mean)" if descent["fall"] > descent["need"] > 0
                else "") + ". Training would need far more steps.",
             "Raise the learning rate (3 to 10 times) or use an adaptive optimizer such as Adam.",
-            confidence(ratio, UPDATE_RATIO_LOW, above=False) if ratio else 0.6,
-            {"optimizer.lr": min(lr * factor, 1.0)})]
+            conf, {"optimizer.lr": min(lr * factor, 1.0)})]
     return []
+
+
+def late_descent(losses: list[float], noise: float) -> dict[str, Any]:
+    """How far the training loss still fell over the second half of the epochs, against
+    the noise of an epoch's mean loss: ``fall`` = (loss at the half's first epoch) - (loss
+    at the last epoch), ``need`` = NOISE_K * ``noise`` (the typical :func:`epoch_noise`),
+    ``epochs`` the half's length minus one. A fall far above ``need`` says the run was
+    still descending when its budget ended: its steps, not a minimum, limited it (a run
+    at a good rate that ends high has levelled off into its noise)."""
+    half = losses[len(losses) // 2:]
+    return {"fall": half[0] - half[-1], "need": NOISE_K * noise, "epochs": len(half) - 1}
 
 
 def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
@@ -652,6 +673,23 @@ def validation_rise(history: list[dict]) -> dict[str, Any]:
             "train_fell": train_med[-1] < train_med[best]}
 
 
+def fitted_loss(run: Run) -> float | None:
+    """The training loss the model ends at: its final evaluation on the training split
+    (dropout off), or the median of the epochs' mean training losses over the last
+    w = max(1, round(n / OVERFIT_WINDOWS)) epochs when that is lower. One evaluation at the
+    end is a single sample of a noisy level (circles_130_noisy_deep_wide: 0.81 at the end
+    against a median of 0.24 over its last 15 epochs, spikes to 0.47 among them). Under
+    dropout the epoch losses are measured with it on, usually above the evaluation, which
+    is then the lower and is kept."""
+    final = run.metrics.get("train_loss")
+    losses = [row["train_loss"] for row in run.history]
+    w = max(1, round(len(losses) / OVERFIT_WINDOWS))
+    level = statistics.median(losses[-w:]) if losses else None
+    if level is None or not math.isfinite(level):
+        return final
+    return level if final is None or not math.isfinite(final) else min(final, level)
+
+
 def _fit(run: Run, oscillating: bool) -> list[Finding]:
     found = []
     n_classes = run.model_spec.get("n_classes")
@@ -663,6 +701,7 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
         margin = chance + UNDERFIT_MARGIN * (1.0 - chance)
         by_acc = confidence(1 - train_acc, 1 - margin, span=2.0)
         # the loss criterion's confidence reaches 1 at the loss of chance
+        train_loss = fitted_loss(run)
         loss_share = (train_loss / chance_l if train_loss is not None and chance_l
                       and math.isfinite(train_loss) else None)
         by_loss = (confidence(loss_share, UNDERFIT_LOSS_SHARE, span=1 / UNDERFIT_LOSS_SHARE)
@@ -727,11 +766,22 @@ def _fit(run: Run, oscillating: bool) -> list[Finding]:
 
 def _init_change(run: Run) -> dict[str, Any]:
     """Xavier for tanh and sigmoid, He for ReLU (the model's activation modules say which
-    for a user's model)."""
-    relu = run.config.model.activation == "relu"
+    for a user's model). A built-in sigmoid MLP too deep for Xavier also gets tanh: with
+    n Var(W) = 1 each sigmoid layer still multiplies the backward signal by sigmoid'(z)
+    <= 1/4, so d hidden layers shrink it to 4^-d of the output's, below VANISHING_RATIO
+    from d = 4 on (4^-4 = 1/256; 4^-3 = 1/64 is not); tanh'(0) = 1 keeps it
+    (digits_sigmoid5_tiny_init and circles_sigmoid4_std3 stayed at chance after Xavier
+    alone, and trained with Xavier and tanh)."""
+    model = run.config.model
+    relu = model.activation == "relu"
     if run.model is not None and not run.model_spec.get("builtin", True):
         relu = any(isinstance(m, (nn.ReLU, nn.ReLU6)) for m in run.model.modules())
-    return {"init.scheme": "kaiming_normal" if relu else "xavier_normal"}
+        return {"init.scheme": "kaiming_normal" if relu else "xavier_normal"}
+    change: dict[str, Any] = {"init.scheme": "kaiming_normal" if relu else "xavier_normal"}
+    if model.kind == "mlp" and model.activation == "sigmoid" \
+            and SIGMOID_SLOPE ** model.depth < VANISHING_RATIO:
+        change["model.activation"] = "tanh"
+    return change
 
 
 def _with_changes(run: Run, found: list[Finding]) -> list[Finding]:
@@ -743,7 +793,8 @@ def _with_changes(run: Run, found: list[Finding]) -> list[Finding]:
         change = f.change
         if f.code in ("vanishing_gradients", "exploding_gradients", "exploding_activations",
                       "saturated_units", "symmetric_units"):
-            change = init if cfg.init.scheme != init["init.scheme"] else (
+            current = {"init.scheme": cfg.init.scheme, "model.activation": cfg.model.activation}
+            change = init if any(current[k] != v for k, v in init.items()) else (
                 {"model.batch_norm": True} if run.model_spec.get("builtin", True) else {})
         elif f.code == "dead_relu":
             change = ({"init.bias": 0.0} if cfg.init.bias < 0 else
@@ -773,8 +824,12 @@ def run_findings(run: Run) -> list[Finding]:
             f"Training diverged: {run.reason}. The loss blew up, so the weights are useless.",
             "Lower the learning rate (10 times), clip the gradient norm, and use Xavier or He "
             "initialization."))
+    # init findings that explain a slow fall (no lr_too_low beside them): units that pass
+    # no gradient, and logits that start far above the loss at chance, whose weights are
+    # so large that a healthy step is small against them (moons_residual3_unit_init:
+    # median update 7e-4 of the weights while its loss fell from 100 to 0.5)
     explained = any(f.code in ("vanishing_gradients", "symmetric_units", "dead_relu",
-                               "saturated_units") for f in found)
+                               "saturated_units", "exploding_activations") for f in found)
     init_fine = not any(f.code in INIT_CODES for f in found)
     lr = _learning_rate(run, explained, init_fine)
     if run.status == "diverged" and init_fine:
