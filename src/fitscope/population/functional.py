@@ -37,6 +37,7 @@ one by one instead.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,7 +49,7 @@ from torch.func import functional_call, vmap
 from ..config import RunConfig
 from ..core.transforms import column
 from ..sizing import footprint
-from .mapped import mapped_forms
+from .mapped import direct_ready, mapped_forms, members_outer
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
@@ -95,32 +96,70 @@ class FunctionalStack(MemberRows):
         self._lay_out(models, rows)
         # runs every member's forward, never trained; some layers in their mapped forms
         self.module = mapped_forms(copy.deepcopy(template)).train()
+        self.outer = members_outer(self.module)  # the direct path's folded rows' layout
+        self.direct = False  # whether training steps take the direct path (see _trial)
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._trial()
 
     def _trial(self) -> None:
-        """One training step's forward and backward pass on two zero rows, on copies of
-        the buffers: raises :class:`NotVmappable` if the module cannot run under vmap."""
-        x = self.flat.new_zeros(self.n, 2, *self.input_shape).flatten(2)
-        buffers = self.buffers
-        self.buffers = {k: v.clone() for k, v in buffers.items()}
+        """One training step's forward and backward pass on three random rows of every
+        member, on copies of the buffers, first under ``vmap`` (raises :class:`NotVmappable` if
+        the module cannot run there), then on the direct path where the module's layers
+        allow it (:func:`~fitscope.population.mapped.direct_ready`): the direct path is
+        chosen (:attr:`direct`) when its outputs, gradients and buffer updates equal
+        ``vmap``'s to float rounding, and on any exception or difference it is not."""
+        gen = torch.Generator(device=self.flat.device).manual_seed(0)
+        x = torch.randn(self.n, 3 if self.n != 3 else 5, math.prod(self.input_shape),
+                        generator=gen, device=self.flat.device)
         try:
-            out, tape = self.forward_train(x, None)
-            self.backward(tape, torch.ones_like(out))
+            mapped = self._trial_pass(x, direct=False)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise NotVmappable(f"{type(self.module).__name__} cannot run as a population "
                                f"under torch.func.vmap: {reason}") from exc
+        self.direct = False
+        if not direct_ready(self.module):
+            return
+        try:
+            direct = self._trial_pass(x, direct=True)
+        except Exception:  # noqa: BLE001 - any failure: the direct path is not for it
+            return
+        self.direct = _same(direct, mapped)
+
+    def _trial_pass(self, x: Tensor, direct: bool) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """Outputs, parameter gradients (for a fixed random output gradient) and updated
+        buffers of one training pass on ``x`` (N, B, n_in), dropout off, the buffers
+        left as they were."""
+        kept, chosen = self.buffers, self.direct
+        self.buffers = {k: v.clone() for k, v in kept.items()}
+        self.direct = direct
+        try:
+            with _dropout_off(self.module):
+                out, tape = self.forward_train(x, None)
+                g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1)
+                                ).to(out.device)
+                grads = torch.autograd.grad(tape.out, tape.leaves, g, allow_unused=True,
+                                            materialize_grads=True)
+            return out, list(grads), list(self.buffers.values())
         finally:
-            self.buffers = buffers
-            self.grad.zero_()
+            self.buffers, self.direct = kept, chosen
 
     def _call(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
         """Every member's training-mode outputs (N, n_out, B) for inputs (N, B, n_in),
-        with per-member parameters ``params`` (name -> (N, *shape))."""
+        with per-member parameters ``params`` (name -> (N, *shape)): on the direct path
+        (:attr:`direct`) one call of the module on the members' folded rows (R, n_in),
+        R = N B, its layers in their member-stacked forms
+        (:mod:`~fitscope.population.mapped`), else mapped with ``vmap``."""
         if not self.module.training:  # the stack's own copy: only forward_eval changes it
             self.module.train()
+        if self.direct:
+            n, b = x.shape[:2]
+            rows = (x if self.outer else x.transpose(0, 1)).reshape(n * b, *x.shape[2:])
+            out = functional_call(self.module, (params, self.buffers), (rows,))
+            out = out.reshape(n * b, -1)
+            out = out.view(n, b, -1) if self.outer else out.view(b, n, -1).transpose(0, 1)
+            return out.transpose(1, 2)
 
         def one(params: dict[str, Tensor], buffers: dict[str, Tensor], xi: Tensor) -> Tensor:
             out = functional_call(self.module, (params, buffers), (xi,))
@@ -182,6 +221,52 @@ class FunctionalStack(MemberRows):
         return torch.stack(outs)
 
     # -- rows -----------------------------------------------------------------------------
+
+def _same(a: tuple[Tensor, list[Tensor], list[Tensor]],
+          b: tuple[Tensor, list[Tensor], list[Tensor]]) -> bool:
+    """Whether two trial passes' outputs, gradients and buffers (``a``, ``b`` as
+    :meth:`FunctionalStack._trial_pass` returns them) are equal to float rounding: each
+    within 1e-4 of the largest magnitude of its kind in ``b`` (the outputs', all the
+    gradients' -- a gradient that is rounding noise only, such as a bias's before batch
+    norm, agrees in no digit --, each buffer's own), NaN where ``b`` has NaN; integer
+    buffers exactly."""
+    def scale(ts: Sequence[Tensor]) -> float:
+        return max((float(t.abs().nan_to_num(0.0, 0.0, 0.0).max()) for t in ts
+                    if t.numel() and t.is_floating_point()), default=0.0)
+
+    def close(x: Tensor, y: Tensor, s: float) -> bool:
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if not y.is_floating_point():
+            return torch.equal(x, y)
+        return torch.allclose(x, y, rtol=1e-4, atol=1e-4 * s + 1e-12, equal_nan=True)
+
+    (out_a, grads_a, bufs_a), (out_b, grads_b, bufs_b) = a, b
+    g = scale(grads_b)
+    return (close(out_a, out_b, scale([out_b]))
+            and len(grads_a) == len(grads_b) and len(bufs_a) == len(bufs_b)
+            and all(close(x, y, g) for x, y in zip(grads_a, grads_b))
+            and all(close(x, y, scale([y])) for x, y in zip(bufs_a, bufs_b)))
+
+
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+             nn.FeatureAlphaDropout)
+
+
+@contextmanager
+def _dropout_off(module: nn.Module) -> Iterator[None]:
+    """``module``'s dropout layers at rate 0 for the block (the trial compares two paths
+    that draw their masks differently)."""
+    layers = [m for m in module.modules() if isinstance(m, _DROPOUTS)]
+    rates = [m.p for m in layers]
+    for m in layers:
+        m.p = 0.0
+    try:
+        yield
+    finally:
+        for m, p in zip(layers, rates):
+            m.p = p
+
 
 def check_same_architecture(models: Sequence[nn.Module]) -> None:
     """Raise ``ValueError`` naming the member unless every module has the first one's
