@@ -266,6 +266,8 @@ def test_a_module_the_direct_path_cannot_run_falls_back_to_vmap_and_still_matche
 @pytest.mark.parametrize("layer, shape", [
     (lambda: nn.Linear(6, 5), (6,)), (lambda: nn.Linear(6, 5, bias=False), (3, 6)),
     (lambda: nn.Conv1d(4, 6, 3, padding=1), (4, 9)),
+    (lambda: nn.Conv1d(1, 6, 5, padding=2), (1, 9)),  # one input channel: windows
+    (lambda: nn.Conv1d(1, 4, 3, stride=2, dilation=2, bias=False), (1, 11)),
     (lambda: nn.Conv1d(4, 6, 3, stride=2, groups=2, bias=False), (4, 9)),
     (lambda: nn.Conv2d(3, 4, (3, 2), padding=1), (3, 6, 5)),
     (lambda: nn.BatchNorm1d(5), (5,)), (lambda: nn.BatchNorm1d(5, momentum=None), (5, 4)),

@@ -266,10 +266,34 @@ class _MappedConv:
         if self.padding_mode != "zeros":  # type: ignore[attr-defined]
             raise NotImplementedError("the direct path convolves with zero padding only")
         n, outer = self.weight.shape[0], _outer(self)  # type: ignore[arg-type]
+        if (isinstance(self, nn.Conv1d) and self.in_channels == 1
+                and not isinstance(self.padding, str)):
+            return _one_channel_conv1d(self, x, n, outer)
         xc = _by_member(x, n, outer).flatten(1, 2)
         bias = None if self.bias is None else self.bias.reshape(-1)
         y = self._conv(xc, self.weight.flatten(0, 1), bias)  # type: ignore[attr-defined]
         return _folded(y.unflatten(1, (n, -1)), outer)
+
+
+def _one_channel_conv1d(conv: nn.Conv1d, x: Tensor, n: int, outer: bool) -> Tensor:
+    """A member-stacked ``Conv1d`` with one input channel (weight (N, O, 1, k)) on folded
+    rows (R, 1, L), as one batched multiply over each member's windows (im2col): y_n =
+    W_n X_n + b_n with X_n the member's (k, B L') windows. For the built-in CNN's first
+    layer on MNIST-1D (1 -> 8 channels, kernel 5, 40 points, N = 32, B = 64), forward and
+    backward 0.8 ms against 2.8 for the grouped convolution, whose kernel handles one
+    channel per group poorly; with more input channels the grouped one was faster
+    (8 -> 16: 3.3 ms against 8.2)."""
+    (k,), (s,), (d,) = conv.kernel_size, conv.stride, conv.dilation
+    p = conv.padding[0]
+    assert isinstance(p, int)
+    windows = F.pad(_by_member(x, n, outer), (p, p)).unfold(-1, d * (k - 1) + 1, s)
+    windows = windows[..., ::d]  # (B, N, 1, L', k)
+    b, length = windows.shape[0], windows.shape[3]
+    cols = windows.permute(1, 2, 4, 0, 3).reshape(n, k, b * length)  # (N, k, B L')
+    w = conv.weight.reshape(n, -1, k)  # (N, O, k)
+    y = (torch.bmm(w, cols) if conv.bias is None
+         else torch.baddbmm(conv.bias.unsqueeze(2), w, cols))  # (N, O, B L')
+    return _folded(y.view(n, -1, b, length).permute(2, 0, 1, 3), outer)
 
 
 class MappedConv1d(_MappedConv, nn.Conv1d):
