@@ -1,37 +1,53 @@
-"""The functional stack: N copies of any ``nn.Module`` as one program, through ``torch.func``.
+"""The functional stack: N copies of any ``nn.Module`` as one program.
 
 Where no hand-written stacked program exists (a CNN, a user's module), the members'
 parameters are laid out as :class:`~fitscope.population.stacked.StackedMLP` lays them
 out (:class:`~fitscope.population.rows.MemberRows`: one (N, D) tensor ``flat``, member
-i's parameters in row i in ``module.parameters()`` order), and the members' forward pass
-is one call of the module's own ``forward`` mapped over the member axis:
+i's parameters in row i in ``module.parameters()`` order; each parameter's (N, *shape)
+stack, as ``torch.func.stack_module_state`` would make it, is a view of it), and the
+members' forward pass is one call of the stack's private copy of the module,
 
-    out_i = f(theta_i, buffers_i, x_i)  for every member i
-          = vmap(functional_call(module, ...))(theta, buffers, x)
+    out_i = f(theta_i, buffers_i, x_i)  for every member i,
 
-(``torch.func.vmap`` of ``torch.func.functional_call`` with per-member parameter views of
-``flat``, laid out by :class:`~fitscope.population.rows.MemberRows`: each parameter's
-(N, *shape) stack, as ``torch.func.stack_module_state`` would make it, is a view of it).
+in one of two ways:
+
+- the **direct path**: ``torch.func.functional_call(module, (theta, buffers), (rows,))``
+  once, with the stacked parameters, on the members' inputs folded into one batch of
+  N B rows; the module's layers with parameters are switched to member-stacked forms
+  that compute each member's rows with its own parameters
+  (:mod:`~fitscope.population.mapped`), and everything else in its ``forward`` runs as
+  the user wrote it, on plain tensors;
+- otherwise **mapped**: ``vmap(functional_call(module, ...))(theta, buffers, x)``
+  over the member axis (``torch.func.vmap``).
+
+The direct path needs a module whose every parameter and buffer lies in a layer with a
+member-stacked form (``nn.Linear``, ``nn.Conv1d`` / ``nn.Conv2d``, ``nn.BatchNorm1d`` /
+``nn.BatchNorm2d``; :func:`~fitscope.population.mapped.direct_ready`) and whose
+``forward`` keeps the rows apart. The stack chooses it by a trial step when it is built
+(:meth:`FunctionalStack._trial`): one training pass of both ways on the same random rows
+and output gradient, dropout off; the direct path is taken when its outputs, gradients
+and buffer updates equal the mapped ones to float rounding, and the mapped one on any
+difference or exception (:attr:`FunctionalStack.direct`).
+
 The gradient of the members' summed loss with respect to ``flat`` comes from autograd
-through the mapped call (member i gets exactly its own gradient), one leaf per
-parameter, copied into the rows of ``grad`` laid out like ``flat``
-(``torch.func.vjp`` would need the batch-norm buffers, which the module updates in
-place, as inputs). The stack's own copy of the module runs ``nn.Linear`` and
-non-overlapping max pooling in forms that map faster
-(:func:`~fitscope.population.mapped.mapped_forms`). Evaluation runs member by member
-(:meth:`FunctionalStack.forward_eval`).
+through the call (member i gets exactly its own gradient), one leaf per parameter,
+copied into the rows of ``grad`` laid out like ``flat`` (``torch.func.vjp`` would need
+the batch-norm buffers, which the module updates in place, as inputs). Evaluation runs
+member by member (:meth:`FunctionalStack.forward_eval`).
 
-Randomness (dropout) is drawn per member (``randomness="different"``) from torch's
-global generator, seeded for the step from the population's generator inside a forked
-RNG, so a population's numbers are reproducible and the caller's RNG is left alone. A
-module attribute such as a dropout rate is the template's: members share it. Batch-norm
-buffers are stacked like the parameters and updated in place, member by member, by the
-module's own batch-norm code.
+Randomness (dropout) is drawn per member from torch's global generator, seeded for the
+step from the population's generator inside a forked RNG, so a population's numbers are
+reproducible and the caller's RNG is left alone: mapped with ``randomness="different"``,
+on the direct path as one draw over the folded rows (each member's masks its own,
+drawn otherwise than mapped). A module attribute such as a dropout rate is the
+template's: members share it. Batch-norm buffers are stacked like the parameters and
+updated in place: mapped, member by member by the module's own batch-norm code; on the
+direct path by the stacked form, for all members at once.
 
 A module whose forward pass ``vmap`` cannot map (data-dependent Python control flow,
 ``.item()``, in-place writes into an unbatched tensor) raises :class:`NotVmappable` when
-the stack is built (a trial step on two rows), so that the caller can train its members
-one by one instead.
+the stack is built (the trial step), so that the caller can train its members one by
+one instead.
 """
 
 from __future__ import annotations
@@ -208,9 +224,11 @@ class FunctionalStack(MemberRows):
         faster than their mapped forms (the benchmark's CNN, every member fed the same
         800 rows: 49 ms member by member against 103 ms mapped, where a convolution
         of 32 members' weights is one grouped convolution; its residual MLP on 359
-        rows: 20 against 36 ms; one thread, torch 2.13, CPU seconds, a loaded machine),
-        and an evaluation's batches are large enough for the calls' overhead not to
-        count."""
+        rows: 20 against 36 ms; one thread, torch 2.13, CPU seconds, a loaded machine;
+        on the direct path, the folded rows through the member-stacked forms, the CNN
+        took 122 ms against 37 member by member and the residual MLP 16 to 19 against 18
+        to 19, measured later the same day), and an evaluation's batches are large
+        enough for the calls' overhead not to count."""
         self.module.eval()
         params, outs = self.split(self.flat), []
         for i in range(self.n):

@@ -1,12 +1,18 @@
-"""Forms of standard layers that run fast under ``torch.func.vmap``, for the functional stack.
+"""Forms of standard layers for the functional stack: fast under ``torch.func.vmap``, and
+member-stacked for its direct path.
 
-:class:`~fitscope.population.functional.FunctionalStack` runs every member's forward pass
-as one call of the module's own ``forward`` mapped over the member axis. Two layers'
-mapped forms cost more than their work needs (measured on the benchmark's CNN and
-residual MLP), so the stack's private copy of the module runs them in the forms below
-(:func:`mapped_forms`); each gives the same outputs and the same gradients as the layer
-it replaces (up to float rounding for the linear layer, exactly for pooling), mapped or
-not:
+:class:`~fitscope.population.functional.FunctionalStack` runs its private copy of the
+members' module in one of two ways: on the **direct path**, one call of the module's
+own ``forward`` on the members' folded rows, with member-stacked parameters; otherwise
+mapped over the member axis with ``vmap``. :func:`mapped_forms` switches the copy's
+standard layers to the forms below, each of which serves both ways: given one member's
+parameters (under ``vmap``, or unstacked) it computes the layer, given stacked ones
+((N, *shape), by ``functional_call``) every member's layer at once. Each gives the same
+outputs and gradients as the layer it replaces (exactly for pooling, up to float
+rounding for the rest).
+
+Mapped (``vmap``), two layers' mapped forms cost more than their work needs (measured on
+the benchmark's CNN and residual MLP):
 
 - ``nn.Linear`` (:class:`MappedLinear`): y = (W x^T)^T + b instead of x W^T + b. Mapped,
   either is a batched matrix multiply; in this order the weight gradient, g^T x, comes
@@ -25,7 +31,24 @@ not:
   more mapped (``torch.func``'s dispatch of a custom ``Function``). (A non-finite
   gradient also reaches the window's other entries, as NaN, where ``max_pool`` leaves
   them 0: the member's gradient is non-finite either way.) The benchmark's CNN,
-  N = 32: a training step 14.4 ms against 23.3.
+  N = 32: a training step 14.4 ms against 23.3. Pooling works row by row, so on the
+  direct path the same form runs on the folded rows as they are.
+
+On the direct path the members' (N, B, *f) inputs are **folded** into one batch of
+R = N B rows, member n's example b in row n B + b (members outermost) or b N + n
+(innermost; :func:`mapped_forms` keeps them outermost unless a convolution or batch
+norm is switched, whose member-stacked forms need them innermost to run as views), and
+every layer with parameters computes each member's rows with that member's parameters:
+``nn.Linear`` as one ``baddbmm`` (:class:`_StackedLinear`, its weight gradient written
+in the weight's layout), ``nn.Conv1d`` / ``nn.Conv2d`` as one grouped convolution over
+(B, N C, *sides) (:class:`_MappedConv`; a ``Conv1d`` with one input channel as one
+batched multiply over its windows, :func:`_one_channel_conv1d`), ``nn.BatchNorm1d`` /
+``nn.BatchNorm2d`` with per-member batch statistics and running averages
+(:class:`_MappedBatchNorm`). Activations, adds, flattening and reshapes that keep the
+rows apart need no form of their own. A module with a parameter or buffer outside
+these layers cannot take the direct path (:func:`direct_ready`); whether it runs
+right there (a forward that mixes rows, such as ``x - x.mean(0)``) only the stack's
+trial step tells.
 
 Timings: one thread, torch 2.13, CPU seconds on the loaded 2-core development machine,
 2026-12-07.
@@ -279,10 +302,11 @@ def _one_channel_conv1d(conv: nn.Conv1d, x: Tensor, n: int, outer: bool) -> Tens
     """A member-stacked ``Conv1d`` with one input channel (weight (N, O, 1, k)) on folded
     rows (R, 1, L), as one batched multiply over each member's windows (im2col): y_n =
     W_n X_n + b_n with X_n the member's (k, B L') windows. For the built-in CNN's first
-    layer on MNIST-1D (1 -> 8 channels, kernel 5, 40 points, N = 32, B = 64), forward and
-    backward 0.8 ms against 2.8 for the grouped convolution, whose kernel handles one
-    channel per group poorly; with more input channels the grouped one was faster
-    (8 -> 16: 3.3 ms against 8.2)."""
+    layer on MNIST-1D (1 -> 8 channels, kernel 3, 40 points, N = 32, B = 64; one thread,
+    CPU, 2026-12-07), forward and backward with the output folded back into rows 1.1 ms
+    against 2.6 for the grouped convolution, whose kernel handles one channel per group
+    poorly; with more input channels the grouped one was faster (8 -> 16 channels on 20
+    points: 2.5 ms against 5.0; 4 -> 8 on 40: 3.3 against 4.3)."""
     (k,), (s,), (d,) = conv.kernel_size, conv.stride, conv.dilation
     p = conv.padding[0]
     assert isinstance(p, int)
