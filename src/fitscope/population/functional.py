@@ -126,15 +126,15 @@ class FunctionalStack(MemberRows):
         chosen (:attr:`direct`) when its outputs, gradients and buffer updates equal
         ``vmap``'s to float rounding, and on any exception or difference it is not."""
         gen = torch.Generator(device=self.flat.device).manual_seed(0)
-        x = torch.randn(self.n, 3 if self.n != 3 else 5, math.prod(self.input_shape),
-                        generator=gen, device=self.flat.device)
+        rows = 3 if self.n != 3 else 5  # not N: a mix-up of members and rows shows
+        x = torch.randn(self.n, rows, math.prod(self.input_shape), generator=gen,
+                        device=self.flat.device, dtype=self.flat.dtype)
         try:
             mapped = self._trial_pass(x, direct=False)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise NotVmappable(f"{type(self.module).__name__} cannot run as a population "
                                f"under torch.func.vmap: {reason}") from exc
-        self.direct = False
         if not direct_ready(self.module):
             return
         try:
@@ -153,8 +153,8 @@ class FunctionalStack(MemberRows):
         try:
             with _dropout_off(self.module):
                 out, tape = self.forward_train(x, None)
-                g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1)
-                                ).to(out.device)
+                g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1),
+                                dtype=out.dtype).to(out.device)
                 grads = torch.autograd.grad(tape.out, tape.leaves, g, allow_unused=True,
                                             materialize_grads=True)
             return out, list(grads), list(self.buffers.values())
