@@ -60,6 +60,7 @@ def test_cnn_members_match_the_sequential_engine():
                cnn(**{"budget.seed": 2, "optimizer.lr": 0.02, "optimizer.clip_norm": 0.5,
                       "regularization.weight_decay": 0.01, "init.scheme": "default"})]
     assert len({shape_key(c) for c in configs}) == 1
+    assert Population(configs).net.direct  # these numbers come from the direct path
     runs = train(configs)
     for c, run in zip(configs, runs):
         assert_matches(run, train_sequential(c))
@@ -70,6 +71,7 @@ def test_cnn_with_batch_norm_matches_and_keeps_each_members_running_statistics()
     sums in another order agree in no digit."""
     configs = [cnn(**{"model.batch_norm": True, "model.bias": False, "optimizer.name": "momentum",
                       "optimizer.lr": 0.05, "budget.seed": s}) for s in (0, 1)]
+    assert Population(configs).net.direct
     runs = train(configs)
     for c, run in zip(configs, runs):
         seq = train_sequential(c)
@@ -105,6 +107,7 @@ def test_user_modules_match_the_sequential_engine_and_keep_their_type():
     copies = [ResidualMLP() for _ in configs]
     for a, b in zip(copies, modules):
         a.load_state_dict(b.state_dict())
+    assert Population(configs, models=[copy.deepcopy(m) for m in modules]).net.direct
     runs = train(configs, models=modules)
     for c, run, module in zip(configs, runs, copies):
         assert isinstance(run.model, ResidualMLP) and not run.model_spec["builtin"]
