@@ -60,6 +60,7 @@ def test_cnn_members_match_the_sequential_engine():
                cnn(**{"budget.seed": 2, "optimizer.lr": 0.02, "optimizer.clip_norm": 0.5,
                       "regularization.weight_decay": 0.01, "init.scheme": "default"})]
     assert len({shape_key(c) for c in configs}) == 1
+    assert Population(configs).net.direct  # these numbers come from the direct path
     runs = train(configs)
     for c, run in zip(configs, runs):
         assert_matches(run, train_sequential(c))
@@ -70,6 +71,7 @@ def test_cnn_with_batch_norm_matches_and_keeps_each_members_running_statistics()
     sums in another order agree in no digit."""
     configs = [cnn(**{"model.batch_norm": True, "model.bias": False, "optimizer.name": "momentum",
                       "optimizer.lr": 0.05, "budget.seed": s}) for s in (0, 1)]
+    assert Population(configs).net.direct
     runs = train(configs)
     for c, run in zip(configs, runs):
         seq = train_sequential(c)
@@ -105,6 +107,7 @@ def test_user_modules_match_the_sequential_engine_and_keep_their_type():
     copies = [ResidualMLP() for _ in configs]
     for a, b in zip(copies, modules):
         a.load_state_dict(b.state_dict())
+    assert Population(configs, models=[copy.deepcopy(m) for m in modules]).net.direct
     runs = train(configs, models=modules)
     for c, run, module in zip(configs, runs, copies):
         assert isinstance(run.model, ResidualMLP) and not run.model_spec["builtin"]
@@ -217,3 +220,93 @@ def test_the_stack_runs_the_mapped_forms_and_the_members_keep_theirs():
     kinds = {type(m) for m in stack.module.modules()}
     assert {MappedLinear, MappedMaxPool1d} <= kinds and nn.MaxPool1d not in kinds
     assert not {MappedLinear, MappedMaxPool1d} & {type(m) for m in runs[0].model.modules()}
+
+
+# -- the direct path: the module run once on the members' folded rows ----------------------
+class Centred(ResidualMLP):
+    """Centres each batch on its own mean: a row-mixing op, which on the members' folded
+    rows would mix members, so the direct path gives other numbers than vmap."""
+
+    def forward(self, x):
+        return super().forward(x - x.mean(0, keepdim=True))
+
+
+class Scaled(ResidualMLP):
+    """A bare parameter outside any layer with a member-stacked form."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.ones(10))
+
+    def forward(self, x):
+        return super().forward(x) * self.scale
+
+
+def test_the_direct_path_is_chosen_for_the_cnn_and_the_residual_mlp():
+    plain = Population([cnn(), cnn(**{"budget.seed": 1})]).net
+    normed = Population([cnn(**{"model.batch_norm": True, "budget.seed": s}) for s in (0, 1)]).net
+    user = Population([digits(), digits(**{"budget.seed": 1})],
+                      models=[ResidualMLP(), ResidualMLP()]).net
+    assert isinstance(plain, FunctionalStack) and plain.direct and not plain.outer
+    assert isinstance(normed, FunctionalStack) and normed.direct and not normed.outer
+    assert isinstance(user, FunctionalStack) and user.direct and user.outer  # linear only
+
+
+@pytest.mark.parametrize("module", [Centred, Scaled])
+def test_a_module_the_direct_path_cannot_run_falls_back_to_vmap_and_still_matches(module):
+    configs = [digits(**{"budget.seed": s, "optimizer.lr": 0.003 * (s + 1)}) for s in (0, 1)]
+    torch.manual_seed(0)
+    modules = [module() for _ in configs]
+    copies = [copy.deepcopy(m) for m in modules]
+    stack = Population(configs, models=[copy.deepcopy(m) for m in modules]).net
+    assert isinstance(stack, FunctionalStack) and not stack.direct
+    runs = train(configs, models=modules)
+    for c, run, m in zip(configs, runs, copies):
+        assert_matches(run, train_sequential(c, model=m))
+
+
+@pytest.mark.parametrize("outer", [True, False])
+@pytest.mark.parametrize("layer, shape", [
+    (lambda: nn.Linear(6, 5), (6,)), (lambda: nn.Linear(6, 5, bias=False), (3, 6)),
+    (lambda: nn.Conv1d(4, 6, 3, padding=1), (4, 9)),
+    (lambda: nn.Conv1d(1, 6, 5, padding=2), (1, 9)),  # one input channel: windows
+    (lambda: nn.Conv1d(1, 4, 3, stride=2, dilation=2, bias=False), (1, 11)),
+    (lambda: nn.Conv1d(4, 6, 3, stride=2, groups=2, bias=False), (4, 9)),
+    (lambda: nn.Conv2d(3, 4, (3, 2), padding=1), (3, 6, 5)),
+    (lambda: nn.BatchNorm1d(5), (5,)), (lambda: nn.BatchNorm1d(5, momentum=None), (5, 4)),
+    (lambda: nn.BatchNorm2d(3, affine=False), (3, 4, 4))])
+def test_member_stacked_forms_give_each_members_own_layer(layer, shape, outer):
+    """Stacked parameters (N, *shape) on folded rows, in either layout, give each member
+    its own layer's outputs, gradients and running statistics."""
+    torch.manual_seed(0)
+    n, b = 3, 4
+    layers = [layer() for _ in range(n)]
+    for m in layers:  # distinct members, statistics off their init
+        for t in m.parameters():
+            t.data.normal_()
+    for m in layers:
+        if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
+            m.running_mean.normal_()
+            m.running_var.uniform_(0.5, 2.0)
+    form = mapped_forms(nn.Sequential(copy.deepcopy(layers[0])))[0]
+    form.members_outer = outer
+    x = torch.randn(n, b, *shape)
+    stacked = {k: torch.stack([m.get_parameter(k) for m in layers]).detach().requires_grad_()
+               for k, _ in layers[0].named_parameters()}
+    buffers = {k: torch.stack([m.get_buffer(k) for m in layers]).clone()
+               for k, _ in layers[0].named_buffers()}
+    rows = (x if outer else x.transpose(0, 1)).reshape(n * b, *shape)
+    out = functional_call(form, (stacked, buffers), (rows,))
+    out = (out.view(n, b, *out.shape[1:]) if outer
+           else out.view(b, n, *out.shape[1:]).transpose(0, 1))
+    g = torch.randn_like(out)
+    grads = torch.autograd.grad(out, list(stacked.values()), g) if stacked else ()
+    for i, m in enumerate(layers):
+        own = {k: v.detach().requires_grad_() for k, v in m.named_parameters()}
+        yi = functional_call(m, (own, dict(m.named_buffers())), (x[i],))
+        torch.testing.assert_close(out[i], yi)
+        for gs, gi in zip(grads, torch.autograd.grad(yi, list(own.values()), g[i])
+                          if own else ()):
+            torch.testing.assert_close(gs[i], gi)
+        for k, v in m.named_buffers():
+            torch.testing.assert_close(buffers[k][i], v)

@@ -1,42 +1,59 @@
-"""The functional stack: N copies of any ``nn.Module`` as one program, through ``torch.func``.
+"""The functional stack: N copies of any ``nn.Module`` as one program.
 
 Where no hand-written stacked program exists (a CNN, a user's module), the members'
 parameters are laid out as :class:`~fitscope.population.stacked.StackedMLP` lays them
 out (:class:`~fitscope.population.rows.MemberRows`: one (N, D) tensor ``flat``, member
-i's parameters in row i in ``module.parameters()`` order), and the members' forward pass
-is one call of the module's own ``forward`` mapped over the member axis:
+i's parameters in row i in ``module.parameters()`` order; each parameter's (N, *shape)
+stack, as ``torch.func.stack_module_state`` would make it, is a view of it), and the
+members' forward pass is one call of the stack's private copy of the module,
 
-    out_i = f(theta_i, buffers_i, x_i)  for every member i
-          = vmap(functional_call(module, ...))(theta, buffers, x)
+    out_i = f(theta_i, buffers_i, x_i)  for every member i,
 
-(``torch.func.vmap`` of ``torch.func.functional_call`` with per-member parameter views of
-``flat``, laid out by :class:`~fitscope.population.rows.MemberRows`: each parameter's
-(N, *shape) stack, as ``torch.func.stack_module_state`` would make it, is a view of it).
+in one of two ways:
+
+- the **direct path**: ``torch.func.functional_call(module, (theta, buffers), (rows,))``
+  once, with the stacked parameters, on the members' inputs folded into one batch of
+  N B rows; the module's layers with parameters are switched to member-stacked forms
+  that compute each member's rows with its own parameters
+  (:mod:`~fitscope.population.mapped`), and everything else in its ``forward`` runs as
+  the user wrote it, on plain tensors;
+- otherwise **mapped**: ``vmap(functional_call(module, ...))(theta, buffers, x)``
+  over the member axis (``torch.func.vmap``).
+
+The direct path needs a module whose every parameter and buffer lies in a layer with a
+member-stacked form (``nn.Linear``, ``nn.Conv1d`` / ``nn.Conv2d``, ``nn.BatchNorm1d`` /
+``nn.BatchNorm2d``; :func:`~fitscope.population.mapped.direct_ready`) and whose
+``forward`` keeps the rows apart. The stack chooses it by a trial step when it is built
+(:meth:`FunctionalStack._trial`): one training pass of both ways on the same random rows
+and output gradient, dropout off; the direct path is taken when its outputs, gradients
+and buffer updates equal the mapped ones to float rounding, and the mapped one on any
+difference or exception (:attr:`FunctionalStack.direct`).
+
 The gradient of the members' summed loss with respect to ``flat`` comes from autograd
-through the mapped call (member i gets exactly its own gradient), one leaf per
-parameter, copied into the rows of ``grad`` laid out like ``flat``
-(``torch.func.vjp`` would need the batch-norm buffers, which the module updates in
-place, as inputs). The stack's own copy of the module runs ``nn.Linear`` and
-non-overlapping max pooling in forms that map faster
-(:func:`~fitscope.population.mapped.mapped_forms`). Evaluation runs member by member
-(:meth:`FunctionalStack.forward_eval`).
+through the call (member i gets exactly its own gradient), one leaf per parameter,
+copied into the rows of ``grad`` laid out like ``flat`` (``torch.func.vjp`` would need
+the batch-norm buffers, which the module updates in place, as inputs). Evaluation runs
+member by member (:meth:`FunctionalStack.forward_eval`).
 
-Randomness (dropout) is drawn per member (``randomness="different"``) from torch's
-global generator, seeded for the step from the population's generator inside a forked
-RNG, so a population's numbers are reproducible and the caller's RNG is left alone. A
-module attribute such as a dropout rate is the template's: members share it. Batch-norm
-buffers are stacked like the parameters and updated in place, member by member, by the
-module's own batch-norm code.
+Randomness (dropout) is drawn per member from torch's global generator, seeded for the
+step from the population's generator inside a forked RNG, so a population's numbers are
+reproducible and the caller's RNG is left alone: mapped with ``randomness="different"``,
+on the direct path as one draw over the folded rows (each member's masks its own,
+drawn otherwise than mapped). A module attribute such as a dropout rate is the
+template's: members share it. Batch-norm buffers are stacked like the parameters and
+updated in place: mapped, member by member by the module's own batch-norm code; on the
+direct path by the stacked form, for all members at once.
 
 A module whose forward pass ``vmap`` cannot map (data-dependent Python control flow,
 ``.item()``, in-place writes into an unbatched tensor) raises :class:`NotVmappable` when
-the stack is built (a trial step on two rows), so that the caller can train its members
-one by one instead.
+the stack is built (the trial step), so that the caller can train its members one by
+one instead.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,7 +65,7 @@ from torch.func import functional_call, vmap
 from ..config import RunConfig
 from ..core.transforms import column
 from ..sizing import footprint
-from .mapped import mapped_forms
+from .mapped import direct_ready, mapped_forms, members_outer
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
@@ -95,32 +112,70 @@ class FunctionalStack(MemberRows):
         self._lay_out(models, rows)
         # runs every member's forward, never trained; some layers in their mapped forms
         self.module = mapped_forms(copy.deepcopy(template)).train()
+        self.outer = members_outer(self.module)  # the direct path's folded rows' layout
+        self.direct = False  # whether training steps take the direct path (see _trial)
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._trial()
 
     def _trial(self) -> None:
-        """One training step's forward and backward pass on two zero rows, on copies of
-        the buffers: raises :class:`NotVmappable` if the module cannot run under vmap."""
-        x = self.flat.new_zeros(self.n, 2, *self.input_shape).flatten(2)
-        buffers = self.buffers
-        self.buffers = {k: v.clone() for k, v in buffers.items()}
+        """One training step's forward and backward pass on three random rows of every
+        member, on copies of the buffers, first under ``vmap`` (raises :class:`NotVmappable` if
+        the module cannot run there), then on the direct path where the module's layers
+        allow it (:func:`~fitscope.population.mapped.direct_ready`): the direct path is
+        chosen (:attr:`direct`) when its outputs, gradients and buffer updates equal
+        ``vmap``'s to float rounding, and on any exception or difference it is not."""
+        gen = torch.Generator(device=self.flat.device).manual_seed(0)
+        rows = 3 if self.n != 3 else 5  # not N: a mix-up of members and rows shows
+        x = torch.randn(self.n, rows, math.prod(self.input_shape), generator=gen,
+                        device=self.flat.device, dtype=self.flat.dtype)
         try:
-            out, tape = self.forward_train(x, None)
-            self.backward(tape, torch.ones_like(out))
+            mapped = self._trial_pass(x, direct=False)
         except (RuntimeError, ValueError, TypeError, IndexError) as exc:
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise NotVmappable(f"{type(self.module).__name__} cannot run as a population "
                                f"under torch.func.vmap: {reason}") from exc
+        if not direct_ready(self.module):
+            return
+        try:
+            direct = self._trial_pass(x, direct=True)
+        except Exception:  # noqa: BLE001 - any failure: the direct path is not for it
+            return
+        self.direct = _same(direct, mapped)
+
+    def _trial_pass(self, x: Tensor, direct: bool) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+        """Outputs, parameter gradients (for a fixed random output gradient) and updated
+        buffers of one training pass on ``x`` (N, B, n_in), dropout off, the buffers
+        left as they were."""
+        kept, chosen = self.buffers, self.direct
+        self.buffers = {k: v.clone() for k, v in kept.items()}
+        self.direct = direct
+        try:
+            with _dropout_off(self.module):
+                out, tape = self.forward_train(x, None)
+                g = torch.randn(out.shape, generator=torch.Generator().manual_seed(1),
+                                dtype=out.dtype).to(out.device)
+                grads = torch.autograd.grad(tape.out, tape.leaves, g, allow_unused=True,
+                                            materialize_grads=True)
+            return out, list(grads), list(self.buffers.values())
         finally:
-            self.buffers = buffers
-            self.grad.zero_()
+            self.buffers, self.direct = kept, chosen
 
     def _call(self, params: dict[str, Tensor], x: Tensor) -> Tensor:
         """Every member's training-mode outputs (N, n_out, B) for inputs (N, B, n_in),
-        with per-member parameters ``params`` (name -> (N, *shape))."""
+        with per-member parameters ``params`` (name -> (N, *shape)): on the direct path
+        (:attr:`direct`) one call of the module on the members' folded rows (R, n_in),
+        R = N B, its layers in their member-stacked forms
+        (:mod:`~fitscope.population.mapped`), else mapped with ``vmap``."""
         if not self.module.training:  # the stack's own copy: only forward_eval changes it
             self.module.train()
+        if self.direct:
+            n, b = x.shape[:2]
+            rows = (x if self.outer else x.transpose(0, 1)).reshape(n * b, *x.shape[2:])
+            out = functional_call(self.module, (params, self.buffers), (rows,))
+            out = out.reshape(n * b, -1)
+            out = out.view(n, b, -1) if self.outer else out.view(b, n, -1).transpose(0, 1)
+            return out.transpose(1, 2)
 
         def one(params: dict[str, Tensor], buffers: dict[str, Tensor], xi: Tensor) -> Tensor:
             out = functional_call(self.module, (params, buffers), (xi,))
@@ -169,9 +224,11 @@ class FunctionalStack(MemberRows):
         faster than their mapped forms (the benchmark's CNN, every member fed the same
         800 rows: 49 ms member by member against 103 ms mapped, where a convolution
         of 32 members' weights is one grouped convolution; its residual MLP on 359
-        rows: 20 against 36 ms; one thread, torch 2.13, CPU seconds, a loaded machine),
-        and an evaluation's batches are large enough for the calls' overhead not to
-        count."""
+        rows: 20 against 36 ms; one thread, torch 2.13, CPU seconds, a loaded machine;
+        on the direct path, the folded rows through the member-stacked forms, the CNN
+        took 122 ms against 37 member by member and the residual MLP 16 to 19 against 18
+        to 19, measured later the same day), and an evaluation's batches are large
+        enough for the calls' overhead not to count."""
         self.module.eval()
         params, outs = self.split(self.flat), []
         for i in range(self.n):
@@ -182,6 +239,52 @@ class FunctionalStack(MemberRows):
         return torch.stack(outs)
 
     # -- rows -----------------------------------------------------------------------------
+
+def _same(a: tuple[Tensor, list[Tensor], list[Tensor]],
+          b: tuple[Tensor, list[Tensor], list[Tensor]]) -> bool:
+    """Whether two trial passes' outputs, gradients and buffers (``a``, ``b`` as
+    :meth:`FunctionalStack._trial_pass` returns them) are equal to float rounding: each
+    within 1e-4 of the largest magnitude of its kind in ``b`` (the outputs', all the
+    gradients' -- a gradient that is rounding noise only, such as a bias's before batch
+    norm, agrees in no digit --, each buffer's own), NaN where ``b`` has NaN; integer
+    buffers exactly."""
+    def scale(ts: Sequence[Tensor]) -> float:
+        return max((float(t.abs().nan_to_num(0.0, 0.0, 0.0).max()) for t in ts
+                    if t.numel() and t.is_floating_point()), default=0.0)
+
+    def close(x: Tensor, y: Tensor, s: float) -> bool:
+        if x.shape != y.shape or x.dtype != y.dtype:
+            return False
+        if not y.is_floating_point():
+            return torch.equal(x, y)
+        return torch.allclose(x, y, rtol=1e-4, atol=1e-4 * s + 1e-12, equal_nan=True)
+
+    (out_a, grads_a, bufs_a), (out_b, grads_b, bufs_b) = a, b
+    g = scale(grads_b)
+    return (close(out_a, out_b, scale([out_b]))
+            and len(grads_a) == len(grads_b) and len(bufs_a) == len(bufs_b)
+            and all(close(x, y, g) for x, y in zip(grads_a, grads_b))
+            and all(close(x, y, scale([y])) for x, y in zip(bufs_a, bufs_b)))
+
+
+_DROPOUTS = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout,
+             nn.FeatureAlphaDropout)
+
+
+@contextmanager
+def _dropout_off(module: nn.Module) -> Iterator[None]:
+    """``module``'s dropout layers at rate 0 for the block (the trial compares two paths
+    that draw their masks differently)."""
+    layers = [m for m in module.modules() if isinstance(m, _DROPOUTS)]
+    rates = [m.p for m in layers]
+    for m in layers:
+        m.p = 0.0
+    try:
+        yield
+    finally:
+        for m, p in zip(layers, rates):
+            m.p = p
+
 
 def check_same_architecture(models: Sequence[nn.Module]) -> None:
     """Raise ``ValueError`` naming the member unless every module has the first one's

@@ -1,12 +1,18 @@
-"""Forms of standard layers that run fast under ``torch.func.vmap``, for the functional stack.
+"""Forms of standard layers for the functional stack: fast under ``torch.func.vmap``, and
+member-stacked for its direct path.
 
-:class:`~fitscope.population.functional.FunctionalStack` runs every member's forward pass
-as one call of the module's own ``forward`` mapped over the member axis. Two layers'
-mapped forms cost more than their work needs (measured on the benchmark's CNN and
-residual MLP), so the stack's private copy of the module runs them in the forms below
-(:func:`mapped_forms`); each gives the same outputs and the same gradients as the layer
-it replaces (up to float rounding for the linear layer, exactly for pooling), mapped or
-not:
+:class:`~fitscope.population.functional.FunctionalStack` runs its private copy of the
+members' module in one of two ways: on the **direct path**, one call of the module's
+own ``forward`` on the members' folded rows, with member-stacked parameters; otherwise
+mapped over the member axis with ``vmap``. :func:`mapped_forms` switches the copy's
+standard layers to the forms below, each of which serves both ways: given one member's
+parameters (under ``vmap``, or unstacked) it computes the layer, given stacked ones
+((N, *shape), by ``functional_call``) every member's layer at once. Each gives the same
+outputs and gradients as the layer it replaces (exactly for pooling, up to float
+rounding for the rest).
+
+Mapped (``vmap``), two layers' mapped forms cost more than their work needs (measured on
+the benchmark's CNN and residual MLP):
 
 - ``nn.Linear`` (:class:`MappedLinear`): y = (W x^T)^T + b instead of x W^T + b. Mapped,
   either is a batched matrix multiply; in this order the weight gradient, g^T x, comes
@@ -25,7 +31,24 @@ not:
   more mapped (``torch.func``'s dispatch of a custom ``Function``). (A non-finite
   gradient also reaches the window's other entries, as NaN, where ``max_pool`` leaves
   them 0: the member's gradient is non-finite either way.) The benchmark's CNN,
-  N = 32: a training step 14.4 ms against 23.3.
+  N = 32: a training step 14.4 ms against 23.3. Pooling works row by row, so on the
+  direct path the same form runs on the folded rows as they are.
+
+On the direct path the members' (N, B, *f) inputs are **folded** into one batch of
+R = N B rows, member n's example b in row n B + b (members outermost) or b N + n
+(innermost; :func:`mapped_forms` keeps them outermost unless a convolution or batch
+norm is switched, whose member-stacked forms need them innermost to run as views), and
+every layer with parameters computes each member's rows with that member's parameters:
+``nn.Linear`` as one ``baddbmm`` (:class:`_StackedLinear`, its weight gradient written
+in the weight's layout), ``nn.Conv1d`` / ``nn.Conv2d`` as one grouped convolution over
+(B, N C, *sides) (:class:`_MappedConv`; a ``Conv1d`` with one input channel as one
+batched multiply over its windows, :func:`_one_channel_conv1d`), ``nn.BatchNorm1d`` /
+``nn.BatchNorm2d`` with per-member batch statistics and running averages
+(:class:`_MappedBatchNorm`). Activations, adds, flattening and reshapes that keep the
+rows apart need no form of their own. A module with a parameter or buffer outside
+these layers cannot take the direct path (:func:`direct_ready`); whether it runs
+right there (a forward that mixes rows, such as ``x - x.mean(0)``) only the stack's
+trial step tells.
 
 Timings: one thread, torch 2.13, CPU seconds on the loaded 2-core development machine,
 2026-12-07.
@@ -42,9 +65,12 @@ from torch import Tensor, nn
 
 class MappedLinear(nn.Linear):
     """``nn.Linear`` computing y = (W x^T)^T + b for 2-D inputs (rows x features); other
-    inputs go to ``F.linear``."""
+    inputs go to ``F.linear``. With member-stacked parameters (weight (N, out, in), bias
+    (N, out): the direct path) on folded rows, :class:`_StackedLinear` per member."""
 
     def forward(self, x: Tensor) -> Tensor:
+        if self.weight.dim() == 3:
+            return _stacked_linear(self, x)
         if x.dim() != 2:
             return F.linear(x, self.weight, self.bias)
         if self.bias is None:
@@ -190,16 +216,201 @@ class MappedMaxPool2d(nn.MaxPool2d):
         return WindowMax.apply(x, _window(self, 2))
 
 
+# -- the direct path: member-stacked parameters on folded rows ---------------------------
+# Rows are folded: the members' (N, B, *f) inputs as one (R, *f) batch, R = N * B, member
+# n's example b in row n * B + b ("outer": the members outermost) or b * N + n ("inner").
+
+
+def _by_member(x: Tensor, n: int, outer: bool) -> Tensor:
+    """Folded rows (R, *f) as a (B, N, *f) view."""
+    if outer:
+        return x.view(n, -1, *x.shape[1:]).transpose(0, 1)
+    return x.view(-1, n, *x.shape[1:])
+
+
+def _folded(t: Tensor, outer: bool) -> Tensor:
+    """(B, N, *f) -> folded rows (R, *f): a view in the layout ``t`` is stored in, else a
+    copy."""
+    return (t.transpose(0, 1) if outer else t).reshape(-1, *t.shape[2:])
+
+
+class _StackedLinear(torch.autograd.Function):
+    """y_n = x_n W_n^T + b_n for every member n: x (N, M, in), W (N, out, in), b (N, out)
+    or None, y (N, M, out), one ``baddbmm``. Backward: dx_n = g_n W_n, dW_n = g_n^T x_n
+    (in W's own (out, in) layout, no transposing copy into the gradient rows), db_n = the
+    column sums of g_n."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+        ctx.save_for_backward(x, w)
+        ctx.has_bias = b is not None
+        return torch.bmm(x, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.mT)
+
+    @staticmethod
+    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+        x, w = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad
+        return (torch.bmm(g, w) if need_x else None,
+                torch.bmm(g.mT, x) if need_w else None,
+                g.sum(1) if need_b and ctx.has_bias else None)
+
+
+def _stacked_linear(layer: nn.Linear, x: Tensor) -> Tensor:
+    """:class:`MappedLinear` with weight (N, out, in) on folded rows (R, *mid, in)."""
+    n, outer = layer.weight.shape[0], _outer(layer)
+    xm = _by_member(x, n, outer).transpose(0, 1)  # (N, B, *mid, in)
+    y = _StackedLinear.apply(xm.reshape(n, -1, x.shape[-1]), layer.weight, layer.bias)
+    return _folded(y.view(*xm.shape[:-1], -1).transpose(0, 1), outer)
+
+
+def _outer(m: nn.Module) -> bool:
+    """The folded rows' layout :func:`mapped_forms` chose for the module of layer ``m``."""
+    return bool(m.__dict__.get("members_outer", False))
+
+
+def members_outer(module: nn.Module) -> bool:
+    """Whether the direct path's folded rows keep the members outermost for ``module``
+    (after :func:`mapped_forms`)."""
+    return all(_outer(m) for m in module.modules() if "members_outer" in m.__dict__)
+
+
+class _MappedConv:
+    """A convolution whose member-stacked weight (N, out, in / groups, *k) runs as one
+    grouped convolution over (B, N * in, *sides): the members' channels side by side,
+    N times the groups (what ``vmap`` makes of it too). Unstacked: the layer's own."""
+
+    weight: Tensor
+    bias: Tensor | None
+    groups: int
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.weight.dim() == len(self.kernel_size) + 2:  # type: ignore[attr-defined]
+            return super().forward(x)  # type: ignore[misc]
+        if self.padding_mode != "zeros":  # type: ignore[attr-defined]
+            raise NotImplementedError("the direct path convolves with zero padding only")
+        n, outer = self.weight.shape[0], _outer(self)  # type: ignore[arg-type]
+        if (isinstance(self, nn.Conv1d) and self.in_channels == 1
+                and not isinstance(self.padding, str)):
+            return _one_channel_conv1d(self, x, n, outer)
+        xc = _by_member(x, n, outer).flatten(1, 2)
+        bias = None if self.bias is None else self.bias.reshape(-1)
+        y = self._conv(xc, self.weight.flatten(0, 1), bias)  # type: ignore[attr-defined]
+        return _folded(y.unflatten(1, (n, -1)), outer)
+
+
+def _one_channel_conv1d(conv: nn.Conv1d, x: Tensor, n: int, outer: bool) -> Tensor:
+    """A member-stacked ``Conv1d`` with one input channel (weight (N, O, 1, k)) on folded
+    rows (R, 1, L), as one batched multiply over each member's windows (im2col): y_n =
+    W_n X_n + b_n with X_n the member's (k, B L') windows. For the built-in CNN's first
+    layer on MNIST-1D (1 -> 8 channels, kernel 3, 40 points, N = 32, B = 64; one thread,
+    CPU, 2026-12-07), forward and backward with the output folded back into rows 1.1 ms
+    against 2.6 for the grouped convolution, whose kernel handles one channel per group
+    poorly; with more input channels the grouped one was faster (8 -> 16 channels on 20
+    points: 2.5 ms against 5.0; 4 -> 8 on 40: 3.3 against 4.3)."""
+    (k,), (s,), (d,) = conv.kernel_size, conv.stride, conv.dilation
+    p = conv.padding[0]
+    assert isinstance(p, int)
+    windows = F.pad(_by_member(x, n, outer), (p, p)).unfold(-1, d * (k - 1) + 1, s)
+    windows = windows[..., ::d]  # (B, N, 1, L', k)
+    b, length = windows.shape[0], windows.shape[3]
+    cols = windows.permute(1, 2, 4, 0, 3).reshape(n, k, b * length)  # (N, k, B L')
+    w = conv.weight.reshape(n, -1, k)  # (N, O, k)
+    y = (torch.bmm(w, cols) if conv.bias is None
+         else torch.baddbmm(conv.bias.unsqueeze(2), w, cols))  # (N, O, B L')
+    return _folded(y.view(n, -1, b, length).permute(2, 0, 1, 3), outer)
+
+
+class MappedConv1d(_MappedConv, nn.Conv1d):
+    """``nn.Conv1d``; member-stacked, :class:`_MappedConv`."""
+
+    def _conv(self, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+        return F.conv1d(x, w, b, self.stride, self.padding, self.dilation,
+                        self.groups * self.weight.shape[0])
+
+
+class MappedConv2d(_MappedConv, nn.Conv2d):
+    """``nn.Conv2d``; member-stacked, :class:`_MappedConv`."""
+
+    def _conv(self, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+        return F.conv2d(x, w, b, self.stride, self.padding, self.dilation,
+                        self.groups * self.weight.shape[0])
+
+
+class _MappedBatchNorm:
+    """Batch norm with member-stacked parameters and running statistics ((N, C) each):
+    ``F.batch_norm`` over (B, N * C, *sides), so that each member's channels get their
+    own batch statistics and their own running averages (updated in place in the
+    stacked buffers), as ``nn.BatchNorm``'s ``forward`` computes them for one member.
+    Unstacked: the layer's own."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        bn: Any = self
+        first = bn.running_mean if bn.running_mean is not None else bn.weight
+        if first is None or first.dim() == 1:
+            return super().forward(x)  # type: ignore[misc]
+        n, outer = first.shape[0], _outer(bn)
+        factor = 0.0 if bn.momentum is None else bn.momentum
+        if bn.training and bn.track_running_stats and bn.num_batches_tracked is not None:
+            bn.num_batches_tracked.add_(1)
+            if bn.momentum is None:  # a cumulative moving average
+                factor = 1.0 / float(bn.num_batches_tracked.reshape(-1)[0])
+        use_batch = bn.training or (bn.running_mean is None and bn.running_var is None)
+
+        def flat(t: Tensor | None) -> Tensor | None:  # (N, C) -> (N C,)
+            return None if t is None else t.reshape(-1)
+
+        def stats(t: Tensor | None) -> Tensor | None:  # a view: updates reach the stack
+            return None if t is None or not running else t.view(-1)
+
+        running = bn.running_mean is not None and (not bn.training or bn.track_running_stats)
+        y = F.batch_norm(_by_member(x, n, outer).flatten(1, 2),
+                         stats(bn.running_mean), stats(bn.running_var),
+                         flat(bn.weight), flat(bn.bias), use_batch, factor, bn.eps)
+        return _folded(y.unflatten(1, (n, -1)), outer)
+
+
+class MappedBatchNorm1d(_MappedBatchNorm, nn.BatchNorm1d):
+    """``nn.BatchNorm1d``; member-stacked, :class:`_MappedBatchNorm`."""
+
+
+class MappedBatchNorm2d(_MappedBatchNorm, nn.BatchNorm2d):
+    """``nn.BatchNorm2d``; member-stacked, :class:`_MappedBatchNorm`."""
+
+
+_DIRECT = {nn.Linear: MappedLinear, nn.Conv1d: MappedConv1d, nn.Conv2d: MappedConv2d,
+           nn.BatchNorm1d: MappedBatchNorm1d, nn.BatchNorm2d: MappedBatchNorm2d}
+"""Each layer type with a member-stacked form: its mapped form."""
+
+
+def direct_ready(module: nn.Module) -> bool:
+    """Whether every parameter and buffer of ``module`` (after :func:`mapped_forms`)
+    belongs to a layer with a member-stacked form, so that the direct path can run it;
+    whether it runs it right, only a trial tells
+    (:class:`~fitscope.population.functional.FunctionalStack`)."""
+    stacked = set(_DIRECT.values())
+    return all(type(m) in stacked for m in module.modules()
+               if any(True for _ in m.parameters(recurse=False))
+               or any(True for _ in m.buffers(recurse=False)))
+
+
 def mapped_forms(module: nn.Module) -> nn.Module:
-    """``module`` with every submodule of exactly the type ``nn.Linear``, or
-    ``nn.MaxPool1d`` / ``nn.MaxPool2d`` with window = stride and nothing else set, switched
-    in place to its mapped form above (same parameters, buffers and hooks; subclasses of
-    those types, which may override ``forward``, are left alone). Returns ``module``."""
+    """``module`` with every submodule of exactly the type ``nn.Linear``, ``nn.Conv1d``,
+    ``nn.Conv2d``, ``nn.BatchNorm1d`` or ``nn.BatchNorm2d``, or ``nn.MaxPool1d`` /
+    ``nn.MaxPool2d`` with window = stride and nothing else set, switched in place to its
+    mapped form above (same parameters, buffers and hooks; subclasses of those types,
+    which may override ``forward``, are left alone). The folded rows of the direct path
+    keep the members outermost when no convolution or batch norm needs them innermost
+    (``members_outer`` on each switched layer). Returns ``module``."""
+    switched = []
     for m in module.modules():
-        if type(m) is nn.Linear:
-            m.__class__ = MappedLinear
+        if type(m) in _DIRECT:
+            m.__class__ = _DIRECT[type(m)]
+            switched.append(m)
         elif type(m) is nn.MaxPool1d and _window(m, 1) is not None:
             m.__class__ = MappedMaxPool1d
         elif type(m) is nn.MaxPool2d and _window(m, 2) is not None:
             m.__class__ = MappedMaxPool2d
+    outer = all(type(m) is MappedLinear for m in switched)
+    for m in switched:
+        m.__dict__["members_outer"] = outer  # a plain attribute, read by _outer
     return module
