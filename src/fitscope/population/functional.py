@@ -238,8 +238,6 @@ class FunctionalStack(MemberRows):
             outs.append(out.reshape(out.shape[0], -1).T)
         return torch.stack(outs)
 
-    # -- rows -----------------------------------------------------------------------------
-
 def _same(a: tuple[Tensor, list[Tensor], list[Tensor]],
           b: tuple[Tensor, list[Tensor], list[Tensor]]) -> bool:
     """Whether two trial passes' outputs, gradients and buffers (``a``, ``b`` as
