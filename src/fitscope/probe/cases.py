@@ -310,13 +310,17 @@ def _cases() -> list[Case]:
     # ---- learning rate too high: oscillation, and divergence ----
     high_allows = ("dead_relu", "underfitting", "not_learning")
     high = dict(requires=("lr_too_high",), allows=high_allows, kind="lr_high")
+    # rates that can overflow on some seeds and not on others (seen when the development
+    # cases were retrained on seeds +1 and +2: SGD at 5 on the user CNN, an effective
+    # step of 10 on the spiral): diverged is allowed, as for the other rates that can
+    high_div = dict(high, allows=(*high_allows, "diverged"))
     c += [
         _c("moons_sgd_lr3", MOONS, HE, _opt("sgd", 3.0), {"budget": {"epochs": 15}},
            fix={"optimizer.lr": 0.3}, **high),
         _c("digits_adam_lr03", DIGITS, HE, _opt("adam", 0.3), fix={"optimizer.lr": 0.01},
            **high),
         _c("spiral_momentum_lr1", SPIRAL, HE, _opt("momentum", 1.0),
-           fix={"optimizer.lr": 0.05}, **high),
+           fix={"optimizer.lr": 0.05}, **high_div),
         _c("digits_cnn_adam_lr01", CNN, HE, _opt("adam", 0.1), fix={"optimizer.lr": 0.01},
            **high),
         _c("mnist1d_adam_lr01", MNIST1D, HE, _opt("adam", 0.1), fix={"optimizer.lr": 0.003},
@@ -407,7 +411,7 @@ def _cases() -> list[Case]:
         _c("mnist1d_sgd_lr10", MNIST1D, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
            **div),
         _c("digits_user_cnn_sgd_lr5", DIGITS, HE, _opt("sgd", 5.0), model=("user_cnn", {}),
-           fix={"optimizer.lr": 0.05}, **high),
+           fix={"optimizer.lr": 0.05}, **high_div),
         _c("digits_sgd_lr3", DIGITS, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.1},
            **high),
         _c("moons_adam_lr05", MOONS, HE, _opt("adam", 0.5), fix={"optimizer.lr": 0.01},
@@ -799,8 +803,10 @@ def _cases() -> list[Case]:
            {"model": {"channels": [10, 20]}}, {"budget": {"seed": 38}}),
         _c("mnist1d_residual2_w56_momentum", MNIST1D, HE, _opt("momentum", 0.05),
            {"budget": {"epochs": 12, "seed": 39}},
-           model=("residual", {"width": 56, "depth": 2}),
-           note="He in 2 ReLU branches: the variance at most 4x, the spread 2x"),
+           model=("residual", {"width": 56, "depth": 2}), allows=("overfitting",),
+           note="He in 2 ReLU branches: the variance at most 4x, the spread 2x; an MLP on "
+                "900 MNIST-1D signals generalizes poorly (as mnist1d_relu_adam002_rough_start"
+                "), so overfitting is allowed (label corrected once a development case)"),
         _c("digits_user_cnn_momentum_batch48", DIGITS, HE, _opt("momentum", 0.04),
            {"budget": {"batch_size": 48, "seed": 40}}, model=("user_cnn", {})),
         _c("spiral_relu3_w80_adam_seed41", SPIRAL, HE, {"model": {"width": 80}},
