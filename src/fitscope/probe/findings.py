@@ -84,8 +84,9 @@ POSSIBLE_BELOW = 0.6  # a finding less sure than this is shown as "possible", no
 # (required or allowed by the label) in 14 of 16 (exploding_activations), 6 of 6
 # (not_learning) and 8 of 9 (underfitting), far above the 50% a "not sure" band should
 # hold, so the band is halved for them: asserted from 0.55, a tenth of the way (in log
-# scale) from the threshold to the end of its span (the others' possible findings were true in 4 of 8 for vanishing_gradients,
-# 2 of 5 for lr_too_high and 1 of 6 for overfitting: their band stays)
+# scale) from the threshold to the end of its span (the others' possible findings were
+# true in 4 of 8 for vanishing_gradients, 2 of 5 for lr_too_high and 1 of 6 for
+# overfitting: their band stays)
 POSSIBLE_BELOW_CALIBRATED = {"exploding_activations": 0.55, "not_learning": 0.55,
                              "underfitting": 0.55}
 
