@@ -273,3 +273,29 @@ def test_the_benchmarks_dev_option_never_selects_a_held_back_case():
     assert bench.select(ids=",".join([*held, "lab_default_relu_he"]), dev=True) == [
         BY_ID["lab_default_relu_he"]]
     assert [c.id for c in bench.select(ids=",".join(held))] == held
+
+
+def test_the_benchmarks_seed_offset_trains_each_case_on_its_own_seed_plus_k(monkeypatch):
+    """``--seed-offset K`` (the tuning judges a rule at offsets 0, 1 and 2): the case is
+    trained on its own seed plus K; without it, on its own seed."""
+    import importlib.util
+    from pathlib import Path
+
+    import fitscope.probe.cases as cases_module
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "diagnosis.py"
+    spec = importlib.util.spec_from_file_location("benchmark_diagnosis", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    seen = []
+
+    def fake_run_case(case, seed=None, overrides=None):
+        seen.append(seed)
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(cases_module, "run_case", fake_run_case)
+    case = BY_ID["mnist1d_residual2_w56_momentum"]  # seed 39
+    for offset in (0, 2):
+        with pytest.raises(RuntimeError, match="stop"):
+            bench._one((case.id, 1, offset))
+    assert seen == [None, case.run_config().budget.seed + 2] and seen[1] == 41

@@ -8,18 +8,20 @@ built to have: a tiny init, a huge learning rate, a tiny data set, ...), the fin
 the cause has one, the config change that removes it (``fix``). Anything else the
 diagnosis reports is a false alarm. A healthy case requires nothing.
 
-The held-back split, kept by id in :data:`HELDBACK`, is the last block of 48 cases (16
-healthy), the fourth such split: written in one go, each case differing from every
-development case in its settings (a seed no development case uses, and its width, depth,
-data set, rate, data size, init or strength), its label from its construction, every
-finding a label can require required by at least 3 of its cases, and committed before any
-of them was run; rules and thresholds are tuned on the development cases only
-(``benchmarks/diagnosis.py --dev``), and no rule is to change after its results are seen.
-Every other case is a development case. Three earlier held-back splits were moved into
-the development split once their misses had been read, so they were no longer unseen:
-the first (23 cases, every third case of the first list), the second (37 cases, written
-after the fourth development round) and the third (41 cases, the block before the last);
-their scores and misses are in docs/probes.md.
+The held-back split, kept by id in :data:`HELDBACK`, is the last block of 51 cases (17
+healthy), the fifth such split: written in one go, each case differing from every
+development case in its settings (a seed no development case uses, 80 and up, and its
+width, depth, data set, rate, data size, init or strength), its label from its
+construction (a borderline construction requires a finding only where its arithmetic puts
+it well past the rule's threshold), every finding a label can require required by at
+least 3 of its cases, and committed before any of them was run; rules and thresholds are
+tuned on the development cases only (``benchmarks/diagnosis.py --dev``), and no rule is to
+change after its results are seen. Every other case is a development case. Four earlier
+held-back splits were moved into the development split once their misses had been read,
+so they were no longer unseen: the first (23 cases, every third case of the first list),
+the second (37 cases, written after the fourth development round), the third (41 cases)
+and the fourth (48 cases, the block before the last); their scores and misses are in
+docs/probes.md.
 ``benchmarks/diagnosis.py`` scores the diagnosis on both splits; the tests use single
 cases.
 """
@@ -34,25 +36,26 @@ from torch import nn
 from ..config import RunConfig
 
 HELDBACK = frozenset({
-    "moons_relu_w20_momentum_seed31", "circles_tanh3_w24_adam_seed32",
-    "xor_relu_w48_sgd_batch5_noisy", "gaussians_sigmoid_w16_adam003_flat",
-    "circles_momentum02_rough_start", "digits_cnn_c8_12_adam002_rough_start",
-    "digits_cnn_tanh_c6_10_sgd02_batch32", "mnist1d_cnn_c10_20_momentum_seed38",
-    "mnist1d_residual2_w56_momentum", "digits_user_cnn_momentum_batch48",
-    "spiral_relu3_w80_adam_seed41", "digits_sigmoid_w100_momentum015",
-    "moons_relu_batchnorm_w40_sgd", "mnist1d_tanh_w96_adam0004",
-    "circles_residual3_tanh_w24_adam", "digits_cnn_sgd002_batch8_noisy",
-    "moons_sigmoid6_tiny_init", "digits_relu6_w48_small_init", "mnist1d_cnn_tiny_init",
-    "circles_tanh4_w64_std006", "xor_tanh3_std2", "spiral_sigmoid3_std15",
-    "digits_tanh2_w160_std025", "circles_relu4_w80_std06", "mnist1d_cnn_std05",
-    "digits_relu4_w200_std02", "circles_tanh_zeros_w48", "digits_sigmoid_constant_003",
-    "digits_user_cnn_sigmoid_zeros", "moons_adam_lr08_w48", "mnist1d_cnn_momentum_lr03",
-    "circles_sgd_lr6_w24", "circles_sgd_lr60", "digits_user_cnn_sgd_lr30", "xor_adam_lr30",
-    "moons_adam_lr3e-6_w40", "circles_residual2_sgd_lr1e-3", "mnist1d_sgd_lr3e-3_w96",
-    "gaussians_relu_bias_minus5", "mnist1d_relu2_w72_bias_minus4",
-    "circles_relu3_w40_bias_minus2", "digits_45_examples_w448", "moons_130_noisy_w320",
-    "mnist1d_cnn_80_examples_c12_24", "xor_l2_08_w48",
-    "circles_l1_005", "digits_tanh1_w2", "mnist1d_dropout_085_w48"})
+    "moons_relu_w28_adam0005_seed80", "circles_tanh2_w36_momentum008_seed81",
+    "xor_relu3_w24_adam_seed82", "spiral_relu3_w96_adam0005_seed83",
+    "gaussians_tanh_w12_sgd01_flat", "moons_relu_sgd003_batch6_noisy",
+    "digits_relu_w80_sgd003_batch10_noisy", "spiral_relu_w64_adam002_rough_start",
+    "digits_cnn_c10_16_momentum008_rough_start", "mnist1d_cnn_c12_16_adam0005_seed89",
+    "mnist1d_residual3_w40_adam0003", "digits_user_cnn_tanh_momentum_batch32",
+    "circles_sigmoid_w48_adam002_seed92", "mnist1d_relu_w128_momentum004",
+    "digits_relu3_w48_batchnorm_sgd005", "digits_tanh_w72_adam0003_seed95",
+    "circles_residual2_tanh_w32_momentum", "spiral_tanh7_std002", "digits_relu8_w40_std003",
+    "digits_cnn_c12_20_std0003", "xor_tanh5_w40_std004", "moons_tanh4_std15",
+    "digits_sigmoid2_w96_std1", "digits_user_cnn_tanh_std08", "mnist1d_tanh3_w64_std05",
+    "moons_relu5_w64_std05", "digits_cnn_c8_12_std15", "circles_residual4_w48_std03",
+    "xor_relu4_w128_std03", "moons_sigmoid_zeros_w24", "mnist1d_cnn_zeros",
+    "spiral_relu_constant_005_w24", "spiral_adam_lr05", "digits_cnn_momentum_lr08",
+    "xor_sgd_lr5_w40", "moons_sgd_lr90_w48", "digits_adam_lr100", "spiral_momentum_lr25",
+    "spiral_adam_lr1e-5", "digits_cnn_sgd_lr1e-4", "circles_momentum_lr2e-4_w48",
+    "moons_relu_w48_bias_minus4", "digits_relu3_w64_bias_minus3", "mnist1d_cnn_bias_minus3",
+    "digits_30_examples_w512", "spiral_label_noise03_w256", "mnist1d_100_examples_w256",
+    "spiral_l2_08_w48", "mnist1d_l1_008", "spiral_dropout_085_w64",
+    "circles_linear_model_seed130"})
 
 # -- user-style models (plain nn.Modules, nothing fitscope-specific) ----------------------
 _ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -307,13 +310,17 @@ def _cases() -> list[Case]:
     # ---- learning rate too high: oscillation, and divergence ----
     high_allows = ("dead_relu", "underfitting", "not_learning")
     high = dict(requires=("lr_too_high",), allows=high_allows, kind="lr_high")
+    # rates that can overflow on some seeds and not on others (seen when the development
+    # cases were retrained on seeds +1 and +2: SGD at 5 on the user CNN, an effective
+    # step of 10 on the spiral): diverged is allowed, as for the other rates that can
+    high_div = dict(high, allows=(*high_allows, "diverged"))
     c += [
         _c("moons_sgd_lr3", MOONS, HE, _opt("sgd", 3.0), {"budget": {"epochs": 15}},
            fix={"optimizer.lr": 0.3}, **high),
         _c("digits_adam_lr03", DIGITS, HE, _opt("adam", 0.3), fix={"optimizer.lr": 0.01},
            **high),
         _c("spiral_momentum_lr1", SPIRAL, HE, _opt("momentum", 1.0),
-           fix={"optimizer.lr": 0.05}, **high),
+           fix={"optimizer.lr": 0.05}, **high_div),
         _c("digits_cnn_adam_lr01", CNN, HE, _opt("adam", 0.1), fix={"optimizer.lr": 0.01},
            **high),
         _c("mnist1d_adam_lr01", MNIST1D, HE, _opt("adam", 0.1), fix={"optimizer.lr": 0.003},
@@ -404,7 +411,7 @@ def _cases() -> list[Case]:
         _c("mnist1d_sgd_lr10", MNIST1D, HE, _opt("sgd", 10.0), fix={"optimizer.lr": 0.1},
            **div),
         _c("digits_user_cnn_sgd_lr5", DIGITS, HE, _opt("sgd", 5.0), model=("user_cnn", {}),
-           fix={"optimizer.lr": 0.05}, **high),
+           fix={"optimizer.lr": 0.05}, **high_div),
         _c("digits_sgd_lr3", DIGITS, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.1},
            **high),
         _c("moons_adam_lr05", MOONS, HE, _opt("adam", 0.5), fix={"optimizer.lr": 0.01},
@@ -763,12 +770,10 @@ def _cases() -> list[Case]:
            {"budget": {"epochs": 25}}, fix={"model.width": 64},
            note="borderline: 3 ReLU units cannot follow the spiral's arms", **under),
     ]
-    # ---- the fourth held-back split (HELDBACK): written in one go after the third
-    # held-back split above had been read and moved into the development split, and
-    # committed before any of these cases was run; each differs from every development
-    # case in its seed (31 and up, unused by any development case) and in its width,
-    # depth, data set, rate, data size, init or strength; every finding a label can
-    # require is required by at least 3 of its cases; 16 of 48 healthy ----
+    # ---- the fourth held-back split (48 cases, 16 healthy), now development cases:
+    # written in one go after the third held-back split had been read, committed before
+    # any of its cases was run (0e5088c) and run once as the held-back split; its misses
+    # were then read, so it is no longer unseen (docs/probes.md records its scores) ----
     c += [
         # healthy: each architecture, activation and optimizer; noisy, flat, rough starts
         _c("moons_relu_w20_momentum_seed31", MOONS, HE, _opt("momentum", 0.05),
@@ -798,8 +803,10 @@ def _cases() -> list[Case]:
            {"model": {"channels": [10, 20]}}, {"budget": {"seed": 38}}),
         _c("mnist1d_residual2_w56_momentum", MNIST1D, HE, _opt("momentum", 0.05),
            {"budget": {"epochs": 12, "seed": 39}},
-           model=("residual", {"width": 56, "depth": 2}),
-           note="He in 2 ReLU branches: the variance at most 4x, the spread 2x"),
+           model=("residual", {"width": 56, "depth": 2}), allows=("overfitting",),
+           note="He in 2 ReLU branches: the variance at most 4x, the spread 2x; an MLP on "
+                "900 MNIST-1D signals generalizes poorly (as mnist1d_relu_adam002_rough_start"
+                "), so overfitting is allowed (label corrected once a development case)"),
         _c("digits_user_cnn_momentum_batch48", DIGITS, HE, _opt("momentum", 0.04),
            {"budget": {"batch_size": 48, "seed": 40}}, model=("user_cnn", {})),
         _c("spiral_relu3_w80_adam_seed41", SPIRAL, HE, {"model": {"width": 80}},
@@ -952,6 +959,215 @@ def _cases() -> list[Case]:
            note="borderline: 2 tanh units for 10 classes", **under),
         _c("mnist1d_dropout_085_w48", MNIST1D, HE, {"model": {"width": 48, "dropout": 0.85}},
            {"budget": {"seed": 79}}, fix={"model.dropout": 0.1}, **under),
+    ]
+    # ---- the fifth held-back split (HELDBACK): written in one go after the fourth
+    # held-back split above had been read and moved into the development split, and
+    # committed before any of these cases was run; each differs from every development
+    # case in its seed (80 and up, unused by any development case) and in its width,
+    # depth, data set, rate, data size, init or strength; every finding a label can
+    # require is required by at least 3 of its cases; 17 of 51 healthy. A borderline
+    # construction requires a finding only where its arithmetic puts it well past the
+    # rule's threshold (an expert would call it); a secondary effect is allowed ----
+    van_weak = dict(requires=("vanishing_gradients",), allows=("not_learning", "underfitting"),
+                    kind="vanishing")
+    c += [
+        # healthy: each architecture, activation and optimizer; noisy, flat, rough starts
+        _c("moons_relu_w28_adam0005_seed80", MOONS, HE, _opt("adam", 0.005),
+           {"model": {"width": 28}}, {"budget": {"epochs": 15, "seed": 80}}),
+        _c("circles_tanh2_w36_momentum008_seed81", CIRCLES, TANH_X, _opt("momentum", 0.08),
+           {"model": {"width": 36}}, {"budget": {"epochs": 20, "seed": 81}}),
+        _c("xor_relu3_w24_adam_seed82", XOR, HE, {"model": {"depth": 3, "width": 24}},
+           {"budget": {"epochs": 15, "seed": 82}}),
+        _c("spiral_relu3_w96_adam0005_seed83", SPIRAL, HE, _opt("adam", 0.005),
+           {"model": {"width": 96}}, {"budget": {"epochs": 30, "seed": 83}}),
+        _c("gaussians_tanh_w12_sgd01_flat", MOONS, TANH_X, _opt("sgd", 0.1),
+           {"data": {"name": "gaussians", "n_samples": 800}}, {"model": {"width": 12}},
+           {"budget": {"seed": 84}},
+           note="flat but healthy: two separable blobs, solved within the first epochs"),
+        _c("moons_relu_sgd003_batch6_noisy", MOONS, HE, _opt("sgd", 0.03),
+           {"budget": {"batch_size": 6, "epochs": 5, "seed": 85}},
+           note="noisy but healthy: batches of 6, 200 steps"),
+        _c("digits_relu_w80_sgd003_batch10_noisy", DIGITS, HE, _opt("sgd", 0.03),
+           {"model": {"width": 80}}, {"budget": {"batch_size": 10, "epochs": 3, "seed": 86}},
+           note="noisy but healthy: batches of 10, about 324 steps"),
+        _c("spiral_relu_w64_adam002_rough_start", SPIRAL, HE, _opt("adam", 0.02),
+           {"model": {"width": 64}}, {"budget": {"epochs": 25, "seed": 87}},
+           note="a rough start, then fine: Adam at 0.02 (the development split's healthy "
+                "spiral runs: Adam at 0.01, SGD at 0.3)"),
+        _c("digits_cnn_c10_16_momentum008_rough_start", CNN, HE, _opt("momentum", 0.08),
+           {"model": {"channels": [10, 16]}}, {"budget": {"seed": 88}},
+           note="a rough start, then fine: an effective step of 0.8 (the development "
+                "split's healthy CNNs: momentum at 0.03 to 0.05)"),
+        _c("mnist1d_cnn_c12_16_adam0005_seed89", CNN1D, HE, _opt("adam", 0.005),
+           {"model": {"channels": [12, 16]}}, {"budget": {"seed": 89}}),
+        _c("mnist1d_residual3_w40_adam0003", MNIST1D, HE, _opt("adam", 0.003),
+           {"budget": {"seed": 90}}, model=("residual", {"width": 40, "depth": 3}),
+           allows=("overfitting",), kind="healthy",
+           note="He in 3 ReLU branches: E[h^2] about 2, 4, 10, 27, a spread 3.7x the "
+                "first's; an MLP on 900 MNIST-1D signals generalizes poorly (the "
+                "development runs end at 0.40 to 0.45 validation accuracy against 0.65 "
+                "and more in training), so overfitting is allowed"),
+        _c("digits_user_cnn_tanh_momentum_batch32", DIGITS, XAVIER, _opt("momentum", 0.05),
+           {"budget": {"batch_size": 32, "seed": 91}},
+           model=("user_cnn", {"activation": "tanh"})),
+        _c("circles_sigmoid_w48_adam002_seed92", CIRCLES, SIGMOID_X, _opt("adam", 0.02),
+           {"model": {"width": 48}}, {"budget": {"epochs": 25, "seed": 92}}),
+        _c("mnist1d_relu_w128_momentum004", MNIST1D, HE, _opt("momentum", 0.04),
+           {"model": {"width": 128}}, {"budget": {"seed": 93}}, allows=("overfitting",),
+           note="an MLP on 900 MNIST-1D signals: overfitting allowed (as above)"),
+        _c("digits_relu3_w48_batchnorm_sgd005", DIGITS, HE, _opt("sgd", 0.05),
+           {"model": {"depth": 3, "width": 48, "batch_norm": True}}, {"budget": {"seed": 94}}),
+        _c("digits_tanh_w72_adam0003_seed95", DIGITS, TANH_X, _opt("adam", 0.003),
+           {"model": {"width": 72}}, {"budget": {"seed": 95}}),
+        _c("circles_residual2_tanh_w32_momentum", CIRCLES, XAVIER, _opt("momentum", 0.05),
+           {"budget": {"epochs": 20, "seed": 96}},
+           model=("residual", {"width": 32, "depth": 2, "activation": "tanh"})),
+        # vanishing gradients: obvious (7 tanh layers at N(0, 0.02^2), 8 ReLU layers at
+        # N(0, 0.03^2), the digits CNN at N(0, 0.003^2)), medium (5 tanh layers at 0.04)
+        _c("spiral_tanh7_std002", SPIRAL, {"model": {"depth": 7, "activation": "tanh"}},
+           _init("normal", std=0.02), _opt("sgd", 0.05), {"budget": {"seed": 97}},
+           fix=_FIX_XAVIER, note="backward gain 0.02 * sqrt(32) = 0.11 per layer: 1e-7 "
+                                 "over 7 layers", **van),
+        _c("digits_relu8_w40_std003", DIGITS, {"model": {"depth": 8, "width": 40}},
+           _init("normal", std=0.03), _opt("momentum", 0.03), {"budget": {"seed": 98}},
+           fix=_FIX_HE, note="gain 0.03 * sqrt(40 / 2) = 0.13 per layer: 1e-7 over 8 layers",
+           **van),
+        _c("digits_cnn_c12_20_std0003", CNN, _init("normal", std=0.003), _opt("sgd", 0.05),
+           {"model": {"channels": [12, 20]}}, {"budget": {"seed": 99}}, fix=_FIX_HE,
+           note="gains 0.009 (conv1, fan-in 9), 0.02 (conv2, fan-in 108, ReLU) and 0.03 at "
+                "the head (fan-in 320): the first layer gets about 1e-5 of the output's "
+                "gradient", **van),
+        _c("xor_tanh5_w40_std004", XOR, {"model": {"depth": 5, "width": 40,
+                                                   "activation": "tanh"}},
+           _init("normal", std=0.04), _opt("momentum", 0.05), {"budget": {"seed": 100}},
+           fix=_FIX_XAVIER, note="medium: backward gain 0.04 * sqrt(40) = 0.25 per layer, "
+                                 "1e-3 of the output's gradient at the first layer (10x "
+                                 "past the threshold); whether it learns nothing at all is "
+                                 "not certain, so not_learning is allowed", **van_weak),
+        # saturation: obvious (4 tanh layers at N(0, 1.5^2), sigmoid at N(0, 1) on digits),
+        # the user CNN (tanh at 0.8), medium (3 tanh layers at 0.5 on MNIST-1D)
+        _c("moons_tanh4_std15", MOONS, {"model": {"depth": 4, "activation": "tanh"}},
+           _init("normal", std=1.5), _opt("sgd", 0.05), {"budget": {"seed": 101}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="spread 1.5 * sqrt(2) = 2.1 at the first layer, 1.5 * sqrt(32 * 0.8) = 7.6 "
+                "from the second on (73% past |z| = 2.65)"),
+        _c("digits_sigmoid2_w96_std1", DIGITS, {"model": {"width": 96,
+                                                         "activation": "sigmoid"}},
+           _init("normal", std=1.0), _opt("momentum", 0.05), {"budget": {"seed": 102}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="sigmoid is flat past |z| = 4.6: spread about sqrt(61) = 7.8 at the first "
+                "layer (55% past it), sqrt(96 * 0.3) = 5.4 at the second (39%)"),
+        _c("digits_user_cnn_tanh_std08", DIGITS, _init("normal", std=0.8),
+           _opt("momentum", 0.03), {"budget": {"seed": 103}},
+           model=("user_cnn", {"activation": "tanh"}), requires=("saturated_units",),
+           allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="conv2's fan-in 72 at weight 0.8 on tanh values of mean square about 0.4: "
+                "spread 4.3 (54% past |z| = 2.65)"),
+        _c("mnist1d_tanh3_w64_std05", MNIST1D, {"model": {"depth": 3, "activation": "tanh"}},
+           _init("normal", std=0.5), _opt("adam", 0.002), {"budget": {"seed": 104}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="medium: spread 0.5 * sqrt(40) = 3.2 at the first layer (41% past |z| = "
+                "2.65), 0.5 * sqrt(64 * 0.6) = 3.1 at the next two (40%): twice the "
+                "threshold's 20%"),
+        # exploding activations: obvious (5 x 64 at N(0, 0.5^2)), the residual MLP at
+        # N(0, 0.3^2), the digits CNN at N(0, 1.5^2), medium (2.4x He's std, 4 layers)
+        _c("moons_relu5_w64_std05", MOONS, {"model": {"depth": 5, "width": 64}},
+           _init("normal", std=0.5), _opt("momentum", 0.01), {"budget": {"seed": 105}},
+           fix=_FIX_HE, note="gain 0.5 * sqrt(64 / 2) = 2.8 per layer: 170x over 5", **exp),
+        _c("digits_cnn_c8_12_std15", CNN, _init("normal", std=1.5), _opt("adam", 0.003),
+           {"model": {"channels": [8, 12]}}, {"budget": {"seed": 106}}, fix=_FIX_HE,
+           note="gains 1.5 * sqrt(9 / 2) = 3.2 (conv1) and 1.5 * sqrt(72 / 2) = 9 (conv2), "
+                "then the head (fan-in 192) 15x: logits of RMS in the hundreds", **exp),
+        _c("circles_residual4_w48_std03", CIRCLES, _init("normal", std=0.3),
+           _opt("momentum", 0.01), {"budget": {"seed": 107}},
+           model=("residual", {"width": 48, "depth": 4}), fix=_FIX_HE,
+           note="each branch adds Var(z) = 48 * 0.09 = 4.3 times E[h^2]: E[h^2] grows "
+                "about 3.5x a block, 150x over 4, a spread 12x", **exp),
+        _c("xor_relu4_w128_std03", XOR, {"model": {"depth": 4, "width": 128}},
+           _init("normal", std=0.3), _opt("adam", 0.002), {"budget": {"seed": 108}},
+           fix=_FIX_HE, note="medium: 2.4x He's std (0.125) in 128-wide layers: the "
+                             "spread grows 2.4x at each of the 3 later hidden layers and "
+                             "the output, 33x in all", **exp),
+        # symmetric units: zeros (sigmoid), zeros in the MNIST-1D CNN, constants (ReLU)
+        _c("moons_sigmoid_zeros_w24", MOONS, {"model": {"width": 24, "activation": "sigmoid"}},
+           _init("zeros"), _opt("adam", 0.01), {"budget": {"seed": 109}}, fix=_FIX_XAVIER,
+           **sym),
+        _c("mnist1d_cnn_zeros", CNN1D, _init("zeros"), _opt("momentum", 0.03),
+           {"budget": {"seed": 110}}, fix=_FIX_HE, **sym),
+        _c("spiral_relu_constant_005_w24", SPIRAL, {"model": {"width": 24}},
+           _init("constant", value=0.05), {"budget": {"seed": 111}}, fix=_FIX_HE,
+           note="every unit the same; the sum of 24 inputs of weight 0.05 has gain 1.2: no "
+                "growth", **sym),
+        # learning rate too high: Adam at 0.5 on the spiral, the digits CNN at an effective
+        # step of 8, SGD at 5 on XOR
+        _c("spiral_adam_lr05", SPIRAL, HE, _opt("adam", 0.5), {"budget": {"seed": 112}},
+           fix={"optimizer.lr": 0.01}, **hb_high),
+        _c("digits_cnn_momentum_lr08", CNN, HE, _opt("momentum", 0.8),
+           {"budget": {"seed": 113}}, fix={"optimizer.lr": 0.05},
+           note="an effective step of 8 (the healthy CNNs: 0.3 to 0.5)", **hb_high),
+        _c("xor_sgd_lr5_w40", XOR, HE, _opt("sgd", 5.0), {"model": {"width": 40}},
+           {"budget": {"epochs": 15, "seed": 114}}, fix={"optimizer.lr": 0.2}, **hb_high),
+        # diverged: SGD at 90, Adam at 100, momentum at 25
+        _c("moons_sgd_lr90_w48", MOONS, HE, _opt("sgd", 90.0), {"model": {"width": 48}},
+           {"budget": {"seed": 115}}, fix={"optimizer.lr": 0.2}, **div),
+        _c("digits_adam_lr100", DIGITS, HE, _opt("adam", 100.0), {"budget": {"seed": 116}},
+           fix={"optimizer.lr": 0.01},
+           note="Adam moves every weight by about 100 in its first step", **div),
+        _c("spiral_momentum_lr25", SPIRAL, HE, _opt("momentum", 25.0),
+           {"budget": {"seed": 117}}, fix={"optimizer.lr": 0.05},
+           note="an effective step of 250", **div),
+        # learning rate too low: Adam at 1e-5 on the spiral, the digits CNN at SGD 1e-4,
+        # momentum at 2e-4 on circles (an effective step of 2e-3 for 96 steps)
+        _c("spiral_adam_lr1e-5", SPIRAL, HE, _opt("adam", 1e-5), {"budget": {"seed": 118}},
+           fix={"optimizer.lr": 0.01},
+           note="Adam moves each weight by about 1e-5 a step: 3e-3 in 285 steps", **low),
+        _c("digits_cnn_sgd_lr1e-4", CNN, HE, _opt("sgd", 1e-4), {"budget": {"seed": 119}},
+           fix={"optimizer.lr": 0.05}, **low),
+        _c("circles_momentum_lr2e-4_w48", CIRCLES, HE, _opt("momentum", 2e-4),
+           {"model": {"width": 48}}, {"budget": {"seed": 120}}, fix={"optimizer.lr": 0.05},
+           note="an effective step of 2e-3 for 96 steps (the healthy circles runs: "
+                "momentum at 0.05 to 0.2)", **low),
+        # dead ReLUs: bias -4 on moons, -3 on digits (3 layers), -3 in the MNIST-1D CNN
+        _c("moons_relu_w48_bias_minus4", MOONS, _init("kaiming_normal", bias=-4.0),
+           {"model": {"width": 48}}, {"budget": {"seed": 121}},
+           note="spread about 1.4 at the first layer against a bias of -4: 0.3% of the "
+                "values positive", **dead),
+        _c("digits_relu3_w64_bias_minus3", DIGITS, {"model": {"depth": 3}},
+           _init("kaiming_normal", bias=-3.0), _opt("momentum", 0.05),
+           {"budget": {"seed": 122}},
+           note="spread about 1.4 against a bias of -3: 2% of the first layer's values "
+                "positive", **dead),
+        _c("mnist1d_cnn_bias_minus3", CNN1D, _init("kaiming_normal", bias=-3.0),
+           _opt("momentum", 0.03), {"budget": {"seed": 123}},
+           note="conv1's spread about 1.4 (fan-in 3, He) against a bias of -3", **dead),
+        # overfitting: 30 digits on 512 units, 30% wrong labels memorized on the spiral,
+        # an MLP on 100 MNIST-1D signals
+        _c("digits_30_examples_w512", DIGITS, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 30}}, {"model": {"width": 512}},
+           {"budget": {"epochs": 60, "batch_size": 10, "seed": 124}}, **over),
+        _c("spiral_label_noise03_w256", SPIRAL, HE, _opt("adam", 0.005),
+           {"data": {"n_samples": 250, "label_noise": 0.3}}, {"model": {"depth": 2,
+                                                                      "width": 256}},
+           {"budget": {"epochs": 80, "batch_size": 16, "seed": 125}},
+           note="30% of 150 training labels wrong, memorized by 2 x 256 units", **over),
+        _c("mnist1d_100_examples_w256", MNIST1D, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 100}}, {"model": {"width": 256}},
+           {"budget": {"epochs": 60, "batch_size": 20, "seed": 126}}, **over),
+        # underfitting: L2 of 0.8 on the spiral, L1 of 0.08 on MNIST-1D, dropout 0.85 on
+        # the spiral, a linear model on the spiral
+        _c("spiral_l2_08_w48", SPIRAL, HE, {"regularization": {"l2": 0.8}},
+           {"model": {"width": 48}}, {"budget": {"seed": 127}},
+           fix={"regularization.l2": 1e-4}, **under),
+        _c("mnist1d_l1_008", MNIST1D, HE, {"regularization": {"l1": 0.08}},
+           {"budget": {"seed": 128}}, fix={"regularization.l1": 0.0},
+           note="a penalty of 0.08 per unit of |w| over about 7000 weights of He's scale: "
+                "over 50 against a loss of 2.3", **under),
+        _c("spiral_dropout_085_w64", SPIRAL, HE, {"model": {"width": 64, "dropout": 0.85}},
+           {"budget": {"seed": 129}}, fix={"model.dropout": 0.1}, **under),
+        _c("circles_linear_model_seed130", CIRCLES, HE, {"model": {"depth": 0}},
+           _opt("momentum", 0.05), {"budget": {"seed": 130}}, fix={"model.depth": 2},
+           note="one circle inside the other is not linearly separable: a linear model "
+                "stays at chance", **under),
     ]
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 
