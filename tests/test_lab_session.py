@@ -84,6 +84,126 @@ def test_turns_admit_k_at_once_and_serve_the_line_in_order():
     assert order == ["a", "b", "c"]
 
 
+def _grant_order(turns: Turns, queue: list[tuple[str, bool]]) -> list[str]:
+    """The order in which ``turns`` (its one turn held here) grants the waiters of
+    ``queue`` (name, first), each joining the line once the one before stands in it;
+    each waiter notes its name and passes the turn on."""
+    order, threads = [], []
+
+    def wait(name: str, first: bool) -> None:
+        turns.take(first)
+        order.append(name)  # one turn: one waiter at a time appends
+        turns.give()
+
+    for i, (name, first) in enumerate(queue):
+        t = threading.Thread(target=wait, args=(name, first))
+        t.start()
+        threads.append(t)
+        while len(turns._line) < i + 1:  # (private) wait until it stands in line
+            time.sleep(0.001)
+    turns.give()
+    for t in threads:
+        t.join(5)
+    return order
+
+
+def test_first_turns_go_ahead_of_waiting_steps_first_come_first_served():
+    turns = Turns(1)
+    turns.take()
+    order = _grant_order(turns, [("a", False), ("b", False), ("new 1", True),
+                                 ("new 2", True), ("c", False)])
+    assert order == ["new 1", "new 2", "a", "b", "c"]
+
+
+def test_a_first_turn_passes_a_waiting_step_at_most_overtakes_times():
+    turns = Turns(1, overtakes=2)
+    turns.take()
+    order = _grant_order(turns, [("a", False), ("new 1", True), ("new 2", True),
+                                 ("b", False), ("new 3", True)])
+    # a was passed twice: new 3 waits behind it, but still passes b
+    assert order == ["new 1", "new 2", "a", "new 3", "b"]
+
+
+def test_runs_started_in_a_loop_do_not_starve_a_running_training():
+    """Three clients start runs one after another, each as soon as its last one's first
+    turn ends, while one training steps: however fast they come, each of its steps
+    waits for at most the first turns already ahead of it plus ``overtakes``."""
+    overtakes, hostile = 4, 3
+    turns = Turns(1, overtakes)
+    grants: list[str] = []
+    done = threading.Event()
+
+    def restart_in_a_loop(name: str) -> None:
+        while not done.is_set() and len(grants) < 2000:
+            turns.take(first=True)
+            grants.append(name)
+            time.sleep(0.0005)  # the others stand in line meanwhile
+            turns.give()
+
+    def train() -> None:
+        for _ in range(20):
+            turns.take()
+            grants.append("step")
+            turns.give()
+        done.set()
+
+    turns.take()
+    threads = [threading.Thread(target=restart_in_a_loop, args=(f"client {i}",))
+               for i in range(hostile)]
+    for t in threads:
+        t.start()
+    while len(turns._line) < hostile:
+        time.sleep(0.001)
+    trainer = threading.Thread(target=train)
+    trainer.start()
+    turns.give()
+    trainer.join(20)
+    done.set()
+    for t in threads:
+        t.join(5)
+    assert grants.count("step") == 20
+    steps = [i for i, who in enumerate(grants) if who == "step"]
+    waits = [b - a - 1 for a, b in zip([-1, *steps], steps)]
+    assert max(waits) <= hostile + overtakes, waits
+
+
+def test_a_new_run_computes_its_first_point_before_a_waiting_step():
+    """The run's first turn goes ahead of a training waiting for its next step: when
+    that training's turn comes, the new run's first point is already posted, with its
+    ``started`` event in the same message (a writer that sends as soon as something is
+    posted, as the page's does when it is not pacing, sends both at once)."""
+    from fitscope.config import RunConfig
+    from fitscope.lab.session import LiveTraining
+    from tests.test_lab_ws import tiny
+
+    turns, sent, seen = Turns(1), [], {}
+    box, ended = Outbox(on_post=lambda: sent.append(box.take())), threading.Event()
+    turns.take()
+
+    def step() -> None:
+        turns.take()
+        seen["sent"] = list(sent)
+        turns.give()
+
+    waiting = threading.Thread(target=step)
+    waiting.start()
+    while len(turns._line) < 1:
+        time.sleep(0.001)
+    training = LiveTraining(1, RunConfig.model_validate(tiny(budget={"epochs": 50})), box,
+                            lambda t: ended.set(), turns)
+    box.claim(1)
+    training.thread.start()
+    while len(turns._line) < 2:
+        time.sleep(0.001)
+    turns.give()
+    waiting.join(10)
+    training.stop()
+    assert ended.wait(10)
+    first = seen["sent"][0]
+    assert [e["type"] for e in first["events"]] == ["started"]
+    assert [row["epoch"] for row in first["rows"]] == [0]
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"max_sessions": 0}, "max_sessions must be at least 1, got 0"),
     ({"idle_seconds": 0}, "idle_seconds must be positive, got 0"),

@@ -43,6 +43,7 @@ VIEWS_PER_SECOND = 30
 FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
 MAX_EVENTS = 50
 TURNS = 2
+OVERTAKES = 8  # first turns that may go ahead of a training waiting for its next step
 
 
 class Stopped(Exception):
@@ -87,11 +88,15 @@ class Outbox:
         if was_empty:
             self.on_post()
 
-    def rows(self, owner: int, rows: list[dict]) -> None:
+    def rows(self, owner: int, rows: list[dict], event: dict | None = None) -> None:
+        """New history rows; with ``event`` (``{"type": ..., ...}``), that event posted
+        with them at once, so that both go in the same message."""
         with self._lock:
             if owner != self.owner:
                 return
             was_empty = self._empty()
+            if event is not None:
+                self._events = [*self._events[-(MAX_EVENTS - 1):], event]
             self._rows.extend(rows)
         if was_empty:
             self.on_post()
@@ -136,34 +141,68 @@ class Outbox:
 
 
 class Turns:
-    """At most ``k`` trainings compute at once; the others wait in line, first come first
-    served, and each gives its turn up after every optimizer step.
+    """At most ``k`` trainings compute at once; the others wait in line, and each gives
+    its turn up after every optimizer step.
 
     Why: only one thread runs Python at a time (the GIL), and a small model's step is
     mostly Python, so twenty training threads run no faster than two; but the server's
     event loop, queued behind twenty threads for the GIL, would answer in seconds.
+
+    A training's *first* turn (``take(first=True)``: building its run and computing
+    its first point, a short piece of work every run asks for once) goes ahead of the
+    trainings waiting for their next step, behind the first turns already waiting
+    (first come, first served among themselves), and ahead of no waiting training that
+    first turns have already passed ``overtakes`` times. So a page pressing Train does
+    not wait behind every running training's next step, and however many runs clients
+    start, one after another or at once, a running training's next step waits for at
+    most ``overtakes`` first turns more than it would in plain arrival order.
     """
 
-    def __init__(self, k: int = TURNS):
+    def __init__(self, k: int = TURNS, overtakes: int = OVERTAKES):
         self._lock = threading.Lock()
         self._free = k
-        self._line: deque[threading.Event] = deque()
+        self.overtakes = overtakes
+        self._line: deque[_Waiting] = deque()
 
-    def take(self) -> None:
+    def take(self, first: bool = False) -> None:
         with self._lock:
             if self._free and not self._line:
                 self._free -= 1
                 return
-            turn = threading.Event()
-            self._line.append(turn)
-        turn.wait()
+            waiting = _Waiting(first)
+            self._line.insert(self._place(waiting), waiting)
+        waiting.turn.wait()
+
+    def _place(self, waiting: _Waiting) -> int:
+        """Where ``waiting`` joins the line (under the lock): a step at the end; a first
+        turn right behind the last first turn or step it may not pass, the steps behind
+        that counting one more overtaking."""
+        if not waiting.first:
+            return len(self._line)
+        at = 0
+        for i, other in enumerate(self._line):
+            if other.first or other.passed >= self.overtakes:
+                at = i + 1
+        for i in range(at, len(self._line)):
+            self._line[i].passed += 1
+        return at
 
     def give(self) -> None:
         with self._lock:
             if self._line:
-                self._line.popleft().set()  # straight to the next in line
+                self._line.popleft().turn.set()  # straight to the next in line
             else:
                 self._free += 1
+
+
+class _Waiting:
+    """One thread waiting for a turn: whether for its first, and how many first turns
+    have gone ahead of it."""
+
+    __slots__ = ("first", "passed", "turn")
+
+    def __init__(self, first: bool):
+        self.first, self.passed, self.turn = first, 0, threading.Event()
 
 
 class LiveTraining(Callback):
@@ -222,9 +261,10 @@ class LiveTraining(Callback):
     # -- the worker ------------------------------------------------------------------
     def _work(self) -> None:
         try:
-            # building the run and its first point take a turn too: twenty pages
-            # pressing Train at once must not be twenty threads wanting the GIL
-            self._take()
+            # building the run and its first point take a turn too (a first turn, ahead of
+            # the running trainings' next steps): twenty pages pressing Train at once
+            # must not be twenty threads wanting the GIL
+            self._take(first=True)
             if self.probe:
                 self.config = views.with_probes(self.config)
             train(self.config, callbacks=[self])
@@ -242,9 +282,10 @@ class LiveTraining(Callback):
             self._probe = self._plane = None
             self._on_exit(self)
 
-    def _take(self) -> None:
-        """Wait for a turn to compute; :class:`Stopped` (holding it) once stopped."""
-        self.turns.take()
+    def _take(self, first: bool = False) -> None:
+        """Wait for a turn to compute (``first``: the run's first, :class:`Turns`);
+        :class:`Stopped` (holding it) once stopped."""
+        self.turns.take(first)
         self._has_turn = True
         self._turn_since = time.thread_time()
         if self._halt.is_set():
@@ -316,20 +357,31 @@ class LiveTraining(Callback):
             raise Stopped
 
     def on_train_start(self, trainer: Trainer) -> None:
+        """In the run's first turn: the budget's checks, then the first point (the
+        ``started`` event and the initial weights' row, in one message). The theory line
+        and the first view wait for the next turn, in line with the running trainings'
+        steps: the first turn stays short, so the pages pressing Train after this one
+        get their first points soon too."""
         self.budget.check_steps(trainer.total_steps)
         self._probe, self._plane = views.probe_of(trainer), views.plane_of(trainer)
         if self._probe is not None:
             units = views.probed_units(trainer.model)
             self.budget.check_probe_step(probe_step_bytes(trainer.batch_size, units),
                                          trainer.batch_size, units)
-        self.outbox.event("started", self.ident, run_id=self.config.run_id,
-                          config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
-        self.outbox.rows(self.ident, [views.initial_row(trainer)])
-        self._give()  # the theory line may wait for another (views.theory_line)
-        if self._probe:  # after the first point: the theory takes a model of its own
-            self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
-        self._post_view(trainer, force=True)
+        if self._halt.is_set():
+            raise Stopped
+        started = {"type": "started", "run_id": self.config.run_id,
+                   "config": self.config.to_dict(), "meta": views.meta(trainer, self._plane)}
+        self.outbox.rows(self.ident, [views.initial_row(trainer)], event=started)
         self._between_steps(trainer)
+        if self._probe:  # a model of its own: one large model's at a time
+            large = views.large_theory(self.config)
+            if large:  # it may wait for another's (views.theory_line): not holding a turn
+                self._give()
+            self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
+            if large:
+                self._take()
+        self._post_view(trainer, force=True)
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
         self._check_budget(trainer)

@@ -113,8 +113,7 @@ def theory_line(config: RunConfig) -> dict | None:
     probe's cached layout is dropped after: on 512 examples a 20 x 256 model's took about
     320 MiB for a moment and left a 50 MB layout. Small ones (the pages' defaults) never
     wait behind it."""
-    m = config.model
-    large = m.depth * max(m.widths, default=0) ** 2 >= LARGE_THEORY
+    large = large_theory(config)
     try:
         with _THEORY if large else contextlib.nullcontext():
             rows = (theory_table(config, max_examples=LARGE_THEORY_EXAMPLES) if large
@@ -125,6 +124,13 @@ def theory_line(config: RunConfig) -> dict | None:
         return None
     keys = ("z_var", "grad_z_var", "z_var_measured", "grad_z_var_measured")
     return {"layers": [r["layer"] for r in rows], **{k: [r[k] for r in rows] for k in keys}}
+
+
+def large_theory(config: RunConfig) -> bool:
+    """Whether ``config``'s theory line is large (:func:`theory_line`): depth x width^2
+    of at least :data:`LARGE_THEORY`."""
+    m = config.model
+    return m.depth * max(m.widths, default=0) ** 2 >= LARGE_THEORY
 
 
 def findings(trainer: Trainer, probe: Probe | None, run: Run | None = None) -> list[dict]:
