@@ -374,14 +374,17 @@ class LiveTraining(Callback):
                    "config": self.config.to_dict(), "meta": views.meta(trainer, self._plane)}
         self.outbox.rows(self.ident, [views.initial_row(trainer)], event=started)
         self._between_steps(trainer)
-        if self._probe:  # a model of its own: one large model's at a time
-            large = views.large_theory(self.config)
-            if large:  # it may wait for another's (views.theory_line): not holding a turn
-                self._give()
+        # a large model's theory line may wait for another's (views.theory_line), and
+        # its first view is mostly matrix products, which run beside the turns' Python
+        # (the GIL let go): both without holding a turn
+        large = views.large_theory(self.config)
+        if large:
+            self._give()
+        if self._probe:  # a model of its own, built and probed once
             self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
-            if large:
-                self._take()
         self._post_view(trainer, force=True)
+        if large:
+            self._take()
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
         self._check_budget(trainer)
