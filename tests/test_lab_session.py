@@ -44,6 +44,19 @@ def test_outbox_calls_on_post_only_when_it_stops_being_empty():
     assert len(calls) == 2
 
 
+def test_outbox_posts_a_first_point_as_one_message_and_says_so():
+    firsts = []
+    box = Outbox(on_first=lambda: firsts.append(1))
+    box.claim(2)
+    box.first_point(1, {"run_id": "old"}, {"epoch": 0})  # not the owner: dropped
+    assert box.take() is None and firsts == []
+    box.first_point(2, {"run_id": "r"}, {"epoch": 0})
+    assert firsts == [1]
+    body = box.take()
+    assert body["events"] == [{"type": "started", "run_id": "r"}]
+    assert body["rows"] == [{"epoch": 0}]
+
+
 def test_outbox_keeps_a_bounded_number_of_events():
     box = Outbox()
     for i in range(500):

@@ -60,7 +60,8 @@ class Outbox:
     """What one page has not been sent yet: events in order, new history rows, the
     latest view. Only output of the training named by :attr:`owner` is accepted, so a
     reset training's last words never reach the page. ``on_post`` is called (from the
-    posting thread) when something arrives in an empty outbox.
+    posting thread) when something arrives in an empty outbox, ``on_first`` when a
+    training's first point arrives (:meth:`first_point`).
 
     Each part of a view is made JSON-safe and encoded as it is posted, by the posting
     (training) thread: a view is about 80 kB of JSON (the boundary's grid, the
@@ -68,13 +69,14 @@ class Outbox:
     loop, which also answers ``/api/health``, busy for most of every second with twenty
     pages training. :meth:`take_text` only joins the encoded parts."""
 
-    def __init__(self, on_post: Callable[[], object] = lambda: None) -> None:
+    def __init__(self, on_post: Callable[[], object] = lambda: None,
+                 on_first: Callable[[], object] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._events: list[dict] = []
         self._rows: list[dict] = []
         self._view: dict | None = None
         self.owner = 0
-        self.on_post = on_post
+        self.on_post, self.on_first = on_post, on_first
 
     def _empty(self) -> bool:
         return not (self._events or self._rows or self._view)
@@ -88,18 +90,28 @@ class Outbox:
         if was_empty:
             self.on_post()
 
-    def rows(self, owner: int, rows: list[dict], event: dict | None = None) -> None:
-        """New history rows; with ``event`` (``{"type": ..., ...}``), that event posted
-        with them at once, so that both go in the same message."""
+    def rows(self, owner: int, rows: list[dict]) -> None:
         with self._lock:
             if owner != self.owner:
                 return
             was_empty = self._empty()
-            if event is not None:
-                self._events = [*self._events[-(MAX_EVENTS - 1):], event]
             self._rows.extend(rows)
         if was_empty:
             self.on_post()
+
+    def first_point(self, owner: int, started: dict, row: dict) -> None:
+        """Training ``owner``'s ``started`` event (its fields) and first history row,
+        posted at once so that both go in the same message; then ``on_first`` (the
+        page's writer sends them without waiting out its pacing)."""
+        with self._lock:
+            if owner != self.owner:
+                return
+            was_empty = self._empty()
+            self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": "started", **started}]
+            self._rows.append(row)
+        if was_empty:
+            self.on_post()
+        self.on_first()
 
     def view(self, owner: int, view: dict) -> None:
         if owner != self.owner:  # (checked again under the lock) spare the encoding
@@ -370,9 +382,9 @@ class LiveTraining(Callback):
                                          trainer.batch_size, units)
         if self._halt.is_set():
             raise Stopped
-        started = {"type": "started", "run_id": self.config.run_id,
-                   "config": self.config.to_dict(), "meta": views.meta(trainer, self._plane)}
-        self.outbox.rows(self.ident, [views.initial_row(trainer)], event=started)
+        started = {"run_id": self.config.run_id, "config": self.config.to_dict(),
+                   "meta": views.meta(trainer, self._plane)}
+        self.outbox.first_point(self.ident, started, views.initial_row(trainer))
         self._between_steps(trainer)
         # a large model's theory line may wait for another's (views.theory_line), and
         # its first view is mostly matrix products, which run beside the turns' Python
