@@ -9,7 +9,7 @@ import pytest
 
 from fitscope.config import DataConfig
 from fitscope.data import load_data
-from fitscope.lab.session import Outbox, Sessions, Turns, finite
+from fitscope.lab.session import Outbox, Sessions, Ticket, Turns, finite
 from fitscope.lab.views import Plane
 
 
@@ -178,6 +178,70 @@ def test_runs_started_in_a_loop_do_not_starve_a_running_training():
     steps = [i for i, who in enumerate(grants) if who == "step"]
     waits = [b - a - 1 for a, b in zip([-1, *steps], steps)]
     assert max(waits) <= hostile + overtakes, waits
+
+
+def test_a_withdrawn_ticket_leaves_the_line_and_gets_no_turn():
+    turns, ticket, got = Turns(1), Ticket(), []
+    turns.take()
+    waiting = threading.Thread(target=lambda: got.append(turns.take(ticket=ticket)))
+    waiting.start()
+    while len(turns._line) < 1:
+        time.sleep(0.001)
+    turns.withdraw(ticket)  # the turn is still held here: only leaving the line ends the wait
+    waiting.join(5)
+    assert got == [False] and not turns._line
+    assert turns.take(ticket=ticket) is False  # and for good
+    turns.give()
+    assert turns.take() is True  # the held turn came back free, not to the withdrawn
+
+
+def test_a_ticket_withdrawn_after_its_turn_came_keeps_that_turn():
+    turns, ticket, got = Turns(1), Ticket(), []
+    turns.take()
+    waiting = threading.Thread(target=lambda: got.append(turns.take(ticket=ticket)))
+    waiting.start()
+    while len(turns._line) < 1:
+        time.sleep(0.001)
+    turns.give()  # to the waiting thread
+    waiting.join(5)
+    turns.withdraw(ticket)
+    assert got == [True]
+    other = threading.Thread(target=turns.take)
+    other.start()
+    other.join(0.2)
+    assert other.is_alive()  # the turn is still the withdrawn ticket's holder's
+    turns.give()
+    other.join(5)
+    assert not other.is_alive()
+
+
+def test_a_stopped_training_waiting_in_line_ends_without_its_turn():
+    """Its page pressed Train again (or closed): it leaves the line at once, so the new
+    run's first turn does not wait for this one's."""
+    from fitscope.config import RunConfig
+    from fitscope.lab.session import LiveTraining
+    from tests.test_lab_ws import tiny
+
+    turns, ended, in_line = Turns(1), threading.Event(), threading.Event()
+    training = LiveTraining(1, RunConfig.model_validate(tiny(budget={"epochs": 500})),
+                            Outbox(), lambda t: ended.set(), turns)
+    real_step_end = training.on_step_end
+
+    def on_step_end(trainer, step, loss):
+        if step == 3:  # another takes the turn after this step and keeps it
+            threading.Thread(target=lambda: (turns.take(), in_line.set())).start()
+            while len(turns._line) < 1:
+                time.sleep(0.001)
+        real_step_end(trainer, step, loss)
+
+    training.on_step_end = on_step_end
+    training.thread.start()
+    assert in_line.wait(10)  # the other holds the only turn, the training waits in line
+    while len(turns._line) < 1:
+        time.sleep(0.001)
+    training.stop()
+    assert ended.wait(10) and training.state == "stopped"
+    assert not turns._line
 
 
 def test_a_new_run_computes_its_first_point_before_a_waiting_step():

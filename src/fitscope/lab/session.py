@@ -6,17 +6,19 @@ losses (epoch 0), each epoch's history row, the heavier views (decision boundary
 probes, findings) at most :data:`VIEWS_PER_SECOND` times a second, and a progress note
 between epochs once a second; it blocks between steps while paused. The websocket side
 (:mod:`fitscope.lab.channel`) sends the outbox's content at most that many times a
-second however fast the run goes, and a slow page makes the outbox merge, not grow.
+second however fast the run goes (a new training's first point without waiting), and
+a slow page makes the outbox merge, not grow.
 
 :class:`Sessions` admits at most ``max_sessions`` live trainings at once, lets
 :class:`Turns` of them compute at a time, and tells which paused ones are idle. Every
 training is held to the server's :class:`~fitscope.lab.limits.Budget` (steps, compute
 seconds, probe memory, histogram bins): a run over it ends with a ``failed`` event
 naming the limit. A stopped training (its page reset, started another or closed, or
-it idled) ends at its next step without its final evaluation and views, which nobody
-would see (:class:`Stopped`). When a training's thread ends it lets go of its model,
-data and probe records; when the last live training ends, the process collects its
-garbage and hands freed memory back to the system (:mod:`fitscope.lab.memory`).
+it idled) ends at once if it waits in line for a turn, else at the end of its step,
+without its final evaluation and views, which nobody would see (:class:`Stopped`).
+When a training's thread ends it lets go of its model, data and probe records; when
+the last live training ends, the process collects its garbage and hands freed memory
+back to the system (:mod:`fitscope.lab.memory`).
 """
 
 from __future__ import annotations
@@ -47,8 +49,9 @@ OVERTAKES = 8  # first turns that may go ahead of a training waiting for its nex
 
 
 class Stopped(Exception):
-    """Raised in a training's thread at its next step or turn once :meth:`LiveTraining.stop`
-    was called: the run ends there. Its page has let it go (its output is no longer
+    """Raised in a training's thread once :meth:`LiveTraining.stop` was called: at once
+    if it waits in line for a turn (it leaves the line), else at the end of its step or
+    turn: the run ends there. Its page has let it go (its output is no longer
     accepted, :meth:`Outbox.claim`), so the engine's last epoch row, final evaluation
     and the final views would only keep the thread, its model and its records alive:
     20 s after a load test's pages closed, five or six stopped 20 x 256 runs were still
@@ -168,24 +171,43 @@ class Turns:
     not wait behind every running training's next step, and however many runs clients
     start, one after another or at once, a running training's next step waits for at
     most ``overtakes`` first turns more than it would in plain arrival order.
+
+    A thread that waits with a :class:`Ticket` leaves the line when the ticket is
+    withdrawn (:meth:`withdraw`): a stopped training ends then, not after its turn.
     """
 
     def __init__(self, k: int = TURNS, overtakes: int = OVERTAKES):
         self._lock = threading.Lock()
         self._free = k
         self.overtakes = overtakes
-        self._line: deque[_Waiting] = deque()
+        self._line: deque[Ticket] = deque()
 
-    def take(self, first: bool = False) -> None:
+    def take(self, first: bool = False, ticket: Ticket | None = None) -> bool:
+        """Wait for a turn: True once it is this thread's, False (holding none) if
+        ``ticket`` is or gets withdrawn first."""
+        waiting = ticket or Ticket()
         with self._lock:
+            if waiting.withdrawn:
+                return False
             if self._free and not self._line:
                 self._free -= 1
-                return
-            waiting = _Waiting(first)
+                return True
+            waiting.first, waiting.passed, waiting.granted = first, 0, False
+            waiting.turn.clear()
             self._line.insert(self._place(waiting), waiting)
         waiting.turn.wait()
+        return waiting.granted
 
-    def _place(self, waiting: _Waiting) -> int:
+    def withdraw(self, ticket: Ticket) -> None:
+        """From now on ``ticket`` gets no turn: out of the line if it waits there (its
+        :meth:`take` returns False at once), and its next :meth:`take` returns False."""
+        with self._lock:
+            ticket.withdrawn = True
+            if ticket in self._line:
+                self._line.remove(ticket)
+                ticket.turn.set()
+
+    def _place(self, waiting: Ticket) -> int:
         """Where ``waiting`` joins the line (under the lock): a step at the end; a first
         turn right behind the last first turn or step it may not pass, the steps behind
         that counting one more overtaking."""
@@ -202,19 +224,23 @@ class Turns:
     def give(self) -> None:
         with self._lock:
             if self._line:
-                self._line.popleft().turn.set()  # straight to the next in line
+                nxt = self._line.popleft()  # straight to the next in line
+                nxt.granted = True
+                nxt.turn.set()
             else:
                 self._free += 1
 
 
-class _Waiting:
-    """One thread waiting for a turn: whether for its first, and how many first turns
-    have gone ahead of it."""
+class Ticket:
+    """A thread's place in a :class:`Turns` line, for one wait at a time: whether for
+    its first turn, how many first turns have gone ahead of it, whether it got the
+    turn, and whether it was withdrawn (:meth:`Turns.withdraw`)."""
 
-    __slots__ = ("first", "passed", "turn")
+    __slots__ = ("first", "granted", "passed", "turn", "withdrawn")
 
-    def __init__(self, first: bool):
-        self.first, self.passed, self.turn = first, 0, threading.Event()
+    def __init__(self) -> None:
+        self.first, self.passed, self.granted, self.withdrawn = False, 0, False, False
+        self.turn = threading.Event()
 
 
 class LiveTraining(Callback):
@@ -227,7 +253,7 @@ class LiveTraining(Callback):
                  paused: bool = False, probe: bool = False, budget: Budget | None = None,
                  weights: bool = False):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
-        self.turns, self._has_turn = turns, False
+        self.turns, self._has_turn, self._ticket = turns, False, Ticket()
         self.budget = budget or Budget()
         # CPU seconds of this thread while holding a turn (time.thread_time: waiting
         # for the GIL or for other processes on a busy machine is not counted)
@@ -264,6 +290,7 @@ class LiveTraining(Callback):
 
     def stop(self) -> None:
         self._halt.set()
+        self.turns.withdraw(self._ticket)  # waiting in line, it ends now
         self._go.set()
 
     @property
@@ -296,8 +323,9 @@ class LiveTraining(Callback):
 
     def _take(self, first: bool = False) -> None:
         """Wait for a turn to compute (``first``: the run's first, :class:`Turns`);
-        :class:`Stopped` (holding it) once stopped."""
-        self.turns.take(first)
+        :class:`Stopped` once stopped (holding the turn if it came first)."""
+        if not self.turns.take(first, self._ticket):
+            raise Stopped
         self._has_turn = True
         self._turn_since = time.thread_time()
         if self._halt.is_set():
