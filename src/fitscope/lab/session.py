@@ -45,7 +45,7 @@ VIEWS_PER_SECOND = 30
 FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
 MAX_EVENTS = 50
 TURNS = 2
-OVERTAKES = 8  # first turns that may go ahead of a training waiting for its next step
+OVERTAKES = 2  # first turns that may go ahead of a training waiting for its next step
 
 
 class Stopped(Exception):
