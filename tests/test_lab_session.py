@@ -281,6 +281,40 @@ def test_a_new_run_computes_its_first_point_before_a_waiting_step():
     assert [row["epoch"] for row in first["rows"]] == [0]
 
 
+def test_a_large_model_s_first_turn_waits_in_line_with_the_steps():
+    """Its first point is no short piece of work (a 20 x 256 net's took 160 ms): no
+    priority, so starting large runs over and over gains nothing on the others."""
+    from fitscope.config import RunConfig
+    from fitscope.lab.session import LiveTraining
+    from fitscope.lab.views import large_model
+    from tests.test_lab_ws import tiny
+
+    config = RunConfig.model_validate(tiny(model={"depth": 2, "width": 256}))
+    assert large_model(config)
+    turns, seen = Turns(1), {}
+    box, ended = Outbox(), threading.Event()
+    turns.take()
+
+    def step() -> None:
+        turns.take()
+        seen["posted"] = box.take()
+        turns.give()
+
+    waiting = threading.Thread(target=step)
+    waiting.start()
+    while len(turns._line) < 1:
+        time.sleep(0.001)
+    training = LiveTraining(1, config, box, lambda t: ended.set(), turns)
+    box.claim(1)
+    training.thread.start()
+    while len(turns._line) < 2:
+        time.sleep(0.001)
+    turns.give()
+    waiting.join(10)
+    assert ended.wait(30) and training.state == "finished"
+    assert seen["posted"] is None  # the step went first
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"max_sessions": 0}, "max_sessions must be at least 1, got 0"),
     ({"idle_seconds": 0}, "idle_seconds must be positive, got 0"),

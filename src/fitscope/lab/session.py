@@ -254,6 +254,7 @@ class LiveTraining(Callback):
                  weights: bool = False):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
         self.turns, self._has_turn, self._ticket = turns, False, Ticket()
+        self._large = views.large_model(config)
         self.budget = budget or Budget()
         # CPU seconds of this thread while holding a turn (time.thread_time: waiting
         # for the GIL or for other processes on a busy machine is not counted)
@@ -300,10 +301,12 @@ class LiveTraining(Callback):
     # -- the worker ------------------------------------------------------------------
     def _work(self) -> None:
         try:
-            # building the run and its first point take a turn too (a first turn, ahead of
-            # the running trainings' next steps): twenty pages pressing Train at once
-            # must not be twenty threads wanting the GIL
-            self._take(first=True)
+            # building the run and its first point take a turn too: twenty pages pressing
+            # Train at once must not be twenty threads wanting the GIL. A small model's is
+            # short, and goes ahead of the running trainings' next steps (Turns); a large
+            # one's (a 20 x 256 net's first point took 160 ms) waits in line with them,
+            # so that starting large runs over and over gains nothing on the others
+            self._take(first=not self._large)
             if self.probe:
                 self.config = views.with_probes(self.config)
             train(self.config, callbacks=[self])
@@ -408,7 +411,7 @@ class LiveTraining(Callback):
             units = views.probed_units(trainer.model)
             self.budget.check_probe_step(probe_step_bytes(trainer.batch_size, units),
                                          trainer.batch_size, units)
-        if self._halt.is_set():
+        if self._halt.is_set():  # stopped while it was built: no first point
             raise Stopped
         started = {"run_id": self.config.run_id, "config": self.config.to_dict(),
                    "meta": views.meta(trainer, self._plane)}
@@ -417,13 +420,12 @@ class LiveTraining(Callback):
         # a large model's theory line may wait for another's (views.theory_line), and
         # its first view is mostly matrix products, which run beside the turns' Python
         # (the GIL let go): both without holding a turn
-        large = views.large_theory(self.config)
-        if large:
+        if self._large:
             self._give()
         if self._probe:  # a model of its own, built and probed once
             self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
         self._post_view(trainer, force=True)
-        if large:
+        if self._large:
             self._take()
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
