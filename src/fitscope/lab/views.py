@@ -129,11 +129,11 @@ def theory_line(config: RunConfig) -> dict | None:
 def large_model(config: RunConfig) -> bool:
     """Whether ``config``'s model is large: depth x width^2 of at least
     :data:`LARGE_MODEL` (a 20 x 256 net's first point alone, the initial weights
-    evaluated on 4000 rows, took 160 ms of CPU; the default 6 x 32 net's build and first
-    point together about 7 ms). A large model's :func:`theory_line` is measured on fewer
-    examples, one at a time; its first turn has no priority over the running
-    trainings' steps, and its theory line and first view are computed without a turn
-    (:class:`fitscope.lab.session.LiveTraining`)."""
+    evaluated on 4000 rows, took 160 ms of CPU; the default 6 x 32 net's whole first
+    turn, build included, 8 ms, the p50 of a 20-page load test). A large model's
+    :func:`theory_line` is measured on fewer examples, one at a time; its first turn
+    has no priority over the running trainings' steps, and its theory line and first
+    view are computed without a turn (:class:`fitscope.lab.session.LiveTraining`)."""
     m = config.model
     return m.depth * max(m.widths, default=0) ** 2 >= LARGE_MODEL
 
