@@ -206,6 +206,22 @@ def test_reset_forgets_the_training_and_frees_its_slot(client):
     assert [r["epoch"] for r in rows] == [0, 1, 2, 3]
 
 
+def test_a_new_training_s_first_point_does_not_wait_out_the_pacing(client, monkeypatch):
+    """Pages wait between two messages (more when many train); a training started
+    meanwhile gets its first point at once: it ends the wait."""
+    from fitscope.lab.channel import Channel
+
+    monkeypatch.setattr(Channel, "delay", lambda self: 60.0)
+    with client.websocket_connect("/ws/train") as ws:
+        start(ws, tiny(budget={"epochs": 500}), paused=True)
+        collect(ws, "started")  # sent: the page's next message waits a minute
+        sent = time.monotonic()
+        start(ws)
+        _, rows, _ = collect(ws, "started")
+        assert time.monotonic() - sent < 30
+        assert [r["epoch"] for r in rows] == [0]
+
+
 @pytest.mark.parametrize("kind", ["pause", "resume", "step"])
 def test_controls_without_a_training_are_errors(client, kind):
     with client.websocket_connect("/ws/train") as ws:

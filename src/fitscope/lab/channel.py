@@ -6,7 +6,9 @@ the :class:`~fitscope.lab.session.Outbox` has something, sends all of it as one 
 and waits a tick before the next (at most ``1 / tick`` messages a second; with more
 than :data:`FULL_RATE_TRAININGS` live trainings the tick grows in proportion, so the
 server sends at most ``FULL_RATE_TRAININGS / tick`` messages a second in all, each
-built and sent by the event loop that also answers every request). Waking only
+built and sent by the event loop that also answers every request), except that a new
+training's first point (its ``started`` event and initial row) ends that wait: one
+message more per training started. Waking only
 when there is news keeps the event loop free: twenty pages polling thirty times a
 second would queue it behind the training threads for the GIL. Once a second the writer
 also stops the page's training if it has been idle too long. A bad message is answered
@@ -39,9 +41,10 @@ class Channel:
 
     def __init__(self, ws: WebSocket, sessions: Sessions, tick: float = 1 / VIEWS_PER_SECOND):
         self.ws, self.sessions, self.tick = ws, sessions, tick
-        self._news = asyncio.Event()
+        self._news, self._first = asyncio.Event(), asyncio.Event()
         loop = asyncio.get_running_loop()
-        self.outbox = Outbox(on_post=lambda: loop.call_soon_threadsafe(self._news.set))
+        self.outbox = Outbox(on_post=lambda: loop.call_soon_threadsafe(self._news.set),
+                             on_first=lambda: loop.call_soon_threadsafe(self._first.set))
         self.training: LiveTraining | None = None
 
     async def serve(self) -> None:
@@ -119,10 +122,12 @@ class Channel:
                 self.outbox.event("stopped", message=f"stopped after "
                                   f"{self.sessions.idle_seconds:g} s paused without a message")
                 await self._stop()
+            self._first.clear()  # (before the take: a first point posted after it ends the wait)
             text = self.outbox.take_text()  # encoded by the training thread: cheap here
             if text is not None:
                 await self.ws.send_text(text)
-                await asyncio.sleep(self.delay())
+                with contextlib.suppress(TimeoutError):  # the pacing; a first point ends it
+                    await asyncio.wait_for(self._first.wait(), self.delay())
 
 
 def add_train_routes(app: FastAPI) -> None:

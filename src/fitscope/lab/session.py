@@ -6,17 +6,19 @@ losses (epoch 0), each epoch's history row, the heavier views (decision boundary
 probes, findings) at most :data:`VIEWS_PER_SECOND` times a second, and a progress note
 between epochs once a second; it blocks between steps while paused. The websocket side
 (:mod:`fitscope.lab.channel`) sends the outbox's content at most that many times a
-second however fast the run goes, and a slow page makes the outbox merge, not grow.
+second however fast the run goes (a new training's first point without waiting), and
+a slow page makes the outbox merge, not grow.
 
 :class:`Sessions` admits at most ``max_sessions`` live trainings at once, lets
 :class:`Turns` of them compute at a time, and tells which paused ones are idle. Every
 training is held to the server's :class:`~fitscope.lab.limits.Budget` (steps, compute
 seconds, probe memory, histogram bins): a run over it ends with a ``failed`` event
 naming the limit. A stopped training (its page reset, started another or closed, or
-it idled) ends at its next step without its final evaluation and views, which nobody
-would see (:class:`Stopped`). When a training's thread ends it lets go of its model,
-data and probe records; when the last live training ends, the process collects its
-garbage and hands freed memory back to the system (:mod:`fitscope.lab.memory`).
+it idled) ends at once if it waits in line for a turn, else at the end of its step,
+without its final evaluation and views, which nobody would see (:class:`Stopped`).
+When a training's thread ends it lets go of its model, data and probe records; when
+the last live training ends, the process collects its garbage and hands freed memory
+back to the system (:mod:`fitscope.lab.memory`).
 """
 
 from __future__ import annotations
@@ -43,11 +45,13 @@ VIEWS_PER_SECOND = 30
 FINDINGS_EVERY = 1.0  # seconds between two live diagnoses
 MAX_EVENTS = 50
 TURNS = 2
+OVERTAKES = 2  # first turns that may go ahead of a training waiting for its next step
 
 
 class Stopped(Exception):
-    """Raised in a training's thread at its next step or turn once :meth:`LiveTraining.stop`
-    was called: the run ends there. Its page has let it go (its output is no longer
+    """Raised in a training's thread once :meth:`LiveTraining.stop` was called: at once
+    if it waits in line for a turn (it leaves the line), else at the end of its step or
+    turn: the run ends there. Its page has let it go (its output is no longer
     accepted, :meth:`Outbox.claim`), so the engine's last epoch row, final evaluation
     and the final views would only keep the thread, its model and its records alive:
     20 s after a load test's pages closed, five or six stopped 20 x 256 runs were still
@@ -59,7 +63,8 @@ class Outbox:
     """What one page has not been sent yet: events in order, new history rows, the
     latest view. Only output of the training named by :attr:`owner` is accepted, so a
     reset training's last words never reach the page. ``on_post`` is called (from the
-    posting thread) when something arrives in an empty outbox.
+    posting thread) when something arrives in an empty outbox, ``on_first`` when a
+    training's first point arrives (:meth:`first_point`).
 
     Each part of a view is made JSON-safe and encoded as it is posted, by the posting
     (training) thread: a view is about 80 kB of JSON (the boundary's grid, the
@@ -67,13 +72,14 @@ class Outbox:
     loop, which also answers ``/api/health``, busy for most of every second with twenty
     pages training. :meth:`take_text` only joins the encoded parts."""
 
-    def __init__(self, on_post: Callable[[], object] = lambda: None) -> None:
+    def __init__(self, on_post: Callable[[], object] = lambda: None,
+                 on_first: Callable[[], object] = lambda: None) -> None:
         self._lock = threading.Lock()
         self._events: list[dict] = []
         self._rows: list[dict] = []
         self._view: dict | None = None
         self.owner = 0
-        self.on_post = on_post
+        self.on_post, self.on_first = on_post, on_first
 
     def _empty(self) -> bool:
         return not (self._events or self._rows or self._view)
@@ -95,6 +101,20 @@ class Outbox:
             self._rows.extend(rows)
         if was_empty:
             self.on_post()
+
+    def first_point(self, owner: int, started: dict, row: dict) -> None:
+        """Training ``owner``'s ``started`` event (its fields) and first history row,
+        posted at once so that both go in the same message; then ``on_first`` (the
+        page's writer sends them without waiting out its pacing)."""
+        with self._lock:
+            if owner != self.owner:
+                return
+            was_empty = self._empty()
+            self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": "started", **started}]
+            self._rows.append(row)
+        if was_empty:
+            self.on_post()
+        self.on_first()
 
     def view(self, owner: int, view: dict) -> None:
         if owner != self.owner:  # (checked again under the lock) spare the encoding
@@ -136,34 +156,91 @@ class Outbox:
 
 
 class Turns:
-    """At most ``k`` trainings compute at once; the others wait in line, first come first
-    served, and each gives its turn up after every optimizer step.
+    """At most ``k`` trainings compute at once; the others wait in line, and each gives
+    its turn up after every optimizer step.
 
     Why: only one thread runs Python at a time (the GIL), and a small model's step is
     mostly Python, so twenty training threads run no faster than two; but the server's
     event loop, queued behind twenty threads for the GIL, would answer in seconds.
+
+    A training's *first* turn (``take(first=True)``: building its run and computing
+    its first point, a short piece of work every run asks for once) goes ahead of the
+    trainings waiting for their next step, behind the first turns already waiting
+    (first come, first served among themselves), and ahead of no waiting training that
+    first turns have already passed ``overtakes`` times. So a page pressing Train does
+    not wait behind every running training's next step, and however many runs clients
+    start, one after another or at once, a running training's next step waits for at
+    most ``overtakes`` first turns more than it would in plain arrival order.
+
+    A thread that waits with a :class:`Ticket` leaves the line when the ticket is
+    withdrawn (:meth:`withdraw`): a stopped training ends then, not after its turn.
     """
 
-    def __init__(self, k: int = TURNS):
+    def __init__(self, k: int = TURNS, overtakes: int = OVERTAKES):
         self._lock = threading.Lock()
         self._free = k
-        self._line: deque[threading.Event] = deque()
+        self.overtakes = overtakes
+        self._line: deque[Ticket] = deque()
 
-    def take(self) -> None:
+    def take(self, first: bool = False, ticket: Ticket | None = None) -> bool:
+        """Wait for a turn: True once it is this thread's, False (holding none) if
+        ``ticket`` is or gets withdrawn first."""
+        waiting = ticket or Ticket()
         with self._lock:
+            if waiting.withdrawn:
+                return False
             if self._free and not self._line:
                 self._free -= 1
-                return
-            turn = threading.Event()
-            self._line.append(turn)
-        turn.wait()
+                return True
+            waiting.first, waiting.passed, waiting.granted = first, 0, False
+            waiting.turn.clear()
+            self._line.insert(self._place(waiting), waiting)
+        waiting.turn.wait()
+        return waiting.granted
+
+    def withdraw(self, ticket: Ticket) -> None:
+        """From now on ``ticket`` gets no turn: out of the line if it waits there (its
+        :meth:`take` returns False at once), and its next :meth:`take` returns False."""
+        with self._lock:
+            ticket.withdrawn = True
+            if ticket in self._line:
+                self._line.remove(ticket)
+                ticket.turn.set()
+
+    def _place(self, waiting: Ticket) -> int:
+        """Where ``waiting`` joins the line (under the lock): a step at the end; a first
+        turn right behind the last first turn or step it may not pass, the steps behind
+        that counting one more overtaking."""
+        if not waiting.first:
+            return len(self._line)
+        at = 0
+        for i, other in enumerate(self._line):
+            if other.first or other.passed >= self.overtakes:
+                at = i + 1
+        for i in range(at, len(self._line)):
+            self._line[i].passed += 1
+        return at
 
     def give(self) -> None:
         with self._lock:
             if self._line:
-                self._line.popleft().set()  # straight to the next in line
+                nxt = self._line.popleft()  # straight to the next in line
+                nxt.granted = True
+                nxt.turn.set()
             else:
                 self._free += 1
+
+
+class Ticket:
+    """A thread's place in a :class:`Turns` line, for one wait at a time: whether for
+    its first turn, how many first turns have gone ahead of it, whether it got the
+    turn, and whether it was withdrawn (:meth:`Turns.withdraw`)."""
+
+    __slots__ = ("first", "granted", "passed", "turn", "withdrawn")
+
+    def __init__(self) -> None:
+        self.first, self.passed, self.granted, self.withdrawn = False, 0, False, False
+        self.turn = threading.Event()
 
 
 class LiveTraining(Callback):
@@ -176,7 +253,8 @@ class LiveTraining(Callback):
                  paused: bool = False, probe: bool = False, budget: Budget | None = None,
                  weights: bool = False):
         self.ident, self.config, self.outbox, self._on_exit = ident, config, outbox, on_exit
-        self.turns, self._has_turn = turns, False
+        self.turns, self._has_turn, self._ticket = turns, False, Ticket()
+        self._large = views.large_model(config)
         self.budget = budget or Budget()
         # CPU seconds of this thread while holding a turn (time.thread_time: waiting
         # for the GIL or for other processes on a busy machine is not counted)
@@ -213,6 +291,7 @@ class LiveTraining(Callback):
 
     def stop(self) -> None:
         self._halt.set()
+        self.turns.withdraw(self._ticket)  # waiting in line, it ends now
         self._go.set()
 
     @property
@@ -222,9 +301,12 @@ class LiveTraining(Callback):
     # -- the worker ------------------------------------------------------------------
     def _work(self) -> None:
         try:
-            # building the run and its first point take a turn too: twenty pages
-            # pressing Train at once must not be twenty threads wanting the GIL
-            self._take()
+            # building the run and its first point take a turn too: twenty pages pressing
+            # Train at once must not be twenty threads wanting the GIL. A small model's is
+            # short, and goes ahead of the running trainings' next steps (Turns); a large
+            # one's (a 20 x 256 net's first point took 160 ms) waits in line with them,
+            # so that starting large runs over and over gains nothing on the others
+            self._take(first=not self._large)
             if self.probe:
                 self.config = views.with_probes(self.config)
             train(self.config, callbacks=[self])
@@ -242,9 +324,11 @@ class LiveTraining(Callback):
             self._probe = self._plane = None
             self._on_exit(self)
 
-    def _take(self) -> None:
-        """Wait for a turn to compute; :class:`Stopped` (holding it) once stopped."""
-        self.turns.take()
+    def _take(self, first: bool = False) -> None:
+        """Wait for a turn to compute (``first``: the run's first, :class:`Turns`);
+        :class:`Stopped` once stopped (holding the turn if it came first)."""
+        if not self.turns.take(first, self._ticket):
+            raise Stopped
         self._has_turn = True
         self._turn_since = time.thread_time()
         if self._halt.is_set():
@@ -316,20 +400,33 @@ class LiveTraining(Callback):
             raise Stopped
 
     def on_train_start(self, trainer: Trainer) -> None:
+        """In the run's first turn: the budget's checks, then the first point (the
+        ``started`` event and the initial weights' row, in one message). The theory line
+        and the first view wait for the next turn, in line with the running trainings'
+        steps: the first turn stays short, so the pages pressing Train after this one
+        get their first points soon too."""
         self.budget.check_steps(trainer.total_steps)
         self._probe, self._plane = views.probe_of(trainer), views.plane_of(trainer)
         if self._probe is not None:
             units = views.probed_units(trainer.model)
             self.budget.check_probe_step(probe_step_bytes(trainer.batch_size, units),
                                          trainer.batch_size, units)
-        self.outbox.event("started", self.ident, run_id=self.config.run_id,
-                          config=self.config.to_dict(), meta=views.meta(trainer, self._plane))
-        self.outbox.rows(self.ident, [views.initial_row(trainer)])
-        self._give()  # the theory line may wait for another (views.theory_line)
-        if self._probe:  # after the first point: the theory takes a model of its own
+        if self._halt.is_set():  # stopped while it was built: no first point
+            raise Stopped
+        started = {"run_id": self.config.run_id, "config": self.config.to_dict(),
+                   "meta": views.meta(trainer, self._plane)}
+        self.outbox.first_point(self.ident, started, views.initial_row(trainer))
+        self._between_steps(trainer)
+        # a large model's theory line may wait for another's (views.theory_line), and
+        # its first view is mostly matrix products, which run beside the turns' Python
+        # (the GIL let go): both without holding a turn
+        if self._large:
+            self._give()
+        if self._probe:  # a model of its own, built and probed once
             self.outbox.view(self.ident, {"theory": views.theory_line(self.config)})
         self._post_view(trainer, force=True)
-        self._between_steps(trainer)
+        if self._large:
+            self._take()
 
     def on_step_end(self, trainer: Trainer, step: int, loss: float) -> None:
         self._check_budget(trainer)

@@ -30,7 +30,7 @@ MAX_POINTS = 600
 GRID = 60
 PROBE_SAMPLES = 100
 _THEORY = threading.Lock()  # one large model's theory line at a time
-LARGE_THEORY = 100_000  # hidden weights (depth x width^2) from which a theory line is large
+LARGE_MODEL = 100_000  # hidden weights (depth x width^2) from which a model is large
 LARGE_THEORY_EXAMPLES = 128  # examples of a large theory line (theory_table's default: 512)
 WEIGHT_BINS = 40
 
@@ -108,13 +108,12 @@ def theory_line(config: RunConfig) -> dict | None:
     """What each weight layer's Var(z) and Var(dL/dz) should be at initialization
     (:func:`fitscope.probe.theory.theory_table`), with the measured values beside; None
     for a model the theory does not cover (batch norm, auxiliary tasks). A large model's
-    (depth x width^2 of at least :data:`LARGE_THEORY`) is measured on
+    (:func:`large_model`) is measured on
     :data:`LARGE_THEORY_EXAMPLES` examples, one at a time across trainings, and its
     probe's cached layout is dropped after: on 512 examples a 20 x 256 model's took about
     320 MiB for a moment and left a 50 MB layout. Small ones (the pages' defaults) never
     wait behind it."""
-    m = config.model
-    large = m.depth * max(m.widths, default=0) ** 2 >= LARGE_THEORY
+    large = large_model(config)
     try:
         with _THEORY if large else contextlib.nullcontext():
             rows = (theory_table(config, max_examples=LARGE_THEORY_EXAMPLES) if large
@@ -125,6 +124,18 @@ def theory_line(config: RunConfig) -> dict | None:
         return None
     keys = ("z_var", "grad_z_var", "z_var_measured", "grad_z_var_measured")
     return {"layers": [r["layer"] for r in rows], **{k: [r[k] for r in rows] for k in keys}}
+
+
+def large_model(config: RunConfig) -> bool:
+    """Whether ``config``'s model is large: depth x width^2 of at least
+    :data:`LARGE_MODEL` (a 20 x 256 net's first point alone, the initial weights
+    evaluated on 4000 rows, took 160 ms of CPU; the default 6 x 32 net's whole first
+    turn, build included, 8 ms, the p50 of a 20-page load test). A large model's
+    :func:`theory_line` is measured on fewer examples, one at a time; its first turn
+    has no priority over the running trainings' steps, and its theory line and first
+    view are computed without a turn (:class:`fitscope.lab.session.LiveTraining`)."""
+    m = config.model
+    return m.depth * max(m.widths, default=0) ** 2 >= LARGE_MODEL
 
 
 def findings(trainer: Trainer, probe: Probe | None, run: Run | None = None) -> list[dict]:
