@@ -152,7 +152,8 @@ const TrainViews = (() => {
   const empty = (id, title) => Lab.placeholder(id, title, "press Train");
 
   /* How sure a finding is, when the diagnosis says (the severity "possible", which
-   * fitscope.probe.findings gives a finding less sure than its POSSIBLE_BELOW; or a
+   * fitscope.probe.findings gives a finding it does not assert: less sure than its
+   * POSSIBLE_BELOW, or its code's line in POSSIBLE_BELOW_CALIBRATED; or a
    * `confidence` in [0, 1] or a word, on the finding or in its evidence): "not sure"
    * for "possible", below 0.7 or for "low" / "possible", else null. */
   function unsure(f) {
