@@ -115,6 +115,29 @@ def test_user_modules_match_the_sequential_engine_and_keep_their_type():
         assert_matches(run, train_sequential(c, model=module))
 
 
+class Tied(ResidualMLP):
+    """The block's second layer shares its first's weight (one parameter under two
+    names, in two modules)."""
+
+    def __init__(self):
+        super().__init__()
+        self.block[2].weight = self.block[0].weight
+
+
+def test_tied_weights_stay_tied_and_untied_modules_skip_the_search():
+    """A module with a layer under two names trains as the sequential engine trains it
+    (``functional_call`` ties the weights); one without is called without the search."""
+    configs = [digits(**{"budget.seed": s}) for s in range(2)]
+    torch.manual_seed(0)
+    modules = [Tied() for _ in configs]
+    copies = [copy.deepcopy(m) for m in modules]
+    stack = Population(configs, models=[copy.deepcopy(m) for m in modules]).net
+    assert isinstance(stack, FunctionalStack) and stack.tied
+    assert not Population(configs, models=[ResidualMLP(), ResidualMLP()]).net.tied
+    for c, run, module in zip(configs, train(configs, models=modules), copies):
+        assert_matches(run, train_sequential(c, model=module))
+
+
 def test_the_fast_path_is_the_hand_written_mlp_and_the_rest_is_functional():
     mlp = Population([digits(), digits(**{"budget.seed": 1})])
     assert type(mlp.net) is StackedMLP
