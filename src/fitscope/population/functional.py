@@ -229,15 +229,13 @@ class FunctionalStack(MemberRows):
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
         """(N, B, n_in) -> (N, n_out, B) in eval mode (no dropout, running batch-norm
-        statistics), member by member: without autograd, a module's own kernels can be
-        faster than their mapped forms (the benchmark's CNN, every member fed the same
-        800 rows: 49 ms member by member against 103 ms mapped, where a convolution
-        of 32 members' weights is one grouped convolution; its residual MLP on 359
-        rows: 20 against 36 ms; one thread, torch 2.13, CPU seconds, a loaded machine;
-        on the direct path, the folded rows through the member-stacked forms, the CNN
-        took 122 ms against 37 member by member and the residual MLP 16 to 19 against 18
-        to 19, measured later the same day), and an evaluation's batches are large
-        enough for the calls' overhead not to count."""
+        statistics), member by member: without autograd, a module's own kernels on one
+        member's rows were as fast as or faster than every batched form measured (mapped,
+        the direct path, the first layer over the members' shared rows as one product for
+        all of them): the benchmark's CNN on 800 rows 34 ms against 77 direct and 103
+        mapped, its residual MLP on 359 rows 17 to 18 ms against 17 to 19 direct and 18
+        to 30 with the shared first layer (one thread, CPU seconds; the figures and their
+        conditions in docs/population.md)."""
         self.module.eval()
         params, outs = self.split(self.flat), []
         for i in range(self.n):

@@ -217,14 +217,18 @@ class MappedMaxPool1d(nn.MaxPool1d):
     """``nn.MaxPool1d`` through :func:`_window_max`."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return _window_max(x, _window(self, 1))
+        k = _window(self, 1)
+        assert k is not None  # mapped_forms switches only pools with window = stride
+        return _window_max(x, k)
 
 
 class MappedMaxPool2d(nn.MaxPool2d):
     """``nn.MaxPool2d`` through :func:`_window_max`."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return _window_max(x, _window(self, 2))
+        k = _window(self, 2)
+        assert k is not None  # mapped_forms switches only pools with window = stride
+        return _window_max(x, k)
 
 
 # -- the direct path: member-stacked parameters on folded rows ---------------------------
