@@ -188,9 +188,9 @@ class FunctionalStack(MemberRows):
     def _run(self, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor) -> Tensor:
         """The module on ``x`` with ``params`` and ``buffers`` (``functional_call``),
         without its search for tied weights where the module has none (:attr:`tied`):
-        the search walks every submodule at every call, 0.1 ms of the CNN's 0.25 ms
-        per call on two rows (one thread, CPU, 2026-12-08), and an evaluation calls it
-        once per member."""
+        the search walks every submodule at every call, 0.03 to 0.1 ms of the CNN's
+        0.34 to 0.42 ms per call on two rows (one thread, CPU, 2026-12-08, a loaded
+        machine), and an evaluation calls it once per member."""
         return functional_call(self.module, (params, buffers), (x,), tie_weights=self.tied)
 
     @contextmanager
@@ -232,10 +232,10 @@ class FunctionalStack(MemberRows):
         statistics), member by member: without autograd, a module's own kernels on one
         member's rows were as fast as or faster than every batched form measured (mapped,
         the direct path, the first layer over the members' shared rows as one product for
-        all of them): the benchmark's CNN on 800 rows 34 ms against 77 direct and 103
-        mapped, its residual MLP on 359 rows 17 to 18 ms against 17 to 19 direct and 18
-        to 30 with the shared first layer (one thread, CPU seconds; the figures and their
-        conditions in docs/population.md)."""
+        all of them): the benchmark's CNN on 800 rows 40 ms against 77 direct
+        (2026-12-08) and 49 against 103 mapped (2026-12-07), its residual MLP on 359 rows
+        17 to 18 ms against 17 to 19 direct and 18 to 30 with the shared first layer (one
+        thread, CPU seconds; the figures and their conditions in docs/population.md)."""
         self.module.eval()
         params, outs = self.split(self.flat), []
         for i in range(self.n):
