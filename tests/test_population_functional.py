@@ -12,6 +12,7 @@ from torch.func import functional_call, vmap
 from fitscope import RunConfig
 from fitscope.engine import train as train_sequential
 from fitscope.population import NotVmappable, shape_key, train
+from fitscope.population import mapped as mapped_module
 from fitscope.population.engine import Population
 from fitscope.population.functional import FunctionalStack
 from fitscope.population.mapped import MappedLinear, MappedMaxPool1d, MappedMaxPool2d, mapped_forms
@@ -114,6 +115,29 @@ def test_user_modules_match_the_sequential_engine_and_keep_their_type():
         assert_matches(run, train_sequential(c, model=module))
 
 
+class Tied(ResidualMLP):
+    """The block's second layer shares its first's weight (one parameter under two
+    names, in two modules)."""
+
+    def __init__(self):
+        super().__init__()
+        self.block[2].weight = self.block[0].weight
+
+
+def test_tied_weights_stay_tied_and_untied_modules_skip_the_search():
+    """A module with a layer under two names trains as the sequential engine trains it
+    (``functional_call`` ties the weights); one without is called without the search."""
+    configs = [digits(**{"budget.seed": s}) for s in range(2)]
+    torch.manual_seed(0)
+    modules = [Tied() for _ in configs]
+    copies = [copy.deepcopy(m) for m in modules]
+    stack = Population(configs, models=[copy.deepcopy(m) for m in modules]).net
+    assert isinstance(stack, FunctionalStack) and stack.tied
+    assert not Population(configs, models=[ResidualMLP(), ResidualMLP()]).net.tied
+    for c, run, module in zip(configs, train(configs, models=modules), copies):
+        assert_matches(run, train_sequential(c, model=module))
+
+
 def test_the_fast_path_is_the_hand_written_mlp_and_the_rest_is_functional():
     mlp = Population([digits(), digits(**{"budget.seed": 1})])
     assert type(mlp.net) is StackedMLP
@@ -183,6 +207,30 @@ def test_window_max_gives_max_pools_outputs_and_gradients_exactly(dims, k, shape
     (ga,) = torch.autograd.grad(ya, leaf_a, g)
     (gb,) = torch.autograd.grad(yb, leaf_b, g)
     assert torch.equal(ya, yb) and torch.equal(ga, gb)
+
+
+@pytest.mark.parametrize("dims, k, shape", [
+    (1, 2, (4, 8, 40)), (1, 3, (4, 8, 41)), (2, 2, (4, 3, 9, 7)), (2, (2, 3), (4, 3, 8, 9))])
+@pytest.mark.parametrize("members", [None, 1])
+def test_window_max_outside_autograd_is_max_pools_kernel(dims, k, shape, members,
+                                                          monkeypatch):
+    """Outside grad mode (an evaluation) the mapped pool gives max_pool's outputs
+    without WindowMax's Function, mapped or not; in grad mode it runs WindowMax."""
+    torch.manual_seed(0)
+    torch_pool, mapped = pools(dims, k)
+    x = torch.randn(*shape)
+    if members is not None:
+        x = torch.stack([x, x.flip(0), -x], dim=members)
+        torch_pool, mapped = vmap(torch_pool, members), vmap(mapped, members)
+
+    def refuse(*args):
+        raise AssertionError("WindowMax ran outside autograd")
+
+    monkeypatch.setattr(mapped_module.WindowMax, "apply", refuse)
+    with torch.no_grad():
+        assert torch.equal(mapped(x), torch_pool(x))
+    with pytest.raises(AssertionError, match="outside autograd"):  # grad mode: WindowMax
+        mapped(x.clone().requires_grad_())
 
 
 def test_mapped_linear_matches_linear_mapped_or_not():

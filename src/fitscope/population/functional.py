@@ -114,6 +114,7 @@ class FunctionalStack(MemberRows):
         self.module = mapped_forms(copy.deepcopy(template)).train()
         self.outer = members_outer(self.module)  # the direct path's folded rows' layout
         self.direct = False  # whether training steps take the direct path (see _trial)
+        self.tied = _tied(self.module)  # a parameter or buffer under two names
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._trial()
@@ -172,17 +173,25 @@ class FunctionalStack(MemberRows):
         if self.direct:
             n, b = x.shape[:2]
             rows = (x if self.outer else x.transpose(0, 1)).reshape(n * b, *x.shape[2:])
-            out = functional_call(self.module, (params, self.buffers), (rows,))
+            out = self._run(params, self.buffers, rows)
             out = out.reshape(n * b, -1)
             out = out.view(n, b, -1) if self.outer else out.view(b, n, -1).transpose(0, 1)
             return out.transpose(1, 2)
 
         def one(params: dict[str, Tensor], buffers: dict[str, Tensor], xi: Tensor) -> Tensor:
-            out = functional_call(self.module, (params, buffers), (xi,))
+            out = self._run(params, buffers, xi)
             return out.reshape(out.shape[0], -1)
 
         out = vmap(one, randomness="different")(params, self.buffers, x)
         return out.transpose(1, 2)
+
+    def _run(self, params: dict[str, Tensor], buffers: dict[str, Tensor], x: Tensor) -> Tensor:
+        """The module on ``x`` with ``params`` and ``buffers`` (``functional_call``),
+        without its search for tied weights where the module has none (:attr:`tied`):
+        the search walks every submodule at every call, 0.03 to 0.1 ms of the CNN's
+        0.34 to 0.42 ms per call on two rows (one thread, CPU, 2026-12-08, a loaded
+        machine), and an evaluation calls it once per member."""
+        return functional_call(self.module, (params, buffers), (x,), tie_weights=self.tied)
 
     @contextmanager
     def _seeded(self, gen: torch.Generator | None) -> Iterator[None]:
@@ -220,23 +229,30 @@ class FunctionalStack(MemberRows):
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
         """(N, B, n_in) -> (N, n_out, B) in eval mode (no dropout, running batch-norm
-        statistics), member by member: without autograd, a module's own kernels can be
-        faster than their mapped forms (the benchmark's CNN, every member fed the same
-        800 rows: 49 ms member by member against 103 ms mapped, where a convolution
-        of 32 members' weights is one grouped convolution; its residual MLP on 359
-        rows: 20 against 36 ms; one thread, torch 2.13, CPU seconds, a loaded machine;
-        on the direct path, the folded rows through the member-stacked forms, the CNN
-        took 122 ms against 37 member by member and the residual MLP 16 to 19 against 18
-        to 19, measured later the same day), and an evaluation's batches are large
-        enough for the calls' overhead not to count."""
+        statistics), member by member: without autograd, a module's own kernels on one
+        member's rows were as fast as or faster than every batched form measured (mapped,
+        the direct path, the first layer over the members' shared rows as one product for
+        all of them): the benchmark's CNN on 800 rows 40 ms against 77 direct
+        (2026-12-08) and 49 against 103 mapped (2026-12-07), its residual MLP on 359 rows
+        17 to 18 ms against 17 to 19 direct and 18 to 30 with the shared first layer (one
+        thread, CPU seconds; the figures and their conditions in docs/population.md)."""
         self.module.eval()
         params, outs = self.split(self.flat), []
         for i in range(self.n):
-            out = functional_call(self.module, ({k: v[i] for k, v in params.items()},
-                                                {k: v[i] for k, v in self.buffers.items()}),
-                                  (x[i],))
+            out = self._run({k: v[i] for k, v in params.items()},
+                            {k: v[i] for k, v in self.buffers.items()}, x[i])
             outs.append(out.reshape(out.shape[0], -1).T)
         return torch.stack(outs)
+
+
+def _tied(module: nn.Module) -> bool:
+    """Whether some parameter or buffer of ``module`` is reachable under two names."""
+    def count(named) -> tuple[int, int]:
+        names = list(named(remove_duplicate=False))
+        return len(names), len({id(t) for _, t in names})
+
+    return any(a != b for a, b in (count(module.named_parameters), count(module.named_buffers)))
+
 
 def _same(a: tuple[Tensor, list[Tensor], list[Tensor]],
           b: tuple[Tensor, list[Tensor], list[Tensor]]) -> bool:

@@ -202,18 +202,33 @@ def _window(pool: nn.Module, dims: int) -> tuple[int, ...] | None:
     return k if plain and k == stride else None
 
 
+def _window_max(x: Tensor, k: tuple[int, ...]) -> Tensor:
+    """:class:`WindowMax` in grad mode, else (an evaluation) torch's kernel without
+    indices directly: the same values, without ``Function.apply``'s per-call cost (the
+    built-in CNN's evaluation, 32 members member by member on 800 rows: 34.5 ms against
+    39 ms, one thread, CPU seconds, 2026-12-08). Not on ``x.requires_grad``: under
+    ``vmap`` a mapped input does not show it."""
+    if torch.is_grad_enabled():
+        return WindowMax.apply(x, k)
+    return _max_pool(x, k)
+
+
 class MappedMaxPool1d(nn.MaxPool1d):
-    """``nn.MaxPool1d`` through :class:`WindowMax`."""
+    """``nn.MaxPool1d`` through :func:`_window_max`."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return WindowMax.apply(x, _window(self, 1))
+        k = _window(self, 1)
+        assert k is not None  # mapped_forms switches only pools with window = stride
+        return _window_max(x, k)
 
 
 class MappedMaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` through :class:`WindowMax`."""
+    """``nn.MaxPool2d`` through :func:`_window_max`."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return WindowMax.apply(x, _window(self, 2))
+        k = _window(self, 2)
+        assert k is not None  # mapped_forms switches only pools with window = stride
+        return _window_max(x, k)
 
 
 # -- the direct path: member-stacked parameters on folded rows ---------------------------
