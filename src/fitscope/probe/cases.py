@@ -427,11 +427,15 @@ def _cases() -> list[Case]:
         _c("digits_user_cnn_sgd_lr5", DIGITS, HE, _opt("sgd", 5.0), model=("user_cnn", {}),
            fix={"optimizer.lr": 0.05}, **high_div),
         _c("digits_sgd_lr3", DIGITS, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.1},
-           **high),
+           note="a rate that can overflow: diverged allowed (it did on seeds +3 and +4; "
+                "label corrected in the sixth round's tuning, as for spiral_momentum_lr1)",
+           **high_div),
         _c("moons_adam_lr05", MOONS, HE, _opt("adam", 0.5), fix={"optimizer.lr": 0.01},
            **high),
         _c("circles_momentum_lr2", CIRCLES, HE, _opt("momentum", 2.0),
-           fix={"optimizer.lr": 0.05}, **high),
+           fix={"optimizer.lr": 0.05},
+           note="an effective step of 20, a rate that can overflow: diverged allowed (it "
+                "did on seed +3; label corrected in the sixth round's tuning)", **high_div),
         _c("spiral_sgd_lr1e-3", SPIRAL, HE, _opt("sgd", 1e-3), fix={"optimizer.lr": 0.1},
            **low),
         _c("digits_momentum_lr1e-4", DIGITS, HE, _opt("momentum", 1e-4),
@@ -1159,7 +1163,14 @@ def _cases() -> list[Case]:
            {"data": {"n_samples": 250, "label_noise": 0.3}}, {"model": {"depth": 2,
                                                                       "width": 256}},
            {"budget": {"epochs": 80, "batch_size": 16, "seed": 125}},
-           note="30% of 150 training labels wrong, memorized by 2 x 256 units", **over),
+           requires=("underfitting",), allows=("overfitting",), kind="underfitting",
+           note="30% of 150 training labels wrong: written as memorized by 2 x 256 units "
+                "(overfitting), but on 2-D inputs the net fits the smooth boundary and not "
+                "the flipped points in its 800 steps (training accuracy 0.66 on seeds +0 to "
+                "+4); without memorizing, at most about 70% of the labels can be fitted, "
+                "the underfitting margin for two classes. Label corrected by construction "
+                "once a development case (sixth round): underfitting required, "
+                "overfitting allowed (a seed that memorizes); no fix"),
         _c("mnist1d_100_examples_w256", MNIST1D, HE, _opt("adam", 0.003),
            {"data": {"train_size": 100}}, {"model": {"width": 256}},
            {"budget": {"epochs": 60, "batch_size": 20, "seed": 126}}, **over),
