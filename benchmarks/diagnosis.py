@@ -19,8 +19,8 @@ heldback_precision=... heldback_recall=...``. ``--quick`` runs every fourth case
 one seed for the fixes; ``--dev`` runs the development cases only (tuning never runs a
 held-back case); ``--cases`` prints each case's findings; ``--seed-offset K`` trains
 each case on its own seed plus K (its fixes on that seed and the next ones), so that a
-rule can be judged on the development cases at several seeds (the tuning uses 0, 1 and
-2), not on one case at one seed.
+rule can be judged on the development cases at several seeds (the fifth round's tuning
+used 0, 1 and 2, the sixth's 0 to 4), not on one case at one seed.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from fitscope.probe.findings import (
     POSSIBLE_BELOW,
     POSSIBLE_BELOW_CALIBRATED,
     SIGMOID_SLOPE,
+    SPIKE_FACTOR,
     UNDERFIT_LOSS_SHARE,
     UPDATE_RATIO_LOW,
     UPDATE_RATIO_TARGET,
@@ -237,3 +238,18 @@ def test_vanishing_gradients_is_as_sure_as_its_ratio_or_a_run_that_learned_nothi
     healthy = diagnose(run_case(BY_ID["moons_sigmoid_xavier"]))
     assert not any(f.code == "not_learning" for f in healthy)
     assert all(f.severity == "possible" for f in healthy if f.code == "vanishing_gradients")
+
+
+def test_a_first_epoch_spike_is_as_sure_as_its_distance_past_the_threshold_it_passed():
+    """78 noisy moons on 2 x 320 units, on seed +1: the init's logits cost 1.5x the loss
+    at chance, so the spike's threshold is 3 x 1.5 = 4.5x; the first epoch averages 4.9x.
+    Its confidence is read from 4.5x (0.52: "possible"), not from the 3x of an init
+    whose logits are fine (0.61, asserted: the false alarm the tuning removed)."""
+    run = run_case(BY_ID["moons_130_noisy_w320"], seed=74)
+    high = next(f for f in diagnose(run) if f.code == "lr_too_high")
+    first = high.evidence["train_loss"][0] / math.log(2)
+    line = SPIKE_FACTOR * high.evidence["init_logit_excess"]
+    assert line > SPIKE_FACTOR and line < first < SPIKE_FACTOR * 2
+    assert confidence(first, SPIKE_FACTOR) >= POSSIBLE_BELOW
+    assert high.confidence == pytest.approx(confidence(first, line))
+    assert high.severity == "possible"

@@ -8,20 +8,22 @@ built to have: a tiny init, a huge learning rate, a tiny data set, ...), the fin
 the cause has one, the config change that removes it (``fix``). Anything else the
 diagnosis reports is a false alarm. A healthy case requires nothing.
 
-The held-back split, kept by id in :data:`HELDBACK`, is the last block of 51 cases (17
-healthy), the fifth such split: written in one go, each case differing from every
-development case in its settings (a seed no development case uses, 80 and up, and its
+The held-back split, kept by id in :data:`HELDBACK`, is the last block of 79 cases (29
+healthy), the sixth such split: written in one go, each case differing from every
+development case in its settings (a seed no development case uses, 131 and up, and its
 width, depth, data set, rate, data size, init or strength), its label from its
-construction (a borderline construction requires a finding only where its arithmetic puts
-it well past the rule's threshold), every finding a label can require required by at
-least 3 of its cases, and committed before any of them was run; rules and thresholds are
-tuned on the development cases only (``benchmarks/diagnosis.py --dev``), and no rule is to
-change after its results are seen. Every other case is a development case. Four earlier
+construction with the premise checked by arithmetic before any run (a problem is required
+only where the arithmetic puts its cause well past the rule's threshold; an overfitting
+case has far more parameters than examples and the steps to fit them all), every finding
+a label can require required by at least 5 of its cases, and committed before any of
+them was run; rules and thresholds are tuned on the development cases only
+(``benchmarks/diagnosis.py --dev``, judged at three seed offsets), and no rule is to
+change after its results are seen. Every other case is a development case. Five earlier
 held-back splits were moved into the development split once their misses had been read,
 so they were no longer unseen: the first (23 cases, every third case of the first list),
-the second (37 cases, written after the fourth development round), the third (41 cases)
-and the fourth (48 cases, the block before the last); their scores and misses are in
-docs/probes.md.
+the second (37 cases, written after the fourth development round), the third (41 cases),
+the fourth (48 cases) and the fifth (51 cases, the block before the last); their scores
+and misses are in docs/probes.md.
 ``benchmarks/diagnosis.py`` scores the diagnosis on both splits; the tests use single
 cases.
 """
@@ -36,26 +38,38 @@ from torch import nn
 from ..config import RunConfig
 
 HELDBACK = frozenset({
-    "moons_relu_w28_adam0005_seed80", "circles_tanh2_w36_momentum008_seed81",
-    "xor_relu3_w24_adam_seed82", "spiral_relu3_w96_adam0005_seed83",
-    "gaussians_tanh_w12_sgd01_flat", "moons_relu_sgd003_batch6_noisy",
-    "digits_relu_w80_sgd003_batch10_noisy", "spiral_relu_w64_adam002_rough_start",
-    "digits_cnn_c10_16_momentum008_rough_start", "mnist1d_cnn_c12_16_adam0005_seed89",
-    "mnist1d_residual3_w40_adam0003", "digits_user_cnn_tanh_momentum_batch32",
-    "circles_sigmoid_w48_adam002_seed92", "mnist1d_relu_w128_momentum004",
-    "digits_relu3_w48_batchnorm_sgd005", "digits_tanh_w72_adam0003_seed95",
-    "circles_residual2_tanh_w32_momentum", "spiral_tanh7_std002", "digits_relu8_w40_std003",
-    "digits_cnn_c12_20_std0003", "xor_tanh5_w40_std004", "moons_tanh4_std15",
-    "digits_sigmoid2_w96_std1", "digits_user_cnn_tanh_std08", "mnist1d_tanh3_w64_std05",
-    "moons_relu5_w64_std05", "digits_cnn_c8_12_std15", "circles_residual4_w48_std03",
-    "xor_relu4_w128_std03", "moons_sigmoid_zeros_w24", "mnist1d_cnn_zeros",
-    "spiral_relu_constant_005_w24", "spiral_adam_lr05", "digits_cnn_momentum_lr08",
-    "xor_sgd_lr5_w40", "moons_sgd_lr90_w48", "digits_adam_lr100", "spiral_momentum_lr25",
-    "spiral_adam_lr1e-5", "digits_cnn_sgd_lr1e-4", "circles_momentum_lr2e-4_w48",
-    "moons_relu_w48_bias_minus4", "digits_relu3_w64_bias_minus3", "mnist1d_cnn_bias_minus3",
-    "digits_30_examples_w512", "spiral_label_noise03_w256", "mnist1d_100_examples_w256",
-    "spiral_l2_08_w48", "mnist1d_l1_008", "spiral_dropout_085_w64",
-    "circles_linear_model_seed130"})
+    "moons_relu_w36_adam0008_seed131", "moons_tanh2_w20_momentum01_seed132",
+    "circles_relu_w44_adam0006_seed133", "circles_relu3_w28_momentum006_seed134",
+    "xor_tanh_w40_adam0005_seed135", "xor_relu_w56_momentum01_seed136",
+    "spiral_relu3_w112_adam0006_seed137", "spiral_relu4_w48_adam0005_seed138",
+    "gaussians_relu_w20_momentum005_flat", "gaussians_sigmoid_w24_adam001_flat",
+    "moons_tanh_w16_adam003_noise01_flat", "moons_relu_sgd002_batch4_noisy",
+    "circles_relu_w32_adam0003_batch8_noisy", "digits_relu_w48_sgd005_batch16_noisy",
+    "digits_tanh_w96_momentum004_seed145", "digits_sigmoid_w56_adam0008_seed146",
+    "digits_relu3_w128_adam0002_seed147", "digits_cnn_c6_12_adam0008_seed148",
+    "digits_cnn_tanh_c8_16_adam0003_seed149", "digits_cnn_c12_24_sgd01_batch32",
+    "mnist1d_cnn_c16_24_momentum004_seed151", "mnist1d_tanh_w80_adam0003_seed152",
+    "moons_residual3_tanh_w28_momentum005", "digits_residual2_relu_w48_momentum005",
+    "digits_user_cnn_relu_adam0003_batch40", "digits_user_cnn_tanh_adam0002_seed156",
+    "xor_relu_w48_momentum02_rough_start", "mnist1d_cnn_c8_16_adam001_rough_start",
+    "digits_relu_w64_batchnorm_momentum01", "circles_tanh7_w40_std001", "xor_relu8_w64_std002",
+    "digits_sigmoid6_w48_std005", "mnist1d_cnn_c8_16_std0002", "digits_user_cnn_std0002",
+    "circles_tanh3_w48_std12", "digits_tanh3_w80_std08", "xor_tanh5_w32_std1",
+    "mnist1d_sigmoid2_w64_std2", "digits_cnn_tanh_std1", "spiral_relu4_w96_std05",
+    "digits_cnn_c16_24_std12", "mnist1d_relu3_w128_std04", "moons_residual2_w32_std06",
+    "digits_user_cnn_std15", "xor_relu_zeros_w40", "circles_sigmoid_constant_01_w32",
+    "mnist1d_tanh_zeros_w80", "spiral_relu_zeros_w48_adam", "digits_cnn_tanh_constant_001",
+    "circles_adam_lr07_w40", "mnist1d_adam_lr05_w96", "digits_cnn_adam_lr03",
+    "digits_user_cnn_adam_lr02", "xor_momentum_lr3_w32", "circles_sgd_lr100_w40",
+    "mnist1d_adam_lr50", "digits_cnn_momentum_lr20", "spiral_sgd_lr80_w48",
+    "xor_residual2_sgd_lr40", "moons_sgd_lr3e-5_w48", "digits_adam_lr3e-6_w96",
+    "mnist1d_cnn_momentum_lr1e-5", "digits_user_cnn_adam_lr5e-6",
+    "spiral_residual2_momentum_lr3e-5", "circles_relu_w40_bias_minus5",
+    "digits_cnn_c10_16_bias_minus4", "spiral_relu3_w48_bias_minus4",
+    "mnist1d_relu3_w48_bias_minus5", "xor_relu2_w64_bias_minus5", "digits_50_examples_w384",
+    "mnist1d_120_examples_w320", "digits_label_noise025_w320", "mnist1d_cnn_70_examples_c20_32",
+    "moons_120_noisy_w384", "moons_l2_15_w40", "xor_l1_01_w40", "digits_dropout_092_w48",
+    "digits_relu1_w1", "digits_cnn_l2_1"})
 
 # -- user-style models (plain nn.Modules, nothing fitscope-specific) ----------------------
 _ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -413,11 +427,15 @@ def _cases() -> list[Case]:
         _c("digits_user_cnn_sgd_lr5", DIGITS, HE, _opt("sgd", 5.0), model=("user_cnn", {}),
            fix={"optimizer.lr": 0.05}, **high_div),
         _c("digits_sgd_lr3", DIGITS, HE, _opt("sgd", 3.0), fix={"optimizer.lr": 0.1},
-           **high),
+           note="a rate that can overflow: diverged allowed (it did on seeds +3 and +4; "
+                "label corrected in the sixth round's tuning, as for spiral_momentum_lr1)",
+           **high_div),
         _c("moons_adam_lr05", MOONS, HE, _opt("adam", 0.5), fix={"optimizer.lr": 0.01},
            **high),
         _c("circles_momentum_lr2", CIRCLES, HE, _opt("momentum", 2.0),
-           fix={"optimizer.lr": 0.05}, **high),
+           fix={"optimizer.lr": 0.05},
+           note="an effective step of 20, a rate that can overflow: diverged allowed (it "
+                "did on seed +3; label corrected in the sixth round's tuning)", **high_div),
         _c("spiral_sgd_lr1e-3", SPIRAL, HE, _opt("sgd", 1e-3), fix={"optimizer.lr": 0.1},
            **low),
         _c("digits_momentum_lr1e-4", DIGITS, HE, _opt("momentum", 1e-4),
@@ -960,14 +978,10 @@ def _cases() -> list[Case]:
         _c("mnist1d_dropout_085_w48", MNIST1D, HE, {"model": {"width": 48, "dropout": 0.85}},
            {"budget": {"seed": 79}}, fix={"model.dropout": 0.1}, **under),
     ]
-    # ---- the fifth held-back split (HELDBACK): written in one go after the fourth
-    # held-back split above had been read and moved into the development split, and
-    # committed before any of these cases was run; each differs from every development
-    # case in its seed (80 and up, unused by any development case) and in its width,
-    # depth, data set, rate, data size, init or strength; every finding a label can
-    # require is required by at least 3 of its cases; 17 of 51 healthy. A borderline
-    # construction requires a finding only where its arithmetic puts it well past the
-    # rule's threshold (an expert would call it); a secondary effect is allowed ----
+    # ---- the fifth held-back split (51 cases, 17 healthy), now development cases:
+    # written in one go after the fourth held-back split had been read, committed before
+    # any of its cases was run (2c9776f) and run once as the held-back split; its misses
+    # were then read, so it is no longer unseen (docs/probes.md records its scores) ----
     van_weak = dict(requires=("vanishing_gradients",), allows=("not_learning", "underfitting"),
                     kind="vanishing")
     c += [
@@ -1149,7 +1163,14 @@ def _cases() -> list[Case]:
            {"data": {"n_samples": 250, "label_noise": 0.3}}, {"model": {"depth": 2,
                                                                       "width": 256}},
            {"budget": {"epochs": 80, "batch_size": 16, "seed": 125}},
-           note="30% of 150 training labels wrong, memorized by 2 x 256 units", **over),
+           requires=("underfitting",), allows=("overfitting",), kind="underfitting",
+           note="30% of 150 training labels wrong: written as memorized by 2 x 256 units "
+                "(overfitting), but on 2-D inputs the net fits the smooth boundary and not "
+                "the flipped points in its 800 steps (training accuracy 0.63 to 0.69 on "
+                "seeds +0 to +4); without memorizing, at most about 70% of the labels can "
+                "be fitted, the underfitting margin for two classes. Label corrected by "
+                "construction once a development case (sixth round): underfitting "
+                "required, overfitting allowed (a seed that memorizes); no fix"),
         _c("mnist1d_100_examples_w256", MNIST1D, HE, _opt("adam", 0.003),
            {"data": {"train_size": 100}}, {"model": {"width": 256}},
            {"budget": {"epochs": 60, "batch_size": 20, "seed": 126}}, **over),
@@ -1168,6 +1189,326 @@ def _cases() -> list[Case]:
            _opt("momentum", 0.05), {"budget": {"seed": 130}}, fix={"model.depth": 2},
            note="one circle inside the other is not linearly separable: a linear model "
                 "stays at chance", **under),
+    ]
+    # ---- the sixth held-back split (HELDBACK): written in one go after the fifth
+    # held-back split above had been read and moved into the development split, and
+    # committed before any of these cases was run; larger than the earlier ones (85
+    # cases, 29 healthy) so that each finding is scored on 5 cases or more; each differs
+    # from every development case in its seed (131 and up, unused by any development
+    # case) and in its width, depth, data set, rate, data size, init or strength. Each
+    # label follows from the construction, its premise checked by arithmetic before any
+    # run (the note gives it): a problem is required only where the arithmetic puts the
+    # cause well past the rule's threshold; the overfitting cases have far more
+    # parameters than training examples and enough steps to fit every one of them; the
+    # healthy 2-D runs have budgets the development split's healthy runs of their kind
+    # fit in; the MLPs on 900 MNIST-1D signals allow overfitting (their known gap) ----
+    c += [
+        # healthy: each architecture, activation and optimizer; noisy, flat, rough starts
+        _c("moons_relu_w36_adam0008_seed131", MOONS, HE, _opt("adam", 0.008),
+           {"model": {"width": 36}}, {"budget": {"epochs": 15, "seed": 131}}),
+        _c("moons_tanh2_w20_momentum01_seed132", MOONS, TANH_X, _opt("momentum", 0.1),
+           {"model": {"width": 20}}, {"budget": {"epochs": 15, "seed": 132}}),
+        _c("circles_relu_w44_adam0006_seed133", CIRCLES, HE, _opt("adam", 0.006),
+           {"model": {"width": 44}}, {"budget": {"epochs": 20, "seed": 133}}),
+        _c("circles_relu3_w28_momentum006_seed134", CIRCLES, HE, _opt("momentum", 0.06),
+           {"model": {"depth": 3, "width": 28}}, {"budget": {"epochs": 20, "seed": 134}}),
+        _c("xor_tanh_w40_adam0005_seed135", XOR, TANH_X, _opt("adam", 0.005),
+           {"model": {"width": 40}}, {"budget": {"epochs": 20, "seed": 135}}),
+        _c("xor_relu_w56_momentum01_seed136", XOR, HE, _opt("momentum", 0.1),
+           {"model": {"width": 56}}, {"budget": {"epochs": 15, "seed": 136}}),
+        _c("spiral_relu3_w112_adam0006_seed137", SPIRAL, HE, _opt("adam", 0.006),
+           {"model": {"width": 112}}, {"budget": {"epochs": 30, "seed": 137}}),
+        _c("spiral_relu4_w48_adam0005_seed138", SPIRAL, HE, _opt("adam", 0.005),
+           {"model": {"depth": 4, "width": 48}}, {"budget": {"epochs": 30, "seed": 138}}),
+        _c("gaussians_relu_w20_momentum005_flat", MOONS, HE, _opt("momentum", 0.05),
+           {"data": {"name": "gaussians", "n_samples": 700}}, {"model": {"width": 20}},
+           {"budget": {"seed": 139}},
+           note="flat but healthy: two separable blobs, solved within the first epochs"),
+        _c("gaussians_sigmoid_w24_adam001_flat", MOONS, SIGMOID_X, _opt("adam", 0.01),
+           {"data": {"name": "gaussians", "n_samples": 600}}, {"model": {"width": 24}},
+           {"budget": {"seed": 140}},
+           note="flat but healthy: two separable blobs; sigmoid is fine on a linear "
+                "boundary"),
+        _c("moons_tanh_w16_adam003_noise01_flat", MOONS, TANH_X, _opt("adam", 0.03),
+           {"data": {"noise": 0.1}}, {"model": {"width": 16}}, {"budget": {"seed": 141}},
+           note="flat but healthy: moons at noise 0.1, solved in an epoch or two"),
+        _c("moons_relu_sgd002_batch4_noisy", MOONS, HE, _opt("sgd", 0.02),
+           {"model": {"width": 40}}, {"budget": {"batch_size": 4, "epochs": 6, "seed": 142}},
+           note="noisy but healthy: batches of 4, about 360 steps"),
+        _c("circles_relu_w32_adam0003_batch8_noisy", CIRCLES, HE, _opt("adam", 0.003),
+           {"budget": {"batch_size": 8, "epochs": 10, "seed": 143}},
+           note="noisy but healthy: batches of 8, about 300 steps"),
+        _c("digits_relu_w48_sgd005_batch16_noisy", DIGITS, HE, _opt("sgd", 0.05),
+           {"model": {"width": 48}}, {"budget": {"batch_size": 16, "seed": 144}},
+           note="noisy but healthy: batches of 16, about 540 steps"),
+        _c("digits_tanh_w96_momentum004_seed145", DIGITS, TANH_X, _opt("momentum", 0.04),
+           {"model": {"width": 96}}, {"budget": {"seed": 145}}),
+        _c("digits_sigmoid_w56_adam0008_seed146", DIGITS, SIGMOID_X, _opt("adam", 0.008),
+           {"model": {"width": 56}}, {"budget": {"epochs": 10, "seed": 146}}),
+        _c("digits_relu3_w128_adam0002_seed147", DIGITS, HE, _opt("adam", 0.002),
+           {"model": {"depth": 3, "width": 128}}, {"budget": {"seed": 147}}),
+        _c("digits_cnn_c6_12_adam0008_seed148", CNN, HE, _opt("adam", 0.008),
+           {"model": {"channels": [6, 12]}}, {"budget": {"seed": 148}}),
+        _c("digits_cnn_tanh_c8_16_adam0003_seed149", CNN, TANH_X, _opt("adam", 0.003),
+           {"budget": {"seed": 149}}),
+        _c("digits_cnn_c12_24_sgd01_batch32", CNN, HE, _opt("sgd", 0.1),
+           {"model": {"channels": [12, 24]}}, {"budget": {"batch_size": 32, "seed": 150}}),
+        _c("mnist1d_cnn_c16_24_momentum004_seed151", CNN1D, HE, _opt("momentum", 0.04),
+           {"model": {"channels": [16, 24]}}, {"budget": {"seed": 151}}),
+        _c("mnist1d_tanh_w80_adam0003_seed152", MNIST1D, TANH_X, _opt("adam", 0.003),
+           {"model": {"width": 80}}, {"budget": {"seed": 152}}, allows=("overfitting",),
+           note="an MLP on 900 MNIST-1D signals: overfitting allowed (its known gap)"),
+        _c("moons_residual3_tanh_w28_momentum005", MOONS, XAVIER, _opt("momentum", 0.05),
+           {"budget": {"epochs": 15, "seed": 153}},
+           model=("residual", {"width": 28, "depth": 3, "activation": "tanh"}),
+           note="tanh branches add E[tanh(z)^2] < 1 each: E[h^2] grows by less than 1 a "
+                "block, no explosion"),
+        _c("digits_residual2_relu_w48_momentum005", DIGITS, HE, _opt("momentum", 0.05),
+           {"budget": {"seed": 154}}, model=("residual", {"width": 48, "depth": 2}),
+           note="He in 2 ReLU branches: E[h^2] about 2, 4, 10, a spread 2.2x the first's, "
+                "logits of RMS about 4.5 (4x the loss at chance for 10 classes)"),
+        _c("digits_user_cnn_relu_adam0003_batch40", DIGITS, HE, _opt("adam", 0.003),
+           {"budget": {"batch_size": 40, "seed": 155}}, model=("user_cnn", {})),
+        _c("digits_user_cnn_tanh_adam0002_seed156", DIGITS, XAVIER, _opt("adam", 0.002),
+           {"budget": {"seed": 156}}, model=("user_cnn", {"activation": "tanh"})),
+        _c("xor_relu_w48_momentum02_rough_start", XOR, HE, _opt("momentum", 0.2),
+           {"model": {"width": 48}}, {"budget": {"epochs": 15, "seed": 157}},
+           note="a rough start, then fine: an effective step of 2 (the development split's "
+                "healthy rough starts: momentum at 0.2 and 0.3 on circles and moons)"),
+        _c("mnist1d_cnn_c8_16_adam001_rough_start", CNN1D, HE, _opt("adam", 0.01),
+           {"budget": {"seed": 158}},
+           note="a rough start, then fine: Adam at 0.01 (the development split's healthy "
+                "MNIST-1D CNNs: Adam at 0.005, momentum at 0.03)"),
+        _c("digits_relu_w64_batchnorm_momentum01", DIGITS, HE, _opt("momentum", 0.1),
+           {"model": {"batch_norm": True}}, {"budget": {"seed": 159}}),
+        # vanishing gradients (all obvious, so the run learns nothing: not_learning
+        # required too): tanh, ReLU, sigmoid, the MNIST-1D CNN, the user CNN
+        _c("circles_tanh7_w40_std001", CIRCLES, {"model": {"depth": 7, "width": 40,
+                                                           "activation": "tanh"}},
+           _init("normal", std=0.01), _opt("sgd", 0.05), {"budget": {"seed": 160}},
+           fix=_FIX_XAVIER, note="backward gain 0.01 * sqrt(40) = 0.063 per layer: 1e-8 "
+                                 "over 6 layers", **van),
+        _c("xor_relu8_w64_std002", XOR, {"model": {"depth": 8, "width": 64}},
+           _init("normal", std=0.02), _opt("momentum", 0.02), {"budget": {"seed": 161}},
+           fix=_FIX_HE, note="gain 0.02 * sqrt(64 / 2) = 0.11 per layer: 2e-7 over 7 layers",
+           **van),
+        _c("digits_sigmoid6_w48_std005", DIGITS, {"model": {"depth": 6, "width": 48,
+                                                            "activation": "sigmoid"}},
+           _init("normal", std=0.05), _opt("sgd", 0.1), {"budget": {"seed": 162}},
+           fix=_FIX_XAVIER,
+           note="backward gain 0.05 * sqrt(48) / 4 = 0.087 per sigmoid layer: 1e-6 over 5; "
+                "the hidden values sit at 0.5 whatever the input", **van),
+        _c("mnist1d_cnn_c8_16_std0002", CNN1D, _init("normal", std=0.002),
+           _opt("momentum", 0.02), {"budget": {"seed": 163}}, fix=_FIX_HE,
+           note="gains 0.0035 (conv1, fan-in 3), 0.0069 (conv2, fan-in 24, ReLU) and 0.018 "
+                "at the head (fan-in 160): the features reaching it are 1e-7 of the "
+                "input's scale", **van),
+        _c("digits_user_cnn_std0002", DIGITS, _init("normal", std=0.002),
+           _opt("momentum", 0.02), {"budget": {"seed": 164}}, model=("user_cnn", {}),
+           fix=_FIX_HE,
+           note="gains 0.006 (conv1, fan-in 9), 0.012 (conv2, fan-in 72, ReLU), 0.023 at "
+                "the head (fan-in 256): logits of 1e-6", **van),
+        # saturation: tanh at 1.2 (circles), 0.8 (digits), 1 (5 layers, XOR), sigmoid at 2
+        # (MNIST-1D), the tanh CNN at 1
+        _c("circles_tanh3_w48_std12", CIRCLES, {"model": {"depth": 3, "width": 48,
+                                                          "activation": "tanh"}},
+           _init("normal", std=1.2), _opt("momentum", 0.03), {"budget": {"seed": 165}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="spread 1.2 * sqrt(48 * 0.5) = 5.9 from the second layer on (65% past "
+                "|z| = 2.65)"),
+        _c("digits_tanh3_w80_std08", DIGITS, {"model": {"depth": 3, "width": 80,
+                                                        "activation": "tanh"}},
+           _init("normal", std=0.8), _opt("sgd", 0.05), {"budget": {"seed": 166}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="spread 0.8 * sqrt(61) = 6.2 at the first layer (67% past |z| = 2.65), "
+                "0.8 * sqrt(80 * 0.8) = 6.4 after"),
+        _c("xor_tanh5_w32_std1", XOR, {"model": {"depth": 5, "activation": "tanh"}},
+           _init("normal", std=1.0), _opt("momentum", 0.02), {"budget": {"seed": 167}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="spread sqrt(32 * 0.8) = 5 from the second layer on (60% past |z| = 2.65)"),
+        _c("mnist1d_sigmoid2_w64_std2", MNIST1D, {"model": {"activation": "sigmoid"}},
+           _init("normal", std=2.0), _opt("adam", 0.003), {"budget": {"seed": 168}},
+           requires=("saturated_units",), allows=(*sat_allow, "overfitting"), fix=_FIX_XAVIER,
+           kind="saturated",
+           note="sigmoid is flat past |z| = 4.6: spread 2 * sqrt(40) = 12.6 at the first "
+                "layer (72% past it), 2 * sqrt(64 * 0.4) = 10 at the second (65%)"),
+        _c("digits_cnn_tanh_std1", CNN, {"model": {"activation": "tanh"}},
+           _init("normal", std=1.0), _opt("momentum", 0.03), {"budget": {"seed": 169}},
+           requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER, kind="saturated",
+           note="conv2's fan-in 72 at weight 1 on tanh values of mean square about 0.6: "
+                "spread 6.6 (69% past |z| = 2.65)"),
+        # exploding activations: 4 x 96 at 0.5, the digits CNN at 1.2, 3 x 128 at 0.4,
+        # the residual MLP at 0.6, the user CNN at 1.5
+        _c("spiral_relu4_w96_std05", SPIRAL, {"model": {"depth": 4, "width": 96}},
+           _init("normal", std=0.5), _opt("momentum", 0.01), {"budget": {"seed": 170}},
+           fix=_FIX_HE, note="gain 0.5 * sqrt(96 / 2) = 3.5 per layer: 140x over the 3 later "
+                             "hidden layers and the output", **exp),
+        _c("digits_cnn_c16_24_std12", CNN, _init("normal", std=1.2), _opt("adam", 0.003),
+           {"model": {"channels": [16, 24]}}, {"budget": {"seed": 171}}, fix=_FIX_HE,
+           note="gains 1.2 * sqrt(144 / 2) = 10 (conv2) and above 8 at the head: 80x from "
+                "conv1, logits of RMS in the hundreds", **exp),
+        _c("mnist1d_relu3_w128_std04", MNIST1D, {"model": {"depth": 3, "width": 128}},
+           _init("normal", std=0.4), _opt("adam", 0.002), {"budget": {"seed": 172}},
+           fix=_FIX_HE, note="3.2x He's std (0.125): the spread grows 3.2x at each of the 2 "
+                             "later hidden layers and the output, 33x in all", **exp),
+        _c("moons_residual2_w32_std06", MOONS, _init("normal", std=0.6),
+           _opt("momentum", 0.01), {"budget": {"seed": 173}},
+           model=("residual", {"width": 32, "depth": 2}), fix=_FIX_HE,
+           note="each branch adds Var(z) = 32 * 0.36 = 11.5 times E[h^2]: E[h^2] grows "
+                "about 7x a block, 50x over 2; the logits' RMS about 20 (over 30x the loss "
+                "at chance); He in 2 branches keeps them near 4x", **exp),
+        _c("digits_user_cnn_std15", DIGITS, _init("normal", std=1.5), _opt("adam", 0.005),
+           {"budget": {"seed": 174}}, model=("user_cnn", {}), fix=_FIX_HE,
+           note="gains 1.5 * sqrt(72 / 2) = 9 (conv2) and 1.5 * sqrt(256 / 2) = 17 (head): "
+                "150x from conv1", **exp),
+        # symmetric units: zeros (ReLU on XOR, tanh on MNIST-1D, ReLU on the spiral with
+        # Adam), constants (sigmoid on circles, the tanh CNN)
+        _c("xor_relu_zeros_w40", XOR, {"model": {"width": 40}}, _init("zeros"),
+           _opt("momentum", 0.05), {"budget": {"seed": 175}}, fix=_FIX_HE, **sym),
+        _c("circles_sigmoid_constant_01_w32", CIRCLES, {"model": {"activation": "sigmoid"}},
+           _init("constant", value=0.1), _opt("adam", 0.01), {"budget": {"seed": 176}},
+           fix=_FIX_XAVIER,
+           note="every unit the same; 32 sigmoid values near 0.5 of weight 0.1: gain 1.6 "
+                "on the sum, no growth", **sym),
+        _c("mnist1d_tanh_zeros_w80", MNIST1D, {"model": {"width": 80, "activation": "tanh"}},
+           _init("zeros"), _opt("adam", 0.003), {"budget": {"seed": 177}}, fix=_FIX_XAVIER,
+           **sym),
+        _c("spiral_relu_zeros_w48_adam", SPIRAL, {"model": {"width": 48}}, _init("zeros"),
+           {"budget": {"seed": 178}}, fix=_FIX_HE,
+           note="Adam moves identical units identically: the symmetry stays", **sym),
+        _c("digits_cnn_tanh_constant_001", CNN, {"model": {"activation": "tanh"}},
+           _init("constant", value=0.01), _opt("momentum", 0.03), {"budget": {"seed": 179}},
+           fix=_FIX_XAVIER,
+           note="every channel the same; gains 0.09 (conv1), 0.72 (conv2), 2.6 (head): "
+                "no growth past 2x", **sym),
+        # learning rate too high (each far past the healthy runs of its kind): Adam at 0.7
+        # on circles, 0.5 on MNIST-1D, 0.3 on the digits CNN, 0.2 on the user CNN;
+        # momentum at 3 on XOR
+        _c("circles_adam_lr07_w40", CIRCLES, HE, _opt("adam", 0.7), {"model": {"width": 40}},
+           {"budget": {"seed": 180}}, fix={"optimizer.lr": 0.01},
+           note="Adam moves every weight by about 0.7 a step (He's std for 40 inputs: "
+                "0.22)", **hb_high),
+        _c("mnist1d_adam_lr05_w96", MNIST1D, HE, _opt("adam", 0.5), {"model": {"width": 96}},
+           {"budget": {"seed": 181}}, fix={"optimizer.lr": 0.003},
+           note="Adam at 0.5 (the healthy MNIST-1D MLPs: 0.003, its too-high one 0.1)",
+           **hb_high),
+        _c("digits_cnn_adam_lr03", CNN, HE, _opt("adam", 0.3), {"budget": {"seed": 182}},
+           fix={"optimizer.lr": 0.01},
+           note="Adam at 0.3 (the healthy CNNs: 0.01, the too-high one 0.1)", **hb_high),
+        _c("digits_user_cnn_adam_lr02", DIGITS, HE, _opt("adam", 0.2),
+           {"budget": {"seed": 183}}, model=("user_cnn", {}), fix={"optimizer.lr": 0.005},
+           note="Adam moves every weight by about 0.2 a step: more than conv2's and the "
+                "head's whole He scale (0.17, 0.09)", **hb_high),
+        _c("xor_momentum_lr3_w32", XOR, HE, _opt("momentum", 3.0), {"budget": {"seed": 184}},
+           fix={"optimizer.lr": 0.05}, note="an effective step of 30", **hb_high),
+        # diverged: SGD at 100 and 80, Adam at 50, momentum at 20 on the CNN, SGD at 40 on
+        # the residual MLP
+        _c("circles_sgd_lr100_w40", CIRCLES, HE, _opt("sgd", 100.0), {"model": {"width": 40}},
+           {"budget": {"seed": 185}}, fix={"optimizer.lr": 0.2}, **div),
+        _c("mnist1d_adam_lr50", MNIST1D, HE, _opt("adam", 50.0), {"budget": {"seed": 186}},
+           fix={"optimizer.lr": 0.003},
+           note="Adam moves every weight by about 50 in its first step: logits in the "
+                "thousands, over 1000x the loss at chance", **div),
+        _c("digits_cnn_momentum_lr20", CNN, HE, _opt("momentum", 20.0),
+           {"budget": {"seed": 187}}, fix={"optimizer.lr": 0.05},
+           note="an effective step of 200", **div),
+        _c("spiral_sgd_lr80_w48", SPIRAL, HE, _opt("sgd", 80.0), {"model": {"width": 48}},
+           {"budget": {"seed": 188}}, fix={"optimizer.lr": 0.1}, **div),
+        _c("xor_residual2_sgd_lr40", XOR, HE, _opt("sgd", 40.0), {"budget": {"seed": 189}},
+           model=("residual", {"width": 32, "depth": 2}), fix={"optimizer.lr": 0.05},
+           note="SGD at 40 through skips that pass the gradient unchanged", **div),
+        # learning rate too low (each 100x or more below the healthy runs of its kind)
+        _c("moons_sgd_lr3e-5_w48", MOONS, HE, _opt("sgd", 3e-5), {"model": {"width": 48}},
+           {"budget": {"seed": 190}}, fix={"optimizer.lr": 0.1},
+           note="96 steps of SGD at 3e-5: the weights move by about 1e-5 of their size a "
+                "step", **low),
+        _c("digits_adam_lr3e-6_w96", DIGITS, HE, _opt("adam", 3e-6), {"model": {"width": 96}},
+           {"budget": {"seed": 191}}, fix={"optimizer.lr": 0.01},
+           note="Adam moves each weight by about 3e-6 a step: 4e-4 in 136 steps, against "
+                "He's std of 0.18", **low),
+        _c("mnist1d_cnn_momentum_lr1e-5", CNN1D, HE, _opt("momentum", 1e-5),
+           {"budget": {"seed": 192}}, fix={"optimizer.lr": 0.03},
+           note="an effective step of 1e-4 (the healthy MNIST-1D CNNs: momentum at 0.03)",
+           **low),
+        _c("digits_user_cnn_adam_lr5e-6", DIGITS, HE, _opt("adam", 5e-6),
+           {"budget": {"seed": 193}}, model=("user_cnn", {}), fix={"optimizer.lr": 0.005},
+           note="Adam moves each weight by about 5e-6 a step: 7e-4 in 136 steps", **low),
+        _c("spiral_residual2_momentum_lr3e-5", SPIRAL, HE, _opt("momentum", 3e-5),
+           {"budget": {"seed": 194}}, model=("residual", {"width": 32, "depth": 2}),
+           fix={"optimizer.lr": 0.05},
+           note="an effective step of 3e-4 for 180 steps (the healthy residual runs: Adam "
+                "at 0.005, momentum at 0.05)", **low),
+        # dead ReLUs: biases of -4 and -5 against pre-activations of spread about 1.4
+        _c("circles_relu_w40_bias_minus5", CIRCLES, {"model": {"width": 40}},
+           _init("kaiming_normal", bias=-5.0), {"budget": {"seed": 195}},
+           note="spread about 1.4 at the first layer against a bias of -5: 0.02% of the "
+                "values positive", **dead),
+        _c("digits_cnn_c10_16_bias_minus4", CNN, _init("kaiming_normal", bias=-4.0),
+           _opt("momentum", 0.05), {"model": {"channels": [10, 16]}},
+           {"budget": {"seed": 196}},
+           note="conv1's spread about 1.4 (fan-in 9, He) against a bias of -4", **dead),
+        _c("spiral_relu3_w48_bias_minus4", SPIRAL, {"model": {"width": 48}},
+           _init("kaiming_normal", bias=-4.0), {"budget": {"seed": 197}},
+           note="spread about 1.4 against a bias of -4: 0.2% of the values positive", **dead),
+        _c("mnist1d_relu3_w48_bias_minus5", MNIST1D, {"model": {"depth": 3, "width": 48}},
+           _init("kaiming_normal", bias=-5.0), _opt("adam", 0.003), {"budget": {"seed": 198}},
+           note="spread about 1.4 against a bias of -5", **dead),
+        _c("xor_relu2_w64_bias_minus5", XOR, {"model": {"width": 64}},
+           _init("kaiming_normal", bias=-5.0), _opt("sgd", 0.1), {"budget": {"seed": 199}},
+           note="spread about 1.4 against a bias of -5", **dead),
+        # overfitting: parameters far above the training examples, and enough steps to fit
+        # every one of them (the arithmetic in each note)
+        _c("digits_50_examples_w384", DIGITS, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 50}}, {"model": {"width": 384}},
+           {"budget": {"epochs": 60, "batch_size": 10, "seed": 200}},
+           note="176,000 weights for 50 examples; 300 Adam steps at 0.003, each example "
+                "seen 60 times (the development cases on 30 to 60 digits fit theirs)",
+           **over),
+        _c("mnist1d_120_examples_w320", MNIST1D, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 120}}, {"model": {"width": 320}},
+           {"budget": {"epochs": 60, "batch_size": 20, "seed": 201}},
+           note="118,000 weights for 120 examples; 360 Adam steps, each example seen 60 "
+                "times", **over),
+        _c("digits_label_noise025_w320", DIGITS, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 150, "label_noise": 0.25}}, {"model": {"width": 320}},
+           {"budget": {"epochs": 60, "batch_size": 16, "seed": 202}},
+           note="126,000 weights for 150 examples, 38 with a wrong label; 600 Adam steps "
+                "(the development case on 200 digits with 30% wrong fitted them in 350)",
+           **over),
+        _c("mnist1d_cnn_70_examples_c20_32", CNN1D, HE, _opt("adam", 0.004),
+           {"data": {"train_size": 70}}, {"model": {"channels": [20, 32]}},
+           {"budget": {"epochs": 80, "batch_size": 14, "seed": 203}},
+           note="thousands of weights for 70 signals; 400 Adam steps, each signal seen "
+                "80 times (the development CNNs on 80 and 100 signals fitted theirs)",
+           **over),
+        _c("moons_120_noisy_w384", MOONS, HE, _opt("adam", 0.005),
+           {"data": {"n_samples": 120, "noise": 0.45}}, {"model": {"width": 384}},
+           {"budget": {"epochs": 120, "batch_size": 12, "seed": 204}},
+           note="149,000 weights for about 72 noisy moons; 720 Adam steps, each point "
+                "seen 120 times (the development case on 78 moons fitted them in 500)",
+           **over),
+        # underfitting: L2 of 1.5 on moons, L1 of 0.1 on XOR, dropout 0.92 on digits, one
+        # hidden unit for 10 classes, L2 of 1 on the digits CNN
+        _c("moons_l2_15_w40", MOONS, HE, {"regularization": {"l2": 1.5}},
+           {"model": {"width": 40}}, {"budget": {"seed": 205}},
+           fix={"regularization.l2": 1e-4},
+           note="a penalty 1.5 Σ w^2 over about 1800 weights, 100 at He's scale against a "
+                "loss of 0.69: the weights collapse", **under),
+        _c("xor_l1_01_w40", XOR, HE, {"regularization": {"l1": 0.1}}, {"model": {"width": 40}},
+           {"budget": {"seed": 206}}, fix={"regularization.l1": 0.0},
+           note="a penalty of 0.1 per unit of |w| over about 1800 weights of He's scale: "
+                "about 30 against a loss of 0.69", **under),
+        _c("digits_dropout_092_w48", DIGITS, HE, {"model": {"width": 48, "dropout": 0.92}},
+           _opt("momentum", 0.05), {"budget": {"seed": 207}}, fix={"model.dropout": 0.1},
+           note="92% of the hidden units dropped at each step: 4 of 48 left per layer",
+           **under),
+        _c("digits_relu1_w1", DIGITS, HE, {"model": {"depth": 1, "width": 1}},
+           {"budget": {"seed": 208}}, fix={"model.width": 64},
+           note="one ReLU unit for 10 classes: the logits are affine in one non-negative "
+                "number, so at most a few classes can be told apart", **under),
+        _c("digits_cnn_l2_1", CNN, HE, {"regularization": {"l2": 1.0}}, _opt("adam", 0.005),
+           {"budget": {"seed": 209}}, fix={"regularization.l2": 1e-4},
+           note="a penalty Σ w^2 over about 4000 weights: the weights collapse", **under),
     ]
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 
