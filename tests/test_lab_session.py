@@ -165,8 +165,7 @@ def test_runs_started_in_a_loop_do_not_starve_a_running_training():
                for i in range(hostile)]
     for t in threads:
         t.start()
-    while len(turns._line) < hostile:
-        time.sleep(0.001)
+    _wait_for_line(turns, hostile)
     trainer = threading.Thread(target=train)
     trainer.start()
     turns.give()
@@ -180,13 +179,25 @@ def test_runs_started_in_a_loop_do_not_starve_a_running_training():
     assert max(waits) <= hostile + overtakes, waits
 
 
-def test_a_withdrawn_ticket_leaves_the_line_and_gets_no_turn():
+def _wait_for_line(turns: Turns, n: int) -> None:
+    """Until ``n`` threads wait in ``turns``' line."""
+    while len(turns._line) < n:
+        time.sleep(0.001)
+
+
+def _one_in_line() -> tuple[Turns, Ticket, list[bool], threading.Thread]:
+    """A one-turn line whose turn is held here, and a thread waiting in it with a ticket
+    (``got`` receives what its ``take`` returned)."""
     turns, ticket, got = Turns(1), Ticket(), []
     turns.take()
     waiting = threading.Thread(target=lambda: got.append(turns.take(ticket=ticket)))
     waiting.start()
-    while len(turns._line) < 1:
-        time.sleep(0.001)
+    _wait_for_line(turns, 1)
+    return turns, ticket, got, waiting
+
+
+def test_a_withdrawn_ticket_leaves_the_line_and_gets_no_turn():
+    turns, ticket, got, waiting = _one_in_line()
     turns.withdraw(ticket)  # the turn is still held here: only leaving the line ends the wait
     waiting.join(5)
     assert got == [False] and not turns._line
@@ -196,12 +207,7 @@ def test_a_withdrawn_ticket_leaves_the_line_and_gets_no_turn():
 
 
 def test_a_ticket_withdrawn_after_its_turn_came_keeps_that_turn():
-    turns, ticket, got = Turns(1), Ticket(), []
-    turns.take()
-    waiting = threading.Thread(target=lambda: got.append(turns.take(ticket=ticket)))
-    waiting.start()
-    while len(turns._line) < 1:
-        time.sleep(0.001)
+    turns, ticket, got, waiting = _one_in_line()
     turns.give()  # to the waiting thread
     waiting.join(5)
     turns.withdraw(ticket)
@@ -230,15 +236,13 @@ def test_a_stopped_training_waiting_in_line_ends_without_its_turn():
     def on_step_end(trainer, step, loss):
         if step == 3:  # another takes the turn after this step and keeps it
             threading.Thread(target=lambda: (turns.take(), in_line.set())).start()
-            while len(turns._line) < 1:
-                time.sleep(0.001)
+            _wait_for_line(turns, 1)
         real_step_end(trainer, step, loss)
 
     training.on_step_end = on_step_end
     training.thread.start()
     assert in_line.wait(10)  # the other holds the only turn, the training waits in line
-    while len(turns._line) < 1:
-        time.sleep(0.001)
+    _wait_for_line(turns, 1)
     training.stop()
     assert ended.wait(10) and training.state == "stopped"
     assert not turns._line
@@ -264,14 +268,12 @@ def test_a_new_run_computes_its_first_point_before_a_waiting_step():
 
     waiting = threading.Thread(target=step)
     waiting.start()
-    while len(turns._line) < 1:
-        time.sleep(0.001)
+    _wait_for_line(turns, 1)
     training = LiveTraining(1, RunConfig.model_validate(tiny(budget={"epochs": 50})), box,
                             lambda t: ended.set(), turns)
     box.claim(1)
     training.thread.start()
-    while len(turns._line) < 2:
-        time.sleep(0.001)
+    _wait_for_line(turns, 2)
     turns.give()
     waiting.join(10)
     training.stop()
@@ -302,13 +304,11 @@ def test_a_large_model_s_first_turn_waits_in_line_with_the_steps():
 
     waiting = threading.Thread(target=step)
     waiting.start()
-    while len(turns._line) < 1:
-        time.sleep(0.001)
+    _wait_for_line(turns, 1)
     training = LiveTraining(1, config, box, lambda t: ended.set(), turns)
     box.claim(1)
     training.thread.start()
-    while len(turns._line) < 2:
-        time.sleep(0.001)
+    _wait_for_line(turns, 2)
     turns.give()
     waiting.join(10)
     assert ended.wait(30) and training.state == "finished"
