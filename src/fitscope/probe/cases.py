@@ -1824,8 +1824,9 @@ def _cases() -> list[Case]:
            note="every filter zero: the channels stay copies", **sym),
     ]
     # learning rate too high: Adam moves every weight by about lr a step, against He's
-    # std of sqrt(2 / fan-in) (0.2 to 0.25 for the hidden layers here); momentum and SGD
-    # at an effective step of 15 to 40 (the healthy runs: 0.5 at most); diverged allowed
+    # std of sqrt(2 / fan-in) (0.2 to 0.25 for the hidden layers here); momentum at an
+    # effective step of 15 to 25 (6x to 10x the healthy rough starts' 2.5), SGD at 4 (the
+    # development split's moons_sgd_lr3 oscillates); diverged allowed
     c7 += [
         s7("moons_adam_lr06_w44", MOONS, HE, _opt("adam", 0.6), w(44), ep(15),
            fix={"optimizer.lr": 0.005}, note="Adam steps of 0.6 against He's 0.21: 3x the "
@@ -1883,7 +1884,7 @@ def _cases() -> list[Case]:
            model=("residual", {"width": 40, "depth": 2}), fix={"optimizer.lr": 0.05},
            note="SGD at 60 through skips that pass the gradient unchanged", **div),
     ]
-    # learning rate too low: each 1000x or more below the healthy runs of its kind (SGD
+    # learning rate too low: each 500x or more below the healthy runs of its kind (SGD
     # and momentum at 0.05 to 0.2, Adam at 0.002 to 0.006); the weights move by far less
     # than UPDATE_RATIO_LOW = 1e-3 of their size a step
     c7 += [
