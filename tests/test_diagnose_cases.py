@@ -246,14 +246,16 @@ def test_heavy_dropout_is_underfitting_not_exploding_activations():
 
 
 def test_the_held_back_split_is_large_enough_to_score_each_finding():
-    """Each finding a label can require is required by 5 held-back cases at least (one
-    miss then moves its score by a fifth at most), a third of the split is healthy, no
-    held-back case shares a seed with a development case, and none is a development
-    case with another seed (its settings differ too)."""
+    """Each finding a label can require is required by 10 held-back cases at least (one
+    miss then leaves its recall at 0.90, the target), a third of the split is healthy, no
+    held-back case shares a seed with a development case (the seventh split's seeds are
+    210 and up), and none is a development case with another seed (its settings differ
+    too)."""
     held = [c for c in CASES if c.heldback]
     required = {code for c in CASES for code in c.requires}
-    assert all(sum(code in c.requires for c in held) >= 5 for code in required)
-    assert sum(c.healthy for c in held) * 3 >= len(held) >= 75
+    assert all(sum(code in c.requires for c in held) >= 10 for code in required)
+    assert sum(c.healthy for c in held) * 3 >= len(held) >= 150
+    assert min(c.run_config().budget.seed for c in held) >= 210
     seeds = {c.run_config().budget.seed for c in CASES if not c.heldback}
     assert not seeds & {c.run_config().budget.seed for c in held}
 

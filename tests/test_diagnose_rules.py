@@ -253,3 +253,39 @@ def test_a_first_epoch_spike_is_as_sure_as_its_distance_past_the_threshold_it_pa
     assert confidence(first, SPIKE_FACTOR) >= POSSIBLE_BELOW
     assert high.confidence == pytest.approx(confidence(first, line))
     assert high.severity == "possible"
+
+
+def test_an_overshooting_rate_with_no_marked_rise_is_as_sure_as_its_distance_past_the_line():
+    """Three tanh residual blocks on moons (healthy, validation accuracy 0.95; the sixth
+    held-back split's false alarm): the loss ends above its best by more than its line
+    (the larger of 2 RISE_SHARE of the progress and NOISE_K epoch noises) with no marked
+    rise. That branch said 0.6 whatever the evidence; now its confidence is the distance
+    past that line (:func:`confidence`): just past it, so "possible" (0.51), not asserted."""
+    from fitscope.probe.findings import RISE_SHARE, loss_shape
+
+    run = run_case(BY_ID["moons_residual3_tanh_w28_momentum005"])
+    high = next(f for f in diagnose(run) if f.code == "lr_too_high")
+    ev = high.evidence
+    losses = ev["train_loss"]
+    assert ev["marked_rises"] == 0
+    line = max(2 * RISE_SHARE * (losses[0] - min(losses)),
+               NOISE_K * statistics.median(ev["epoch_noise"]))
+    rise = losses[-1] - min(losses)
+    assert line < rise < 1.2 * line
+    assert not loss_shape(run)["bouncing"]  # the ending high is the only evidence
+    assert high.confidence == pytest.approx(confidence(rise, line))
+    assert high.confidence < POSSIBLE_BELOW and high.severity == "possible"
+    assert "lr_too_high" not in alarms(diagnose(run))
+    # a bouncing loss (no progress after epoch 2, two rises and two falls past tol):
+    # as sure as its second largest rise after the first epoch against tol
+    from fitscope.probe.findings import FLAT_SHARE, _unmarked_confidence
+
+    bounce = [0.69, 0.60, 0.64, 0.58, 0.66, 0.59]
+    shape = {"bouncing": True, "chance": math.log(2)}
+    tol = FLAT_SHARE * math.log(2)
+    assert _unmarked_confidence(bounce, shape, 1.0, False) == pytest.approx(
+        confidence(0.04, tol))
+    # ending high as well (0.01 above the best against a line of 0.002): the stronger
+    assert _unmarked_confidence(bounce, shape, 0.002, True) == pytest.approx(
+        confidence(0.59 - 0.58, 0.002))
+    assert confidence(0.59 - 0.58, 0.002) > confidence(0.04, tol)

@@ -8,28 +8,30 @@ built to have: a tiny init, a huge learning rate, a tiny data set, ...), the fin
 the cause has one, the config change that removes it (``fix``). Anything else the
 diagnosis reports is a false alarm. A healthy case requires nothing.
 
-The held-back split, kept by id in :data:`HELDBACK`, is the last block of 79 cases (29
-healthy), the sixth such split: written in one go, each case differing from every
-development case in its settings (a seed no development case uses, 131 and up, and its
+The held-back split, kept by id in :data:`HELDBACK`, is the last block of 155 cases (54
+healthy), the seventh such split: written in one go, each case differing from every
+development case in its settings (a seed no development case uses, 210 and up, and its
 width, depth, data set, rate, data size, init or strength), its label from its
-construction with the premise checked by arithmetic before any run (a problem is required
-only where the arithmetic puts its cause well past the rule's threshold; an overfitting
-case has far more parameters than examples and the steps to fit them all), every finding
-a label can require required by at least 5 of its cases, and committed before any of
-them was run; rules and thresholds are tuned on the development cases only
-(``benchmarks/diagnosis.py --dev``, judged at three seed offsets), and no rule is to
-change after its results are seen. Every other case is a development case. Five earlier
-held-back splits were moved into the development split once their misses had been read,
-so they were no longer unseen: the first (23 cases, every third case of the first list),
-the second (37 cases, written after the fourth development round), the third (41 cases),
-the fourth (48 cases) and the fifth (51 cases, the block before the last); their scores
-and misses are in docs/probes.md.
+construction with the premise checked by arithmetic in its note (a problem is required
+only where the arithmetic puts its cause far past the rule's threshold; where the
+construction can also produce a secondary effect, the label allows it), every finding a
+label can require required by at least 10 of its cases (one miss leaves 0.90), and
+committed before any of them was run; rules and thresholds are tuned on the development
+cases only (``benchmarks/diagnosis.py --dev``, judged at several seed offsets), and no
+rule is to change after its results are seen. Every other case is a development case.
+Six earlier held-back splits were moved into the development split once their misses
+had been read, so they were no longer unseen: the first (23 cases, every third case of
+the first list), the second (37 cases, written after the fourth development round), the
+third (41 cases), the fourth (48 cases), the fifth (51 cases) and the sixth (79 cases,
+the block before the last); their scores and misses are in docs/probes.md, and the
+labels corrected by construction once seen say so in their notes.
 ``benchmarks/diagnosis.py`` scores the diagnosis on both splits; the tests use single
 cases.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,38 +40,82 @@ from torch import nn
 from ..config import RunConfig
 
 HELDBACK = frozenset({
-    "moons_relu_w36_adam0008_seed131", "moons_tanh2_w20_momentum01_seed132",
-    "circles_relu_w44_adam0006_seed133", "circles_relu3_w28_momentum006_seed134",
-    "xor_tanh_w40_adam0005_seed135", "xor_relu_w56_momentum01_seed136",
-    "spiral_relu3_w112_adam0006_seed137", "spiral_relu4_w48_adam0005_seed138",
-    "gaussians_relu_w20_momentum005_flat", "gaussians_sigmoid_w24_adam001_flat",
-    "moons_tanh_w16_adam003_noise01_flat", "moons_relu_sgd002_batch4_noisy",
-    "circles_relu_w32_adam0003_batch8_noisy", "digits_relu_w48_sgd005_batch16_noisy",
-    "digits_tanh_w96_momentum004_seed145", "digits_sigmoid_w56_adam0008_seed146",
-    "digits_relu3_w128_adam0002_seed147", "digits_cnn_c6_12_adam0008_seed148",
-    "digits_cnn_tanh_c8_16_adam0003_seed149", "digits_cnn_c12_24_sgd01_batch32",
-    "mnist1d_cnn_c16_24_momentum004_seed151", "mnist1d_tanh_w80_adam0003_seed152",
-    "moons_residual3_tanh_w28_momentum005", "digits_residual2_relu_w48_momentum005",
-    "digits_user_cnn_relu_adam0003_batch40", "digits_user_cnn_tanh_adam0002_seed156",
-    "xor_relu_w48_momentum02_rough_start", "mnist1d_cnn_c8_16_adam001_rough_start",
-    "digits_relu_w64_batchnorm_momentum01", "circles_tanh7_w40_std001", "xor_relu8_w64_std002",
-    "digits_sigmoid6_w48_std005", "mnist1d_cnn_c8_16_std0002", "digits_user_cnn_std0002",
-    "circles_tanh3_w48_std12", "digits_tanh3_w80_std08", "xor_tanh5_w32_std1",
-    "mnist1d_sigmoid2_w64_std2", "digits_cnn_tanh_std1", "spiral_relu4_w96_std05",
-    "digits_cnn_c16_24_std12", "mnist1d_relu3_w128_std04", "moons_residual2_w32_std06",
-    "digits_user_cnn_std15", "xor_relu_zeros_w40", "circles_sigmoid_constant_01_w32",
-    "mnist1d_tanh_zeros_w80", "spiral_relu_zeros_w48_adam", "digits_cnn_tanh_constant_001",
-    "circles_adam_lr07_w40", "mnist1d_adam_lr05_w96", "digits_cnn_adam_lr03",
-    "digits_user_cnn_adam_lr02", "xor_momentum_lr3_w32", "circles_sgd_lr100_w40",
-    "mnist1d_adam_lr50", "digits_cnn_momentum_lr20", "spiral_sgd_lr80_w48",
-    "xor_residual2_sgd_lr40", "moons_sgd_lr3e-5_w48", "digits_adam_lr3e-6_w96",
-    "mnist1d_cnn_momentum_lr1e-5", "digits_user_cnn_adam_lr5e-6",
-    "spiral_residual2_momentum_lr3e-5", "circles_relu_w40_bias_minus5",
-    "digits_cnn_c10_16_bias_minus4", "spiral_relu3_w48_bias_minus4",
-    "mnist1d_relu3_w48_bias_minus5", "xor_relu2_w64_bias_minus5", "digits_50_examples_w384",
-    "mnist1d_120_examples_w320", "digits_label_noise025_w320", "mnist1d_cnn_70_examples_c20_32",
-    "moons_120_noisy_w384", "moons_l2_15_w40", "xor_l1_01_w40", "digits_dropout_092_w48",
-    "digits_relu1_w1", "digits_cnn_l2_1"})
+    "moons_relu_w28_adam0006_seed210", "moons_tanh_w36_momentum008_seed211",
+    "moons_sigmoid_w40_adam001_seed212", "moons_relu3_w24_sgd02_seed213",
+    "circles_relu_w52_adam0005_seed214", "circles_tanh_w36_momentum006_seed215",
+    "circles_relu3_w40_adam0004_seed216", "circles_relu_w60_momentum004_seed217",
+    "xor_relu_w44_adam0006_seed218", "xor_tanh3_w32_momentum006_seed219",
+    "xor_relu_w64_sgd015_seed220", "spiral_relu3_w104_adam0005_seed221",
+    "spiral_relu4_w64_adam0004_seed222", "spiral_relu3_w128_momentum005_seed223",
+    "gaussians_relu_w28_sgd01_flat_seed224", "gaussians_tanh_w20_momentum005_flat_seed225",
+    "moons_relu_w24_adam002_noise008_flat_seed226", "moons_relu_w32_sgd003_batch5_noisy_seed227",
+    "xor_relu_w40_adam0002_batch8_noisy_seed228", "circles_tanh_w32_sgd005_batch4_noisy_seed229",
+    "circles_relu_w40_momentum025_rough_start_seed230",
+    "moons_relu_w48_adam003_rough_start_seed231", "digits_relu_w80_adam0003_seed232",
+    "digits_tanh_w64_adam0002_seed233", "digits_sigmoid_w72_adam0006_seed234",
+    "digits_relu3_w96_momentum005_seed235", "digits_relu_w40_sgd008_batch16_noisy_seed236",
+    "digits_relu_w80_batchnorm_adam0003_seed237", "digits_relu_w96_dropout02_momentum005_seed238",
+    "digits_relu_w72_l2_1e-4_adam0002_seed239", "digits_tanh3_w64_momentum004_seed240",
+    "digits_relu_w128_sgd01_seed241", "digits_cnn_c8_12_adam0005_seed242",
+    "digits_cnn_c10_20_momentum004_seed243", "digits_cnn_tanh_c6_12_adam0004_seed244",
+    "digits_cnn_c16_16_sgd008_batch32_seed245", "digits_cnn_c8_16_momentum01_rough_start_seed246",
+    "digits_cnn_adam0002_batch20_noisy_seed247", "mnist1d_cnn_c10_20_adam0004_seed248",
+    "mnist1d_cnn_c12_24_momentum003_seed249", "mnist1d_cnn_c6_12_adam0006_seed250",
+    "mnist1d_cnn_tanh_adam0003_seed251", "mnist1d_relu_w96_adam0002_seed252",
+    "mnist1d_tanh_w64_momentum004_seed253", "mnist1d_relu3_w72_adam0003_seed254",
+    "mnist1d_relu_w64_batchnorm_adam0003_seed255", "digits_residual2_relu_w40_adam0003_seed256",
+    "moons_residual2_tanh_w36_adam0004_seed257", "spiral_residual2_relu_w48_adam0004_seed258",
+    "mnist1d_residual2_w48_adam0002_seed259", "digits_user_cnn_relu_adam0004_batch32_seed260",
+    "digits_user_cnn_tanh_momentum004_seed261", "digits_user_cnn_relu_momentum005_seed262",
+    "digits_user_cnn_relu_adam0002_batch24_seed263", "moons_tanh7_w48_std015_seed264",
+    "spiral_relu8_w56_std02_seed265", "digits_tanh6_w72_std01_seed266",
+    "circles_sigmoid6_w64_std05_seed267", "xor_relu9_w40_std03_seed268",
+    "mnist1d_tanh7_w96_std008_seed269", "moons_relu10_w48_std04_seed270",
+    "digits_sigmoid7_w40_std1_seed271", "digits_cnn_std0003_seed272",
+    "mnist1d_cnn_std00015_seed273", "digits_user_cnn_std0003_momentum001_seed274",
+    "moons_tanh4_w40_std11_seed275", "spiral_tanh3_w64_std09_seed276",
+    "digits_tanh2_w56_std10_seed277", "mnist1d_tanh3_w72_std09_seed278",
+    "circles_sigmoid3_w48_std25_seed279", "digits_sigmoid2_w64_std22_seed280",
+    "xor_tanh6_w24_std13_seed281", "digits_cnn_tanh_std12_seed282",
+    "digits_user_cnn_tanh_std09_seed283", "mnist1d_cnn_tanh_std15_seed284",
+    "moons_relu5_w48_std6_seed285", "circles_relu4_w64_std5_seed286",
+    "xor_relu4_w80_std45_seed287", "digits_relu3_w96_std45_seed288",
+    "spiral_relu3_w128_std4_seed289", "mnist1d_relu4_w96_std35_seed290",
+    "digits_relu4_w48_std6_seed291", "digits_cnn_c10_20_std1_seed292", "mnist1d_cnn_std12_seed293",
+    "digits_user_cnn_std12_seed294", "circles_relu_w36_zeros_seed295",
+    "xor_tanh_w28_zeros_seed296", "spiral_tanh_w40_constant05_seed297",
+    "mnist1d_relu_w56_constant02_seed298", "digits_sigmoid_w48_constant02_seed299",
+    "moons_sigmoid_w24_zeros_seed300", "digits_relu_w40_constant03_seed301",
+    "digits_cnn_constant002_seed302", "mnist1d_cnn_zeros_momentum004_seed303",
+    "digits_user_cnn_zeros_seed304", "moons_adam_lr06_w44_seed305", "spiral_adam_lr04_w40_seed306",
+    "digits_adam_lr05_w56_seed307", "mnist1d_cnn_adam_lr03_seed308",
+    "digits_user_cnn_adam_lr025_seed309", "circles_momentum_lr25_w48_seed310",
+    "xor_sgd_lr4_w36_seed311", "digits_cnn_momentum_lr15_seed312",
+    "mnist1d_momentum_lr2_w80_seed313", "spiral_residual2_adam_lr03_w32_seed314",
+    "moons_sgd_lr90_w36_seed315", "xor_sgd_lr95_w44_seed316", "circles_momentum_lr30_w48_seed317",
+    "spiral_adam_lr60_w40_seed318", "digits_sgd_lr60_w72_seed319", "digits_cnn_sgd_lr40_seed320",
+    "mnist1d_sgd_lr70_w56_seed321", "mnist1d_cnn_adam_lr80_seed322",
+    "digits_user_cnn_momentum_lr25_seed323", "moons_residual2_sgd_lr60_w40_seed324",
+    "circles_sgd_lr2e-5_w40_seed325", "xor_momentum_lr5e-6_w48_seed326",
+    "spiral_adam_lr2e-6_w40_seed327", "digits_sgd_lr5e-5_w80_seed328",
+    "digits_cnn_momentum_lr3e-6_seed329", "mnist1d_adam_lr4e-6_w72_seed330",
+    "mnist1d_cnn_adam_lr2e-6_seed331", "digits_user_cnn_momentum_lr5e-6_seed332",
+    "moons_residual2_adam_lr3e-6_w36_seed333", "moons_tanh_sgd_lr5e-5_w40_seed334",
+    "moons_relu_w44_bias_minus5_seed335", "xor_relu3_w40_bias_minus45_seed336",
+    "spiral_relu_w64_bias_minus5_seed337", "digits_relu_w72_bias_minus4_seed338",
+    "mnist1d_relu_w80_bias_minus45_seed339", "circles_relu3_w32_bias_minus6_seed340",
+    "gaussians_relu_w40_bias_minus5_seed341", "digits_relu3_w56_bias_minus5_seed342",
+    "digits_cnn_bias_minus5_seed343", "mnist1d_cnn_bias_minus5_seed344",
+    "digits_45_examples_w448_seed345", "mnist1d_100_examples_w384_seed346",
+    "digits_label_noise02_w288_seed347", "mnist1d_cnn_60_examples_c24_32_seed348",
+    "moons_100_noisy05_w320_seed349", "digits_cnn_40_examples_c16_32_seed350",
+    "mnist1d_label_noise025_w320_seed351", "gaussians_90_overlapping_w384_seed352",
+    "digits_70_examples_relu3_w256_seed353", "digits_user_cnn_50_examples_seed354",
+    "moons_l2_1_w48_seed355", "circles_l2_08_w56_seed356", "spiral_l1_005_w48_seed357",
+    "digits_l1_005_w64_seed358", "digits_dropout09_w40_seed359", "mnist1d_l2_06_w64_seed360",
+    "digits_cnn_l2_15_seed361", "xor_linear_model_seed362", "spiral_linear_model_seed363",
+    "digits_relu1_w2_seed364"})
+
 
 # -- user-style models (plain nn.Modules, nothing fitscope-specific) ----------------------
 _ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
@@ -1353,10 +1399,15 @@ def _cases() -> list[Case]:
                              "later hidden layers and the output, 33x in all", **exp),
         _c("moons_residual2_w32_std06", MOONS, _init("normal", std=0.6),
            _opt("momentum", 0.01), {"budget": {"seed": 173}},
-           model=("residual", {"width": 32, "depth": 2}), fix=_FIX_HE,
+           model=("residual", {"width": 32, "depth": 2}), allows=("exploding_activations",),
            note="each branch adds Var(z) = 32 * 0.36 = 11.5 times E[h^2]: E[h^2] grows "
-                "about 7x a block, 50x over 2; the logits' RMS about 20 (over 30x the loss "
-                "at chance); He in 2 branches keeps them near 4x", **exp),
+                "about 7x a block, 50x over 2 by the plain recursion; corrected once it was "
+                "seen (sixth split): a residual net's logits grow less than the recursion "
+                "says (a single output unit's scale is one draw over a signal 2 inputs "
+                "confine to few directions): measured RMS 6.2 against the 16 expected, "
+                "10.6x the loss at chance, the hidden growth 9.3x: borderline, so "
+                "exploding_activations is allowed, not required (the net reached 0.95 "
+                "validation accuracy)"),
         _c("digits_user_cnn_std15", DIGITS, _init("normal", std=1.5), _opt("adam", 0.005),
            {"budget": {"seed": 174}}, model=("user_cnn", {}), fix=_FIX_HE,
            note="gains 1.5 * sqrt(72 / 2) = 9 (conv2) and 1.5 * sqrt(256 / 2) = 17 (head): "
@@ -1504,12 +1555,480 @@ def _cases() -> list[Case]:
            **under),
         _c("digits_relu1_w1", DIGITS, HE, {"model": {"depth": 1, "width": 1}},
            {"budget": {"seed": 208}}, fix={"model.width": 64},
+           requires=("underfitting",), allows=("not_learning", "dead_relu"),
+           kind="underfitting",
            note="one ReLU unit for 10 classes: the logits are affine in one non-negative "
-                "number, so at most a few classes can be told apart", **under),
+                "number, so at most a few classes can be told apart; corrected once it was "
+                "seen (sixth split): a single ReLU unit can die (it did: off for the whole "
+                "batch at the end), so dead_relu is allowed"),
         _c("digits_cnn_l2_1", CNN, HE, {"regularization": {"l2": 1.0}}, _opt("adam", 0.005),
            {"budget": {"seed": 209}}, fix={"regularization.l2": 1e-4},
            note="a penalty Σ w^2 over about 4000 weights: the weights collapse", **under),
     ]
+    # ---- the seventh held-back split (HELDBACK): written in one go after the sixth
+    # held-back split above had been read and moved into the development split, and
+    # committed before any of these cases was run. 155 cases, 54 healthy, every finding a
+    # label can require required by at least 10 of them (so that one miss leaves a
+    # finding at 0.90, not 0.80); each case's seed is its own (210 and up, unused by any
+    # development case, the last part of its id) and each differs from every development
+    # case in its width, depth, data set, rate, data size, init or strength. Each label
+    # follows from the construction, its premise checked by arithmetic in its note (the
+    # gain per layer: std * sqrt(fan-in) for tanh, std * sqrt(fan-in / 2) for ReLU,
+    # std * sqrt(fan-in) / 4 for sigmoid at 0; a problem is required only where the
+    # arithmetic puts its cause far past the rule's threshold), and where the
+    # construction can also produce a secondary effect the label allows it: one or two
+    # ReLU units can die (dead_relu allowed), a rate that throws the weights out can
+    # overflow or kill the net (diverged allowed), an MLP on 900 MNIST-1D signals can
+    # overfit (its known gap). No residual net is required to explode: their logits grow
+    # less than the plain recursion says (moons_residual2_w32_std06) ----
+    seed7 = iter(range(210, 400))
+
+    def s7(stem: str, base: dict, *overs: dict, **kw: Any) -> Case:
+        seed = next(seed7)
+        return _c(f"{stem}_seed{seed}", base, *overs, {"budget": {"seed": seed}}, **kw)
+
+    def w(width: int, depth: int = 0, **more: Any) -> dict:
+        return {"model": {"width": width, **({"depth": depth} if depth else {}), **more}}
+
+    def ep(epochs: int, **more: Any) -> dict:
+        return {"budget": {"epochs": epochs, **more}}
+
+    mlp_gap = ("overfitting",)
+    c7 = [
+        # healthy 2-D MLPs: budgets the development split's healthy runs of their kind fit in
+        s7("moons_relu_w28_adam0006", MOONS, HE, _opt("adam", 0.006), w(28), ep(15)),
+        s7("moons_tanh_w36_momentum008", MOONS, TANH_X, _opt("momentum", 0.08), w(36), ep(15)),
+        s7("moons_sigmoid_w40_adam001", MOONS, SIGMOID_X, _opt("adam", 0.01), w(40), ep(20)),
+        s7("moons_relu3_w24_sgd02", MOONS, HE, _opt("sgd", 0.2), w(24, 3), ep(15)),
+        s7("circles_relu_w52_adam0005", CIRCLES, HE, _opt("adam", 0.005), w(52), ep(20)),
+        s7("circles_tanh_w36_momentum006", CIRCLES, TANH_X, _opt("momentum", 0.06), w(36),
+           ep(20)),
+        s7("circles_relu3_w40_adam0004", CIRCLES, HE, _opt("adam", 0.004), w(40, 3), ep(20)),
+        s7("circles_relu_w60_momentum004", CIRCLES, HE, _opt("momentum", 0.04), w(60), ep(20)),
+        s7("xor_relu_w44_adam0006", XOR, HE, _opt("adam", 0.006), w(44), ep(20)),
+        s7("xor_tanh3_w32_momentum006", XOR, TANH_X, _opt("momentum", 0.06), w(32, 3), ep(20)),
+        s7("xor_relu_w64_sgd015", XOR, HE, _opt("sgd", 0.15), w(64), ep(20)),
+        s7("spiral_relu3_w104_adam0005", SPIRAL, HE, _opt("adam", 0.005), w(104), ep(30)),
+        s7("spiral_relu4_w64_adam0004", SPIRAL, HE, _opt("adam", 0.004), w(64, 4), ep(30)),
+        s7("spiral_relu3_w128_momentum005", SPIRAL, HE, _opt("momentum", 0.05), w(128), ep(30)),
+        s7("gaussians_relu_w28_sgd01_flat", MOONS, HE, _opt("sgd", 0.1),
+           {"data": {"name": "gaussians", "n_samples": 800}}, w(28),
+           note="flat but healthy: two separable blobs, solved within the first epochs"),
+        s7("gaussians_tanh_w20_momentum005_flat", MOONS, TANH_X, _opt("momentum", 0.05),
+           {"data": {"name": "gaussians", "n_samples": 600}}, w(20),
+           note="flat but healthy: two separable blobs"),
+        s7("moons_relu_w24_adam002_noise008_flat", MOONS, HE, _opt("adam", 0.02),
+           {"data": {"noise": 0.08}}, w(24),
+           note="flat but healthy: moons at noise 0.08, solved in an epoch or two"),
+        s7("moons_relu_w32_sgd003_batch5_noisy", MOONS, HE, _opt("sgd", 0.03), w(32),
+           ep(6, batch_size=5), note="noisy but healthy: batches of 5, about 290 steps"),
+        s7("xor_relu_w40_adam0002_batch8_noisy", XOR, HE, _opt("adam", 0.002), w(40),
+           ep(8, batch_size=8), note="noisy but healthy: batches of 8, about 240 steps"),
+        s7("circles_tanh_w32_sgd005_batch4_noisy", CIRCLES, TANH_X, _opt("sgd", 0.05), w(32),
+           ep(6, batch_size=4), note="noisy but healthy: batches of 4, about 360 steps"),
+        s7("circles_relu_w40_momentum025_rough_start", CIRCLES, HE, _opt("momentum", 0.25),
+           w(40), ep(15),
+           note="a rough start, then fine: an effective step of 2.5 (the development "
+                "split's healthy rough starts: momentum at 0.2 and 0.3 on 2-D sets)"),
+        s7("moons_relu_w48_adam003_rough_start", MOONS, HE, _opt("adam", 0.03), w(48), ep(15),
+           note="a rough start, then fine: Adam's first steps of 0.03 against He's std of "
+                "0.2 at the hidden layer: 15% of the weights' scale, below 30%"),
+        # healthy digits MLPs
+        s7("digits_relu_w80_adam0003", DIGITS, HE, _opt("adam", 0.003), w(80)),
+        s7("digits_tanh_w64_adam0002", DIGITS, TANH_X, _opt("adam", 0.002)),
+        s7("digits_sigmoid_w72_adam0006", DIGITS, SIGMOID_X, _opt("adam", 0.006), w(72),
+           ep(10)),
+        s7("digits_relu3_w96_momentum005", DIGITS, HE, _opt("momentum", 0.05), w(96, 3)),
+        s7("digits_relu_w40_sgd008_batch16_noisy", DIGITS, HE, _opt("sgd", 0.08), w(40),
+           ep(8, batch_size=16), note="noisy but healthy: batches of 16, about 540 steps"),
+        s7("digits_relu_w80_batchnorm_adam0003", DIGITS, HE, _opt("adam", 0.003),
+           w(80, batch_norm=True)),
+        s7("digits_relu_w96_dropout02_momentum005", DIGITS, HE, _opt("momentum", 0.05),
+           w(96, dropout=0.2)),
+        s7("digits_relu_w72_l2_1e-4_adam0002", DIGITS, HE, _opt("adam", 0.002), w(72),
+           {"regularization": {"l2": 1e-4}}),
+        s7("digits_tanh3_w64_momentum004", DIGITS, TANH_X, _opt("momentum", 0.04), w(64, 3)),
+        s7("digits_relu_w128_sgd01", DIGITS, HE, _opt("sgd", 0.1), w(128)),
+        # healthy CNNs (digits, MNIST-1D) and MLPs on MNIST-1D (overfitting allowed: the
+        # known gap of an MLP on 900 signals)
+        s7("digits_cnn_c8_12_adam0005", CNN, HE, _opt("adam", 0.005),
+           {"model": {"channels": [8, 12]}}),
+        s7("digits_cnn_c10_20_momentum004", CNN, HE, _opt("momentum", 0.04),
+           {"model": {"channels": [10, 20]}}),
+        s7("digits_cnn_tanh_c6_12_adam0004", CNN, TANH_X, _opt("adam", 0.004),
+           {"model": {"channels": [6, 12]}}),
+        s7("digits_cnn_c16_16_sgd008_batch32", CNN, HE, _opt("sgd", 0.08),
+           {"model": {"channels": [16, 16]}}, ep(8, batch_size=32)),
+        s7("digits_cnn_c8_16_momentum01_rough_start", CNN, HE, _opt("momentum", 0.1),
+           note="a rough start, then fine: an effective step of 1 (the development split's "
+                "CNN rough start: momentum at 0.08)"),
+        s7("digits_cnn_adam0002_batch20_noisy", CNN, HE, _opt("adam", 0.002),
+           ep(5, batch_size=20), note="noisy but healthy: batches of 20"),
+        s7("mnist1d_cnn_c10_20_adam0004", CNN1D, HE, _opt("adam", 0.004),
+           {"model": {"channels": [10, 20]}}),
+        s7("mnist1d_cnn_c12_24_momentum003", CNN1D, HE, _opt("momentum", 0.03),
+           {"model": {"channels": [12, 24]}}),
+        s7("mnist1d_cnn_c6_12_adam0006", CNN1D, HE, _opt("adam", 0.006),
+           {"model": {"channels": [6, 12]}}),
+        s7("mnist1d_cnn_tanh_adam0003", CNN1D, TANH_X, _opt("adam", 0.003)),
+        s7("mnist1d_relu_w96_adam0002", MNIST1D, HE, _opt("adam", 0.002), w(96),
+           allows=mlp_gap),
+        s7("mnist1d_tanh_w64_momentum004", MNIST1D, TANH_X, _opt("momentum", 0.04),
+           allows=mlp_gap),
+        s7("mnist1d_relu3_w72_adam0003", MNIST1D, HE, _opt("adam", 0.003), w(72, 3),
+           allows=mlp_gap),
+        s7("mnist1d_relu_w64_batchnorm_adam0003", MNIST1D, HE, _opt("adam", 0.003),
+           w(64, batch_norm=True), allows=mlp_gap),
+        # healthy residual MLPs and user CNNs
+        s7("digits_residual2_relu_w40_adam0003", DIGITS, HE, _opt("adam", 0.003),
+           model=("residual", {"width": 40, "depth": 2}),
+           note="He in 2 ReLU branches: E[h^2] about 2, 4, 10 (each block adds about "
+                "1.5x), logits of RMS about 4.5, under 10x the loss at chance"),
+        s7("moons_residual2_tanh_w36_adam0004", MOONS, XAVIER, _opt("adam", 0.004), ep(15),
+           model=("residual", {"width": 36, "depth": 2, "activation": "tanh"}),
+           note="tanh branches add E[tanh(z)^2] < 1 each: no explosion"),
+        s7("spiral_residual2_relu_w48_adam0004", SPIRAL, HE, _opt("adam", 0.004), ep(30),
+           model=("residual", {"width": 48, "depth": 2}),
+           note="He in 2 ReLU branches: the spread about 2.2x the first layer's"),
+        s7("mnist1d_residual2_w48_adam0002", MNIST1D, HE, _opt("adam", 0.002),
+           model=("residual", {"width": 48, "depth": 2}), allows=mlp_gap,
+           note="He in 2 ReLU branches: the spread about 2.2x the first layer's"),
+        s7("digits_user_cnn_relu_adam0004_batch32", DIGITS, HE, _opt("adam", 0.004),
+           ep(8, batch_size=32), model=("user_cnn", {})),
+        s7("digits_user_cnn_tanh_momentum004", DIGITS, XAVIER, _opt("momentum", 0.04),
+           model=("user_cnn", {"activation": "tanh"})),
+        s7("digits_user_cnn_relu_momentum005", DIGITS, HE, _opt("momentum", 0.05),
+           model=("user_cnn", {})),
+        s7("digits_user_cnn_relu_adam0002_batch24", DIGITS, HE, _opt("adam", 0.002),
+           ep(8, batch_size=24), model=("user_cnn", {})),
+    ]
+    # vanishing gradients, all obvious (the run learns nothing: not_learning required too);
+    # the first layer's gradient against the output's is the product of the later gains
+    for stem, base, act, depth, width, std, opt, lr in (
+            ("moons", MOONS, "tanh", 7, 48, 0.015, "sgd", 0.05),
+            ("spiral", SPIRAL, "relu", 8, 56, 0.02, "momentum", 0.02),
+            ("digits", DIGITS, "tanh", 6, 72, 0.01, "sgd", 0.1),
+            ("circles", CIRCLES, "sigmoid", 6, 64, 0.05, "sgd", 0.1),
+            ("xor", XOR, "relu", 9, 40, 0.03, "sgd", 0.05),
+            ("mnist1d", MNIST1D, "tanh", 7, 96, 0.008, "momentum", 0.02),
+            ("moons", MOONS, "relu", 10, 48, 0.04, "momentum", 0.03),
+            ("digits", DIGITS, "sigmoid", 7, 40, 0.1, "sgd", 0.1)):
+        gain = std * math.sqrt(width / 2 if act == "relu" else width) / (
+            4 if act == "sigmoid" else 1)
+        c7.append(s7(f"{stem}_{act}{depth}_w{width}_std{str(std)[2:]}", base,
+                     w(width, depth, activation=act), _init("normal", std=std),
+                     _opt(opt, lr), fix=_FIX_HE if act == "relu" else _FIX_XAVIER,
+                     note=f"gain {gain:.3g} per layer: {gain ** (depth - 1):.1e} over "
+                          f"{depth - 1} layers, far below 1e-2", **van))
+    c7 += [
+        s7("digits_cnn_std0003", CNN, _init("normal", std=0.003), _opt("momentum", 0.02),
+           fix=_FIX_HE, note="gains 0.009 (conv1, fan-in 9), 0.018 (conv2, fan-in 72, "
+                             "ReLU), 0.048 at the head (fan-in 256): 8e-6 in all", **van),
+        s7("mnist1d_cnn_std00015", CNN1D, _init("normal", std=0.0015), _opt("momentum", 0.03),
+           fix=_FIX_HE, note="gains 0.0026 (conv1, fan-in 3), 0.0052 (conv2, fan-in 24, "
+                             "ReLU), 0.019 at the head (fan-in 160): 2.6e-7 in all", **van),
+        s7("digits_user_cnn_std0003_momentum001", DIGITS, _init("normal", std=0.003),
+           _opt("momentum", 0.01), model=("user_cnn", {}), fix=_FIX_HE,
+           note="gains 0.009 (conv1), 0.018 (conv2, fan-in 72, ReLU), 0.048 (head, fan-in "
+                "256): 8e-6 in all", **van),
+    ]
+    # saturation: spreads past |z| = 2.65 (tanh passes < 2% of the gradient there) or
+    # 4.6 (sigmoid) for most values; E[tanh^2] about 0.6-0.8 and E[sigmoid^2] about 0.5
+    # at such spreads
+    for stem, base, act, depth, width, std, opt, lr, spread in (
+            ("moons", MOONS, "tanh", 4, 40, 1.1, "momentum", 0.02, 1.1 * math.sqrt(40 * 0.8)),
+            ("spiral", SPIRAL, "tanh", 3, 64, 0.9, "sgd", 0.05, 0.9 * math.sqrt(64 * 0.8)),
+            ("digits", DIGITS, "tanh", 2, 56, 1.0, "momentum", 0.03, 1.0 * math.sqrt(61)),
+            ("mnist1d", MNIST1D, "tanh", 3, 72, 0.9, "sgd", 0.05, 0.9 * math.sqrt(72 * 0.8)),
+            ("circles", CIRCLES, "sigmoid", 3, 48, 2.5, "adam", 0.003,
+             2.5 * math.sqrt(48 * 0.5)),
+            ("digits", DIGITS, "sigmoid", 2, 64, 2.2, "momentum", 0.05, 2.2 * math.sqrt(61)),
+            ("xor", XOR, "tanh", 6, 24, 1.3, "sgd", 0.02, 1.3 * math.sqrt(24 * 0.8))):
+        cut = 4.6 if act == "sigmoid" else 2.65
+        past = math.erfc(cut / spread / math.sqrt(2))
+        c7.append(s7(f"{stem}_{act}{depth}_w{width}_std{str(std).replace('.', '')}", base,
+                     w(width, depth, activation=act), _init("normal", std=std), _opt(opt, lr),
+                     requires=("saturated_units",),
+                     allows=(*sat_allow, *(mlp_gap if stem == "mnist1d" else ())),
+                     fix=_FIX_XAVIER, kind="saturated",
+                     note=f"spread about {spread:.2g} ({past:.0%} of the values past |z| = "
+                          f"{cut:g})"))
+    sat7 = dict(requires=("saturated_units",), allows=sat_allow, fix=_FIX_XAVIER,
+                kind="saturated")
+    c7 += [
+        s7("digits_cnn_tanh_std12", CNN, {"model": {"activation": "tanh"}},
+           _init("normal", std=1.2), _opt("sgd", 0.03),
+           note="conv2's fan-in 72 on tanh values of mean square about 0.6: spread "
+                "1.2 * sqrt(43) = 7.9 (74% past |z| = 2.65)", **sat7),
+        s7("digits_user_cnn_tanh_std09", DIGITS, _init("normal", std=0.9),
+           _opt("momentum", 0.02), model=("user_cnn", {"activation": "tanh"}),
+           note="conv2's fan-in 72 on tanh values of mean square about 0.6: spread "
+                "0.9 * sqrt(43) = 5.9 (65% past |z| = 2.65)", **sat7),
+        s7("mnist1d_cnn_tanh_std15", CNN1D, {"model": {"activation": "tanh"}},
+           _init("normal", std=1.5), _opt("adam", 0.002),
+           note="conv2's fan-in 24 on tanh values of mean square about 0.6: spread "
+                "1.5 * sqrt(14.4) = 5.7 (64% past |z| = 2.65)", **sat7),
+    ]
+    # exploding activations (ReLU, no residual): the spread grows by the gain at each
+    # later hidden layer and the output, against ACTIVATION_GROWTH = 10
+    for stem, base, depth, width, std, opt, lr in (
+            ("moons", MOONS, 5, 48, 0.6, "momentum", 0.01),
+            ("circles", CIRCLES, 4, 64, 0.5, "sgd", 0.01),
+            ("xor", XOR, 4, 80, 0.45, "momentum", 0.005),
+            ("digits", DIGITS, 3, 96, 0.45, "adam", 0.003),
+            ("spiral", SPIRAL, 3, 128, 0.4, "momentum", 0.01),
+            ("mnist1d", MNIST1D, 4, 96, 0.35, "adam", 0.002),
+            ("digits", DIGITS, 4, 48, 0.6, "sgd", 0.005)):
+        gain = std * math.sqrt(width / 2)
+        c7.append(s7(f"{stem}_relu{depth}_w{width}_std{str(std)[2:]}", base,
+                     w(width, depth), _init("normal", std=std), _opt(opt, lr), fix=_FIX_HE,
+                     note=f"gain {std} * sqrt({width} / 2) = {gain:.2g} per layer: "
+                          f"{gain ** depth:.0f}x over the {depth - 1} later hidden layers "
+                          "and the output", **exp))
+    c7 += [
+        s7("digits_cnn_c10_20_std1", CNN, _init("normal", std=1.0), _opt("adam", 0.003),
+           {"model": {"channels": [10, 20]}}, fix=_FIX_HE,
+           note="gains 1.0 * sqrt(90 / 2) = 6.7 (conv2) and 1.0 * sqrt(320 / 2) = 12.6 "
+                "(head): 85x from conv1", **exp),
+        s7("mnist1d_cnn_std12", CNN1D, _init("normal", std=1.2), _opt("momentum", 0.01),
+           fix=_FIX_HE, note="gains 1.2 * sqrt(24 / 2) = 4.2 (conv2) and 1.2 * sqrt(160 / "
+                             "2) = 10.7 (head): 45x from conv1", **exp),
+        s7("digits_user_cnn_std12", DIGITS, _init("normal", std=1.2), _opt("momentum", 0.01),
+           model=("user_cnn", {}), fix=_FIX_HE,
+           note="gains 1.2 * sqrt(72 / 2) = 7.2 (conv2) and 1.2 * sqrt(256 / 2) = 13.6 "
+                "(head): 98x from conv1", **exp),
+    ]
+    # symmetric units: zero and constant inits (every unit of a layer the same)
+    for stem, base, act, width, scheme, value, opt, lr in (
+            ("circles", CIRCLES, "relu", 36, "zeros", 0.0, "adam", 0.005),
+            ("xor", XOR, "tanh", 28, "zeros", 0.0, "momentum", 0.05),
+            ("spiral", SPIRAL, "tanh", 40, "constant", 0.05, "adam", 0.005),
+            ("mnist1d", MNIST1D, "relu", 56, "constant", 0.02, "momentum", 0.05),
+            ("digits", DIGITS, "sigmoid", 48, "constant", 0.02, "adam", 0.003),
+            ("moons", MOONS, "sigmoid", 24, "zeros", 0.0, "sgd", 0.1),
+            ("digits", DIGITS, "relu", 40, "constant", 0.03, "sgd", 0.1)):
+        init = _init(scheme) if scheme == "zeros" else _init(scheme, value=value)
+        label = scheme if scheme == "zeros" else f"constant{str(value)[2:]}"
+        c7.append(s7(f"{stem}_{act}_w{width}_{label}", base, w(width, activation=act), init,
+                     _opt(opt, lr), fix=_FIX_HE if act == "relu" else _FIX_XAVIER,
+                     note="every unit of a layer gets the same weights, so the same value "
+                          "and the same gradient: they stay copies of each other", **sym))
+    c7 += [
+        s7("digits_cnn_constant002", CNN, _init("constant", value=0.02), _opt("adam", 0.003),
+           fix=_FIX_HE, note="every filter the same: the channels stay copies", **sym),
+        s7("mnist1d_cnn_zeros_momentum004", CNN1D, _init("zeros"), _opt("momentum", 0.04),
+           fix=_FIX_HE,
+           note="every filter zero: the channels stay copies", **sym),
+        s7("digits_user_cnn_zeros", DIGITS, _init("zeros"), _opt("adam", 0.002),
+           model=("user_cnn", {}), fix=_FIX_HE,
+           note="every filter zero: the channels stay copies", **sym),
+    ]
+    # learning rate too high: Adam moves every weight by about lr a step, against He's
+    # std of sqrt(2 / fan-in) (0.2 to 0.25 for the hidden layers here); momentum at an
+    # effective step of 15 to 25 (6x to 10x the healthy rough starts' 2.5), SGD at 4 (the
+    # development split's moons_sgd_lr3 oscillates); diverged allowed
+    c7 += [
+        s7("moons_adam_lr06_w44", MOONS, HE, _opt("adam", 0.6), w(44), ep(15),
+           fix={"optimizer.lr": 0.005}, note="Adam steps of 0.6 against He's 0.21: 3x the "
+                                             "weights' scale a step", **hb_high),
+        s7("spiral_adam_lr04_w40", SPIRAL, HE, _opt("adam", 0.4), w(40),
+           fix={"optimizer.lr": 0.005}, note="Adam steps of 0.4 against He's 0.22", **hb_high),
+        s7("digits_adam_lr05_w56", DIGITS, HE, _opt("adam", 0.5), w(56),
+           fix={"optimizer.lr": 0.003}, note="Adam steps of 0.5 against He's 0.19",
+           **hb_high),
+        s7("mnist1d_cnn_adam_lr03", CNN1D, HE, _opt("adam", 0.3), fix={"optimizer.lr": 0.005},
+           note="Adam steps of 0.3 against conv2's He scale sqrt(2 / 24) = 0.29 and the "
+                "head's 0.11", **hb_high),
+        s7("digits_user_cnn_adam_lr025", DIGITS, HE, _opt("adam", 0.25), model=("user_cnn", {}),
+           fix={"optimizer.lr": 0.003},
+           note="Adam steps of 0.25 against conv2's He scale 0.17 and the head's 0.09",
+           **hb_high),
+        s7("circles_momentum_lr25_w48", CIRCLES, HE, _opt("momentum", 2.5), w(48), ep(15),
+           fix={"optimizer.lr": 0.05}, note="an effective step of 25", **hb_high),
+        s7("xor_sgd_lr4_w36", XOR, HE, _opt("sgd", 4.0), w(36), ep(15),
+           fix={"optimizer.lr": 0.1},
+           note="SGD at 4 (the development split's moons_sgd_lr3 oscillates)", **hb_high),
+        s7("digits_cnn_momentum_lr15", CNN, HE, _opt("momentum", 1.5),
+           fix={"optimizer.lr": 0.05}, note="an effective step of 15", **hb_high),
+        s7("mnist1d_momentum_lr2_w80", MNIST1D, HE, _opt("momentum", 2.0), w(80),
+           allows=(*hb_high["allows"], *mlp_gap), requires=hb_high["requires"],
+           kind="lr_high", fix={"optimizer.lr": 0.05}, note="an effective step of 20"),
+        s7("spiral_residual2_adam_lr03_w32", SPIRAL, HE, _opt("adam", 0.3),
+           model=("residual", {"width": 32, "depth": 2}), fix={"optimizer.lr": 0.005},
+           note="Adam steps of 0.3 against He's 0.25 in the branches", **hb_high),
+    ]
+    # diverged: SGD at 40 to 95, momentum at 25 and 30, Adam at 60 and 80 (the earlier
+    # splits' runs at SGD 40 to 100, Adam 50, momentum 20 overflowed)
+    c7 += [
+        s7("moons_sgd_lr90_w36", MOONS, HE, _opt("sgd", 90.0), w(36),
+           fix={"optimizer.lr": 0.2}, **div),
+        s7("xor_sgd_lr95_w44", XOR, HE, _opt("sgd", 95.0), w(44), fix={"optimizer.lr": 0.2},
+           **div),
+        s7("circles_momentum_lr30_w48", CIRCLES, HE, _opt("momentum", 30.0), w(48),
+           fix={"optimizer.lr": 0.05}, note="an effective step of 300", **div),
+        s7("spiral_adam_lr60_w40", SPIRAL, HE, _opt("adam", 60.0), w(40),
+           fix={"optimizer.lr": 0.005}, note="Adam moves every weight by about 60 in its "
+                                             "first step", **div),
+        s7("digits_sgd_lr60_w72", DIGITS, HE, _opt("sgd", 60.0), w(72),
+           fix={"optimizer.lr": 0.1}, **div),
+        s7("digits_cnn_sgd_lr40", CNN, HE, _opt("sgd", 40.0), fix={"optimizer.lr": 0.1},
+           **div),
+        s7("mnist1d_sgd_lr70_w56", MNIST1D, HE, _opt("sgd", 70.0), w(56),
+           fix={"optimizer.lr": 0.1}, **div),
+        s7("mnist1d_cnn_adam_lr80", CNN1D, HE, _opt("adam", 80.0), fix={"optimizer.lr": 0.005},
+           note="Adam moves every weight by about 80 in its first step", **div),
+        s7("digits_user_cnn_momentum_lr25", DIGITS, HE, _opt("momentum", 25.0),
+           model=("user_cnn", {}), fix={"optimizer.lr": 0.05},
+           note="an effective step of 250", **div),
+        s7("moons_residual2_sgd_lr60_w40", MOONS, HE, _opt("sgd", 60.0),
+           model=("residual", {"width": 40, "depth": 2}), fix={"optimizer.lr": 0.05},
+           note="SGD at 60 through skips that pass the gradient unchanged", **div),
+    ]
+    # learning rate too low: each 500x or more below the healthy runs of its kind (SGD
+    # and momentum at 0.05 to 0.2, Adam at 0.002 to 0.006); the weights move by far less
+    # than UPDATE_RATIO_LOW = 1e-3 of their size a step
+    c7 += [
+        s7("circles_sgd_lr2e-5_w40", CIRCLES, HE, _opt("sgd", 2e-5), w(40),
+           fix={"optimizer.lr": 0.1}, note="SGD at 2e-5: 5000x below 0.1", **low),
+        s7("xor_momentum_lr5e-6_w48", XOR, HE, _opt("momentum", 5e-6), w(48),
+           fix={"optimizer.lr": 0.05}, note="an effective step of 5e-5", **low),
+        s7("spiral_adam_lr2e-6_w40", SPIRAL, HE, _opt("adam", 2e-6), w(40),
+           fix={"optimizer.lr": 0.005},
+           note="Adam moves each weight by about 2e-6 a step: 4e-4 in about 180 steps, "
+                "against He's 0.25", **low),
+        s7("digits_sgd_lr5e-5_w80", DIGITS, HE, _opt("sgd", 5e-5), w(80),
+           fix={"optimizer.lr": 0.1}, note="SGD at 5e-5: 2000x below 0.1", **low),
+        s7("digits_cnn_momentum_lr3e-6", CNN, HE, _opt("momentum", 3e-6),
+           fix={"optimizer.lr": 0.05}, note="an effective step of 3e-5", **low),
+        s7("mnist1d_adam_lr4e-6_w72", MNIST1D, HE, _opt("adam", 4e-6), w(72),
+           fix={"optimizer.lr": 0.003},
+           note="Adam moves each weight by about 4e-6 a step: 6e-4 in 150 steps", **low),
+        s7("mnist1d_cnn_adam_lr2e-6", CNN1D, HE, _opt("adam", 2e-6),
+           fix={"optimizer.lr": 0.005},
+           note="Adam moves each weight by about 2e-6 a step: 3e-4 in 150 steps", **low),
+        s7("digits_user_cnn_momentum_lr5e-6", DIGITS, HE, _opt("momentum", 5e-6),
+           model=("user_cnn", {}), fix={"optimizer.lr": 0.05},
+           note="an effective step of 5e-5", **low),
+        s7("moons_residual2_adam_lr3e-6_w36", MOONS, HE, _opt("adam", 3e-6),
+           model=("residual", {"width": 36, "depth": 2}), fix={"optimizer.lr": 0.005},
+           note="Adam moves each weight by about 3e-6 a step: 3e-4 in about 100 steps", **low),
+        s7("moons_tanh_sgd_lr5e-5_w40", MOONS, TANH_X, _opt("sgd", 5e-5), w(40),
+           fix={"optimizer.lr": 0.1}, note="SGD at 5e-5: 2000x below 0.1", **low),
+    ]
+    # dead ReLUs: He's first-layer spread about 1.4 against biases of -4 to -6 (0.2% to
+    # 1e-5 of the values positive); later layers see nothing but their bias
+    for stem, base, depth, width, bias, opt, lr in (
+            ("moons", MOONS, 0, 44, -5.0, "sgd", 0.05),
+            ("xor", XOR, 3, 40, -4.5, "momentum", 0.05),
+            ("spiral", SPIRAL, 0, 64, -5.0, "adam", 0.005),
+            ("digits", DIGITS, 0, 72, -4.0, "adam", 0.003),
+            ("mnist1d", MNIST1D, 0, 80, -4.5, "momentum", 0.05),
+            ("circles", CIRCLES, 3, 32, -6.0, "adam", 0.005),
+            ("gaussians", MOONS, 0, 40, -5.0, "momentum", 0.05),
+            ("digits", DIGITS, 3, 56, -5.0, "sgd", 0.1)):
+        data = {"data": {"name": "gaussians", "n_samples": 600}} if stem == "gaussians" else {}
+        positive = math.erfc(-bias / 1.4 / math.sqrt(2)) / 2
+        minus = f"{-bias:g}".replace(".", "")
+        c7.append(s7(f"{stem}_relu{depth or ''}_w{width}_bias_minus{minus}", base, data,
+                     w(width, depth), _init("kaiming_normal", bias=bias), _opt(opt, lr),
+                     note=f"spread about 1.4 against a bias of {bias:g}: {positive:.1e} of "
+                          "the values positive", **dead))
+    c7 += [
+        s7("digits_cnn_bias_minus5", CNN, _init("kaiming_normal", bias=-5.0),
+           _opt("adam", 0.003), note="conv1's spread about 1.4 (fan-in 9, He) against a "
+                                     "bias of -5", **dead),
+        s7("mnist1d_cnn_bias_minus5", CNN1D, _init("kaiming_normal", bias=-5.0),
+           _opt("momentum", 0.03), note="conv1's spread about 1.4 against a bias of -5",
+           **dead),
+    ]
+    # overfitting: parameters far above the training examples, and the steps to fit them
+    c7 += [
+        s7("digits_45_examples_w448", DIGITS, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 45}}, w(448), ep(60, batch_size=9),
+           note="233,000 weights for 45 examples; 300 Adam steps, each example seen 60 "
+                "times", **over),
+        s7("mnist1d_100_examples_w384", MNIST1D, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 100}}, w(384), ep(60, batch_size=20),
+           note="167,000 weights for 100 signals; 300 Adam steps, each seen 60 times",
+           **over),
+        s7("digits_label_noise02_w288", DIGITS, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 180, "label_noise": 0.2}}, w(288), ep(60, batch_size=18),
+           note="104,000 weights for 180 examples, 36 with a wrong label; 600 Adam steps",
+           **over),
+        s7("mnist1d_cnn_60_examples_c24_32", CNN1D, HE, _opt("adam", 0.004),
+           {"data": {"train_size": 60}}, {"model": {"channels": [24, 32]}},
+           ep(80, batch_size=12),
+           note="thousands of weights for 60 signals; 400 Adam steps, each seen 80 times",
+           **over),
+        s7("moons_100_noisy05_w320", MOONS, HE, _opt("adam", 0.005),
+           {"data": {"n_samples": 100, "noise": 0.5}}, w(320), ep(120, batch_size=10),
+           note="104,000 weights for about 60 noisy moons; about 720 Adam steps, each "
+                "point seen 120 times", **over),
+        s7("digits_cnn_40_examples_c16_32", CNN, HE, _opt("adam", 0.004),
+           {"data": {"train_size": 40}}, {"model": {"channels": [16, 32]}},
+           ep(80, batch_size=10),
+           note="thousands of weights for 40 images; 320 Adam steps, each seen 80 times",
+           **over),
+        s7("mnist1d_label_noise025_w320", MNIST1D, HE, _opt("adam", 0.003),
+           {"data": {"train_size": 160, "label_noise": 0.25}}, w(320), ep(60, batch_size=16),
+           note="118,000 weights for 160 signals, 40 with a wrong label; 600 Adam steps",
+           **over),
+        s7("gaussians_90_overlapping_w384", MOONS, HE, _opt("adam", 0.005),
+           {"data": {"name": "gaussians", "n_samples": 90, "noise": 1.0}}, w(384),
+           ep(120, batch_size=9),
+           note="blobs of std 1 at distance 2 (16% Bayes error): 149,000 weights for about "
+                "54 points; about 720 Adam steps fit the 9 or so on the wrong side", **over),
+        s7("digits_70_examples_relu3_w256", DIGITS, HE, _opt("adam", 0.002),
+           {"data": {"train_size": 70}}, w(256, 3), ep(60, batch_size=14),
+           note="150,000 weights for 70 examples; 300 Adam steps", **over),
+        s7("digits_user_cnn_50_examples", DIGITS, HE, _opt("adam", 0.004),
+           {"data": {"train_size": 50}}, ep(80, batch_size=10), model=("user_cnn", {}),
+           note="3,800 weights for 50 images; 400 Adam steps, each seen 80 times", **over),
+    ]
+    # underfitting: penalties that dwarf the loss, dropout that leaves a few units, a
+    # linear model on a set no line separates, two units for 10 classes
+    c7 += [
+        s7("moons_l2_1_w48", MOONS, HE, {"regularization": {"l2": 1.0}}, w(48),
+           fix={"regularization.l2": 1e-4},
+           note="a penalty Σ w^2 over about 2500 weights, Σ w^2 = 2 x 97 = 190 at He's "
+                "scale (2 per output unit of a layer) against a loss of 0.69", **under),
+        s7("circles_l2_08_w56", CIRCLES, HE, {"regularization": {"l2": 0.8}}, w(56),
+           fix={"regularization.l2": 1e-4},
+           note="a penalty 0.8 Σ w^2 over about 3300 weights: 0.8 x 226 = 180 at He's "
+                "scale against 0.69", **under),
+        s7("spiral_l1_005_w48", SPIRAL, HE, {"regularization": {"l1": 0.05}}, w(48),
+           fix={"regularization.l1": 0.0},
+           note="a penalty 0.05 Σ |w| over about 5000 weights of mean |w| 0.16: 40 "
+                "against a loss of 1.1", **under),
+        s7("digits_l1_005_w64", DIGITS, HE, {"regularization": {"l1": 0.05}},
+           fix={"regularization.l1": 0.0},
+           note="a penalty 0.05 Σ |w| over about 8900 weights of mean |w| 0.13: 58 "
+                "against a loss of 2.3", **under),
+        s7("digits_dropout09_w40", DIGITS, HE, w(40, dropout=0.9), _opt("momentum", 0.05),
+           fix={"model.dropout": 0.1}, note="90% of the hidden units dropped at each step: "
+                                            "4 of 40 left per layer", **under),
+        s7("mnist1d_l2_06_w64", MNIST1D, HE, {"regularization": {"l2": 0.6}},
+           _opt("adam", 0.003), fix={"regularization.l2": 1e-4},
+           note="a penalty 0.6 Σ w^2 over about 7300 weights: 0.6 x 276 = 170 at He's "
+                "scale against 2.3", **under),
+        s7("digits_cnn_l2_15", CNN, HE, {"regularization": {"l2": 1.5}},
+           _opt("momentum", 0.05), fix={"regularization.l2": 1e-4},
+           note="a penalty 1.5 Σ w^2 over about 4000 weights: the weights collapse", **under),
+        s7("xor_linear_model", XOR, HE, {"model": {"depth": 0}}, _opt("adam", 0.005),
+           fix={"model.depth": 2},
+           note="XOR is the textbook set no line separates: a linear model stays near "
+                "chance", **under),
+        s7("spiral_linear_model", SPIRAL, HE, {"model": {"depth": 0}}, _opt("adam", 0.005),
+           fix={"model.depth": 3},
+           note="interleaved spiral arms: no line separates them", **under),
+        s7("digits_relu1_w2", DIGITS, HE, w(2, 1), fix={"model.width": 64},
+           requires=("underfitting",), allows=("not_learning", "dead_relu"),
+           kind="underfitting",
+           note="two ReLU units for 10 classes: the logits are affine in two non-negative "
+                "numbers; one unit or both can die (digits_relu1_w1), so dead_relu is "
+                "allowed"),
+    ]
+    c += c7
     return [Case(**{**x.__dict__, "heldback": x.id in HELDBACK}) for x in c]
 
 

@@ -508,6 +508,25 @@ def _init_logit_excess(run: Run) -> float:
     return logit_excess(rms, run.model_spec.get("n_classes") or 2)
 
 
+def _unmarked_confidence(losses: list[float], shape: dict[str, Any], high_line: float,
+                         ends_high: bool) -> float:
+    """How sure an overshooting rate is when no single rise was marked: as sure as the
+    stronger of its two pieces of evidence, each by its distance past its own threshold
+    (:func:`confidence`): the loss ending ``losses[-1] - min(losses)`` above its best
+    against ``high_line`` (the larger of 2 RISE_SHARE of the progress and NOISE_K epoch
+    noises), and, for a ``bouncing`` loss, its second largest epoch-to-epoch rise after
+    the first epoch against ``tol`` = FLAT_SHARE of the loss at chance (bouncing needs two
+    rises past ``tol``: the weaker of the two is how far the loss surely went up and
+    down). A loss just past either line is "possible", not asserted."""
+    confs = [confidence(losses[-1] - min(losses), high_line)] if ends_high else []
+    if shape["bouncing"]:
+        scale = shape["chance"] or abs(losses[0]) or 1.0
+        rises = sorted((b - a for a, b in pairwise(losses[1:])), reverse=True)
+        if len(rises) >= 2:
+            confs.append(confidence(rises[1], FLAT_SHARE * scale))
+    return max(confs, default=0.5)
+
+
 def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     if len(run.history) < MIN_EPOCHS or run.status == "diverged":
         return []
@@ -525,8 +544,8 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     oscillating = moving and (len(marked) >= max(2, OSCILLATING_SHARE * (len(losses) - 1))
                               or (jump > REBOUND_FACTOR and worst_rise > RISE_SHARE
                                   and bool(marked)))
-    ends_high = moving and losses[-1] - min(losses) > max(
-        2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
+    high_line = max(2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
+    ends_high = moving and losses[-1] - min(losses) > high_line
     # a rise counts as overshooting only when the loss also falls back after it (a loss
     # that climbs steadily to chance under a penalty larger than itself is the penalty)
     best = losses.index(min(losses))
@@ -579,7 +598,8 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                     f"epochs, {len(marked)} times by more than {NOISE_K:g}x the noise of an "
                     f"epoch's mean, once by a factor {jump:.2g}, and ends at {losses[-1]:.3g} "
                     f"against a best of {min(losses):.3g}.")
-            conf = min(1.0, 0.5 + 0.1 * len(marked)) if marked else 0.6
+            conf = (min(1.0, 0.5 + 0.1 * len(marked)) if marked
+                    else _unmarked_confidence(losses, shape, high_line, ends_high))
             if shape["bouncing"] and not marked:
                 what = (f"The training loss made no progress after epoch 2 "
                         f"({losses[1]:.3g}, best {min(losses):.3g}) while it went up and "
