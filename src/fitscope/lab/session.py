@@ -84,50 +84,49 @@ class Outbox:
     def _empty(self) -> bool:
         return not (self._events or self._rows or self._view)
 
-    def event(self, kind: str, owner: int | None = None, **fields: Any) -> None:
+    def _post(self, owner: int | None, change: Callable[[], object]) -> bool:
+        """``change()`` under the lock if the output is ``owner``'s (None: anyone's), then
+        ``on_post`` if the outbox was empty; whether it was accepted."""
         with self._lock:
             if owner is not None and owner != self.owner:
-                return
+                return False
             was_empty = self._empty()
-            self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": kind, **fields}]
+            change()
         if was_empty:
             self.on_post()
+        return True
+
+    def _add_event(self, kind: str, fields: dict) -> None:
+        """(Under the lock) one more event, the oldest dropped beyond MAX_EVENTS."""
+        self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": kind, **fields}]
+
+    def event(self, kind: str, owner: int | None = None, **fields: Any) -> None:
+        self._post(owner, lambda: self._add_event(kind, fields))
 
     def rows(self, owner: int, rows: list[dict]) -> None:
-        with self._lock:
-            if owner != self.owner:
-                return
-            was_empty = self._empty()
-            self._rows.extend(rows)
-        if was_empty:
-            self.on_post()
+        self._post(owner, lambda: self._rows.extend(rows))
 
     def first_point(self, owner: int, started: dict, row: dict) -> None:
         """Training ``owner``'s ``started`` event (its fields) and first history row,
         posted at once so that both go in the same message; then ``on_first`` (the
         page's writer sends them without waiting out its pacing)."""
-        with self._lock:
-            if owner != self.owner:
-                return
-            was_empty = self._empty()
-            self._events = [*self._events[-(MAX_EVENTS - 1):], {"type": "started", **started}]
+        def change() -> None:
+            self._add_event("started", started)
             self._rows.append(row)
-        if was_empty:
-            self.on_post()
-        self.on_first()
+
+        if self._post(owner, change):
+            self.on_first()
 
     def view(self, owner: int, view: dict) -> None:
         if owner != self.owner:  # (checked again under the lock) spare the encoding
             return
         encoded = {key: json.dumps(finite(value), allow_nan=False)
                    for key, value in view.items()}
-        with self._lock:
-            if owner != self.owner:
-                return
-            was_empty = self._empty()
+
+        def change() -> None:
             self._view = {**(self._view or {}), **encoded}
-        if was_empty:
-            self.on_post()
+
+        self._post(owner, change)
 
     def claim(self, owner: int) -> None:
         """Accept output from training ``owner`` only, dropping anything still queued
