@@ -684,19 +684,24 @@ def _not_learning(run: Run, found: list[Finding]) -> list[Finding]:
                    above=False, span=10.0) if best < shape["chance"] else 1.0, change)]
 
 
+def window_length(n: int) -> int:
+    """Epochs in a window of a curve of ``n`` epochs: w = max(1, round(n / OVERFIT_WINDOWS))."""
+    return max(1, round(n / OVERFIT_WINDOWS))
+
+
 def validation_rise(history: list[dict]) -> dict[str, Any]:
     """How far the validation loss rose above its minimum, against its own noise.
 
-    The curve is read as medians over windows of w = max(1, round(n / OVERFIT_WINDOWS))
-    epochs (a median, so one spike of an unstable step does not move it): ``rise`` is the
-    last window's median minus the lowest window median, ``need`` is NOISE_K times the
+    The curve is read as medians over windows of w epochs (:func:`window_length`; a
+    median, so one spike of an unstable step does not move it): ``rise`` is the last
+    window's median minus the lowest window median, ``need`` is NOISE_K times the
     noise of such a median, sigma / sqrt(w), with sigma the median epoch-to-epoch change
     of the validation loss. ``train_fell``: the training loss's last window median is
     below its median in the window where the validation loss was lowest."""
     vals = [row["val_loss"] for row in history]
     train = [row["train_loss"] for row in history]
     n = len(vals)
-    w = max(1, round(n / OVERFIT_WINDOWS))
+    w = window_length(n)
     val_med = [statistics.median(vals[i:i + w]) for i in range(n - w + 1)]
     train_med = [statistics.median(train[i:i + w]) for i in range(n - w + 1)]
     best = min(range(len(val_med)), key=val_med.__getitem__)
@@ -711,15 +716,14 @@ def validation_rise(history: list[dict]) -> dict[str, Any]:
 def fitted_loss(run: Run) -> float | None:
     """The training loss the model ends at: its final evaluation on the training split
     (dropout off), or the median of the epochs' mean training losses over the last
-    w = max(1, round(n / OVERFIT_WINDOWS)) epochs when that is lower. One evaluation at the
+    :func:`window_length` epochs when that is lower. One evaluation at the
     end is a single sample of a noisy level (circles_130_noisy_deep_wide: 0.81 at the end
     against a median of 0.24 over its last 15 epochs, spikes to 0.47 among them). Under
     dropout the epoch losses are measured with it on, usually above the evaluation, which
     is then the lower and is kept."""
     final = run.metrics.get("train_loss")
     losses = [row["train_loss"] for row in run.history]
-    w = max(1, round(len(losses) / OVERFIT_WINDOWS))
-    level = statistics.median(losses[-w:]) if losses else None
+    level = statistics.median(losses[-window_length(len(losses)):]) if losses else None
     if level is None or not math.isfinite(level):
         return final
     return level if final is None or not math.isfinite(final) else min(final, level)
