@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from fitscope.probe import cases as cases_module
-from fitscope.probe.cases import BASES, BY_ID, CASES, HELDBACK, CaseDataError, load_cases
+from fitscope.probe.cases import BY_ID, CASES, HELDBACK, CaseDataError, load_cases
 
 DATA = resources.files("fitscope.probe") / "case_data"
 
@@ -104,7 +104,7 @@ def test_every_case_builds_its_config_and_model():
 
 def test_a_case_reads_as_its_base_merged_under_its_config_and_its_named_label_and_fix():
     case = BY_ID["moons_relu30_xavier_flat"]
-    assert case.config["data"] == BASES["moons"]["data"]
+    assert case.config["data"] == {"name": "moons", "n_samples": 400}
     assert case.config["init"] == {"scheme": "xavier_normal"}
     assert case.config["model"]["depth"] == 30 and case.config["model"]["width"] == 32
     assert case.requires == {"vanishing_gradients", "not_learning"}

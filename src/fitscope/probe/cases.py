@@ -11,9 +11,9 @@ diagnosis reports is a false alarm. A healthy case requires nothing.
 The cases are data: the ``[[case]]`` tables of the TOML files in ``case_data/`` beside
 this module, one file a split or block in the order they were written, each with the
 comments that record how its cases were written; ``case_data/presets.toml`` holds the
-named labels (``label = "vanishing"``: its requires, allows and kind) and fixes
-(``fix = "he"``), and :data:`BASES` the named configs a case's ``base`` lists, its
-``config.*`` tables merged over them. This module holds the code: :class:`Case`, the
+named bases (``base = ["moons", "he"]``: configs merged in order, the case's ``config.*``
+tables over them), labels (``label = "vanishing"``: its requires, allows and kind) and
+fixes (``fix = "he"``). This module holds the code: :class:`Case`, the
 user-style models, :func:`load_cases`, :func:`run_case` and :func:`score`.
 
 The held-back split, the ids of :data:`HELDBACK` (the case file whose ``split`` is
@@ -126,6 +126,7 @@ class Case:
 
 
 def _merge(base: dict, over: dict) -> dict:
+    """``base`` with ``over``'s values in place of its own, nested tables merged alike."""
     out = {k: dict(v) if isinstance(v, dict) else v for k, v in base.items()}
     for k, v in over.items():
         if isinstance(v, dict) and isinstance(out.get(k), dict):
@@ -134,35 +135,6 @@ def _merge(base: dict, over: dict) -> dict:
             out[k] = v
     return out
 
-
-PROBE = {"observe": {"probe_every": 10}}
-MOONS = _merge(PROBE, {"data": {"name": "moons", "n_samples": 400},
-                       "model": {"depth": 2, "width": 32},
-                       "budget": {"epochs": 12, "batch_size": 32}})
-SPIRAL = _merge(PROBE, {"data": {"name": "spiral", "n_samples": 600},
-                        "model": {"depth": 3, "width": 32},
-                        "budget": {"epochs": 15, "batch_size": 32}})
-CIRCLES = _merge(MOONS, {"data": {"name": "circles"}})
-XOR = _merge(MOONS, {"data": {"name": "xor"}})
-DIGITS = _merge(PROBE, {"data": {"name": "digits"}, "model": {"depth": 2, "width": 64},
-                        "budget": {"epochs": 8, "batch_size": 64}})
-CNN = _merge(DIGITS, {"model": {"kind": "cnn"}})
-MNIST1D = _merge(PROBE, {"data": {"name": "mnist1d", "n_samples": 1500},
-                         "model": {"depth": 2, "width": 64},
-                         "budget": {"epochs": 10, "batch_size": 64}})
-CNN1D = _merge(MNIST1D, {"model": {"kind": "cnn"}})
-
-HE = {"init": {"scheme": "kaiming_normal"}}
-XAVIER = {"init": {"scheme": "xavier_normal"}}
-TANH_X = {"model": {"activation": "tanh"}, **XAVIER}
-SIGMOID_X = {"model": {"activation": "sigmoid"}, **XAVIER}
-
-
-# the named configs a case's `base` lists, merged in order under its `config` tables
-BASES: dict[str, dict[str, Any]] = {
-    "probe": PROBE, "moons": MOONS, "circles": CIRCLES, "xor": XOR, "spiral": SPIRAL,
-    "digits": DIGITS, "cnn": CNN, "mnist1d": MNIST1D, "cnn1d": CNN1D,
-    "he": HE, "xavier": XAVIER, "tanh_xavier": TANH_X, "sigmoid_xavier": SIGMOID_X}
 
 DATA_FOLDER = "case_data"
 PRESETS_FILE = "presets.toml"
@@ -191,16 +163,17 @@ def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) 
     if unknown:
         raise CaseDataError(f"{where}: unknown field(s) {', '.join(unknown)} "
                             f"(known: {', '.join(sorted(_CASE_FIELDS))})")
+    bases = presets["base"]
     names = raw.get("base", [])
     names = [names] if isinstance(names, str) else names
     if not names or not isinstance(names, list):
-        raise CaseDataError(f"{where}: field 'base': name one or more of {', '.join(BASES)}")
+        raise CaseDataError(f"{where}: field 'base': name one or more of {', '.join(bases)}")
     config: dict[str, Any] = {}
     for name in names:
-        if name not in BASES:
+        if name not in bases:
             raise CaseDataError(f"{where}: field 'base': unknown base {name!r} "
-                                f"(known: {', '.join(BASES)})")
-        config = _merge(config, BASES[name])
+                                f"(known: {', '.join(bases)})")
+        config = _merge(config, bases[name])
     over = raw.get("config", {})
     if not isinstance(over, dict):
         raise CaseDataError(f"{where}: field 'config': expected a table, got {over!r}")
@@ -237,13 +210,13 @@ def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) 
                                 f"{', '.join(USER_MODELS)}, got {name!r}")
         model = (name, kwargs)
     return Case(raw["id"], config, requires, allows, dict(fix) if fix else fix, model,
-                raw.get("note", ""), heldback=split == "heldback", kind=label["kind"])
+                raw.get("note", ""), heldback=split == "heldback", kind=label.get("kind", "healthy"))
 
 
 def load_cases(folder: Traversable | None = None) -> list[Case]:
     """Every case of the ``*.toml`` files in ``folder`` (default: the package's
     ``case_data``), in the files' name order and each file's order; the names its cases
-    use (labels, fixes) come from the folder's presets.toml. Each case file says
+    use (bases, labels, fixes) come from the folder's presets.toml. Each case file says
     ``split = "development"`` or ``"heldback"`` for all its cases. Raises
     :class:`CaseDataError` naming the file, the case and the field on a bad entry or a
     repeated id."""
@@ -256,7 +229,7 @@ def load_cases(folder: Traversable | None = None) -> list[Case]:
             raise CaseDataError(f"{entry.name}: not valid TOML: {exc}") from None
 
     presets = read(folder / PRESETS_FILE)
-    presets = {"label": presets.get("label", {}), "fix": presets.get("fix", {})}
+    presets = {part: presets.get(part, {}) for part in ("base", "label", "fix")}
     cases: list[Case] = []
     seen: dict[str, str] = {}
     for entry in sorted((e for e in folder.iterdir()
