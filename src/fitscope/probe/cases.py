@@ -155,7 +155,11 @@ def _strings(value: Any, where: str) -> frozenset[str]:
 
 
 def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) -> Case:
-    """One ``[[case]]`` table as a :class:`Case`; see presets.toml for the fields."""
+    """One ``[[case]]`` table as a :class:`Case`. Its fields: ``id``; ``base`` (a named
+    base or a list of them) and ``config`` (tables merged over the bases); ``label`` (a
+    named label) or ``requires`` / ``allows`` / ``kind`` (none of them: healthy);
+    ``fix`` (a named fix or a table of dotted config keys); ``user_model`` (``name``, a
+    key of :data:`USER_MODELS`, and its keyword arguments); ``note``."""
     where = f"{where}: case {raw.get('id', '(no id)')!r}"
     if not isinstance(raw.get("id"), str) or not raw["id"]:
         raise CaseDataError(f"{where}: field 'id': a case needs a non-empty string id")
@@ -188,8 +192,7 @@ def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) 
                                 f"(known: {', '.join(presets['label'])})")
         label = presets["label"][raw["label"]]
     else:
-        label = {"kind": "healthy", **{k: raw[k] for k in ("requires", "allows", "kind")
-                                       if k in raw}}
+        label = {k: raw[k] for k in ("requires", "allows", "kind") if k in raw}
     requires = _strings(label.get("requires", []), f"{where}: field 'requires'")
     allows = _strings(label.get("allows", []), f"{where}: field 'allows'")
     fix = raw.get("fix")
@@ -210,7 +213,8 @@ def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) 
                                 f"{', '.join(USER_MODELS)}, got {name!r}")
         model = (name, kwargs)
     return Case(raw["id"], config, requires, allows, dict(fix) if fix else fix, model,
-                raw.get("note", ""), heldback=split == "heldback", kind=label.get("kind", "healthy"))
+                raw.get("note", ""), heldback=split == "heldback",
+                kind=label.get("kind", "healthy"))
 
 
 def load_cases(folder: Traversable | None = None) -> list[Case]:
