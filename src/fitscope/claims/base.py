@@ -168,3 +168,9 @@ def mean(xs: Sequence[float]) -> float:
     """Mean of the values that are not NaN (NaN marks a diverged run's seed)."""
     kept = [x for x in xs if not (isinstance(x, float) and math.isnan(x))]
     return statistics.fmean(kept) if kept else math.nan
+
+
+def finite_mean(xs: Sequence[float]) -> float:
+    """Mean of the finite values (NaN for none): the values a claim's test compares
+    (:func:`~fitscope.study.stats.one_sided_test` drops a non-finite one)."""
+    return mean([x for x in xs if math.isfinite(x)])

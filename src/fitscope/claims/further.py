@@ -36,7 +36,7 @@ from .regularization.common import (
     _weights_flat,
     overfit_base,
 )
-from .tests import greater, mean_above
+from .tests import mean_above, versus
 
 # -- 29: more data is the best regularizer -------------------------------------------------
 
@@ -62,10 +62,10 @@ def measure_more_data(ctx: Context) -> Measurement:
 def decide_more_data(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
     more = max(acc, key=lambda k: k.points)
-    tests = {k: greater(acc[more], acc[k], paired=True, label=f"test accuracy {more} > {k}")
-             for k in acc if k != more}
-    detail = "; ".join(f"test accuracy {_m(acc[more]):.3f} with {more} against "
-                       f"{_m(acc[k]):.3f} with {k} ({c.text()})" for k, c in tests.items())
+    said = {k: versus(acc, more, k, "test accuracy", label=f"test accuracy {more} > {k}")
+            for k in acc if k != more}
+    tests = {k: c for k, (c, _) in said.items()}
+    detail = "; ".join(text for _, text in said.values())
     beaten = [k for k, c in tests.items() if c.significant]
     if len(beaten) == len(tests):
         return Verdict("holds", detail + ".")
@@ -118,19 +118,16 @@ def measure_bn_speed(ctx: Context) -> Measurement:
 
 def decide_bn_speed(m: Measurement) -> Verdict:
     v = m.values
-    fast = greater(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
-                   paired=True, label=f"training loss after {BN_EARLY} epochs, plain > batch norm")
-    narrow = greater(v["gap"]["plain"], v["gap"]["batch norm"], paired=True,
-                     label="train-test accuracy gap, plain > batch norm")
-    replace = greater(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"], paired=True,
-                      label="test accuracy, dropout > batch norm", reported=True)
-    detail = (f"training loss after {BN_EARLY} epochs "
-              f"{_m(v['early_train_loss']['batch norm']):.3f} "
-              f"with batch norm against {_m(v['early_train_loss']['plain']):.3f} without "
-              f"({fast.text()}); gap {_m(v['gap']['batch norm']):.3f} against "
-              f"{_m(v['gap']['plain']):.3f} ({narrow.text()}); test accuracy with batch norm "
-              f"{_m(v['test_acc']['batch norm']):.3f}, with dropout 0.2 instead "
-              f"{_m(v['test_acc']['dropout 0.2']):.3f} (dropout better? {replace.text()})")
+    bn, said = "batch norm", ("with batch norm", "without")
+    fast, speed = versus(v["early_train_loss"], bn, "plain",
+                         f"training loss after {BN_EARLY} epochs", said, lower=True,
+                         label=f"training loss after {BN_EARLY} epochs, plain > batch norm")
+    narrow, gap = versus(v["gap"], bn, "plain", "gap", said, lower=True,
+                         label="train-test accuracy gap, plain > batch norm")
+    _, replace = versus(v["test_acc"], "dropout 0.2", bn, "test accuracy",
+                        ("with dropout 0.2 instead", "with batch norm"), reported=True,
+                        label="test accuracy, dropout > batch norm")
+    detail = f"{speed}; {gap}; {replace}"
     wider = narrow.result.p_opposite < 0.05
     return verdict_from(detail, fast.significant, narrow.significant,
                         "'regularizes' is left out: it trains faster, but the gap is "
@@ -190,13 +187,12 @@ def decide_l1_majority(m: Measurement) -> Verdict:
     v = m.values
     majority = mean_above(v["near_zero"]["L1"], 0.5,
                           label=f"share of L1 weights under {NEAR_ZERO:g} > 0.5")
-    less = greater(v["large_kept"]["L1"], v["large_kept"]["L2"], paired=True,
-                   label="large weights kept, L1 > L2")
+    less, kept = versus(v["large_kept"], "L1", "L2", f"the top {TOP_SHARE:.0%} of weights "
+                        "keep", ("of their size under L1", "under L2"), ".2f",
+                        label="large weights kept, L1 > L2")
     detail = (f"share of weights under {NEAR_ZERO:g}: L1 {_m(v['near_zero']['L1']):.2f}, L2 "
               f"{_m(v['near_zero']['L2']):.2f}, none {_m(v['near_zero']['none']):.2f} "
-              f"({majority.text()}); the top {TOP_SHARE:.0%} of weights keep "
-              f"{_m(v['large_kept']['L1']):.2f} of their size under L1 and "
-              f"{_m(v['large_kept']['L2']):.2f} under L2 ({less.text()}); training loss L1 "
+              f"({majority.text()}); {kept}; training loss L1 "
               f"{_m(v['train_loss']['L1']):.3f}, L2 {_m(v['train_loss']['L2']):.3f}")
     if majority.significant and less.significant:
         return Verdict("holds", detail + ".")
@@ -245,11 +241,8 @@ def measure_input_dropout(ctx: Context) -> Measurement:
 def decide_input_dropout(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
     high, low = Keep(1 - INPUT_DROPS[0]), Keep(1 - INPUT_DROPS[1])
-    c = greater(acc[high], acc[low], paired=True,
-                label=f"test accuracy, inputs {high} > {low}")
-    detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "
-              f"{1 - INPUT_DROPS[0]:g} against {_m(acc[low]):.3f} at {1 - INPUT_DROPS[1]:g} "
-              f"({c.text()})")
+    c, detail = versus(acc, high, low, "test accuracy", (f"with inputs kept at {high.p:g}",
+                       f"at {low.p:g}"), label=f"test accuracy, inputs {high} > {low}")
     return verdict_from(detail, c.significant)
 
 
@@ -291,11 +284,10 @@ def measure_bowl(ctx: Context) -> Measurement:
 
 def decide_bowl(m: Measurement) -> Verdict:
     steps, lr = m.values["steps"], m.series["lr"]
-    c = greater(steps["adagrad"], steps["rmsprop"], paired=True,
-                label="steps to tolerance, AdaGrad > RMSProp")
-    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(steps['rmsprop']):.0f} "
-              f"(eps {lr['rmsprop']}), AdaGrad {mean(steps['adagrad']):.0f} "
-              f"(eps {lr['adagrad']}) ({c.text()})")
+    c, detail = versus(steps, "rmsprop", "adagrad", "steps to f - f_min <= 0.001 in the bowl:",
+                       (f"with RMSProp (eps {lr['rmsprop']})",
+                        f"with AdaGrad (eps {lr['adagrad']})"), ".0f", lower=True,
+                       label="steps to tolerance, AdaGrad > RMSProp")
     return verdict_from(detail, c.significant)
 
 
@@ -404,10 +396,10 @@ def measure_after_stopping(ctx: Context) -> Measurement:
 
 def decide_after_stopping(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    tests = {a: greater(acc[a], acc["stopped"], paired=True,
-                        label=f"test accuracy {a} > stopped") for a in AFTER}
-    detail = "; ".join(f"{a}: test accuracy {_m(acc[a]):.3f} against {_m(acc['stopped']):.3f} "
-                       f"stopped ({c.text()})" for a, c in tests.items())
+    said = {a: versus(acc, a, "stopped", "test accuracy", (f"with {a}", "stopped"),
+                      label=f"test accuracy {a} > stopped") for a in AFTER}
+    tests = {a: c for a, (c, _) in said.items()}
+    detail = "; ".join(text for _, text in said.values())
     won = [a for a, c in tests.items() if c.significant]
     if len(won) == len(AFTER):
         return Verdict("holds", detail + ".")

@@ -14,7 +14,8 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
-from ..base import Context, K, Measurement, Verdict, mean, metrics
+from ..base import Context, K, Measurement, Verdict, metrics
+from ..base import finite_mean as _m
 from ..tests import greater, mean_ci
 
 # -- shared pieces ---------------------------------------------------------------------
@@ -32,10 +33,6 @@ def _per_run(runs: Sequence[Run], fn: Callable[[Run], float]) -> list[float]:
 def _gap(runs: Sequence[Run]) -> list[float]:
     """Generalization gap in accuracy: train accuracy - test accuracy."""
     return _per_run(runs, lambda r: r.metrics["train_acc"] - r.metrics["test_acc"])
-
-
-def _m(xs: Sequence[float]) -> float:
-    return mean([x for x in xs if math.isfinite(x)])
 
 
 def _ci_bar(name: str, groups: dict[str, Sequence[float]]) -> go.Bar:
