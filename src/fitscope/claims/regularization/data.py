@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from ...config import RunConfig
 from ..base import Claim, Context, Measurement, Verdict, metrics, setting, verdict_from
-from ..tests import greater
-from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m
+from ..tests import greater, versus
+from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 
@@ -37,13 +37,12 @@ def decide_augmentation(m: Measurement) -> Verdict:
     acc, sizes = m.values["test_acc"], m.series["train_sizes"]
     helps, parts = [], []
     for n in sizes:
-        a, p = acc[Augmented("augmented", n)], acc[Augmented("none", n)]
-        c = greater(a, p, paired=True)
+        c, text = versus(acc, Augmented("augmented", n), Augmented("none", n),
+                         f"with {n} images:", ("with augmentation", "without"))
         if c.significant:
             helps.append(n)
-        parts.append(f"{n} images: {_m(a):.3f} with augmentation against {_m(p):.3f} without "
-                     f"({c.text()})")
-    detail = "test accuracy with " + "; ".join(parts)
+        parts.append(text)
+    detail = "test accuracy " + "; ".join(parts)
     if sizes[0] not in helps:
         return Verdict("does not hold", detail + ".")
     if len(helps) == len(sizes):
@@ -103,13 +102,12 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
             for r in rates}
     helps, parts = [], []
     for r in rates:
-        c = greater(acc[Labels(r, True)], acc[Labels(r, False)], paired=True,
-                    reported=r == 0)  # clean labels: the reference, not a criterion
+        c, text = versus(acc, Labels(r, True), Labels(r, False), f"{r:.0%} wrong labels:",
+                         (f"with smoothing {m.values['smoothing']}", "without"),
+                         reported=r == 0)  # clean labels: the reference, not a criterion
         if c.significant and r > 0:
             helps.append(r)
-        parts.append(f"{r:.0%} wrong labels: {_m(acc[Labels(r, True)]):.3f} with smoothing "
-                     f"{m.values['smoothing']} against {_m(acc[Labels(r, False)]):.3f} "
-                     f"({c.text()})")
+        parts.append(text)
     top = max(rates)
     inter = greater(gain[top], gain[min(rates)], paired=True,
                     label=f"gain at {top:.0%} wrong > gain on clean labels")
@@ -175,10 +173,10 @@ def measure_multitask(ctx: Context) -> Measurement:
 
 def decide_multitask(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    c = greater(acc["with auxiliary tasks"], acc["main task only"], paired=True)
-    detail = (f"with main labels on {m.values['main_label_fraction']:.0%} of the training "
-              f"set, main-task test accuracy is {_m(acc['with auxiliary tasks']):.3f} with the "
-              f"auxiliary heads against {_m(acc['main task only']):.3f} without ({c.text()})")
+    c, text = versus(acc, "with auxiliary tasks", "main task only", "main-task test accuracy "
+                     "is", ("with the auxiliary heads", "without"))
+    detail = f"with main labels on {m.values['main_label_fraction']:.0%} of the training set, " \
+        + text
     return verdict_from(detail, c.significant)
 
 

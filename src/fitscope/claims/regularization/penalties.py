@@ -18,7 +18,7 @@ from ...landscape.evaluate import eval_mode
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
 from ..plots import finish
-from ..tests import greater, mean_ci
+from ..tests import mean_ci, versus
 from .common import (
     OVERFIT_SIZES,
     _ci_bar,
@@ -207,13 +207,12 @@ def decide_sparsity(m: Measurement) -> Verdict:
     v = m.values
     a, b = v["pair"]
     zero, norm, loss = v["near_zero"], v["norm"], v["train_loss"]
-    sparse = greater(zero[a], zero[b], paired=True)
-    small = greater(norm[NO_PENALTY], norm[b], paired=True)
+    sparse, near = versus(zero, a, b, f"the share of weights near zero (under {NEAR_ZERO:.0%} "
+                          "of the unpenalized RMS weight) is", ("with L1", "with L2"), ".0%")
+    small, shrunk = versus(norm, b, NO_PENALTY, "the weight norm is", ("with L2",
+                           "without a penalty"), ".3g", lower=True)
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
-              f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
-              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
-              f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
-              f"against {_m(norm[NO_PENALTY]):.3g} without a penalty ({small.text()})")
+              f"{near}; {shrunk}")
     return verdict_from(detail, sparse.significant, small.significant)
 
 
@@ -294,10 +293,9 @@ def measure_activation_l1(ctx: Context) -> Measurement:
 
 def decide_activation_l1(m: Measurement) -> Verdict:
     z, acc = m.values["zero_share"], m.values["test_acc"]
-    c = greater(z["activation L1"], z["none"], paired=True)
-    detail = (f"on test digits {_m(z['activation L1']):.0%} of the hidden ReLU outputs are "
-              f"exactly zero with the penalty against {_m(z['none']):.0%} without "
-              f"({c.text()}); test accuracy {_m(acc['activation L1']):.3f} against "
+    c, zeros = versus(z, "activation L1", "none", "on test digits, the share of hidden ReLU "
+                      "outputs exactly zero is", ("with the penalty", "without"), ".0%")
+    detail = (f"{zeros}; test accuracy {_m(acc['activation L1']):.3f} against "
               f"{_m(acc['none']):.3f}")
     return verdict_from(detail, c.significant)
 
