@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from ..config import RunConfig
 from ..data.idx import find_idx, read_idx
 from .base import Claim, Context, Measurement, Verdict, mean, metric
-from .tests import greater
+from .tests import greater, versus
 
 VARIANTS: dict[str, dict] = {
     "plain": {},
@@ -51,10 +51,10 @@ def decide_fashion(m: Measurement) -> Verdict:
     gaps, accs = m.values["gap"], m.values["test_acc"]
     helped, lines = [], []
     for label in list(VARIANTS)[1:]:
-        gap = greater(gaps["plain"], gaps[label])
+        gap, text = versus(gaps, label, "plain", f"{label}: gap", ("", "plain"), lower=True,
+                           paired=False)
         acc = greater(accs[label], accs["plain"])
-        lines.append(f"{label}: gap {mean(gaps[label]):.3f} vs plain {mean(gaps['plain']):.3f} "
-                     f"({gap.text()}), test accuracy {mean(accs[label]):.4f} vs "
+        lines.append(f"{text}, test accuracy {mean(accs[label]):.4f} vs "
                      f"{mean(accs['plain']):.4f}")
         if gap.significant or acc.significant:
             helped.append(label)

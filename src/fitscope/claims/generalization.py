@@ -12,7 +12,7 @@ from sklearn.neighbors import KNeighborsClassifier
 from ..config import DataConfig, RunConfig
 from ..data import load_data
 from .base import Claim, Context, Measurement, Verdict, mean, metric
-from .tests import greater
+from .tests import greater, versus
 
 KS = (1, 3, 9, 27)
 
@@ -51,12 +51,12 @@ def decide_one_nn(m: Measurement) -> Verdict:
     zero = max(v["train_error_1nn"]) == 0.0
     gap = v["gap"]
     ks = sorted(k for k in gap if k != 1)
-    widest = [greater(gap[1], gap[k], paired=True, label=f"gap of 1-NN > gap of {k}-NN")
-              for k in ks]
+    said = [versus(gap, 1, k, "gap", ("with 1-NN", f"with {k}-NN"),
+                   label=f"gap of 1-NN > gap of {k}-NN") for k in ks]
+    widest = [w for w, _ in said]
     detail = (f"1-NN training error is {'0 on every split' if zero else 'not always 0'}, its "
-              f"test error {mean(v['test_error_1nn']):.3f} ({c.text()}); its gap against "
-              + "; ".join(f"k = {k}: {mean(gap[1]):.3f} vs {mean(gap[k]):.3f} ({w.text()})"
-                          for k, w in zip(ks, widest)))
+              f"test error {mean(v['test_error_1nn']):.3f} ({c.text()}); "
+              + "; ".join(text for _, text in said))
     if zero and c.significant and all(w.significant for w in widest):
         return Verdict("holds", detail + ".")
     if zero and c.significant:

@@ -23,7 +23,7 @@ from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
 from .plots import finish
 from .regularization.penalties import hidden_outputs
-from .tests import greater, mean_ci
+from .tests import greater, mean_ci, versus
 
 # -- 36: Xavier keeps the back-propagated gradient's variance ---------------------------
 
@@ -230,15 +230,16 @@ def decide_sigmoid(m: Measurement) -> Verdict:
     (paired by seed): Glorot & Bengio's top-layer saturation."""
     out, saturated = m.values["mean"], m.values["saturated"]
     top = max(out["init"])
-    rises = greater(saturated["end"][top], saturated["init"][top], paired=True,
-                    label=f"layer {top}'s saturated share at the end > at init")
-    top_only = greater(saturated["end"][top], saturated["end"][1], paired=True,
-                       label=f"layer {top}'s saturated share > layer 1's")
-    detail = (f"share of the top hidden layer's (layer {top}) outputs under "
-              f"{SATURATED_BELOW:g}: {mean(saturated['init'][top]):.1%} at init, "
-              f"{mean(saturated['end'][top]):.1%} at the end ({rises.text()}); "
-              f"layer 1's at the end {mean(saturated['end'][1]):.1%} "
-              f"({top_only.text()}); mean output of layer {top} "
+    shares = {"init": saturated["init"][top], "end": saturated["end"][top],
+              "layer 1": saturated["end"][1]}
+    rises, rise_text = versus(shares, "end", "init", "share of the top hidden layer's (layer "
+                              f"{top}) outputs under {SATURATED_BELOW:g}:", ("at the end",
+                              "at init"), ".1%",
+                              label=f"layer {top}'s saturated share at the end > at init")
+    top_only, top_text = versus(shares, "end", "layer 1", "at the end,", (f"in layer {top}",
+                                "in layer 1"), ".1%",
+                                label=f"layer {top}'s saturated share > layer 1's")
+    detail = (f"{rise_text}; {top_text}; mean output of layer {top} "
               f"{mean(out['init'][top]):.3f} at init, {mean(out['end'][top]):.3f} at the end, "
               f"of layer 1 {mean(out['init'][1]):.3f} and {mean(out['end'][1]):.3f}; "
               f"test accuracy {mean(m.values['test_acc']):.3f}")

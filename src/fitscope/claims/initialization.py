@@ -16,7 +16,7 @@ from ..probe.theory import linear_toy_network, theory_table
 from ..run import Run
 from .base import Claim, Context, Measurement, Verdict, mean, metric, setting
 from .plots import finish
-from .tests import greater, mean_ci
+from .tests import greater, mean_ci, versus
 
 # -- shared measurement: one probed forward/backward at init ------------------------------
 
@@ -84,12 +84,11 @@ def decide_symmetry(m: Measurement) -> Verdict:
     dist, acc = m.values["unit_distance"], m.values["test_acc"]
     constant = ("zeros", "constant 0.5")
     symmetric = all(max(dist[k]) < SYMMETRIC_TOL for k in constant)
-    worse = [greater(acc["xavier"], acc[k]) for k in constant]
+    said = [versus(acc, "xavier", k, "test accuracy", paired=False) for k in constant]
+    worse = [c for c, _ in said]
     detail = (f"largest relative distance between hidden units after training: zeros "
               f"{max(dist['zeros']):.2g}, constant {max(dist['constant 0.5']):.2g}, xavier "
-              f"{min(dist['xavier']):.2g} (smallest); test accuracy xavier "
-              f"{mean(acc['xavier']):.3f}, zeros {mean(acc['zeros']):.3f}, constant "
-              f"{mean(acc['constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
+              f"{min(dist['xavier']):.2g} (smallest); " + "; ".join(text for _, text in said))
     if symmetric and all(c.significant for c in worse):
         return Verdict("holds", detail + ".")
     if symmetric:

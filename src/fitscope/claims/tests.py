@@ -150,15 +150,17 @@ def versus(values: Mapping[Hashable, Sequence[float]], arm: Hashable, other: Has
     one-sided test (:func:`greater`; ``paired``, ``label`` and ``reported`` go to it) that
     ``arm``'s values are higher than ``other``'s, or lower with ``lower``, and the sentence
     that reports it: "``what`` <arm's mean> ``said[0]`` against <other's mean>
-    ``said[1]`` (<the test's text>)". The means are of the finite values, those the test
-    compares (:func:`~fitscope.claims.base.finite_mean`), written with the format spec
-    ``fmt``; ``said`` is ("with <arm>", "with <other>") unless given."""
+    ``said[1]`` (<the test's text>)", an empty part left out. The means are of the finite
+    values, those the test compares (:func:`~fitscope.claims.base.finite_mean`), written
+    with the format spec ``fmt``; ``said`` is ("with <arm>", "with <other>") unless
+    given."""
     a, b = values[arm], values[other]
     c = greater(b, a, paired, label, reported) if lower else greater(a, b, paired, label,
                                                                       reported)
     said_a, said_b = said or (f"with {arm}", f"with {other}")
-    return c, (f"{what} {finite_mean(a):{fmt}} {said_a} against {finite_mean(b):{fmt}} "
-               f"{said_b} ({c.text()})")
+    words = (what, f"{finite_mean(a):{fmt}}", said_a, "against", f"{finite_mean(b):{fmt}}",
+             said_b, f"({c.text()})")
+    return c, " ".join(w for w in words if w)
 
 
 @dataclass

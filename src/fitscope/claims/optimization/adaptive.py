@@ -15,7 +15,7 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean, metric
-from ..tests import greater
+from ..tests import versus
 from .common import _band, _parts_verdict, best_lr
 
 # -- 27: AdaGrad stalls, RMSProp does not, Adam's bias correction -------------------------
@@ -135,7 +135,8 @@ def measure_adaptive(ctx: Context) -> Measurement:
 def decide_adaptive(m: Measurement) -> Verdict:
     v = m.values
     loss, rises = v["final_train_loss"], v["rise_share"]
-    stalls = greater(loss["adagrad"], loss["rmsprop"], paired=True)
+    stalls, stall_text = versus(loss, "adagrad", "rmsprop", "its final training loss is",
+                                ("", "with RMSProp"), ".4f")
     shrinks = max(v["adagrad_end_over_start"]) < SHRINK
     bounded = min(v["rmsprop_min_over_warm"]) >= FLOOR
     matches = max(v["adam_formula_error"]) < FORMULA_TOL
@@ -144,9 +145,7 @@ def decide_adaptive(m: Measurement) -> Verdict:
     detail = (f"AdaGrad's effective rate (median over parameters) ends at "
               f"{mean(v['adagrad_end_over_start']):.2f} of its first value (a parameter's rate "
               f"rose by over 1% in {mean(rises['adagrad']):.1%} of steps, RMSProp's in "
-              f"{mean(rises['rmsprop']):.1%}), and its final training "
-              f"loss is {mean(loss['adagrad']):.4f} vs RMSProp's "
-              f"{mean(loss['rmsprop']):.4f} ({stalls.text()}); RMSProp's rate never "
+              f"{mean(rises['rmsprop']):.1%}), and {stall_text}; RMSProp's rate never "
               f"falls below {min(v['rmsprop_min_over_warm']):.2f} of its warmed-up value; Adam's "
               f"steps match the corrected rule to {max(v['adam_formula_error']):.1g} (relative), "
               f"and without the correction step 1 would be {first:.2f} times as long (peak "

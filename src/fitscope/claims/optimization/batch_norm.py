@@ -14,7 +14,7 @@ from ...config import RunConfig
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean
 from ..plots import finish
-from ..tests import greater
+from ..tests import greater, versus
 from .common import _errorbars, _parts_verdict
 
 # -- 28: batch norm: higher learning rates, less sensitive to init -------------------------
@@ -94,13 +94,13 @@ def decide_batch_norm(m: Measurement) -> Verdict:
     insensitive, parts = [], []
     for lr in rates:
         bn, plain = trained["bn"][lr], trained["plain"][lr]
-        c = greater(bn, plain, paired=True, label=f"eps = {lr:g}: init scales that train, "
-                    "bn > plain")
+        c, text = versus({"bn": bn, "plain": plain}, "bn", "plain", f"at eps = {lr:g},",
+                         ("with", "without"), ".2g",
+                         label=f"eps = {lr:g}: init scales that train, bn > plain")
         if c.significant:
             insensitive.append(lr)
-        parts.append(f"at eps = {lr:g}, {mean(bn):.2g} with vs {mean(plain):.2g} without "
-                     f"({c.text()}; range of final losses "
-                     f"{mean(spread['bn'][lr]):.3f} vs {mean(spread['plain'][lr]):.3f})")
+        parts.append(f"{text}, range of final losses {mean(spread['bn'][lr]):.3f} vs "
+                     f"{mean(spread['plain'][lr]):.3f}")
     detail = (f"largest learning rate that trains: {mean(largest['bn']):.3g} with batch "
               f"norm vs {mean(largest['plain']):.3g} without (on log10: {lr_test.text()}); "
               f"init scales (of {len(BN_INIT_STDS)}) that train: " + "; ".join(parts))

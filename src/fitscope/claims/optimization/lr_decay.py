@@ -12,7 +12,7 @@ from ...config import RunConfig
 from ...run import Run
 from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
 from ..plots import finish
-from ..tests import greater
+from ..tests import greater, versus
 from .common import _band, _errorbars
 
 # -- 25: linear learning-rate decay ends lower than a constant rate -----------------------
@@ -56,12 +56,11 @@ def measure_decay(ctx: Context) -> Measurement:
 
 def decide_decay(m: Measurement) -> Verdict:
     loss = m.values["final_train_loss"]
-    tests = {b: greater(loss[Schedule(b, "constant")], loss[Schedule(b, "linear")], paired=True)
-             for b in DECAY_BATCHES}
-    detail = "; ".join(
-        f"{_batch_name(b)}: final training loss {mean(loss[Schedule(b, 'linear')]):.4f} with "
-        f"linear decay vs {mean(loss[Schedule(b, 'constant')]):.4f} constant ({c.text()})"
-        for b, c in tests.items())
+    said = {b: versus(loss, Schedule(b, "linear"), Schedule(b, "constant"),
+                      f"{_batch_name(b)}: final training loss", ("with linear decay", "constant"),
+                      ".4f", lower=True) for b in DECAY_BATCHES}
+    tests = {b: c for b, (c, _) in said.items()}
+    detail = "; ".join(text for _, text in said.values())
     sgd, full = tests[DECAY_BATCHES[0]], tests[0]
     contrast = ("full-batch descent gains nothing significant from the decay, as the notes "
                 "expect" if not full.significant else "full-batch descent gains from it too, so "

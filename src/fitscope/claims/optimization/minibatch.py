@@ -16,7 +16,7 @@ from ...config import RunConfig
 from ...landscape import Problem, problem_for_run
 from ...landscape.evaluate import eval_mode
 from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
-from ..tests import greater, mean_ci
+from ..tests import greater, mean_ci, versus
 from .common import _ci_text, _errorbars
 
 # -- 21: standard error of the minibatch gradient -----------------------------------------
@@ -196,18 +196,17 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
     wins, losses, parts = [], [], []
     for p, b in settings:
         key = f"{p}, {b}"
-        small, large = acc[Batch(p, b, SMALL)], acc[Batch(p, b, LARGE)]
-        better = greater(small, large, paired=True, label=f"{key}: test accuracy b={SMALL} > "
-                         f"b={LARGE}")
-        worse = greater(large, small, paired=True, label=f"{key}: test accuracy b={LARGE} > "
-                        f"b={SMALL}", reported=True)
+        small, large = Batch(p, b, SMALL), Batch(p, b, LARGE)
+        better, text = versus(acc, small, large, f"{key}: test accuracy",
+                              (f"with b={SMALL}", f"with b={LARGE}"),
+                              label=f"{key}: test accuracy b={SMALL} > b={LARGE}")
+        worse = greater(acc[large], acc[small], paired=True, label=f"{key}: test accuracy "
+                        f"b={LARGE} > b={SMALL}", reported=True)
         if better.significant:
             wins.append(key)
         elif worse.significant:
             losses.append(key)
-        parts.append(f"{key}: test accuracy {mean(small):.3f} vs {mean(large):.3f}, gap "
-                     f"{mean(gap[Batch(p, b, SMALL)]):.3f} vs "
-                     f"{mean(gap[Batch(p, b, LARGE)]):.3f} ({better.text()})")
+        parts.append(f"{text}, gap {mean(gap[small]):.3f} vs {mean(gap[large]):.3f}")
     detail = "; ".join(parts)
     if len(wins) == len(settings):
         return Verdict("holds", detail + ".")

@@ -11,9 +11,9 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import toy
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting, verdict_from
+from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
 from ..plots import finish
-from ..tests import greater
+from ..tests import versus
 from .common import _band, _errorbars, _jitter, best_lr
 
 # -- 26: momentum beats SGD on an ill-conditioned ravine -----------------------------------
@@ -77,13 +77,12 @@ def measure_momentum(ctx: Context) -> Measurement:
 
 def decide_momentum(m: Measurement) -> Verdict:
     steps, loss = m.values["ravine_steps"], m.values["digits_train_loss"]
-    toy_c = greater(steps["sgd"], steps["momentum"], paired=True)
-    real = greater(loss["sgd"], loss["momentum"], paired=True)
-    detail = (f"steps to f - f_min <= {RAVINE_TOL:g} on the ravine: SGD "
-              f"{mean(steps['sgd']):.0f}, momentum {mean(steps['momentum']):.0f} "
-              f"({toy_c.text()}); final training loss on digits at equal steps: SGD "
-              f"{mean(loss['sgd']):.3f}, momentum {mean(loss['momentum']):.3f} ({real.text()})")
-    return verdict_from(detail, toy_c.significant, real.significant,
+    said = ("with momentum", "with SGD")
+    toy_c, toy_text = versus(steps, "momentum", "sgd", f"steps to f - f_min <= {RAVINE_TOL:g} "
+                             "on the ravine:", said, ".0f", lower=True)
+    real, real_text = versus(loss, "momentum", "sgd", "final training loss on digits at equal "
+                             "steps:", said, lower=True)
+    return verdict_from(f"{toy_text}; {real_text}", toy_c.significant, real.significant,
                         "the problem is the ill-conditioned toy ravine (not significant on "
                         "the digits network)")
 
@@ -175,16 +174,15 @@ def decide_momentum_noise(m: Measurement) -> Verdict:
     averaged, parts = [], []
     for b in m.series["batches"]:
         sgd, heavy = Noisy(b, "sgd"), Noisy(b, "momentum")
-        c = greater(noise[sgd], noise[heavy], paired=True,
-                    label=f"batch {b}: SGD's update noise share > momentum's")
-        loss = greater(final[sgd], final[heavy], paired=True, reported=True,
-                       label=f"batch {b}: SGD's final training loss > momentum's")
+        said = ("with SGD", "with momentum")
+        c, shares = versus(noise, sgd, heavy, f"batch {b}: noise share of the last "
+                           f"{NOISE_WINDOW} updates", said,
+                           label=f"batch {b}: SGD's update noise share > momentum's")
+        _, losses = versus(final, sgd, heavy, "final training loss", said, reported=True,
+                           label=f"batch {b}: SGD's final training loss > momentum's")
         if c.significant:
             averaged.append(b)
-        parts.append(f"batch {b}: noise share of the last {NOISE_WINDOW} updates SGD "
-                     f"{mean(noise[sgd]):.3f}, momentum {mean(noise[heavy]):.3f} ({c.text()}); "
-                     f"final training loss SGD {mean(final[sgd]):.3f}, momentum "
-                     f"{mean(final[heavy]):.3f} ({loss.text()})")
+        parts.append(f"{shares}; {losses}")
     detail = "; ".join(parts)
     if len(averaged) == len(m.series["batches"]):
         return Verdict("holds", detail + ".")

@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ...landscape import toy
-from ..base import Claim, Context, Measurement, Verdict, mean
+from ..base import Claim, Context, Measurement, Verdict
 from ..plots import finish
-from ..tests import greater
+from ..tests import versus
 from .common import _band, _jitter, _parts_verdict
 
 Walk = Callable[[str, np.ndarray, np.ndarray], dict[str, float]]
@@ -105,12 +105,12 @@ def measure_saddle(ctx: Context) -> Measurement:
 
 def decide_saddle(m: Measurement) -> Verdict:
     dwell, approach, near = (m.values[k] for k in ("dwell", "approach_step", "near_step"))
-    dwells = greater(dwell[ON_RIDGE], dwell[OFF_RIDGE], paired=True)
-    slows = greater(approach[ON_RIDGE], near[ON_RIDGE], paired=True)
-    detail = (f"steps within {SADDLE_RADIUS} of the saddle: {mean(dwell[ON_RIDGE]):.1f} from "
-              f"a start on the ridge vs {mean(dwell[OFF_RIDGE]):.1f} off it ({dwells.text()}); "
-              f"median step length {mean(approach[ON_RIDGE]):.3g} on the approach vs "
-              f"{mean(near[ON_RIDGE]):.3g} near the saddle ({slows.text()})")
+    dwells, dwell_text = versus(dwell, ON_RIDGE, OFF_RIDGE, f"steps within {SADDLE_RADIUS} of "
+                                "the saddle:", ("from a start on the ridge", "off it"), ".1f")
+    lengths = {"approach": approach[ON_RIDGE], "near": near[ON_RIDGE]}
+    slows, slow_text = versus(lengths, "approach", "near", "median step length",
+                              ("on the approach", "near the saddle"), ".3g")
+    detail = f"{dwell_text}; {slow_text}"
     return _parts_verdict(detail, {"it lingers near the saddle": dwells.significant,
                                    "its steps shrink there": slows.significant})
 
@@ -165,11 +165,11 @@ def measure_cliff(ctx: Context) -> Measurement:
 
 def decide_cliff(m: Measurement) -> Verdict:
     step, rise = m.values["largest_step"], m.values["largest_rise"]
-    jump = greater(step["plain"], step[CLIPPED], paired=True)
-    rises = greater(rise["plain"], rise[CLIPPED], paired=True)
-    detail = (f"largest step {mean(step['plain']):.3g} without clipping vs "
-              f"{mean(step[CLIPPED]):.3g} with ({jump.text()}); largest loss rise in one "
-              f"step {mean(rise['plain']):.3g} vs {mean(rise[CLIPPED]):.3g} ({rises.text()})")
+    said = ("without clipping", "with")
+    jump, jump_text = versus(step, "plain", CLIPPED, "largest step", said, ".3g")
+    rises, rise_text = versus(rise, "plain", CLIPPED, "largest loss rise in one step", said,
+                              ".3g")
+    detail = f"{jump_text}; {rise_text}"
     return _parts_verdict(detail, {"clipping bounds the jump": jump.significant,
                                    "clipping prevents the loss from jumping up":
                                        rises.significant})
