@@ -24,12 +24,12 @@ becomes "not shown", with the smallest difference the experiment could have dete
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 from ..study.stats import ALPHA, Test, holm, mean_ci, one_sided_test
-from .base import Claim, Measurement, Verdict, finite_mean
+from .base import Claim, K, Measurement, Verdict, finite_mean
 
 __all__ = ["ALPHA", "Comparison", "Family", "evaluate", "greater", "mean_above", "mean_ci",
            "versus"]
@@ -142,7 +142,7 @@ def mean_above(a: Sequence[float], threshold: float, label: str = "") -> Compari
     return _compare(a, [threshold] * len(a), True, label or f"mean above {threshold:g}")
 
 
-def versus(values: Mapping[Hashable, Sequence[float]], arm: Hashable, other: Hashable,
+def versus(values: Mapping[K, Sequence[float]], arm: K, other: K,
            what: str, said: tuple[str, str] | None = None, fmt: str = ".3f", *,
            lower: bool = False, paired: bool = True, label: str = "",
            reported: bool = False) -> tuple[Comparison, str]:
