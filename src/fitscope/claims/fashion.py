@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from ..config import RunConfig
 from ..data.idx import find_idx, read_idx
 from .base import Claim, Context, Measurement, Verdict, mean, metric
-from .tests import greater, versus
+from .tests import versus
 
 VARIANTS: dict[str, dict] = {
     "plain": {},
@@ -51,11 +51,11 @@ def decide_fashion(m: Measurement) -> Verdict:
     gaps, accs = m.values["gap"], m.values["test_acc"]
     helped, lines = [], []
     for label in list(VARIANTS)[1:]:
-        gap, text = versus(gaps, label, "plain", f"{label}: gap", ("", "plain"), lower=True,
-                           paired=False)
-        acc = greater(accs[label], accs["plain"])
-        lines.append(f"{text}, test accuracy {mean(accs[label]):.4f} vs "
-                     f"{mean(accs['plain']):.4f}")
+        gap, gap_text = versus(gaps, label, "plain", f"{label}: gap", ("", "plain"),
+                               lower=True, paired=False)
+        acc, acc_text = versus(accs, label, "plain", "test accuracy", ("", "plain"), ".4f",
+                               paired=False)
+        lines.append(f"{gap_text}, {acc_text}")
         if gap.significant or acc.significant:
             helped.append(label)
     detail = "; ".join(lines)
