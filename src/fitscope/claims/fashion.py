@@ -78,13 +78,12 @@ def figure_fashion(m: Measurement) -> go.Figure:
 
 
 FASHION = Claim(
-    50, "fashion-mnist", "On Fashion-MNIST, early stopping, L2, L1 and Xavier initialization "
-    "each narrow the generalization gap or raise the test accuracy of a plain MLP.",
-    "note 002, Dealing with overfitting (the Fashion-MNIST notebook)",
-    "per variant: smaller train-test accuracy gap or higher test accuracy than the plain "
-    "MLP by a one-sided two-sample permutation test (Holm-adjusted p < "
-    "0.05)", measure_fashion, decide_fashion,
-    figure_fashion,
-    protocol="784-256-128-10 MLP on the user's Fashion-MNIST, Adam; plain "
-                                  "against early stopping, L2, L1, Xavier; each seed varies init "
-                                  "and data order")
+    number=50, slug="fashion-mnist",
+    statement=("On Fashion-MNIST, early stopping, L2, L1 and Xavier initialization each narrow "
+               "the generalization gap or raise the test accuracy of a plain MLP."),
+    source="note 002, Dealing with overfitting (the Fashion-MNIST notebook)",
+    criterion=("per variant: smaller train-test accuracy gap or higher test accuracy than the "
+               "plain MLP by a one-sided two-sample permutation test (Holm-adjusted p < 0.05)"),
+    measure=measure_fashion, decide=decide_fashion, figure=figure_fashion,
+    protocol=("784-256-128-10 MLP on the user's Fashion-MNIST, Adam; plain against early "
+              "stopping, L2, L1, Xavier; each seed varies init and data order"))

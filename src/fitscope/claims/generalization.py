@@ -76,14 +76,16 @@ def figure_one_nn(m: Measurement) -> go.Figure:
 
 
 ONE_NN = Claim(
-    1, "one-nn", "A 1-nearest-neighbour classifier has zero training error and a large test "
-    "error: the widest generalization gap.", "note 003, Underfitting and Overfitting (1NN)",
-    "training error exactly 0 on every split, test error > training error, and the gap wider "
-    "than k = 3, 9, 27's, each by a one-sided "
-    "sign-flip permutation test over splits (Holm-adjusted p < "
-    "0.05)", measure_one_nn, decide_one_nn, figure_one_nn,
-    protocol=('k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed '
-              'draws its own split'))
+    number=1, slug="one-nn",
+    statement=("A 1-nearest-neighbour classifier has zero training error and a large test error: "
+               "the widest generalization gap."),
+    source="note 003, Underfitting and Overfitting (1NN)",
+    criterion=("training error exactly 0 on every split, test error > training error, and the "
+               "gap wider than k = 3, 9, 27's, each by a one-sided sign-flip permutation test "
+               "over splits (Holm-adjusted p < 0.05)"),
+    measure=measure_one_nn, decide=decide_one_nn, figure=figure_one_nn,
+    protocol=("k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed "
+              "draws its own split"))
 
 
 DEGREES = (1, 2, 3, 5, 7, 10)
@@ -138,14 +140,16 @@ def figure_capacity(m: Measurement) -> go.Figure:
 
 
 CAPACITY = Claim(
-    2, "capacity-u-curve", "As capacity grows, training error falls steadily while test error "
-    "falls and then rises.", "note 003, Underfitting and Overfitting (capacity, Goodfellow "
-    "fig. 5.3)", "training error non-increasing (0.01 tolerance); test error minimal at an "
-    "interior degree and higher at the largest degree by a one-sided sign-flip permutation "
-    "test paired by split (Holm-adjusted p < 0.05)",
-    measure_capacity, decide_capacity, figure_capacity,
-    protocol=('logistic regression on polynomial features of degree 1..10, 40 training points '
-              'of noisy circles, Adam, full batch; each seed draws its own split and its own '
-              'init'), factors=('polynomial degree',))
+    number=2, slug="capacity-u-curve",
+    statement=("As capacity grows, training error falls steadily while test error falls and then "
+               "rises."),
+    source="note 003, Underfitting and Overfitting (capacity, Goodfellow fig. 5.3)",
+    criterion=("training error non-increasing (0.01 tolerance); test error minimal at an "
+               "interior degree and higher at the largest degree by a one-sided sign-flip "
+               "permutation test paired by split (Holm-adjusted p < 0.05)"),
+    measure=measure_capacity, decide=decide_capacity, figure=figure_capacity,
+    protocol=("logistic regression on polynomial features of degree 1..10, 40 training points of "
+              "noisy circles, Adam, full batch; each seed draws its own split and its own init"),
+    factors=('polynomial degree',))
 
 CLAIMS = [ONE_NN, CAPACITY]

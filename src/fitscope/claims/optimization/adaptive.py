@@ -179,16 +179,17 @@ def figure_adaptive(m: Measurement) -> go.Figure:
 
 
 ADAPTIVE_RATES = Claim(
-    27, "adaptive-rates", "AdaGrad's effective learning rate shrinks until it stalls; "
-    "RMSProp's does not. (Adam's bias correction in the first steps is shown beside it.)",
-    "note 003, AdaGrad, RMSProp and Adam",
-    f"AdaGrad's median per-parameter rate ends below {SHRINK} of its first value, "
-    "and its final training loss exceeds RMSProp's, each at its own best eps from a grid "
-    "chosen on other seeds (one-sided sign-flip permutation test, "
-    f"p < 0.05); RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) "
-    "steps (Adam's bias correction is shown, not tested)",
-    measure_adaptive, decide_adaptive, figure_adaptive,
-    protocol=("AdaGrad and RMSProp, full batch on 300 digits, each at its own best learning "
-              "rate from a grid chosen on 3 other seeds, per-parameter effective rates; "
-              "each seed varies the init. Adam's bias correction is shown beside the verdict, "
-              "not tested: it is an identity of the update rule"))
+    number=27, slug="adaptive-rates",
+    statement=("AdaGrad's effective learning rate shrinks until it stalls; RMSProp's does not. "
+               "(Adam's bias correction in the first steps is shown beside it.)"),
+    source="note 003, AdaGrad, RMSProp and Adam",
+    criterion=(f"AdaGrad's median per-parameter rate ends below {SHRINK} of its first value, and "
+               "its final training loss exceeds RMSProp's, each at its own best eps from a grid "
+               "chosen on other seeds (one-sided sign-flip permutation test, p < 0.05); "
+               f"RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) steps "
+               "(Adam's bias correction is shown, not tested)"),
+    measure=measure_adaptive, decide=decide_adaptive, figure=figure_adaptive,
+    protocol=("AdaGrad and RMSProp, full batch on 300 digits, each at its own best learning rate "
+              "from a grid chosen on 3 other seeds, per-parameter effective rates; each seed "
+              "varies the init. Adam's bias correction is shown beside the verdict, not tested: "
+              "it is an identity of the update rule"))

@@ -84,18 +84,19 @@ def figure_decay(m: Measurement) -> go.Figure:
 
 
 DECAY = Claim(
-    25, "linear-lr-decay", "SGD's gradient noise does not vanish at a minimum, so decaying the "
-    "learning rate linearly (eps_k = (1 - a) eps_0 + a eps_tau) ends at a lower training loss "
-    "than keeping it constant.", "note 003, Learning rate of SGD",
-    f"SGD with batch {DECAY_BATCHES[0]}: final training loss (whole training set) higher with "
-    "the constant rate than with linear decay from the same eps_0, by a one-sided paired "
-    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); full-batch descent, the same "
-    "test, reported as the "
-    "contrast",
-    measure_decay, decide_decay, figure_decay,
-    protocol=('MLP 2x16 on noisy moons, SGD eps_0 = 2, constant against linearly decayed rate '
-              'at equal steps, with batch 16 and full batch; each seed varies init and data '
-              'order'), factors=('batch size',))
+    number=25, slug="linear-lr-decay",
+    statement=("SGD's gradient noise does not vanish at a minimum, so decaying the learning rate "
+               "linearly (eps_k = (1 - a) eps_0 + a eps_tau) ends at a lower training loss than "
+               "keeping it constant."),
+    source="note 003, Learning rate of SGD",
+    criterion=(f"SGD with batch {DECAY_BATCHES[0]}: final training loss (whole training set) "
+               "higher with the constant rate than with linear decay from the same eps_0, by a "
+               "one-sided paired sign-flip permutation test over seeds (Holm-adjusted p < 0.05); "
+               "full-batch descent, the same test, reported as the contrast"),
+    measure=measure_decay, decide=decide_decay, figure=figure_decay,
+    protocol=("MLP 2x16 on noisy moons, SGD eps_0 = 2, constant against linearly decayed rate at "
+              "equal steps, with batch 16 and full batch; each seed varies init and data order"),
+    factors=('batch size',))
 
 
 # -- 39: eps_tau about 1% of eps_0 ----------------------------------------------------------
@@ -169,15 +170,17 @@ def figure_final_fraction(m: Measurement) -> go.Figure:
 
 
 FINAL_FRACTION = Claim(
-    39, "final-rate-one-percent", "With linear decay, the final learning rate eps_tau should "
-    "be about 1% of the initial eps_0: larger final rates end higher, and decaying further "
-    "gains nothing.", "note 003, Learning rate of SGD (eps_tau about 1% of eps_0)",
-    "SGD with batch 16, linear decay to eps_tau = 1% of eps_0: final training loss lower than "
-    "with eps_tau = 10% and 100% (constant) of eps_0, by one-sided sign-flip permutation "
-    "tests paired by seed (Holm-adjusted p < 0.05); decaying to 0 is tested the other way and "
-    "reported (significantly lower there: 'holds only when')",
-    measure_final_fraction, decide_final_fraction, figure_final_fraction,
+    number=39, slug="final-rate-one-percent",
+    statement=("With linear decay, the final learning rate eps_tau should be about 1% of the "
+               "initial eps_0: larger final rates end higher, and decaying further gains nothing."),
+    source="note 003, Learning rate of SGD (eps_tau about 1% of eps_0)",
+    criterion=("SGD with batch 16, linear decay to eps_tau = 1% of eps_0: final training loss "
+               "lower than with eps_tau = 10% and 100% (constant) of eps_0, by one-sided "
+               "sign-flip permutation tests paired by seed (Holm-adjusted p < 0.05); decaying to "
+               "0 is tested the other way and reported (significantly lower there: 'holds only "
+               "when')"),
+    measure=measure_final_fraction, decide=decide_final_fraction, figure=figure_final_fraction,
     protocol=("claim 25's MLP 2x16 on noisy moons, SGD eps_0 = 2, batch 16, 399 steps, linear "
-              "decay to eps_tau = 0, 1%, 10% or 100% of eps_0 at the last step; each seed "
-              "varies init and data order, the same seeds for every eps_tau"),
+              "decay to eps_tau = 0, 1%, 10% or 100% of eps_0 at the last step; each seed varies "
+              "init and data order, the same seeds for every eps_tau"),
     factors=("eps_tau / eps_0",))

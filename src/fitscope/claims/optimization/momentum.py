@@ -108,17 +108,20 @@ def figure_momentum(m: Measurement) -> go.Figure:
 
 
 MOMENTUM = Claim(
-    26, "momentum-ravine", "Momentum is faster than plain SGD on an ill-conditioned ravine: "
-    "it accumulates the small consistent gradient along the valley floor.",
-    "note 003, Momentum (Goodfellow et al. fig. 8.5)",
-    f"each at its own best eps from a grid (chosen on other seeds): on the toy ravine, fewer "
-    f"steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD by a one-sided sign-flip "
-    "permutation test over jittered starts; on an MLP on digits, a "
-    "lower final training loss at equal steps by a one-sided sign-flip permutation test over seeds "
-    "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum,
-    protocol=("SGD against momentum, each at its own best learning rate from a grid chosen "
-              "on 3 other seeds, on the toy ravine (jittered starts) and on an MLP on digits; "
-              "each seed varies init and data order"), factors=("learning rate",))
+    number=26, slug="momentum-ravine",
+    statement=("Momentum is faster than plain SGD on an ill-conditioned ravine: it accumulates "
+               "the small consistent gradient along the valley floor."),
+    source="note 003, Momentum (Goodfellow et al. fig. 8.5)",
+    criterion=("each at its own best eps from a grid (chosen on other seeds): on the toy ravine, "
+               f"fewer steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD by a one-sided "
+               "sign-flip permutation test over jittered starts; on an MLP on digits, a lower "
+               "final training loss at equal steps by a one-sided sign-flip permutation test "
+               "over seeds (p < 0.05 each)"),
+    measure=measure_momentum, decide=decide_momentum, figure=figure_momentum,
+    protocol=("SGD against momentum, each at its own best learning rate from a grid chosen on 3 "
+              "other seeds, on the toy ravine (jittered starts) and on an MLP on digits; each "
+              "seed varies init and data order"),
+    factors=("learning rate",))
 
 
 # -- 38: momentum averages out noisy gradients ---------------------------------------------
@@ -208,14 +211,18 @@ def figure_momentum_noise(m: Measurement) -> go.Figure:
 
 
 MOMENTUM_NOISE = Claim(
-    38, "momentum-averages-noise", "Momentum averages out noisy minibatch gradients: at the "
-    "same effective learning rate its updates keep a steadier direction than plain SGD's.",
-    "note 003, Momentum (it accumulates an exponentially decaying average of past gradients)",
-    f"at each batch size {NOISE_BATCHES}: the noise share of the last {NOISE_WINDOW} "
-    "updates (sum ||d_t - mean d||^2 / sum ||d_t||^2) higher with SGD at eps / (1 - alpha) "
-    "than with momentum at eps, by a one-sided sign-flip permutation test paired by seed "
-    "(Holm-adjusted p < 0.05); the final training loss is compared beside it",
-    measure_momentum_noise, decide_momentum_noise, figure_momentum_noise,
-    protocol=("MLP 2x32 on digits, 200 steps, momentum (eps 0.005, alpha 0.9) against SGD at "
-              "the matched effective rate 0.05, at batch 8 and 64; each seed varies init and "
-              "data order, the same seeds for both"), factors=("batch size",))
+    number=38, slug="momentum-averages-noise",
+    statement=("Momentum averages out noisy minibatch gradients: at the same effective learning "
+               "rate its updates keep a steadier direction than plain SGD's."),
+    source=("note 003, Momentum (it accumulates an exponentially decaying average of past "
+            "gradients)"),
+    criterion=(f"at each batch size {NOISE_BATCHES}: the noise share of the last {NOISE_WINDOW} "
+               "updates (sum ||d_t - mean d||^2 / sum ||d_t||^2) higher with SGD at eps / (1 - "
+               "alpha) than with momentum at eps, by a one-sided sign-flip permutation test "
+               "paired by seed (Holm-adjusted p < 0.05); the final training loss is compared "
+               "beside it"),
+    measure=measure_momentum_noise, decide=decide_momentum_noise, figure=figure_momentum_noise,
+    protocol=("MLP 2x32 on digits, 200 steps, momentum (eps 0.005, alpha 0.9) against SGD at the "
+              "matched effective rate 0.05, at batch 8 and 64; each seed varies init and data "
+              "order, the same seeds for both"),
+    factors=("batch size",))

@@ -88,15 +88,17 @@ def figure_flatness(m: Measurement) -> go.Figure:
 
 
 FLATNESS = Claim(
-    14, "weight-noise-flat-minima", "Injecting noise into the weights during training finds "
-    "minima surrounded by flat regions.", "note 003, Noise Robustness (noise on the weights)",
-    "expected sharpness (mean training-loss increase under Gaussian parameter perturbations "
-    "of relative size 0.2, Jiang et al. 2019) lower with weight noise, one-sided paired "
-    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is "
-    "reported beside it",
-    measure_flatness, decide_flatness, figure_flatness,
-    protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '
-              'sharpness under parameter perturbations; each seed varies init and data order'))
+    number=14, slug="weight-noise-flat-minima",
+    statement=("Injecting noise into the weights during training finds minima surrounded by flat "
+               "regions."),
+    source="note 003, Noise Robustness (noise on the weights)",
+    criterion=("expected sharpness (mean training-loss increase under Gaussian parameter "
+               "perturbations of relative size 0.2, Jiang et al. 2019) lower with weight noise, "
+               "one-sided paired sign-flip permutation test over seeds (Holm-adjusted p < 0.05); "
+               "the top Hessian eigenvalue is reported beside it"),
+    measure=measure_flatness, decide=decide_flatness, figure=figure_flatness,
+    protocol=("MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected "
+              "sharpness under parameter perturbations; each seed varies init and data order"))
 
 
 
@@ -175,12 +177,14 @@ def figure_fgsm(m: Measurement) -> go.Figure:
 
 
 FGSM = Claim(
-    20, "fgsm-adversarial-training", "A fast-gradient-sign step with a small epsilon flips "
-    "predictions; adversarial training makes the model more robust to such examples.",
-    "note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
-    "share of correct test predictions flipped by FGSM > by a random-sign step of the same "
-    "size, and accuracy on FGSM test examples after adversarial training > after standard "
-    "training, each by a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
-    measure_fgsm, decide_fgsm, figure_fgsm,
-    protocol=('MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed '
-              'varies init and data order'))
+    number=20, slug="fgsm-adversarial-training",
+    statement=("A fast-gradient-sign step with a small epsilon flips predictions; adversarial "
+               "training makes the model more robust to such examples."),
+    source="note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
+    criterion=("share of correct test predictions flipped by FGSM > by a random-sign step of the "
+               "same size, and accuracy on FGSM test examples after adversarial training > after "
+               "standard training, each by a one-sided sign-flip permutation test over seeds "
+               "(Holm-adjusted p < 0.05)"),
+    measure=measure_fgsm, decide=decide_fgsm, figure=figure_fgsm,
+    protocol=("MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed "
+              "varies init and data order"))
