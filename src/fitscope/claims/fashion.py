@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..data.idx import find_idx, read_idx
-from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .base import Context, Measurement, Verdict, declared, mean, metric
 from .tests import versus
 
 VARIANTS: dict[str, dict] = {
@@ -77,13 +77,4 @@ def figure_fashion(m: Measurement) -> go.Figure:
     return fig
 
 
-FASHION = Claim(
-    number=50, slug="fashion-mnist",
-    statement=("On Fashion-MNIST, early stopping, L2, L1 and Xavier initialization each narrow "
-               "the generalization gap or raise the test accuracy of a plain MLP."),
-    source="note 002, Dealing with overfitting (the Fashion-MNIST notebook)",
-    criterion=("per variant: smaller train-test accuracy gap or higher test accuracy than the "
-               "plain MLP by a one-sided two-sample permutation test (Holm-adjusted p < 0.05)"),
-    measure=measure_fashion, decide=decide_fashion, figure=figure_fashion,
-    protocol=("784-256-128-10 MLP on the user's Fashion-MNIST, Adam; plain against early "
-              "stopping, L2, L1, Xavier; each seed varies init and data order"))
+FASHION = declared(50, measure_fashion, decide_fashion, figure_fashion)

@@ -22,7 +22,17 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..landscape import toy
-from .base import Claim, Context, Measurement, Verdict, mean, metric, metrics, setting, verdict_from
+from .base import (
+    Context,
+    Measurement,
+    Verdict,
+    declared,
+    mean,
+    metric,
+    metrics,
+    setting,
+    verdict_from,
+)
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
@@ -80,21 +90,10 @@ def _acc_figure(m: Measurement, title: str, xtitle: str) -> go.Figure:
                        "accuracy")
 
 
-MORE_DATA_CLAIM = Claim(
-    number=29, slug="more-data-best-regularizer",
-    statement=("More training data is the best regularizer: four times the data beats L2 or "
-               "dropout on the original set."),
-    source=("note 003, Regularization (dataset augmentation: more data is the best way to "
-            "generalize)"),
-    criterion=("test accuracy with 4x the training data and no regularizer > with 60 points and "
-               "each of none, L2, dropout, by one-sided sign-flip permutation tests paired by "
-               "seed (Holm-adjusted p < 0.05)"),
-    measure=measure_more_data, decide=decide_more_data,
-    figure=lambda m: _acc_figure(m, "The overfitting MLP: regularizers on 60 points against more "
-                                    "data (95% CI over seeds)", "training"),
-    protocol=("MLP 2x128 trained long (Adam, full batch) on noisy two moons: 60 points with no "
-              "regularizer, L2 0.01 or dropout 0.5, against 240 points without; each seed draws "
-              "its own split and init"))
+MORE_DATA_CLAIM = declared(
+    29, measure_more_data, decide_more_data,
+    lambda m: _acc_figure(m, "The overfitting MLP: regularizers on 60 points against more "
+                             "data (95% CI over seeds)", "training"))
 
 
 # -- 30: batch norm speeds training and regularizes ----------------------------------------
@@ -137,23 +136,13 @@ def decide_bn_speed(m: Measurement) -> Verdict:
                         + ("significantly wider" if wider else "not significantly narrower"))
 
 
-BN_SPEED = Claim(
-    number=30, slug="batch-norm-speeds-and-regularizes",
-    statement=("Batch normalization speeds up training and also regularizes (it can take the "
-               "place of dropout)."),
-    source="note 003, Batch normalization (Ioffe and Szegedy 2015)",
-    criterion=(f"training loss after {BN_EARLY} epochs lower, and the train-test accuracy gap "
-               "after training narrower, with batch norm, by one-sided sign-flip permutation "
-               "tests paired by seed (Holm-adjusted p < 0.05); dropout's test accuracy against "
-               "batch norm's is reported"),
-    measure=measure_bn_speed, decide=decide_bn_speed,
-    figure=lambda m: _bar_figure([_ci_bar(f"training loss after {BN_EARLY} epochs",
-                                          m.values["early_train_loss"]),
-                                  _ci_bar("train - test accuracy", m.values["gap"])],
-                                 "Batch norm in a 6-layer ReLU MLP on digits (95% CI over seeds)",
-                                 "network", "value"),
-    protocol=("6-layer ReLU MLP of width 32 on 512 digits, SGD 0.1, batch 64, 20 epochs, plain, "
-              "with batch norm, or with dropout 0.2; each seed varies init and data order"))
+BN_SPEED = declared(
+    30, measure_bn_speed, decide_bn_speed,
+    lambda m: _bar_figure([_ci_bar(f"training loss after {BN_EARLY} epochs",
+                                   m.values["early_train_loss"]),
+                           _ci_bar("train - test accuracy", m.values["gap"])],
+                          "Batch norm in a 6-layer ReLU MLP on digits (95% CI over seeds)",
+                          "network", "value"), BN_EARLY=BN_EARLY)
 
 
 # -- 31: L1 zeroes most weights, shrinks large ones less than L2 ----------------------------
@@ -208,23 +197,13 @@ def decide_l1_majority(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-L1_MAJORITY = Claim(
-    number=31, slug="l1-zeroes-majority",
-    statement=("L1 drives a majority of the weights to zero, and shrinks the large weights less "
-               "than L2 does."),
-    source="note 003, Difference between L1 and L2",
-    criterion=(f"under L1 the mean share of weights under {NEAR_ZERO:g} is above 0.5 (one-sided "
-               "sign-flip test), and the top 10% of weights keep more of their size under L1 "
-               "than under L2 (one-sided sign-flip permutation test paired by seed; "
-               "Holm-adjusted p < 0.05)"),
-    measure=measure_l1_majority, decide=decide_l1_majority,
-    figure=lambda m: _bar_figure([_ci_bar(f"share of weights under {NEAR_ZERO:g}",
-                                          m.values["near_zero"]),
-                                  _ci_bar("top 10% weights: size kept", m.values["large_kept"])],
-                                 "Logistic regression on breast cancer: L1 against L2 (95% CI "
-                                 "over splits)", "penalty", "share"),
-    protocol=("logistic regression from zero on breast cancer, full-batch SGD 0.3, 60 epochs, no "
-              "penalty, L1 0.01 and L2 0.1; each seed draws its own split"))
+L1_MAJORITY = declared(
+    31, measure_l1_majority, decide_l1_majority,
+    lambda m: _bar_figure([_ci_bar(f"share of weights under {NEAR_ZERO:g}",
+                                   m.values["near_zero"]),
+                           _ci_bar("top 10% weights: size kept", m.values["large_kept"])],
+                          "Logistic regression on breast cancer: L1 against L2 (95% CI "
+                          "over splits)", "penalty", "share"), NEAR_ZERO=NEAR_ZERO)
 
 
 # -- 32: input units keep a retention probability near 1 ------------------------------------
@@ -253,19 +232,10 @@ def decide_input_dropout(m: Measurement) -> Verdict:
     return verdict_from(detail, c.significant)
 
 
-INPUT_RETENTION = Claim(
-    number=32, slug="input-retention-near-one",
-    statement=("Under dropout, input units should keep a retention probability near 1 (0.8), "
-               "higher than hidden units' 0.5."),
-    source="note 003, Dropout (Srivastava et al. 2014)",
-    criterion=("test accuracy with inputs kept at 0.8 > kept at 0.5 (hidden units at 0.5 in "
-               "both), one-sided sign-flip permutation test paired by seed (Holm-adjusted p < "
-               "0.05)"),
-    measure=measure_input_dropout, decide=decide_input_dropout,
-    figure=lambda m: _acc_figure(m, "MLP on digits with hidden dropout 0.5: input retention 0.8 "
-                                    "against 0.5 (95% CI over seeds)", "input retention"),
-    protocol=("MLP 2x128 on digits, Adam, hidden dropout 0.5, input dropout 0.2 or 0.5; each "
-              "seed draws its own split, init and data order"))
+INPUT_RETENTION = declared(
+    32, measure_input_dropout, decide_input_dropout,
+    lambda m: _acc_figure(m, "MLP on digits with hidden dropout 0.5: input retention 0.8 "
+                             "against 0.5 (95% CI over seeds)", "input retention"))
 
 
 # -- 33: RMSProp converges fast in a convex bowl -------------------------------------------
@@ -311,18 +281,7 @@ def figure_bowl(m: Measurement) -> go.Figure:
     return fig
 
 
-BOWL = Claim(
-    number=33, slug="rmsprop-convex-bowl",
-    statement=("Once in a locally convex bowl, RMSProp converges fast, where AdaGrad's shrinking "
-               "rate slows it."),
-    source="note 003, RMSProp",
-    criterion=("on the convex toy ravine, each at its best eps of a grid chosen on other starts: "
-               "fewer steps to f - f_min <= 0.001 with RMSProp than with AdaGrad, one-sided "
-               "sign-flip permutation test paired by start (Holm-adjusted p < 0.05)"),
-    measure=measure_bowl, decide=decide_bowl, figure=figure_bowl,
-    protocol=("AdaGrad and RMSProp on the convex quadratic f = (x^2 + 100 y^2) / 2 from jittered "
-              "starts, each at its best learning rate from a grid chosen on 3 other starts"),
-    factors=("learning rate",))
+BOWL = declared(33, measure_bowl, decide_bowl, figure_bowl)
 
 # -- 34: saddle points outnumber minima in high dimensions ----------------------------------
 
@@ -373,20 +332,9 @@ def figure_saddles(m: Measurement) -> go.Figure:
     return fig
 
 
-SADDLES = Claim(
-    number=34, slug="saddles-outnumber-minima",
-    statement=("In high dimensions saddle points outnumber local minima: a random critical point "
-               "is a minimum ever more rarely as the dimension grows."),
-    source=("note 003, Challenges in neural network optimization (saddle points; Dauphin et al. "
-            "2014)"),
-    criterion=(f"the share of {HESSIAN_DRAWS} random GOE Hessians with all eigenvalues positive "
-               f"falls with each dimension of {HESSIAN_DIMS} and is under 1% at the largest (a "
-               "property of random matrices: a demonstration)"),
-    measure=measure_saddles, decide=decide_saddles, figure=figure_saddles,
-    protocol=(f"{HESSIAN_DRAWS} random symmetric Gaussian matrices (GOE) per dimension and seed, "
-              "as Hessians at random critical points; not a network's own critical points"),
-    factors=("dimension",),
-    kind="demonstration")
+SADDLES = declared(
+    34, measure_saddles, decide_saddles, figure_saddles, HESSIAN_DRAWS=HESSIAN_DRAWS,
+    HESSIAN_DIMS=HESSIAN_DIMS)
 
 # -- 35: after early stopping, use the validation data too ---------------------------------
 
@@ -423,20 +371,10 @@ def decide_after_stopping(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-AFTER_STOPPING = Claim(
-    number=35, slug="after-early-stopping",
-    statement=("After early stopping, the validation data can be used too: retraining on all the "
-               "data for the chosen number of steps, or continuing on all of it, beats the "
-               "early-stopped model."),
-    source="note 003, Early Stopping (Goodfellow et al. alg. 7.2, 7.3)",
-    criterion=("test accuracy of each strategy > the early-stopped model's, one-sided sign-flip "
-               "permutation tests paired by seed and split (Holm-adjusted p < 0.05)"),
-    measure=measure_after_stopping, decide=decide_after_stopping,
-    figure=lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
-                                    "afterwards (95% CI over seeds)", "model"),
-    protocol=("MLP 2x64 on 300 digits, 25% of them held out for early stopping (Adam, patience "
-              "10): kept as stopped, retrained on train+val, or continued on train+val; each "
-              "seed draws its own split, init and data order"))
+AFTER_STOPPING = declared(
+    35, measure_after_stopping, decide_after_stopping,
+    lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
+                             "afterwards (95% CI over seeds)", "model"))
 
 CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL, SADDLES,
           AFTER_STOPPING]

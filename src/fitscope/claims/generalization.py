@@ -11,7 +11,7 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from ..config import DataConfig, RunConfig
 from ..data import load_data
-from .base import Claim, Context, Measurement, Verdict, mean, metric
+from .base import Context, Measurement, Verdict, declared, mean, metric
 from .tests import greater, versus
 
 KS = (1, 3, 9, 27)
@@ -75,17 +75,7 @@ def figure_one_nn(m: Measurement) -> go.Figure:
     return fig
 
 
-ONE_NN = Claim(
-    number=1, slug="one-nn",
-    statement=("A 1-nearest-neighbour classifier has zero training error and a large test error: "
-               "the widest generalization gap."),
-    source="note 003, Underfitting and Overfitting (1NN)",
-    criterion=("training error exactly 0 on every split, test error > training error, and the "
-               "gap wider than k = 3, 9, 27's, each by a one-sided sign-flip permutation test "
-               "over splits (Holm-adjusted p < 0.05)"),
-    measure=measure_one_nn, decide=decide_one_nn, figure=figure_one_nn,
-    protocol=("k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed "
-              "draws its own split"))
+ONE_NN = declared(1, measure_one_nn, decide_one_nn, figure_one_nn)
 
 
 DEGREES = (1, 2, 3, 5, 7, 10)
@@ -139,17 +129,6 @@ def figure_capacity(m: Measurement) -> go.Figure:
     return fig
 
 
-CAPACITY = Claim(
-    number=2, slug="capacity-u-curve",
-    statement=("As capacity grows, training error falls steadily while test error falls and then "
-               "rises."),
-    source="note 003, Underfitting and Overfitting (capacity, Goodfellow fig. 5.3)",
-    criterion=("training error non-increasing (0.01 tolerance); test error minimal at an "
-               "interior degree and higher at the largest degree by a one-sided sign-flip "
-               "permutation test paired by split (Holm-adjusted p < 0.05)"),
-    measure=measure_capacity, decide=decide_capacity, figure=figure_capacity,
-    protocol=("logistic regression on polynomial features of degree 1..10, 40 training points of "
-              "noisy circles, Adam, full batch; each seed draws its own split and its own init"),
-    factors=('polynomial degree',))
+CAPACITY = declared(2, measure_capacity, decide_capacity, figure_capacity)
 
 CLAIMS = [ONE_NN, CAPACITY]

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from ..config import RunConfig
 from ..landscape import problem_for_run
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
+from .base import Context, Measurement, Verdict, declared, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
 from .plots import finish
 from .regularization.penalties import hidden_outputs
@@ -153,22 +153,9 @@ def figure_backward(m: Measurement) -> go.Figure:
                   + [(None, "log")] * (len(GRADIENT_ACTIVATIONS) - 1))
 
 
-BACKWARD = Claim(
-    number=36, slug="xavier-keeps-gradient-variance",
-    statement=("Xavier initialization keeps the variance of the back-propagated gradient about "
-               "constant from layer to layer, where the standard initialization makes it shrink "
-               "toward the input."),
-    source="note 001, Xavier initialization (Glorot & Bengio 2010: the backward pass)",
-    criterion=("per activation (linear, tanh): |log10 of Var(dL/dz)'s change per layer| over "
-               f"{GRADIENT_DEPTH} layers smaller with Xavier than with the standard U(-1/sqrt(n), "
-               "1/sqrt(n)) init and than with N(0, 1), by one-sided two-sample permutation tests "
-               "(Holm-adjusted p < 0.05); holds where it also stays within a factor "
-               f"{KEEP_FACTOR:g} of its value at the top through all the layers, on every seed"),
-    measure=measure_backward, decide=decide_backward, figure=figure_backward,
-    protocol=(f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D at "
-              "init, linear and tanh, Xavier (2 / (n_in + n_out)) against the standard init and "
-              "N(0, 1); one backward pass; each seed draws new weights"),
-    factors=("activation", "layers crossed"))
+BACKWARD = declared(
+    36, measure_backward, decide_backward, figure_backward, GRADIENT_DEPTH=GRADIENT_DEPTH,
+    KEEP_FACTOR=KEEP_FACTOR, GRADIENT_WIDTH=GRADIENT_WIDTH)
 
 
 # -- 37: sigmoid layers saturate under the standard init -------------------------------
@@ -267,19 +254,7 @@ def figure_sigmoid(m: Measurement) -> go.Figure:
     return fig
 
 
-SIGMOID = Claim(
-    number=37, slug="sigmoid-top-layer-saturates",
-    statement=("Under the standard initialization, a deep sigmoid network's top hidden layer is "
-               "driven toward saturation at 0 early in training."),
-    source=("note 001, Xavier initialization (Glorot & Bengio 2010, fig. 2: the top layer "
-            "saturates)"),
-    criterion=("the share of the top hidden layer's outputs on the test set under "
-               f"{SATURATED_BELOW:g} (slope under a third of the sigmoid's peak) larger after 600 "
-               "SGD steps than at init, and larger than the first hidden layer's, by one-sided "
-               "sign-flip permutation tests paired by seed (Holm-adjusted p < 0.05)"),
-    measure=measure_sigmoid, decide=decide_sigmoid, figure=figure_sigmoid,
-    protocol=("sigmoid MLP 4x64 on digits, PyTorch's default init U(-1/sqrt(n_in), "
-              "1/sqrt(n_in)), SGD 0.3, batch 10, 600 steps; each seed varies init and data order"),
-    factors=("layer",))
+SIGMOID = declared(
+    37, measure_sigmoid, decide_sigmoid, figure_sigmoid, SATURATED_BELOW=SATURATED_BELOW)
 
 CLAIMS = [BACKWARD, SIGMOID]

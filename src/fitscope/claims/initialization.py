@@ -14,7 +14,7 @@ from ..config import RunConfig
 from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from .base import Context, Measurement, Verdict, declared, mean, metric, setting
 from .plots import finish
 from .tests import greater, mean_ci, versus
 
@@ -106,17 +106,8 @@ def figure_symmetry(m: Measurement) -> go.Figure:
     return fig
 
 
-SYMMETRY = Claim(
-    number=3, slug="constant-init-symmetry",
-    statement=("Zero or constant initialization keeps the hidden units identical through "
-               "training, and the network underperforms."),
-    source="note 001, The importance of effective initialization",
-    criterion=(f"every hidden layer's relative unit distance below {SYMMETRIC_TOL:g} after "
-               "training, and Xavier's test accuracy above each constant init's by a one-sided "
-               "two-sample permutation test (Holm-adjusted p < 0.05)"),
-    measure=measure_symmetry, decide=decide_symmetry, figure=figure_symmetry,
-    protocol=("tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against Xavier; each seed "
-              "varies the data order (and Xavier's init)"))
+SYMMETRY = declared(
+    3, measure_symmetry, decide_symmetry, figure_symmetry, SYMMETRIC_TOL=SYMMETRIC_TOL)
 
 
 # -- 4: the linear toy network -------------------------------------------------------------
@@ -164,18 +155,7 @@ def figure_toy(m: Measurement) -> go.Figure:
     return fig
 
 
-TOY = Claim(
-    number=4, slug="linear-toy-network",
-    statement=("In the linear toy network, weights 1.5 I and 0.5 I scale the output by 1.5^(L-1) "
-               "and 0.5^(L-1): it explodes or vanishes exponentially with depth."),
-    source="note 001, The problem of exploding or vanishing gradients",
-    criterion=("||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an "
-               "exact identity: no seeds needed)"),
-    measure=measure_toy, decide=decide_toy, figure=figure_toy,
-    protocol=("the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, float64: "
-              "an identity, no seeds"),
-    factors=("depth",),
-    kind="demonstration")
+TOY = declared(4, measure_toy, decide_toy, figure_toy)
 
 
 # -- 5: too small learns slowly, too large explodes ---------------------------------------
@@ -291,21 +271,9 @@ def figure_scale(m: Measurement) -> go.Figure:
     return fig
 
 
-SCALE = Claim(
-    number=5, slug="init-too-small-too-large",
-    statement=("Too-small initialization learns slowly with vanishing gradients; too-large "
-               "initialization diverges or explodes."),
-    source="note 001, The problem of exploding or vanishing gradients",
-    criterion=(f"too small, at each std {SMALL_STDS}: RMS of the first layer's gradient at init "
-               f"under {VANISHING:g} of He's, and learning (mean training accuracy at least "
-               f"{FAILS_BELOW}) but taking more epochs than He to bring the training loss under "
-               "ln(2) / 2, by a one-sided two-sample permutation test (Holm-adjusted p < 0.05): "
-               f"'slow', where a network still under {FAILS_BELOW} is 'stuck'; too large: a "
-               "diverged run or last-layer activations 100x He's at init"),
-    measure=measure_scale, decide=decide_scale, figure=figure_scale,
-    protocol=("9-layer ReLU MLP on moons, SGD with momentum, 20 epochs; N(0, s^2) for s = 0.01, "
-              "0.1, 0.2, 0.25, He and N(0, 1) inits; each seed varies init and data order"),
-    factors=("init scale",))
+SCALE = declared(
+    5, measure_scale, decide_scale, figure_scale, SMALL_STDS=SMALL_STDS, VANISHING=VANISHING,
+    FAILS_BELOW=FAILS_BELOW)
 
 
 # -- 6: N(0,1) explodes, 0.01 N(0,1) collapses --------------------------------------------
@@ -343,19 +311,10 @@ def decide_matmul(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-MATMUL = Claim(
-    number=6, slug="matmul-explode-collapse",
-    statement=("With N(0, 1) weights the activations explode through the layers; scaled by 0.01 "
-               "they collapse to zero."),
-    source="note 003, Parameter initialization strategies",
-    criterion=("activation std grows by more than 10^0.5 per layer (N(0, 1)) and shrinks by more "
-               "than 10^0.5 per layer (0.01 N(0, 1)) on every seed"),
-    measure=measure_matmul, decide=decide_matmul,
-    figure=lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
-                                             "(width 256)", "std (log scale)"),
-    protocol=("repeated multiplication of N(0, 1) activations by N(0, s^2) 256x256 matrices, 10 "
-              "layers: a property of random matrices, shown"),
-    kind="demonstration")
+MATMUL = declared(
+    6, measure_matmul, decide_matmul,
+    lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
+                                      "(width 256)", "std (log scale)"))
 
 
 # -- 7: Xavier keeps tanh variance ----------------------------------------------------------
@@ -463,21 +422,9 @@ def figure_xavier_tanh(m: Measurement) -> go.Figure:
     return fig
 
 
-XAVIER_TANH = Claim(
-    number=7, slug="xavier-tanh-variance",
-    statement=("Xavier initialization keeps the activation variance about constant across tanh "
-               "layers."),
-    source="note 001, Xavier initialization",
-    criterion=("on every seed, the number of layers through which Var(a[l]) / Var(a[1]) and the "
-               f"back-propagated Var(dL/dz) stay within a factor {KEEP_FACTOR:g} of their start "
-               "is larger with Xavier than with N(0, 1) or N(0, 0.01^2) (a saturated N(0, 1) "
-               "network keeps its activation variance but not its gradient's); holds when Xavier "
-               f"keeps both through all {TANH_DEPTH} layers"),
-    measure=measure_xavier_tanh, decide=decide_xavier_tanh, figure=figure_xavier_tanh,
-    protocol=(f"tanh MLP of {TANH_DEPTH} layers of width 256 at init on MNIST-1D; Xavier "
-              "(1/n_in), N(0, 1), N(0, 0.01^2); activations and back-propagated gradients per "
-              "layer; each seed draws new weights"),
-    factors=("depth",))
+XAVIER_TANH = declared(
+    7, measure_xavier_tanh, decide_xavier_tanh, figure_xavier_tanh, KEEP_FACTOR=KEEP_FACTOR,
+    TANH_DEPTH=TANH_DEPTH)
 
 
 # -- 8: Xavier fails deep ReLU, He trains ---------------------------------------------------
@@ -571,17 +518,8 @@ def figure_relu_depth(m: Measurement) -> go.Figure:
                   x=["depth (hidden layers)", "layer"], y=[None, (None, "log")])
 
 
-RELU_DEPTH = Claim(
-    number=8, slug="xavier-fails-deep-relu",
-    statement=("Xavier initialization fails deep ReLU networks, where He initialization trains "
-               "them."),
-    source="note 003, Xavier / Kaiming initialization",
-    criterion=(f"at each depth {RELU_DEPTHS}: Xavier's final training loss above He's by a "
-               "one-sided sign-flip permutation test paired by seed (Holm-adjusted p < 0.05) and "
-               f"its mean training accuracy under {FAILS_BELOW} (chance is 0.5)"),
-    measure=measure_relu_depth, decide=decide_relu_depth, figure=figure_relu_depth,
-    protocol=("ReLU MLPs of width 32 on moons, SGD with momentum, 15 epochs, Xavier (avg) "
-              "against He; each seed varies init and data order"),
-    factors=("depth",))
+RELU_DEPTH = declared(
+    8, measure_relu_depth, decide_relu_depth, figure_relu_depth, RELU_DEPTHS=RELU_DEPTHS,
+    FAILS_BELOW=FAILS_BELOW)
 
 CLAIMS = [SYMMETRY, TOY, SCALE, MATMUL, XAVIER_TANH, RELU_DEPTH]

@@ -14,7 +14,7 @@ from torch.func import grad, vmap
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
+from ..base import Context, Measurement, Verdict, declared, mean, metric
 from ..tests import versus
 from .common import _band, _parts_verdict, best_lr
 
@@ -178,18 +178,5 @@ def figure_adaptive(m: Measurement) -> go.Figure:
     return fig
 
 
-ADAPTIVE_RATES = Claim(
-    number=27, slug="adaptive-rates",
-    statement=("AdaGrad's effective learning rate shrinks until it stalls; RMSProp's does not. "
-               "(Adam's bias correction in the first steps is shown beside it.)"),
-    source="note 003, AdaGrad, RMSProp and Adam",
-    criterion=(f"AdaGrad's median per-parameter rate ends below {SHRINK} of its first value, and "
-               "its final training loss exceeds RMSProp's, each at its own best eps from a grid "
-               "chosen on other seeds (one-sided sign-flip permutation test, p < 0.05); "
-               f"RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) steps "
-               "(Adam's bias correction is shown, not tested)"),
-    measure=measure_adaptive, decide=decide_adaptive, figure=figure_adaptive,
-    protocol=("AdaGrad and RMSProp, full batch on 300 digits, each at its own best learning rate "
-              "from a grid chosen on 3 other seeds, per-parameter effective rates; each seed "
-              "varies the init. Adam's bias correction is shown beside the verdict, not tested: "
-              "it is an identity of the update rule"))
+ADAPTIVE_RATES = declared(
+    27, measure_adaptive, decide_adaptive, figure_adaptive, SHRINK=SHRINK, FLOOR=FLOOR)

@@ -12,7 +12,7 @@ from plotly.subplots import make_subplots
 
 from ...config import RunConfig
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean
+from ..base import Context, Measurement, Verdict, declared, mean
 from ..plots import finish
 from ..tests import greater, versus
 from .common import _errorbars, _parts_verdict
@@ -125,18 +125,6 @@ def figure_batch_norm(m: Measurement) -> go.Figure:
                   y=["final training loss (diverged = log 10)"])
 
 
-BATCH_NORM = Claim(
-    number=28, slug="batch-norm-lr-init",
-    statement=("Batch normalization lets the same network train at learning rates where it "
-               "diverges without it, and makes it less sensitive to initialization."),
-    source="note 003, Batch normalization (Ioffe and Szegedy 2015)",
-    criterion=("largest learning rate of the grid that trains (final loss < log(k)/2) higher "
-               "with batch norm (one-sided sign-flip permutation test on log10, over seeds), and "
-               f"more of the init scales N(0, std^2), std in {BN_INIT_STDS}, train with batch "
-               f"norm at each eps in {BN_INIT_LRS} (one-sided sign-flip permutation tests paired "
-               "by seed; Holm-adjusted p < 0.05 each)"),
-    measure=measure_batch_norm, decide=decide_batch_norm, figure=figure_batch_norm,
-    protocol=("6-layer ReLU MLP on 512 digits, SGD, with and without batch norm, over learning "
-              "rates 0.1..3, and over init scales 0.01..1 at learning rates 0.03, 0.1 and 0.3; "
-              "each seed varies init and data order"),
-    factors=("learning rate", "init scale"))
+BATCH_NORM = declared(
+    28, measure_batch_norm, decide_batch_norm, figure_batch_norm, BN_INIT_STDS=BN_INIT_STDS,
+    BN_INIT_LRS=BN_INIT_LRS)

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 
 from ...config import RunConfig
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from ..base import Context, Measurement, Verdict, declared, mean, metric, setting
 from ..plots import finish
 from ..tests import greater, versus
 from .common import _band, _errorbars
@@ -83,20 +83,7 @@ def figure_decay(m: Measurement) -> go.Figure:
                   y=[("training loss (epoch mean)", "log")])
 
 
-DECAY = Claim(
-    number=25, slug="linear-lr-decay",
-    statement=("SGD's gradient noise does not vanish at a minimum, so decaying the learning rate "
-               "linearly (eps_k = (1 - a) eps_0 + a eps_tau) ends at a lower training loss than "
-               "keeping it constant."),
-    source="note 003, Learning rate of SGD",
-    criterion=(f"SGD with batch {DECAY_BATCHES[0]}: final training loss (whole training set) "
-               "higher with the constant rate than with linear decay from the same eps_0, by a "
-               "one-sided paired sign-flip permutation test over seeds (Holm-adjusted p < 0.05); "
-               "full-batch descent, the same test, reported as the contrast"),
-    measure=measure_decay, decide=decide_decay, figure=figure_decay,
-    protocol=("MLP 2x16 on noisy moons, SGD eps_0 = 2, constant against linearly decayed rate at "
-              "equal steps, with batch 16 and full batch; each seed varies init and data order"),
-    factors=('batch size',))
+DECAY = declared(25, measure_decay, decide_decay, figure_decay, DECAY_BATCHES=DECAY_BATCHES)
 
 
 # -- 39: eps_tau about 1% of eps_0 ----------------------------------------------------------
@@ -169,18 +156,4 @@ def figure_final_fraction(m: Measurement) -> go.Figure:
                   x=["step", "eps_tau / eps_0"], y=[("training loss", "log")])
 
 
-FINAL_FRACTION = Claim(
-    number=39, slug="final-rate-one-percent",
-    statement=("With linear decay, the final learning rate eps_tau should be about 1% of the "
-               "initial eps_0: larger final rates end higher, and decaying further gains nothing."),
-    source="note 003, Learning rate of SGD (eps_tau about 1% of eps_0)",
-    criterion=("SGD with batch 16, linear decay to eps_tau = 1% of eps_0: final training loss "
-               "lower than with eps_tau = 10% and 100% (constant) of eps_0, by one-sided "
-               "sign-flip permutation tests paired by seed (Holm-adjusted p < 0.05); decaying to "
-               "0 is tested the other way and reported (significantly lower there: 'holds only "
-               "when')"),
-    measure=measure_final_fraction, decide=decide_final_fraction, figure=figure_final_fraction,
-    protocol=("claim 25's MLP 2x16 on noisy moons, SGD eps_0 = 2, batch 16, 399 steps, linear "
-              "decay to eps_tau = 0, 1%, 10% or 100% of eps_0 at the last step; each seed varies "
-              "init and data order, the same seeds for every eps_tau"),
-    factors=("eps_tau / eps_0",))
+FINAL_FRACTION = declared(39, measure_final_fraction, decide_final_fraction, figure_final_fraction)

@@ -15,7 +15,7 @@ from torch.func import functional_call, grad, vmap
 from ...config import RunConfig
 from ...landscape import Problem, problem_for_run
 from ...landscape.evaluate import eval_mode
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from ..base import Context, Measurement, Verdict, declared, mean, metric, setting
 from ..tests import greater, mean_ci, versus
 from .common import _ci_text, _errorbars
 
@@ -126,17 +126,9 @@ def figure_gradient_noise(m: Measurement) -> go.Figure:
     return fig
 
 
-GRADIENT_NOISE = Claim(
-    number=21, slug="minibatch-gradient-se",
-    statement=("The standard error of a minibatch gradient falls as 1/sqrt(n): 100 times more "
-               "examples only make the estimate 10 times more precise."),
-    source="note 003, Batch and minibatch algorithms",
-    criterion=("mean log-log slope of SE(n) against n (n = 4..256, over seeds and two points of "
-               f"training) within {SLOPE_TOL} of {SLOPE}, with replacement and, without "
-               "replacement, after the finite-population correction"),
-    measure=measure_gradient_noise, decide=decide_gradient_noise, figure=figure_gradient_noise,
-    protocol=("gradients of an MLP on digits at init and after 2 epochs; standard error of "
-              "minibatch gradients for n = 4..256; each seed draws new weights and minibatches"))
+GRADIENT_NOISE = declared(
+    21, measure_gradient_noise, decide_gradient_noise, figure_gradient_noise, SLOPE_TOL=SLOPE_TOL,
+    SLOPE=SLOPE)
 
 
 # -- 22: small batches regularize ---------------------------------------------------------
@@ -231,17 +223,6 @@ def figure_batch_regularizer(m: Measurement) -> go.Figure:
     return fig
 
 
-BATCH_REGULARIZER = Claim(
-    number=22, slug="small-batch-regularizes",
-    statement=("Small batches act as a regularizer: trained as long, a network generalizes "
-               "better with small minibatches than with large ones."),
-    source="note 003, Batch and minibatch algorithms (batch sizes)",
-    criterion=(f"per protocol and budget, batch {SMALL}'s test accuracy above batch {LARGE}'s (or "
-               "below it: the opposite) by one-sided sign-flip permutation tests paired by seed "
-               "(Holm-adjusted p < 0.05 over the 12 tests)"),
-    measure=measure_batch_regularizer, decide=decide_batch_regularizer,
-    figure=figure_batch_regularizer,
-    protocol=("MLP 2x64 on 256 digits, SGD, batch 8 against 128: equal steps, equal epochs, and "
-              "equal epochs with the learning rate scaled with the batch, each at two budgets; "
-              "each seed varies init and data order"),
-    factors=("protocol", "budget"))
+BATCH_REGULARIZER = declared(
+    22, measure_batch_regularizer, decide_batch_regularizer, figure_batch_regularizer, SMALL=SMALL,
+    LARGE=LARGE)

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import toy
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
+from ..base import Context, Measurement, Verdict, declared, metric, setting, verdict_from
 from ..plots import finish
 from ..tests import versus
 from .common import _band, _errorbars, _jitter, best_lr
@@ -107,21 +107,7 @@ def figure_momentum(m: Measurement) -> go.Figure:
                   x=["x", "epoch"], y=["y", ("training loss", "log")])
 
 
-MOMENTUM = Claim(
-    number=26, slug="momentum-ravine",
-    statement=("Momentum is faster than plain SGD on an ill-conditioned ravine: it accumulates "
-               "the small consistent gradient along the valley floor."),
-    source="note 003, Momentum (Goodfellow et al. fig. 8.5)",
-    criterion=("each at its own best eps from a grid (chosen on other seeds): on the toy ravine, "
-               f"fewer steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD by a one-sided "
-               "sign-flip permutation test over jittered starts; on an MLP on digits, a lower "
-               "final training loss at equal steps by a one-sided sign-flip permutation test "
-               "over seeds (p < 0.05 each)"),
-    measure=measure_momentum, decide=decide_momentum, figure=figure_momentum,
-    protocol=("SGD against momentum, each at its own best learning rate from a grid chosen on 3 "
-              "other seeds, on the toy ravine (jittered starts) and on an MLP on digits; each "
-              "seed varies init and data order"),
-    factors=("learning rate",))
+MOMENTUM = declared(26, measure_momentum, decide_momentum, figure_momentum, RAVINE_TOL=RAVINE_TOL)
 
 
 # -- 38: momentum averages out noisy gradients ---------------------------------------------
@@ -210,19 +196,6 @@ def figure_momentum_noise(m: Measurement) -> go.Figure:
                   y=["sum ||d_t - mean d||^2 / sum ||d_t||^2", "training loss"])
 
 
-MOMENTUM_NOISE = Claim(
-    number=38, slug="momentum-averages-noise",
-    statement=("Momentum averages out noisy minibatch gradients: at the same effective learning "
-               "rate its updates keep a steadier direction than plain SGD's."),
-    source=("note 003, Momentum (it accumulates an exponentially decaying average of past "
-            "gradients)"),
-    criterion=(f"at each batch size {NOISE_BATCHES}: the noise share of the last {NOISE_WINDOW} "
-               "updates (sum ||d_t - mean d||^2 / sum ||d_t||^2) higher with SGD at eps / (1 - "
-               "alpha) than with momentum at eps, by a one-sided sign-flip permutation test "
-               "paired by seed (Holm-adjusted p < 0.05); the final training loss is compared "
-               "beside it"),
-    measure=measure_momentum_noise, decide=decide_momentum_noise, figure=figure_momentum_noise,
-    protocol=("MLP 2x32 on digits, 200 steps, momentum (eps 0.005, alpha 0.9) against SGD at the "
-              "matched effective rate 0.05, at batch 8 and 64; each seed varies init and data "
-              "order, the same seeds for both"),
-    factors=("batch size",))
+MOMENTUM_NOISE = declared(
+    38, measure_momentum_noise, decide_momentum_noise, figure_momentum_noise,
+    NOISE_BATCHES=NOISE_BATCHES, NOISE_WINDOW=NOISE_WINDOW)

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ...landscape import toy
-from ..base import Claim, Context, Measurement, Verdict
+from ..base import Context, Measurement, Verdict, declared
 from ..plots import finish
 from ..tests import versus
 from .common import _band, _jitter, _parts_verdict
@@ -123,18 +123,7 @@ def figure_saddle(m: Measurement) -> go.Figure:
                           f"Gradient descent on the saddle {surf.formula}")
 
 
-SADDLE = Claim(
-    number=23, slug="saddle-slows-gd",
-    statement=("Plain gradient descent slows down near a saddle point: the gradient vanishes "
-               "there, so the steps shrink and many are spent before it escapes."),
-    source="note 003, Challenges in neural network optimization (saddle points)",
-    criterion=("on the toy saddle, from starts almost on the ridge: more steps within "
-               f"{SADDLE_RADIUS} of the saddle than from starts off the ridge, and a smaller "
-               "median step there than on the approach, each by a one-sided sign-flip "
-               "permutation test over jittered starts (Holm-adjusted p < 0.05)"),
-    measure=measure_saddle, decide=decide_saddle, figure=figure_saddle,
-    protocol=("gradient descent on the toy saddle from starts on and off the ridge; each seed "
-              "jitters the start"))
+SADDLE = declared(23, measure_saddle, decide_saddle, figure_saddle, SADDLE_RADIUS=SADDLE_RADIUS)
 
 
 # -- 24: clipping prevents the catapult on a cliff -----------------------------------------
@@ -183,15 +172,4 @@ def figure_cliff(m: Measurement) -> go.Figure:
                           "clipping")
 
 
-CLIFF = Claim(
-    number=24, slug="cliff-clipping",
-    statement=("On a cliff, a gradient step can catapult the parameters far away; clipping the "
-               "gradient norm prevents it."),
-    source="note 003, Cliffs and exploding gradients",
-    criterion=(f"on the toy cliff, with clip_norm = {CLIP_NORM:g} against none: a smaller largest "
-               "step and a smaller largest one-step loss rise, each by a one-sided sign-flip "
-               "permutation test over jittered starts (Holm-adjusted p < 0.05)"),
-    measure=measure_cliff, decide=decide_cliff, figure=figure_cliff,
-    protocol=("gradient descent on the toy cliff with and without clipping at norm 1: clipping "
-              "bounds the step by construction, shown"),
-    kind="demonstration")
+CLIFF = declared(24, measure_cliff, decide_cliff, figure_cliff, CLIP_NORM=CLIP_NORM)

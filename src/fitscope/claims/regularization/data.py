@@ -4,7 +4,7 @@ label smoothing, multi-task learning)."""
 from __future__ import annotations
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, metrics, setting, verdict_from
+from ..base import Context, Measurement, Verdict, declared, metrics, setting, verdict_from
 from ..tests import greater, versus
 from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values
 
@@ -53,21 +53,10 @@ def decide_augmentation(m: Measurement) -> Verdict:
                    f"{', '.join(str(n) for n in sizes if n not in helps)})")
 
 
-AUGMENTATION = Claim(
-    number=13, slug="augmentation-few-images",
-    statement=("Data augmentation (rotating, shifting, zooming the images) improves test "
-               "accuracy when training images are few."),
-    source="note 003, Data Augmentation",
-    criterion=(f"per training-set size {AUGMENT_SIZES}: test accuracy with augmentation > "
-               "without, one-sided sign-flip permutation test over seeds and training subsets "
-               "(Holm-adjusted p < 0.05); it must help at the smallest size"),
-    measure=measure_augmentation, decide=decide_augmentation,
-    figure=lambda m: _gap_figure(m, "MLP on few digits images, augmentation "
-                                    f"{m.values['augment']}"),
-    protocol=("MLP 2x64 on 25, 50, 100 and 200 training digits, Adam, batch 25, with and without "
-              "rotation/shift/zoom augmentation; each seed draws its own subset, init and data "
-              "order"),
-    factors=("training-set size",))
+AUGMENTATION = declared(
+    13, measure_augmentation, decide_augmentation,
+    lambda m: _gap_figure(m, "MLP on few digits images, augmentation "
+                             f"{m.values['augment']}"), AUGMENT_SIZES=AUGMENT_SIZES)
 
 
 # -- 15: label smoothing and noisy labels -------------------------------------------------
@@ -129,23 +118,14 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-LABEL_SMOOTHING = Claim(
-    number=15, slug="label-smoothing-noisy-labels",
-    statement="Label smoothing makes training robust to wrong labels in the training set.",
-    source="note 003, Noise Robustness (noise at the output targets)",
-    criterion=(f"per label-noise rate {NOISE_RATES}: test accuracy with smoothing > without, and "
-               "the interaction (the gain at the highest rate > the gain on clean labels), "
-               "one-sided sign-flip permutation tests paired by seed (Holm-adjusted p < 0.05)"),
-    measure=measure_label_smoothing, decide=decide_label_smoothing,
-    figure=lambda m: _bar_figure([_ci_bar("train accuracy (on the labels trained on)",
-                                          m.values["train_acc"]),
-                                  _ci_bar("test accuracy", m.values["test_acc"])],
-                                 f"MLP on digits, label smoothing {m.values['smoothing']} against "
-                                 "none, by share of wrong training labels", "training labels",
-                                 "accuracy"),
-    protocol=("MLP 2x64 on digits, Adam, 0%, 20% or 40% wrong training labels, with and without "
-              "label smoothing 0.3; each seed varies init and data order"),
-    factors=("label-noise rate",))
+LABEL_SMOOTHING = declared(
+    15, measure_label_smoothing, decide_label_smoothing,
+    lambda m: _bar_figure([_ci_bar("train accuracy (on the labels trained on)",
+                                   m.values["train_acc"]),
+                           _ci_bar("test accuracy", m.values["test_acc"])],
+                          f"MLP on digits, label smoothing {m.values['smoothing']} against "
+                          "none, by share of wrong training labels", "training labels",
+                          "accuracy"), NOISE_RATES=NOISE_RATES)
 
 
 # -- 16: multi-task learning helps a task with few labels --------------------------------
@@ -185,21 +165,10 @@ def decide_multitask(m: Measurement) -> Verdict:
     return verdict_from(detail, c.significant)
 
 
-MULTITASK = Claim(
-    number=16, slug="multitask-few-labels",
-    statement=("Multi-task learning with shared layers helps a task with little data: the shared "
-               "layers learn from the pooled data of all tasks."),
-    source="note 003, Multi-Task Learning",
-    criterion=("main-task test accuracy with auxiliary heads (weight 1) > with the same heads at "
-               "weight 0, one-sided sign-flip permutation test over seeds and data splits "
-               "(Holm-adjusted p < 0.05)"),
-    measure=measure_multitask, decide=decide_multitask,
-    figure=lambda m: _gap_figure(m, "Digits with main labels on "
-                                    f"{m.values['main_label_fraction']:.0%} of the training set; "
-                                    f"auxiliary tasks {m.values['aux']}"),
-    protocol=("MLP 2x64 on digits, main labels on 5% of the training set, alone or with two "
-              "auxiliary heads through the shared layers whose tasks come from the input alone "
-              "(more ink left or right, top or bottom: no label leak); each seed draws its own "
-              "split, init and data order"))
+MULTITASK = declared(
+    16, measure_multitask, decide_multitask,
+    lambda m: _gap_figure(m, "Digits with main labels on "
+                             f"{m.values['main_label_fraction']:.0%} of the training set; "
+                             f"auxiliary tasks {m.values['aux']}"))
 
 

@@ -14,7 +14,7 @@ from ...config import RunConfig
 from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, metrics, verdict_from
+from ..base import Context, Measurement, Verdict, declared, metric, metrics, verdict_from
 from ..tests import versus
 from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run
 
@@ -87,18 +87,7 @@ def figure_flatness(m: Measurement) -> go.Figure:
     return fig
 
 
-FLATNESS = Claim(
-    number=14, slug="weight-noise-flat-minima",
-    statement=("Injecting noise into the weights during training finds minima surrounded by flat "
-               "regions."),
-    source="note 003, Noise Robustness (noise on the weights)",
-    criterion=("expected sharpness (mean training-loss increase under Gaussian parameter "
-               "perturbations of relative size 0.2, Jiang et al. 2019) lower with weight noise, "
-               "one-sided paired sign-flip permutation test over seeds (Holm-adjusted p < 0.05); "
-               "the top Hessian eigenvalue is reported beside it"),
-    measure=measure_flatness, decide=decide_flatness, figure=figure_flatness,
-    protocol=("MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected "
-              "sharpness under parameter perturbations; each seed varies init and data order"))
+FLATNESS = declared(14, measure_flatness, decide_flatness, figure_flatness)
 
 
 
@@ -176,15 +165,4 @@ def figure_fgsm(m: Measurement) -> go.Figure:
     return fig
 
 
-FGSM = Claim(
-    number=20, slug="fgsm-adversarial-training",
-    statement=("A fast-gradient-sign step with a small epsilon flips predictions; adversarial "
-               "training makes the model more robust to such examples."),
-    source="note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
-    criterion=("share of correct test predictions flipped by FGSM > by a random-sign step of the "
-               "same size, and accuracy on FGSM test examples after adversarial training > after "
-               "standard training, each by a one-sided sign-flip permutation test over seeds "
-               "(Holm-adjusted p < 0.05)"),
-    measure=measure_fgsm, decide=decide_fgsm, figure=figure_fgsm,
-    protocol=("MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed "
-              "varies init and data order"))
+FGSM = declared(20, measure_fgsm, decide_fgsm, figure_fgsm)
