@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fitscope.claims import markdown_table
+from fitscope.claims import REGISTRY, markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"<!-- claims-table:[^\n]*-->\n(.*?)<!-- /claims-table -->", re.DOTALL)
@@ -59,3 +59,15 @@ def test_demo_rejects_bad_json_and_markdown_options(tmp_path):
 
     expect_rejected(["demo", "--markdown"], "--markdown", "--list")
     expect_rejected(["demo", "-c", "24", "--json", str(tmp_path)], "--json", "directory")
+
+
+def test_every_record_of_claims_toml_is_declared_once_and_fills_its_template():
+    from fitscope.claims.base import _records, declared
+    from fitscope.claims.fashion import FASHION
+
+    declared_numbers = sorted([*REGISTRY, FASHION.number])
+    assert sorted(_records()) == declared_numbers
+    # the prose of claim 36 names GRADIENT_DEPTH: without its value it cannot be declared
+    with pytest.raises(KeyError, match="GRADIENT_DEPTH"):
+        declared(36, REGISTRY[36].measure, REGISTRY[36].decide, REGISTRY[36].figure)
+    assert all("{" not in c.criterion + c.protocol for c in REGISTRY.values())

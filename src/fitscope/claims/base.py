@@ -9,19 +9,25 @@ A :class:`Claim` pairs a sentence from the notes with three functions:
   criterion (so a verdict cannot be written by hand; tests feed it numbers);
 - ``figure(m) -> plotly Figure``: what the report shows.
 
-Declared beside them, in code, before anything runs: ``protocol`` (what is trained and
-what a seed varies), ``smallest_effect`` (the smallest standardized difference, Cohen's
-d, that would matter: the equivalence bound of "does not hold"), ``factors`` (what the
-verdict is mapped over) and ``kind``: "claim", or "demonstration" for a statement that is
-an identity of the code (it cannot fail, so it is shown and not counted as a verdict).
+Declared with them before anything runs: ``protocol`` (what is trained and what a seed
+varies), ``smallest_effect`` (the smallest standardized difference, Cohen's d, that would
+matter: the equivalence bound of "does not hold"), ``factors`` (what the verdict is mapped
+over) and ``kind``: "claim", or "demonstration" for a statement that is an identity of the
+code (it cannot fail, so it is shown and not counted as a verdict).
+
+The prose (statement, source, criterion, protocol) and factors and kind of each claim are
+a record of ``claims.toml``; the module that tests it declares it with :func:`declared`.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
+import tomllib
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from ..config import RunConfig
@@ -84,6 +90,28 @@ class Claim:
     protocol: str = ""                    # what is trained, what a seed varies
     factors: tuple[str, ...] = ()         # what the verdict is mapped over
     kind: Kind = "claim"
+
+
+@functools.cache
+def _records() -> dict[int, dict[str, Any]]:
+    """claims.toml's ``[[claim]]`` records by number."""
+    text = resources.files(__package__).joinpath("claims.toml").read_text(encoding="utf-8")
+    return {r["number"]: r for r in tomllib.loads(text)["claim"]}
+
+
+def declared(number: int, measure: Callable[[Context], Measurement],
+             decide: Callable[[Measurement], Verdict], figure: Callable[[Measurement], Any],
+             **values: Any) -> Claim:
+    """The claim ``number`` of claims.toml with its three functions. The record's prose
+    (statement, source, criterion, protocol) is a :meth:`str.format` template: ``values``
+    are the constants it names (``{GRADIENT_DEPTH}``, ``{KEEP_FACTOR:g}``), so the text
+    states the numbers the experiment uses; a name without a value raises KeyError."""
+    r = _records()[number]
+    prose = {k: r[k].format(**values) for k in ("statement", "source", "criterion",
+                                                  "protocol") if k in r}
+    return Claim(number=number, slug=r["slug"], measure=measure, decide=decide,
+                 figure=figure, factors=tuple(r.get("factors", ())),
+                 kind=r.get("kind", "claim"), **prose)
 
 
 @dataclass
@@ -168,3 +196,9 @@ def mean(xs: Sequence[float]) -> float:
     """Mean of the values that are not NaN (NaN marks a diverged run's seed)."""
     kept = [x for x in xs if not (isinstance(x, float) and math.isnan(x))]
     return statistics.fmean(kept) if kept else math.nan
+
+
+def finite_mean(xs: Sequence[float]) -> float:
+    """Mean of the finite values (NaN for none): the values a claim's test compares
+    (:func:`~fitscope.study.stats.one_sided_test` drops a non-finite one)."""
+    return mean([x for x in xs if math.isfinite(x)])

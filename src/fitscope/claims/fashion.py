@@ -8,8 +8,8 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..data.idx import find_idx, read_idx
-from .base import Claim, Context, Measurement, Verdict, mean, metric
-from .tests import greater
+from .base import Context, Measurement, Verdict, declared, mean, metric
+from .tests import versus
 
 VARIANTS: dict[str, dict] = {
     "plain": {},
@@ -51,11 +51,11 @@ def decide_fashion(m: Measurement) -> Verdict:
     gaps, accs = m.values["gap"], m.values["test_acc"]
     helped, lines = [], []
     for label in list(VARIANTS)[1:]:
-        gap = greater(gaps["plain"], gaps[label])
-        acc = greater(accs[label], accs["plain"])
-        lines.append(f"{label}: gap {mean(gaps[label]):.3f} vs plain {mean(gaps['plain']):.3f} "
-                     f"({gap.text()}), test accuracy {mean(accs[label]):.4f} vs "
-                     f"{mean(accs['plain']):.4f}")
+        gap, gap_text = versus(gaps, label, "plain", f"{label}: gap", ("", "plain"),
+                               lower=True, paired=False)
+        acc, acc_text = versus(accs, label, "plain", "test accuracy", ("", "plain"), ".4f",
+                               paired=False)
+        lines.append(f"{gap_text}, {acc_text}")
         if gap.significant or acc.significant:
             helped.append(label)
     detail = "; ".join(lines)
@@ -77,14 +77,4 @@ def figure_fashion(m: Measurement) -> go.Figure:
     return fig
 
 
-FASHION = Claim(
-    50, "fashion-mnist", "On Fashion-MNIST, early stopping, L2, L1 and Xavier initialization "
-    "each narrow the generalization gap or raise the test accuracy of a plain MLP.",
-    "note 002, Dealing with overfitting (the Fashion-MNIST notebook)",
-    "per variant: smaller train-test accuracy gap or higher test accuracy than the plain "
-    "MLP by a one-sided two-sample permutation test (Holm-adjusted p < "
-    "0.05)", measure_fashion, decide_fashion,
-    figure_fashion,
-    protocol="784-256-128-10 MLP on the user's Fashion-MNIST, Adam; plain "
-                                  "against early stopping, L2, L1, Xavier; each seed varies init "
-                                  "and data order")
+FASHION = declared(50, measure_fashion, decide_fashion, figure_fashion)

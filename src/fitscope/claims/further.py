@@ -22,7 +22,17 @@ import plotly.graph_objects as go
 
 from ..config import RunConfig
 from ..landscape import toy
-from .base import Claim, Context, Measurement, Verdict, mean, metric, metrics, setting, verdict_from
+from .base import (
+    Context,
+    Measurement,
+    Verdict,
+    declared,
+    mean,
+    metric,
+    metrics,
+    setting,
+    verdict_from,
+)
 from .optimization.common import _jitter
 from .optimization.momentum import ravine_steps
 from .regularization.common import (
@@ -36,7 +46,7 @@ from .regularization.common import (
     _weights_flat,
     overfit_base,
 )
-from .tests import greater, mean_above
+from .tests import mean_above, versus
 
 # -- 29: more data is the best regularizer -------------------------------------------------
 
@@ -62,10 +72,10 @@ def measure_more_data(ctx: Context) -> Measurement:
 def decide_more_data(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
     more = max(acc, key=lambda k: k.points)
-    tests = {k: greater(acc[more], acc[k], paired=True, label=f"test accuracy {more} > {k}")
-             for k in acc if k != more}
-    detail = "; ".join(f"test accuracy {_m(acc[more]):.3f} with {more} against "
-                       f"{_m(acc[k]):.3f} with {k} ({c.text()})" for k, c in tests.items())
+    said = {k: versus(acc, more, k, "test accuracy", label=f"test accuracy {more} > {k}")
+            for k in acc if k != more}
+    tests = {k: c for k, (c, _) in said.items()}
+    detail = "; ".join(text for _, text in said.values())
     beaten = [k for k, c in tests.items() if c.significant]
     if len(beaten) == len(tests):
         return Verdict("holds", detail + ".")
@@ -80,18 +90,10 @@ def _acc_figure(m: Measurement, title: str, xtitle: str) -> go.Figure:
                        "accuracy")
 
 
-MORE_DATA_CLAIM = Claim(
-    29, "more-data-best-regularizer", "More training data is the best regularizer: four "
-    "times the data beats L2 or dropout on the original set.",
-    "note 003, Regularization (dataset augmentation: more data is the best way to generalize)",
-    "test accuracy with 4x the training data and no regularizer > with 60 points and each "
-    "of none, L2, dropout, by one-sided sign-flip permutation tests paired by seed "
-    "(Holm-adjusted p < 0.05)", measure_more_data, decide_more_data,
+MORE_DATA_CLAIM = declared(
+    29, measure_more_data, decide_more_data,
     lambda m: _acc_figure(m, "The overfitting MLP: regularizers on 60 points against more "
-                             "data (95% CI over seeds)", "training"),
-    protocol=("MLP 2x128 trained long (Adam, full batch) on noisy two moons: 60 points with "
-              "no regularizer, L2 0.01 or dropout 0.5, against 240 points without; each seed "
-              "draws its own split and init"))
+                             "data (95% CI over seeds)", "training"))
 
 
 # -- 30: batch norm speeds training and regularizes ----------------------------------------
@@ -118,41 +120,29 @@ def measure_bn_speed(ctx: Context) -> Measurement:
 
 def decide_bn_speed(m: Measurement) -> Verdict:
     v = m.values
-    fast = greater(v["early_train_loss"]["plain"], v["early_train_loss"]["batch norm"],
-                   paired=True, label=f"training loss after {BN_EARLY} epochs, plain > batch norm")
-    narrow = greater(v["gap"]["plain"], v["gap"]["batch norm"], paired=True,
-                     label="train-test accuracy gap, plain > batch norm")
-    replace = greater(v["test_acc"]["dropout 0.2"], v["test_acc"]["batch norm"], paired=True,
-                      label="test accuracy, dropout > batch norm", reported=True)
-    detail = (f"training loss after {BN_EARLY} epochs "
-              f"{_m(v['early_train_loss']['batch norm']):.3f} "
-              f"with batch norm against {_m(v['early_train_loss']['plain']):.3f} without "
-              f"({fast.text()}); gap {_m(v['gap']['batch norm']):.3f} against "
-              f"{_m(v['gap']['plain']):.3f} ({narrow.text()}); test accuracy with batch norm "
-              f"{_m(v['test_acc']['batch norm']):.3f}, with dropout 0.2 instead "
-              f"{_m(v['test_acc']['dropout 0.2']):.3f} (dropout better? {replace.text()})")
+    bn, said = "batch norm", ("with batch norm", "without")
+    fast, speed = versus(v["early_train_loss"], bn, "plain",
+                         f"training loss after {BN_EARLY} epochs", said, lower=True,
+                         label=f"training loss after {BN_EARLY} epochs, plain > batch norm")
+    narrow, gap = versus(v["gap"], bn, "plain", "gap", said, lower=True,
+                         label="train-test accuracy gap, plain > batch norm")
+    _, replace = versus(v["test_acc"], "dropout 0.2", bn, "test accuracy",
+                        ("with dropout 0.2 instead", "with batch norm"), reported=True,
+                        label="test accuracy, dropout > batch norm")
+    detail = f"{speed}; {gap}; {replace}"
     wider = narrow.result.p_opposite < 0.05
     return verdict_from(detail, fast.significant, narrow.significant,
                         "'regularizes' is left out: it trains faster, but the gap is "
                         + ("significantly wider" if wider else "not significantly narrower"))
 
 
-BN_SPEED = Claim(
-    30, "batch-norm-speeds-and-regularizes", "Batch normalization speeds up training and "
-    "also regularizes (it can take the place of dropout).",
-    "note 003, Batch normalization (Ioffe and Szegedy 2015)",
-    f"training loss after {BN_EARLY} epochs lower, and the train-test accuracy gap after "
-    "training narrower, with batch norm, by one-sided sign-flip permutation tests paired "
-    "by seed (Holm-adjusted p < 0.05); dropout's test accuracy against batch norm's is "
-    "reported", measure_bn_speed, decide_bn_speed,
+BN_SPEED = declared(
+    30, measure_bn_speed, decide_bn_speed,
     lambda m: _bar_figure([_ci_bar(f"training loss after {BN_EARLY} epochs",
                                    m.values["early_train_loss"]),
                            _ci_bar("train - test accuracy", m.values["gap"])],
                           "Batch norm in a 6-layer ReLU MLP on digits (95% CI over seeds)",
-                          "network", "value"),
-    protocol=("6-layer ReLU MLP of width 32 on 512 digits, SGD 0.1, batch 64, 20 epochs, "
-              "plain, with batch norm, or with dropout 0.2; each seed varies init and data "
-              "order"))
+                          "network", "value"), BN_EARLY=BN_EARLY)
 
 
 # -- 31: L1 zeroes most weights, shrinks large ones less than L2 ----------------------------
@@ -190,13 +180,12 @@ def decide_l1_majority(m: Measurement) -> Verdict:
     v = m.values
     majority = mean_above(v["near_zero"]["L1"], 0.5,
                           label=f"share of L1 weights under {NEAR_ZERO:g} > 0.5")
-    less = greater(v["large_kept"]["L1"], v["large_kept"]["L2"], paired=True,
-                   label="large weights kept, L1 > L2")
+    less, kept = versus(v["large_kept"], "L1", "L2", f"the top {TOP_SHARE:.0%} of weights "
+                        "keep", ("of their size under L1", "under L2"), ".2f",
+                        label="large weights kept, L1 > L2")
     detail = (f"share of weights under {NEAR_ZERO:g}: L1 {_m(v['near_zero']['L1']):.2f}, L2 "
               f"{_m(v['near_zero']['L2']):.2f}, none {_m(v['near_zero']['none']):.2f} "
-              f"({majority.text()}); the top {TOP_SHARE:.0%} of weights keep "
-              f"{_m(v['large_kept']['L1']):.2f} of their size under L1 and "
-              f"{_m(v['large_kept']['L2']):.2f} under L2 ({less.text()}); training loss L1 "
+              f"({majority.text()}); {kept}; training loss L1 "
               f"{_m(v['train_loss']['L1']):.3f}, L2 {_m(v['train_loss']['L2']):.3f}")
     if majority.significant and less.significant:
         return Verdict("holds", detail + ".")
@@ -208,20 +197,13 @@ def decide_l1_majority(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-L1_MAJORITY = Claim(
-    31, "l1-zeroes-majority", "L1 drives a majority of the weights to zero, and shrinks the "
-    "large weights less than L2 does.", "note 003, Difference between L1 and L2",
-    f"under L1 the mean share of weights under {NEAR_ZERO:g} is above 0.5 (one-sided "
-    "sign-flip test), and the top 10% of weights keep more of their size under L1 than "
-    "under L2 (one-sided sign-flip permutation test paired by seed; Holm-adjusted p < 0.05)",
-    measure_l1_majority, decide_l1_majority,
+L1_MAJORITY = declared(
+    31, measure_l1_majority, decide_l1_majority,
     lambda m: _bar_figure([_ci_bar(f"share of weights under {NEAR_ZERO:g}",
                                    m.values["near_zero"]),
                            _ci_bar("top 10% weights: size kept", m.values["large_kept"])],
                           "Logistic regression on breast cancer: L1 against L2 (95% CI "
-                          "over splits)", "penalty", "share"),
-    protocol=("logistic regression from zero on breast cancer, full-batch SGD 0.3, 60 epochs, "
-              "no penalty, L1 0.01 and L2 0.1; each seed draws its own split"))
+                          "over splits)", "penalty", "share"), NEAR_ZERO=NEAR_ZERO)
 
 
 # -- 32: input units keep a retention probability near 1 ------------------------------------
@@ -245,25 +227,15 @@ def measure_input_dropout(ctx: Context) -> Measurement:
 def decide_input_dropout(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
     high, low = Keep(1 - INPUT_DROPS[0]), Keep(1 - INPUT_DROPS[1])
-    c = greater(acc[high], acc[low], paired=True,
-                label=f"test accuracy, inputs {high} > {low}")
-    detail = (f"test accuracy {_m(acc[high]):.3f} with inputs kept at "
-              f"{1 - INPUT_DROPS[0]:g} against {_m(acc[low]):.3f} at {1 - INPUT_DROPS[1]:g} "
-              f"({c.text()})")
+    c, detail = versus(acc, high, low, "test accuracy", (f"with inputs kept at {high.p:g}",
+                       f"at {low.p:g}"), label=f"test accuracy, inputs {high} > {low}")
     return verdict_from(detail, c.significant)
 
 
-INPUT_RETENTION = Claim(
-    32, "input-retention-near-one", "Under dropout, input units should keep a retention "
-    "probability near 1 (0.8), higher than hidden units' 0.5.",
-    "note 003, Dropout (Srivastava et al. 2014)",
-    "test accuracy with inputs kept at 0.8 > kept at 0.5 (hidden units at 0.5 in both), "
-    "one-sided sign-flip permutation test paired by seed (Holm-adjusted p < 0.05)",
-    measure_input_dropout, decide_input_dropout,
+INPUT_RETENTION = declared(
+    32, measure_input_dropout, decide_input_dropout,
     lambda m: _acc_figure(m, "MLP on digits with hidden dropout 0.5: input retention 0.8 "
-                             "against 0.5 (95% CI over seeds)", "input retention"),
-    protocol=("MLP 2x128 on digits, Adam, hidden dropout 0.5, input dropout 0.2 or 0.5; each "
-              "seed draws its own split, init and data order"))
+                             "against 0.5 (95% CI over seeds)", "input retention"))
 
 
 # -- 33: RMSProp converges fast in a convex bowl -------------------------------------------
@@ -291,11 +263,10 @@ def measure_bowl(ctx: Context) -> Measurement:
 
 def decide_bowl(m: Measurement) -> Verdict:
     steps, lr = m.values["steps"], m.series["lr"]
-    c = greater(steps["adagrad"], steps["rmsprop"], paired=True,
-                label="steps to tolerance, AdaGrad > RMSProp")
-    detail = (f"steps to f - f_min <= 0.001 in the bowl: RMSProp {mean(steps['rmsprop']):.0f} "
-              f"(eps {lr['rmsprop']}), AdaGrad {mean(steps['adagrad']):.0f} "
-              f"(eps {lr['adagrad']}) ({c.text()})")
+    c, detail = versus(steps, "rmsprop", "adagrad", "steps to f - f_min <= 0.001 in the bowl:",
+                       (f"with RMSProp (eps {lr['rmsprop']})",
+                        f"with AdaGrad (eps {lr['adagrad']})"), ".0f", lower=True,
+                       label="steps to tolerance, AdaGrad > RMSProp")
     return verdict_from(detail, c.significant)
 
 
@@ -310,16 +281,7 @@ def figure_bowl(m: Measurement) -> go.Figure:
     return fig
 
 
-BOWL = Claim(
-    33, "rmsprop-convex-bowl", "Once in a locally convex bowl, RMSProp converges fast, where "
-    "AdaGrad's shrinking rate slows it.", "note 003, RMSProp",
-    "on the convex toy ravine, each at its best eps of a grid chosen on other starts: fewer "
-    "steps to f - f_min <= 0.001 with RMSProp than with AdaGrad, one-sided sign-flip "
-    "permutation test paired by start (Holm-adjusted p < 0.05)",
-    measure_bowl, decide_bowl, figure_bowl,
-    protocol=("AdaGrad and RMSProp on the convex quadratic f = (x^2 + 100 y^2) / 2 from "
-              "jittered starts, each at its best learning rate from a grid chosen on 3 other "
-              "starts"), factors=("learning rate",))
+BOWL = declared(33, measure_bowl, decide_bowl, figure_bowl)
 
 # -- 34: saddle points outnumber minima in high dimensions ----------------------------------
 
@@ -370,16 +332,9 @@ def figure_saddles(m: Measurement) -> go.Figure:
     return fig
 
 
-SADDLES = Claim(
-    34, "saddles-outnumber-minima", "In high dimensions saddle points outnumber local "
-    "minima: a random critical point is a minimum ever more rarely as the dimension grows.",
-    "note 003, Challenges in neural network optimization (saddle points; Dauphin et al. 2014)",
-    f"the share of {HESSIAN_DRAWS} random GOE Hessians with all eigenvalues positive falls "
-    f"with each dimension of {HESSIAN_DIMS} and is under 1% at the largest (a property of "
-    "random matrices: a demonstration)", measure_saddles, decide_saddles, figure_saddles,
-    protocol=(f"{HESSIAN_DRAWS} random symmetric Gaussian matrices (GOE) per dimension and "
-              "seed, as Hessians at random critical points; not a network's own critical "
-              "points"), factors=("dimension",), kind="demonstration")
+SADDLES = declared(
+    34, measure_saddles, decide_saddles, figure_saddles, HESSIAN_DRAWS=HESSIAN_DRAWS,
+    HESSIAN_DIMS=HESSIAN_DIMS)
 
 # -- 35: after early stopping, use the validation data too ---------------------------------
 
@@ -404,10 +359,10 @@ def measure_after_stopping(ctx: Context) -> Measurement:
 
 def decide_after_stopping(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    tests = {a: greater(acc[a], acc["stopped"], paired=True,
-                        label=f"test accuracy {a} > stopped") for a in AFTER}
-    detail = "; ".join(f"{a}: test accuracy {_m(acc[a]):.3f} against {_m(acc['stopped']):.3f} "
-                       f"stopped ({c.text()})" for a, c in tests.items())
+    said = {a: versus(acc, a, "stopped", "test accuracy", (f"with {a}", "stopped"),
+                      label=f"test accuracy {a} > stopped") for a in AFTER}
+    tests = {a: c for a, (c, _) in said.items()}
+    detail = "; ".join(text for _, text in said.values())
     won = [a for a, c in tests.items() if c.significant]
     if len(won) == len(AFTER):
         return Verdict("holds", detail + ".")
@@ -416,18 +371,10 @@ def decide_after_stopping(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-AFTER_STOPPING = Claim(
-    35, "after-early-stopping", "After early stopping, the validation data can be used too: "
-    "retraining on all the data for the chosen number of steps, or continuing on all of it, "
-    "beats the early-stopped model.", "note 003, Early Stopping (Goodfellow et al. alg. 7.2, "
-    "7.3)", "test accuracy of each strategy > the early-stopped model's, one-sided "
-    "sign-flip permutation tests paired by seed and split (Holm-adjusted p < 0.05)",
-    measure_after_stopping, decide_after_stopping,
+AFTER_STOPPING = declared(
+    35, measure_after_stopping, decide_after_stopping,
     lambda m: _acc_figure(m, "Digits MLP with early stopping: using the validation data "
-                             "afterwards (95% CI over seeds)", "model"),
-    protocol=("MLP 2x64 on 300 digits, 25% of them held out for early stopping (Adam, "
-              "patience 10): kept as stopped, retrained on train+val, or continued on "
-              "train+val; each seed draws its own split, init and data order"))
+                             "afterwards (95% CI over seeds)", "model"))
 
 CLAIMS = [MORE_DATA_CLAIM, BN_SPEED, L1_MAJORITY, INPUT_RETENTION, BOWL, SADDLES,
           AFTER_STOPPING]

@@ -11,8 +11,8 @@ from sklearn.neighbors import KNeighborsClassifier
 
 from ..config import DataConfig, RunConfig
 from ..data import load_data
-from .base import Claim, Context, Measurement, Verdict, mean, metric
-from .tests import greater
+from .base import Context, Measurement, Verdict, declared, mean, metric
+from .tests import greater, versus
 
 KS = (1, 3, 9, 27)
 
@@ -51,12 +51,12 @@ def decide_one_nn(m: Measurement) -> Verdict:
     zero = max(v["train_error_1nn"]) == 0.0
     gap = v["gap"]
     ks = sorted(k for k in gap if k != 1)
-    widest = [greater(gap[1], gap[k], paired=True, label=f"gap of 1-NN > gap of {k}-NN")
-              for k in ks]
+    said = [versus(gap, 1, k, "gap", ("with 1-NN", f"with {k}-NN"),
+                   label=f"gap of 1-NN > gap of {k}-NN") for k in ks]
+    widest = [w for w, _ in said]
     detail = (f"1-NN training error is {'0 on every split' if zero else 'not always 0'}, its "
-              f"test error {mean(v['test_error_1nn']):.3f} ({c.text()}); its gap against "
-              + "; ".join(f"k = {k}: {mean(gap[1]):.3f} vs {mean(gap[k]):.3f} ({w.text()})"
-                          for k, w in zip(ks, widest)))
+              f"test error {mean(v['test_error_1nn']):.3f} ({c.text()}); "
+              + "; ".join(text for _, text in said))
     if zero and c.significant and all(w.significant for w in widest):
         return Verdict("holds", detail + ".")
     if zero and c.significant:
@@ -75,15 +75,7 @@ def figure_one_nn(m: Measurement) -> go.Figure:
     return fig
 
 
-ONE_NN = Claim(
-    1, "one-nn", "A 1-nearest-neighbour classifier has zero training error and a large test "
-    "error: the widest generalization gap.", "note 003, Underfitting and Overfitting (1NN)",
-    "training error exactly 0 on every split, test error > training error, and the gap wider "
-    "than k = 3, 9, 27's, each by a one-sided "
-    "sign-flip permutation test over splits (Holm-adjusted p < "
-    "0.05)", measure_one_nn, decide_one_nn, figure_one_nn,
-    protocol=('k-NN (k = 1, 3, 9, 27) on noisy two moons (noise 0.35, 600 points); each seed '
-              'draws its own split'))
+ONE_NN = declared(1, measure_one_nn, decide_one_nn, figure_one_nn)
 
 
 DEGREES = (1, 2, 3, 5, 7, 10)
@@ -137,15 +129,6 @@ def figure_capacity(m: Measurement) -> go.Figure:
     return fig
 
 
-CAPACITY = Claim(
-    2, "capacity-u-curve", "As capacity grows, training error falls steadily while test error "
-    "falls and then rises.", "note 003, Underfitting and Overfitting (capacity, Goodfellow "
-    "fig. 5.3)", "training error non-increasing (0.01 tolerance); test error minimal at an "
-    "interior degree and higher at the largest degree by a one-sided sign-flip permutation "
-    "test paired by split (Holm-adjusted p < 0.05)",
-    measure_capacity, decide_capacity, figure_capacity,
-    protocol=('logistic regression on polynomial features of degree 1..10, 40 training points '
-              'of noisy circles, Adam, full batch; each seed draws its own split and its own '
-              'init'), factors=('polynomial degree',))
+CAPACITY = declared(2, measure_capacity, decide_capacity, figure_capacity)
 
 CLAIMS = [ONE_NN, CAPACITY]

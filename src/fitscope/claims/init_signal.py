@@ -19,11 +19,11 @@ from plotly.subplots import make_subplots
 from ..config import RunConfig
 from ..landscape import problem_for_run
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean, verdict_from
+from .base import Context, Measurement, Verdict, declared, mean, verdict_from
 from .initialization import KEEP_FACTOR, init_profile
 from .plots import finish
 from .regularization.penalties import hidden_outputs
-from .tests import greater, mean_ci
+from .tests import greater, mean_ci, versus
 
 # -- 36: Xavier keeps the back-propagated gradient's variance ---------------------------
 
@@ -153,21 +153,9 @@ def figure_backward(m: Measurement) -> go.Figure:
                   + [(None, "log")] * (len(GRADIENT_ACTIVATIONS) - 1))
 
 
-BACKWARD = Claim(
-    36, "xavier-keeps-gradient-variance", "Xavier initialization keeps the variance of the "
-    "back-propagated gradient about constant from layer to layer, where the standard "
-    "initialization makes it shrink toward the input.",
-    "note 001, Xavier initialization (Glorot & Bengio 2010: the backward pass)",
-    f"per activation (linear, tanh): |log10 of Var(dL/dz)'s change per layer| over "
-    f"{GRADIENT_DEPTH} layers smaller with Xavier than with the standard U(-1/sqrt(n), "
-    "1/sqrt(n)) init and than with N(0, 1), by one-sided two-sample permutation tests "
-    "(Holm-adjusted p < 0.05); holds where it also stays within a factor "
-    f"{KEEP_FACTOR:g} of its value at the top through all the layers, on every seed",
-    measure_backward, decide_backward, figure_backward,
-    protocol=(f"MLPs of {GRADIENT_DEPTH} hidden layers of width {GRADIENT_WIDTH} on MNIST-1D "
-              "at init, linear and tanh, Xavier (2 / (n_in + n_out)) against the standard "
-              "init and N(0, 1); one backward pass; each seed draws new weights"),
-    factors=("activation", "layers crossed"))
+BACKWARD = declared(
+    36, measure_backward, decide_backward, figure_backward, GRADIENT_DEPTH=GRADIENT_DEPTH,
+    KEEP_FACTOR=KEEP_FACTOR, GRADIENT_WIDTH=GRADIENT_WIDTH)
 
 
 # -- 37: sigmoid layers saturate under the standard init -------------------------------
@@ -230,15 +218,16 @@ def decide_sigmoid(m: Measurement) -> Verdict:
     (paired by seed): Glorot & Bengio's top-layer saturation."""
     out, saturated = m.values["mean"], m.values["saturated"]
     top = max(out["init"])
-    rises = greater(saturated["end"][top], saturated["init"][top], paired=True,
-                    label=f"layer {top}'s saturated share at the end > at init")
-    top_only = greater(saturated["end"][top], saturated["end"][1], paired=True,
-                       label=f"layer {top}'s saturated share > layer 1's")
-    detail = (f"share of the top hidden layer's (layer {top}) outputs under "
-              f"{SATURATED_BELOW:g}: {mean(saturated['init'][top]):.1%} at init, "
-              f"{mean(saturated['end'][top]):.1%} at the end ({rises.text()}); "
-              f"layer 1's at the end {mean(saturated['end'][1]):.1%} "
-              f"({top_only.text()}); mean output of layer {top} "
+    shares = {"init": saturated["init"][top], "end": saturated["end"][top],
+              "layer 1": saturated["end"][1]}
+    rises, rise_text = versus(shares, "end", "init", "share of the top hidden layer's (layer "
+                              f"{top}) outputs under {SATURATED_BELOW:g}:", ("at the end",
+                              "at init"), ".1%",
+                              label=f"layer {top}'s saturated share at the end > at init")
+    top_only, top_text = versus(shares, "end", "layer 1", "at the end,", (f"in layer {top}",
+                                "in layer 1"), ".1%",
+                                label=f"layer {top}'s saturated share > layer 1's")
+    detail = (f"{rise_text}; {top_text}; mean output of layer {top} "
               f"{mean(out['init'][top]):.3f} at init, {mean(out['end'][top]):.3f} at the end, "
               f"of layer 1 {mean(out['init'][1]):.3f} and {mean(out['end'][1]):.3f}; "
               f"test accuracy {mean(m.values['test_acc']):.3f}")
@@ -265,17 +254,7 @@ def figure_sigmoid(m: Measurement) -> go.Figure:
     return fig
 
 
-SIGMOID = Claim(
-    37, "sigmoid-top-layer-saturates", "Under the standard initialization, a deep sigmoid "
-    "network's top hidden layer is driven toward saturation at 0 early in training.",
-    "note 001, Xavier initialization (Glorot & Bengio 2010, fig. 2: the top layer saturates)",
-    f"the share of the top hidden layer's outputs on the test set under {SATURATED_BELOW:g} "
-    "(slope under a third of the sigmoid's peak) larger after 600 SGD steps than at init, "
-    "and larger than the first hidden layer's, by one-sided sign-flip permutation tests "
-    "paired by seed (Holm-adjusted p < 0.05)",
-    measure_sigmoid, decide_sigmoid, figure_sigmoid,
-    protocol=("sigmoid MLP 4x64 on digits, PyTorch's default init U(-1/sqrt(n_in), "
-              "1/sqrt(n_in)), SGD 0.3, batch 10, 600 steps; each seed varies init and data "
-              "order"), factors=("layer",))
+SIGMOID = declared(
+    37, measure_sigmoid, decide_sigmoid, figure_sigmoid, SATURATED_BELOW=SATURATED_BELOW)
 
 CLAIMS = [BACKWARD, SIGMOID]

@@ -14,9 +14,9 @@ from ..config import RunConfig
 from ..probe.stats import unit_distance, unit_offsets
 from ..probe.theory import linear_toy_network, theory_table
 from ..run import Run
-from .base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from .base import Context, Measurement, Verdict, declared, mean, metric, setting
 from .plots import finish
-from .tests import greater, mean_ci
+from .tests import greater, mean_ci, versus
 
 # -- shared measurement: one probed forward/backward at init ------------------------------
 
@@ -84,12 +84,11 @@ def decide_symmetry(m: Measurement) -> Verdict:
     dist, acc = m.values["unit_distance"], m.values["test_acc"]
     constant = ("zeros", "constant 0.5")
     symmetric = all(max(dist[k]) < SYMMETRIC_TOL for k in constant)
-    worse = [greater(acc["xavier"], acc[k]) for k in constant]
+    said = [versus(acc, "xavier", k, "test accuracy", paired=False) for k in constant]
+    worse = [c for c, _ in said]
     detail = (f"largest relative distance between hidden units after training: zeros "
               f"{max(dist['zeros']):.2g}, constant {max(dist['constant 0.5']):.2g}, xavier "
-              f"{min(dist['xavier']):.2g} (smallest); test accuracy xavier "
-              f"{mean(acc['xavier']):.3f}, zeros {mean(acc['zeros']):.3f}, constant "
-              f"{mean(acc['constant 0.5']):.3f}; {worse[0].text()}; {worse[1].text()}")
+              f"{min(dist['xavier']):.2g} (smallest); " + "; ".join(text for _, text in said))
     if symmetric and all(c.significant for c in worse):
         return Verdict("holds", detail + ".")
     if symmetric:
@@ -107,16 +106,8 @@ def figure_symmetry(m: Measurement) -> go.Figure:
     return fig
 
 
-SYMMETRY = Claim(
-    3, "constant-init-symmetry", "Zero or constant initialization keeps the hidden units "
-    "identical through training, and the network underperforms.",
-    "note 001, The importance of effective initialization",
-    f"every hidden layer's relative unit distance below {SYMMETRIC_TOL:g} after training, and "
-    "Xavier's test accuracy above each constant init's by a one-sided two-sample permutation test "
-    "(Holm-adjusted p < 0.05)",
-    measure_symmetry, decide_symmetry, figure_symmetry,
-    protocol="tanh MLP 2x16 on a spiral, Adam; zeros and constant 0.5 against "
-                                  "Xavier; each seed varies the data order (and Xavier's init)")
+SYMMETRY = declared(
+    3, measure_symmetry, decide_symmetry, figure_symmetry, SYMMETRIC_TOL=SYMMETRIC_TOL)
 
 
 # -- 4: the linear toy network -------------------------------------------------------------
@@ -164,14 +155,7 @@ def figure_toy(m: Measurement) -> go.Figure:
     return fig
 
 
-TOY = Claim(
-    4, "linear-toy-network", "In the linear toy network, weights 1.5 I and 0.5 I scale the "
-    "output by 1.5^(L-1) and 0.5^(L-1): it explodes or vanishes exponentially with depth.",
-    "note 001, The problem of exploding or vanishing gradients",
-    "||y_hat|| / ||x|| equals scale^(L-1) within 1e-9 relative, for L = 2..10 (an exact "
-    "identity: no seeds needed)", measure_toy, decide_toy, figure_toy,
-    protocol=("the notes' deep linear network with weights 1.5 I and 0.5 I, L = 2..10, "
-              "float64: an identity, no seeds"), factors=("depth",), kind="demonstration")
+TOY = declared(4, measure_toy, decide_toy, figure_toy)
 
 
 # -- 5: too small learns slowly, too large explodes ---------------------------------------
@@ -287,19 +271,9 @@ def figure_scale(m: Measurement) -> go.Figure:
     return fig
 
 
-SCALE = Claim(
-    5, "init-too-small-too-large", "Too-small initialization learns slowly with vanishing "
-    "gradients; too-large initialization diverges or explodes.",
-    "note 001, The problem of exploding or vanishing gradients",
-    f"too small, at each std {SMALL_STDS}: RMS of the first layer's gradient at init under "
-    f"{VANISHING:g} of He's, and learning (mean training accuracy at least {FAILS_BELOW}) but "
-    "taking more epochs than He to bring the training loss under ln(2) / 2, by a one-sided "
-    "two-sample permutation test (Holm-adjusted p < 0.05): 'slow', where a network still under "
-    f"{FAILS_BELOW} is 'stuck'; too large: a diverged run or last-layer activations 100x He's "
-    "at init", measure_scale, decide_scale, figure_scale,
-    protocol=("9-layer ReLU MLP on moons, SGD with momentum, 20 epochs; N(0, s^2) for s = "
-              "0.01, 0.1, 0.2, 0.25, He and N(0, 1) inits; each seed varies init and data order"),
-    factors=("init scale",))
+SCALE = declared(
+    5, measure_scale, decide_scale, figure_scale, SMALL_STDS=SMALL_STDS, VANISHING=VANISHING,
+    FAILS_BELOW=FAILS_BELOW)
 
 
 # -- 6: N(0,1) explodes, 0.01 N(0,1) collapses --------------------------------------------
@@ -337,17 +311,10 @@ def decide_matmul(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-MATMUL = Claim(
-    6, "matmul-explode-collapse", "With N(0, 1) weights the activations explode through the "
-    "layers; scaled by 0.01 they collapse to zero.",
-    "note 003, Parameter initialization strategies",
-    "activation std grows by more than 10^0.5 per layer (N(0, 1)) and shrinks by more than "
-    "10^0.5 per layer (0.01 N(0, 1)) on every seed",
-    measure_matmul, decide_matmul,
+MATMUL = declared(
+    6, measure_matmul, decide_matmul,
     lambda m: _layer_figure(m.series, "Std of the activations after each multiplication "
-                                      "(width 256)", "std (log scale)"),
-    protocol=('repeated multiplication of N(0, 1) activations by N(0, s^2) 256x256 matrices, 10'
-              ' layers: a property of random matrices, shown'), kind="demonstration")
+                                      "(width 256)", "std (log scale)"))
 
 
 # -- 7: Xavier keeps tanh variance ----------------------------------------------------------
@@ -455,18 +422,9 @@ def figure_xavier_tanh(m: Measurement) -> go.Figure:
     return fig
 
 
-XAVIER_TANH = Claim(
-    7, "xavier-tanh-variance", "Xavier initialization keeps the activation variance about "
-    "constant across tanh layers.", "note 001, Xavier initialization",
-    f"on every seed, the number of layers through which Var(a[l]) / Var(a[1]) and the "
-    f"back-propagated Var(dL/dz) stay within a factor {KEEP_FACTOR:g} of their start is "
-    f"larger with Xavier than with N(0, 1) or N(0, 0.01^2) (a saturated N(0, 1) network "
-    f"keeps its activation variance but not its gradient's); holds when Xavier keeps both "
-    f"through all {TANH_DEPTH} layers",
-    measure_xavier_tanh, decide_xavier_tanh, figure_xavier_tanh,
-    protocol=(f"tanh MLP of {TANH_DEPTH} layers of width 256 at init on MNIST-1D; Xavier "
-              "(1/n_in), N(0, 1), N(0, 0.01^2); activations and back-propagated gradients "
-              "per layer; each seed draws new weights"), factors=("depth",))
+XAVIER_TANH = declared(
+    7, measure_xavier_tanh, decide_xavier_tanh, figure_xavier_tanh, KEEP_FACTOR=KEEP_FACTOR,
+    TANH_DEPTH=TANH_DEPTH)
 
 
 # -- 8: Xavier fails deep ReLU, He trains ---------------------------------------------------
@@ -560,14 +518,8 @@ def figure_relu_depth(m: Measurement) -> go.Figure:
                   x=["depth (hidden layers)", "layer"], y=[None, (None, "log")])
 
 
-RELU_DEPTH = Claim(
-    8, "xavier-fails-deep-relu", "Xavier initialization fails deep ReLU networks, where He "
-    "initialization trains them.", "note 003, Xavier / Kaiming initialization",
-    f"at each depth {RELU_DEPTHS}: Xavier's final training loss above He's by a one-sided "
-    "sign-flip permutation test paired by seed (Holm-adjusted p < 0.05) and its mean "
-    f"training accuracy under {FAILS_BELOW} (chance is 0.5)",
-    measure_relu_depth, decide_relu_depth, figure_relu_depth,
-    protocol=("ReLU MLPs of width 32 on moons, SGD with momentum, 15 epochs, Xavier (avg) "
-              "against He; each seed varies init and data order"), factors=("depth",))
+RELU_DEPTH = declared(
+    8, measure_relu_depth, decide_relu_depth, figure_relu_depth, RELU_DEPTHS=RELU_DEPTHS,
+    FAILS_BELOW=FAILS_BELOW)
 
 CLAIMS = [SYMMETRY, TOY, SCALE, MATMUL, XAVIER_TANH, RELU_DEPTH]

@@ -24,14 +24,15 @@ becomes "not shown", with the smallest difference the experiment could have dete
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 
 from ..study.stats import ALPHA, Test, holm, mean_ci, one_sided_test
-from .base import Claim, Measurement, Verdict
+from .base import Claim, K, Measurement, Verdict, finite_mean
 
-__all__ = ["ALPHA", "Comparison", "Family", "evaluate", "greater", "mean_above", "mean_ci"]
+__all__ = ["ALPHA", "Comparison", "Family", "evaluate", "greater", "mean_above", "mean_ci",
+           "versus"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,27 @@ def mean_above(a: Sequence[float], threshold: float, label: str = "") -> Compari
     """One-sided one-sample test that mean(a) > threshold (the sign-flip test on
     a_i - threshold)."""
     return _compare(a, [threshold] * len(a), True, label or f"mean above {threshold:g}")
+
+
+def versus(values: Mapping[K, Sequence[float]], arm: K, other: K,
+           what: str, said: tuple[str, str] | None = None, fmt: str = ".3f", *,
+           lower: bool = False, paired: bool = True, label: str = "",
+           reported: bool = False) -> tuple[Comparison, str]:
+    """Arm ``arm`` against arm ``other`` on one quantity (``values`` by arm): the
+    one-sided test (:func:`greater`; ``paired``, ``label`` and ``reported`` go to it) that
+    ``arm``'s values are higher than ``other``'s, or lower with ``lower``, and the sentence
+    that reports it: "``what`` <arm's mean> ``said[0]`` against <other's mean>
+    ``said[1]`` (<the test's text>)", an empty part left out. The means are of the finite
+    values, those the test compares (:func:`~fitscope.claims.base.finite_mean`), written
+    with the format spec ``fmt``; ``said`` is ("with <arm>", "with <other>") unless
+    given."""
+    a, b = values[arm], values[other]
+    c = greater(b, a, paired, label, reported) if lower else greater(a, b, paired, label,
+                                                                      reported)
+    said_a, said_b = said or (f"with {arm}", f"with {other}")
+    words = (what, f"{finite_mean(a):{fmt}}", said_a, "against", f"{finite_mean(b):{fmt}}",
+             said_b, f"({c.text()})")
+    return c, " ".join(w for w in words if w)
 
 
 @dataclass

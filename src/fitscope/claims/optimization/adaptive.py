@@ -14,8 +14,8 @@ from torch.func import grad, vmap
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric
-from ..tests import greater
+from ..base import Context, Measurement, Verdict, declared, mean, metric
+from ..tests import versus
 from .common import _band, _parts_verdict, best_lr
 
 # -- 27: AdaGrad stalls, RMSProp does not, Adam's bias correction -------------------------
@@ -135,7 +135,8 @@ def measure_adaptive(ctx: Context) -> Measurement:
 def decide_adaptive(m: Measurement) -> Verdict:
     v = m.values
     loss, rises = v["final_train_loss"], v["rise_share"]
-    stalls = greater(loss["adagrad"], loss["rmsprop"], paired=True)
+    stalls, stall_text = versus(loss, "adagrad", "rmsprop", "its final training loss is",
+                                ("", "with RMSProp"), ".4f")
     shrinks = max(v["adagrad_end_over_start"]) < SHRINK
     bounded = min(v["rmsprop_min_over_warm"]) >= FLOOR
     matches = max(v["adam_formula_error"]) < FORMULA_TOL
@@ -144,9 +145,7 @@ def decide_adaptive(m: Measurement) -> Verdict:
     detail = (f"AdaGrad's effective rate (median over parameters) ends at "
               f"{mean(v['adagrad_end_over_start']):.2f} of its first value (a parameter's rate "
               f"rose by over 1% in {mean(rises['adagrad']):.1%} of steps, RMSProp's in "
-              f"{mean(rises['rmsprop']):.1%}), and its final training "
-              f"loss is {mean(loss['adagrad']):.4f} vs RMSProp's "
-              f"{mean(loss['rmsprop']):.4f} ({stalls.text()}); RMSProp's rate never "
+              f"{mean(rises['rmsprop']):.1%}), and {stall_text}; RMSProp's rate never "
               f"falls below {min(v['rmsprop_min_over_warm']):.2f} of its warmed-up value; Adam's "
               f"steps match the corrected rule to {max(v['adam_formula_error']):.1g} (relative), "
               f"and without the correction step 1 would be {first:.2f} times as long (peak "
@@ -179,17 +178,5 @@ def figure_adaptive(m: Measurement) -> go.Figure:
     return fig
 
 
-ADAPTIVE_RATES = Claim(
-    27, "adaptive-rates", "AdaGrad's effective learning rate shrinks until it stalls; "
-    "RMSProp's does not. (Adam's bias correction in the first steps is shown beside it.)",
-    "note 003, AdaGrad, RMSProp and Adam",
-    f"AdaGrad's median per-parameter rate ends below {SHRINK} of its first value, "
-    "and its final training loss exceeds RMSProp's, each at its own best eps from a grid "
-    "chosen on other seeds (one-sided sign-flip permutation test, "
-    f"p < 0.05); RMSProp's rate never falls below {FLOOR} of its value after 1/(1 - rho) "
-    "steps (Adam's bias correction is shown, not tested)",
-    measure_adaptive, decide_adaptive, figure_adaptive,
-    protocol=("AdaGrad and RMSProp, full batch on 300 digits, each at its own best learning "
-              "rate from a grid chosen on 3 other seeds, per-parameter effective rates; "
-              "each seed varies the init. Adam's bias correction is shown beside the verdict, "
-              "not tested: it is an identity of the update rule"))
+ADAPTIVE_RATES = declared(
+    27, measure_adaptive, decide_adaptive, figure_adaptive, SHRINK=SHRINK, FLOOR=FLOOR)

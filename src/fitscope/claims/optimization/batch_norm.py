@@ -12,9 +12,9 @@ from plotly.subplots import make_subplots
 
 from ...config import RunConfig
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean
+from ..base import Context, Measurement, Verdict, declared, mean
 from ..plots import finish
-from ..tests import greater
+from ..tests import greater, versus
 from .common import _errorbars, _parts_verdict
 
 # -- 28: batch norm: higher learning rates, less sensitive to init -------------------------
@@ -94,13 +94,13 @@ def decide_batch_norm(m: Measurement) -> Verdict:
     insensitive, parts = [], []
     for lr in rates:
         bn, plain = trained["bn"][lr], trained["plain"][lr]
-        c = greater(bn, plain, paired=True, label=f"eps = {lr:g}: init scales that train, "
-                    "bn > plain")
+        c, text = versus({"bn": bn, "plain": plain}, "bn", "plain", f"at eps = {lr:g},",
+                         ("with", "without"), ".2g",
+                         label=f"eps = {lr:g}: init scales that train, bn > plain")
         if c.significant:
             insensitive.append(lr)
-        parts.append(f"at eps = {lr:g}, {mean(bn):.2g} with vs {mean(plain):.2g} without "
-                     f"({c.text()}; range of final losses "
-                     f"{mean(spread['bn'][lr]):.3f} vs {mean(spread['plain'][lr]):.3f})")
+        parts.append(f"{text}, range of final losses {mean(spread['bn'][lr]):.3f} vs "
+                     f"{mean(spread['plain'][lr]):.3f}")
     detail = (f"largest learning rate that trains: {mean(largest['bn']):.3g} with batch "
               f"norm vs {mean(largest['plain']):.3g} without (on log10: {lr_test.text()}); "
               f"init scales (of {len(BN_INIT_STDS)}) that train: " + "; ".join(parts))
@@ -125,15 +125,6 @@ def figure_batch_norm(m: Measurement) -> go.Figure:
                   y=["final training loss (diverged = log 10)"])
 
 
-BATCH_NORM = Claim(
-    28, "batch-norm-lr-init", "Batch normalization lets the same network train at learning "
-    "rates where it diverges without it, and makes it less sensitive to initialization.",
-    "note 003, Batch normalization (Ioffe and Szegedy 2015)",
-    "largest learning rate of the grid that trains (final loss < log(k)/2) higher with batch "
-    "norm (one-sided sign-flip permutation test on log10, over seeds), and more of the init scales "
-    f"N(0, std^2), std in {BN_INIT_STDS}, train with batch norm at each eps in {BN_INIT_LRS} "
-    "(one-sided sign-flip permutation tests paired by seed; Holm-adjusted p < 0.05 each)",
-    measure_batch_norm, decide_batch_norm, figure_batch_norm,
-    protocol=("6-layer ReLU MLP on 512 digits, SGD, with and without batch norm, over learning "
-              "rates 0.1..3, and over init scales 0.01..1 at learning rates 0.03, 0.1 and 0.3; "
-              "each seed varies init and data order"), factors=("learning rate", "init scale"))
+BATCH_NORM = declared(
+    28, measure_batch_norm, decide_batch_norm, figure_batch_norm, BN_INIT_STDS=BN_INIT_STDS,
+    BN_INIT_LRS=BN_INIT_LRS)

@@ -10,9 +10,9 @@ from plotly.subplots import make_subplots
 
 from ...config import RunConfig
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
+from ..base import Context, Measurement, Verdict, declared, mean, metric, setting
 from ..plots import finish
-from ..tests import greater
+from ..tests import greater, versus
 from .common import _band, _errorbars
 
 # -- 25: linear learning-rate decay ends lower than a constant rate -----------------------
@@ -56,12 +56,11 @@ def measure_decay(ctx: Context) -> Measurement:
 
 def decide_decay(m: Measurement) -> Verdict:
     loss = m.values["final_train_loss"]
-    tests = {b: greater(loss[Schedule(b, "constant")], loss[Schedule(b, "linear")], paired=True)
-             for b in DECAY_BATCHES}
-    detail = "; ".join(
-        f"{_batch_name(b)}: final training loss {mean(loss[Schedule(b, 'linear')]):.4f} with "
-        f"linear decay vs {mean(loss[Schedule(b, 'constant')]):.4f} constant ({c.text()})"
-        for b, c in tests.items())
+    said = {b: versus(loss, Schedule(b, "linear"), Schedule(b, "constant"),
+                      f"{_batch_name(b)}: final training loss", ("with linear decay", "constant"),
+                      ".4f", lower=True) for b in DECAY_BATCHES}
+    tests = {b: c for b, (c, _) in said.items()}
+    detail = "; ".join(text for _, text in said.values())
     sgd, full = tests[DECAY_BATCHES[0]], tests[0]
     contrast = ("full-batch descent gains nothing significant from the decay, as the notes "
                 "expect" if not full.significant else "full-batch descent gains from it too, so "
@@ -84,19 +83,7 @@ def figure_decay(m: Measurement) -> go.Figure:
                   y=[("training loss (epoch mean)", "log")])
 
 
-DECAY = Claim(
-    25, "linear-lr-decay", "SGD's gradient noise does not vanish at a minimum, so decaying the "
-    "learning rate linearly (eps_k = (1 - a) eps_0 + a eps_tau) ends at a lower training loss "
-    "than keeping it constant.", "note 003, Learning rate of SGD",
-    f"SGD with batch {DECAY_BATCHES[0]}: final training loss (whole training set) higher with "
-    "the constant rate than with linear decay from the same eps_0, by a one-sided paired "
-    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); full-batch descent, the same "
-    "test, reported as the "
-    "contrast",
-    measure_decay, decide_decay, figure_decay,
-    protocol=('MLP 2x16 on noisy moons, SGD eps_0 = 2, constant against linearly decayed rate '
-              'at equal steps, with batch 16 and full batch; each seed varies init and data '
-              'order'), factors=('batch size',))
+DECAY = declared(25, measure_decay, decide_decay, figure_decay, DECAY_BATCHES=DECAY_BATCHES)
 
 
 # -- 39: eps_tau about 1% of eps_0 ----------------------------------------------------------
@@ -169,16 +156,4 @@ def figure_final_fraction(m: Measurement) -> go.Figure:
                   x=["step", "eps_tau / eps_0"], y=[("training loss", "log")])
 
 
-FINAL_FRACTION = Claim(
-    39, "final-rate-one-percent", "With linear decay, the final learning rate eps_tau should "
-    "be about 1% of the initial eps_0: larger final rates end higher, and decaying further "
-    "gains nothing.", "note 003, Learning rate of SGD (eps_tau about 1% of eps_0)",
-    "SGD with batch 16, linear decay to eps_tau = 1% of eps_0: final training loss lower than "
-    "with eps_tau = 10% and 100% (constant) of eps_0, by one-sided sign-flip permutation "
-    "tests paired by seed (Holm-adjusted p < 0.05); decaying to 0 is tested the other way and "
-    "reported (significantly lower there: 'holds only when')",
-    measure_final_fraction, decide_final_fraction, figure_final_fraction,
-    protocol=("claim 25's MLP 2x16 on noisy moons, SGD eps_0 = 2, batch 16, 399 steps, linear "
-              "decay to eps_tau = 0, 1%, 10% or 100% of eps_0 at the last step; each seed "
-              "varies init and data order, the same seeds for every eps_tau"),
-    factors=("eps_tau / eps_0",))
+FINAL_FRACTION = declared(39, measure_final_fraction, decide_final_fraction, figure_final_fraction)

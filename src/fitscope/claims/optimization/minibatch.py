@@ -15,8 +15,8 @@ from torch.func import functional_call, grad, vmap
 from ...config import RunConfig
 from ...landscape import Problem, problem_for_run
 from ...landscape.evaluate import eval_mode
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting
-from ..tests import greater, mean_ci
+from ..base import Context, Measurement, Verdict, declared, mean, metric, setting
+from ..tests import greater, mean_ci, versus
 from .common import _ci_text, _errorbars
 
 # -- 21: standard error of the minibatch gradient -----------------------------------------
@@ -126,16 +126,9 @@ def figure_gradient_noise(m: Measurement) -> go.Figure:
     return fig
 
 
-GRADIENT_NOISE = Claim(
-    21, "minibatch-gradient-se", "The standard error of a minibatch gradient falls as "
-    "1/sqrt(n): 100 times more examples only make the estimate 10 times more precise.",
-    "note 003, Batch and minibatch algorithms",
-    f"mean log-log slope of SE(n) against n (n = 4..256, over seeds and two points of "
-    f"training) within {SLOPE_TOL} of {SLOPE}, with replacement and, without replacement, "
-    "after the finite-population correction", measure_gradient_noise, decide_gradient_noise,
-    figure_gradient_noise,
-    protocol=('gradients of an MLP on digits at init and after 2 epochs; standard error of '
-              'minibatch gradients for n = 4..256; each seed draws new weights and minibatches'))
+GRADIENT_NOISE = declared(
+    21, measure_gradient_noise, decide_gradient_noise, figure_gradient_noise, SLOPE_TOL=SLOPE_TOL,
+    SLOPE=SLOPE)
 
 
 # -- 22: small batches regularize ---------------------------------------------------------
@@ -196,18 +189,17 @@ def decide_batch_regularizer(m: Measurement) -> Verdict:
     wins, losses, parts = [], [], []
     for p, b in settings:
         key = f"{p}, {b}"
-        small, large = acc[Batch(p, b, SMALL)], acc[Batch(p, b, LARGE)]
-        better = greater(small, large, paired=True, label=f"{key}: test accuracy b={SMALL} > "
-                         f"b={LARGE}")
-        worse = greater(large, small, paired=True, label=f"{key}: test accuracy b={LARGE} > "
-                        f"b={SMALL}", reported=True)
+        small, large = Batch(p, b, SMALL), Batch(p, b, LARGE)
+        better, text = versus(acc, small, large, f"{key}: test accuracy",
+                              (f"with b={SMALL}", f"with b={LARGE}"),
+                              label=f"{key}: test accuracy b={SMALL} > b={LARGE}")
+        worse = greater(acc[large], acc[small], paired=True, label=f"{key}: test accuracy "
+                        f"b={LARGE} > b={SMALL}", reported=True)
         if better.significant:
             wins.append(key)
         elif worse.significant:
             losses.append(key)
-        parts.append(f"{key}: test accuracy {mean(small):.3f} vs {mean(large):.3f}, gap "
-                     f"{mean(gap[Batch(p, b, SMALL)]):.3f} vs "
-                     f"{mean(gap[Batch(p, b, LARGE)]):.3f} ({better.text()})")
+        parts.append(f"{text}, gap {mean(gap[small]):.3f} vs {mean(gap[large]):.3f}")
     detail = "; ".join(parts)
     if len(wins) == len(settings):
         return Verdict("holds", detail + ".")
@@ -231,15 +223,6 @@ def figure_batch_regularizer(m: Measurement) -> go.Figure:
     return fig
 
 
-BATCH_REGULARIZER = Claim(
-    22, "small-batch-regularizes", "Small batches act as a regularizer: trained as long, a "
-    "network generalizes better with small minibatches than with large ones.",
-    "note 003, Batch and minibatch algorithms (batch sizes)",
-    f"per protocol and budget, batch {SMALL}'s test accuracy above batch {LARGE}'s (or below "
-    "it: the opposite) by one-sided sign-flip permutation tests paired by seed (Holm-adjusted "
-    "p < 0.05 over the 12 tests)", measure_batch_regularizer, decide_batch_regularizer,
-    figure_batch_regularizer,
-    protocol=("MLP 2x64 on 256 digits, SGD, batch 8 against 128: equal steps, equal epochs, "
-              "and equal epochs with the learning rate scaled with the batch, each at two "
-              "budgets; each seed varies init and data order"),
-    factors=("protocol", "budget"))
+BATCH_REGULARIZER = declared(
+    22, measure_batch_regularizer, decide_batch_regularizer, figure_batch_regularizer, SMALL=SMALL,
+    LARGE=LARGE)

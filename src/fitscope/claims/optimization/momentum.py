@@ -11,9 +11,9 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import toy
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, mean, metric, setting, verdict_from
+from ..base import Context, Measurement, Verdict, declared, metric, setting, verdict_from
 from ..plots import finish
-from ..tests import greater
+from ..tests import versus
 from .common import _band, _errorbars, _jitter, best_lr
 
 # -- 26: momentum beats SGD on an ill-conditioned ravine -----------------------------------
@@ -77,13 +77,12 @@ def measure_momentum(ctx: Context) -> Measurement:
 
 def decide_momentum(m: Measurement) -> Verdict:
     steps, loss = m.values["ravine_steps"], m.values["digits_train_loss"]
-    toy_c = greater(steps["sgd"], steps["momentum"], paired=True)
-    real = greater(loss["sgd"], loss["momentum"], paired=True)
-    detail = (f"steps to f - f_min <= {RAVINE_TOL:g} on the ravine: SGD "
-              f"{mean(steps['sgd']):.0f}, momentum {mean(steps['momentum']):.0f} "
-              f"({toy_c.text()}); final training loss on digits at equal steps: SGD "
-              f"{mean(loss['sgd']):.3f}, momentum {mean(loss['momentum']):.3f} ({real.text()})")
-    return verdict_from(detail, toy_c.significant, real.significant,
+    said = ("with momentum", "with SGD")
+    toy_c, toy_text = versus(steps, "momentum", "sgd", f"steps to f - f_min <= {RAVINE_TOL:g} "
+                             "on the ravine:", said, ".0f", lower=True)
+    real, real_text = versus(loss, "momentum", "sgd", "final training loss on digits at equal "
+                             "steps:", said, lower=True)
+    return verdict_from(f"{toy_text}; {real_text}", toy_c.significant, real.significant,
                         "the problem is the ill-conditioned toy ravine (not significant on "
                         "the digits network)")
 
@@ -108,18 +107,7 @@ def figure_momentum(m: Measurement) -> go.Figure:
                   x=["x", "epoch"], y=["y", ("training loss", "log")])
 
 
-MOMENTUM = Claim(
-    26, "momentum-ravine", "Momentum is faster than plain SGD on an ill-conditioned ravine: "
-    "it accumulates the small consistent gradient along the valley floor.",
-    "note 003, Momentum (Goodfellow et al. fig. 8.5)",
-    f"each at its own best eps from a grid (chosen on other seeds): on the toy ravine, fewer "
-    f"steps to f - f_min <= {RAVINE_TOL:g} with momentum than SGD by a one-sided sign-flip "
-    "permutation test over jittered starts; on an MLP on digits, a "
-    "lower final training loss at equal steps by a one-sided sign-flip permutation test over seeds "
-    "(p < 0.05 each)", measure_momentum, decide_momentum, figure_momentum,
-    protocol=("SGD against momentum, each at its own best learning rate from a grid chosen "
-              "on 3 other seeds, on the toy ravine (jittered starts) and on an MLP on digits; "
-              "each seed varies init and data order"), factors=("learning rate",))
+MOMENTUM = declared(26, measure_momentum, decide_momentum, figure_momentum, RAVINE_TOL=RAVINE_TOL)
 
 
 # -- 38: momentum averages out noisy gradients ---------------------------------------------
@@ -175,16 +163,15 @@ def decide_momentum_noise(m: Measurement) -> Verdict:
     averaged, parts = [], []
     for b in m.series["batches"]:
         sgd, heavy = Noisy(b, "sgd"), Noisy(b, "momentum")
-        c = greater(noise[sgd], noise[heavy], paired=True,
-                    label=f"batch {b}: SGD's update noise share > momentum's")
-        loss = greater(final[sgd], final[heavy], paired=True, reported=True,
-                       label=f"batch {b}: SGD's final training loss > momentum's")
+        said = ("with SGD", "with momentum")
+        c, shares = versus(noise, sgd, heavy, f"batch {b}: noise share of the last "
+                           f"{NOISE_WINDOW} updates", said,
+                           label=f"batch {b}: SGD's update noise share > momentum's")
+        _, losses = versus(final, sgd, heavy, "final training loss", said, reported=True,
+                           label=f"batch {b}: SGD's final training loss > momentum's")
         if c.significant:
             averaged.append(b)
-        parts.append(f"batch {b}: noise share of the last {NOISE_WINDOW} updates SGD "
-                     f"{mean(noise[sgd]):.3f}, momentum {mean(noise[heavy]):.3f} ({c.text()}); "
-                     f"final training loss SGD {mean(final[sgd]):.3f}, momentum "
-                     f"{mean(final[heavy]):.3f} ({loss.text()})")
+        parts.append(f"{shares}; {losses}")
     detail = "; ".join(parts)
     if len(averaged) == len(m.series["batches"]):
         return Verdict("holds", detail + ".")
@@ -209,15 +196,6 @@ def figure_momentum_noise(m: Measurement) -> go.Figure:
                   y=["sum ||d_t - mean d||^2 / sum ||d_t||^2", "training loss"])
 
 
-MOMENTUM_NOISE = Claim(
-    38, "momentum-averages-noise", "Momentum averages out noisy minibatch gradients: at the "
-    "same effective learning rate its updates keep a steadier direction than plain SGD's.",
-    "note 003, Momentum (it accumulates an exponentially decaying average of past gradients)",
-    f"at each batch size {NOISE_BATCHES}: the noise share of the last {NOISE_WINDOW} "
-    "updates (sum ||d_t - mean d||^2 / sum ||d_t||^2) higher with SGD at eps / (1 - alpha) "
-    "than with momentum at eps, by a one-sided sign-flip permutation test paired by seed "
-    "(Holm-adjusted p < 0.05); the final training loss is compared beside it",
-    measure_momentum_noise, decide_momentum_noise, figure_momentum_noise,
-    protocol=("MLP 2x32 on digits, 200 steps, momentum (eps 0.005, alpha 0.9) against SGD at "
-              "the matched effective rate 0.05, at batch 8 and 64; each seed varies init and "
-              "data order, the same seeds for both"), factors=("batch size",))
+MOMENTUM_NOISE = declared(
+    38, measure_momentum_noise, decide_momentum_noise, figure_momentum_noise,
+    NOISE_BATCHES=NOISE_BATCHES, NOISE_WINDOW=NOISE_WINDOW)

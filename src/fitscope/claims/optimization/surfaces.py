@@ -11,9 +11,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ...landscape import toy
-from ..base import Claim, Context, Measurement, Verdict, mean
+from ..base import Context, Measurement, Verdict, declared
 from ..plots import finish
-from ..tests import greater
+from ..tests import versus
 from .common import _band, _jitter, _parts_verdict
 
 Walk = Callable[[str, np.ndarray, np.ndarray], dict[str, float]]
@@ -105,12 +105,12 @@ def measure_saddle(ctx: Context) -> Measurement:
 
 def decide_saddle(m: Measurement) -> Verdict:
     dwell, approach, near = (m.values[k] for k in ("dwell", "approach_step", "near_step"))
-    dwells = greater(dwell[ON_RIDGE], dwell[OFF_RIDGE], paired=True)
-    slows = greater(approach[ON_RIDGE], near[ON_RIDGE], paired=True)
-    detail = (f"steps within {SADDLE_RADIUS} of the saddle: {mean(dwell[ON_RIDGE]):.1f} from "
-              f"a start on the ridge vs {mean(dwell[OFF_RIDGE]):.1f} off it ({dwells.text()}); "
-              f"median step length {mean(approach[ON_RIDGE]):.3g} on the approach vs "
-              f"{mean(near[ON_RIDGE]):.3g} near the saddle ({slows.text()})")
+    dwells, dwell_text = versus(dwell, ON_RIDGE, OFF_RIDGE, f"steps within {SADDLE_RADIUS} of "
+                                "the saddle:", ("from a start on the ridge", "off it"), ".1f")
+    lengths = {"approach": approach[ON_RIDGE], "near": near[ON_RIDGE]}
+    slows, slow_text = versus(lengths, "approach", "near", "median step length",
+                              ("on the approach", "near the saddle"), ".3g")
+    detail = f"{dwell_text}; {slow_text}"
     return _parts_verdict(detail, {"it lingers near the saddle": dwells.significant,
                                    "its steps shrink there": slows.significant})
 
@@ -123,17 +123,7 @@ def figure_saddle(m: Measurement) -> go.Figure:
                           f"Gradient descent on the saddle {surf.formula}")
 
 
-SADDLE = Claim(
-    23, "saddle-slows-gd", "Plain gradient descent slows down near a saddle point: the "
-    "gradient vanishes there, so the steps shrink and many are spent before it escapes.",
-    "note 003, Challenges in neural network optimization (saddle points)",
-    f"on the toy saddle, from starts almost on the ridge: more steps within {SADDLE_RADIUS} "
-    "of the saddle than from starts off the ridge, and a smaller median step there than on "
-    "the approach, each by a one-sided sign-flip permutation test over jittered starts "
-    "(Holm-adjusted p < 0.05)",
-    measure_saddle, decide_saddle, figure_saddle,
-    protocol=('gradient descent on the toy saddle from starts on and off the ridge; each seed '
-              'jitters the start'))
+SADDLE = declared(23, measure_saddle, decide_saddle, figure_saddle, SADDLE_RADIUS=SADDLE_RADIUS)
 
 
 # -- 24: clipping prevents the catapult on a cliff -----------------------------------------
@@ -165,11 +155,11 @@ def measure_cliff(ctx: Context) -> Measurement:
 
 def decide_cliff(m: Measurement) -> Verdict:
     step, rise = m.values["largest_step"], m.values["largest_rise"]
-    jump = greater(step["plain"], step[CLIPPED], paired=True)
-    rises = greater(rise["plain"], rise[CLIPPED], paired=True)
-    detail = (f"largest step {mean(step['plain']):.3g} without clipping vs "
-              f"{mean(step[CLIPPED]):.3g} with ({jump.text()}); largest loss rise in one "
-              f"step {mean(rise['plain']):.3g} vs {mean(rise[CLIPPED]):.3g} ({rises.text()})")
+    said = ("without clipping", "with")
+    jump, jump_text = versus(step, "plain", CLIPPED, "largest step", said, ".3g")
+    rises, rise_text = versus(rise, "plain", CLIPPED, "largest loss rise in one step", said,
+                              ".3g")
+    detail = f"{jump_text}; {rise_text}"
     return _parts_verdict(detail, {"clipping bounds the jump": jump.significant,
                                    "clipping prevents the loss from jumping up":
                                        rises.significant})
@@ -182,12 +172,4 @@ def figure_cliff(m: Measurement) -> go.Figure:
                           "clipping")
 
 
-CLIFF = Claim(
-    24, "cliff-clipping", "On a cliff, a gradient step can catapult the parameters far away; "
-    "clipping the gradient norm prevents it.",
-    "note 003, Cliffs and exploding gradients",
-    f"on the toy cliff, with clip_norm = {CLIP_NORM:g} against none: a smaller largest step "
-    "and a smaller largest one-step loss rise, each by a one-sided sign-flip permutation test over "
-    "jittered starts (Holm-adjusted p < 0.05)", measure_cliff, decide_cliff, figure_cliff,
-    protocol=('gradient descent on the toy cliff with and without clipping at norm 1: clipping '
-              'bounds the step by construction, shown'), kind="demonstration")
+CLIFF = declared(24, measure_cliff, decide_cliff, figure_cliff, CLIP_NORM=CLIP_NORM)

@@ -14,8 +14,9 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape.directions import weight_mask
 from ...run import Run
-from ..base import Context, K, Measurement, Verdict, mean, metrics
-from ..tests import greater, mean_ci
+from ..base import Context, K, Measurement, Verdict, metrics
+from ..base import finite_mean as _m
+from ..tests import mean_ci, versus
 
 # -- shared pieces ---------------------------------------------------------------------
 
@@ -32,10 +33,6 @@ def _per_run(runs: Sequence[Run], fn: Callable[[Run], float]) -> list[float]:
 def _gap(runs: Sequence[Run]) -> list[float]:
     """Generalization gap in accuracy: train accuracy - test accuracy."""
     return _per_run(runs, lambda r: r.metrics["train_acc"] - r.metrics["test_acc"])
-
-
-def _m(xs: Sequence[float]) -> float:
-    return mean([x for x in xs if math.isfinite(x)])
 
 
 def _ci_bar(name: str, groups: dict[str, Sequence[float]]) -> go.Bar:
@@ -111,14 +108,13 @@ def _decide_gap(m: Measurement | dict[str, Any], name: str,
     claim holds only when the gap is measured that way. ``m`` is a measurement or one
     size's values (:func:`_train_sizes`); ``where`` prefixes the tests' labels."""
     v = m.values if isinstance(m, Measurement) else m
-    acc = greater(v["gap"]["none"], v["gap"][name], paired=True,
-                  label=f"{where}accuracy gap without > with {name}")
-    loss = greater(v["loss_gap"]["none"], v["loss_gap"][name], paired=True,
-                   label=f"{where}cross-entropy gap without > with {name}")
-    detail = (f"the accuracy gap (train - test) is {_m(v['gap'][name]):.3f} with {name} against "
-              f"{_m(v['gap']['none']):.3f} without ({acc.text()}); the cross-entropy gap (test - "
-              f"train) {_m(v['loss_gap'][name]):.3f} against {_m(v['loss_gap']['none']):.3f} "
-              f"({loss.text()}); test accuracy {_m(v['test_acc'][name]):.3f} against "
+    said = (f"with {name}", "without")
+    acc, acc_text = versus(v["gap"], name, "none", "the accuracy gap (train - test) is", said,
+                           lower=True, label=f"{where}accuracy gap without > with {name}")
+    loss, loss_text = versus(v["loss_gap"], name, "none", "the cross-entropy gap (test - "
+                             "train)", said, lower=True,
+                             label=f"{where}cross-entropy gap without > with {name}")
+    detail = (f"{acc_text}; {loss_text}; test accuracy {_m(v['test_acc'][name]):.3f} against "
               f"{_m(v['test_acc']['none']):.3f}")
     condition = ("" if acc.significant == loss.significant else
                  "the gap is measured in cross-entropy (in accuracy it is not significantly "

@@ -4,9 +4,9 @@ label smoothing, multi-task learning)."""
 from __future__ import annotations
 
 from ...config import RunConfig
-from ..base import Claim, Context, Measurement, Verdict, metrics, setting, verdict_from
-from ..tests import greater
-from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values, _m
+from ..base import Context, Measurement, Verdict, declared, metrics, setting, verdict_from
+from ..tests import greater, versus
+from .common import _bar_figure, _ci_bar, _gap_figure, _gap_values
 
 # -- 13: data augmentation helps when images are few -------------------------------------
 
@@ -37,13 +37,12 @@ def decide_augmentation(m: Measurement) -> Verdict:
     acc, sizes = m.values["test_acc"], m.series["train_sizes"]
     helps, parts = [], []
     for n in sizes:
-        a, p = acc[Augmented("augmented", n)], acc[Augmented("none", n)]
-        c = greater(a, p, paired=True)
+        c, text = versus(acc, Augmented("augmented", n), Augmented("none", n),
+                         f"with {n} images:", ("with augmentation", "without"))
         if c.significant:
             helps.append(n)
-        parts.append(f"{n} images: {_m(a):.3f} with augmentation against {_m(p):.3f} without "
-                     f"({c.text()})")
-    detail = "test accuracy with " + "; ".join(parts)
+        parts.append(text)
+    detail = "test accuracy " + "; ".join(parts)
     if sizes[0] not in helps:
         return Verdict("does not hold", detail + ".")
     if len(helps) == len(sizes):
@@ -54,17 +53,10 @@ def decide_augmentation(m: Measurement) -> Verdict:
                    f"{', '.join(str(n) for n in sizes if n not in helps)})")
 
 
-AUGMENTATION = Claim(
-    13, "augmentation-few-images", "Data augmentation (rotating, shifting, zooming the "
-    "images) improves test accuracy when training images are few.",
-    "note 003, Data Augmentation", f"per training-set size {AUGMENT_SIZES}: test accuracy "
-    "with augmentation > without, one-sided sign-flip permutation test over seeds and "
-    "training subsets (Holm-adjusted p < 0.05); it must help at the smallest size",
-    measure_augmentation, decide_augmentation,
-    lambda m: _gap_figure(m, f"MLP on few digits images, augmentation {m.values['augment']}"),
-    protocol=("MLP 2x64 on 25, 50, 100 and 200 training digits, Adam, batch 25, with and "
-              "without rotation/shift/zoom augmentation; each seed draws its own subset, init "
-              "and data order"), factors=("training-set size",))
+AUGMENTATION = declared(
+    13, measure_augmentation, decide_augmentation,
+    lambda m: _gap_figure(m, "MLP on few digits images, augmentation "
+                             f"{m.values['augment']}"), AUGMENT_SIZES=AUGMENT_SIZES)
 
 
 # -- 15: label smoothing and noisy labels -------------------------------------------------
@@ -103,13 +95,12 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
             for r in rates}
     helps, parts = [], []
     for r in rates:
-        c = greater(acc[Labels(r, True)], acc[Labels(r, False)], paired=True,
-                    reported=r == 0)  # clean labels: the reference, not a criterion
+        c, text = versus(acc, Labels(r, True), Labels(r, False), f"{r:.0%} wrong labels:",
+                         (f"with smoothing {m.values['smoothing']}", "without"),
+                         reported=r == 0)  # clean labels: the reference, not a criterion
         if c.significant and r > 0:
             helps.append(r)
-        parts.append(f"{r:.0%} wrong labels: {_m(acc[Labels(r, True)]):.3f} with smoothing "
-                     f"{m.values['smoothing']} against {_m(acc[Labels(r, False)]):.3f} "
-                     f"({c.text()})")
+        parts.append(text)
     top = max(rates)
     inter = greater(gain[top], gain[min(rates)], paired=True,
                     label=f"gain at {top:.0%} wrong > gain on clean labels")
@@ -127,22 +118,14 @@ def decide_label_smoothing(m: Measurement) -> Verdict:
     return Verdict("does not hold", detail + ".")
 
 
-LABEL_SMOOTHING = Claim(
-    15, "label-smoothing-noisy-labels", "Label smoothing makes training robust to wrong "
-    "labels in the training set.", "note 003, Noise Robustness (noise at the output targets)",
-    f"per label-noise rate {NOISE_RATES}: test accuracy with smoothing > without, and the "
-    "interaction (the gain at the highest rate > the gain on clean labels), one-sided "
-    "sign-flip permutation tests paired by seed (Holm-adjusted p < 0.05)",
-    measure_label_smoothing, decide_label_smoothing,
+LABEL_SMOOTHING = declared(
+    15, measure_label_smoothing, decide_label_smoothing,
     lambda m: _bar_figure([_ci_bar("train accuracy (on the labels trained on)",
                                    m.values["train_acc"]),
                            _ci_bar("test accuracy", m.values["test_acc"])],
                           f"MLP on digits, label smoothing {m.values['smoothing']} against "
                           "none, by share of wrong training labels", "training labels",
-                          "accuracy"),
-    protocol=("MLP 2x64 on digits, Adam, 0%, 20% or 40% wrong training labels, with and "
-              "without label smoothing 0.3; each seed varies init and data order"),
-    factors=("label-noise rate",))
+                          "accuracy"), NOISE_RATES=NOISE_RATES)
 
 
 # -- 16: multi-task learning helps a task with few labels --------------------------------
@@ -175,25 +158,17 @@ def measure_multitask(ctx: Context) -> Measurement:
 
 def decide_multitask(m: Measurement) -> Verdict:
     acc = m.values["test_acc"]
-    c = greater(acc["with auxiliary tasks"], acc["main task only"], paired=True)
-    detail = (f"with main labels on {m.values['main_label_fraction']:.0%} of the training "
-              f"set, main-task test accuracy is {_m(acc['with auxiliary tasks']):.3f} with the "
-              f"auxiliary heads against {_m(acc['main task only']):.3f} without ({c.text()})")
+    c, text = versus(acc, "with auxiliary tasks", "main task only", "main-task test accuracy "
+                     "is", ("with the auxiliary heads", "without"))
+    detail = f"with main labels on {m.values['main_label_fraction']:.0%} of the training set, " \
+        + text
     return verdict_from(detail, c.significant)
 
 
-MULTITASK = Claim(
-    16, "multitask-few-labels", "Multi-task learning with shared layers helps a task with "
-    "little data: the shared layers learn from the pooled data of all tasks.",
-    "note 003, Multi-Task Learning",
-    "main-task test accuracy with auxiliary heads (weight 1) > with the same heads at weight "
-    "0, one-sided sign-flip permutation test over seeds and data splits (Holm-adjusted p < 0.05)",
-    measure_multitask, decide_multitask,
-    lambda m: _gap_figure(m, f"Digits with main labels on {m.values['main_label_fraction']:.0%}"
-                             f" of the training set; auxiliary tasks {m.values['aux']}"),
-    protocol=("MLP 2x64 on digits, main labels on 5% of the training set, alone or with two "
-              "auxiliary heads through the shared layers whose tasks come from the input alone "
-              "(more ink left or right, top or bottom: no label leak); each seed draws its own "
-              "split, init and data order"))
+MULTITASK = declared(
+    16, measure_multitask, decide_multitask,
+    lambda m: _gap_figure(m, "Digits with main labels on "
+                             f"{m.values['main_label_fraction']:.0%} of the training set; "
+                             f"auxiliary tasks {m.values['aux']}"))
 
 

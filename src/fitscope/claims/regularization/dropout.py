@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict
+from ..base import Context, Measurement, Verdict, declared
 from ..plots import finish
 from .common import (
     OVERFIT_SIZES,
@@ -145,20 +145,8 @@ def figure_dropout(m: Measurement) -> go.Figure:
                   barmode="group")
 
 
-DROPOUT_CLAIM = Claim(
-    19, "dropout-gap-and-scaling", "Dropout narrows the generalization gap, and the test-time "
-    "network (all units, weights scaled by the keep probability) outputs the expected "
-    "training-time output.", "note 003, Dropout (Srivastava et al. 2014)",
-    f"at each training-set size {OVERFIT_SIZES}: gaps (train - test accuracy; test - train "
-    "cross-entropy) without dropout > with, one-sided sign-flip permutation tests paired by "
-    "seed and split (Holm-adjusted p < 0.05); the mean over 500 dropout masks equals "
-    "the test-time output on 100 test inputs when the mean squared standardized difference "
-    "is at most 1.5 (Monte Carlo noise alone gives 1; chi-square upper tail 0.001), at the "
-    "output layer and through the whole network",
-    measure_dropout, decide_dropout, figure_dropout,
-    protocol=(f"the overfitting MLP of claim 12 on {', '.join(map(str, OVERFIT_SIZES))} "
-              "points with and without dropout, and test-time scaling against the mean of "
-              "sampled masks (on 60 points); each seed draws its own split and init"),
-    factors=("training-set size",))
+DROPOUT_CLAIM = declared(
+    19, measure_dropout, decide_dropout, figure_dropout, OVERFIT_SIZES=OVERFIT_SIZES,
+    sizes=", ".join(map(str, OVERFIT_SIZES)))
 
 

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, metrics
+from ..base import Context, Measurement, Verdict, declared, metric, metrics
 from ..plots import finish
 from ..tests import greater
 from .common import (
@@ -121,20 +121,9 @@ def figure_early_stopping(m: Measurement) -> go.Figure:
                   y=[("cross-entropy", "log"), "cross-entropy"])
 
 
-EARLY_STOPPING = Claim(
-    17, "early-stopping-best-epoch", "The validation loss turns up while the training loss "
-    "keeps falling; going back to the epoch with the lowest validation loss beats the last "
-    "epoch on the test set.", "note 003, Early Stopping (Goodfellow et al. fig. 7.3, alg. 7.1)",
-    f"at each training-set size {OVERFIT_SIZES}: validation loss at the last epoch > at the "
-    "best, training loss at the best > at the last, and test loss of the last epoch's "
-    "weights > of the restored best, each by a one-sided sign-flip permutation test on log "
-    "losses paired by seed and split (Holm-adjusted p < 0.05)",
-    measure_early_stopping, decide_early_stopping, figure_early_stopping,
-    protocol=("the overfitting MLP of claim 12 on "
-                                   f"{', '.join(map(str, OVERFIT_SIZES))} points with early "
-                                   "stopping, restoring the best epoch's weights or keeping the "
-                                   "last; each seed draws its own split and init"),
-    factors=("training-set size",))
+EARLY_STOPPING = declared(
+    17, measure_early_stopping, decide_early_stopping, figure_early_stopping,
+    OVERFIT_SIZES=OVERFIT_SIZES, sizes=", ".join(map(str, OVERFIT_SIZES)))
 
 
 # -- 18: early stopping behaves like L2 for a linear model --------------------------------
@@ -247,17 +236,8 @@ def figure_early_stopping_l2(m: Measurement) -> go.Figure:
                   y=[("||w_t - w|| / ||w_t||", "log"), "lambda* eta t"])
 
 
-EARLY_STOPPING_L2 = Claim(
-    18, "early-stopping-is-l2", "For a linear model with a quadratic loss and gradient "
-    "descent from zero, stopping after t steps gives about the L2-regularized solution with "
-    "lambda = 1/(eta t).", "note 003, Advantages of Early Stopping (Goodfellow et al. 7.8)",
-    f"at t = {', '.join(map(str, GD_CHECKS))}: relative distance to the ridge solution with "
-    f"lambda = 1/(eta t) below {RIDGE_TOL} on every data split, best-fitting lambda within a "
-    f"factor {LAMBDA_FACTOR:g} of 1/(eta t), and least squares farther than that ridge "
-    "solution by a one-sided sign-flip permutation test over (split, t) (Holm-adjusted p < 0.05)",
-    measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2,
-    protocol=('linear regression from zero on breast cancer, full-batch gradient descent, '
-              'against the ridge solution with lambda = 1/(eta t); each seed draws its own '
-              'split'), factors=('steps t',))
+EARLY_STOPPING_L2 = declared(
+    18, measure_early_stopping_l2, decide_early_stopping_l2, figure_early_stopping_l2,
+    checks=", ".join(map(str, GD_CHECKS)), RIDGE_TOL=RIDGE_TOL, LAMBDA_FACTOR=LAMBDA_FACTOR)
 
 

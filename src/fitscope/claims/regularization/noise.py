@@ -14,8 +14,8 @@ from ...config import RunConfig
 from ...landscape import problem_for_run, sharpness_of_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, metrics, verdict_from
-from ..tests import greater
+from ..base import Context, Measurement, Verdict, declared, metric, metrics, verdict_from
+from ..tests import versus
 from .common import _add_ci_line, _ci_bar, _m, _ok, _per_run
 
 # -- 14: weight noise finds flatter minima -----------------------------------------------
@@ -57,16 +57,16 @@ def decide_flatness(m: Measurement) -> Verdict:
     """Decided on the notes' measure, the loss increase under perturbation; the top
     Hessian eigenvalue is reported beside it."""
     v = m.values
-    c = {k: greater(v[k]["none"], v[k]["weight noise"], paired=True) for k in FLATNESS_MEASURES}
-    detail = (f"perturbing every parameter by N(0, ({v['alpha']} theta)^2) raises the "
-              f"training loss by {_m(v['perturbation']['weight noise']):.3g} after training "
-              f"with weight noise against {_m(v['perturbation']['none']):.3g} without "
-              f"({c['perturbation'].text()}); the top Hessian eigenvalue is "
-              f"{_m(v['hessian']['weight noise']):.3g} against {_m(v['hessian']['none']):.3g} "
-              f"({c['hessian'].text()}); training loss at the minimum "
+    said = ("after training with weight noise", "without")
+    rise, rise_text = versus(v["perturbation"], "weight noise", "none", "perturbing every "
+                             f"parameter by N(0, ({v['alpha']} theta)^2) raises the training "
+                             "loss by", said, ".3g", lower=True)
+    _, top_text = versus(v["hessian"], "weight noise", "none", "the top Hessian eigenvalue is",
+                         said, ".3g", lower=True)
+    detail = (f"{rise_text}; {top_text}; training loss at the minimum "
               f"{_m(v['train_loss']['weight noise']):.3g} against "
               f"{_m(v['train_loss']['none']):.3g}")
-    return verdict_from(detail, c["perturbation"].significant)
+    return verdict_from(detail, rise.significant)
 
 
 def figure_flatness(m: Measurement) -> go.Figure:
@@ -87,16 +87,7 @@ def figure_flatness(m: Measurement) -> go.Figure:
     return fig
 
 
-FLATNESS = Claim(
-    14, "weight-noise-flat-minima", "Injecting noise into the weights during training finds "
-    "minima surrounded by flat regions.", "note 003, Noise Robustness (noise on the weights)",
-    "expected sharpness (mean training-loss increase under Gaussian parameter perturbations "
-    "of relative size 0.2, Jiang et al. 2019) lower with weight noise, one-sided paired "
-    "sign-flip permutation test over seeds (Holm-adjusted p < 0.05); the top Hessian eigenvalue is "
-    "reported beside it",
-    measure_flatness, decide_flatness, figure_flatness,
-    protocol=('MLP 2x64 on digits, Adam, with and without Gaussian weight noise; expected '
-              'sharpness under parameter perturbations; each seed varies init and data order'))
+FLATNESS = declared(14, measure_flatness, decide_flatness, figure_flatness)
 
 
 
@@ -148,14 +139,15 @@ def measure_fgsm(ctx: Context) -> Measurement:
 
 def decide_fgsm(m: Measurement) -> Verdict:
     v = m.values
-    flips = greater(v["flip_fgsm"]["standard"], v["flip_random"]["standard"], paired=True)
-    robust = greater(v["fgsm_acc"]["adversarial"], v["fgsm_acc"]["standard"], paired=True)
-    detail = (f"an FGSM step of epsilon = {v['epsilon']} ({v['epsilon'] / v['pixel_range']:.0%} "
-              f"of the pixel range) flips {_m(v['flip_fgsm']['standard']):.0%} of the correct "
-              f"test predictions, a random-sign step of the same size "
-              f"{_m(v['flip_random']['standard']):.0%} ({flips.text()}); accuracy on FGSM "
-              f"examples is {_m(v['fgsm_acc']['adversarial']):.3f} after adversarial training "
-              f"against {_m(v['fgsm_acc']['standard']):.3f} ({robust.text()}); clean accuracy "
+    steps = {"fgsm": v["flip_fgsm"]["standard"], "random": v["flip_random"]["standard"]}
+    fgsm = (f"by an FGSM step of epsilon = {v['epsilon']} "
+            f"({v['epsilon'] / v['pixel_range']:.0%} of the pixel range)")
+    flips, flip_text = versus(steps, "fgsm", "random", "the share of correct test predictions "
+                              "flipped is", (fgsm, "by a random-sign step of the same size"),
+                              ".0%")
+    robust, robust_text = versus(v["fgsm_acc"], "adversarial", "standard", "accuracy on FGSM "
+                                 "examples is", ("after adversarial training", "without"))
+    detail = (f"{flip_text}; {robust_text}; clean accuracy "
               f"{_m(v['clean_acc']['adversarial']):.3f} against "
               f"{_m(v['clean_acc']['standard']):.3f}")
     return verdict_from(detail, flips.significant, robust.significant)
@@ -173,13 +165,4 @@ def figure_fgsm(m: Measurement) -> go.Figure:
     return fig
 
 
-FGSM = Claim(
-    20, "fgsm-adversarial-training", "A fast-gradient-sign step with a small epsilon flips "
-    "predictions; adversarial training makes the model more robust to such examples.",
-    "note 003, Adversarial Training (Goodfellow et al. fig. 7.8)",
-    "share of correct test predictions flipped by FGSM > by a random-sign step of the same "
-    "size, and accuracy on FGSM test examples after adversarial training > after standard "
-    "training, each by a one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
-    measure_fgsm, decide_fgsm, figure_fgsm,
-    protocol=('MLP 2x64 on digits, Adam, standard against FGSM-adversarial training; each seed '
-              'varies init and data order'))
+FGSM = declared(20, measure_fgsm, decide_fgsm, figure_fgsm)

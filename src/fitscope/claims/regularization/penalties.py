@@ -16,9 +16,9 @@ from ...config import RunConfig
 from ...landscape import problem_for_run
 from ...landscape.evaluate import eval_mode
 from ...run import Run
-from ..base import Claim, Context, Measurement, Verdict, metric, setting, verdict_from
+from ..base import Context, Measurement, Verdict, declared, metric, setting, verdict_from
 from ..plots import finish
-from ..tests import greater, mean_ci
+from ..tests import mean_ci, versus
 from .common import (
     OVERFIT_SIZES,
     _ci_bar,
@@ -130,17 +130,7 @@ def figure_weight_decay(m: Measurement) -> go.Figure:
                   y=["factor", ("max relative difference of the weights", "log")])
 
 
-WEIGHT_DECAY = Claim(
-    9, "l2-is-weight-decay", "An L2 penalty is weight decay: with gradient descent each step "
-    "multiplies the weights by (1 - eta lambda) before the gradient step.",
-    "note 003, L2 Regularization (w <- (1 - eta lambda) w - eta grad J); note 002, L2",
-    "exact identity up to float32 rounding: every replayed SGD step within 1e-5 of the formula, "
-    "and SGD with the penalty within 1e-5 (relative) of SGD with decoupled decay; Adam is "
-    "measured the same way (a difference above 1e-3 means the identity needs plain SGD)",
-    measure_weight_decay, decide_weight_decay, figure_weight_decay,
-    protocol=('every step of 5 full-batch SGD steps with an L2 penalty on digits replayed '
-              'against the closed form (1 - eta lambda) w - eta grad, Adam as the contrast: an '
-              'identity of the optimizer, shown'), kind="demonstration")
+WEIGHT_DECAY = declared(9, measure_weight_decay, decide_weight_decay, figure_weight_decay)
 
 
 # -- 10: L1 sparse, L2 small and dense ----------------------------------------------------
@@ -207,13 +197,12 @@ def decide_sparsity(m: Measurement) -> Verdict:
     v = m.values
     a, b = v["pair"]
     zero, norm, loss = v["near_zero"], v["norm"], v["train_loss"]
-    sparse = greater(zero[a], zero[b], paired=True)
-    small = greater(norm[NO_PENALTY], norm[b], paired=True)
+    sparse, near = versus(zero, a, b, f"the share of weights near zero (under {NEAR_ZERO:.0%} "
+                          "of the unpenalized RMS weight) is", ("with L1", "with L2"), ".0%")
+    small, shrunk = versus(norm, b, NO_PENALTY, "the weight norm is", ("with L2",
+                           "without a penalty"), ".3g", lower=True)
     detail = (f"at similar training loss ({a}: {_m(loss[a]):.3f}, {b}: {_m(loss[b]):.3f}) "
-              f"{_m(zero[a]):.0%} of the L1 weights are near zero (under {NEAR_ZERO:.0%} of the "
-              f"unpenalized RMS weight) against {_m(zero[b]):.0%} of the L2 weights "
-              f"({sparse.text()}); the L2 weight norm is {_m(norm[b]):.3g} "
-              f"against {_m(norm[NO_PENALTY]):.3g} without a penalty ({small.text()})")
+              f"{near}; {shrunk}")
     return verdict_from(detail, sparse.significant, small.significant)
 
 
@@ -235,18 +224,7 @@ def figure_sparsity(m: Measurement) -> go.Figure:
     return fig
 
 
-SPARSITY = Claim(
-    10, "l1-sparse-l2-dense", "L1 regularization gives sparse weights (many exactly or nearly "
-    "zero); L2 gives small but dense ones.", "note 003, Difference between L1 and L2; note "
-    "002, L1 Regularization",
-    f"at the L1 and L2 strengths with the closest training loss: share of near-zero weights "
-    f"(|w| under {NEAR_ZERO:.0%} of the unpenalized model's RMS weight on the same split) "
-    "L1 > L2, and weight norm without penalty > with L2, each by a one-sided sign-flip permutation "
-    "test "
-    "over data splits (Holm-adjusted p < 0.05)",
-    measure_sparsity, decide_sparsity, figure_sparsity,
-    protocol=('logistic regression from zero on breast cancer, full-batch SGD, L1 against L2 at'
-              ' the strengths whose training losses are closest; each seed draws its own split'))
+SPARSITY = declared(10, measure_sparsity, decide_sparsity, figure_sparsity, NEAR_ZERO=NEAR_ZERO)
 
 
 # -- 11: an L1 penalty on activations gives sparse representations -----------------------
@@ -294,10 +272,9 @@ def measure_activation_l1(ctx: Context) -> Measurement:
 
 def decide_activation_l1(m: Measurement) -> Verdict:
     z, acc = m.values["zero_share"], m.values["test_acc"]
-    c = greater(z["activation L1"], z["none"], paired=True)
-    detail = (f"on test digits {_m(z['activation L1']):.0%} of the hidden ReLU outputs are "
-              f"exactly zero with the penalty against {_m(z['none']):.0%} without "
-              f"({c.text()}); test accuracy {_m(acc['activation L1']):.3f} against "
+    c, zeros = versus(z, "activation L1", "none", "on test digits, the share of hidden ReLU "
+                      "outputs exactly zero is", ("with the penalty", "without"), ".0%")
+    detail = (f"{zeros}; test accuracy {_m(acc['activation L1']):.3f} against "
               f"{_m(acc['none']):.3f}")
     return verdict_from(detail, c.significant)
 
@@ -315,15 +292,7 @@ def figure_activation_l1(m: Measurement) -> go.Figure:
                   f"{v['lambda']})", x=["penalty"] * 2, y=["share", "||h||_1"])
 
 
-ACTIVATION_L1 = Claim(
-    11, "activation-l1-sparse", "An L1 penalty on the hidden activations gives sparse "
-    "representations: most units output exactly zero on a given input.",
-    "note 003, Sparse Representations (Omega(h) = ||h||_1)",
-    "share of exactly-zero hidden activations on the test set larger with the penalty, "
-    "one-sided sign-flip permutation test over seeds (Holm-adjusted p < 0.05)",
-    measure_activation_l1, decide_activation_l1, figure_activation_l1,
-    protocol=('MLP 2x64 on digits, Adam, with and without an L1 penalty on the hidden '
-              'activations; each seed varies init and data order'))
+ACTIVATION_L1 = declared(11, measure_activation_l1, decide_activation_l1, figure_activation_l1)
 
 
 
@@ -345,17 +314,8 @@ def decide_l2_gap(m: Measurement) -> Verdict:
     return _size_verdict(detail, held, sorted(m.values["size"]), condition)
 
 
-L2_GAP = Claim(
-    12, "l2-narrows-gap", "An L2 penalty narrows the generalization gap of an overfitting "
-    "network.", "note 003, Regularization and L2 Regularization; note 002, Overfitting "
-    "before/after L2",
-    f"at each training-set size {OVERFIT_SIZES}: gaps (train - test accuracy; test - train "
-    "cross-entropy) without L2 > with L2, each by a one-sided sign-flip permutation test "
-    "paired by seed and split (Holm-adjusted p < 0.05); holds at a size when both narrow, "
-    "holds only when measured one way when only that one does",
-    measure_l2_gap, decide_l2_gap,
+L2_GAP = declared(
+    12, measure_l2_gap, decide_l2_gap,
     lambda m: _gap_size_figure(m, f"Wide MLP on noisy moons, L2 lambda = "
                                   f"{m.values['lambda']}, by training-set size"),
-    protocol=(f"wide MLP (2x128) trained long on {', '.join(map(str, OVERFIT_SIZES))} noisy "
-              "two-moons points, Adam, full batch, with and without L2 0.01; each seed draws "
-              "its own split and init"), factors=("training-set size",))
+    OVERFIT_SIZES=OVERFIT_SIZES, sizes=", ".join(map(str, OVERFIT_SIZES)))
