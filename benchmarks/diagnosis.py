@@ -20,7 +20,7 @@ one seed for the fixes; ``--dev`` runs the development cases only (tuning never 
 held-back case); ``--cases`` prints each case's findings; ``--seed-offset K`` trains
 each case on its own seed plus K (its fixes on that seed and the next ones), so that a
 rule can be judged on the development cases at several seeds (the fifth round's tuning
-used 0, 1 and 2, the sixth's and the seventh's 0 to 4), not on one case at one
+used 0, 1 and 2, the sixth's, seventh's and eighth's 0 to 4), not on one case at one
 seed.
 """
 

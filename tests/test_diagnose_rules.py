@@ -278,14 +278,46 @@ def test_an_overshooting_rate_with_no_marked_rise_is_as_sure_as_its_distance_pas
     assert "lr_too_high" not in alarms(diagnose(run))
     # a bouncing loss (no progress after epoch 2, two rises and two falls past tol):
     # as sure as its second largest rise after the first epoch against tol
-    from fitscope.probe.findings import FLAT_SHARE, _unmarked_confidence
+    from fitscope.probe.findings import FLAT_SHARE, _oscillation_confidence
 
     bounce = [0.69, 0.60, 0.64, 0.58, 0.66, 0.59]
-    shape = {"bouncing": True, "chance": math.log(2)}
+    shape = {"bouncing": True, "chance": math.log(2), "marked": []}
     tol = FLAT_SHARE * math.log(2)
-    assert _unmarked_confidence(bounce, shape, 1.0, False) == pytest.approx(
+    assert _oscillation_confidence(bounce, shape, 1.0, False, False, None) == pytest.approx(
         confidence(0.04, tol))
     # ending high as well (0.01 above the best against a line of 0.002): the stronger
-    assert _unmarked_confidence(bounce, shape, 0.002, True) == pytest.approx(
+    assert _oscillation_confidence(bounce, shape, 0.002, True, False, None) == pytest.approx(
         confidence(0.59 - 0.58, 0.002))
     assert confidence(0.59 - 0.58, 0.002) > confidence(0.04, tol)
+
+
+def test_marked_rises_are_as_sure_as_their_evidence_not_a_fixed_value_per_rise():
+    """A healthy 3 x 128 ReLU net on the spiral, momentum at 0.05 (the seventh held-back
+    split's false alarm): one marked rise in 30 epochs (a jump of about 2x), then back to
+    its best. The oscillation branch gave 0.5 + 0.1 per marked rise, 0.6, asserted; now
+    the rebound is as sure as its jump against REBOUND_FACTOR: "possible"."""
+    from fitscope.probe.findings import (
+        OSCILLATING_SHARE,
+        REBOUND_FACTOR,
+        _oscillation_confidence,
+    )
+
+    run = run_case(BY_ID["spiral_relu3_w128_momentum005_seed223"])
+    high = next(f for f in diagnose(run) if f.code == "lr_too_high")
+    ev = high.evidence
+    assert ev["marked_rises"] == 1 and ev["largest_jump"] > REBOUND_FACTOR
+    assert high.confidence == pytest.approx(confidence(ev["largest_jump"], REBOUND_FACTOR))
+    assert high.severity == "possible" and "lr_too_high" not in alarms(diagnose(run))
+    # many marked rises: their count against max(2, OSCILLATING_SHARE of the changes),
+    # 1.0 when every change is a marked rise
+    losses = [1.0, 0.5, 0.8, 0.4, 0.7, 0.3, 0.6, 0.2, 0.5, 0.15, 0.45]  # 10 changes
+    shape = {"bouncing": False, "chance": math.log(2), "marked": [1, 3, 5, 7, 9]}
+    need = max(2, OSCILLATING_SHARE * 10)
+    got = _oscillation_confidence(losses, shape, 10.0, False, True, None)
+    assert got == pytest.approx(confidence(5, need, span=10 / need))
+    assert 0.5 < got < 1.0
+    shape["marked"] = list(range(10))
+    assert _oscillation_confidence(losses, shape, 10.0, False, True, None) == 1.0
+    # nothing fired: no confidence beyond the threshold's 0.5
+    assert _oscillation_confidence(losses, {**shape, "marked": []}, 10.0, False, False,
+                                   None) == 0.5

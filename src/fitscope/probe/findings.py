@@ -508,17 +508,33 @@ def _init_logit_excess(run: Run) -> float:
     return logit_excess(rms, run.model_spec.get("n_classes") or 2)
 
 
-def _unmarked_confidence(losses: list[float], shape: dict[str, Any], high_line: float,
-                         ends_high: bool) -> float:
-    """How sure an overshooting rate is when no single rise was marked: as sure as the
-    stronger of its two pieces of evidence, each by its distance past its own threshold
-    (:func:`confidence`): the loss ending ``losses[-1] - min(losses)`` above its best
-    against ``high_line`` (the larger of 2 RISE_SHARE of the progress and NOISE_K epoch
-    noises), and, for a ``bouncing`` loss, its second largest epoch-to-epoch rise after
-    the first epoch against ``tol`` = FLAT_SHARE of the loss at chance (bouncing needs two
-    rises past ``tol``: the weaker of the two is how far the loss surely went up and
-    down). A loss just past either line is "possible", not asserted."""
+def _oscillation_confidence(losses: list[float], shape: dict[str, Any], high_line: float,
+                            ends_high: bool, many: bool, rebound: float | None) -> float:
+    """How sure an overshooting rate is from the loss curve alone: as sure as the
+    strongest of its pieces of evidence that fired, each by its distance past its own
+    threshold (:func:`confidence`), with no fixed value:
+
+    - ``many``: the marked rises (``shape["marked"]``) against their count threshold,
+      need = max(2, OSCILLATING_SHARE of the epoch-to-epoch changes), reaching 1.0 when
+      every change is a marked rise (span = changes / need);
+    - ``rebound`` (the largest epoch-to-epoch factor, given when one marked rise jumped
+      past REBOUND_FACTOR): that factor against REBOUND_FACTOR;
+    - ``ends_high``: the loss ending ``losses[-1] - min(losses)`` above its best against
+      ``high_line`` (the larger of 2 RISE_SHARE of the progress and NOISE_K epoch noises);
+    - ``shape["bouncing"]``: its second largest epoch-to-epoch rise after the first epoch
+      against ``tol`` = FLAT_SHARE of the loss at chance (bouncing needs two rises past
+      ``tol``: the weaker of the two is how far the loss surely went up and down).
+
+    One marked rise that the run recovered from (spiral_relu3_w128_momentum005, seventh
+    split: a jump of 2.0x in 30 epochs, ending at its best) is then "possible" rather
+    than the fixed 0.5 + 0.1 per marked rise it was given before."""
     confs = [confidence(losses[-1] - min(losses), high_line)] if ends_high else []
+    if many:
+        changes = len(losses) - 1
+        need = max(2.0, OSCILLATING_SHARE * changes)
+        confs.append(confidence(len(shape["marked"]), need, span=max(changes / need, 1.01)))
+    if rebound is not None:
+        confs.append(confidence(rebound, REBOUND_FACTOR))
     if shape["bouncing"]:
         scale = shape["chance"] or abs(losses[0]) or 1.0
         rises = sorted((b - a for a, b in pairwise(losses[1:])), reverse=True)
@@ -541,9 +557,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                 "median_update_ratio": ratio, "lr": run.config.optimizer.lr}
     lr = run.config.optimizer.lr
     moving = not shape["flat"] and progress > NOISE_K * shape["typical_noise"]
-    oscillating = moving and (len(marked) >= max(2, OSCILLATING_SHARE * (len(losses) - 1))
-                              or (jump > REBOUND_FACTOR and worst_rise > RISE_SHARE
-                                  and bool(marked)))
+    many = len(marked) >= max(2, OSCILLATING_SHARE * (len(losses) - 1))
+    rebound = jump > REBOUND_FACTOR and worst_rise > RISE_SHARE and bool(marked)
+    oscillating = moving and (many or rebound)
     high_line = max(2 * RISE_SHARE * progress, NOISE_K * shape["typical_noise"])
     ends_high = moving and losses[-1] - min(losses) > high_line
     # a rise counts as overshooting only when the loss also falls back after it (a loss
@@ -570,6 +586,7 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
     spike_line = SPIKE_FACTOR * max(1.0, excess)
     spike = (shape["spike"] and init_fine and losses[0] > spike_line * shape["chance"])
     evidence["init_logit_excess"] = excess
+    swings = oscillating  # marked rises that count (many of them, or one rebound)
     oscillating = oscillating or shape["bouncing"]
     first = _first_update_ratio(run.probes)
     first_layer, first_ratio = first if first is not None else ("", 0.0)
@@ -598,8 +615,9 @@ def _learning_rate(run: Run, explained: bool, init_fine: bool) -> list[Finding]:
                     f"epochs, {len(marked)} times by more than {NOISE_K:g}x the noise of an "
                     f"epoch's mean, once by a factor {jump:.2g}, and ends at {losses[-1]:.3g} "
                     f"against a best of {min(losses):.3g}.")
-            conf = (min(1.0, 0.5 + 0.1 * len(marked)) if marked
-                    else _unmarked_confidence(losses, shape, high_line, ends_high))
+            conf = _oscillation_confidence(losses, shape, high_line, ends_high,
+                                           swings and many,
+                                           jump if swings and rebound else None)
             if shape["bouncing"] and not marked:
                 what = (f"The training loss made no progress after epoch 2 "
                         f"({losses[1]:.3g}, best {min(losses):.3g}) while it went up and "
