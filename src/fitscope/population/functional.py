@@ -65,7 +65,7 @@ from torch.func import functional_call, vmap
 from ..config import RunConfig
 from ..core.transforms import column
 from ..sizing import footprint
-from .mapped import direct_ready, mapped_forms, members_outer
+from .mapped import direct_ready, gradients_into, mapped_forms, members_outer
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
@@ -117,6 +117,8 @@ class FunctionalStack(MemberRows):
         self.tied = _tied(self.module)  # a parameter or buffer under two names
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
+        self._rows: dict[str, Tensor] = {}  # _grad_rows' views
+        self._rows_of: Tensor | None = None  # the grad they are views of
         self._trial()
 
     def _trial(self) -> None:
@@ -214,6 +216,7 @@ class FunctionalStack(MemberRows):
         updated; the outputs detached), and the :class:`Tape` from which
         :meth:`backward` differentiates them."""
         params = {k: v.detach().requires_grad_() for k, v in self.split(self.flat).items()}
+        gradients_into(self.module, self._grad_rows() if self.direct else {})
         with self._seeded(gen), torch.enable_grad():
             out = self._call(params, x)
         return out.detach(), Tape(list(params.values()), out)
@@ -223,8 +226,15 @@ class FunctionalStack(MemberRows):
         ``grad_out`` = d loss / d outputs (N, n_out, B)."""
         grads = torch.autograd.grad(tape.out, tape.leaves, grad_out, allow_unused=True,
                                     materialize_grads=True)
-        for row, g in zip(self.split(self.grad).values(), grads):
-            row.copy_(g)  # one leaf per parameter: no (N, D) concatenation in between
+        for row, g in zip(self._grad_rows().values(), grads):
+            if not _same_view(g, row):  # written there by its layer (gradients_into)
+                row.copy_(g)  # one leaf per parameter: no (N, D) concatenation in between
+
+    def _grad_rows(self) -> dict[str, Tensor]:
+        """The per-parameter views of ``grad`` (:meth:`split`), made once per ``grad``."""
+        if self._rows_of is not self.grad:
+            self._rows, self._rows_of = self.split(self.grad), self.grad
+        return self._rows
 
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:
@@ -243,6 +253,12 @@ class FunctionalStack(MemberRows):
                             {k: v[i] for k, v in self.buffers.items()}, x[i])
             outs.append(out.reshape(out.shape[0], -1).T)
         return torch.stack(outs)
+
+
+def _same_view(a: Tensor, b: Tensor) -> bool:
+    """Whether ``a`` and ``b`` are the same elements of the same storage."""
+    return (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
+            and a.dtype == b.dtype and a.device == b.device)
 
 
 def _tied(module: nn.Module) -> bool:

@@ -253,29 +253,57 @@ class _StackedLinear(torch.autograd.Function):
     """y_n = x_n W_n^T + b_n for every member n: x (N, M, in), W (N, out, in), b (N, out)
     or None, y (N, M, out), one ``baddbmm``. Backward: dx_n = g_n W_n, dW_n = g_n^T x_n
     (in W's own (out, in) layout, no transposing copy into the gradient rows), db_n = the
-    column sums of g_n."""
+    column sums of g_n; dW and db written into ``into`` (a pair of tensors shaped like W
+    and b, or None: fresh tensors), when given (:func:`gradients_into`)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    def forward(ctx: Any, x: Tensor, w: Tensor, b: Tensor | None,
+                into: tuple[Tensor, Tensor | None] | None) -> Tensor:
         ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
+        ctx.has_bias, ctx.into = b is not None, into
         return torch.bmm(x, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.mT)
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    def backward(ctx: Any, g: Tensor
+                 ) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:
         x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gw, gb = ctx.into or (None, None)
         return (torch.bmm(g, w) if need_x else None,
-                torch.bmm(g.mT, x) if need_w else None,
-                g.sum(1) if need_b and ctx.has_bias else None)
+                torch.bmm(g.mT, x, out=gw) if need_w else None,
+                torch.sum(g, 1, out=gb) if need_b and ctx.has_bias else None, None)
 
 
 def _stacked_linear(layer: nn.Linear, x: Tensor) -> Tensor:
     """:class:`MappedLinear` with weight (N, out, in) on folded rows (R, *mid, in)."""
     n, outer = layer.weight.shape[0], _outer(layer)
     xm = _by_member(x, n, outer).transpose(0, 1)  # (N, B, *mid, in)
-    y = _StackedLinear.apply(xm.reshape(n, -1, x.shape[-1]), layer.weight, layer.bias)
+    into = layer.__dict__.pop("grad_into", None)  # the first call's only: see gradients_into
+    y = _StackedLinear.apply(xm.reshape(n, -1, x.shape[-1]), layer.weight, layer.bias, into)
     return _folded(y.view(*xm.shape[:-1], -1).transpose(0, 1), outer)
+
+
+def gradients_into(module: nn.Module, grads: dict[str, Tensor]) -> None:
+    """Have each member-stacked ``nn.Linear`` of ``module`` (after :func:`mapped_forms`)
+    write its weight's and bias's gradients of the next training pass straight into
+    ``grads[name]`` (name -> (N, *shape), such as views of the members' gradient rows),
+    instead of fresh tensors: a step then neither allocates them (fresh blocks of the
+    population's size are page faults at every step) nor copies them into the rows.
+
+    Only a layer's first call in the pass writes there (a layer called twice would
+    otherwise overwrite its first call's gradient before autograd sums the two); a
+    later call's gradients are fresh tensors, and autograd sums them as usual. The
+    caller reads the gradients autograd returns for the parameters: where they are
+    ``grads[name]`` itself, they are in place already. An empty ``grads`` switches this
+    off (the layers' destinations of an earlier call are dropped)."""
+    for prefix, m in module.named_modules():
+        if type(m) is MappedLinear:
+            m.__dict__.pop("grad_into", None)  # an earlier pass's, unused
+            dot = f"{prefix}." if prefix else ""
+            w = grads.get(f"{dot}weight")
+            b = grads.get(f"{dot}bias") if m.bias is not None else None
+            if w is not None and (m.bias is None or b is not None):
+                m.__dict__["grad_into"] = (w, b)
 
 
 def _outer(m: nn.Module) -> bool:
