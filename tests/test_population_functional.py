@@ -399,7 +399,7 @@ def test_stacked_linear_writes_its_first_calls_gradients_into_the_given_tensors(
 
     def grads(destinations):
         leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
-        mapped_module.gradients_into(layer, destinations)
+        mapped_module.gradients_into(mapped_module.linear_layers(layer), destinations)
         y = x
         for _ in range(calls):
             y = functional_call(layer, leaves, (y,))
@@ -410,7 +410,36 @@ def test_stacked_linear_writes_its_first_calls_gradients_into_the_given_tensors(
     for e, a, dest in zip(expected, got, into.values()):
         torch.testing.assert_close(a, e)
         if calls == 1:
-            assert a.data_ptr() == dest.data_ptr() and a.stride() == dest.stride()
+            assert a is dest
             assert torch.equal(dest, e)
     assert "grad_into" not in layer[0].__dict__  # used up by the pass
     assert torch.isnan(rows[:, 0]).all() and torch.isnan(rows[:, -1]).all()  # only the views
+
+
+def test_the_final_metrics_reuse_the_training_stacks_path_without_a_second_trial(monkeypatch):
+    """The trial step runs once per population: the final metrics' stack (which only
+    evaluates) takes the training stack's path."""
+    trials, built = [], []
+    real_trial, real_init = FunctionalStack._trial, FunctionalStack.__init__
+
+    def counted_trial(self):
+        trials.append(self)
+        real_trial(self)
+
+    def recorded_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(FunctionalStack, "_trial", counted_trial)
+    monkeypatch.setattr(FunctionalStack, "__init__", recorded_init)
+    configs = [digits(**{"budget.seed": s, "budget.epochs": 1}) for s in (0, 1)]
+    train(configs, models=[ResidualMLP(), ResidualMLP()])
+    assert len(built) == 2 and trials == built[:1]  # training's stack, then the metrics'
+    assert built[0].direct and built[1].direct
+    stacks = [Population(configs, models=[module(), module()]).net
+              for module in (ResidualMLP, Centred)]
+    assert [s.direct for s in stacks] == [True, False]
+    for s in stacks:  # a given path is kept, where the module's layers allow it
+        again = FunctionalStack([ResidualMLP(), ResidualMLP()], (64,), direct=s.direct)
+        assert again.direct == s.direct
+    assert not FunctionalStack([Scaled(), Scaled()], (64,), direct=True).direct

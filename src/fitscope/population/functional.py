@@ -65,20 +65,23 @@ from torch.func import functional_call, vmap
 from ..config import RunConfig
 from ..core.transforms import column
 from ..sizing import footprint
-from .mapped import direct_ready, gradients_into, mapped_forms, members_outer
+from .mapped import direct_ready, gradients_into, linear_layers, mapped_forms, members_outer
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
 
 
 def stack(models: Sequence[nn.Module], configs: Sequence[RunConfig], custom: bool,
-          input_shape: Sequence[int], rows: Tensor) -> StackedMLP | FunctionalStack:
+          input_shape: Sequence[int], rows: Tensor, direct: bool | None = None
+          ) -> StackedMLP | FunctionalStack:
     """The stacked program of ``models`` (the members of ``configs``, parameter ``rows``
     (N, D)): the hand-written :class:`~fitscope.population.stacked.StackedMLP` for the
     built-in MLP, its fast path; a :class:`FunctionalStack` for any other model
-    (:func:`~fitscope.population.shape.functional`; ``custom``: a user's modules)."""
+    (:func:`~fitscope.population.shape.functional`; ``custom``: a user's modules), whose
+    path is ``direct`` where an earlier stack of the same modules chose it, else its
+    trial's choice."""
     if functional(configs[0], custom):
-        return FunctionalStack(models, input_shape, rows)
+        return FunctionalStack(models, input_shape, rows, direct)
     dropout, input_dropout = (column([getattr(c.model, name) for c in configs], rows)
                               .view(-1, 1, 1) for name in ("dropout", "input_dropout"))
     return StackedMLP(models, configs[0].model, dropout, input_dropout, rows=rows)
@@ -103,23 +106,29 @@ class FunctionalStack(MemberRows):
     in), trained as one program; the interface the population engine uses from
     :class:`~fitscope.population.stacked.StackedMLP`. ``input_shape``: one example's
     shape (sizes :attr:`widest`); ``rows``: the members' parameter rows, if already
-    stacked."""
+    stacked; ``direct``: the path (:attr:`direct`) an earlier stack of the same modules
+    chose by its trial (which this one then skips: the final metrics' stack, which
+    only evaluates, reuses the training stack's choice), None to run the trial."""
 
     def __init__(self, models: Sequence[nn.Module], input_shape: Sequence[int],
-                 rows: Tensor | None = None):
+                 rows: Tensor | None = None, direct: bool | None = None):
         template = models[0]
         check_same_architecture(models)
         self._lay_out(models, rows)
         # runs every member's forward, never trained; some layers in their mapped forms
         self.module = mapped_forms(copy.deepcopy(template)).train()
         self.outer = members_outer(self.module)  # the direct path's folded rows' layout
+        self.linears = linear_layers(self.module)  # where gradients_into writes
         self.direct = False  # whether training steps take the direct path (see _trial)
         self.tied = _tied(self.module)  # a parameter or buffer under two names
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
         self._rows: dict[str, Tensor] = {}  # _grad_rows' views
         self._rows_of: Tensor | None = None  # the grad they are views of
-        self._trial()
+        if direct is None:
+            self._trial()
+        else:
+            self.direct = direct and direct_ready(self.module)
 
     def _trial(self) -> None:
         """One training step's forward and backward pass on three random rows of every
@@ -216,7 +225,7 @@ class FunctionalStack(MemberRows):
         updated; the outputs detached), and the :class:`Tape` from which
         :meth:`backward` differentiates them."""
         params = {k: v.detach().requires_grad_() for k, v in self.split(self.flat).items()}
-        gradients_into(self.module, self._grad_rows() if self.direct else {})
+        gradients_into(self.linears, self._grad_rows() if self.direct else {})
         with self._seeded(gen), torch.enable_grad():
             out = self._call(params, x)
         return out.detach(), Tape(list(params.values()), out)
@@ -227,7 +236,7 @@ class FunctionalStack(MemberRows):
         grads = torch.autograd.grad(tape.out, tape.leaves, grad_out, allow_unused=True,
                                     materialize_grads=True)
         for row, g in zip(self._grad_rows().values(), grads):
-            if not _same_view(g, row):  # written there by its layer (gradients_into)
+            if g is not row:  # else its layer wrote it there (gradients_into)
                 row.copy_(g)  # one leaf per parameter: no (N, D) concatenation in between
 
     def _grad_rows(self) -> dict[str, Tensor]:
@@ -253,12 +262,6 @@ class FunctionalStack(MemberRows):
                             {k: v[i] for k, v in self.buffers.items()}, x[i])
             outs.append(out.reshape(out.shape[0], -1).T)
         return torch.stack(outs)
-
-
-def _same_view(a: Tensor, b: Tensor) -> bool:
-    """Whether ``a`` and ``b`` are the same elements of the same storage."""
-    return (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
-            and a.dtype == b.dtype and a.device == b.device)
 
 
 def _tied(module: nn.Module) -> bool:

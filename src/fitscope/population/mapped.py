@@ -283,27 +283,38 @@ def _stacked_linear(layer: nn.Linear, x: Tensor) -> Tensor:
     return _folded(y.view(*xm.shape[:-1], -1).transpose(0, 1), outer)
 
 
-def gradients_into(module: nn.Module, grads: dict[str, Tensor]) -> None:
-    """Have each member-stacked ``nn.Linear`` of ``module`` (after :func:`mapped_forms`)
-    write its weight's and bias's gradients of the next training pass straight into
+LinearNames = list[tuple["MappedLinear", str, str | None]]
+"""Linear layers with their weight's and bias's names (None: no bias)."""
+
+
+def linear_layers(module: nn.Module) -> LinearNames:
+    """The :class:`MappedLinear` layers of ``module`` (after :func:`mapped_forms`), each
+    with its weight's and bias's parameter names in ``module``."""
+    found = []
+    for prefix, m in module.named_modules():
+        if type(m) is MappedLinear:
+            dot = f"{prefix}." if prefix else ""
+            found.append((m, f"{dot}weight", f"{dot}bias" if m.bias is not None else None))
+    return found
+
+
+def gradients_into(layers: LinearNames, grads: dict[str, Tensor]) -> None:
+    """Have each member-stacked linear layer of ``layers`` (:func:`linear_layers`) write
+    its weight's and bias's gradients of the next training pass straight into
     ``grads[name]`` (name -> (N, *shape), such as views of the members' gradient rows),
     instead of fresh tensors: a step then neither allocates them (fresh blocks of the
     population's size are page faults at every step) nor copies them into the rows.
+    Autograd returns those very tensors as the parameters' gradients (``is``).
 
     Only a layer's first call in the pass writes there (a layer called twice would
     otherwise overwrite its first call's gradient before autograd sums the two); a
-    later call's gradients are fresh tensors, and autograd sums them as usual. The
-    caller reads the gradients autograd returns for the parameters: where they are
-    ``grads[name]`` itself, they are in place already. An empty ``grads`` switches this
-    off (the layers' destinations of an earlier call are dropped)."""
-    for prefix, m in module.named_modules():
-        if type(m) is MappedLinear:
-            m.__dict__.pop("grad_into", None)  # an earlier pass's, unused
-            dot = f"{prefix}." if prefix else ""
-            w = grads.get(f"{dot}weight")
-            b = grads.get(f"{dot}bias") if m.bias is not None else None
-            if w is not None and (m.bias is None or b is not None):
-                m.__dict__["grad_into"] = (w, b)
+    later call's gradients are fresh tensors, and autograd sums them as usual. A layer
+    without its names in ``grads`` (an empty ``grads``: all of them) computes fresh
+    ones; destinations an earlier call set and no pass used are dropped."""
+    for m, w, b in layers:
+        m.__dict__.pop("grad_into", None)
+        if w in grads and (b is None or b in grads):
+            m.__dict__["grad_into"] = (grads[w], None if b is None else grads[b])
 
 
 def _outer(m: nn.Module) -> bool:
