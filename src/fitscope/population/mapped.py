@@ -290,7 +290,7 @@ LinearNames = list[tuple["MappedLinear", str, str | None]]
 def linear_layers(module: nn.Module) -> LinearNames:
     """The :class:`MappedLinear` layers of ``module`` (after :func:`mapped_forms`), each
     with its weight's and bias's parameter names in ``module``."""
-    found = []
+    found: LinearNames = []
     for prefix, m in module.named_modules():
         if type(m) is MappedLinear:
             dot = f"{prefix}." if prefix else ""
