@@ -382,20 +382,23 @@ def test_a_layer_called_twice_takes_the_direct_path_and_matches():
         assert_matches(run, train_sequential(c, model=m))
 
 
+@pytest.mark.parametrize("bias", [True, False])
 @pytest.mark.parametrize("calls", [1, 2])
-def test_stacked_linear_writes_its_first_calls_gradients_into_the_given_tensors(calls):
+def test_stacked_linear_writes_its_first_calls_gradients_into_the_given_tensors(calls, bias):
     """With gradients_into, a member-stacked linear layer's weight and bias gradients of
     its first call land in the given tensors (views of wider rows here, as the stack's
     gradient rows are); autograd returns them there for one call, and for two calls the
     sum, equal to the gradients computed without destinations."""
     torch.manual_seed(0)
     n, b, d_in, d_out = 3, 4, 5, 5
-    layer = mapped_forms(nn.Sequential(nn.Linear(d_in, d_out)))
+    layer = mapped_forms(nn.Sequential(nn.Linear(d_in, d_out, bias=bias)))
     params = {"0.weight": torch.randn(n, d_out, d_in), "0.bias": torch.randn(n, d_out)}
     x, g = torch.randn(n * b, d_in), torch.randn(n * b, d_out)
     rows = torch.full((n, 2 * d_out * d_in + 3 * d_out), math.nan)
     into = {"0.weight": rows[:, 1:1 + d_out * d_in].view(n, d_out, d_in),
             "0.bias": rows[:, -d_out - 1:-1]}
+    if not bias:
+        del params["0.bias"], into["0.bias"]
 
     def grads(destinations):
         leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
