@@ -31,9 +31,11 @@ difference or exception (:attr:`FunctionalStack.direct`).
 
 The gradient of the members' summed loss with respect to ``flat`` comes from autograd
 through the call (member i gets exactly its own gradient), one leaf per parameter,
-copied into the rows of ``grad`` laid out like ``flat`` (``torch.func.vjp`` would need
-the batch-norm buffers, which the module updates in place, as inputs). Evaluation runs
-member by member (:meth:`FunctionalStack.forward_eval`).
+into the rows of ``grad`` laid out like ``flat`` (``torch.func.vjp`` would need the
+batch-norm buffers, which the module updates in place, as inputs): on the direct path
+each ``nn.Linear`` writes its weight's and bias's gradients there itself
+(:func:`~fitscope.population.mapped.gradients_into`), every other gradient is copied
+in. Evaluation runs member by member (:meth:`FunctionalStack.forward_eval`).
 
 Randomness (dropout) is drawn per member from torch's global generator, seeded for the
 step from the population's generator inside a forked RNG, so a population's numbers are
