@@ -40,7 +40,8 @@ R = N B rows, member n's example b in row n B + b (members outermost) or b N + n
 norm is switched, whose member-stacked forms need them innermost to run as views), and
 every layer with parameters computes each member's rows with that member's parameters:
 ``nn.Linear`` as one ``baddbmm`` (:class:`_StackedLinear`, its weight gradient written
-in the weight's layout), ``nn.Conv1d`` / ``nn.Conv2d`` as one grouped convolution over
+in the weight's layout, straight into the members' gradient rows where the stack asks
+for it, :func:`gradients_into`), ``nn.Conv1d`` / ``nn.Conv2d`` as one grouped convolution over
 (B, N C, *sides) (:class:`_MappedConv`; a ``Conv1d`` with one input channel as one
 batched multiply over its windows, :func:`_one_channel_conv1d`), ``nn.BatchNorm1d`` /
 ``nn.BatchNorm2d`` with per-member batch statistics and running averages
