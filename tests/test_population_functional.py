@@ -2,6 +2,7 @@
 (:mod:`fitscope.population.functional`) match the sequential engine run by run."""
 
 import copy
+import math
 
 import pytest
 import torch
@@ -358,3 +359,90 @@ def test_member_stacked_forms_give_each_members_own_layer(layer, shape, outer):
             torch.testing.assert_close(gs[i], gi)
         for k, v in m.named_buffers():
             torch.testing.assert_close(buffers[k][i], v)
+
+
+# -- gradients written straight into the members' rows (mapped.gradients_into) ------------
+class Twice(ResidualMLP):
+    """Calls one layer twice in a pass: its two gradients must be summed."""
+
+    def forward(self, x):
+        h = torch.relu(self.inp(x))
+        first = self.block[0]
+        return self.out(h + first(torch.tanh(first(h))))
+
+
+def test_a_layer_called_twice_takes_the_direct_path_and_matches():
+    configs = [digits(**{"budget.seed": s, "optimizer.lr": 0.003 * (s + 1)}) for s in (0, 1)]
+    torch.manual_seed(0)
+    modules = [Twice() for _ in configs]
+    copies = [copy.deepcopy(m) for m in modules]
+    assert Population(configs, models=[copy.deepcopy(m) for m in modules]).net.direct
+    runs = train(configs, models=modules)
+    for c, run, m in zip(configs, runs, copies):
+        assert_matches(run, train_sequential(c, model=m))
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("calls", [1, 2])
+def test_stacked_linear_writes_its_first_calls_gradients_into_the_given_tensors(calls, bias):
+    """With gradients_into, a member-stacked linear layer's weight and bias gradients of
+    its first call land in the given tensors (views of wider rows here, as the stack's
+    gradient rows are); autograd returns them there for one call, and for two calls the
+    sum, equal to the gradients computed without destinations."""
+    torch.manual_seed(0)
+    n, b, d_in, d_out = 3, 4, 5, 5
+    layer = mapped_forms(nn.Sequential(nn.Linear(d_in, d_out, bias=bias)))
+    params = {"0.weight": torch.randn(n, d_out, d_in), "0.bias": torch.randn(n, d_out)}
+    x, g = torch.randn(n * b, d_in), torch.randn(n * b, d_out)
+    rows = torch.full((n, 2 * d_out * d_in + 3 * d_out), math.nan)
+    into = {"0.weight": rows[:, 1:1 + d_out * d_in].view(n, d_out, d_in),
+            "0.bias": rows[:, -d_out - 1:-1]}
+    if not bias:
+        del params["0.bias"], into["0.bias"]
+
+    def grads(destinations):
+        leaves = {k: v.clone().requires_grad_() for k, v in params.items()}
+        mapped_module.gradients_into(mapped_module.linear_layers(layer), destinations)
+        y = x
+        for _ in range(calls):
+            y = functional_call(layer, leaves, (y,))
+        return torch.autograd.grad(y, list(leaves.values()), g)
+
+    expected = grads({})
+    got = grads(into)
+    for e, a, dest in zip(expected, got, into.values()):
+        torch.testing.assert_close(a, e)
+        if calls == 1:
+            assert a is dest
+            assert torch.equal(dest, e)
+    assert "grad_into" not in layer[0].__dict__  # used up by the pass
+    assert torch.isnan(rows[:, 0]).all() and torch.isnan(rows[:, -1]).all()  # only the views
+
+
+def test_the_final_metrics_reuse_the_training_stacks_path_without_a_second_trial(monkeypatch):
+    """The trial step runs once per population: the final metrics' stack (which only
+    evaluates) takes the training stack's path."""
+    trials, built = [], []
+    real_trial, real_init = FunctionalStack._trial, FunctionalStack.__init__
+
+    def counted_trial(self):
+        trials.append(self)
+        real_trial(self)
+
+    def recorded_init(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(FunctionalStack, "_trial", counted_trial)
+    monkeypatch.setattr(FunctionalStack, "__init__", recorded_init)
+    configs = [digits(**{"budget.seed": s, "budget.epochs": 1}) for s in (0, 1)]
+    train(configs, models=[ResidualMLP(), ResidualMLP()])
+    assert len(built) == 2 and trials == built[:1]  # training's stack, then the metrics'
+    assert built[0].direct and built[1].direct
+    stacks = [Population(configs, models=[module(), module()]).net
+              for module in (ResidualMLP, Centred)]
+    assert [s.direct for s in stacks] == [True, False]
+    for s in stacks:  # a given path is kept, where the module's layers allow it
+        again = FunctionalStack([ResidualMLP(), ResidualMLP()], (64,), direct=s.direct)
+        assert again.direct == s.direct
+    assert not FunctionalStack([Scaled(), Scaled()], (64,), direct=True).direct

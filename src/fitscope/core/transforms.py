@@ -35,7 +35,10 @@ population (a list of one), so plain tensor operations serve and none is used. (
 CPU a ``_foreach`` function loops over its tensors, one kernel each: it saves Python
 calls, not passes over memory; over the 32 member rows of a (32, 42634) tensor
 ``_foreach_sqrt`` took 0.61 ms against 0.58 for one ``sqrt``, one thread. Adam's time
-there is its passes, ``sqrt`` the slowest at 0.57 ms, compute-bound.)
+there is its passes, ``sqrt`` the slowest at 0.57 ms, compute-bound. For the same
+reason running the update block by block so that a block's tensors stay in cache, by
+groups of members or by slices of D, was slower than whole tensors at every block size
+tried: docs/population.md, 2026-12-08.)
 """
 
 from __future__ import annotations

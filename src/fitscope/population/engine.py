@@ -232,12 +232,13 @@ def members(configs: Sequence[RunConfig], lead: Trainer,
     return built
 
 
-def program(members: Sequence[Member], lead: Trainer) -> Program:
+def program(members: Sequence[Member], lead: Trainer, direct: bool | None = None) -> Program:
     """The stacked program of ``members`` (:func:`fitscope.population.functional.stack`:
-    the hand-written MLP or the functional stack), from their modules' parameters."""
+    the hand-written MLP or the functional stack, on the path ``direct`` if given, else
+    the one its trial chooses), from their modules' parameters."""
     return stack([m.model for m in members], [m.config for m in members],
                  not lead.model_spec["builtin"], lead.splits.input_shape,
-                 torch.stack([m.row() for m in members]))
+                 torch.stack([m.row() for m in members]), direct)
 
 
 def population_seed(configs: Sequence[RunConfig]) -> int:
@@ -436,7 +437,8 @@ class Population:
         the runs (as ``Trainer.fit`` does, :mod:`fitscope.run_state`)."""
         for m in self.members:
             restore_best(m, m.model)
-        metrics = final_metrics([m for m in self.members if m.status != "diverged"], self.lead)
+        metrics = final_metrics([m for m in self.members if m.status != "diverged"], self.lead,
+                                getattr(self.net, "direct", None))
         share = seconds / len(self.members)
         extra = {"population_seconds": seconds, "population_size": len(self.members)}
         return [finish(m, m.model, metrics.get(id(m), {}), model_spec=self.lead.model_spec,
@@ -473,12 +475,14 @@ def evaluate(net: Program, x: Tensor, y: Tensor,
     return (loss_sum / len(x)).tolist(), acc
 
 
-def final_metrics(members: list[Member], lead: Trainer) -> dict[int, dict]:
+def final_metrics(members: list[Member], lead: Trainer,
+                  direct: bool | None = None) -> dict[int, dict]:
     """``Trainer.final_metrics``' train, val and test loss and accuracy of each member,
-    evaluated as one stacked program; keyed by ``id(member)``."""
+    evaluated as one stacked program (``direct``: the training program's path, reused
+    without a second trial step; see :func:`program`); keyed by ``id(member)``."""
     if not members:
         return {}
-    net = program(members, lead)
+    net = program(members, lead, direct)
     each = split_metrics(lead.splits, lead.classify,
                          lambda x, y: evaluate(net, x, y, lead.classify), len(members))
     return {id(m): metrics for m, metrics in zip(members, each)}

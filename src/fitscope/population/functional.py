@@ -31,9 +31,11 @@ difference or exception (:attr:`FunctionalStack.direct`).
 
 The gradient of the members' summed loss with respect to ``flat`` comes from autograd
 through the call (member i gets exactly its own gradient), one leaf per parameter,
-copied into the rows of ``grad`` laid out like ``flat`` (``torch.func.vjp`` would need
-the batch-norm buffers, which the module updates in place, as inputs). Evaluation runs
-member by member (:meth:`FunctionalStack.forward_eval`).
+into the rows of ``grad`` laid out like ``flat`` (``torch.func.vjp`` would need the
+batch-norm buffers, which the module updates in place, as inputs): on the direct path
+each ``nn.Linear`` writes its weight's and bias's gradients there itself
+(:func:`~fitscope.population.mapped.gradients_into`), every other gradient is copied
+in. Evaluation runs member by member (:meth:`FunctionalStack.forward_eval`).
 
 Randomness (dropout) is drawn per member from torch's global generator, seeded for the
 step from the population's generator inside a forked RNG, so a population's numbers are
@@ -65,20 +67,23 @@ from torch.func import functional_call, vmap
 from ..config import RunConfig
 from ..core.transforms import column
 from ..sizing import footprint
-from .mapped import direct_ready, mapped_forms, members_outer
+from .mapped import direct_ready, gradients_into, linear_layers, mapped_forms, members_outer
 from .rows import MemberRows
 from .shape import functional
 from .stacked import StackedMLP
 
 
 def stack(models: Sequence[nn.Module], configs: Sequence[RunConfig], custom: bool,
-          input_shape: Sequence[int], rows: Tensor) -> StackedMLP | FunctionalStack:
+          input_shape: Sequence[int], rows: Tensor, direct: bool | None = None
+          ) -> StackedMLP | FunctionalStack:
     """The stacked program of ``models`` (the members of ``configs``, parameter ``rows``
     (N, D)): the hand-written :class:`~fitscope.population.stacked.StackedMLP` for the
     built-in MLP, its fast path; a :class:`FunctionalStack` for any other model
-    (:func:`~fitscope.population.shape.functional`; ``custom``: a user's modules)."""
+    (:func:`~fitscope.population.shape.functional`; ``custom``: a user's modules), whose
+    path is ``direct`` where an earlier stack of the same modules chose it, else its
+    trial's choice."""
     if functional(configs[0], custom):
-        return FunctionalStack(models, input_shape, rows)
+        return FunctionalStack(models, input_shape, rows, direct)
     dropout, input_dropout = (column([getattr(c.model, name) for c in configs], rows)
                               .view(-1, 1, 1) for name in ("dropout", "input_dropout"))
     return StackedMLP(models, configs[0].model, dropout, input_dropout, rows=rows)
@@ -103,21 +108,29 @@ class FunctionalStack(MemberRows):
     in), trained as one program; the interface the population engine uses from
     :class:`~fitscope.population.stacked.StackedMLP`. ``input_shape``: one example's
     shape (sizes :attr:`widest`); ``rows``: the members' parameter rows, if already
-    stacked."""
+    stacked; ``direct``: the path (:attr:`direct`) an earlier stack of the same modules
+    chose by its trial (which this one then skips: the final metrics' stack, which
+    only evaluates, reuses the training stack's choice), None to run the trial."""
 
     def __init__(self, models: Sequence[nn.Module], input_shape: Sequence[int],
-                 rows: Tensor | None = None):
+                 rows: Tensor | None = None, direct: bool | None = None):
         template = models[0]
         check_same_architecture(models)
         self._lay_out(models, rows)
         # runs every member's forward, never trained; some layers in their mapped forms
         self.module = mapped_forms(copy.deepcopy(template)).train()
         self.outer = members_outer(self.module)  # the direct path's folded rows' layout
+        self.linears = linear_layers(self.module)  # where gradients_into writes
         self.direct = False  # whether training steps take the direct path (see _trial)
         self.tied = _tied(self.module)  # a parameter or buffer under two names
         self.widest = footprint(template, tuple(input_shape)).widest
         self.input_shape = tuple(input_shape)
-        self._trial()
+        self._rows: dict[str, Tensor] = {}  # _grad_rows' views
+        self._rows_of: Tensor | None = None  # the grad they are views of
+        if direct is None:
+            self._trial()
+        else:
+            self.direct = direct and direct_ready(self.module)
 
     def _trial(self) -> None:
         """One training step's forward and backward pass on three random rows of every
@@ -214,6 +227,7 @@ class FunctionalStack(MemberRows):
         updated; the outputs detached), and the :class:`Tape` from which
         :meth:`backward` differentiates them."""
         params = {k: v.detach().requires_grad_() for k, v in self.split(self.flat).items()}
+        gradients_into(self.linears, self._grad_rows() if self.direct else {})
         with self._seeded(gen), torch.enable_grad():
             out = self._call(params, x)
         return out.detach(), Tape(list(params.values()), out)
@@ -223,8 +237,15 @@ class FunctionalStack(MemberRows):
         ``grad_out`` = d loss / d outputs (N, n_out, B)."""
         grads = torch.autograd.grad(tape.out, tape.leaves, grad_out, allow_unused=True,
                                     materialize_grads=True)
-        for row, g in zip(self.split(self.grad).values(), grads):
-            row.copy_(g)  # one leaf per parameter: no (N, D) concatenation in between
+        for row, g in zip(self._grad_rows().values(), grads):
+            if g is not row:  # else its layer wrote it there (gradients_into)
+                row.copy_(g)  # one leaf per parameter: no (N, D) concatenation in between
+
+    def _grad_rows(self) -> dict[str, Tensor]:
+        """The per-parameter views of ``grad`` (:meth:`split`), made once per ``grad``."""
+        if self._rows_of is not self.grad:
+            self._rows, self._rows_of = self.split(self.grad), self.grad
+        return self._rows
 
     @torch.no_grad()
     def forward_eval(self, x: Tensor) -> Tensor:

@@ -40,7 +40,8 @@ R = N B rows, member n's example b in row n B + b (members outermost) or b N + n
 norm is switched, whose member-stacked forms need them innermost to run as views), and
 every layer with parameters computes each member's rows with that member's parameters:
 ``nn.Linear`` as one ``baddbmm`` (:class:`_StackedLinear`, its weight gradient written
-in the weight's layout), ``nn.Conv1d`` / ``nn.Conv2d`` as one grouped convolution over
+in the weight's layout, straight into the members' gradient rows where the stack asks
+for it, :func:`gradients_into`), ``nn.Conv1d`` / ``nn.Conv2d`` as one grouped convolution over
 (B, N C, *sides) (:class:`_MappedConv`; a ``Conv1d`` with one input channel as one
 batched multiply over its windows, :func:`_one_channel_conv1d`), ``nn.BatchNorm1d`` /
 ``nn.BatchNorm2d`` with per-member batch statistics and running averages
@@ -253,29 +254,68 @@ class _StackedLinear(torch.autograd.Function):
     """y_n = x_n W_n^T + b_n for every member n: x (N, M, in), W (N, out, in), b (N, out)
     or None, y (N, M, out), one ``baddbmm``. Backward: dx_n = g_n W_n, dW_n = g_n^T x_n
     (in W's own (out, in) layout, no transposing copy into the gradient rows), db_n = the
-    column sums of g_n."""
+    column sums of g_n; dW and db written into ``into`` (a pair of tensors shaped like W
+    and b, or None: fresh tensors), when given (:func:`gradients_into`)."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, w: Tensor, b: Tensor | None) -> Tensor:
+    def forward(ctx: Any, x: Tensor, w: Tensor, b: Tensor | None,
+                into: tuple[Tensor, Tensor | None] | None) -> Tensor:
         ctx.save_for_backward(x, w)
-        ctx.has_bias = b is not None
+        ctx.has_bias, ctx.into = b is not None, into
         return torch.bmm(x, w.mT) if b is None else torch.baddbmm(b.unsqueeze(1), x, w.mT)
 
     @staticmethod
-    def backward(ctx: Any, g: Tensor) -> tuple[Tensor | None, Tensor | None, Tensor | None]:
+    def backward(ctx: Any, g: Tensor
+                 ) -> tuple[Tensor | None, Tensor | None, Tensor | None, None]:
         x, w = ctx.saved_tensors
-        need_x, need_w, need_b = ctx.needs_input_grad
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        gw, gb = ctx.into or (None, None)
         return (torch.bmm(g, w) if need_x else None,
-                torch.bmm(g.mT, x) if need_w else None,
-                g.sum(1) if need_b and ctx.has_bias else None)
+                torch.bmm(g.mT, x, out=gw) if need_w else None,
+                torch.sum(g, 1, out=gb) if need_b and ctx.has_bias else None, None)
 
 
 def _stacked_linear(layer: nn.Linear, x: Tensor) -> Tensor:
     """:class:`MappedLinear` with weight (N, out, in) on folded rows (R, *mid, in)."""
     n, outer = layer.weight.shape[0], _outer(layer)
     xm = _by_member(x, n, outer).transpose(0, 1)  # (N, B, *mid, in)
-    y = _StackedLinear.apply(xm.reshape(n, -1, x.shape[-1]), layer.weight, layer.bias)
+    into = layer.__dict__.pop("grad_into", None)  # the first call's only: see gradients_into
+    y = _StackedLinear.apply(xm.reshape(n, -1, x.shape[-1]), layer.weight, layer.bias, into)
     return _folded(y.view(*xm.shape[:-1], -1).transpose(0, 1), outer)
+
+
+LinearNames = list[tuple["MappedLinear", str, str | None]]
+"""Linear layers with their weight's and bias's names (None: no bias)."""
+
+
+def linear_layers(module: nn.Module) -> LinearNames:
+    """The :class:`MappedLinear` layers of ``module`` (after :func:`mapped_forms`), each
+    with its weight's and bias's parameter names in ``module``."""
+    found: LinearNames = []
+    for prefix, m in module.named_modules():
+        if type(m) is MappedLinear:
+            dot = f"{prefix}." if prefix else ""
+            found.append((m, f"{dot}weight", f"{dot}bias" if m.bias is not None else None))
+    return found
+
+
+def gradients_into(layers: LinearNames, grads: dict[str, Tensor]) -> None:
+    """Have each member-stacked linear layer of ``layers`` (:func:`linear_layers`) write
+    its weight's and bias's gradients of the next training pass straight into
+    ``grads[name]`` (name -> (N, *shape), such as views of the members' gradient rows),
+    instead of fresh tensors: a step then neither allocates them (fresh blocks of the
+    population's size are page faults at every step) nor copies them into the rows.
+    Autograd returns those very tensors as the parameters' gradients (``is``).
+
+    Only a layer's first call in the pass writes there (a layer called twice would
+    otherwise overwrite its first call's gradient before autograd sums the two); a
+    later call's gradients are fresh tensors, and autograd sums them as usual. A layer
+    without its names in ``grads`` (an empty ``grads``: all of them) computes fresh
+    ones; destinations an earlier call set and no pass used are dropped."""
+    for m, w, b in layers:
+        m.__dict__.pop("grad_into", None)
+        if w in grads and (b is None or b in grads):
+            m.__dict__["grad_into"] = (grads[w], None if b is None else grads[b])
 
 
 def _outer(m: nn.Module) -> bool:
