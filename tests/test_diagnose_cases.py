@@ -245,13 +245,29 @@ def test_heavy_dropout_is_underfitting_not_exploding_activations():
     assert under.evidence["train_loss"] > UNDERFIT_LOSS_SHARE * under.evidence["chance_loss"]
 
 
+def split_ids(name: str) -> list[str]:
+    """The ids of one case file of fitscope/probe/case_data, in file order."""
+    import tomllib
+    from importlib import resources
+
+    text = (resources.files("fitscope.probe") / "case_data" / name).read_text("utf-8")
+    return [c["id"] for c in tomllib.loads(text)["case"]]
+
+
+def settings(case):
+    """A case's run, its seed aside: the config (seed 0) and the user model."""
+    cfg = case.run_config().with_overrides({"budget.seed": 0})
+    return cfg.model_dump_json(), case.model and repr(case.model)
+
+
 def test_the_held_back_split_is_large_enough_to_score_each_finding():
-    """Each finding a label can require is required by 20 held-back cases at least (one
-    miss then leaves 0.95, two 0.90, the target), a third of the split is healthy, no
-    held-back case shares a seed with a development case (the eighth split's seeds are
-    365 and up), and none is a development case with another seed (its settings differ
-    too)."""
-    held = [c for c in CASES if c.heldback]
+    """The eighth held-back split: each finding a label can require is required by 20 of
+    its cases at least (one miss then leaves 0.95, two 0.90, the target), a third of the
+    split is healthy, no held-back case shares a seed with a development case (the
+    eighth split's seeds are 365 and up), and none is a development case with another
+    seed (its settings differ too)."""
+    held = [BY_ID[i] for i in split_ids("08_split_eighth.toml")]
+    assert all(c.heldback for c in held)
     required = {code for c in CASES for code in c.requires}
     assert all(sum(code in c.requires for c in held) >= 20 for code in required)
     assert sum(c.healthy for c in held) * 3 >= len(held) >= 300
@@ -259,12 +275,72 @@ def test_the_held_back_split_is_large_enough_to_score_each_finding():
     seeds = {c.run_config().budget.seed for c in CASES if not c.heldback}
     assert not seeds & {c.run_config().budget.seed for c in held}
 
-    def settings(case):
-        cfg = case.run_config().with_overrides({"budget.seed": 0})
-        return cfg.model_dump_json(), case.model and repr(case.model)
-
     dev = {settings(c) for c in CASES if not c.heldback}
     assert not [c.id for c in held if settings(c) in dev]
+
+
+def _flat(case) -> dict:
+    """A case's settings as dotted keys (the user model's as ``user_model.KEY``), its
+    seed aside."""
+    out = {}
+
+    def walk(prefix, value):
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(f"{prefix}{k}.", v)
+        else:
+            out[prefix[:-1]] = value
+
+    walk("", case.run_config().with_overrides({"budget.seed": 0}).model_dump(mode="json"))
+    if case.model:
+        walk("user_model.", {"name": case.model[0], **case.model[1]})
+    return out
+
+
+def test_the_ninth_held_back_split_is_drawn_from_the_development_cases_as_its_protocol_says():
+    """The ninth held-back split (09_split_ninth.toml, tools/draw_heldback.py): every
+    finding a label requires is required by 20 of its cases at least, a third healthy;
+    seeds 700 and up, each its own, used by no other case; ids unique; none, seed aside,
+    equals a development or an eighth-split case. Each case names its development parent
+    first in its note, carries the parent's label (requires, allows, kind) and fix, and
+    differs from it in one setting besides the seed."""
+    ids = split_ids("09_split_ninth.toml")
+    ninth = [BY_ID[i] for i in ids]
+    assert len(set(ids)) == len(ids) >= 300 and all(c.heldback for c in ninth)
+    dev = [c for c in CASES if not c.heldback]
+    for code in {code for c in dev for code in c.requires}:
+        assert sum(code in c.requires for c in ninth) >= 20, code
+    assert sum(c.healthy for c in ninth) * 3 >= len(ninth)
+    seeds = [c.run_config().budget.seed for c in ninth]
+    assert min(seeds) >= 700 and len(set(seeds)) == len(seeds)
+    others = {c.run_config().budget.seed for c in CASES if c.id not in set(ids)}
+    assert not others & set(seeds)
+    before = {settings(c) for c in CASES if c.id not in set(ids)}
+    assert not [c.id for c in ninth if settings(c) in before]
+    for case in ninth:
+        parent = BY_ID[case.note.split()[1]]
+        assert case.note.startswith(f"from {parent.id} (") and not parent.heldback
+        assert (case.requires, case.allows, case.kind, case.fix) == (
+            parent.requires, parent.allows, parent.kind, parent.fix), case.id
+        a, b = _flat(case), _flat(parent)
+        changed = {k for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+        assert len(changed) == 1, (case.id, changed)
+
+
+def test_the_ninth_split_is_its_generators_output_unedited():
+    """tools/draw_heldback.py, run again with its committed seed, writes the file as it
+    is: no case of it was edited or picked by hand after the draw."""
+    import importlib.util
+    from pathlib import Path
+
+    from fitscope.probe.cases import DATA_FOLDER
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "draw_heldback.py"
+    spec = importlib.util.spec_from_file_location("draw_heldback", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    written = (tool.ROOT / "09_split_ninth.toml").read_text("utf-8")
+    assert tool.ROOT.name == DATA_FOLDER and tool.render(tool.draw()) == written
 
 
 def test_the_benchmarks_dev_option_never_selects_a_held_back_case():
