@@ -13,15 +13,19 @@ validation loss also fell on each seed.
     python benchmarks/diagnosis.py [--quick] [--dev] [--workers N] [--cases] [--ids A,B]
                                    [--seeds K] [--seed-offset K]
 
-prints one line per finding, ``finding NAME precision=... recall=...``, then the split
-sizes and a last line ``overall precision=... recall=... fix_rate=... cases=N healthy=H
-heldback_precision=... heldback_recall=...``. ``--quick`` runs every fourth case with
-one seed for the fixes; ``--dev`` runs the development cases only (tuning never runs a
-held-back case); ``--cases`` prints each case's findings; ``--seed-offset K`` trains
-each case on its own seed plus K (its fixes on that seed and the next ones), so that a
-rule can be judged on the development cases at several seeds (the fifth round's tuning
-used 0, 1 and 2, the sixth's, seventh's and eighth's 0 to 4), not on one case at one
-seed.
+prints one line per finding, ``finding NAME precision=... recall=...``, then for the
+development split, the held-back split and, where there are several, each held-back case
+file (each written and run as its own unseen split) one line per finding,
+``split_finding SPLIT NAME precision=... recall=...``, and the split's size, overall
+scores and lowest per-finding score, ``split SPLIT cases=... healthy=... precision=...
+recall=... lowest_finding=...``; then a last line ``overall precision=... recall=...
+fix_rate=... cases=N healthy=H heldback_precision=... heldback_recall=...``. ``--quick``
+runs every fourth case with one seed for the fixes; ``--dev`` runs the development cases
+only (tuning never runs a held-back case); ``--cases`` prints each case's findings;
+``--seed-offset K`` trains each case on its own seed plus K (its fixes on that seed and
+the next ones), so that a rule can be judged on the development cases at several seeds
+(the fifth round's tuning used 0, 1 and 2, the sixth's, seventh's and eighth's 0 to 4),
+not on one case at one seed.
 """
 
 from __future__ import annotations
@@ -104,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
                    | {code for _, rep in pairs for code in rep})
     every = score(pairs, codes)
     held = score([p for p in pairs if p[0].heldback])
-    dev = score([p for p in pairs if not p[0].heldback])
     if args.cases:
         for r in results:
             case = BY_ID[r["id"]]
@@ -117,11 +120,23 @@ def main(argv: list[str] | None = None) -> int:
     for code in codes:
         row = every[code]
         print(f"finding {code} precision={row['precision']:.2f} recall={row['recall']:.2f}")
-    for name, table, part in (("development", dev, [c for c in cases if not c.heldback]),
-                              ("heldback", held, [c for c in cases if c.heldback])):
+    files = sorted({c.source for c in cases if c.heldback})
+    groups = [("development", [p for p in pairs if not p[0].heldback]),
+              ("heldback", [p for p in pairs if p[0].heldback])]
+    if len(files) > 1:  # each held-back file is its own unseen split: scored alone too
+        groups += [(f"heldback:{f}", [p for p in pairs if p[0].source == f]) for f in files]
+    for name, part in groups:
+        table = score(part, codes)
+        for code in codes:
+            row = table[code]
+            print(f"split_finding {name} {code} precision={row['precision']:.2f} "
+                  f"recall={row['recall']:.2f}")
         row = table["overall"]
-        print(f"split {name} cases={len(part)} healthy={sum(c.healthy for c in part)} "
-              f"precision={row['precision']:.3f} recall={row['recall']:.3f}")
+        lowest = min((min(table[k]["precision"], table[k]["recall"]) for k in codes),
+                     default=1.0)
+        print(f"split {name} cases={len(part)} healthy={sum(c.healthy for c, _ in part)} "
+              f"precision={row['precision']:.3f} recall={row['recall']:.3f} "
+              f"lowest_finding={lowest:.2f}")
     fixes = [r["fixed"] for r in results if r["fixed"] is not None]
     rate = sum(f["success"] for f in fixes) / len(fixes) if fixes else 1.0
     print(f"fixable={len(fixes)} fixed={sum(f['success'] for f in fixes)} "

@@ -73,6 +73,27 @@ def test_diagnosis_benchmark_prints_the_lines_the_checks_read(capsys):
                        "--workers", "1"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert "finding symmetric_units precision=1.00 recall=1.00" in lines
+    assert "split_finding development symmetric_units precision=1.00 recall=1.00" in lines
+    assert "split_finding heldback symmetric_units precision=1.00 recall=1.00" in lines
     assert re.fullmatch(r"overall precision=1\.000 recall=1\.000 fix_rate=1\.00 cases=2 "
                         r"healthy=1 heldback_precision=1\.000 heldback_recall=1\.000",
                         lines[-1]), lines[-1]
+
+
+
+def test_diagnosis_benchmark_scores_each_held_back_file_alone(capsys):
+    """Held-back cases from two case files (one needing a finding): the pooled held-back
+    split, then each file as its own split, each with a line per finding and its lowest
+    per-finding score."""
+    bench = _load("diagnosis")
+    healthy_8, healthy_9 = ("circles_momentum02_rough_start_w32to40_seed365",
+                            "moons_tanh_batch2_sgd_batch2to4_seed906")
+    assert bench.main(["--ids", f"{healthy_8},{healthy_9}", "--seeds", "1",
+                       "--workers", "1"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    splits = [line.split()[1] for line in lines if line.startswith("split ")]
+    assert splits == ["development", "heldback", "heldback:08_split_eighth",
+                      "heldback:09_split_ninth"]
+    ninth = next(line for line in lines if line.startswith("split heldback:09_split_ninth "))
+    assert ninth.startswith("split heldback:09_split_ninth cases=1 healthy=1 "), ninth
+    assert ninth.endswith(" lowest_finding=1.00"), ninth

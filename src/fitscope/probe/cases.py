@@ -106,6 +106,7 @@ class Case:
     note: str = ""
     heldback: bool = False
     kind: str = field(default="", compare=False)  # healthy, or the problem's family
+    source: str = field(default="", compare=False)  # its case file's stem, e.g. 09_split_ninth
 
     @property
     def healthy(self) -> bool:
@@ -161,7 +162,7 @@ def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) 
     named label) or ``requires`` / ``allows`` / ``kind`` (none of them: healthy);
     ``fix`` (a named fix or a table of dotted config keys); ``user_model`` (``name``, a
     key of :data:`USER_MODELS`, and its keyword arguments); ``note``."""
-    where = f"{where}: case {raw.get('id', '(no id)')!r}"
+    source, where = where.removesuffix(".toml"), f"{where}: case {raw.get('id', '(no id)')!r}"
     if not isinstance(raw.get("id"), str) or not raw["id"]:
         raise CaseDataError(f"{where}: field 'id': a case needs a non-empty string id")
     unknown = sorted(set(raw) - _CASE_FIELDS)
@@ -215,7 +216,7 @@ def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) 
         model = (name, kwargs)
     return Case(raw["id"], config, requires, allows, dict(fix) if fix else fix, model,
                 raw.get("note", ""), heldback=split == "heldback",
-                kind=label.get("kind", "healthy"))
+                kind=label.get("kind", "healthy"), source=source)
 
 
 def load_cases(folder: Traversable | None = None) -> list[Case]:
