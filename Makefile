@@ -7,7 +7,7 @@
 #   make notebooks  the runtime plus Jupyter (the `notebook` extra), then JupyterLab on
 #               notebooks/ (one notebook per chapter of the notes)
 #   make lint   the runtime plus the pinned linters (the `dev` extra), then ruff on src/,
-#               tests/ and benchmarks/ and mypy on src/ (their settings: pyproject.toml)
+#               tests/, benchmarks/ and tools/ and mypy on src/ (their settings: pyproject.toml)
 PY       ?= python3
 VENV     := .venv
 BIN      := $(VENV)/bin
@@ -68,7 +68,7 @@ test: $(VENV)/.installed-test browser
 # Both linters run even when the first finds something; lint fails when either does.
 lint: $(VENV)/.installed-dev
 	@status=0; \
-	$(BIN)/ruff check src tests benchmarks || status=1; \
+	$(BIN)/ruff check src tests benchmarks tools || status=1; \
 	$(BIN)/mypy || status=1; \
 	exit $$status
 
