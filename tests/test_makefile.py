@@ -54,7 +54,7 @@ def test_make_lint_installs_the_pinned_linters_and_runs_ruff_then_mypy():
     out = dry_run("lint")
     assert "-e '.[dev,test]'" in out and "apt-get" not in out
     recipe = out.split("touch .venv/.installed-dev", 1)[1]
-    ruff = recipe.index(".venv/bin/ruff check src tests benchmarks || status=1")
+    ruff = recipe.index(".venv/bin/ruff check src tests benchmarks tools || status=1")
     assert ruff < recipe.index(".venv/bin/mypy || status=1")  # mypy runs after a ruff finding
     assert recipe.rstrip().endswith("exit $status")
 
@@ -70,7 +70,7 @@ def test_make_lint_runs_both_linters_and_fails_when_either_does(tmp_path, ruff_r
                            f"BIN={tmp_path}"], cwd=ROOT, env=env, capture_output=True,
                           text=True, check=False)
     assert (tmp_path / "log").read_text().splitlines() == [
-        "ruff check src tests benchmarks", "mypy"]
+        "ruff check src tests benchmarks tools", "mypy"]
     assert (done.returncode == 0) == (ruff_rc == mypy_rc == 0), done.stderr
 
 
