@@ -89,7 +89,7 @@ from fitscope.config import RunConfig
 from fitscope.data import load_data
 from fitscope.models import build_model
 from fitscope.probe import cases as cases_module
-from fitscope.probe.cases import CASES, DATA_FOLDER, PRESETS_FILE, Case
+from fitscope.probe.cases import CASES, DATA_FOLDER, PRESETS_FILE, Case, case_from_table
 
 SEED = 20261208
 FIRST_SEED = 700
@@ -133,7 +133,7 @@ def presets() -> dict:
 
 
 def make_case(raw: dict, preset: dict) -> Case:
-    return cases_module._case(raw, "heldback", preset, OUT.name)
+    return case_from_table(raw, "heldback", preset, OUT.name)
 
 
 def settings(case: Case) -> tuple:

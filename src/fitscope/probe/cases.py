@@ -159,7 +159,8 @@ def _strings(value: Any, where: str) -> frozenset[str]:
     return frozenset(value)
 
 
-def _case(raw: dict[str, Any], split: str, presets: dict[str, Any], where: str) -> Case:
+def case_from_table(raw: dict[str, Any], split: str, presets: dict[str, Any],
+                    where: str) -> Case:
     """One ``[[case]]`` table as a :class:`Case`. Its fields: ``id``; ``base`` (a named
     base or a list of them) and ``config`` (tables merged over the bases); ``label`` (a
     named label) or ``requires`` / ``allows`` / ``kind`` (none of them: healthy);
@@ -253,7 +254,7 @@ def load_cases(folder: Traversable | None = None) -> list[Case]:
         if extra:
             raise CaseDataError(f"{entry.name}: unknown top-level key(s) {', '.join(extra)}")
         for raw in data.get("case", []):
-            case = _case(raw, split, presets, entry.name)
+            case = case_from_table(raw, split, presets, entry.name)
             if case.id in seen:
                 raise CaseDataError(f"{entry.name}: case {case.id!r}: field 'id': already "
                                     f"used in {seen[case.id]}")
