@@ -96,7 +96,6 @@ FIRST_SEED = 700
 PER_FINDING = 20
 REDRAWS = 50
 ROOT = Path(cases_module.__file__).resolve().parent / DATA_FOLDER
-DEV_FILES = [f"0{i}_" for i in range(1, 8)]
 OUT = ROOT / "09_split_ninth.toml"
 
 WIDTHS = (0.75, 0.8, 0.9, 1.11, 1.25, 1.33)
